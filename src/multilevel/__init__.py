@@ -1,0 +1,34 @@
+"""multilevel: Bayesian multilevel models with lme4 formula semantics.
+
+Fit with :func:`fit` (Bayesian through Bambi/PyMC, or REML/ML with lme4's numbers),
+compare with :func:`compare` and :func:`lrt`. Heavy libraries (PyMC, Bambi, ArviZ)
+are imported only when a Bayesian fit needs them.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from multilevel import datasets, errors
+from multilevel.api import fit
+from multilevel.errors import MultilevelError
+
+__version__ = "0.1.0"
+
+# Public names served lazily so that `import multilevel` stays light.
+_LAZY = {
+    "lrt": ("multilevel.freq.lrt", "lrt"),
+    "priors": ("multilevel.priors", None),
+}
+
+__all__ = ["MultilevelError", "datasets", "errors", "fit", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        mod = importlib.import_module(module)
+        value = mod if attr is None else getattr(mod, attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'multilevel' has no attribute {name!r}")

@@ -1,0 +1,65 @@
+"""One exception hierarchy for everything the package raises on bad input.
+
+Every message names the offending column, term, key or value, and says what to do.
+Catch :class:`MultilevelError` to handle all of them.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MultilevelError",
+    "FormulaError",
+    "DataError",
+    "SpecError",
+    "PriorError",
+    "FamilyError",
+    "FitError",
+    "ComparisonError",
+    "ConvergenceWarning",
+    "SingularFitWarning",
+    "DataWarning",
+]
+
+
+class MultilevelError(Exception):
+    """Base class of all errors raised by ``multilevel``."""
+
+
+class FormulaError(MultilevelError, ValueError):
+    """The model formula cannot be parsed or refers to something that is not allowed."""
+
+
+class DataError(MultilevelError, ValueError):
+    """The data do not fit the model: missing columns, wrong types, too few groups."""
+
+
+class SpecError(MultilevelError, ValueError):
+    """A model spec (TOML) has an unknown key, a missing key or a bad value."""
+
+
+class PriorError(MultilevelError, ValueError):
+    """A prior is unknown, malformed, or names a term the model does not have."""
+
+
+class FamilyError(MultilevelError, ValueError):
+    """The response family is unknown or not supported by the chosen method."""
+
+
+class FitError(MultilevelError, RuntimeError):
+    """Fitting failed, or a fit result lacks what an operation needs."""
+
+
+class ComparisonError(MultilevelError, ValueError):
+    """Models cannot be compared: different data, missing log-likelihood, mixed families."""
+
+
+class ConvergenceWarning(UserWarning):
+    """The fit finished but its convergence diagnostics are not clean."""
+
+
+class SingularFitWarning(UserWarning):
+    """A variance component is estimated at (or next to) zero: the fit is singular."""
+
+
+class DataWarning(UserWarning):
+    """Something was done to the data that the user should know about (rows removed, ...)."""

@@ -1,0 +1,267 @@
+"""Model frame → design matrices: X (fixed effects) and Z (random effects), lme4's layout.
+
+lme4's ``mkReTrms``: every bar becomes a random-effects term with ``q`` columns per
+level; the terms are ordered by decreasing number of levels; Z's columns for a term
+run level by level (all ``q`` columns of level 1, then level 2, ...); θ holds the
+lower triangle of each term's relative covariance factor, column by column.
+
+The fixed-effects matrix and each term's model matrix come from formulae (the same
+library Bambi uses), so the Bayesian and the frequentist fits see the same columns.
+The :class:`DesignSpec` keeps what is needed to rebuild the matrices for new data.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import formulae
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from multilevel.errors import DataError, FormulaError
+from multilevel.formula.frame import ModelFrame, group_codes
+from multilevel.formula.namespace import safe_environment
+from multilevel.formula.parse import Bar, ParsedFormula
+
+
+@dataclass(frozen=True)
+class ReTerm:
+    """One random-effects term of the design (one bar after expansion).
+
+    Attributes
+    ----------
+    bar : Bar
+    name : str
+        lme4's grouping name, made unique across terms (``"Subject"``, ``"Subject.1"``).
+    cnms : list of str
+        Column names of the term, lme4 style (``"(Intercept)"``, ``"Days"``).
+    levels : list of str
+        Level labels of the grouping factor, in the order of Z's columns.
+    X : ndarray, shape (n, q)
+        The term's model matrix.
+    codes : ndarray, shape (n,)
+        Level index of each row.
+    """
+
+    bar: Bar
+    name: str
+    cnms: list[str]
+    levels: list[str]
+    X: np.ndarray
+    codes: np.ndarray
+    expr_matrix: object = field(repr=False, compare=False)
+
+    @property
+    def q(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.levels)
+
+    @property
+    def group(self) -> str:
+        return self.bar.group
+
+    @property
+    def n_theta(self) -> int:
+        return self.q * (self.q + 1) // 2
+
+    def theta_names(self) -> list[str]:
+        """lme4's names of this term's θ entries: ``g.(Intercept)``, ``g.Days.(Intercept)``, ..."""
+        names = []
+        for j in range(self.q):
+            for i in range(j, self.q):
+                names.append(f"{self.group}.{self.cnms[i]}" if i == j
+                             else f"{self.group}.{self.cnms[i]}.{self.cnms[j]}")
+        return names
+
+    def theta_lower(self) -> np.ndarray:
+        """Lower bounds of θ: 0 on the diagonal of the factor, -inf below it."""
+        return np.array([0.0 if i == j else -np.inf
+                         for j in range(self.q) for i in range(j, self.q)])
+
+    def Z(self) -> sp.csc_matrix:
+        n, q = self.X.shape
+        rows = np.repeat(np.arange(n), q)
+        cols = (self.codes[:, None] * q + np.arange(q)[None, :]).ravel()
+        return sp.csc_matrix((self.X.ravel(), (rows, cols)), shape=(n, q * self.n_levels))
+
+
+@dataclass(frozen=True)
+class DesignSpec:
+    """What is needed to rebuild X and the terms' matrices for new data (formulaic's ModelSpec)."""
+
+    parsed: ParsedFormula
+    fixed_matrix: object = field(repr=False)
+    x_names: list[str] = field(default_factory=list)
+    kept_columns: np.ndarray | None = None
+
+    def fixed_X(self, newdata: pd.DataFrame) -> np.ndarray:
+        """Fixed-effects matrix for new rows, same columns as the fit."""
+        try:
+            X = np.asarray(self.fixed_matrix.evaluate_new_data(newdata), dtype=float)
+        except KeyError as exc:
+            raise DataError(f"newdata lacks column {exc.args[0]!r} used by the fixed effects.") from None
+        except ValueError as exc:
+            raise DataError(f"Cannot evaluate the fixed effects on newdata: {exc}") from None
+        if X.ndim == 1:
+            X = X[:, None]
+        if self.kept_columns is not None:
+            X = X[:, self.kept_columns]
+        return X
+
+
+@dataclass(frozen=True)
+class Design:
+    """Design matrices of a mixed model in lme4's layout."""
+
+    y: np.ndarray
+    X: np.ndarray
+    x_names: list[str]
+    reterms: list[ReTerm]
+    spec: DesignSpec
+    frame: ModelFrame
+    dropped_columns: list[str] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def p(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def q(self) -> int:
+        return sum(t.q * t.n_levels for t in self.reterms)
+
+    def Z(self) -> sp.csc_matrix:
+        if not self.reterms:
+            return sp.csc_matrix((self.n, 0))
+        return sp.hstack([t.Z() for t in self.reterms], format="csc")
+
+    def theta_names(self) -> list[str]:
+        return [name for t in self.reterms for name in t.theta_names()]
+
+    def theta_lower(self) -> np.ndarray:
+        if not self.reterms:
+            return np.zeros(0)
+        return np.concatenate([t.theta_lower() for t in self.reterms])
+
+    def theta_start(self) -> np.ndarray:
+        """lme4's start: identity relative factors (1 on diagonals, 0 below)."""
+        return np.where(np.isfinite(self.theta_lower()), 1.0, 0.0)
+
+
+def lme4_name(label: str) -> str:
+    """formulae column label → lme4 coefficient name (``period[2]`` → ``period2``)."""
+    if label == "Intercept":
+        return "(Intercept)"
+    return re.sub(r"\[([^\]]*)\]", r"\1", label)
+
+
+def _matrix(formula: str, data: pd.DataFrame, what: str):
+    try:
+        dm = formulae.design_matrices(formula, data, na_action="error", env=safe_environment())
+    except FormulaError:
+        raise
+    except Exception as exc:  # formulae raises bare ValueError/ParseError/KeyError
+        raise FormulaError(f"Cannot build the {what} from {formula!r}: {exc}") from None
+    common = dm.common
+    if common is None:
+        raise FormulaError(f"The {what} {formula!r} has no columns.")
+    labels = [lbl for term in common.terms.values() for lbl in term.labels]
+    X = np.asarray(common.design_matrix, dtype=float)
+    if X.ndim == 1:
+        X = X[:, None]
+    return common, X, [lme4_name(lbl) for lbl in labels]
+
+
+def build_design(parsed: ParsedFormula, frame: ModelFrame, drop_rank_deficient: bool = True) -> Design:
+    """Build X, the random-effects terms and the reusable :class:`DesignSpec`.
+
+    Parameters
+    ----------
+    parsed : ParsedFormula
+    frame : ModelFrame
+    drop_rank_deficient : bool
+        Drop aliased fixed-effect columns (lme4's ``rankX.chk = "message+drop.cols"``);
+        the names of dropped columns are kept on the design.
+    """
+    data = frame.data
+    fixed_matrix, X, x_names = _matrix(parsed.fixed, data, "fixed effects")
+    kept, dropped = (np.arange(X.shape[1]), [])
+    if drop_rank_deficient:
+        kept, dropped = _full_rank_columns(X, x_names)
+        X = X[:, kept]
+        x_names = [x_names[i] for i in kept]
+    y = frame.y if frame.y is not None else _evaluate_response(parsed, data)
+    reterms = [_reterm(bar, data) for bar in parsed.bars]
+    reterms = sorted(reterms, key=lambda t: -t.n_levels)  # lme4 orders by decreasing levels
+    reterms = _unique_names(reterms)
+    spec = DesignSpec(parsed=parsed, fixed_matrix=fixed_matrix, x_names=x_names,
+                      kept_columns=kept if dropped else None)
+    return Design(y=np.asarray(y, dtype=float), X=X, x_names=x_names, reterms=reterms,
+                  spec=spec, frame=frame, dropped_columns=dropped)
+
+
+def term_matrix(term: ReTerm, newdata: pd.DataFrame) -> np.ndarray:
+    """A term's model matrix for new rows."""
+    try:
+        X = np.asarray(term.expr_matrix.evaluate_new_data(newdata), dtype=float)
+    except KeyError as exc:
+        raise DataError(f"newdata lacks column {exc.args[0]!r} used by {term.bar.source!r}.") from None
+    return X[:, None] if X.ndim == 1 else X
+
+
+def _reterm(bar: Bar, data: pd.DataFrame) -> ReTerm:
+    matrix, X, cnms = _matrix(bar.expr, data, f"random-effect term {bar.source!r}")
+    codes, levels = group_codes(data, bar.group_vars)
+    return ReTerm(bar=bar, name=bar.group, cnms=cnms, levels=levels, X=X, codes=codes,
+                  expr_matrix=matrix)
+
+
+def _unique_names(reterms: list[ReTerm]) -> list[ReTerm]:
+    """R's make.unique on the grouping names: Subject, Subject.1, ..."""
+    seen: dict[str, int] = {}
+    out = []
+    for t in reterms:
+        k = seen.get(t.group, 0)
+        seen[t.group] = k + 1
+        name = t.group if k == 0 else f"{t.group}.{k}"
+        out.append(ReTerm(bar=t.bar, name=name, cnms=t.cnms, levels=t.levels, X=t.X,
+                          codes=t.codes, expr_matrix=t.expr_matrix))
+    return out
+
+
+def _full_rank_columns(X: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Keep a maximal set of linearly independent columns, earliest first (pivoted QR as lme4)."""
+    if X.shape[1] == 0:
+        return np.arange(0), []
+    kept: list[int] = []
+    Q = np.zeros((X.shape[0], 0))
+    scale = np.linalg.norm(X, axis=0)
+    for j in range(X.shape[1]):
+        col = X[:, j] / (scale[j] if scale[j] > 0 else 1.0)
+        resid = col - Q @ (Q.T @ col)
+        norm = np.linalg.norm(resid)
+        if norm > 1e-7 * max(1.0, np.linalg.norm(col)):
+            kept.append(j)
+            Q = np.column_stack([Q, resid / norm])
+    dropped = [names[j] for j in range(X.shape[1]) if j not in kept]
+    return np.array(kept, dtype=int), dropped
+
+
+def _evaluate_response(parsed: ParsedFormula, data: pd.DataFrame) -> np.ndarray:
+    try:
+        dm = formulae.design_matrices(f"{parsed.response.text} ~ 1", data, na_action="error",
+                                      env=safe_environment())
+    except Exception as exc:
+        raise FormulaError(f"Cannot evaluate the response {parsed.response.text!r}: {exc}") from None
+    y = np.asarray(dm.response.design_matrix, dtype=float)
+    if y.ndim > 1 and y.shape[1] != 1:
+        raise FormulaError(f"The response {parsed.response.text!r} must be one column.")
+    return y.reshape(-1)

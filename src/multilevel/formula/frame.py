@@ -1,0 +1,288 @@
+"""Data + parsed formula → a model frame: the complete rows, checked and typed.
+
+lme4's ``model.frame`` with ``na.action = na.omit``: only the columns the formula
+uses are checked for missing values, removed rows are counted and reported, and
+grouping factors, the response and binomial trials are validated here so that
+the Bayesian and the frequentist paths see the same rows and the same errors.
+"""
+
+from __future__ import annotations
+
+import ast
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from multilevel.errors import DataError, DataWarning, FamilyError, FormulaError
+from multilevel.formula.parse import ParsedFormula, check_names, variables
+
+FAMILIES = ("gaussian", "bernoulli", "binomial", "poisson", "t", "negativebinomial")
+_COUNT_FAMILIES = ("poisson", "negativebinomial")
+NA_ACTIONS = ("drop", "error")
+
+
+@dataclass(frozen=True)
+class ModelFrame:
+    """The rows a model is fitted to, and the response as numbers.
+
+    Attributes
+    ----------
+    data : DataFrame
+        Complete rows of the used columns (original index kept); for binomial
+        responses given as ``cbind`` or ``p()``, the columns ``_successes`` and
+        ``_trials`` are added.
+    y : ndarray
+        The response: numbers for gaussian/t/count families, 0/1 for bernoulli,
+        successes for binomial.
+    trials : ndarray or None
+        Binomial trials per row.
+    n_dropped : int
+        Rows removed because of missing values in used columns.
+    family : str
+    """
+
+    data: pd.DataFrame
+    y: np.ndarray
+    trials: np.ndarray | None
+    n_dropped: int
+    family: str
+
+
+def check_family(family: str) -> str:
+    """Normalise and validate a family name."""
+    name = str(family).lower().replace("_", "").replace(" ", "")
+    aliases = {"normal": "gaussian", "logistic": "bernoulli", "studentt": "t",
+               "negbinomial": "negativebinomial", "negbin": "negativebinomial"}
+    name = aliases.get(name, name)
+    if name not in FAMILIES:
+        raise FamilyError(
+            f"Unknown family {family!r}. Use one of: {', '.join(FAMILIES)}."
+        )
+    return name
+
+
+def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str = "drop") -> ModelFrame:
+    """Select, check and clean the rows used by a model.
+
+    Parameters
+    ----------
+    parsed : ParsedFormula
+    data : DataFrame
+    family : str
+    na : {"drop", "error"}
+        ``"drop"`` removes incomplete rows with a :class:`DataWarning` saying how many
+        (lme4's ``na.omit``); ``"error"`` raises :class:`DataError` instead.
+
+    Returns
+    -------
+    ModelFrame
+    """
+    family = check_family(family)
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}.")
+    if na not in NA_ACTIONS:
+        raise DataError(f"na={na!r} is not valid; use one of {NA_ACTIONS}.")
+    if len(data) == 0:
+        raise DataError("The data have no rows.")
+    check_names(parsed, data.columns)
+    used = [c for c in variables(parsed) if c in data.columns]
+    frame = data[used]
+    incomplete = frame.isna().any(axis=1).to_numpy()
+    n_dropped = int(incomplete.sum())
+    if n_dropped:
+        cols = [c for c in used if frame[c].isna().any()]
+        if na == "error":
+            raise DataError(
+                f"{n_dropped} of {len(frame)} rows have missing values in column(s) "
+                f"{', '.join(map(repr, cols))}. Impute them (see multilevel.prepare) or pass "
+                "na='drop' to remove those rows."
+            )
+        warnings.warn(
+            f"Removed {n_dropped} of {len(frame)} rows with missing values in column(s) "
+            f"{', '.join(map(repr, cols))} (lme4's na.omit).",
+            DataWarning, stacklevel=3,
+        )
+        frame = frame.loc[~incomplete]
+    if len(frame) == 0:
+        raise DataError("No complete rows remain after removing missing values.")
+    frame = frame.copy()
+    _check_groups(parsed, frame, family)
+    y, trials, frame = _response(parsed, frame, family)
+    return ModelFrame(data=frame, y=y, trials=trials, n_dropped=n_dropped, family=family)
+
+
+def group_codes(frame: pd.DataFrame, group_vars: tuple[str, ...]) -> tuple[np.ndarray, list[str]]:
+    """Integer codes and level labels of a (possibly interacted) grouping factor.
+
+    Levels are those present in the rows, in R's order: categorical order, natural
+    numeric order for integer-like labels, lexical otherwise; for interactions the
+    first factor varies fastest (R's ``interaction``).
+    """
+    per_var = [_factor(frame[v]) for v in group_vars]
+    if len(per_var) == 1:
+        codes, levels = per_var[0]
+        return codes, levels
+    stacked = np.column_stack([c for c, _ in per_var])
+    order_key = stacked[:, ::-1]  # last factor slowest
+    uniq, inverse = np.unique(order_key, axis=0, return_inverse=True)
+    labels = [":".join(per_var[j][1][code] for j, code in enumerate(row[::-1])) for row in uniq]
+    return inverse.reshape(-1).astype(np.int64), labels
+
+
+def _factor(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.cat.remove_unused_categories()
+        return values.cat.codes.to_numpy().astype(np.int64), [str(c) for c in values.cat.categories]
+    uniq = pd.unique(values)
+    if pd.api.types.is_numeric_dtype(values):
+        uniq = np.sort(uniq)
+    else:
+        try:
+            uniq = sorted(uniq, key=lambda v: (float(v), str(v)))
+        except (TypeError, ValueError):
+            uniq = sorted(uniq, key=str)
+    lookup = {v: i for i, v in enumerate(uniq)}
+    codes = np.fromiter((lookup[v] for v in values), dtype=np.int64, count=len(values))
+    return codes, [_label(v) for v in uniq]
+
+
+def _label(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _check_groups(parsed: ParsedFormula, frame: pd.DataFrame, family: str) -> None:
+    for bar in parsed.bars:
+        codes, levels = group_codes(frame, bar.group_vars)
+        if len(levels) < 2:
+            raise DataError(
+                f"Grouping factor {bar.group!r} in {bar.source!r} has only {len(levels)} level "
+                f"({levels[0] if levels else 'none'}); a random effect needs at least 2 groups. "
+                "Remove the term or model the factor as a fixed effect."
+            )
+        if family in ("gaussian", "t") and len(levels) >= len(frame):
+            raise DataError(
+                f"Grouping factor {bar.group!r} has {len(levels)} levels for {len(frame)} rows: "
+                "with one observation per group the group variance cannot be told apart from "
+                "the residual variance. Remove the term or use a coarser grouping."
+            )
+
+
+# ------------------------------------------------------------------- response
+
+
+def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: str):
+    resp = parsed.response
+    if resp.kind in ("cbind", "trials"):
+        if family != "binomial":
+            raise FamilyError(
+                f"The response {resp.text!r} gives successes and trials, which needs "
+                f"family='binomial', not {family!r}."
+            )
+        first = eval_arithmetic(resp.args[0], frame)
+        second = eval_arithmetic(resp.args[1], frame)
+        trials = first + second if resp.kind == "cbind" else second
+        successes = first
+        if np.any(successes < 0) or np.any(trials < successes) or np.any(trials <= 0):
+            raise DataError(
+                f"Binomial response {resp.text!r} needs 0 <= successes <= trials and trials > 0 "
+                "in every row."
+            )
+        if not (np.allclose(successes, np.round(successes)) and np.allclose(trials, np.round(trials))):
+            raise DataError(f"Binomial response {resp.text!r} must count whole successes and trials.")
+        frame["_successes"] = successes
+        frame["_trials"] = trials
+        return successes.astype(float), trials.astype(float), frame
+    if family == "binomial":
+        raise FamilyError(
+            f"family='binomial' needs successes and trials: write the response as "
+            f"cbind(successes, failures) or p(successes, trials), not {resp.text!r}. "
+            "For a 0/1 response use family='bernoulli'."
+        )
+    if resp.text not in frame.columns:
+        # a transformed response such as log(y): evaluated later by formulae
+        return None, None, frame
+    column = frame[resp.text]
+    if family == "bernoulli":
+        y = _binary(column, resp.text)
+        frame[resp.text] = y
+        return y, None, frame
+    if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        raise DataError(
+            f"Response column {resp.text!r} has type {column.dtype} but family {family!r} needs "
+            "numbers. Convert it, or choose family='bernoulli' for a two-level response."
+        )
+    y = column.to_numpy(dtype=float)
+    if family in _COUNT_FAMILIES and (np.any(y < 0) or not np.allclose(y, np.round(y))):
+        raise DataError(
+            f"Response column {resp.text!r} must hold non-negative whole counts for family "
+            f"{family!r}."
+        )
+    return y, None, frame
+
+
+def _binary(column: pd.Series, name: str) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(column):
+        return column.to_numpy().astype(float)
+    if pd.api.types.is_numeric_dtype(column):
+        values = column.to_numpy(dtype=float)
+        if not np.all(np.isin(values, (0.0, 1.0))):
+            raise DataError(
+                f"Response column {name!r} must be 0/1 for family 'bernoulli'; found values "
+                f"{sorted(set(np.unique(values)) - {0.0, 1.0})[:5]}."
+            )
+        return values
+    codes, levels = _factor(column)
+    if len(levels) != 2:
+        raise DataError(
+            f"Response column {name!r} has {len(levels)} levels; family 'bernoulli' needs two "
+            "(the first level is failure, the second success, as in R)."
+        )
+    return codes.astype(float)
+
+
+_ARITH_NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Name, ast.Constant, ast.Load,
+                ast.Add, ast.Sub, ast.Mult, ast.Div, ast.USub, ast.UAdd)
+
+
+def eval_arithmetic(expr: str, frame: pd.DataFrame) -> np.ndarray:
+    """Evaluate ``+ - * /`` arithmetic over columns and numbers, nothing else.
+
+    Used for the arguments of ``cbind(successes, failures)``; refuses any other syntax.
+    """
+    try:
+        tree = ast.parse(expr, mode="eval")
+    except SyntaxError:
+        raise FormulaError(f"Cannot read {expr!r}: use column names, numbers and + - * /.") from None
+    for node in ast.walk(tree):
+        if not isinstance(node, _ARITH_NODES):
+            raise FormulaError(
+                f"{expr!r} may only combine column names and numbers with + - * /."
+            )
+        if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float)):
+            raise FormulaError(f"{expr!r} contains a non-numeric constant {node.value!r}.")
+        if isinstance(node, ast.Name) and node.id not in frame.columns:
+            raise FormulaError(f"Column {node.id!r} in {expr!r} is not in the data.")
+
+    def ev(node):
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Name):
+            col = frame[node.id]
+            if not pd.api.types.is_numeric_dtype(col):
+                raise DataError(f"Column {node.id!r} in {expr!r} must be numeric.")
+            return col.to_numpy(dtype=float)
+        if isinstance(node, ast.Constant):
+            return float(node.value)
+        if isinstance(node, ast.UnaryOp):
+            val = ev(node.operand)
+            return -val if isinstance(node.op, ast.USub) else val
+        left, right = ev(node.left), ev(node.right)
+        op = type(node.op)
+        return {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply,
+                ast.Div: np.divide}[op](left, right)
+
+    return np.broadcast_to(np.asarray(ev(tree), dtype=float), (len(frame),)).copy()

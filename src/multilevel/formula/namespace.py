@@ -1,0 +1,30 @@
+"""The only names a formula can call besides formulae's own transforms.
+
+formulae evaluates calls in an environment; by default it captures the caller's
+frame (so ``np.system``-like tricks would be reachable). We hand it this closed
+namespace instead; :func:`multilevel.formula.parse.check_names` refuses any
+other call before evaluation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from formulae.environment import Environment
+
+from multilevel.formula import transforms
+
+SAFE_FUNCTIONS = {
+    "log": np.log,
+    "log2": np.log2,
+    "log10": np.log10,
+    "log1p": np.log1p,
+    "exp": np.exp,
+    "sqrt": np.sqrt,
+    "abs": np.abs,
+    **transforms.FORMULA_TRANSFORMS,
+}
+
+
+def safe_environment() -> Environment:
+    """A formulae evaluation environment holding only :data:`SAFE_FUNCTIONS`."""
+    return Environment([dict(SAFE_FUNCTIONS)])

@@ -1,0 +1,395 @@
+"""lme4 formula syntax → a parsed formula: response, fixed part, random-effect bars.
+
+This stage is pure text processing; it knows nothing about the data except, in
+:func:`check_names`, the column names. It implements lme4's ``findbars`` and
+``expandDoubleVerts`` / ``expandSlash`` semantics:
+
+* ``(x | g)``: one bar, intercept and slope in one correlated block;
+* ``(x || g)``: ``(1 | g) + (0 + x | g)``, one independent bar per column;
+* ``(x | a/b)``: ``(x | a) + (x | b:a)`` (lme4 names the nested factor ``b:a``);
+* bars on different factors are crossed: they simply coexist.
+
+Formulas are never executed here; :func:`check_names` makes sure that later
+evaluation (by formulae) can only see data columns, numbers, strings and a
+whitelist of transforms, so that a model spec cannot run code.
+"""
+
+from __future__ import annotations
+
+import io
+import keyword
+import re
+import tokenize
+from dataclasses import dataclass, field
+
+from multilevel.errors import FormulaError
+
+# Transforms a formula may call. Everything else that looks like a call is refused.
+ALLOWED_FUNCTIONS = frozenset(
+    {
+        # formulae built-ins
+        "C", "I", "S", "T", "B", "binary", "p", "prop", "proportion", "offset",
+        "center", "scale", "standardize", "poly", "bs",
+        # element-wise maths provided in the evaluation namespace
+        "log", "log2", "log10", "log1p", "exp", "sqrt", "abs",
+        # multilevel's basis functions (multilevel.formula.transforms)
+        "rbf", "sigmoid",
+        # lme4's two-column binomial response
+        "cbind",
+    }
+)
+_KEYWORD_VALUES = frozenset({"True", "False", "None"})
+_ALLOWED_OPS = frozenset({"~", "+", "-", "*", "/", ":", "**", "(", ")", "|", ",", "=", "{", "}", "%", "^"})
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One random-effect term ``(expr | group)`` after lme4's expansions.
+
+    Attributes
+    ----------
+    expr : str
+        The term's model formula, e.g. ``"1 + Days"`` or ``"0 + Days"``.
+    group : str
+        The grouping factor as lme4 names it, e.g. ``"Subject"`` or ``"cask:batch"``.
+    group_vars : tuple of str
+        The data columns whose interaction forms the grouping factor.
+    source : str
+        The text of the bar as the user wrote it (for messages).
+    """
+
+    expr: str
+    group: str
+    group_vars: tuple[str, ...]
+    source: str
+
+    @property
+    def has_intercept(self) -> bool:
+        return _has_intercept(_split_top(self.expr, "+-"))
+
+
+@dataclass(frozen=True)
+class Response:
+    """The left-hand side: a plain expression, or a successes/trials pair for binomial data."""
+
+    text: str
+    kind: str = "plain"            # "plain" | "cbind" | "trials"
+    args: tuple[str, ...] = ()     # cbind: (successes, failures); trials: (successes, trials)
+
+
+@dataclass(frozen=True)
+class ParsedFormula:
+    """A formula split into response, fixed-effects part and random-effect bars."""
+
+    text: str
+    response: Response
+    fixed: str
+    bars: tuple[Bar, ...] = field(default_factory=tuple)
+
+    @property
+    def has_bars(self) -> bool:
+        return bool(self.bars)
+
+    def names(self) -> set[str]:
+        """Every identifier the formula mentions (columns and function names)."""
+        return _identifiers(self.text)
+
+    def fixed_formula(self) -> str:
+        """The fixed part as a one-sided formulae formula."""
+        return self.fixed
+
+
+def parse_formula(text: str) -> ParsedFormula:
+    """Parse an lme4-style formula.
+
+    Parameters
+    ----------
+    text : str
+        For example ``"Reaction ~ Days + (Days | Subject)"``.
+
+    Returns
+    -------
+    ParsedFormula
+
+    Raises
+    ------
+    FormulaError
+        On syntax errors, pointing at the offending term.
+
+    Examples
+    --------
+    >>> f = parse_formula("y ~ x + (x || g) + (1 | a/b)")
+    >>> [(b.expr, b.group) for b in f.bars]
+    [('1', 'g'), ('0 + x', 'g'), ('1', 'a'), ('1', 'b:a')]
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise FormulaError("The formula must be a non-empty string such as 'y ~ x + (x | g)'.")
+    text = " ".join(text.split())
+    _check_balanced(text)
+    _check_tokens(text)
+    sides = _split_top(text, "~", keep_sign=False)
+    if len(sides) != 2 or not sides[0].strip() or not sides[1].strip():
+        raise FormulaError(
+            f"Formula {text!r} must have exactly one '~' with a response on the left and "
+            "terms on the right, e.g. 'Reaction ~ Days + (Days | Subject)'."
+        )
+    response = _parse_response(sides[0].strip())
+    fixed_terms: list[str] = []
+    bars: list[Bar] = []
+    for term in _split_top(sides[1], "+-"):
+        body = term.lstrip("+-").strip()
+        inner = _strip_outer_parens(body)
+        if inner is not None and _find_top(inner, "|") >= 0:
+            if term.startswith("-"):
+                raise FormulaError(f"Random-effect term {body!r} cannot be subtracted.")
+            bars.extend(_parse_bar(inner, body))
+        else:
+            fixed_terms.append(term)
+    fixed = " ".join(fixed_terms).strip().lstrip("+").strip()
+    if not fixed:
+        fixed = "1"
+    elif fixed.startswith("-"):
+        fixed = "1 " + fixed
+    return ParsedFormula(text=text, response=response, fixed=fixed, bars=tuple(bars))
+
+
+def check_names(parsed: ParsedFormula, columns) -> None:
+    """Check that every identifier is a column or an allowed transform.
+
+    Raises
+    ------
+    FormulaError
+        Naming the unknown identifier and listing the available columns.
+    """
+    columns = set(map(str, columns))
+    for name, is_call, is_kwarg in _name_roles(parsed.text):
+        if is_kwarg or name in _KEYWORD_VALUES:
+            continue
+        if is_call:
+            if name not in ALLOWED_FUNCTIONS:
+                raise FormulaError(
+                    f"Function {name!r} is not allowed in a formula. Allowed transforms: "
+                    f"{', '.join(sorted(ALLOWED_FUNCTIONS))}."
+                )
+            continue
+        if name not in columns:
+            shown = ", ".join(sorted(columns)[:30])
+            raise FormulaError(
+                f"Formula term {name!r} is not a column of the data. Available columns: {shown}."
+            )
+
+
+# --------------------------------------------------------------------------- bars
+
+
+def _parse_bar(inner: str, source: str) -> list[Bar]:
+    pos = _find_top(inner, "|")
+    double = inner[pos: pos + 2] == "||"
+    lhs = inner[:pos].strip()
+    rhs = inner[pos + (2 if double else 1):].strip()
+    if not lhs or not rhs:
+        raise FormulaError(
+            f"Random-effect term {source!r} needs an expression and a grouping factor, "
+            "as in '(1 | g)' or '(x | g)'."
+        )
+    if _find_top(rhs, "|") >= 0:
+        raise FormulaError(f"Random-effect term {source!r} has more than one '|'.")
+    exprs = _expand_double_bar(lhs, source) if double else [_normalise_expr(lhs, source)]
+    return [
+        Bar(expr=expr, group=name, group_vars=gvars, source=source)
+        for name, gvars in _expand_groups(rhs, source)
+        for expr in exprs
+    ]
+
+
+def _expand_groups(rhs: str, source: str) -> list[tuple[str, tuple[str, ...]]]:
+    """Grouping factors of a bar as (lme4 name, columns).
+
+    ``a`` → ``a``; ``a:b`` → ``a:b``; ``a/b`` → ``a`` and ``b:a`` (lme4's expandSlash
+    names the nested factor innermost first).
+    """
+    nested = [part.strip() for part in rhs.split("/")]
+    out: list[tuple[str, tuple[str, ...]]] = []
+    outer: list[str] = []
+    for part in nested:
+        factors = [f.strip() for f in part.split(":")]
+        for f in factors:
+            if not _IDENT.match(f) or f in ALLOWED_FUNCTIONS:
+                raise FormulaError(
+                    f"Grouping factor {f!r} in {source!r} must be a column name; "
+                    "use ':' for interactions and '/' for nesting, e.g. '(1 | a/b)'."
+                )
+        if len(nested) == 1:
+            out.append((":".join(factors), tuple(factors)))
+        else:
+            outer = outer + factors
+            out.append((":".join(reversed(outer)), tuple(reversed(outer))))
+    return out
+
+
+def _expand_double_bar(lhs: str, source: str) -> list[str]:
+    terms = [t.strip() for t in _split_top(lhs, "+-")]
+    intercept = _has_intercept(terms)
+    others = [t.lstrip("+").strip() for t in terms if t.lstrip("+-").strip() not in {"0", "1"}]
+    for t in others:
+        if t.startswith("-"):
+            raise FormulaError(f"Cannot subtract {t!r} inside {source!r}.")
+    exprs = (["1"] if intercept else []) + [f"0 + {t}" for t in others]
+    if not exprs:
+        raise FormulaError(f"Random-effect term {source!r} has no columns.")
+    return exprs
+
+
+def _normalise_expr(lhs: str, source: str) -> str:
+    terms = [t.strip() for t in _split_top(lhs, "+-")]
+    body = [t.lstrip("+").strip() for t in terms if t.lstrip("+-").strip() not in {"0", "1"}]
+    intercept = _has_intercept(terms)
+    if not intercept and not body:
+        raise FormulaError(f"Random-effect term {source!r} has no columns.")
+    if intercept:
+        return " + ".join(["1", *body])
+    return " + ".join(["0", *body])
+
+
+def _has_intercept(terms: list[str]) -> bool:
+    stripped = [t.replace(" ", "") for t in terms]
+    if any(t in {"0", "+0", "-1"} for t in stripped):
+        return False
+    return True
+
+
+# ----------------------------------------------------------------------- response
+
+
+def _parse_response(lhs: str) -> Response:
+    m = re.fullmatch(r"(cbind|p|prop|proportion)\((.*)\)", lhs)
+    if m:
+        args = [a.strip() for a in _split_top(m.group(2), ",", keep_sign=False)]
+        if len(args) != 2 or not all(args):
+            raise FormulaError(
+                f"Response {lhs!r} needs two arguments: cbind(successes, failures) or "
+                "p(successes, trials)."
+            )
+        kind = "cbind" if m.group(1) == "cbind" else "trials"
+        return Response(text=lhs, kind=kind, args=tuple(args))
+    if _find_top(lhs, "|") >= 0:
+        raise FormulaError(f"The response {lhs!r} cannot contain '|'.")
+    return Response(text=lhs)
+
+
+# ------------------------------------------------------------------ text helpers
+
+
+def _check_balanced(text: str) -> None:
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth < 0:
+            raise FormulaError(f"Unbalanced ')' at position {i} in formula {text!r}.")
+    if depth:
+        raise FormulaError(f"Unbalanced '(' in formula {text!r}: {depth} not closed.")
+
+
+def _find_top(text: str, char: str) -> int:
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch in "({":
+            depth += 1
+        elif ch in ")}":
+            depth -= 1
+        elif ch == char and depth == 0:
+            return i
+    return -1
+
+
+def _split_top(text: str, seps: str, keep_sign: bool = True) -> list[str]:
+    """Split at top-level separators. With ``keep_sign`` the separator starts the next part."""
+    parts, depth, start = [], 0, 0
+    quote = None
+    for i, ch in enumerate(text):
+        if quote:
+            quote = None if ch == quote else quote
+            continue
+        if ch in "'\"":
+            quote = ch
+        elif ch in "({":
+            depth += 1
+        elif ch in ")}":
+            depth -= 1
+        elif depth == 0 and ch in seps:
+            # '-' or '+' right after '*', '/', '(' or 'e' of a number is not a separator
+            prev = text[:i].rstrip()
+            if ch in "+-" and (not prev or prev[-1] in "*/:~^(,=" or re.search(r"\d[eE]$", prev)):
+                continue
+            parts.append(text[start:i])
+            start = i if keep_sign else i + 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _strip_outer_parens(text: str) -> str | None:
+    if not (text.startswith("(") and text.endswith(")")):
+        return None
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0 and i < len(text) - 1:
+            return None
+    return text[1:-1].strip()
+
+
+def _tokens(text: str):
+    try:
+        return [t for t in tokenize.generate_tokens(io.StringIO(text).readline)
+                if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER,
+                                  tokenize.INDENT, tokenize.DEDENT)]
+    except (tokenize.TokenError, SyntaxError, IndentationError) as exc:
+        raise FormulaError(f"Cannot read formula {text!r}: {exc}") from None
+
+
+def _check_tokens(text: str) -> None:
+    """Refuse anything that could execute code: attribute access, indexing, lambdas, dunders."""
+    if "`" in text:
+        raise FormulaError(
+            f"Backticks are not supported in formula {text!r}: rename the column to a plain "
+            "identifier (letters, digits, underscores)."
+        )
+    for tok in _tokens(text):
+        if tok.type == tokenize.OP and tok.string not in _ALLOWED_OPS:
+            raise FormulaError(
+                f"Operator {tok.string!r} at column {tok.start[1]} of formula {text!r} is not "
+                "allowed: formulas may use column names, numbers, + - * / : ** | and the "
+                "whitelisted transforms, not attribute access or indexing."
+            )
+        if tok.type == tokenize.NAME:
+            if keyword.iskeyword(tok.string) and tok.string not in _KEYWORD_VALUES:
+                raise FormulaError(f"Python keyword {tok.string!r} is not allowed in a formula.")
+            if tok.string.startswith("__"):
+                raise FormulaError(f"Name {tok.string!r} is not allowed in a formula.")
+        if tok.type not in (tokenize.NAME, tokenize.OP, tokenize.NUMBER, tokenize.STRING):
+            raise FormulaError(f"Unexpected {tok.string!r} in formula {text!r}.")
+
+
+def _name_roles(text: str):
+    toks = _tokens(text)
+    for i, tok in enumerate(toks):
+        if tok.type != tokenize.NAME:
+            continue
+        nxt = toks[i + 1].string if i + 1 < len(toks) else ""
+        yield tok.string, nxt == "(", nxt == "="
+
+
+def _identifiers(text: str) -> set[str]:
+    return {name for name, _, is_kwarg in _name_roles(text) if not is_kwarg}
+
+
+def variables(parsed: ParsedFormula) -> list[str]:
+    """Column names the formula uses (response, fixed part, bar expressions and groups)."""
+    seen: dict[str, None] = {}
+    for name, is_call, is_kwarg in _name_roles(parsed.text):
+        if not is_call and not is_kwarg and name not in _KEYWORD_VALUES:
+            seen[name] = None
+    return list(seen)

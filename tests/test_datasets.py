@@ -1,0 +1,33 @@
+"""Shipped data: every file loads with R's factor columns as ordered categoricals."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import multilevel as ml
+from multilevel.errors import DataError
+
+SHAPES = {
+    "sleepstudy": (180, 3), "Dyestuff": (30, 2), "Pastes": (60, 4), "Penicillin": (144, 3),
+    "cake": (270, 5), "cbpp": (56, 4), "grouseticks": (403, 7), "InstEval": (73421, 7),
+    "VerbAgg": (7584, 9), "mtcars": (32, 11), "diabetes": (442, 11),
+}
+
+
+@pytest.mark.parametrize("name, shape", SHAPES.items())
+def test_load_shapes(name, shape):
+    assert ml.datasets.load(name).shape == shape
+
+
+def test_factor_levels_in_r_order():
+    herd = ml.datasets.load("cbpp")["herd"]
+    assert isinstance(herd.dtype, pd.CategoricalDtype)
+    assert list(herd.cat.categories)[:11] == [str(i) for i in range(1, 12)]
+    assert list(ml.datasets.load("sleepstudy").Subject.cat.categories)[:3] == ["308", "309", "310"]
+
+
+def test_names_and_unknown():
+    assert set(SHAPES) == set(ml.datasets.names())
+    with pytest.raises(DataError, match="Unknown dataset 'sleep'.*sleepstudy"):
+        ml.datasets.load("sleep")

@@ -1,0 +1,172 @@
+"""The formula layer: lme4's bar expansions, model frames, design matrices, and safety."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import multilevel as ml
+from multilevel.errors import DataError, DataWarning, FamilyError, FormulaError
+from multilevel.formula import build_design, model_frame, parse_formula
+
+PARSE_CASES = [
+    # formula, fixed part, [(expr, group)]
+    ("Reaction ~ Days + (Days | Subject)", "Days", [("1 + Days", "Subject")]),
+    ("Reaction ~ Days + (Days || Subject)", "Days", [("1", "Subject"), ("0 + Days", "Subject")]),
+    ("y ~ (1 + x + z || g)", "1", [("1", "g"), ("0 + x", "g"), ("0 + z", "g")]),
+    ("y ~ (0 + x || g)", "1", [("0 + x", "g")]),
+    ("strength ~ 1 + (1 | batch/cask)", "1", [("1", "batch"), ("1", "cask:batch")]),
+    ("y ~ x + (x | a/b/c)", "x", [("1 + x", "a"), ("1 + x", "b:a"), ("1 + x", "c:b:a")]),
+    ("y ~ (1 | plate) + (1 | sample)", "1", [("1", "plate"), ("1", "sample")]),
+    ("y ~ x - 1 + (0 + x | g:h)", "x - 1", [("0 + x", "g:h")]),
+    ("y ~ (-1 + x | g)", "1", [("0 + x", "g")]),
+    ("y ~ poly(x, degree=2) + C(z)", "poly(x, degree=2) + C(z)", []),
+]
+
+
+@pytest.mark.parametrize("formula, fixed, bars", PARSE_CASES)
+def test_parse_expands_bars_like_lme4(formula, fixed, bars):
+    parsed = parse_formula(formula)
+    assert parsed.fixed == fixed
+    assert [(b.expr, b.group) for b in parsed.bars] == bars
+
+
+def test_parse_binomial_responses():
+    cb = parse_formula("cbind(incidence, size - incidence) ~ period + (1 | herd)").response
+    assert (cb.kind, cb.args) == ("cbind", ("incidence", "size - incidence"))
+    pr = parse_formula("p(y, n) ~ x").response
+    assert (pr.kind, pr.args) == ("trials", ("y", "n"))
+
+
+SYNTAX_ERRORS = [
+    ("y ~ x + (1 | g", "Unbalanced"),
+    ("y x", "exactly one '~'"),
+    ("~ x", "exactly one '~'"),
+    ("y ~ (x | )", "grouping factor"),
+    ("y ~ (1 | g | h)", "more than one"),
+    ("y ~ x + (1 | log(g))", "must be a column name"),
+    ("y ~ x.__class__", "not allowed"),
+    ("y ~ os.system(1)", "not allowed"),
+    ("y ~ x[0]", "not allowed"),
+    ("y ~ lambda: 1", "not allowed"),
+    ("y ~ `weird col`", "Backticks"),
+    ("", "non-empty"),
+]
+
+
+@pytest.mark.parametrize("formula, message", SYNTAX_ERRORS)
+def test_syntax_errors_point_at_the_problem(formula, message):
+    with pytest.raises(FormulaError, match=message):
+        parse_formula(formula)
+
+
+def test_unknown_function_refused_before_evaluation():
+    data = ml.datasets.load("sleepstudy")
+    with pytest.raises(FormulaError, match="Function 'eval' is not allowed"):
+        model_frame(parse_formula("Reaction ~ eval(Days)"), data)
+
+
+def test_missing_column_is_named():
+    data = ml.datasets.load("sleepstudy")
+    with pytest.raises(FormulaError, match="'Dayz' is not a column"):
+        model_frame(parse_formula("Reaction ~ Dayz + (1 | Subject)"), data)
+
+
+def test_rows_with_missing_values_dropped_and_counted():
+    data = ml.datasets.load("sleepstudy").copy()
+    data.loc[[0, 5, 7], "Days"] = np.nan
+    data["unused"] = np.nan  # not in the formula: must not cause drops
+    parsed = parse_formula("Reaction ~ Days + (1 | Subject)")
+    with pytest.warns(DataWarning, match="Removed 3 of 180 rows"):
+        frame = model_frame(parsed, data)
+    assert len(frame.data) == 177 and frame.n_dropped == 3
+    with pytest.raises(DataError, match="3 of 180 rows have missing values in column"):
+        model_frame(parsed, data, na="error")
+
+
+def test_non_numeric_response_for_gaussian():
+    data = ml.datasets.load("sleepstudy").assign(R=lambda d: d.Reaction.astype(str))
+    with pytest.raises(DataError, match="Response column 'R' has type"):
+        model_frame(parse_formula("R ~ Days + (1 | Subject)"), data)
+
+
+def test_group_with_one_level():
+    data = ml.datasets.load("sleepstudy").assign(one="a")
+    with pytest.raises(DataError, match="'one' .* has only 1 level"):
+        model_frame(parse_formula("Reaction ~ Days + (1 | one)"), data)
+
+
+def test_unknown_family():
+    with pytest.raises(FamilyError, match="Unknown family 'gamma2'"):
+        model_frame(parse_formula("Reaction ~ Days"), ml.datasets.load("sleepstudy"), "gamma2")
+
+
+def test_binomial_needs_trials():
+    with pytest.raises(FamilyError, match="cbind"):
+        model_frame(parse_formula("incidence ~ period"), ml.datasets.load("cbpp"), "binomial")
+
+
+def test_cbind_arguments_cannot_call_functions():
+    data = ml.datasets.load("cbpp")
+    with pytest.raises(FormulaError, match="may only combine column names"):
+        model_frame(parse_formula("cbind(incidence, abs(size)) ~ period"), data, "binomial")
+
+
+def test_bernoulli_two_level_factor_is_coded_like_r():
+    data = pd.DataFrame({"y": pd.Categorical(["no", "yes", "no", "yes"]), "x": [1.0, 2, 3, 4]})
+    frame = model_frame(parse_formula("y ~ x"), data, "bernoulli")
+    assert frame.y.tolist() == [0.0, 1.0, 0.0, 1.0]
+
+
+DESIGN_CASES = [
+    # dataset, formula, family, X columns, [(term name, columns, levels)], theta names
+    ("sleepstudy", "Reaction ~ Days + (Days | Subject)", "gaussian", ["(Intercept)", "Days"],
+     [("Subject", ["(Intercept)", "Days"], 18)],
+     ["Subject.(Intercept)", "Subject.Days.(Intercept)", "Subject.Days"]),
+    ("sleepstudy", "Reaction ~ Days + (Days || Subject)", "gaussian", ["(Intercept)", "Days"],
+     [("Subject", ["(Intercept)"], 18), ("Subject.1", ["Days"], 18)],
+     ["Subject.(Intercept)", "Subject.Days"]),
+    ("Pastes", "strength ~ 1 + (1 | batch/cask)", "gaussian", ["(Intercept)"],
+     [("cask:batch", ["(Intercept)"], 30), ("batch", ["(Intercept)"], 10)],
+     ["cask:batch.(Intercept)", "batch.(Intercept)"]),
+    ("Penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)", "gaussian", ["(Intercept)"],
+     [("plate", ["(Intercept)"], 24), ("sample", ["(Intercept)"], 6)],
+     ["plate.(Intercept)", "sample.(Intercept)"]),
+    ("cbpp", "cbind(incidence, size - incidence) ~ period + (1 | herd)", "binomial",
+     ["(Intercept)", "period2", "period3", "period4"], [("herd", ["(Intercept)"], 15)],
+     ["herd.(Intercept)"]),
+]
+
+
+@pytest.mark.parametrize("dataset, formula, family, xcols, terms, theta", DESIGN_CASES)
+def test_design_matches_lme4_layout(dataset, formula, family, xcols, terms, theta):
+    parsed = parse_formula(formula)
+    design = build_design(parsed, model_frame(parsed, ml.datasets.load(dataset), family))
+    assert design.x_names == xcols
+    assert [(t.name, t.cnms, t.n_levels) for t in design.reterms] == terms
+    assert design.theta_names() == theta
+    Z = design.Z()
+    assert Z.shape == (design.n, sum(len(c) * k for _, c, k in terms))
+    # every row has exactly one level per term: row sums of the indicator part equal #terms
+    first_cols = np.concatenate([[0], np.cumsum([len(c) * k for _, c, k in terms])[:-1]])
+    assert Z.nnz <= design.n * sum(len(c) for _, c, _ in terms)
+    assert first_cols[0] == 0
+
+
+def test_z_is_level_major_with_term_columns_inside():
+    parsed = parse_formula("Reaction ~ Days + (Days | Subject)")
+    data = ml.datasets.load("sleepstudy")
+    design = build_design(parsed, model_frame(parsed, data))
+    Z = design.Z().toarray()
+    row = 12  # subject 309 (second level), Days = 2
+    assert data.Subject.iloc[row] == "309" and data.Days.iloc[row] == 2
+    assert Z[row, 2] == 1.0 and Z[row, 3] == 2.0 and Z[row].sum() == 3.0
+
+
+def test_rank_deficient_columns_are_dropped():
+    data = ml.datasets.load("sleepstudy").assign(Days2=lambda d: 2 * d.Days)
+    parsed = parse_formula("Reaction ~ Days + Days2 + (1 | Subject)")
+    design = build_design(parsed, model_frame(parsed, data))
+    assert design.x_names == ["(Intercept)", "Days"]
+    assert design.dropped_columns == ["Days2"]
