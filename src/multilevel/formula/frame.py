@@ -21,6 +21,8 @@ from multilevel.formula.parse import ParsedFormula, check_names, variables
 FAMILIES = ("gaussian", "bernoulli", "binomial", "poisson", "t", "negativebinomial")
 _COUNT_FAMILIES = ("poisson", "negativebinomial")
 NA_ACTIONS = ("drop", "error")
+# Derived binomial columns; formulae refuses identifiers that start with "_".
+SUCCESSES, TRIALS = "successes_", "trials_"
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,8 @@ class ModelFrame:
     ----------
     data : DataFrame
         Complete rows of the used columns (original index kept); for binomial
-        responses given as ``cbind`` or ``p()``, the columns ``_successes`` and
-        ``_trials`` are added.
+        responses given as ``cbind`` or ``p()``, the columns ``SUCCESSES`` (``successes_``) and
+        ``TRIALS`` (``trials_``) are added (formulae refuses names that start with ``_``).
     y : ndarray
         The response: numbers for gaussian/t/count families, 0/1 for bernoulli,
         successes for binomial.
@@ -193,8 +195,8 @@ def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: str):
             )
         if not (np.allclose(successes, np.round(successes)) and np.allclose(trials, np.round(trials))):
             raise DataError(f"Binomial response {resp.text!r} must count whole successes and trials.")
-        frame["_successes"] = successes
-        frame["_trials"] = trials
+        frame[SUCCESSES] = successes
+        frame[TRIALS] = trials
         return successes.astype(float), trials.astype(float), frame
     if family == "binomial":
         raise FamilyError(
