@@ -1,0 +1,190 @@
+"""Bambi's PyMC backend, extended where lme4 semantics need more than Bambi gives.
+
+Two extension points of Bambi 0.21's ``DistributionalComponent``:
+
+* ``build_group_specific_terms``: the terms of one correlated block (``(x | g)``)
+  get a joint multivariate normal prior, non-centred, with an LKJ prior on the
+  correlation matrix and the block's own standard deviations — Bambi's
+  (commented-out) ``add_lkj`` done in full. Each Bambi term is still registered as a
+  Deterministic with Bambi's name and dims (``1|Subject``, ``Days|Subject``,
+  ``..._sigma``), so Bambi's ``predict`` and ``compute_log_likelihood`` keep working.
+  Scalar and ``||`` terms are built by Bambi unchanged.
+* ``build_common_terms``: a coefficient-prior preset (ridge, lasso, horseshoe, ...
+  from :mod:`multilevel.priors`) builds the slope vector itself — Bambi refuses
+  hyperpriors shared by common terms.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+from bambi.backend.model_components import DistributionalComponent
+from bambi.backend.pymc import PyMCModel
+from bambi.backend.terms import CommonTerm, GroupSpecificTerm
+from bambi.backend.utils import noncentered_default_for
+
+from multilevel.bayes.translate import Block
+from multilevel.errors import PriorError
+
+LKJ_ETA = 1.0  # brms' default lkj(1): uniform over correlation matrices
+
+
+class MultilevelPyMCModel(PyMCModel):
+    """Bambi's PyMC backend with correlated blocks and coefficient-prior presets.
+
+    Parameters
+    ----------
+    blocks : list of Block
+        The design's random-effects terms matched to Bambi's terms.
+    coefficient_prior : object or None
+        A preset with ``build_coefficients(X, names, *, sigma, intercept)``.
+    lkj_eta : float
+        Shape of the LKJ prior on each block's correlation matrix.
+    """
+
+    def __init__(self, blocks: list[Block], coefficient_prior=None, lkj_eta: float = LKJ_ETA):
+        super().__init__()
+        self.blocks = blocks
+        self.coefficient_prior = coefficient_prior
+        self.lkj_eta = lkj_eta
+
+    def build(self, spec):
+        """Bambi's ``PyMCModel.build`` with our component for the parent parameter."""
+        from bambi.backend.model_components import ConstantComponent, ResponseComponent
+
+        self.model = pm.Model()
+        self.components = {}
+        for name, values in spec.response_term.coords.items():
+            if name not in self.model.coords:
+                self.model.add_coords({name: values})
+        parent = spec.family.likelihood.parent
+        with self.model:
+            for name, component in spec.marginal_parameters.items():
+                self.components[name] = ConstantComponent(component)
+                self.components[name].build(self, spec)
+            for name, component in spec.conditional_parameters.items():
+                self.components[name] = MultilevelComponent(component, self if name == parent else None)
+                self.components[name].build(self, spec)
+            self.response_component = ResponseComponent(spec.response_term)
+            self.response_component.build(self, spec)
+            self.build_potentials(spec)
+        self.spec = spec
+
+
+class MultilevelComponent(DistributionalComponent):
+    """A distributional component whose correlated blocks share an LKJ prior."""
+
+    def __init__(self, component, backend: MultilevelPyMCModel | None):
+        super().__init__(component)
+        self.ml_backend = backend
+
+    # ------------------------------------------------------------ fixed effects
+    def build_common_terms(self, pymc_backend, bmb_model):
+        preset = self.ml_backend.coefficient_prior if self.ml_backend else None
+        if preset is None or not self.component.common_terms:
+            return super().build_common_terms(pymc_backend, bmb_model)
+        terms = list(self.component.common_terms.values())
+        columns, names, widths = [], [], []
+        for term in terms:
+            data = term.data if term.data.ndim == 2 else term.data[:, None]
+            columns.append(data)
+            widths.append(data.shape[1])
+            labels = CommonTerm(term).coords
+            level_names = next(iter(labels.values())) if labels else [term.name]
+            names += [str(v) if not labels else f"{term.name}[{v}]" for v in level_names]
+        X = np.column_stack(columns).astype(float)
+        sigma = pymc_backend.components["sigma"].output if "sigma" in pymc_backend.components else None
+        beta = preset.build_coefficients(X, names, sigma=sigma, intercept=self.has_intercept)
+        start = 0
+        for term, width in zip(terms, widths):
+            common = CommonTerm(term)
+            for name, values in common.coords.items():
+                pymc_backend.model.add_coords({name: values})
+            piece = beta[start] if width == 1 and not common.coords else beta[start:start + width]
+            pm.Deterministic(term.name, piece, dims=list(common.coords) or None)
+            start += width
+        if self.has_intercept and bmb_model.center_predictors:
+            self.design_matrix_without_intercept = X
+            X = X - X.mean(0)
+        self.output += pt.dot(X, beta)
+
+    # --------------------------------------------------------- group effects
+    def build_group_specific_terms(self, pymc_backend, bmb_model):
+        blocks = [b for b in (self.ml_backend.blocks if self.ml_backend else []) if b.correlated]
+        in_blocks = {t for b in blocks for t in b.bambi_terms}
+        all_terms = self.component.group_specific_terms
+        plain = {k: v for k, v in all_terms.items() if k not in in_blocks}
+        # Bambi builds the scalar and `||` terms; we build the correlated blocks.
+        component = self.component
+        self.component = _TermSubset(component, plain)
+        try:
+            super().build_group_specific_terms(pymc_backend, bmb_model)
+        finally:
+            self.component = component
+        for block in blocks:
+            self.output += self._build_block(block, pymc_backend, bmb_model)
+
+    def _build_block(self, block: Block, pymc_backend, bmb_model):
+        terms = [self.component.group_specific_terms[name] for name in block.bambi_terms]
+        noncentered = noncentered_default_for(bmb_model, self.component.name)
+        sd_scales, widths = [], []
+        for term in terms:
+            sd_scales.append(np.atleast_1d(_sd_scale(term, block)))
+            widths.append(1 if term.predictor.ndim == 1 else term.predictor.shape[1])
+            for name, values in GroupSpecificTerm(term, noncentered).coords.items():
+                if name not in pymc_backend.model.coords:
+                    pymc_backend.model.add_coords({name: values})
+        q = sum(widths)
+        scales = np.concatenate([np.broadcast_to(s, (w,)) for s, w in zip(sd_scales, widths)])
+        n_levels = len(terms[0].groups)
+        chol, corr, sds = pm.LKJCholeskyCov(
+            f"chol|{block.name}", n=q, eta=self.ml_backend.lkj_eta,
+            sd_dist=pm.HalfNormal.dist(sigma=scales, shape=q), compute_corr=True,
+            store_in_trace=False,
+        )
+        dim = f"{block.corr_name}__dim"
+        pymc_backend.model.add_coords({f"{dim}0": list(block.cnms), f"{dim}1": list(block.cnms)})
+        pm.Deterministic(block.corr_name, corr, dims=(f"{dim}0", f"{dim}1"))
+        offset = pm.Normal(f"{block.name}_block_offset", 0.0, 1.0, shape=(n_levels, q))
+        effects = pt.dot(offset, chol.T)  # (levels, q): rows ~ MvNormal(0, LL')
+        contribution = 0
+        start = 0
+        for term, width in zip(terms, widths):
+            dims = list(GroupSpecificTerm(term, noncentered).coords)
+            expr_dims = [d for d in dims if not d.endswith("__factor_dim")]
+            if width == 1:
+                coef = pm.Deterministic(term.name, effects[:, start], dims=dims)
+                pm.Deterministic(f"{term.name}_sigma", sds[start])
+                contribution += coef[term.group_index] * term.predictor.reshape(-1)
+            else:
+                coef = pm.Deterministic(term.name, effects[:, start:start + width], dims=dims)
+                pm.Deterministic(f"{term.name}_sigma", sds[start:start + width], dims=expr_dims)
+                contribution += (coef[term.group_index] * term.predictor).sum(axis=1)
+            start += width
+        return contribution
+
+
+class _TermSubset:
+    """A view of a Bambi component that shows only some of its group-specific terms."""
+
+    def __init__(self, component, group_specific_terms):
+        self._component = component
+        self.group_specific_terms = group_specific_terms
+
+    def __getattr__(self, name):
+        return getattr(self._component, name)
+
+
+def _sd_scale(term, block: Block):
+    """The scale of the HalfNormal prior on a term's SD (Bambi's auto-scaled default)."""
+    prior = term.prior
+    sigma = prior.args.get("sigma") if prior.name == "Normal" else None
+    if sigma is None or not hasattr(sigma, "args") or sigma.name != "HalfNormal":
+        raise PriorError(
+            f"Term {term.name!r} is part of the correlated block {block.name!r}, whose prior is "
+            "multivariate normal with HalfNormal standard deviations and an LKJ correlation. "
+            "Give it Prior('Normal', mu=0, sigma=Prior('HalfNormal', sigma=s)) to change the SD "
+            "scale, or write the block with '||' to fit its terms independently."
+        )
+    return np.asarray(sigma.args["sigma"], dtype=float)

@@ -1,0 +1,51 @@
+"""``fit_bayes``: build → sample → :class:`BayesFit` (what ``ml.fit(method="bayes")`` runs)."""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import pandas as pd
+
+from multilevel.bayes.model import build_model
+from multilevel.bayes.result import BayesFit
+from multilevel.bayes.sampling import SamplingSettings, check_settings, choose_sampler, run
+
+
+def fit_bayes(formula: str, data: pd.DataFrame, family: str = "gaussian", priors=None, *,
+              draws: int = 1000, tune: int = 1000, chains: int = 4, seed: int | None = None,
+              sampler: str = "auto", progress: bool = True, na: str = "drop",
+              target_accept: float = 0.9, lkj_eta: float = 1.0, check: bool = True) -> BayesFit:
+    """Fit a Bayesian multilevel model (see :func:`multilevel.fit` for the arguments).
+
+    Parameters
+    ----------
+    target_accept : float
+        NUTS target acceptance rate; raise it (0.95, 0.99) when there are divergences.
+    lkj_eta : float
+        LKJ shape of the correlation prior of ``(x | g)`` blocks.
+    check : bool
+        Run the convergence report after sampling and warn (:class:`ConvergenceWarning`)
+        with the fix when a check fails.
+    """
+    check_settings(draws, tune, chains, target_accept)
+    chosen = choose_sampler(sampler)
+    settings = SamplingSettings(sampler=chosen, draws=draws, tune=tune, chains=chains, seed=seed,
+                                target_accept=float(target_accept))
+    start = time.perf_counter()
+    built = build_model(formula, data, family=family, priors=priors, na=na, lkj_eta=lkj_eta)
+    built_at = time.perf_counter()
+    with warnings.catch_warnings():
+        # PyMC/nutpie chatter (e.g. FutureWarnings of their own dependencies) is not the user's.
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        # PyTensor's C backend notice on machines without a linkable BLAS (pip installs):
+        # an environment fact, documented in the README's performance notes.
+        warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
+        idata = run(built.bambi, settings, progress=progress)
+    done = time.perf_counter()
+    fit = BayesFit(built=built, idata=idata, settings=settings,
+                   timings={"build": built_at - start, "sample": done - built_at})
+    if check:
+        fit.check_convergence()
+    return fit

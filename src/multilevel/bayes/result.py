@@ -1,0 +1,235 @@
+"""``BayesFit``: the posterior of a multilevel model, reported in lme4's vocabulary."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from multilevel.bayes import draws as D
+from multilevel.bayes.convergence import ConvergenceReport, convergence_report
+from multilevel.bayes.model import BuiltModel
+from multilevel.bayes.sampling import SamplingSettings
+from multilevel.errors import ConvergenceWarning, FitError
+
+CI_KINDS = ("eti", "hdi")
+# Auxiliary parameters of the likelihood and their names in the posterior.
+AUXILIARY = {"gaussian": ("sigma",), "t": ("sigma", "nu"), "negativebinomial": ("alpha",)}
+
+
+@dataclass
+class BayesFit:
+    """A fitted Bayesian multilevel model.
+
+    Attributes
+    ----------
+    formula : str
+    family : str
+    idata : DataTree
+        ArviZ's InferenceData: ``posterior``, ``sample_stats``, ``log_likelihood``,
+        ``observed_data``.
+    settings : SamplingSettings
+        Sampler (``"auto"`` resolved), draws, tune, chains, seed, target_accept.
+    timings : dict
+        Seconds spent building and sampling.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> fit = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", seed=1,
+    ...              progress=False)                                    # doctest: +SKIP
+    >>> fit.summary(ci=0.9, kind="hdi")                                 # doctest: +SKIP
+    """
+
+    built: BuiltModel = field(repr=False)
+    idata: object = field(repr=False)
+    settings: SamplingSettings
+    timings: dict = field(default_factory=dict)
+
+    # --------------------------------------------------------------- basics
+    @property
+    def formula(self) -> str:
+        return self.built.formula
+
+    @property
+    def family(self) -> str:
+        return self.built.family
+
+    @property
+    def design(self):
+        """The design (lme4 layout) shared with the frequentist engine."""
+        return self.built.design
+
+    @property
+    def sampler(self) -> str:
+        return self.settings.sampler
+
+    @property
+    def nobs(self) -> int:
+        return self.design.n
+
+    @property
+    def posterior(self):
+        return self.idata.posterior
+
+    @property
+    def n_draws(self) -> int:
+        return self.posterior["chain"].size * self.posterior["draw"].size
+
+    # ------------------------------------------------------------ estimates
+    def fixef_draws(self) -> pd.DataFrame:
+        """Posterior draws of the fixed effects (one row per draw, lme4 names)."""
+        values = D.fixef_draws(self.posterior, self.built.bambi, self.design)
+        return pd.DataFrame(values.reshape(-1, values.shape[2]), columns=self.design.x_names)
+
+    @property
+    def fixef(self) -> pd.Series:
+        """Posterior means of the fixed effects, named as lme4 names them."""
+        return self.fixef_draws().mean().rename("fixef")
+
+    def sigma_draws(self) -> np.ndarray:
+        """Draws of the residual SD (gaussian and t families)."""
+        if "sigma" not in self.posterior:
+            raise FitError(f"The {self.family} family has no residual SD.")
+        return np.asarray(self.posterior["sigma"].values, dtype=float).reshape(-1)
+
+    @property
+    def sigma(self) -> float:
+        """Posterior mean of the residual SD."""
+        return float(self.sigma_draws().mean())
+
+    def covariance_draws(self) -> dict[str, np.ndarray]:
+        """Random-effect covariance matrices per term: name → (n_draws, q, q), lme4 order."""
+        out = {}
+        for block in self.built.blocks:
+            cov = D.block_cov(self.posterior, block)
+            out[block.name] = cov.reshape(-1, *cov.shape[2:])
+        return out
+
+    @property
+    def varcorr(self) -> pd.DataFrame:
+        """SDs and correlations as posterior means, in ``as.data.frame(VarCorr(m))`` layout.
+
+        Columns ``grp, var1, var2, vcov, sdcor``: a variance row per column of each
+        term (``vcov`` = E[sd²], ``sdcor`` = E[sd]), then one row per pair
+        (``vcov`` = E[cov], ``sdcor`` = E[correlation]), then ``Residual``.
+        """
+        rows = []
+        for block in self.built.blocks:
+            group = block.name  # lme4 names repeated factors Subject, Subject.1, ...
+            sd = D.block_sds(self.posterior, block)
+            corr = D.block_corr(self.posterior, block)
+            for i, cnm in enumerate(block.cnms):
+                rows.append((group, cnm, None, float(np.mean(sd[..., i] ** 2)), float(np.mean(sd[..., i]))))
+            if block.correlated:
+                for i in range(len(block.cnms)):
+                    for j in range(i + 1, len(block.cnms)):
+                        cov = sd[..., i] * sd[..., j] * corr[..., i, j]
+                        rows.append((group, block.cnms[i], block.cnms[j], float(np.mean(cov)),
+                                     float(np.mean(corr[..., i, j]))))
+        if "sigma" in self.posterior and self.family in ("gaussian", "t"):
+            s = self.sigma_draws()
+            rows.append(("Residual", None, None, float(np.mean(s ** 2)), float(np.mean(s))))
+        return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
+
+    def ranef_draws(self) -> dict[str, np.ndarray]:
+        """Group effects per term: name → (n_draws, levels, q), levels in lme4 order."""
+        out = {}
+        for block in self.built.blocks:
+            eff = D.block_effects(self.posterior, block, self.design)
+            out[block.name] = eff.reshape(-1, *eff.shape[2:])
+        return out
+
+    @property
+    def ranef(self) -> dict[str, pd.DataFrame]:
+        """Posterior means of the group effects: grouping factor → DataFrame (levels × columns).
+
+        Terms on the same factor (``(Days || Subject)``) share one table, as in lme4.
+        """
+        tables: dict[str, pd.DataFrame] = {}
+        for block in self.built.blocks:
+            reterm = next(t for t in self.design.reterms if t.name == block.name)
+            mean = D.block_effects(self.posterior, block, self.design).mean(axis=(0, 1))
+            table = pd.DataFrame(mean, index=pd.Index(reterm.levels, name=reterm.group),
+                                 columns=list(block.cnms))
+            if reterm.group in tables:
+                table = pd.concat([tables[reterm.group], table], axis=1)
+            tables[reterm.group] = table
+        return tables
+
+    # -------------------------------------------------------------- summary
+    def _summary_dataset(self):
+        import xarray as xr
+
+        data = {}
+        fixef = D.fixef_draws(self.posterior, self.built.bambi, self.design)
+        for j, name in enumerate(self.design.x_names):
+            data[name] = fixef[:, :, j]
+        for block in self.built.blocks:
+            group = next(t.group for t in self.design.reterms if t.name == block.name)
+            sd = D.block_sds(self.posterior, block)
+            for i, cnm in enumerate(block.cnms):
+                data[f"sd__{cnm}|{group}"] = sd[..., i]
+            if block.correlated:
+                corr = D.block_corr(self.posterior, block)
+                for i in range(len(block.cnms)):
+                    for j in range(i + 1, len(block.cnms)):
+                        data[f"cor__{block.cnms[i]}.{block.cnms[j]}|{group}"] = corr[..., i, j]
+        for name in AUXILIARY.get(self.family, ()):
+            if name in self.posterior:
+                data[name] = np.asarray(self.posterior[name].values, dtype=float)
+        return xr.Dataset({k: (("chain", "draw"), v) for k, v in data.items()})
+
+    def summary(self, ci: float = 0.95, kind: str = "eti") -> pd.DataFrame:
+        """One row per parameter: posterior mean, SD, credible interval, R-hat, ESS.
+
+        Parameters
+        ----------
+        ci : float
+            Probability mass of the interval (0.95 by default; ArviZ's default is 0.89).
+        kind : {"eti", "hdi"}
+            Equal-tailed or highest-density interval.
+
+        Returns
+        -------
+        DataFrame
+            Index: fixed effects (lme4 names), ``sd__<column>|<group>``,
+            ``cor__<a>.<b>|<group>``, auxiliary parameters (``sigma``, ``nu``, ``alpha``).
+            Columns ``estimate, sd, lower, upper, r_hat, ess_bulk, ess_tail, mcse_mean``.
+            ``attrs`` holds ``ci``, ``kind`` and the convergence report.
+        """
+        import arviz as az
+
+        if kind not in CI_KINDS:
+            raise FitError(f"kind={kind!r} is not an interval kind; use one of {CI_KINDS}.")
+        if not 0 < float(ci) < 1:
+            raise FitError(f"ci must lie strictly between 0 and 1, got {ci!r}.")
+        table = az.summary(self._summary_dataset(), ci_prob=float(ci), ci_kind=kind, round_to="none")
+        lower = next(c for c in table.columns if c.endswith("_lb"))
+        upper = next(c for c in table.columns if c.endswith("_ub"))
+        table = table.rename(columns={"mean": "estimate", lower: "lower", upper: "upper"})
+        table = table[["estimate", "sd", "lower", "upper", "r_hat", "ess_bulk", "ess_tail", "mcse_mean"]]
+        table.attrs.update(ci=float(ci), kind=kind)
+        return table
+
+    @cached_property
+    def convergence(self) -> ConvergenceReport:
+        """R-hat, ESS, divergences, E-BFMI and tree depth, with the fix for each problem."""
+        return convergence_report(self.idata, self.summary())
+
+    def check_convergence(self) -> ConvergenceReport:
+        """The convergence report; warns with :class:`ConvergenceWarning` if anything failed."""
+        report = self.convergence
+        if not report.ok:
+            warnings.warn(str(report), ConvergenceWarning, stacklevel=2)
+        return report
+
+    def __repr__(self) -> str:
+        s = self.settings
+        head = (f"BayesFit: {self.formula}  (family {self.family}, {s.chains} chains x {s.draws} "
+                f"draws, sampler {s.sampler}, seed {s.seed})")
+        with pd.option_context("display.width", 120, "display.float_format", "{:.4g}".format):
+            return f"{head}\n{self.summary().to_string()}\n{self.convergence}"

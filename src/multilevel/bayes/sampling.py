@@ -1,0 +1,85 @@
+"""Which sampler runs the model, and running it reproducibly.
+
+``sampler="auto"`` takes the first installed sampler of :data:`AUTO_ORDER`, the
+order measured in ``bench/bench_bayes.py`` (nutpie: the same draws per second as
+PyMC's NUTS on these models and less start-up; see the README's performance
+section). The choice is recorded on the fit.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+
+from multilevel.errors import FitError
+
+SAMPLERS = ("nutpie", "pymc", "numpyro", "blackjax")
+AUTO_ORDER = ("nutpie", "pymc")
+_PACKAGES = {"nutpie": "nutpie", "pymc": "pymc", "numpyro": "numpyro", "blackjax": "blackjax"}
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """What was asked of the sampler; stored on the fit for reproducibility."""
+
+    sampler: str
+    draws: int
+    tune: int
+    chains: int
+    seed: int | None
+    target_accept: float
+
+
+def installed(name: str) -> bool:
+    return importlib.util.find_spec(_PACKAGES[name]) is not None
+
+
+def choose_sampler(requested: str) -> str:
+    """Resolve ``"auto"`` and check that the requested sampler is installed."""
+    requested = str(requested).lower()
+    if requested == "auto":
+        for name in AUTO_ORDER:
+            if installed(name):
+                return name
+        return "pymc"
+    if requested not in SAMPLERS:
+        raise FitError(f"Unknown sampler {requested!r}. Use 'auto' or one of: {', '.join(SAMPLERS)}.")
+    if not installed(requested):
+        extra = " (pip install 'multilevel[jax]')" if requested in ("numpyro", "blackjax") else ""
+        raise FitError(f"sampler={requested!r} needs the package {_PACKAGES[requested]!r}{extra}.")
+    return requested
+
+
+def check_settings(draws, tune, chains, target_accept) -> None:
+    for name, value, low in (("draws", draws, 1), ("tune", tune, 0), ("chains", chains, 1)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise FitError(f"{name} must be an integer >= {low}, got {value!r}.")
+    if not 0.5 <= float(target_accept) < 1.0:
+        raise FitError(f"target_accept must lie in [0.5, 1), got {target_accept!r}.")
+
+
+def run(bambi_model, settings: SamplingSettings, progress: bool):
+    """Sample the built Bambi model; returns the ArviZ DataTree with log_likelihood.
+
+    The PyMC traceback of a failed run is replaced by a :class:`FitError` that
+    says what to try.
+    """
+    cores = min(settings.chains, os.cpu_count() or 1)
+    try:
+        return bambi_model.fit(
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            cores=cores,
+            random_seed=settings.seed,
+            inference_method=settings.sampler,
+            nuts={"target_accept": settings.target_accept},
+            idata_kwargs={"log_likelihood": True},
+            progressbar=progress,
+        )
+    except (ValueError, RuntimeError, FloatingPointError) as exc:
+        raise FitError(
+            f"Sampling with {settings.sampler!r} failed: {exc}. Check the data for extreme "
+            "values, rescale predictors, or try sampler='pymc' / a higher target_accept."
+        ) from exc

@@ -1,0 +1,98 @@
+"""The ``multilevel`` command: run model specs from ``models/``.
+
+::
+
+    multilevel fit models/sleepstudy.toml [--out DIR] [--draws N] [--chains N] [--seed N]
+    multilevel datasets
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import warnings
+from pathlib import Path
+
+from multilevel.errors import ConvergenceWarning, MultilevelError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``multilevel`` console script; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args)
+    except MultilevelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="multilevel", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command")
+
+    fit = sub.add_parser("fit", help="fit a model spec, print its interval table, write a run folder")
+    fit.add_argument("spec", help="a TOML model spec, e.g. models/sleepstudy.toml")
+    fit.add_argument("--out", help="run folder (default: runs/<spec name>)")
+    fit.add_argument("--draws", type=int, help="override [sampling] draws")
+    fit.add_argument("--tune", type=int, help="override [sampling] tune")
+    fit.add_argument("--chains", type=int, help="override [sampling] chains")
+    fit.add_argument("--seed", type=int, help="override [sampling] seed")
+    fit.add_argument("--sampler", help="override [sampling] sampler (auto, nutpie, pymc, ...)")
+    fit.add_argument("--progress", action="store_true", help="show the sampler's progress bar")
+    fit.set_defaults(run=_cmd_fit)
+
+    data = sub.add_parser("datasets", help="list the shipped datasets")
+    data.set_defaults(run=_cmd_datasets)
+    return parser
+
+
+def _cmd_datasets(args) -> int:
+    from multilevel import datasets
+
+    table = datasets.describe()
+    print(table.to_string(index=False))
+    return 0
+
+
+def _cmd_fit(args) -> int:
+    import multilevel as ml
+    from multilevel.report import atomic_folder, fit_markdown
+    from multilevel.spec import load_spec
+
+    spec = load_spec(args.spec)
+    data = spec.load_data()
+    kwargs = spec.fit_kwargs()
+    if spec.method == "bayes":
+        for key in ("draws", "tune", "chains", "seed", "sampler"):
+            if getattr(args, key) is not None:
+                kwargs[key] = getattr(args, key)
+        kwargs["progress"] = bool(args.progress or kwargs.get("progress", False))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        fit = ml.fit(spec.formula, data, **kwargs)
+    ci = spec.report.get("ci", 0.95)
+    kind = spec.report.get("kind", "eti")
+    report = fit_markdown(fit, spec=spec, ci=ci, kind=kind)
+    out = Path(args.out) if args.out else Path("runs") / spec.name
+    with atomic_folder(out) as folder:
+        shutil.copyfile(spec.path, folder / "spec.toml")
+        table = fit.summary(ci=ci, kind=kind) if spec.method == "bayes" else fit.summary()
+        table.to_csv(folder / "summary.csv")
+        (folder / "report.md").write_text(report)
+        if spec.method == "bayes":
+            fit.idata.to_netcdf(folder / "posterior.nc")
+    print(report)
+    for w in caught:
+        if issubclass(w.category, (ConvergenceWarning, UserWarning)):
+            print(f"warning: {w.message}", file=sys.stderr)
+    print(f"Wrote {out}/", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

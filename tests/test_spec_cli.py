@@ -1,0 +1,91 @@
+"""Model specs are validated data; the CLI writes complete run folders or nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from multilevel.cli import main
+from multilevel.errors import FormulaError, SpecError
+from multilevel.report import atomic_folder
+from multilevel.spec import load_spec, parse_spec
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+
+
+@pytest.mark.parametrize("path", sorted(MODELS.glob("*.toml")), ids=lambda p: p.name)
+def test_shipped_specs_validate(path):
+    spec = load_spec(path)
+    assert spec.name and spec.formula
+    assert len(spec.load_data()) > 0
+
+
+@pytest.mark.parametrize(
+    "raw, error, match",
+    [
+        ({"data": "sleepstudy"}, SpecError, "'formula' is required"),
+        ({"data": "sleepstudy", "formula": "y ~ x", "fomula": "y"}, SpecError, "unknown key.*'fomula'"),
+        ({"data": "sleepstudy", "formula": "y ~ x", "sampling": {"draws": "many"}}, SpecError,
+         "'draws' must be int"),
+        ({"data": "sleepstudy", "formula": "y ~ x", "sampling": {"seeds": 1}}, SpecError,
+         "Valid keys: chains, draws"),
+        ({"data": "sleepstudy", "formula": "y ~ x", "method": "mcmc"}, SpecError, "method 'mcmc'"),
+        ({"data": "sleepstudy", "formula": "y ~ x", "method": "reml", "priors": {"preset": "ridge"}},
+         SpecError, "only applies to method = 'bayes'"),
+        ({"data": "sleepstudy", "formula": "y ~ __import__('os').system('ls')"}, FormulaError, "'__import__' is not allowed"),
+    ],
+)
+def test_bad_specs_are_refused_with_the_key_named(raw, error, match):
+    with pytest.raises(error, match=match):
+        parse_spec(raw)
+
+
+def test_spec_data_path_is_relative_to_the_spec(tmp_path):
+    pd.DataFrame({"y": [1.0, 2.0, 3.0], "x": [0.0, 1.0, 2.0]}).to_csv(tmp_path / "d.csv", index=False)
+    (tmp_path / "m.toml").write_text('data = "d.csv"\nformula = "y ~ x"\nmethod = "ml"\n')
+    spec = load_spec(tmp_path / "m.toml")
+    assert spec.name == "m"
+    assert spec.load_data().shape == (3, 2)
+    (tmp_path / "bad.toml").write_text('data = "nowhere.csv"\nformula = "y ~ x"\n')
+    with pytest.raises(SpecError, match="neither a shipped dataset"):
+        load_spec(tmp_path / "bad.toml").load_data()
+
+
+def test_atomic_folder_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "run"
+    with atomic_folder(target) as folder:
+        (folder / "a.txt").write_text("first")
+    with pytest.raises(RuntimeError):
+        with atomic_folder(target) as folder:
+            (folder / "a.txt").write_text("half")
+            raise RuntimeError("fit failed")
+    assert (target / "a.txt").read_text() == "first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_cli_datasets_lists_shipped_data(capsys):
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "sleepstudy" in out and "InstEval" in out
+
+
+def test_cli_reports_spec_errors_without_traceback(tmp_path, capsys):
+    (tmp_path / "m.toml").write_text('data = "sleepstudy"\nformula = "Reaction ~ Days"\nfamliy = "t"\n')
+    assert main(["fit", str(tmp_path / "m.toml")]) == 1
+    assert "unknown key(s) 'famliy'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_fit_writes_a_complete_run_folder(tmp_path, capsys):
+    out = tmp_path / "run"
+    status = main(["fit", str(MODELS / "sleepstudy.toml"), "--out", str(out), "--draws", "300",
+                   "--tune", "300", "--chains", "2"])
+    assert status == 0
+    assert sorted(p.name for p in out.iterdir()) == ["posterior.nc", "report.md", "spec.toml",
+                                                     "summary.csv"]
+    summary = pd.read_csv(out / "summary.csv", index_col=0)
+    assert "cor__(Intercept).Days|Subject" in summary.index
+    printed = capsys.readouterr().out
+    assert "## Parameters (ETI 95%)" in printed and "\\|Subject" in printed
