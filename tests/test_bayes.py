@@ -138,7 +138,7 @@ def test_other_families_fit_and_keep_log_likelihood(family, formula, data, aux):
                  progress=False, check=False)
     assert fit.idata.log_likelihood.sizes["__obs__"] == fit.nobs
     if aux:
-        assert aux in fit.summary().index
+        assert aux in fit.posterior
 
 
 def test_bernoulli_factor_response():
@@ -187,3 +187,44 @@ def test_import_does_not_load_pymc():
     code = "import sys, multilevel; print(any(m in sys.modules for m in ('pymc', 'bambi', 'arviz')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _with_nan(data):
+    data = data.copy()
+    data.loc[data.index[:3], "Reaction"] = float("nan")
+    return data
+
+
+@pytest.mark.parametrize(
+    "formula, family, transform, error, match",
+    [
+        ("Reaction ~ Dayz + (1 | Subject)", "gaussian", None, ml.errors.FormulaError, "'Dayz' is not a column"),
+        ("Subject ~ Days + (1 | Subject)", "gaussian", None, ml.errors.DataError, "needs numbers"),
+        ("Reaction ~ Days + (1 | one)", "gaussian", lambda d: d.assign(one="a"),
+         ml.errors.DataError, "only 1 level"),
+        ("Reaction ~ Days + (1 | Subject)", "gamma", None, ml.errors.FamilyError, "Unknown family 'gamma'"),
+        ("Reaction ~ Days + (1 | Subject", "gaussian", None, ml.errors.FormulaError, "Unbalanced"),
+        ("Reaction ~ Days + (1 | Subject)", "gaussian", _with_nan, ml.errors.DataError,
+         "3 of 180 rows have missing values in column\\(s\\) 'Reaction'"),
+    ],
+)
+def test_bad_input_raises_before_sampling(sleepstudy, formula, family, transform, error, match):
+    data = transform(sleepstudy) if transform else sleepstudy
+    with pytest.raises(error, match=match):
+        ml.fit(formula, data, family=family, na="error")
+
+
+def test_missing_rows_dropped_with_count(sleepstudy):
+    from multilevel.bayes import build_model
+
+    with pytest.warns(ml.errors.DataWarning, match="Removed 3 of 180 rows"):
+        built = build_model("Reaction ~ Days + (1 | Subject)", _with_nan(sleepstudy))
+    assert built.design.n == 177
+
+
+def test_crossed_factors_each_get_a_component(bayes_small):
+    fit = ml.fit("diameter ~ 1 + (1 | plate) + (1 | sample)", "Penicillin", target_accept=0.95,
+                 **{**bayes_small, "check": False})
+    assert fit.varcorr["grp"].tolist() == ["plate", "sample", "Residual"]
+    assert {name: cov.shape[1:] for name, cov in fit.covariance_draws().items()} == \
+        {"plate": (1, 1), "sample": (1, 1)}

@@ -43,7 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--chains", type=int, help="override [sampling] chains")
     fit.add_argument("--seed", type=int, help="override [sampling] seed")
     fit.add_argument("--sampler", help="override [sampling] sampler (auto, nutpie, pymc, ...)")
-    fit.add_argument("--progress", action="store_true", help="show the sampler's progress bar")
+    fit.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                     help="the sampler's progress bar (default: on in a terminal)")
     fit.set_defaults(run=_cmd_fit)
 
     data = sub.add_parser("datasets", help="list the shipped datasets")
@@ -71,7 +72,8 @@ def _cmd_fit(args) -> int:
         for key in ("draws", "tune", "chains", "seed", "sampler"):
             if getattr(args, key) is not None:
                 kwargs[key] = getattr(args, key)
-        kwargs["progress"] = bool(args.progress or kwargs.get("progress", False))
+        progress = args.progress if args.progress is not None else kwargs.get("progress")
+        kwargs["progress"] = sys.stderr.isatty() if progress is None else progress
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         fit = ml.fit(spec.formula, data, **kwargs)

@@ -199,8 +199,17 @@ class BayesFit:
             Index: fixed effects (lme4 names), ``sd__<column>|<group>``,
             ``cor__<a>.<b>|<group>``, auxiliary parameters (``sigma``, ``nu``, ``alpha``).
             Columns ``estimate, sd, lower, upper, r_hat, ess_bulk, ess_tail, mcse_mean``.
-            ``attrs`` holds ``ci``, ``kind`` and the convergence report.
+            ``attrs`` holds ``ci``, ``kind`` and ``convergence`` (the report's text); when
+            the report finds a problem, a :class:`ConvergenceWarning` with the fix is issued.
         """
+        table = self._interval_table(ci, kind)
+        report = self.convergence
+        table.attrs["convergence"] = str(report)
+        if not report.ok:
+            warnings.warn(str(report), ConvergenceWarning, stacklevel=2)
+        return table
+
+    def _interval_table(self, ci: float, kind: str) -> pd.DataFrame:
         import arviz as az
 
         if kind not in CI_KINDS:
@@ -218,7 +227,7 @@ class BayesFit:
     @cached_property
     def convergence(self) -> ConvergenceReport:
         """R-hat, ESS, divergences, E-BFMI and tree depth, with the fix for each problem."""
-        return convergence_report(self.idata, self.summary())
+        return convergence_report(self.idata, self._interval_table(0.95, "eti"))
 
     def check_convergence(self) -> ConvergenceReport:
         """The convergence report; warns with :class:`ConvergenceWarning` if anything failed."""
@@ -232,4 +241,4 @@ class BayesFit:
         head = (f"BayesFit: {self.formula}  (family {self.family}, {s.chains} chains x {s.draws} "
                 f"draws, sampler {s.sampler}, seed {s.seed})")
         with pd.option_context("display.width", 120, "display.float_format", "{:.4g}".format):
-            return f"{head}\n{self.summary().to_string()}\n{self.convergence}"
+            return f"{head}\n{self._interval_table(0.95, 'eti').to_string()}\n{self.convergence}"
