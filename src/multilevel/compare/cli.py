@@ -1,0 +1,93 @@
+"""``multilevel compare SPEC SPEC ... [--out DIR]``: fit the specs, compare, write a run folder.
+
+The folder (written atomically) holds ``table.md`` (table and notes), ``table.csv``,
+``plot.png`` and a copy of each spec.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import warnings
+from pathlib import Path
+
+from multilevel.errors import ComparisonError, ConvergenceWarning
+
+SAMPLING_OVERRIDES = ("draws", "tune", "chains", "seed", "sampler")
+REFIT_OVERRIDES = {"refit_draws": "draws", "refit_tune": "tune", "refit_chains": "chains"}
+
+
+def add_arguments(parser) -> None:
+    """The ``compare`` subcommand's options."""
+    import argparse
+
+    parser.add_argument("specs", nargs="+", help="two or more TOML model specs of the same data")
+    parser.add_argument("--out", help="run folder (default: runs/compare-<name>-<name>...)")
+    parser.add_argument("--high-k", default="warn",
+                        choices=("warn", "reloo", "moment_match", "kfold"),
+                        help="fix for observations with Pareto k > 0.7 (default: warn)")
+    parser.add_argument("--k-folds", type=int, help="folds for --high-k kfold (default 10; "
+                        "with --group-by one per group)")
+    parser.add_argument("--group-by", help="column whose groups stay whole in K-fold folds")
+    parser.add_argument("--weights", default="stacking",
+                        choices=("stacking", "bb-pseudo-bma", "pseudo-bma"))
+    for key in SAMPLING_OVERRIDES:
+        parser.add_argument(f"--{key}", type=str if key == "sampler" else int,
+                            help=f"override [sampling] {key} of every Bayesian spec")
+    for flag, key in REFIT_OVERRIDES.items():
+        parser.add_argument(f"--{flag.replace('_', '-')}", type=int, dest=flag,
+                            help=f"{key} of the refits (default: as the fit)")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="the sampler's progress bar (default: on in a terminal)")
+
+
+def run(args) -> int:
+    """Fit every spec, compare, print the markdown table, write the run folder."""
+    import multilevel as ml
+    from multilevel.report import atomic_folder
+    from multilevel.spec import load_spec
+
+    if len(args.specs) < 2:  # before any fitting
+        raise ComparisonError(f"compare needs at least two models, got {len(args.specs)} spec.")
+    specs = [load_spec(p) for p in args.specs]
+    names = [s.name for s in specs]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ComparisonError(
+            f"Specs must have distinct names to be compared; {', '.join(map(repr, twice))} "
+            "appears more than once. Set name = \"...\" in the specs."
+        )
+    fits = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        warnings.simplefilter("always", UserWarning)
+        for spec in specs:
+            fits[spec.name] = ml.fit(spec.formula, spec.load_data(), **_fit_kwargs(spec, args))
+        refit = {key: getattr(args, flag) for flag, key in REFIT_OVERRIDES.items()
+                 if getattr(args, flag) is not None}
+        result = ml.compare(fits, high_k=args.high_k, k_folds=args.k_folds, group_by=args.group_by,
+                            refit=refit or None, weights=args.weights)
+    text = result.to_markdown()
+    out = Path(args.out) if args.out else Path("runs") / ("compare-" + "-".join(names))
+    with atomic_folder(out) as folder:
+        for i, spec in enumerate(specs, 1):
+            shutil.copyfile(spec.path, folder / f"spec{i}-{spec.path.name}")
+        (folder / "table.md").write_text(text)
+        result.table.to_csv(folder / "table.csv")
+        result.plot(folder / "plot.png")
+    print(text)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    print(f"Wrote {out}/", file=sys.stderr)
+    return 0
+
+
+def _fit_kwargs(spec, args) -> dict:
+    kwargs = spec.fit_kwargs()
+    if spec.method == "bayes":
+        for key in SAMPLING_OVERRIDES:
+            if getattr(args, key) is not None:
+                kwargs[key] = getattr(args, key)
+        progress = args.progress if args.progress is not None else kwargs.get("progress")
+        kwargs["progress"] = sys.stderr.isatty() if progress is None else progress
+    return kwargs

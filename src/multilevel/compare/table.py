@@ -1,0 +1,196 @@
+"""``ml.compare``: Bayesian and frequentist comparison of the same models, one table.
+
+Bayesian columns (Bayesian fits only) come from ArviZ: ``elpd_loo``, ``se``,
+``p_loo``, ``elpd_diff``, ``dse``, stacking ``weight`` and ``rank`` (``az.loo`` /
+``az.compare``), the count of Pareto ``k`` above the threshold before and after
+the chosen fix, and WAIC (``elpd_waic``, ``se_waic``, ``p_waic``, ours).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from multilevel.compare.checks import check_fits, is_bayes
+from multilevel.compare.crossval import (
+    K_THRESHOLD, LooResult, check_high_k, fold_scheme, group_values, kfold, loo,
+)
+from multilevel.compare.refit import make_folds
+from multilevel.compare.infocrit import WaicResult, log_likelihood_array, waic_from_array
+from multilevel.errors import ComparisonError
+
+BAYES_COLUMNS = ["elpd_loo", "se", "p_loo", "elpd_diff", "dse", "weight", "rank", "cv",
+                 "n_high_k", "high_k_left", "elpd_waic", "se_waic", "p_waic"]
+WEIGHT_METHODS = ("stacking", "bb-pseudo-bma", "pseudo-bma")
+
+
+@dataclass
+class Comparison:
+    """The result of :func:`compare`.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per model (see :func:`compare` for the columns).
+    notes : list of str
+        What the table cannot say in numbers: high Pareto k and the fix applied,
+        models without an LRT and why, refits with convergence problems.
+    loo : dict of LooResult
+    waic : dict of WaicResult
+    """
+
+    table: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    loo: dict[str, LooResult] = field(default_factory=dict, repr=False)
+    waic: dict[str, WaicResult] = field(default_factory=dict, repr=False)
+
+    def to_markdown(self) -> str:
+        """The table and its notes as markdown."""
+        from multilevel.compare.render import comparison_markdown
+
+        return comparison_markdown(self)
+
+    def plot(self, path=None):
+        """elpd with SE bars and AIC/BIC differences; saved to ``path`` when given."""
+        from multilevel.compare.plot import plot_comparison
+
+        return plot_comparison(self, path=path)
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def __str__(self) -> str:
+        return self.to_markdown()
+
+
+def compare(fits: dict, *, high_k: str = "warn", k_threshold: float = K_THRESHOLD,
+            k_folds: int | None = None, group_by=None, refit: dict | None = None,
+            weights: str = "stacking", seed: int | None = 0) -> Comparison:
+    """Compare models fit to the same data: LOO and WAIC beside AIC, BIC and LRT.
+
+    Parameters
+    ----------
+    fits : dict of {str: fit}
+        Two or more fits from :func:`multilevel.fit` of the same response and rows.
+    high_k : {"warn", "reloo", "moment_match", "kfold"}
+        What to do where PSIS-LOO is unreliable (Pareto ``k > k_threshold``):
+        report it and warn; refit without each such row (exact LOO for it); moment
+        matching (no refits); or K-fold cross-validation for every Bayesian model
+        with the same folds.
+    k_threshold : float
+        0.7 as in R's ``loo`` and brms.
+    k_folds : int, optional
+        Folds for ``high_k="kfold"``: 10 by default; with ``group_by``, one fold
+        per group (leave-one-group-out) unless given.
+    group_by : str or array-like, optional
+        Column (or one label per row) whose groups are kept whole in K-fold folds.
+    refit : dict, optional
+        Sampling settings for refits (``draws``, ``tune``, ``chains``, ``seed``,
+        ``sampler``, ``target_accept``); default: each fit's own.
+    weights : {"stacking", "bb-pseudo-bma", "pseudo-bma"}
+        How ``az.compare`` weighs the models.
+    seed : int, optional
+        Seed of the fold assignment.
+
+    Returns
+    -------
+    Comparison
+        ``.table`` has one row per model with the columns ``elpd_loo``, ``se``,
+        ``p_loo``, ``elpd_diff``, ``dse``, ``weight``, ``rank`` (0 = best),
+        ``cv`` (how elpd was estimated), ``n_high_k`` (rows with Pareto k above the
+        threshold), ``high_k_left`` (after the fix), ``elpd_waic``, ``se_waic``,
+        ``p_waic``; ``.notes`` explains what needs explaining.
+
+    Raises
+    ------
+    ComparisonError
+        Fewer than two models; models fit to different rows or responses; a
+        Bayesian fit without a log-likelihood group; continuous and discrete
+        families mixed.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> a = ml.fit("Reaction ~ Days + (1 | Subject)", "sleepstudy", seed=1)    # doctest: +SKIP
+    >>> b = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", seed=1) # doctest: +SKIP
+    >>> cmp = ml.compare({"intercepts": a, "slopes": b}, high_k="reloo")       # doctest: +SKIP
+    >>> print(cmp.to_markdown())                                               # doctest: +SKIP
+    """
+    fits = check_fits(fits)
+    check_high_k(high_k)
+    if weights.lower() not in WEIGHT_METHODS:
+        raise ComparisonError(f"weights={weights!r} is not valid; use one of: {', '.join(WEIGHT_METHODS)}.")
+    bayes = {name: fit for name, fit in fits.items() if is_bayes(fit)}
+    notes: list[str] = []
+    table = pd.DataFrame(index=pd.Index(list(fits), name="model"))
+    loo_results, waic_results = {}, {}
+    if bayes:
+        loo_results, waic_results = _bayesian(bayes, high_k, k_threshold, k_folds, group_by, refit,
+                                              seed)
+        table = table.join(_bayes_table(loo_results, waic_results, weights, k_threshold))
+        notes += [n for r in loo_results.values() for n in r.notes]
+        if len(bayes) < 2:
+            notes.append("Only one Bayesian model: elpd differences and weights need two or more.")
+    table.attrs["k_threshold"] = k_threshold
+    return Comparison(table=table, notes=notes, loo=loo_results, waic=waic_results)
+
+
+def _bayesian(bayes, high_k, k_threshold, k_folds, group_by, refit, seed):
+    folds = None
+    if high_k == "kfold":
+        first = next(iter(bayes.values()))
+        labels = _group_labels(bayes, group_by)
+        folds = make_folds(first.nobs, k_folds, labels, seed)
+    loo_results, waic_results = {}, {}
+    for name, fit in bayes.items():
+        if folds is not None:  # the same folds for every model
+            loo_results[name] = kfold(fit, folds, refit=refit, name=name,
+                                      scheme=fold_scheme(group_by, k_folds))
+        else:
+            loo_results[name] = loo(fit, high_k=high_k, k_threshold=k_threshold, refit=refit,
+                                    name=name)
+        waic_results[name] = waic_from_array(log_likelihood_array(fit, None, name))
+    return loo_results, waic_results
+
+
+def _group_labels(bayes, group_by):
+    """Group labels per row, from the first model whose data has the column."""
+    if group_by is None or not isinstance(group_by, str):
+        return group_values(next(iter(bayes.values())), group_by)
+    for name, fit in bayes.items():
+        if group_by in fit.design.frame.data.columns:
+            return group_values(fit, group_by, name)
+    raise ComparisonError(
+        f"group_by={group_by!r} is a column of none of the models' data "
+        f"({', '.join(map(repr, bayes))}); pass one label per row instead."
+    )
+
+
+def _bayes_table(loo_results, waic_results, weights, k_threshold) -> pd.DataFrame:
+    import arviz as az
+
+    names = list(loo_results)
+    rows = pd.DataFrame(index=pd.Index(names, name="model"), columns=BAYES_COLUMNS, dtype=object)
+    for name in names:
+        r, w = loo_results[name], waic_results[name]
+        rows.loc[name, ["elpd_loo", "se", "p_loo"]] = [r.elpd.elpd, r.elpd.se, r.elpd.p]
+        rows.loc[name, ["cv", "n_high_k", "high_k_left"]] = [r.method, r.n_high_k, r.high_k_left]
+        rows.loc[name, ["elpd_waic", "se_waic", "p_waic"]] = [w.elpd, w.se, w.p]
+    if len(names) >= 2:
+        with warnings.catch_warnings():
+            # az.compare repeats ArviZ's own high-k warning; ours is in the notes.
+            warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
+            ranked = az.compare({n: loo_results[n].elpd for n in names}, method=weights,
+                                round_to="none")
+        for name in names:
+            rows.loc[name, ["elpd_diff", "dse", "weight", "rank"]] = [
+                ranked.loc[name, "elpd_diff"], ranked.loc[name, "dse"],
+                ranked.loc[name, "weight"], int(ranked.loc[name, "rank"])]
+    else:
+        rows.loc[names[0], ["elpd_diff", "dse", "weight", "rank"]] = [0.0, 0.0, 1.0, 0]
+    out = rows.astype({c: float for c in BAYES_COLUMNS if c not in ("cv", "rank", "n_high_k",
+                                                                       "high_k_left")})
+    return out.astype({"rank": "Int64", "n_high_k": "Int64", "high_k_left": "Int64"})
