@@ -18,6 +18,8 @@ __version__ = "0.1.0"
 # Public names served lazily so that `import multilevel` stays light.
 _LAZY = {
     "lrt": ("multilevel.freq.lrt", "lrt"),
+    # the subpackage itself: callable as ml.compare({...}), with ml.compare.loo/.waic
+    "compare": ("multilevel.compare", None),
     "priors": ("multilevel.priors", None),
 }
 
