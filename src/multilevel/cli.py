@@ -3,6 +3,7 @@
 ::
 
     multilevel fit models/sleepstudy.toml [--out DIR] [--draws N] [--chains N] [--seed N]
+    multilevel compare models/sleepstudy-intercept.toml models/sleepstudy.toml [--out DIR]
     multilevel datasets
 """
 
@@ -46,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="the sampler's progress bar (default: on in a terminal)")
     fit.set_defaults(run=_cmd_fit)
+
+    compare = sub.add_parser("compare", help="compare model specs: LOO/WAIC beside AIC/BIC/LRT")
+    from multilevel.compare.cli import add_arguments
+
+    add_arguments(compare)
+    compare.set_defaults(run=_cmd_compare)
 
     data = sub.add_parser("datasets", help="list the shipped datasets")
     data.set_defaults(run=_cmd_datasets)
@@ -94,6 +101,12 @@ def _cmd_fit(args) -> int:
             print(f"warning: {w.message}", file=sys.stderr)
     print(f"Wrote {out}/", file=sys.stderr)
     return 0
+
+
+def _cmd_compare(args) -> int:
+    from multilevel.compare.cli import run
+
+    return run(args)
 
 
 if __name__ == "__main__":
