@@ -102,7 +102,7 @@ class DesignSpec:
     def fixed_X(self, newdata: pd.DataFrame) -> np.ndarray:
         """Fixed-effects matrix for new rows, same columns as the fit."""
         try:
-            X = np.asarray(self.fixed_matrix.evaluate_new_data(newdata), dtype=float)
+            X = np.asarray(self.fixed_matrix.evaluate_new_data(newdata).design_matrix, dtype=float)
         except KeyError as exc:
             raise DataError(f"newdata lacks column {exc.args[0]!r} used by the fixed effects.") from None
         except ValueError as exc:
@@ -211,7 +211,7 @@ def build_design(parsed: ParsedFormula, frame: ModelFrame, drop_rank_deficient: 
 def term_matrix(term: ReTerm, newdata: pd.DataFrame) -> np.ndarray:
     """A term's model matrix for new rows."""
     try:
-        X = np.asarray(term.expr_matrix.evaluate_new_data(newdata), dtype=float)
+        X = np.asarray(term.expr_matrix.evaluate_new_data(newdata).design_matrix, dtype=float)
     except KeyError as exc:
         raise DataError(f"newdata lacks column {exc.args[0]!r} used by {term.bar.source!r}.") from None
     return X[:, None] if X.ndim == 1 else X

@@ -137,7 +137,7 @@ def parse_formula(text: str) -> ParsedFormula:
     response = _parse_response(sides[0].strip())
     fixed_terms: list[str] = []
     bars: list[Bar] = []
-    for term in _split_top(sides[1], "+-"):
+    for term in _flatten_grouped_bars(_split_top(sides[1], "+-")):
         body = term.lstrip("+-").strip()
         inner = _strip_outer_parens(body)
         if inner is not None and _find_top(inner, "|") >= 0:
@@ -152,6 +152,20 @@ def parse_formula(text: str) -> ParsedFormula:
     elif fixed.startswith("-"):
         fixed = "1 " + fixed
     return ParsedFormula(text=text, response=response, fixed=fixed, bars=tuple(bars))
+
+
+def _flatten_grouped_bars(terms: list[str]) -> list[str]:
+    """Unwrap parentheses around a sum of bars, as lme4 prints expanded ``||`` terms:
+    ``((1 | g) + (0 + x | g))`` → ``(1 | g)``, ``(0 + x | g)``."""
+    out: list[str] = []
+    for term in terms:
+        body = term.lstrip("+").strip()
+        inner = _strip_outer_parens(body)
+        if inner is not None and _find_top(inner, "|") < 0 and "|" in inner and not term.startswith("-"):
+            out.extend(_flatten_grouped_bars(_split_top(inner, "+-")))
+        else:
+            out.append(term)
+    return out
 
 
 def check_names(parsed: ParsedFormula, columns) -> None:

@@ -1,0 +1,14 @@
+"""lme4's ML/REML engine (no PyMC): design → deviance(θ) → optimize → FreqFit.
+
+Stages, each a plain function: :func:`~multilevel.formula.build_design` →
+:func:`~multilevel.freq.deviance.make_deviance` → :func:`~multilevel.freq.optimize.minimize_theta`
+→ :class:`~multilevel.freq.result.FreqFit`; :func:`fit_freq` chains them.
+"""
+
+from multilevel.freq.deviance import make_deviance
+from multilevel.freq.fit import fit_design, fit_freq
+from multilevel.freq.lrt import LRTResult, lrt
+from multilevel.freq.ols import OLSFit
+from multilevel.freq.result import FreqFit
+
+__all__ = ["FreqFit", "LRTResult", "OLSFit", "fit_design", "fit_freq", "lrt", "make_deviance"]
