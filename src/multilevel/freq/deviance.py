@@ -83,7 +83,12 @@ def term_factor(theta_term: np.ndarray, q: int) -> np.ndarray:
 
 
 class BlockSolver:
-    """Factorization of A = Λ'Z'ZΛ + I exploiting the block-diagonal first term."""
+    """Factorization of A = Λ'Z'ZΛ + I exploiting the block-diagonal first term.
+
+    A = [[A11, A12], [A21, A22]] with A11 block diagonal (one q×q block per level of
+    the first term). A11 is factored block by block; A12 stays sparse; the Schur
+    complement S = A22 − A21 A11⁻¹ A12 is dense and small.
+    """
 
     def __init__(self, A: sp.csc_matrix, q_first: int, block: int):
         self.q_first, self.block = q_first, block
@@ -93,22 +98,17 @@ class BlockSolver:
         blocks = np.zeros((levels, block, block))
         blocks[sub.row // block, sub.row % block, sub.col % block] = sub.data
         self.L11 = np.linalg.cholesky(blocks)                    # (levels, b, b)
-        self.A12 = A[:q_first, q_first:].toarray()               # (Q1, Q2)
+        inv = np.linalg.inv(blocks)
+        self.A11inv = sp.bsr_matrix((inv, np.arange(levels), np.arange(levels + 1)),
+                                    shape=(q_first, q_first)).tocsr()
+        self.A12 = A[:q_first, q_first:].tocsc()                 # sparse (Q1, Q2)
         if self.A12.shape[1]:
-            W = self._solve11(self.A12)                          # A11⁻¹ A12
-            S = A[q_first:, q_first:].toarray() - self.A12.T @ W
-            self.W = W
+            self.W = (self.A11inv @ self.A12).tocsc()            # A11⁻¹ A12, sparse
+            S = A[q_first:, q_first:].toarray() - (self.A12.T @ self.W).toarray()
             self.LS = np.linalg.cholesky(S)
         else:
-            self.W = np.zeros((q_first, 0))
+            self.W = sp.csc_matrix((q_first, 0))
             self.LS = np.zeros((0, 0))
-
-    def _solve11(self, B: np.ndarray) -> np.ndarray:
-        levels, b = self.L11.shape[:2]
-        Bb = B.reshape(levels, b, -1)
-        y = np.linalg.solve(self.L11, Bb)
-        x = np.linalg.solve(np.transpose(self.L11, (0, 2, 1)), y)
-        return x.reshape(B.shape)
 
     @cached_property
     def logdet(self) -> float:
@@ -118,13 +118,12 @@ class BlockSolver:
     def solve(self, B: np.ndarray) -> np.ndarray:
         """A⁻¹ B for a dense right-hand side of shape (Q, k)."""
         B1, B2 = B[:self.q_first], B[self.q_first:]
-        y1 = self._solve11(B1)
+        y1 = self.A11inv @ B1
         if not self.LS.size:
             return y1
         import scipy.linalg as sla
 
-        rhs = B2 - self.A12.T @ y1
-        x2 = sla.cho_solve((self.LS, True), rhs)
+        x2 = sla.cho_solve((self.LS, True), B2 - self.A12.T @ y1)
         x1 = y1 - self.W @ x2
         return np.vstack([x1, x2])
 
@@ -141,7 +140,7 @@ class BlockSolver:
                 eye = np.broadcast_to(np.eye(term.q), (term.n_levels, term.q, term.q))
                 inv11 = np.linalg.solve(np.transpose(self.L11, (0, 2, 1)), np.linalg.solve(self.L11, eye))
                 if Sinv is not None:
-                    Wb = self.W.reshape(term.n_levels, term.q, -1)
+                    Wb = self.W.toarray().reshape(term.n_levels, term.q, -1)
                     inv11 = inv11 + Wb @ Sinv @ np.transpose(Wb, (0, 2, 1))
                 out.append(inv11)
             else:

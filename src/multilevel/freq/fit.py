@@ -53,9 +53,14 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
 
 def fit_design(formula: str, design: Design, reml: bool = True, rhoend: float | None = None) -> FreqFit:
     """Optimize the profiled deviance of a built design and assemble the result."""
+    from threadpoolctl import threadpool_limits
+
     deviance = make_deviance(design, reml=reml)
     kwargs = {} if rhoend is None else {"rhoend": rhoend}
-    opt = minimize_theta(deviance, design.theta_start(), design.theta_lower(), **kwargs)
+    # The dense pieces (Schur complement ~10³) are too small to gain from BLAS threads and
+    # lose badly when cores are shared: measured 8.8 s vs 44 s on InstEval (bench/bench_freq.py).
+    with threadpool_limits(limits=1, user_api="blas"):
+        opt = minimize_theta(deviance, design.theta_start(), design.theta_lower(), **kwargs)
     pls = solve_pls(design, Crossproducts.from_design(design), opt.theta)
     messages = []
     if design.dropped_columns:
