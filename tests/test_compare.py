@@ -68,6 +68,19 @@ def test_bayesian_columns_rank_the_slopes_model_first(cmp_warn, ss_pair):
         assert abs(w.elpd - base.elpd) < 5
 
 
+def test_bayesian_fits_get_lme4s_anova_from_their_ml_companions(cmp_warn, lme4_ref):
+    ref = lme4_ref["lrt_ss_ri_vs_rs"]
+    t = cmp_warn.table
+    assert list(t.index) == ["intercept", "slopes"]  # anova()'s order, by npar
+    for col in ("AIC", "BIC", "logLik"):
+        np.testing.assert_allclose(t[col].astype(float), ref[col], rtol=1e-6, err_msg=col)
+    assert t["AIC"].round(3).tolist() == [1802.079, 1763.939]
+    assert t.loc["slopes", "Chisq"] == pytest.approx(42.139, abs=1e-3)
+    assert t.loc["slopes", "Df"] == 2
+    # both criteria agree here: the slopes model is better by elpd and by AIC
+    assert t["AIC"].idxmin() == t["rank"].idxmin() == "slopes"
+
+
 def test_high_k_rows_of_the_slopes_model_are_counted_and_named(cmp_warn, bayes_ss_slopes):
     t = cmp_warn.table
     k = np.asarray(_psis(bayes_ss_slopes).pareto_k.values)
@@ -245,7 +258,8 @@ def test_markdown_and_plot_of_a_bayesian_comparison(cmp_warn, tmp_path):
     assert text.startswith("## Model comparison")
     assert "| model | elpd_loo | se | p_loo | elpd_diff |" in text
     assert "Notes:" in text and "Pareto k > 0.7" in text
+    assert "| Chisq | Df | Pr(>Chisq) |" in text
     fig = cmp_warn.plot(tmp_path / "plot.png")
-    assert len(fig.axes) == 1  # Bayesian fits only: the elpd panel
+    assert len(fig.axes) == 2  # elpd with SE bars; AIC/BIC differences
     assert (tmp_path / "plot.png").stat().st_size > 1000
     assert isinstance(cmp_warn.table, pd.DataFrame) and cmp_warn.table.index.name == "model"

@@ -69,8 +69,9 @@ def _check_same_data(fits: dict) -> None:
                 f"({_response(ref)!r} vs {_response(fit)!r}, or different rows): their "
                 "likelihoods are not comparable. Fit both to the same response and rows."
             )
+        # binomial vs poisson of the same counts is a fair comparison; different trials are not
         t0, t = ref.design.frame.trials, fit.design.frame.trials
-        if (t0 is None) != (t is None) or (t0 is not None and not np.array_equal(t0, t)):
+        if t0 is not None and t is not None and not np.array_equal(t0, t):
             raise ComparisonError(
                 f"Models {ref_name!r} and {name!r} have different binomial trials; "
                 "compare models of the same counts."

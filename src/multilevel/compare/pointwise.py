@@ -22,7 +22,8 @@ import pandas as pd
 from scipy import stats
 from scipy.special import expit
 
-from multilevel.errors import ComparisonError
+from multilevel.errors import ComparisonError, DataError
+from multilevel.formula.design import term_matrix
 from multilevel.formula.frame import group_codes
 
 
@@ -58,19 +59,19 @@ def heldout_loglik(fit, newdata: pd.DataFrame, y: np.ndarray, trials: np.ndarray
 def _linear_predictor(fit, newdata, family, seed):
     """(η of shape (S, m), extra gaussian variance of shape (S, m) from new groups)."""
     design = fit.design
-    X = _new_matrix(design.spec.fixed_matrix, newdata, fit.formula)
-    if design.spec.kept_columns is not None:
-        X = X[:, design.spec.kept_columns]
+    try:
+        X = design.spec.fixed_X(newdata)
+        Zs = [term_matrix(term, newdata) for term in design.reterms]   # (m, q) each
+    except (DataError, ValueError) as exc:  # e.g. a factor level the refit never saw
+        raise ComparisonError(f"Cannot evaluate {fit.formula!r} on the held-out rows: {exc}") from None
     beta = fit.fixef_draws().to_numpy()                       # (S, p)
     eta = beta @ X.T                                          # (S, m)
     extra = np.zeros_like(eta)
     ranef = fit.ranef_draws()                                 # name -> (S, levels, q)
     cov = fit.covariance_draws() if design.reterms else {}     # name -> (S, q, q)
     rng = np.random.default_rng(seed)
-    for term in design.reterms:
-        Zx = _new_matrix(term.expr_matrix, newdata, term.bar.source)   # (m, q)
-        labels = group_codes(newdata, term.bar.group_vars)
-        codes, levels = labels
+    for term, Zx in zip(design.reterms, Zs):
+        codes, levels = group_codes(newdata, term.bar.group_vars)
         lookup = {lvl: i for i, lvl in enumerate(term.levels)}
         known = np.array([lookup.get(levels[c], -1) for c in codes], dtype=int)
         b = ranef[term.name]                                  # (S, L, q)
@@ -91,22 +92,6 @@ def _linear_predictor(fit, newdata, family, seed):
                 new_b = np.einsum("sqr,slr->slq", chol, normal)   # (S, new levels, q)
                 eta[:, ~seen] += np.einsum("slq,lq->sl", new_b[:, inverse, :], Zx[~seen])
     return eta, extra
-
-
-def _new_matrix(matrix, newdata, what) -> np.ndarray:
-    """A formulae matrix evaluated on new rows.
-
-    Reads ``.design_matrix`` directly: ``np.asarray(matrix, dtype=float)`` (as in
-    ``DesignSpec.fixed_X``/``term_matrix``) fails under numpy 2.5, whose ``asarray``
-    passes ``dtype`` to formulae's one-argument ``__array__``.
-    """
-    try:
-        X = np.asarray(matrix.evaluate_new_data(newdata).design_matrix, dtype=float)
-    except KeyError as exc:
-        raise ComparisonError(f"The held-out rows lack column {exc.args[0]!r} used by {what!r}.") from None
-    except ValueError as exc:
-        raise ComparisonError(f"Cannot evaluate {what!r} on the held-out rows: {exc}") from None
-    return X[:, None] if X.ndim == 1 else X
 
 
 def _param(fit, name):

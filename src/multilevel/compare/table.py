@@ -68,7 +68,8 @@ class Comparison:
 
 def compare(fits: dict, *, high_k: str = "warn", k_threshold: float = K_THRESHOLD,
             k_folds: int | None = None, group_by=None, refit: dict | None = None,
-            weights: str = "stacking", seed: int | None = 0) -> Comparison:
+            weights: str = "stacking", lrt="auto", frequentist: bool = True,
+            seed: int | None = 0) -> Comparison:
     """Compare models fit to the same data: LOO and WAIC beside AIC, BIC and LRT.
 
     Parameters
@@ -92,6 +93,14 @@ def compare(fits: dict, *, high_k: str = "warn", k_threshold: float = K_THRESHOL
         ``sampler``, ``target_accept``); default: each fit's own.
     weights : {"stacking", "bb-pseudo-bma", "pseudo-bma"}
         How ``az.compare`` weighs the models.
+    lrt : {"auto", True, False}
+        Likelihood-ratio tests between consecutive models (in ``npar`` order) that
+        are nested: ``"auto"`` tests those and notes the others; ``True`` raises
+        :class:`ComparisonError` for a pair that cannot be tested (not nested, or of
+        different families); ``False`` gives no tests.
+    frequentist : bool
+        Add logLik, AIC, BIC (and the LRT) from ML fits of the same formulas; Bayesian
+        fits get an ML companion fitted on demand.
     seed : int, optional
         Seed of the fold assignment.
 
@@ -102,14 +111,18 @@ def compare(fits: dict, *, high_k: str = "warn", k_threshold: float = K_THRESHOL
         ``p_loo``, ``elpd_diff``, ``dse``, ``weight``, ``rank`` (0 = best),
         ``cv`` (how elpd was estimated), ``n_high_k`` (rows with Pareto k above the
         threshold), ``high_k_left`` (after the fix), ``elpd_waic``, ``se_waic``,
-        ``p_waic``; ``.notes`` explains what needs explaining.
+        ``p_waic``; and, from the ML fits, ``npar``, ``AIC``, ``BIC``, ``logLik``,
+        ``deviance``, ``Chisq``, ``Df``, ``Pr(>Chisq)`` as lme4's ``anova()`` prints
+        them (rows ordered by ``npar`` then). ``.notes`` explains what needs
+        explaining.
 
     Raises
     ------
     ComparisonError
         Fewer than two models; models fit to different rows or responses; a
         Bayesian fit without a log-likelihood group; continuous and discrete
-        families mixed.
+        families mixed; ``lrt=True`` with a pair that is not nested or mixes
+        families (likelihood-ratio tests are meaningless there).
 
     Examples
     --------
@@ -126,6 +139,12 @@ def compare(fits: dict, *, high_k: str = "warn", k_threshold: float = K_THRESHOL
     bayes = {name: fit for name, fit in fits.items() if is_bayes(fit)}
     notes: list[str] = []
     table = pd.DataFrame(index=pd.Index(list(fits), name="model"))
+    freq = None
+    if frequentist:  # first: it is fast and its errors (lrt=True) come before any refit
+        from multilevel.compare.freqcols import frequentist_table
+
+        freq, freq_notes = frequentist_table(fits, lrt=lrt)
+        table = freq[[]]  # anova()'s row order: by npar
     loo_results, waic_results = {}, {}
     if bayes:
         loo_results, waic_results = _bayesian(bayes, high_k, k_threshold, k_folds, group_by, refit,
@@ -134,6 +153,11 @@ def compare(fits: dict, *, high_k: str = "warn", k_threshold: float = K_THRESHOL
         notes += [n for r in loo_results.values() for n in r.notes]
         if len(bayes) < 2:
             notes.append("Only one Bayesian model: elpd differences and weights need two or more.")
+        if freq is None:
+            table = table.sort_values("rank", kind="stable")
+    if freq is not None:
+        table = table.join(freq)
+        notes += freq_notes
     table.attrs["k_threshold"] = k_threshold
     return Comparison(table=table, notes=notes, loo=loo_results, waic=waic_results)
 
