@@ -160,6 +160,38 @@ class BayesFit:
             tables[reterm.group] = table
         return tables
 
+    # ----------------------------------------------------------- predictions
+    def predict(self, newdata: pd.DataFrame | None = None, group_effects: bool = True,
+                new_groups: str = "population", kind: str = "mean", ci: float = 0.95,
+                seed: int | None = None) -> pd.DataFrame:
+        """Posterior predictions per row: estimate, sd and a credible interval.
+
+        Parameters
+        ----------
+        newdata : DataFrame or None
+            None predicts the fitted rows.
+        group_effects : bool
+            False gives population-level predictions (lme4's ``re.form = NA``).
+        new_groups : {"population", "sample", "error"}
+            Levels not seen in the fit: at the population mean (lme4's
+            ``allow.new.levels``), with a new group effect drawn from the fitted group
+            distribution per posterior draw, or a DataError.
+        kind : {"mean", "predictive"}
+            The expected response, or new observations drawn from the likelihood.
+        ci : float
+        seed : int or None
+            Seeds the draws of new groups and of predictive observations.
+
+        Examples
+        --------
+        >>> new = pd.DataFrame({"Days": [5, 5], "Subject": ["308", "new"]})  # doctest: +SKIP
+        >>> fit.predict(new, new_groups="sample", seed=1)                    # doctest: +SKIP
+        """
+        from multilevel.predict import predict_bayes
+
+        return predict_bayes(self, newdata, group_effects=group_effects, new_groups=new_groups,
+                             kind=kind, ci=ci, seed=seed)
+
     # -------------------------------------------------------------- summary
     def _summary_dataset(self):
         import xarray as xr

@@ -21,7 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from multilevel.errors import DataError, FormulaError
-from multilevel.formula.frame import ModelFrame, group_codes
+from multilevel.formula.frame import ModelFrame, group_codes, group_labels
 from multilevel.formula.namespace import safe_environment
 from multilevel.formula.parse import Bar, ParsedFormula
 
@@ -265,3 +265,20 @@ def _evaluate_response(parsed: ParsedFormula, data: pd.DataFrame) -> np.ndarray:
     if y.ndim > 1 and y.shape[1] != 1:
         raise FormulaError(f"The response {parsed.response.text!r} must be one column.")
     return y.reshape(-1)
+
+
+def level_codes(term: ReTerm, data: pd.DataFrame, new_groups: str = "population") -> np.ndarray:
+    """Index of each row's level in ``term.levels``; -1 for levels not seen in the fit.
+
+    Raises DataError naming the unseen levels when ``new_groups == "error"``.
+    """
+    labels = group_labels(data, term.bar.group_vars)
+    index = {level: i for i, level in enumerate(term.levels)}
+    codes = np.array([index.get(label, -1) for label in labels], dtype=np.int64)
+    unseen = sorted({lab for lab, c in zip(labels, codes) if c < 0})
+    if unseen and new_groups == "error":
+        raise DataError(
+            f"Levels {unseen[:5]} of {term.group!r} were not in the fitted data. Use "
+            "new_groups='population' to predict them at the population mean."
+        )
+    return codes

@@ -133,6 +133,15 @@ def group_codes(frame: pd.DataFrame, group_vars: tuple[str, ...]) -> tuple[np.nd
     return inverse.reshape(-1).astype(np.int64), labels
 
 
+def group_labels(data: pd.DataFrame, group_vars: tuple[str, ...]) -> list[str]:
+    """Level labels of each row of (new) data, spelled as :func:`group_codes` spells levels."""
+    missing = [v for v in group_vars if v not in data.columns]
+    if missing:
+        raise DataError(f"The data lack the grouping column(s) {missing}.")
+    cols = [data[v].map(_label).astype(str).to_numpy() for v in group_vars]
+    return [":".join(parts) for parts in zip(*cols)]
+
+
 def _factor(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     if isinstance(values.dtype, pd.CategoricalDtype):
         values = values.cat.remove_unused_categories()

@@ -10,7 +10,7 @@ import pandas as pd
 
 from multilevel.errors import DataError
 from multilevel.formula import Design
-from multilevel.formula.design import term_matrix
+from multilevel.formula.design import level_codes, term_matrix
 from multilevel.freq.deviance import PLSSolution, term_factor
 from multilevel.freq.optimize import OptResult
 
@@ -239,25 +239,7 @@ class FreqFit:
 
 
 def _group_contribution(term, modes: np.ndarray, data: pd.DataFrame, new_groups: str) -> np.ndarray:
-    missing = [v for v in term.bar.group_vars if v not in data.columns]
-    if missing:
-        raise DataError(f"newdata lacks the grouping column(s) {missing} of {term.bar.source!r}.")
-    labels = _labels(data, term.bar.group_vars)
-    index = {level: i for i, level in enumerate(term.levels)}
-    codes = np.array([index.get(label, -1) for label in labels])
-    unseen = sorted({lab for lab, c in zip(labels, codes) if c < 0})
-    if unseen and new_groups == "error":
-        raise DataError(
-            f"Levels {unseen[:5]} of {term.group!r} were not in the fitted data. Use "
-            "new_groups='population' to predict them at the population mean."
-        )
+    codes = level_codes(term, data, new_groups)
     Xt = term_matrix(term, data)
     effects = np.where(codes[:, None] >= 0, modes[np.maximum(codes, 0)], 0.0)
     return np.sum(Xt * effects, axis=1)
-
-
-def _labels(data: pd.DataFrame, group_vars: tuple[str, ...]) -> list[str]:
-    from multilevel.formula.frame import _label
-
-    cols = [data[v].map(_label).astype(str).to_numpy() for v in group_vars]
-    return [":".join(parts) for parts in zip(*cols)]

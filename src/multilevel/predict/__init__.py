@@ -1,0 +1,9 @@
+"""Predictions: population vs group level, new groups, predictive intervals.
+
+Frequentist fits predict through :meth:`multilevel.freq.FreqFit.predict`; Bayesian fits
+through :func:`predict_bayes` (``BayesFit.predict``).
+"""
+
+from multilevel.predict.bayes import linear_predictor_draws, predict_bayes
+
+__all__ = ["linear_predictor_draws", "predict_bayes"]

@@ -1,0 +1,45 @@
+"""Bayesian predictions: lme4's group-effect choices, new groups, predictive draws."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from multilevel.errors import DataError
+
+pytestmark = pytest.mark.slow
+
+NEW = pd.DataFrame({"Days": [0, 5, 10], "Subject": ["308", "new", "new"]})
+
+
+def test_fitted_predictions_close_to_lme4(bayes_ss_slopes, lme4_ref):
+    r = lme4_ref["ss_rs_reml"]
+    pred = bayes_ss_slopes.predict()
+    width = (pred["upper"] - pred["lower"]).iloc[:5].to_numpy()
+    assert np.all(np.abs(pred["estimate"].iloc[:5] - r["pred_cond_first5"]) < 0.25 * width)
+    marg = bayes_ss_slopes.predict(group_effects=False)
+    assert np.all(np.abs(marg["estimate"].iloc[:5] - r["pred_marg_first5"]) < 0.25 *
+                  (marg["upper"] - marg["lower"]).iloc[:5].to_numpy())
+
+
+def test_new_subject_population_and_sample(bayes_ss_slopes, lme4_ref):
+    pop = bayes_ss_slopes.predict(NEW)
+    ref = lme4_ref["ss_rs_reml"]["pred_newlevel"]
+    assert abs(pop["estimate"].iloc[1] - ref[1]) < 0.25 * (pop["upper"] - pop["lower"]).iloc[1]
+    sampled = bayes_ss_slopes.predict(NEW, new_groups="sample", seed=3)
+    seen_width = (sampled["upper"] - sampled["lower"]).iloc[0]
+    new_width = (sampled["upper"] - sampled["lower"]).iloc[1]
+    assert new_width > 2 * seen_width  # a new subject is far less certain than a seen one
+    again = bayes_ss_slopes.predict(NEW, new_groups="sample", seed=3)
+    pd.testing.assert_frame_equal(sampled, again)
+    with pytest.raises(DataError, match=r"Levels \['new'\] of 'Subject'"):
+        bayes_ss_slopes.predict(NEW, new_groups="error")
+
+
+def test_predictive_interval_wider_than_mean(bayes_ss_slopes):
+    mean = bayes_ss_slopes.predict(NEW.iloc[:1])
+    obs = bayes_ss_slopes.predict(NEW.iloc[:1], kind="predictive", seed=1)
+    assert (obs["upper"] - obs["lower"]).iloc[0] > 2 * (mean["upper"] - mean["lower"]).iloc[0]
+    with pytest.raises(DataError, match="kind"):
+        bayes_ss_slopes.predict(kind="median")
