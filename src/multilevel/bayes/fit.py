@@ -42,10 +42,13 @@ def fit_bayes(formula: str, data: pd.DataFrame, family: str = "gaussian", priors
         # PyTensor's C backend notice on machines without a linkable BLAS (pip installs):
         # an environment fact, documented in the README's performance notes.
         warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
-        idata = run(built.bambi, settings, progress=progress)
+        compile_stats: dict = {}
+        idata = run(built.bambi, settings, progress=progress, stats=compile_stats)
     done = time.perf_counter()
-    fit = BayesFit(built=built, idata=idata, settings=settings,
-                   timings={"build": built_at - start, "sample": done - built_at})
+    timings = {"build": built_at - start, "sample": done - built_at}
+    if "cache" in compile_stats:  # nutpie: "hit" = compiled model loaded from the disk cache
+        timings["compile_cache"] = compile_stats["cache"]
+    fit = BayesFit(built=built, idata=idata, settings=settings, timings=timings)
     if check:
         fit.check_convergence()
     return fit

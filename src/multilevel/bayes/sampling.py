@@ -8,6 +8,7 @@ section). The choice is recorded on the fit.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 from dataclasses import dataclass
@@ -59,25 +60,34 @@ def check_settings(draws, tune, chains, target_accept) -> None:
         raise FitError(f"target_accept must lie in [0.5, 1), got {target_accept!r}.")
 
 
-def run(bambi_model, settings: SamplingSettings, progress: bool):
+def run(bambi_model, settings: SamplingSettings, progress: bool, stats: dict | None = None):
     """Sample the built Bambi model; returns the ArviZ DataTree with log_likelihood.
 
-    The PyMC traceback of a failed run is replaced by a :class:`FitError` that
-    says what to try.
+    With nutpie the compiled model comes from the disk cache when the same model was
+    compiled before (:mod:`multilevel.bayes.cache`); ``stats`` receives whether it did.
+    The PyMC traceback of a failed run is replaced by a :class:`FitError` that says
+    what to try.
     """
     cores = min(settings.chains, os.cpu_count() or 1)
+    if settings.sampler == "nutpie":
+        from multilevel.bayes.cache import nutpie_compile_cache
+
+        compile_cache = nutpie_compile_cache(stats)
+    else:
+        compile_cache = contextlib.nullcontext()
     try:
-        return bambi_model.fit(
-            draws=settings.draws,
-            tune=settings.tune,
-            chains=settings.chains,
-            cores=cores,
-            random_seed=settings.seed,
-            inference_method=settings.sampler,
-            nuts={"target_accept": settings.target_accept},
-            idata_kwargs={"log_likelihood": True},
-            progressbar=progress,
-        )
+        with compile_cache:
+            return bambi_model.fit(
+                draws=settings.draws,
+                tune=settings.tune,
+                chains=settings.chains,
+                cores=cores,
+                random_seed=settings.seed,
+                inference_method=settings.sampler,
+                nuts={"target_accept": settings.target_accept},
+                idata_kwargs={"log_likelihood": True},
+                progressbar=progress,
+            )
     except (ValueError, RuntimeError, FloatingPointError) as exc:
         raise FitError(
             f"Sampling with {settings.sampler!r} failed: {exc}. Check the data for extreme "

@@ -1,0 +1,451 @@
+"""A disk cache of nutpie's compiled models: a second run of the same model skips compilation.
+
+nutpie turns a PyMC model into two C callbacks (log density + gradient, and the
+expansion of a draw into all stored variables) compiled by numba. That compilation
+takes 6–13 s for a model as small as sleepstudy's and is not cached by nutpie (its
+callbacks embed per-process identifiers). Sampling the same model takes 0.5 s.
+
+This module compiles the same callbacks itself (with nutpie's own graph builders),
+keeps numba's compile results, and stores their object code under a key that hashes
+the model's whole generative graph — every operation, every constant (the data),
+observed values, transforms, initial values, coordinates and the stored variables —
+together with the versions of the compiling libraries and the CPU. A later process
+that builds an identical model loads the object code instead of compiling.
+
+* Where: ``$MULTILEVEL_CACHE_DIR`` or ``$XDG_CACHE_HOME/multilevel`` (default
+  ``~/.cache/multilevel``), sub-folder ``nutpie/``. ``MULTILEVEL_CACHE=0`` turns the
+  cache off. Files are written atomically (temporary file + rename), so concurrent
+  processes (Dask workers) can share the folder. :func:`clear` empties it.
+* Safety: a loaded entry is checked by evaluating the log density and gradient at
+  the model's initial point and comparing with the values stored at compile time;
+  any mismatch or load error falls back to compiling (and replaces the entry).
+* Same draws: the compiled code is the same as nutpie's and the start is nutpie's
+  default (PyMC's support point + Uniform(-1, 1) jitter, seeded the same way), so a
+  fit gives the same draws with or without the cache, and as plain nutpie.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+CACHE_FORMAT = 1
+_LIBS = ("multilevel", "nutpie", "numba", "llvmlite", "pytensor", "pymc", "numpy")
+
+
+class Uncacheable(Exception):
+    """The model holds something without a stable digest; it is compiled uncached."""
+
+
+# --------------------------------------------------------------------------- where
+def cache_dir() -> Path | None:
+    """The folder of cached compiled models, or ``None`` when caching is off."""
+    if os.environ.get("MULTILEVEL_CACHE", "1").strip().lower() in ("0", "false", "off", "no"):
+        return None
+    root = os.environ.get("MULTILEVEL_CACHE_DIR")
+    if not root:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        root = os.path.join(base, "multilevel")
+    return Path(root) / "nutpie"
+
+
+def clear() -> int:
+    """Delete every cached compiled model; returns how many files were removed.
+
+    Examples
+    --------
+    >>> from multilevel.bayes import cache
+    >>> isinstance(cache.clear(), int)
+    True
+    """
+    folder = cache_dir()
+    if folder is None or not folder.exists():
+        return 0
+    removed = 0
+    for path in folder.glob("*.pkl"):
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed += 1
+    return removed
+
+
+# ----------------------------------------------------------------------------- key
+def model_key(model, var_names=None) -> str:
+    """A hex digest of everything that determines the compiled code of ``model``.
+
+    Raises :class:`Uncacheable` when some part has no stable digest (an object whose
+    only description is its memory address).
+    """
+    from numba.core.registry import cpu_target
+
+    h = hashlib.sha256()
+    h.update(repr((CACHE_FORMAT, sys.version_info[:3], [version(n) for n in _LIBS])).encode())
+    h.update(repr(cpu_target.target_context.codegen().magic_tuple()).encode())
+    _GraphDigest(h).model(model, var_names)
+    return h.hexdigest()
+
+
+class _GraphDigest:
+    """Feeds a PyMC model's graph into a hash in a process-independent way."""
+
+    def __init__(self, h):
+        self.h = h
+        self.ids: dict = {}
+
+    def put(self, *parts) -> None:
+        for part in parts:
+            self.h.update(part if isinstance(part, bytes) else str(part).encode())
+            self.h.update(b"\x00")
+
+    def model(self, model, var_names) -> None:
+        groups = {
+            "free": model.free_RVs, "observed": model.observed_RVs,
+            "deterministic": model.deterministics, "potential": model.potentials,
+        }
+        observed_values = [model.rvs_to_values[rv] for rv in model.observed_RVs]
+        self.graph([v for vs in groups.values() for v in vs] + observed_values)
+        for group, variables in groups.items():
+            for var in variables:
+                self.put(group, var.name, self.ids[var], model.named_vars_to_dims.get(var.name))
+        for rv, value in zip(model.observed_RVs, observed_values):
+            self.put("obs", rv.name, self.ids[value])
+        for rv in model.free_RVs:
+            self.put("transform", rv.name)
+            self.value(model.rvs_to_transforms.get(rv))
+            self.put("initval")
+            self.value(model.rvs_to_initial_values.get(rv))
+        for name, labels in model.coords.items():
+            self.put("coord", name, repr(None if labels is None else list(labels)))
+        self.put("check_bounds", model.check_bounds, "var_names", repr(sorted(var_names or [])))
+
+    def graph(self, outputs) -> None:
+        from pytensor.graph.traversal import toposort
+
+        for var in outputs:
+            if var.owner is None:
+                self.variable(var)
+        for node in toposort(outputs):
+            for var in node.inputs:
+                if var not in self.ids:
+                    self.variable(var)
+            self.put("apply", [self.ids[v] for v in node.inputs])
+            self.op(node.op)
+            for out in node.outputs:
+                self.ids[out] = len(self.ids)
+                self.put("out", out.type, out.name)
+
+    def variable(self, var) -> None:
+        from pytensor.compile.sharedvalue import SharedVariable
+        from pytensor.graph.basic import Constant
+
+        self.ids[var] = len(self.ids)
+        self.put("var", type(var).__name__, var.type, var.name)
+        if isinstance(var, Constant):
+            self.value(var.data)
+        elif isinstance(var, SharedVariable):
+            value = var.get_value(borrow=True)
+            # Random generators are re-seeded by the sampler; only their kind matters.
+            self.value(value if isinstance(value, np.ndarray) else type(value).__name__)
+
+    def op(self, op) -> None:
+        kind = type(op)
+        self.put("op", kind.__module__, kind.__qualname__)
+        props = getattr(op, "__props__", None)
+        if props:
+            for name in props:
+                self.put(name)
+                self.value(getattr(op, name))
+        elif hasattr(op, "fgraph"):  # OpFromGraph / symbolic random variables
+            inner = _GraphDigest(self.h)
+            for var in op.fgraph.inputs:
+                inner.variable(var)
+            inner.graph(op.fgraph.outputs)
+            self.put("inner", [inner.ids[v] for v in op.fgraph.outputs])
+        else:
+            self.value(str(op))
+        for attr in ("ndim_supp", "extended_signature", "dtype"):
+            if hasattr(op, attr):
+                self.put(attr, getattr(op, attr))
+
+    def value(self, value, depth: int = 0) -> None:
+        from pytensor.graph.basic import Variable
+
+        if isinstance(value, np.ndarray):
+            if value.dtype == object:
+                raise Uncacheable("object array")
+            self.put("nd", value.dtype.str, value.shape, np.ascontiguousarray(value).tobytes())
+        elif value is None or isinstance(value, (bool, int, float, complex, str, bytes, np.generic)):
+            self.put(type(value).__name__, repr(value))
+        elif isinstance(value, (tuple, list)):
+            self.put("seq", len(value))
+            for item in value:
+                self.value(item, depth + 1)
+        elif isinstance(value, dict):
+            self.put("map", len(value))
+            for key in sorted(value, key=repr):
+                self.put(repr(key))
+                self.value(value[key], depth + 1)
+        elif isinstance(value, type):
+            self.put("type", value.__module__, value.__qualname__)
+        elif isinstance(value, Variable):  # e.g. the index vectors held by a transform
+            inner = _GraphDigest(self.h)
+            inner.graph([value])
+            self.put("subgraph", inner.ids[value])
+        elif hasattr(value, "__props__") or hasattr(value, "fgraph"):
+            self.op(value)
+        elif hasattr(value, "__dict__") and not callable(value) and depth < 4:
+            self.put("obj", type(value).__module__, type(value).__qualname__)
+            fields = {k: v for k, v in vars(value).items() if not k.startswith("_")}
+            self.put("map", len(fields))
+            for key in sorted(fields):
+                self.put(key)
+                self.value(fields[key], depth + 1)
+        else:
+            text = repr(value)
+            if " at 0x" in text:
+                raise Uncacheable(f"no stable description for {type(value).__name__}")
+            self.put("repr", type(value).__qualname__, text)
+
+
+# ------------------------------------------------------------------------ compile
+class _Capture:
+    """Stands in for numba's function cache to keep the compile result of a C callback."""
+
+    cres = None
+
+    def load_overload(self, sig, target_context):
+        return None
+
+    def save_overload(self, sig, cres):
+        self.cres = cres
+
+
+class _LoadedCallback:
+    """What nutpie needs of a compiled C callback: its address (and a live library)."""
+
+    def __init__(self, cres):
+        self._cres = cres
+        self.address = cres.library.get_pointer_to_function(cres.fndesc.llvm_cfunc_wrapper_name)
+
+
+def _compile_callback(pyfunc, signature):
+    from numba.core import sigutils
+    from numba.core.ccallback import CFunc
+
+    cfunc = CFunc(pyfunc, sigutils.normalize_signature(signature), locals={}, options={})
+    cfunc._cache = _Capture()
+    cfunc.compile()
+    return _LoadedCallback(cfunc._cache.cres)
+
+
+def _cacheable(cres) -> bool:
+    return not cres.library.has_dynamic_globals and all(x.can_cache for x in cres.lifted)
+
+
+def _initial_point_fn(model, shape_info):
+    """nutpie's default start, exactly: PyMC's support point + Uniform(-1, 1) jitter.
+
+    Built from the live model (a small PyTensor function, ~0.3 s) rather than stored,
+    so that a fit gives the same draws as plain nutpie with the same seed.
+    """
+    from nutpie import compile_pymc as ncp
+    from pymc.initial_point import make_initial_point_fn
+
+    jittered = make_initial_point_fn(model=model, jitter_rvs=set(model.free_RVs),
+                                     return_transformed=True, default_strategy="support_point")
+    shapes = dict(zip(shape_info[0], shape_info[2]))
+    names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
+    flat = ncp._rv_dict_to_flat_array_wrapper(jittered, names=names,
+                                               shapes=[shapes[n] for n in names])
+    return ncp._wrap_with_lock(flat)
+
+
+def _compile(model, var_names):
+    """nutpie's numba compilation, keeping what is needed to store and reload it."""
+    from nutpie import compile_pymc as ncp
+    from pymc.initial_point import make_initial_point_fn
+
+    support_fn = make_initial_point_fn(model=model, jitter_rvs=set(), return_transformed=True,
+                                       default_strategy="support_point")
+    n_dim, n_expanded, logp_pt, expand_pt, flat_support, shape_info, reparam = ncp._make_functions(
+        model, mode="NUMBA", compute_grad=True, join_expanded=True,
+        pymc_initial_point_fn=support_fn, var_names=var_names,
+    )
+    shared_data, shared_keys = {}, {}
+    for var in [*logp_pt.get_shared(), *expand_pt.get_shared()]:
+        if var not in shared_keys:
+            # Deterministic keys (nutpie uses random ones) keep the compiled code reproducible.
+            shared_keys[var] = f"shared{len(shared_keys)}"
+            shared_data[shared_keys[var]] = np.array(var.get_value(), order="C", copy=True)
+    user_data = ncp.make_user_data(shared_keys, shared_data)
+    logp_raw, logp_sig = ncp._make_c_logp_func(
+        n_dim, logp_pt.vm.jit_fn, user_data, [shared_keys[v] for v in logp_pt.get_shared()], shared_data)
+    expand_raw, expand_sig = ncp._make_c_expand_func(
+        n_dim, n_expanded, expand_pt.vm.jit_fn, user_data,
+        [shared_keys[v] for v in expand_pt.get_shared()], shared_data)
+    names, slices, shapes = shape_info
+    dims, coords = ncp._prepare_dims_and_coords(model, shape_info, reparam)
+    return {
+        "logp": _compile_callback(logp_raw, logp_sig),
+        "expand": _compile_callback(expand_raw, expand_sig),
+        "n_dim": int(n_dim), "n_expanded": int(n_expanded),
+        "shape_info": (list(names), list(slices), [tuple(int(i) for i in s) for s in shapes]),
+        "dims": dims, "coords": coords, "shared_data": shared_data,
+        "user_dtype": user_data.dtype, "support": flat_support(0),
+    }
+
+
+def _logp_at(callback_address: int, n_dim: int, x: np.ndarray, user_data: np.ndarray):
+    proto = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p,
+                             ctypes.c_void_p, ctypes.c_void_p)
+    x = np.ascontiguousarray(x, dtype="float64")
+    grad, logp = np.zeros(n_dim), np.zeros(())
+    code = proto(callback_address)(n_dim, x.ctypes.data, grad.ctypes.data, logp.ctypes.data,
+                                   user_data.ctypes.data)
+    return int(code), float(logp), grad
+
+
+def _assemble(parts, model):
+    from nutpie import compile_pymc as ncp
+
+    shared_data = parts["shared_data"]
+    for value in shared_data.values():
+        value.flags.writeable = False
+    user_data = ncp.update_user_data(np.zeros((), dtype=parts["user_dtype"]), shared_data)
+    names, _, shapes = parts["shape_info"]
+    return ncp.CompiledPyMCModel(
+        dims=parts["dims"], compiled_logp_func=parts["logp"], compiled_expand_func=parts["expand"],
+        initial_point_func=_initial_point_fn(model, parts["shape_info"]), shared_data=shared_data,
+        shared_var_keys={}, user_data=user_data, n_expanded=parts["n_expanded"],
+        shape_info=parts["shape_info"], logp_func=None, expand_func=None, _n_dim=parts["n_dim"],
+        _shapes=dict(zip(names, shapes)), _coords=parts["coords"],
+    )
+
+
+def _write_atomic(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pkl")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _load(path: Path, model):
+    from numba.core.compiler import CompileResult
+    from numba.core.registry import cpu_target
+
+    with open(path, "rb") as fh:
+        payload = pickle.load(fh)
+    if payload.get("format") != CACHE_FORMAT:
+        return None
+    context = cpu_target.target_context
+    context.refresh()  # registers numba's runtime (NRT) symbols before linking object code
+    parts = dict(payload["parts"])
+    for name in ("logp", "expand"):
+        parts[name] = _LoadedCallback(CompileResult._rebuild(context, *payload[name]))
+    compiled = _assemble(parts, model)
+    code, logp, grad = _logp_at(parts["logp"].address, parts["n_dim"], parts["support"],
+                                compiled.user_data)
+    ref_code, ref_logp, ref_grad = payload["check"]
+    if code != ref_code or not np.allclose([logp, *grad], [ref_logp, *ref_grad], rtol=1e-9,
+                                           atol=1e-12, equal_nan=True):
+        return None
+    return compiled
+
+
+def compile_nutpie(model, var_names=None, stats: dict | None = None):
+    """A nutpie ``CompiledPyMCModel`` for ``model``, from the disk cache when possible.
+
+    Parameters
+    ----------
+    model : pymc.Model
+    var_names : list of str, optional
+        The variables to store in the trace (as ``nutpie.compile_pymc_model``).
+    stats : dict, optional
+        Filled with ``{"cache": "hit" | "miss" | "off" | "uncacheable", "key": ...}``.
+
+    Returns
+    -------
+    nutpie.compile_pymc.CompiledPyMCModel
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> from multilevel.bayes.model import build_model
+    >>> from multilevel.bayes.cache import compile_nutpie
+    >>> built = build_model("Reaction ~ Days + (1 | Subject)", ml.datasets.load("sleepstudy"))
+    >>> info = {}
+    >>> compiled = compile_nutpie(built.pymc, stats=info)  # doctest: +SKIP
+    >>> info["cache"] in ("hit", "miss")  # doctest: +SKIP
+    True
+    """
+    stats = {} if stats is None else stats
+    folder = cache_dir()
+    try:
+        key = model_key(model, var_names) if folder is not None else None
+    except Uncacheable as exc:
+        key, stats["reason"] = None, str(exc)
+    stats["key"] = key
+    path = folder / f"{key}.pkl" if key else None
+    if path is not None and path.exists():
+        try:
+            compiled = _load(path, model)
+        except Exception as exc:  # a stale or damaged entry is recompiled, never fatal
+            compiled, stats["reason"] = None, f"{type(exc).__name__}: {exc}"
+        if compiled is not None:
+            stats["cache"] = "hit"
+            return compiled
+    parts = _compile(model, var_names)
+    compiled = _assemble(parts, model)
+    stats["cache"] = "off" if folder is None else ("uncacheable" if key is None else "miss")
+    if path is not None and all(_cacheable(parts[n]._cres) for n in ("logp", "expand")):
+        check = _logp_at(parts["logp"].address, parts["n_dim"], parts["support"], compiled.user_data)
+        stored = {k: v for k, v in parts.items() if k not in ("logp", "expand")}
+        payload = {"format": CACHE_FORMAT, "parts": stored, "check": check,
+                   "logp": parts["logp"]._cres._reduce(), "expand": parts["expand"]._cres._reduce()}
+        try:
+            _write_atomic(path, payload)
+        except OSError as exc:  # a read-only home must not stop a fit
+            stats["reason"] = f"not written: {exc}"
+    elif path is not None:
+        stats["cache"] = "uncacheable"
+    return compiled
+
+
+@contextlib.contextmanager
+def nutpie_compile_cache(stats: dict | None = None):
+    """Route PyMC's call of ``nutpie.compile_pymc_model`` through :func:`compile_nutpie`.
+
+    PyMC's ``pm.sample(nuts_sampler="nutpie")`` (what Bambi runs) compiles with
+    ``nutpie.compile_pymc_model(model, var_names=..., backend="numba")``; inside this
+    context that call is served by the cache. Calls with other options (the JAX
+    backend, initial points) go to nutpie unchanged.
+    """
+    import nutpie
+
+    original = nutpie.compile_pymc_model
+
+    def cached(model, *, var_names=None, backend="numba", **kwargs):
+        if backend != "numba" or kwargs:
+            return original(model, var_names=var_names, backend=backend, **kwargs)
+        return compile_nutpie(model, var_names=var_names, stats=stats)
+
+    nutpie.compile_pymc_model = cached
+    try:
+        yield stats
+    finally:
+        nutpie.compile_pymc_model = original
