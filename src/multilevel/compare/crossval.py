@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from multilevel.compare.errors import ParetoKWarning
-from multilevel.compare.refit import make_folds, make_jobs, run_jobs
+from multilevel.compare import refit as refits  # refits.run_jobs: the swappable executor
+from multilevel.compare.refit import make_folds, make_jobs
 from multilevel.compare.infocrit import log_likelihood_array
 from multilevel.errors import ComparisonError
 
@@ -97,7 +98,7 @@ def psis_loo(fit, name: str = "model", var_name: str | None = None, data=None):
 
 
 def loo(fit, *, high_k: str = "warn", k_threshold: float = K_THRESHOLD, k_folds: int | None = None,
-        group_by=None, refit: dict | None = None, seed: int | None = None,
+        group_by=None, refit: dict | None = None, seed: int | None = 0,
         name: str = "model") -> LooResult:
     """Leave-one-out cross-validation of a Bayesian fit, with a chosen fix for high Pareto k.
 
@@ -163,7 +164,7 @@ def _reloo(fit, base, bad, result, refit, name):
     import arviz as az
 
     jobs = make_jobs(fit, [np.array([i]) for i in bad], [f"{name} row {i}" for i in bad], refit)
-    done = run_jobs(jobs)
+    done = refits.run_jobs(jobs)
     wrapper = _finished_refits(cv_data(fit.idata), done)
     result.elpd = az.reloo(wrapper, loo_orig=base, k_threshold=result.k_threshold, pointwise=True)
     result.method, result.high_k_left, result.n_refits = "psis+reloo", 0, len(done)
@@ -228,7 +229,7 @@ def kfold(fit, folds: np.ndarray, *, refit: dict | None = None, name: str = "mod
     ids = np.unique(folds)
     test_sets = [np.flatnonzero(folds == f) for f in ids]
     jobs = make_jobs(fit, test_sets, [f"{name} fold {f}" for f in ids], refit)
-    done = run_jobs(jobs)
+    done = refits.run_jobs(jobs)
     data = cv_data(fit.idata)
     wrapper = _finished_refits(data, done)
     elpd = az.loo_kfold(data, wrapper, pointwise=True, folds=folds)

@@ -151,6 +151,8 @@ def compare(fits: dict, *, high_k: str = "warn", k_threshold: float = K_THRESHOL
                                               seed)
         table = table.join(_bayes_table(loo_results, waic_results, weights, k_threshold))
         notes += [n for r in loo_results.values() for n in r.notes]
+        notes += [f"{name}: p_waic > 0.4 for {w.n_high_p} observation(s); WAIC is unreliable "
+                  "there, prefer elpd_loo." for name, w in waic_results.items() if w.n_high_p]
         if len(bayes) < 2:
             notes.append("Only one Bayesian model: elpd differences and weights need two or more.")
         if freq is None:
