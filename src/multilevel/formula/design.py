@@ -160,6 +160,7 @@ def lme4_name(label: str) -> str:
     """formulae column label → lme4 coefficient name (``period[2]`` → ``period2``)."""
     if label == "Intercept":
         return "(Intercept)"
+    label = label.replace(" ** ", "^")  # R deparses powers without spaces: I(Days^2)
     return re.sub(r"\[([^\]]*)\]", r"\1", label)
 
 

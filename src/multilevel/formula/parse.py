@@ -125,7 +125,8 @@ def parse_formula(text: str) -> ParsedFormula:
     """
     if not isinstance(text, str) or not text.strip():
         raise FormulaError("The formula must be a non-empty string such as 'y ~ x + (x | g)'.")
-    text = " ".join(text.split())
+    # R spells powers '^' (I(x^2), (a + b)^2); formulae spells both '**'.
+    text = " ".join(text.split()).replace("^", "**")
     _check_balanced(text)
     _check_tokens(text)
     sides = _split_top(text, "~", keep_sign=False)
