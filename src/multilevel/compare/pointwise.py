@@ -2,9 +2,10 @@
 
 K-fold cross-validation and exact refits (reloo) need ``log p(y_i | θ_s)`` for rows
 the refit did not see, evaluated at each draw of the refit's posterior. The
-linear predictor is built in lme4's layout: ``X β + Σ_terms Z b``, where group
-levels the refit knows use their posterior effects and levels it never saw
-(whole subjects left out by ``group_by`` folds) are *new groups*:
+linear predictor ``X β + Σ_terms Z b`` comes from the prediction code
+(:func:`multilevel.predict.bayes.linear_predictor_draws`): group levels the refit
+knows use their posterior effects; levels it never saw (whole subjects left out
+by ``group_by`` folds) are *new groups*:
 
 * gaussian: the new effect is integrated out exactly, ``y ~ N(xβ, z'Σz + σ²)``
   per draw (brms' ``sample_new_levels`` in the limit of infinitely many draws);
@@ -23,8 +24,8 @@ from scipy import stats
 from scipy.special import expit
 
 from multilevel.errors import ComparisonError, DataError
-from multilevel.formula.design import term_matrix
-from multilevel.formula.frame import group_codes
+from multilevel.formula.design import level_codes, term_matrix
+from multilevel.predict.bayes import linear_predictor_draws
 
 
 def heldout_loglik(fit, newdata: pd.DataFrame, y: np.ndarray, trials: np.ndarray | None = None,
@@ -58,40 +59,27 @@ def heldout_loglik(fit, newdata: pd.DataFrame, y: np.ndarray, trials: np.ndarray
 
 def _linear_predictor(fit, newdata, family, seed):
     """(η of shape (S, m), extra gaussian variance of shape (S, m) from new groups)."""
-    design = fit.design
+    rng = np.random.default_rng(seed)
     try:
-        X = design.spec.fixed_X(newdata)
-        Zs = [term_matrix(term, newdata) for term in design.reterms]   # (m, q) each
+        if family == "gaussian":  # new groups at the population mean, their variance added
+            eta = linear_predictor_draws(fit, newdata, True, "population", rng)
+            return eta, _new_group_variance(fit, newdata, eta.shape)
+        return linear_predictor_draws(fit, newdata, True, "sample", rng), np.zeros(0)
     except (DataError, ValueError) as exc:  # e.g. a factor level the refit never saw
         raise ComparisonError(f"Cannot evaluate {fit.formula!r} on the held-out rows: {exc}") from None
-    beta = fit.fixef_draws().to_numpy()                       # (S, p)
-    eta = beta @ X.T                                          # (S, m)
-    extra = np.zeros_like(eta)
-    ranef = fit.ranef_draws()                                 # name -> (S, levels, q)
-    cov = fit.covariance_draws() if design.reterms else {}     # name -> (S, q, q)
-    rng = np.random.default_rng(seed)
-    for term, Zx in zip(design.reterms, Zs):
-        codes, levels = group_codes(newdata, term.bar.group_vars)
-        lookup = {lvl: i for i, lvl in enumerate(term.levels)}
-        known = np.array([lookup.get(levels[c], -1) for c in codes], dtype=int)
-        b = ranef[term.name]                                  # (S, L, q)
-        seen = known >= 0
-        if seen.any():
-            eta[:, seen] += np.einsum("slq,lq->sl", b[:, known[seen], :], Zx[seen])
-        if (~seen).any():
-            Sigma = cov[term.name]                            # (S, q, q)
-            new_codes = codes[~seen]
-            if family == "gaussian":
-                # z' Σ z per draw and row: the exact marginal over the new level's effect
-                z = Zx[~seen]
-                extra[:, ~seen] += np.einsum("mq,sqr,mr->sm", z, Sigma, z)
-            else:
-                uniq, inverse = np.unique(new_codes, return_inverse=True)
-                chol = np.linalg.cholesky(Sigma + 1e-12 * np.eye(Sigma.shape[-1]))
-                normal = rng.standard_normal((Sigma.shape[0], len(uniq), Sigma.shape[-1]))
-                new_b = np.einsum("sqr,slr->slq", chol, normal)   # (S, new levels, q)
-                eta[:, ~seen] += np.einsum("slq,lq->sl", new_b[:, inverse, :], Zx[~seen])
-    return eta, extra
+
+
+def _new_group_variance(fit, newdata, shape) -> np.ndarray:
+    """Σ over terms of z'Σ_s z for rows whose level the fit never saw (0 elsewhere)."""
+    extra = np.zeros(shape)
+    covariances = None
+    for term in fit.design.reterms:
+        unseen = level_codes(term, newdata) < 0
+        if unseen.any():
+            covariances = fit.covariance_draws() if covariances is None else covariances
+            z = term_matrix(term, newdata)[unseen]                          # (m_new, q)
+            extra[:, unseen] += np.einsum("mq,sqr,mr->sm", z, covariances[term.name], z)
+    return extra
 
 
 def _param(fit, name):
