@@ -202,6 +202,24 @@ def test_new_groups_are_sampled_for_binomial(cbpp_bayes):
     np.testing.assert_allclose(np.log(est), np.log(exact.mean(axis=0)), atol=5 * se_log.max() + 1e-4)
 
 
+def test_bayesian_and_frequentist_glmm_in_one_table(cbpp_bayes, lme4_ref):
+    """Issue 9: a Bayesian and an lme4-style fit of the same binomial GLMM side by side."""
+    glmer = ml.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp",
+                   method="ml", family="binomial")
+    with pytest.warns(ParetoKWarning, match="bayes: "):  # 56 herds-periods, ~15 parameters
+        cmp = ml.compare({"bayes": cbpp_bayes, "glmer": glmer})
+    t = cmp.table
+    assert list(t.index) == ["bayes", "glmer"]
+    assert np.isfinite(t.loc["bayes", "elpd_loo"]) and np.isnan(t.loc["glmer", "elpd_loo"])
+    ref = lme4_ref["cbpp_glmer"]
+    for name in ("bayes", "glmer"):  # the Bayesian fit's ML companion is the same glmer fit
+        assert t.loc[name, "AIC"] == pytest.approx(ref["AIC"], rel=1e-5)
+        assert t.loc[name, "logLik"] == pytest.approx(ref["logLik"], rel=1e-5)
+    assert t["Chisq"].isna().all()
+    assert any("the same number of parameters" in n for n in cmp.notes)
+    assert any("Only one Bayesian model" in n for n in cmp.notes)
+
+
 # ----------------------------------------------------------------------------- errors
 def _with_design(fit, data, formula=None):
     parsed = parse_formula(formula or fit.formula)

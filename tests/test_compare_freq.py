@@ -85,6 +85,18 @@ def test_nesting_follows_the_covariance_structure(reml_fits, sleepstudy):
     assert "the random-effects term (1 + Days | Subject) is not within a term" in nesting(rs, bigger)
 
 
+def test_mixing_families_gives_no_lrt_and_lrt_true_refuses(sleepstudy):
+    data = ml.datasets.load("cbpp")
+    binomial = ml.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)", data,
+                      method="ml", family="binomial")
+    poisson = ml.fit("incidence ~ period + (1 | herd)", data, method="ml", family="poisson")
+    cmp = ml.compare({"binomial": binomial, "poisson": poisson})
+    assert cmp.table["AIC"].notna().all() and cmp.table["Chisq"].isna().all()
+    assert any("different families (binomial vs poisson)" in n for n in cmp.notes)
+    with pytest.raises(ComparisonError, match="different families"):
+        ml.compare({"binomial": binomial, "poisson": poisson}, lrt=True)
+
+
 def test_frequentist_only_comparison_renders_and_plots(reml_fits, tmp_path):
     cmp = ml.compare(reml_fits)
     text = cmp.to_markdown()
