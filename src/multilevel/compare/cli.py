@@ -11,7 +11,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from multilevel.errors import ComparisonError, ConvergenceWarning
+from multilevel.errors import ComparisonError
 
 SAMPLING_OVERRIDES = ("draws", "tune", "chains", "seed", "sampler")
 REFIT_OVERRIDES = {"refit_draws": "draws", "refit_tune": "tune", "refit_chains": "chains"}
@@ -57,16 +57,19 @@ def run(args) -> int:
             f"Specs must have distinct names to be compared; {', '.join(map(repr, twice))} "
             "appears more than once. Set name = \"...\" in the specs."
         )
-    fits = {}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        warnings.simplefilter("always", UserWarning)
-        for spec in specs:
+    fits, messages = {}, []
+    for spec in specs:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)  # ConvergenceWarning and friends
             fits[spec.name] = ml.fit(spec.formula, spec.load_data(), **_fit_kwargs(spec, args))
-        refit = {key: getattr(args, flag) for flag, key in REFIT_OVERRIDES.items()
-                 if getattr(args, flag) is not None}
+        messages += [f"{spec.name}: {w.message}" for w in caught]
+    refit = {key: getattr(args, flag) for flag, key in REFIT_OVERRIDES.items()
+             if getattr(args, flag) is not None}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)  # ParetoKWarning names its model
         result = ml.compare(fits, high_k=args.high_k, k_folds=args.k_folds, group_by=args.group_by,
                             refit=refit or None, weights=args.weights)
+    messages += [str(w.message) for w in caught]
     text = result.to_markdown()
     out = Path(args.out) if args.out else Path("runs") / ("compare-" + "-".join(names))
     with atomic_folder(out) as folder:
@@ -76,8 +79,8 @@ def run(args) -> int:
         result.table.to_csv(folder / "table.csv")
         result.plot(folder / "plot.png")
     print(text)
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
+    for message in messages:
+        print(f"warning: {message}", file=sys.stderr)
     print(f"Wrote {out}/", file=sys.stderr)
     return 0
 
