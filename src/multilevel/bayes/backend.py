@@ -38,7 +38,7 @@ class MultilevelPyMCModel(PyMCModel):
     blocks : list of Block
         The design's random-effects terms matched to Bambi's terms.
     coefficient_prior : object or None
-        A preset with ``build_coefficients(X, names, *, sigma, intercept)``.
+        A preset with ``build_coefficients(X, names, *, sigma, intercept, y_scale)``.
     lkj_eta : float
         Shape of the LKJ prior on each block's correlation matrix.
     """
@@ -95,7 +95,11 @@ class MultilevelComponent(DistributionalComponent):
             names += [str(v) if not labels else f"{term.name}[{v}]" for v in level_names]
         X = np.column_stack(columns).astype(float)
         sigma = pymc_backend.components["sigma"].output if "sigma" in pymc_backend.components else None
-        beta = preset.build_coefficients(X, names, sigma=sigma, intercept=self.has_intercept)
+        y = np.asarray(bmb_model.response_term.data, dtype=float)
+        # the response's spread sets the scale of learned penalties (1 on link scales)
+        y_scale = float(np.std(y)) if bmb_model.family.name in ("gaussian", "t") else 1.0
+        beta = preset.build_coefficients(X, names, sigma=sigma, intercept=self.has_intercept,
+                                         y_scale=y_scale)
         start = 0
         for term, width in zip(terms, widths):
             common = CommonTerm(term)
