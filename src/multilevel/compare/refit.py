@@ -91,9 +91,16 @@ def run_job(job: FitJob) -> JobResult:
 def run_jobs(jobs: list[FitJob]) -> list[JobResult]:
     """Run independent refits, results in the order of ``jobs``.
 
-    Serial; a distributed executor replaces this one function.
+    Serial by default; on Dask inside ``with multilevel.distributed.using(client):``
+    (see :func:`multilevel.distributed.run_jobs`). Every job runs even if one fails.
     """
-    return [run_job(job) for job in jobs]
+    from multilevel.distributed import JobsFailedError
+    from multilevel.distributed import run_jobs as distributed_run_jobs
+
+    try:
+        return distributed_run_jobs(jobs, run_job)
+    except JobsFailedError as exc:  # keep this module's error type for callers
+        raise ComparisonError(str(exc)) from exc
 
 
 def refit_options(fit, refit: dict | None) -> dict:
