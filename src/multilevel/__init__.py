@@ -21,6 +21,9 @@ _LAZY = {
     # the subpackage itself: callable as ml.compare({...}), with ml.compare.loo/.waic
     "compare": ("multilevel.compare", None),
     "priors": ("multilevel.priors", None),
+    # callable subpackage: ml.sbc(formula, data, n=...), ml.sbc.SBCResult
+    "sbc": ("multilevel.sbc", None),
+    "distributed": ("multilevel.distributed", None),
 }
 
 __all__ = ["MultilevelError", "datasets", "errors", "fit", *_LAZY]
