@@ -15,7 +15,8 @@ from multilevel.bayes.sampling import SamplingSettings, check_settings, choose_s
 def fit_bayes(formula: str, data: pd.DataFrame, family: str = "gaussian", priors=None, *,
               draws: int = 1000, tune: int = 1000, chains: int = 4, seed: int | None = None,
               sampler: str = "auto", progress: bool = True, na: str = "drop",
-              target_accept: float = 0.9, lkj_eta: float = 1.0, check: bool = True) -> BayesFit:
+              target_accept: float = 0.9, lkj_eta: float = 1.0, check: bool = True,
+              noncentered: bool | str = True) -> BayesFit:
     """Fit a Bayesian multilevel model (see :func:`multilevel.fit` for the arguments).
 
     Parameters
@@ -27,13 +28,17 @@ def fit_bayes(formula: str, data: pd.DataFrame, family: str = "gaussian", priors
     check : bool
         Run the convergence report after sampling and warn (:class:`ConvergenceWarning`)
         with the fix when a check fails.
+    noncentered : bool or "auto"
+        Parameterization of scalar group effects (see :func:`build_model`); ``"auto"``
+        centres them when every grouping factor has >= 20 rows per level.
     """
     check_settings(draws, tune, chains, target_accept)
     chosen = choose_sampler(sampler)
     settings = SamplingSettings(sampler=chosen, draws=draws, tune=tune, chains=chains, seed=seed,
                                 target_accept=float(target_accept))
     start = time.perf_counter()
-    built = build_model(formula, data, family=family, priors=priors, na=na, lkj_eta=lkj_eta)
+    built = build_model(formula, data, family=family, priors=priors, na=na, lkj_eta=lkj_eta,
+                        noncentered=noncentered)
     built_at = time.perf_counter()
     with warnings.catch_warnings():
         # PyMC/nutpie chatter (e.g. FutureWarnings of their own dependencies) is not the user's.
