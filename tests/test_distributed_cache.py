@@ -1,0 +1,105 @@
+"""The nutpie compile cache (what makes repeated and distributed fits cheap) and the
+centred/non-centred choice by data size.
+
+Hit, miss and damaged entries must all give the draws of plain nutpie: the cache may
+only change how long a fit takes, never its numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import multilevel as ml
+from multilevel.bayes import cache
+from multilevel.bayes.model import _noncentered, build_model
+from multilevel.errors import PriorError
+
+FORMULA = "Reaction ~ Days + (1 | Subject)"
+TINY = dict(draws=60, tune=60, chains=1, seed=4, sampler="nutpie", progress=False, check=False)
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("MULTILEVEL_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("MULTILEVEL_CACHE", raising=False)
+    return tmp_path / "nutpie"
+
+
+def _draws(fit):
+    return {v: fit.posterior[v].values for v in ("Intercept", "Days", "sigma", "1|Subject")}
+
+
+def _assert_same(a, b):
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+@pytest.mark.slow
+def test_second_fit_loads_the_compiled_model_and_gives_the_same_draws(cache_dir, sleepstudy):
+    first = ml.fit(FORMULA, sleepstudy, **TINY)
+    assert first.timings["compile_cache"] == "miss"
+    assert len(list(cache_dir.glob("*.pkl"))) == 1
+    second = ml.fit(FORMULA, sleepstudy, **TINY)
+    assert second.timings["compile_cache"] == "hit"
+    _assert_same(_draws(first), _draws(second))
+
+    # a damaged entry is compiled again (and replaced), with the same draws
+    entry = next(cache_dir.glob("*.pkl"))
+    entry.write_bytes(b"not a pickle")
+    third = ml.fit(FORMULA, sleepstudy, **TINY)
+    assert third.timings["compile_cache"] == "miss"
+    _assert_same(_draws(first), _draws(third))
+    assert ml.fit(FORMULA, sleepstudy, **TINY).timings["compile_cache"] == "hit"
+
+
+@pytest.mark.slow
+def test_cache_off_and_plain_nutpie_give_the_same_draws(cache_dir, sleepstudy, monkeypatch):
+    cached = ml.fit(FORMULA, sleepstudy, **TINY)
+    monkeypatch.setenv("MULTILEVEL_CACHE", "0")
+    off = ml.fit(FORMULA, sleepstudy, **TINY)
+    assert off.timings["compile_cache"] == "off"
+    _assert_same(_draws(cached), _draws(off))
+    built = build_model(FORMULA, sleepstudy)
+    plain = built.bambi.fit(draws=60, tune=60, chains=1, cores=1, random_seed=4,
+                            inference_method="nutpie", nuts={"target_accept": 0.9},
+                            progressbar=False)
+    _assert_same(_draws(cached), {k: plain.posterior[k].values for k in _draws(cached)})
+
+
+def test_key_is_stable_and_follows_data_priors_and_stored_variables(sleepstudy):
+    key = cache.model_key(build_model(FORMULA, sleepstudy).pymc)
+    assert key == cache.model_key(build_model(FORMULA, sleepstudy).pymc)
+    shifted = sleepstudy.assign(Reaction=sleepstudy["Reaction"] + 1e-9)
+    variants = [
+        build_model(FORMULA, shifted).pymc,
+        build_model(FORMULA, sleepstudy, family="t").pymc,
+        build_model("Reaction ~ Days + (Days || Subject)", sleepstudy).pymc,
+        build_model(FORMULA, sleepstudy, priors=ml.priors.ridge()).pymc,
+        build_model(FORMULA, sleepstudy, noncentered=False).pymc,
+    ]
+    keys = {cache.model_key(m) for m in variants}
+    assert key not in keys and len(keys) == len(variants)
+    assert cache.model_key(build_model(FORMULA, sleepstudy).pymc, var_names=["Days"]) != key
+
+
+def test_clear_removes_entries(cache_dir):
+    cache_dir.mkdir(parents=True)
+    (cache_dir / "a.pkl").write_bytes(b"x")
+    assert cache.clear() == 1 and not list(cache_dir.glob("*.pkl"))
+
+
+@pytest.mark.parametrize("rows_per_level, expected", [(10, True), (19, True), (20, False), (50, False)])
+def test_auto_centres_group_effects_with_many_rows_per_level(rows_per_level, expected):
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame({"g": pd.Categorical(np.repeat([f"g{i}" for i in range(6)], rows_per_level))})
+    data["y"] = rng.normal(size=len(data))
+    design = build_model("y ~ 1 + (1 | g)", data, noncentered="auto").design
+    assert _noncentered("auto", design) is expected
+    assert _noncentered(False, design) is False
+
+
+def test_noncentered_must_be_bool_or_auto(sleepstudy):
+    with pytest.raises(PriorError, match="noncentered must be True, False or 'auto'"):
+        build_model(FORMULA, sleepstudy, noncentered="yes")
