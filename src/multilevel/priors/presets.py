@@ -131,10 +131,14 @@ class Horseshoe(CoefficientPrior):
         self.expected_nonzero = expected_nonzero
 
     def _tau0(self, p, sigma, y_scale, n):
-        p0 = self.expected_nonzero or max(1, p // 4)
-        if not 0 < p0 < p:
-            raise PriorError(f"expected_nonzero must lie between 1 and {p - 1}, got {p0}.")
-        return p0 / (p - p0) * (sigma if sigma is not None else y_scale) / np.sqrt(n)
+        scale = (sigma if sigma is not None else y_scale) / np.sqrt(n)
+        if self.expected_nonzero is None:
+            p0 = max(1, p // 4)
+            return scale * (p0 / (p - p0) if p0 < p else 1.0)
+        if not 0 < self.expected_nonzero < p:
+            raise PriorError(f"expected_nonzero must lie between 1 and {p - 1}, got "
+                             f"{self.expected_nonzero}.")
+        return scale * self.expected_nonzero / (p - self.expected_nonzero)
 
     def _local(self, p):
         import pymc as pm
@@ -147,9 +151,9 @@ class Horseshoe(CoefficientPrior):
         tau = pm.HalfCauchy(f"{self.name}_tau", 1.0) * self._tau0(p, sigma, y_scale, n)
         lam = self._local(p)
         z = pm.Normal(f"{self.name}_z", 0.0, 1.0, shape=p)
-        return z * self._shrink(lam, tau) * tau
+        return z * self._shrink(lam, tau, y_scale) * tau
 
-    def _shrink(self, lam, tau):
+    def _shrink(self, lam, tau, y_scale):
         return lam
 
 
@@ -168,14 +172,10 @@ class RegularizedHorseshoe(Horseshoe):
         self.slab_scale = _positive(slab_scale, "slab_scale")
         self.slab_df = float(slab_df)
 
-    def standardized(self, p, *, sigma, y_scale, n):
-        self._y_scale = y_scale
-        return super().standardized(p, sigma=sigma, y_scale=y_scale, n=n)
-
-    def _shrink(self, lam, tau):
+    def _shrink(self, lam, tau, y_scale):
         import pymc as pm
 
-        s = self.slab_scale if self.slab_scale is not None else 2.0 * self._y_scale
+        s = self.slab_scale if self.slab_scale is not None else 2.0 * y_scale
         c2 = pm.InverseGamma(f"{self.name}_c2", self.slab_df / 2, self.slab_df * s ** 2 / 2)
         return pm.math.sqrt(c2 * lam ** 2 / (c2 + tau ** 2 * lam ** 2))
 
