@@ -266,6 +266,9 @@ def test_continuous_and_discrete_families_are_not_compared(ss_pair):
     ("pair", {"weights": "bma"}, "weights='bma' is not valid"),
     ("pair", {"high_k": "kfold", "group_by": "Herd"}, "group_by='Herd' is a column of none"),
     ("pair", {"high_k": "kfold", "refit": {"draw": 10}}, "refit= has unknown key\\(s\\) 'draw'"),
+    ("pair", {"group_by": "Subject"}, "group_by set the folds of high_k='kfold', not of high_k='warn'"),
+    ("pair", {"high_k": "reloo", "k_folds": 5}, "not of high_k='reloo'"),
+    ("pair", {"high_k": "moment_match", "refit": {"draws": 10}}, "high_k='moment_match' does not"),
 ])
 def test_bad_requests_are_refused_with_the_fix(ss_pair, fits, kwargs, match):
     arg = {"one": {"a": ss_pair["slopes"]}, "list": list(ss_pair.values()), "pair": ss_pair}[fits]

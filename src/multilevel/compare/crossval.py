@@ -66,9 +66,20 @@ class LooResult:
         return len(self.high_k_rows)
 
 
-def check_high_k(high_k: str) -> str:
+def check_high_k(high_k: str, k_folds=None, group_by=None, refit=None) -> str:
+    """Validate ``high_k`` and refuse options the chosen fix would not use."""
     if high_k not in HIGH_K:
         raise ComparisonError(f"high_k={high_k!r} is not valid; use one of: {', '.join(HIGH_K)}.")
+    if high_k != "kfold" and (k_folds is not None or group_by is not None):
+        raise ComparisonError(
+            f"k_folds and group_by set the folds of high_k='kfold', not of high_k={high_k!r}. "
+            "Pass high_k='kfold' for K-fold cross-validation, or drop them."
+        )
+    if high_k in ("warn", "moment_match") and refit is not None:
+        raise ComparisonError(
+            f"refit= sets the sampling of refits, which high_k={high_k!r} does not run; use it "
+            "with high_k='reloo' or 'kfold', or drop it."
+        )
     return high_k
 
 
@@ -136,7 +147,7 @@ def loo(fit, *, high_k: str = "warn", k_threshold: float = K_THRESHOLD, k_folds:
     >>> res.high_k_rows, res.high_k_left                              # doctest: +SKIP
     ([7, 56, 59], 0)
     """
-    check_high_k(high_k)
+    check_high_k(high_k, k_folds, group_by, refit)
     if high_k == "kfold":
         folds = make_folds(fit.nobs, k_folds, group_values(fit, group_by, name), seed)
         return kfold(fit, folds, refit=refit, name=name, scheme=fold_scheme(group_by, k_folds))

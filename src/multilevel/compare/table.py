@@ -4,6 +4,9 @@ Bayesian columns (Bayesian fits only) come from ArviZ: ``elpd_loo``, ``se``,
 ``p_loo``, ``elpd_diff``, ``dse``, stacking ``weight`` and ``rank`` (``az.loo`` /
 ``az.compare``), the count of Pareto ``k`` above the threshold before and after
 the chosen fix, and WAIC (``elpd_waic``, ``se_waic``, ``p_waic``, ours).
+Frequentist columns (every model, from its ML companion) are lme4's ``anova()``:
+``npar``, ``AIC``, ``BIC``, ``logLik``, ``deviance``, ``Chisq``, ``Df``,
+``Pr(>Chisq)`` (:mod:`multilevel.compare.freqcols`).
 """
 
 from __future__ import annotations
@@ -11,15 +14,14 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from multilevel.compare.checks import check_fits, is_bayes
 from multilevel.compare.crossval import (
     K_THRESHOLD, LooResult, check_high_k, fold_scheme, group_values, kfold, loo,
 )
-from multilevel.compare.refit import make_folds
 from multilevel.compare.infocrit import WaicResult, log_likelihood_array, waic_from_array
+from multilevel.compare.refit import make_folds
 from multilevel.errors import ComparisonError
 
 BAYES_COLUMNS = ["elpd_loo", "se", "p_loo", "elpd_diff", "dse", "weight", "rank", "cv",
@@ -133,7 +135,7 @@ def compare(fits: dict, *, high_k: str = "warn", k_threshold: float = K_THRESHOL
     >>> print(cmp.to_markdown())                                               # doctest: +SKIP
     """
     fits = check_fits(fits)
-    check_high_k(high_k)
+    check_high_k(high_k, k_folds, group_by, refit)
     if weights.lower() not in WEIGHT_METHODS:
         raise ComparisonError(f"weights={weights!r} is not valid; use one of: {', '.join(WEIGHT_METHODS)}.")
     bayes = {name: fit for name, fit in fits.items() if is_bayes(fit)}
@@ -149,7 +151,7 @@ def compare(fits: dict, *, high_k: str = "warn", k_threshold: float = K_THRESHOL
     if bayes:
         loo_results, waic_results = _bayesian(bayes, high_k, k_threshold, k_folds, group_by, refit,
                                               seed)
-        table = table.join(_bayes_table(loo_results, waic_results, weights, k_threshold))
+        table = table.join(_bayes_table(loo_results, waic_results, weights))
         notes += [n for r in loo_results.values() for n in r.notes]
         notes += [f"{name}: p_waic > 0.4 for {w.n_high_p} observation(s); WAIC is unreliable "
                   "there, prefer elpd_loo." for name, w in waic_results.items() if w.n_high_p]
@@ -195,7 +197,7 @@ def _group_labels(bayes, group_by):
     )
 
 
-def _bayes_table(loo_results, waic_results, weights, k_threshold) -> pd.DataFrame:
+def _bayes_table(loo_results, waic_results, weights) -> pd.DataFrame:
     import arviz as az
 
     names = list(loo_results)
