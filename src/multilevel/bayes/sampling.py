@@ -73,10 +73,11 @@ def run(bambi_model, settings: SamplingSettings, progress: bool, stats: dict | N
         from multilevel.bayes.cache import nutpie_compile_cache
 
         compile_cache = nutpie_compile_cache(stats)
+        skip_steps = _nuts_for_all(bambi_model.backend.model)
     else:
-        compile_cache = contextlib.nullcontext()
+        compile_cache = skip_steps = contextlib.nullcontext()
     try:
-        with compile_cache:
+        with compile_cache, skip_steps:
             return bambi_model.fit(
                 draws=settings.draws,
                 tune=settings.tune,
@@ -93,3 +94,31 @@ def run(bambi_model, settings: SamplingSettings, progress: bool, stats: dict | N
             f"Sampling with {settings.sampler!r} failed: {exc}. Check the data for extreme "
             "values, rescale predictors, or try sampler='pymc' / a higher target_accept."
         ) from exc
+
+
+@contextlib.contextmanager
+def _nuts_for_all(model):
+    """Skip PyMC's step-method assignment when handing the model to nutpie.
+
+    ``pm.sample`` assigns a step method to every variable (differentiating the model
+    graph, ~0.4 s) even when an external sampler will run, only to check that NUTS
+    covers everything. For a model whose free variables are all continuous — every
+    model this package builds — the answer is known: NUTS for all.
+    """
+    import pymc.sampling.mcmc as mcmc
+
+    if not all(str(rv.dtype).startswith("float") for rv in model.free_RVs):
+        yield
+        return
+    original = mcmc.assign_step_methods
+
+    def assign(model_, step=None, methods=None):
+        if step is not None or model_ is not model:
+            return original(model_, step, methods=methods)
+        return [], {mcmc.NUTS: list(model.value_vars)}
+
+    mcmc.assign_step_methods = assign
+    try:
+        yield
+    finally:
+        mcmc.assign_step_methods = original
