@@ -69,7 +69,7 @@ def _cmd_datasets(args) -> int:
 
 def _cmd_fit(args) -> int:
     import multilevel as ml
-    from multilevel.report import atomic_folder, fit_markdown
+    from multilevel.report import fit_markdown, write_report
     from multilevel.spec import load_spec
 
     spec = load_spec(args.spec)
@@ -81,24 +81,25 @@ def _cmd_fit(args) -> int:
                 kwargs[key] = getattr(args, key)
         progress = args.progress if args.progress is not None else kwargs.get("progress")
         kwargs["progress"] = sys.stderr.isatty() if progress is None else progress
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        fit = ml.fit(spec.formula, data, **kwargs)
     ci = spec.report.get("ci", 0.95)
     kind = spec.report.get("kind", "eti")
-    report = fit_markdown(fit, spec=spec, ci=ci, kind=kind)
     out = Path(args.out) if args.out else Path("runs") / spec.name
-    with atomic_folder(out) as folder:
+
+    def run_files(folder):
         shutil.copyfile(spec.path, folder / "spec.toml")
         table = fit.summary(ci=ci, kind=kind) if spec.method == "bayes" else fit.summary()
         table.to_csv(folder / "summary.csv")
-        (folder / "report.md").write_text(report)
         if spec.method == "bayes":
             fit.idata.to_netcdf(folder / "posterior.nc")
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        fit = ml.fit(spec.formula, data, **kwargs)
+        report = fit_markdown(fit, spec=spec, ci=ci, kind=kind)
+        write_report(fit, out, ci=ci, kind=kind, spec=spec, extra=run_files)
     print(report)
-    for w in caught:
-        if issubclass(w.category, (ConvergenceWarning, UserWarning)):
-            print(f"warning: {w.message}", file=sys.stderr)
+    for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)):
+        print(f"warning: {message}", file=sys.stderr)
     print(f"Wrote {out}/", file=sys.stderr)
     return 0
 

@@ -192,6 +192,16 @@ class BayesFit:
         return predict_bayes(self, newdata, group_effects=group_effects, new_groups=new_groups,
                              kind=kind, ci=ci, seed=seed)
 
+    def report(self, path, ci: float = 0.95, kind: str = "eti"):
+        """Write an HTML and markdown report (interval table, convergence, rank plots,
+        forest plot, posterior predictive check) into the folder ``path``.
+
+        Returns the path of ``report.html``; the folder is written all or nothing.
+        """
+        from multilevel.report import write_report
+
+        return write_report(self, path, ci=ci, kind=kind)
+
     # -------------------------------------------------------------- summary
     def _summary_dataset(self):
         import xarray as xr

@@ -62,6 +62,17 @@ def predict_bayes(fit, newdata: pd.DataFrame | None = None, group_effects: bool 
                          "lower": lo, "upper": hi}, index=data.index)
 
 
+def predictive_draws(fit, n_draws: int = 100, seed: int | None = None) -> np.ndarray:
+    """Replicated data sets for the fitted rows, shape (n_draws, rows), from random
+    posterior draws (for posterior predictive checks)."""
+    rng = np.random.default_rng(seed)
+    eta = linear_predictor_draws(fit, None, True, "population", rng)
+    pick = rng.choice(eta.shape[0], size=min(n_draws, eta.shape[0]), replace=False)
+    mean = _inverse_link(fit.family, eta)
+    reps = _predictive(fit, mean, fit.design.frame.data, True, rng)
+    return reps[pick]
+
+
 def linear_predictor_draws(fit, newdata, group_effects: bool, new_groups: str, rng) -> np.ndarray:
     """η per posterior draw and row, shape (draws, rows)."""
     design = fit.design
