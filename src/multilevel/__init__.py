@@ -24,6 +24,9 @@ _LAZY = {
     # callable subpackage: ml.sbc(formula, data, n=...), ml.sbc.SBCResult
     "sbc": ("multilevel.sbc", None),
     "distributed": ("multilevel.distributed", None),
+    "compare_priors": ("multilevel.sensitivity", "compare_priors"),
+    "sensitivity": ("multilevel.sensitivity", None),
+    "regularization_path": ("multilevel.regularization", "regularization_path"),
 }
 
 __all__ = ["MultilevelError", "datasets", "errors", "fit", *_LAZY]

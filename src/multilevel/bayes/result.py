@@ -192,6 +192,19 @@ class BayesFit:
         return predict_bayes(self, newdata, group_effects=group_effects, new_groups=new_groups,
                              kind=kind, ci=ci, seed=seed)
 
+    def prior_predictive(self, draws: int = 500, seed: int | None = None):
+        """Draws from the prior and the prior predictive distribution (a DataTree)."""
+        from multilevel.sensitivity import prior_predictive
+
+        return prior_predictive(self, draws=draws, seed=seed)
+
+    def sensitivity(self, var_names: list[str] | None = None) -> pd.DataFrame:
+        """Power-scaling prior/likelihood sensitivity per parameter with a plain flag
+        (prior-data conflict, weak likelihood, ok); see :mod:`multilevel.sensitivity`."""
+        from multilevel.sensitivity import sensitivity
+
+        return sensitivity(self, var_names=var_names)
+
     def report(self, path, ci: float = 0.95, kind: str = "eti"):
         """Write an HTML and markdown report (interval table, convergence, rank plots,
         forest plot, posterior predictive check) into the folder ``path``.
