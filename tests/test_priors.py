@@ -98,3 +98,15 @@ def test_priors_module_does_not_import_pymc():
     code = "import sys, multilevel as ml; ml.priors.ridge(1.0); print('pymc' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "False"
+
+
+def test_fit_method_map(diabetes):
+    data, *_ = diabetes
+    prior = ml.priors.lasso(0.5)
+    direct = ml.priors.map_estimate("target ~ bmi + bp", data, prior, sigma=40.0)
+    via_fit = ml.fit("target ~ bmi + bp", data, method="map", priors=prior, sigma=40.0)
+    np.testing.assert_allclose(via_fit.to_numpy(), direct.to_numpy())
+    default_sigma = ml.fit("target ~ bmi + bp", data, method="ml").sigma
+    np.testing.assert_allclose(ml.fit("target ~ bmi + bp", data, method="map", priors=prior).to_numpy(),
+                               ml.priors.map_estimate("target ~ bmi + bp", data, prior,
+                                                      sigma=default_sigma).to_numpy())

@@ -14,7 +14,7 @@ import pandas as pd
 
 from multilevel.errors import DataError, MultilevelError
 
-METHODS = ("bayes", "reml", "ml")
+METHODS = ("bayes", "reml", "ml", "map")
 
 
 def fit(
@@ -48,7 +48,10 @@ def fit(
         ``"bayes"``: posterior sampling (returns :class:`~multilevel.bayes.BayesFit`).
         ``"reml"``/``"ml"``: lme4's (RE)ML estimates (returns
         :class:`~multilevel.freq.FreqFit`); a formula without bars gives least squares
-        (or a GLM for other families).
+        (or a GLM for other families). ``"map"``: the posterior mode of a Gaussian
+        regression under a fixed-scale ridge/lasso/elastic-net prior with σ held fixed
+        (``sigma=``, default the least-squares σ̂) — the penalized least-squares
+        solution, as a Series (see :func:`multilevel.priors.map_estimate`).
     family : str
         ``gaussian``, ``bernoulli``, ``binomial``, ``poisson``, ``t`` or ``negativebinomial``.
     priors : None, str, dict or preset
@@ -80,6 +83,13 @@ def fit(
     if method not in METHODS:
         raise MultilevelError(f"Unknown method {method!r}. Use one of: {', '.join(METHODS)}.")
     data = _resolve_data(data)
+    if method == "map":
+        from multilevel.priors import map_estimate
+
+        sigma = options.pop("sigma", None)
+        if sigma is None:  # hold σ at the least-squares estimate
+            sigma = fit(formula, data, method="ml", family=family, na=na).sigma
+        return map_estimate(formula, data, priors, sigma=sigma)
     if method in ("reml", "ml"):
         if priors is not None:
             raise MultilevelError(
