@@ -1,0 +1,11 @@
+"""Diagnostics before and after fitting: collinearity (VIF), ICC and the evidence for a
+random effect, the panel F test, convergence checks and plots.
+
+Nothing here imports PyMC, Bambi or ArviZ (a Bayesian fit passed in brings its own);
+the plots (``multilevel.diagnostics.plots``, also ``ml.plots``) import matplotlib
+when used.
+"""
+
+from multilevel.diagnostics.vif import vif
+
+__all__ = ["vif"]
