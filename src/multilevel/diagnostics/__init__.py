@@ -6,6 +6,8 @@ the plots (``multilevel.diagnostics.plots``, also ``ml.plots``) import matplotli
 when used.
 """
 
+from multilevel.diagnostics.evidence import RandomEffectEvidence, random_effect_evidence
+from multilevel.diagnostics.icc import ICCResult, icc
 from multilevel.diagnostics.vif import vif
 
-__all__ = ["vif"]
+__all__ = ["ICCResult", "RandomEffectEvidence", "icc", "random_effect_evidence", "vif"]
