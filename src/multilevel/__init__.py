@@ -27,6 +27,9 @@ _LAZY = {
     "compare_priors": ("multilevel.sensitivity", "compare_priors"),
     "sensitivity": ("multilevel.sensitivity", None),
     "regularization_path": ("multilevel.regularization", "regularization_path"),
+    "vif": ("multilevel.diagnostics.vif", "vif"),
+    "icc": ("multilevel.diagnostics.icc", "icc"),
+    "diagnostics": ("multilevel.diagnostics", None),
 }
 
 __all__ = ["MultilevelError", "datasets", "errors", "fit", *_LAZY]
