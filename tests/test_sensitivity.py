@@ -47,3 +47,19 @@ def test_prior_predictive(bayes_ss_intercept):
     assert (again["prior_predictive"]["Reaction"].values == idata["prior_predictive"]["Reaction"].values).all()
     fig = plot_prior_predictive(bayes_ss_intercept, draws=20)
     assert len(fig.axes[0].lines) >= 21
+
+
+def test_cli_compare_priors_writes_a_run_folder(tmp_path, capsys):
+    from pathlib import Path
+
+    from multilevel.cli import main
+
+    spec = Path(__file__).resolve().parents[1] / "models" / "sleepstudy-priors.toml"
+    out = tmp_path / "priors"
+    assert main(["compare-priors", str(spec), "--out", str(out), "--draws", "300", "--tune", "500",
+                 "--params", "Days", "sigma"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["loo.csv", "posteriors.png", "spec.toml",
+                                                     "summary.csv", "table.md"]
+    assert "tight" in capsys.readouterr().out
+    assert main(["fit", str(spec)]) == 1
+    assert "compare-priors" in capsys.readouterr().err

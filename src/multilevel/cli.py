@@ -54,6 +54,13 @@ def _parser() -> argparse.ArgumentParser:
     add_arguments(compare)
     compare.set_defaults(run=_cmd_compare)
 
+    priors = sub.add_parser("compare-priors", help="fit one spec under each of its [priors.NAME] "
+                            "tables and compare the posteriors")
+    from multilevel.sensitivity.cli import add_arguments as add_prior_arguments
+
+    add_prior_arguments(priors)
+    priors.set_defaults(run=_cmd_compare_priors)
+
     data = sub.add_parser("datasets", help="list the shipped datasets")
     data.set_defaults(run=_cmd_datasets)
     return parser
@@ -106,6 +113,12 @@ def _cmd_fit(args) -> int:
 
 def _cmd_compare(args) -> int:
     from multilevel.compare.cli import run
+
+    return run(args)
+
+
+def _cmd_compare_priors(args) -> int:
+    from multilevel.sensitivity.cli import run
 
     return run(args)
 

@@ -90,6 +90,12 @@ class ModelSpec:
         """The ``priors=`` argument for :func:`multilevel.fit` (None = weakly informative)."""
         if not self.priors or self.priors == {"preset": DEFAULT_PRESET}:
             return None
+        if all(isinstance(v, dict) for v in self.priors.values()) and \
+                not {"preset", "terms"} & set(self.priors):
+            raise SpecError(
+                f"Spec {self.name!r} names several prior sets ([priors.{'], [priors.'.join(self.priors)}]); "
+                f"compare them with `multilevel compare-priors {self.path}`, or keep one [priors] table."
+            )
         from multilevel import priors
 
         return priors.from_spec(self.priors)

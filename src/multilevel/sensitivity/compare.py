@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +21,7 @@ class PriorComparison:
     summary : DataFrame
         Rows: parameters; columns: (prior name, statistic) for estimate, lower, upper.
     loo : DataFrame
-        elpd_loo, se and p_loo per prior.
+        elpd_loo, se, p_loo and the count of Pareto k > 0.7 (``n_high_k``) per prior.
     fits : dict
         The fits, by prior name.
     """
@@ -93,8 +94,12 @@ def compare_priors(formula: str, data, priors: dict, *, family: str = "gaussian"
         table = fit.summary(ci=ci)
         for stat in ("estimate", "lower", "upper"):
             columns[(name, stat)] = table[stat]
-        res = az.loo(fit.idata)
-        loo_rows.append((name, float(res.elpd), float(res.se), float(res.p)))
+        with warnings.catch_warnings():
+            # high Pareto k is reported in the n_high_k column instead
+            warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
+            res = az.loo(fit.idata, pointwise=True)
+        n_high = int((np.asarray(res.pareto_k) > 0.7).sum())
+        loo_rows.append((name, float(res.elpd), float(res.se), float(res.p), n_high))
     summary = pd.DataFrame(columns)
-    loo = pd.DataFrame(loo_rows, columns=["prior", "elpd_loo", "se", "p_loo"]).set_index("prior")
+    loo = pd.DataFrame(loo_rows, columns=["prior", "elpd_loo", "se", "p_loo", "n_high_k"]).set_index("prior")
     return PriorComparison(summary=summary, loo=loo, fits=fits)
