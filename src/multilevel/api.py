@@ -12,7 +12,7 @@ import importlib
 
 import pandas as pd
 
-from multilevel.errors import DataError, MultilevelError
+from multilevel.errors import DataError, FormulaError, MultilevelError
 
 METHODS = ("bayes", "reml", "ml", "map")
 
@@ -91,6 +91,12 @@ def fit(
             sigma = fit(formula, data, method="ml", family=family, na=na).sigma
         return map_estimate(formula, data, priors, sigma=sigma)
     if method in ("reml", "ml"):
+        from multilevel.formula import parse_formula
+
+        residuals = parse_formula(formula).residuals
+        if residuals is not None:
+            raise FormulaError(f"{residuals.source!r} (AR(1) residuals) is fitted with method='bayes'; "
+                               "the REML/ML engine has independent residuals.")
         if priors is not None:
             raise MultilevelError(
                 f"priors are for method='bayes'; method={method!r} estimates without priors. "

@@ -41,13 +41,17 @@ class MultilevelPyMCModel(PyMCModel):
         A preset with ``build_coefficients(X, names, *, sigma, intercept, y_scale)``.
     lkj_eta : float
         Shape of the LKJ prior on each block's correlation matrix.
+    ar1 : AR1Layout or None
+        AR(1) residuals within groups (replaces Bambi's Gaussian likelihood).
     """
 
-    def __init__(self, blocks: list[Block], coefficient_prior=None, lkj_eta: float = LKJ_ETA):
+    def __init__(self, blocks: list[Block], coefficient_prior=None, lkj_eta: float = LKJ_ETA,
+                 ar1=None):
         super().__init__()
         self.blocks = blocks
         self.coefficient_prior = coefficient_prior
         self.lkj_eta = lkj_eta
+        self.ar1 = ar1  # AR1Layout for ar1(time | g) residuals (multilevel.bayes.residuals)
 
     def build(self, spec):
         """Bambi's ``PyMCModel.build`` with our component for the parent parameter."""
@@ -66,8 +70,15 @@ class MultilevelPyMCModel(PyMCModel):
             for name, component in spec.conditional_parameters.items():
                 self.components[name] = MultilevelComponent(component, self if name == parent else None)
                 self.components[name].build(self, spec)
-            self.response_component = ResponseComponent(spec.response_term)
-            self.response_component.build(self, spec)
+            if self.ar1 is not None:
+                from multilevel.bayes.residuals import build_ar1_likelihood
+
+                build_ar1_likelihood(self.ar1, spec.response_term.name, self.components[parent].output,
+                                     self.components["sigma"].output,
+                                     np.asarray(spec.response_term.data, dtype=float).reshape(-1))
+            else:
+                self.response_component = ResponseComponent(spec.response_term)
+                self.response_component.build(self, spec)
             self.build_potentials(spec)
         self.spec = spec
 

@@ -106,7 +106,7 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=UserWarning, module="bambi")
-        model = bmb.Model(bambi_formula(parsed), frame.data, family=BAMBI_FAMILIES[frame.family],
+        model = bmb.Model(bambi_formula(parsed), _categorical_strings(frame.data), family=BAMBI_FAMILIES[frame.family],
                           extra_namespace=dict(SAFE_FUNCTIONS),
                           noncentered=_noncentered(noncentered, design))
     component = model.conditional_parameters[model.family.likelihood.parent]
@@ -114,7 +114,12 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
     if per_term:
         bambi_priors = translate_priors(per_term, design, block_list, component.common_terms)
         model.set_priors({k: _to_bambi(v, k) for k, v in bambi_priors.items()})
-    model.backend = MultilevelPyMCModel(block_list, coefficient_prior=preset, lkj_eta=lkj_eta)
+    ar1 = None
+    if parsed.residuals is not None:
+        from multilevel.bayes.residuals import ar1_layout
+
+        ar1 = ar1_layout(parsed.residuals, frame.data, frame.family)
+    model.backend = MultilevelPyMCModel(block_list, coefficient_prior=preset, lkj_eta=lkj_eta, ar1=ar1)
     model.backend.build(model)
     model.built = True
     return BuiltModel(bambi=model, design=design, blocks=block_list, formula=formula,
@@ -166,3 +171,16 @@ def _to_bambi(prior, term: str):
         f"The prior for {term!r} must be ml.priors.Prior(...), bambi.Prior(...) or a number "
         f"(a constant); got {type(prior).__name__}."
     )
+
+
+def _categorical_strings(data: pd.DataFrame) -> pd.DataFrame:
+    """String columns as categoricals: what Bambi would do, without its pandas-4 deprecation
+    path (``select_dtypes("object")`` on ``str`` columns)."""
+    strings = [c for c in data.columns
+               if pd.api.types.is_string_dtype(data[c]) and not isinstance(data[c].dtype, pd.CategoricalDtype)]
+    if not strings:
+        return data
+    data = data.copy()
+    for column in strings:
+        data[column] = data[column].astype("category")
+    return data

@@ -36,11 +36,15 @@ ALLOWED_FUNCTIONS = frozenset(
         "rbf", "sigmoid",
         # lme4's two-column binomial response
         "cbind",
+        # residual structures (multilevel.bayes.residuals)
+        "ar1",
     }
 )
 _KEYWORD_VALUES = frozenset({"True", "False", "None"})
 _ALLOWED_OPS = frozenset({"~", "+", "-", "*", "/", ":", "**", "(", ")", "|", ",", "=", "{", "}", "%", "^"})
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+# ar1(time | group): AR(1) residuals within group, ordered by time (Bayesian fits)
+_RESIDUAL_CALL = re.compile(r"(ar1)\(\s*([A-Za-z][A-Za-z0-9_.]*)\s*\|\s*([A-Za-z][A-Za-z0-9_.]*)\s*\)")
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,17 @@ class Response:
 
 
 @dataclass(frozen=True)
+class Residuals:
+    """A residual correlation structure, e.g. ``ar1(time | g)``: AR(1) errors within each
+    level of ``group``, ordered by ``time``."""
+
+    kind: str
+    time: str
+    group: str
+    source: str
+
+
+@dataclass(frozen=True)
 class ParsedFormula:
     """A formula split into response, fixed-effects part and random-effect bars."""
 
@@ -86,6 +101,7 @@ class ParsedFormula:
     response: Response
     fixed: str
     bars: tuple[Bar, ...] = field(default_factory=tuple)
+    residuals: Residuals | None = None
 
     @property
     def has_bars(self) -> bool:
@@ -138,8 +154,17 @@ def parse_formula(text: str) -> ParsedFormula:
     response = _parse_response(sides[0].strip())
     fixed_terms: list[str] = []
     bars: list[Bar] = []
+    residuals = None
     for term in _flatten_grouped_bars(_split_top(sides[1], "+-")):
         body = term.lstrip("+-").strip()
+        match = _RESIDUAL_CALL.fullmatch(body)
+        if match:
+            if residuals is not None:
+                raise FormulaError(f"Only one residual structure per formula; got {residuals.source!r} "
+                                   f"and {body!r}.")
+            residuals = Residuals(kind=match.group(1), time=match.group(2), group=match.group(3),
+                                  source=body)
+            continue
         inner = _strip_outer_parens(body)
         if inner is not None and _find_top(inner, "|") >= 0:
             if term.startswith("-"):
@@ -152,7 +177,8 @@ def parse_formula(text: str) -> ParsedFormula:
         fixed = "1"
     elif fixed.startswith("-"):
         fixed = "1 " + fixed
-    return ParsedFormula(text=text, response=response, fixed=fixed, bars=tuple(bars))
+    return ParsedFormula(text=text, response=response, fixed=fixed, bars=tuple(bars),
+                         residuals=residuals)
 
 
 def _flatten_grouped_bars(terms: list[str]) -> list[str]:
