@@ -1,17 +1,27 @@
-"""The HTML report: self-contained, with the interval table and the figures, rendered by Chromium."""
+"""Reports: interval tables checked against closed forms and R, the report's sections,
+and the HTML report rendered by headless Chromium (DOM and screenshot)."""
 
 from __future__ import annotations
 
+import base64
+import re
 import shutil
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
+import pandas as pd
 import pytest
+from scipy import stats
 
-from multilevel.report import report_figures
+import multilevel as ml
+from multilevel.errors import DataWarning, MultilevelError
+from multilevel.report import fit_markdown, interval_table, prior_table, report_content, write_report
 
-pytestmark = pytest.mark.slow
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def _browser() -> str:
@@ -19,33 +29,204 @@ def _browser() -> str:
         path = shutil.which(name)
         if path:
             return path
-    pytest.fail("No headless Chromium found: install Debian's package with "
-                "`apt-get install -y chromium` (.ci/run does this on CI machines).")
+    pytest.fail("No headless Chromium on PATH (looked for chromium, chromium-browser, google-chrome). "
+                "Install Debian's package: `apt-get update && apt-get install -y chromium` "
+                "(.ci/run does this on CI machines).")
 
 
-def test_figures_have_expected_panels(bayes_ss_slopes):
-    figs = report_figures(bayes_ss_slopes)
-    assert set(figs) == {"forest", "rank", "ppc"}
-    assert len(figs["forest"].axes) == 1
-    assert len(figs["forest"].axes[0].get_yticklabels()) == 2          # (Intercept), Days
-    assert sum(ax.get_visible() for ax in figs["rank"].axes) == 6     # the six summary parameters
-    assert len(figs["ppc"].axes[0].lines) >= 51                       # 50 replicates + observed
+class _Page(HTMLParser):
+    """Tables (by class) as lists of rows, and the img sources, from a DOM dump."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self.images: list[str] = []
+        self._table = self._row = self._cell = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table":
+            self._table = self.tables.setdefault((attrs.get("class") or "").split()[-1], [])
+        elif tag == "tr" and self._table is not None:
+            self._row = []
+            self._table.append(self._row)
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+        elif tag == "img":
+            self.images.append(attrs.get("src", ""))
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._row.append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "table":
+            self._table = self._row = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
 
 
+# ------------------------------------------------------------ interval tables
+# Wald intervals of ML/REML fits: (spec, level, expected lower/upper per coefficient).
+# lm: R 4.2 `confint(lm(mpg ~ wt, mtcars))` (t quantiles, n - p df). lmer: lme4's
+# confint(method = "Wald") = fixef ± qnorm · se with lme4's own estimates and SEs.
+def _lme4_wald(ref, level):
+    z = stats.norm.ppf(0.5 + level / 2)
+    return {k: (v - z * ref["fixef_se"][k], v + z * ref["fixef_se"][k]) for k, v in ref["fixef"].items()}
+
+
+def test_least_squares_intervals_equal_r_confint():
+    fit = ml.fit("mpg ~ wt", "mtcars", method="ml")
+    table = interval_table(fit, ci=0.95)
+    expected = {"(Intercept)": (33.450500, 41.119753), "wt": (-6.486308, -4.202635)}
+    for name, (lo, hi) in expected.items():
+        assert table.loc[name, "lower"] == pytest.approx(lo, abs=5e-6)
+        assert table.loc[name, "upper"] == pytest.approx(hi, abs=5e-6)
+    assert table.attrs == {"ci": 0.95, "kind": "wald"}
+
+
+@pytest.mark.parametrize("key,method,level", [("ss_rs_reml", "reml", 0.95), ("ss_rs_ml", "ml", 0.9),
+                                               ("pastes_reml", "reml", 0.8)])
+def test_mixed_model_wald_intervals_equal_lme4(lme4_ref, key, method, level):
+    ref = lme4_ref[key]
+    data = "Pastes" if key.startswith("pastes") else "sleepstudy"
+    table = interval_table(ml.fit(ref["formula"], data, method=method), ci=level)
+    for name, (lo, hi) in _lme4_wald(ref, level).items():
+        # lme4's estimates agree with ours to ~1e-5 relative; the bounds inherit that
+        assert table.loc[name, "lower"] == pytest.approx(lo, rel=1e-4, abs=1e-4)
+        assert table.loc[name, "upper"] == pytest.approx(hi, rel=1e-4, abs=1e-4)
+
+
+@pytest.mark.parametrize("ci,kind,match", [(1.5, "eti", "ci must be"), (0, "eti", "ci must be"),
+                                           ("wide", "eti", "ci must be"), (0.9, "mode", "kind='mode'")])
+def test_bad_interval_arguments_are_refused(ci, kind, match):
+    fit = ml.fit("mpg ~ wt", "mtcars", method="ml")
+    with pytest.raises(MultilevelError, match=match):
+        interval_table(fit, ci=ci, kind=kind)
+
+
+@pytest.mark.slow
+def test_bayes_interval_table_is_quantiles_and_hdi_of_the_draws(bayes_ss_slopes):
+    draws = bayes_ss_slopes.fixef_draws()
+    eti = interval_table(bayes_ss_slopes, ci=0.9, kind="eti")
+    for name in draws:
+        lo, hi = np.quantile(draws[name], [0.05, 0.95])
+        assert eti.loc[name, "lower"] == pytest.approx(lo, rel=1e-3)
+        assert eti.loc[name, "upper"] == pytest.approx(hi, rel=1e-3)
+    hdi = interval_table(bayes_ss_slopes, ci=0.9, kind="hdi")
+    assert hdi.attrs["kind"] == "hdi" and eti.attrs["kind"] == "eti"
+    for name in draws:  # the HDI is the shortest interval holding 90 % of the draws
+        x = np.sort(draws[name].to_numpy())
+        k = int(np.floor(0.9 * len(x)))
+        shortest = np.min(x[k:] - x[:-k])
+        assert hdi.loc[name, "upper"] - hdi.loc[name, "lower"] == pytest.approx(shortest, rel=0.02)
+
+
+# ---------------------------------------------------------------- sections
+def test_prior_table_names_bambi_defaults_lkj_and_presets(sleepstudy):
+    from multilevel.bayes.model import build_model
+
+    formula = "Reaction ~ Days + (Days | Subject)"
+    built = build_model(formula, sleepstudy)
+    table = prior_table(SimpleNamespace(built=built, design=built.design)).set_index("parameter")
+    sd_y = sleepstudy["Reaction"].std(ddof=0)
+    assert table.loc["Intercept", "prior"].startswith("Normal(mu: ")
+    assert table.loc["sd__Days|Subject", "prior"].startswith("HalfNormal(sigma: ")
+    assert table.loc["cor((Intercept), Days)|Subject", "prior"].startswith("LKJ(eta: 1)")
+    # Bambi's default for sigma is HalfStudentT(4, sd(y)) with the population SD
+    assert table.loc["sigma", "prior"] == f"HalfStudentT(nu: 4, sigma: {sd_y:.4g})"
+    ridge = build_model(formula, sleepstudy, priors=ml.priors.ridge(2.0))
+    table = prior_table(SimpleNamespace(built=ridge, design=ridge.design)).set_index("parameter")
+    assert "ridge" in table.loc["Days", "prior"] and "standardized" in table.loc["Days", "prior"]
+
+
+def test_data_section_counts_groups_and_removed_rows(sleepstudy):
+    data = sleepstudy.copy()
+    data.loc[[3, 50, 99], "Reaction"] = np.nan
+    with pytest.warns(DataWarning, match="Removed 3 of 180 rows"):
+        fit = ml.fit("Reaction ~ Days + (Days | Subject)", data, method="reml")
+    content = report_content(fit)
+    assert dict(content.data)["rows used"] == "177"
+    assert dict(content.data)["rows removed (missing values)"] == "3"
+    crossed = ml.fit("diameter ~ 1 + (1 | plate) + (1 | sample)", "Penicillin", method="reml")
+    groups = report_content(crossed).groups
+    assert dict(zip(groups["factor"], groups["levels"])) == {"plate": 24, "sample": 6}
+    nested = report_content(ml.fit("strength ~ 1 + (1 | batch/cask)", "Pastes", method="reml")).groups
+    assert dict(zip(nested["factor"], nested["levels"])) == {"cask:batch": 30, "batch": 10}  # lme4 names
+
+
+def test_freq_report_has_wald_table_variance_components_and_forest(tmp_path):
+    fit = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
+    page = write_report(fit, tmp_path / "rep", ci=0.9)
+    assert sorted(p.name for p in page.parent.iterdir()) == ["forest.png", "report.html", "report.md"]
+    md = (page.parent / "report.md").read_text()
+    assert "## Parameters (Wald 90%)\n\n90% Wald confidence intervals of the fixed effects." in md
+    assert "## Variance components" in md and "REML criterion 1743.6283" in md
+    assert "![Estimates with 90% Wald confidence intervals.](forest.png)" in md
+    assert "<h2>Priors</h2>" not in page.read_text()
+
+
+# ---------------------------------------------------------- HTML in Chromium
+@pytest.mark.slow
 def test_html_report_renders_in_chromium(bayes_ss_slopes, tmp_path):
     page = bayes_ss_slopes.report(tmp_path / "report", ci=0.9, kind="hdi")
     folder = Path(page).parent
     assert sorted(p.name for p in folder.iterdir()) == ["forest.png", "ppc.png", "rank.png",
                                                         "report.html", "report.md"]
-    text = page.read_text()
-    assert "HDI 90% credible intervals" in text and "data:image/png;base64," in text
-    shot = tmp_path / "report.png"
-    dom = subprocess.run(
-        [_browser(), "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120, check=True).stdout
-    assert "cor__(Intercept).Days|Subject" in dom          # the interval table
-    assert dom.count("<img") == 3                          # rank, forest, predictive check
-    subprocess.run([_browser(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                    f"--screenshot={shot}", "--window-size=1000,1400", page.as_uri()],
+    browser = _browser()
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    parsed = _Page()
+    parsed.feed(dom)
+    # the interval table, as the browser built it, carries the summary's numbers
+    rows = {r[0]: r[1:] for r in parsed.tables["intervals"][1:]}
+    header = parsed.tables["intervals"][0]
+    expected = bayes_ss_slopes._interval_table(0.9, "hdi")
+    assert list(rows) == list(expected.index)
+    for name, row in expected.iterrows():
+        cells = dict(zip(header[1:], rows[name]))
+        for col in ("estimate", "lower", "upper"):
+            assert float(cells[col]) == pytest.approx(row[col], rel=1e-3)
+    assert "Parameters (HDI 90%)" in dom and "90% highest-density credible intervals (HDI)" in dom
+    assert {"priors", "groups", "convergence"} <= set(parsed.tables)
+    # three embedded PNG images, nothing loaded from elsewhere
+    assert len(parsed.images) == 3
+    for src in parsed.images:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == PNG_MAGIC
+    assert not re.search(r"(src|href)=['\"](?!data:)", page.read_text())
+    shot = tmp_path / "report-screenshot.png"
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    f"--screenshot={shot}", "--window-size=1100,3000", page.as_uri()],
                    capture_output=True, timeout=120, check=True)
-    assert shot.stat().st_size > 10_000                   # a rendered page, not a blank one
+    import matplotlib.image as mpimg
+
+    pixels = mpimg.imread(shot)
+    assert pixels.shape[:2] == (3000, 1100)
+    assert pixels[..., :3].std() > 0.05            # text, tables and plots, not a blank page
+
+
+@pytest.mark.slow
+def test_markdown_report_links_the_written_plots(bayes_ss_slopes, tmp_path):
+    page = write_report(bayes_ss_slopes, tmp_path / "rep", ci=0.95, kind="eti")
+    md = (page.parent / "report.md").read_text()
+    links = re.findall(r"!\[[^]]*\]\(([^)]+)\)", md)
+    assert links == ["forest.png", "rank.png", "ppc.png"]
+    for link in links:
+        assert (page.parent / link).read_bytes()[:8] == PNG_MAGIC
+    assert "## Priors" in md and "LKJ(eta: 1)" in md and "| Subject | 18 |" in md
+    assert "## Convergence" in md and "max R-hat" in md
+
+
+def test_cli_run_folder_of_a_reml_spec_has_the_reports(tmp_path, capsys):
+    from multilevel.cli import main
+
+    spec = Path(__file__).resolve().parents[1] / "models" / "sleepstudy-reml.toml"
+    out = tmp_path / "run"
+    assert main(["fit", str(spec), "--out", str(out)]) == 0
+    assert {"report.html", "report.md", "forest.png", "summary.csv", "spec.toml"} <= {
+        p.name for p in out.iterdir()}
+    summary = pd.read_csv(out / "summary.csv", index_col=0)
+    assert {"estimate", "std_error", "lower", "upper"} <= set(summary.columns)
+    assert "Wald confidence intervals" in capsys.readouterr().out

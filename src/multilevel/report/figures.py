@@ -1,28 +1,84 @@
-"""The figures of a fit's report: rank plots, a forest plot, a posterior predictive check.
+"""The figures of a fit's report: a forest plot, rank plots, a posterior predictive check.
 
-Plain matplotlib from the posterior draws (headless: no display needed); each
-function returns the Figure.
+Plain matplotlib ``Figure`` objects, not pyplot: no display, no global figure state,
+nothing to close. :func:`report_figures` renders them to PNG bytes with captions.
 """
 
 from __future__ import annotations
 
+import io
+from dataclasses import dataclass
+
 import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-MAX_RANK_PANELS = 8
+DPI = 110
+MAX_RANK_PANELS = 24  # beyond this, the parameters with the worst R-hat (the caption says so)
+# forest panels: one per kind of parameter, so an intercept of 250 does not squash a correlation
+PANELS = (("fixed effects", r"^(?!sd__|cor__|sigma$|nu$|alpha$)"),
+          ("standard deviations", r"^(?:sd__|sigma$)"),
+          ("correlations", r"^cor__"),
+          ("family parameters", r"^(?:nu|alpha)$"))
+INTERVAL_WORDS = {"eti": "equal-tailed credible intervals", "hdi": "highest-density credible intervals",
+                  "wald": "Wald confidence intervals"}
 
 
-def rank_plot(fit, bins: int = 20):
+@dataclass(frozen=True)
+class ReportFigure:
+    """One plot of a report: a file-name stem, a caption and the PNG image."""
+
+    name: str
+    caption: str
+    png: bytes
+
+
+def interval_words(table: pd.DataFrame) -> str:
+    """``"95% equal-tailed credible intervals"`` from an interval table's ``attrs``."""
+    return f"{table.attrs['ci']:.0%} {INTERVAL_WORDS[table.attrs['kind']]}"
+
+
+def forest_plot(table: pd.DataFrame):
+    """Estimates and intervals of an interval table, one panel per kind of parameter.
+
+    Parameters
+    ----------
+    table : DataFrame
+        From :func:`multilevel.report.interval_table` (columns estimate, lower, upper).
+    """
+    names = table.index.to_series()
+    groups = [(title, table[names.str.contains(pattern, regex=True)]) for title, pattern in PANELS]
+    groups = [(title, rows) for title, rows in groups if len(rows)]
+    heights = [len(rows) + 1.0 for _, rows in groups]
+    fig = Figure(figsize=(7, 0.35 * sum(heights) + 0.8))
+    axes = fig.subplots(len(groups), 1, gridspec_kw={"height_ratios": heights}, squeeze=False)
+    for ax, (title, rows) in zip(axes[:, 0], groups):
+        y = np.arange(len(rows))[::-1]
+        est = rows["estimate"].to_numpy(float)
+        ax.errorbar(est, y, xerr=[est - rows["lower"].to_numpy(float), rows["upper"].to_numpy(float) - est],
+                    fmt="o", color="C0", capsize=3)
+        if title in ("fixed effects", "correlations"):
+            ax.axvline(0, color="grey", lw=0.8, ls=":")
+        ax.set_yticks(y, [str(i) for i in rows.index])
+        ax.set_ylim(-0.6, len(rows) - 0.4)
+        ax.set_title(title, loc="left", fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle(f"Estimates with {interval_words(table)}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def rank_plot(fit, bins: int = 20, names: list[str] | None = None):
     """Rank histograms per chain for the summary parameters (Vehtari et al. 2021).
 
-    Well-mixed chains give flat, overlapping histograms.
+    Well-mixed chains give flat, overlapping histograms near the dotted line.
     """
-    import matplotlib.pyplot as plt
-
-    data = fit._summary_dataset()
-    names = list(data.data_vars)[:MAX_RANK_PANELS]
+    data = fit._summary_dataset()  # summary parameters under lme4 names, (chain, draw) each
+    names = list(data.data_vars) if names is None else names
     cols = min(4, len(names))
     rows = int(np.ceil(len(names) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
+    fig = Figure(figsize=(3.2 * cols, 2.2 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax, name in zip(axes.flat, names):
         values = np.asarray(data[name].values)                    # (chain, draw)
         ranks = values.reshape(-1).argsort().argsort().reshape(values.shape)
@@ -40,39 +96,14 @@ def rank_plot(fit, bins: int = 20):
     return fig
 
 
-def forest_plot(fit, ci: float = 0.95, kind: str = "eti"):
-    """Fixed effects with their credible (Bayes) or Wald (REML/ML) intervals."""
-    import matplotlib.pyplot as plt
-
-    names = list(fit.fixef.index)
-    if hasattr(fit, "idata"):
-        table = fit._interval_table(ci, kind).loc[names]
-        est, lo, hi = table["estimate"], table["lower"], table["upper"]
-    else:
-        from scipy import stats
-
-        z = stats.norm.ppf(0.5 + ci / 2)
-        est, se = fit.fixef, fit.se
-        lo, hi = est - z * se, est + z * se
-    fig, ax = plt.subplots(figsize=(6, 0.45 * len(names) + 1.2))
-    y = np.arange(len(names))[::-1]
-    ax.errorbar(est, y, xerr=[est - lo, hi - est], fmt="o", color="C0", capsize=3)
-    ax.axvline(0, color="grey", lw=0.8, ls=":")
-    ax.set_yticks(y, names)
-    ax.set_title(f"Fixed effects ({kind.upper() if hasattr(fit, 'idata') else 'Wald'} {ci:.0%})")
-    fig.tight_layout()
-    return fig
-
-
 def ppc_plot(fit, n_draws: int = 50, seed: int = 0):
     """Posterior predictive check: the data's distribution against replicated data sets."""
-    import matplotlib.pyplot as plt
-
     from multilevel.predict.bayes import predictive_draws
 
     reps = predictive_draws(fit, n_draws=n_draws, seed=seed)
     y = np.asarray(fit.design.y, dtype=float)
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.subplots()
     lo, hi = np.quantile(np.concatenate([y, reps.ravel()]), [0.005, 0.995])
     edges = np.linspace(lo, hi, 40) if fit.family in ("gaussian", "t") else \
         np.arange(np.floor(lo) - 0.5, np.ceil(hi) + 1.5)
@@ -81,17 +112,40 @@ def ppc_plot(fit, n_draws: int = 50, seed: int = 0):
         ax.step(edges[:-1], counts, where="post", color="C0", alpha=0.15, lw=1)
     counts, _ = np.histogram(y, bins=edges, density=True)
     ax.step(edges[:-1], counts, where="post", color="k", lw=2, label="observed")
-    ax.plot([], [], color="C0", alpha=0.5, label=f"{n_draws} replicated data sets")
+    ax.plot([], [], color="C0", alpha=0.5, label=f"{len(reps)} replicated data sets")
     ax.legend(fontsize=8)
     ax.set_title("Posterior predictive check")
     fig.tight_layout()
     return fig
 
 
-def report_figures(fit, ci: float = 0.95, kind: str = "eti") -> dict:
-    """name → Figure: the figures a report embeds (the predictive check for Bayes fits)."""
-    figures = {"forest": forest_plot(fit, ci, kind)}
-    if hasattr(fit, "idata"):
-        figures["rank"] = rank_plot(fit)
-        figures["ppc"] = ppc_plot(fit)
+def report_figures(fit, table: pd.DataFrame) -> list[ReportFigure]:
+    """The report's figures as PNG with captions, in display order.
+
+    Parameters
+    ----------
+    fit : BayesFit, FreqFit or OLSFit
+    table : DataFrame
+        The report's interval table, drawn by the forest plot.
+    """
+    figures = [ReportFigure("forest", f"Estimates with {interval_words(table)}.",
+                            _png(forest_plot(table)))]
+    if not hasattr(fit, "idata"):
+        return figures
+    names = list(table.index)
+    caption = ("Rank plots: each chain's share of the pooled draws' ranks; converged chains give "
+               "flat, overlapping histograms.")
+    if len(names) > MAX_RANK_PANELS:
+        names = list(table["r_hat"].sort_values(ascending=False).index[:MAX_RANK_PANELS])
+        caption += f" Shown: the {MAX_RANK_PANELS} of {len(table)} parameters with the highest R-hat."
+    figures.append(ReportFigure("rank", caption, _png(rank_plot(fit, names=names))))
+    figures.append(ReportFigure(
+        "ppc", "Posterior predictive check: the observed response (black) against data sets "
+               "replicated from random posterior draws (blue).", _png(ppc_plot(fit))))
     return figures
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    return buffer.getvalue()

@@ -1,108 +1,135 @@
-"""A self-contained HTML report (images embedded as base64 PNG) and its files.
+"""A self-contained HTML report (images embedded as base64 PNG) and the report folder.
 
 :func:`write_report` writes ``report.html``, ``report.md`` and one PNG per figure
-into a folder, atomically (all or nothing).
+into a folder, atomically (all or nothing). The HTML needs no other file: styles
+are inline and images are ``data:`` URIs, so it can be mailed or opened anywhere.
 """
 
 from __future__ import annotations
 
 import base64
 import html
-import io
 from pathlib import Path
 
-from multilevel.report.figures import report_figures
-from multilevel.report.markdown import fit_markdown, interval_table
+import pandas as pd
+
+from multilevel.report.content import ReportContent, report_content
+from multilevel.report.figures import ReportFigure, report_figures
+from multilevel.report.markdown import render_markdown
 from multilevel.report.runs import atomic_folder
 
-CSS = """body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;color:#222}
-table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
-th:first-child,td:first-child{text-align:left}img{max-width:100%;margin:1em 0}
-.warn{background:#fff3cd;padding:.6em}.ok{background:#e7f5e7;padding:.6em}
-pre{white-space:pre-wrap}"""
+CSS = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;font-size:13px;margin:.5em 0}
+td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+th:first-child,td:first-child,table.priors td,table.priors th{text-align:left}
+dl{display:grid;grid-template-columns:max-content auto;gap:2px 1em}dt{font-weight:600}dd{margin:0}
+figure{margin:1.5em 0}img{max-width:100%}figcaption{font-size:13px;color:#555}
+.warn{background:#fff3cd;padding:.6em}.ok{background:#e7f5e7;padding:.6em}pre{white-space:pre-wrap}"""
 
 
-def _png(fig) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return buffer.getvalue()
+def _table(table: pd.DataFrame, index: bool = True, cls: str = "") -> str:
+    return table.to_html(index=index, border=0, classes=cls or None, na_rep="",
+                         float_format=lambda v: f"{v:.4g}")
 
 
-def _data_summary(fit) -> list[str]:
-    frame = fit.design.frame
-    items = [f"{fit.nobs} rows used"]
-    if frame.n_dropped:
-        items.append(f"{frame.n_dropped} rows removed for missing values")
-    for term in fit.design.reterms:
-        items.append(f"{term.n_levels} levels of {term.group}")
-    return items
+def _pairs(rows: list[tuple[str, str]]) -> str:
+    items = "".join(f"<dt>{html.escape(k)}</dt><dd>{_value(k, v)}</dd>" for k, v in rows)
+    return f"<dl>{items}</dl>"
 
 
-def render_html(fit, ci: float = 0.95, kind: str = "eti", title: str | None = None,
-                images: dict[str, bytes] | None = None) -> str:
-    """The report as one HTML string; ``images`` are PNG bytes by figure name."""
-    table = interval_table(fit, ci=ci, kind=kind)
-    bayes = hasattr(fit, "idata")
-    label = f"{kind.upper()} {ci:.0%} credible intervals" if bayes else "estimates"
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title or fit.formula)}"
-             f"</title><style>{CSS}</style></head><body>",
-             f"<h1>{html.escape(title or fit.formula)}</h1>",
-             "<h2>Model</h2><ul>",
-             f"<li>formula: <code>{html.escape(fit.formula)}</code></li>",
-             f"<li>family: {html.escape(fit.family)}</li>"]
-    if bayes:
-        s = fit.settings
-        parts.append(f"<li>sampler: {s.sampler}, {s.chains} chains × {s.draws} draws (tune {s.tune}), "
-                     f"seed {s.seed}</li>")
-        from multilevel.report.markdown import _describe_priors
+def _value(label: str, value: str) -> str:
+    return f"<code>{html.escape(value)}</code>" if label == "formula" else html.escape(value)
 
-        parts.append(f"<li>priors: {html.escape(_describe_priors(fit))}</li>")
-    else:
-        parts.append(f"<li>method: {getattr(fit, 'method', 'ml').upper()}</li>")
-    parts.append("</ul><h2>Data</h2><ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in _data_summary(fit))
-                 + "</ul>")
-    parts.append(f"<h2>Parameters ({label})</h2>")
-    parts.append(table.to_html(float_format=lambda v: f"{v:.4g}", classes="intervals", border=0))
-    if bayes:
-        report = fit.convergence
-        css = "ok" if report.ok else "warn"
-        parts.append(f"<h2>Convergence</h2><pre class='{css}'>{html.escape(str(report))}</pre>")
-        parts.append(report.table.to_html(border=0))
-    for name, png in (images or {}).items():
-        data = base64.b64encode(png).decode("ascii")
-        parts.append(f"<h2>{html.escape(name)}</h2><img alt='{html.escape(name)}' "
-                     f"src='data:image/png;base64,{data}'>")
+
+def render_html(content: ReportContent, figures: list[ReportFigure] = ()) -> str:
+    """Lay out a report's sections as one HTML page with the figures embedded."""
+    title = html.escape(content.title)
+    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>"
+             f"<style>{CSS}</style></head><body>", f"<h1>{title}</h1>",
+             "<section id='model'><h2>Model</h2>", _pairs(content.model), "</section>"]
+    if content.priors is not None:
+        parts += ["<section id='priors'><h2>Priors</h2>", _table(content.priors, False, "priors"),
+                  "</section>"]
+    parts += ["<section id='data'><h2>Data</h2>", _pairs(content.data)]
+    if len(content.groups):
+        parts.append(_table(content.groups, False, "groups"))
+    parts += ["</section>", f"<section id='parameters'><h2>Parameters ({content.table_heading})</h2>",
+              f"<p>{html.escape(content.table_label)}.</p>", _table(content.table, True, "intervals"),
+              "</section>"]
+    if content.variance is not None:
+        parts += ["<section id='variance'><h2>Variance components</h2>",
+                  _table(content.variance, False, "variance"), "</section>"]
+    css = "ok" if content.convergence_ok else "warn"
+    parts += ["<section id='convergence'><h2>Convergence</h2>",
+              f"<pre class='{css}'>{html.escape(content.convergence_text)}</pre>"]
+    if content.convergence_table is not None:
+        parts.append(_table(content.convergence_table, True, "convergence"))
+    parts.append("</section>")
+    if figures:
+        parts.append("<section id='plots'><h2>Plots</h2>")
+        for fig in figures:
+            data = base64.b64encode(fig.png).decode("ascii")
+            parts.append(f"<figure id='fig-{html.escape(fig.name)}'><img alt='{html.escape(fig.name)}' "
+                         f"src='data:image/png;base64,{data}'><figcaption>{html.escape(fig.caption)}"
+                         "</figcaption></figure>")
+        parts.append("</section>")
     parts.append("</body></html>")
-    return "\n".join(parts)
+    return "\n".join(parts) + "\n"
+
+
+def fit_html(fit, spec=None, ci: float = 0.95, kind: str = "eti", plots: bool = True) -> str:
+    """The HTML report of a fit as a string (see :func:`write_report`)."""
+    content = report_content(fit, spec=spec, ci=ci, kind=kind)
+    figures = report_figures(fit, content.table) if plots else []
+    return render_html(content, figures)
 
 
 def write_report(fit, path: str | Path, ci: float = 0.95, kind: str = "eti", spec=None,
-                 extra=None) -> Path:
-    """Write report.html, report.md and the figures as PNGs into the folder ``path``.
+                 plots: bool = True, extra=None) -> Path:
+    """Write ``report.html``, ``report.md`` and the figures as PNGs into the folder ``path``.
 
-    The folder is replaced atomically: either the whole report is there or nothing
-    changed. ``extra(folder)`` may write more files into the temporary folder (the CLI
-    adds the spec, the summary CSV and the posterior).
+    Parameters
+    ----------
+    fit : BayesFit, FreqFit or OLSFit
+    path : str or Path
+        The report folder; an existing one is replaced when the new one is complete.
+    ci : float
+        Level of the intervals (0.95).
+    kind : {"eti", "hdi"}
+        Equal-tailed or highest-density credible intervals (Bayesian fits; ML/REML fits
+        get Wald intervals of the fixed effects).
+    spec : ModelSpec, optional
+        Names the report and its data source.
+    plots : bool
+        Draw the figures (forest; for Bayesian fits also rank plots and a posterior
+        predictive check).
+    extra : callable, optional
+        ``extra(folder)`` writes more files into the temporary folder before it is
+        moved into place (the CLI adds the spec, the summary CSV and the posterior).
 
     Returns
     -------
-    Path of report.html.
+    Path
+        ``path / "report.html"``.
+
+    Examples
+    --------
+    >>> import multilevel as ml, tempfile, pathlib
+    >>> m = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
+    >>> page = write_report(m, pathlib.Path(tempfile.mkdtemp()) / "report")
+    >>> sorted(p.name for p in page.parent.iterdir())
+    ['forest.png', 'report.html', 'report.md']
     """
-    images = {name: _png(fig) for name, fig in report_figures(fit, ci=ci, kind=kind).items()}
-    title = spec.name if spec is not None else None
-    page = render_html(fit, ci=ci, kind=kind, title=title, images=images)
-    markdown = fit_markdown(fit, spec=spec, ci=ci, kind=kind)
-    markdown += "\n" + "\n".join(f"![{name}]({name}.png)" for name in images) + "\n"
+    content = report_content(fit, spec=spec, ci=ci, kind=kind)
+    figures = report_figures(fit, content.table) if plots else []
+    page = render_html(content, figures)
+    markdown = render_markdown(content, [(f.caption, f"{f.name}.png") for f in figures])
     target = Path(path)
     with atomic_folder(target) as folder:
         (folder / "report.html").write_text(page, encoding="utf-8")
         (folder / "report.md").write_text(markdown, encoding="utf-8")
-        for name, png in images.items():
-            (folder / f"{name}.png").write_bytes(png)
+        for fig in figures:
+            (folder / f"{fig.name}.png").write_bytes(fig.png)
         if extra is not None:
             extra(folder)
     return target / "report.html"
-

@@ -1,62 +1,90 @@
-"""The credible-interval table and a markdown report of a fit."""
+"""The markdown report of a fit (the same sections as the HTML report)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
+from multilevel.report.content import ReportContent, interval_table, report_content
 
-def interval_table(fit, ci: float = 0.95, kind: str = "eti") -> pd.DataFrame:
-    """Estimate and interval per parameter, labelled with the interval's kind and level.
-
-    Parameters
-    ----------
-    fit : BayesFit or FreqFit
-    ci : float
-    kind : {"eti", "hdi"}
-        Bayesian fits only (frequentist fits give Wald intervals of the fixed effects).
-    """
-    if hasattr(fit, "idata"):
-        table = fit.summary(ci=ci, kind=kind)
-    else:
-        table = fit.summary()
-    table = table.copy()
-    table.attrs.update(ci=ci, kind=kind)
-    return table
+__all__ = ["fit_markdown", "interval_table", "markdown_table", "render_markdown"]
 
 
-def _markdown_table(table: pd.DataFrame, digits: int = 4) -> str:
-    cols = [table.index.name or "parameter", *map(str, table.columns)]
+def markdown_table(table: pd.DataFrame, digits: int = 4, index: bool = True) -> str:
+    """A DataFrame as a GitHub-flavoured markdown table (``|`` in cells escaped)."""
+    cols = ([table.index.name or "parameter"] if index else []) + [str(c) for c in table.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for name, row in table.iterrows():
-        cells = [f"{v:.{digits}g}" if isinstance(v, float) else str(v) for v in row]
-        cells = [str(name), *cells]
+        cells = [_cell(v, digits) for v in row]
+        if index:
+            cells = [str(name), *cells]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines)
 
 
-def fit_markdown(fit, spec=None, ci: float = 0.95, kind: str = "eti") -> str:
-    """A markdown report: model, priors, data, interval table, convergence."""
-    table = interval_table(fit, ci=ci, kind=kind)
-    title = spec.name if spec is not None else fit.formula
-    parts = [f"# {title}", "", f"- formula: `{fit.formula}`", f"- family: {fit.family}",
-             f"- observations: {fit.nobs}"]
-    if hasattr(fit, "settings"):
-        s = fit.settings
-        parts += [f"- sampler: {s.sampler}, {s.chains} chains x {s.draws} draws "
-                  f"(tune {s.tune}), seed {s.seed}",
-                  f"- priors: {_describe_priors(fit)}"]
-    dropped = fit.design.frame.n_dropped
-    if dropped:
-        parts.append(f"- rows removed for missing values: {dropped}")
-    label = f"{kind.upper()} {ci:.0%}" if hasattr(fit, "idata") else "estimates"
-    parts += ["", f"## Parameters ({label})", "", _markdown_table(table)]
-    if hasattr(fit, "convergence"):
-        parts += ["", "## Convergence", "", str(fit.convergence)]
+def _cell(value, digits: int) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def render_markdown(content: ReportContent, figures: list[tuple[str, str]] = ()) -> str:
+    """Lay out a report's sections as markdown.
+
+    Parameters
+    ----------
+    content : ReportContent
+    figures : list of (caption, relative path)
+        Images linked (not embedded) at the end.
+    """
+    parts = [f"# {content.title}", "", "## Model", ""]
+    parts += [f"- {label}: {_inline(label, value)}" for label, value in content.model]
+    if content.priors is not None:
+        parts += ["", "## Priors", "", markdown_table(content.priors, index=False)]
+    parts += ["", "## Data", ""] + [f"- {label}: {value}" for label, value in content.data]
+    if len(content.groups):
+        parts += ["", markdown_table(content.groups, index=False)]
+    parts += ["", f"## Parameters ({content.table_heading})", "", f"{content.table_label}.", "",
+              markdown_table(content.table)]
+    if content.variance is not None:
+        parts += ["", "## Variance components", "", markdown_table(content.variance, index=False)]
+    parts += ["", "## Convergence", "", content.convergence_text]
+    if content.convergence_table is not None:
+        parts += ["", markdown_table(content.convergence_table)]
+    if figures:
+        parts += ["", "## Plots"]
+        for caption, path in figures:
+            parts += ["", f"![{caption}]({path})", "", f"*{caption}*"]
     return "\n".join(parts) + "\n"
 
 
-def _describe_priors(fit) -> str:
-    priors = fit.built.priors
-    if priors is None:
-        return "weakly informative defaults (Bambi, scaled to the data; LKJ(1) correlations)"
-    return repr(priors)
+def _inline(label: str, value: str) -> str:
+    return f"`{value}`" if label == "formula" else value
+
+
+def fit_markdown(fit, spec=None, ci: float = 0.95, kind: str = "eti",
+                 figures: list[tuple[str, str]] = ()) -> str:
+    """A markdown report: model, priors, data, interval table, convergence (and plot links).
+
+    Parameters
+    ----------
+    fit : BayesFit, FreqFit or OLSFit
+    spec : ModelSpec, optional
+        Names the report and its data source.
+    ci : float
+        Level of the intervals.
+    kind : {"eti", "hdi"}
+        Credible-interval kind (Bayesian fits; ML/REML fits get Wald intervals).
+    figures : list of (caption, relative path)
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
+    >>> print(fit_markdown(m).splitlines()[0])
+    # Reaction ~ Days + (Days | Subject)
+    """
+    return render_markdown(report_content(fit, spec=spec, ci=ci, kind=kind), figures)

@@ -1,0 +1,275 @@
+"""What a report says, independent of how it is rendered (markdown or HTML).
+
+:func:`report_content` collects the sections of a fit's report — model, priors,
+data, the interval table, convergence — as plain strings and DataFrames, so the
+markdown and HTML renderers only lay them out and can never disagree on content.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from multilevel.errors import ConvergenceWarning, MultilevelError
+
+KINDS = {"eti": "equal-tailed", "hdi": "highest-density"}
+
+
+@dataclass
+class ReportContent:
+    """The sections of a report.
+
+    Attributes
+    ----------
+    title : str
+    model : list of (label, value)
+        Formula, family, method and how it was estimated.
+    priors : DataFrame or None
+        Columns ``parameter, prior`` (Bayesian fits; None for ML/REML fits).
+    data : list of (label, value)
+        Rows used and removed, response, data source.
+    groups : DataFrame
+        Columns ``factor, levels``: the grouping factors and their level counts.
+    table : DataFrame
+        The interval table (:func:`interval_table`).
+    table_heading : str
+        Short, e.g. "ETI 95%", "HDI 90%" or "Wald 95%".
+    table_label : str
+        What the interval columns are, e.g. "95% equal-tailed credible intervals (ETI)".
+    variance : DataFrame or None
+        ``VarCorr`` of an ML/REML fit (Bayesian fits carry SDs in ``table``).
+    convergence_ok : bool
+    convergence_text : str
+    convergence_table : DataFrame or None
+    """
+
+    title: str
+    model: list[tuple[str, str]]
+    priors: pd.DataFrame | None
+    data: list[tuple[str, str]]
+    groups: pd.DataFrame
+    table: pd.DataFrame
+    table_heading: str
+    table_label: str
+    variance: pd.DataFrame | None = None
+    convergence_ok: bool = True
+    convergence_text: str = ""
+    convergence_table: pd.DataFrame | None = field(default=None)
+
+
+def is_bayes(fit) -> bool:
+    return hasattr(fit, "idata")
+
+
+def check_interval(ci, kind: str) -> tuple[float, str]:
+    """Validate the interval's level and kind; return them normalised."""
+    kind = str(kind).lower()
+    if kind not in KINDS:
+        raise MultilevelError(f"kind={kind!r} is not an interval kind; use one of {tuple(KINDS)}.")
+    try:
+        level = float(ci)
+    except (TypeError, ValueError):
+        level = float("nan")
+    if not 0 < level < 1:
+        raise MultilevelError(f"ci must be a probability strictly between 0 and 1, got {ci!r}.")
+    return level, kind
+
+
+def interval_table(fit, ci: float = 0.95, kind: str = "eti") -> pd.DataFrame:
+    """Estimate and interval per parameter, labelled with the interval's kind and level.
+
+    Parameters
+    ----------
+    fit : BayesFit, FreqFit or OLSFit
+    ci : float
+        Probability of the interval.
+    kind : {"eti", "hdi"}
+        Equal-tailed or highest-density credible interval (Bayesian fits). ML/REML
+        fits get Wald intervals of the fixed effects whatever ``kind`` says: normal
+        quantiles for mixed models (lme4's ``confint(method = "Wald")``), Student-t
+        with n − p degrees of freedom for least squares (R's ``confint.lm``).
+
+    Returns
+    -------
+    DataFrame
+        Bayesian fits: ``estimate, sd, lower, upper, r_hat, ess_bulk, ess_tail,
+        mcse_mean``; ML/REML fits: their ``summary()`` columns then ``lower, upper``.
+        ``attrs`` holds ``ci`` and ``kind`` ("eti", "hdi" or "wald").
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.fit("mpg ~ wt", "mtcars", method="ml")
+    >>> interval_table(m)[["lower", "upper"]].round(4)
+                   lower    upper
+    (Intercept)  33.4505  41.1198
+    wt           -6.4863  -4.2026
+    """
+    level, kind = check_interval(ci, kind)
+    if is_bayes(fit):
+        table = fit.summary(ci=level, kind=kind).copy()
+        table.attrs.update(ci=level, kind=kind)
+        return table
+    table = fit.summary().copy()
+    if "t_value" in table and not hasattr(fit, "pls"):  # least squares: t(n - p) as confint.lm
+        q = stats.t.ppf(0.5 + level / 2, fit.nobs - fit.design.p)
+    else:
+        q = stats.norm.ppf(0.5 + level / 2)
+    table["lower"] = table["estimate"] - q * table["std_error"]
+    table["upper"] = table["estimate"] + q * table["std_error"]
+    table.attrs.update(ci=level, kind="wald")
+    return table
+
+
+def table_label(table: pd.DataFrame) -> str:
+    level, kind = table.attrs["ci"], table.attrs["kind"]
+    if kind == "wald":
+        return f"{level:.0%} Wald confidence intervals of the fixed effects"
+    return f"{level:.0%} {KINDS[kind]} credible intervals ({kind.upper()})"
+
+
+def report_content(fit, spec=None, ci: float = 0.95, kind: str = "eti") -> ReportContent:
+    """The sections of a fit's report (see :class:`ReportContent`)."""
+    with warnings.catch_warnings():
+        # the report states convergence problems in its own section; summary() would warn again
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        table = interval_table(fit, ci=ci, kind=kind)
+    content = ReportContent(
+        title=spec.name if spec is not None else fit.formula,
+        model=_model_rows(fit, spec),
+        priors=prior_table(fit) if is_bayes(fit) else None,
+        data=_data_rows(fit, spec),
+        groups=group_table(fit),
+        table=table,
+        table_heading=f"{table.attrs['kind'].upper().replace('WALD', 'Wald')} {table.attrs['ci']:.0%}",
+        table_label=table_label(table),
+    )
+    if is_bayes(fit):
+        report = fit.convergence
+        content.convergence_ok = report.ok
+        content.convergence_text = str(report)
+        content.convergence_table = report.table
+    else:
+        content.variance = fit.varcorr
+        content.convergence_ok, content.convergence_text = _freq_convergence(fit)
+    return content
+
+
+# ------------------------------------------------------------------ sections
+def _model_rows(fit, spec) -> list[tuple[str, str]]:
+    rows = [("formula", fit.formula), ("family", fit.family)]
+    if is_bayes(fit):
+        s = fit.settings
+        rows += [("method", f"Bayesian, NUTS ({s.sampler})"),
+                 ("sampling", f"{s.chains} chains x {s.draws} draws after {s.tune} tuning steps, "
+                              f"target_accept {s.target_accept}, seed {s.seed}")]
+        seconds = sum(v for v in fit.timings.values() if isinstance(v, (int, float)))
+        if seconds:
+            rows.append(("time", f"{seconds:.1f} s (build, compile, sample)"))
+    else:
+        method = getattr(fit, "method", "ml")
+        name = {"reml": "REML", "ml": "maximum likelihood"}.get(method, method)
+        if not hasattr(fit, "pls"):
+            name = "least squares"
+        rows.append(("method", name))
+        crit = [f"logLik {fit.loglik:.4f}", f"AIC {fit.aic:.4f}", f"BIC {fit.bic:.4f}"]
+        if getattr(fit, "reml_criterion", None) is not None:
+            crit.insert(0, f"REML criterion {fit.reml_criterion:.4f}")
+        rows.append(("criteria", ", ".join(crit)))
+    if spec is not None and getattr(spec, "description", ""):
+        rows.append(("description", spec.description))
+    return rows
+
+
+def _data_rows(fit, spec) -> list[tuple[str, str]]:
+    frame = fit.design.frame
+    rows = []
+    if spec is not None:
+        rows.append(("data", str(spec.data)))
+    rows += [("response", fit.formula.split("~")[0].strip()), ("rows used", str(fit.nobs)),
+             ("rows removed (missing values)", str(int(frame.n_dropped)))]
+    return rows
+
+
+def group_table(fit) -> pd.DataFrame:
+    """Grouping factors and their numbers of levels, in formula order."""
+    seen: dict[str, int] = {}
+    for term in fit.design.reterms:
+        seen.setdefault(term.group, len(term.levels))
+    return pd.DataFrame({"factor": list(seen), "levels": list(seen.values())})
+
+
+def prior_table(fit) -> pd.DataFrame:
+    """One row per parameter of a Bayesian fit and the prior it was given.
+
+    Read from the built model, so it shows Bambi's data-scaled defaults as well as
+    user priors; a coefficient preset replaces the slopes' rows, and correlated
+    blocks show their HalfNormal SDs and LKJ correlation.
+    """
+    bambi = fit.built.bambi
+    component = bambi.conditional_parameters[bambi.family.likelihood.parent]
+    preset = bambi.backend.coefficient_prior
+    rows = []
+    if component.intercept_term is not None:
+        rows.append(("Intercept", _fmt_prior(component.intercept_term.prior)))
+    common = [name for name in component.common_terms]
+    if preset is not None and common:
+        rows.append((", ".join(common), f"{preset!r}, joint prior on the standardized slopes"))
+    else:
+        rows += [(name, _fmt_prior(term.prior)) for name, term in component.common_terms.items()]
+    in_blocks = set()
+    for block in fit.built.blocks:
+        if not block.correlated:
+            continue
+        group = next(t.group for t in fit.design.reterms if t.name == block.name)
+        for cnm, name in zip(block.cnms, block.bambi_terms):
+            sd = component.group_specific_terms[name].prior.args["sigma"]
+            rows.append((f"sd__{cnm}|{group}", _fmt_prior(sd)))
+            in_blocks.add(name)
+        rows.append((f"cor({', '.join(block.cnms)})|{group}",
+                     f"LKJ(eta: {bambi.backend.lkj_eta:g}) on the correlation matrix"))
+    for name, term in component.group_specific_terms.items():
+        if name not in in_blocks:
+            rows.append((name, _fmt_prior(term.prior)))
+    for name, comp in bambi.marginal_parameters.items():
+        rows.append((name, _fmt_prior(comp.prior)))
+    return pd.DataFrame(rows, columns=["parameter", "prior"])
+
+
+def _fmt_prior(prior) -> str:
+    """A Bambi prior as ``Normal(mu: 0.0, sigma: 48.89)`` with 4 significant digits."""
+    if not hasattr(prior, "args"):
+        return str(prior)
+    args = ", ".join(f"{k}: {_fmt_prior(v) if hasattr(v, 'args') else _fmt_value(v)}"
+                     for k, v in prior.args.items())
+    return f"{prior.name}({args})"
+
+
+def _fmt_value(value) -> str:
+    arr = np.asarray(value)
+    if arr.ndim == 0 and np.issubdtype(arr.dtype, np.number):
+        return f"{float(arr):.4g}"
+    if arr.ndim == 1 and np.issubdtype(arr.dtype, np.number):
+        return "[" + ", ".join(f"{float(v):.4g}" for v in arr) + "]"
+    return str(value)
+
+
+def _freq_convergence(fit) -> tuple[bool, str]:
+    lines, ok = [], True
+    if not getattr(fit, "converged", True):
+        ok = False
+        lines.append(f"The optimizer did not converge: {fit.opt.message}")
+    if getattr(fit, "singular", False):
+        ok = False
+        terms = fit.singular_terms() if hasattr(fit, "singular_terms") else []
+        lines.append("Boundary (singular) fit" + (f": {', '.join(terms)}" if terms else "")
+                     + ". A variance is estimated at zero or a correlation at ±1; simplify the "
+                       "random-effects structure or fit it with method='bayes'.")
+    lines += list(getattr(fit, "messages", []))
+    if ok and not lines:
+        lines.append("The optimizer converged; the fit is not singular.")
+    return ok, "\n".join(lines)
