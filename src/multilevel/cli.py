@@ -76,7 +76,7 @@ def _cmd_datasets(args) -> int:
 
 def _cmd_fit(args) -> int:
     import multilevel as ml
-    from multilevel.report import fit_markdown, write_report
+    from multilevel.report import fit_markdown, interval_table, write_report
     from multilevel.spec import load_spec
 
     spec = load_spec(args.spec)
@@ -94,8 +94,7 @@ def _cmd_fit(args) -> int:
 
     def run_files(folder):
         shutil.copyfile(spec.path, folder / "spec.toml")
-        table = fit.summary(ci=ci, kind=kind) if spec.method == "bayes" else fit.summary()
-        table.to_csv(folder / "summary.csv")
+        interval_table(fit, ci=ci, kind=kind).to_csv(folder / "summary.csv")
         if spec.method == "bayes":
             fit.idata.to_netcdf(folder / "posterior.nc")
 
@@ -103,7 +102,8 @@ def _cmd_fit(args) -> int:
         warnings.simplefilter("always", UserWarning)
         fit = ml.fit(spec.formula, data, **kwargs)
         report = fit_markdown(fit, spec=spec, ci=ci, kind=kind)
-        write_report(fit, out, ci=ci, kind=kind, spec=spec, extra=run_files)
+        write_report(fit, out, ci=ci, kind=kind, spec=spec, plots=spec.report.get("plots", True),
+                     extra=run_files)
     print(report)
     for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)):
         print(f"warning: {message}", file=sys.stderr)
