@@ -8,6 +8,8 @@ when used.
 
 from multilevel.diagnostics.evidence import RandomEffectEvidence, random_effect_evidence
 from multilevel.diagnostics.icc import ICCResult, icc
+from multilevel.diagnostics.panel import PanelFTest, panel_f_test
 from multilevel.diagnostics.vif import vif
 
-__all__ = ["ICCResult", "RandomEffectEvidence", "icc", "random_effect_evidence", "vif"]
+__all__ = ["ICCResult", "PanelFTest", "RandomEffectEvidence", "icc", "panel_f_test",
+           "random_effect_evidence", "vif"]
