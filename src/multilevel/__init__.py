@@ -30,6 +30,7 @@ _LAZY = {
     "vif": ("multilevel.diagnostics.vif", "vif"),
     "icc": ("multilevel.diagnostics.icc", "icc"),
     "diagnostics": ("multilevel.diagnostics", None),
+    "prepare": ("multilevel.prepare", None),
 }
 
 __all__ = ["MultilevelError", "datasets", "errors", "fit", *_LAZY]
