@@ -30,6 +30,10 @@ pf <- function(d) {
   list(nobs = nrow(d), F = unname(test$statistic), df1 = unname(test$parameter[1]),
        df2 = unname(test$parameter[2]), p = test$p.value)
 }
+derivs <- function(m) list(
+  formula = paste(deparse(formula(m), width.cutoff = 500), collapse = ""), REML = isREML(m),
+  theta = unname(getME(m, "theta")), gradient = m@optinfo$derivs$gradient,
+  Hessian = m@optinfo$derivs$Hessian)
 unbalanced <- ss[(seq_len(nrow(ss)) %% 7) != 3, ]   # rows 3, 10, 17, ... (1-based) removed
 out <- list(
   gvif_mtcars_cyl = c(list(formula = "mpg ~ disp + factor(cyl) + wt + drat"),
@@ -46,6 +50,9 @@ out <- list(
     penicillin = icc1(lmer(diameter ~ 1 + (1 | plate) + (1 | sample), pen, control = ctl)),
     cbpp = icc1(glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), cbpp, family = binomial))
   ),
+  # lme4's finite-difference derivatives of the deviance at the optimum (checkConv's input)
+  derivs_ss_rs = derivs(lmer(Reaction ~ Days + (Days | Subject), ss, control = ctl)),
+  derivs_ss_rs_ml = derivs(lmer(Reaction ~ Days + (Days | Subject), ss, REML = FALSE, control = ctl)),
   pftest_ss = pf(ss),
   pftest_ss_unbalanced = pf(unbalanced),
   `_about` = paste("car::vif (generalized VIF), performance::icc (0.10.2, Nakagawa adjusted and",
