@@ -1,4 +1,10 @@
-"""``fit_freq``: lme4's modular pipeline — lFormula → mkLmerDevfun → optimizeLmer → mkMerMod."""
+"""``fit_freq``: lme4's modular pipeline — lFormula → mkLmerDevfun → optimizeLmer → mkMerMod.
+
+Stages, each a plain function: :func:`~multilevel.formula.build_design` (design),
+:func:`~multilevel.freq.deviance.make_deviance` (deviance(θ)),
+:func:`~multilevel.freq.optimize.minimize_theta` (optimize) and
+:class:`~multilevel.freq.result.FreqFit` (result).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,19 @@ import warnings
 
 import pandas as pd
 
-from multilevel.errors import ConvergenceWarning, FamilyError, SingularFitWarning
+from multilevel.errors import ConvergenceWarning, FamilyError, SingularFitWarning, SpecError
 from multilevel.formula import Design, build_design, model_frame, parse_formula
-from multilevel.freq.deviance import Crossproducts, make_deviance, solve_pls
+from multilevel.freq.deviance import make_deviance, solve_pls
+from multilevel.freq.layout import Layout
 from multilevel.freq.optimize import minimize_theta
 from multilevel.freq.result import FreqFit
+
+GLMM_FAMILIES = ("binomial", "bernoulli", "poisson")
+OPTIONS = {"rhoend": "the optimizer's final θ tolerance (default 1e-10)",
+           "maxeval": "deviance evaluations allowed per optimizer run (default 100000)",
+           "solver": "factorization of Λ'Z'ZΛ + I: 'auto', 'block', 'cholmod' or 'splu'",
+           "nAGQ": "GLMMs: 1 = Laplace (default); > 1 adaptive Gauss-Hermite points for one "
+                   "scalar random effect"}
 
 
 def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = "gaussian",
@@ -20,65 +34,127 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
     Parameters
     ----------
     formula : str
+        lme4 syntax; without ``( | )`` terms the model is a linear model (R's ``lm``)
+        or, for other families, a GLM (R's ``glm``).
     data : DataFrame
     reml : bool
-        REML (lme4's default) or maximum likelihood. Ignored for GLMs, which are ML.
-    family : str
+        REML (lme4's default) or maximum likelihood. GLMs and GLMMs are fitted by ML
+        (there is no REML for them, as in lme4); asking for REML raises FamilyError.
+    family : {"gaussian", "binomial", "bernoulli", "poisson"}
     na : {"drop", "error"}
     **options
-        ``rhoend``: the optimizer's final trust-region radius.
+        ``rhoend`` (θ tolerance), ``maxeval`` (evaluations per optimizer run), ``solver`` (see :mod:`multilevel.freq.factor`),
+        ``nAGQ`` (GLMMs).
 
     Returns
     -------
-    FreqFit, or an ``OLSFit``/``GLMFit``/``GLMMFit`` for the other cases.
+    FreqFit, GLMMFit, OLSFit or GLMFit
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> from multilevel.freq import fit_freq
+    >>> m = fit_freq("Reaction ~ Days + (1 | Subject)", ml.datasets.load("sleepstudy"), reml=False)
+    >>> round(m.loglik, 3)
+    -897.039
     """
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise SpecError(f"Unknown option(s) {unknown} for method='reml'/'ml'. Valid: "
+                        + "; ".join(f"{k}: {v}" for k, v in OPTIONS.items()))
     parsed = parse_formula(formula)
     frame = model_frame(parsed, data, family=family, na=na)
+    if frame.family not in ("gaussian", *GLMM_FAMILIES):
+        raise FamilyError(
+            f"The frequentist engine fits gaussian, binomial, bernoulli and poisson models; "
+            f"{frame.family!r} is available with method='bayes'."
+        )
+    if frame.family != "gaussian" and reml:
+        raise FamilyError(
+            f"REML is defined for gaussian models only; a {frame.family} model is fitted by "
+            "maximum likelihood (the Laplace approximation with random effects, as glmer). "
+            "Use method='ml'."
+        )
     design = build_design(parsed, frame)
+    nagq = options.pop("nAGQ", 1)
     if not design.reterms:
-        from multilevel.freq.ols import fit_linear
+        if options:
+            raise SpecError(f"Option(s) {sorted(options)} apply to mixed models; {formula!r} "
+                            "has no random-effects terms.")
+        if frame.family == "gaussian":
+            from multilevel.freq.ols import fit_linear
 
-        return fit_linear(formula, design, reml=reml)
+            return fit_linear(formula, design, reml=reml)
+        from multilevel.freq.glm import fit_glm
+
+        return fit_glm(formula, design)
     if frame.family != "gaussian":
-        if frame.family not in ("binomial", "bernoulli", "poisson"):
-            raise FamilyError(
-                f"The frequentist engine fits gaussian, binomial, bernoulli and poisson mixed "
-                f"models; {frame.family!r} is available with method='bayes'."
-            )
         from multilevel.freq.glmm import fit_glmm
 
-        return fit_glmm(formula, design, **options)
+        return fit_glmm(formula, design, nAGQ=nagq, **options)
+    if nagq != 1:
+        raise SpecError("nAGQ applies to GLMMs; a gaussian mixed model's likelihood is exact.")
     return fit_design(formula, design, reml=reml, **options)
 
 
-def fit_design(formula: str, design: Design, reml: bool = True, rhoend: float | None = None) -> FreqFit:
-    """Optimize the profiled deviance of a built design and assemble the result."""
+def optimizer_settings(rhoend: float | None, maxeval: int | None) -> dict:
+    """Keyword arguments of :func:`minimize_theta` from the user's options."""
+    out = {}
+    if rhoend is not None:
+        out["rhoend"] = float(rhoend)
+    if maxeval is not None:
+        out["maxeval"] = int(maxeval)
+    return out
+
+
+def rank_message(design: Design) -> list[str]:
+    """lme4's message for dropped aliased fixed-effect columns."""
+    if not design.dropped_columns:
+        return []
+    return [f"fixed-effect model matrix is rank deficient so dropping {len(design.dropped_columns)} "
+            f"column(s): {', '.join(design.dropped_columns)}"]
+
+
+def fit_design(formula: str, design: Design, reml: bool = True, rhoend: float | None = None,
+               solver: str = "auto", warn: bool = True, maxeval: int | None = None) -> FreqFit:
+    """Optimize the profiled deviance of a built design and assemble the result.
+
+    ``warn=False`` suppresses the warnings (used for ML refits of REML fits, whose
+    warnings the user has already seen).
+    """
     from threadpoolctl import threadpool_limits
 
-    deviance = make_deviance(design, reml=reml)
-    kwargs = {} if rhoend is None else {"rhoend": rhoend}
-    # The dense pieces (Schur complement ~10³) are too small to gain from BLAS threads and
-    # lose badly when cores are shared: measured 8.8 s vs 44 s on InstEval (bench/bench_freq.py).
+    layout = Layout.from_design(design)
+    cp = layout.crossproducts()
+    n, p = layout.n, layout.p
+
+    def deviance(theta) -> float:
+        return solve_pls(layout, cp, theta, solver).deviance(n, p, reml)
+
+    kwargs = optimizer_settings(rhoend, maxeval)
+    # The dense pieces (Schur complement ~10³) gain nothing from BLAS threads and lose
+    # badly when cores are shared (bench/bench_freq.py).
     with threadpool_limits(limits=1, user_api="blas"):
         opt = minimize_theta(deviance, design.theta_start(), design.theta_lower(), **kwargs)
-    pls = solve_pls(design, Crossproducts.from_design(design), opt.theta)
-    messages = []
-    if design.dropped_columns:
-        messages.append(
-            f"fixed-effect model matrix is rank deficient so dropping {len(design.dropped_columns)} "
-            f"column(s): {', '.join(design.dropped_columns)}"
-        )
+        pls = solve_pls(layout, cp, opt.theta, solver)
     fit = FreqFit(formula=formula, design=design, method="reml" if reml else "ml", opt=opt, pls=pls,
-                  messages=messages)
-    for message in messages:
-        warnings.warn(message, UserWarning, stacklevel=3)
-    if not opt.converged:
-        warnings.warn(f"The optimizer did not converge: {opt.message}. Try rhoend=1e-10 or a "
-                      "simpler random-effects structure.", ConvergenceWarning, stacklevel=3)
+                  messages=rank_message(design), solver=solver)
+    if warn:
+        warn_fit(fit)
+    return fit
+
+
+def warn_fit(fit) -> None:
+    """The fit's messages, non-convergence and singularity as warnings (lme4's messages)."""
+    for message in fit.messages:
+        warnings.warn(message, UserWarning, stacklevel=4)
+    if not fit.converged:
+        warnings.warn(f"The optimizer did not converge: {fit.optimizer_message}. Try rhoend=1e-12, "
+                      "rescaling predictors, or a simpler random-effects structure.",
+                      ConvergenceWarning, stacklevel=4)
     if fit.singular:
         warnings.warn(
             f"boundary (singular) fit: the variance of {', '.join(fit.singular_terms())} is "
             "estimated as zero (lme4's isSingular). Consider removing that term.",
-            SingularFitWarning, stacklevel=3,
+            SingularFitWarning, stacklevel=4,
         )
-    return fit

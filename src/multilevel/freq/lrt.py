@@ -4,13 +4,15 @@ REML fits are refitted by ML first (their REML criteria are not comparable when
 the fixed effects differ), and the result says so. When the larger model adds
 variance components, the null value lies on the boundary of the parameter space
 (a variance of 0) and the χ² reference is conservative; beside the naive p-value we
-give the mixture 0.5 χ²(df−1) + 0.5 χ²(df) (Self & Liang 1987; Stram & Lee 1994),
-exact for one added variance with its covariances.
+give the χ̄² mixture Σⱼ C(k, j) 2⁻ᵏ χ²(df − k + j) for k added variances (Self &
+Liang 1987; Stram & Lee 1994): exact for one added variance with its covariances
+(0.5 χ²(df−1) + 0.5 χ²(df)), approximate for several.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from math import comb
 
 import numpy as np
 import pandas as pd
@@ -26,10 +28,11 @@ class LRTResult:
     Attributes
     ----------
     table : DataFrame
-        One row per model (smaller first): npar, AIC, BIC, logLik, deviance, Chisq, Df, p.
+        One row per model (smaller first): npar, AIC, BIC, logLik, deviance (−2 logLik),
+        Chisq, Df, p (and p_boundary when the null is on the boundary).
     chisq, df, p : float
     p_boundary : float or None
-        The χ²-mixture p-value when the test is on the boundary, else None.
+        The χ̄²-mixture p-value when the test is on the boundary, else None.
     refitted : bool
         True when REML fits were refitted with ML.
     notes : list of str
@@ -44,9 +47,33 @@ class LRTResult:
     notes: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
-        lines = [self.table.to_string()]
+        lines = [self.table.to_string(float_format=lambda v: f"{v:.6g}")]
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+
+def nesting_problem(small, large) -> str | None:
+    """Why ``small`` is not nested in ``large`` (None when it is).
+
+    Nested: same family; the fixed-effect columns of ``small`` are a subset of those
+    of ``large``; every random-effects term of ``small`` lies within one term of
+    ``large`` on the same grouping factor (so ``(Days || g)`` is nested in
+    ``(Days | g)`` but not the reverse); and ``small`` has fewer parameters.
+    """
+    if small.family != large.family:
+        return (f"different families ({small.family} vs {large.family}): their likelihoods are "
+                "not a restriction of one another")
+    if small.df >= large.df:
+        return f"the same number of parameters ({small.df})" if small.df == large.df else \
+            "the smaller model has more parameters"
+    missing = [x for x in small.design.x_names if x not in large.design.x_names]
+    if missing:
+        return f"fixed effect(s) {', '.join(missing)} are not in the larger model"
+    for term in small.design.reterms:
+        if not any(t.group == term.group and set(term.cnms) <= set(t.cnms) for t in large.design.reterms):
+            cols = " + ".join("1" if c == "(Intercept)" else c for c in term.cnms)
+            return f"the random-effects term ({cols} | {term.group}) is not within a term of the larger model"
+    return None
 
 
 def lrt(smaller, larger, names: tuple[str, str] = ("smaller", "larger")) -> LRTResult:
@@ -54,8 +81,9 @@ def lrt(smaller, larger, names: tuple[str, str] = ("smaller", "larger")) -> LRTR
 
     Parameters
     ----------
-    smaller, larger : FreqFit or OLSFit
-        Fits to the same rows and response; ``smaller`` nested in ``larger``.
+    smaller, larger : FreqFit, GLMMFit, OLSFit or GLMFit
+        Fits to the same rows and response; ``smaller`` nested in ``larger`` (the order
+        is taken from the parameter counts, as ``anova()`` does).
     names : tuple of str
         Row labels of the table.
 
@@ -63,13 +91,20 @@ def lrt(smaller, larger, names: tuple[str, str] = ("smaller", "larger")) -> LRTR
     -------
     LRTResult
 
+    Raises
+    ------
+    ComparisonError
+        Bayesian fits, different rows or responses, different families, models that
+        are not nested.
+
     Examples
     --------
     >>> import multilevel as ml
     >>> m1 = ml.fit("Reaction ~ Days + (1 | Subject)", "sleepstudy", method="reml")
     >>> m2 = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
-    >>> round(ml.lrt(m1, m2).chisq, 3)
-    42.139
+    >>> res = ml.lrt(m1, m2)
+    >>> round(res.chisq, 3), res.df, res.refitted
+    (42.139, 2, True)
     """
     for fit in (smaller, larger):
         if not hasattr(fit, "refit_ml"):
@@ -77,63 +112,62 @@ def lrt(smaller, larger, names: tuple[str, str] = ("smaller", "larger")) -> LRTR
                 f"lrt needs frequentist fits (method='reml' or 'ml'); got {type(fit).__name__}. "
                 "Use ml.compare for Bayesian fits: it fits the ML companions for you."
             )
-    _check_same_data(smaller, larger)
     if smaller.family != larger.family:
         raise ComparisonError(
             f"Models of different families ({smaller.family} vs {larger.family}) have "
-            "likelihoods on different scales; a likelihood-ratio test between them is meaningless."
+            "likelihoods on different scales; a likelihood-ratio test between them is meaningless. "
+            "Compare them by AIC/BIC or with ml.compare."
         )
-    refitted = getattr(smaller, "method", "ml") == "reml" or getattr(larger, "method", "ml") == "reml"
+    _check_same_data(smaller, larger)
+    refitted = smaller.method == "reml" or larger.method == "reml"
     small, large = smaller.refit_ml(), larger.refit_ml()
     if small.df > large.df:
         small, large = large, small
         names = names[::-1]
+    problem = nesting_problem(small, large)
+    if problem is not None:
+        raise ComparisonError(f"The models are not nested: {problem}. A likelihood-ratio test needs "
+                              "nested models; compare them by AIC/BIC or with ml.compare.")
     df = large.df - small.df
-    if df == 0:
-        raise ComparisonError("Both models have the same number of parameters; they are not nested.")
-    if not _nested_fixed(small, large):
-        raise ComparisonError(
-            "The smaller model's fixed effects are not a subset of the larger model's "
-            f"({small.design.x_names} vs {large.design.x_names}); the models are not nested."
-        )
     chisq = max(0.0, 2.0 * (large.loglik - small.loglik))
     p = float(stats.chi2.sf(chisq, df))
     added = _added_variances(small, large)
-    notes = []
-    if refitted:
-        notes.append("refitting model(s) with ML (instead of REML)")
+    notes = ["refitting model(s) with ML (instead of REML)"] if refitted else []
     p_boundary = None
     if added:
-        p_boundary = float(0.5 * stats.chi2.sf(chisq, df - 1) + 0.5 * p) if df > 1 \
-            else float(0.5 * p)
+        k = min(len(added), df)
+        p_boundary = float(sum(comb(k, j) / 2 ** k * (stats.chi2.sf(chisq, df - k + j) if df - k + j > 0
+                                                       else float(chisq <= 0))
+                               for j in range(k + 1)))
+        exact = "exact for one variance" if k == 1 else f"approximate for {k} variances"
         notes.append(
             f"the null value of {', '.join(added)} is on the boundary (variance = 0): the naive "
-            f"χ² p-value is conservative; the χ² mixture gives p = {p_boundary:.4g}"
+            f"χ² p-value is conservative; the χ̄² mixture ({exact}) gives p = {p_boundary:.4g}"
         )
     table = pd.DataFrame(
         {"npar": [small.df, large.df], "AIC": [small.aic, large.aic], "BIC": [small.bic, large.bic],
-         "logLik": [small.loglik, large.loglik], "deviance": [small.deviance, large.deviance],
+         "logLik": [small.loglik, large.loglik], "deviance": [-2 * small.loglik, -2 * large.loglik],
          "Chisq": [np.nan, chisq], "Df": [np.nan, df], "p": [np.nan, p]},
         index=list(names),
     )
+    if p_boundary is not None:
+        table["p_boundary"] = [np.nan, p_boundary]
     return LRTResult(table=table, chisq=chisq, df=int(df), p=p, p_boundary=p_boundary,
                      refitted=refitted, notes=notes)
 
 
 def _check_same_data(a, b) -> None:
     ya, yb = a.design.y, b.design.y
-    if len(ya) != len(yb):
+    if len(ya) != len(yb) or not a.design.frame.data.index.equals(b.design.frame.data.index):
         raise ComparisonError(
-            f"The models were fitted to different numbers of rows ({len(ya)} vs {len(yb)}), "
-            "e.g. because of missing values in different columns; fit both to the same rows."
+            f"The models were fitted to different rows ({len(ya)} vs {len(yb)} rows), e.g. because "
+            "of missing values in different columns; fit both to the same rows."
         )
-    if not np.allclose(ya, yb):
+    ta, tb = a.design.frame.trials, b.design.frame.trials
+    same_trials = (ta is None) == (tb is None) and (ta is None or np.array_equal(ta, tb))
+    if not np.allclose(ya, yb) or not same_trials:
         raise ComparisonError("The models have different responses; a likelihood-ratio test "
                               "compares models of the same response.")
-
-
-def _nested_fixed(small, large) -> bool:
-    return set(small.design.x_names) <= set(large.design.x_names)
 
 
 def _variance_names(fit) -> set[tuple[str, str]]:

@@ -1,7 +1,9 @@
 """Least squares for formulas without random effects (R's ``lm`` and its ``logLik``).
 
 The coefficients come from a QR-based least-squares solve (numpy's ``lstsq``), never
-from an explicit inverse of X'X; standard errors from the triangular factor.
+from an explicit inverse of X'X; standard errors from the triangular factor R.
+``method="reml"`` gives R's ``logLik(m, REML = TRUE)`` (which is lme4's REML
+criterion of a model without random effects); ``method="ml"`` R's ``logLik(m)``.
 """
 
 from __future__ import annotations
@@ -12,20 +14,87 @@ import numpy as np
 import pandas as pd
 import scipy.linalg as sla
 
-from multilevel.errors import FamilyError
 from multilevel.formula import Design
+from multilevel.freq.result import InformationCriteria, check_predict_args, varcorr_frame, wald_table
+
+
+class NoRandomEffects(InformationCriteria):
+    """Accessors a model without ``( | )`` terms shares with the mixed-model fits."""
+
+    singular = False
+    converged = True
+    optimizer_message = "closed form / IRLS, no θ to optimize"
+
+    @property
+    def nobs(self) -> int:
+        return self.design.n
+
+    @property
+    def df_resid(self) -> int:
+        return self.nobs - self.design.p
+
+    @property
+    def fixef(self) -> pd.Series:
+        return pd.Series(self.beta, index=self.design.x_names, name="fixef")
+
+    @property
+    def se(self) -> pd.Series:
+        return pd.Series(np.sqrt(np.diag(self.vcov.to_numpy())), index=self.design.x_names, name="se")
+
+    @property
+    def theta(self) -> pd.Series:
+        return pd.Series([], dtype=float, name="theta")
+
+    @property
+    def ranef(self) -> dict:
+        return {}
+
+    def ranef_condvar(self) -> dict:
+        return {}
+
+    def covariance(self) -> dict:
+        return {}
+
+    def singular_terms(self) -> list[str]:
+        return []
+
+    def _vcov_unscaled(self) -> np.ndarray:
+        """(X'WX)⁻¹ = R⁻¹R⁻ᵀ from the triangular factor (no inverse of X'X)."""
+        Rinv = sla.solve_triangular(self.R, np.eye(self.R.shape[0]))
+        return Rinv @ Rinv.T
+
+    def linear_predictor(self, newdata: pd.DataFrame | None = None, group_effects: bool = True,
+                         new_groups: str = "population") -> np.ndarray:
+        X = self.design.X if newdata is None else self.design.spec.fixed_X(newdata)
+        return X @ self.beta
+
+    def predict(self, newdata: pd.DataFrame | None = None, group_effects: bool = True,
+                new_groups: str = "population", type: str = "link") -> pd.DataFrame:
+        """Fitted values for the fitted or new rows (there are no group effects to add).
+
+        Parameters as :meth:`multilevel.freq.FreqFit.predict`.
+        """
+        check_predict_args(new_groups, type)
+        data = self.design.frame.data if newdata is None else newdata
+        eta = self.linear_predictor(newdata)
+        if type == "response":
+            eta = self._inverse_link(eta)
+        return pd.DataFrame({"estimate": eta}, index=data.index)
+
+    def _inverse_link(self, eta: np.ndarray) -> np.ndarray:
+        return eta
 
 
 @dataclass
-class OLSFit:
-    """An ordinary least-squares fit with lm's accessors and ML log-likelihood.
+class OLSFit(NoRandomEffects):
+    """An ordinary least-squares fit with lm's accessors and log-likelihood.
 
     Examples
     --------
     >>> import multilevel as ml
     >>> m = ml.fit("mpg ~ wt", "mtcars", method="ml")
-    >>> round(m.loglik, 4)
-    -80.0147
+    >>> round(m.loglik, 4), round(m.aic, 4)
+    (-80.0147, 166.0294)
     """
 
     formula: str
@@ -37,22 +106,14 @@ class OLSFit:
     method: str = "ml"
     messages: list[str] = field(default_factory=list)
 
-    reml_criterion = None
-    singular = False
-    converged = True
-
     @property
-    def nobs(self) -> int:
-        return self.design.n
+    def reml(self) -> bool:
+        return self.method == "reml"
 
     @property
     def df(self) -> int:
         """Coefficients plus σ, as R's ``logLik(lm)``."""
         return self.design.p + 1
-
-    @property
-    def fixef(self) -> pd.Series:
-        return pd.Series(self.beta, index=self.design.x_names, name="fixef")
 
     @property
     def sigma(self) -> float:
@@ -61,75 +122,68 @@ class OLSFit:
 
     @property
     def vcov(self) -> pd.DataFrame:
-        Rinv = sla.solve_triangular(self.R, np.eye(self.R.shape[0]))
-        cov = self.sigma ** 2 * Rinv @ Rinv.T
+        cov = self.sigma ** 2 * self._vcov_unscaled()
         return pd.DataFrame(cov, index=self.design.x_names, columns=self.design.x_names)
 
     @property
-    def se(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self.vcov.to_numpy())), index=self.design.x_names, name="se")
-
-    @property
     def varcorr(self) -> pd.DataFrame:
-        return pd.DataFrame([("Residual", None, None, self.sigma ** 2, self.sigma)],
-                            columns=["grp", "var1", "var2", "vcov", "sdcor"])
+        return varcorr_frame([("Residual", None, None, self.sigma ** 2, self.sigma)])
 
     @property
-    def ranef(self) -> dict:
-        return {}
+    def ml_deviance(self) -> float:
+        n = self.nobs
+        return float(n * (np.log(2 * np.pi * self.rss / n) + 1))
 
-    def covariance(self) -> dict:
-        return {}
+    @property
+    def reml_criterion(self) -> float | None:
+        """−2 × R's ``logLik(m, REML = TRUE)``; None for ML fits."""
+        if not self.reml:
+            return None
+        nmp = self.nobs - self.design.p
+        logdet_R = 2.0 * float(np.sum(np.log(np.abs(np.diag(self.R)))))
+        return float(nmp * (np.log(2 * np.pi * self.rss / nmp) + 1) + logdet_R)
 
     @property
     def loglik(self) -> float:
-        n = self.nobs
-        return -0.5 * n * (np.log(2 * np.pi * self.rss / n) + 1)
+        return -0.5 * (self.reml_criterion if self.reml else self.ml_deviance)
 
     @property
     def deviance(self) -> float:
-        return -2.0 * self.loglik
-
-    @property
-    def aic(self) -> float:
-        return -2.0 * self.loglik + 2.0 * self.df
-
-    @property
-    def bic(self) -> float:
-        return -2.0 * self.loglik + np.log(self.nobs) * self.df
+        """−2 logLik at the ML estimates (as for the mixed models; R's ``deviance(lm)``,
+        the residual sum of squares, is ``rss``)."""
+        return self.ml_deviance
 
     def refit_ml(self) -> OLSFit:
-        return self
+        """The ML version (same coefficients; ML log-likelihood)."""
+        if not self.reml:
+            return self
+        return OLSFit(formula=self.formula, design=self.design, beta=self.beta, R=self.R, rss=self.rss,
+                      method="ml", messages=list(self.messages))
 
-    def predict(self, newdata: pd.DataFrame | None = None, group_effects: bool = True,
-                new_groups: str = "population") -> pd.DataFrame:
-        """Fitted values for new rows (there are no group effects to include)."""
-        data = self.design.frame.data if newdata is None else newdata
-        X = self.design.X if newdata is None else self.design.spec.fixed_X(newdata)
-        return pd.DataFrame({"estimate": X @ self.beta}, index=data.index)
-
-    def summary(self) -> pd.DataFrame:
-        est, se = self.fixef, self.se
-        return pd.DataFrame({"estimate": est, "std_error": se, "t_value": est / se})
+    def summary(self, ci: float | None = None) -> pd.DataFrame:
+        """As R's ``summary(lm)``: estimate, SE, t value, Pr(>|t|) (+ ``confint`` interval)."""
+        return wald_table(self.fixef, self.se, "t_value", ci, df_resid=self.df_resid, p_values=True)
 
     def __repr__(self) -> str:
-        return (f"Least-squares fit: {self.formula}\nlogLik {self.loglik:.4f}  AIC {self.aic:.4f}  "
-                f"BIC {self.bic:.4f}  sigma {self.sigma:.4f}\n{self.summary().to_string()}")
+        crit = (f"REML criterion {self.reml_criterion:.4f}" if self.reml
+                else f"logLik {self.loglik:.4f}  AIC {self.aic:.4f}  BIC {self.bic:.4f}")
+        return "\n".join([f"Linear model fit by least squares: {self.formula}",
+                          f"{crit}  sigma {self.sigma:.4f} on {self.df_resid} df", "",
+                          self.summary().to_string(float_format=lambda v: f"{v:.5g}"), *self.messages])
 
 
 def fit_linear(formula: str, design: Design, reml: bool = False) -> OLSFit:
-    """Least squares for a design without random-effects terms (gaussian only)."""
-    if design.frame.family != "gaussian":
-        raise FamilyError(
-            f"A {design.frame.family} model without random effects is a GLM, which the frequentist "
-            "engine does not fit yet; add a random effect, or use method='bayes'."
-        )
+    """Least squares for a gaussian design without random-effects terms."""
+    import warnings
+
+    from multilevel.freq.fit import rank_message
+
     X, y = design.X, design.y
     beta, *_ = np.linalg.lstsq(X, y, rcond=None)
     R = np.linalg.qr(X, mode="r")
     resid = y - X @ beta
-    messages = []
-    if design.dropped_columns:
-        messages.append(f"rank deficient: dropped {', '.join(design.dropped_columns)}")
+    messages = rank_message(design)
+    for message in messages:
+        warnings.warn(message, UserWarning, stacklevel=4)
     return OLSFit(formula=formula, design=design, beta=beta, R=R, rss=float(resid @ resid),
-                  messages=messages)
+                  method="reml" if reml else "ml", messages=messages)

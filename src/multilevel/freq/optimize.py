@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 RHOEND = 1e-10      # absolute θ tolerance (lme4 uses 1e-8; tighter costs a few evaluations)
-BOUNDARY_STEP = 1e-4
+MAXEVAL = 100_000
+BOUNDARY_STEP = 1e-4  # lme4's restart_edge step off the bound
+BOUNDARY_TOL = 1e-5   # lme4's boundary.tol: values this close to a bound are tried on it
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,8 @@ class OptResult:
     restarted: bool
 
 
-def minimize_theta(deviance, start: np.ndarray, lower: np.ndarray, rhoend: float = RHOEND) -> OptResult:
+def minimize_theta(deviance, start: np.ndarray, lower: np.ndarray, rhoend: float = RHOEND,
+                   maxeval: int = MAXEVAL) -> OptResult:
     """Minimize ``deviance(θ)`` subject to ``θ >= lower`` (``-inf`` = unbounded).
 
     Parameters
@@ -39,8 +42,11 @@ def minimize_theta(deviance, start: np.ndarray, lower: np.ndarray, rhoend: float
     start, lower : ndarray
     rhoend : float
         Absolute tolerance on θ (NLopt's ``xtol_abs``).
+    maxeval : int
+        Evaluations allowed per optimizer run (lme4's ``maxfun``); reaching it is
+        reported as non-convergence.
     """
-    result = _bobyqa(deviance, start, lower, rhoend)
+    result = _bobyqa(deviance, start, lower, rhoend, maxeval)
     restarted = False
     on_edge = np.isfinite(lower) & (result.theta <= lower + 1e-10)
     if np.any(on_edge):
@@ -48,42 +54,60 @@ def minimize_theta(deviance, start: np.ndarray, lower: np.ndarray, rhoend: float
         trial = result.theta.copy()
         trial[on_edge] = BOUNDARY_STEP
         if deviance(trial) < result.deviance:
-            again = _bobyqa(deviance, trial, lower, rhoend)
+            again = _bobyqa(deviance, trial, lower, rhoend, maxeval)
             if again.deviance < result.deviance:
                 result, restarted = again, True
-    return OptResult(theta=result.theta, deviance=result.deviance, converged=result.converged,
+    theta, value = _snap_to_boundary(deviance, result.theta, result.deviance, lower)
+    return OptResult(theta=theta, deviance=value, converged=result.converged,
                      message=result.message, evaluations=result.evaluations, restarted=restarted)
 
 
-def _bobyqa(deviance, start, lower, rhoend) -> OptResult:
+def _snap_to_boundary(deviance, theta, value, lower):
+    """lme4's ``check_boundary``: put components within BOUNDARY_TOL of a bound on it when
+    that does not raise the deviance (an optimizer stops a hair inside a zero variance)."""
+    near = np.isfinite(lower) & (theta > lower) & (theta - lower < BOUNDARY_TOL)
+    if not np.any(near):
+        return theta, value
+    trial = theta.copy()
+    trial[near] = lower[near]
+    trial_value = float(deviance(trial))
+    return (trial, trial_value) if trial_value <= value else (theta, value)
+
+
+def _bobyqa(deviance, start, lower, rhoend, maxeval) -> OptResult:
     import nlopt
 
     start = np.asarray(start, dtype=float)
-    count = [0]
+    best = {"x": start, "f": np.inf, "count": 0}
 
     def objective(x, grad):
-        count[0] += 1
-        return float(deviance(x))
+        best["count"] += 1
+        value = float(deviance(x))
+        if value < best["f"]:  # kept here: nlopt's exceptions do not return the best point
+            best["x"], best["f"] = x.copy(), value
+        return value
 
     opt = nlopt.opt(nlopt.LN_BOBYQA, start.size)
     opt.set_min_objective(objective)
     opt.set_lower_bounds(np.where(np.isfinite(lower), lower, -np.inf))
-    # lme4's nloptwrap settings: xtol_abs 1e-8, ftol_abs 1e-8, maxeval 1e5
+    # tighter than lme4's nloptwrap (xtol_abs 1e-8, ftol_abs 1e-8): the references are optima
     opt.set_xtol_abs(rhoend)
     opt.set_ftol_abs(1e-12)
-    opt.set_maxeval(100_000)
+    opt.set_maxeval(int(maxeval))
     opt.set_initial_step(np.full(start.size, 0.2 * max(1.0, float(np.max(np.abs(start))))))
     try:
-        x = opt.optimize(np.maximum(start, np.where(np.isfinite(lower), lower, -np.inf)))
+        opt.optimize(np.maximum(start, np.where(np.isfinite(lower), lower, -np.inf)))
         code = opt.last_optimize_result()
-    except (RuntimeError, ValueError) as exc:  # nlopt's roundoff-limited or invalid-argument exits
-        x, code = start, -1
-        message = f"nlopt BOBYQA stopped: {exc}"
-    else:
         message = _NLOPT_MESSAGES.get(code, f"nlopt result code {code}")
-    theta = np.where(np.isfinite(lower), np.maximum(x, lower), x)
-    return OptResult(theta=theta, deviance=float(deviance(theta)), converged=code > 0 and code != 5,
-                     message=message, evaluations=count[0], restarted=False)
+        converged = code > 0 and code != nlopt.MAXEVAL_REACHED
+    except nlopt.RoundoffLimited:
+        # no further progress possible in floating point: the optimum to machine precision
+        message, converged = "roundoff-limited (optimum reached to numerical precision)", True
+    except (RuntimeError, ValueError) as exc:  # nlopt's failure / invalid-argument exits
+        message, converged = f"nlopt BOBYQA failed: {exc}", False
+    theta = np.where(np.isfinite(lower), np.maximum(best["x"], lower), best["x"])
+    return OptResult(theta=theta, deviance=float(deviance(theta)), converged=converged,
+                     message=message, evaluations=best["count"], restarted=False)
 
 
 _NLOPT_MESSAGES = {1: "converged", 2: "stopval reached", 3: "ftol reached", 4: "xtol reached",

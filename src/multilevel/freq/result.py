@@ -7,30 +7,78 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from multilevel.errors import DataError
 from multilevel.formula import Design
 from multilevel.formula.design import level_codes, term_matrix
-from multilevel.freq.deviance import PLSSolution, term_factor
+from multilevel.freq.deviance import PLSSolution
+from multilevel.freq.factor import term_factor
 from multilevel.freq.optimize import OptResult
 
 SINGULAR_TOL = 1e-4  # lme4's isSingular(tol = 1e-4)
 NEW_GROUPS = ("population", "error")
+PREDICT_TYPES = ("link", "response")
+VARCORR_COLUMNS = ["grp", "var1", "var2", "vcov", "sdcor"]
+
+
+def varcorr_frame(rows: list[tuple]) -> pd.DataFrame:
+    """The VarCorr table; object columns keep ``None`` (R's NA) for var1/var2 under pandas 3."""
+    frame = pd.DataFrame(rows, columns=VARCORR_COLUMNS, dtype=object)
+    return frame.astype({"vcov": float, "sdcor": float})
+
+
+def check_predict_args(new_groups: str, type: str) -> None:
+    if new_groups not in NEW_GROUPS:
+        raise DataError(f"new_groups={new_groups!r} is not valid; use one of {NEW_GROUPS}.")
+    if type not in PREDICT_TYPES:
+        raise DataError(f"type={type!r} is not valid; use one of {PREDICT_TYPES}.")
+
+
+def wald_table(est: pd.Series, se: pd.Series, stat: str, ci: float | None,
+               df_resid: float | None = None, p_values: bool = False) -> pd.DataFrame:
+    """Estimate, SE, t or z statistic, optional p-value and Wald interval (normal or t)."""
+    table = pd.DataFrame({"estimate": est, "std_error": se, stat: est / se})
+    dist = stats.norm if df_resid is None else stats.t(df_resid)
+    if p_values:
+        table["p_value"] = 2 * dist.sf(np.abs(table[stat]))
+    if ci is not None:
+        if not 0 < float(ci) < 1:
+            raise DataError(f"ci must lie strictly between 0 and 1, got {ci!r}.")
+        half = dist.ppf(0.5 + float(ci) / 2) * se
+        table["lower"], table["upper"] = est - half, est + half
+        table.attrs.update(ci=float(ci), kind="wald")
+    return table
+
+
+class InformationCriteria:
+    """AIC and BIC from ``loglik``, ``df`` and ``nobs`` (R's ``AIC``/``BIC``)."""
+
+    @property
+    def aic(self) -> float:
+        return float(-2.0 * self.loglik + 2.0 * self.df)
+
+    @property
+    def bic(self) -> float:
+        return float(-2.0 * self.loglik + np.log(self.nobs) * self.df)
 
 
 @dataclass
-class FreqFit:
+class FreqFit(InformationCriteria):
     """A linear mixed model fitted by REML or ML, as lme4's ``lmer``.
 
     Attributes
     ----------
     formula : str
     design : Design
+        The design matrices (:func:`multilevel.formula.build_design`).
     method : {"reml", "ml"}
     opt : OptResult
         θ̂, the optimizer's convergence flag and message, evaluations, restarts.
     messages : list of str
         Notes such as dropped rank-deficient columns.
+    solver : str
+        The factorization backend (:mod:`multilevel.freq.factor`).
 
     Examples
     --------
@@ -38,6 +86,12 @@ class FreqFit:
     >>> m = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
     >>> round(m.reml_criterion, 3), m.fixef.round(3).tolist()
     (1743.628, [251.405, 10.467])
+    >>> m.varcorr.round(3)
+            grp         var1  var2     vcov   sdcor
+    0   Subject  (Intercept)  None  612.090  24.740
+    1   Subject         Days  None   35.072   5.922
+    2   Subject  (Intercept)  Days    9.604   0.066
+    3  Residual         None  None  654.941  25.592
     """
 
     formula: str
@@ -47,6 +101,7 @@ class FreqFit:
     pls: PLSSolution = field(repr=False)
     family: str = "gaussian"
     messages: list[str] = field(default_factory=list)
+    solver: str = "auto"
 
     # ------------------------------------------------------------ sizes
     @property
@@ -63,8 +118,18 @@ class FreqFit:
         return self.design.p + len(self.pls.theta) + 1
 
     @property
+    def df_resid(self) -> int:
+        return self.nobs - self.df
+
+    @property
     def converged(self) -> bool:
         return self.opt.converged
+
+    @property
+    def optimizer_message(self) -> str:
+        """The optimizer's stopping reason (and restarts at the boundary)."""
+        extra = " (restarted from the boundary)" if self.opt.restarted else ""
+        return f"{self.opt.message} after {self.opt.evaluations} evaluations{extra}"
 
     # ------------------------------------------------------- estimates
     @property
@@ -98,7 +163,7 @@ class FreqFit:
         return out
 
     def covariance(self) -> dict[str, np.ndarray]:
-        """Random-effect covariance per term (lme4 name → q×q), σ² T T'."""
+        """Random-effect covariance per term (lme4 name → q×q in ``cnms`` order), σ² T T'."""
         s2 = self.sigma ** 2
         return {term.name: s2 * T @ T.T for term, T in zip(self.design.reterms, self._term_factors())}
 
@@ -114,8 +179,9 @@ class FreqFit:
                 for j in range(i + 1, term.q):
                     corr = cov[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else np.nan
                     rows.append((term.name, term.cnms[i], term.cnms[j], cov[i, j], corr))
-        rows.append(("Residual", None, None, self.sigma ** 2, self.sigma))
-        return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
+        if self.family == "gaussian":
+            rows.append(("Residual", None, None, self.sigma ** 2, self.sigma))
+        return varcorr_frame(rows)
 
     @cached_property
     def _modes(self) -> list[np.ndarray]:
@@ -130,7 +196,10 @@ class FreqFit:
 
     @property
     def ranef(self) -> dict[str, pd.DataFrame]:
-        """Conditional modes per grouping factor (levels × columns), lme4's ``ranef``."""
+        """Conditional modes per grouping factor (levels × columns), lme4's ``ranef``.
+
+        Terms on the same factor (``(Days || Subject)``) share one table, as in lme4.
+        """
         tables: dict[str, pd.DataFrame] = {}
         for term, modes in zip(self.design.reterms, self._modes):
             table = pd.DataFrame(modes, index=pd.Index(term.levels, name=term.group), columns=term.cnms)
@@ -139,15 +208,17 @@ class FreqFit:
         return tables
 
     def ranef_condvar(self) -> dict[str, np.ndarray]:
-        """Conditional variances of the modes per term: name → (levels, q, q) (lme4's condVar)."""
+        """Conditional variances of the modes per term: name → (levels, q, q), lme4's
+        ``attr(ranef(m, condVar = TRUE)[[g]], "postVar")``."""
         s2 = self.sigma ** 2
-        blocks = self.pls.solver.inverse_diagonal_blocks(self.design)
-        return {term.name: s2 * T @ blk @ T.T
+        blocks = self.pls.factor.inverse_diagonal_blocks()
+        return {term.name: s2 * T[None] @ blk @ T.T[None]
                 for term, T, blk in zip(self.design.reterms, self._term_factors(), blocks)}
 
     # ---------------------------------------------------- fit statistics
     @property
     def reml_criterion(self) -> float | None:
+        """lme4's ``REMLcrit``; None for ML fits."""
         return self.pls.deviance(self.nobs, self.design.p, reml=True) if self.reml else None
 
     @property
@@ -162,37 +233,57 @@ class FreqFit:
         return -0.5 * (self.reml_criterion if self.reml else self.deviance)
 
     @property
-    def aic(self) -> float:
-        return -2.0 * self.loglik + 2.0 * self.df
-
-    @property
-    def bic(self) -> float:
-        return -2.0 * self.loglik + np.log(self.nobs) * self.df
-
-    @property
     def singular(self) -> bool:
         """lme4's ``isSingular``: a diagonal of a relative factor below 1e-4."""
         return bool(self.singular_terms())
 
     def singular_terms(self) -> list[str]:
+        """``"group: column"`` for each random-effect variance estimated at (near) zero."""
         out = []
         for term, T in zip(self.design.reterms, self._term_factors()):
-            small = [term.cnms[i] for i in range(term.q) if abs(T[i, i]) < SINGULAR_TOL]
-            out += [f"{term.name}: {c}" for c in small]
+            out += [f"{term.name}: {term.cnms[i]}" for i in range(term.q) if abs(T[i, i]) < SINGULAR_TOL]
         return out
 
     # -------------------------------------------------------- methods
     def refit_ml(self) -> FreqFit:
-        """The ML fit of the same model (lme4's ``refitML``); ML fits return themselves."""
-        if not self.reml:
-            return self
+        """The ML fit of the same model (lme4's ``refitML``); ML fits return themselves.
+
+        Computed once per fit (``ml.lrt`` and ``ml.compare`` ask for it repeatedly).
+        """
+        return self._ml_refit if self.reml else self
+
+    @cached_property
+    def _ml_refit(self) -> FreqFit:
         from multilevel.freq.fit import fit_design
 
-        return fit_design(self.formula, self.design, reml=False)
+        return fit_design(self.formula, self.design, reml=False, solver=self.solver)
+
+    def deviance_function(self):
+        """The profiled deviance of this model as a pure function of θ (REML criterion for
+        REML fits), for profiling: see :func:`multilevel.freq.make_deviance`."""
+        from multilevel.freq.deviance import make_deviance
+
+        return make_deviance(self.design, reml=self.reml, solver=self.solver)
+
+    def linear_predictor(self, newdata: pd.DataFrame | None = None, group_effects: bool = True,
+                         new_groups: str = "population") -> np.ndarray:
+        """Xβ (+ Zb) for the fitted rows or new rows."""
+        data = self.design.frame.data if newdata is None else newdata
+        X = self.design.X if newdata is None else self.design.spec.fixed_X(newdata)
+        eta = X @ self.pls.beta
+        if group_effects:
+            for term, modes in zip(self.design.reterms, self._modes):
+                if newdata is None:
+                    codes, Xt = term.codes, term.X
+                else:
+                    codes, Xt = level_codes(term, data, new_groups), term_matrix(term, data)
+                effects = np.where(codes[:, None] >= 0, modes[np.maximum(codes, 0)], 0.0)
+                eta = eta + np.sum(Xt * effects, axis=1)
+        return eta
 
     def predict(self, newdata: pd.DataFrame | None = None, group_effects: bool = True,
-                new_groups: str = "population") -> pd.DataFrame:
-        """Predictions with or without group effects (lme4's ``predict``).
+                new_groups: str = "population", type: str = "link") -> pd.DataFrame:
+        """Predictions with or without group effects (lme4's ``predict.merMod``).
 
         Parameters
         ----------
@@ -203,43 +294,45 @@ class FreqFit:
         new_groups : {"population", "error"}
             Levels not seen in the fit: predict at the population mean (their group
             effect is 0, lme4's ``allow.new.levels = TRUE``) or raise a DataError.
+        type : {"link", "response"}
+            Scale of the prediction (the same for gaussian models).
 
         Returns
         -------
         DataFrame with column ``estimate``, indexed like ``newdata``.
+
+        Examples
+        --------
+        >>> import pandas as pd, multilevel as ml
+        >>> m = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
+        >>> new = pd.DataFrame({"Days": [0, 5], "Subject": ["308", "new"]})
+        >>> m.predict(new)["estimate"].round(3).tolist()
+        [253.664, 303.742]
         """
-        if new_groups not in NEW_GROUPS:
-            raise DataError(f"new_groups={new_groups!r}; use one of {NEW_GROUPS}.")
+        check_predict_args(new_groups, type)
         data = self.design.frame.data if newdata is None else newdata
-        X = self.design.X if newdata is None else self.design.spec.fixed_X(newdata)
-        eta = X @ self.pls.beta
-        if group_effects:
-            for term, modes in zip(self.design.reterms, self._modes):
-                eta = eta + _group_contribution(term, modes, data, new_groups)
+        eta = self.linear_predictor(newdata, group_effects, new_groups)
+        if type == "response":
+            eta = self._inverse_link(eta)
         return pd.DataFrame({"estimate": eta}, index=data.index)
 
-    def summary(self) -> pd.DataFrame:
-        """Fixed-effects table: estimate, standard error, t value."""
-        est, se = self.fixef, self.se
-        return pd.DataFrame({"estimate": est, "std_error": se, "t_value": est / se})
+    def _inverse_link(self, eta: np.ndarray) -> np.ndarray:
+        return eta
+
+    def summary(self, ci: float | None = None) -> pd.DataFrame:
+        """Fixed-effects table as lme4's ``summary``: estimate, standard error, t value.
+
+        Parameters
+        ----------
+        ci : float, optional
+            Adds Wald intervals (``lower``, ``upper``) at this level.
+
+        The printed form of the fit (``print(fit)``) adds the random effects and the
+        fit statistics, laid out as lme4 prints them.
+        """
+        return wald_table(self.fixef, self.se, "t_value", ci)
 
     def __repr__(self) -> str:
-        crit = (f"REML criterion at convergence: {self.reml_criterion:.4f}" if self.reml
-                else f"logLik {self.loglik:.4f}  AIC {self.aic:.4f}  BIC {self.bic:.4f}")
-        lines = [f"Linear mixed model fit by {'REML' if self.reml else 'maximum likelihood'}",
-                 f"Formula: {self.formula}", crit, "", "Random effects:",
-                 self.varcorr.to_string(index=False), f"Number of obs: {self.nobs}", "",
-                 "Fixed effects:", self.summary().to_string()]
-        if self.singular:
-            lines.append(f"boundary (singular) fit: {', '.join(self.singular_terms())}")
-        if not self.converged:
-            lines.append(f"optimizer did not converge: {self.opt.message}")
-        lines += self.messages
-        return "\n".join(lines)
+        from multilevel.freq.printing import format_fit
 
-
-def _group_contribution(term, modes: np.ndarray, data: pd.DataFrame, new_groups: str) -> np.ndarray:
-    codes = level_codes(term, data, new_groups)
-    Xt = term_matrix(term, data)
-    effects = np.where(codes[:, None] >= 0, modes[np.maximum(codes, 0)], 0.0)
-    return np.sum(Xt * effects, axis=1)
+        return format_fit(self)

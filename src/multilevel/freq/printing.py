@@ -1,0 +1,83 @@
+"""Printed form of frequentist fits, laid out as lme4's ``print(summary(m))``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+LINKS = {"gaussian": "identity", "binomial": "logit", "bernoulli": "logit", "poisson": "log"}
+
+
+def _stat_line(fit) -> list[str]:
+    names = ["AIC", "BIC", "logLik", "deviance", "df.resid"]
+    values = [f"{fit.aic:.1f}", f"{fit.bic:.1f}", f"{fit.loglik:.1f}", f"{-2 * fit.loglik:.1f}",
+              f"{fit.df_resid}"]
+    width = max(8, *(len(v) for v in values))
+    return [" ".join(n.rjust(width) for n in names), " ".join(v.rjust(width) for v in values)]
+
+
+def random_effects_table(fit) -> str:
+    """lme4's ``print(VarCorr(m))`` block with variances, SDs and correlations."""
+    rows = []
+    cov = fit.covariance()
+    width_corr = max((t.q for t in fit.design.reterms), default=1) - 1
+    for term in fit.design.reterms:
+        C = cov[term.name]
+        sd = np.sqrt(np.diag(C))
+        for i, cnm in enumerate(term.cnms):
+            corr = [f"{C[i, j] / (sd[i] * sd[j]):.2f}" if sd[i] > 0 and sd[j] > 0 else "NaN"
+                    for j in range(i)]
+            rows.append([term.name if i == 0 else "", cnm, f"{C[i, i]:.4g}", f"{sd[i]:.4g}",
+                         *corr, *[""] * (width_corr - len(corr))])
+    columns = ["Groups", "Name", "Variance", "Std.Dev."] + (["Corr"] + [""] * (width_corr - 1)
+                                                           if width_corr else [])
+    if fit.family == "gaussian":
+        rows.append(["Residual", "", f"{fit.sigma ** 2:.4g}", f"{fit.sigma:.4g}", *[""] * width_corr])
+    table = pd.DataFrame(rows, columns=range(len(columns)))
+    widths = [max(len(str(c)), *(len(str(v)) for v in table[k])) for k, c in enumerate(columns)]
+    left = {0, 1}
+    lines = [" " + " ".join(str(c).ljust(w) if k in left else str(c).rjust(w)
+                            for k, (c, w) in enumerate(zip(columns, widths))).rstrip()]
+    for row in rows:
+        lines.append(" " + " ".join(str(v).ljust(w) if k in left else str(v).rjust(w)
+                                    for k, (v, w) in enumerate(zip(row, widths))).rstrip())
+    return "\n".join(lines)
+
+
+def _groups_line(fit) -> str:
+    seen = {}
+    for term in fit.design.reterms:
+        seen.setdefault(term.name, term.n_levels)
+    groups = "; ".join(f"{g}, {m}" for g, m in seen.items())
+    return f"Number of obs: {fit.nobs}, groups:  {groups}"
+
+
+def format_fit(fit) -> str:
+    """The whole printed summary of a FreqFit or GLMMFit."""
+    gaussian = fit.family == "gaussian"
+    if gaussian:
+        lines = [f"Linear mixed model fit by {'REML' if fit.reml else 'maximum likelihood'}"]
+    else:
+        lines = ["Generalized linear mixed model fit by maximum likelihood "
+                 f"({fit.approximation}) ", f" Family: {fit.family}  ( {LINKS[fit.family]} )"]
+    lines.append(f"Formula: {fit.formula}")
+    if fit.reml:
+        lines += ["", f"REML criterion at convergence: {fit.reml_criterion:.4f}"]
+    else:
+        lines += [""] + _stat_line(fit)
+    if gaussian:
+        resid = (fit.design.y - fit.linear_predictor()) / fit.sigma
+        q = np.quantile(resid, [0, 0.25, 0.5, 0.75, 1])
+        lines += ["", "Scaled residuals:",
+                  "     Min       1Q   Median       3Q      Max",
+                  " ".join(f"{v:8.4f}" for v in q)]
+    lines += ["", "Random effects:", random_effects_table(fit), _groups_line(fit), "",
+              "Fixed effects:", fit.summary().to_string(float_format=lambda v: f"{v:.5g}")]
+    notes = list(fit.messages)
+    if fit.singular:
+        notes.append(f"boundary (singular) fit: {', '.join(fit.singular_terms())}")
+    if not fit.converged:
+        notes.append(f"optimizer did not converge: {fit.optimizer_message}")
+    if notes:
+        lines += [""] + notes
+    return "\n".join(lines)
