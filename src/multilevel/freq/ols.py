@@ -15,7 +15,9 @@ import pandas as pd
 import scipy.linalg as sla
 
 from multilevel.formula import Design
-from multilevel.freq.result import InformationCriteria, check_predict_args, varcorr_frame, wald_table
+from multilevel.freq.result import (
+    FreqFit, InformationCriteria, check_predict_args, varcorr_frame, wald_table,
+)
 
 
 class NoRandomEffects(InformationCriteria):
@@ -83,6 +85,8 @@ class NoRandomEffects(InformationCriteria):
 
     def _inverse_link(self, eta: np.ndarray) -> np.ndarray:
         return eta
+
+    report = FreqFit.report  # the same report; it leaves out what a model without groups lacks
 
 
 @dataclass

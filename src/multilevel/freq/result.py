@@ -332,6 +332,24 @@ class FreqFit(InformationCriteria):
         """
         return wald_table(self.fixef, self.se, "t_value", ci)
 
+    def report(self, path, ci: float = 0.95):
+        """Write the HTML and markdown report (model, data, Wald interval table, variance
+        components, convergence checks, forest plot) into the folder ``path``.
+
+        Returns the path of ``report.html``; the folder is written all or nothing
+        (:func:`multilevel.report.write_report`).
+
+        Examples
+        --------
+        >>> import multilevel as ml, tempfile
+        >>> m = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
+        >>> m.report(tempfile.mkdtemp() + "/report").name
+        'report.html'
+        """
+        from multilevel.report import write_report
+
+        return write_report(self, path, ci=ci)
+
     def __repr__(self) -> str:
         from multilevel.freq.printing import format_fit
 
