@@ -158,13 +158,21 @@ def test_data_section_counts_groups_and_removed_rows(sleepstudy):
 
 def test_freq_report_has_wald_table_variance_components_and_forest(tmp_path):
     fit = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
-    page = write_report(fit, tmp_path / "rep", ci=0.9)
+    page = fit.report(tmp_path / "rep", ci=0.9)
     assert sorted(p.name for p in page.parent.iterdir()) == ["forest.png", "report.html", "report.md"]
     md = (page.parent / "report.md").read_text()
     assert "## Parameters (Wald 90%)\n\n90% Wald confidence intervals of the fixed effects." in md
     assert "## Variance components" in md and "REML criterion 1743.6283" in md
     assert "![Estimates with 90% Wald confidence intervals.](forest.png)" in md
     assert "<h2>Priors</h2>" not in page.read_text()
+    assert "max scaled gradient" in md          # lme4's checkConv checks
+
+
+def test_least_squares_report_has_no_group_sections(tmp_path):
+    page = ml.fit("mpg ~ wt", "mtcars", method="ml").report(tmp_path / "rep")
+    md = (page.parent / "report.md").read_text()
+    assert "- method: least squares" in md and "| factor |" not in md
+    assert "| wt | -5.344 | 0.5591 | -9.559 | 1.294e-10 | -6.486 | -4.203 |" in md
 
 
 # ---------------------------------------------------------- HTML in Chromium

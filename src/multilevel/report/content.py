@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from multilevel.errors import ConvergenceWarning, MultilevelError
 
@@ -89,9 +88,10 @@ def interval_table(fit, ci: float = 0.95, kind: str = "eti") -> pd.DataFrame:
         Probability of the interval.
     kind : {"eti", "hdi"}
         Equal-tailed or highest-density credible interval (Bayesian fits). ML/REML
-        fits get Wald intervals of the fixed effects whatever ``kind`` says: normal
-        quantiles for mixed models (lme4's ``confint(method = "Wald")``), Student-t
-        with n − p degrees of freedom for least squares (R's ``confint.lm``).
+        fits get the Wald intervals of their ``summary(ci=...)`` whatever ``kind``
+        says: normal quantiles for mixed models and GLMs (lme4's ``confint(method =
+        "Wald")``), Student-t with n − p degrees of freedom for least squares (R's
+        ``confint.lm``).
 
     Returns
     -------
@@ -112,16 +112,10 @@ def interval_table(fit, ci: float = 0.95, kind: str = "eti") -> pd.DataFrame:
     level, kind = check_interval(ci, kind)
     if is_bayes(fit):
         table = fit.summary(ci=level, kind=kind).copy()
-        table.attrs.update(ci=level, kind=kind)
-        return table
-    table = fit.summary().copy()
-    if "t_value" in table and not hasattr(fit, "pls"):  # least squares: t(n - p) as confint.lm
-        q = stats.t.ppf(0.5 + level / 2, fit.nobs - fit.design.p)
     else:
-        q = stats.norm.ppf(0.5 + level / 2)
-    table["lower"] = table["estimate"] - q * table["std_error"]
-    table["upper"] = table["estimate"] + q * table["std_error"]
-    table.attrs.update(ci=level, kind="wald")
+        table = fit.summary(ci=level).copy()
+        kind = "wald"
+    table.attrs.update(ci=level, kind=kind)
     return table
 
 
@@ -148,14 +142,14 @@ def report_content(fit, spec=None, ci: float = 0.95, kind: str = "eti") -> Repor
         table_heading=f"{table.attrs['kind'].upper().replace('WALD', 'Wald')} {table.attrs['ci']:.0%}",
         table_label=table_label(table),
     )
-    if is_bayes(fit):
-        report = fit.convergence
-        content.convergence_ok = report.ok
-        content.convergence_text = str(report)
-        content.convergence_table = report.table
-    else:
+    if not is_bayes(fit):
         content.variance = fit.varcorr
-        content.convergence_ok, content.convergence_text = _freq_convergence(fit)
+    from multilevel.diagnostics import check_convergence
+
+    report = check_convergence(fit)   # the sampler's report, or lme4's checkConv for REML/ML
+    content.convergence_ok = report.ok
+    content.convergence_text = str(report)
+    content.convergence_table = report.table
     return content
 
 
@@ -171,10 +165,11 @@ def _model_rows(fit, spec) -> list[tuple[str, str]]:
         if seconds:
             rows.append(("time", f"{seconds:.1f} s (build, compile, sample)"))
     else:
-        method = getattr(fit, "method", "ml")
-        name = {"reml": "REML", "ml": "maximum likelihood"}.get(method, method)
-        if not hasattr(fit, "pls"):
-            name = "least squares"
+        name = "REML" if getattr(fit, "reml", False) else "maximum likelihood"
+        if not fit.design.reterms:
+            name = "least squares" if fit.family == "gaussian" else "maximum likelihood (GLM)"
+        elif fit.family != "gaussian":
+            name += " (Laplace approximation, as glmer)"
         rows.append(("method", name))
         crit = [f"logLik {fit.loglik:.4f}", f"AIC {fit.aic:.4f}", f"BIC {fit.bic:.4f}"]
         if getattr(fit, "reml_criterion", None) is not None:
@@ -256,20 +251,3 @@ def _fmt_value(value) -> str:
     if arr.ndim == 1 and np.issubdtype(arr.dtype, np.number):
         return "[" + ", ".join(f"{float(v):.4g}" for v in arr) + "]"
     return str(value)
-
-
-def _freq_convergence(fit) -> tuple[bool, str]:
-    lines, ok = [], True
-    if not getattr(fit, "converged", True):
-        ok = False
-        lines.append(f"The optimizer did not converge: {fit.opt.message}")
-    if getattr(fit, "singular", False):
-        ok = False
-        terms = fit.singular_terms() if hasattr(fit, "singular_terms") else []
-        lines.append("Boundary (singular) fit" + (f": {', '.join(terms)}" if terms else "")
-                     + ". A variance is estimated at zero or a correlation at ±1; simplify the "
-                       "random-effects structure or fit it with method='bayes'.")
-    lines += list(getattr(fit, "messages", []))
-    if ok and not lines:
-        lines.append("The optimizer converged; the fit is not singular.")
-    return ok, "\n".join(lines)
