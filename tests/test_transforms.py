@@ -59,7 +59,7 @@ def test_polynomial_degree_overfits_in_loo_not_in_sample():
     data = pd.DataFrame({"x": x, "y": 1 + x - 0.8 * x ** 2 + rng.normal(0, 0.5, x.size)})
     elpd, r2 = {}, {}
     for degree in (1, 2, 10):
-        fit = ml.fit(f"y ~ poly(x, {degree})", data, draws=400, tune=600, chains=2, seed=2, sampler="pymc",
+        fit = ml.fit(f"y ~ poly(x, {degree})", data, draws=400, tune=600, chains=2, seed=2,
                      progress=False, check=False)
         with warnings.catch_warnings():
             # the degree-10 fit has influential points (Pareto k > 0.7): part of the lesson
@@ -69,3 +69,11 @@ def test_polynomial_degree_overfits_in_loo_not_in_sample():
         r2[degree] = 1 - resid.var() / data["y"].var()
     assert r2[10] > r2[2] > r2[1]               # in-sample fit keeps improving
     assert elpd[2] > elpd[10] and elpd[2] > elpd[1]   # out of sample, degree 2 wins
+
+
+@pytest.mark.slow
+def test_comma_names_go_to_pymc_under_auto():
+    fit = ml.fit("y ~ poly(x, 2)", DATA, draws=50, tune=50, chains=1, seed=1, progress=False, check=False)
+    assert fit.sampler == "pymc"
+    with pytest.raises(ml.errors.FitError, match="use sampler='pymc'"):
+        ml.fit("y ~ poly(x, 2)", DATA, sampler="nutpie", draws=50, tune=50, chains=1, progress=False)

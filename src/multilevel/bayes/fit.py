@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 
@@ -10,6 +11,7 @@ import pandas as pd
 from multilevel.bayes.model import build_model
 from multilevel.bayes.result import BayesFit
 from multilevel.bayes.sampling import SamplingSettings, check_settings, choose_sampler, run
+from multilevel.errors import FitError
 
 
 def fit_bayes(formula: str, data: pd.DataFrame, family: str = "gaussian", priors=None, *,
@@ -39,6 +41,7 @@ def fit_bayes(formula: str, data: pd.DataFrame, family: str = "gaussian", priors
     start = time.perf_counter()
     built = build_model(formula, data, family=family, priors=priors, na=na, lkj_eta=lkj_eta,
                         noncentered=noncentered)
+    settings = _compatible_sampler(settings, sampler, built)
     built_at = time.perf_counter()
     with warnings.catch_warnings():
         # PyMC/nutpie chatter (e.g. FutureWarnings of their own dependencies) is not the user's.
@@ -57,3 +60,16 @@ def fit_bayes(formula: str, data: pd.DataFrame, family: str = "gaussian", priors
     if check:
         fit.check_convergence()
     return fit
+
+
+def _compatible_sampler(settings: SamplingSettings, requested: str, built) -> SamplingSettings:
+    """nutpie's trace conversion splits variable names at ", " (Bambi names a term
+    ``poly(x, 2)``); such models go to PyMC's sampler under "auto", and an explicit
+    nutpie request gets the reason."""
+    if settings.sampler != "nutpie" or not any(", " in name for name in built.pymc.named_vars):
+        return settings
+    if str(requested).lower() != "auto":
+        raise FitError("nutpie cannot store variables whose names contain ', ' (here: "
+                       f"{[n for n in built.pymc.named_vars if ', ' in n][:3]}); use sampler='pymc' "
+                       "or 'auto'.")
+    return dataclasses.replace(settings, sampler="pymc")
