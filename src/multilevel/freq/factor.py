@@ -9,9 +9,12 @@ first, without needing CHOLMOD. It is exact and fast while the rest terms have a
 thousand columns (InstEval: 1142).
 
 ``cholmod`` (scikit-sparse, the optional ``fast`` extra) and ``splu`` (scipy's
-SuperLU, always available) factor the whole sparse A with a fill-reducing ordering;
-``auto`` uses them only when the Schur complement would exceed
-:data:`DENSE_SCHUR_MAX` columns.
+SuperLU, always available) factor the whole sparse A with a fill-reducing ordering.
+They win only when the Schur complement is large *and* sparse (rest terms nested in
+one another, e.g. schools and districts under classes); for crossed factors the
+complement fills in and dense BLAS is faster (bench/bench_freq.py: 5000 × 8000
+crossed levels, one factorization: block 4.3 s, CHOLMOD 19-45 s, SuperLU 33 s).
+``auto`` chooses by the size and density of S (:func:`choose_solver`).
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ import scipy.sparse as sp
 
 from multilevel.errors import SpecError
 
-DENSE_SCHUR_MAX = 4000      # columns of the dense Schur complement (128 MB) before going sparse
+SMALL_SCHUR = 1500          # below this many columns the dense Schur complement is always cheap
+DENSE_SCHUR_MAX = 16000     # above this many columns (2 GB) it is never built densely
+DENSE_FRACTION = 0.02       # a Schur complement at least this dense fills in: factor it densely
 SOLVERS = ("auto", "block", "cholmod", "splu")
 _CHUNK = 512                # columns per batch when extracting blocks of A⁻¹
 
@@ -92,12 +97,22 @@ def cholmod_available() -> bool:
     return importlib.util.find_spec("sksparse") is not None
 
 
+def choose_solver(layout) -> str:
+    """``block`` unless the Schur complement is large and sparse (then CHOLMOD, or SuperLU
+    when scikit-sparse is not installed)."""
+    if layout.Q2 <= SMALL_SCHUR:
+        return "block"
+    if layout.Q2 <= DENSE_SCHUR_MAX and layout.schur_density >= DENSE_FRACTION:
+        return "block"
+    return "cholmod" if cholmod_available() else "splu"
+
+
 def make_factor(layout, cp, Ts: list[np.ndarray], solver: str = "auto"):
     """Factor A = Λ'Z'WZΛ + I with the chosen backend."""
     if solver not in SOLVERS:
         raise SpecError(f"solver={solver!r} is not valid; use one of {SOLVERS}.")
     if solver == "auto":
-        solver = "block" if layout.Q2 <= DENSE_SCHUR_MAX else ("cholmod" if cholmod_available() else "splu")
+        solver = choose_solver(layout)
     if solver == "block":
         return BlockFactor(layout, cp, Ts)
     if solver == "cholmod" and not cholmod_available():
@@ -105,6 +120,13 @@ def make_factor(layout, cp, Ts: list[np.ndarray], solver: str = "auto"):
                         "needs the SuiteSparse headers, e.g. Debian's libsuitesparse-dev); "
                         "solver='block' or 'splu' need nothing extra.")
     return SparseFactor(layout, cp, Ts, solver)
+
+
+def _coupling_block(L11inv_rows: np.ndarray, T1: np.ndarray, P: np.ndarray, Tj: np.ndarray) -> np.ndarray:
+    """L₁₁⁻¹ T₁' P Tⱼ for a stack of level-pair blocks P (elementwise when both q = 1)."""
+    if P.shape[1] == 1 and P.shape[2] == 1:
+        return L11inv_rows * (T1[0, 0] * Tj[0, 0]) * P
+    return L11inv_rows @ (T1.T[None] @ P @ Tj[None])
 
 
 class BlockFactor:
@@ -134,12 +156,13 @@ class BlockFactor:
         self.C = None
         self.LS = np.zeros((0, 0))
         if layout.Q2:
-            blocks = [self.L11inv[pr.level1] @ (T1.T[None] @ P @ Ts[j][None])
+            blocks = [_coupling_block(self.L11inv[pr.level1], T1, P, Ts[j])
                       for j, (pr, P) in enumerate(zip(layout.pairs, cp.P), start=1)]
             self.C = layout.csr_from_blocks(blocks)                     # L₁₁⁻¹ A₁₂
             qs, ms, Tr = layout.qs[1:], layout.n_levels[1:], Ts[1:]
-            A22 = _lt(qs, ms, Tr, _lt(qs, ms, Tr, cp.R22_dense).T).T   # Λr' R₂₂ Λr
-            S = A22 + np.eye(layout.Q2) - (self.C.T @ self.C).toarray()
+            S = _lt(qs, ms, Tr, _lt(qs, ms, Tr, cp.R22_dense).T).T     # Λr' R₂₂ Λr
+            S[np.diag_indices_from(S)] += 1.0
+            S -= layout.gram(self.C)                                    # − C'C
             self.LS = sla.cholesky(S, lower=True, check_finite=False)
             logdet += 2.0 * float(np.sum(np.log(np.diag(self.LS))))
         self.logdet = logdet

@@ -36,6 +36,7 @@ from multilevel.freq.result import FreqFit, wald_table
 PIRLS_TOL = 1e-13       # relative change of the penalized deviance (Newton: ~1 extra step)
 PIRLS_MAXIT = 100
 HESSIAN_DELTA = 1e-4    # lme4's deriv12 step
+STAGE1_RHOEND = 1e-5
 
 
 class LaplaceProblem:
@@ -189,8 +190,9 @@ def fit_glmm(formula: str, design: Design, rhoend: float | None = None, solver: 
 
         objective = AGQDeviance(problem, nagq, warm)
     with threadpool_limits(limits=1, user_api="blas"):
+        # stage 1 only provides the start of stage 2: a loose tolerance is enough
         stage1 = minimize_theta(_finite(lambda th: problem.pirls_joint(th)[0]), design.theta_start(),
-                                lower_t, **kwargs)
+                                lower_t, **{**kwargs, "rhoend": max(STAGE1_RHOEND, kwargs.get("rhoend", 0))})
         _, beta1, u1 = problem.pirls_joint(stage1.theta)
         warm["u"] = u1
         lower = np.concatenate([lower_t, np.full(len(beta1), -np.inf)])

@@ -22,6 +22,10 @@ import scipy.sparse as sp
 from multilevel.formula import Design
 
 
+GRAM_PAIRS_MAX = 20_000_000   # entry pairs kept for C'C by bincount (3 int64 arrays: 480 MB)
+DENSE_GRAM_MAX = 4_000_000    # entries of C up to which C'C may be a dense product (32 MB)
+
+
 def _indicator(codes: np.ndarray, n_levels: int) -> sp.csr_matrix:
     """Levels × rows 0/1 matrix: ``G @ v`` sums ``v`` within each level."""
     n = len(codes)
@@ -149,6 +153,48 @@ class Layout:
         flat = (C[:, :, None] * self.Q2 + C[:, None, :]).reshape(self.n, -1)
         prod = (V[:, :, None] * V[:, None, :]).reshape(self.n, -1)
         return flat, prod
+
+    @cached_property
+    def schur_density(self) -> float:
+        """Fraction of nonzeros in the pattern of the Schur complement A₂₂ − A₂₁A₁₁⁻¹A₁₂."""
+        indptr, indices, _ = self.a12_structure
+        C = sp.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(self.Q1, self.Q2))
+        flat = np.unique(self.rest_products[0])
+        R22 = sp.csr_matrix((np.ones(len(flat)), (flat // self.Q2, flat % self.Q2)),
+                            shape=(self.Q2, self.Q2))
+        return float((R22 + C.T @ C).nnz) / self.Q2 ** 2
+
+    @cached_property
+    def _gram_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """For C'C of the (Q1, Q2) coupling pattern: the pairs of stored entries that share
+        a row and the flat (Q2·Q2) position of their product; None when there are too
+        many pairs (then a sparse product is used)."""
+        indptr, indices, _ = self.a12_structure
+        counts = np.diff(indptr)
+        n_pairs = int(np.sum(counts.astype(np.int64) ** 2))
+        if n_pairs > GRAM_PAIRS_MAX or self.Q1 * self.Q2 ** 2 <= 20 * n_pairs:
+            return None  # too many pairs, or a dense C'C (BLAS) is cheaper
+        row_of = np.repeat(np.arange(len(counts)), counts)
+        # for entry e in row r: pair it with every entry of row r
+        reps = counts[row_of]
+        first = np.repeat(np.arange(len(indices)), reps)
+        offsets = np.arange(len(first)) - np.repeat(np.cumsum(reps) - reps, reps)
+        second = indptr[row_of[first]] + offsets
+        flat = indices[first].astype(np.int64) * self.Q2 + indices[second]
+        return first, second, flat
+
+    def gram(self, C: sp.csr_matrix) -> np.ndarray:
+        """C'C as a dense (Q2, Q2) array, for C with the coupling pattern (a weighted
+        bincount: no sparse-matrix product and its overhead)."""
+        pairs = self._gram_pairs
+        if pairs is None:
+            if self.Q1 * self.Q2 <= DENSE_GRAM_MAX:
+                dense = C.toarray()
+                return dense.T @ dense
+            return (C.T @ C).toarray()
+        first, second, flat = pairs
+        return np.bincount(flat, weights=C.data[first] * C.data[second],
+                           minlength=self.Q2 * self.Q2).reshape(self.Q2, self.Q2)
 
     def csr_from_blocks(self, blocks: list[np.ndarray]) -> sp.csr_matrix:
         """Assemble per-term pair blocks (m_j, q1, q_j) into the (Q1, Q2) sparse matrix."""
