@@ -41,6 +41,7 @@ DERIVED = {
     "grouseticks_h": lambda: ml.datasets.load("grouseticks").assign(h=lambda d: d["cHEIGHT"] / 50),
     "InstEval_8000": lambda: ml.datasets.load("InstEval").iloc[:8000],
     "singular": lambda: pd.read_csv(HERE / "singular.csv"),
+    "slopes": lambda: pd.read_csv(HERE / "slopes.csv"),
 }
 EXPECTED_WARNINGS = (ml.errors.SingularFitWarning, UserWarning)  # singular / rank-deficient fits
 _FITS: dict = {}

@@ -32,6 +32,19 @@ set.seed(20261123)
 sing <- data.frame(y = round(rnorm(80), 4), g = rep(sprintf("g%02d", 1:8), each = 10))
 write.csv(sing, "tests/reference/singular.csv", row.names = FALSE)
 sing$g <- fac(sing$g)
+# random slopes: a q = 3 block (LMM), a q = 2 first term (bernoulli), a q = 2 rest term (Poisson)
+set.seed(20261124)
+ng <- 40; nh <- 12; nr <- 800
+syn <- data.frame(g = sample(sprintf("g%02d", 1:ng), nr, TRUE), h = sample(sprintf("h%02d", 1:nh), nr, TRUE),
+                  x = round(rnorm(nr), 4), z = round(runif(nr, -1, 1), 4))
+gi <- as.integer(factor(syn$g)); hi <- as.integer(factor(syn$h))
+b <- matrix(rnorm(3 * ng), ng) %*% chol(matrix(c(1, .3, .2, .3, .5, .1, .2, .1, .4), 3))
+bh <- matrix(rnorm(2 * nh), nh) %*% chol(matrix(c(.4, .1, .1, .2), 2))
+syn$yl <- round(2 + syn$x - syn$z + b[gi, 1] + b[gi, 2] * syn$x + b[gi, 3] * syn$z + rnorm(nr), 4)
+syn$yb <- rbinom(nr, 1, plogis(-0.5 + 0.8 * syn$x + b[gi, 1] + b[gi, 2] * syn$x))
+syn$yp <- rpois(nr, exp(0.3 + 0.4 * syn$x + 0.5 * b[gi, 1] + bh[hi, 1] + bh[hi, 2] * syn$x))
+write.csv(syn, "tests/reference/slopes.csv", row.names = FALSE)
+syn$g <- fac(syn$g); syn$h <- fac(syn$h)
 # mirrored in the tests (DERIVED in tests/test_freq_reference.py)
 ss$Days2 <- 2 * ss$Days
 mt$wt2 <- 2 * mt$wt
@@ -127,6 +140,9 @@ out <- list(
                                new_column = "d"),
   grouse_log_crossed_reml = lmm(log(TICKS + 1) ~ YEAR + cHEIGHT + (1 | BROOD) + (1 + cHEIGHT | LOCATION),
                                 gt, "grouseticks"),
+  slopes_q3_reml = lmm(yl ~ x + z + (1 + x + z | g), syn, "slopes", new_column = "g"),
+  slopes_bernoulli = glmm(yb ~ x + (1 + x | g), syn, "slopes", binomial, new_column = "g"),
+  slopes_poisson_crossed = glmm(yp ~ x + (1 | g) + (1 + x | h), syn, "slopes", poisson),
   cbpp_glmer = glmm(cbind(incidence, size - incidence) ~ period + (1 | herd), cbpp, "cbpp",
                     binomial, new_column = "herd"),
   cbpp_null = glmm(cbind(incidence, size - incidence) ~ 1 + (1 | herd), cbpp, "cbpp", binomial),
