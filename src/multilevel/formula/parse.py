@@ -37,14 +37,16 @@ ALLOWED_FUNCTIONS = frozenset(
         # lme4's two-column binomial response
         "cbind",
         # residual structures (multilevel.bayes.residuals)
-        "ar1",
+        "ar1", "cs",
     }
 )
 _KEYWORD_VALUES = frozenset({"True", "False", "None"})
 _ALLOWED_OPS = frozenset({"~", "+", "-", "*", "/", ":", "**", "(", ")", "|", ",", "=", "{", "}", "%", "^"})
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
-# ar1(time | group): AR(1) residuals within group, ordered by time (Bayesian fits)
-_RESIDUAL_CALL = re.compile(r"(ar1)\(\s*([A-Za-z][A-Za-z0-9_.]*)\s*\|\s*([A-Za-z][A-Za-z0-9_.]*)\s*\)")
+# Residual correlation within a group (Bayesian fits, multilevel.bayes.residuals):
+# ar1(time | group) orders each group by time; cs(1 | group) is compound symmetry.
+_RESIDUAL_START = re.compile(r"(ar1|cs)\s*\(")
+_RESIDUAL_CALL = re.compile(r"(ar1|cs)\s*\(\s*([A-Za-z][A-Za-z0-9_.]*|1)\s*\|\s*([A-Za-z][A-Za-z0-9_.]*)\s*\)")
 
 
 @dataclass(frozen=True)
@@ -84,11 +86,11 @@ class Response:
 
 @dataclass(frozen=True)
 class Residuals:
-    """A residual correlation structure, e.g. ``ar1(time | g)``: AR(1) errors within each
-    level of ``group``, ordered by ``time``."""
+    """A residual correlation structure within each level of ``group``: ``ar1(time | g)``
+    (AR(1) errors ordered by ``time``) or ``cs(1 | g)`` (compound symmetry, ``time`` None)."""
 
     kind: str
-    time: str
+    time: str | None
     group: str
     source: str
 
@@ -157,13 +159,8 @@ def parse_formula(text: str) -> ParsedFormula:
     residuals = None
     for term in _flatten_grouped_bars(_split_top(sides[1], "+-")):
         body = term.lstrip("+-").strip()
-        match = _RESIDUAL_CALL.fullmatch(body)
-        if match:
-            if residuals is not None:
-                raise FormulaError(f"Only one residual structure per formula; got {residuals.source!r} "
-                                   f"and {body!r}.")
-            residuals = Residuals(kind=match.group(1), time=match.group(2), group=match.group(3),
-                                  source=body)
+        if _RESIDUAL_START.match(body):
+            residuals = _parse_residuals(term, body, residuals)
             continue
         inner = _strip_outer_parens(body)
         if inner is not None and _find_top(inner, "|") >= 0:
@@ -179,6 +176,23 @@ def parse_formula(text: str) -> ParsedFormula:
         fixed = "1 " + fixed
     return ParsedFormula(text=text, response=response, fixed=fixed, bars=tuple(bars),
                          residuals=residuals)
+
+
+def _parse_residuals(term: str, body: str, previous: Residuals | None) -> Residuals:
+    """``ar1(time | group)`` or ``cs(1 | group)``; one per formula."""
+    match = _RESIDUAL_CALL.fullmatch(body)
+    kind = _RESIDUAL_START.match(body).group(1)
+    usage = ("ar1(time | group), with one numeric time column and one grouping column" if kind == "ar1"
+             else "cs(1 | group), with one grouping column")
+    if term.startswith("-"):
+        raise FormulaError(f"The residual structure {body!r} cannot be subtracted; write + {usage}.")
+    if match is None or (kind == "ar1") == (match.group(2) == "1"):
+        raise FormulaError(f"Cannot read {body!r}: write {usage}.")
+    if previous is not None:
+        raise FormulaError(f"Only one residual structure per formula; got {previous.source!r} "
+                           f"and {body!r}.")
+    time = match.group(2) if kind == "ar1" else None
+    return Residuals(kind=kind, time=time, group=match.group(3), source=body)
 
 
 def _flatten_grouped_bars(terms: list[str]) -> list[str]:
