@@ -41,17 +41,18 @@ class MultilevelPyMCModel(PyMCModel):
         A preset with ``build_coefficients(X, names, *, sigma, intercept, y_scale)``.
     lkj_eta : float
         Shape of the LKJ prior on each block's correlation matrix.
-    ar1 : AR1Layout or None
-        AR(1) residuals within groups (replaces Bambi's Gaussian likelihood).
+    residuals : ResidualLayout or None
+        Correlated residuals within groups, ``ar1(time | g)`` or ``cs(1 | g)``: our exact
+        Gaussian likelihood replaces Bambi's (multilevel.bayes.residuals).
     """
 
     def __init__(self, blocks: list[Block], coefficient_prior=None, lkj_eta: float = LKJ_ETA,
-                 ar1=None):
+                 residuals=None):
         super().__init__()
         self.blocks = blocks
         self.coefficient_prior = coefficient_prior
         self.lkj_eta = lkj_eta
-        self.ar1 = ar1  # AR1Layout for ar1(time | g) residuals (multilevel.bayes.residuals)
+        self.residuals = residuals
 
     def build(self, spec):
         """Bambi's ``PyMCModel.build`` with our component for the parent parameter."""
@@ -70,12 +71,12 @@ class MultilevelPyMCModel(PyMCModel):
             for name, component in spec.conditional_parameters.items():
                 self.components[name] = MultilevelComponent(component, self if name == parent else None)
                 self.components[name].build(self, spec)
-            if self.ar1 is not None:
-                from multilevel.bayes.residuals import build_ar1_likelihood
+            if self.residuals is not None:
+                from multilevel.bayes.residuals import build_likelihood
 
-                build_ar1_likelihood(self.ar1, spec.response_term.name, self.components[parent].output,
-                                     self.components["sigma"].output,
-                                     np.asarray(spec.response_term.data, dtype=float).reshape(-1))
+                build_likelihood(self.residuals, spec.response_term.name, self.components[parent].output,
+                                 self.components["sigma"].output,
+                                 np.asarray(spec.response_term.data, dtype=float).reshape(-1))
             else:
                 self.response_component = ResponseComponent(spec.response_term)
                 self.response_component.build(self, spec)

@@ -102,6 +102,11 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
             "are linear combinations of other columns and not identified. Remove them from "
             "the formula (the REML/ML engine drops them as lme4 does)."
         )
+    layout = None
+    if parsed.residuals is not None:  # checked before Bambi builds anything
+        from multilevel.bayes.residuals import residual_layout
+
+        layout = residual_layout(parsed.residuals, frame.data, frame.family, parsed.bars)
     preset, per_term = _split_priors(priors)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning)
@@ -114,12 +119,8 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
     if per_term:
         bambi_priors = translate_priors(per_term, design, block_list, component.common_terms)
         model.set_priors({k: _to_bambi(v, k) for k, v in bambi_priors.items()})
-    ar1 = None
-    if parsed.residuals is not None:
-        from multilevel.bayes.residuals import ar1_layout
-
-        ar1 = ar1_layout(parsed.residuals, frame.data, frame.family)
-    model.backend = MultilevelPyMCModel(block_list, coefficient_prior=preset, lkj_eta=lkj_eta, ar1=ar1)
+    model.backend = MultilevelPyMCModel(block_list, coefficient_prior=preset, lkj_eta=lkj_eta,
+                                        residuals=layout)
     model.backend.build(model)
     model.built = True
     return BuiltModel(bambi=model, design=design, blocks=block_list, formula=formula,

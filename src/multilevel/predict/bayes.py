@@ -19,6 +19,7 @@ from scipy import special
 from multilevel.errors import DataError
 from multilevel.formula.design import level_codes, term_matrix
 from multilevel.formula.frame import eval_arithmetic
+from multilevel.predict.newdata import check_newdata
 
 NEW_GROUPS = ("population", "sample", "error")
 KINDS = ("mean", "predictive")
@@ -45,6 +46,19 @@ def predict_bayes(fit, newdata: pd.DataFrame | None = None, group_effects: bool 
     Returns
     -------
     DataFrame with ``estimate``, ``sd``, ``lower``, ``upper``, indexed like the data.
+
+    Notes
+    -----
+    For fits with correlated residuals (``ar1(time | g)``, ``cs(1 | g)``) the mean is μ
+    and predictive draws are joint within each group of the given rows (so each row's
+    SD is the marginal one, σ/√(1 − φ²) for AR(1)); they are not conditioned on the
+    observed residuals of earlier time points.
+
+    Examples
+    --------
+    >>> fit = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", seed=1)   # doctest: +SKIP
+    >>> new = pd.DataFrame({"Days": [0, 5], "Subject": ["308", "new"]})
+    >>> predict_bayes(fit, new, new_groups="sample", seed=1)                       # doctest: +SKIP
     """
     if new_groups not in NEW_GROUPS:
         raise DataError(f"new_groups={new_groups!r}; use one of {NEW_GROUPS}.")
@@ -52,6 +66,8 @@ def predict_bayes(fit, newdata: pd.DataFrame | None = None, group_effects: bool 
         raise DataError(f"kind={kind!r}; use one of {KINDS}.")
     if not 0 < ci < 1:
         raise DataError(f"ci must lie strictly between 0 and 1, got {ci!r}.")
+    if newdata is not None:
+        check_newdata(fit.design, newdata)
     rng = np.random.default_rng(seed)
     draws = linear_predictor_draws(fit, newdata, group_effects, new_groups, rng)
     mean = _inverse_link(fit.family, draws)
@@ -125,6 +141,13 @@ def _predictive(fit, mean: np.ndarray, data: pd.DataFrame, fitted_rows: bool, rn
     def aux(name):
         return np.asarray(post[name].values, dtype=float).reshape(draws, 1)
 
+    residuals = fit.design.spec.parsed.residuals
+    if family == "gaussian" and residuals is not None:
+        # correlated errors: joint draws within each group of these rows
+        from multilevel.bayes.residuals import PARAMS, residual_layout, simulate
+
+        layout = residual_layout(residuals, data, family, single_rows=True)
+        return mean + simulate(layout, aux("sigma"), aux(PARAMS[residuals.kind]), rng)
     if family == "gaussian":
         return rng.normal(mean, aux("sigma"))
     if family == "t":
