@@ -12,6 +12,7 @@ import pandas as pd
 from multilevel.bayes import draws as D
 from multilevel.bayes.convergence import ConvergenceReport, convergence_report
 from multilevel.bayes.model import BuiltModel
+from multilevel.bayes.residuals import PARAMS as RESIDUAL_PARAMS
 from multilevel.bayes.sampling import SamplingSettings
 from multilevel.errors import ConvergenceWarning, FitError
 
@@ -233,7 +234,8 @@ class BayesFit:
                 for i in range(len(block.cnms)):
                     for j in range(i + 1, len(block.cnms)):
                         data[f"cor__{block.cnms[i]}.{block.cnms[j]}|{group}"] = corr[..., i, j]
-        for name in AUXILIARY.get(self.family, ()):
+        # the residual correlation of ar1(time | g) / cs(1 | g) fits: ar1_phi, cs_rho
+        for name in (*AUXILIARY.get(self.family, ()), *RESIDUAL_PARAMS.values()):
             if name in self.posterior:
                 data[name] = np.asarray(self.posterior[name].values, dtype=float)
         return xr.Dataset({k: (("chain", "draw"), v) for k, v in data.items()})
@@ -252,7 +254,9 @@ class BayesFit:
         -------
         DataFrame
             Index: fixed effects (lme4 names), ``sd__<column>|<group>``,
-            ``cor__<a>.<b>|<group>``, auxiliary parameters (``sigma``, ``nu``, ``alpha``).
+            ``cor__<a>.<b>|<group>``, auxiliary parameters (``sigma``, ``nu``, ``alpha``),
+            the residual correlation (``ar1_phi``, ``cs_rho``; with ``ar1`` ``sigma`` is the
+            innovation SD, see :mod:`multilevel.bayes.residuals`).
             Columns ``estimate, sd, lower, upper, r_hat, ess_bulk, ess_tail, mcse_mean``.
             ``attrs`` holds ``ci``, ``kind`` and ``convergence`` (the report's text); when
             the report finds a problem, a :class:`ConvergenceWarning` with the fix is issued.
