@@ -83,6 +83,13 @@ def fit(
     if method not in METHODS:
         raise MultilevelError(f"Unknown method {method!r}. Use one of: {', '.join(METHODS)}.")
     data = _resolve_data(data)
+    if method != "bayes":
+        from multilevel.formula import parse_formula
+
+        residuals = parse_formula(formula).residuals
+        if residuals is not None:
+            raise FormulaError(f"{residuals.source!r} (correlated residuals within groups) is fitted "
+                               f"with method='bayes'; method={method!r} assumes independent residuals.")
     if method == "map":
         from multilevel.priors import map_estimate
 
@@ -91,12 +98,6 @@ def fit(
             sigma = fit(formula, data, method="ml", family=family, na=na).sigma
         return map_estimate(formula, data, priors, sigma=sigma)
     if method in ("reml", "ml"):
-        from multilevel.formula import parse_formula
-
-        residuals = parse_formula(formula).residuals
-        if residuals is not None:
-            raise FormulaError(f"{residuals.source!r} (AR(1) residuals) is fitted with method='bayes'; "
-                               "the REML/ML engine has independent residuals.")
         if priors is not None:
             raise MultilevelError(
                 f"priors are for method='bayes'; method={method!r} estimates without priors. "
