@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import bambi as bmb
 import matplotlib
 import pytest
 
 import multilevel as ml
+from multilevel.errors import PriorError
+from multilevel.priors import Prior
 from multilevel.sensitivity import compare_priors, plot_prior_predictive
 
 # The assertions concern prior sensitivity of Days and sigma; at this size the intercept's
@@ -16,28 +17,51 @@ pytestmark = [pytest.mark.slow,
 matplotlib.use("Agg")
 FORMULA = "Reaction ~ Days + (1 | Subject)"
 SETTINGS = dict(draws=500, tune=1000, chains=4, seed=7)
-TIGHT_WRONG = {"Days": bmb.Prior("Normal", mu=0, sigma=0.5)}   # lme4: Days = 10.5 (SE 0.8)
+TIGHT_WRONG = {"Days": Prior("Normal", mu=0, sigma=0.5)}   # lme4: Days = 10.5 (SE 0.8)
+# ridge on the standardized slope: Days/sd(Days) ~ N(0, 1), i.e. Days ~ N(0, 0.35)
+RIDGE = ml.priors.ridge(1.0)
 
 
 @pytest.fixture(scope="module")
 def comparison(sleepstudy):
-    return compare_priors(FORMULA, sleepstudy, {"weak": None, "tight": TIGHT_WRONG}, **SETTINGS)
+    return compare_priors(FORMULA, sleepstudy, {"weak": None, "tight": TIGHT_WRONG, "ridge": RIDGE},
+                          **SETTINGS)
 
 
 def test_tight_wrong_prior_flagged_weak_prior_not(comparison):
-    weak = comparison.fits["weak"].sensitivity(["Intercept", "Days", "sigma"])
-    tight = comparison.fits["tight"].sensitivity(["Intercept", "Days", "sigma"])
+    table = comparison.sensitivity(["Intercept", "Days", "sigma"])
+    assert (table["weak"]["flag"] == "ok").all(), table
+    assert table[("tight", "flag")]["Days"].startswith("prior-data conflict")
+    # a preset's prior is power-scaled too (its density on the standardized slopes)
+    assert table[("ridge", "prior")]["Days"] > 0.05
+    assert "ridge_standardized" in comparison.fits["ridge"].sensitivity(["Days"]).attrs["power_scaled"]
+    with pytest.raises(PriorError, match="No posterior variable"):
+        comparison.fits["weak"].sensitivity(["days"])
+
+
+def test_correlated_block_sd_priors_are_power_scaled(bayes_ss_slopes, sleepstudy):
+    """The SDs of a correlated block live in an LKJ Cholesky prior that the posterior does
+    not store: their HalfNormal priors must still be scaled, so a tight one is flagged."""
+    weak = bayes_ss_slopes.sensitivity()
     assert (weak["flag"] == "ok").all(), weak
-    assert tight.loc["Days", "flag"].startswith("prior-data conflict")
+    assert {"1|Subject_sigma", "Days|Subject_sigma", "corr|Subject"} <= set(weak.attrs["power_scaled"])
+    tight_sd = {"Days|Subject": Prior("Normal", mu=0, sigma=Prior("HalfNormal", sigma=0.5))}
+    fit = ml.fit("Reaction ~ Days + (Days | Subject)", sleepstudy, priors=tight_sd, **SETTINGS)
+    table = fit.sensitivity(["Days|Subject_sigma"])
+    assert table.loc["Days|Subject_sigma", "flag"].startswith("prior-data conflict"), table
 
 
 def test_compare_priors_table_and_plot(comparison):
-    assert set(comparison.summary.columns.get_level_values(0)) == {"weak", "tight"}
+    assert set(comparison.summary.columns.get_level_values(0)) == {"weak", "tight", "ridge"}
     days = comparison.summary.loc["Days"]
     assert days[("tight", "estimate")] < days[("weak", "estimate")] - 3   # shrunk toward 0
     assert comparison.loo.loc["weak", "elpd_loo"] > comparison.loo.loc["tight", "elpd_loo"]
     fig = comparison.plot(["Days", "sigma"])
-    assert len(fig.axes) == 2 and len(fig.axes[0].patches) == 2
+    assert len(fig.axes) == 2 and len(fig.axes[0].patches) == 3
+    with pytest.raises(PriorError, match="No parameter 'days'"):
+        comparison.plot(["days"])
+    with pytest.raises(PriorError, match="at least two"):
+        compare_priors(FORMULA, "sleepstudy", {"weak": None})
 
 
 def test_prior_predictive(bayes_ss_intercept):

@@ -14,7 +14,7 @@ from multilevel.errors import PriorError
 
 @dataclass
 class PriorComparison:
-    """Posterior summaries, LOO and sensitivity per prior.
+    """Posterior summaries, LOO and (on demand) power-scaling sensitivity per prior.
 
     Attributes
     ----------
@@ -29,6 +29,13 @@ class PriorComparison:
     summary: pd.DataFrame
     loo: pd.DataFrame
     fits: dict = field(repr=False)
+
+    def sensitivity(self, var_names: list[str] | None = None) -> pd.DataFrame:
+        """Power-scaling sensitivity of each fit side by side: columns (prior name,
+        ``prior`` | ``likelihood`` | ``flag``); see :func:`multilevel.sensitivity.sensitivity`."""
+        tables = {name: fit.sensitivity(var_names)[["prior", "likelihood", "flag"]]
+                  for name, fit in self.fits.items()}
+        return pd.concat(tables, axis=1)
 
     def plot(self, params: list[str] | None = None):
         """Overlay the posterior densities of ``params`` (summary row names) across priors."""

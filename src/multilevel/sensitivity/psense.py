@@ -5,15 +5,27 @@ and measures how much each posterior changes (ArviZ's ``psense``). A parameter w
 posterior moves with the prior *and* with the likelihood shows prior-data conflict;
 one that moves with the prior but not the likelihood has a weak likelihood (the prior
 dominates). Both need the ``log_prior`` group, which is computed on demand.
+
+Which priors are power-scaled: as priorsense does for brms, the top-level priors —
+fixed effects (Bambi's priors, or a fixed-scale preset's density on the standardized
+slopes), group-effect SDs (also inside correlated blocks: their HalfNormal SDs and the
+LKJ correlation), the scales of learned presets, auxiliary parameters (``sigma``,
+``nu``, ``alpha``) and the residual correlation (``ar1_phi``, ``cs_rho``). Group-level
+effects given their SDs, and slopes given a learned penalty scale, are hierarchical and
+not scaled; a horseshoe's local scales are not stored in the posterior and are not
+scaled either (its global scale is). The names used are in ``table.attrs["power_scaled"]``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import logging
 
 import numpy as np
 import pandas as pd
+
+from multilevel.errors import PriorError
 
 FLAGS = {
     "potential prior-data conflict": "prior-data conflict: the prior and the data pull this "
@@ -25,10 +37,55 @@ OK = "ok"
 
 
 def _parameter_names(fit) -> list[str]:
+    from multilevel.bayes.residuals import PARAMS
+
     component = fit.built.bambi.conditional_parameters[fit.built.bambi.family.likelihood.parent]
     names = (["Intercept"] if component.intercept_term is not None else []) + list(component.common_terms)
     names += [f"{t}_sigma" for b in fit.built.blocks for t in b.bambi_terms]
-    return names + [n for n in ("sigma", "nu", "alpha") if n in fit.posterior]
+    return names + [n for n in ("sigma", "nu", "alpha", *PARAMS.values()) if n in fit.posterior]
+
+
+def log_prior(fit) -> list[str]:
+    """Add the log prior densities of the top-level parameters to ``fit.idata["log_prior"]``
+    (once) and return the names to power-scale.
+
+    Bambi's ``compute_log_prior`` covers the free parameters stored in the posterior; the
+    correlated blocks' SD and LKJ priors and fixed-scale presets are added here. Constant
+    terms (normalising constants) are left out: they cancel in the power-scaling weights.
+    """
+    import xarray as xr
+
+    from multilevel.bayes.backend import _sd_scale
+
+    bambi = fit.built.bambi
+    if "log_prior" not in fit.idata.children:
+        bambi.compute_log_prior(fit.idata)
+        post = fit.posterior
+        extra = {}
+        component = bambi.conditional_parameters[bambi.family.likelihood.parent]
+        for block in (b for b in fit.built.blocks if b.correlated):
+            for name in block.bambi_terms:
+                scale = _sd_scale(component.group_specific_terms[name], block)
+                sd = post[f"{name}_sigma"]
+                extra[f"{name}_sigma"] = -0.5 * (sd / scale) ** 2        # HalfNormal(scale)
+            corr = np.asarray(post[block.corr_name].values, dtype=float)
+            eta = bambi.backend.lkj_eta
+            extra[block.corr_name] = xr.DataArray((eta - 1.0) * np.linalg.slogdet(corr)[1],
+                                                  dims=("chain", "draw"))
+        preset = bambi.backend.coefficient_prior
+        if preset is not None:
+            try:  # fixed-scale presets: -log p(gamma) = l1 sum|gamma| + l2/2 sum gamma^2 + const
+                l1, l2 = preset.penalty(None, fit.nobs)
+            except PriorError:  # learned scales: gamma given its scale is hierarchical
+                l1 = l2 = None
+            gamma = post.get(f"{preset.name}_standardized")
+            if l1 is not None and gamma is not None:
+                extra[f"{preset.name}_standardized"] = -(l1 * abs(gamma) + 0.5 * l2 * gamma ** 2)
+        tree = fit.idata["log_prior"]
+        fit.idata["log_prior"] = tree.to_dataset().assign(
+            {k: v.reset_coords(drop=True) for k, v in extra.items()})
+    group_terms = {t for c in bambi.conditional_parameters.values() for t in c.group_specific_terms}
+    return [n for n in fit.idata["log_prior"].data_vars if n not in group_terms]
 
 
 def sensitivity(fit, var_names: list[str] | None = None) -> pd.DataFrame:
@@ -39,35 +96,78 @@ def sensitivity(fit, var_names: list[str] | None = None) -> pd.DataFrame:
     fit : BayesFit
     var_names : list of str, optional
         Posterior variables (Bambi's names: ``Intercept``, ``Days``, ``1|Subject_sigma``,
-        ``sigma``); default: fixed effects, group SDs and auxiliary parameters.
+        ``sigma``); default: fixed effects, group SDs, auxiliary parameters and the
+        residual correlation.
 
     Returns
     -------
     DataFrame with columns ``prior``, ``likelihood`` (sensitivity: CJS distance per
-    unit of log power), ``diagnosis`` (ArviZ's) and ``flag`` (what it means).
+    unit of log power; above 0.05 counts as sensitive), ``diagnosis`` (ArviZ's) and
+    ``flag`` (what it means); ``attrs["power_scaled"]``: the log-prior terms scaled.
+
+    Examples
+    --------
+    >>> fit = ml.fit("Reaction ~ Days + (1 | Subject)", "sleepstudy",
+    ...              priors={"Days": ml.priors.Prior("Normal", mu=0, sigma=0.5)})  # doctest: +SKIP
+    >>> fit.sensitivity(["Days", "sigma"])["flag"]                                   # doctest: +SKIP
+    Days     prior-data conflict: the prior and the data pull this parameter ...
+    sigma    ok
     """
     import arviz as az
 
-    if "log_prior" not in fit.idata.children:
-        fit.built.bambi.compute_log_prior(fit.idata)
+    scaled = log_prior(fit)
     names = var_names or _parameter_names(fit)
-    with contextlib.redirect_stdout(io.StringIO()):  # ArviZ prints a pointer to its docs
-        table = az.psense_summary(fit.idata, var_names=names)
+    missing = [n for n in names if n not in fit.posterior]
+    if missing:
+        raise PriorError(f"No posterior variable(s) {missing}; choose from {_parameter_names(fit)}.")
+    # ArviZ logs a pointer to its docs when something is flagged; our flag column says it
+    with _quiet_logger("arviz_stats.psense"), contextlib.redirect_stdout(io.StringIO()):
+        table = az.psense_summary(fit.idata, var_names=names, prior_var_names=scaled)
     table = table.copy()
     table["flag"] = [FLAGS.get(str(d), OK) for d in table["diagnosis"]]
+    table.attrs["power_scaled"] = scaled
     return table
+
+
+@contextlib.contextmanager
+def _quiet_logger(name: str):
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def prior_predictive(fit, draws: int = 500, seed: int | None = None):
     """Draws from the prior and the prior predictive distribution of the fitted model.
 
+    Parameters
+    ----------
+    fit : BayesFit
+    draws : int
+    seed : int or None
+        The same seed gives the same draws.
+
     Returns
     -------
     DataTree with groups ``prior``, ``prior_predictive`` and ``observed_data``.
+
+    Examples
+    --------
+    >>> fit = ml.fit("Reaction ~ Days + (1 | Subject)", "sleepstudy")      # doctest: +SKIP
+    >>> fit.prior_predictive(draws=100, seed=1)["prior_predictive"]         # doctest: +SKIP
     """
+    import warnings
+
     import pymc as pm
 
-    with fit.built.pymc:
+    with fit.built.pymc, warnings.catch_warnings():
+        # ar1/cs likelihoods draw through numpy (multilevel.bayes.residuals.simulate),
+        # which numba runs in object mode: correct, only slower
+        warnings.filterwarnings("ignore", message="Numba will use object mode to run CustomDist",
+                                category=UserWarning)
         return pm.sample_prior_predictive(draws=draws, random_seed=seed)
 
 
