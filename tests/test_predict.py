@@ -43,3 +43,38 @@ def test_predictive_interval_wider_than_mean(bayes_ss_slopes):
     assert (obs["upper"] - obs["lower"]).iloc[0] > 2 * (mean["upper"] - mean["lower"]).iloc[0]
     with pytest.raises(DataError, match="kind"):
         bayes_ss_slopes.predict(kind="median")
+
+
+@pytest.mark.parametrize(("newdata", "message"), [
+    ({"Days": [1], "Subject": ["308"]}, "must be a pandas DataFrame"),
+    (pd.DataFrame({"Subject": ["308"]}), "lacks column 'Days'"),
+    (pd.DataFrame({"Days": [1]}), r"grouping column\(s\) \['Subject'\]"),
+    (pd.DataFrame({"Days": [np.nan, 1], "Subject": ["308", "308"]}), r"missing values in column\(s\) \['Days'\]"),
+    (pd.DataFrame({"Days": [1, 2], "Subject": [None, "308"]}), r"\['Subject'\] \(rows \[0\]\)"),
+    (pd.DataFrame({"Days": ["a"], "Subject": ["308"]}), "Cannot evaluate the fixed effects"),
+])
+def test_bad_newdata(bayes_ss_slopes, newdata, message):
+    with pytest.raises(DataError, match=message):
+        bayes_ss_slopes.predict(newdata)
+
+
+def test_bad_arguments(bayes_ss_slopes):
+    for kwargs, message in [({"new_groups": "zero"}, "new_groups"), ({"ci": 1.5}, "ci"),
+                            ({"kind": "median"}, "kind")]:
+        with pytest.raises(DataError, match=message):
+            bayes_ss_slopes.predict(NEW, **kwargs)
+
+
+def test_population_choices(bayes_ss_slopes):
+    # the response may be absent or missing in newdata
+    new = NEW.assign(Reaction=np.nan)
+    pop = bayes_ss_slopes.predict(new)
+    marg = bayes_ss_slopes.predict(new, group_effects=False)
+    pd.testing.assert_series_equal(pop["estimate"].iloc[1:], marg["estimate"].iloc[1:])
+    assert pop["estimate"].iloc[0] != marg["estimate"].iloc[0]      # 308 has its own effects
+    narrow = bayes_ss_slopes.predict(new, ci=0.5)
+    assert ((narrow["upper"] - narrow["lower"]) < (pop["upper"] - pop["lower"])).all()
+    other = bayes_ss_slopes.predict(new, new_groups="sample", seed=4)
+    sampled = bayes_ss_slopes.predict(new, new_groups="sample", seed=3)
+    assert other["estimate"].iloc[1] != sampled["estimate"].iloc[1]
+    assert other["estimate"].iloc[0] == sampled["estimate"].iloc[0]   # seen rows draw nothing
