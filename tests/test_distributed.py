@@ -89,7 +89,7 @@ def cluster(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("MULTILEVEL_CACHE_DIR", str(tmp_path_factory.mktemp("compile-cache")))
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as lc, distributed.Client(lc) as client:
+                                  dashboard_address=":0") as lc, distributed.Client(lc) as client:
         yield client
     mp.undo()
 

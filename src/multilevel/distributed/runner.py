@@ -229,7 +229,7 @@ def _open(client, n_workers: int | None = None):
     if client == "local":
         workers = n_workers or max(1, os.cpu_count() or 1)
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                          dashboard_address=None) as cluster, Client(cluster) as opened:
+                          dashboard_address=":0") as cluster, Client(cluster) as opened:
             yield opened
         return
     with Client(client) as opened:
