@@ -1,0 +1,205 @@
+"""Bayesian speed: multilevel against plain Bambi, side by side, in one run.
+
+    .venv/bin/python bench/bench_bayes.py            # everything (~15 min on 2 cores)
+    .venv/bin/python bench/bench_bayes.py --only sleepstudy
+    .venv/bin/python bench/bench_bayes.py --only insteval --inst-draws 300
+
+Every figure is measured in a fresh Python process (``subprocess``), so imports and
+compilation count as a user sees them. Rows:
+
+* sleepstudy ``Reaction ~ Days + (Days | Subject)``, 4 chains x 1000 draws (tune 1000):
+  cold CLI ``multilevel fit models/sleepstudy.toml`` with an empty compile cache and
+  again with the cache filled by the first run; plain Bambi's default (PyMC) sampler
+  in a fresh process — note Bambi fits ``(Days|Subject)`` *without* the correlation,
+  an easier model than ours; max R-hat of each. Warm: the second ``ml.fit`` in one
+  process, samplers nutpie and pymc.
+* InstEval ``y ~ service + (1|s) + (1|d) + (1|dept)`` (73,421 rows, 4,116 group
+  effects): min bulk-ESS over the fixed effects, group SDs and sigma per second of
+  wall time in a fresh process (imports excluded, compile included), ours
+  (``noncentered="auto"``: centred, 20+ rows per level) against Bambi + nutpie
+  (Bambi's default non-centred effects), with each process's peak memory (max RSS).
+  With ``multilevel[jax]`` installed, also ``sampler="numpyro"`` (on whatever device
+  JAX finds: the CPU here, a GPU where ``jax[cuda12]`` is installed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+CLI = str(Path(PY).with_name("multilevel"))
+LAST_CPU = [0.0]  # user + system CPU seconds of the last run_script process
+
+PRELUDE = """
+import json, resource, sys, time, warnings
+warnings.filterwarnings("ignore")
+T0 = time.perf_counter()
+def out(**kw):
+    kw["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("RESULT " + json.dumps(kw))
+def scalar_min(summary, names):
+    rows = [r for r in summary.index if r.split("[")[0] in names]
+    return float(summary.loc[rows, "ess_bulk"].min()), float(summary.loc[rows, "r_hat"].max())
+"""
+
+BAMBI_SS = PRELUDE + """
+import arviz as az, bambi as bmb
+import multilevel as ml
+data = ml.datasets.load("sleepstudy")
+model = bmb.Model("Reaction ~ Days + (Days | Subject)", data)
+idata = model.fit(draws=1000, tune=1000, chains=4, random_seed=20261122, progressbar=False)
+s = az.summary(idata, kind="diagnostics")
+out(rhat=float(s["r_hat"].max()))
+"""
+
+WARM = PRELUDE + """
+import multilevel as ml
+data = ml.datasets.load("sleepstudy")
+kw = dict(draws=1000, tune=1000, chains=4, seed=20261122, sampler=sys.argv[1], progress=False)
+ml.fit("Reaction ~ Days + (Days | Subject)", data, **kw)
+t = time.perf_counter()
+fit = ml.fit("Reaction ~ Days + (Days | Subject)", data, **kw)
+out(warm=time.perf_counter() - t, rhat=float(fit.summary()["r_hat"].max()))
+"""
+
+INST_OURS = PRELUDE + """
+import multilevel as ml
+data = ml.datasets.load("InstEval")
+draws, sampler, nc = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+nc = nc if nc == "auto" else nc == "True"
+import bambi, nutpie  # imports are not what this row measures
+t = time.perf_counter()
+fit = ml.fit("y ~ service + (1|s) + (1|d) + (1|dept)", data, draws=draws, tune=draws,
+             chains=2, seed=1, sampler=sampler, progress=False, check=False, noncentered=nc)
+wall = time.perf_counter() - t
+s = fit.summary()
+out(wall=wall, min_ess=float(s["ess_bulk"].min()), rhat=float(s["r_hat"].max()))
+"""
+
+INST_BAMBI = PRELUDE + """
+import arviz as az, bambi as bmb, nutpie
+import multilevel as ml
+data = ml.datasets.load("InstEval")
+draws = int(sys.argv[1])
+t = time.perf_counter()
+model = bmb.Model("y ~ service + (1|s) + (1|d) + (1|dept)", data)
+idata = model.fit(draws=draws, tune=draws, chains=2, random_seed=1, inference_method="nutpie",
+                  progressbar=False)
+wall = time.perf_counter() - t
+names = ["Intercept", "service", "sigma", "1|s_sigma", "1|d_sigma", "1|dept_sigma"]
+ess, rhat = scalar_min(az.summary(idata, var_names=names, kind="diagnostics"), names)
+out(wall=wall, min_ess=ess, rhat=rhat)
+"""
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_script(script: str, *args, env=None) -> tuple[float, dict]:
+    start, cpu = time.perf_counter(), _children_cpu()
+    proc = subprocess.run([PY, "-c", script, *map(str, args)], capture_output=True, text=True,
+                          cwd=ROOT, env=env)
+    wall = time.perf_counter() - start
+    LAST_CPU[0] = _children_cpu() - cpu
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode or not lines:
+        raise RuntimeError(f"benchmark process failed:\n{proc.stderr[-3000:]}")
+    return wall, json.loads(lines[-1][7:])
+
+
+def cli_cold(cache: str, spec: str = "models/sleepstudy.toml") -> tuple[float, float, float]:
+    with tempfile.TemporaryDirectory() as out:
+        env = {**os.environ, "MULTILEVEL_CACHE_DIR": cache}
+        start, cpu = time.perf_counter(), _children_cpu()
+        proc = subprocess.run([CLI, "fit", spec, "--out", out, "--no-progress"],
+                              capture_output=True, text=True, cwd=ROOT, env=env)
+        wall, cpu = time.perf_counter() - start, _children_cpu() - cpu
+        if proc.returncode:
+            raise RuntimeError(proc.stderr[-3000:])
+        import pandas as pd
+
+        rhat = float(pd.read_csv(Path(out) / "summary.csv", index_col=0)["r_hat"].max())
+    return wall, rhat, cpu
+
+
+def sleepstudy(rows: list) -> None:
+    with tempfile.TemporaryDirectory() as cache:
+        miss, rhat_miss, cpu_miss = cli_cold(cache)
+        hit, rhat_hit, cpu_hit = cli_cold(cache)
+        with tempfile.TemporaryDirectory() as folder:  # the same spec without the report figures
+            spec = Path(folder) / "sleepstudy-noplots.toml"
+            spec.write_text((ROOT / "models/sleepstudy.toml").read_text().replace(
+                "[report]", "[report]\nplots = false"))
+            bare, rhat_bare, cpu_bare = cli_cold(cache, str(spec))
+    bambi_wall, bambi = run_script(BAMBI_SS)
+    bambi_cpu = LAST_CPU[0]
+    rows.append(("sleepstudy cold CLI, empty compile cache (nutpie)", f"{miss:.1f} s",
+                 f"R-hat {rhat_miss:.3f}, CPU {cpu_miss:.1f} s", f"{bambi_wall / miss:.1f}x"))
+    rows.append(("sleepstudy cold CLI, compile cache filled (nutpie)", f"{hit:.1f} s",
+                 f"R-hat {rhat_hit:.3f}, CPU {cpu_hit:.1f} s", f"{bambi_wall / hit:.1f}x"))
+    rows.append(("  same, [report] plots = false (no figures in the run folder)", f"{bare:.1f} s",
+                 f"R-hat {rhat_bare:.3f}, CPU {cpu_bare:.1f} s", f"{bambi_wall / bare:.1f}x"))
+    rows.append(("  anchor: plain Bambi, default PyMC sampler, fresh process (uncorrelated!)",
+                 f"{bambi_wall:.1f} s", f"R-hat {bambi['rhat']:.3f}, CPU {bambi_cpu:.1f} s", "1.0x"))
+    for sampler in ("nutpie", "pymc"):
+        _, warm = run_script(WARM, sampler)
+        rows.append((f"sleepstudy warm ml.fit, sampler={sampler}", f"{warm['warm']:.1f} s",
+                     f"R-hat {warm['rhat']:.3f}", ""))
+
+
+def insteval(rows: list, draws: int, jax: bool = True) -> None:
+    _, bambi = run_script(INST_BAMBI, draws)
+    base = bambi["min_ess"] / bambi["wall"]
+    runs = [("nutpie", "auto", "empty"), ("nutpie", "auto", "filled"), ("nutpie", "True", "empty")]
+    if jax and importlib.util.find_spec("numpyro") is not None:  # the JAX path (CPU here)
+        runs.append(("numpyro", "auto", "n/a"))
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "MULTILEVEL_CACHE_DIR": cache}
+        for sampler, nc, state in runs:
+            _, ours = run_script(INST_OURS, draws, sampler, nc, env=env)
+            rate = ours["min_ess"] / ours["wall"]
+            where = f", compile cache {state}" if sampler == "nutpie" else ""
+            rows.append((f"InstEval ours, {sampler}, noncentered={nc}{where} (2x{draws})",
+                         f"{rate:.2f} ESS/s",
+                         f"min ESS {ours['min_ess']:.0f} in {ours['wall']:.0f} s, "
+                         f"R-hat {ours['rhat']:.3f}, peak {ours['peak_mb']:.0f} MB",
+                         f"{rate / base:.1f}x"))
+    rows.append((f"  anchor: Bambi + nutpie, non-centred (2x{draws})", f"{base:.2f} ESS/s",
+                 f"min ESS {bambi['min_ess']:.0f} in {bambi['wall']:.0f} s, R-hat "
+                 f"{bambi['rhat']:.3f}, peak {bambi['peak_mb']:.0f} MB", "1.0x"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", choices=("sleepstudy", "insteval"))
+    parser.add_argument("--inst-draws", type=int, default=500)
+    parser.add_argument("--no-jax", action="store_true", help="skip the numpyro row")
+    args = parser.parse_args()
+    rows: list = []
+    if args.only in (None, "sleepstudy"):
+        sleepstudy(rows)
+    if args.only in (None, "insteval"):
+        insteval(rows, args.inst_draws, jax=not args.no_jax)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}, load average at the end {os.getloadavg()[0]:.1f}")
+    width = max(len(r[0]) for r in rows)
+    print(f"{'benchmark':<{width}}  {'figure':>12}  {'ratio':>6}  detail")
+    for name, figure, detail, ratio in rows:
+        print(f"{name:<{width}}  {figure:>12}  {ratio:>6}  {detail}")
+
+
+if __name__ == "__main__":
+    main()
