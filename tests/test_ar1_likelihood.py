@@ -162,3 +162,22 @@ def test_fit_refuses_before_sampling():
     for method in ("reml", "ml", "map"):
         with pytest.raises(FormulaError, match="method='bayes'"):
             ml.fit(FORMULAS["ar1"], data, method=method, **({"sigma": 1.0} if method == "map" else {}))
+
+
+def test_cs_maximum_equals_lme4_random_intercept_ml(lme4_ref, sleepstudy):
+    """With ρ ≥ 0 compound symmetry is the marginal likelihood of a random intercept:
+    its maximum on sleepstudy is lme4's ML fit of Reaction ~ Days + (1 | Subject)."""
+    r = lme4_ref["ss_ri_ml"]
+    layout = residual_layout(parse_formula("Reaction ~ Days + cs(1 | Subject)").residuals, sleepstudy)
+    X = np.column_stack([np.ones(len(sleepstudy)), sleepstudy["Days"]])
+    y = sleepstudy["Reaction"].to_numpy()
+
+    def nll(p):
+        return -pointwise_loglik(layout, y - X @ p[:2], np.exp(p[2]), np.tanh(p[3])).sum()
+
+    res = optimize.minimize(nll, [250.0, 10.0, 4.0, 0.5], method="BFGS", options={"gtol": 1e-8})
+    tau2, sigma2 = (row["vcov"] for row in r["varcorr"])
+    assert -res.fun == pytest.approx(r["logLik"], abs=1e-5)
+    np.testing.assert_allclose(res.x[:2], list(r["fixef"].values()), rtol=1e-5)
+    assert np.exp(2 * res.x[2]) == pytest.approx(tau2 + sigma2, rel=1e-4)
+    assert np.tanh(res.x[3]) == pytest.approx(tau2 / (tau2 + sigma2), rel=1e-4)

@@ -236,7 +236,11 @@ def build_likelihood(layout: ResidualLayout, name: str, mu, sigma, y: np.ndarray
     import pytensor.tensor as pt
 
     lower, upper = layout.bounds
-    param = pm.Uniform(layout.param, lower, upper)
+    # Uniform(lower, upper) as a scaled Beta(1, 1): the same prior and the same logit-scale
+    # sampling as pm.Uniform, but a transform the nutpie compile cache can digest
+    # (pm.Uniform's interval transform holds a closure, which makes the model uncacheable)
+    unit = pm.Beta(f"{layout.param}_unit", 1.0, 1.0)
+    param = pm.Deterministic(layout.param, lower + (upper - lower) * unit)
 
     def logp(value, mu_, sigma_, param_):
         e = value - mu_
