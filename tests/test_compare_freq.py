@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import multilevel as ml
-from multilevel.compare.freqcols import nesting
+from multilevel.freq.lrt import nesting_problem as nesting
 from multilevel.errors import ComparisonError
 
 RI = "Reaction ~ Days + (1 | Subject)"

@@ -16,6 +16,7 @@ import pandas as pd
 
 from multilevel.compare.checks import is_bayes
 from multilevel.errors import ComparisonError, MultilevelError
+from multilevel.freq.lrt import nesting_problem
 
 FREQ_COLUMNS = ["npar", "AIC", "BIC", "logLik", "deviance", "Chisq", "Df", "Pr(>Chisq)"]
 LRT_MODES = ("auto", True, False)
@@ -51,32 +52,6 @@ def ml_companions(fits: dict) -> tuple[dict, list[str]]:
     return out, notes
 
 
-def nesting(small, large) -> str | None:
-    """Why ``small`` is not nested in ``large`` (None when it is).
-
-    Nested: same family; the fixed-effect columns of ``small`` are a subset of those
-    of ``large``; every random-effects term of ``small`` lies within one term of
-    ``large`` on the same grouping factor (so ``(Days || g)`` is nested in
-    ``(Days | g)`` but not the reverse); and ``small`` has fewer parameters.
-    """
-    if small.family != large.family:
-        return (f"different families ({small.family} vs {large.family}): their likelihoods are "
-                "not a restriction of one another")
-    if small.df >= large.df:
-        return f"the same number of parameters ({small.df})" if small.df == large.df else \
-            "the smaller model has more parameters"
-    missing = [x for x in small.design.x_names if x not in large.design.x_names]
-    if missing:
-        return f"fixed effect(s) {', '.join(missing)} are not in the larger model"
-    for term in small.design.reterms:
-        if not any(t.group == term.group and set(term.cnms) <= set(t.cnms)
-                   for t in large.design.reterms):
-            cols = " + ".join("1" if c == "(Intercept)" else c for c in term.cnms)
-            return (f"the random-effects term ({cols} | {term.group}) is not within a term of "
-                    "the larger model")
-    return None
-
-
 def frequentist_table(fits: dict, lrt="auto") -> tuple[pd.DataFrame, list[str]]:
     """The anova-style columns for every model, rows in ``npar`` order, and notes."""
     if lrt not in LRT_MODES:
@@ -97,7 +72,7 @@ def frequentist_table(fits: dict, lrt="auto") -> tuple[pd.DataFrame, list[str]]:
 
     ranked = [n for n in order if n in fitted]
     for above, name in zip(ranked, ranked[1:]):
-        reason = nesting(fitted[above], fitted[name])
+        reason = nesting_problem(fitted[above], fitted[name])
         if reason is not None:
             message = (f"{name} vs {above}: no likelihood-ratio test, {reason}; compare them by "
                        "AIC/BIC or elpd.")
