@@ -82,8 +82,9 @@ def test_cli_compare_priors_writes_a_run_folder(tmp_path, capsys):
     out = tmp_path / "priors"
     assert main(["compare-priors", str(spec), "--out", str(out), "--draws", "300", "--tune", "500",
                  "--params", "Days", "sigma"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["loo.csv", "posteriors.png", "spec.toml",
-                                                     "summary.csv", "table.md"]
-    assert "tight" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == ["loo.csv", "posteriors.png", "sensitivity.csv",
+                                                     "spec.toml", "summary.csv", "table.md"]
+    printed = capsys.readouterr().out
+    assert "tight" in printed and "prior-data conflict" in printed
     assert main(["fit", str(spec)]) == 1
     assert "compare-priors" in capsys.readouterr().err

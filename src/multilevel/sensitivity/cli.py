@@ -10,8 +10,9 @@ A spec for prior comparison names its prior sets as sub-tables::
     [priors.tight]
     terms = { Days = { dist = "Normal", mu = 0, sigma = 0.5 } }
 
-The run folder (written atomically) holds ``summary.csv``, ``loo.csv``, ``table.md``
-and ``posteriors.png``.
+The run folder (written atomically) holds ``summary.csv``, ``loo.csv``,
+``sensitivity.csv`` (power-scaling per prior and parameter), ``table.md`` and
+``posteriors.png``.
 """
 
 from __future__ import annotations
@@ -61,13 +62,18 @@ def run(args) -> int:
             settings[key] = getattr(args, key)
     result = compare_priors(spec.formula, spec.load_data(), sets, family=spec.family, **settings)
     table = result.summary.round(4)
+    sensitivity = result.sensitivity()
+    flags = sensitivity.xs("flag", axis=1, level=1).map(lambda f: f.split(":")[0])
     text = (f"# {spec.name}: posteriors under {', '.join(sets)}\n\n```\n{table.to_string()}\n```\n\n"
-            f"## LOO\n\n```\n{result.loo.round(3).to_string()}\n```\n")
+            f"## LOO\n\n```\n{result.loo.round(3).to_string()}\n```\n\n"
+            f"## Power-scaling sensitivity (flags; numbers in sensitivity.csv)\n\n"
+            f"```\n{flags.to_string()}\n```\n")
     out = Path(args.out) if args.out else Path("runs") / f"{spec.name}-priors"
     fig = result.plot(args.params or None)
     with atomic_folder(out) as folder:
         result.summary.to_csv(folder / "summary.csv")
         result.loo.to_csv(folder / "loo.csv")
+        sensitivity.to_csv(folder / "sensitivity.csv")
         (folder / "table.md").write_text(text)
         fig.savefig(folder / "posteriors.png", dpi=110, bbox_inches="tight")
         shutil.copyfile(spec.path, folder / "spec.toml")

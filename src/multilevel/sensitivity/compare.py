@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from multilevel.errors import PriorError
+from multilevel.errors import ConvergenceWarning, PriorError
 
 
 @dataclass
@@ -98,7 +98,10 @@ def compare_priors(formula: str, data, priors: dict, *, family: str = "gaussian"
     columns = {}
     loo_rows = []
     for name, fit in fits.items():
-        table = fit.summary(ci=ci)
+        with warnings.catch_warnings():
+            # each fit has warned once already (ml.fit); the summary would repeat it
+            warnings.filterwarnings("ignore", category=ConvergenceWarning)
+            table = fit.summary(ci=ci)
         for stat in ("estimate", "lower", "upper"):
             columns[(name, stat)] = table[stat]
         with warnings.catch_warnings():
