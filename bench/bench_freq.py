@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_freq.py                    # every case
     .venv/bin/python bench/bench_freq.py --only InstEval    # cases whose name contains a word
     .venv/bin/python bench/bench_freq.py --no-r             # skip R; print the DESIGN.md anchors
+    .venv/bin/python bench/bench_freq.py --crossed          # one factorization per backend, 8000 x 5000 crossed
 
 For each case: our wall time (best of the repeats, after one warm-up fit), peak
 memory of one fit (tracemalloc: numpy's buffers included), the criterion (REML
@@ -85,6 +86,31 @@ CASES = [
 ]
 
 
+def crossed_factorizations() -> None:
+    """One factorization of Λ'Z'ZΛ + I per backend for 64,000 rows in 8,000 × 5,000 crossed
+    levels (each first-factor level meets 8 random second-factor levels)."""
+    from threadpoolctl import threadpool_limits
+
+    from multilevel.formula import build_design, model_frame, parse_formula
+    from multilevel.freq.factor import make_factor, term_factors
+    from multilevel.freq.layout import Layout
+
+    rng = np.random.default_rng(1)
+    a = np.repeat(np.arange(8_000), 8)
+    b = rng.integers(0, 5_000, size=a.size)
+    data = pd.DataFrame({"y": rng.normal(size=a.size), "a": a, "b": b})
+    parsed = parse_formula("y ~ 1 + (1 | a) + (1 | b)")
+    layout = Layout.from_design(build_design(parsed, model_frame(parsed, data)))
+    cp = layout.crossproducts()
+    Ts = term_factors(layout, np.array([0.8, 0.9]))
+    print(f"crossed 8000 x 5000 levels: Schur complement density {layout.schur_density:.3f}")
+    for solver in ("block", "splu") + (("cholmod",) if cholmod_available() else ()):
+        with threadpool_limits(limits=1, user_api="blas"):
+            start = time.perf_counter()
+            make_factor(layout, cp, Ts, solver)
+        print(f"  one factorization, solver={solver}: {time.perf_counter() - start:.2f} s")
+
+
 def load(case: Case) -> pd.DataFrame:
     return synthetic_nested() if case.data == "synthetic_nested" else ml.datasets.load(case.data)
 
@@ -161,7 +187,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", default="", help="run cases whose name contains this text")
     parser.add_argument("--no-r", action="store_true", help="do not run lme4")
+    parser.add_argument("--crossed", action="store_true",
+                        help="only time one factorization per backend on a large crossed design")
     args = parser.parse_args()
+    if args.crossed:
+        crossed_factorizations()
+        return
     cases = [c for c in CASES if args.only.lower() in c.name.lower()]
     frames = {c.name: load(c) for c in cases}
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "

@@ -192,7 +192,9 @@ def test_glmm_matches_glmer(source, key, refs):
     loglik = m.loglik
     if r["nAGQ"] > 1:  # lme4 drops the saturated log-likelihood for nAGQ > 1 (see the R script)
         y, n = m.design.y, m.design.frame.trials
-        loglik -= stats.binom.logpmf(y, n, y / n).sum()
+        assert m.saturated_loglik == pytest.approx(stats.binom.logpmf(y, n, y / n).sum(), rel=1e-10)
+        loglik -= m.saturated_loglik
+        assert "saturated log-likelihood" in repr(m)
     close(loglik, r["logLik"], 1e-6, what="logLik")
     close([m.aic + 2 * (m.loglik - loglik), m.bic + 2 * (m.loglik - loglik)], [r["AIC"], r["BIC"]],
           1e-6, what="AIC/BIC")

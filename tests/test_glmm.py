@@ -130,3 +130,9 @@ def test_glmm_lrt_between_nested_models(cbpp_fit):
                    method="ml")
     res = ml.lrt(small, cbpp_fit)
     assert res.df == 3 and res.chisq > 0 and not res.refitted and res.p_boundary is None
+
+
+def test_successes_and_trials_as_p_equal_cbind(cbpp_fit):
+    m = ml.fit("p(incidence, size) ~ period + (1 | herd)", "cbpp", family="binomial", method="ml")
+    assert m.loglik == pytest.approx(cbpp_fit.loglik, rel=1e-10)
+    np.testing.assert_allclose(m.fixef, cbpp_fit.fixef, rtol=1e-6)

@@ -12,8 +12,8 @@ thousand columns (InstEval: 1142).
 SuperLU, always available) factor the whole sparse A with a fill-reducing ordering.
 They win only when the Schur complement is large *and* sparse (rest terms nested in
 one another, e.g. schools and districts under classes); for crossed factors the
-complement fills in and dense BLAS is faster (bench/bench_freq.py: 5000 × 8000
-crossed levels, one factorization: block 4.3 s, CHOLMOD 19-45 s, SuperLU 33 s).
+complement fills in and dense BLAS is faster (``bench/bench_freq.py --crossed``: 8000 ×
+5000 crossed levels, one factorization: block 4.3 s, CHOLMOD 19-45 s by ordering, SuperLU 33 s).
 ``auto`` chooses by the size and density of S (:func:`choose_solver`).
 """
 

@@ -259,6 +259,15 @@ class GLMMFit(FreqFit):
             f"Adaptive Gauss-Hermite Quadrature, nAGQ = {self.nagq}"
 
     @property
+    def saturated_loglik(self) -> float:
+        """Σ log p(yᵢ | μᵢ = yᵢ): the constant lme4 leaves out of logLik when nAGQ > 1
+        (lme4's logLik there is ``fit.loglik - fit.saturated_loglik``)."""
+        family = Family(self.family)
+        y = self.design.y
+        n = np.ones_like(y) if self.design.frame.trials is None else self.design.frame.trials
+        return family.loglik(self.eta, y, n) + 0.5 * self.deviance_resid
+
+    @property
     def sigma(self) -> float:
         return 1.0
 

@@ -59,7 +59,7 @@ def format_fit(fit) -> str:
         lines = [f"Linear mixed model fit by {'REML' if fit.reml else 'maximum likelihood'}"]
     else:
         lines = ["Generalized linear mixed model fit by maximum likelihood "
-                 f"({fit.approximation}) ", f" Family: {fit.family}  ( {LINKS[fit.family]} )"]
+                 f"({fit.approximation})", f" Family: {fit.family}  ( {LINKS[fit.family]} )"]
     lines.append(f"Formula: {fit.formula}")
     if fit.reml:
         lines += ["", f"REML criterion at convergence: {fit.reml_criterion:.4f}"]
@@ -74,6 +74,10 @@ def format_fit(fit) -> str:
     lines += ["", "Random effects:", random_effects_table(fit), _groups_line(fit), "",
               "Fixed effects:", fit.summary().to_string(float_format=lambda v: f"{v:.5g}")]
     notes = list(fit.messages)
+    if getattr(fit, "nagq", 1) > 1:
+        notes.append(f"logLik is the whole AGQ log-likelihood (comparable with nAGQ = 1 and GLMs); "
+                     f"lme4 leaves out the saturated log-likelihood ({fit.saturated_loglik:.4f}) "
+                     "when nAGQ > 1")
     if fit.singular:
         notes.append(f"boundary (singular) fit: {', '.join(fit.singular_terms())}")
     if not fit.converged:

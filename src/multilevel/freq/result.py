@@ -7,7 +7,6 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from multilevel.errors import DataError
 from multilevel.formula import Design
@@ -38,6 +37,8 @@ def check_predict_args(new_groups: str, type: str) -> None:
 def wald_table(est: pd.Series, se: pd.Series, stat: str, ci: float | None,
                df_resid: float | None = None, p_values: bool = False) -> pd.DataFrame:
     """Estimate, SE, t or z statistic, optional p-value and Wald interval (normal or t)."""
+    from scipy import stats  # imported here: scipy.stats costs ~0.5 s of start-up
+
     table = pd.DataFrame({"estimate": est, "std_error": se, stat: est / se})
     dist = stats.norm if df_resid is None else stats.t(df_resid)
     if p_values:
