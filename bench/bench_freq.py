@@ -92,7 +92,7 @@ def crossed_factorizations() -> None:
     from threadpoolctl import threadpool_limits
 
     from multilevel.formula import build_design, model_frame, parse_formula
-    from multilevel.freq.factor import make_factor, term_factors
+    from multilevel.freq.factor import choose_solver, make_factor, term_factors
     from multilevel.freq.layout import Layout
 
     rng = np.random.default_rng(1)
@@ -103,7 +103,8 @@ def crossed_factorizations() -> None:
     layout = Layout.from_design(build_design(parsed, model_frame(parsed, data)))
     cp = layout.crossproducts()
     Ts = term_factors(layout, np.array([0.8, 0.9]))
-    print(f"crossed 8000 x 5000 levels: Schur complement density {layout.schur_density:.3f}")
+    print(f"crossed 8000 x 5000 levels: Schur complement {layout.Q2} columns, "
+          f"{layout.schur_degree:.0f} nonzeros per column -> auto picks {choose_solver(layout)}")
     for solver in ("block", "splu") + (("cholmod",) if cholmod_available() else ()):
         with threadpool_limits(limits=1, user_api="blas"):
             start = time.perf_counter()

@@ -63,6 +63,26 @@ def test_sparse_backend_fits_and_condvar_like_block():
     assert DENSE_SCHUR_MAX >= 1000  # auto keeps InstEval (1142 Schur columns) on the block path
 
 
+def test_auto_solver_goes_sparse_only_for_nested_rest_terms():
+    """Classes in schools in districts: the Schur complement (2,100 columns) has ~3 nonzeros
+    per column and stays sparse; two crossed factors fill it in and stay on the block path."""
+    from multilevel.freq.factor import SMALL_SCHUR, choose_solver
+    from multilevel.freq.layout import Layout
+
+    rng = np.random.default_rng(5)
+    cls = np.repeat(np.arange(6000), 2)
+    sch = (np.arange(6000) % 2000)[cls]
+    nested = pd.DataFrame({"y": rng.normal(size=cls.size), "cls": cls, "sch": sch,
+                           "dis": (np.arange(2000) % 100)[sch]})
+    layout = Layout.from_design(design_of("y ~ 1 + (1|cls) + (1|sch) + (1|dis)", nested))
+    assert layout.Q2 > SMALL_SCHUR and layout.schur_degree < 5
+    assert choose_solver(layout) == ("cholmod" if cholmod_available() else "splu")
+    crossed = pd.DataFrame({"y": rng.normal(size=12000), "a": np.repeat(np.arange(3000), 4),
+                            "b": rng.integers(0, 1600, 12000)})
+    layout = Layout.from_design(design_of("y ~ 1 + (1|a) + (1|b)", crossed))
+    assert layout.Q2 > SMALL_SCHUR and choose_solver(layout) == "block"
+
+
 def test_unknown_solver_and_option_are_errors():
     with pytest.raises(SpecError, match="solver='qr' is not valid"):
         ml.fit(SS_RS, "sleepstudy", method="reml", solver="qr")
