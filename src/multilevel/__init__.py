@@ -31,6 +31,7 @@ _LAZY = {
     "icc": ("multilevel.diagnostics.icc", "icc"),
     "diagnostics": ("multilevel.diagnostics", None),
     "prepare": ("multilevel.prepare", None),
+    "plots": ("multilevel.diagnostics.plots", None),
 }
 
 __all__ = ["MultilevelError", "datasets", "errors", "fit", *_LAZY]
