@@ -2,6 +2,8 @@
 
 Bayesian fits already carry theirs (:mod:`multilevel.bayes.convergence`: R-hat, ESS,
 divergences, E-BFMI, tree depth); :func:`check_convergence` returns it unchanged.
+:func:`idata_convergence` builds the same report from any ArviZ ``DataTree`` (a
+posterior sampled elsewhere, by PyMC, nutpie or Stan through ArviZ).
 
 For REML/ML fits the checks follow lme4's ``checkConv`` (``lmerControl``):
 
@@ -70,7 +72,8 @@ def check_convergence(fit, *, step: float = STEP, tol: float = GRAD_TOL):
 
     Parameters
     ----------
-    fit : FreqFit, OLSFit or BayesFit
+    fit : FreqFit, OLSFit, BayesFit or an ArviZ DataTree
+        A DataTree goes to :func:`idata_convergence`.
     step : float
         Finite-difference step on θ.
     tol : float
@@ -85,11 +88,13 @@ def check_convergence(fit, *, step: float = STEP, tol: float = GRAD_TOL):
     >>> import multilevel as ml
     >>> m = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
     >>> report = ml.diagnostics.check_convergence(m)
-    >>> report.ok, report.table.loc["max scaled gradient", "passed"]
+    >>> report.ok, bool(report.table.loc["max scaled gradient", "passed"])
     (True, True)
     """
     if hasattr(fit, "idata") and hasattr(fit, "convergence"):
         return fit.convergence
+    if _is_datatree(fit):
+        return idata_convergence(fit)
     if not hasattr(fit, "design"):
         raise FitError(f"check_convergence needs a fit from ml.fit, got {type(fit).__name__}.")
     reterms = getattr(fit.design, "reterms", [])
@@ -98,7 +103,7 @@ def check_convergence(fit, *, step: float = STEP, tol: float = GRAD_TOL):
                              columns=["check", "value", "threshold", "passed"]).set_index("check")
         return FreqConvergenceReport(ok=True, table=table)
     rows, problems = [], []
-    rows.append(("optimizer converged", float(fit.opt.evaluations), "exit status", bool(fit.opt.converged)))
+    rows.append(("optimizer converged (evaluations)", float(fit.opt.evaluations), "exit status", bool(fit.opt.converged)))
     if not fit.opt.converged:
         problems.append(f"the optimizer stopped without converging ({fit.opt.message}); refit with "
                         "rhoend=1e-12, rescale predictors, or simplify the random effects")
@@ -158,6 +163,73 @@ def check_convergence(fit, *, step: float = STEP, tol: float = GRAD_TOL):
     return FreqConvergenceReport(ok=not problems, problems=problems, table=table,
                                  gradient=pd.Series(grad, index=names, name="gradient"),
                                  hessian=pd.DataFrame(H, index=inner, columns=inner))
+
+
+def idata_convergence(idata, *, var_names=None, max_treedepth: int = 10):
+    """The Bayesian convergence report of any ArviZ posterior, with the fix for each problem.
+
+    Per parameter (every element of every posterior variable): rank-normalized split
+    R-hat above 1.01, bulk or tail ESS below 100 per chain (400 for 4 chains); from
+    ``sample_stats`` when present: divergent transitions, E-BFMI below 0.3 in any chain,
+    and more than 1 % of draws at the maximum tree depth. The checks and advice are
+    those of a :class:`~multilevel.bayes.BayesFit` (``fit.convergence``).
+
+    Parameters
+    ----------
+    idata : DataTree
+        With a ``posterior`` group (dims ``chain``, ``draw``) and optionally
+        ``sample_stats`` (``diverging``, ``energy``, ``tree_depth`` or ``depth``).
+    var_names : list of str, optional
+        Posterior variables to check (default: all).
+    max_treedepth : int
+        The sampler's maximum tree depth (10 for PyMC, nutpie and Stan).
+
+    Returns
+    -------
+    ConvergenceReport
+        ``.ok``, ``.problems`` (one sentence each, with the fix) and ``.table``
+        (``value``, ``threshold``, ``passed`` per check); ``table.attrs["parameters"]``
+        holds R-hat and ESS per parameter.
+
+    Examples
+    --------
+    >>> import numpy as np, arviz as az
+    >>> import multilevel as ml
+    >>> rng = np.random.default_rng(1)
+    >>> idata = az.from_dict({"posterior": {"mu": rng.normal(size=(4, 500))},
+    ...                       "sample_stats": {"diverging": np.zeros((4, 500), bool)}})
+    >>> report = ml.diagnostics.idata_convergence(idata)
+    >>> report.ok, list(report.table.index)
+    (True, ['max R-hat', 'min ESS (bulk, tail)', 'divergent transitions'])
+    """
+    import arviz as az
+
+    from multilevel.bayes.convergence import convergence_report
+
+    if not _is_datatree(idata) or "posterior" not in idata.children:
+        raise FitError(f"idata_convergence needs an ArviZ DataTree with a posterior group, got "
+                       f"{type(idata).__name__}.")
+    posterior = idata["posterior"]
+    missing_dims = [d for d in ("chain", "draw") if d not in posterior.dims]
+    if missing_dims:
+        raise FitError(f"The posterior has no {' or '.join(missing_dims)} dimension; build the "
+                       "DataTree with arviz.from_dict or from_pymc so draws are (chain, draw, ...).")
+    names = list(posterior.data_vars)
+    if var_names is not None:
+        unknown = [v for v in var_names if v not in names]
+        if unknown:
+            raise FitError(f"var_names {unknown} are not posterior variables; choose from {names}.")
+        names = list(var_names)
+    if not names:
+        raise FitError("The posterior group has no variables to check.")
+    summary = az.summary(idata, var_names=names, kind="diagnostics", round_to="none")
+    report = convergence_report(idata, summary, max_treedepth=max_treedepth)
+    report.table.attrs["parameters"] = summary[["r_hat", "ess_bulk", "ess_tail"]]
+    return report
+
+
+def _is_datatree(obj) -> bool:
+    return type(obj).__name__ == "DataTree" and hasattr(obj, "children")
 
 
 def _derivatives(f, x: np.ndarray, boundary: np.ndarray, h: float):

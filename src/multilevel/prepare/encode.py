@@ -109,8 +109,8 @@ def target_encode(data: pd.DataFrame, column: str, target: str, *, folds: int = 
     >>> import multilevel as ml
     >>> data = ml.datasets.load("sleepstudy")
     >>> out, report = ml.prepare.target_encode(data, "Subject", "Reaction", folds=5, seed=1)
-    >>> out["Subject_te"].notna().all()
-    True
+    >>> bool(out["Subject_te"].notna().all()), report.encoder.output
+    (True, 'Subject_te')
     """
     check_columns(data, [column, target] + ([groups] if groups else []), "target_encode")
     output = name or f"{column}_te"

@@ -56,7 +56,7 @@ def impute(data: pd.DataFrame, columns=None, strategy: str = "mean", *, indicato
     >>> import multilevel as ml
     >>> df = pd.DataFrame({"x": [1.0, None, 3.0], "g": ["a", "b", None]})
     >>> data, report = ml.prepare.impute(df, strategy="median")
-    >>> data["x"].tolist(), report.table.loc["x", "n_filled"]
+    >>> data["x"].tolist(), int(report.table.loc["x", "n_filled"])
     ([1.0, 2.0, 3.0], 1)
     """
     if strategy not in STRATEGIES:
