@@ -136,7 +136,7 @@ out <- list(
                      new_column = "Subject"),
   ss_rankdef_reml = lmm(Reaction ~ Days + Days2 + (1 | Subject), ss, "sleepstudy_days2"),
   singular_reml = lmm(y ~ 1 + (1 | g), sing, "singular"),
-  instevel8k_slopes_reml = lmm(y ~ service + (1 + service | s) + (1 | d), ie, "InstEval_8000",
+  insteval8k_slopes_reml = lmm(y ~ service + (1 + service | s) + (1 | d), ie, "InstEval_8000",
                                new_column = "d"),
   grouse_log_crossed_reml = lmm(log(TICKS + 1) ~ YEAR + cHEIGHT + (1 | BROOD) + (1 + cHEIGHT | LOCATION),
                                 gt, "grouseticks"),
