@@ -103,3 +103,19 @@ def test_auto_centres_group_effects_with_many_rows_per_level(rows_per_level, exp
 def test_noncentered_must_be_bool_or_auto(sleepstudy):
     with pytest.raises(PriorError, match="noncentered must be True, False or 'auto'"):
         build_model(FORMULA, sleepstudy, noncentered="yes")
+
+
+def test_bounded_priors_are_cacheable_and_their_bounds_enter_the_key():
+    """pm.Uniform's interval transform holds a bounds function: digested by its code
+    and closure, so such models are cached (they used to be refused)."""
+    import pymc as pm
+
+    def model(upper, shift=0.0):
+        with pm.Model() as m:
+            a = pm.Uniform("a", 0, upper)
+            pm.Normal("y", a, 1.0, observed=np.arange(5.0) + shift)
+        return m
+
+    key = cache.model_key(model(10))
+    assert key == cache.model_key(model(10))
+    assert len({key, cache.model_key(model(11)), cache.model_key(model(10, shift=1))}) == 3

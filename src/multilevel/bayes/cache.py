@@ -33,6 +33,7 @@ import os
 import pickle
 import sys
 import tempfile
+import types
 from importlib.metadata import version
 from pathlib import Path
 
@@ -176,6 +177,14 @@ class _GraphDigest:
             if hasattr(op, attr):
                 self.put(attr, getattr(op, attr))
 
+    def code(self, code: types.CodeType) -> None:
+        self.put("code", code.co_code, code.co_names)
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                self.code(const)
+            else:
+                self.put(repr(const))
+
     def value(self, value, depth: int = 0) -> None:
         from pytensor.graph.basic import Variable
 
@@ -202,6 +211,13 @@ class _GraphDigest:
             self.put("subgraph", inner.ids[value])
         elif hasattr(value, "__props__") or hasattr(value, "fgraph"):
             self.op(value)
+        elif isinstance(value, types.FunctionType) and depth < 4:
+            # e.g. the bounds function of an interval transform (pm.Uniform priors):
+            # its behaviour is its code and the values it closes over.
+            self.put("fn", value.__module__, value.__qualname__)
+            self.code(value.__code__)
+            for cell in value.__closure__ or ():
+                self.value(cell.cell_contents, depth + 1)
         elif hasattr(value, "__dict__") and not callable(value) and depth < 4:
             self.put("obj", type(value).__module__, type(value).__qualname__)
             fields = {k: v for k, v in vars(value).items() if not k.startswith("_")}
