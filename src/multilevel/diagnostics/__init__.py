@@ -6,11 +6,13 @@ the plots (``multilevel.diagnostics.plots``, also ``ml.plots``) import matplotli
 when used.
 """
 
-from multilevel.diagnostics.convergence import FreqConvergenceReport, check_convergence
+from multilevel.diagnostics.convergence import (FreqConvergenceReport, check_convergence,
+                                                idata_convergence)
 from multilevel.diagnostics.evidence import RandomEffectEvidence, random_effect_evidence
 from multilevel.diagnostics.icc import ICCResult, icc
 from multilevel.diagnostics.panel import PanelFTest, panel_f_test
 from multilevel.diagnostics.vif import vif
 
 __all__ = ["FreqConvergenceReport", "ICCResult", "PanelFTest", "RandomEffectEvidence",
-           "check_convergence", "icc", "panel_f_test", "random_effect_evidence", "vif"]
+           "check_convergence", "icc", "idata_convergence", "panel_f_test",
+           "random_effect_evidence", "vif"]
