@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from multilevel.distributed.runner import DEFAULT
 from multilevel.errors import ConvergenceWarning, PriorError
 from multilevel.priors import lasso, ridge, standardize
 
@@ -80,7 +81,7 @@ class PathResult:
 
 def regularization_path(formula: str, data: pd.DataFrame, kind: str = "ridge", scales=None, *,
                         draws: int = 500, tune: int = 500, chains: int = 2, seed: int = 1,
-                        ci: float = 0.9, client=None) -> PathResult:
+                        ci: float = 0.9, client=DEFAULT) -> PathResult:
     """Fit the model across prior scales and choose the scale by LOO.
 
     Parameters
@@ -96,8 +97,8 @@ def regularization_path(formula: str, data: pd.DataFrame, kind: str = "ridge", s
     ci : float
         Interval level of the table.
     client : None, "local", str or distributed.Client
-        Where the fits run (:func:`multilevel.distributed.run_jobs`): serial by
-        default, or on Dask.
+        Where the fits run (:func:`multilevel.distributed.run_jobs`): by default the
+        client set by ``multilevel.distributed.using(...)``, else serially.
 
     Returns
     -------

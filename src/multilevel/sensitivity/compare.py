@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from multilevel.distributed.runner import DEFAULT
 from multilevel.errors import ConvergenceWarning, PriorError
 
 
@@ -64,7 +65,7 @@ def _fit_one(formula, data, priors, family, settings):
 
 
 def compare_priors(formula: str, data, priors: dict, *, family: str = "gaussian", ci: float = 0.95,
-                   client=None, **settings) -> PriorComparison:
+                   client=DEFAULT, **settings) -> PriorComparison:
     """Fit ``formula`` under each prior in ``priors`` and compare the posteriors.
 
     Parameters
@@ -76,7 +77,8 @@ def compare_priors(formula: str, data, priors: dict, *, family: str = "gaussian"
     family : str
     ci : float
     client : None, "local", str or distributed.Client
-        Where the fits run (:func:`multilevel.distributed.run_jobs`).
+        Where the fits run (:func:`multilevel.distributed.run_jobs`); by default the
+        client set by ``multilevel.distributed.using(...)``, else serially.
     **settings
         Sampling settings shared by all fits (``draws``, ``tune``, ``chains``, ``seed``).
 
