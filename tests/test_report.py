@@ -159,7 +159,8 @@ def test_data_section_counts_groups_and_removed_rows(sleepstudy):
 def test_freq_report_has_wald_table_variance_components_and_forest(tmp_path):
     fit = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
     page = fit.report(tmp_path / "rep", ci=0.9)
-    assert sorted(p.name for p in page.parent.iterdir()) == ["forest.png", "report.html", "report.md"]
+    assert sorted(p.name for p in page.parent.iterdir()) == [
+        "caterpillar.png", "forest.png", "groups.png", "report.html", "report.md", "residuals.png"]
     md = (page.parent / "report.md").read_text()
     assert "## Parameters (Wald 90%)\n\n90% Wald confidence intervals of the fixed effects." in md
     assert "## Variance components" in md and "REML criterion 1743.6283" in md
@@ -172,6 +173,7 @@ def test_least_squares_report_has_no_group_sections(tmp_path):
     page = ml.fit("mpg ~ wt", "mtcars", method="ml").report(tmp_path / "rep")
     md = (page.parent / "report.md").read_text()
     assert "- method: least squares" in md and "| factor |" not in md
+    assert re.findall(r"!\[[^]]*\]\(([^)]+)\)", md) == ["forest.png", "residuals.png"]
     assert "| wt | -5.344 | 0.5591 | -9.559 | 1.294e-10 | -6.486 | -4.203 |" in md
 
 
@@ -180,8 +182,9 @@ def test_least_squares_report_has_no_group_sections(tmp_path):
 def test_html_report_renders_in_chromium(bayes_ss_slopes, tmp_path):
     page = bayes_ss_slopes.report(tmp_path / "report", ci=0.9, kind="hdi")
     folder = Path(page).parent
-    assert sorted(p.name for p in folder.iterdir()) == ["forest.png", "ppc.png", "rank.png",
-                                                        "report.html", "report.md"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "caterpillar.png", "forest.png", "groups.png", "ppc.png", "rank.png", "report.html", "report.md",
+        "residuals.png"]
     browser = _browser()
     dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.as_uri()],
                          capture_output=True, text=True, timeout=120, check=True).stdout
@@ -198,8 +201,8 @@ def test_html_report_renders_in_chromium(bayes_ss_slopes, tmp_path):
             assert float(cells[col]) == pytest.approx(row[col], rel=1e-3)
     assert "Parameters (HDI 90%)" in dom and "90% highest-density credible intervals (HDI)" in dom
     assert {"priors", "groups", "convergence"} <= set(parsed.tables)
-    # three embedded PNG images, nothing loaded from elsewhere
-    assert len(parsed.images) == 3
+    # six embedded PNG images, nothing loaded from elsewhere
+    assert len(parsed.images) == 6
     for src in parsed.images:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == PNG_MAGIC
@@ -220,11 +223,20 @@ def test_markdown_report_links_the_written_plots(bayes_ss_slopes, tmp_path):
     page = write_report(bayes_ss_slopes, tmp_path / "rep", ci=0.95, kind="eti")
     md = (page.parent / "report.md").read_text()
     links = re.findall(r"!\[[^]]*\]\(([^)]+)\)", md)
-    assert links == ["forest.png", "rank.png", "ppc.png"]
+    assert links == ["forest.png", "residuals.png", "groups.png", "caterpillar.png", "rank.png", "ppc.png"]
     for link in links:
         assert (page.parent / link).read_bytes()[:8] == PNG_MAGIC
     assert "## Priors" in md and "LKJ(eta: 1)" in md and "| Subject | 18 |" in md
     assert "## Convergence" in md and "max R-hat" in md
+
+
+def test_a_plot_that_does_not_apply_is_named_with_the_reason(tmp_path):
+    fit = ml.fit("diameter ~ 1 + (1 | plate) + (1 | sample)", "Penicillin", method="reml")
+    page = fit.report(tmp_path / "rep")
+    md = (page.parent / "report.md").read_text()
+    assert "Not drawn:\n\n- groups: The model has no numeric predictor to put on the x axis" in md
+    assert "<li>groups: The model has no numeric predictor" in page.read_text()
+    assert not (page.parent / "groups.png").exists() and (page.parent / "caterpillar.png").exists()
 
 
 def test_cli_run_folder_of_a_reml_spec_has_the_reports(tmp_path, capsys):

@@ -1,4 +1,5 @@
-"""The figures of a fit's report: a forest plot, rank plots, a posterior predictive check.
+"""The figures of a fit's report: forest and rank plots, the posterior predictive check,
+and the diagnostics engineer's residual, group and caterpillar plots.
 
 Plain matplotlib ``Figure`` objects, not pyplot: no display, no global figure state,
 nothing to close. :func:`report_figures` renders them to PNG bytes with captions.
@@ -119,30 +120,60 @@ def ppc_plot(fit, n_draws: int = 50, seed: int = 0):
     return fig
 
 
-def report_figures(fit, table: pd.DataFrame) -> list[ReportFigure]:
-    """The report's figures as PNG with captions, in display order.
+def report_figures(fit, table: pd.DataFrame) -> tuple[list[ReportFigure], list[str]]:
+    """The report's figures as PNG with captions, in display order, and what was not drawn.
+
+    Forest plot of the interval table; residuals against fitted values; for models with
+    groups, one panel per group with its fitted line and a caterpillar plot of the group
+    effects (:mod:`multilevel.diagnostics.plots`); for Bayesian fits, rank plots and a
+    posterior predictive check.
 
     Parameters
     ----------
     fit : BayesFit, FreqFit or OLSFit
     table : DataFrame
         The report's interval table, drawn by the forest plot.
+
+    Returns
+    -------
+    figures : list of ReportFigure
+    not_drawn : list of str
+        One sentence per figure that does not apply to this model, saying why.
     """
-    figures = [ReportFigure("forest", f"Estimates with {interval_words(table)}.",
-                            _png(forest_plot(table)))]
-    if not hasattr(fit, "idata"):
-        return figures
-    names = list(table.index)
-    caption = ("Rank plots: each chain's share of the pooled draws' ranks; converged chains give "
-               "flat, overlapping histograms.")
-    if len(names) > MAX_RANK_PANELS:
-        names = list(table["r_hat"].sort_values(ascending=False).index[:MAX_RANK_PANELS])
-        caption += f" Shown: the {MAX_RANK_PANELS} of {len(table)} parameters with the highest R-hat."
-    figures.append(ReportFigure("rank", caption, _png(rank_plot(fit, names=names))))
-    figures.append(ReportFigure(
-        "ppc", "Posterior predictive check: the observed response (black) against data sets "
-               "replicated from random posterior draws (blue).", _png(ppc_plot(fit))))
-    return figures
+    from multilevel.diagnostics import plots
+    from multilevel.errors import MultilevelError
+
+    bayes = hasattr(fit, "idata")
+    level = table.attrs["ci"]
+    interval = "equal-tailed credible" if bayes else "conditional-variance"
+    candidates = [
+        ("forest", f"Estimates with {interval_words(table)}.", lambda: forest_plot(table)),
+        ("residuals", "Residuals against fitted values (group effects included) with their binned "
+                      "mean, and a normal Q-Q plot of the residuals.", lambda: plots.residuals(fit))]
+    if fit.design.reterms:
+        candidates += [
+            ("groups", "The data per group with the group's fitted line (dashed: the population "
+                       "line).", lambda: plots.group_panels(fit, ci=level)),
+            ("caterpillar", f"Group effects with {level:.0%} {interval} intervals, sorted.",
+             lambda: plots.caterpillar(fit, ci=level))]
+    if bayes:
+        names = list(table.index)
+        caption = ("Rank plots: each chain's share of the pooled draws' ranks; converged chains "
+                   "give flat, overlapping histograms.")
+        if len(names) > MAX_RANK_PANELS:
+            names = list(table["r_hat"].sort_values(ascending=False).index[:MAX_RANK_PANELS])
+            caption += f" Shown: the {MAX_RANK_PANELS} of {len(table)} parameters with the highest R-hat."
+        candidates += [
+            ("rank", caption, lambda: rank_plot(fit, names=names)),
+            ("ppc", "Posterior predictive check: the observed response (black) against data sets "
+                    "replicated from random posterior draws (blue).", lambda: ppc_plot(fit))]
+    figures, not_drawn = [], []
+    for name, caption, draw in candidates:
+        try:
+            figures.append(ReportFigure(name, caption, _png(draw())))
+        except MultilevelError as exc:   # a plot that does not apply says why, in the report
+            not_drawn.append(f"{name}: {exc}")
+    return figures, not_drawn
 
 
 def _png(fig) -> bytes:

@@ -41,7 +41,7 @@ def _value(label: str, value: str) -> str:
     return f"<code>{html.escape(value)}</code>" if label == "formula" else html.escape(value)
 
 
-def render_html(content: ReportContent, figures: list[ReportFigure] = ()) -> str:
+def render_html(content: ReportContent, figures: list[ReportFigure] = (), not_drawn: list[str] = ()) -> str:
     """Lay out a report's sections as one HTML page with the figures embedded."""
     title = html.escape(content.title)
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>"
@@ -65,8 +65,11 @@ def render_html(content: ReportContent, figures: list[ReportFigure] = ()) -> str
     if content.convergence_table is not None:
         parts.append(_table(content.convergence_table, True, "convergence"))
     parts.append("</section>")
-    if figures:
+    if figures or not_drawn:
         parts.append("<section id='plots'><h2>Plots</h2>")
+        if not_drawn:
+            parts.append("<p>Not drawn:</p><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in not_drawn)
+                         + "</ul>")
         for fig in figures:
             data = base64.b64encode(fig.png).decode("ascii")
             parts.append(f"<figure id='fig-{html.escape(fig.name)}'><img alt='{html.escape(fig.name)}' "
@@ -80,8 +83,8 @@ def render_html(content: ReportContent, figures: list[ReportFigure] = ()) -> str
 def fit_html(fit, spec=None, ci: float = 0.95, kind: str = "eti", plots: bool = True) -> str:
     """The HTML report of a fit as a string (see :func:`write_report`)."""
     content = report_content(fit, spec=spec, ci=ci, kind=kind)
-    figures = report_figures(fit, content.table) if plots else []
-    return render_html(content, figures)
+    figures, not_drawn = report_figures(fit, content.table) if plots else ([], [])
+    return render_html(content, figures, not_drawn)
 
 
 def write_report(fit, path: str | Path, ci: float = 0.95, kind: str = "eti", spec=None,
@@ -101,8 +104,7 @@ def write_report(fit, path: str | Path, ci: float = 0.95, kind: str = "eti", spe
     spec : ModelSpec, optional
         Names the report and its data source.
     plots : bool
-        Draw the figures (forest; for Bayesian fits also rank plots and a posterior
-        predictive check).
+        Draw the figures (:func:`multilevel.report.report_figures`).
     extra : callable, optional
         ``extra(folder)`` writes more files into the temporary folder before it is
         moved into place (the CLI adds the spec, the summary CSV and the posterior).
@@ -118,12 +120,12 @@ def write_report(fit, path: str | Path, ci: float = 0.95, kind: str = "eti", spe
     >>> m = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
     >>> page = write_report(m, pathlib.Path(tempfile.mkdtemp()) / "report")
     >>> sorted(p.name for p in page.parent.iterdir())
-    ['forest.png', 'report.html', 'report.md']
+    ['caterpillar.png', 'forest.png', 'groups.png', 'report.html', 'report.md', 'residuals.png']
     """
     content = report_content(fit, spec=spec, ci=ci, kind=kind)
-    figures = report_figures(fit, content.table) if plots else []
-    page = render_html(content, figures)
-    markdown = render_markdown(content, [(f.caption, f"{f.name}.png") for f in figures])
+    figures, not_drawn = report_figures(fit, content.table) if plots else ([], [])
+    page = render_html(content, figures, not_drawn)
+    markdown = render_markdown(content, [(f.caption, f"{f.name}.png") for f in figures], not_drawn)
     target = Path(path)
     with atomic_folder(target) as folder:
         (folder / "report.html").write_text(page, encoding="utf-8")

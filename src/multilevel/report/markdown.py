@@ -31,7 +31,8 @@ def _cell(value, digits: int) -> str:
     return str(value)
 
 
-def render_markdown(content: ReportContent, figures: list[tuple[str, str]] = ()) -> str:
+def render_markdown(content: ReportContent, figures: list[tuple[str, str]] = (),
+                    not_drawn: list[str] = ()) -> str:
     """Lay out a report's sections as markdown.
 
     Parameters
@@ -39,6 +40,8 @@ def render_markdown(content: ReportContent, figures: list[tuple[str, str]] = ())
     content : ReportContent
     figures : list of (caption, relative path)
         Images linked (not embedded) at the end.
+    not_drawn : list of str
+        Plots that do not apply to this model, with the reason.
     """
     parts = [f"# {content.title}", "", "## Model", ""]
     parts += [f"- {label}: {_inline(label, value)}" for label, value in content.model]
@@ -54,8 +57,10 @@ def render_markdown(content: ReportContent, figures: list[tuple[str, str]] = ())
     parts += ["", "## Convergence", "", content.convergence_text]
     if content.convergence_table is not None:
         parts += ["", markdown_table(content.convergence_table)]
-    if figures:
+    if figures or not_drawn:
         parts += ["", "## Plots"]
+        if not_drawn:
+            parts += ["", "Not drawn:", ""] + [f"- {n}" for n in not_drawn]
         for caption, path in figures:
             parts += ["", f"![{caption}]({path})", "", f"*{caption}*"]
     return "\n".join(parts) + "\n"
