@@ -94,6 +94,7 @@ def make_deviance(design: Design, reml: bool = True, solver: str = "auto"):
     -------
     callable
         ``deviance(theta) -> float``; θ in lme4's order (``design.theta_names()``).
+        ``deviance.solution(theta)`` returns the :class:`PLSSolution` (β̂, u, r², factors).
 
     Examples
     --------
@@ -109,7 +110,11 @@ def make_deviance(design: Design, reml: bool = True, solver: str = "auto"):
     cp = layout.crossproducts()
     n, p = layout.n, layout.p
 
-    def deviance(theta) -> float:
-        return solve_pls(layout, cp, theta, solver).deviance(n, p, reml)
+    def solution(theta) -> PLSSolution:
+        return solve_pls(layout, cp, theta, solver)
 
+    def deviance(theta) -> float:
+        return solution(theta).deviance(n, p, reml)
+
+    deviance.solution = solution  # the whole PLS solution at θ, for assembling the fit
     return deviance

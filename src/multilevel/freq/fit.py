@@ -14,8 +14,7 @@ import pandas as pd
 
 from multilevel.errors import ConvergenceWarning, FamilyError, SingularFitWarning, SpecError
 from multilevel.formula import Design, build_design, model_frame, parse_formula
-from multilevel.freq.deviance import make_deviance, solve_pls
-from multilevel.freq.layout import Layout
+from multilevel.freq.deviance import make_deviance
 from multilevel.freq.optimize import minimize_theta
 from multilevel.freq.result import FreqFit
 
@@ -124,19 +123,13 @@ def fit_design(formula: str, design: Design, reml: bool = True, rhoend: float | 
     """
     from threadpoolctl import threadpool_limits
 
-    layout = Layout.from_design(design)
-    cp = layout.crossproducts()
-    n, p = layout.n, layout.p
-
-    def deviance(theta) -> float:
-        return solve_pls(layout, cp, theta, solver).deviance(n, p, reml)
-
+    deviance = make_deviance(design, reml=reml, solver=solver)
     kwargs = optimizer_settings(rhoend, maxeval)
     # The dense pieces (Schur complement ~10³) gain nothing from BLAS threads and lose
     # badly when cores are shared (bench/bench_freq.py).
     with threadpool_limits(limits=1, user_api="blas"):
         opt = minimize_theta(deviance, design.theta_start(), design.theta_lower(), **kwargs)
-        pls = solve_pls(layout, cp, opt.theta, solver)
+        pls = deviance.solution(opt.theta)
     fit = FreqFit(formula=formula, design=design, method="reml" if reml else "ml", opt=opt, pls=pls,
                   messages=rank_message(design), solver=solver)
     if warn:
