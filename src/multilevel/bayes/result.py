@@ -152,7 +152,7 @@ class BayesFit:
         """
         tables: dict[str, pd.DataFrame] = {}
         for block in self.built.blocks:
-            reterm = next(t for t in self.design.reterms if t.name == block.name)
+            reterm = self._reterm(block)
             mean = D.block_effects(self.posterior, block, self.design).mean(axis=(0, 1))
             table = pd.DataFrame(mean, index=pd.Index(reterm.levels, name=reterm.group),
                                  columns=list(block.cnms))
@@ -217,7 +217,18 @@ class BayesFit:
         return write_report(self, path, ci=ci, kind=kind)
 
     # -------------------------------------------------------------- summary
-    def _summary_dataset(self):
+    def _reterm(self, block):
+        """The design's random-effects term behind a block."""
+        return next(t for t in self.design.reterms if t.name == block.name)
+
+    @cached_property
+    def summary_draws(self):
+        """The draws of every summary row as an xarray Dataset of (chain, draw) arrays.
+
+        Variables are named as the rows of :meth:`summary`: fixed effects (lme4 names),
+        ``sd__<column>|<group>``, ``cor__<a>.<b>|<group>``, auxiliary parameters and the
+        residual correlation. Computed once per fit.
+        """
         import xarray as xr
 
         data = {}
@@ -225,7 +236,7 @@ class BayesFit:
         for j, name in enumerate(self.design.x_names):
             data[name] = fixef[:, :, j]
         for block in self.built.blocks:
-            group = next(t.group for t in self.design.reterms if t.name == block.name)
+            group = self._reterm(block).group
             sd = D.block_sds(self.posterior, block)
             for i, cnm in enumerate(block.cnms):
                 data[f"sd__{cnm}|{group}"] = sd[..., i]
@@ -262,10 +273,7 @@ class BayesFit:
             the report finds a problem, a :class:`ConvergenceWarning` with the fix is issued.
         """
         table = self._interval_table(ci, kind)
-        report = self.convergence
-        table.attrs["convergence"] = str(report)
-        if not report.ok:
-            warnings.warn(str(report), ConvergenceWarning, stacklevel=2)
+        table.attrs["convergence"] = str(self.check_convergence(stacklevel=3))
         return table
 
     def _interval_table(self, ci: float, kind: str) -> pd.DataFrame:
@@ -275,7 +283,7 @@ class BayesFit:
             raise FitError(f"kind={kind!r} is not an interval kind; use one of {CI_KINDS}.")
         if not 0 < float(ci) < 1:
             raise FitError(f"ci must lie strictly between 0 and 1, got {ci!r}.")
-        table = az.summary(self._summary_dataset(), ci_prob=float(ci), ci_kind=kind, round_to="none")
+        table = az.summary(self.summary_draws, ci_prob=float(ci), ci_kind=kind, round_to="none")
         lower = next(c for c in table.columns if c.endswith("_lb"))
         upper = next(c for c in table.columns if c.endswith("_ub"))
         table = table.rename(columns={"mean": "estimate", lower: "lower", upper: "upper"})
@@ -288,11 +296,11 @@ class BayesFit:
         """R-hat, ESS, divergences, E-BFMI and tree depth, with the fix for each problem."""
         return convergence_report(self.idata, self._interval_table(0.95, "eti"))
 
-    def check_convergence(self) -> ConvergenceReport:
+    def check_convergence(self, stacklevel: int = 2) -> ConvergenceReport:
         """The convergence report; warns with :class:`ConvergenceWarning` if anything failed."""
         report = self.convergence
         if not report.ok:
-            warnings.warn(str(report), ConvergenceWarning, stacklevel=2)
+            warnings.warn(str(report), ConvergenceWarning, stacklevel=stacklevel)
         return report
 
     def __repr__(self) -> str:

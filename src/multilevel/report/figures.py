@@ -74,7 +74,7 @@ def rank_plot(fit, bins: int = 20, names: list[str] | None = None):
 
     Well-mixed chains give flat, overlapping histograms near the dotted line.
     """
-    data = fit._summary_dataset()  # summary parameters under lme4 names, (chain, draw) each
+    data = fit.summary_draws  # summary parameters under lme4 names, (chain, draw) each
     names = list(data.data_vars) if names is None else names
     cols = min(4, len(names))
     rows = int(np.ceil(len(names) / cols))

@@ -56,7 +56,7 @@ def run_replicate(job: SBCJob) -> ReplicateResult:
         warnings.simplefilter("ignore", ConvergenceWarning)  # SBC reports ranks, not per-fit checks
         fit = ml.fit(job.formula, job.data, method="bayes", progress=False, check=False,
                      **job.options)
-    draws = fit._summary_dataset()
+    draws = fit.summary_draws
     ranks = {}
     for name, truth in job.truth.items():
         # chain-major flattening, thinned, then the first n_ranks draws (bins divide n_ranks + 1)
@@ -64,7 +64,7 @@ def run_replicate(job: SBCJob) -> ReplicateResult:
         ranks[name] = int(np.sum(values < truth))
     stats = fit.idata.sample_stats
     divergences = int(np.asarray(stats["diverging"].values).sum()) if "diverging" in stats else 0
-    max_rhat = float(np.nanmax(fit._interval_table(0.95, "eti")["r_hat"]))
+    max_rhat = float(fit.convergence.table.loc["max R-hat", "value"])
     return ReplicateResult(index=job.index, ranks=ranks, max_rhat=max_rhat, divergences=divergences)
 
 
@@ -214,7 +214,7 @@ def _prior_draws(formula, data, options, n, seed):
     cleaned = built.bambi.backend._clean_results(as_posterior, omit_offsets=True,
                                                 include_response_params=False)
     settings = SamplingSettings("prior", n, 0, 1, seed, 0.9)
-    truth_ds = BayesFit(built=built, idata=cleaned, settings=settings)._summary_dataset()
+    truth_ds = BayesFit(built=built, idata=cleaned, settings=settings).summary_draws
     truth = pd.DataFrame({k: np.asarray(v.values).reshape(-1) for k, v in truth_ds.items()})
     simulated = np.asarray(prior["prior_predictive"][response].values).reshape(n, -1)
     if simulated.shape[1] != len(frame):

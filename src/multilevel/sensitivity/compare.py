@@ -46,7 +46,7 @@ class PriorComparison:
         fig, axes = plt.subplots(1, len(params), figsize=(3.4 * len(params), 3), squeeze=False)
         for ax, param in zip(axes[0], params):
             for name, fit in self.fits.items():
-                data = fit._summary_dataset()
+                data = fit.summary_draws
                 if param not in data:
                     raise PriorError(f"No parameter {param!r}; choose from {list(data.data_vars)}.")
                 values = np.asarray(data[param].values).ravel()
