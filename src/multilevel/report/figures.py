@@ -97,27 +97,34 @@ def rank_plot(fit, bins: int = 20, names: list[str] | None = None):
     return fig
 
 
+def data_vs_simulations(y: np.ndarray, sims: np.ndarray, edges: np.ndarray, *, title: str,
+                        label: str, color: str = "C0") -> Figure:
+    """The observed response's histogram (black) over those of simulated data sets."""
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.subplots()
+    for sim in sims:
+        counts, _ = np.histogram(sim, bins=edges, density=True)
+        ax.step(edges[:-1], counts, where="post", color=color, alpha=0.15, lw=1)
+    counts, _ = np.histogram(y, bins=edges, density=True)
+    ax.step(edges[:-1], counts, where="post", color="k", lw=2, label="observed")
+    ax.plot([], [], color=color, alpha=0.5, label=label)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
 def ppc_plot(fit, n_draws: int = 50, seed: int = 0):
     """Posterior predictive check: the data's distribution against replicated data sets."""
     from multilevel.predict.bayes import predictive_draws
 
     reps = predictive_draws(fit, n_draws=n_draws, seed=seed)
     y = np.asarray(fit.design.y, dtype=float)
-    fig = Figure(figsize=(6, 3.5))
-    ax = fig.subplots()
     lo, hi = np.quantile(np.concatenate([y, reps.ravel()]), [0.005, 0.995])
     edges = np.linspace(lo, hi, 40) if fit.family in ("gaussian", "t") else \
         np.arange(np.floor(lo) - 0.5, np.ceil(hi) + 1.5)
-    for rep in reps:
-        counts, _ = np.histogram(rep, bins=edges, density=True)
-        ax.step(edges[:-1], counts, where="post", color="C0", alpha=0.15, lw=1)
-    counts, _ = np.histogram(y, bins=edges, density=True)
-    ax.step(edges[:-1], counts, where="post", color="k", lw=2, label="observed")
-    ax.plot([], [], color="C0", alpha=0.5, label=f"{len(reps)} replicated data sets")
-    ax.legend(fontsize=8)
-    ax.set_title("Posterior predictive check")
-    fig.tight_layout()
-    return fig
+    return data_vs_simulations(y, reps, edges, title="Posterior predictive check",
+                               label=f"{len(reps)} replicated data sets")
 
 
 def report_figures(fit, table: pd.DataFrame) -> tuple[list[ReportFigure], list[str]]:

@@ -173,24 +173,14 @@ def prior_predictive(fit, draws: int = 500, seed: int | None = None):
 
 def plot_prior_predictive(fit, draws: int = 100, seed: int | None = 0):
     """The observed response against data sets simulated from the prior alone."""
-    import matplotlib.pyplot as plt
+    from multilevel.report.figures import data_vs_simulations
 
     idata = prior_predictive(fit, draws=draws, seed=seed)
     group = idata["prior_predictive"]
     name = next(iter(group.data_vars))
-    sims = np.asarray(group[name].values).reshape(-1, fit.nobs)
+    sims = np.asarray(group[name].values).reshape(-1, fit.nobs)[:draws]
     y = np.asarray(fit.design.y, dtype=float)
-    fig, ax = plt.subplots(figsize=(6, 3.5))
     lo, hi = np.quantile(sims, [0.01, 0.99])
-    lo, hi = min(lo, y.min()), max(hi, y.max())
-    edges = np.linspace(lo, hi, 50)
-    for sim in sims[:draws]:
-        counts, _ = np.histogram(sim, bins=edges, density=True)
-        ax.step(edges[:-1], counts, where="post", color="C1", alpha=0.15, lw=1)
-    counts, _ = np.histogram(y, bins=edges, density=True)
-    ax.step(edges[:-1], counts, where="post", color="k", lw=2, label="observed")
-    ax.plot([], [], color="C1", alpha=0.5, label=f"{draws} prior predictive data sets")
-    ax.legend(fontsize=8)
-    ax.set_title("Prior predictive check")
-    fig.tight_layout()
-    return fig
+    edges = np.linspace(min(lo, y.min()), max(hi, y.max()), 50)
+    return data_vs_simulations(y, sims, edges, title="Prior predictive check",
+                               label=f"{draws} prior predictive data sets", color="C1")
