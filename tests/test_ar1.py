@@ -109,3 +109,12 @@ def test_compound_symmetry_recovers_a_negative_correlation():
     assert lo < -0.2 < hi and hi < 0          # a random intercept cannot fit this
     assert lo > -1 / 3                        # the prior's support for groups of 4
     assert_pointwise_is_conditional(fit, "cs_rho")
+
+
+def test_heldout_densities_refused_for_correlated_residuals(ar_fit):
+    from multilevel.compare.pointwise import heldout_loglik
+    from multilevel.errors import ComparisonError
+
+    data = ar_fit.design.frame.data
+    with pytest.raises(ComparisonError, match="correlated within groups"):
+        heldout_loglik(ar_fit, data.iloc[:5], data["y"].to_numpy()[:5])

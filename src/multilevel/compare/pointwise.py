@@ -48,6 +48,15 @@ def heldout_loglik(fit, newdata: pd.DataFrame, y: np.ndarray, trials: np.ndarray
     -------
     ndarray, shape (chains, draws, m)
     """
+    residuals = fit.design.spec.parsed.residuals
+    if residuals is not None:
+        # held-out rows of an ar1/cs fit depend on their neighbours' residuals; the
+        # independent-density formula below would score them wrongly
+        raise ComparisonError(
+            f"Held-out densities of a fit with {residuals.source!r} are not computed: its rows are "
+            "correlated within groups. Use high_k='warn' or 'moment_match' (PSIS-LOO on the "
+            "conditional pointwise terms) instead of refits."
+        )
     post = fit.posterior
     chains, draws = post["chain"].size, post["draw"].size
     family = fit.family
