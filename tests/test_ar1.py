@@ -118,3 +118,13 @@ def test_heldout_densities_refused_for_correlated_residuals(ar_fit):
     data = ar_fit.design.frame.data
     with pytest.raises(ComparisonError, match="correlated within groups"):
         heldout_loglik(ar_fit, data.iloc[:5], data["y"].to_numpy()[:5])
+
+
+def test_icc_uses_the_marginal_residual_variance():
+    data = simulate_ar1(0.6, groups=20, times=15, seed=8, intercept_sd=1.0)
+    fit = ml.fit("y ~ x + (1 | g) + ar1(t | g)", data, **{**SETTINGS, "check": False})
+    sigma = fit.sigma_draws()
+    phi = fit.posterior["ar1_phi"].values.reshape(-1)
+    icc = ml.icc(fit)
+    tau2 = fit.covariance_draws()["g"][:, 0, 0]
+    np.testing.assert_allclose(icc.draws["adjusted"], tau2 / (tau2 + sigma ** 2 / (1 - phi ** 2)))

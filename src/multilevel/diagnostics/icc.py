@@ -147,7 +147,7 @@ def _icc_bayes(fit, design, family: str, ci: float) -> ICCResult:
     random = {t.name: _term_variance(t.X, covs[t.name]) for t in design.reterms}
     beta = fit.fixef_draws().to_numpy()                       # (S, p)
     fixed = np.var(beta @ design.X.T, axis=1, ddof=1)          # (S,)
-    residual = fit.sigma_draws() ** 2 if family == "gaussian" else np.full(len(beta), LOGIT_VARIANCE)
+    residual = _residual_variance_draws(fit) if family == "gaussian" else np.full(len(beta), LOGIT_VARIANCE)
     total_random = np.sum(list(random.values()), axis=0)
     adj, cond = _ratios(total_random, fixed, residual)
     draws = pd.DataFrame({"adjusted": adj, "conditional": cond})
@@ -155,6 +155,19 @@ def _icc_bayes(fit, design, family: str, ci: float) -> ICCResult:
                              float(residual.mean()))
     return ICCResult(adjusted=float(adj.mean()), conditional=float(cond.mean()),
                      components=components, draws=draws, ci=float(ci), notes=_notes(design, family))
+
+
+def _residual_variance_draws(fit) -> np.ndarray:
+    """Variance of one residual per draw: σ², or σ²/(1 − φ²) for ar1 errors, whose σ is
+    the innovation SD (:func:`multilevel.bayes.residuals.marginal_sd`)."""
+    sigma = fit.sigma_draws()
+    residuals = fit.design.spec.parsed.residuals
+    if residuals is None:
+        return sigma ** 2
+    from multilevel.bayes.residuals import PARAMS, marginal_sd
+
+    param = np.asarray(fit.posterior[PARAMS[residuals.kind]].values, dtype=float).reshape(-1)
+    return marginal_sd(residuals.kind, sigma, param) ** 2
 
 
 def _term_variance(Z: np.ndarray, cov: np.ndarray) -> np.ndarray:
