@@ -49,6 +49,23 @@ class BuiltModel:
         """The PyMC model."""
         return self.bambi.backend.model
 
+    def sample_prior(self, draws: int = 500, seed: int | None = None):
+        """Draws from the prior and the prior predictive distribution (seeded).
+
+        Returns
+        -------
+        DataTree with groups ``prior``, ``prior_predictive`` and ``observed_data``.
+        """
+        import pymc as pm
+
+        with warnings.catch_warnings():
+            # ar1/cs likelihoods draw through numpy (multilevel.bayes.residuals.simulate),
+            # which numba runs in object mode: correct, only slower
+            warnings.filterwarnings("ignore", message="Numba will use object mode to run CustomDist",
+                                    category=UserWarning)
+            warnings.filterwarnings("ignore", category=FutureWarning)  # PyMC's own dependencies
+            return pm.sample_prior_predictive(draws=draws, model=self.pymc, random_seed=seed)
+
 
 def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", priors=None,
                 na: str = "drop", lkj_eta: float = 1.0, noncentered: bool | str = True,

@@ -189,7 +189,6 @@ def _check_counts(n, thin, bins):
 
 def _prior_draws(formula, data, options, n, seed):
     """True parameters (DataFrame n × parameters, lme4 names) and simulated responses."""
-    import pymc as pm
     import xarray as xr
 
     from multilevel.bayes.model import build_model
@@ -205,10 +204,7 @@ def _prior_draws(formula, data, options, n, seed):
             f"SBC replaces the response column by simulated values, but the response "
             f"{response!r} is not a plain column of the data. Compute it as a column first."
         )
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        warnings.filterwarnings("ignore", category=UserWarning)
-        prior = pm.sample_prior_predictive(draws=n, model=built.pymc, random_seed=seed)
+    prior = built.sample_prior(draws=n, seed=seed)
     as_posterior = xr.DataTree.from_dict({"posterior": prior["prior"].to_dataset()})
     # Bambi reports the intercept for uncentred predictors; apply the same correction.
     cleaned = built.bambi.backend._clean_results(as_posterior, omit_offsets=True,

@@ -159,16 +159,7 @@ def prior_predictive(fit, draws: int = 500, seed: int | None = None):
     >>> fit = ml.fit("Reaction ~ Days + (1 | Subject)", "sleepstudy")      # doctest: +SKIP
     >>> fit.prior_predictive(draws=100, seed=1)["prior_predictive"]         # doctest: +SKIP
     """
-    import warnings
-
-    import pymc as pm
-
-    with fit.built.pymc, warnings.catch_warnings():
-        # ar1/cs likelihoods draw through numpy (multilevel.bayes.residuals.simulate),
-        # which numba runs in object mode: correct, only slower
-        warnings.filterwarnings("ignore", message="Numba will use object mode to run CustomDist",
-                                category=UserWarning)
-        return pm.sample_prior_predictive(draws=draws, random_seed=seed)
+    return fit.built.sample_prior(draws=draws, seed=seed)
 
 
 def plot_prior_predictive(fit, draws: int = 100, seed: int | None = 0):
