@@ -13,6 +13,7 @@ import multilevel as ml
 from multilevel.errors import DataError, FamilyError, SpecError
 from multilevel.freq.agq import AGQDeviance
 from multilevel.freq.glmm import LaplaceProblem
+from multilevel.freq.neldermead import nelder_mead
 
 CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
 
@@ -136,3 +137,56 @@ def test_successes_and_trials_as_p_equal_cbind(cbpp_fit):
     m = ml.fit("p(incidence, size) ~ period + (1 | herd)", "cbpp", family="binomial", method="ml")
     assert m.loglik == pytest.approx(cbpp_fit.loglik, rel=1e-10)
     np.testing.assert_allclose(m.fixef, cbpp_fit.fixef, rtol=1e-6)
+
+
+def _nm_test_function(x):
+    return 100 * (x[1] - x[0] ** 2) ** 2 + (1 - x[0]) ** 2 + 0.3 * x[2] ** 2 + x[2] * x[0]
+
+
+# lme4::Nelder_Mead(f, c(-1.2, 1, 0.5), lower, control = list(xst = c(.1, .2, .3), xt = rep(1e-5, 3)
+# [, maxfun = 50])) in R 4.2.2 / lme4 1.1-31: par, fval, feval (FtolAbs changes nothing)
+NM_R = [
+    ({"lower": [-np.inf, 0.9, -np.inf]}, [-0.94545116557729902, 0.90000000000000002, 1.575757519734363],
+     3.0436299851385558, 213, True),
+    ({}, [5.9999996251374252, 35.999995504732439, -9.9999995393661791], -4.9999999999999716, 994, True),
+    ({"maxfun": 50}, [-0.97567221768616608, 0.95650110601629845, 1.8079952957174692], 3.1220077957739685,
+     51, False),
+]
+
+
+@pytest.mark.parametrize("options, par, fval, feval, converged", NM_R)
+def test_nelder_mead_retraces_lme4(options, par, fval, feval, converged):
+    """Same iterates as lme4's C++ Nelder-Mead: the end point to the last bits."""
+    res = nelder_mead(_nm_test_function, [-1.2, 1.0, 0.5], [0.1, 0.2, 0.3], xtol_abs=[1e-5] * 3, **options)
+    np.testing.assert_allclose(res.x, par, rtol=1e-12)
+    assert res.fval == pytest.approx(fval, rel=1e-13)
+    assert (res.evaluations, res.converged) == (feval, converged)
+
+
+def test_default_and_tight_optimizers(cbpp_fit):
+    """The default replays glmer's run (its deviance function: lme4's PIRLS from the
+    fit's start); optimizer="bobyqa" goes on to the optimum of the exact Laplace deviance."""
+    tight = ml.fit(CBPP, "cbpp", family="binomial", method="ml", optimizer="bobyqa")
+    assert cbpp_fit.optimizer == "glmer" and tight.optimizer == "bobyqa"
+    assert tight.loglik > cbpp_fit.loglik + 2e-4
+    exact = tight.deviance_function()
+    at_default = exact(np.concatenate([cbpp_fit.theta.to_numpy(), cbpp_fit.fixef.to_numpy()]))
+    assert -2 * tight.loglik < at_default
+    np.testing.assert_allclose(cbpp_fit.fixef, tight.fixef, rtol=1e-3)
+
+
+def test_optimizer_options_are_checked():
+    with pytest.raises(SpecError, match="'glmer'.*'bobyqa'"):
+        ml.fit(CBPP, "cbpp", family="binomial", method="ml", optimizer="nelder-mead")
+    with pytest.raises(SpecError, match="optimizer='bobyqa' with rhoend"):
+        ml.fit(CBPP, "cbpp", family="binomial", method="ml", rhoend=1e-8)
+    with pytest.raises(SpecError, match="optimizer applies to GLMMs"):
+        ml.fit("Reaction ~ Days + (1 | Subject)", "sleepstudy", method="ml", optimizer="bobyqa")
+    m = ml.fit(CBPP, "cbpp", family="binomial", method="ml", optimizer="bobyqa", rhoend=1e-8)
+    assert m.converged
+
+
+def test_glmer_run_that_runs_out_of_evaluations_warns():
+    with pytest.warns(ml.errors.ConvergenceWarning, match="failure to converge in 40 evaluations"):
+        m = ml.fit(CBPP, "cbpp", family="binomial", method="ml", maxeval=40)
+    assert not m.converged

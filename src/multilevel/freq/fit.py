@@ -23,7 +23,9 @@ OPTIONS = {"rhoend": "the optimizer's final θ tolerance (default 1e-10)",
            "maxeval": "deviance evaluations allowed per optimizer run (default 100000)",
            "solver": "factorization of Λ'Z'ZΛ + I: 'auto', 'block', 'cholmod' or 'splu'",
            "nAGQ": "GLMMs: 1 = Laplace (default); > 1 adaptive Gauss-Hermite points for one "
-                   "scalar random effect"}
+                   "scalar random effect",
+           "optimizer": "GLMMs: 'glmer' (default; replays R's default glmer() run and prints its "
+                        "numbers) or 'bobyqa' (to the optimum of the Laplace/AGQ deviance)"}
 
 
 def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = "gaussian",
@@ -43,7 +45,7 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
     na : {"drop", "error"}
     **options
         ``rhoend`` (θ tolerance), ``maxeval`` (evaluations per optimizer run), ``solver`` (see :mod:`multilevel.freq.factor`),
-        ``nAGQ`` (GLMMs).
+        ``nAGQ`` and ``optimizer`` (GLMMs; see :func:`~multilevel.freq.glmm.fit_glmm`).
 
     Returns
     -------
@@ -93,6 +95,9 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
         return fit_glmm(formula, design, nAGQ=nagq, **options)
     if nagq != 1:
         raise SpecError("nAGQ applies to GLMMs; a gaussian mixed model's likelihood is exact.")
+    if "optimizer" in options:
+        raise SpecError("optimizer applies to GLMMs; a gaussian mixed model is always optimized "
+                        "to its optimum (BOBYQA, tuned with rhoend/maxeval).")
     return fit_design(formula, design, reml=reml, **options)
 
 

@@ -74,6 +74,19 @@ def _snap_to_boundary(deviance, theta, value, lower):
     return (trial, trial_value) if trial_value <= value else (theta, value)
 
 
+def bobyqa(deviance, start: np.ndarray, lower: np.ndarray, rhoend: float = RHOEND,
+           maxeval: int = MAXEVAL) -> OptResult:
+    """One BOBYQA run from ``start`` (no boundary restart or snapping; glmer's first stage).
+
+    Examples
+    --------
+    >>> res = bobyqa(lambda x: float((x[0] - 0.3) ** 2 + 1), np.array([1.0]), np.array([0.0]))
+    >>> round(float(res.theta[0]), 6), res.converged
+    (0.3, True)
+    """
+    return _bobyqa(deviance, start, lower, rhoend, maxeval)
+
+
 def _bobyqa(deviance, start, lower, rhoend, maxeval) -> OptResult:
     import nlopt
 
