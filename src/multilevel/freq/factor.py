@@ -164,10 +164,22 @@ class BlockFactor:
             qs, ms, Tr = layout.qs[1:], layout.n_levels[1:], Ts[1:]
             S = _lt(qs, ms, Tr, _lt(qs, ms, Tr, cp.R22_dense).T).T     # Λr' R₂₂ Λr
             S[np.diag_indices_from(S)] += 1.0
-            S -= layout.gram(self.C)                                    # − C'C
+            S -= self._coupling_gram(layout, cp, Ts)                    # − C'C
             self.LS = sla.cholesky(S, lower=True, check_finite=False)
             logdet += 2.0 * float(np.sum(np.log(np.diag(self.LS))))
         self.logdet = logdet
+
+    def _coupling_gram(self, layout, cp, Ts) -> np.ndarray:
+        scalar = cp.scalar_coupling
+        if scalar is None:
+            return layout.gram(self.C)
+        M, rows, cols = scalar
+        t = np.repeat([T[0, 0] for T in Ts[1:]], layout.n_levels[1:])
+        values = (M @ self.L11inv[:, 0, 0] ** 2) * (Ts[0][0, 0] ** 2) * t[rows] * t[cols]
+        out = np.zeros((layout.Q2, layout.Q2))
+        out[rows, cols] = values
+        out[cols, rows] = values
+        return out
 
     def solve(self, B: np.ndarray) -> np.ndarray:
         """A⁻¹B for B of shape (Q, k)."""

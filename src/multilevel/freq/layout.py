@@ -166,10 +166,11 @@ class Layout:
         return float((R22 + C.T @ C).nnz) / self.Q2
 
     @cached_property
-    def _gram_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    def _gram_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
         """For C'C of the (Q1, Q2) coupling pattern: the pairs of stored entries that share
-        a row and the flat (Q2·Q2) position of their product; None when there are too
-        many pairs (then a sparse product is used)."""
+        a row and whose product lands in the upper triangle, sorted by that position, the
+        start of each position's run, and the positions; None when there are too many
+        pairs (then a sparse product is used)."""
         indptr, indices, _ = self.a12_structure
         counts = np.diff(indptr)
         n_pairs = int(np.sum(counts.astype(np.int64) ** 2))
@@ -181,21 +182,32 @@ class Layout:
         first = np.repeat(np.arange(len(indices)), reps)
         offsets = np.arange(len(first)) - np.repeat(np.cumsum(reps) - reps, reps)
         second = indptr[row_of[first]] + offsets
+        upper = indices[first] <= indices[second]
+        first, second = first[upper], second[upper]
         flat = indices[first].astype(np.int64) * self.Q2 + indices[second]
-        return first, second, flat
+        order = np.argsort(flat, kind="stable")
+        first, second, flat = first[order], second[order], flat[order]
+        starts = np.flatnonzero(np.concatenate([[True], flat[1:] != flat[:-1]]))
+        return first, second, starts, flat[starts]
 
     def gram(self, C: sp.csr_matrix) -> np.ndarray:
-        """C'C as a dense (Q2, Q2) array, for C with the coupling pattern (a weighted
-        bincount: no sparse-matrix product and its overhead)."""
+        """C'C as a dense (Q2, Q2) array, for C with the coupling pattern: entry products
+        summed per upper-triangle position in position order (no sparse-matrix product,
+        no scattered accumulation), then mirrored."""
         pairs = self._gram_pairs
         if pairs is None:
             if self.Q1 * self.Q2 <= DENSE_GRAM_MAX:
                 dense = C.toarray()
                 return dense.T @ dense
             return (C.T @ C).toarray()
-        first, second, flat = pairs
-        return np.bincount(flat, weights=C.data[first] * C.data[second],
-                           minlength=self.Q2 * self.Q2).reshape(self.Q2, self.Q2)
+        first, second, starts, positions = pairs
+        out = np.zeros(self.Q2 * self.Q2)
+        out[positions] = np.add.reduceat(C.data[first] * C.data[second], starts)
+        out = out.reshape(self.Q2, self.Q2)
+        diagonal = out.diagonal().copy()
+        out += out.T
+        out[np.diag_indices(self.Q2)] = diagonal
+        return out
 
     def csr_from_blocks(self, blocks: list[np.ndarray]) -> sp.csr_matrix:
         """Assemble per-term pair blocks (m_j, q1, q_j) into the (Q1, Q2) sparse matrix."""
@@ -258,6 +270,29 @@ class Crossproducts:
         weights = prod if self.weights is None else prod * self.weights[:, None]
         return np.bincount(flat.ravel(), weights=weights.ravel(),
                            minlength=lay.Q2 * lay.Q2).reshape(lay.Q2, lay.Q2)
+
+    @cached_property
+    def scalar_coupling(self):
+        """C'C for designs whose terms are all scalar, as one sparse product per θ.
+
+        With q = 1 everywhere the coupling entry of level l (first term) and column c is
+        C_lc = T₁ t_c P_lc / √A₁₁,l, so C'C[c, d] = T₁² t_c t_d Σ_l P_lc P_ld / A₁₁,l: a
+        fixed sparse matrix M (upper-triangle positions × first-term levels, entries
+        P_lc P_ld) times the vector 1/A₁₁. Returns ``(M, rows, cols)`` or None when the
+        layout has no pair list (see :meth:`Layout.gram`).
+        """
+        lay = self.layout
+        pairs = lay._gram_pairs
+        if pairs is None or any(q != 1 for q in lay.qs) or self.weights is not None:
+            return None  # (PIRLS builds new weights every step: M would not be reused)
+        first, second, starts, positions = pairs
+        indptr, _, order = lay.a12_structure
+        data = np.concatenate([P.ravel() for P in self.P])[order]
+        row_of_entry = np.repeat(np.arange(lay.Q1), np.diff(indptr))
+        segment = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(first))))
+        M = sp.csr_matrix((data[first] * data[second], (segment, row_of_entry[first])),
+                          shape=(len(starts), lay.Q1))
+        return M, positions // lay.Q2, positions % lay.Q2
 
     @cached_property
     def ZtWZ(self):
