@@ -38,7 +38,8 @@ class ConvergenceReport:
 
     def __str__(self) -> str:
         if self.ok:
-            return "Convergence: no problems (R-hat, ESS, divergences, E-BFMI, tree depth)."
+            checked = ", ".join(self.table.index) if len(self.table) else "R-hat, ESS"
+            return f"Convergence: no problems ({checked})."
         return "Convergence problems:\n" + "\n".join(f"  - {p}" for p in self.problems)
 
 

@@ -10,7 +10,9 @@ import pandas as pd
 
 from multilevel.bayes.model import build_model
 from multilevel.bayes.result import BayesFit
-from multilevel.bayes.sampling import SamplingSettings, check_settings, choose_sampler, run
+from multilevel.bayes.sampling import (
+    SamplingSettings, check_settings, choose_sampler, prefers_marginal, run,
+)
 from multilevel.errors import FitError
 
 
@@ -42,6 +44,15 @@ def fit_bayes(formula: str, data: pd.DataFrame, family: str = "gaussian", priors
     built = build_model(formula, data, family=family, priors=priors, na=na, lkj_eta=lkj_eta,
                         noncentered=noncentered)
     settings = _compatible_sampler(settings, sampler, built)
+    collapsed = None
+    if str(sampler).lower() == "auto" and prefers_marginal(built):
+        from multilevel.bayes.marginal.model import NotCollapsible, collapse
+
+        try:
+            collapsed = collapse(built)
+            settings = dataclasses.replace(settings, sampler="marginal")
+        except NotCollapsible:
+            collapsed = None
     built_at = time.perf_counter()
     with warnings.catch_warnings():
         # PyMC/nutpie chatter (e.g. FutureWarnings of their own dependencies) is not the user's.
@@ -51,11 +62,18 @@ def fit_bayes(formula: str, data: pd.DataFrame, family: str = "gaussian", priors
         # an environment fact, documented in the README's performance notes.
         warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
         compile_stats: dict = {}
-        idata = run(built.bambi, settings, progress=progress, stats=compile_stats)
+        if settings.sampler == "marginal":
+            from multilevel.bayes.marginal.run import sample_marginal
+
+            idata = sample_marginal(built, settings, stats=compile_stats, collapsed=collapsed)
+        else:
+            idata = run(built.bambi, settings, progress=progress, stats=compile_stats)
     done = time.perf_counter()
     timings = {"build": built_at - start, "sample": done - built_at}
     if "cache" in compile_stats:  # nutpie: "hit" = compiled model loaded from the disk cache
         timings["compile_cache"] = compile_stats["cache"]
+    if settings.sampler == "marginal":  # its stages' seconds, warm-up length, acceptance rate
+        timings["marginal"] = compile_stats
     fit = BayesFit(built=built, idata=idata, settings=settings, timings=timings)
     if check:
         fit.check_convergence()
