@@ -4,6 +4,12 @@ lme4's ``model.frame`` with ``na.action = na.omit``: only the columns the formul
 uses are checked for missing values, removed rows are counted and reported, and
 grouping factors, the response and binomial trials are validated here so that
 the Bayesian and the frequentist paths see the same rows and the same errors.
+
+``scale()`` (R's, :class:`multilevel.formula.transforms.Scale`) takes its mean and SD
+from the rows R's ``model.frame`` uses, which include rows dropped afterwards for a
+missing value in another column: when rows are dropped, the arguments of the formula's
+``scale()``/``center()`` calls on those rows travel with the frame's data
+(``data.attrs``), so that our design and Bambi's fit them alike.
 """
 
 from __future__ import annotations
@@ -12,11 +18,14 @@ import ast
 import warnings
 from dataclasses import dataclass
 
+import formulae
 import numpy as np
 import pandas as pd
 
 from multilevel.errors import DataError, DataWarning, FamilyError, FormulaError
-from multilevel.formula.parse import ParsedFormula, check_names, variables
+from multilevel.formula.namespace import safe_environment
+from multilevel.formula.parse import ParsedFormula, call_arguments, check_names, column_names, variables
+from multilevel.formula.transforms import SCALE_ROWS, SCALE_TRANSFORMS, ScaleRows
 
 FAMILIES = ("gaussian", "bernoulli", "binomial", "poisson", "t", "negativebinomial")
 _COUNT_FAMILIES = ("poisson", "negativebinomial")
@@ -110,9 +119,39 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     if len(frame) == 0:
         raise DataError("No complete rows remain after removing missing values.")
     frame = frame.copy()
+    frame.attrs.pop(SCALE_ROWS, None)  # left by an earlier model frame of these rows
     _check_groups(parsed, frame, family)
     y, trials, frame = _response(parsed, frame, family)
+    if n_dropped:
+        _record_scale_rows(parsed, data, ~incomplete, frame)
     return ModelFrame(data=frame, y=y, trials=trials, n_dropped=n_dropped, family=family)
+
+
+def _record_scale_rows(parsed: ParsedFormula, data: pd.DataFrame, kept: np.ndarray,
+                       frame: pd.DataFrame) -> None:
+    """R's rows for ``scale()``: its arguments on every row where their own columns are present.
+
+    R evaluates the formula's variables before ``na.omit``, so ``scale(x)`` takes the mean
+    and SD of x over all rows with x, including rows dropped for a missing value in another
+    column. Each argument is evaluated here on those rows and left, beside its values on the
+    kept rows, in ``frame.attrs`` for :class:`multilevel.formula.transforms.Scale`.
+    """
+    entries = []
+    for arg in dict.fromkeys(call_arguments(parsed, SCALE_TRANSFORMS)):
+        cols = [c for c in column_names(arg) if c in data.columns]
+        if not cols:
+            continue
+        present = data[cols].notna().all(axis=1).to_numpy()
+        try:
+            dm = formulae.design_matrices(f"0 + I({arg})", data.loc[present, cols],
+                                          na_action="error", env=safe_environment())
+            values = np.asarray(dm.common.design_matrix, dtype=float)
+        except Exception:  # noqa: BLE001 - the model's own evaluation reports the problem
+            continue
+        values = values[:, 0] if values.ndim == 2 and values.shape[1] == 1 else values
+        entries.append((values[kept[present]], values))
+    if entries:
+        frame.attrs[SCALE_ROWS] = ScaleRows(entries)
 
 
 def group_codes(frame: pd.DataFrame, group_vars: tuple[str, ...]) -> tuple[np.ndarray, list[str]]:

@@ -4,6 +4,10 @@ formulae evaluates calls in an environment; by default it captures the caller's
 frame (so ``np.system``-like tricks would be reachable). We hand it this closed
 namespace instead; :func:`multilevel.formula.parse.check_names` refuses any
 other call before evaluation.
+
+``scale``, ``standardize`` and ``center`` are here for completeness, but formulae looks
+its own transforms up first: :mod:`multilevel.formula.transforms` therefore installs R's
+versions in formulae's table, so that our design and Bambi's both use them.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ SAFE_FUNCTIONS = {
     "sqrt": np.sqrt,
     "abs": np.abs,
     **transforms.FORMULA_TRANSFORMS,
+    # R's spellings of the logical constants, for arguments such as scale(x, scale = FALSE)
+    "TRUE": True,
+    "FALSE": False,
 }
 
 

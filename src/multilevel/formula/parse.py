@@ -40,7 +40,9 @@ ALLOWED_FUNCTIONS = frozenset(
         "ar1", "cs",
     }
 )
-_KEYWORD_VALUES = frozenset({"True", "False", "None"})
+# Values a keyword argument may take besides numbers and strings; TRUE/FALSE are R's
+# spellings (scale(x, scale = FALSE)), bound in multilevel.formula.namespace.
+_KEYWORD_VALUES = frozenset({"True", "False", "None", "TRUE", "FALSE"})
 _ALLOWED_OPS = frozenset({"~", "+", "-", "*", "/", ":", "**", "(", ")", "|", ",", "=", "{", "}", "%", "^"})
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 # Residual correlation within a group (Bayesian fits, multilevel.bayes.residuals):
@@ -448,3 +450,32 @@ def variables(parsed: ParsedFormula) -> list[str]:
         if not is_call and not is_kwarg and name not in _KEYWORD_VALUES:
             seen[name] = None
     return list(seen)
+
+
+def column_names(expr: str) -> list[str]:
+    """Identifiers of an expression that are not called or keywords: its candidate columns."""
+    seen = {name: None for name, is_call, is_kwarg in _name_roles(expr)
+            if not is_call and not is_kwarg and name not in _KEYWORD_VALUES}
+    return list(seen)
+
+
+def call_arguments(parsed: ParsedFormula, functions) -> list[str]:
+    """The first argument's text of every call to one of ``functions`` in the formula.
+
+    >>> call_arguments(parse_formula("y ~ scale(log(x), scale=FALSE) + (scale(z) | g)"), {"scale"})
+    ['log(x)', 'z']
+    """
+    text = parsed.text  # one line: parse_formula joins whitespace
+    toks = _tokens(text)
+    out = []
+    for i, tok in enumerate(toks[:-1]):
+        if tok.type != tokenize.NAME or tok.string not in functions or toks[i + 1].string != "(":
+            continue
+        depth, start = 0, toks[i + 1].end[1]
+        for t in toks[i + 1:]:
+            depth += t.string in ("(", "{")
+            depth -= t.string in (")", "}")
+            if depth == 0 or (depth == 1 and t.string == ","):
+                out.append(text[start:t.start[1]].strip())
+                break
+    return out

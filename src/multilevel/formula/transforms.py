@@ -1,8 +1,9 @@
-"""Basis-function transforms that formulas may call: ``rbf`` and ``sigmoid``.
+"""Transforms that formulas may call: ``rbf`` and ``sigmoid`` basis functions, and R's
+``scale`` (also ``standardize``) and ``center`` in place of formulae's.
 
-Both are formulae *stateful* transforms: the centres and the width/scale are
-computed from the data the model is fitted to and kept, so predicting on new data
-evaluates the same basis (formulae calls ``__call__`` again on the stored object).
+All are formulae *stateful* transforms: the centres and the width/scale (the mean and
+SD) are computed from the data the model is fitted to and kept, so predicting on new
+data evaluates the same basis (formulae calls ``__call__`` again on the stored object).
 ``poly(x, degree, raw=False)`` — orthogonal polynomials, or raw powers with
 ``raw=True`` — is formulae's own and behaves the same way.
 
@@ -10,6 +11,10 @@ Examples
 --------
 ``y ~ rbf(x, centers=6)``: six Gaussian bumps at the quantiles of x, width the
 median spacing of the centres. ``y ~ sigmoid(x, centers=4, scale=2)``.
+
+``scale(x)`` is R's: centred and divided by the *sample* SD (n − 1), so coefficients
+match lme4's (formulae's own ``scale`` divides by the population SD). ``scale(x,
+center=False)``, ``scale(x, scale=FALSE)``, ``scale(x, center=2, scale=10)`` as in R.
 """
 
 from __future__ import annotations
@@ -74,4 +79,147 @@ class SigmoidBasis:
         return 0.5 * (1.0 + np.tanh(z / 2.0))  # the logistic function, overflow-free
 
 
-FORMULA_TRANSFORMS: dict[str, object] = {"rbf": RadialBasis, "sigmoid": SigmoidBasis}
+# ------------------------------------------------------------------ R's scale()
+
+SCALE_ROWS = "multilevel.scale_rows"
+"""Key of ``DataFrame.attrs`` under which :func:`multilevel.formula.model_frame` leaves the
+values of each ``scale()``/``center()`` argument on the rows R would use (see :class:`Scale`)."""
+
+
+class ScaleRows:
+    """The arguments of a formula's ``scale()`` calls evaluated on the rows of the data
+    before ``na.omit`` (where each argument's own columns are present), beside their values
+    on the model frame's rows. Kept by identity: pandas deep-copies ``attrs`` on every
+    operation, so copying returns the same object."""
+
+    def __init__(self, entries: list[tuple[np.ndarray, np.ndarray]]):
+        self.entries = entries  # (values on the kept rows, values on R's rows)
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def rows_for(self, x: np.ndarray) -> np.ndarray | None:
+        """R's rows of the argument whose model-frame values are ``x``; None if none is."""
+        for kept, full in self.entries:
+            if kept.shape == x.shape and np.array_equal(np.isnan(kept), np.isnan(x)) and \
+                    np.allclose(kept, x, rtol=1e-13, atol=0.0, equal_nan=True):
+                return full
+        return None
+
+
+def _flag_or_numbers(value, what: str):
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    try:
+        out = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        out = None
+    if out is None or out.ndim > 1 or not np.all(np.isfinite(out)):
+        raise FormulaError(f"scale()'s {what} must be True, False or finite number(s) (one per "
+                           f"column), got {value!r}.")
+    return out
+
+
+def r_scale_parameters(x: np.ndarray, center=True, scale=True):
+    """R's ``scale.default`` parameters of the columns of ``x``: (centre or None, scale or None).
+
+    ``center=True``: the column means; ``scale=True``: sqrt(Σv²/(n − 1)) of the centred
+    column — the sample SD when centred, the root mean square (with n − 1) when not, as R.
+    Missing values (NaN) are left out of both, as R's ``na.rm``. Numbers are used as given.
+    """
+    x = np.asarray(x, dtype=float)
+    x2 = x.reshape(len(x), -1)
+    center = _flag_or_numbers(center, "center")
+    scale = _flag_or_numbers(scale, "scale")
+    ncol = x2.shape[1]
+    for name, value in (("center", center), ("scale", scale)):
+        if not isinstance(value, bool) and value.size not in (1, ncol):
+            raise FormulaError(f"scale()'s {name} has {value.size} numbers for {ncol} column(s).")
+    ok = ~np.isnan(x2)
+    n = ok.sum(axis=0)
+    if center is True:
+        if np.any(n == 0):
+            raise FormulaError("scale() of a column with no non-missing values.")
+        c = np.where(ok, x2, 0.0).sum(axis=0) / n
+    else:
+        c = None if center is False else np.broadcast_to(center, (ncol,)).astype(float)
+    xc = x2 - c if c is not None else x2
+    if scale is True:
+        s = np.sqrt((np.where(ok, xc, 0.0) ** 2).sum(axis=0) / np.maximum(1, n - 1))
+    else:
+        s = None if scale is False else np.broadcast_to(scale, (ncol,)).astype(float)
+    if s is not None and not np.all(s > 0):
+        raise FormulaError("scale() would divide by zero: the column is constant (its SD is 0) "
+                           "or the scale given is 0. Remove the term or use center() instead.")
+    return c, s
+
+
+class Scale:
+    """R's ``scale(x, center = TRUE, scale = TRUE)``: subtract the mean and divide by the
+    sample SD (n − 1), not formulae's population SD.
+
+    ``center``/``scale`` may be True, False or numbers (one, or one per column of a matrix
+    argument) as in R; ``TRUE``/``FALSE`` are accepted spellings. Stateful: the mean and SD
+    come from the data the model is fitted to and are reused for new data (predictions),
+    R's ``makepredictcall``.
+
+    Rows: R evaluates ``scale()`` in ``model.frame`` *before* ``na.omit``, so its mean and
+    SD use every row where the argument itself is present, including rows later dropped for
+    a missing value in another used column. :func:`multilevel.formula.model_frame` records
+    the argument on those rows (``attrs[SCALE_ROWS]`` of the frame's data); this transform
+    fits on them when its argument matches, and on the rows it is given otherwise.
+    """
+
+    __transform_name__ = "scale"
+    __stateful_transform__ = True
+
+    def __init__(self):
+        self.center = None
+        self.scale = None
+        self.fitted = False
+
+    def __call__(self, x, center=True, scale=True):
+        values = np.asarray(x, dtype=float)
+        if values.ndim not in (1, 2):
+            raise FormulaError(f"scale() needs a column or a matrix, got {values.ndim} dimensions.")
+        if not self.fitted:
+            rows = getattr(x, "attrs", {}).get(SCALE_ROWS)
+            fit_on = rows.rows_for(values) if isinstance(rows, ScaleRows) else None
+            self.center, self.scale = r_scale_parameters(values if fit_on is None else fit_on,
+                                                          center, scale)
+            self.fitted = True
+        out = values.reshape(len(values), -1)
+        if self.center is not None:
+            out = out - self.center
+        if self.scale is not None:
+            out = out / self.scale
+        return out.reshape(values.shape)
+
+
+class Center(Scale):
+    """``center(x)``: ``scale(x, scale=False)`` — subtract the mean of the fitted rows."""
+
+    __transform_name__ = "center"
+
+    def __call__(self, x):
+        return super().__call__(x, center=True, scale=False)
+
+
+SCALE_TRANSFORMS: dict[str, type] = {"scale": Scale, "standardize": Scale, "center": Center}
+
+
+def _register_with_formulae() -> None:
+    """Make formulae (ours and Bambi's) use these for ``scale``/``standardize``/``center``.
+
+    formulae looks its own transforms up before the evaluation environment, so an entry in
+    the environment alone would be ignored: the table itself is updated, which changes these
+    names for every formulae formula in the process once multilevel is imported.
+    """
+    from formulae import transforms as formulae_transforms
+
+    formulae_transforms.TRANSFORMS.update(SCALE_TRANSFORMS)
+
+
+FORMULA_TRANSFORMS: dict[str, object] = {"rbf": RadialBasis, "sigmoid": SigmoidBasis, **SCALE_TRANSFORMS}
+
+_register_with_formulae()
