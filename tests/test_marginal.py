@@ -93,7 +93,7 @@ def test_marginal_fit_has_what_every_fit_has(marginal_slopes, sleepstudy):
 
 
 def test_same_seed_same_draws_serial_or_forked(sleepstudy, monkeypatch):
-    kw = dict(sampler="marginal", draws=200, chains=2, seed=5, progress=False)
+    kw = dict(sampler="marginal", draws=200, chains=2, seed=5, progress=False, check=False)
     forked = ml.fit("Reaction ~ Days + (Days || Subject)", sleepstudy, **kw)
     monkeypatch.setattr("os.cpu_count", lambda: 1)   # chains in turn, in this process
     serial = ml.fit("Reaction ~ Days + (Days || Subject)", sleepstudy, **kw)

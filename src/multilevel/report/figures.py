@@ -149,6 +149,7 @@ def report_figures(fit, table: pd.DataFrame) -> tuple[list[ReportFigure], list[s
     """
     from multilevel.diagnostics import plots
     from multilevel.errors import MultilevelError
+    from multilevel.forked import map_forked
 
     bayes = hasattr(fit, "idata")
     level = table.attrs["ci"]
@@ -174,13 +175,16 @@ def report_figures(fit, table: pd.DataFrame) -> tuple[list[ReportFigure], list[s
             ("rank", caption, lambda: rank_plot(fit, names=names)),
             ("ppc", "Posterior predictive check: the observed response (black) against data sets "
                     "replicated from random posterior draws (blue).", lambda: ppc_plot(fit))]
-    figures, not_drawn = [], []
-    for name, caption, draw in candidates:
+    def render(candidate):
+        name, caption, draw = candidate
         try:
-            figures.append(ReportFigure(name, caption, _png(draw())))
+            return ReportFigure(name, caption, _png(draw())), None
         except MultilevelError as exc:   # a plot that does not apply says why, in the report
-            not_drawn.append(f"{name}: {exc}")
-    return figures, not_drawn
+            return None, f"{name}: {exc}"
+
+    # one process per core: rendering six PNGs is seconds of single-threaded Agg work
+    rendered = map_forked(render, candidates)
+    return [f for f, _ in rendered if f is not None], [why for _, why in rendered if why is not None]
 
 
 def _png(fig) -> bytes:

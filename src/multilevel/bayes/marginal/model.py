@@ -131,10 +131,11 @@ def collapse(built, solver: str = "auto") -> CollapsedModel:
         raise NotCollapsible("only the mean may have a linear predictor, without offset terms")
     named = model.named_vars
     free = {rv.name: rv for rv in model.free_RVs}
+    point = model.initial_point()   # compiles a function: once
 
     # fixed effects: Normal priors with constant parameters, Bambi's column order
     names = (["Intercept"] if component.intercept_term is not None else []) + list(component.common_terms)
-    common, columns, means, sds = [], [], [], []
+    common, columns, params = [], [], []
     for name in names:
         rv = free.get(name)
         if rv is None or type(rv.owner.op).__name__ != "NormalRV":
@@ -142,10 +143,10 @@ def collapse(built, solver: str = "auto") -> CollapsedModel:
         mu, sd = rv.owner.op.dist_params(rv.owner)
         if any(a in model.free_RVs for a in ancestors([mu, sd])):
             raise NotCollapsible(f"the prior of {name!r} has a hyperprior")
-        size = int(np.prod(model.initial_point()[model.rvs_to_values[rv].name].shape)) or 1
-        common.append((name, size, np.shape(model.initial_point()[model.rvs_to_values[rv].name])))
-        means.append(np.broadcast_to(np.asarray(mu.eval(), float), (size,)))
-        sds.append(np.broadcast_to(np.asarray(sd.eval(), float), (size,)))
+        shape = np.shape(point[model.rvs_to_values[rv].name])
+        size = int(np.prod(shape))
+        common.append((name, size, shape))
+        params.append((mu, sd, size))
         if name != "Intercept":
             data = component.common_terms[name].data
             columns.append(data if data.ndim == 2 else data[:, None])
@@ -197,15 +198,28 @@ def collapse(built, solver: str = "auto") -> CollapsedModel:
     if others:
         raise NotCollapsible(f"the hyperparameters depend on {[v.name for v in others]}")
     fn = pytensor.function(values, [logp, *exprs], on_unused_input="ignore")
-    point = model.initial_point()
     sizes = [int(np.size(point[v.name])) for v in values]
-    marginal = MarginalGaussian(built.design, X, np.concatenate(means), np.concatenate(sds), solver)
+    means, sds = _prior_parameters(params)
+    marginal = MarginalGaussian(built.design, X, means, sds, solver)
     collapsed = CollapsedModel(built, hyper_rvs, common, blocks, fn,
                                outputs, sizes, marginal)
     collapsed.shapes = {rv.name: np.shape(point[v.name]) for rv, v in zip(hyper_rvs, values)}
     collapsed.value_names = [v.name for v in values]
     collapsed.start = np.concatenate([np.ravel(point[v.name]) for v in values])
     return collapsed
+
+
+def _prior_parameters(params) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed effects' prior means and SDs as vectors (one compiled function for all:
+    ``.eval()`` per parameter would compile one each)."""
+    import pytensor
+
+    if not params:
+        return np.zeros(0), np.zeros(0)
+    values = pytensor.function([], [x for mu, sd, _ in params for x in (mu, sd)])()
+    means = [np.broadcast_to(np.asarray(values[2 * i], float), (size,)) for i, (_, _, size) in enumerate(params)]
+    sds = [np.broadcast_to(np.asarray(values[2 * i + 1], float), (size,)) for i, (_, _, size) in enumerate(params)]
+    return np.concatenate(means), np.concatenate(sds)
 
 
 def _levels(model, term: str) -> list[str]:

@@ -107,32 +107,12 @@ def _datatree(built, arrays: dict, chain_stats: list):
                                   "observed_data": xr.Dataset(observed)})
 
 
-_JOB: tuple | None = None   # what forked chain processes run (set just before forking)
-
-
 def _run_chains(job, seeds) -> list:
-    """Chains in parallel processes (forked: they share the factorization set-up), one per
-    core, or in turn where forking is not available (other platforms, Dask's daemonic
-    workers). Each chain has its own seed, so the draws are the same either way."""
-    import multiprocessing as mp
-    import os
-    import sys
-    from concurrent.futures import ProcessPoolExecutor
+    """One process per core (forked: they share the factorization set-up), or in turn where
+    forking is not available; each chain has its own seed, so the draws are the same."""
+    from multilevel.forked import map_forked
 
-    global _JOB
-    workers = min(len(seeds), os.cpu_count() or 1)
-    if workers < 2 or not sys.platform.startswith("linux") or mp.current_process().daemon:
-        return [_chain(job, seed) for seed in seeds]
-    _JOB = job
-    try:
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-            return list(pool.map(_forked_chain, seeds))
-    finally:
-        _JOB = None
-
-
-def _forked_chain(seed):
-    return _chain(_JOB, seed)
+    return map_forked(lambda seed: _chain(job, seed), seeds)
 
 
 def _chain(job, seed) -> tuple[dict, dict]:
