@@ -15,7 +15,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from multilevel.errors import ConvergenceWarning, MultilevelError
+from multilevel.errors import MultilevelError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,7 +76,7 @@ def _cmd_datasets(args) -> int:
 
 def _cmd_fit(args) -> int:
     import multilevel as ml
-    from multilevel.report import fit_markdown, interval_table, write_report
+    from multilevel.report import render_markdown, report_content, write_report
     from multilevel.spec import load_spec
 
     spec = load_spec(args.spec)
@@ -94,17 +94,17 @@ def _cmd_fit(args) -> int:
 
     def run_files(folder):
         shutil.copyfile(spec.path, folder / "spec.toml")
-        interval_table(fit, ci=ci, kind=kind).to_csv(folder / "summary.csv")
+        content.table.to_csv(folder / "summary.csv")
         if spec.method == "bayes":
             fit.idata.to_netcdf(folder / "posterior.nc")
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         fit = ml.fit(spec.formula, data, **kwargs)
-        report = fit_markdown(fit, spec=spec, ci=ci, kind=kind)
+        content = report_content(fit, spec=spec, ci=ci, kind=kind)
         write_report(fit, out, ci=ci, kind=kind, spec=spec, plots=spec.report.get("plots", True),
-                     extra=run_files)
-    print(report)
+                     extra=run_files, content=content)
+    print(render_markdown(content))
     for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)):
         print(f"warning: {message}", file=sys.stderr)
     print(f"Wrote {out}/", file=sys.stderr)

@@ -88,7 +88,7 @@ def fit_html(fit, spec=None, ci: float = 0.95, kind: str = "eti", plots: bool = 
 
 
 def write_report(fit, path: str | Path, ci: float = 0.95, kind: str = "eti", spec=None,
-                 plots: bool = True, extra=None) -> Path:
+                 plots: bool = True, extra=None, content: ReportContent | None = None) -> Path:
     """Write ``report.html``, ``report.md`` and the figures as PNGs into the folder ``path``.
 
     Parameters
@@ -108,6 +108,9 @@ def write_report(fit, path: str | Path, ci: float = 0.95, kind: str = "eti", spe
     extra : callable, optional
         ``extra(folder)`` writes more files into the temporary folder before it is
         moved into place (the CLI adds the spec, the summary CSV and the posterior).
+    content : ReportContent, optional
+        Already computed by :func:`multilevel.report.report_content` (with the same
+        ``spec``, ``ci`` and ``kind``); computed here otherwise.
 
     Returns
     -------
@@ -122,7 +125,8 @@ def write_report(fit, path: str | Path, ci: float = 0.95, kind: str = "eti", spe
     >>> sorted(p.name for p in page.parent.iterdir())
     ['caterpillar.png', 'forest.png', 'groups.png', 'report.html', 'report.md', 'residuals.png']
     """
-    content = report_content(fit, spec=spec, ci=ci, kind=kind)
+    if content is None:
+        content = report_content(fit, spec=spec, ci=ci, kind=kind)
     figures, not_drawn = report_figures(fit, content.table) if plots else ([], [])
     page = render_html(content, figures, not_drawn)
     markdown = render_markdown(content, [(f.caption, f"{f.name}.png") for f in figures], not_drawn)
