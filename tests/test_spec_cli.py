@@ -65,6 +65,17 @@ def test_atomic_folder_leaves_nothing_on_failure(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
+def test_atomic_folder_gets_the_permissions_mkdir_gives(tmp_path):
+    import os
+
+    (tmp_path / "plain").mkdir()
+    with atomic_folder(tmp_path / "run"):
+        pass
+    mode = (tmp_path / "run").stat().st_mode & 0o777
+    assert mode == (tmp_path / "plain").stat().st_mode & 0o777
+    assert mode & 0o044 or os.umask(os.umask(0)) & 0o044   # readable by others unless umask says no
+
+
 def test_cli_datasets_lists_shipped_data(capsys):
     assert main(["datasets"]) == 0
     out = capsys.readouterr().out
