@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import pytest
 
+import multilevel as ml
 from multilevel.errors import DataError
 
 pytestmark = pytest.mark.slow
@@ -56,6 +59,14 @@ def test_predictive_interval_wider_than_mean(bayes_ss_slopes):
 def test_bad_newdata(bayes_ss_slopes, newdata, message):
     with pytest.raises(DataError, match=message):
         bayes_ss_slopes.predict(newdata)
+    reml = _reml_slopes()
+    with pytest.raises(DataError, match=message):  # the REML fit refuses the same input
+        reml.predict(newdata)
+
+
+@functools.cache
+def _reml_slopes():
+    return ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
 
 
 def test_bad_arguments(bayes_ss_slopes):

@@ -269,6 +269,10 @@ class FreqFit(InformationCriteria):
     def linear_predictor(self, newdata: pd.DataFrame | None = None, group_effects: bool = True,
                          new_groups: str = "population") -> np.ndarray:
         """Xβ (+ Zb) for the fitted rows or new rows."""
+        if newdata is not None:
+            from multilevel.predict.newdata import check_newdata
+
+            check_newdata(self.design, newdata)
         data = self.design.frame.data if newdata is None else newdata
         X = self.design.X if newdata is None else self.design.spec.fixed_X(newdata)
         eta = X @ self.pls.beta
