@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-import multilevel as ml
 from multilevel.diagnostics import panel_f_test
 from multilevel.errors import DataError, DataWarning, FormulaError
 

@@ -18,7 +18,7 @@ from scipy import stats
 
 import multilevel as ml
 from multilevel.errors import DataWarning, MultilevelError
-from multilevel.report import fit_markdown, interval_table, prior_table, report_content, write_report
+from multilevel.report import interval_table, prior_table, report_content, write_report
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
