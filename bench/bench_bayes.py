@@ -15,9 +15,11 @@ compilation count as a user sees them. Rows:
   process, samplers nutpie and pymc.
 * InstEval ``y ~ service + (1|s) + (1|d) + (1|dept)`` (73,421 rows, 4,116 group
   effects): min bulk-ESS over the fixed effects, group SDs and sigma per second of
-  wall time in a fresh process (imports excluded, compile included), ours
-  (``noncentered="auto"``: centred, 20+ rows per level) against Bambi + nutpie
-  (Bambi's default non-centred effects), with each process's peak memory (max RSS).
+  wall time in a fresh process (imports excluded, build and compile included), 2 chains
+  x 1000 draws: ours with ``sampler="auto"`` (which picks the marginal sampler for this
+  size) and with nutpie (``noncentered="auto"``: centred, 20+ rows per level), against
+  Bambi + nutpie (Bambi's default non-centred effects, tune 1000), with each process's
+  peak memory (max RSS).
   With ``multilevel[jax]`` installed, also ``sampler="numpyro"`` (on whatever device
   JAX finds: the CPU here, a GPU where ``jax[cuda12]`` is installed).
 """
@@ -84,7 +86,7 @@ fit = ml.fit("y ~ service + (1|s) + (1|d) + (1|dept)", data, draws=draws, tune=d
              chains=2, seed=1, sampler=sampler, progress=False, check=False, noncentered=nc)
 wall = time.perf_counter() - t
 s = fit.summary()
-out(wall=wall, min_ess=float(s["ess_bulk"].min()), rhat=float(s["r_hat"].max()))
+out(wall=wall, min_ess=float(s["ess_bulk"].min()), rhat=float(s["r_hat"].max()), sampler=fit.sampler)
 """
 
 INST_BAMBI = PRELUDE + """
@@ -163,7 +165,7 @@ def sleepstudy(rows: list) -> None:
 def insteval(rows: list, draws: int, jax: bool = True) -> None:
     _, bambi = run_script(INST_BAMBI, draws)
     base = bambi["min_ess"] / bambi["wall"]
-    runs = [("nutpie", "auto", "empty"), ("nutpie", "auto", "filled"), ("nutpie", "True", "empty")]
+    runs = [("auto", "auto", "n/a"), ("nutpie", "auto", "empty"), ("nutpie", "auto", "filled")]
     if jax and importlib.util.find_spec("numpyro") is not None:  # the JAX path (CPU here)
         runs.append(("numpyro", "auto", "n/a"))
     with tempfile.TemporaryDirectory() as cache:
@@ -172,7 +174,9 @@ def insteval(rows: list, draws: int, jax: bool = True) -> None:
             _, ours = run_script(INST_OURS, draws, sampler, nc, env=env)
             rate = ours["min_ess"] / ours["wall"]
             where = f", compile cache {state}" if sampler == "nutpie" else ""
-            rows.append((f"InstEval ours, {sampler}, noncentered={nc}{where} (2x{draws})",
+            what = f"sampler={sampler} -> {ours['sampler']}" if sampler == "auto" else \
+                f"{sampler}, noncentered={nc}{where}"
+            rows.append((f"InstEval ours, {what} (2x{draws})",
                          f"{rate:.2f} ESS/s",
                          f"min ESS {ours['min_ess']:.0f} in {ours['wall']:.0f} s, "
                          f"R-hat {ours['rhat']:.3f}, peak {ours['peak_mb']:.0f} MB",
@@ -185,7 +189,7 @@ def insteval(rows: list, draws: int, jax: bool = True) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", choices=("sleepstudy", "insteval"))
-    parser.add_argument("--inst-draws", type=int, default=500)
+    parser.add_argument("--inst-draws", type=int, default=1000)
     parser.add_argument("--no-jax", action="store_true", help="skip the numpyro row")
     args = parser.parse_args()
     rows: list = []
