@@ -48,7 +48,7 @@ DERIVED = {
     "singular": lambda: pd.read_csv(HERE / "singular.csv"),
     "slopes": lambda: pd.read_csv(HERE / "slopes.csv"),
     "cbpp_obs": lambda: ml.datasets.load("cbpp").assign(obs=lambda d: [str(i + 1) for i in range(len(d))]),
-    # R's scale(): the SD with n - 1 (formulae's scale() divides by the SD with n)
+    # R's scale() as a column (the formula's scale() is the same: tests/test_formula_scale.py)
     "grouseticks_sH": lambda: ml.datasets.load("grouseticks").assign(
         sH=lambda d: (d["HEIGHT"] - d["HEIGHT"].mean()) / d["HEIGHT"].std(ddof=1)),
 }

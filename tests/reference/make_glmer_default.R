@@ -21,9 +21,8 @@ rd <- function(file, factors = character(), path = dir) {
 cbpp <- rd("cbpp.csv", c("herd", "period"))
 cbpp$obs <- fac(seq_len(nrow(cbpp)))       # observation-level effect ("cbpp_obs")
 gt <- rd("grouseticks.csv", c("INDEX", "BROOD", "YEAR", "LOCATION"))
-# R's scale() divides by the SD with n - 1 ("grouseticks_sH"); formulae's scale() used by
-# multilevel's formulas divides by the SD with n, which rescales that coefficient by
-# sqrt(n / (n - 1)), so the column is made here
+# The scaled height as a column ("grouseticks_sH"); scale(HEIGHT) inside the formula gives
+# the same numbers in multilevel too (tests/test_formula_scale.py)
 gt$sH <- as.numeric(scale(gt$HEIGHT))
 verb <- rd("VerbAgg.csv.gz", c("Gender", "item", "resp", "id", "btype", "situ", "mode", "r2"))
 syn <- rd("slopes.csv", c("g", "h"), path = "tests/reference/")
