@@ -90,8 +90,13 @@ def group_panels(fit, x: str | None = None, *, group: str | None = None, max_pan
     xs, y = data[x].to_numpy(dtype=float), np.asarray(design.y, dtype=float)
     nrows = int(np.ceil(len(shown) / ncols))
     ncol = min(ncols, len(shown))
-    fig = _figure(figsize=(2.0 * ncol + 0.6, 1.8 * nrows + 0.8), layout="constrained")
+    width, height = 2.0 * ncol + 0.6, 1.8 * nrows + 0.8
+    fig = _figure(figsize=(width, height))
     axes = fig.subplots(nrows, ncol, squeeze=False, sharex=True, sharey=True).ravel()
+    # fixed margins in inches: a constrained layout of many small panels measures every
+    # tick label over several passes (it was 60 % of this figure's rendering time)
+    fig.subplots_adjust(left=0.45 / width, right=1 - 0.1 / width, bottom=0.35 / height,
+                        top=1 - 0.55 / height, wspace=0.08, hspace=0.3)
     for ax in axes[len(shown):]:
         fig.delaxes(ax)
     for ax, level in zip(axes, shown):
