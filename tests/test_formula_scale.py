@@ -151,6 +151,18 @@ def test_bambi_model_gets_the_same_scaled_columns(data):
     close(slope.X[:, 1], ours, 1e-14, "random-effect term")
 
 
+def test_formulae_outside_this_package_keeps_its_own_scale():
+    import formulae
+    from formulae import transforms
+
+    original = dict(transforms.TRANSFORMS)
+    design("Reaction ~ scale(Days) + (1 | Subject)", DATA["sleepstudy"]())
+    assert transforms.TRANSFORMS == original   # restored after our evaluation
+    days = DATA["sleepstudy"]()["Days"].to_numpy(float)
+    plain = formulae.design_matrices("0 + scale(Days)", DATA["sleepstudy"]()).common.design_matrix
+    close(np.asarray(plain).ravel(), (days - days.mean()) / days.std(), 1e-12, "formulae's own scale")
+
+
 def test_python_and_r_spellings_and_aliases_agree():
     data = ml.datasets.load("sleepstudy")
     days = data["Days"].to_numpy(dtype=float)

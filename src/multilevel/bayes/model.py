@@ -18,6 +18,7 @@ from multilevel.bayes.translate import (
 from multilevel.errors import FormulaError, PriorError
 from multilevel.formula import Design, build_design, model_frame, parse_formula
 from multilevel.formula.namespace import SAFE_FUNCTIONS
+from multilevel.formula.transforms import r_transforms
 
 
 @dataclass
@@ -125,7 +126,7 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
 
         layout = residual_layout(parsed.residuals, frame.data, frame.family, parsed.bars)
     preset, per_term = _split_priors(priors)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), r_transforms():
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=UserWarning, module="bambi")
         model = bmb.Model(bambi_formula(parsed), _categorical_strings(frame.data), family=BAMBI_FAMILIES[frame.family],

@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import formulae
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -24,6 +23,7 @@ from multilevel.errors import DataError, FormulaError
 from multilevel.formula.frame import ModelFrame, group_codes, group_labels
 from multilevel.formula.namespace import safe_environment
 from multilevel.formula.parse import Bar, ParsedFormula
+from multilevel.formula.transforms import design_matrices
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,7 @@ def lme4_name(label: str) -> str:
 
 def _matrix(formula: str, data: pd.DataFrame, what: str):
     try:
-        dm = formulae.design_matrices(formula, data, na_action="error", env=safe_environment())
+        dm = design_matrices(formula, data, na_action="error", env=safe_environment())
     except FormulaError:
         raise
     except Exception as exc:  # formulae raises bare ValueError/ParseError/KeyError
@@ -258,7 +258,7 @@ def _full_rank_columns(X: np.ndarray, names: list[str]) -> tuple[np.ndarray, lis
 
 def _evaluate_response(parsed: ParsedFormula, data: pd.DataFrame) -> np.ndarray:
     try:
-        dm = formulae.design_matrices(f"{parsed.response.text} ~ 1", data, na_action="error",
+        dm = design_matrices(f"{parsed.response.text} ~ 1", data, na_action="error",
                                       env=safe_environment())
     except Exception as exc:
         raise FormulaError(f"Cannot evaluate the response {parsed.response.text!r}: {exc}") from None

@@ -18,14 +18,13 @@ import ast
 import warnings
 from dataclasses import dataclass
 
-import formulae
 import numpy as np
 import pandas as pd
 
 from multilevel.errors import DataError, DataWarning, FamilyError, FormulaError
 from multilevel.formula.namespace import safe_environment
 from multilevel.formula.parse import ParsedFormula, call_arguments, check_names, column_names, variables
-from multilevel.formula.transforms import SCALE_ROWS, SCALE_TRANSFORMS, ScaleRows
+from multilevel.formula.transforms import SCALE_ROWS, SCALE_TRANSFORMS, ScaleRows, design_matrices
 
 FAMILIES = ("gaussian", "bernoulli", "binomial", "poisson", "t", "negativebinomial")
 _COUNT_FAMILIES = ("poisson", "negativebinomial")
@@ -143,7 +142,7 @@ def _record_scale_rows(parsed: ParsedFormula, data: pd.DataFrame, kept: np.ndarr
             continue
         present = data[cols].notna().all(axis=1).to_numpy()
         try:
-            dm = formulae.design_matrices(f"0 + I({arg})", data.loc[present, cols],
+            dm = design_matrices(f"0 + I({arg})", data.loc[present, cols],
                                           na_action="error", env=safe_environment())
             values = np.asarray(dm.common.design_matrix, dtype=float)
         except Exception:  # noqa: BLE001 - the model's own evaluation reports the problem

@@ -19,6 +19,8 @@ center=False)``, ``scale(x, scale=FALSE)``, ``scale(x, center=2, scale=10)`` as 
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from multilevel.errors import FormulaError
@@ -208,18 +210,37 @@ class Center(Scale):
 SCALE_TRANSFORMS: dict[str, type] = {"scale": Scale, "standardize": Scale, "center": Center}
 
 
-def _register_with_formulae() -> None:
-    """Make formulae (ours and Bambi's) use these for ``scale``/``standardize``/``center``.
+@contextlib.contextmanager
+def r_transforms():
+    """formulae's transform table with R's ``scale``/``standardize``/``center``, for as long
+    as a formula is evaluated (ours or Bambi's).
 
     formulae looks its own transforms up before the evaluation environment, so an entry in
-    the environment alone would be ignored: the table itself is updated, which changes these
-    names for every formulae formula in the process once multilevel is imported.
+    the environment alone would be ignored. Each evaluated call keeps a snapshot of the table
+    (formulae's ``Call.env``), so predictions on new data later use the same transform; the
+    table itself is restored afterwards, so formulae and Bambi used outside this package
+    keep their own ``scale``.
     """
     from formulae import transforms as formulae_transforms
 
-    formulae_transforms.TRANSFORMS.update(SCALE_TRANSFORMS)
+    table = formulae_transforms.TRANSFORMS
+    saved = {name: table[name] for name in SCALE_TRANSFORMS if name in table}
+    table.update(SCALE_TRANSFORMS)
+    try:
+        yield
+    finally:
+        for name in SCALE_TRANSFORMS:
+            table.pop(name, None)
+        table.update(saved)
+
+
+def design_matrices(*args, **kwargs):
+    """``formulae.design_matrices`` with R's scale (see :func:`r_transforms`)."""
+    import formulae
+
+    with r_transforms():
+        return formulae.design_matrices(*args, **kwargs)
 
 
 FORMULA_TRANSFORMS: dict[str, object] = {"rbf": RadialBasis, "sigmoid": SigmoidBasis, **SCALE_TRANSFORMS}
 
-_register_with_formulae()
