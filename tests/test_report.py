@@ -250,3 +250,18 @@ def test_cli_run_folder_of_a_reml_spec_has_the_reports(tmp_path, capsys):
     summary = pd.read_csv(out / "summary.csv", index_col=0)
     assert {"estimate", "std_error", "lower", "upper"} <= set(summary.columns)
     assert "Wald confidence intervals" in capsys.readouterr().out
+
+
+def test_forest_panels_by_kind_of_parameter():
+    from multilevel.report.figures import forest_plot
+
+    names = ["(Intercept)", "Days", "sd__(Intercept)|Subject", "sigma", "cor__(Intercept).Days|Subject",
+             "ar1_phi", "nu"]
+    table = pd.DataFrame({"estimate": 0.5, "lower": 0.0, "upper": 1.0}, index=names)
+    table.attrs.update(ci=0.95, kind="eti")
+    fig = forest_plot(table)
+    panels = {ax.get_title(loc="left"): [t.get_text() for t in ax.get_yticklabels()] for ax in fig.axes}
+    assert panels == {"fixed effects": ["(Intercept)", "Days"],
+                      "standard deviations": ["sd__(Intercept)|Subject", "sigma"],
+                      "correlations": ["cor__(Intercept).Days|Subject", "ar1_phi"],
+                      "family parameters": ["nu"]}

@@ -17,9 +17,9 @@ from matplotlib.figure import Figure
 DPI = 110
 MAX_RANK_PANELS = 24  # beyond this, the parameters with the worst R-hat (the caption says so)
 # forest panels: one per kind of parameter, so an intercept of 250 does not squash a correlation
-PANELS = (("fixed effects", r"^(?!sd__|cor__|sigma$|nu$|alpha$)"),
+PANELS = (("fixed effects", r"^(?!sd__|cor__|sigma$|nu$|alpha$|ar1_phi$|cs_rho$)"),
           ("standard deviations", r"^(?:sd__|sigma$)"),
-          ("correlations", r"^cor__"),
+          ("correlations", r"^(?:cor__|ar1_phi$|cs_rho$)"),   # incl. the residual correlation
           ("family parameters", r"^(?:nu|alpha)$"))
 INTERVAL_WORDS = {"eti": "equal-tailed credible intervals", "hdi": "highest-density credible intervals",
                   "wald": "Wald confidence intervals"}
