@@ -228,3 +228,14 @@ def test_crossed_factors_each_get_a_component(bayes_small):
     assert fit.varcorr["grp"].tolist() == ["plate", "sample", "Residual"]
     assert {name: cov.shape[1:] for name, cov in fit.covariance_draws().items()} == \
         {"plate": (1, 1), "sample": (1, 1)}
+
+
+def test_transformed_slope_in_a_bar_builds(sleepstudy):
+    # Bambi respells I(Days**2) as "I(Days ** 2)"; the block must still find its terms
+    from multilevel.bayes import build_model
+
+    built = build_model("Reaction ~ Days + I(Days**2) + (Days + I(Days**2) | Subject)", sleepstudy)
+    [block] = built.blocks
+    assert block.cnms == ("(Intercept)", "Days", "I(Days^2)")
+    assert block.bambi_terms == ("1|Subject", "Days|Subject", "I(Days ** 2)|Subject")
+    assert block.correlated and "corr|Subject" in built.pymc.named_vars

@@ -86,8 +86,10 @@ def blocks(design: Design, bambi_terms) -> list[Block]:
         Bambi's ``group_specific_terms`` of the parent component.
     """
     out = []
+    # Bambi spaces its term names its own way ("I(Days ** 2)|Subject" for I(Days**2))
+    spelled = {name.replace(" ", ""): name for name in bambi_terms}
     for term in design.reterms:
-        names = bar_term_names(term.bar)
+        names = [spelled.get(n.replace(" ", ""), n) for n in bar_term_names(term.bar)]
         missing = [n for n in names if n not in bambi_terms]
         if missing:
             raise FormulaError(
