@@ -20,8 +20,9 @@ that builds an identical model loads the object code instead of compiling.
   the model's initial point and comparing with the values stored at compile time;
   any mismatch or load error falls back to compiling (and replaces the entry).
 * Same draws: the compiled code is the same as nutpie's and the start is nutpie's
-  default (PyMC's support point + Uniform(-1, 1) jitter, seeded the same way), so a
-  fit gives the same draws with or without the cache, and as plain nutpie.
+  default (PyMC's support point + Uniform(-1, 1) jitter, seeded the same way; stored
+  as a verified replay plan, :mod:`multilevel.bayes.start`), so a fit gives the same
+  draws with or without the cache, and as plain nutpie.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
-CACHE_FORMAT = 1
+from multilevel.bayes.start import replay, replay_plan
+
+CACHE_FORMAT = 2  # 2: the replayable start (multilevel.bayes.start) is stored
 _LIBS = ("multilevel", "nutpie", "numba", "llvmlite", "pytensor", "pymc", "numpy")
 
 
@@ -267,22 +270,33 @@ def _cacheable(cres) -> bool:
     return not cres.library.has_dynamic_globals and all(x.can_cache for x in cres.lifted)
 
 
-def _initial_point_fn(model, shape_info):
+def _initial_point_fn(model, shape_info, plan: dict | None = None):
     """nutpie's default start, exactly: PyMC's support point + Uniform(-1, 1) jitter.
 
-    Built from the live model (a small PyTensor function, ~0.3 s) rather than stored,
-    so that a fit gives the same draws as plain nutpie with the same seed.
+    With a replay ``plan`` (:mod:`multilevel.bayes.start`, measured at compile time)
+    the start is computed in numpy; without one, PyMC's function is compiled from the
+    live model (0.1-0.5 s). Either way a fit gives the same draws as plain nutpie with
+    the same seed.
     """
     from nutpie import compile_pymc as ncp
-    from pymc.initial_point import make_initial_point_fn
 
-    jittered = make_initial_point_fn(model=model, jitter_rvs=set(model.free_RVs),
-                                     return_transformed=True, default_strategy="support_point")
+    if plan is not None:
+        def jittered(seed):
+            return replay(plan, seed)
+    else:
+        jittered = _jittered_start(model)
     shapes = dict(zip(shape_info[0], shape_info[2]))
     names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
     flat = ncp._rv_dict_to_flat_array_wrapper(jittered, names=names,
                                                shapes=[shapes[n] for n in names])
     return ncp._wrap_with_lock(flat)
+
+
+def _jittered_start(model):
+    from pymc.initial_point import make_initial_point_fn
+
+    return make_initial_point_fn(model=model, jitter_rvs=set(model.free_RVs),
+                                 return_transformed=True, default_strategy="support_point")
 
 
 def _compile(model, var_names):
@@ -310,13 +324,14 @@ def _compile(model, var_names):
         [shared_keys[v] for v in expand_pt.get_shared()], shared_data)
     names, slices, shapes = shape_info
     dims, coords = ncp._prepare_dims_and_coords(model, shape_info, reparam)
+    start = replay_plan(_jittered_start(model), support_fn(0))
     return {
         "logp": _compile_callback(logp_raw, logp_sig),
         "expand": _compile_callback(expand_raw, expand_sig),
         "n_dim": int(n_dim), "n_expanded": int(n_expanded),
         "shape_info": (list(names), list(slices), [tuple(int(i) for i in s) for s in shapes]),
         "dims": dims, "coords": coords, "shared_data": shared_data,
-        "user_dtype": user_data.dtype, "support": flat_support(0),
+        "user_dtype": user_data.dtype, "support": flat_support(0), "start": start,
     }
 
 
@@ -340,7 +355,8 @@ def _assemble(parts, model):
     names, _, shapes = parts["shape_info"]
     return ncp.CompiledPyMCModel(
         dims=parts["dims"], compiled_logp_func=parts["logp"], compiled_expand_func=parts["expand"],
-        initial_point_func=_initial_point_fn(model, parts["shape_info"]), shared_data=shared_data,
+        initial_point_func=_initial_point_fn(model, parts["shape_info"], parts["start"]),
+        shared_data=shared_data,
         shared_var_keys={}, user_data=user_data, n_expanded=parts["n_expanded"],
         shape_info=parts["shape_info"], logp_func=None, expand_func=None, _n_dim=parts["n_dim"],
         _shapes=dict(zip(names, shapes)), _coords=parts["coords"],
