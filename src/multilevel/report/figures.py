@@ -21,6 +21,11 @@ PANELS = (("fixed effects", r"^(?!sd__|cor__|sigma$|nu$|alpha$|ar1_phi$|cs_rho$)
           ("standard deviations", r"^(?:sd__|sigma$)"),
           ("correlations", r"^(?:cor__|ar1_phi$|cs_rho$)"),   # incl. the residual correlation
           ("family parameters", r"^(?:nu|alpha)$"))
+# rendered first: the group panels (one per group) take as long as the others together
+COSTLY = frozenset({"groups"})
+# figures that set their own margins (multilevel.diagnostics.plots.group_panels), saved
+# without a tight bounding box, which would draw them twice
+FIXED_MARGINS = frozenset({"groups"})
 INTERVAL_WORDS = {"eti": "equal-tailed credible intervals", "hdi": "highest-density credible intervals",
                   "wald": "Wald confidence intervals"}
 
@@ -178,16 +183,20 @@ def report_figures(fit, table: pd.DataFrame) -> tuple[list[ReportFigure], list[s
     def render(candidate):
         name, caption, draw = candidate
         try:
-            return ReportFigure(name, caption, _png(draw())), None
+            return ReportFigure(name, caption, _png(draw(), tight=name not in FIXED_MARGINS)), None
         except MultilevelError as exc:   # a plot that does not apply says why, in the report
             return None, f"{name}: {exc}"
 
-    # one process per core: rendering six PNGs is seconds of single-threaded Agg work
-    rendered = map_forked(render, candidates)
+    # one process per core: rendering six PNGs is seconds of single-threaded Agg work;
+    # the costliest first, so that the others fill the other core meanwhile
+    order = sorted(range(len(candidates)), key=lambda i: candidates[i][0] not in COSTLY)
+    rendered = dict(zip(order, map_forked(render, [candidates[i] for i in order])))
+    rendered = [rendered[i] for i in range(len(candidates))]
     return [f for f, _ in rendered if f is not None], [why for _, why in rendered if why is not None]
 
 
-def _png(fig) -> bytes:
+def _png(fig, tight: bool = True) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    # a tight bounding box draws the figure twice (once to measure it)
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight" if tight else None)
     return buffer.getvalue()
