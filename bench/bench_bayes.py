@@ -8,9 +8,10 @@ Every figure is measured in a fresh Python process (``subprocess``), so imports 
 compilation count as a user sees them. Rows:
 
 * sleepstudy ``Reaction ~ Days + (Days | Subject)``, 4 chains x 1000 draws (tune 1000):
-  cold CLI ``multilevel fit models/sleepstudy.toml`` with an empty compile cache and
-  again with the cache filled by the first run; plain Bambi's default (PyMC) sampler
-  in a fresh process — note Bambi fits ``(Days|Subject)`` *without* the correlation,
+  cold CLI ``multilevel fit models/sleepstudy.toml`` with an empty compile cache, then
+  ``--repeat`` times (median, range) with the cache filled by the first run, with and
+  without the report's figures; plain Bambi's default (PyMC) sampler in a fresh
+  process, ``--repeat`` times — note Bambi fits ``(Days|Subject)`` *without* the correlation,
   an easier model than ours; max R-hat of each. Warm: the second ``ml.fit`` in one
   process, samplers nutpie and pymc.
 * InstEval ``y ~ service + (1|s) + (1|d) + (1|dept)`` (73,421 rows, 4,116 group
@@ -35,6 +36,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+from statistics import median
 import time
 from pathlib import Path
 
@@ -137,25 +139,32 @@ def cli_cold(cache: str, spec: str = "models/sleepstudy.toml") -> tuple[float, f
     return wall, rhat, cpu
 
 
-def sleepstudy(rows: list) -> None:
+def sleepstudy(rows: list, repeat: int) -> None:
     with tempfile.TemporaryDirectory() as cache:
         miss, rhat_miss, cpu_miss = cli_cold(cache)
-        hit, rhat_hit, cpu_hit = cli_cold(cache)
+        hits = [cli_cold(cache) for _ in range(repeat)]
         with tempfile.TemporaryDirectory() as folder:  # the same spec without the report figures
             spec = Path(folder) / "sleepstudy-noplots.toml"
             spec.write_text((ROOT / "models/sleepstudy.toml").read_text().replace(
                 "[report]", "[report]\nplots = false"))
-            bare, rhat_bare, cpu_bare = cli_cold(cache, str(spec))
-    bambi_wall, bambi = run_script(BAMBI_SS)
-    bambi_cpu = LAST_CPU[0]
-    rows.append(("sleepstudy cold CLI, empty compile cache (nutpie)", f"{miss:.1f} s",
-                 f"R-hat {rhat_miss:.3f}, CPU {cpu_miss:.1f} s", f"{bambi_wall / miss:.1f}x"))
-    rows.append(("sleepstudy cold CLI, compile cache filled (nutpie)", f"{hit:.1f} s",
-                 f"R-hat {rhat_hit:.3f}, CPU {cpu_hit:.1f} s", f"{bambi_wall / hit:.1f}x"))
-    rows.append(("  same, [report] plots = false (no figures in the run folder)", f"{bare:.1f} s",
-                 f"R-hat {rhat_bare:.3f}, CPU {cpu_bare:.1f} s", f"{bambi_wall / bare:.1f}x"))
-    rows.append(("  anchor: plain Bambi, default PyMC sampler, fresh process (uncorrelated!)",
-                 f"{bambi_wall:.1f} s", f"R-hat {bambi['rhat']:.3f}, CPU {bambi_cpu:.1f} s", "1.0x"))
+            bares = [cli_cold(cache, str(spec)) for _ in range(repeat)]
+    anchors = []
+    for _ in range(repeat):
+        wall, bambi = run_script(BAMBI_SS)
+        anchors.append((wall, bambi["rhat"], LAST_CPU[0]))
+    anchor = median(a[0] for a in anchors)
+
+    def row(label, runs):
+        walls = [r[0] for r in runs]
+        spread = f"median of {len(walls)} ({min(walls):.1f}-{max(walls):.1f} s), " \
+            if len(walls) > 1 else ""
+        rows.append((label, f"{median(walls):.1f} s", f"{spread}R-hat {max(r[1] for r in runs):.3f}, "
+                     f"CPU {median(r[2] for r in runs):.1f} s", f"{anchor / median(walls):.1f}x"))
+
+    row("sleepstudy cold CLI, empty compile cache (nutpie)", [(miss, rhat_miss, cpu_miss)])
+    row("sleepstudy cold CLI, compile cache filled (nutpie)", hits)
+    row("  same, [report] plots = false (no figures in the run folder)", bares)
+    row("  anchor: plain Bambi, default PyMC sampler, fresh process (uncorrelated!)", anchors)
     for sampler in ("nutpie", "pymc"):
         _, warm = run_script(WARM, sampler)
         rows.append((f"sleepstudy warm ml.fit, sampler={sampler}", f"{warm['warm']:.1f} s",
@@ -191,10 +200,12 @@ def main() -> None:
     parser.add_argument("--only", choices=("sleepstudy", "insteval"))
     parser.add_argument("--inst-draws", type=int, default=1000)
     parser.add_argument("--no-jax", action="store_true", help="skip the numpyro row")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="runs of each cached sleepstudy CLI row and of its anchor (median)")
     args = parser.parse_args()
     rows: list = []
     if args.only in (None, "sleepstudy"):
-        sleepstudy(rows)
+        sleepstudy(rows, args.repeat)
     if args.only in (None, "insteval"):
         insteval(rows, args.inst_draws, jax=not args.no_jax)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
