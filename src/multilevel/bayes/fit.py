@@ -8,6 +8,7 @@ import warnings
 
 import pandas as pd
 
+from multilevel.bayes import loglik
 from multilevel.bayes.model import build_model
 from multilevel.bayes.result import BayesFit
 from multilevel.bayes.sampling import (
@@ -53,6 +54,8 @@ def fit_bayes(formula: str, data: pd.DataFrame, family: str = "gaussian", priors
             settings = dataclasses.replace(settings, sampler="marginal")
         except NotCollapsible:
             collapsed = None
+    # PyMC compiles a log-likelihood function per fit; the common families need none
+    numpy_loglik = settings.sampler != "marginal" and loglik.supports(built)
     built_at = time.perf_counter()
     with warnings.catch_warnings():
         # PyMC/nutpie chatter (e.g. FutureWarnings of their own dependencies) is not the user's.
@@ -67,7 +70,8 @@ def fit_bayes(formula: str, data: pd.DataFrame, family: str = "gaussian", priors
 
             idata = sample_marginal(built, settings, stats=compile_stats, collapsed=collapsed)
         else:
-            idata = run(built.bambi, settings, progress=progress, stats=compile_stats)
+            idata = run(built.bambi, settings, progress=progress, stats=compile_stats,
+                        log_likelihood=not numpy_loglik)
     done = time.perf_counter()
     timings = {"build": built_at - start, "sample": done - built_at}
     if "cache" in compile_stats:  # nutpie: "hit" = compiled model loaded from the disk cache
@@ -75,6 +79,9 @@ def fit_bayes(formula: str, data: pd.DataFrame, family: str = "gaussian", priors
     if settings.sampler == "marginal":  # its stages' seconds, warm-up length, acceptance rate
         timings["marginal"] = compile_stats
     fit = BayesFit(built=built, idata=idata, settings=settings, timings=timings)
+    if numpy_loglik:
+        loglik.attach(fit)
+        timings["log_likelihood"] = time.perf_counter() - done
     if check:
         fit.check_convergence()
     return fit

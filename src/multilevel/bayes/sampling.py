@@ -81,8 +81,10 @@ def check_settings(draws, tune, chains, target_accept) -> None:
         raise FitError(f"target_accept must lie in [0.5, 1), got {target_accept!r}.")
 
 
-def run(bambi_model, settings: SamplingSettings, progress: bool, stats: dict | None = None):
-    """Sample the built Bambi model; returns the ArviZ DataTree with log_likelihood.
+def run(bambi_model, settings: SamplingSettings, progress: bool, stats: dict | None = None,
+        log_likelihood: bool = True):
+    """Sample the built Bambi model; returns the ArviZ DataTree (with ``log_likelihood``
+    computed by PyMC unless ``log_likelihood=False``: :mod:`multilevel.bayes.loglik`).
 
     With nutpie the compiled model comes from the disk cache when the same model was
     compiled before (:mod:`multilevel.bayes.cache`); ``stats`` receives whether it did.
@@ -107,7 +109,7 @@ def run(bambi_model, settings: SamplingSettings, progress: bool, stats: dict | N
                 random_seed=settings.seed,
                 inference_method=settings.sampler,
                 nuts={"target_accept": settings.target_accept},
-                idata_kwargs={"log_likelihood": True},
+                idata_kwargs={"log_likelihood": log_likelihood},
                 progressbar=progress,
             )
     except (ValueError, RuntimeError, FloatingPointError) as exc:

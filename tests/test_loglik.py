@@ -1,0 +1,59 @@
+"""The numpy log-likelihood (multilevel.bayes.loglik) equals PyMC's, family by family,
+in PyMC's layout: LOO and WAIC must not depend on which computed it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import multilevel as ml
+from multilevel.bayes import loglik
+
+TINY = dict(draws=40, tune=40, chains=2, seed=11, progress=False, check=False)
+
+
+def _bernoulli_data():
+    rng = np.random.default_rng(5)
+    g = np.repeat(np.arange(12), 15)
+    x = rng.normal(size=g.size)
+    eta = -0.3 + 1.2 * x + rng.normal(0, 0.8, 12)[g]
+    return pd.DataFrame({"y": np.where(rng.random(g.size) < 1 / (1 + np.exp(-eta)), "yes", "no"),
+                         "x": x, "g": g.astype(str)})
+
+
+CASES = [
+    ("gaussian", "Reaction ~ Days + (Days | Subject)", "sleepstudy"),
+    ("gaussian", "strength ~ 1 + (1 | batch/cask)", "Pastes"),
+    ("binomial", "cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp"),
+    ("poisson", "TICKS ~ YEAR + (1 | BROOD) + (1 | LOCATION)", "grouseticks"),
+    ("bernoulli", "y ~ x + (1 | g)", "bernoulli"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family, formula, data", CASES)
+def test_numpy_log_likelihood_equals_pymc(family, formula, data, monkeypatch):
+    frame = _bernoulli_data() if data == "bernoulli" else ml.datasets.load(data)
+    fit = ml.fit(formula, frame, family=family, **TINY)
+    assert "log_likelihood" in fit.timings      # computed by multilevel.bayes.loglik
+    monkeypatch.setattr(loglik, "supports", lambda built: False)
+    reference = ml.fit(formula, frame, family=family, **TINY)   # same seed: same draws, PyMC's
+    assert "log_likelihood" not in reference.timings
+    ours, theirs = fit.idata["log_likelihood"], reference.idata["log_likelihood"]
+    [name] = list(theirs.data_vars)
+    assert list(ours.data_vars) == [name]
+    assert ours[name].dims == theirs[name].dims
+    for dim in ours[name].dims:
+        np.testing.assert_array_equal(ours[dim].values, theirs[dim].values)
+    np.testing.assert_allclose(ours[name].values, theirs[name].values, rtol=1e-9, atol=1e-11)
+
+
+def test_families_outside_the_closed_forms_keep_pymc(sleepstudy):
+    from multilevel.bayes.model import build_model
+
+    assert loglik.supports(build_model("Reaction ~ Days + (1 | Subject)", sleepstudy))
+    for family in ("t",):
+        assert not loglik.supports(build_model("Reaction ~ Days + (1 | Subject)", sleepstudy,
+                                               family=family))
+    assert not loglik.supports(build_model("Reaction ~ Days + ar1(Days | Subject)", sleepstudy))
