@@ -23,22 +23,25 @@ def _bernoulli_data():
 
 
 CASES = [
-    ("gaussian", "Reaction ~ Days + (Days | Subject)", "sleepstudy"),
-    ("gaussian", "strength ~ 1 + (1 | batch/cask)", "Pastes"),
-    ("binomial", "cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp"),
-    ("poisson", "TICKS ~ YEAR + (1 | BROOD) + (1 | LOCATION)", "grouseticks"),
-    ("bernoulli", "y ~ x + (1 | g)", "bernoulli"),
+    ("gaussian", "Reaction ~ Days + (Days | Subject)", "sleepstudy", None),
+    ("gaussian", "Reaction ~ 0 + scale(Days) + I(Days**2) + (1 | Subject)", "sleepstudy", None),
+    ("gaussian", "strength ~ 1 + (1 | batch/cask)", "Pastes", None),
+    ("gaussian", "mpg ~ wt + hp", "mtcars", "lasso"),   # a preset, no groups
+    ("binomial", "cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp", None),
+    ("poisson", "TICKS ~ YEAR + (1 | BROOD) + (1 | LOCATION)", "grouseticks", None),
+    ("bernoulli", "y ~ x + (1 | g)", "bernoulli", None),
 ]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family, formula, data", CASES)
-def test_numpy_log_likelihood_equals_pymc(family, formula, data, monkeypatch):
+@pytest.mark.parametrize("family, formula, data, preset", CASES)
+def test_numpy_log_likelihood_equals_pymc(family, formula, data, preset, monkeypatch):
     frame = _bernoulli_data() if data == "bernoulli" else ml.datasets.load(data)
-    fit = ml.fit(formula, frame, family=family, **TINY)
+    options = {"priors": getattr(ml.priors, preset)()} if preset else {}
+    fit = ml.fit(formula, frame, family=family, **TINY, **options)
     assert "log_likelihood" in fit.timings      # computed by multilevel.bayes.loglik
     monkeypatch.setattr(loglik, "supports", lambda built: False)
-    reference = ml.fit(formula, frame, family=family, **TINY)   # same seed: same draws, PyMC's
+    reference = ml.fit(formula, frame, family=family, **TINY, **options)  # same draws, PyMC's
     assert "log_likelihood" not in reference.timings
     ours, theirs = fit.idata["log_likelihood"], reference.idata["log_likelihood"]
     [name] = list(theirs.data_vars)
