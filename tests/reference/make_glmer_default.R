@@ -8,16 +8,7 @@
 # slopes.csv is written by make_lme4_extra.R; the derived data sets are mirrored in
 # DERIVED of tests/test_freq_reference.py.
 suppressPackageStartupMessages({library(lme4); library(jsonlite)})
-dir <- "src/multilevel/datasets/data/"
-# factor levels as multilevel.datasets.load orders them: numeric, else C-locale lexical
-fac <- function(x) factor(x, levels = if (is.numeric(x)) sort(unique(x)) else
-  sort(unique(as.character(x)), method = "radix"))
-rd <- function(file, factors = character(), path = dir) {
-  con <- if (grepl("gz$", file)) gzfile(paste0(path, file)) else paste0(path, file)
-  d <- read.csv(con, stringsAsFactors = FALSE, check.names = FALSE)
-  for (v in factors) d[[v]] <- fac(d[[v]])
-  d
-}
+source("tests/reference/read_data.R")  # dir, fac(), rd()
 cbpp <- rd("cbpp.csv", c("herd", "period"))
 cbpp$obs <- fac(seq_len(nrow(cbpp)))       # observation-level effect ("cbpp_obs")
 gt <- rd("grouseticks.csv", c("INDEX", "BROOD", "YEAR", "LOCATION"))

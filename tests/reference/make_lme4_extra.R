@@ -7,16 +7,7 @@
 # Optimizers are run to tight tolerances (bobyqa rhoend 1e-9, glmer tolPwrss 1e-12),
 # so the references are the optima themselves; the shared file has lme4's defaults.
 suppressPackageStartupMessages({library(lme4); library(jsonlite)})
-dir <- "src/multilevel/datasets/data/"
-# factor levels as multilevel.datasets.load orders them: numeric, else C-locale lexical
-fac <- function(x) factor(x, levels = if (is.numeric(x)) sort(unique(x)) else
-  sort(unique(as.character(x)), method = "radix"))
-rd <- function(file, factors = character(), path = dir) {
-  con <- if (grepl("gz$", file)) gzfile(paste0(path, file)) else paste0(path, file)
-  d <- read.csv(con, stringsAsFactors = FALSE, check.names = FALSE)
-  for (v in factors) d[[v]] <- fac(d[[v]])
-  d
-}
+source("tests/reference/read_data.R")  # dir, fac(), rd()
 ss <- rd("sleepstudy.csv", "Subject")
 pen <- rd("Penicillin.csv", c("plate", "sample"))
 pastes <- rd("Pastes.csv", c("batch", "cask", "sample"))

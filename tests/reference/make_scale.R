@@ -4,15 +4,7 @@
 # Run from the repository root (R 4.2.2, lme4 1.1-31 from Debian; no network):
 #   Rscript tests/reference/make_scale.R
 suppressPackageStartupMessages({library(lme4); library(jsonlite)})
-dir <- "src/multilevel/datasets/data/"
-# factor levels as multilevel.datasets.load orders them: numeric, else C-locale lexical
-fac <- function(x) factor(x, levels = if (is.numeric(x)) sort(unique(x)) else
-  sort(unique(as.character(x)), method = "radix"))
-rd <- function(file, factors = character()) {
-  d <- read.csv(paste0(dir, file), stringsAsFactors = FALSE, check.names = FALSE)
-  for (v in factors) d[[v]] <- fac(d[[v]])
-  d
-}
+source("tests/reference/read_data.R")  # dir, fac(), rd()
 ss <- rd("sleepstudy.csv", "Subject")
 # "sleepstudy_na" (mirrored in the test): Days missing in rows 1, 5; Reaction in rows 2, 3, 40,
 # so scale(Days) is fitted on 178 rows and the model on 175
