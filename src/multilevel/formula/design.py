@@ -259,7 +259,7 @@ def _full_rank_columns(X: np.ndarray, names: list[str]) -> tuple[np.ndarray, lis
 def _evaluate_response(parsed: ParsedFormula, data: pd.DataFrame) -> np.ndarray:
     try:
         dm = design_matrices(f"{parsed.response.text} ~ 1", data, na_action="error",
-                                      env=safe_environment())
+                             env=safe_environment())
     except Exception as exc:
         raise FormulaError(f"Cannot evaluate the response {parsed.response.text!r}: {exc}") from None
     y = np.asarray(dm.response.design_matrix, dtype=float)

@@ -142,8 +142,8 @@ def _record_scale_rows(parsed: ParsedFormula, data: pd.DataFrame, kept: np.ndarr
             continue
         present = data[cols].notna().all(axis=1).to_numpy()
         try:
-            dm = design_matrices(f"0 + I({arg})", data.loc[present, cols],
-                                          na_action="error", env=safe_environment())
+            dm = design_matrices(f"0 + I({arg})", data.loc[present, cols], na_action="error",
+                                 env=safe_environment())
             values = np.asarray(dm.common.design_matrix, dtype=float)
         except Exception:  # noqa: BLE001 - the model's own evaluation reports the problem
             continue

@@ -445,11 +445,7 @@ def _identifiers(text: str) -> set[str]:
 
 def variables(parsed: ParsedFormula) -> list[str]:
     """Column names the formula uses (response, fixed part, bar expressions and groups)."""
-    seen: dict[str, None] = {}
-    for name, is_call, is_kwarg in _name_roles(parsed.text):
-        if not is_call and not is_kwarg and name not in _KEYWORD_VALUES:
-            seen[name] = None
-    return list(seen)
+    return column_names(parsed.text)
 
 
 def column_names(expr: str) -> list[str]:

@@ -134,8 +134,9 @@ def _coupling_block(L11inv_rows: np.ndarray, T1: np.ndarray, P: np.ndarray, Tj: 
 
 def _cholesky_in_place(S: np.ndarray) -> np.ndarray:
     """Lower Cholesky factor of the symmetric S, overwriting it: LAPACK's dpotrf on Sᵀ (the
-    same matrix when S is C-ordered: Fortran order, so no copy) — 20-30 % faster than scipy.linalg.cholesky's
-    batched path on the 1000-column Schur complements of crossed designs."""
+    same matrix; for a C-ordered S it is in Fortran order, so no copy). 20-30 % faster than
+    scipy.linalg.cholesky's batched path on the 1000-column Schur complements of crossed
+    designs."""
     L, info = lapack.dpotrf(S if S.flags.f_contiguous else S.T, lower=1, clean=1, overwrite_a=1)
     if info != 0:
         raise np.linalg.LinAlgError(f"The Schur complement is not positive definite (dpotrf info {info}).")

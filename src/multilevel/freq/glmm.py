@@ -57,7 +57,6 @@ PWRSS_MAXIT = 100       # PIRLS iterations
 PWRSS_HALVINGS = 10     # step halvings per iteration
 NM_THETA_STEP = 0.1     # Nelder-Mead steps: 0.2 * c(rep(0.1, nθ), pmin(betaSD, 10))
 NM_BETA_SD_MAX = 10.0
-NM_XT = 5e-4            # convergence tolerance xt = step * 5e-4
 BOUNDARY_TOL = 1e-5     # boundary.tol of check.boundary
 
 
@@ -181,12 +180,11 @@ class LaplaceProblem:
                 factor, RXtRX = make_factor(self.layout, cp, Ts, self.solver), None
                 Zwz = np.concatenate([cp.Z1Xy[..., -1].reshape(-1), cp.ZrXy[:, -1]])
                 u = factor.solve(lambda_t_times(self.layout, Ts, Zwz[:, None]))[:, 0]
-            weights = w
             eta, pdev = self._glmer_update(Ts, offset, u, b if beta is None else None)
             if abs((old - pdev) / pdev) < PWRSS_TOL:
                 return PirlsState(deviance=factor.logdet + float(u @ u)
                                   - 2.0 * self.family.loglik(eta, self.y, self.n, self.const),
-                                  beta=b, u=u, eta=eta, weights=weights, factor=factor, RXtRX=RXtRX)
+                                  beta=b, u=u, eta=eta, weights=w, factor=factor, RXtRX=RXtRX)
             if np.isnan(pdev) or pdev > old:
                 for _half in range(PWRSS_HALVINGS):
                     if u_old is None or not (np.isnan(pdev) or pdev > old):
@@ -206,7 +204,6 @@ class LaplaceProblem:
         if beta is not None:
             eta = eta + self.X @ beta
         return eta, self.family.deviance(eta, self.y, self.n) + float(u @ u)
-
 
 
 def _finite(deviance):
@@ -387,7 +384,7 @@ def _optimize_glmer(problem: LaplaceProblem, nagq: int, maxeval):
             return problem.glmer_pirls(par[:nth], lp0, par[nth:]).deviance
     guarded = _finite(objective)
     nm = nelder_mead(guarded, np.concatenate([stage1.theta, state1.beta]), step, lower,
-                     xtol_abs=step * NM_XT, maxfun=maxfun)
+                     maxfun=maxfun)   # its default tolerances are lme4's: step * 5e-4
     par, fval = nm.x, nm.fval
     H = hessian(guarded, par)   # optwrap's deriv12, without bounds
     edge = np.flatnonzero((par[:nth] - lower_t > 0) & (par[:nth] - lower_t < BOUNDARY_TOL))

@@ -39,6 +39,7 @@ from multilevel.errors import FitError
 ALPHA, BETA, GAMMA, DELTA = 1.0, 0.5, 2.0, 0.5   # reflection, contraction, expansion, shrink
 COINCIDE = 1e-13                                  # lme4's close(): |a − b| <= 1e-13 (|a| + |b|)
 MAXFUN = 10_000
+XTOL_PER_STEP = 5e-4                              # lme4's default xt = xst * 5e-4
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def nelder_mead(fun, x0, step, lower=None, upper=None, xtol_abs=None, maxfun: in
         Bounds (``-inf``/``inf`` for none).
     xtol_abs : array_like, optional
         Per-coordinate convergence tolerance on the simplex's spread around its centroid
-        (lme4's ``xt``; default ``step * 5e-4``).
+        (lme4's ``xt``; default ``step * XTOL_PER_STEP``).
     maxfun : int
         Evaluations allowed; the one after the last allowed stops the search unconverged.
 
@@ -117,7 +118,7 @@ def nelder_mead(fun, x0, step, lower=None, upper=None, xtol_abs=None, maxfun: in
     step = np.broadcast_to(np.asarray(step, dtype=float), (n,)).copy()
     lower = np.full(n, -np.inf) if lower is None else np.asarray(lower, dtype=float)
     upper = np.full(n, np.inf) if upper is None else np.asarray(upper, dtype=float)
-    xtol = step * 5e-4 if xtol_abs is None else np.broadcast_to(np.asarray(xtol_abs, dtype=float), (n,))
+    xtol = step * XTOL_PER_STEP if xtol_abs is None else np.broadcast_to(np.asarray(xtol_abs, dtype=float), (n,))
     if np.any(step == 0):
         raise FitError(f"Nelder-Mead steps must be nonzero, got {step.tolist()}.")
     if np.any(x0 < lower) or np.any(x0 > upper):
@@ -134,7 +135,8 @@ def nelder_mead(fun, x0, step, lower=None, upper=None, xtol_abs=None, maxfun: in
             raise _Stop
         return value
 
-    def result(converged: bool, message: str) -> NMResult:
+    def result(converged: bool = True, message: str = "parameter values converged to within "
+               "tolerance") -> NMResult:
         return NMResult(x=best["x"], fval=best["f"], evaluations=best["count"], converged=converged,
                         message=message)
 
@@ -146,7 +148,7 @@ def nelder_mead(fun, x0, step, lower=None, upper=None, xtol_abs=None, maxfun: in
             c = (pts.sum(axis=0) - pts[ih]) / n
             spread = np.max(np.abs(pts - c), axis=0)
             if np.all((spread < xtol) | (spread == 0)):
-                return result(True, "parameter values converged to within tolerance")
+                return result()
 
             def reflect(centre, scale, old):
                 """centre + scale (centre − old), clamped; None when it coincides with the
@@ -156,12 +158,12 @@ def nelder_mead(fun, x0, step, lower=None, upper=None, xtol_abs=None, maxfun: in
 
             xr = reflect(c, ALPHA, pts[ih])
             if xr is None:
-                return result(True, "parameter values converged to within tolerance")
+                return result()
             fr = evaluate(xr)
             if fr < fl:                                    # new best: try expanding
                 xe = reflect(c, GAMMA, pts[ih])
                 if xe is None:
-                    return result(True, "parameter values converged to within tolerance")
+                    return result()
                 fe = evaluate(xe)
                 pts[ih], vals[ih] = (xe, fe) if fe < vals[ih] else (xr, fr)
             elif fr < fh:                                  # accept the reflection
@@ -169,7 +171,7 @@ def nelder_mead(fun, x0, step, lower=None, upper=None, xtol_abs=None, maxfun: in
             else:                                          # new worst: contract inside
                 xc = reflect(c, -BETA, pts[ih])
                 if xc is None:
-                    return result(True, "parameter values converged to within tolerance")
+                    return result()
                 fc = evaluate(xc)
                 if fc < fr and fc < fh:
                     pts[ih], vals[ih] = xc, fc
@@ -178,7 +180,7 @@ def nelder_mead(fun, x0, step, lower=None, upper=None, xtol_abs=None, maxfun: in
                         if i != il:
                             moved = reflect(pts[il], -DELTA, pts[i])
                             if moved is None:
-                                return result(True, "parameter values converged to within tolerance")
+                                return result()
                             pts[i] = moved
                     vals = np.array([evaluate(p) for p in pts])
     except _Stop:

@@ -46,7 +46,7 @@ def minimize_theta(deviance, start: np.ndarray, lower: np.ndarray, rhoend: float
         Evaluations allowed per optimizer run (lme4's ``maxfun``); reaching it is
         reported as non-convergence.
     """
-    result = _bobyqa(deviance, start, lower, rhoend, maxeval)
+    result = bobyqa(deviance, start, lower, rhoend, maxeval)
     restarted = False
     on_edge = np.isfinite(lower) & (result.theta <= lower + 1e-10)
     if np.any(on_edge):
@@ -54,7 +54,7 @@ def minimize_theta(deviance, start: np.ndarray, lower: np.ndarray, rhoend: float
         trial = result.theta.copy()
         trial[on_edge] = BOUNDARY_STEP
         if deviance(trial) < result.deviance:
-            again = _bobyqa(deviance, trial, lower, rhoend, maxeval)
+            again = bobyqa(deviance, trial, lower, rhoend, maxeval)
             if again.deviance < result.deviance:
                 result, restarted = again, True
     theta, value = _snap_to_boundary(deviance, result.theta, result.deviance, lower)
@@ -84,10 +84,6 @@ def bobyqa(deviance, start: np.ndarray, lower: np.ndarray, rhoend: float = RHOEN
     >>> round(float(res.theta[0]), 6), res.converged
     (0.3, True)
     """
-    return _bobyqa(deviance, start, lower, rhoend, maxeval)
-
-
-def _bobyqa(deviance, start, lower, rhoend, maxeval) -> OptResult:
     import nlopt
 
     start = np.asarray(start, dtype=float)
