@@ -53,7 +53,7 @@ def fit_bayes(formula: str, data: pd.DataFrame, family: str = "gaussian", priors
             collapsed = collapse(built)
             settings = dataclasses.replace(settings, sampler="marginal")
         except NotCollapsible:
-            collapsed = None
+            pass   # NUTS as chosen above
     # PyMC compiles a log-likelihood function per fit; the common families need none
     numpy_loglik = settings.sampler != "marginal" and loglik.supports(built)
     built_at = time.perf_counter()

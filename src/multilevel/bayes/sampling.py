@@ -27,7 +27,7 @@ _PACKAGES = {"nutpie": "nutpie", "pymc": "pymc", "marginal": "scipy", "numpyro":
 # "auto" hands a Gaussian model to the marginal sampler (multilevel.bayes.marginal) when
 # NUTS's gradient runs over many rows and the marginal sampler's factorization is cheap:
 # InstEval (73,421 rows, Schur complement 1,142 columns) 2 x 1000 draws gave a min ESS of
-# 925 in 72 s against Bambi + nutpie's 181 in 88 s (bench/bench_bayes.py).
+# 911 in 46 s against Bambi + nutpie's 181 in 65 s (bench/bench_bayes.py, bench/README.md).
 MARGINAL_MIN_ROWS = 10_000
 MARGINAL_MAX_SCHUR = 2_000
 

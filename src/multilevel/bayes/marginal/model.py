@@ -42,34 +42,40 @@ class BlockMap:
     sd_outputs: list          # indices into the hyper function's outputs
     corr_output: int | None
 
+    def sds(self, values) -> np.ndarray:
+        """The term's standard deviations among the hyper function's outputs."""
+        return np.concatenate([np.atleast_1d(values[i]) for i in self.sd_outputs])
+
+    def cov_cholesky(self, values) -> np.ndarray:
+        """Lower Cholesky factor of a correlated term's covariance matrix."""
+        sds = self.sds(values)
+        return np.linalg.cholesky(np.asarray(values[self.corr_output]) * np.outer(sds, sds))
+
 
 class CollapsedModel:
-    """See the module docstring. Build with :func:`collapse`."""
+    """See the module docstring. Build with :func:`collapse`.
 
-    def __init__(self, built, hyper_rvs, common, blocks, fn, outputs, sizes, marginal):
+    ``start`` is the hyperparameters' unconstrained initial point (PyMC's), flattened in
+    the order of ``hyper_rvs``, whose value shapes are ``shapes``.
+    """
+
+    def __init__(self, built, hyper_rvs, shapes, start, common, blocks, fn, outputs, marginal):
         self.built, self.hyper_rvs, self.common, self.blocks = built, hyper_rvs, common, blocks
-        self._fn, self._outputs, self.sizes, self.marginal = fn, outputs, sizes, marginal
-        self.dim = int(sum(sizes))
+        self.shapes, self.start = shapes, start
+        self._fn, self._outputs, self.marginal = fn, outputs, marginal
 
     def hyper(self, v: np.ndarray):
         """(log prior + log Jacobian, σ, θ, constrained outputs) at unconstrained ``v``."""
         parts, start = [], 0
-        for rv, size in zip(self.hyper_rvs, self.sizes):
-            shape = self.shapes[rv.name]
+        for shape in self.shapes:
+            size = int(np.prod(shape))
             parts.append(np.asarray(v[start:start + size]).reshape(shape))
             start += size
         out = self._fn(*parts)
         logp, values = float(out[0]), out[1:]
         sigma = float(values[0])
-        theta = []
-        for block in self.blocks:
-            sds = np.concatenate([np.atleast_1d(values[i]) for i in block.sd_outputs])
-            if block.correlated:
-                cov = np.asarray(values[block.corr_output]) * np.outer(sds, sds)
-                T = np.linalg.cholesky(cov) / sigma
-                theta.append(T[_lower_indices(block.q)])
-            else:
-                theta.append(sds / sigma)
+        theta = [block.cov_cholesky(values)[_lower_indices(block.q)] / sigma if block.correlated
+                 else block.sds(values) / sigma for block in self.blocks]
         return logp, sigma, np.concatenate(theta), values
 
     def log_posterior(self, v: np.ndarray):
@@ -98,12 +104,11 @@ class CollapsedModel:
             pos += m * block.q
             ordered = np.empty_like(effects)
             ordered[block.order] = effects                    # lme4 level order → PyMC's
-            sds = np.concatenate([np.atleast_1d(values[i]) for i in block.sd_outputs])
             if block.correlated:
-                chol = np.linalg.cholesky(np.asarray(values[block.corr_output]) * np.outer(sds, sds))
-                out[block.effect_rv] = np.linalg.solve(chol, ordered.T).T
+                out[block.effect_rv] = np.linalg.solve(block.cov_cholesky(values), ordered.T).T
             else:
-                out[block.effect_rv] = ordered[:, 0] / sds[0] if block.offset else ordered[:, 0]
+                out[block.effect_rv] = ordered[:, 0] / block.sds(values)[0] if block.offset \
+                    else ordered[:, 0]
         return out
 
 
@@ -198,15 +203,11 @@ def collapse(built, solver: str = "auto") -> CollapsedModel:
     if others:
         raise NotCollapsible(f"the hyperparameters depend on {[v.name for v in others]}")
     fn = pytensor.function(values, [logp, *exprs], on_unused_input="ignore")
-    sizes = [int(np.size(point[v.name])) for v in values]
     means, sds = _prior_parameters(params)
     marginal = MarginalGaussian(built.design, X, means, sds, solver)
-    collapsed = CollapsedModel(built, hyper_rvs, common, blocks, fn,
-                               outputs, sizes, marginal)
-    collapsed.shapes = {rv.name: np.shape(point[v.name]) for rv, v in zip(hyper_rvs, values)}
-    collapsed.value_names = [v.name for v in values]
-    collapsed.start = np.concatenate([np.ravel(point[v.name]) for v in values])
-    return collapsed
+    shapes = [np.shape(point[v.name]) for v in values]
+    start = np.concatenate([np.ravel(point[v.name]) for v in values])
+    return CollapsedModel(built, hyper_rvs, shapes, start, common, blocks, fn, outputs, marginal)
 
 
 def _prior_parameters(params) -> tuple[np.ndarray, np.ndarray]:
