@@ -1,5 +1,6 @@
 """The numpy log-likelihood (multilevel.bayes.loglik) equals PyMC's, family by family,
-in PyMC's layout: LOO and WAIC must not depend on which computed it."""
+in PyMC's layout: LOO and WAIC must not depend on which computed it. Computed a block of
+draws at a time, it equals the whole computation."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ CASES = [
     ("binomial", "cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp", None),
     ("poisson", "TICKS ~ YEAR + (1 | BROOD) + (1 | LOCATION)", "grouseticks", None),
     ("bernoulli", "y ~ x + (1 | g)", "bernoulli", None),
+    ("t", "Reaction ~ Days + (1 | Subject)", "sleepstudy", None),
+    ("negativebinomial", "TICKS ~ YEAR + (1 | LOCATION)", "grouseticks", None),
 ]
 
 
@@ -52,11 +55,17 @@ def test_numpy_log_likelihood_equals_pymc(family, formula, data, preset, monkeyp
     np.testing.assert_allclose(ours[name].values, theirs[name].values, rtol=1e-9, atol=1e-11)
 
 
-def test_families_outside_the_closed_forms_keep_pymc(sleepstudy):
+def test_dependent_rows_keep_pymc(sleepstudy):
     from multilevel.bayes.model import build_model
 
-    assert loglik.supports(build_model("Reaction ~ Days + (1 | Subject)", sleepstudy))
-    for family in ("t",):
-        assert not loglik.supports(build_model("Reaction ~ Days + (1 | Subject)", sleepstudy,
-                                               family=family))
+    assert loglik.supports(build_model("Reaction ~ Days + (1 | Subject)", sleepstudy, family="t"))
     assert not loglik.supports(build_model("Reaction ~ Days + ar1(Days | Subject)", sleepstudy))
+
+
+def test_chunks_of_draws_give_the_whole_computation(bayes_ss_slopes):
+    from multilevel.predict.bayes import fitted_eta_chunks, linear_predictor_draws
+
+    whole = linear_predictor_draws(bayes_ss_slopes, None, True, "population", None)
+    chunks = list(fitted_eta_chunks(bayes_ss_slopes, rows_times_draws=180 * 700))
+    assert len(chunks) > 1
+    np.testing.assert_allclose(np.concatenate([eta for _, eta in chunks]), whole, rtol=1e-13)

@@ -54,8 +54,9 @@ def fit_bayes(formula: str, data: pd.DataFrame, family: str = "gaussian", priors
             settings = dataclasses.replace(settings, sampler="marginal")
         except NotCollapsible:
             pass   # NUTS as chosen above
-    # PyMC compiles a log-likelihood function per fit; the common families need none
-    numpy_loglik = settings.sampler != "marginal" and loglik.supports(built)
+    # PyMC compiles a log-likelihood function per fit; the common families need none (and
+    # the marginal sampler only takes models of those families)
+    numpy_loglik = loglik.supports(built)
     built_at = time.perf_counter()
     with warnings.catch_warnings():
         # PyMC/nutpie chatter (e.g. FutureWarnings of their own dependencies) is not the user's.

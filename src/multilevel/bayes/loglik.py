@@ -1,16 +1,19 @@
-"""The pointwise log-likelihood of the common families, computed in numpy.
+"""Pointwise log-likelihood from the linear predictor, in numpy, for every family.
 
 PyMC's ``compute_log_likelihood`` compiles a PyTensor function for every fit (0.4-0.6 s
-in a fresh process, a third of a cached sleepstudy fit's own time). For the families
-whose likelihood is a closed form of the linear predictor — gaussian, bernoulli,
-binomial, poisson — the same numbers follow from the posterior draws of the fixed and
-group effects (η = Xβ + Zb, in the design's lme4 layout) without compiling anything.
-The group has PyMC's layout (``chain, draw, __obs__``, the response's name), so LOO,
-WAIC and :func:`multilevel.compare` cannot tell the difference;
-``tests/test_loglik.py`` checks the values against PyMC's per family.
+in a fresh process, a third of a cached sleepstudy fit's own time). For models whose
+rows are independent given the parameters, the same numbers follow from the posterior
+draws of the fixed and group effects (η = Xβ + Zb, in the design's lme4 layout) and the
+family's density with Bambi's links and parameterisations, without compiling anything.
 
-Models outside that set (Student t, negative binomial, ``ar1``/``cs`` residuals,
-offsets) keep PyMC's computation.
+* :func:`family_loglik` — the densities, shared with the held-out log-likelihood of
+  K-fold and reloo (:mod:`multilevel.compare.pointwise`);
+* :func:`attach` — a fit's ``log_likelihood`` group in PyMC's layout (``chain, draw,
+  __obs__``, the response's name), so LOO, WAIC and :func:`multilevel.compare` cannot
+  tell the difference; ``tests/test_loglik.py`` checks the values against PyMC's.
+
+``ar1``/``cs`` residuals (rows dependent within groups) and offsets keep PyMC's
+computation.
 """
 
 from __future__ import annotations
@@ -18,37 +21,78 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-FAMILIES = ("gaussian", "bernoulli", "binomial", "poisson")
+# the family's parameters besides η, per posterior draw
+AUXILIARY = {"gaussian": ("sigma",), "t": ("sigma", "nu"), "negativebinomial": ("alpha",),
+             "bernoulli": (), "binomial": (), "poisson": ()}
 _HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
 
 
 def supports(built) -> bool:
     """Whether :func:`attach` computes this model's log-likelihood (else PyMC does)."""
     parsed = built.design.spec.parsed
-    return (built.family in FAMILIES and parsed.residuals is None
+    return (built.family in AUXILIARY and parsed.residuals is None
             and "offset(" not in built.formula.replace(" ", ""))
 
 
-def pointwise(fit) -> np.ndarray:
-    """log p(y_i | draw) of every fitted row, shape (chain, draw, rows)."""
-    from multilevel.predict.bayes import linear_predictor_draws
+def family_loglik(family: str, eta: np.ndarray, y: np.ndarray, params: dict | None = None,
+                  trials: np.ndarray | None = None, extra_var=0.0) -> np.ndarray:
+    """log p(y | η) per draw and row with Bambi's link and parameterisation of ``family``.
 
-    chains, draws = fit.posterior["chain"].size, fit.posterior["draw"].size
-    eta = linear_predictor_draws(fit, None, True, "population", rng=None)      # (S, n)
+    Parameters
+    ----------
+    family : str
+    eta : ndarray (draws, rows)
+        Linear predictor.
+    y : ndarray (rows,)
+        Response (successes for binomial, 0/1 for bernoulli).
+    params : dict
+        The family's :data:`AUXILIARY` parameters, each of shape (draws, 1).
+    trials : ndarray (rows,), optional
+        Binomial trials.
+    extra_var : float or ndarray (draws, rows)
+        Gaussian only: variance added to σ² (new groups integrated out).
+    """
+    params = params or {}
+    if family == "gaussian":
+        var = params["sigma"] ** 2 + extra_var
+        return -0.5 * (y - eta) ** 2 / var - _HALF_LOG_2PI - 0.5 * np.log(var)
+    if family == "t":
+        sigma, nu = params["sigma"], params["nu"]
+        z = (y - eta) / sigma
+        return (special.gammaln((nu + 1) / 2) - special.gammaln(nu / 2) - 0.5 * np.log(nu * np.pi)
+                - np.log(sigma) - (nu + 1) / 2 * np.log1p(z * z / nu))
+    if family == "bernoulli":
+        # log σ(η) and log(1 − σ(η)) as −softplus(∓η): no overflow for large |η|
+        return -np.logaddexp(0.0, np.where(y > 0.5, -eta, eta))
+    if family == "binomial":
+        n = np.asarray(trials, dtype=float)
+        return (special.gammaln(n + 1) - special.gammaln(y + 1) - special.gammaln(n - y + 1)
+                - y * np.logaddexp(0.0, -eta) - (n - y) * np.logaddexp(0.0, eta))
+    if family == "poisson":
+        return y * eta - np.exp(eta) - special.gammaln(y + 1)
+    if family == "negativebinomial":   # mean μ = exp(η), shape α
+        alpha = params["alpha"]
+        log_mu_alpha = np.logaddexp(eta, np.log(alpha))                 # log(μ + α)
+        return (special.gammaln(y + alpha) - special.gammaln(alpha) - special.gammaln(y + 1)
+                + alpha * (np.log(alpha) - log_mu_alpha) + y * (eta - log_mu_alpha))
+    raise ValueError(f"no closed-form log-likelihood for the family {family!r}")
+
+
+def pointwise(fit) -> np.ndarray:
+    """log p(y_i | draw) of every fitted row, shape (chain, draw, rows), a block of draws
+    at a time (:func:`multilevel.predict.bayes.fitted_eta_chunks`)."""
+    from multilevel.predict.bayes import fitted_eta_chunks
+
+    posterior = fit.posterior
+    chains, draws = posterior["chain"].size, posterior["draw"].size
     y = np.asarray(_observed(fit.idata).values, dtype=float)
-    if fit.family == "gaussian":
-        sigma = np.asarray(fit.posterior["sigma"].values, dtype=float).reshape(-1, 1)
-        values = -0.5 * ((y - eta) / sigma) ** 2 - _HALF_LOG_2PI - np.log(sigma)
-    elif fit.family == "bernoulli":
-        # log(expit(η)) = -softplus(-η), stable for large |η|
-        values = -np.logaddexp(0.0, np.where(y > 0, -eta, eta))
-    elif fit.family == "binomial":
-        trials = np.asarray(fit.design.frame.trials, dtype=float)
-        values = (special.gammaln(trials + 1) - special.gammaln(y + 1) - special.gammaln(trials - y + 1)
-                  - y * np.logaddexp(0.0, -eta) - (trials - y) * np.logaddexp(0.0, eta))
-    else:  # poisson, log link
-        values = y * eta - np.exp(eta) - special.gammaln(y + 1)
-    return values.reshape(chains, draws, -1)
+    params = {name: np.asarray(posterior[name].values, dtype=float).reshape(-1, 1)
+              for name in AUXILIARY[fit.family]}
+    trials = fit.design.frame.trials if fit.family == "binomial" else None
+    out = np.empty((chains * draws, len(y)))
+    for rows, eta in fitted_eta_chunks(fit):
+        out[rows] = family_loglik(fit.family, eta, y, {k: v[rows] for k, v in params.items()}, trials)
+    return out.reshape(chains, draws, -1)
 
 
 def attach(fit) -> None:

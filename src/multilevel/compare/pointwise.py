@@ -12,17 +12,16 @@ by ``group_by`` folds) are *new groups*:
 * other families: one effect per new level and draw is drawn from ``N(0, Σ_s)``
   (seeded), brms' ``sample_new_levels = "gaussian"``.
 
-The family densities follow Bambi's parameterisations, so on the fitted rows this
-reproduces the ``log_likelihood`` group of the fit (tested).
+The family densities are the fit's own (:func:`multilevel.bayes.loglik.family_loglik`,
+Bambi's parameterisations), so on the fitted rows this reproduces the
+``log_likelihood`` group of the fit (tested).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from scipy.special import expit
-
+from multilevel.bayes.loglik import AUXILIARY, family_loglik
 from multilevel.errors import ComparisonError, DataError
 from multilevel.formula.design import level_codes, term_matrix
 from multilevel.predict.bayes import linear_predictor_draws
@@ -98,24 +97,10 @@ def _param(fit, name):
 
 
 def _family_loglik(fit, family, eta, extra_var, y, trials):
-    if family == "gaussian":
-        sigma = _param(fit, "sigma")
-        return stats.norm.logpdf(y, loc=eta, scale=np.sqrt(sigma ** 2 + extra_var))
-    if family == "t":
-        sigma, nu = _param(fit, "sigma"), _param(fit, "nu")
-        return stats.t.logpdf(y, df=nu, loc=eta, scale=sigma)
-    if family == "bernoulli":
-        # log σ(η) and log(1 - σ(η)) without overflow
-        return -np.logaddexp(0.0, np.where(y > 0.5, -eta, eta))
-    if family == "binomial":
-        if trials is None:
-            raise ComparisonError("The binomial log-likelihood needs the trials of the held-out rows.")
-        return stats.binom.logpmf(y, np.asarray(trials, dtype=float), expit(eta))
-    if family == "poisson":
-        return stats.poisson.logpmf(y, np.exp(eta))
-    if family == "negativebinomial":
-        alpha = _param(fit, "alpha")
-        mu = np.exp(eta)
-        # Bambi/PyMC NegativeBinomial(mu, alpha) = scipy nbinom(n=alpha, p=alpha/(mu+alpha))
-        return stats.nbinom.logpmf(y, alpha, alpha / (mu + alpha))
-    raise ComparisonError(f"No held-out log-likelihood for family {family!r}.")
+    """The family's density (:func:`multilevel.bayes.loglik.family_loglik`) at the fit's draws."""
+    if family not in AUXILIARY:
+        raise ComparisonError(f"No held-out log-likelihood for family {family!r}.")
+    if family == "binomial" and trials is None:
+        raise ComparisonError("The binomial log-likelihood needs the trials of the held-out rows.")
+    params = {name: _param(fit, name) for name in AUXILIARY[family]}
+    return family_loglik(family, eta, y, params, trials, extra_var if family == "gaussian" else 0.0)

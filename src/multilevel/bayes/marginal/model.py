@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from multilevel.bayes import loglik
 from multilevel.bayes.marginal.gaussian import MarginalGaussian
 from multilevel.freq.factor import _lower_indices
 
@@ -128,6 +129,8 @@ def collapse(built, solver: str = "auto") -> CollapsedModel:
         raise NotCollapsible("a coefficient-prior preset puts hyperpriors on the fixed effects")
     if model.potentials:
         raise NotCollapsible("the model has potentials")
+    if not loglik.supports(built):   # the fit's log_likelihood group comes from its closed form
+        raise NotCollapsible("the model's pointwise log-likelihood has no closed form here")
     if not built.design.reterms:
         raise NotCollapsible("the model has no group effects")
     parent = bmb.family.likelihood.parent

@@ -10,7 +10,11 @@ from multilevel.errors import FitError
 
 
 def sample_marginal(built, settings, stats: dict | None = None, collapsed=None):
-    """Draws of every variable of the built model, with ``log_likelihood`` and Bambi's cleaning.
+    """Draws of every variable of the built model, with Bambi's cleaning.
+
+    The ``log_likelihood`` group is added by the caller (:func:`multilevel.bayes.fit.fit_bayes`
+    through :mod:`multilevel.bayes.loglik`, whose closed form covers every model this
+    sampler accepts).
 
     Parameters
     ----------
@@ -54,10 +58,6 @@ def _sample(built, settings, stats, collapsed):
     clock.lap("chains_s")
     idata = _datatree(built, arrays, chain_stats)
     clock.lap("deterministics_s")
-    import pymc as pm
-
-    idata = pm.compute_log_likelihood(idata, model=built.pymc, extend_inferencedata=True, progressbar=False)
-    clock.lap("log_likelihood_s")
     if stats is not None:
         stats.update(laplace_evaluations=approx.evaluations, warmup=warmup,
                      acceptance=round(float(np.mean([s["accepted"].mean() for s in chain_stats])), 3))
