@@ -265,3 +265,55 @@ def test_forest_panels_by_kind_of_parameter():
                       "standard deviations": ["sd__(Intercept)|Subject", "sigma"],
                       "correlations": ["cor__(Intercept).Days|Subject", "ar1_phi"],
                       "family parameters": ["nu"]}
+
+
+@pytest.mark.parametrize("fork", [True, False], ids=["forked", "serial"])
+def test_work_alongside_the_figures_runs_and_keeps_their_order(tmp_path, monkeypatch, fork):
+    # write_report hands the CLI's posterior file to the figures' worker processes
+    import multilevel.forked
+    from multilevel.report.figures import report_figures
+
+    monkeypatch.setattr(multilevel.forked, "can_fork", lambda: fork)
+    fit = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
+    table = interval_table(fit)
+    jobs = [lambda i=i: (tmp_path / f"side{i}.txt").write_text(str(i)) for i in range(2)]
+    figures, not_drawn = report_figures(fit, table, alongside=jobs)
+    assert [f.name for f in figures] == ["forest", "residuals", "groups", "caterpillar"]
+    assert all(f.png[:8] == PNG_MAGIC for f in figures) and not_drawn == []
+    assert [(tmp_path / f"side{i}.txt").read_text() for i in range(2)] == ["0", "1"]
+
+    def fails():
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        report_figures(fit, table, alongside=[fails])
+
+
+def test_drawing_does_not_load_a_lazily_registered_jax(tmp_path, monkeypatch):
+    # ArviZ registers jax as a lazy module; matplotlib reads sys.modules["jax"].Array for
+    # every array it plots, which would import jax (0.5 s) in each drawing process
+    import importlib.util
+    import sys
+
+    import multilevel.forked
+    from multilevel.report.figures import forest_plot, report_figures
+
+    fake = tmp_path / "fakejax.py"
+    fake.write_text(f"import pathlib\npathlib.Path({str(tmp_path / 'loaded')!r}).touch()\nclass Array: pass\n")
+
+    def lazy_stub():
+        spec = importlib.util.spec_from_file_location("jax", fake)
+        spec.loader = importlib.util.LazyLoader(spec.loader)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    monkeypatch.setattr(multilevel.forked, "can_fork", lambda: False)
+    fit = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
+    table = interval_table(fit)
+    stub = lazy_stub()
+    monkeypatch.setitem(sys.modules, "jax", stub)
+    report_figures(fit, table)
+    assert not (tmp_path / "loaded").exists() and sys.modules["jax"] is stub
+    forest_plot(table).savefig(tmp_path / "plain.png")   # outside report_figures: loaded
+    assert (tmp_path / "loaded").exists()

@@ -7,7 +7,11 @@ nothing to close. :func:`report_figures` renders them to PNG bytes with captions
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import io
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,7 +136,8 @@ def ppc_plot(fit, n_draws: int = 50, seed: int = 0):
                                label=f"{len(reps)} replicated data sets")
 
 
-def report_figures(fit, table: pd.DataFrame) -> tuple[list[ReportFigure], list[str]]:
+def report_figures(fit, table: pd.DataFrame, alongside: Sequence[Callable[[], object]] = ()
+                   ) -> tuple[list[ReportFigure], list[str]]:
     """The report's figures as PNG with captions, in display order, and what was not drawn.
 
     Forest plot of the interval table; residuals against fitted values; for models with
@@ -145,6 +150,10 @@ def report_figures(fit, table: pd.DataFrame) -> tuple[list[ReportFigure], list[s
     fit : BayesFit, FreqFit or OLSFit
     table : DataFrame
         The report's interval table, drawn by the forest plot.
+    alongside : sequence of callables
+        Other work run by the same worker processes while the figures render (the CLI
+        writes the posterior's NetCDF file meanwhile); their results are discarded and
+        their exceptions propagate.
 
     Returns
     -------
@@ -183,16 +192,42 @@ def report_figures(fit, table: pd.DataFrame) -> tuple[list[ReportFigure], list[s
     def render(candidate):
         name, caption, draw = candidate
         try:
-            return ReportFigure(name, caption, _png(draw(), tight=name not in FIXED_MARGINS)), None
+            with _lazy_jax_hidden():
+                return ReportFigure(name, caption, _png(draw(), tight=name not in FIXED_MARGINS)), None
         except MultilevelError as exc:   # a plot that does not apply says why, in the report
             return None, f"{name}: {exc}"
 
     # one process per core: rendering six PNGs is seconds of single-threaded Agg work;
-    # the costliest first, so that the others fill the other core meanwhile
+    # the costliest first, then the other work, so that the rest fills the other core
     order = sorted(range(len(candidates)), key=lambda i: candidates[i][0] not in COSTLY)
-    rendered = dict(zip(order, map_forked(render, [candidates[i] for i in order])))
+    costly = sum(candidates[i][0] in COSTLY for i in order)
+    jobs = [lambda i=i: render(candidates[i]) for i in order]
+    jobs[costly:costly] = list(alongside)
+    done = map_forked(lambda job: job(), jobs)
+    rendered = dict(zip(order, done[:costly] + done[costly + len(alongside):]))
     rendered = [rendered[i] for i in range(len(candidates))]
     return [f for f, _ in rendered if f is not None], [why for _, why in rendered if why is not None]
+
+
+@contextlib.contextmanager
+def _lazy_jax_hidden():
+    """Keep ArviZ's lazy ``jax`` module out of ``sys.modules`` while drawing.
+
+    matplotlib reads ``sys.modules["jax"].Array`` for every array it plots (to unwrap
+    JAX arrays it assumes are already imported); where jax is installed, ArviZ registers
+    it as a lazy module, so that read imports jax, 0.5 s in every process that draws.
+    Put back afterwards.
+    """
+    lazy_type = getattr(importlib.util, "_LazyModule", None)
+    stub = sys.modules.get("jax")
+    if lazy_type is None or type(stub) is not lazy_type:   # absent, or really imported
+        yield
+        return
+    del sys.modules["jax"]
+    try:
+        yield
+    finally:
+        sys.modules.setdefault("jax", stub)
 
 
 def _png(fig, tight: bool = True) -> bytes:

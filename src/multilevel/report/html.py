@@ -108,6 +108,8 @@ def write_report(fit, path: str | Path, ci: float = 0.95, kind: str = "eti", spe
     extra : callable, optional
         ``extra(folder)`` writes more files into the temporary folder before it is
         moved into place (the CLI adds the spec, the summary CSV and the posterior).
+        With ``plots`` it runs in one of the processes that render the figures, so
+        only the files it writes persist.
     content : ReportContent, optional
         Already computed by :func:`multilevel.report.report_content` (with the same
         ``spec``, ``ci`` and ``kind``); computed here otherwise.
@@ -127,15 +129,19 @@ def write_report(fit, path: str | Path, ci: float = 0.95, kind: str = "eti", spe
     """
     if content is None:
         content = report_content(fit, spec=spec, ci=ci, kind=kind)
-    figures, not_drawn = report_figures(fit, content.table) if plots else ([], [])
-    page = render_html(content, figures, not_drawn)
-    markdown = render_markdown(content, [(f.caption, f"{f.name}.png") for f in figures], not_drawn)
     target = Path(path)
     with atomic_folder(target) as folder:
+        alongside = [] if extra is None else [lambda: extra(folder)]
+        if plots:   # the extra files are written by the figures' worker processes meanwhile
+            figures, not_drawn = report_figures(fit, content.table, alongside=alongside)
+        else:
+            figures, not_drawn = [], []
+            for job in alongside:
+                job()
+        page = render_html(content, figures, not_drawn)
+        markdown = render_markdown(content, [(f.caption, f"{f.name}.png") for f in figures], not_drawn)
         (folder / "report.html").write_text(page, encoding="utf-8")
         (folder / "report.md").write_text(markdown, encoding="utf-8")
         for fig in figures:
             (folder / f"{fig.name}.png").write_bytes(fig.png)
-        if extra is not None:
-            extra(folder)
     return target / "report.html"
