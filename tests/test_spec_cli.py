@@ -102,3 +102,27 @@ def test_cli_fit_writes_a_complete_run_folder(tmp_path, capsys):
     assert "cor__(Intercept).Days|Subject" in summary.index
     printed = capsys.readouterr().out
     assert "## Parameters (ETI 95%)" in printed and "\\|Subject" in printed
+
+
+def test_console_script_keeps_output_exit_status_and_exit_handlers(tmp_path):
+    # console_main ends the process with os._exit after main(): piped (buffered) output
+    # must still arrive whole, the status must be main()'s, and atexit handlers must run
+    import subprocess
+    import sys
+
+    marker = tmp_path / "handler-ran"
+    code = ("import atexit, pathlib, sys; from multilevel import cli; "
+            f"atexit.register(pathlib.Path({str(marker)!r}).touch); "
+            "sys.argv = ['multilevel'] + sys.argv[1:]; cli.console_main()")
+    ok = subprocess.run([sys.executable, "-c", code, "datasets"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    listed = ok.stdout.splitlines()
+    assert len(listed) >= 12 and any(line.strip().startswith("sleepstudy") for line in listed)
+    assert listed[-1].strip()   # the last row arrived, not a cut-off buffer
+    assert marker.exists()
+    marker.unlink()
+    bad = subprocess.run([sys.executable, "-c", code, "fit", str(tmp_path / "missing.toml")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert "error:" in bad.stderr and "missing.toml" in bad.stderr
+    assert marker.exists()
