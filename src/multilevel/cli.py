@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import gc
 import os
 import shutil
 import sys
@@ -30,7 +31,12 @@ def console_main() -> None:
     the exit handlers run (``atexit``: weakref finalizers, logging, multiprocessing),
     the standard streams are flushed, and the process ends with ``os._exit``. An
     exception leaves the usual way, with its traceback.
+
+    The cyclic garbage collector runs 70 times less often than CPython's default: a run
+    allocates mostly long-lived objects (modules, the model's graph), and the default's
+    ~800 collections took 0.5 s of a sleepstudy fit (mypy's CLI does the same).
     """
+    gc.set_threshold(50_000, 20, 20)
     code = main()
     run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)   # CPython's
     others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
