@@ -5,7 +5,8 @@
     .venv/bin/python bench/bench_bayes.py --only insteval --inst-draws 300
 
 Every figure is measured in a fresh Python process (``subprocess``), so imports and
-compilation count as a user sees them. Rows:
+compilation count as a user sees them, with Python's bytecode cache on as in an installed
+package (``PYTHONDONTWRITEBYTECODE`` is removed from their environment). Rows:
 
 * sleepstudy ``Reaction ~ Days + (Days | Subject)``, 4 chains x 1000 draws (tune 1000):
   cold CLI ``multilevel fit models/sleepstudy.toml`` with an empty compile cache, then
@@ -112,10 +113,22 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def user_env(**extra: str) -> dict:
+    """The environment of a measured process: this one's, with Python's bytecode cache on.
+
+    PYTHONDONTWRITEBYTECODE (set in some sandboxes) makes every process compile this
+    package's modules from source again (0.3 s per CLI run); an installed package has
+    its bytecode, written by pip or by the first run.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(extra)
+    return env
+
+
 def run_script(script: str, *args, env=None) -> tuple[float, dict]:
     start, cpu = time.perf_counter(), _children_cpu()
     proc = subprocess.run([PY, "-c", script, *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT, env=env)
+                          cwd=ROOT, env=env or user_env())
     wall = time.perf_counter() - start
     LAST_CPU[0] = _children_cpu() - cpu
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
@@ -126,7 +139,7 @@ def run_script(script: str, *args, env=None) -> tuple[float, dict]:
 
 def cli_cold(cache: str, spec: str = "models/sleepstudy.toml") -> tuple[float, float, float]:
     with tempfile.TemporaryDirectory() as out:
-        env = {**os.environ, "MULTILEVEL_CACHE_DIR": cache}
+        env = user_env(MULTILEVEL_CACHE_DIR=cache)
         start, cpu = time.perf_counter(), _children_cpu()
         proc = subprocess.run([CLI, "fit", spec, "--out", out, "--no-progress"],
                               capture_output=True, text=True, cwd=ROOT, env=env)
@@ -178,7 +191,7 @@ def insteval(rows: list, draws: int, jax: bool = True) -> None:
     if jax and importlib.util.find_spec("numpyro") is not None:  # the JAX path (CPU here)
         runs.append(("numpyro", "auto", "n/a"))
     with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "MULTILEVEL_CACHE_DIR": cache}
+        env = user_env(MULTILEVEL_CACHE_DIR=cache)
         for sampler, nc, state in runs:
             _, ours = run_script(INST_OURS, draws, sampler, nc, env=env)
             rate = ours["min_ess"] / ours["wall"]
