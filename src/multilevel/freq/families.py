@@ -12,6 +12,7 @@ import numpy as np
 from scipy import special
 
 from multilevel.errors import FamilyError
+from multilevel.predict.links import inverse_link
 
 LINKS = {"binomial": "logit", "bernoulli": "logit", "poisson": "log"}
 
@@ -36,7 +37,7 @@ class Family:
 
     def mu(self, eta: np.ndarray) -> np.ndarray:
         """Mean per trial (probability) or per row (Poisson rate)."""
-        return special.expit(eta) if self.binomial else np.exp(eta)
+        return inverse_link(self.name, eta)
 
     def start(self, y: np.ndarray, n: np.ndarray) -> np.ndarray:
         """Starting linear predictor from the data (R's ``mustart``)."""

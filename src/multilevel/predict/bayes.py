@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from multilevel.errors import DataError
 from multilevel.formula.design import level_codes, term_matrix
 from multilevel.formula.frame import eval_arithmetic
+from multilevel.predict.links import inverse_link
 from multilevel.predict.newdata import check_newdata
 
 NEW_GROUPS = ("population", "sample", "error")
@@ -70,7 +70,7 @@ def predict_bayes(fit, newdata: pd.DataFrame | None = None, group_effects: bool 
         check_newdata(fit.design, newdata)
     rng = np.random.default_rng(seed)
     draws = linear_predictor_draws(fit, newdata, group_effects, new_groups, rng)
-    mean = _inverse_link(fit.family, draws)
+    mean = inverse_link(fit.family, draws)
     data = fit.design.frame.data if newdata is None else newdata
     values = mean if kind == "mean" else _predictive(fit, mean, data, newdata is None, rng)
     lo, hi = np.quantile(values, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
@@ -84,7 +84,7 @@ def predictive_draws(fit, n_draws: int = 100, seed: int | None = None) -> np.nda
     rng = np.random.default_rng(seed)
     eta = linear_predictor_draws(fit, None, True, "population", rng)
     pick = rng.choice(eta.shape[0], size=min(n_draws, eta.shape[0]), replace=False)
-    mean = _inverse_link(fit.family, eta)
+    mean = inverse_link(fit.family, eta)
     reps = _predictive(fit, mean, fit.design.frame.data, True, rng)
     return reps[pick]
 
@@ -152,14 +152,6 @@ def _new_group_draws(term, data, codes, Xt, cov, rng) -> np.ndarray:
     z = rng.standard_normal((S, len(new_levels), q))
     effects = np.einsum("sij,slj->sli", chol, z)                     # (S, new levels, q)
     return np.einsum("snq,nq->sn", effects[:, inverse, :], Xt[unseen])
-
-
-def _inverse_link(family: str, eta: np.ndarray) -> np.ndarray:
-    if family in ("bernoulli", "binomial"):
-        return special.expit(eta)
-    if family in ("poisson", "negativebinomial"):
-        return np.exp(eta)
-    return eta
 
 
 def _predictive(fit, mean: np.ndarray, data: pd.DataFrame, fitted_rows: bool, rng) -> np.ndarray:
