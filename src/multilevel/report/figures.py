@@ -200,11 +200,12 @@ def report_figures(fit, table: pd.DataFrame, alongside: Sequence[Callable[[], ob
     # one process per core: rendering six PNGs is seconds of single-threaded Agg work;
     # the costliest first, then the other work, so that the rest fills the other core
     order = sorted(range(len(candidates)), key=lambda i: candidates[i][0] not in COSTLY)
-    costly = sum(candidates[i][0] in COSTLY for i in order)
+    n_costly = sum(candidates[i][0] in COSTLY for i in order)
     jobs = [lambda i=i: render(candidates[i]) for i in order]
-    jobs[costly:costly] = list(alongside)
+    jobs[n_costly:n_costly] = list(alongside)            # after the costliest figures
     done = map_forked(lambda job: job(), jobs)
-    rendered = dict(zip(order, done[:costly] + done[costly + len(alongside):]))
+    del done[n_costly:n_costly + len(alongside)]         # their results are not figures
+    rendered = dict(zip(order, done))
     rendered = [rendered[i] for i in range(len(candidates))]
     return [f for f, _ in rendered if f is not None], [why for _, why in rendered if why is not None]
 
