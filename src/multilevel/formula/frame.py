@@ -23,7 +23,7 @@ import pandas as pd
 
 from multilevel.errors import DataError, DataWarning, FamilyError, FormulaError
 from multilevel.formula.namespace import safe_environment
-from multilevel.formula.parse import ParsedFormula, call_arguments, check_names, column_names, variables
+from multilevel.formula.parse import ParsedFormula, call_arguments, check_names, column_names
 from multilevel.formula.transforms import SCALE_ROWS, SCALE_TRANSFORMS, ScaleRows, design_matrices
 
 FAMILIES = ("gaussian", "bernoulli", "binomial", "poisson", "t", "negativebinomial")
@@ -97,7 +97,7 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     if len(data) == 0:
         raise DataError("The data have no rows.")
     check_names(parsed, data.columns)
-    used = [c for c in variables(parsed) if c in data.columns]
+    used = [c for c in column_names(parsed.text) if c in data.columns]
     frame = data[used]
     incomplete = frame.isna().any(axis=1).to_numpy()
     n_dropped = int(incomplete.sum())

@@ -443,11 +443,6 @@ def _identifiers(text: str) -> set[str]:
     return {name for name, _, is_kwarg in _name_roles(text) if not is_kwarg}
 
 
-def variables(parsed: ParsedFormula) -> list[str]:
-    """Column names the formula uses (response, fixed part, bar expressions and groups)."""
-    return column_names(parsed.text)
-
-
 def column_names(expr: str) -> list[str]:
     """Identifiers of an expression that are not called or keywords: its candidate columns."""
     seen = {name: None for name, is_call, is_kwarg in _name_roles(expr)

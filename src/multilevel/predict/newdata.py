@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pandas as pd
 
 from multilevel.errors import DataError
-from multilevel.formula.parse import variables
+from multilevel.formula.parse import column_names
 
 
 def check_newdata(design, newdata) -> None:
@@ -18,8 +16,8 @@ def check_newdata(design, newdata) -> None:
         raise DataError(f"newdata must be a pandas DataFrame, got {type(newdata).__name__}; "
                         "e.g. pd.DataFrame({'Days': [0, 5], 'Subject': ['308', '308']}).")
     parsed = design.spec.parsed
-    response = set(variables(replace(parsed, text=parsed.response.text)))
-    used = [c for c in variables(parsed) if c in newdata.columns and c not in response]
+    response = set(column_names(parsed.response.text))
+    used = [c for c in column_names(parsed.text) if c in newdata.columns and c not in response]
     missing = newdata[used].isna()
     if missing.to_numpy().any():
         rows = list(newdata.index[missing.any(axis=1).to_numpy()])
