@@ -29,9 +29,11 @@ _HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
 
 def supports(built) -> bool:
     """Whether :func:`attach` computes this model's log-likelihood (else PyMC does)."""
+    from multilevel.formula.parse import call_arguments
+
     parsed = built.design.spec.parsed
     return (built.family in AUXILIARY and parsed.residuals is None
-            and "offset(" not in built.formula.replace(" ", ""))
+            and not call_arguments(parsed, {"offset"}))
 
 
 def family_loglik(family: str, eta: np.ndarray, y: np.ndarray, params: dict | None = None,
