@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import hashlib
 import os
 import pickle
@@ -280,11 +281,7 @@ def _initial_point_fn(model, shape_info, plan: dict | None = None):
     """
     from nutpie import compile_pymc as ncp
 
-    if plan is not None:
-        def jittered(seed):
-            return replay(plan, seed)
-    else:
-        jittered = _jittered_start(model)
+    jittered = functools.partial(replay, plan) if plan is not None else _jittered_start(model)
     shapes = dict(zip(shape_info[0], shape_info[2]))
     names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
     flat = ncp._rv_dict_to_flat_array_wrapper(jittered, names=names,
