@@ -67,6 +67,13 @@ def test_unknown_function_refused_before_evaluation():
         model_frame(parse_formula("Reaction ~ eval(Days)"), data)
 
 
+@pytest.mark.parametrize("method", ["reml", "ml", "bayes"])
+def test_offsets_are_refused_with_what_to_do(method):
+    # formulae would make offset() a column with its own coefficient; lme4 fixes it at 1
+    with pytest.raises(FormulaError, match=r"offset\(\) is not supported yet.*subtract the offset"):
+        ml.fit("Reaction ~ Days + offset(log(Days + 1)) + (1 | Subject)", "sleepstudy", method=method)
+
+
 def test_missing_column_is_named():
     data = ml.datasets.load("sleepstudy")
     with pytest.raises(FormulaError, match="'Dayz' is not a column"):

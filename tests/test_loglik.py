@@ -60,8 +60,6 @@ def test_dependent_rows_keep_pymc(sleepstudy):
 
     assert loglik.supports(build_model("Reaction ~ Days + (1 | Subject)", sleepstudy, family="t"))
     assert not loglik.supports(build_model("Reaction ~ Days + ar1(Days | Subject)", sleepstudy))
-    # an offset is not in the design's X, so η would miss it: PyMC computes those
-    assert not loglik.supports(build_model("Reaction ~ Days + offset(log(Days + 1)) + (1 | Subject)", sleepstudy))
 
 
 def test_chunks_of_draws_give_the_whole_computation(bayes_ss_slopes):

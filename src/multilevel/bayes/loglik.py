@@ -12,8 +12,7 @@ family's density with Bambi's links and parameterisations, without compiling any
   __obs__``, the response's name), so LOO, WAIC and :func:`multilevel.compare` cannot
   tell the difference; ``tests/test_loglik.py`` checks the values against PyMC's.
 
-``ar1``/``cs`` residuals (rows dependent within groups) and offsets keep PyMC's
-computation.
+``ar1``/``cs`` residuals (rows dependent within groups) keep PyMC's computation.
 """
 
 from __future__ import annotations
@@ -29,11 +28,7 @@ _HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
 
 def supports(built) -> bool:
     """Whether :func:`attach` computes this model's log-likelihood (else PyMC does)."""
-    from multilevel.formula.parse import call_arguments
-
-    parsed = built.design.spec.parsed
-    return (built.family in AUXILIARY and parsed.residuals is None
-            and not call_arguments(parsed, {"offset"}))
+    return built.family in AUXILIARY and built.design.spec.parsed.residuals is None
 
 
 def family_loglik(family: str, eta: np.ndarray, y: np.ndarray, params: dict | None = None,

@@ -28,7 +28,7 @@ from multilevel.errors import FormulaError
 ALLOWED_FUNCTIONS = frozenset(
     {
         # formulae built-ins
-        "C", "I", "S", "T", "B", "binary", "p", "prop", "proportion", "offset",
+        "C", "I", "S", "T", "B", "binary", "p", "prop", "proportion",
         "center", "scale", "standardize", "poly", "bs",
         # element-wise maths provided in the evaluation namespace
         "log", "log2", "log10", "log1p", "exp", "sqrt", "abs",
@@ -40,6 +40,12 @@ ALLOWED_FUNCTIONS = frozenset(
         "ar1", "cs",
     }
 )
+# Calls that formulae knows but this package does not carry through, with what to do.
+UNSUPPORTED_FUNCTIONS = {
+    "offset": "offset() is not supported yet: the design would give it a coefficient "
+              "(lme4 fixes it at 1) and the Bayesian draws would not line up with it. For a "
+              "Gaussian model, subtract the offset from the response in the data instead.",
+}
 # Values a keyword argument may take besides numbers and strings; TRUE/FALSE are R's
 # spellings (scale(x, scale = FALSE)), bound in multilevel.formula.namespace.
 _KEYWORD_VALUES = frozenset({"True", "False", "None", "TRUE", "FALSE"})
@@ -224,6 +230,8 @@ def check_names(parsed: ParsedFormula, columns) -> None:
         if is_kwarg or name in _KEYWORD_VALUES:
             continue
         if is_call:
+            if name in UNSUPPORTED_FUNCTIONS:
+                raise FormulaError(UNSUPPORTED_FUNCTIONS[name])
             if name not in ALLOWED_FUNCTIONS:
                 raise FormulaError(
                     f"Function {name!r} is not allowed in a formula. Allowed transforms: "
