@@ -37,9 +37,9 @@ import resource
 import subprocess
 import sys
 import tempfile
-from statistics import median
 import time
 from pathlib import Path
+from statistics import median
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
