@@ -4,6 +4,7 @@ and the HTML report rendered by headless Chromium (DOM and screenshot)."""
 from __future__ import annotations
 
 import base64
+import os
 import re
 import shutil
 import subprocess
@@ -29,9 +30,14 @@ def _browser() -> str:
         path = shutil.which(name)
         if path:
             return path
-    pytest.fail("No headless Chromium on PATH (looked for chromium, chromium-browser, google-chrome). "
-                "Install Debian's package: `apt-get update && apt-get install -y chromium` "
-                "(.ci/run does this on CI machines).")
+    message = ("No headless Chromium on PATH (looked for chromium, chromium-browser, google-chrome). "
+               "Install Debian's package: `apt-get update && apt-get install -y chromium` "
+               "(.ci/run does this on CI machines).")
+    # A fresh developer machine runs the README's test command without a browser; CI
+    # (CI=true, where .ci/run installs Chromium) must run this test, so there it fails.
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 class _Page(HTMLParser):
