@@ -59,9 +59,9 @@ class PriorComparison:
 
 
 def _fit_one(formula, data, priors, family, settings):
-    import multilevel as ml
+    from multilevel.engines import fit as fit_model
 
-    return ml.fit(formula, data, family=family, priors=priors, **settings)
+    return fit_model(formula, data, family=family, priors=priors, **settings)
 
 
 def compare_priors(formula: str, data, priors: dict, *, family: str = "gaussian", ci: float = 0.95,
