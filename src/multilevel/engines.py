@@ -15,8 +15,6 @@ prior comparisons, SBC, regularization paths, the evidence for a random effect) 
 
 from __future__ import annotations
 
-import importlib
-
 import pandas as pd
 
 from multilevel.errors import DataError, FormulaError, MultilevelError
@@ -110,9 +108,11 @@ def fit(
                 f"priors are for method='bayes'; method={method!r} estimates without priors. "
                 "Remove priors= or use method='bayes'."
             )
-        freq = importlib.import_module("multilevel.freq")
+        from multilevel import freq
+
         return freq.fit_freq(formula, data, reml=(method == "reml"), family=family, na=na, **options)
-    bayes = importlib.import_module("multilevel.bayes")
+    from multilevel import bayes  # imports PyMC and Bambi: only for method="bayes"
+
     return bayes.fit_bayes(
         formula, data, family=family, priors=priors, draws=draws, tune=tune, chains=chains,
         seed=seed, sampler=sampler, progress=progress, na=na, **options,
