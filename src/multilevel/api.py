@@ -23,7 +23,7 @@ import sys
 
 import pandas as pd
 
-from multilevel.engines import METHODS, _resolve_data, fit
+from multilevel.engines import METHODS, _resolve_data, fit  # noqa: F401 (_resolve_data: old home)
 
 __all__ = ["METHODS", "attach", "fit"]
 
@@ -83,6 +83,12 @@ class _AttachOnImport(importlib.abc.MetaPathFinder):
 
 if not any(isinstance(finder, _AttachOnImport) for finder in sys.meta_path):
     sys.meta_path.insert(0, _AttachOnImport())
+
+
+# Adding a method: a block headed "# --- fit methods from multilevel.<package>" with a
+# function that imports the verb inside its body, decorated with
+# @attach("<module of the class>", "<class>", "<method name>"). Code below this layer
+# calls the verb itself, never the alias.
 
 
 # --- fit methods from multilevel.report

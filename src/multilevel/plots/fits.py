@@ -45,8 +45,10 @@ def _check_fit(fit, need_groups: bool = False):
 
 def _mean_prediction(fit, data=None, group_effects: bool = True, ci: float = 0.95) -> pd.DataFrame:
     """estimate (and lower/upper for Bayesian fits) of the expected response per row."""
-    if _is_bayes(fit):
-        return fit.predict(data, group_effects=group_effects, ci=ci)
+    if _is_bayes(fit):   # the verb, not the alias fit.predict that the entry layer attaches
+        from multilevel.predict import predict_bayes
+
+        return predict_bayes(fit, data, group_effects=group_effects, ci=ci)
     if getattr(fit, "family", "gaussian") != "gaussian" and hasattr(fit, "pls"):
         return fit.predict(data, group_effects=group_effects, type="response")
     return fit.predict(data, group_effects=group_effects)
