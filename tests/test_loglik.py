@@ -63,7 +63,8 @@ def test_dependent_rows_keep_pymc(sleepstudy):
 
 
 def test_chunks_of_draws_give_the_whole_computation(bayes_ss_slopes):
-    from multilevel.predict.bayes import fitted_eta_chunks, linear_predictor_draws
+    from multilevel.bayes.loglik import fitted_eta_chunks
+    from multilevel.predict.bayes import linear_predictor_draws
 
     whole = linear_predictor_draws(bayes_ss_slopes, None, True, "population", None)
     chunks = list(fitted_eta_chunks(bayes_ss_slopes, rows_times_draws=180 * 700))

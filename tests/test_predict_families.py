@@ -13,7 +13,7 @@ from scipy import stats
 from multilevel.errors import DataError
 from multilevel.formula import parse_formula
 from multilevel.predict.bayes import _predictive
-from multilevel.predict.links import inverse_link
+from multilevel.formula.links import inverse_link
 
 DRAWS = 100_000
 CASES = [  # family, eta, auxiliary parameters

@@ -7,8 +7,9 @@ import pytest
 
 import multilevel as ml
 from multilevel.errors import PriorError
+from multilevel.plots import prior_predictive as plot_prior_predictive
 from multilevel.priors import Prior
-from multilevel.sensitivity import compare_priors, plot_prior_predictive
+from multilevel.sensitivity import compare_priors
 
 # The assertions concern prior sensitivity of Days and sigma; at this size the intercept's
 # R-hat can land just above 1.01 (it is reported in each fit's convergence report).

@@ -31,7 +31,7 @@ _LAZY = {
     "icc": ("multilevel.diagnostics.icc", "icc"),
     "diagnostics": ("multilevel.diagnostics", None),
     "prepare": ("multilevel.prepare", None),
-    "plots": ("multilevel.diagnostics.plots", None),
+    "plots": ("multilevel.plots", None),
 }
 
 __all__ = ["MultilevelError", "datasets", "errors", "fit", *_LAZY]

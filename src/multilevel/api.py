@@ -1,124 +1,178 @@
-"""``multilevel.fit``: one entry point, two engines.
+"""``multilevel.fit``: one entry point, two engines — and the fit methods that call verbs.
 
-``method="bayes"`` builds the model through Bambi and samples it with PyMC/nutpie;
-``method="reml"`` / ``"ml"`` runs the lme4-style profiled-deviance engine, which
-imports neither PyMC nor Bambi. Both parse the formula with the same layer
-(:mod:`multilevel.formula`).
+``ml.fit`` is :func:`multilevel.engines.fit` (the dispatch lives in the engines' layer,
+so the verbs that refit can call it). ``method="bayes"`` builds the model through Bambi
+and samples it with PyMC/nutpie; ``method="reml"`` / ``"ml"`` runs the lme4-style
+profiled-deviance engine, which imports neither PyMC nor Bambi.
+
+The entry layer is also where convenience methods that call a verb or the report
+(``fit.report()``, ``fit.predict()`` of Bayesian fits, ``fit.sensitivity()``...) are
+attached to the result classes: result objects hold results and answer questions about
+themselves, and nothing below this layer imports one above it (see the README's
+"Architecture" section). The blocks at the end of this file, one per package, each
+define thin functions with deferred imports; :func:`attach` sets them on a result class
+when the class's module is first imported, so ``import multilevel`` imports neither the
+engines nor the verbs, and every fit object, however it was made, has the methods.
 """
 
 from __future__ import annotations
 
-import importlib
+import importlib.abc
+import importlib.machinery
+import sys
 
 import pandas as pd
 
-from multilevel.errors import DataError, FormulaError, MultilevelError
+from multilevel.engines import METHODS, _resolve_data, fit  # noqa: F401 (_resolve_data: old home)
 
-METHODS = ("bayes", "reml", "ml", "map")
+__all__ = ["METHODS", "attach", "fit"]
+
+# module name -> [(class name, method name, function)]
+_PENDING: dict[str, list[tuple[str, str, object]]] = {}
 
 
-def fit(
-    formula: str,
-    data: pd.DataFrame | str,
-    method: str = "bayes",
-    family: str = "gaussian",
-    priors=None,
-    *,
-    draws: int = 1000,
-    tune: int = 1000,
-    chains: int = 4,
-    seed: int | None = None,
-    sampler: str = "auto",
-    progress: bool = True,
-    na: str = "drop",
-    **options,
-):
-    """Fit a (multilevel) regression model written in lme4's formula language.
+def attach(module: str, cls: str, name: str):
+    """Decorator: set the function as method ``name`` of class ``module.cls``.
 
-    Parameters
-    ----------
-    formula : str
-        lme4 syntax: ``"y ~ x + (x | g)"`` (correlated intercept and slope),
-        ``"(x || g)"`` (uncorrelated), ``"(1 | a/b)"`` (nested), several bars on
-        different factors (crossed). ``cbind(s, f)`` or ``p(s, n)`` on the left for
-        binomial counts.
-    data : DataFrame or str
-        The data, or the name of a shipped data set (see :mod:`multilevel.datasets`).
-    method : {"bayes", "reml", "ml"}
-        ``"bayes"``: posterior sampling (returns :class:`~multilevel.bayes.BayesFit`).
-        ``"reml"``/``"ml"``: lme4's (RE)ML estimates (returns
-        :class:`~multilevel.freq.FreqFit`); a formula without bars gives least squares
-        (or a GLM for other families). ``"map"``: the posterior mode of a Gaussian
-        regression under a fixed-scale ridge/lasso/elastic-net prior with σ held fixed
-        (``sigma=``, default the least-squares σ̂) — the penalized least-squares
-        solution, as a Series (see :func:`multilevel.priors.map_estimate`).
-    family : str
-        ``gaussian``, ``bernoulli``, ``binomial``, ``poisson``, ``t`` or ``negativebinomial``.
-    priors : None, str, dict or preset
-        Bayesian only. ``None``: the weakly-informative defaults. A preset such as
-        ``ml.priors.ridge()`` for the fixed effects, or a dict mapping term names to
-        priors (see :mod:`multilevel.priors`).
-    draws, tune, chains, seed, sampler, progress
-        Bayesian sampling settings; ``sampler="auto"`` uses the fastest installed
-        sampler (the choice is recorded on the fit).
-    na : {"drop", "error"}
-        Rows with missing values in used columns are dropped with a warning that says
-        how many (lme4's ``na.omit``), or refused.
-    **options
-        Engine-specific settings (e.g. ``target_accept`` for Bayesian fits,
-        ``optimizer`` for REML/ML).
+    Done at once when the module is already imported, otherwise right after its first
+    import (a finder on ``sys.meta_path`` wraps that module's loader), so the classes'
+    modules, and PyMC behind the Bayesian ones, are not imported to attach methods.
+    """
 
-    Returns
-    -------
-    BayesFit or FreqFit
+    def register(function):
+        method = _as_method(function, cls, name)
+        _PENDING.setdefault(module, []).append((cls, name, method))
+        if module in sys.modules:
+            setattr(getattr(sys.modules[module], cls), name, method)
+        return function
+
+    return register
+
+
+def _as_method(function, cls: str, name: str):
+    """The function under the method's own name (``help(fit.report)``, tracebacks); no
+    wrapper, so that warnings' stack levels stay those of a method defined in the class."""
+    function.__name__, function.__qualname__ = name, f"{cls}.{name}"
+    return function
+
+
+def _attach_all(module) -> None:
+    for cls, method, function in _PENDING.get(module.__name__, ()):
+        setattr(getattr(module, cls), method, function)
+
+
+class _AttachOnImport(importlib.abc.MetaPathFinder):
+    """Finds nothing itself: for a module with pending methods it asks the path finder
+    and wraps the loader so that the methods are attached once the module has run."""
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname not in _PENDING or path is None:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_and_attach(module):
+            exec_module(module)
+            _attach_all(module)
+
+        spec.loader.exec_module = exec_and_attach
+        return spec
+
+
+if not any(isinstance(finder, _AttachOnImport) for finder in sys.meta_path):
+    sys.meta_path.insert(0, _AttachOnImport())
+
+
+# Adding a method: a block headed "# --- fit methods from multilevel.<package>" with a
+# function that imports the verb inside its body, decorated with
+# @attach("<module of the class>", "<class>", "<method name>"). Code below this layer
+# calls the verb itself, never the alias.
+
+
+# --- fit methods from multilevel.report
+@attach("multilevel.freq.result", "FreqFit", "report")
+@attach("multilevel.freq.ols", "NoRandomEffects", "report")
+def _freq_report(self, path, ci: float = 0.95):
+    """Write the HTML and markdown report (model, data, Wald interval table, variance
+    components, convergence checks, forest plot) into the folder ``path``.
+
+    Returns the path of ``report.html``; the folder is written all or nothing
+    (:func:`multilevel.report.write_report`).
 
     Examples
     --------
-    >>> import multilevel as ml
+    >>> import multilevel as ml, tempfile
     >>> m = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
-    >>> round(m.reml_criterion, 3)
-    1743.628
+    >>> m.report(tempfile.mkdtemp() + "/report").name
+    'report.html'
     """
-    method = str(method).lower()
-    if method not in METHODS:
-        raise MultilevelError(f"Unknown method {method!r}. Use one of: {', '.join(METHODS)}.")
-    data = _resolve_data(data)
-    if method != "bayes":
-        from multilevel.formula import parse_formula
+    from multilevel.report import write_report
 
-        residuals = parse_formula(formula).residuals
-        if residuals is not None:
-            raise FormulaError(f"{residuals.source!r} (correlated residuals within groups) is fitted "
-                               f"with method='bayes'; method={method!r} assumes independent residuals.")
-    if method == "map":
-        from multilevel.priors import map_estimate
-
-        sigma = options.pop("sigma", None)
-        if sigma is None:  # hold σ at the least-squares estimate
-            sigma = fit(formula, data, method="ml", family=family, na=na).sigma
-        return map_estimate(formula, data, priors, sigma=sigma)
-    if method in ("reml", "ml"):
-        if priors is not None:
-            raise MultilevelError(
-                f"priors are for method='bayes'; method={method!r} estimates without priors. "
-                "Remove priors= or use method='bayes'."
-            )
-        freq = importlib.import_module("multilevel.freq")
-        return freq.fit_freq(formula, data, reml=(method == "reml"), family=family, na=na, **options)
-    bayes = importlib.import_module("multilevel.bayes")
-    return bayes.fit_bayes(
-        formula, data, family=family, priors=priors, draws=draws, tune=tune, chains=chains,
-        seed=seed, sampler=sampler, progress=progress, na=na, **options,
-    )
+    return write_report(self, path, ci=ci)
 
 
-def _resolve_data(data) -> pd.DataFrame:
-    if isinstance(data, str):
-        from multilevel import datasets
+@attach("multilevel.bayes.result", "BayesFit", "report")
+def _bayes_report(self, path, ci: float = 0.95, kind: str = "eti"):
+    """Write an HTML and markdown report (interval table, convergence, rank plots,
+    forest plot, posterior predictive check) into the folder ``path``.
 
-        return datasets.load(data)
-    if not isinstance(data, pd.DataFrame):
-        raise DataError(
-            f"data must be a pandas DataFrame or a shipped dataset name, got {type(data).__name__}."
-        )
-    return data
+    Returns the path of ``report.html``; the folder is written all or nothing.
+    """
+    from multilevel.report import write_report
+
+    return write_report(self, path, ci=ci, kind=kind)
+
+
+# --- fit methods from multilevel.predict
+@attach("multilevel.bayes.result", "BayesFit", "predict")
+def _bayes_predict(self, newdata: pd.DataFrame | None = None, group_effects: bool = True,
+                   new_groups: str = "population", kind: str = "mean", ci: float = 0.95,
+                   seed: int | None = None) -> pd.DataFrame:
+    """Posterior predictions per row: estimate, sd and a credible interval.
+
+    Parameters
+    ----------
+    newdata : DataFrame or None
+        None predicts the fitted rows.
+    group_effects : bool
+        False gives population-level predictions (lme4's ``re.form = NA``).
+    new_groups : {"population", "sample", "error"}
+        Levels not seen in the fit: at the population mean (lme4's
+        ``allow.new.levels``), with a new group effect drawn from the fitted group
+        distribution per posterior draw, or a DataError.
+    kind : {"mean", "predictive"}
+        The expected response, or new observations drawn from the likelihood.
+    ci : float
+    seed : int or None
+        Seeds the draws of new groups and of predictive observations.
+
+    Examples
+    --------
+    >>> new = pd.DataFrame({"Days": [5, 5], "Subject": ["308", "new"]})  # doctest: +SKIP
+    >>> fit.predict(new, new_groups="sample", seed=1)                    # doctest: +SKIP
+    """
+    from multilevel.predict import predict_bayes
+
+    return predict_bayes(self, newdata, group_effects=group_effects, new_groups=new_groups,
+                         kind=kind, ci=ci, seed=seed)
+
+
+# --- fit methods from multilevel.sensitivity
+@attach("multilevel.bayes.result", "BayesFit", "prior_predictive")
+def _bayes_prior_predictive(self, draws: int = 500, seed: int | None = None):
+    """Draws from the prior and the prior predictive distribution (a DataTree)."""
+    from multilevel.sensitivity import prior_predictive
+
+    return prior_predictive(self, draws=draws, seed=seed)
+
+
+@attach("multilevel.bayes.result", "BayesFit", "sensitivity")
+def _bayes_sensitivity(self, var_names: list[str] | None = None) -> pd.DataFrame:
+    """Power-scaling prior/likelihood sensitivity per parameter with a plain flag
+    (prior-data conflict, weak likelihood, ok); see :mod:`multilevel.sensitivity`."""
+    from multilevel.sensitivity import sensitivity
+
+    return sensitivity(self, var_names=var_names)
+

@@ -79,14 +79,14 @@ def _parser() -> argparse.ArgumentParser:
     fit.set_defaults(run=_cmd_fit)
 
     compare = sub.add_parser("compare", help="compare model specs: LOO/WAIC beside AIC/BIC/LRT")
-    from multilevel.compare.cli import add_arguments
+    from multilevel.commands.compare import add_arguments
 
     add_arguments(compare)
     compare.set_defaults(run=_cmd_compare)
 
     priors = sub.add_parser("compare-priors", help="fit one spec under each of its [priors.NAME] "
                             "tables and compare the posteriors")
-    from multilevel.sensitivity.cli import add_arguments as add_prior_arguments
+    from multilevel.commands.priors import add_arguments as add_prior_arguments
 
     add_prior_arguments(priors)
     priors.set_defaults(run=_cmd_compare_priors)
@@ -142,13 +142,13 @@ def _cmd_fit(args) -> int:
 
 
 def _cmd_compare(args) -> int:
-    from multilevel.compare.cli import run
+    from multilevel.commands.compare import run
 
     return run(args)
 
 
 def _cmd_compare_priors(args) -> int:
-    from multilevel.sensitivity.cli import run
+    from multilevel.commands.priors import run
 
     return run(args)
 

@@ -161,60 +161,8 @@ class BayesFit:
             tables[reterm.group] = table
         return tables
 
-    # ----------------------------------------------------------- predictions
-    def predict(self, newdata: pd.DataFrame | None = None, group_effects: bool = True,
-                new_groups: str = "population", kind: str = "mean", ci: float = 0.95,
-                seed: int | None = None) -> pd.DataFrame:
-        """Posterior predictions per row: estimate, sd and a credible interval.
-
-        Parameters
-        ----------
-        newdata : DataFrame or None
-            None predicts the fitted rows.
-        group_effects : bool
-            False gives population-level predictions (lme4's ``re.form = NA``).
-        new_groups : {"population", "sample", "error"}
-            Levels not seen in the fit: at the population mean (lme4's
-            ``allow.new.levels``), with a new group effect drawn from the fitted group
-            distribution per posterior draw, or a DataError.
-        kind : {"mean", "predictive"}
-            The expected response, or new observations drawn from the likelihood.
-        ci : float
-        seed : int or None
-            Seeds the draws of new groups and of predictive observations.
-
-        Examples
-        --------
-        >>> new = pd.DataFrame({"Days": [5, 5], "Subject": ["308", "new"]})  # doctest: +SKIP
-        >>> fit.predict(new, new_groups="sample", seed=1)                    # doctest: +SKIP
-        """
-        from multilevel.predict import predict_bayes
-
-        return predict_bayes(self, newdata, group_effects=group_effects, new_groups=new_groups,
-                             kind=kind, ci=ci, seed=seed)
-
-    def prior_predictive(self, draws: int = 500, seed: int | None = None):
-        """Draws from the prior and the prior predictive distribution (a DataTree)."""
-        from multilevel.sensitivity import prior_predictive
-
-        return prior_predictive(self, draws=draws, seed=seed)
-
-    def sensitivity(self, var_names: list[str] | None = None) -> pd.DataFrame:
-        """Power-scaling prior/likelihood sensitivity per parameter with a plain flag
-        (prior-data conflict, weak likelihood, ok); see :mod:`multilevel.sensitivity`."""
-        from multilevel.sensitivity import sensitivity
-
-        return sensitivity(self, var_names=var_names)
-
-    def report(self, path, ci: float = 0.95, kind: str = "eti"):
-        """Write an HTML and markdown report (interval table, convergence, rank plots,
-        forest plot, posterior predictive check) into the folder ``path``.
-
-        Returns the path of ``report.html``; the folder is written all or nothing.
-        """
-        from multilevel.report import write_report
-
-        return write_report(self, path, ci=ci, kind=kind)
+    # predict, prior_predictive, sensitivity and report call verbs and the report: they are
+    # attached in multilevel/api.py (the entry layer), not defined here.
 
     # -------------------------------------------------------------- summary
     def _reterm(self, block):

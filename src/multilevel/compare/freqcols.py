@@ -24,7 +24,7 @@ LRT_MODES = ("auto", True, False)
 
 def ml_companions(fits: dict) -> tuple[dict, list[str]]:
     """``{name: ML fit or None}`` and notes (refits, failures, warnings of the ML fits)."""
-    import multilevel as ml
+    from multilevel.engines import fit as fit_model
 
     out, notes, refitted = {}, [], []
     for name, fit in fits.items():
@@ -32,7 +32,7 @@ def ml_companions(fits: dict) -> tuple[dict, list[str]]:
             warnings.simplefilter("always", UserWarning)
             try:
                 if is_bayes(fit):
-                    out[name] = ml.fit(fit.formula, fit.design.frame.data, method="ml",
+                    out[name] = fit_model(fit.formula, fit.design.frame.data, method="ml",
                                        family=fit.family)
                 else:
                     out[name] = fit.refit_ml()

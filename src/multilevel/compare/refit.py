@@ -66,14 +66,14 @@ class JobResult:
 
 def run_job(job: FitJob) -> JobResult:
     """Fit one job with :func:`multilevel.fit` and score its held-out rows."""
-    import multilevel as ml
     from multilevel.compare.pointwise import heldout_loglik
+    from multilevel.engines import fit as fit_model
 
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         try:
-            refit = ml.fit(job.formula, job.train, method="bayes", progress=False, **job.options)
+            refit = fit_model(job.formula, job.train, method="bayes", progress=False, **job.options)
         except MultilevelError as exc:
             raise ComparisonError(
                 f"The refit for {job.label} (without {len(job.test_index)} row(s)) failed: {exc}"

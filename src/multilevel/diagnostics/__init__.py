@@ -1,9 +1,9 @@
 """Diagnostics before and after fitting: collinearity (VIF), ICC and the evidence for a
-random effect, the panel F test, convergence checks and plots.
+random effect, the panel F test, convergence checks.
 
-Nothing here imports PyMC, Bambi or ArviZ (a Bayesian fit passed in brings its own);
-the plots (``multilevel.diagnostics.plots``, also ``ml.plots``) import matplotlib
-when used.
+Nothing here imports PyMC, Bambi or ArviZ (a Bayesian fit passed in brings its own).
+The plots that were ``multilevel.diagnostics.plots`` are :mod:`multilevel.plots`
+(``ml.plots``), in the presentation layer.
 """
 
 from multilevel.diagnostics.convergence import (FreqConvergenceReport, check_convergence,

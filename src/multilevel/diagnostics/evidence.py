@@ -102,7 +102,7 @@ def random_effect_evidence(null, alt, data: pd.DataFrame | str | None = None, *,
     >>> round(ev.icc.adjusted, 3), ev.lrt.df, ev.favoured()["BIC"]
     (0.589, 1, 'alt')
     """
-    from multilevel.api import fit
+    from multilevel.engines import fit
     from multilevel.freq.lrt import lrt
 
     fits = []

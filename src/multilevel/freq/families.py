@@ -12,7 +12,7 @@ import numpy as np
 from scipy import special
 
 from multilevel.errors import FamilyError
-from multilevel.predict.links import inverse_link
+from multilevel.formula.links import inverse_link
 
 LINKS = {"binomial": "logit", "bernoulli": "logit", "poisson": "log"}
 

@@ -8,14 +8,12 @@ Stages, each a plain function: :func:`~multilevel.formula.build_design` (design)
 
 from __future__ import annotations
 
-import warnings
-
 import pandas as pd
 
-from multilevel.errors import ConvergenceWarning, FamilyError, SingularFitWarning, SpecError
+from multilevel.errors import FamilyError, SpecError
 from multilevel.formula import Design, build_design, model_frame, parse_formula
-from multilevel.freq.deviance import make_deviance
-from multilevel.freq.optimize import minimize_theta
+from multilevel.freq.messages import rank_message, warn_fit
+from multilevel.freq.optimize import optimize_design
 from multilevel.freq.result import FreqFit
 
 GLMM_FAMILIES = ("binomial", "bernoulli", "poisson")
@@ -101,24 +99,6 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
     return fit_design(formula, design, reml=reml, **options)
 
 
-def optimizer_settings(rhoend: float | None, maxeval: int | None) -> dict:
-    """Keyword arguments of :func:`minimize_theta` from the user's options."""
-    out = {}
-    if rhoend is not None:
-        out["rhoend"] = float(rhoend)
-    if maxeval is not None:
-        out["maxeval"] = int(maxeval)
-    return out
-
-
-def rank_message(design: Design) -> list[str]:
-    """lme4's message for dropped aliased fixed-effect columns."""
-    if not design.dropped_columns:
-        return []
-    return [f"fixed-effect model matrix is rank deficient so dropping {len(design.dropped_columns)} "
-            f"column(s): {', '.join(design.dropped_columns)}"]
-
-
 def fit_design(formula: str, design: Design, reml: bool = True, rhoend: float | None = None,
                solver: str = "auto", warn: bool = True, maxeval: int | None = None) -> FreqFit:
     """Optimize the profiled deviance of a built design and assemble the result.
@@ -126,33 +106,9 @@ def fit_design(formula: str, design: Design, reml: bool = True, rhoend: float | 
     ``warn=False`` suppresses the warnings (used for ML refits of REML fits, whose
     warnings the user has already seen).
     """
-    from threadpoolctl import threadpool_limits
-
-    deviance = make_deviance(design, reml=reml, solver=solver)
-    kwargs = optimizer_settings(rhoend, maxeval)
-    # The dense pieces (Schur complement ~10³) gain nothing from BLAS threads and lose
-    # badly when cores are shared (bench/bench_freq.py).
-    with threadpool_limits(limits=1, user_api="blas"):
-        opt = minimize_theta(deviance, design.theta_start(), design.theta_lower(), **kwargs)
-        pls = deviance.solution(opt.theta)
+    opt, pls = optimize_design(design, reml=reml, solver=solver, rhoend=rhoend, maxeval=maxeval)
     fit = FreqFit(formula=formula, design=design, method="reml" if reml else "ml", opt=opt, pls=pls,
                   messages=rank_message(design), solver=solver)
     if warn:
         warn_fit(fit)
     return fit
-
-
-def warn_fit(fit) -> None:
-    """The fit's messages, non-convergence and singularity as warnings (lme4's messages)."""
-    for message in fit.messages:
-        warnings.warn(message, UserWarning, stacklevel=4)
-    if not fit.converged:
-        warnings.warn(f"The optimizer did not converge: {fit.optimizer_message}. Try rhoend=1e-12, "
-                      "rescaling predictors, or a simpler random-effects structure.",
-                      ConvergenceWarning, stacklevel=4)
-    if fit.singular:
-        warnings.warn(
-            f"boundary (singular) fit: the variance of {', '.join(fit.singular_terms())} is "
-            "estimated as zero (lme4's isSingular). Consider removing that term.",
-            SingularFitWarning, stacklevel=4,
-        )

@@ -119,7 +119,7 @@ def irls(X: np.ndarray, y: np.ndarray, n: np.ndarray, family: Family):
 
 def fit_glm(formula: str, design: Design) -> GLMFit:
     """IRLS fit of a binomial, bernoulli or Poisson GLM (no random effects)."""
-    from multilevel.freq.fit import rank_message
+    from multilevel.freq.messages import rank_message
 
     family = Family(design.frame.family)
     y = np.asarray(design.y, dtype=float)

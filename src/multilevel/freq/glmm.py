@@ -40,10 +40,10 @@ from multilevel.formula import Design
 from multilevel.freq.deviance import solve_pls
 from multilevel.freq.factor import lambda_t_times, lambda_times, make_factor, term_factors
 from multilevel.freq.families import Family
-from multilevel.freq.fit import optimizer_settings, rank_message, warn_fit
 from multilevel.freq.layout import Layout
+from multilevel.freq.messages import rank_message, warn_fit
 from multilevel.freq.neldermead import nelder_mead
-from multilevel.freq.optimize import OptResult, bobyqa, minimize_theta
+from multilevel.freq.optimize import OptResult, bobyqa, minimize_theta, optimizer_settings
 from multilevel.freq.result import FreqFit, wald_table
 
 PIRLS_TOL = 1e-13       # relative change of the penalized deviance (Newton: ~1 extra step)

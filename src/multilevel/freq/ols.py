@@ -16,7 +16,7 @@ import scipy.linalg as sla
 
 from multilevel.formula import Design
 from multilevel.freq.result import (
-    FreqFit, InformationCriteria, check_predict_args, varcorr_frame, wald_table,
+    InformationCriteria, check_predict_args, varcorr_frame, wald_table,
 )
 
 
@@ -85,8 +85,6 @@ class NoRandomEffects(InformationCriteria):
 
     def _inverse_link(self, eta: np.ndarray) -> np.ndarray:
         return eta
-
-    report = FreqFit.report  # the same report; it leaves out what a model without groups lacks
 
 
 @dataclass
@@ -180,7 +178,7 @@ def fit_linear(formula: str, design: Design, reml: bool = False) -> OLSFit:
     """Least squares for a gaussian design without random-effects terms."""
     import warnings
 
-    from multilevel.freq.fit import rank_message
+    from multilevel.freq.messages import rank_message
 
     X, y = design.X, design.y
     beta, *_ = np.linalg.lstsq(X, y, rcond=None)

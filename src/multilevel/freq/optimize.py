@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from multilevel.freq.deviance import make_deviance
+
 RHOEND = 1e-10      # absolute θ tolerance (lme4 uses 1e-8; tighter costs a few evaluations)
 MAXEVAL = 100_000
 BOUNDARY_STEP = 1e-4  # lme4's restart_edge step off the bound
@@ -121,3 +123,30 @@ def bobyqa(deviance, start: np.ndarray, lower: np.ndarray, rhoend: float = RHOEN
 
 _NLOPT_MESSAGES = {1: "converged", 2: "stopval reached", 3: "ftol reached", 4: "xtol reached",
                    5: "maximum number of evaluations reached", 6: "maximum time reached"}
+
+
+def optimizer_settings(rhoend: float | None, maxeval: int | None) -> dict:
+    """Keyword arguments of :func:`minimize_theta` from the user's options."""
+    out = {}
+    if rhoend is not None:
+        out["rhoend"] = float(rhoend)
+    if maxeval is not None:
+        out["maxeval"] = int(maxeval)
+    return out
+
+
+def optimize_design(design, reml: bool = True, solver: str = "auto", rhoend: float | None = None,
+                    maxeval: int | None = None):
+    """θ̂ (:class:`OptResult`) and the PLS solution at θ̂ of a linear mixed model's design:
+    the stages deviance(θ) → optimize of :func:`multilevel.freq.fit.fit_design` (and of
+    ``FreqFit.refit_ml``)."""
+    from threadpoolctl import threadpool_limits
+
+    deviance = make_deviance(design, reml=reml, solver=solver)
+    kwargs = optimizer_settings(rhoend, maxeval)
+    # The dense pieces (Schur complement ~10³) gain nothing from BLAS threads and lose
+    # badly when cores are shared (bench/bench_freq.py).
+    with threadpool_limits(limits=1, user_api="blas"):
+        opt = minimize_theta(deviance, design.theta_start(), design.theta_lower(), **kwargs)
+        pls = deviance.solution(opt.theta)
+    return opt, pls

@@ -255,9 +255,15 @@ class FreqFit(InformationCriteria):
 
     @cached_property
     def _ml_refit(self) -> FreqFit:
-        from multilevel.freq.fit import fit_design
+        # fit_design's stages, here so that the result does not import the fit module
+        from multilevel.freq.messages import rank_message, warn_fit
+        from multilevel.freq.optimize import optimize_design
 
-        return fit_design(self.formula, self.design, reml=False, solver=self.solver)
+        opt, pls = optimize_design(self.design, reml=False, solver=self.solver)
+        fit = FreqFit(formula=self.formula, design=self.design, method="ml", opt=opt, pls=pls,
+                      messages=rank_message(self.design), solver=self.solver)
+        warn_fit(fit)
+        return fit
 
     def deviance_function(self):
         """The profiled deviance of this model as a pure function of θ (REML criterion for
@@ -270,7 +276,7 @@ class FreqFit(InformationCriteria):
                          new_groups: str = "population") -> np.ndarray:
         """Xβ (+ Zb) for the fitted rows or new rows."""
         if newdata is not None:
-            from multilevel.predict.newdata import check_newdata
+            from multilevel.formula.newdata import check_newdata
 
             check_newdata(self.design, newdata)
         data = self.design.frame.data if newdata is None else newdata
@@ -337,23 +343,7 @@ class FreqFit(InformationCriteria):
         """
         return wald_table(self.fixef, self.se, "t_value", ci)
 
-    def report(self, path, ci: float = 0.95):
-        """Write the HTML and markdown report (model, data, Wald interval table, variance
-        components, convergence checks, forest plot) into the folder ``path``.
-
-        Returns the path of ``report.html``; the folder is written all or nothing
-        (:func:`multilevel.report.write_report`).
-
-        Examples
-        --------
-        >>> import multilevel as ml, tempfile
-        >>> m = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
-        >>> m.report(tempfile.mkdtemp() + "/report").name
-        'report.html'
-        """
-        from multilevel.report import write_report
-
-        return write_report(self, path, ci=ci)
+    # report() writes through multilevel.report: attached in multilevel/api.py (entry layer).
 
     def __repr__(self) -> str:
         from multilevel.freq.printing import format_fit

@@ -18,8 +18,8 @@ import pandas as pd
 from multilevel.errors import DataError
 from multilevel.formula.design import level_codes, term_matrix
 from multilevel.formula.frame import eval_arithmetic
-from multilevel.predict.links import inverse_link
-from multilevel.predict.newdata import check_newdata
+from multilevel.formula.links import inverse_link
+from multilevel.formula.newdata import check_newdata
 
 NEW_GROUPS = ("population", "sample", "error")
 KINDS = ("mean", "predictive")
@@ -96,6 +96,8 @@ def linear_predictor_draws(fit, newdata, group_effects: bool, new_groups: str, r
     eta = fit.fixef_draws().to_numpy() @ X.T
     if not group_effects:
         return eta
+    from multilevel.bayes.loglik import group_contribution  # deferred: PyMC is behind bayes
+
     data = design.frame.data if newdata is None else newdata
     effects = fit.ranef_draws()
     covariances = fit.covariance_draws() if new_groups == "sample" else {}
@@ -103,41 +105,12 @@ def linear_predictor_draws(fit, newdata, group_effects: bool, new_groups: str, r
         codes = term.codes if newdata is None else level_codes(term, data, new_groups)
         Xt = term.X if newdata is None else term_matrix(term, data)
         seen = codes >= 0
-        contribution = _group_contribution(effects[term.name], np.maximum(codes, 0), Xt)
+        contribution = group_contribution(effects[term.name], np.maximum(codes, 0), Xt)
         contribution[:, ~seen] = 0.0
         if new_groups == "sample" and not seen.all():
             contribution[:, ~seen] = _new_group_draws(term, data, codes, Xt, covariances[term.name], rng)
         eta = eta + contribution
     return eta
-
-
-def fitted_eta_chunks(fit, rows_times_draws: int = 1_000_000):
-    """η of the fitted rows (group effects included), a block of posterior draws at a time.
-
-    Yields ``(draws, eta)`` with ``draws`` a slice of the flattened (chain, draw) axis and
-    ``eta`` of shape (len(draws), rows): :func:`linear_predictor_draws` on the fitted rows
-    within a bounded memory (InstEval's 2000 draws x 73,421 rows at once take gigabytes).
-    Blocks of ~1e6 values (8 MB) keep the temporaries in reused memory: 4e6 made the
-    InstEval log-likelihood 3.5x slower, mostly page faults of fresh allocations.
-    """
-    design = fit.design
-    fixef = fit.fixef_draws().to_numpy()
-    effects = fit.ranef_draws()
-    size = max(1, rows_times_draws // max(1, design.n))
-    for start in range(0, len(fixef), size):
-        draws = slice(start, start + size)
-        eta = fixef[draws] @ design.X.T
-        for term in design.reterms:
-            eta += _group_contribution(effects[term.name][draws], term.codes, term.X)
-        yield draws, eta
-
-
-def _group_contribution(effects: np.ndarray, codes: np.ndarray, Xt: np.ndarray) -> np.ndarray:
-    """Σ_k b[s, code_i, k] X_ik for effects (S, levels, q): shape (S, rows)."""
-    if Xt.shape[1] == 1:   # scalar terms: a gather (and a product unless it is an intercept)
-        gathered = np.take(effects[:, :, 0], codes, axis=1)
-        return gathered if np.all(Xt == 1.0) else gathered * Xt[:, 0]
-    return np.einsum("snq,nq->sn", effects[:, codes, :], Xt)
 
 
 def _new_group_draws(term, data, codes, Xt, cov, rng) -> np.ndarray:

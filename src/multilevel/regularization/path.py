@@ -110,11 +110,11 @@ def regularization_path(formula: str, data: pd.DataFrame, kind: str = "ridge", s
     ...                            kind="ridge", scales=[1, 10, 100])          # doctest: +SKIP
     >>> path.best_scale, path.sklearn_scale                                  # doctest: +SKIP
     """
-    import multilevel as ml
+    from multilevel.engines import fit as fit_model
 
     if kind not in KINDS:
         raise PriorError(f"kind={kind!r}; use one of {', '.join(KINDS)}.")
-    frame = ml.fit(formula, data, method="ml")          # least squares: σ̂, columns, checks
+    frame = fit_model(formula, data, method="ml")          # least squares: σ̂, columns, checks
     X, y = frame.design.X[:, 1:], frame.design.y
     names = frame.design.x_names[1:]
     if scales is None:
@@ -142,9 +142,9 @@ def regularization_path(formula: str, data: pd.DataFrame, kind: str = "ridge", s
 def _fit_summary(formula, data, prior, settings, ci):
     import arviz as az
 
-    import multilevel as ml
+    from multilevel.engines import fit as fit_model
 
-    fit = ml.fit(formula, data, priors=prior, **settings)
+    fit = fit_model(formula, data, priors=prior, **settings)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
         result = az.loo(fit.idata)

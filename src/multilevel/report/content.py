@@ -13,10 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from multilevel.errors import ConvergenceWarning, MultilevelError
-
-KINDS = {"eti": "equal-tailed", "hdi": "highest-density"}
-
+from multilevel.errors import ConvergenceWarning
+from multilevel.plots.intervals import KINDS, interval_table, is_bayes
 
 @dataclass
 class ReportContent:
@@ -58,65 +56,6 @@ class ReportContent:
     convergence_ok: bool = True
     convergence_text: str = ""
     convergence_table: pd.DataFrame | None = field(default=None)
-
-
-def is_bayes(fit) -> bool:
-    return hasattr(fit, "idata")
-
-
-def check_interval(ci, kind: str) -> tuple[float, str]:
-    """Validate the interval's level and kind; return them normalised."""
-    kind = str(kind).lower()
-    if kind not in KINDS:
-        raise MultilevelError(f"kind={kind!r} is not an interval kind; use one of {tuple(KINDS)}.")
-    try:
-        level = float(ci)
-    except (TypeError, ValueError):
-        level = float("nan")
-    if not 0 < level < 1:
-        raise MultilevelError(f"ci must be a probability strictly between 0 and 1, got {ci!r}.")
-    return level, kind
-
-
-def interval_table(fit, ci: float = 0.95, kind: str = "eti") -> pd.DataFrame:
-    """Estimate and interval per parameter, labelled with the interval's kind and level.
-
-    Parameters
-    ----------
-    fit : BayesFit, FreqFit or OLSFit
-    ci : float
-        Probability of the interval.
-    kind : {"eti", "hdi"}
-        Equal-tailed or highest-density credible interval (Bayesian fits). ML/REML
-        fits get the Wald intervals of their ``summary(ci=...)`` whatever ``kind``
-        says: normal quantiles for mixed models and GLMs (lme4's ``confint(method =
-        "Wald")``), Student-t with n − p degrees of freedom for least squares (R's
-        ``confint.lm``).
-
-    Returns
-    -------
-    DataFrame
-        Bayesian fits: ``estimate, sd, lower, upper, r_hat, ess_bulk, ess_tail,
-        mcse_mean``; ML/REML fits: their ``summary()`` columns then ``lower, upper``.
-        ``attrs`` holds ``ci`` and ``kind`` ("eti", "hdi" or "wald").
-
-    Examples
-    --------
-    >>> import multilevel as ml
-    >>> m = ml.fit("mpg ~ wt", "mtcars", method="ml")
-    >>> interval_table(m)[["lower", "upper"]].round(4)
-                   lower    upper
-    (Intercept)  33.4505  41.1198
-    wt           -6.4863  -4.2026
-    """
-    level, kind = check_interval(ci, kind)
-    if is_bayes(fit):
-        table = fit.summary(ci=level, kind=kind).copy()
-    else:
-        table = fit.summary(ci=level).copy()
-        kind = "wald"
-    table.attrs.update(ci=level, kind=kind)
-    return table
 
 
 def table_label(table: pd.DataFrame) -> str:

@@ -49,12 +49,12 @@ class ReplicateResult:
 
 def run_replicate(job: SBCJob) -> ReplicateResult:
     """Fit one replicate and rank its true parameter values among the posterior draws."""
-    import multilevel as ml
+    from multilevel.engines import fit as fit_model
     from multilevel.errors import ConvergenceWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # SBC reports ranks, not per-fit checks
-        fit = ml.fit(job.formula, job.data, method="bayes", progress=False, check=False,
+        fit = fit_model(job.formula, job.data, method="bayes", progress=False, check=False,
                      **job.options)
     draws = fit.summary_draws
     ranks = {}
@@ -148,7 +148,7 @@ def sbc(spec_or_formula, data=None, *, n: int = 100, seed: int = 0, family: str 
 
 def _resolve(spec_or_formula, data, family, priors, draws, tune, chains, sampler, options):
     """(formula, data, fit options) from a formula + data or a model spec."""
-    from multilevel.api import _resolve_data
+    from multilevel.engines import _resolve_data
 
     base: dict = {"family": "gaussian", "priors": None, "draws": draws, "tune": tune,
                   "chains": chains, "sampler": "auto"}

@@ -1,7 +1,6 @@
 """Prior sensitivity: prior predictive checks, power-scaling, comparing priors."""
 
 from multilevel.sensitivity.compare import PriorComparison, compare_priors
-from multilevel.sensitivity.psense import plot_prior_predictive, prior_predictive, sensitivity
+from multilevel.sensitivity.psense import prior_predictive, sensitivity
 
-__all__ = ["PriorComparison", "compare_priors", "plot_prior_predictive", "prior_predictive",
-           "sensitivity"]
+__all__ = ["PriorComparison", "compare_priors", "prior_predictive", "sensitivity"]

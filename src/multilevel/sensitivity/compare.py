@@ -34,7 +34,9 @@ class PriorComparison:
     def sensitivity(self, var_names: list[str] | None = None) -> pd.DataFrame:
         """Power-scaling sensitivity of each fit side by side: columns (prior name,
         ``prior`` | ``likelihood`` | ``flag``); see :func:`multilevel.sensitivity.sensitivity`."""
-        tables = {name: fit.sensitivity(var_names)[["prior", "likelihood", "flag"]]
+        from multilevel.sensitivity.psense import sensitivity  # the verb, not the fit's alias
+
+        tables = {name: sensitivity(fit, var_names)[["prior", "likelihood", "flag"]]
                   for name, fit in self.fits.items()}
         return pd.concat(tables, axis=1)
 
@@ -59,9 +61,9 @@ class PriorComparison:
 
 
 def _fit_one(formula, data, priors, family, settings):
-    import multilevel as ml
+    from multilevel.engines import fit as fit_model
 
-    return ml.fit(formula, data, family=family, priors=priors, **settings)
+    return fit_model(formula, data, family=family, priors=priors, **settings)
 
 
 def compare_priors(formula: str, data, priors: dict, *, family: str = "gaussian", ci: float = 0.95,

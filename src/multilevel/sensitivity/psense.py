@@ -160,18 +160,3 @@ def prior_predictive(fit, draws: int = 500, seed: int | None = None):
     >>> fit.prior_predictive(draws=100, seed=1)["prior_predictive"]         # doctest: +SKIP
     """
     return fit.built.sample_prior(draws=draws, seed=seed)
-
-
-def plot_prior_predictive(fit, draws: int = 100, seed: int | None = 0):
-    """The observed response against data sets simulated from the prior alone."""
-    from multilevel.report.figures import data_vs_simulations
-
-    idata = prior_predictive(fit, draws=draws, seed=seed)
-    group = idata["prior_predictive"]
-    name = next(iter(group.data_vars))
-    sims = np.asarray(group[name].values).reshape(-1, fit.nobs)[:draws]
-    y = np.asarray(fit.design.y, dtype=float)
-    lo, hi = np.quantile(sims, [0.01, 0.99])
-    edges = np.linspace(min(lo, y.min()), max(hi, y.max()), 50)
-    return data_vs_simulations(y, sims, edges, title="Prior predictive check",
-                               label=f"{draws} prior predictive data sets", color="C1")

@@ -45,8 +45,10 @@ def _check_fit(fit, need_groups: bool = False):
 
 def _mean_prediction(fit, data=None, group_effects: bool = True, ci: float = 0.95) -> pd.DataFrame:
     """estimate (and lower/upper for Bayesian fits) of the expected response per row."""
-    if _is_bayes(fit):
-        return fit.predict(data, group_effects=group_effects, ci=ci)
+    if _is_bayes(fit):   # the verb, not the alias fit.predict that the entry layer attaches
+        from multilevel.predict import predict_bayes
+
+        return predict_bayes(fit, data, group_effects=group_effects, ci=ci)
     if getattr(fit, "family", "gaussian") != "gaussian" and hasattr(fit, "pls"):
         return fit.predict(data, group_effects=group_effects, type="response")
     return fit.predict(data, group_effects=group_effects)
@@ -208,7 +210,7 @@ def ppc(fit, n_draws: int = 50, seed: int = 0):
             f"A posterior predictive check needs a Bayesian fit (method='bayes'); got "
             f"{type(fit).__name__}. For REML/ML fits look at residuals(fit)."
         )
-    from multilevel.report.figures import ppc_plot
+    from multilevel.plots.draw import ppc_plot
 
     return ppc_plot(fit, n_draws=n_draws, seed=seed)
 
@@ -292,8 +294,8 @@ def forest(fit, ci: float = 0.95, kind: str = "eti", intercept: bool = True):
     Figure
         One axes, one row per fixed effect.
     """
-    from multilevel.report.content import interval_table
-    from multilevel.report.figures import forest_plot
+    from multilevel.plots.draw import forest_plot
+    from multilevel.plots.intervals import interval_table
 
     design = _check_fit(fit)
     table = interval_table(fit, ci=ci, kind=kind)
@@ -303,3 +305,22 @@ def forest(fit, ci: float = 0.95, kind: str = "eti", intercept: bool = True):
     rows = table.loc[names].copy()
     rows.attrs.update(table.attrs)
     return forest_plot(rows)
+
+
+# ----------------------------------------------------------- prior predictive
+def prior_predictive(fit, draws: int = 100, seed: int | None = 0):
+    """The observed response against data sets simulated from the prior alone
+    (:func:`multilevel.sensitivity.prior_predictive`); formerly
+    ``multilevel.sensitivity.plot_prior_predictive``."""
+    from multilevel.plots.draw import data_vs_simulations
+    from multilevel.sensitivity import prior_predictive
+
+    idata = prior_predictive(fit, draws=draws, seed=seed)
+    group = idata["prior_predictive"]
+    name = next(iter(group.data_vars))
+    sims = np.asarray(group[name].values).reshape(-1, fit.nobs)[:draws]
+    y = np.asarray(fit.design.y, dtype=float)
+    lo, hi = np.quantile(sims, [0.01, 0.99])
+    edges = np.linspace(min(lo, y.min()), max(hi, y.max()), 50)
+    return data_vs_simulations(y, sims, edges, title="Prior predictive check",
+                               label=f"{draws} prior predictive data sets", color="C1")

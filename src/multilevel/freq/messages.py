@@ -1,0 +1,33 @@
+"""lme4's messages about a fit — dropped rank-deficient columns, non-convergence,
+singular fits — shared by the LMM, GLMM, GLM and least-squares paths."""
+
+from __future__ import annotations
+
+import warnings
+
+from multilevel.errors import ConvergenceWarning, SingularFitWarning
+from multilevel.formula import Design
+
+
+def rank_message(design: Design) -> list[str]:
+    """lme4's message for dropped aliased fixed-effect columns."""
+    if not design.dropped_columns:
+        return []
+    return [f"fixed-effect model matrix is rank deficient so dropping {len(design.dropped_columns)} "
+            f"column(s): {', '.join(design.dropped_columns)}"]
+
+
+def warn_fit(fit) -> None:
+    """The fit's messages, non-convergence and singularity as warnings (lme4's messages)."""
+    for message in fit.messages:
+        warnings.warn(message, UserWarning, stacklevel=4)
+    if not fit.converged:
+        warnings.warn(f"The optimizer did not converge: {fit.optimizer_message}. Try rhoend=1e-12, "
+                      "rescaling predictors, or a simpler random-effects structure.",
+                      ConvergenceWarning, stacklevel=4)
+    if fit.singular:
+        warnings.warn(
+            f"boundary (singular) fit: the variance of {', '.join(fit.singular_terms())} is "
+            "estimated as zero (lme4's isSingular). Consider removing that term.",
+            SingularFitWarning, stacklevel=4,
+        )
