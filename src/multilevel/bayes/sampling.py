@@ -97,11 +97,12 @@ def run(bambi_model, settings: SamplingSettings, progress: bool, stats: dict | N
 
         compile_cache = nutpie_compile_cache(stats)
         skip_steps = _nuts_for_all(bambi_model.backend.model)
+        interrupts = _nutpie_raises_on_interrupt()
     else:
-        compile_cache = skip_steps = contextlib.nullcontext()
+        compile_cache = skip_steps = interrupts = contextlib.nullcontext()
     try:
-        with compile_cache, skip_steps:
-            return bambi_model.fit(
+        with compile_cache, skip_steps, interrupts:
+            idata = bambi_model.fit(
                 draws=settings.draws,
                 tune=settings.tune,
                 chains=settings.chains,
@@ -117,6 +118,46 @@ def run(bambi_model, settings: SamplingSettings, progress: bool, stats: dict | N
             f"Sampling with {settings.sampler!r} failed: {exc}. Check the data for extreme "
             "values, rescale predictors, or try sampler='pymc' / a higher target_accept."
         ) from exc
+    check_complete(idata, settings)
+    return idata
+
+
+def check_complete(idata, settings: SamplingSettings) -> None:
+    """Raise KeyboardInterrupt when the posterior has fewer chains or draws than asked for.
+
+    nutpie and PyMC's sequential sampler catch Ctrl-C and return the draws made so far;
+    such a truncated sample is an interrupted run, never a fit.
+    """
+    sizes = idata["posterior"].sizes
+    chains, draws = int(sizes.get("chain", 0)), int(sizes.get("draw", 0))
+    if chains < settings.chains or draws < settings.draws:
+        raise KeyboardInterrupt(f"sampling stopped after {draws} of {settings.draws} draws "
+                                f"({chains} of {settings.chains} chains)")
+
+
+@contextlib.contextmanager
+def _nutpie_raises_on_interrupt():
+    """Make ``nutpie.sample`` (as PyMC calls it) raise on Ctrl-C instead of returning the
+    draws it has: it runs in the background and an interrupt of the wait cancels it."""
+    import nutpie
+
+    original = nutpie.sample
+
+    def sample(*args, **kwargs):
+        if kwargs.get("blocking", True) is False:
+            return original(*args, **kwargs)
+        background = original(*args, **{**kwargs, "blocking": False})
+        try:
+            return background.wait()
+        except BaseException:
+            background.cancel()
+            raise
+
+    nutpie.sample = sample
+    try:
+        yield
+    finally:
+        nutpie.sample = original
 
 
 @contextlib.contextmanager
