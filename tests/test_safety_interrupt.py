@@ -159,3 +159,31 @@ def test_a_truncated_sample_is_an_interrupt_not_a_fit(chains, draws):
     with pytest.raises(KeyboardInterrupt, match="sampling stopped"):
         check_complete({"posterior": _Posterior(chains, draws)}, settings)
     check_complete({"posterior": _Posterior(4, 1000)}, settings)
+
+
+class _SwallowingSampler:
+    """Does what PyMC's samplers do with Ctrl-C: swallow it, then go on with few draws."""
+
+    def __init__(self, then):
+        self.then = then
+
+    def fit(self, **kwargs):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)   # the handler raises here
+        except KeyboardInterrupt:
+            pass
+        if isinstance(self.then, Exception):
+            raise self.then
+        return self.then
+
+
+@pytest.mark.parametrize("then", [ValueError("Not enough samples to build a trace."),
+                                  {"posterior": _Posterior(4, 1000)}], ids=["fails", "returns"])
+def test_an_interrupt_swallowed_by_the_sampler_still_stops_the_fit(then):
+    from multilevel.bayes.sampling import run
+
+    settings = SamplingSettings(sampler="pymc", draws=1000, tune=10, chains=4, seed=1,
+                                target_accept=0.9)
+    with pytest.raises(KeyboardInterrupt):
+        run(_SwallowingSampler(then), settings, progress=False)

@@ -16,6 +16,8 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import signal
+import threading
 from dataclasses import dataclass
 
 from multilevel.errors import FitError
@@ -101,7 +103,7 @@ def run(bambi_model, settings: SamplingSettings, progress: bool, stats: dict | N
     else:
         compile_cache = skip_steps = interrupts = contextlib.nullcontext()
     try:
-        with compile_cache, skip_steps, interrupts:
+        with _noting_interrupts() as noted, compile_cache, skip_steps, interrupts:
             idata = bambi_model.fit(
                 draws=settings.draws,
                 tune=settings.tune,
@@ -114,12 +116,45 @@ def run(bambi_model, settings: SamplingSettings, progress: bool, stats: dict | N
                 progressbar=progress,
             )
     except (ValueError, RuntimeError, FloatingPointError) as exc:
+        if noted:   # PyMC swallowed the interrupt, then failed on the few draws it had
+            raise KeyboardInterrupt(f"sampling interrupted ({exc})") from None
         raise FitError(
             f"Sampling with {settings.sampler!r} failed: {exc}. Check the data for extreme "
             "values, rescale predictors, or try sampler='pymc' / a higher target_accept."
         ) from exc
+    if noted:
+        raise KeyboardInterrupt("sampling interrupted")
     check_complete(idata, settings)
     return idata
+
+
+@contextlib.contextmanager
+def _noting_interrupts():
+    """Note SIGINT/SIGTERM while sampling, then let the installed handler act as before.
+
+    PyMC's samplers catch KeyboardInterrupt and go on with the draws they have (or fail
+    for having too few); the note lets :func:`run` raise KeyboardInterrupt instead.
+    Only Python-level handlers (Python's Ctrl-C handler, the CLI's) are wrapped.
+    """
+    noted: list = []
+    if threading.current_thread() is not threading.main_thread():
+        yield noted
+        return
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(sig)
+        if callable(handler):
+            def noting(signum, frame, _handler=handler):
+                noted.append(signum)
+                return _handler(signum, frame)
+
+            previous[sig] = handler
+            signal.signal(sig, noting)
+    try:
+        yield noted
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def check_complete(idata, settings: SamplingSettings) -> None:

@@ -149,7 +149,7 @@ def _protected(protect):
     out.append((Path(os.path.abspath(os.sep)), "the file system root"))
     for item in protect:
         if item is not None:
-            out.append((Path(os.path.abspath(os.fspath(item))).resolve(), "a path the run uses"))
+            out.append((Path(os.path.abspath(os.fspath(item))).resolve(), "a file this run reads"))
     return out
 
 
