@@ -286,3 +286,28 @@ def test_temp_folders_of_a_killed_writer_are_swept(tmp_path):
     with atomic_folder(tmp_path / "run") as folder:
         (folder / "a.txt").write_text("x")
     assert sorted(p.name for p in tmp_path.iterdir()) == [".run.tmp-notours", "run"]
+
+
+@pytest.mark.parametrize("target", ["x" * 300, "runs/" + "y" * 256 + "/z", "a\x00b"])
+def test_impossible_folder_names_are_refused_before_any_work(tmp_path, monkeypatch, target):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(RunFolderError):
+        check_target(target)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_concurrent_cli_fits_into_one_out_all_finish_and_leave_one_whole_run(project, tmp_path):
+    env = dict(os.environ, MPLBACKEND="Agg",
+               PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src") + os.pathsep
+               + os.environ.get("PYTHONPATH", ""))
+    spec = project / "model.toml"
+    spec.write_text(REML_SPEC.format(name="ss", data="data.csv") + "[report]\nplots = false\n")
+    out = tmp_path / "runs" / "ss"
+    procs = [subprocess.Popen([sys.executable, "-m", "multilevel.cli", "fit", str(spec), "--out",
+                               str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True) for _ in range(3)]
+    results = [(p.communicate(timeout=300)[1], p.returncode)[::-1] for p in procs]
+    assert [code for code, _ in results] == [0, 0, 0], results
+    assert is_run_folder(out)
+    assert {"summary.csv", "report.md", "spec.toml"} <= {p.name for p in out.iterdir()}
+    assert sorted(p.name for p in out.parent.iterdir()) == ["ss"]

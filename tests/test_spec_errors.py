@@ -167,3 +167,16 @@ def test_wrong_typed_fit_arguments_are_clear_errors(kwargs, error, match):
 def test_a_formula_that_is_not_a_string_is_a_formula_error():
     with pytest.raises(FormulaError, match="formula must be a string"):
         ml.fit(123, "sleepstudy", method="reml")
+
+
+def test_upper_case_suffixes_are_data_files(tmp_path):
+    pd.DataFrame({"y": [1.0, 2.0, 4.0], "x": [0, 1, 2]}).to_csv(tmp_path / "D.CSV", index=False)
+    assert _data_spec(tmp_path, "D.CSV").load_data().shape == (3, 2)
+
+
+def test_numpy_integers_are_accepted_as_settings():
+    import numpy as np
+
+    fit = ml.fit("Reaction ~ Days + (1 | Subject)", "sleepstudy", method="reml", seed=np.int64(3),
+                 draws=np.int32(10), chains=np.int64(2), tune=np.uint8(5))
+    assert fit.nobs == 180

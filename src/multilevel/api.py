@@ -98,6 +98,8 @@ def fit(
         raise MultilevelError(f"Unknown method {method!r}. Use one of: {', '.join(METHODS)}.")
     method = method.lower()
     _check_arguments(formula, family, method, draws, tune, chains, seed, sampler, progress, options)
+    draws, tune, chains = int(draws), int(tune), int(chains)   # numpy integers included
+    seed = None if seed is None else int(seed)
     data = _resolve_data(data)
     if method != "bayes":
         from multilevel.formula import parse_formula

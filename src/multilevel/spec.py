@@ -102,7 +102,7 @@ class ModelSpec:
                 f"Spec {self.name!r}: data {self.data!r} is neither a shipped dataset "
                 f"({', '.join(datasets.names())}) nor a file (looked for {file})."
             )
-        if file.suffix not in (".csv", ".parquet", ".pq"):
+        if file.suffix.lower() not in (".csv", ".parquet", ".pq"):
             raise SpecError(f"Spec {self.name!r}: data file {file.name!r} must be .csv or .parquet.")
         return read_table(file)
 
@@ -264,7 +264,7 @@ def check_name(name: str, where: str = "spec") -> str:
 
 def read_table(file: Path) -> pd.DataFrame:
     """Read a CSV or Parquet data file; a file that is not a readable table is a DataError."""
-    what = "Parquet" if file.suffix in (".parquet", ".pq") else "CSV"
+    what = "Parquet" if file.suffix.lower() in (".parquet", ".pq") else "CSV"
     if not file.is_file():
         raise DataError(f"Data {str(file)!r} is not a regular file (a folder or a device?); give "
                         f"a {what} file.")

@@ -106,7 +106,19 @@ def check_target(target: str | Path, protect=()) -> Path:
     >>> check_target(root / "runs" / "model") == root / "runs" / "model"
     True
     """
+    try:
+        return _check_target(target, protect)
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, RunFolderError):
+            raise
+        raise RunFolderError(f"Run folder {str(target)!r} cannot be used: {exc}. Give a short "
+                             "folder name of letters, digits, '.', '_' and '-'.") from None
+
+
+def _check_target(target, protect) -> Path:
     raw = os.fspath(target)
+    if "\x00" in raw:
+        raise RunFolderError(f"Run folder {raw!r} contains a NUL character; give a folder name.")
     last = raw.rstrip("/" + os.sep).replace(os.sep, "/").split("/")[-1] if raw.strip() else ""
     if last in ("", ".", ".."):
         raise RunFolderError(
@@ -114,6 +126,9 @@ def check_target(target: str | Path, protect=()) -> Path:
             "Give a new folder, e.g. --out runs/my-model."
         )
     path = Path(os.path.abspath(raw))
+    if any(len(os.fsencode(part)) > 255 for part in path.parts):
+        raise RunFolderError(f"Run folder {raw!r} has a path component longer than 255 bytes; "
+                             "give a shorter folder name.")
     if path.is_symlink():
         raise RunFolderError(
             f"Run folder {raw!r} is a symbolic link (to {os.readlink(path)!r}); it is not replaced. "
