@@ -107,6 +107,9 @@ def test_entries_writable_by_others_or_owned_by_others_are_ignored(cache_dir):
 def test_the_cache_folder_is_private_and_a_shared_one_is_not_used(cache_dir):
     assert cache.private_folder(cache_dir)
     assert stat.S_IMODE(cache_dir.stat().st_mode) == 0o700
+    cache_dir.chmod(0o755)   # an earlier version's folder: made private
+    assert cache.private_folder(cache_dir)
+    assert stat.S_IMODE(cache_dir.stat().st_mode) == 0o700
     cache_dir.chmod(0o770)
     assert not cache.private_folder(cache_dir)
     cache_dir.chmod(0o700)

@@ -398,6 +398,9 @@ def private_folder(folder: Path) -> bool:
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
         _log_once("not used: not a folder owned by this user and private to it (chmod 700)", folder)
         return False
+    if info.st_mode & 0o077:   # made by an earlier version (0755): nobody else could write it
+        with contextlib.suppress(OSError):
+            folder.chmod(0o700)
     return True
 
 
