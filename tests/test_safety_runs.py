@@ -311,3 +311,65 @@ def test_concurrent_cli_fits_into_one_out_all_finish_and_leave_one_whole_run(pro
     assert is_run_folder(out)
     assert {"summary.csv", "report.md", "spec.toml"} <= {p.name for p in out.iterdir()}
     assert sorted(p.name for p in out.parent.iterdir()) == ["ss"]
+
+
+# ------------------------------------------------------------------- property: any target
+def _sandbox(root: Path) -> Path:
+    proj = root / "proj"
+    (proj / "sub").mkdir(parents=True)
+    (proj / "model.toml").write_text("x")
+    (proj / "data.csv").write_text("y\n1\n")
+    (proj / "sub" / "notes.txt").write_text("n")
+    (root / "file").write_text("f")
+    (root / "link").symlink_to(proj, target_is_directory=True)
+    (root / "empty").mkdir()
+    with atomic_folder(root / "oldrun") as folder:
+        (folder / "a.txt").write_text("old")
+    return proj
+
+
+def test_any_target_is_written_whole_or_refused_and_nothing_else_changes():
+    hypothesis = pytest.importorskip("hypothesis")
+    from hypothesis import strategies as st
+
+    parts = st.sampled_from([".", "..", "proj", "sub", "model.toml", "data.csv", "file", "link",
+                             "empty", "oldrun", "new", "runs", "", " ", "a\\b", "ü", "x" * 260])
+    targets = st.lists(parts, min_size=1, max_size=4).map("/".join)
+
+    @hypothesis.settings(max_examples=150, deadline=None, database=None)
+    @hypothesis.given(target=targets, absolute=st.booleans())
+    def check(target, absolute):
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp, "1", "2", "3", "4", "cwd")   # four '..' stay inside tmp
+            root.mkdir(parents=True)
+            proj = _sandbox(root)
+            cwd = os.getcwd()
+            os.chdir(root)
+            try:
+                before = _snapshot(root)
+                raw = str(root / target) if absolute else target
+                protect = [proj / "model.toml", proj / "data.csv"]
+                try:
+                    path = check_target(raw, protect=protect)
+                except RunFolderError:
+                    assert _snapshot(root) == before
+                    return
+                with atomic_folder(raw, protect=protect) as folder:
+                    (folder / "new.txt").write_text("new")
+                assert is_run_folder(path) and (path / "new.txt").read_text() == "new"
+                after = _snapshot(root)
+                changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+                written = path.resolve()
+                if written.is_relative_to(root.resolve()):   # only the new run's files changed
+                    prefix = str(written.relative_to(root.resolve()))
+                    assert all(k.startswith(prefix + os.sep) for k in changed), changed
+                else:
+                    assert not changed
+                assert not any(p.name.startswith(".") and p.name != MARKER for p in path.parent.iterdir()
+                               if p.name.startswith(f".{path.name}."))
+            finally:
+                os.chdir(cwd)
+
+    check()
