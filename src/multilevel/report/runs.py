@@ -287,11 +287,11 @@ def _sweep(path: Path) -> None:
     ``.NAME.tmp-*`` of a writer process that no longer exists on this host.
     """
     host = socket.gethostname()
-    for entry in path.parent.glob(f".{path.name}.*-*"):
-        rest = entry.name[len(path.name) + 2:]
-        if not (rest.startswith("tmp-") or rest.startswith("old-")) or not is_run_folder(entry):
+    tmp, old = f".{path.name}.tmp-", f".{path.name}.old-"
+    for entry in list(path.parent.iterdir()):
+        if not entry.name.startswith((tmp, old)) or not is_run_folder(entry):
             continue
-        if rest.startswith("tmp-"):
+        if entry.name.startswith(tmp):
             try:
                 record = json.loads((entry / MARKER).read_text(encoding="utf-8"))
             except (OSError, ValueError):
