@@ -32,8 +32,9 @@ def _spec(tmp_path, text: str | bytes, name: str = "m.toml"):
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
     ('name = "caf\xe9"\n'.encode("latin-1"), "not UTF-8"),
     ("this is = = not toml", "not valid TOML"),
-    ("a = " + "[" * 5000 + "]" * 5000, "nested too deeply"),
-    ("a = " + "{b=" * 3000 + "1" + "}" * 3000, "nested too deeply"),
+    # RecursionError in tomllib, or (once PyMC raised the recursion limit) the depth check
+    ("a = " + "[" * 5000 + "]" * 5000, "nested (too deeply|more than)"),
+    ("a = " + "{b=" * 3000 + "1" + "}" * 3000, "nested (too deeply|more than)"),
     ("a = " + "[" * 40 + "]" * 40, "nested more than"),
     ("x" * 1_100_000, "larger than"),
 ])
