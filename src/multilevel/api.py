@@ -23,6 +23,7 @@ BAYES_OPTIONS = {
     "check": (lambda v: _bool(v), "True or False"),
     "noncentered": (lambda v: _bool(v) or v == "auto", "True, False or 'auto'"),
 }
+_ARGUMENTS = ("draws", "tune", "chains", "seed", "sampler", "progress", "na")
 FREQ_OPTIONS = {
     "rhoend": (lambda v: _real(v) and 0 < v < 1, "a number in (0, 1)"),
     "maxeval": (lambda v: _integer(v) and v >= 1, "an integer >= 1"),
@@ -162,10 +163,17 @@ def _check_arguments(formula, family, method, draws, tune, chains, seed, sampler
     if method == "map":
         return
     valid = BAYES_OPTIONS if method == "bayes" else FREQ_OPTIONS
-    unknown = sorted(set(options) - set(valid))
-    if unknown and method == "bayes":   # the frequentist engine lists its own (SpecError)
-        raise FitError(f"Unknown option(s) {', '.join(map(repr, unknown))} for method={method!r}. "
-                       f"Valid: {', '.join(valid)}.")
+    if method == "bayes":   # the frequentist engine lists its own unknown options (SpecError)
+        import inspect
+
+        from multilevel.bayes.fit import fit_bayes
+
+        accepted = [name for name, p in inspect.signature(fit_bayes).parameters.items()
+                    if p.kind is p.KEYWORD_ONLY and name not in _ARGUMENTS]
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            raise FitError(f"Unknown option(s) {', '.join(map(repr, unknown))} for method='bayes'. "
+                           f"Valid: {', '.join(accepted)}.")
     for name, value in options.items():
         check, what = valid.get(name, (lambda v: True, ""))
         if not check(value):
