@@ -181,3 +181,8 @@ def test_numpy_integers_are_accepted_as_settings():
     fit = ml.fit("Reaction ~ Days + (1 | Subject)", "sleepstudy", method="reml", seed=np.int64(3),
                  draws=np.int32(10), chains=np.int64(2), tune=np.uint8(5))
     assert fit.nobs == 180
+
+
+def test_a_csv_with_a_byte_order_mark_keeps_its_first_column_name(tmp_path):
+    (tmp_path / "d.csv").write_bytes("y,x\n1,0\n2,1\n4,2\n".encode("utf-8-sig"))
+    assert list(_data_spec(tmp_path, "d.csv").load_data().columns) == ["y", "x"]

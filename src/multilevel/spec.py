@@ -277,7 +277,7 @@ def read_table(file: Path) -> pd.DataFrame:
             if b"\x00" in head:
                 raise DataError(f"Data file {str(file)!r} is binary, not CSV text. Save the data "
                                 "as UTF-8 CSV or Parquet.")
-            table = pd.read_csv(file, encoding="utf-8")
+            table = pd.read_csv(file, encoding="utf-8-sig")   # a BOM (Excel) is not a name
         else:
             table = pd.read_parquet(file)
     except DataError:
