@@ -277,9 +277,11 @@ def read_table(file: Path) -> pd.DataFrame:
             if b"\x00" in head:
                 raise DataError(f"Data file {str(file)!r} is binary, not CSV text. Save the data "
                                 "as UTF-8 CSV or Parquet.")
-            table = pd.read_csv(file, encoding="utf-8-sig")   # a BOM (Excel) is not a name
+            with open(file, "rb") as fh:   # closed here also when the parser fails
+                table = pd.read_csv(fh, encoding="utf-8-sig")   # a BOM (Excel) is not a name
         else:
-            table = pd.read_parquet(file)
+            with open(file, "rb") as fh:
+                table = pd.read_parquet(fh)
     except DataError:
         raise
     except UnicodeDecodeError as exc:
