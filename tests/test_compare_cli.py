@@ -24,7 +24,7 @@ def test_cli_compare_writes_table_and_plot(tmp_path, capsys):
     assert "sleepstudy-random-slopes" in captured.out
     assert f"Wrote {out}/" in captured.err
     assert sorted(p.name for p in out.iterdir()) == [
-        "plot.png", "spec1-sleepstudy-intercept.toml", "spec2-sleepstudy.toml", "table.csv",
+        ".multilevel-run", "plot.png", "spec1-sleepstudy-intercept.toml", "spec2-sleepstudy.toml", "table.csv",
         "table.md"]
     table = pd.read_csv(out / "table.csv", index_col="model")
     assert list(table.index) == ["sleepstudy-random-intercept", "sleepstudy-random-slopes"]

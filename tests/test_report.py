@@ -166,7 +166,7 @@ def test_freq_report_has_wald_table_variance_components_and_forest(tmp_path):
     fit = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
     page = fit.report(tmp_path / "rep", ci=0.9)
     assert sorted(p.name for p in page.parent.iterdir()) == [
-        "caterpillar.png", "forest.png", "groups.png", "report.html", "report.md", "residuals.png"]
+        ".multilevel-run", "caterpillar.png", "forest.png", "groups.png", "report.html", "report.md", "residuals.png"]
     md = (page.parent / "report.md").read_text()
     assert "## Parameters (Wald 90%)\n\n90% Wald confidence intervals of the fixed effects." in md
     assert "## Variance components" in md and "REML criterion 1743.6283" in md
@@ -189,7 +189,7 @@ def test_html_report_renders_in_chromium(bayes_ss_slopes, tmp_path):
     page = bayes_ss_slopes.report(tmp_path / "report", ci=0.9, kind="hdi")
     folder = Path(page).parent
     assert sorted(p.name for p in folder.iterdir()) == [
-        "caterpillar.png", "forest.png", "groups.png", "ppc.png", "rank.png", "report.html", "report.md",
+        ".multilevel-run", "caterpillar.png", "forest.png", "groups.png", "ppc.png", "rank.png", "report.html", "report.md",
         "residuals.png"]
     browser = _browser()
     dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.as_uri()],

@@ -83,7 +83,7 @@ def test_cli_compare_priors_writes_a_run_folder(tmp_path, capsys):
     out = tmp_path / "priors"
     assert main(["compare-priors", str(spec), "--out", str(out), "--draws", "300", "--tune", "500",
                  "--params", "Days", "sigma"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["loo.csv", "posteriors.png", "sensitivity.csv",
+    assert sorted(p.name for p in out.iterdir()) == [".multilevel-run", "loo.csv", "posteriors.png", "sensitivity.csv",
                                                      "spec.toml", "summary.csv", "table.md"]
     printed = capsys.readouterr().out
     assert "tight" in printed and "prior-data conflict" in printed

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import gc
 import os
 import shutil
+import signal
 import sys
 import threading
 import warnings
 from pathlib import Path
 
 from multilevel.errors import MultilevelError
+
+INTERRUPTED = "interrupted: nothing written; the previous run is kept"
 
 
 def console_main() -> None:
@@ -55,11 +59,49 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    with _interrupts() as received:
+        try:
+            return args.run(args)
+        except MultilevelError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print(INTERRUPTED, file=sys.stderr)
+            return 128 + int(received.get("signal") or signal.SIGINT)
+
+
+@contextlib.contextmanager
+def _interrupts():
+    """SIGINT and SIGTERM raise KeyboardInterrupt once, so every command stops the same way.
+
+    The first signal stops the work (the run folder is published only at the very end,
+    so nothing is written); later ones are ignored while the cleanup runs. A signal that
+    comes once a run folder is being published lets it finish (it is complete).
+    """
+    received: dict = {}
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def publishing() -> int:
+        runs = sys.modules.get("multilevel.report.runs")
+        return runs.publish_count() if runs is not None else 0
+
+    published_before = publishing()
+
+    def handler(signum, frame):
+        if received or publishing() > published_before:
+            received.setdefault("late", signum)
+            return
+        received["signal"] = signum
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return args.run(args)
-    except MultilevelError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        yield received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -107,9 +149,13 @@ def _cmd_datasets(args) -> int:
 def _cmd_fit(args) -> int:
     import multilevel as ml
     from multilevel.report import render_markdown, report_content, write_report
+    from multilevel.report.runs import check_target
     from multilevel.spec import load_spec
 
     spec = load_spec(args.spec)
+    out = args.out if args.out is not None else Path("runs") / spec.name
+    protect = [spec.path, spec.data_path()]
+    check_target(out, protect=protect)   # before the fit: a refused folder costs no fitting
     data = spec.load_data()
     kwargs = spec.fit_kwargs()
     if spec.method == "bayes":
@@ -120,7 +166,6 @@ def _cmd_fit(args) -> int:
         kwargs["progress"] = sys.stderr.isatty() if progress is None else progress
     ci = spec.report.get("ci", 0.95)
     kind = spec.report.get("kind", "eti")
-    out = Path(args.out) if args.out else Path("runs") / spec.name
 
     def run_files(folder):
         shutil.copyfile(spec.path, folder / "spec.toml")
@@ -133,7 +178,7 @@ def _cmd_fit(args) -> int:
         fit = ml.fit(spec.formula, data, **kwargs)
         content = report_content(fit, spec=spec, ci=ci, kind=kind)
         write_report(fit, out, ci=ci, kind=kind, spec=spec, plots=spec.report.get("plots", True),
-                     extra=run_files, content=content)
+                     extra=run_files, content=content, protect=protect)
     print(render_markdown(content))
     for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)):
         print(f"warning: {message}", file=sys.stderr)

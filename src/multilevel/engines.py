@@ -15,11 +15,28 @@ prior comparisons, SBC, regularization paths, the evidence for a random effect) 
 
 from __future__ import annotations
 
+import numbers
+
 import pandas as pd
 
-from multilevel.errors import DataError, FormulaError, MultilevelError
+from multilevel.errors import DataError, FamilyError, FitError, FormulaError, MultilevelError
 
 METHODS = ("bayes", "reml", "ml", "map")
+# Engine options of method="bayes": name -> (check, what it must be)
+BAYES_OPTIONS = {
+    "target_accept": (lambda v: _real(v) and 0.5 <= v < 1, "a number in [0.5, 1)"),
+    "lkj_eta": (lambda v: _real(v) and v > 0, "a number > 0"),
+    "check": (lambda v: _bool(v), "True or False"),
+    "noncentered": (lambda v: _bool(v) or v == "auto", "True, False or 'auto'"),
+}
+_ARGUMENTS = ("draws", "tune", "chains", "seed", "sampler", "progress", "na")
+FREQ_OPTIONS = {
+    "rhoend": (lambda v: _real(v) and 0 < v < 1, "a number in (0, 1)"),
+    "maxeval": (lambda v: _integer(v) and v >= 1, "an integer >= 1"),
+    "solver": (lambda v: isinstance(v, str), "a string ('auto', 'block', 'cholmod' or 'splu')"),
+    "nAGQ": (lambda v: _integer(v) and v >= 1, "an integer >= 1"),
+    "optimizer": (lambda v: isinstance(v, str), "a string ('glmer' or 'bobyqa')"),
+}
 
 
 def fit(
@@ -84,9 +101,12 @@ def fit(
     >>> round(m.reml_criterion, 3)
     1743.628
     """
-    method = str(method).lower()
-    if method not in METHODS:
+    if not isinstance(method, str) or method.lower() not in METHODS:
         raise MultilevelError(f"Unknown method {method!r}. Use one of: {', '.join(METHODS)}.")
+    method = method.lower()
+    _check_arguments(formula, family, method, draws, tune, chains, seed, sampler, progress, options)
+    draws, tune, chains = int(draws), int(tune), int(chains)   # numpy integers included
+    seed = None if seed is None else int(seed)
     data = _resolve_data(data)
     if method != "bayes":
         from multilevel.formula import parse_formula
@@ -117,6 +137,55 @@ def fit(
         formula, data, family=family, priors=priors, draws=draws, tune=tune, chains=chains,
         seed=seed, sampler=sampler, progress=progress, na=na, **options,
     )
+
+
+def _real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value
+
+
+def _integer(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _bool(value) -> bool:
+    return isinstance(value, bool) or type(value).__name__ == "bool_"
+
+
+def _check_arguments(formula, family, method, draws, tune, chains, seed, sampler, progress,
+                     options) -> None:
+    """Wrong-typed arguments are refused here, naming the argument, before any work."""
+    if not isinstance(formula, str):
+        raise FormulaError(f"formula must be a string such as 'y ~ x + (1 | g)', "
+                           f"got {type(formula).__name__}.")
+    if not isinstance(family, str):
+        raise FamilyError(f"family must be a string such as 'gaussian', got {family!r}.")
+    for name, value, low in (("draws", draws, 1), ("tune", tune, 0), ("chains", chains, 1)):
+        if not _integer(value) or value < low:
+            raise FitError(f"{name} must be an integer >= {low}, got {value!r}.")
+    if seed is not None and (not _integer(seed) or seed < 0):
+        raise FitError(f"seed must be None or an integer >= 0, got {seed!r}.")
+    if not isinstance(sampler, str):
+        raise FitError(f"sampler must be a string such as 'auto', 'nutpie' or 'pymc', got {sampler!r}.")
+    if not _bool(progress):
+        raise FitError(f"progress must be True or False, got {progress!r}.")
+    if method == "map":
+        return
+    valid = BAYES_OPTIONS if method == "bayes" else FREQ_OPTIONS
+    if method == "bayes":   # the frequentist engine lists its own unknown options (SpecError)
+        import inspect
+
+        from multilevel.bayes.fit import fit_bayes
+
+        accepted = [name for name, p in inspect.signature(fit_bayes).parameters.items()
+                    if p.kind is p.KEYWORD_ONLY and name not in _ARGUMENTS]
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            raise FitError(f"Unknown option(s) {', '.join(map(repr, unknown))} for method='bayes'. "
+                           f"Valid: {', '.join(accepted)}.")
+    for name, value in options.items():
+        check, what = valid.get(name, (lambda v: True, ""))
+        if not check(value):
+            raise FitError(f"{name} must be {what}, got {value!r}.")
 
 
 def _resolve_data(data) -> pd.DataFrame:

@@ -15,6 +15,7 @@ __all__ = [
     "FamilyError",
     "FitError",
     "ComparisonError",
+    "RunFolderError",
     "ConvergenceWarning",
     "SingularFitWarning",
     "DataWarning",
@@ -63,3 +64,7 @@ class SingularFitWarning(UserWarning):
 
 class DataWarning(UserWarning):
     """Something was done to the data that the user should know about (rows removed, ...)."""
+
+
+class RunFolderError(MultilevelError, OSError):
+    """A run folder cannot be written: the target is not a run folder of ours, or not writable."""

@@ -21,13 +21,14 @@ Example (``models/sleepstudy.toml``)::
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from multilevel.errors import SpecError
+from multilevel.errors import DataError, SpecError
 
 TOP_KEYS = {"name", "data", "formula", "family", "method", "description", "priors", "sampling",
             "report", "na"}
@@ -36,6 +37,11 @@ SAMPLING_KEYS = {"draws": int, "tune": int, "chains": int, "seed": int, "sampler
 REPORT_KEYS = {"ci": float, "kind": str, "plots": bool}
 METHODS = ("bayes", "reml", "ml")
 DEFAULT_PRESET = "weakly-informative"  # Bambi's data-scaled defaults (priors=None)
+# A spec's name names its run folder (runs/<name>): a name, never a path.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
+MAX_SPEC_BYTES = 1_000_000
+MAX_DEPTH = 32   # nesting of tables/arrays in a spec (priors use 3)
+SAMPLING_MIN = {"draws": 1, "tune": 0, "chains": 1, "seed": 0}
 
 
 @dataclass(frozen=True)
@@ -67,24 +73,38 @@ class ModelSpec:
     description: str = ""
     path: Path | None = None
 
-    def load_data(self) -> pd.DataFrame:
-        """The spec's data: a shipped dataset, or a CSV/Parquet file next to the spec."""
+    def data_path(self) -> Path | None:
+        """The data file (absolute), or ``None`` for a shipped dataset."""
         from multilevel import datasets
 
         if self.data in datasets.names():
-            return datasets.load(self.data)
+            return None
         base = self.path.parent if self.path else Path.cwd()
-        file = (base / self.data).resolve()
+        return (base / self.data).resolve()
+
+    def load_data(self) -> pd.DataFrame:
+        """The spec's data: a shipped dataset, or a CSV/Parquet file next to the spec.
+
+        Raises
+        ------
+        SpecError
+            The file is missing or not .csv/.parquet.
+        DataError
+            The file cannot be read as a table (a folder, empty, binary, corrupt).
+        """
+        from multilevel import datasets
+
+        file = self.data_path()
+        if file is None:
+            return datasets.load(self.data)
         if not file.exists():
             raise SpecError(
                 f"Spec {self.name!r}: data {self.data!r} is neither a shipped dataset "
                 f"({', '.join(datasets.names())}) nor a file (looked for {file})."
             )
-        if file.suffix == ".csv":
-            return pd.read_csv(file)
-        if file.suffix in (".parquet", ".pq"):
-            return pd.read_parquet(file)
-        raise SpecError(f"Spec {self.name!r}: data file {file.name!r} must be .csv or .parquet.")
+        if file.suffix.lower() not in (".csv", ".parquet", ".pq"):
+            raise SpecError(f"Spec {self.name!r}: data file {file.name!r} must be .csv or .parquet.")
+        return read_table(file)
 
     def priors_argument(self):
         """The ``priors=`` argument for :func:`multilevel.fit` (None = weakly informative)."""
@@ -120,16 +140,40 @@ def load_spec(path: str | Path) -> ModelSpec:
     path = Path(path)
     if not path.exists():
         raise SpecError(f"No spec file {str(path)!r}.")
+    if not path.is_file():
+        raise SpecError(f"Spec {str(path)!r} is not a file (a folder?); give a TOML file, "
+                        "e.g. models/sleepstudy.toml.")
     try:
-        raw = tomllib.loads(path.read_text())
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_SPEC_BYTES + 1)
+    except OSError as exc:
+        raise SpecError(f"Cannot read spec {str(path)!r}: {exc.strerror or exc}.") from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(f"Spec {str(path)!r} is larger than {MAX_SPEC_BYTES:,} bytes; a model "
+                        "spec is a short TOML file. Check that the right file was given.")
+    if b"\x00" in data:
+        raise SpecError(f"Spec {str(path)!r} is a binary file, not a TOML text file.")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"Spec {str(path)!r} is not UTF-8 text (byte {exc.start}); save it as "
+                        "UTF-8 TOML.") from None
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{path}: not valid TOML ({exc}).") from None
+    except RecursionError:
+        raise SpecError(f"{path}: tables or arrays nested too deeply to read; a spec nests at "
+                        f"most {MAX_DEPTH} levels.") from None
     return parse_spec(raw, path=path)
 
 
 def parse_spec(raw: dict, path: Path | None = None) -> ModelSpec:
     """Validate a spec given as a dict (the parsed TOML)."""
     where = str(path) if path else "spec"
+    if not isinstance(raw, dict):
+        raise SpecError(f"{where}: a spec is a table of keys, got {type(raw).__name__}.")
+    _check_depth(raw, where)
     _check_keys(raw, TOP_KEYS, where)
     for key in ("data", "formula"):
         if key not in raw:
@@ -153,7 +197,21 @@ def parse_spec(raw: dict, path: Path | None = None) -> ModelSpec:
         raise SpecError(f"{where}: [priors] must be a table.")
     if method != "bayes" and priors:
         raise SpecError(f"{where}: [priors] only applies to method = 'bayes', not {method!r}.")
-    name = strings.get("name") or (path.stem if path else "model")
+    if "name" in strings:
+        name = check_name(strings["name"], where)
+    else:  # the file's stem, made a name
+        name = re.sub(r"[^A-Za-z0-9._-]", "-", path.stem if path else "model").lstrip(".")[:100]
+        name = name if NAME_PATTERN.fullmatch(name or "") else "model"
+    for key, low in SAMPLING_MIN.items():
+        if key in sampling and sampling[key] < low:
+            raise SpecError(f"{where} [sampling]: {key!r} must be >= {low}, got {sampling[key]}.")
+    if "target_accept" in sampling and not 0.5 <= sampling["target_accept"] < 1:
+        raise SpecError(f"{where} [sampling]: 'target_accept' must lie in [0.5, 1), "
+                        f"got {sampling['target_accept']}.")
+    if "ci" in report and not 0 < report["ci"] < 1:
+        raise SpecError(f"{where} [report]: 'ci' must lie in (0, 1), got {report['ci']}.")
+    if report.get("kind", "eti") not in ("eti", "hdi"):
+        raise SpecError(f"{where} [report]: 'kind' must be 'eti' or 'hdi', got {report['kind']!r}.")
     return ModelSpec(name=name, data=strings["data"], formula=strings["formula"], family=family,
                      method=method, na=strings.get("na", "drop"), priors=priors,
                      sampling=sampling, report=report,
@@ -183,3 +241,71 @@ def _typed_table(table, schema: dict, where: str) -> dict:
             raise SpecError(f"{where}: {key!r} must be {kind.__name__}, got {value!r}.")
         out[key] = value
     return out
+
+
+def check_name(name: str, where: str = "spec") -> str:
+    """A spec's ``name``: letters, digits and ``._-``, at most 100 characters, not ``.``/``..``.
+
+    It names the run folder (``runs/<name>``), so it is never a path.
+
+    Examples
+    --------
+    >>> check_name("sleepstudy-slopes_v2.1")
+    'sleepstudy-slopes_v2.1'
+    """
+    if not NAME_PATTERN.fullmatch(name) or name in (".", ".."):
+        raise SpecError(
+            f"{where}: name {name!r} is not a name: use 1-100 letters, digits, '.', '_' or '-', "
+            "not starting with '.' (it names the run folder runs/<name>; choose the folder "
+            "with --out)."
+        )
+    return name
+
+
+def read_table(file: Path) -> pd.DataFrame:
+    """Read a CSV or Parquet data file; a file that is not a readable table is a DataError."""
+    what = "Parquet" if file.suffix.lower() in (".parquet", ".pq") else "CSV"
+    if not file.is_file():
+        raise DataError(f"Data {str(file)!r} is not a regular file (a folder or a device?); give "
+                        f"a {what} file.")
+    if file.stat().st_size == 0:
+        raise DataError(f"Data file {str(file)!r} is empty; it needs a header row and data rows.")
+    try:
+        if what == "CSV":
+            with open(file, "rb") as fh:
+                head = fh.read(65536)
+            if b"\x00" in head:
+                raise DataError(f"Data file {str(file)!r} is binary, not CSV text. Save the data "
+                                "as UTF-8 CSV or Parquet.")
+            with open(file, "rb") as fh:   # closed here also when the parser fails
+                table = pd.read_csv(fh, encoding="utf-8-sig")   # a BOM (Excel) is not a name
+        else:
+            with open(file, "rb") as fh:
+                table = pd.read_parquet(fh)
+    except DataError:
+        raise
+    except UnicodeDecodeError as exc:
+        raise DataError(f"Data file {str(file)!r} is not UTF-8 text (byte {exc.start}); save it "
+                        "as UTF-8 CSV.") from None
+    except Exception as exc:  # pandas/pyarrow raise many kinds for an unreadable file
+        raise DataError(f"Data file {str(file)!r} cannot be read as {what} "
+                        f"({type(exc).__name__}: {str(exc)[:200]}). Check the file, or re-export "
+                        f"it as {what}.") from None
+    if table.shape[1] == 0 or len(table) == 0:
+        raise DataError(f"Data file {str(file)!r} has no data rows or no columns.")
+    return table
+
+
+def _check_depth(raw, where: str) -> None:
+    """Refuse a nested structure deeper than MAX_DEPTH or cyclic, without recursing."""
+    stack = [(raw, 1, ())]
+    while stack:
+        value, depth, seen = stack.pop()
+        if not isinstance(value, (dict, list)):
+            continue
+        if id(value) in seen:
+            raise SpecError(f"{where}: a table contains itself (a cycle); a spec is a tree of tables.")
+        if depth > MAX_DEPTH:
+            raise SpecError(f"{where}: tables or arrays nested more than {MAX_DEPTH} levels deep.")
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1, (*seen, id(value))) for child in children)

@@ -16,9 +16,17 @@ that builds an identical model loads the object code instead of compiling.
   ``~/.cache/multilevel``), sub-folder ``nutpie/``. ``MULTILEVEL_CACHE=0`` turns the
   cache off. Files are written atomically (temporary file + rename), so concurrent
   processes (Dask workers) can share the folder. :func:`clear` empties it.
-* Safety: a loaded entry is checked by evaluating the log density and gradient at
-  the model's initial point and comparing with the values stored at compile time;
-  any mismatch or load error falls back to compiling (and replaces the entry).
+* Trust: the folder is created private to the user (0700) and is not used when it is
+  owned by someone else or writable by group or others. An entry is a header (a magic
+  line, the model's key, the SHA-256 of the key and the body) followed by the pickled
+  body. It is used only when it is a regular file owned by the user and not writable
+  by group or others, its stored key equals the key computed for this model, and its
+  checksum matches — all checked before anything is unpickled or linked. A mismatch
+  (another model's entry, damaged bytes, a truncated write) is deleted and recompiled,
+  logged once on the ``multilevel.cache`` logger. A loaded entry is further checked by
+  evaluating the log density and gradient at the model's initial point against the
+  values stored at compile time; any mismatch or load error falls back to compiling
+  (and replaces the entry).
 * Same draws: the compiled code is the same as nutpie's and the start is nutpie's
   default (PyMC's support point + Uniform(-1, 1) jitter, seeded the same way; stored
   as a verified replay plan, :mod:`multilevel.bayes.start`), so a fit gives the same
@@ -31,8 +39,10 @@ import contextlib
 import ctypes
 import functools
 import hashlib
+import logging
 import os
 import pickle
+import stat
 import sys
 import tempfile
 import types
@@ -43,7 +53,10 @@ import numpy as np
 
 from multilevel.bayes.start import replay, replay_plan
 
-CACHE_FORMAT = 2  # 2: the replayable start (multilevel.bayes.start) is stored
+CACHE_FORMAT = 3  # 2: the replayable start (multilevel.bayes.start) is stored; 3: key + checksum header
+MAGIC = b"multilevel-nutpie-cache 3\n"
+_log = logging.getLogger("multilevel.cache")
+_logged: set = set()
 _LIBS = ("multilevel", "nutpie", "numba", "llvmlite", "pytensor", "pymc", "numpy")
 
 
@@ -360,12 +373,76 @@ def _assemble(parts, model):
     )
 
 
+def _log_once(what: str, path: Path) -> None:
+    if (what, str(path)) not in _logged:
+        _logged.add((what, str(path)))
+        _log.warning("compile cache: %s: %s", path, what)
+
+
+def _checksum(key: str, body: bytes) -> str:
+    return hashlib.sha256(key.encode() + b"\x00" + body).hexdigest()
+
+
+def private_folder(folder: Path) -> bool:
+    """Create ``folder`` private to the user (0700); whether it may be trusted.
+
+    A folder owned by another user, or writable by group or others, is not used
+    (anyone who can write it could plant an entry).
+    """
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = folder.lstat()
+    except OSError as exc:
+        _log_once(f"not used ({exc.strerror or exc})", folder)
+        return False
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        _log_once("not used: not a folder owned by this user and private to it (chmod 700)", folder)
+        return False
+    if info.st_mode & 0o077:   # made by an earlier version (0755): nobody else could write it
+        with contextlib.suppress(OSError):
+            folder.chmod(0o700)
+    return True
+
+
+def _read_entry(path: Path, key: str) -> bytes | None:
+    """The pickled body of the entry at ``path`` when it may be trusted, else ``None``.
+
+    Untrusted (not a regular file, another owner, group/world-writable): ignored and
+    left alone. Untrue (another key, a checksum mismatch, damaged header): deleted.
+    Nothing is unpickled here.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None   # absent, or a symbolic link
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+            _log_once("ignored: not a regular file owned by this user and private to it", path)
+            return None
+        data = fh.read()
+    head, _, rest = data.partition(b"\n")
+    stored_key, _, rest = rest.partition(b"\n")
+    digest, _, body = rest.partition(b"\n")
+    if head + b"\n" != MAGIC or stored_key != key.encode() or digest != _checksum(key, body).encode():
+        what = ("another model's entry" if head + b"\n" == MAGIC and stored_key != key.encode()
+                else "damaged entry")
+        _log_once(f"{what}: deleted and compiled again", path)
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return None
+    return body
+
+
 def _write_atomic(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pkl")
+    key = payload["key"]
+    body = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pkl")   # mode 0600
     try:
         with os.fdopen(fd, "wb") as fh:
-            pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            fh.write(MAGIC + key.encode() + b"\n" + _checksum(key, body).encode() + b"\n" + body)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -373,13 +450,12 @@ def _write_atomic(path: Path, payload: dict) -> None:
         raise
 
 
-def _load(path: Path, model):
+def _load(body: bytes, key: str, model):
     from numba.core.compiler import CompileResult
     from numba.core.registry import cpu_target
 
-    with open(path, "rb") as fh:
-        payload = pickle.load(fh)
-    if payload.get("format") != CACHE_FORMAT:
+    payload = pickle.loads(body)   # only a body whose owner, key and checksum were verified
+    if not isinstance(payload, dict) or payload.get("format") != CACHE_FORMAT or payload.get("key") != key:
         return None
     context = cpu_target.target_context
     context.refresh()  # registers numba's runtime (NRT) symbols before linking object code
@@ -429,10 +505,14 @@ def compile_nutpie(model, var_names=None, stats: dict | None = None):
     except Uncacheable as exc:
         key, stats["reason"] = None, str(exc)
     stats["key"] = key
-    path = folder / f"{key}.pkl" if key else None
-    if path is not None and path.exists():
+    trusted = key is None or private_folder(folder)
+    if not trusted:
+        stats["reason"] = f"{folder} is not private to this user"
+    path = folder / f"{key}.pkl" if key and trusted else None
+    body = _read_entry(path, key) if path is not None else None
+    if body is not None:
         try:
-            compiled = _load(path, model)
+            compiled = _load(body, key, model)
         except Exception as exc:  # a stale or damaged entry is recompiled, never fatal
             compiled, stats["reason"] = None, f"{type(exc).__name__}: {exc}"
         if compiled is not None:
@@ -440,11 +520,12 @@ def compile_nutpie(model, var_names=None, stats: dict | None = None):
             return compiled
     parts = _compile(model, var_names)
     compiled = _assemble(parts, model)
-    stats["cache"] = "off" if folder is None else ("uncacheable" if key is None else "miss")
+    stats["cache"] = "off" if folder is None else (
+        "uncacheable" if key is None else "miss" if trusted else "untrusted")
     if path is not None and all(_cacheable(parts[n]._cres) for n in ("logp", "expand")):
         check = _logp_at(parts["logp"].address, parts["n_dim"], parts["support"], compiled.user_data)
         stored = {k: v for k, v in parts.items() if k not in ("logp", "expand")}
-        payload = {"format": CACHE_FORMAT, "parts": stored, "check": check,
+        payload = {"format": CACHE_FORMAT, "key": key, "parts": stored, "check": check,
                    "logp": parts["logp"]._cres._reduce(), "expand": parts["expand"]._cres._reduce()}
         try:
             _write_atomic(path, payload)

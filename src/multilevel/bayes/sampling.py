@@ -16,6 +16,8 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import signal
+import threading
 from dataclasses import dataclass
 
 from multilevel.errors import FitError
@@ -97,11 +99,12 @@ def run(bambi_model, settings: SamplingSettings, progress: bool, stats: dict | N
 
         compile_cache = nutpie_compile_cache(stats)
         skip_steps = _nuts_for_all(bambi_model.backend.model)
+        interrupts = _nutpie_raises_on_interrupt()
     else:
-        compile_cache = skip_steps = contextlib.nullcontext()
+        compile_cache = skip_steps = interrupts = contextlib.nullcontext()
     try:
-        with compile_cache, skip_steps:
-            return bambi_model.fit(
+        with _noting_interrupts() as noted, compile_cache, skip_steps, interrupts:
+            idata = bambi_model.fit(
                 draws=settings.draws,
                 tune=settings.tune,
                 chains=settings.chains,
@@ -113,10 +116,83 @@ def run(bambi_model, settings: SamplingSettings, progress: bool, stats: dict | N
                 progressbar=progress,
             )
     except (ValueError, RuntimeError, FloatingPointError) as exc:
+        if noted:   # PyMC swallowed the interrupt, then failed on the few draws it had
+            raise KeyboardInterrupt(f"sampling interrupted ({exc})") from None
         raise FitError(
             f"Sampling with {settings.sampler!r} failed: {exc}. Check the data for extreme "
             "values, rescale predictors, or try sampler='pymc' / a higher target_accept."
         ) from exc
+    if noted:
+        raise KeyboardInterrupt("sampling interrupted")
+    check_complete(idata, settings)
+    return idata
+
+
+@contextlib.contextmanager
+def _noting_interrupts():
+    """Note SIGINT/SIGTERM while sampling, then let the installed handler act as before.
+
+    PyMC's samplers catch KeyboardInterrupt and go on with the draws they have (or fail
+    for having too few); the note lets :func:`run` raise KeyboardInterrupt instead.
+    Only Python-level handlers (Python's Ctrl-C handler, the CLI's) are wrapped.
+    """
+    noted: list = []
+    if threading.current_thread() is not threading.main_thread():
+        yield noted
+        return
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(sig)
+        if callable(handler):
+            def noting(signum, frame, _handler=handler):
+                noted.append(signum)
+                return _handler(signum, frame)
+
+            previous[sig] = handler
+            signal.signal(sig, noting)
+    try:
+        yield noted
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def check_complete(idata, settings: SamplingSettings) -> None:
+    """Raise KeyboardInterrupt when the posterior has fewer chains or draws than asked for.
+
+    nutpie and PyMC's sequential sampler catch Ctrl-C and return the draws made so far;
+    such a truncated sample is an interrupted run, never a fit.
+    """
+    sizes = idata["posterior"].sizes
+    chains, draws = int(sizes.get("chain", 0)), int(sizes.get("draw", 0))
+    if chains < settings.chains or draws < settings.draws:
+        raise KeyboardInterrupt(f"sampling stopped after {draws} of {settings.draws} draws "
+                                f"({chains} of {settings.chains} chains)")
+
+
+@contextlib.contextmanager
+def _nutpie_raises_on_interrupt():
+    """Make ``nutpie.sample`` (as PyMC calls it) raise on Ctrl-C instead of returning the
+    draws it has: it runs in the background and an interrupt of the wait cancels it."""
+    import nutpie
+
+    original = nutpie.sample
+
+    def sample(*args, **kwargs):
+        if kwargs.get("blocking", True) is False:
+            return original(*args, **kwargs)
+        background = original(*args, **{**kwargs, "blocking": False})
+        try:
+            return background.wait()
+        except BaseException:
+            background.cancel()
+            raise
+
+    nutpie.sample = sample
+    try:
+        yield
+    finally:
+        nutpie.sample = original
 
 
 @contextlib.contextmanager

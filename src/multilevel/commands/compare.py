@@ -45,6 +45,7 @@ def run(args) -> int:
     """Fit every spec, compare, print the markdown table, write the run folder."""
     import multilevel as ml
     from multilevel.report import atomic_folder
+    from multilevel.report.runs import check_target
     from multilevel.spec import load_spec
 
     if len(args.specs) < 2:  # before any fitting
@@ -57,6 +58,9 @@ def run(args) -> int:
             f"Specs must have distinct names to be compared; {', '.join(map(repr, twice))} "
             "appears more than once. Set name = \"...\" in the specs."
         )
+    out = args.out if args.out is not None else Path("runs") / ("compare-" + "-".join(names))
+    protect = [p for spec in specs for p in (spec.path, spec.data_path())]
+    check_target(out, protect=protect)   # before any fitting
     fits, messages = {}, []
     for spec in specs:
         with warnings.catch_warnings(record=True) as caught:
@@ -71,8 +75,7 @@ def run(args) -> int:
                             refit=refit or None, weights=args.weights)
     messages += [str(w.message) for w in caught]
     text = result.to_markdown()
-    out = Path(args.out) if args.out else Path("runs") / ("compare-" + "-".join(names))
-    with atomic_folder(out) as folder:
+    with atomic_folder(out, protect=protect) as folder:
         for i, spec in enumerate(specs, 1):
             shutil.copyfile(spec.path, folder / f"spec{i}-{spec.path.name}")
         (folder / "table.md").write_text(text)

@@ -49,6 +49,7 @@ def prior_sets(spec) -> dict:
 
 def run(args) -> int:
     from multilevel.report import atomic_folder
+    from multilevel.report.runs import check_target
     from multilevel.sensitivity import compare_priors
     from multilevel.spec import load_spec
 
@@ -56,6 +57,9 @@ def run(args) -> int:
     if spec.method != "bayes":
         raise SpecError(f"{spec.path}: compare-priors needs method = 'bayes'.")
     sets = prior_sets(spec)
+    out = args.out if args.out is not None else Path("runs") / f"{spec.name}-priors"
+    protect = [spec.path, spec.data_path()]
+    check_target(out, protect=protect)   # before any fitting
     settings = dict(spec.sampling)
     for key in ("draws", "tune", "chains", "seed"):
         if getattr(args, key) is not None:
@@ -68,9 +72,8 @@ def run(args) -> int:
             f"## LOO\n\n```\n{result.loo.round(3).to_string()}\n```\n\n"
             f"## Power-scaling sensitivity (flags; numbers in sensitivity.csv)\n\n"
             f"```\n{flags.to_string()}\n```\n")
-    out = Path(args.out) if args.out else Path("runs") / f"{spec.name}-priors"
     fig = result.plot(args.params or None)
-    with atomic_folder(out) as folder:
+    with atomic_folder(out, protect=protect) as folder:
         result.summary.to_csv(folder / "summary.csv")
         result.loo.to_csv(folder / "loo.csv")
         sensitivity.to_csv(folder / "sensitivity.csv")

@@ -88,14 +88,16 @@ def fit_html(fit, spec=None, ci: float = 0.95, kind: str = "eti", plots: bool = 
 
 
 def write_report(fit, path: str | Path, ci: float = 0.95, kind: str = "eti", spec=None,
-                 plots: bool = True, extra=None, content: ReportContent | None = None) -> Path:
+                 plots: bool = True, extra=None, content: ReportContent | None = None,
+                 protect=()) -> Path:
     """Write ``report.html``, ``report.md`` and the figures as PNGs into the folder ``path``.
 
     Parameters
     ----------
     fit : BayesFit, FreqFit or OLSFit
     path : str or Path
-        The report folder; an existing one is replaced when the new one is complete.
+        The report folder: new, or a run folder this package wrote, which is replaced
+        when the new one is complete (:func:`multilevel.report.runs.check_target`).
     ci : float
         Level of the intervals (0.95).
     kind : {"eti", "hdi"}
@@ -113,6 +115,8 @@ def write_report(fit, path: str | Path, ci: float = 0.95, kind: str = "eti", spe
     content : ReportContent, optional
         Already computed by :func:`multilevel.report.report_content` (with the same
         ``spec``, ``ci`` and ``kind``); computed here otherwise.
+    protect : iterable of paths
+        Files the folder must not replace or hold (the CLI passes the spec and its data).
 
     Returns
     -------
@@ -125,12 +129,12 @@ def write_report(fit, path: str | Path, ci: float = 0.95, kind: str = "eti", spe
     >>> m = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
     >>> page = write_report(m, pathlib.Path(tempfile.mkdtemp()) / "report")
     >>> sorted(p.name for p in page.parent.iterdir())
-    ['caterpillar.png', 'forest.png', 'groups.png', 'report.html', 'report.md', 'residuals.png']
+    ['.multilevel-run', 'caterpillar.png', 'forest.png', 'groups.png', 'report.html', 'report.md', 'residuals.png']
     """
     if content is None:
         content = report_content(fit, spec=spec, ci=ci, kind=kind)
     target = Path(path)
-    with atomic_folder(target) as folder:
+    with atomic_folder(target, protect=protect) as folder:
         alongside = [] if extra is None else [lambda: extra(folder)]
         if plots:   # the extra files are written by the figures' worker processes meanwhile
             figures, not_drawn = report_figures(fit, content.table, alongside=alongside)
