@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from multilevel.errors import SpecError
+from multilevel.errors import ConvergenceWarning, SpecError
 from multilevel.inference import numderiv
 
 EIGEN_TOL = 1e-8  # lmerTest's tol for zero/negative Hessian eigenvalues
@@ -105,7 +105,7 @@ def varpar_info(fit) -> VarparInfo:
     if np.any(evals < -EIGEN_TOL):
         warnings.warn(f"The deviance's Hessian in (θ, σ) has negative eigenvalue(s) "
                       f"{evals[evals < -EIGEN_TOL]}: the fit may not have converged, so "
-                      "Satterthwaite's df are unreliable.", UserWarning, stacklevel=3)
+                      "Satterthwaite's df are unreliable.", ConvergenceWarning, stacklevel=3)
     pos = evals > EIGEN_TOL
     A = 2 * (evecs[:, pos] / evals[pos]) @ evecs[:, pos].T
     vcov = vcov_function(fit)

@@ -113,7 +113,12 @@ def interval_table(fit, ci: float = 0.95, kind: str = "eti") -> pd.DataFrame:
     if is_bayes(fit):
         table = fit.summary(ci=level, kind=kind).copy()
     else:
-        table = fit.summary(ci=level).copy()
+        # lme4's Wald table (normal intervals); a summary that takes ddf= (REML/ML mixed
+        # models, multilevel.inference) defaults to Satterthwaite t intervals instead
+        import inspect
+
+        takes_ddf = "ddf" in inspect.signature(fit.summary).parameters
+        table = (fit.summary(ci=level, ddf=None) if takes_ddf else fit.summary(ci=level)).copy()
         kind = "wald"
     table.attrs.update(ci=level, kind=kind)
     return table

@@ -1,0 +1,54 @@
+"""The entry-layer wiring of multilevel.inference: fit.summary(ddf=), fit.confint,
+fit.simulate, ml.anova / ml.contest / ml.confint / ml.r2, ml.lrt(bootstrap=)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import multilevel as ml
+from multilevel import inference
+
+REF = json.loads((Path(__file__).parent / "reference" / "inference.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def fit():
+    return ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
+
+
+def test_summary_defaults_to_satterthwaite(fit):
+    ref = REF["tests"]["sleepstudy"]
+    table = fit.summary()
+    assert list(table.columns) == ["estimate", "std_error", "df", "t_value", "p"]
+    np.testing.assert_allclose(table["df"], ref["satterthwaite"]["df"], rtol=1e-5)
+    kr = fit.summary(ddf="kenward-roger")
+    np.testing.assert_allclose(kr["df"], ref["kenward_roger"]["df"], rtol=1e-5)
+    lme4 = fit.summary(ddf=None)
+    assert list(lme4.columns) == ["estimate", "std_error", "t_value"]
+    assert "df" not in repr(fit).split("Fixed effects:")[1]      # print(fit) stays lme4's
+
+
+def test_public_names(fit):
+    assert ml.anova is inference.anova and ml.contest is inference.contest
+    assert ml.confint is inference.confint and ml.r2 is inference.r2
+    assert ml.r2(fit)["conditional"] == pytest.approx(REF["r2"]["random_slope"]["conditional"], rel=1e-4)
+    wald = fit.confint(method="wald")
+    assert wald.equals(ml.confint(fit, method="wald"))
+    assert fit.simulate(nsim=2, seed=4).equals(inference.simulate(fit, nsim=2, seed=4))
+    table = ml.anova(fit)
+    assert table.loc["Days", "DenDF"] == pytest.approx(REF["tests"]["sleepstudy"]["anova"]
+                                                       ["type3_satterthwaite"]["den_df"], rel=1e-5)
+
+
+def test_lrt_bootstrap_column():
+    d = ml.datasets.load("sleepstudy")
+    a = ml.fit("Reaction ~ Days + (1 | Subject)", d, method="ml")
+    b = ml.fit("Reaction ~ Days + (Days | Subject)", d, method="ml")
+    plain = ml.lrt(a, b)
+    boot = ml.lrt(a, b, bootstrap=15, seed=2)
+    assert "p_bootstrap" not in plain.table.columns
+    assert boot.table["p_bootstrap"].iloc[1] == pytest.approx(1 / 16)
+    assert boot.table.attrs["bootstrap"].nsim == 15
+    assert boot.chisq == plain.chisq and any("PBmodcomp" in n for n in boot.notes)
