@@ -18,6 +18,7 @@ MODELS = {
     "sleepstudy_ml": ("Reaction ~ Days + (Days | Subject)", "sleepstudy", "ml"),
     "cake": ("angle ~ recipe * temperature + (1 | recipe:replicate)", "cake", "reml"),
     "cake_ml": ("angle ~ recipe * temperature + (1 | recipe:replicate)", "cake", "ml"),
+    "cake_numeric": ("angle ~ recipe * temp + (1 | recipe:replicate)", "cake", "reml"),
 }
 DDF = {"satterthwaite": "satterthwaite", "kenward_roger": "kenward-roger"}
 # relative tolerance per quantity: the df come from numerical derivatives (Richardson

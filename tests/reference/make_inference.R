@@ -46,8 +46,10 @@ m_ss_ml <- lmer(Reaction ~ Days + (Days | Subject), ss, REML = FALSE, control = 
 m_cake <- lmer(angle ~ recipe * temperature + (1 | recipe:replicate), cake, control = lctl)
 m_cake_ml <- lmer(angle ~ recipe * temperature + (1 | recipe:replicate), cake, REML = FALSE, control = lctl)
 m_pen <- lmer(diameter ~ 1 + (1 | plate) + (1 | sample), pen, control = lctl)
+# a factor x numeric interaction (temp numeric): containment with a covariate
+m_cake_num <- lmer(angle ~ recipe * temp + (1 | recipe:replicate), cake, control = lctl)
 out$tests <- list(sleepstudy = tests(m_ss), sleepstudy_ml = tests(m_ss_ml),
-                  cake = tests(m_cake), cake_ml = tests(m_cake_ml))
+                  cake = tests(m_cake), cake_ml = tests(m_cake_ml), cake_numeric = tests(m_cake_num))
 
 # contest(): a user's L on cake (rows: recipe B - A at 175, temperature 225 - 175 in A, and a
 # mixed row), joint F test and one t test per row
