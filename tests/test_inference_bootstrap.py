@@ -112,3 +112,16 @@ def test_bootstrap_lrt_against_pbmodcomp():
     assert abs(np.mean(res.reference) - np.mean(r_ref)) < 4 * se
     again = bootstrap_lrt(small, large, nsim=20, seed=1)     # the same seed: the same first draws
     np.testing.assert_array_equal(again.reference, res.reference[:20])
+
+
+def test_glmm_bootstrap_runs_seeded():
+    """Binomial GLMM: the bootstrap refits glmer's default fit to simulated counts; no
+    lme4 reference at this size, so: seeded runs identical, intervals bracket the estimates."""
+    g = ml.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp",
+               family="binomial", method="ml")
+    a = confint(g, method="boot", nsim=12, seed=3)
+    b = confint(g, method="boot", nsim=12, seed=3)
+    assert a.equals(b)
+    assert list(a.index) == [".sig01", "(Intercept)", "period2", "period3", "period4"]
+    assert np.all(a["lower"] < a["upper"])
+    assert a.loc["(Intercept)", "lower"] < g.fixef["(Intercept)"] < a.loc["(Intercept)", "upper"]

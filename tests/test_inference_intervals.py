@@ -16,12 +16,15 @@ MODELS = {
     "sleepstudy": ("Reaction ~ Days + (Days | Subject)", "sleepstudy", "reml"),
     "penicillin": ("diameter ~ 1 + (1 | plate) + (1 | sample)", "Penicillin", "reml"),
     "sleepstudy_ml": ("Reaction ~ Days + (Days | Subject)", "sleepstudy", "ml"),
+    # glmer's default fit (ml.fit's default optimizer replays it); profile over (θ, β)
+    "cbpp": ("cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp", "ml"),
 }
 
 
 @pytest.fixture(scope="module")
 def fits():
-    return {k: ml.fit(f, d, method=m) for k, (f, d, m) in MODELS.items()}
+    return {k: ml.fit(f, d, method=m, family="binomial" if k == "cbpp" else "gaussian")
+            for k, (f, d, m) in MODELS.items()}
 
 
 def bounds(ref):

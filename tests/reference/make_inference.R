@@ -110,5 +110,10 @@ out$r2 <- list(random_intercept = r2ref(m_ri, "sleepstudy"), random_intercept_ml
                random_slope = r2ref(m_ss, "sleepstudy"), cake = r2ref(m_cake, "cake"),
                binomial = r2ref(m_cbpp, "cbpp"))
 
+# GLMM intervals (glmer's default fit, as ml.fit's default optimizer replays it)
+out$confint$cbpp <- list(formula = deparse(formula(m_cbpp)), REML = FALSE, family = "binomial",
+                         wald = ci_tab(confint(m_cbpp, method = "Wald", oldNames = TRUE)),
+                         profile = ci_tab(confint(m_cbpp, method = "profile", oldNames = TRUE)))
+
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, null = "null", na = "null", pretty = TRUE),
            "tests/reference/inference.json")

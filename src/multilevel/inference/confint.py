@@ -93,12 +93,9 @@ def confint(fit, method: str = "profile", level: float = 0.95, nsim: int = 500,
         lower = np.concatenate([np.full(nvar, np.nan), fit.pls.beta - z * se])
         upper = np.concatenate([np.full(nvar, np.nan), fit.pls.beta + z * se])
     elif method == "profile":
-        if fit.family != "gaussian":
-            raise SpecError("Profile intervals are implemented for linear mixed models; for a "
-                            "GLMM use method='wald' or method='boot'.")
-        from multilevel.inference.profile import profile_intervals
+        from multilevel.inference.profile import glmm_profile_intervals, profile_intervals
 
-        ci = profile_intervals(fit, level)
+        ci = profile_intervals(fit, level) if fit.family == "gaussian" else glmm_profile_intervals(fit, level)
         lower, upper = ci[:, 0], ci[:, 1]
     else:
         from multilevel.inference.bootstrap import bootstrap_replicates, percentile

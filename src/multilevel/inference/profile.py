@@ -63,10 +63,10 @@ class _VarparProfile:
     def __init__(self, dev, v_hat, base, k, kinds):
         self.dev, self.v_hat, self.base, self.k = dev, v_hat, base, k
         self.free = [i for i in range(len(v_hat)) if i != k]
-        lo = _lower_bounds(kinds)[self.free]
-        lo[lo == -1.0] = -np.inf          # correlations: unbounded in atanh scale
+        lo = np.array([0.0 if kinds[i] in ("sd", "sigma") else -np.inf for i in self.free])
         self.lower = lo
         self.cor = np.array([kinds[i] == "cor" for i in self.free])
+        self.seen: dict[float, np.ndarray] = {}
 
     def _to_v(self, x, value):
         v = np.empty(len(self.v_hat))
@@ -79,10 +79,14 @@ class _VarparProfile:
         if not self.free:
             d = self.dev(np.array([value]))
         else:
-            start = self.v_hat[self.free]
-            start = np.where(self.cor, np.arctanh(np.clip(start, -0.999999, 0.999999)), start)
+            if self.seen:   # warm start from the nearest value already profiled
+                start = self.seen[min(self.seen, key=lambda w: abs(w - value))]
+            else:
+                start = self.v_hat[self.free]
+                start = np.where(self.cor, np.arctanh(np.clip(start, -0.999999, 0.999999)), start)
             res = bobyqa(lambda x: self.dev(self._to_v(x, value)), start, self.lower, rhoend=1e-9)
             d = res.deviance
+            self.seen[value] = res.theta
         if not np.isfinite(d):
             return np.nan
         return float(np.sign(value - self.v_hat[self.k]) * np.sqrt(max(d - self.base, 0.0)))
@@ -131,6 +135,46 @@ def _root(zeta, start: float, step: float, target: float, bound: float | None):
         a, za = b, zb
         step *= 1.5
     return np.nan
+
+
+def glmm_deviance(fit):
+    """A GLMM's Laplace/AGQ deviance as a function of (SDs/correlations in θ order, β),
+    the function its optimizer minimized (:meth:`GLMMFit.deviance_function`)."""
+    devfun = fit.deviance_function()
+    qs = [t.q for t in fit.design.reterms]
+    nth = len(fit.pls.theta)
+
+    def dev(v) -> float:
+        theta = theta_from_varpar(np.concatenate([v[:nth], [1.0]]), qs)
+        if theta is None:
+            return np.inf
+        return float(devfun(np.concatenate([theta, v[nth:]])))
+
+    return dev
+
+
+def glmm_profile_intervals(fit, level: float = 0.95):
+    """lme4's profile of a glmer fit: every parameter in (SDs/correlations, β) fixed in
+    turn, the others re-optimized on the deviance in (θ, β); ζ against the fit's deviance."""
+    from multilevel.inference.parameters import variance_parameters
+
+    z = stats.norm.ppf(0.5 + level / 2)
+    kinds = list(variance_parameters(fit)["kind"]) + ["fixed"] * fit.design.p
+    qs = [t.q for t in fit.design.reterms]
+    v_hat = np.concatenate([varpar_from_theta(fit.pls.theta, 1.0, qs)[:-1], fit.pls.beta])
+    dev = glmm_deviance(fit)
+    base = dev(v_hat)
+    lo_b = np.array([0.0 if k == "sd" else -1.0 if k == "cor" else -np.inf for k in kinds])
+    hi_b = np.array([1.0 if k == "cor" else np.inf for k in kinds])
+    se = np.concatenate([np.full(len(kinds) - fit.design.p, np.nan), fit.se.to_numpy()])
+    out = []
+    for k, kind in enumerate(kinds):
+        prof = _VarparProfile(dev, v_hat, base, k, [kd if kd != "fixed" else "beta" for kd in kinds])
+        step = 0.5 * se[k] if kind == "fixed" else 0.1 * max(abs(v_hat[k]) if kind == "sd" else 1.0, 1e-3)
+        lower = _root(prof.zeta, v_hat[k], -step, -z, lo_b[k] if np.isfinite(lo_b[k]) else None)
+        upper = _root(prof.zeta, v_hat[k], step, z, hi_b[k] if np.isfinite(hi_b[k]) else None)
+        out.append((lower, upper))
+    return np.array(out)
 
 
 def profile_intervals(fit, level: float = 0.95):

@@ -250,7 +250,8 @@ def contest(fit, L, ddf: str | None = "satterthwaite", joint: bool = True) -> pd
        estimate  std_error    df  t_value    p
     0   10.4673     1.5458  17.0   6.7715  0.0
     """
-    check_lmm(fit, "contest()") if normalize_ddf(ddf) else None
+    if normalize_ddf(ddf) is not None:
+        check_lmm(fit, "contest()")
     if joint:
         return pd.DataFrame([f_test(fit, L, ddf)])
     return t_tests(fit, L, ddf)[["estimate", "std_error", "df", "t_value", "p"]]
