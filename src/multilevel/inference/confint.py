@@ -32,7 +32,8 @@ def confint(fit, method: str = "profile", level: float = 0.95, nsim: int = 500,
     fit : FreqFit or GLMMFit
     method : {"profile", "wald", "boot"}
         ``"profile"`` (lme4's default): the profile likelihood of the ML fit (REML fits
-        are refitted by ML first, as lme4 does), inverted at ζ = ±z; gaussian models.
+        are refitted by ML first, as lme4 does; GLMMs on the deviance in (θ, β)),
+        inverted at ζ = ±z.
         ``"wald"``: estimate ± z·SE for the fixed effects; the variance parameters get
         NaN, as in lme4 (their sampling distribution is far from normal).
         ``"boot"``: parametric bootstrap — ``nsim`` responses simulated with new group
