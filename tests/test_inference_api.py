@@ -52,3 +52,27 @@ def test_lrt_bootstrap_column():
     assert boot.table["p_bootstrap"].iloc[1] == pytest.approx(1 / 16)
     assert boot.table.attrs["bootstrap"].nsim == 15
     assert boot.chisq == plain.chisq and any("PBmodcomp" in n for n in boot.notes)
+
+
+def test_report_ddf_from_spec(tmp_path, capsys):
+    """[report] ddf = "kenward-roger": the run's table has KR df and p, t intervals."""
+    import pandas as pd
+
+    from multilevel.cli import main
+
+    spec = tmp_path / "ss.toml"
+    spec.write_text('name = "ss-kr"\ndata = "sleepstudy"\nformula = "Reaction ~ Days + (Days | Subject)"\n'
+                    'method = "reml"\n[report]\nddf = "kenward-roger"\nplots = false\n')
+    assert main(["fit", str(spec), "--out", str(tmp_path / "run")]) == 0
+    table = pd.read_csv(tmp_path / "run" / "summary.csv", index_col=0)
+    assert list(table.columns) == ["estimate", "std_error", "df", "t_value", "p", "lower", "upper"]
+    np.testing.assert_allclose(table["df"], REF["tests"]["sleepstudy"]["kenward_roger"]["df"], rtol=1e-5)
+    assert "Kenward-Roger df" in capsys.readouterr().out
+
+
+def test_report_default_keeps_lme4_wald(fit):
+    from multilevel.report import interval_table
+
+    assert "df" not in interval_table(fit, ci=0.95).columns
+    table = interval_table(fit, ci=0.95, ddf="satterthwaite")
+    assert table.attrs["ddf"] == "satterthwaite" and "p" in table.columns

@@ -33,7 +33,7 @@ TOP_KEYS = {"name", "data", "formula", "family", "method", "description", "prior
             "report", "na"}
 SAMPLING_KEYS = {"draws": int, "tune": int, "chains": int, "seed": int, "sampler": str,
                  "target_accept": float, "progress": bool}
-REPORT_KEYS = {"ci": float, "kind": str, "plots": bool}
+REPORT_KEYS = {"ci": float, "kind": str, "plots": bool, "ddf": str}  # ddf: REML/ML LMMs
 METHODS = ("bayes", "reml", "ml")
 DEFAULT_PRESET = "weakly-informative"  # Bambi's data-scaled defaults (priors=None)
 

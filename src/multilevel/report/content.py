@@ -78,7 +78,7 @@ def check_interval(ci, kind: str) -> tuple[float, str]:
     return level, kind
 
 
-def interval_table(fit, ci: float = 0.95, kind: str = "eti") -> pd.DataFrame:
+def interval_table(fit, ci: float = 0.95, kind: str = "eti", ddf: str | None = None) -> pd.DataFrame:
     """Estimate and interval per parameter, labelled with the interval's kind and level.
 
     Parameters
@@ -92,6 +92,10 @@ def interval_table(fit, ci: float = 0.95, kind: str = "eti") -> pd.DataFrame:
         says: normal quantiles for mixed models and GLMs (lme4's ``confint(method =
         "Wald")``), Student-t with n − p degrees of freedom for least squares (R's
         ``confint.lm``).
+    ddf : {None, "satterthwaite", "kenward-roger"}
+        Linear mixed models (REML/ML): None keeps lme4's Wald table; otherwise the
+        table has lmerTest's df and p and Student-t intervals with those df (spec key
+        ``[report] ddf``). Other fits have their own tests and ignore it.
 
     Returns
     -------
@@ -118,25 +122,33 @@ def interval_table(fit, ci: float = 0.95, kind: str = "eti") -> pd.DataFrame:
         import inspect
 
         takes_ddf = "ddf" in inspect.signature(fit.summary).parameters
-        table = (fit.summary(ci=level, ddf=None) if takes_ddf else fit.summary(ci=level)).copy()
+        table = (fit.summary(ci=level, ddf=ddf) if takes_ddf else fit.summary(ci=level)).copy()
         kind = "wald"
+        if takes_ddf and ddf is not None:
+            table.attrs["ddf"] = ddf
     table.attrs.update(ci=level, kind=kind)
     return table
 
 
 def table_label(table: pd.DataFrame) -> str:
     level, kind = table.attrs["ci"], table.attrs["kind"]
+    if kind == "wald" and table.attrs.get("ddf"):
+        ddf = str(table.attrs["ddf"]).lower()
+        name = {"kenward-roger": "Kenward-Roger", "kr": "Kenward-Roger"}.get(ddf, ddf.capitalize())
+        return f"{level:.0%} confidence intervals of the fixed effects (t with {name} df, p as lmerTest)"
     if kind == "wald":
         return f"{level:.0%} Wald confidence intervals of the fixed effects"
     return f"{level:.0%} {KINDS[kind]} credible intervals ({kind.upper()})"
 
 
-def report_content(fit, spec=None, ci: float = 0.95, kind: str = "eti") -> ReportContent:
-    """The sections of a fit's report (see :class:`ReportContent`)."""
+def report_content(fit, spec=None, ci: float = 0.95, kind: str = "eti",
+                   ddf: str | None = None) -> ReportContent:
+    """The sections of a fit's report (see :class:`ReportContent`); ``ddf`` as
+    :func:`interval_table`."""
     with warnings.catch_warnings():
         # the report states convergence problems in its own section; summary() would warn again
         warnings.simplefilter("ignore", ConvergenceWarning)
-        table = interval_table(fit, ci=ci, kind=kind)
+        table = interval_table(fit, ci=ci, kind=kind, ddf=ddf)
     content = ReportContent(
         title=spec.name if spec is not None else fit.formula,
         model=_model_rows(fit, spec),
