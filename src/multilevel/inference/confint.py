@@ -96,7 +96,11 @@ def confint(fit, method: str = "profile", level: float = 0.95, nsim: int = 500,
     elif method == "profile":
         from multilevel.inference.profile import glmm_profile_intervals, profile_intervals
 
-        ci = profile_intervals(fit, level) if fit.family == "gaussian" else glmm_profile_intervals(fit, level)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):   # small dense pieces, as fit_design
+            ci = (profile_intervals(fit, level) if fit.family == "gaussian"
+                  else glmm_profile_intervals(fit, level))
         lower, upper = ci[:, 0], ci[:, 1]
     else:
         from multilevel.inference.bootstrap import bootstrap_replicates, percentile

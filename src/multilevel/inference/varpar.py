@@ -99,8 +99,14 @@ def varpar_info(fit) -> VarparInfo:
     hit = _CACHE.get(id(fit))
     if hit is not None and hit[0]() is fit:
         return hit[1]
+    from threadpoolctl import threadpool_limits
+
     varpar = np.concatenate([fit.pls.theta, [fit.sigma]])
-    H = numderiv.hessian(varpar_deviance(fit), varpar)
+    # as in fit_design: the small dense pieces lose to BLAS threads on shared cores
+    with threadpool_limits(limits=1, user_api="blas"):
+        H = numderiv.hessian(varpar_deviance(fit), varpar)
+        vcov = vcov_function(fit)
+        jac = numderiv.jacobian(vcov, varpar)          # (p, p, k)
     evals, evecs = np.linalg.eigh(H)
     if np.any(evals < -EIGEN_TOL):
         warnings.warn(f"The deviance's Hessian in (θ, σ) has negative eigenvalue(s) "
@@ -108,8 +114,6 @@ def varpar_info(fit) -> VarparInfo:
                       "Satterthwaite's df are unreliable.", ConvergenceWarning, stacklevel=3)
     pos = evals > EIGEN_TOL
     A = 2 * (evecs[:, pos] / evals[pos]) @ evecs[:, pos].T
-    vcov = vcov_function(fit)
-    jac = numderiv.jacobian(vcov, varpar)          # (p, p, k)
     info = VarparInfo(beta=np.asarray(fit.pls.beta, float), vcov=vcov(varpar), varpar=varpar,
                       cov_varpar=A, jac=np.moveaxis(jac, -1, 0), hessian=H)
     _CACHE[id(fit)] = (weakref.ref(fit, lambda _r, key=id(fit): _CACHE.pop(key, None)), info)
