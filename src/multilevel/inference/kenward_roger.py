@@ -29,7 +29,7 @@ from scipy import linalg
 from multilevel.errors import SpecError
 from multilevel.inference.varpar import check_lmm
 
-MAX_ROWS = 6000  # dense n×n work: 6000² doubles = 288 MB per matrix
+MAX_ROWS = 4000  # dense n×n work: 4000² doubles = 128 MB per matrix, one per variance parameter
 
 
 @dataclass(frozen=True)
@@ -83,8 +83,9 @@ def kr_info(fit) -> KRInfo:
     Phi = fit.vcov.to_numpy()
     TT = Sinv @ X
     H = [Gr @ Sinv for Gr in G]
+    del G, Sigma  # only G_r Σ⁻¹ is needed from here on
     O = [Hr @ X for Hr in H]
-    k = len(G)
+    k = len(H)
     P = [-(Or.T @ TT) for Or in O]
     P = [0.5 * (Pr + Pr.T) for Pr in P]
     Q = {(r, s): O[r].T @ Sinv @ O[s] for r in range(k) for s in range(r, k)}
