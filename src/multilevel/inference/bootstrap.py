@@ -33,21 +33,37 @@ class RefitJob:
     solver: str
     options: dict
     ys: np.ndarray
+    start: np.ndarray | None = None   # θ̂ of the fitted model: the refits' starting point
     what: str = "parameters"   # "parameters" (θ-order SD/cor, σ, β) or "loglik"
     label: str = ""
 
 
 def _refit(job: RefitJob, y: np.ndarray):
-    from multilevel.freq.fit import fit_design
-
     design = dataclasses.replace(job.design, y=y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # singular / non-converged refits are kept, as bootMer
         if job.family == "gaussian":
-            return fit_design(job.formula, design, reml=job.method == "reml", solver=job.solver, warn=False)
+            return _refit_lmm(job, design)
         from multilevel.freq.glmm import fit_glmm
 
         return fit_glmm(job.formula, design, solver=job.solver, **job.options)
+
+
+def _refit_lmm(job: RefitJob, design):
+    """fit_design's stages with the optimizer started at the fitted θ̂ (lme4's ``refit``
+    starts there too), which saves evaluations."""
+    from threadpoolctl import threadpool_limits
+
+    from multilevel.freq import FreqFit, make_deviance
+    from multilevel.freq.optimize import minimize_theta
+
+    reml = job.method == "reml"
+    deviance = make_deviance(design, reml=reml, solver=job.solver)
+    with threadpool_limits(limits=1, user_api="blas"):
+        opt = minimize_theta(deviance, job.start, design.theta_lower())
+        pls = deviance.solution(opt.theta)
+    return FreqFit(formula=job.formula, design=design, method=job.method, opt=opt, pls=pls,
+                   solver=job.solver)
 
 
 def run_refits(job: RefitJob) -> np.ndarray:
@@ -71,7 +87,8 @@ def _jobs(fit, ys: np.ndarray, what: str) -> list[RefitJob]:
     if fit.family != "gaussian":
         options = {"nAGQ": getattr(fit, "nagq", 1), "optimizer": getattr(fit, "optimizer", "glmer")}
     return [RefitJob(formula=fit.formula, design=fit.design, method=fit.method, family=fit.family,
-                     solver=fit.solver, options=options, ys=ys[i:i + CHUNK], what=what,
+                     solver=fit.solver, options=options, ys=ys[i:i + CHUNK],
+                     start=np.asarray(fit.pls.theta, dtype=float), what=what,
                      label=f"refits {i + 1}-{min(i + CHUNK, len(ys))}")
             for i in range(0, len(ys), CHUNK)]
 
