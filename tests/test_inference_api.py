@@ -76,3 +76,13 @@ def test_report_default_keeps_lme4_wald(fit):
     assert "df" not in interval_table(fit, ci=0.95).columns
     table = interval_table(fit, ci=0.95, ddf="satterthwaite")
     assert table.attrs["ddf"] == "satterthwaite" and "p" in table.columns
+
+
+def test_spec_refuses_unknown_ddf():
+    from multilevel.errors import SpecError
+    from multilevel.spec import parse_spec
+
+    raw = {"data": "sleepstudy", "formula": "Reaction ~ Days + (1 | Subject)", "method": "reml",
+           "report": {"ddf": "bogus"}}
+    with pytest.raises(SpecError, match=r"\[report\] ddf"):
+        parse_spec(raw)

@@ -148,6 +148,9 @@ def parse_spec(raw: dict, path: Path | None = None) -> ModelSpec:
     family = check_family(strings.get("family", "gaussian"))
     sampling = _typed_table(raw.get("sampling", {}), SAMPLING_KEYS, f"{where} [sampling]")
     report = _typed_table(raw.get("report", {}), REPORT_KEYS, f"{where} [report]")
+    if report.get("ddf", "satterthwaite").lower() not in ("satterthwaite", "kenward-roger"):
+        raise SpecError(f"{where} [report] ddf = {report['ddf']!r} is not valid; use "
+                        "'satterthwaite' or 'kenward-roger' (df and p for REML/ML mixed models).")
     priors = raw.get("priors", {})
     if not isinstance(priors, dict):
         raise SpecError(f"{where}: [priors] must be a table.")
