@@ -75,7 +75,7 @@ def test_bad_arguments(fits):
 @pytest.mark.parametrize("key", list(REF["r2"]))
 def test_r2_nakagawa(key):
     ref = REF["r2"][key]
-    family = "binomial" if key == "binomial" else "gaussian"
+    family = {"binomial": "binomial", "poisson": "poisson"}.get(key, "gaussian")
     fit = ml.fit(ref["formula"], ref["data"], method="reml" if ref["REML"] else "ml", family=family)
     got = r2_nakagawa(fit)
     assert got["marginal"] == pytest.approx(ref["marginal"], rel=1e-4)

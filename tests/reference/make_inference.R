@@ -1,6 +1,6 @@
 # References for multilevel.inference (issue 22): lmerTest 3.1-3 (Satterthwaite), pbkrtest
 # 0.5.2 (Kenward-Roger, PBmodcomp), lme4 1.1-31 (confint: Wald, profile, parametric
-# bootstrap), performance 0.10.2 (r2_nakagawa). R 4.2.2 from Debian, no network.
+# bootstrap), performance 0.10.2 with insight 0.19.0 (r2_nakagawa). R 4.2.2 from Debian, no network.
 # Run from the repository root:  Rscript tests/reference/make_inference.R
 # cake's temperature is read as an unordered factor (treatment contrasts), as
 # multilevel.datasets.load reads it, so both sides fit the same 18 columns.
@@ -106,9 +106,11 @@ r2ref <- function(m, data) { r <- r2_nakagawa(m)
 m_ri <- lmer(Reaction ~ Days + (1 | Subject), ss, control = lctl)
 m_ri_ml <- lmer(Reaction ~ Days + (1 | Subject), ss, REML = FALSE, control = lctl)
 m_cbpp <- glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), cbpp, binomial)
+gt <- rd("grouseticks.csv", c("INDEX", "BROOD", "YEAR", "LOCATION"))
+m_gt <- glmer(TICKS ~ YEAR + (1 | LOCATION), gt, poisson)   # lognormal approximation (insight 0.19)
 out$r2 <- list(random_intercept = r2ref(m_ri, "sleepstudy"), random_intercept_ml = r2ref(m_ri_ml, "sleepstudy"),
                random_slope = r2ref(m_ss, "sleepstudy"), cake = r2ref(m_cake, "cake"),
-               binomial = r2ref(m_cbpp, "cbpp"))
+               binomial = r2ref(m_cbpp, "cbpp"), poisson = r2ref(m_gt, "grouseticks"))
 
 # GLMM intervals (glmer's default fit, as ml.fit's default optimizer replays it)
 out$confint$cbpp <- list(formula = deparse(formula(m_cbpp)), REML = FALSE, family = "binomial",
