@@ -113,10 +113,14 @@ def test_fit_result_contract(ss_reml):
     refit = m.refit_ml()
     assert m.df_resid == 180 - 6 and refit.method == "ml" and m.refit_ml() is refit
     assert refit.refit_ml() is refit
-    table = m.summary(ci=0.95)
+    table = m.summary(ci=0.95, ddf=None)          # lme4's table: no df, normal intervals
     assert list(table.columns) == ["estimate", "std_error", "t_value", "lower", "upper"]
     z = stats.norm.ppf(0.975)
     assert table["upper"].iloc[1] == pytest.approx(m.fixef.iloc[1] + z * m.se.iloc[1])
+    table = m.summary(ci=0.95)                    # lmerTest's default: Satterthwaite df and p
+    assert list(table.columns) == ["estimate", "std_error", "df", "t_value", "p", "lower", "upper"]
+    t = stats.t.ppf(0.975, table["df"].iloc[1])
+    assert table["upper"].iloc[1] == pytest.approx(m.fixef.iloc[1] + t * m.se.iloc[1])
 
 
 def test_printed_summary_is_lme4_like(ss_reml):

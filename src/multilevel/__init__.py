@@ -17,7 +17,13 @@ __version__ = "0.1.0"
 
 # Public names served lazily so that `import multilevel` stays light.
 _LAZY = {
-    "lrt": ("multilevel.freq.lrt", "lrt"),
+    "lrt": ("multilevel.api", "lrt"),   # freq's LRT plus inference's bootstrap=
+    "anova": ("multilevel.inference", "anova"),
+    "contest": ("multilevel.inference", "contest"),
+    "confint": ("multilevel.inference", "confint"),
+    "r2": ("multilevel.inference", "r2"),
+    "simulate": ("multilevel.inference", "simulate"),
+    "inference": ("multilevel.inference", None),
     # the subpackage itself: callable as ml.compare({...}), with ml.compare.loo/.waic
     "compare": ("multilevel.compare", None),
     "priors": ("multilevel.priors", None),

@@ -25,7 +25,7 @@ import pandas as pd
 
 from multilevel.engines import METHODS, _resolve_data, fit  # noqa: F401 (_resolve_data: old home)
 
-__all__ = ["METHODS", "attach", "fit"]
+__all__ = ["METHODS", "attach", "fit", "lrt"]
 
 # module name -> [(class name, method name, function)]
 _PENDING: dict[str, list[tuple[str, str, object]]] = {}
@@ -176,3 +176,113 @@ def _bayes_sensitivity(self, var_names: list[str] | None = None) -> pd.DataFrame
 
     return sensitivity(self, var_names=var_names)
 
+
+# --- fit methods from multilevel.inference
+# Thin aliases on FreqFit (GLMMFit keeps its own z-test summary); the verbs in
+# multilevel.inference are the API. ml.lrt adds pbkrtest's bootstrap p to freq's LRT.
+@attach("multilevel.freq.result", "FreqFit", "summary")
+def _freq_summary(self, ci: float | None = None, ddf: str | None = "satterthwaite"):
+    """Fixed-effects table with df and p, as lmerTest's ``summary``.
+
+    Parameters
+    ----------
+    ci : float, optional
+        Adds intervals ``lower``, ``upper`` at this level (t quantiles with the table's
+        df; normal quantiles when ``ddf=None``).
+    ddf : {"satterthwaite", "kenward-roger", None}
+        Satterthwaite (default, lmerTest's; REML or ML fits) or Kenward-Roger (REML fits)
+        denominator df: columns ``estimate``, ``std_error``, ``df``, ``t_value``, ``p``.
+        None: lme4's table (``estimate``, ``std_error``, ``t_value``), no df or p.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
+    >>> m.summary().round(4)
+                 estimate  std_error    df  t_value    p
+    (Intercept)  251.4051     6.8246  17.0  36.8383  0.0
+    Days          10.4673     1.5458  17.0   6.7715  0.0
+    """
+    from multilevel.freq.result import wald_table
+
+    if ddf is None:
+        return wald_table(self.fixef, self.se, "t_value", ci)
+    from scipy import stats
+
+    from multilevel.errors import DataError
+    from multilevel.inference import coef_table
+
+    table = coef_table(self, ddf=ddf)
+    if ci is not None:
+        if not 0 < float(ci) < 1:
+            raise DataError(f"ci must lie strictly between 0 and 1, got {ci!r}.")
+        half = stats.t.ppf(0.5 + float(ci) / 2, table["df"]) * table["std_error"]
+        table["lower"], table["upper"] = table["estimate"] - half, table["estimate"] + half
+        table.attrs.update(ci=float(ci), kind="wald")
+    table.attrs.update(ddf=ddf)
+    return table
+
+
+@attach("multilevel.freq.result", "FreqFit", "confint")
+def _freq_confint(self, method: str = "profile", level: float = 0.95, nsim: int = 500,
+                  seed: int | None = None, client=None, progress=None):
+    """Intervals for every parameter (lme4's ``confint``): see :func:`multilevel.inference.confint`."""
+    from multilevel.inference import confint
+
+    return confint(self, method=method, level=level, nsim=nsim, seed=seed, client=client,
+                   progress=progress)
+
+
+@attach("multilevel.freq.result", "FreqFit", "simulate")
+def _freq_simulate(self, nsim: int = 1, seed: int | None = None, group_effects: bool = True):
+    """Simulated responses (lme4's ``simulate``): see :func:`multilevel.inference.simulate`."""
+    from multilevel.inference import simulate
+
+    return simulate(self, nsim=nsim, seed=seed, group_effects=group_effects)
+
+
+def lrt(smaller, larger, names: tuple[str, str] = ("smaller", "larger"), bootstrap: int | None = None,
+        seed: int | None = None, client=None, progress=None):
+    """Likelihood-ratio test of nested fits (:func:`multilevel.freq.lrt`), optionally with
+    pbkrtest's parametric-bootstrap p-value.
+
+    Parameters
+    ----------
+    smaller, larger, names
+        As :func:`multilevel.freq.lrt`.
+    bootstrap : int, optional
+        Number of responses simulated from the smaller model and refitted with both
+        (:func:`multilevel.inference.bootstrap_lrt`); adds the column ``p_bootstrap``
+        to the larger model's row; ``result.table.attrs["bootstrap"]`` holds the
+        :class:`~multilevel.inference.BootstrapLRT` (the simulated statistics).
+    seed, client, progress
+        Seed of the simulations; where the refits run; progress (see
+        :func:`multilevel.distributed.run_jobs`).
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> d = ml.datasets.load("sleepstudy")
+    >>> a = ml.fit("Reaction ~ Days + (1 | Subject)", d, method="ml")
+    >>> b = ml.fit("Reaction ~ Days + (Days | Subject)", d, method="ml")
+    >>> res = ml.lrt(a, b, bootstrap=20, seed=1)
+    >>> round(float(res.table["p_bootstrap"].iloc[1]), 4)
+    0.0476
+    """
+    from multilevel.freq.lrt import lrt as freq_lrt
+
+    result = freq_lrt(smaller, larger, names=names)
+    if bootstrap is None:
+        return result
+    from multilevel.inference import bootstrap_lrt
+
+    boot = bootstrap_lrt(smaller, larger, nsim=int(bootstrap), seed=seed, client=client,
+                         progress=progress)
+    import dataclasses
+
+    table = result.table.copy()
+    table["p_bootstrap"] = [float("nan"), boot.p_bootstrap]
+    table.attrs["bootstrap"] = boot
+    notes = [*result.notes, f"p_bootstrap: parametric bootstrap (pbkrtest's PBmodcomp) with "
+                            f"{len(boot.reference)} simulations from the smaller model."]
+    return dataclasses.replace(result, table=table, notes=notes)

@@ -176,7 +176,7 @@ def _cmd_fit(args) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         fit = ml.fit(spec.formula, data, **kwargs)
-        content = report_content(fit, spec=spec, ci=ci, kind=kind)
+        content = report_content(fit, spec=spec, ci=ci, kind=kind, ddf=spec.report.get("ddf"))
         write_report(fit, out, ci=ci, kind=kind, spec=spec, plots=spec.report.get("plots", True),
                      extra=run_files, content=content, protect=protect)
     print(render_markdown(content))

@@ -34,7 +34,7 @@ TOP_KEYS = {"name", "data", "formula", "family", "method", "description", "prior
             "report", "na"}
 SAMPLING_KEYS = {"draws": int, "tune": int, "chains": int, "seed": int, "sampler": str,
                  "target_accept": float, "progress": bool}
-REPORT_KEYS = {"ci": float, "kind": str, "plots": bool}
+REPORT_KEYS = {"ci": float, "kind": str, "plots": bool, "ddf": str}  # ddf: REML/ML LMMs
 METHODS = ("bayes", "reml", "ml")
 DEFAULT_PRESET = "weakly-informative"  # Bambi's data-scaled defaults (priors=None)
 # A spec's name names its run folder (runs/<name>): a name, never a path.
@@ -192,6 +192,9 @@ def parse_spec(raw: dict, path: Path | None = None) -> ModelSpec:
     family = check_family(strings.get("family", "gaussian"))
     sampling = _typed_table(raw.get("sampling", {}), SAMPLING_KEYS, f"{where} [sampling]")
     report = _typed_table(raw.get("report", {}), REPORT_KEYS, f"{where} [report]")
+    if report.get("ddf", "satterthwaite").lower() not in ("satterthwaite", "kenward-roger"):
+        raise SpecError(f"{where} [report] ddf = {report['ddf']!r} is not valid; use "
+                        "'satterthwaite' or 'kenward-roger' (df and p for REML/ML mixed models).")
     priors = raw.get("priors", {})
     if not isinstance(priors, dict):
         raise SpecError(f"{where}: [priors] must be a table.")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from multilevel.freq.result import wald_table
+
 LINKS = {"gaussian": "identity", "binomial": "logit", "bernoulli": "logit", "poisson": "log"}
 
 
@@ -71,8 +73,11 @@ def format_fit(fit) -> str:
         lines += ["", "Scaled residuals:",
                   "     Min       1Q   Median       3Q      Max",
                   " ".join(f"{v:8.4f}" for v in q)]
+    # lme4's print: no df or p (summary(ddf=...) adds them; computing them in a repr would
+    # cost a Hessian of the deviance)
+    fixed = wald_table(fit.fixef, fit.se, "t_value", None) if fit.family == "gaussian" else fit.summary()
     lines += ["", "Random effects:", random_effects_table(fit), _groups_line(fit), "",
-              "Fixed effects:", fit.summary().to_string(float_format=lambda v: f"{v:.5g}")]
+              "Fixed effects:", fixed.to_string(float_format=lambda v: f"{v:.5g}")]
     notes = list(fit.messages)
     if getattr(fit, "nagq", 1) > 1:
         notes.append(f"logLik is the whole AGQ log-likelihood (comparable with nAGQ = 1 and GLMs); "

@@ -28,7 +28,7 @@ def check_interval(ci, kind: str) -> tuple[float, str]:
     return level, kind
 
 
-def interval_table(fit, ci: float = 0.95, kind: str = "eti") -> pd.DataFrame:
+def interval_table(fit, ci: float = 0.95, kind: str = "eti", ddf: str | None = None) -> pd.DataFrame:
     """Estimate and interval per parameter, labelled with the interval's kind and level.
 
     Parameters
@@ -42,6 +42,10 @@ def interval_table(fit, ci: float = 0.95, kind: str = "eti") -> pd.DataFrame:
         says: normal quantiles for mixed models and GLMs (lme4's ``confint(method =
         "Wald")``), Student-t with n − p degrees of freedom for least squares (R's
         ``confint.lm``).
+    ddf : {None, "satterthwaite", "kenward-roger"}
+        Linear mixed models (REML/ML): None keeps lme4's Wald table; otherwise the
+        table has lmerTest's df and p and Student-t intervals with those df (spec key
+        ``[report] ddf``). Other fits have their own tests and ignore it.
 
     Returns
     -------
@@ -63,7 +67,14 @@ def interval_table(fit, ci: float = 0.95, kind: str = "eti") -> pd.DataFrame:
     if is_bayes(fit):
         table = fit.summary(ci=level, kind=kind).copy()
     else:
-        table = fit.summary(ci=level).copy()
+        # lme4's Wald table (normal intervals); a summary that takes ddf= (REML/ML mixed
+        # models, multilevel.inference) defaults to Satterthwaite t intervals instead
+        import inspect
+
+        takes_ddf = "ddf" in inspect.signature(fit.summary).parameters
+        table = (fit.summary(ci=level, ddf=ddf) if takes_ddf else fit.summary(ci=level)).copy()
         kind = "wald"
+        if takes_ddf and ddf is not None:
+            table.attrs["ddf"] = ddf
     table.attrs.update(ci=level, kind=kind)
     return table

@@ -60,17 +60,23 @@ class ReportContent:
 
 def table_label(table: pd.DataFrame) -> str:
     level, kind = table.attrs["ci"], table.attrs["kind"]
+    if kind == "wald" and table.attrs.get("ddf"):
+        ddf = str(table.attrs["ddf"]).lower()
+        name = {"kenward-roger": "Kenward-Roger", "kr": "Kenward-Roger"}.get(ddf, ddf.capitalize())
+        return f"{level:.0%} confidence intervals of the fixed effects (t with {name} df, p as lmerTest)"
     if kind == "wald":
         return f"{level:.0%} Wald confidence intervals of the fixed effects"
     return f"{level:.0%} {KINDS[kind]} credible intervals ({kind.upper()})"
 
 
-def report_content(fit, spec=None, ci: float = 0.95, kind: str = "eti") -> ReportContent:
-    """The sections of a fit's report (see :class:`ReportContent`)."""
+def report_content(fit, spec=None, ci: float = 0.95, kind: str = "eti",
+                   ddf: str | None = None) -> ReportContent:
+    """The sections of a fit's report (see :class:`ReportContent`); ``ddf`` as
+    :func:`interval_table`."""
     with warnings.catch_warnings():
         # the report states convergence problems in its own section; summary() would warn again
         warnings.simplefilter("ignore", ConvergenceWarning)
-        table = interval_table(fit, ci=ci, kind=kind)
+        table = interval_table(fit, ci=ci, kind=kind, ddf=ddf)
     content = ReportContent(
         title=spec.name if spec is not None else fit.formula,
         model=_model_rows(fit, spec),

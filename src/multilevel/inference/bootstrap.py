@@ -1,0 +1,203 @@
+"""Parametric bootstrap: refit simulated responses (lme4's ``bootMer``), percentile
+intervals (``confint(method = "boot")``) and the bootstrap LRT (pbkrtest's ``PBmodcomp``).
+
+All responses are simulated in this process from one seeded generator; the refits are
+independent jobs on :func:`multilevel.distributed.run_jobs` (serial, or Dask when a
+client is given), so a cluster run equals the serial run. Only the response changes
+between refits: each refit reuses the model's design (X, the random-effects terms).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from multilevel.errors import SpecError
+from multilevel.inference.parameters import varpar_from_theta
+from multilevel.inference.simulate import simulate_responses
+
+CHUNK = 25  # refits per job: few enough for progress, many enough to amortize pickling
+
+
+@dataclass(frozen=True)
+class RefitJob:
+    """Refit one model to a block of simulated responses (plain data, picklable)."""
+
+    formula: str
+    design: object
+    method: str
+    family: str
+    solver: str
+    options: dict
+    ys: np.ndarray
+    start: np.ndarray | None = None   # θ̂ of the fitted model: the refits' starting point
+    what: str = "parameters"   # "parameters" (θ-order SD/cor, σ, β) or "loglik"
+    label: str = ""
+
+
+def _refit(job: RefitJob, y: np.ndarray):
+    design = dataclasses.replace(job.design, y=y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # singular / non-converged refits are kept, as bootMer
+        if job.family == "gaussian":
+            return _refit_lmm(job, design)
+        from multilevel.freq.glmm import fit_glmm
+
+        return fit_glmm(job.formula, design, solver=job.solver, **job.options)
+
+
+def _refit_lmm(job: RefitJob, design):
+    """fit_design's stages with the optimizer started at the fitted θ̂ (lme4's ``refit``
+    starts there too), which saves evaluations."""
+    from threadpoolctl import threadpool_limits
+
+    from multilevel.freq import FreqFit, make_deviance
+    from multilevel.freq.optimize import minimize_theta
+
+    reml = job.method == "reml"
+    deviance = make_deviance(design, reml=reml, solver=job.solver)
+    with threadpool_limits(limits=1, user_api="blas"):
+        opt = minimize_theta(deviance, job.start, design.theta_lower())
+        pls = deviance.solution(opt.theta)
+    return FreqFit(formula=job.formula, design=design, method=job.method, opt=opt, pls=pls,
+                   solver=job.solver)
+
+
+def run_refits(job: RefitJob) -> np.ndarray:
+    """The statistic of every response in the job's block (rows)."""
+    rows = []
+    for y in job.ys:
+        fit = _refit(job, y)
+        if job.what == "loglik":
+            rows.append([fit.loglik])
+        else:
+            sigma = fit.sigma if job.family == "gaussian" else None
+            qs = [t.q for t in fit.design.reterms]
+            v = varpar_from_theta(fit.pls.theta, 1.0 if sigma is None else sigma, qs)
+            v = v if sigma is not None else v[:-1]
+            rows.append(np.concatenate([v, fit.pls.beta]))
+    return np.asarray(rows, dtype=float)
+
+
+def _jobs(fit, ys: np.ndarray, what: str) -> list[RefitJob]:
+    options = {}
+    if fit.family != "gaussian":
+        options = {"nAGQ": getattr(fit, "nagq", 1), "optimizer": getattr(fit, "optimizer", "glmer")}
+    return [RefitJob(formula=fit.formula, design=fit.design, method=fit.method, family=fit.family,
+                     solver=fit.solver, options=options, ys=ys[i:i + CHUNK],
+                     start=np.asarray(fit.pls.theta, dtype=float), what=what,
+                     label=f"refits {i + 1}-{min(i + CHUNK, len(ys))}")
+            for i in range(0, len(ys), CHUNK)]
+
+
+def bootstrap_replicates(fit, nsim: int, seed: int | None = None, client=None,
+                         progress=None) -> np.ndarray:
+    """(nsim, k) bootstrap replicates of (SDs/correlations in θ order, σ, fixed effects)."""
+    from multilevel.distributed import run_jobs
+
+    if int(nsim) < 2:
+        raise SpecError(f"nsim must be at least 2 for a bootstrap, got {nsim!r}.")
+    ys = simulate_responses(fit, int(nsim), np.random.default_rng(seed))
+    kwargs = {} if client is None else {"client": client}
+    blocks = run_jobs(_jobs(fit, ys, "parameters"), run_refits, progress=progress, **kwargs)
+    return np.vstack(blocks)
+
+
+def percentile(t: np.ndarray, alpha: float) -> float:
+    """The bootstrap percentile as the boot package computes it (``norm.inter``): the
+    (R+1)α-th order statistic, interpolated on the normal-quantile scale."""
+    from scipy.stats import norm
+
+    t = np.sort(t[np.isfinite(t)])
+    R = len(t)
+    rk = (R + 1) * alpha
+    k = int(np.floor(rk))
+    if k == rk:
+        return float(t[k - 1])
+    if k == 0:
+        return float(t[0])
+    if k >= R:
+        return float(t[-1])
+    w = (norm.ppf(alpha) - norm.ppf(k / (R + 1))) / (norm.ppf((k + 1) / (R + 1)) - norm.ppf(k / (R + 1)))
+    return float(t[k - 1] + w * (t[k] - t[k - 1]))
+
+
+@dataclass(frozen=True)
+class BootstrapLRT:
+    """pbkrtest's ``PBmodcomp``: the observed LRT statistic, its χ² p and the parametric
+    bootstrap p = (1 + #{ref ≥ stat}) / (1 + nsim).
+
+    Attributes
+    ----------
+    stat, df, p_chisq, p_bootstrap : float
+    reference : ndarray
+        The simulated LRT statistics (failed refits dropped).
+    nsim : int
+    """
+
+    stat: float
+    df: int
+    p_chisq: float
+    p_bootstrap: float
+    reference: np.ndarray
+    nsim: int
+
+    def __repr__(self) -> str:
+        return (f"BootstrapLRT(stat={self.stat:.4g}, df={self.df}, p_chisq={self.p_chisq:.4g}, "
+                f"p_bootstrap={self.p_bootstrap:.4g}, nsim={self.nsim})")
+
+
+def bootstrap_lrt(small, large, nsim: int = 1000, seed: int | None = None, client=None,
+                  progress=None) -> BootstrapLRT:
+    """Parametric-bootstrap likelihood-ratio test of nested mixed models (``PBmodcomp``).
+
+    Responses are simulated from the smaller model; both models are refitted to each
+    (ML: REML fits are refitted with ML first, as ``ml.lrt``); the p-value is the share
+    of simulated statistics at least as large as the observed one (counting the observed).
+    Useful where the χ² reference is doubtful, e.g. a variance on its boundary.
+
+    Parameters
+    ----------
+    small, large : FreqFit or GLMMFit
+        Fits of nested models to the same rows.
+    nsim : int
+    seed : int, optional
+    client : None, "local", address or distributed.Client
+        Where the refits run (:func:`multilevel.distributed.run_jobs`).
+    progress : bool or callable, optional
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> from multilevel.inference import bootstrap_lrt
+    >>> d = ml.datasets.load("sleepstudy")
+    >>> a = ml.fit("Reaction ~ Days + (1 | Subject)", d, method="ml")
+    >>> b = ml.fit("Reaction ~ Days + (Days | Subject)", d, method="ml")
+    >>> res = bootstrap_lrt(a, b, nsim=20, seed=1)
+    >>> round(res.stat, 3), res.df, round(res.p_bootstrap, 4)
+    (42.139, 2, 0.0476)
+    """
+    from scipy import stats
+
+    from multilevel.distributed import run_jobs
+
+    small = small.refit_ml() if getattr(small, "reml", False) else small
+    large = large.refit_ml() if getattr(large, "reml", False) else large
+    if small.df > large.df:
+        small, large = large, small
+    if small.nobs != large.nobs or not np.allclose(small.design.y, large.design.y):
+        raise SpecError("bootstrap_lrt needs two fits to the same rows and response.")
+    stat = 2.0 * (large.loglik - small.loglik)
+    df = int(large.df - small.df)
+    ys = simulate_responses(small, int(nsim), np.random.default_rng(seed))
+    kwargs = {} if client is None else {"client": client}
+    ll = [np.vstack(run_jobs(_jobs(m, ys, "loglik"), run_refits, progress=progress, **kwargs))[:, 0]
+          for m in (small, large)]
+    ref = 2.0 * (ll[1] - ll[0])
+    ref = ref[np.isfinite(ref)]
+    return BootstrapLRT(stat=float(stat), df=df, p_chisq=float(stats.chi2.sf(stat, df)),
+                        p_bootstrap=float((1 + np.sum(ref >= stat)) / (1 + len(ref))),
+                        reference=ref, nsim=int(nsim))

@@ -1,0 +1,117 @@
+"""``confint``: Wald, profile and parametric-bootstrap intervals for every parameter of a
+REML/ML mixed model, as lme4's ``confint.merMod``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from multilevel.errors import SpecError
+from multilevel.inference.parameters import variance_parameters, varpar_from_theta
+
+METHODS = ("wald", "profile", "boot")
+
+
+def _estimates(fit) -> np.ndarray:
+    qs = [t.q for t in fit.design.reterms]
+    gaussian = fit.family == "gaussian"
+    v = varpar_from_theta(fit.pls.theta, fit.sigma if gaussian else 1.0, qs)
+    return v if gaussian else v[:-1]
+
+
+def confint(fit, method: str = "profile", level: float = 0.95, nsim: int = 500,
+            seed: int | None = None, client=None, progress=None) -> pd.DataFrame:
+    """Confidence intervals for the variance parameters and the fixed effects.
+
+    The rows follow lme4: for each random-effects term the SD of each column and the
+    correlation of each pair in θ order (``.sig01``, ``.sig02``, ...), the residual SD
+    (``.sigma``), then the fixed effects.
+
+    Parameters
+    ----------
+    fit : FreqFit or GLMMFit
+    method : {"profile", "wald", "boot"}
+        ``"profile"`` (lme4's default): the profile likelihood of the ML fit (REML fits
+        are refitted by ML first, as lme4 does; GLMMs on the deviance in (θ, β)),
+        inverted at ζ = ±z.
+        ``"wald"``: estimate ± z·SE for the fixed effects; the variance parameters get
+        NaN, as in lme4 (their sampling distribution is far from normal).
+        ``"boot"``: parametric bootstrap — ``nsim`` responses simulated with new group
+        effects (:func:`~multilevel.inference.simulate`), each refitted with the same
+        design, percentile intervals (boot's ``norm.inter``, as lme4).
+    level : float
+    nsim, seed : int
+        Bootstrap size and seed (the same seed gives the same intervals, on any client).
+    client : None, "local", address or distributed.Client
+        Where the bootstrap refits run (:func:`multilevel.distributed.run_jobs`).
+    progress : bool or callable, optional
+        Progress of the bootstrap refits.
+
+    Returns
+    -------
+    DataFrame indexed by lme4's names (``.sig01``, ..., ``.sigma``, fixed effects) with
+    ``name`` (lme4's ``sd_(Intercept)|Subject`` / ``cor_...`` / ``sigma`` / the fixed
+    effect), ``grp``, ``var1``, ``var2`` (as ``fit.varcorr``), ``estimate``, ``lower``,
+    ``upper``. The bootstrap adds ``std_error`` (the SD of the replicates) and keeps the
+    replicates in ``.attrs["replicates"]``.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> from multilevel.inference import confint
+    >>> m = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
+    >>> confint(m, method="wald")[["lower", "upper"]].round(3)
+                   lower    upper
+    .sig01           NaN      NaN
+    .sig02           NaN      NaN
+    .sig03           NaN      NaN
+    .sigma           NaN      NaN
+    (Intercept)  238.029  264.781
+    Days           7.438   13.497
+    """
+    from scipy import stats
+
+    from multilevel.freq import FreqFit
+
+    method = str(method).lower()
+    if method not in METHODS:
+        raise SpecError(f"method={method!r} is not valid; use one of {METHODS}.")
+    if not isinstance(fit, FreqFit):
+        raise SpecError(f"confint() needs a mixed model fitted with method='reml' or 'ml' (got "
+                        f"{type(fit).__name__}); Bayesian fits have fit.summary(ci=...).")
+    if not 0 < float(level) < 1:
+        raise SpecError(f"level must lie strictly between 0 and 1, got {level!r}.")
+    level = float(level)
+    info = variance_parameters(fit)
+    fixed = pd.DataFrame({"parameter": fit.design.x_names, "name": fit.design.x_names,
+                          "grp": None, "var1": None, "var2": None, "kind": "fixed"})
+    table = pd.concat([info, fixed], ignore_index=True)
+    table["estimate"] = np.concatenate([_estimates(fit), fit.pls.beta])
+    nvar = len(info)
+    if method == "wald":
+        z = stats.norm.ppf(0.5 + level / 2)
+        se = fit.se.to_numpy()
+        lower = np.concatenate([np.full(nvar, np.nan), fit.pls.beta - z * se])
+        upper = np.concatenate([np.full(nvar, np.nan), fit.pls.beta + z * se])
+    elif method == "profile":
+        from multilevel.inference.profile import glmm_profile_intervals, profile_intervals
+
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):   # small dense pieces, as fit_design
+            ci = (profile_intervals(fit, level) if fit.family == "gaussian"
+                  else glmm_profile_intervals(fit, level))
+        lower, upper = ci[:, 0], ci[:, 1]
+    else:
+        from multilevel.inference.bootstrap import bootstrap_replicates, percentile
+
+        reps = bootstrap_replicates(fit, nsim, seed=seed, client=client, progress=progress)
+        alpha = (1 - level) / 2
+        lower = np.array([percentile(reps[:, k], alpha) for k in range(reps.shape[1])])
+        upper = np.array([percentile(reps[:, k], 1 - alpha) for k in range(reps.shape[1])])
+        table["std_error"] = np.nanstd(reps, axis=0, ddof=1)
+        table.attrs["replicates"] = reps
+        table.attrs["nsim"] = int(nsim)
+    table["lower"], table["upper"] = lower, upper
+    table.attrs.update(method=method, level=level)
+    return table.set_index("parameter").drop(columns="kind").rename_axis(None)

@@ -1,0 +1,216 @@
+"""Hypothesis matrices for the model terms of the fixed effects: types I, II and III as
+lmerTest's ``anova()`` builds them (SAS's estimable functions).
+
+- Type I (sequential): rows of the unit upper-triangular Doolittle factor of X'X.
+- Type II: a term's rows from the Doolittle factor of X'X with the columns reordered as
+  [unrelated terms, the term, the terms that contain it]; terms contained in no other
+  term are tested marginally (their own coefficients).
+- Type III: from the full (rank-deficient) dummy coding of every term, mapped onto the
+  model's columns through X⁺, each term's contrasts orthogonalized against the terms
+  that contain it (higher-order terms first). With treatment coding (the coding the
+  formula layer uses) this does not depend on the reference levels.
+
+Containment (SAS): F1 is contained in F2 when all of F1's variables are in F2, F2 has
+more variables, and both involve the same numeric covariates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from multilevel.errors import SpecError
+from multilevel.formula import lme4_name
+
+
+@dataclass(frozen=True)
+class FixedTerm:
+    """One term of the fixed-effects formula.
+
+    Attributes
+    ----------
+    name : str
+        R's term label (``"recipe:temperature"``).
+    columns : list of int
+        Its columns in X.
+    variables : list of (name, kind, levels, values)
+        ``kind`` is ``"numeric"`` or ``"categoric"``; ``values`` the variable per row.
+    """
+
+    name: str
+    columns: list
+    variables: list
+
+    @property
+    def numerics(self) -> set:
+        return {v[0] for v in self.variables if v[1] == "numeric"}
+
+    @property
+    def names(self) -> set:
+        return {v[0] for v in self.variables}
+
+
+def fixed_terms(design) -> list[FixedTerm]:
+    """The model terms (no intercept) and the columns of X each one owns."""
+    col_of = {name: j for j, name in enumerate(design.x_names)}
+    data = design.frame.data
+    out = []
+    for name, term in design.spec.fixed_matrix.terms.items():
+        if name == "Intercept":
+            continue
+        columns = [col_of[lme4_name(lbl)] for lbl in term.labels if lme4_name(lbl) in col_of]
+        variables = []
+        for comp in term.components:
+            if comp.kind == "categoric":
+                if comp.name not in data.columns:
+                    raise SpecError(f"Cannot rebuild the full dummy coding of {comp.name!r} for "
+                                    "type II/III tests; use a plain column as the factor.")
+                raw = data[comp.name].astype(str).to_numpy()
+                variables.append((comp.name, "categoric", [str(lv) for lv in comp.levels], raw))
+            else:
+                variables.append((lme4_name(comp.name), "numeric", None,
+                                  np.asarray(comp.value, dtype=float).reshape(-1)))
+        out.append(FixedTerm(name=lme4_name(name), columns=columns, variables=variables))
+    return out
+
+
+def containment(terms: list[FixedTerm]) -> dict[str, list[str]]:
+    """For each term, the terms that contain it."""
+    def contains(f1: FixedTerm, f2: FixedTerm) -> bool:
+        return (f1.names <= f2.names and len(f2.names - f1.names) > 0
+                and f1.numerics == f2.numerics)
+    return {t.name: [u.name for u in terms if contains(t, u)] for t in terms}
+
+
+def doolittle_upper(M: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """t(L) of the Doolittle factorization M = L U (L unit lower triangular), with
+    lmerTest's zeroing of entries below eps and of columns with a zero pivot."""
+    n = M.shape[0]
+    L = np.eye(n)
+    U = np.zeros((n, n))
+    for i in range(n):
+        U[i, :] = M[i, :] - L[i, :i] @ U[:i, :]
+        for j in range(i + 1, n):
+            val = M[j, i] - L[j, :i] @ U[:i, i]
+            L[j, i] = 0.0 if abs(U[i, i]) < eps else val / U[i, i]
+    L[np.abs(L) < eps] = 0.0
+    return L.T
+
+
+def type1(design, terms: list[FixedTerm]) -> dict[str, np.ndarray]:
+    X = np.asarray(design.X, dtype=float)
+    Lt = doolittle_upper(X.T @ X) if X.shape[1] > 1 else np.ones((1, 1))
+    return {t.name: Lt[t.columns, :] for t in terms}
+
+
+def _marginal(design, term: FixedTerm) -> np.ndarray:
+    return np.eye(design.p)[term.columns, :]
+
+
+def type2(design, terms: list[FixedTerm]) -> dict[str, np.ndarray]:
+    if design.p <= 1 or len(terms) <= 1:
+        return type1(design, terms)
+    X = np.asarray(design.X, dtype=float)
+    contained = containment(terms)
+    by_name = {t.name: t for t in terms}
+    out = {}
+    for t in terms:
+        if not contained[t.name]:
+            out[t.name] = _marginal(design, t)
+            continue
+        tail = list(t.columns) + [c for u in contained[t.name] for c in by_name[u].columns]
+        order = [c for c in range(design.p) if c not in tail] + tail
+        Lt = doolittle_upper(X[:, order].T @ X[:, order])
+        rows = [order.index(c) for c in t.columns]
+        block = np.zeros((len(rows), design.p))
+        block[:, order] = Lt[rows, :]
+        out[t.name] = block
+    return out
+
+
+def full_dummy(term: FixedTerm) -> tuple[np.ndarray, list[str]]:
+    """R's ``model.matrix(~ 0 + term)``: every level of every factor (first factor
+    varying fastest), times the numeric variables."""
+    cols = [np.ones(len(term.variables[0][3]))]
+    names = [""]
+    for var, kind, levels, values in term.variables:
+        if kind == "numeric":
+            cols = [c * values for c in cols]
+            names = [f"{n}:{var}" if n else var for n in names]
+        else:
+            new_cols, new_names = [], []
+            for lv in levels:
+                for c, n in zip(cols, names):
+                    new_cols.append(c * (values == lv))
+                    new_names.append(f"{n}:{var}{lv}" if n else f"{var}{lv}")
+            cols, names = new_cols, new_names
+    return np.column_stack(cols), names
+
+
+
+
+def type3(design, terms: list[FixedTerm]) -> dict[str, np.ndarray]:
+    if design.p <= 1 or len(terms) <= 1:
+        return type1(design, terms)
+    X = np.asarray(design.X, dtype=float)
+    has_intercept = "(Intercept)" in design.x_names
+    blocks, names, owner = [], [], []
+    if has_intercept:
+        blocks.append(np.ones((design.n, 1)))
+        names.append("(Intercept)")
+        owner.append(None)
+    for t in terms:
+        M, nm = full_dummy(t)
+        blocks.append(M)
+        names += nm
+        owner += [t.name] * len(nm)
+    rdX = np.column_stack(blocks)
+    L = np.linalg.pinv(X) @ rdX                  # p × P: the model's coefficients per full column
+    L = _zap(L.T)                                # P × p
+    contained = containment(terms)
+    by_name = {t.name: t for t in terms}
+    order = sorted(terms, key=lambda t: -len(t.variables))
+    for t in order:
+        if not contained[t.name]:
+            continue
+        cols = [c for u in contained[t.name] for c in by_name[u].columns]
+        A = L[:, cols]
+        Y = L[:, t.columns]
+        coef, *_ = np.linalg.lstsq(A, Y, rcond=None)
+        L[:, t.columns] = _zap(Y - A @ coef)
+    row_of = {n: i for i, n in enumerate(names)}
+    missing = [n for n in design.x_names if n not in row_of]
+    if missing:
+        raise SpecError(f"Type III contrasts need treatment-coded columns; cannot place "
+                        f"{missing} in the full dummy coding. Use type=1 or type=2.")
+    L = L[[row_of[n] for n in design.x_names], :]   # p × p
+    out = {}
+    for t in terms:
+        block = L[:, t.columns].T
+        out[t.name] = block[np.sum(np.abs(block), axis=1) > 1e-8, :]
+    return out
+
+
+def _zap(M: np.ndarray, digits: int = 7) -> np.ndarray:
+    """R's ``zapsmall``: round to ``digits`` significant digits relative to the largest entry."""
+    mx = np.max(np.abs(M)) if M.size else 0.0
+    if mx == 0:
+        return M
+    return np.round(M, max(0, digits - int(np.ceil(np.log10(mx)))))
+
+
+def term_contrasts(design, type: int) -> dict[str, np.ndarray]:
+    """Hypothesis matrix (k × p) per model term for a type I, II or III test."""
+    builders = {1: type1, 2: type2, 3: type3}
+    if type not in builders:
+        raise SpecError(f"type={type!r} is not valid; use 1, 2 or 3 (as lmerTest's anova).")
+    terms = fixed_terms(design)
+    return builders[type](design, terms)
+
+
+def term_table(design) -> pd.DataFrame:
+    """Which columns of X belong to which term (for printing and tests)."""
+    return pd.DataFrame([(t.name, [design.x_names[c] for c in t.columns]) for t in fixed_terms(design)],
+                        columns=["term", "columns"])

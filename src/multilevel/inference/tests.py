@@ -1,0 +1,257 @@
+"""t and F tests of fixed-effect contrasts with Satterthwaite's or Kenward–Roger's
+denominator df (lmerTest's ``contest1D``/``contestMD``), the coefficient table and the
+ANOVA table built on them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from multilevel.errors import SpecError
+from multilevel.inference.kenward_roger import kr_info, kr_statistics
+from multilevel.inference.varpar import check_lmm, varpar_info
+
+DDF = {"satterthwaite": "satterthwaite", "kenward-roger": "kenward-roger", "kr": "kenward-roger",
+       "kenward_roger": "kenward-roger", None: None, "none": None, "asymptotic": None}
+
+
+def normalize_ddf(ddf) -> str | None:
+    key = ddf.lower() if isinstance(ddf, str) else ddf
+    if key not in DDF:
+        raise SpecError(f"ddf={ddf!r} is not valid; use 'satterthwaite', 'kenward-roger' or None "
+                        "(no df: z tests / Wald).")
+    return DDF[key]
+
+
+def contrast_matrix(fit, L) -> np.ndarray:
+    """L as a (k × p) float matrix; a DataFrame is aligned on the fixed-effect names."""
+    names = list(fit.design.x_names)
+    if isinstance(L, pd.DataFrame):
+        unknown = [c for c in L.columns if c not in names]
+        if unknown:
+            raise SpecError(f"Contrast columns {unknown} are not fixed effects of this model; "
+                            f"the fixed effects are {names}.")
+        L = L.reindex(columns=names, fill_value=0.0).to_numpy(dtype=float)
+    L = np.atleast_2d(np.asarray(L, dtype=float))
+    if L.ndim != 2 or L.shape[1] != len(names):
+        raise SpecError(f"L must have one column per fixed effect ({len(names)}: {names}); got "
+                        f"shape {L.shape}.")
+    if not np.all(np.isfinite(L)):
+        raise SpecError("L has missing or infinite entries.")
+    return L
+
+
+def _t_pvalue(t, df):
+    from scipy import stats
+
+    df = np.asarray(df, dtype=float)
+    return np.where(np.isfinite(df), 2 * stats.t.sf(np.abs(t), np.where(np.isfinite(df), df, 1.0)),
+                    2 * stats.norm.sf(np.abs(t)))
+
+
+def contrast_rows(fit, L, ddf: str | None = "kenward-roger") -> pd.DataFrame:
+    """Estimate, standard error and df of each row of L β (one t test per row).
+
+    Parameters
+    ----------
+    fit : FreqFit
+        A linear mixed model fitted by REML (Kenward–Roger, Satterthwaite) or ML
+        (Satterthwaite); with ``ddf=None`` any fit with ``fixef`` and ``vcov``.
+    L : array-like (k × p) or DataFrame with fixed-effect names as columns
+    ddf : {"kenward-roger", "satterthwaite", None}
+        Kenward–Roger takes the standard error from the adjusted covariance Φ_A
+        (pbkrtest's ``vcovAdj``); None gives Wald standard errors and ``df = inf``.
+
+    Returns
+    -------
+    DataFrame with columns ``estimate``, ``std_error``, ``df`` (one row per row of L).
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> from multilevel.inference import contrast_rows
+    >>> m = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
+    >>> contrast_rows(m, [[1, 5]], ddf="kenward-roger").round(3)
+       estimate  std_error    df
+    0   303.742      9.581  17.0
+    """
+    method = normalize_ddf(ddf)
+    L = contrast_matrix(fit, L)
+    beta = fit.fixef.to_numpy()
+    est = L @ beta
+    if method is None:
+        V = fit.vcov.to_numpy()
+        se = np.sqrt(np.einsum("ij,jk,ik->i", L, V, L))
+        df = np.full(len(L), np.inf)
+    elif method == "kenward-roger":
+        info = kr_info(fit)
+        se = np.sqrt(np.einsum("ij,jk,ik->i", L, info.vcov_adj, L))
+        df = np.array([kr_statistics(info, row[None, :])["df"] for row in L])
+    else:
+        info = varpar_info(fit)
+        var = np.einsum("ij,jk,ik->i", L, info.vcov, L)
+        grad = np.einsum("ij,mjk,ik->im", L, info.jac, L)           # (k rows, n varpar)
+        df = 2 * var ** 2 / np.einsum("im,mn,in->i", grad, info.cov_varpar, grad)
+        se = np.sqrt(var)
+    return pd.DataFrame({"estimate": est, "std_error": se, "df": df})
+
+
+def t_tests(fit, L, ddf) -> pd.DataFrame:
+    """contrast_rows plus t value and two-sided p."""
+    table = contrast_rows(fit, L, ddf)
+    table["t_value"] = table["estimate"] / table["std_error"]
+    table["p"] = _t_pvalue(table["t_value"].to_numpy(), table["df"].to_numpy())
+    return table
+
+
+def fstat_ddf(nu: np.ndarray, tol: float = 1e-8) -> float:
+    """Denominator df of an F built from q independent t statistics with df ν_m
+    (lmerTest: matching the mean of Σ t²_m)."""
+    if len(nu) == 1:
+        return float(nu[0])
+    if np.all(np.abs(np.diff(nu)) < tol):
+        return float(np.mean(nu))
+    if np.any(nu <= 2):
+        return 2.0
+    E = np.sum(nu / (nu - 2))
+    return float(2 * E / (E - len(nu)))
+
+
+def f_test(fit, L, ddf: str | None = "satterthwaite", eps: float = np.sqrt(np.finfo(float).eps)) -> dict:
+    """Joint F test of H0: Lβ = 0 as lmerTest's ``contestMD`` (Sum Sq and Mean Sq on σ²'s
+    scale; Kenward–Roger's F is scaled, its Sum Sq is not, as lmerTest prints them)."""
+    from scipy import stats
+
+    method = normalize_ddf(ddf)
+    L = contrast_matrix(fit, L)
+    beta = fit.fixef.to_numpy()
+    s2 = fit.sigma ** 2
+    if method == "kenward-roger":
+        info = kr_info(fit)
+        q = int(np.linalg.matrix_rank(L))
+        Lb = L @ beta
+        wald = float(Lb @ np.linalg.solve(L @ info.vcov_adj @ L.T, Lb))
+        kr = kr_statistics(info, L, q=q)
+        F_u = wald / q
+        F = F_u * kr["F_scaling"]
+        return {"Sum Sq": F_u * s2 * q, "Mean Sq": F_u * s2, "NumDF": q, "DenDF": kr["df"], "F": F,
+                "p": float(stats.f.sf(F, q, kr["df"]))}
+    V = varpar_info(fit).vcov if method == "satterthwaite" else fit.vcov.to_numpy()
+    d, P = np.linalg.eigh(L @ V @ L.T)
+    d, P = d[::-1], P[:, ::-1]
+    q = int(np.sum(d > max(eps * d[0], 0)))
+    if q == 0:
+        raise SpecError("The contrast matrix L has no estimable direction (L V L' is zero).")
+    PtL = P[:, :q].T @ L
+    F = float(np.sum((PtL @ beta) ** 2 / d[:q]) / q)
+    if method is None:
+        den = np.inf
+        p = float(stats.chi2.sf(F * q, q))
+    else:
+        nu = contrast_rows(fit, PtL, "satterthwaite")["df"].to_numpy()
+        den = fstat_ddf(nu)
+        p = float(stats.f.sf(F, q, den))
+    return {"Sum Sq": F * s2 * q, "Mean Sq": F * s2, "NumDF": q, "DenDF": den, "F": F, "p": p}
+
+
+def default_ddf(fit):
+    return "satterthwaite"
+
+
+def coef_table(fit, ddf: str | None = "satterthwaite") -> pd.DataFrame:
+    """The fixed-effects table with df and p, as lmerTest's ``summary()``.
+
+    Parameters
+    ----------
+    fit : FreqFit
+    ddf : {"satterthwaite", "kenward-roger", None}
+        Satterthwaite (lmerTest's default; REML or ML fits), Kenward–Roger (REML fits;
+        the standard errors are then from the adjusted covariance), or None (no df: the
+        z test on the Wald statistic).
+
+    Returns
+    -------
+    DataFrame indexed by fixed effect: ``estimate``, ``std_error``, ``df``, ``t_value``, ``p``.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> from multilevel.inference import coef_table
+    >>> m = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
+    >>> coef_table(m).round(4)
+                 estimate  std_error    df  t_value    p
+    (Intercept)  251.4051     6.8246  17.0  36.8383  0.0
+    Days          10.4673     1.5458  17.0   6.7715  0.0
+    """
+    names = list(fit.design.x_names)
+    table = t_tests(fit, np.eye(len(names)), ddf)
+    table.index = pd.Index(names)
+    return table[["estimate", "std_error", "df", "t_value", "p"]]
+
+
+def anova(fit, type: int = 3, ddf: str | None = "satterthwaite") -> pd.DataFrame:
+    """F tests of the fixed-effect terms, as lmerTest's ``anova()``.
+
+    A factor with several columns is one row; ``Sum Sq`` and ``Mean Sq`` are on the
+    residual variance's scale (F · σ² · NumDF, F · σ²).
+
+    Parameters
+    ----------
+    fit : FreqFit
+    type : {3, 2, 1}
+        Type III (default, as lmerTest), II or I (sequential) hypotheses; see
+        :mod:`multilevel.inference.contrasts`.
+    ddf : {"satterthwaite", "kenward-roger", None}
+
+    Returns
+    -------
+    DataFrame indexed by term: ``Sum Sq``, ``Mean Sq``, ``NumDF``, ``DenDF``, ``F``, ``p``.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> from multilevel.inference import anova
+    >>> m = ml.fit("angle ~ recipe * temperature + (1 | recipe:replicate)", "cake", method="reml")
+    >>> anova(m).round(3)
+                          Sum Sq  Mean Sq  NumDF  DenDF       F      p
+    recipe                10.186    5.093      2   42.0   0.249  0.781
+    temperature         2100.300  420.060      5  210.0  20.520  0.000
+    recipe:temperature   205.978   20.598     10  210.0   1.006  0.439
+    """
+    from multilevel.inference.contrasts import term_contrasts
+
+    check_lmm(fit, "anova()")
+    contrasts = term_contrasts(fit.design, int(type))
+    rows = {name: f_test(fit, L, ddf) for name, L in contrasts.items() if len(L)}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.attrs.update(type=int(type), ddf=normalize_ddf(ddf))
+    return table
+
+
+def contest(fit, L, ddf: str | None = "satterthwaite", joint: bool = True) -> pd.DataFrame:
+    """Test a user's contrasts Lβ = 0, as lmerTest's ``contest()``.
+
+    Parameters
+    ----------
+    fit : FreqFit
+    L : array-like (k × p), a vector (one contrast), or a DataFrame with fixed-effect names as columns
+    ddf : {"satterthwaite", "kenward-roger", None}
+    joint : bool
+        One F test of all rows together (``Sum Sq``, ``Mean Sq``, ``NumDF``, ``DenDF``,
+        ``F``, ``p``), or a t test per row (``estimate``, ``std_error``, ``df``,
+        ``t_value``, ``p``).
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> from multilevel.inference import contest
+    >>> m = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
+    >>> contest(m, [0, 1], joint=False).round(4)
+       estimate  std_error    df  t_value    p
+    0   10.4673     1.5458  17.0   6.7715  0.0
+    """
+    if normalize_ddf(ddf) is not None:
+        check_lmm(fit, "contest()")
+    if joint:
+        return pd.DataFrame([f_test(fit, L, ddf)])
+    return t_tests(fit, L, ddf)[["estimate", "std_error", "df", "t_value", "p"]]
