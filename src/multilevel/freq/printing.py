@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from multilevel.freq.result import wald_table
+from multilevel.freq.tables import wald_table
 
 LINKS = {"gaussian": "identity", "binomial": "logit", "bernoulli": "logit", "poisson": "log"}
 

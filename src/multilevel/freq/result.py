@@ -14,6 +14,7 @@ from multilevel.formula.design import level_codes, term_matrix
 from multilevel.freq.deviance import PLSSolution
 from multilevel.freq.factor import term_factor
 from multilevel.freq.optimize import OptResult
+from multilevel.freq.tables import wald_table  # noqa: F401 (its home before printing needed it)
 
 SINGULAR_TOL = 1e-4  # lme4's isSingular(tol = 1e-4)
 NEW_GROUPS = ("population", "error")
@@ -32,24 +33,6 @@ def check_predict_args(new_groups: str, type: str) -> None:
         raise DataError(f"new_groups={new_groups!r} is not valid; use one of {NEW_GROUPS}.")
     if type not in PREDICT_TYPES:
         raise DataError(f"type={type!r} is not valid; use one of {PREDICT_TYPES}.")
-
-
-def wald_table(est: pd.Series, se: pd.Series, stat: str, ci: float | None,
-               df_resid: float | None = None, p_values: bool = False) -> pd.DataFrame:
-    """Estimate, SE, t or z statistic, optional p-value and Wald interval (normal or t)."""
-    from scipy import stats  # imported here: scipy.stats costs ~0.5 s of start-up
-
-    table = pd.DataFrame({"estimate": est, "std_error": se, stat: est / se})
-    dist = stats.norm if df_resid is None else stats.t(df_resid)
-    if p_values:
-        table["p_value"] = 2 * dist.sf(np.abs(table[stat]))
-    if ci is not None:
-        if not 0 < float(ci) < 1:
-            raise DataError(f"ci must lie strictly between 0 and 1, got {ci!r}.")
-        half = dist.ppf(0.5 + float(ci) / 2) * se
-        table["lower"], table["upper"] = est - half, est + half
-        table.attrs.update(ci=float(ci), kind="wald")
-    return table
 
 
 class InformationCriteria:
