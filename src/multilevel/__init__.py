@@ -32,6 +32,15 @@ _LAZY = {
     "diagnostics": ("multilevel.diagnostics", None),
     "prepare": ("multilevel.prepare", None),
     "plots": ("multilevel.diagnostics.plots", None),
+    # interpreting a fit (issue 23)
+    "effects": ("multilevel.effects", None),
+    "predictions": ("multilevel.effects", "predictions"),
+    "comparisons": ("multilevel.effects", "comparisons"),
+    "slopes": ("multilevel.effects", "slopes"),
+    "datagrid": ("multilevel.effects", "datagrid"),
+    "emmeans": ("multilevel.effects", "emmeans"),
+    "hypothesis": ("multilevel.effects", "hypothesis"),
+    "describe_posterior": ("multilevel.effects", "describe_posterior"),
 }
 
 __all__ = ["MultilevelError", "datasets", "errors", "fit", *_LAZY]

@@ -42,12 +42,20 @@ def fit_data(fit) -> pd.DataFrame:
     return fit.design.frame.data
 
 
-def inverse_link(fit, eta: np.ndarray) -> np.ndarray:
-    if is_bayes(fit):
-        from multilevel.predict.links import inverse_link as inv
+def family_inverse_link(family: str, eta: np.ndarray) -> np.ndarray:
+    """Bambi's (and lme4's canonical) links: logit for bernoulli/binomial, log for counts."""
+    from scipy import special
 
-        return inv(fit.family, eta)
-    return fit._inverse_link(eta)
+    if family in ("bernoulli", "binomial"):
+        return special.expit(eta)
+    if family in ("poisson", "negativebinomial"):
+        return np.exp(eta)
+    return eta
+
+
+def inverse_link(fit, eta: np.ndarray) -> np.ndarray:
+    """The fit's own inverse link (a FreqFit may carry a non-canonical ``link=``)."""
+    return family_inverse_link(fit.family, eta) if is_bayes(fit) else fit._inverse_link(eta)
 
 
 class FreqLinear:
@@ -66,8 +74,11 @@ class FreqLinear:
 def bayes_eta(fit, data: pd.DataFrame, group_effects: bool) -> np.ndarray:
     """η per posterior draw and row (draws × rows); unseen groups at the population mean."""
     from multilevel.predict.bayes import linear_predictor_draws
-    from multilevel.predict.newdata import check_newdata
 
+    try:  # the layering (issue 17) moves newdata checks into the formula layer
+        from multilevel.formula.newdata import check_newdata
+    except ImportError:
+        from multilevel.predict.newdata import check_newdata
     check_newdata(fit.design, data)
     return linear_predictor_draws(fit, data, group_effects, "population", None)
 

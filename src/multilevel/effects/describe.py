@@ -69,7 +69,7 @@ def describe_posterior(posterior, rope="default", ci: float = 0.95, ci_method: s
     >>> import numpy as np
     >>> x = np.random.default_rng(1).normal(0.5, 1, 4000)
     >>> describe_posterior(x, rope=(-0.1, 0.1))[["Parameter", "pd"]]
-      Parameter      pd
+      Parameter     pd
     0         x  0.686
     """
     from multilevel.effects._engine import check_ci, is_bayes

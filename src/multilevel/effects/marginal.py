@@ -115,7 +115,7 @@ def predictions(fit, newdata: pd.DataFrame | None = None, by=None, group_effects
     >>> m = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
     >>> ml.predictions(m, by=True, group_effects=False)[["estimate", "std_error"]].round(3)
        estimate  std_error
-    0   298.508      8.776
+    0   298.508       9.05
     """
     E.check_fit(fit)
     data = _data(fit, newdata)

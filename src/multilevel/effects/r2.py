@@ -20,11 +20,11 @@ from multilevel.errors import DataError
 
 def r2_draws(fit, group_effects: bool = True) -> np.ndarray:
     """R² per posterior draw."""
+    from multilevel.effects._engine import family_inverse_link
     from multilevel.predict.bayes import linear_predictor_draws
-    from multilevel.predict.links import inverse_link
 
     eta = linear_predictor_draws(fit, None, group_effects, "population", None)
-    ypred = inverse_link(fit.family, eta)
+    ypred = family_inverse_link(fit.family, eta)
     trials = fit.design.frame.trials
     if fit.family == "binomial" and trials is not None:
         ypred = ypred * np.asarray(trials, dtype=float)
