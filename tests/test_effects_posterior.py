@@ -88,6 +88,12 @@ def test_savage_dickey_on_a_conjugate_normal_model(point):
     assert savage_dickey(draws, prior_draws, point) == pytest.approx(exact, rel=0.01)
 
 
+def test_savage_dickey_beyond_the_draws_is_zero():
+    draws = np.random.default_rng(1).normal(10, 1, 4000)
+    assert savage_dickey(draws, stats.norm(0, 5).pdf, 0.0) == 0.0
+    assert savage_dickey(draws, stats.norm(0, 5).pdf, 9.0) > 0
+
+
 def test_savage_dickey_refuses_no_prior_density():
     with pytest.raises(DataError, match="prior density"):
         savage_dickey(np.random.default_rng(1).normal(size=100), lambda x: 0.0)

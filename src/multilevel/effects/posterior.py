@@ -110,6 +110,9 @@ def savage_dickey(posterior, prior, point: float = 0.0) -> float:
     the Bayes factor in favour of the null (brms's evidence ratio for ``"a = 0"``).
 
     ``prior`` is either draws from the prior or a callable returning the prior density.
+    A point outside the range of the posterior draws has no density the draws can
+    resolve: the posterior density is taken as 0 (ratio 0, infinite evidence against the
+    point) rather than a kernel's tail.
 
     Examples
     --------
@@ -119,7 +122,9 @@ def savage_dickey(posterior, prior, point: float = 0.0) -> float:
     >>> round(float(bf01 / (stats.norm(1, 0.5).pdf(0) / stats.norm(0, 2).pdf(0))), 1)
     1.0
     """
-    post = density_at(posterior, point)
+    posterior = _vector(posterior)
+    inside = posterior.min() <= point <= posterior.max()
+    post = density_at(posterior, point) if inside else 0.0
     pri = float(prior(point)) if callable(prior) else density_at(prior, point)
     if not pri > 0:
         raise DataError(f"the prior density at {point} is {pri}; the Savage–Dickey ratio needs a "
