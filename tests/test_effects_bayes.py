@@ -45,6 +45,38 @@ def test_r2_equals_brms_definition(bayes_ss_slopes):
     assert table.loc["conditional", "estimate"] > 0.75 > table.loc["marginal", "estimate"] > 0.2
 
 
+def test_loo_r2_as_brms(bayes_ss_slopes):
+    """brms's loo_R2 from the same pieces: PSIS weights on −log p(y_i | θ_s) (arviz-stats'
+    psislw), the LOO mean per row, Dirichlet-weighted variances with the n/(n − 1) factor."""
+    from arviz_stats.base import array_stats
+
+    from multilevel.effects import loo_r2
+
+    fit = bayes_ss_slopes
+    y = np.asarray(fit.design.y, dtype=float)
+    ll = fit.idata["log_likelihood"]["Reaction"].values
+    ll = ll.reshape(-1, ll.shape[-1])
+    # the log-likelihood draws line up with the predictions (gaussian density of y)
+    ypred = eta_draws(fit)
+    sigma = fit.sigma_draws()[:, None]
+    np.testing.assert_allclose(ll, stats.norm.logpdf(y, ypred, sigma), rtol=1e-6)
+    lw, _ = array_stats.psislw(ll.T, r_eff=1)   # it negates the log-likelihood itself
+    raw = np.exp(-ll.T - np.log(np.exp(-ll.T).sum(axis=1, keepdims=True)))   # plain 1/p weights
+    np.testing.assert_allclose((np.exp(lw) * ypred.T).sum(1), (raw * ypred.T).sum(1), rtol=5e-3)
+    err = (np.exp(lw) * ypred.T).sum(axis=1) - y
+    n = y.size
+    w = np.random.default_rng(5).dirichlet(np.ones(n), size=ypred.shape[0])
+    def wvar(v):
+        return n / (n - 1) * (w @ v**2 - (w @ v) ** 2)
+    expected = 1 - wvar(err) / wvar(y)
+    table, values = loo_r2(fit, seed=5, return_draws=True)
+    np.testing.assert_allclose(values, expected, rtol=1e-9)
+    assert table.loc["loo", "estimate"] == pytest.approx(expected.mean(), rel=1e-9)
+    # leaving rows out costs fit: below the same R² of the in-sample posterior-mean predictions
+    in_sample = 1 - wvar(ypred.mean(axis=0) - y) / wvar(y)
+    assert 0.5 < table.loc["loo", "estimate"] < in_sample.mean() - 0.02
+
+
 def test_by_averages_come_from_averaged_draws(bayes_ss_slopes):
     """Averaging per draw then summarizing gives the interval of the average; averaging the
     units' interval bounds (Bambi's interpret, bambi #1004) gives a much wider one here,

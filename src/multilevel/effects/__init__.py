@@ -8,7 +8,7 @@ from multilevel.effects.grid import datagrid
 from multilevel.effects.hypothesis import hypothesis
 from multilevel.effects.marginal import comparisons, predictions, slopes
 from multilevel.effects.posterior import eti, hdi, p_direction, rope_share, savage_dickey
-from multilevel.effects.r2 import r2_bayes
+from multilevel.effects.r2 import loo_r2, r2_bayes
 
-__all__ = ["comparisons", "datagrid", "describe_posterior", "emmeans", "eti", "hdi", "hypothesis",
+__all__ = ["comparisons", "datagrid", "describe_posterior", "emmeans", "eti", "hdi", "hypothesis", "loo_r2",
            "p_direction", "predictions", "r2_bayes", "rope_share", "savage_dickey", "slopes"]
