@@ -179,3 +179,41 @@ def test_freq_fit_refused(sleepstudy):
         r2_bayes(m)
     with pytest.raises(DataError, match="Bayesian fit or a table"):
         describe_posterior(m)
+
+
+def test_intercept_prior_is_shifted_like_the_posterior(bayes_ss_slopes):
+    """Bambi samples the intercept of centred predictors and reports the one at Days = 0;
+    the prior draws get the same shift, so their SD is √(sd₀² + mean(Days)²·sd_Days²)."""
+    fit = bayes_ss_slopes
+    bmb = fit.built.bambi
+    component = bmb.conditional_parameters[bmb.family.likelihood.parent]
+    sd0 = float(component.intercept_term.prior.args["sigma"])
+    sd_days = float(component.common_terms["Days"].prior.args["sigma"])
+    prior = parameter_draws(fit, "prior", 8000, 4)
+    mean_days = fit.design.frame.data["Days"].mean()
+    assert prior["(Intercept)"].std() == pytest.approx(np.hypot(sd0, mean_days * sd_days), rel=0.05)
+
+
+@pytest.fixture(scope="module")
+def bayes_cbpp():
+    return ml.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp", family="binomial",
+                  draws=500, tune=500, chains=2, seed=20261203, progress=False)
+
+
+def test_binomial_r2_emmeans_and_comparisons_per_draw(bayes_cbpp):
+    fit = bayes_cbpp
+    trials = np.asarray(fit.design.frame.trials, dtype=float)
+    y = np.asarray(fit.design.y, dtype=float)
+    ypred = trials * 1 / (1 + np.exp(-eta_draws(fit)))        # brms's posterior_epred: n·p
+    r2 = ypred.var(1, ddof=1) / (ypred.var(1, ddof=1) + (y - ypred).var(1, ddof=1))
+    np.testing.assert_allclose(r2_bayes(fit, return_draws=True)[1]["conditional"], r2, rtol=1e-9)
+    B = fit.fixef_draws().to_numpy()
+    eta = B[:, :1] + np.column_stack([np.zeros(len(B)), B[:, 1:]])   # periods 1..4, population level
+    out = emmeans(fit, "period", type="response", contrasts="trt.vs.ctrl")
+    np.testing.assert_allclose(out["emmeans"]["estimate"], np.median(1 / (1 + np.exp(-eta)), axis=0), rtol=1e-10)
+    np.testing.assert_allclose(out["contrasts"]["estimate"], np.median(np.exp(B[:, 1:]), axis=0), rtol=1e-10)
+    assert out["contrasts"]["contrast"].tolist() == ["2 / 1", "3 / 1", "4 / 1"]
+    # average risk difference: unit-level on the data, averaged per draw
+    _, d = comparisons(fit, "period", by=True, group_effects=False, return_draws=True)
+    p = 1 / (1 + np.exp(-eta))
+    np.testing.assert_allclose(d[:, 0], p[:, 1] - p[:, 0], rtol=1e-9)
