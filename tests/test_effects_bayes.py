@@ -5,13 +5,11 @@ Uses the session fixture ``bayes_ss_slopes`` (sleepstudy, correlated slopes, 4 x
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy import stats
 
 import multilevel as ml
-from multilevel.effects import (comparisons, describe_posterior, emmeans, hypothesis, predictions,
-                                r2_bayes, slopes)
+from multilevel.effects import comparisons, describe_posterior, emmeans, hypothesis, predictions, r2_bayes, slopes
 from multilevel.effects.hypothesis import parameter_draws
 from multilevel.errors import DataError
 
@@ -98,15 +96,15 @@ def test_by_averages_come_from_averaged_draws(bayes_ss_slopes):
 
 def test_by_group_predictions_and_slopes(bayes_ss_slopes):
     fit = bayes_ss_slopes
-    out, draws = predictions(fit, by="Subject", return_draws=True)
+    _, draws = predictions(fit, by="Subject", return_draws=True)
     subj = fit.design.frame.data["Subject"].astype(str).to_numpy()
     eta = eta_draws(fit)
-    first = sorted(set(subj))[0]
+    first = min(set(subj))
     np.testing.assert_allclose(draws[:, 0], eta[:, subj == first].mean(axis=1), rtol=1e-10)
     # a linear model's slope in Days per draw is β_Days + b_Days[subject]
-    sl, sdraws = slopes(fit, "Days", by=True, group_effects=False, return_draws=True)
+    _, sdraws = slopes(fit, "Days", by=True, group_effects=False, return_draws=True)
     np.testing.assert_allclose(sdraws[:, 0], fit.fixef_draws()["Days"], rtol=1e-6)
-    cm, cdraws = comparisons(fit, {"Days": 3}, by=True, group_effects=False, return_draws=True)
+    _, cdraws = comparisons(fit, {"Days": 3}, by=True, group_effects=False, return_draws=True)
     np.testing.assert_allclose(cdraws[:, 0], 3 * fit.fixef_draws()["Days"], rtol=1e-9)
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from multilevel.errors import DataError
-
 from multilevel.effects import posterior as P
+from multilevel.errors import DataError
 
 LOGIT_ROPE = 0.1 * np.pi / np.sqrt(3)  # bayestestR's default for logistic models
 

@@ -15,11 +15,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from multilevel.errors import DataError
-
 from multilevel.effects import _engine as E
 from multilevel.effects.grid import reference_grid
 from multilevel.effects.multiplicity import ADJUSTMENTS, adjust_table
+from multilevel.errors import DataError
 
 DDF = ("auto", "kenward-roger", "satterthwaite", "asymptotic", "residual")
 CONTRASTS = ("pairwise", "revpairwise", "trt.vs.ctrl", "sequential")

@@ -7,10 +7,9 @@ import itertools
 import numpy as np
 import pandas as pd
 
+from multilevel.effects._engine import check_fit, fit_data
 from multilevel.errors import DataError
 from multilevel.formula.parse import column_names
-
-from multilevel.effects._engine import check_fit, fit_data
 
 
 def predictor_columns(fit, fixed_only: bool = False) -> list[str]:

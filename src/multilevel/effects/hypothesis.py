@@ -17,9 +17,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from multilevel.errors import DataError
-
 from multilevel.effects.posterior import savage_dickey
+from multilevel.errors import DataError
 
 _OPS = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.divide,
         ast.Pow: np.power}
@@ -104,7 +103,7 @@ def evaluate(expr: str, draws: pd.DataFrame) -> np.ndarray:
                 and len(node.args) == 1:
             return _FUNS[node.func.id](walk(node.args[0]))
         shown = ast.unparse(node)
-        for token, _ in table.items():
+        for token in table:
             shown = shown.replace(token, "<parameter>")
         raise DataError(f"{shown!r} in {expr!r} is not a parameter or arithmetic; parameters: "
                         f"{list(draws.columns)}.")

@@ -14,10 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from multilevel.errors import DataError
-
 from multilevel.effects import _engine as E
 from multilevel.effects.grid import as_model_dtypes, column_values, is_factor, predictor_columns
+from multilevel.errors import DataError
 
 COMPARISONS = {
     "difference": (lambda hi, lo: hi - lo, False),
@@ -281,7 +280,7 @@ def slopes(fit, variables=None, by=None, newdata: pd.DataFrame | None = None,
         lo_d, hi_d, at_d = data.copy(), data.copy(), data.copy()
         lo_d[name], hi_d[name] = lo_x, hi_x
 
-        def combine(p, x=x):
+        def combine(p, x=x, step=step):
             dydx = (p[0] - p[1]) / step
             y = p[2]
             return {"dydx": dydx, "eyex": dydx * x / y, "eydx": dydx / y, "dyex": dydx * x}[slope]
