@@ -72,6 +72,7 @@ CONTRASTS = [
     (dict(specs="temperature", contrasts="pairwise", adjust="bonferroni"), "temperature_pairwise_bonferroni"),
     (dict(specs="temperature", contrasts="trt.vs.ctrl", adjust="none"), "temperature_trt_vs_ctrl_none"),
     (dict(specs="temperature", contrasts="trt.vs.ctrl", adjust="bonferroni"), "temperature_trt_vs_ctrl_bonferroni"),
+    (dict(specs="temperature", contrasts="trt.vs.ctrl"), "temperature_trt_vs_ctrl_dunnettx"),
     (dict(specs="temperature", by="recipe", contrasts="pairwise"), "temperature_by_recipe_pairwise_tukey"),
 ]
 # asymptotic: fully ours; KR and Satterthwaite: multilevel.inference.contrast_rows
@@ -116,6 +117,9 @@ def test_cbpp_link(cbpp):
     check_contrasts(out["contrasts"], REF["cbpp"]["pairwise_tukey"])
     out = emmeans(cbpp, "period", contrasts="trt.vs.ctrl", adjust="none")
     check_contrasts(out["contrasts"], REF["cbpp"]["trt_vs_ctrl_none"])
+    out = emmeans(cbpp, "period", contrasts="trt.vs.ctrl")   # emmeans' default: dunnettx
+    check_contrasts(out["contrasts"], REF["cbpp"]["trt_vs_ctrl_dunnettx"])
+    assert out["contrasts"].attrs["adjust"] == "dunnettx"
 
 
 def test_cbpp_response(cbpp):
@@ -144,7 +148,7 @@ def test_contrast_weights_and_matrix(cake):
 @pytest.mark.parametrize("kwargs, match", [
     (dict(specs="nope"), "nope"),
     (dict(specs="recipe", contrasts="everything"), "contrasts"),
-    (dict(specs="recipe", contrasts="pairwise", adjust="dunnett"), "adjust"),
+    (dict(specs="recipe", contrasts="pairwise", adjust="mvt"), "adjust"),
     (dict(specs="recipe", contrasts={"x": [1, -1]}), "3 means"),
     (dict(specs="recipe", ddf="containment"), "ddf"),
     (dict(specs="recipe", at={"recipe": "Z"}), "level"),
@@ -157,3 +161,15 @@ def test_bad_input(cake, kwargs, match):
 def test_kr_refused_for_a_glmm(cbpp):
     with pytest.raises(DataError, match="asymptotic"):
         emmeans(cbpp, "period", ddf="kenward-roger")
+
+
+def test_dunnettx_interval_is_consistent_with_its_p_value(cbpp):
+    """The adjusted interval's half-width is where the adjusted p-value crosses 1 − ci."""
+    from multilevel.effects.multiplicity import dunnettx_cdf
+
+    out = emmeans(cbpp, "period", contrasts="trt.vs.ctrl", ci=0.9)["contrasts"]
+    crit = (out["upper"] - out["estimate"]) / out["std_error"]
+    np.testing.assert_allclose(dunnettx_cdf(crit.to_numpy(), 3, np.full(3, np.inf)), 0.9, atol=1e-9)
+    one = emmeans(cbpp, "period", contrasts={"2 - 1": [-1, 1, 0, 0]}, adjust="dunnettx")["contrasts"]
+    unadjusted = emmeans(cbpp, "period", contrasts={"2 - 1": [-1, 1, 0, 0]}, adjust="none")["contrasts"]
+    assert one["p_value"].iloc[0] == pytest.approx(unadjusted["p_value"].iloc[0], rel=1e-9)

@@ -48,6 +48,7 @@ for (ddf in c("kenward-roger", "satterthwaite", "asymptotic")) {
     temperature_pairwise_bonferroni = tab(pairs(e_t, adjust = "bonferroni")),
     temperature_trt_vs_ctrl_none = tab(contrast(e_t, "trt.vs.ctrl", adjust = "none")),
     temperature_trt_vs_ctrl_bonferroni = tab(contrast(e_t, "trt.vs.ctrl", adjust = "bonferroni")),
+    temperature_trt_vs_ctrl_dunnettx = tab(contrast(e_t, "trt.vs.ctrl")),  # emmeans' default adjust
     temperature_by_recipe_pairwise_tukey = tab(pairs(e_tr, adjust = "tukey"))
   )
 }
@@ -65,7 +66,8 @@ out$cbpp <- list(formula = "cbind(incidence, size - incidence) ~ period + (1 | h
                  link = tab(eg), response = tab(summary(eg, type = "response")),
                  pairwise_tukey = tab(pairs(eg, adjust = "tukey")),
                  pairwise_none_response = tab(summary(pairs(eg, adjust = "none"), type = "response")),
-                 trt_vs_ctrl_none = tab(contrast(eg, "trt.vs.ctrl", adjust = "none")))
+                 trt_vs_ctrl_none = tab(contrast(eg, "trt.vs.ctrl", adjust = "none")),
+                 trt_vs_ctrl_dunnettx = tab(contrast(eg, "trt.vs.ctrl")))
 
 ## bayestestR on fixed draws
 set.seed(20261203)

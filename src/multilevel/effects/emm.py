@@ -159,8 +159,9 @@ def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust:
         label to weights over the means, a matrix has one row per contrast.
     adjust : str, optional
         Multiplicity adjustment of the contrasts' p-values (and intervals) within each
-        family: "tukey" (default for pairwise), "bonferroni", "holm", "sidak", "none"
-        (default otherwise; emmeans' "dunnettx" is not implemented).
+        family: "tukey" (default for pairwise), "dunnettx" (emmeans' approximate Dunnett,
+        default for trt.vs.ctrl), "bonferroni", "holm", "sidak", "none" (default otherwise;
+        emmeans' "mvt" for sequential contrasts is not implemented).
     type : {"link", "response"}
         Scale of the results: response-scale means are back-transformed (SE by the delta
         method, intervals back-transformed); contrasts become odds ratios (logit) or
@@ -195,7 +196,8 @@ def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust:
     L, labels = _cells(fit, names, by, at)
     fams, text = _families(labels, names, by)
     if contrasts is not None and adjust is None:
-        adjust = "tukey" if isinstance(contrasts, str) and contrasts in ("pairwise", "revpairwise") else "none"
+        defaults = {"pairwise": "tukey", "revpairwise": "tukey", "trt.vs.ctrl": "dunnettx"}
+        adjust = defaults.get(contrasts, "none") if isinstance(contrasts, str) else "none"
     if adjust is not None and adjust not in ADJUSTMENTS:
         raise DataError(f"adjust={adjust!r} is not valid; use one of {ADJUSTMENTS}.")
     C_rows, C_labels = [], []
@@ -221,7 +223,9 @@ def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust:
     lab = pd.DataFrame(C_labels)
     if type == "response" and link != "identity":
         lab["contrast"] = lab["contrast"].str.replace(" - ", " / ", regex=False)
-    return {"emmeans": means, "contrasts": pd.concat([lab, cons], axis=1)}
+    table = pd.concat([lab, cons], axis=1)
+    table.attrs["adjust"] = None if E.is_bayes(fit) else adjust
+    return {"emmeans": means, "contrasts": table}
 
 
 def _freq_tables(fit, L, C, type, link, ci, ddf, adjust, fams, C_labels):
