@@ -111,6 +111,13 @@ def test_covariate_at_a_value(cake_temp):
     check_means(emmeans(cake_temp, "recipe", at={"temp": 200}, ddf="asymptotic"), REF["cake_temp"]["recipe_at"])
 
 
+def test_linear_model_uses_residual_df():
+    m = ml.fit(REF["cake_lm"]["formula"], "cake", method="ml")
+    out = emmeans(m, "recipe", contrasts="pairwise")
+    check_means(out["emmeans"], REF["cake_lm"]["recipe"])
+    check_contrasts(out["contrasts"], REF["cake_lm"]["pairwise_tukey"])
+
+
 def test_cbpp_link(cbpp):
     out = emmeans(cbpp, "period", contrasts="pairwise")
     check_means(out["emmeans"], REF["cbpp"]["link"])

@@ -58,6 +58,12 @@ out$cake_temp <- list(formula = "angle ~ recipe + temp + (1 | recipe:replicate)"
                       recipe = tab(emmeans(m2, ~ recipe, lmer.df = "kenward-roger")),
                       recipe_at = tab(emmeans(m2, ~ recipe, at = list(temp = 200), lmer.df = "asymptotic")))
 
+## a linear model (no group effects): residual df, as emmeans for lm
+ml <- lm(angle ~ recipe + temp, cake)
+el <- emmeans(ml, ~ recipe)
+out$cake_lm <- list(formula = "angle ~ recipe + temp", recipe = tab(el),
+                    pairwise_tukey = tab(pairs(el, adjust = "tukey")))
+
 ## cbpp binomial GLMM (Laplace): asymptotic df, link and response scale
 g <- glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), cbpp, family = binomial, control = gctl)
 eg <- emmeans(g, ~ period)
