@@ -21,7 +21,7 @@ _LAZY = {
     "anova": ("multilevel.inference", "anova"),
     "contest": ("multilevel.inference", "contest"),
     "confint": ("multilevel.inference", "confint"),
-    "r2": ("multilevel.inference", "r2"),
+    "r2": ("multilevel.api", "r2"),     # Nakagawa for REML/ML, Bayesian R² for draws
     "simulate": ("multilevel.inference", "simulate"),
     "inference": ("multilevel.inference", None),
     # the subpackage itself: callable as ml.compare({...}), with ml.compare.loo/.waic
@@ -38,6 +38,15 @@ _LAZY = {
     "diagnostics": ("multilevel.diagnostics", None),
     "prepare": ("multilevel.prepare", None),
     "plots": ("multilevel.plots", None),
+    # interpreting a fit (issue 23)
+    "effects": ("multilevel.effects", None),
+    "predictions": ("multilevel.effects", "predictions"),
+    "comparisons": ("multilevel.effects", "comparisons"),
+    "slopes": ("multilevel.effects", "slopes"),
+    "datagrid": ("multilevel.effects", "datagrid"),
+    "emmeans": ("multilevel.effects", "emmeans"),
+    "hypothesis": ("multilevel.effects", "hypothesis"),
+    "describe_posterior": ("multilevel.effects", "describe_posterior"),
 }
 
 __all__ = ["MultilevelError", "datasets", "errors", "fit", *_LAZY]

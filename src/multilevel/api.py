@@ -25,7 +25,7 @@ import pandas as pd
 
 from multilevel.engines import METHODS, _resolve_data, fit  # noqa: F401 (_resolve_data: old home)
 
-__all__ = ["METHODS", "attach", "fit", "lrt"]
+__all__ = ["METHODS", "attach", "fit", "lrt", "r2"]
 
 # module name -> [(class name, method name, function)]
 _PENDING: dict[str, list[tuple[str, str, object]]] = {}
@@ -286,3 +286,25 @@ def lrt(smaller, larger, names: tuple[str, str] = ("smaller", "larger"), bootstr
     notes = [*result.notes, f"p_bootstrap: parametric bootstrap (pbkrtest's PBmodcomp) with "
                             f"{len(boot.reference)} simulations from the smaller model."]
     return dataclasses.replace(result, table=table, notes=notes)
+
+
+def r2(fit, **kwargs):
+    """R² of a fit: Nakagawa's marginal and conditional R² for REML/ML mixed models
+    (:func:`multilevel.inference.r2`, as ``performance::r2_nakagawa``), Gelman et al.'s
+    Bayesian R² per draw for Bayesian fits (:func:`multilevel.effects.r2_bayes`, as brms's
+    ``bayes_R2``; keyword arguments such as ``ci=`` go to it).
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.fit("Reaction ~ Days + (1 | Subject)", "sleepstudy", method="reml")
+    >>> ml.r2(m).round(4).tolist()
+    [0.2799, 0.7043]
+    """
+    if hasattr(fit, "idata"):
+        from multilevel.effects import r2_bayes
+
+        return r2_bayes(fit, **kwargs)
+    from multilevel.inference import r2 as r2_freq
+
+    return r2_freq(fit, **kwargs)

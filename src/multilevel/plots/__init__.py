@@ -16,6 +16,7 @@ Examples
 18
 """
 
+from multilevel.plots.conditional import conditional_effects
 from multilevel.plots.fits import caterpillar, forest, group_panels, ppc, prior_predictive, residuals
 
-__all__ = ["caterpillar", "forest", "group_panels", "ppc", "prior_predictive", "residuals"]
+__all__ = ["caterpillar", "conditional_effects", "forest", "group_panels", "ppc", "prior_predictive", "residuals"]

@@ -1,0 +1,141 @@
+"""What the effect verbs need from a fit, the same way for both engines.
+
+A frequentist fit gives a function of β (the group effects held at their conditional
+modes, as lme4's ``predict`` and R's marginaleffects do) whose Jacobian is taken
+numerically for delta-method standard errors; a Bayesian fit gives draws (draws × rows)
+of the same quantity, so every summary is computed from per-draw values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from multilevel.errors import DataError
+
+TYPES = ("response", "link")
+
+
+def is_bayes(fit) -> bool:
+    """A BayesFit (posterior draws) rather than a FreqFit (estimates and vcov)."""
+    return hasattr(fit, "fixef_draws")
+
+
+def check_fit(fit) -> None:
+    if not hasattr(fit, "design") or not hasattr(fit, "fixef"):
+        raise DataError(f"Expected a fit from ml.fit (FreqFit or BayesFit), got {type(fit).__name__}.")
+
+
+def check_ci(ci: float) -> float:
+    if not 0 < float(ci) < 1:
+        raise DataError(f"ci must lie strictly between 0 and 1, got {ci!r}.")
+    return float(ci)
+
+
+def check_type(type: str) -> None:
+    if type not in TYPES:
+        raise DataError(f"type={type!r} is not valid; use one of {TYPES}.")
+
+
+def fit_data(fit) -> pd.DataFrame:
+    """The rows the model was fitted to."""
+    return fit.design.frame.data
+
+
+def family_inverse_link(family: str, eta: np.ndarray) -> np.ndarray:
+    """The family's inverse link: the package's one table (:mod:`multilevel.formula.links`)."""
+    from multilevel.formula.links import inverse_link as family_link
+
+    return family_link(family, eta)
+
+
+def inverse_link(fit, eta: np.ndarray) -> np.ndarray:
+    """The fit's own inverse link (a FreqFit may carry a non-canonical ``link=``)."""
+    return family_inverse_link(fit.family, eta) if is_bayes(fit) else fit._inverse_link(eta)
+
+
+class FreqLinear:
+    """η(β) = X β + (group part at the conditional modes) for one data set."""
+
+    def __init__(self, fit, data: pd.DataFrame, group_effects: bool):
+        self.X = fit.design.spec.fixed_X(data)
+        beta = fit.fixef.to_numpy()
+        full = fit.linear_predictor(data, group_effects=group_effects, new_groups="population")
+        self.offset = np.asarray(full, dtype=float) - self.X @ beta
+
+    def eta(self, beta: np.ndarray) -> np.ndarray:
+        return self.X @ beta + self.offset
+
+
+def bayes_eta(fit, data: pd.DataFrame, group_effects: bool) -> np.ndarray:
+    """η per posterior draw and row (draws × rows); unseen groups at the population mean."""
+    from multilevel.predict.bayes import linear_predictor_draws
+
+    from multilevel.formula.newdata import check_newdata
+
+    check_newdata(fit.design, data)
+    return linear_predictor_draws(fit, data, group_effects, "population", None)
+
+
+def jacobian(fun, beta: np.ndarray) -> np.ndarray:
+    """Central-difference Jacobian of ``fun`` (a vector function of β), m × p."""
+    base = np.asarray(fun(beta), dtype=float)
+    jac = np.empty((base.size, beta.size))
+    for j in range(beta.size):
+        h = 1e-6 * max(1.0, abs(beta[j]))
+        up, down = beta.copy(), beta.copy()
+        up[j] += h
+        down[j] -= h
+        jac[:, j] = (np.asarray(fun(up)) - np.asarray(fun(down))) / (2 * h)
+    return jac
+
+
+def wald_columns(estimate: np.ndarray, jac: np.ndarray, vcov: np.ndarray, ci: float) -> dict:
+    """Delta-method SE, z statistic, two-sided p and normal interval."""
+    from scipy import stats
+
+    se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", jac, vcov, jac), 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = estimate / se
+    half = stats.norm.ppf(0.5 + ci / 2) * se
+    return {"estimate": estimate, "std_error": se, "statistic": z,
+            "p_value": 2 * stats.norm.sf(np.abs(z)), "lower": estimate - half, "upper": estimate + half}
+
+
+def draw_columns(draws: np.ndarray, ci: float) -> dict:
+    """Posterior median and equal-tailed interval of each column of ``draws``."""
+    lo, hi = np.quantile(draws, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
+    return {"estimate": np.median(draws, axis=0), "std_error": draws.std(axis=0, ddof=1),
+            "lower": lo, "upper": hi}
+
+
+def group_index(data: pd.DataFrame, by) -> tuple[np.ndarray, pd.DataFrame]:
+    """Integer group of each row and the groups' labels, for ``by`` = None (each row its own
+    group), True (one group) or column name(s)."""
+    n = len(data)
+    if by is None or by is False:
+        return np.arange(n), pd.DataFrame(index=range(n))
+    if by is True:
+        return np.zeros(n, dtype=int), pd.DataFrame(index=range(1))
+    cols = [by] if isinstance(by, str) else list(by)
+    missing = [c for c in cols if c not in data.columns]
+    if missing:
+        raise DataError(f"by={cols!r}: column(s) {missing} are not in the data; "
+                        f"available: {list(data.columns)}.")
+    keys = data[cols].astype(str).agg("\x1f".join, axis=1) if len(cols) > 1 else data[cols[0]].astype(str)
+    first = ~keys.duplicated()
+    order = pd.Index(keys[first])
+    codes = order.get_indexer(keys)
+    labels = data.loc[first.to_numpy(), cols].reset_index(drop=True)
+    sort = labels.sort_values(cols, kind="stable").index.to_numpy()
+    remap = np.empty_like(sort)
+    remap[sort] = np.arange(sort.size)
+    return remap[codes], labels.iloc[sort].reset_index(drop=True)
+
+
+def average(values: np.ndarray, codes: np.ndarray, m: int) -> np.ndarray:
+    """Mean of the last axis within groups: (..., n) -> (..., m)."""
+    counts = np.bincount(codes, minlength=m).astype(float)
+    onehot = np.zeros((codes.size, m))
+    onehot[np.arange(codes.size), codes] = 1.0
+    return (values @ onehot) / counts

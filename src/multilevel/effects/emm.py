@@ -1,0 +1,260 @@
+"""Estimated marginal means and their contrasts, as R's emmeans.
+
+The reference grid holds every level of each factor predictor and numeric predictors at
+their means (or values given in ``at``); a marginal mean is the equally weighted average
+of the grid's predictions over the factors not in ``specs`` (emmeans' default weighting),
+at the population level (no group effects). For REML/ML linear mixed models the degrees
+of freedom are Kenward–Roger's by default (emmeans' default for ``lmerMod``), computed by
+:func:`multilevel.inference.contrast_rows`; GLMMs and GLMs are asymptotic (z). Bayesian
+fits: the means and contrasts are computed per draw and summarized by the median and an
+equal-tailed interval.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from multilevel.effects import _engine as E
+from multilevel.effects.grid import reference_grid
+from multilevel.effects.multiplicity import ADJUSTMENTS, adjust_table
+from multilevel.errors import DataError
+
+DDF = ("auto", "kenward-roger", "satterthwaite", "asymptotic", "residual")
+CONTRASTS = ("pairwise", "revpairwise", "trt.vs.ctrl", "sequential")
+
+
+def parse_specs(specs, by) -> tuple[list[str], list[str]]:
+    """``"a"``, ``["a", "b"]`` or ``"~ a | b"`` -> (spec variables, by variables)."""
+    by = [] if by is None else ([by] if isinstance(by, str) else list(by))
+    if isinstance(specs, str):
+        text = specs.replace("~", " ").strip()
+        if "|" in text:
+            text, right = text.split("|", 1)
+            by = by + [v.strip() for v in right.replace("*", "+").split("+") if v.strip()]
+        names = [v.strip() for v in text.replace("*", "+").split("+") if v.strip()]
+    else:
+        names = list(specs)
+    if not names:
+        raise DataError(f"specs={specs!r} names no variable; e.g. 'recipe' or '~ temperature | recipe'.")
+    return names, by
+
+
+def _ddf(fit, ddf: str):
+    if ddf not in DDF:
+        raise DataError(f"ddf={ddf!r} is not valid; use one of {DDF}.")
+    gaussian_lmm = fit.family == "gaussian" and bool(fit.design.reterms) and not hasattr(fit, "approximation")
+    if ddf == "auto":
+        if gaussian_lmm:
+            return "kenward-roger"
+        return "residual" if fit.family == "gaussian" and not fit.design.reterms else "asymptotic"
+    if ddf in ("kenward-roger", "satterthwaite") and not gaussian_lmm:
+        raise DataError(f"ddf={ddf!r} applies to linear mixed models fitted by REML/ML; "
+                        "use ddf='asymptotic' for this fit.")
+    return ddf
+
+
+def linear_rows(fit, L: np.ndarray, ddf: str) -> pd.DataFrame:
+    """Estimate, SE and df of Lβ for a frequentist fit."""
+    if ddf in ("kenward-roger", "satterthwaite"):
+        from multilevel.inference import contrast_rows
+
+        out = contrast_rows(fit, L, ddf=ddf)
+        return pd.DataFrame({"estimate": np.asarray(out["estimate"], float),
+                             "std_error": np.asarray(out["std_error"], float),
+                             "df": np.asarray(out["df"], float)})
+    beta, V = fit.fixef.to_numpy(), fit.vcov.to_numpy()
+    se = np.sqrt(np.einsum("ij,jk,ik->i", L, V, L))
+    df = float(fit.df_resid) if ddf == "residual" else np.inf
+    return pd.DataFrame({"estimate": L @ beta, "std_error": se, "df": np.full(len(L), df)})
+
+
+def _cells(fit, names, by, at):
+    """Rows of L (one per marginal mean), and their labels, emmeans' order (first variable fastest)."""
+    grid = reference_grid(fit, at)
+    for v in names + by:
+        if v not in grid.columns:
+            raise DataError(f"emmeans: {v!r} is not a fixed-effect predictor; predictors: {list(grid.columns)}.")
+    X = fit.design.spec.fixed_X(grid)
+    keys = by + names
+    labels = grid[keys].drop_duplicates()
+    # first spec variable varies fastest, by variables slowest
+    labels = labels.sort_values(list(reversed(names)), kind="stable")
+    labels = labels.sort_values(list(reversed(by)), kind="stable") if by else labels
+    rows = []
+    for _, lab in labels.iterrows():
+        mask = np.all([grid[k].astype(str).to_numpy() == str(lab[k]) for k in keys], axis=0)
+        rows.append(X[mask].mean(axis=0))
+    return np.vstack(rows), labels[names + by].reset_index(drop=True)
+
+
+def _contrast_matrix(kind, labels: list[str]):
+    k = len(labels)
+    if isinstance(kind, dict):
+        rows = []
+        for name, w in kind.items():
+            w = np.asarray(w, dtype=float)
+            if w.shape != (k,):
+                raise DataError(f"contrast {name!r} has {w.size} weights; the family has {k} means ({labels}).")
+            rows.append((name, w))
+        return rows
+    if isinstance(kind, (np.ndarray, pd.DataFrame)):
+        W = np.asarray(kind, dtype=float)
+        if W.ndim != 2 or W.shape[1] != k:
+            raise DataError(f"a contrast matrix needs {k} columns (one per mean: {labels}), got shape {W.shape}.")
+        names = list(kind.index.astype(str)) if isinstance(kind, pd.DataFrame) else [f"c{i + 1}" for i in range(len(W))]
+        return list(zip(names, W))
+    out = []
+    if kind in ("pairwise", "revpairwise"):
+        for i in range(k):
+            for j in range(i + 1, k):
+                w = np.zeros(k)
+                w[i], w[j] = 1.0, -1.0
+                out.append((f"{labels[i]} - {labels[j]}", w) if kind == "pairwise"
+                           else (f"{labels[j]} - {labels[i]}", -w))
+    elif kind == "trt.vs.ctrl":
+        for j in range(1, k):
+            w = np.zeros(k)
+            w[j], w[0] = 1.0, -1.0
+            out.append((f"{labels[j]} - {labels[0]}", w))
+    elif kind == "sequential":
+        for j in range(1, k):
+            w = np.zeros(k)
+            w[j], w[j - 1] = 1.0, -1.0
+            out.append((f"{labels[j]} - {labels[j - 1]}", w))
+    else:
+        raise DataError(f"contrasts={kind!r} is not valid; use one of {CONTRASTS}, a dict of weights or a matrix.")
+    return out
+
+
+def _families(labels: pd.DataFrame, names, by):
+    """Index sets of the means within each ``by`` group, and the means' labels."""
+    text = labels[names].astype(str).agg(" ".join, axis=1).tolist()
+    if not by:
+        return [(np.arange(len(labels)), {})], text
+    keys = labels[by].astype(str).agg("\x1f".join, axis=1)
+    fams = []
+    for key in dict.fromkeys(keys):
+        idx = np.flatnonzero((keys == key).to_numpy())
+        fams.append((idx, {b: labels[b].iloc[idx[0]] for b in by}))
+    return fams, text
+
+
+def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust: str | None = None,
+            type: str = "link", ddf: str = "auto", ci: float = 0.95):
+    """Estimated marginal means (and contrasts among them), as R's emmeans.
+
+    Parameters
+    ----------
+    fit : FreqFit or BayesFit
+    specs : str or list of str
+        The factor(s) whose means are wanted: ``"recipe"``, ``["recipe", "temperature"]``
+        or emmeans' formula ``"~ temperature | recipe"``.
+    by : str or list of str, optional
+        Means (and contrast families) separately within these factors.
+    at : dict, optional
+        Values of predictors in the reference grid (numeric ones default to their mean).
+    contrasts : {"pairwise", "revpairwise", "trt.vs.ctrl", "sequential"}, dict or matrix, optional
+        Also return contrasts among the means within each ``by`` group; a dict maps a
+        label to weights over the means, a matrix has one row per contrast.
+    adjust : str, optional
+        Multiplicity adjustment of the contrasts' p-values (and intervals) within each
+        family: "tukey" (default for pairwise), "dunnettx" (emmeans' approximate Dunnett,
+        default for trt.vs.ctrl), "bonferroni", "holm", "sidak", "none" (default otherwise;
+        emmeans' "mvt" for sequential contrasts is not implemented).
+    type : {"link", "response"}
+        Scale of the results: response-scale means are back-transformed (SE by the delta
+        method, intervals back-transformed); contrasts become odds ratios (logit) or
+        ratios (log).
+    ddf : {"auto", "kenward-roger", "satterthwaite", "asymptotic", "residual"}
+        Degrees of freedom for REML/ML fits. "auto": Kenward–Roger for linear mixed models,
+        n − p for linear models, asymptotic otherwise.
+    ci : float
+
+    Returns
+    -------
+    DataFrame of means (spec and by columns, ``estimate``, ``std_error``, ``df``, ``lower``,
+    ``upper``), or with ``contrasts`` a dict ``{"emmeans": ..., "contrasts": ...}``; the
+    contrast table has ``contrast``, the by columns, ``estimate``, ``std_error``, ``df``,
+    ``statistic``, ``p_value``, ``lower``, ``upper``. Bayesian fits: posterior medians,
+    SD and equal-tailed intervals (no df or p).
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.fit("angle ~ recipe * temperature + (1 | recipe:replicate)", "cake", method="reml")
+    >>> ml.emmeans(m, "recipe", ddf="asymptotic").round(3)
+      recipe  estimate  std_error   df   lower   upper
+    0      A    33.122      1.737  inf  29.718  36.526
+    1      B    31.644      1.737  inf  28.240  35.049
+    2      C    31.600      1.737  inf  28.196  35.004
+    """
+    E.check_fit(fit)
+    E.check_type(type)
+    ci = E.check_ci(ci)
+    names, by = parse_specs(specs, by)
+    L, labels = _cells(fit, names, by, at)
+    fams, text = _families(labels, names, by)
+    if contrasts is not None and adjust is None:
+        defaults = {"pairwise": "tukey", "revpairwise": "tukey", "trt.vs.ctrl": "dunnettx"}
+        adjust = defaults.get(contrasts, "none") if isinstance(contrasts, str) else "none"
+    if adjust is not None and adjust not in ADJUSTMENTS:
+        raise DataError(f"adjust={adjust!r} is not valid; use one of {ADJUSTMENTS}.")
+    C_rows, C_labels = [], []
+    if contrasts is not None:
+        for idx, by_vals in fams:
+            for name, w in _contrast_matrix(contrasts, [text[i] for i in idx]):
+                row = np.zeros(len(labels))
+                row[idx] = w
+                C_rows.append(row)
+                C_labels.append({"contrast": name, **by_vals})
+    C = np.vstack(C_rows) if C_rows else np.zeros((0, len(labels)))
+    link = "identity" if fit.family not in ("bernoulli", "binomial", "poisson", "negativebinomial") \
+        else ("logit" if fit.family in ("bernoulli", "binomial") else "log")
+    if E.is_bayes(fit):
+        from multilevel.effects.bayes_emm import bayes_tables
+
+        means, cons = bayes_tables(fit, L, C, type, link, ci)
+    else:
+        means, cons = _freq_tables(fit, L, C, type, link, ci, _ddf(fit, ddf), adjust, fams, C_labels)
+    means = pd.concat([labels, means], axis=1)
+    if contrasts is None:
+        return means
+    lab = pd.DataFrame(C_labels)
+    if type == "response" and link != "identity":
+        lab["contrast"] = lab["contrast"].str.replace(" - ", " / ", regex=False)
+    table = pd.concat([lab, cons], axis=1)
+    table.attrs["adjust"] = None if E.is_bayes(fit) else adjust
+    return {"emmeans": means, "contrasts": table}
+
+
+def _freq_tables(fit, L, C, type, link, ci, ddf, adjust, fams, C_labels):
+    from scipy import stats
+
+    m = linear_rows(fit, L, ddf)
+    q = stats.t.ppf(0.5 + ci / 2, m["df"]) if np.isfinite(m["df"]).any() else stats.norm.ppf(0.5 + ci / 2)
+    lo, hi = m["estimate"] - q * m["std_error"], m["estimate"] + q * m["std_error"]
+    means = pd.DataFrame({"estimate": m["estimate"], "std_error": m["std_error"], "df": m["df"],
+                          "lower": lo, "upper": hi})
+    if type == "response" and link != "identity":
+        from scipy import special
+
+        inv = special.expit if link == "logit" else np.exp
+        mu = inv(m["estimate"].to_numpy())
+        deriv = mu * (1 - mu) if link == "logit" else mu
+        means = means.assign(estimate=mu, std_error=deriv * m["std_error"], lower=inv(lo), upper=inv(hi))
+    if not len(C):
+        return means, None
+    c = linear_rows(fit, C @ L, ddf)
+    c["statistic"] = c["estimate"] / c["std_error"]
+    family_id = np.zeros(len(C), dtype=int)
+    sizes = []
+    for f, (idx, _) in enumerate(fams):
+        sel = np.flatnonzero(np.abs(C[:, idx]).sum(axis=1) > 0)
+        family_id[sel] = f
+        sizes.append(len(idx))
+    c = adjust_table(c, family_id, np.asarray(sizes), adjust, ci)
+    if type == "response" and link != "identity":
+        r = np.exp(c["estimate"])
+        c = c.assign(estimate=r, std_error=r * c["std_error"], lower=np.exp(c["lower"]), upper=np.exp(c["upper"]))
+    return means, c
