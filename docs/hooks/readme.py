@@ -31,7 +31,7 @@ from mkdocs.structure.files import File
 
 log = logging.getLogger("mkdocs.hooks.readme")
 
-DIRECTIVE = re.compile(r"^<!--\s*README:\s*(.+?)\s*-->\s*$", re.MULTILINE)
+DIRECTIVE = re.compile(r"^<!--[ \t]*README:[ \t]*(.+?)[ \t]*-->[ \t]*$", re.MULTILINE)
 PUBLIC_NAMES = "<!-- PUBLIC-NAMES -->"
 INTRO = "(intro)"
 FENCE = re.compile(r"^\s*(```|~~~)")
