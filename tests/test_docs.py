@@ -142,6 +142,13 @@ def test_every_readme_section_is_a_page_and_the_api_is_generated(site):
     for title, section in sections.items():
         if section.level == 2:
             assert title in titles, f"README section {title!r} has no page"
+    # GitHub-flavoured details the hook carries over: a list right after a paragraph
+    # line, and escaped pipes inside a table's code spans
+    html = "".join(page.read_text(encoding="utf-8") for page in site.rglob("*.html"))
+    for item in _items_after_paragraph_lines(ROOT / "README.md"):
+        assert f"<li>{item}" in html, f"README list item {item!r} is not a list item on the site"
+    formulas = (site / "formulas" / "index.html").read_text(encoding="utf-8")
+    assert "<code>(x | g)</code>" in formulas and "\\|" not in formulas
     home = (site / "index.html").read_text(encoding="utf-8")
     assert "Bayesian multilevel (mixed-effects) models in Python" in home
     fit_page = (site / "api" / "fit" / "index.html").read_text(encoding="utf-8")
@@ -152,6 +159,19 @@ def test_every_readme_section_is_a_page_and_the_api_is_generated(site):
     for name in ("fit", "lrt", "compare", "icc", "vif", "priors", "regularization_path", "compare_priors", "sbc"):
         assert f"ml.{name}" in (site / "api" / "index.html").read_text(encoding="utf-8")
     assert sum(1 for _, url in index.refs if "#multilevel." in url) >= 10
+
+
+def _items_after_paragraph_lines(readme: Path) -> list[str]:
+    """The plain-text start of README list items that directly follow a paragraph line."""
+    items, fenced, previous = [], False, ""
+    for line in readme.read_text(encoding="utf-8").splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced and (m := re.match(r"^[-*+] ([A-Za-z][A-Za-z ]{6,})", line)):
+            if previous.strip() and not re.match(r"^\s*([-*+|]|\d+\.)", previous):
+                items.append(m.group(1))
+        previous = line
+    return items
 
 
 def test_notebooks_are_rendered_from_their_committed_cells(site):
@@ -184,6 +204,10 @@ Steps:
 # not a heading
 ```
 
+| formula | meaning |
+|---|---|
+| `(x \\| g)` | a \\| b |
+
 ### Detail
 
 More.
@@ -215,6 +239,8 @@ def test_hook_splits_sections_moves_headings_and_fixes_lists(tmp_path):
     assert setup.startswith("# Set-up\n") and "Detail" not in setup
     assert "Steps:\n\n- one\n- two" in setup  # GitHub starts a list after a paragraph line
     assert "# not a heading" in setup  # code fences are left alone
+    # GitHub's escaped pipe in a table's code span; Python-Markdown would show the backslash
+    assert "| `(x | g)` | a \\| b |" in setup
     assert hook.section_markdown("Detail") == "# Detail\n\nMore."
 
 

@@ -37,6 +37,7 @@ INTRO = "(intro)"
 FENCE = re.compile(r"^\s*(```|~~~)")
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 BULLET = re.compile(r"^\s*([-*+]|1[.)])\s+\S")
+CODE_SPAN = re.compile(r"`[^`]*`")
 LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s]+)\)")
 
 
@@ -136,7 +137,7 @@ def section_markdown(title: str) -> str:
         elif not fenced and (m := HEADING.match(line)):
             line = "#" * max(1, len(m.group(1)) - shift) + " " + m.group(2)
         out.append(line)
-    return _links(_gfm_lists("\n".join(out)))
+    return _links(_gfm_tables(_gfm_lists("\n".join(out))))
 
 
 def _gfm_lists(text: str) -> str:
@@ -155,6 +156,22 @@ def _gfm_lists(text: str) -> str:
                 if not in_list and out and out[-1].strip() and not out[-1].lstrip().startswith("|"):
                     out.append("")
                 in_list = True
+        out.append(line)
+    return "\n".join(out)
+
+
+def _gfm_tables(text: str) -> str:
+    """``\\|`` inside a code span of a table row as ``|``.
+
+    GitHub needs the backslash there and drops it; Python-Markdown keeps it, and
+    does not split cells at a pipe inside backticks anyway.
+    """
+    out, fenced = [], False
+    for line in text.splitlines():
+        if FENCE.match(line):
+            fenced = not fenced
+        elif not fenced and line.lstrip().startswith("|"):
+            line = CODE_SPAN.sub(lambda m: m.group(0).replace("\\|", "|"), line)
         out.append(line)
     return "\n".join(out)
 
