@@ -213,6 +213,14 @@ def on_files(files, config):
     return files
 
 
+def on_serve(server, config, builder):
+    """`mkdocs serve` rebuilds when the README, a notebook or a docstring changes."""
+    root = _root(config)
+    for path in (root / "README.md", root / "notebooks", root / "src" / "multilevel"):
+        server.watch(str(path))
+    return server
+
+
 def public_names() -> list[tuple[str, str]]:
     """``(name, dotted target)`` for every public name of ``multilevel``, read statically."""
     init = _state["root"] / "src" / "multilevel" / "__init__.py"
