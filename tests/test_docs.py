@@ -33,7 +33,13 @@ def _skip_or_fail(message: str):
     pytest.skip(message)
 
 
+def _need_mkdocs():
+    if importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("mkdocstrings") is None:
+        _skip_or_fail("mkdocs is not installed: `pip install -e '.[docs]'` (the dev extra includes it)")
+
+
 def _hook():
+    _need_mkdocs()
     spec = importlib.util.spec_from_file_location("docs_readme_hook", ROOT / "docs" / "hooks" / "readme.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclass looks its module up there
@@ -43,8 +49,7 @@ def _hook():
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    if importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("mkdocstrings") is None:
-        _skip_or_fail("mkdocs is not installed: `pip install -e '.[docs]'` (the dev extra includes it)")
+    _need_mkdocs()
     out = tmp_path_factory.mktemp("site")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(ROOT / "mkdocs.yml"),
@@ -131,7 +136,7 @@ def test_site_has_no_broken_internal_links_anchors_or_images(site):
                 broken.append(f"{where} -> missing {path}")
             elif anchor and path.suffix == ".html" and anchor not in parsed[path].ids:
                 broken.append(f"{where} -> no id {anchor!r} in {path.relative_to(site.resolve())}")
-    assert broken == []
+    assert broken == [], "\n".join(broken)
     assert checked > 1000  # navigation, stylesheets, scripts, anchors
 
 
@@ -255,9 +260,9 @@ def test_hook_warns_about_a_readme_section_on_no_page(tmp_path, caplog):
 
 
 def test_hook_refuses_a_page_naming_a_section_the_readme_lacks(tmp_path):
+    hook = _hook()
     from mkdocs.exceptions import PluginError
 
-    hook = _hook()
     config = _fake_project(tmp_path, {"x.md": "<!-- README: Set up -->"})
     with pytest.raises(PluginError, match=r"x.md shows README section 'Set up', which README.md does not have"):
         hook.on_config(config)
