@@ -268,6 +268,37 @@ def test_hook_refuses_a_page_naming_a_section_the_readme_lacks(tmp_path):
         hook.on_config(config)
 
 
+# ------------------------------------------------------------ the griffe extension
+def _docstrings_extension():
+    pytest.importorskip("griffe", reason="griffe comes with mkdocstrings-python (the docs extra)")
+    spec = importlib.util.spec_from_file_location("docs_docstrings_ext", ROOT / "docs" / "hooks" / "docstrings.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_sphinx_roles_become_optional_links():
+    import griffe
+
+    ext = _docstrings_extension()
+    package = griffe.Module("pkg")
+    package.set_member("compare", griffe.Function("compare", parent=package))
+    function = griffe.Function("loo", parent=package)
+    text = ext.convert("See :func:`compare`, :class:`~pkg.sub.Fit` and :mod:`pandas`.", function)
+    assert text == ('See <autoref identifier="pkg.compare" optional><code>compare</code></autoref>, '
+                    '<autoref identifier="pkg.sub.Fit" optional><code>Fit</code></autoref> and '
+                    '<autoref identifier="pandas" optional><code>pandas</code></autoref>.')
+
+
+def test_grouped_parameters_become_one_entry_each():
+    ext = _docstrings_extension()
+    text = ("Fit.\n\nParameters\n----------\nformula : str\n    The formula.\ndraws, tune\n    Sampling;\n"
+            "    shared.\nna : str\n    Rows.\n\nReturns\n-------\na, b\n    Not parameters.")
+    assert ext.split_groups(text) == (
+        "Fit.\n\nParameters\n----------\nformula : str\n    The formula.\ndraws\n    Sampling;\n    shared.\n"
+        "tune\n    Sampling;\n    shared.\nna : str\n    Rows.\n\nReturns\n-------\na, b\n    Not parameters.")
+
+
 # ------------------------------------------------------------ headless Chromium
 def _browser() -> str:
     for name in BROWSERS:

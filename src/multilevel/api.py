@@ -58,18 +58,9 @@ def fit(
         Bayesian only. ``None``: the weakly-informative defaults. A preset such as
         ``ml.priors.ridge()`` for the fixed effects, or a dict mapping term names to
         priors (see :mod:`multilevel.priors`).
-    draws : int
-        Bayesian sampling: draws kept per chain.
-    tune : int
-        Tuning (warm-up) steps per chain.
-    chains : int
-        Number of chains.
-    seed : int, optional
-        Seeds the sampler; the same seed gives the same draws.
-    sampler : str
-        ``"auto"`` uses the fastest installed sampler (the choice is recorded on the fit).
-    progress : bool
-        Show the sampler's progress bar.
+    draws, tune, chains, seed, sampler, progress
+        Bayesian sampling settings; ``sampler="auto"`` uses the fastest installed
+        sampler (the choice is recorded on the fit).
     na : {"drop", "error"}
         Rows with missing values in used columns are dropped with a warning that says
         how many (lme4's ``na.omit``), or refused.
