@@ -268,6 +268,31 @@ def test_hook_refuses_a_page_naming_a_section_the_readme_lacks(tmp_path):
         hook.on_config(config)
 
 
+def test_hook_documents_functions_hidden_by_their_submodule(tmp_path):
+    hook = _hook()
+    config = _fake_project(tmp_path, {"index.md": "<!-- README: (intro) -->", "setup.md": "<!-- README: Set-up -->",
+                                      "extra.md": "<!-- README: Extra -->"})
+    pkg = tmp_path / "src" / "multilevel" / "inference"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("from multilevel.inference.confint import confint\n"
+                                     "from multilevel.inference.tests import anova\n"
+                                     "__all__ = ['anova', 'confint']\n", encoding="utf-8")
+    (pkg / "confint.py").write_text("def confint(fit):\n    pass\n", encoding="utf-8")
+    (pkg / "tests.py").write_text("def anova(fit):\n    pass\n", encoding="utf-8")
+    (tmp_path / "src" / "multilevel" / "__init__.py").write_text(
+        "from multilevel.api import fit\n_LAZY = {'confint': ('multilevel.inference', 'confint'),\n"
+        "         'anova': ('multilevel.inference', 'anova'), 'inference': ('multilevel.inference', None)}\n",
+        encoding="utf-8")
+    hook.on_config(config)
+    assert hook.shadowed_exports("multilevel.inference") == ["confint"]
+    page = hook._with_shadowed_exports("# Inference\n\n::: multilevel.inference\n    options:\n      x: 1\n\nEnd.")
+    assert page == ("# Inference\n\n::: multilevel.inference\n    options:\n      x: 1\n\n"
+                    "::: multilevel.inference.confint.confint\n\nEnd.")
+    assert hook.public_names() == [("fit", "multilevel.api.fit"),
+                                   ("confint", "multilevel.inference.confint.confint"),
+                                   ("anova", "multilevel.inference.anova"), ("inference", "multilevel.inference")]
+
+
 # ------------------------------------------------------------ the griffe extension
 def _docstrings_extension():
     pytest.importorskip("griffe", reason="griffe comes with mkdocstrings-python (the docs extra)")

@@ -15,6 +15,11 @@ The hook also adds ``notebooks/*.ipynb`` (outside ``docs/``) to the site, where
 mkdocs-jupyter renders them with the outputs they were committed with, and fills
 ``<!-- PUBLIC-NAMES -->`` with the table of ``multilevel``'s public names, read from
 ``src/multilevel/__init__.py``.
+
+A package that exports a function under the name of its own submodule
+(``multilevel.freq`` exports ``lrt`` from ``freq/lrt.py``) hides that function from
+griffe, which sees the submodule; after each ``::: package`` line the hook adds a
+``::: package.name.name`` line for every such export, so its page shows it.
 """
 
 from __future__ import annotations
@@ -199,6 +204,7 @@ def on_page_markdown(markdown, page, config, files):
         return section_markdown(m.group(1))
 
     markdown = DIRECTIVE.sub(include, markdown)
+    markdown = _with_shadowed_exports(markdown)
     if PUBLIC_NAMES in markdown:
         markdown = markdown.replace(PUBLIC_NAMES, public_names_table(_state["root"]))
     return markdown
@@ -221,6 +227,60 @@ def on_serve(server, config, builder):
     return server
 
 
+AUTODOC = re.compile(r"^::: (multilevel(?:\.\w+)*)[ \t]*$")
+
+
+def _module_file(module: str) -> Path | None:
+    base = _state["root"] / "src" / Path(*module.split("."))
+    for path in (base / "__init__.py", base.with_suffix(".py")):
+        if path.is_file():
+            return path
+    return None
+
+
+def _top_level_names(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {node.name for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+
+
+def shadowed_exports(module: str) -> list[str]:
+    """Names a package exports (``__all__``) that are also its submodules defining them."""
+    init = _module_file(module)
+    if init is None or init.name != "__init__.py":
+        return []
+    exported: list[str] = []
+    for node in ast.parse(init.read_text(encoding="utf-8")).body:
+        target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
+        if isinstance(target, ast.Name) and target.id == "__all__":
+            exported = list(ast.literal_eval(node.value))
+    found = []
+    for name in exported:
+        sub = _module_file(f"{module}.{name}")
+        if sub is not None and name in _top_level_names(sub):
+            found.append(name)
+    return found
+
+
+def _with_shadowed_exports(markdown: str) -> str:
+    lines, out, k = markdown.splitlines(), [], 0
+    fenced = False
+    while k < len(lines):
+        line = lines[k]
+        out.append(line)
+        k += 1
+        if FENCE.match(line):
+            fenced = not fenced
+        m = None if fenced else AUTODOC.match(line)
+        if m:
+            while k < len(lines) and lines[k].startswith((" ", "\t")):  # the directive's options
+                out.append(lines[k])
+                k += 1
+            for name in shadowed_exports(m.group(1)):
+                out += ["", f"::: {m.group(1)}.{name}.{name}"]
+    return "\n".join(out)
+
+
 def public_names() -> list[tuple[str, str]]:
     """``(name, dotted target)`` for every public name of ``multilevel``, read statically."""
     init = _state["root"] / "src" / "multilevel" / "__init__.py"
@@ -235,7 +295,12 @@ def public_names() -> list[tuple[str, str]]:
         if isinstance(target, ast.Name) and target.id == "_LAZY":
             for name, value in ast.literal_eval(node.value).items():
                 module, attr = value
-                names.append((name, module if attr is None else f"{module}.{attr}"))
+                if attr is None:
+                    names.append((name, module))
+                elif attr in shadowed_exports(module):  # documented from its submodule
+                    names.append((name, f"{module}.{attr}.{attr}"))
+                else:
+                    names.append((name, f"{module}.{attr}"))
     return names
 
 
