@@ -316,13 +316,13 @@ class FreqFit(InformationCriteria):
     def summary(self, ci: float | None = None) -> pd.DataFrame:
         """Fixed-effects table as lme4's ``summary``: estimate, standard error, t value.
 
+        The printed form of the fit (``print(fit)``) adds the random effects and the
+        fit statistics, laid out as lme4 prints them.
+
         Parameters
         ----------
         ci : float, optional
             Adds Wald intervals (``lower``, ``upper``) at this level.
-
-        The printed form of the fit (``print(fit)``) adds the random effects and the
-        fit statistics, laid out as lme4 prints them.
         """
         return wald_table(self.fixef, self.se, "t_value", ci)
 
