@@ -7,6 +7,7 @@ translated formula and priors → our PyMC backend (correlated blocks, presets).
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 
@@ -136,6 +137,13 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
     block_list = blocks(design, component.group_specific_terms)
     if per_term:
         bambi_priors = translate_priors(per_term, design, block_list, component.common_terms)
+        overridden = [k for k in bambi_priors if preset is not None and k in component.common_terms]
+        if overridden:  # the preset builds every slope; a per-term prior would be ignored
+            raise PriorError(
+                f"The coefficient preset {preset!r} sets the prior of every slope, so the prior(s) "
+                f"given for {', '.join(map(repr, overridden))} would not be used. Drop them, or "
+                "drop the preset and give each slope its own prior."
+            )
         model.set_priors({k: _to_bambi(v, k) for k, v in bambi_priors.items()})
     model.backend = MultilevelPyMCModel(block_list, coefficient_prior=preset, lkj_eta=lkj_eta,
                                         residuals=layout)
@@ -182,7 +190,14 @@ def _split_priors(priors):
 def _to_bambi(prior, term: str):
     import bambi as bmb
 
-    if isinstance(prior, bmb.Prior) or isinstance(prior, (int, float)):
+    if isinstance(prior, bmb.Prior):
+        from multilevel.priors.base import check_distribution
+
+        check_distribution(prior.name, dict(prior.args), f"The prior for {term!r}")
+        return prior
+    if isinstance(prior, (int, float)) and not isinstance(prior, bool):
+        if not math.isfinite(prior):
+            raise PriorError(f"The constant prior for {term!r} must be a finite number, got {prior!r}.")
         return prior
     if hasattr(prior, "to_bambi"):
         return prior.to_bambi()

@@ -25,6 +25,7 @@ from multilevel.errors import DataError, DataWarning, FamilyError, FormulaError
 from multilevel.formula.namespace import safe_environment
 from multilevel.formula.parse import ParsedFormula, call_arguments, check_names, column_names
 from multilevel.formula.transforms import SCALE_ROWS, SCALE_TRANSFORMS, ScaleRows, design_matrices
+from multilevel.formula.validate import check_counts, check_finite, check_reserved, check_unique_labels
 
 FAMILIES = ("gaussian", "bernoulli", "binomial", "poisson", "t", "negativebinomial")
 _COUNT_FAMILIES = ("poisson", "negativebinomial")
@@ -98,6 +99,8 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
         raise DataError("The data have no rows.")
     check_names(parsed, data.columns)
     used = [c for c in column_names(parsed.text) if c in data.columns]
+    derived = (SUCCESSES, TRIALS) if parsed.response.kind in ("cbind", "trials") else ()
+    check_reserved(used, family, derived)
     frame = data[used]
     incomplete = frame.isna().any(axis=1).to_numpy()
     n_dropped = int(incomplete.sum())
@@ -160,14 +163,17 @@ def group_codes(frame: pd.DataFrame, group_vars: tuple[str, ...]) -> tuple[np.nd
     numeric order for integer-like labels, lexical otherwise; for interactions the
     first factor varies fastest (R's ``interaction``).
     """
-    per_var = [_factor(frame[v]) for v in group_vars]
+    per_var = [_factor(frame[v], v) for v in group_vars]
     if len(per_var) == 1:
         codes, levels = per_var[0]
         return codes, levels
     stacked = np.column_stack([c for c, _ in per_var])
     order_key = stacked[:, ::-1]  # last factor slowest
     uniq, inverse = np.unique(order_key, axis=0, return_inverse=True)
-    labels = [":".join(per_var[j][1][code] for j, code in enumerate(row[::-1])) for row in uniq]
+    parts = [tuple(per_var[j][1][code] for j, code in enumerate(row[::-1])) for row in uniq]
+    labels = [":".join(p) for p in parts]
+    # "a:b" + "c" and "a" + "b:c" both read "a:b:c": one label, two groups
+    check_unique_labels(labels, parts, ":".join(group_vars))
     return inverse.reshape(-1).astype(np.int64), labels
 
 
@@ -180,10 +186,14 @@ def group_labels(data: pd.DataFrame, group_vars: tuple[str, ...]) -> list[str]:
     return [":".join(parts) for parts in zip(*cols)]
 
 
-def _factor(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+def _factor(values: pd.Series, name: str | None = None) -> tuple[np.ndarray, list[str]]:
+    name = str(values.name) if name is None else name
     if isinstance(values.dtype, pd.CategoricalDtype):
         values = values.cat.remove_unused_categories()
-        return values.cat.codes.to_numpy().astype(np.int64), [str(c) for c in values.cat.categories]
+        categories = list(values.cat.categories)
+        labels = [_label(c) for c in categories]  # spelled as group_labels spells new rows
+        check_unique_labels(labels, categories, name)
+        return values.cat.codes.to_numpy().astype(np.int64), labels
     uniq = pd.unique(values)
     if pd.api.types.is_numeric_dtype(values):
         uniq = np.sort(uniq)
@@ -192,9 +202,11 @@ def _factor(values: pd.Series) -> tuple[np.ndarray, list[str]]:
             uniq = sorted(uniq, key=lambda v: (float(v), str(v)))
         except (TypeError, ValueError):
             uniq = sorted(uniq, key=str)
+    labels = [_label(v) for v in uniq]
+    check_unique_labels(labels, uniq, name)  # 1 and "1" in one object column
     lookup = {v: i for i, v in enumerate(uniq)}
     codes = np.fromiter((lookup[v] for v in values), dtype=np.int64, count=len(values))
-    return codes, [_label(v) for v in uniq]
+    return codes, labels
 
 
 def _label(value) -> str:
@@ -235,12 +247,14 @@ def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: str):
         second = eval_arithmetic(resp.args[1], frame)
         trials = first + second if resp.kind == "cbind" else second
         successes = first
+        check_finite(np.column_stack([successes, trials]), ["successes", "trials"],
+                     f"the binomial response {resp.text!r},")
         if np.any(successes < 0) or np.any(trials < successes) or np.any(trials <= 0):
             raise DataError(
                 f"Binomial response {resp.text!r} needs 0 <= successes <= trials and trials > 0 "
                 "in every row."
             )
-        if not (np.allclose(successes, np.round(successes)) and np.allclose(trials, np.round(trials))):
+        if not (_whole(successes) and _whole(trials)):
             raise DataError(f"Binomial response {resp.text!r} must count whole successes and trials.")
         frame[SUCCESSES] = successes
         frame[TRIALS] = trials
@@ -265,12 +279,14 @@ def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: str):
             "numbers. Convert it, or choose family='bernoulli' for a two-level response."
         )
     y = column.to_numpy(dtype=float)
-    if family in _COUNT_FAMILIES and (np.any(y < 0) or not np.allclose(y, np.round(y))):
-        raise DataError(
-            f"Response column {resp.text!r} must hold non-negative whole counts for family "
-            f"{family!r}."
-        )
+    check_finite(y, [resp.text], "the response")
+    if family in _COUNT_FAMILIES:
+        check_counts(y, family, resp.text)
     return y, None, frame
+
+
+def _whole(x: np.ndarray) -> bool:
+    return bool(np.all(np.abs(x - np.round(x)) <= 1e-8 * np.maximum(1.0, np.abs(x))))
 
 
 def _binary(column: pd.Series, name: str) -> np.ndarray:

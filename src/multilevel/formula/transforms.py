@@ -29,6 +29,14 @@ from multilevel.errors import FormulaError
 def _centres(x: np.ndarray, centers, lower, upper) -> np.ndarray:
     if isinstance(centers, bool) or not isinstance(centers, (int, np.integer)) or centers < 1:
         raise FormulaError(f"centers must be a positive integer (the number of centres), got {centers!r}.")
+    distinct = len(np.unique(x[np.isfinite(x)]))
+    if centers >= max(distinct, 2):
+        # more basis columns than distinct x values: the columns are (nearly) collinear and
+        # every engine's linear algebra breaks down (a LinAlgError, wild coefficients)
+        raise FormulaError(
+            f"centers={centers} basis functions need fewer centres than the {distinct} distinct "
+            f"values of their argument; use centers={max(1, min(distinct - 1, distinct // 2))} or fewer."
+        )
     lo = np.min(x) if lower is None else float(lower)
     hi = np.max(x) if upper is None else float(upper)
     if lower is None and upper is None:
