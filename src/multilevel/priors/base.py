@@ -55,7 +55,7 @@ class Prior:
         import bambi as bmb
 
         args = {k: v.to_bambi() if isinstance(v, Prior) else v for k, v in self.args.items()}
-        return bmb.Prior(self.dist, **args)
+        return bmb.Prior(self.dist, **explicit_arguments(self.dist, args))
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={v!r}" for k, v in self.args.items())
@@ -134,6 +134,41 @@ def check_distribution(dist: str, args: dict, where: str = "", depth: int = 0) -
                          f"Valid parameters of {dist}: {', '.join(valid)}.")
     for key, value in args.items():
         _check_value(dist, key, value, valid, prefix, depth)
+    _try_build(dist, args, prefix)
+
+
+def _try_build(dist: str, args: dict, prefix: str) -> None:
+    """Let PyMC itself refuse incompatible parameterizations (Gamma with alpha alone, sigma
+    and tau together) now rather than when the model is built; hyperpriors stand in as 1."""
+    import pymc as pm
+
+    values = {k: 1.0 if hasattr(v, "args") else np.asarray(v, dtype=float) for k, v in args.items()}
+    try:
+        getattr(pm, dist).dist(**values)
+    except Exception as exc:  # noqa: BLE001 - PyMC raises ValueError/TypeError/NotImplementedError
+        shown = ", ".join(f"{k}={v!r}" for k, v in args.items())
+        raise PriorError(f"{prefix}PyMC cannot make {dist}({shown}): {exc}") from None
+
+
+def explicit_arguments(dist: str, args: dict) -> dict:
+    """``args`` with the defaults PyMC would use written out, so that what a report shows is
+    the whole prior that is fitted (``Normal(mu=0)`` is Normal(mu=0, sigma=1) in PyMC)."""
+    import pymc as pm
+
+    out = dict(args)
+    params = inspect.signature(getattr(pm, dist).dist).parameters
+    for name, p in params.items():
+        if name not in out and p.default is not inspect.Parameter.empty and p.default is not None \
+                and not isinstance(p.default, bool) and isinstance(p.default, numbers.Real):
+            out[name] = p.default
+    # PyMC's location-scale families fall back to sigma = 1 without sigma/tau/lam
+    scale_names = {"sigma", "tau", "lam"} & set(params)
+    if "sigma" in params and not scale_names & set(out) and \
+            all(params[n].default is None for n in scale_names):
+        out["sigma"] = 1.0
+    if dist == "Exponential" and not {"lam", "scale"} & set(out):
+        out["lam"] = 1.0
+    return out
 
 
 def _check_value(dist: str, key: str, value, valid, prefix: str, depth: int) -> None:
