@@ -25,7 +25,9 @@ from multilevel.errors import DataError, DataWarning, FamilyError, FormulaError
 from multilevel.formula.namespace import safe_environment
 from multilevel.formula.parse import ParsedFormula, call_arguments, check_names, column_names
 from multilevel.formula.transforms import SCALE_ROWS, SCALE_TRANSFORMS, ScaleRows, design_matrices
-from multilevel.formula.validate import check_counts, check_finite, check_reserved, check_unique_labels
+from multilevel.formula.validate import (
+    check_counts, check_value_columns, check_finite, check_reserved, check_unique_labels,
+)
 
 FAMILIES = ("gaussian", "bernoulli", "binomial", "poisson", "t", "negativebinomial")
 _COUNT_FAMILIES = ("poisson", "negativebinomial")
@@ -101,6 +103,7 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     used = [c for c in column_names(parsed.text) if c in data.columns]
     derived = (SUCCESSES, TRIALS) if parsed.response.kind in ("cbind", "trials") else ()
     check_reserved(used, family, derived)
+    check_value_columns(data, _value_columns(parsed, used))
     frame = data[used]
     incomplete = frame.isna().any(axis=1).to_numpy()
     n_dropped = int(incomplete.sum())
@@ -127,6 +130,16 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     if n_dropped:
         _record_scale_rows(parsed, data, ~incomplete, frame)
     return ModelFrame(data=frame, y=y, trials=trials, n_dropped=n_dropped, family=family)
+
+
+def _value_columns(parsed: ParsedFormula, used: list[str]) -> list[str]:
+    """Used columns whose values enter the model as numbers or contrasts (not only as
+    grouping factors, whose values are just labels)."""
+    texts = [parsed.response.text, parsed.fixed, *(bar.expr for bar in parsed.bars)]
+    if parsed.residuals is not None and parsed.residuals.time:
+        texts.append(parsed.residuals.time)
+    names = {name for text in texts for name in column_names(text)}
+    return [c for c in used if c in names]
 
 
 def _record_scale_rows(parsed: ParsedFormula, data: pd.DataFrame, kept: np.ndarray,

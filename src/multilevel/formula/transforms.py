@@ -23,7 +23,7 @@ import contextlib
 
 import numpy as np
 
-from multilevel.errors import FormulaError
+from multilevel.errors import DataError, FormulaError
 
 
 def _centres(x: np.ndarray, centers, lower, upper) -> np.ndarray:
@@ -145,6 +145,10 @@ def r_scale_parameters(x: np.ndarray, center=True, scale=True):
     for name, value in (("center", center), ("scale", scale)):
         if not isinstance(value, bool) and value.size not in (1, ncol):
             raise FormulaError(f"scale()'s {name} has {value.size} numbers for {ncol} column(s).")
+    infinite = np.isinf(x2).any(axis=1)
+    if infinite.any():  # the mean and SD would be inf/NaN, and the column NaN throughout
+        raise DataError(f"scale() of a column with infinite values in {int(infinite.sum())} of "
+                        f"{len(x2)} rows: remove or fix those rows.")
     ok = ~np.isnan(x2)
     n = ok.sum(axis=0)
     if center is True:

@@ -59,6 +59,33 @@ def check_reserved(used, family: str, derived=()) -> None:
             )
 
 
+def check_value_columns(data, columns) -> None:
+    """Refuse columns used as values that formulae cannot make numbers or contrasts of:
+    dates and times, and object columns that mix types (``1`` beside ``"a"``).
+
+    As grouping factors they are fine (their values are labels).
+    """
+    import pandas as pd
+
+    for name in columns:
+        dtype = data[name].dtype
+        if dtype == object:
+            kinds = {"number" if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+                     else type(v).__name__ for v in data[name].dropna()}
+            if len(kinds) > 1:
+                raise DataError(
+                    f"Column {name!r} mixes values of types {', '.join(sorted(kinds))}: convert it "
+                    "to one type first, e.g. data[col].astype(str) for categories or "
+                    "pd.to_numeric(data[col]) for numbers."
+                )
+        if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+            raise DataError(
+                f"Column {name!r} holds dates or times ({dtype}), which a formula cannot use as "
+                "numbers. Convert it first: e.g. (data[col] - data[col].min()).dt.days for days "
+                "since the start, or data[col].dt.year, or .astype(str) for categories."
+            )
+
+
 def check_finite(values: np.ndarray, names, what: str) -> None:
     """Refuse inf, -inf or NaN in a matrix (or vector) computed from the data.
 
