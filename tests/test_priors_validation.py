@@ -145,3 +145,13 @@ def test_correlated_block_prior_with_a_mean_is_refused(sleep):
         _build(sleep, {"Days|Subject": prior}, "Reaction ~ Days + (Days | Subject)")
     ok = Prior("Normal", mu=0, sigma=Prior("HalfNormal", sigma=20))
     _build(sleep, {"Days|Subject": ok}, "Reaction ~ Days + (Days | Subject)")
+
+
+@pytest.mark.parametrize("family, key", [("gaussian", "nu"), ("gaussian", "alpha"), ("poisson", "sigma")])
+def test_prior_for_a_parameter_the_family_lacks_is_refused(sleep, family, key):
+    from multilevel.bayes import build_model
+
+    data = sleep.assign(c=(sleep["Reaction"] // 10).astype(int))
+    formula = ("Reaction" if family == "gaussian" else "c") + " ~ Days + (1 | Subject)"
+    with pytest.raises(PriorError, match=rf"has no parameter '{key}'"):
+        build_model(formula, data, family=family, priors={key: Prior("HalfNormal", sigma=3)})
