@@ -272,3 +272,45 @@ def test_every_refusal_is_a_multilevel_error():
         warnings.simplefilter("error")
         with pytest.raises(MultilevelError):
             ml.fit("y ~ x + (1 | g)", d, method="reml")
+
+
+# ----------------------------------------------------------------- column types
+
+def test_duplicate_column_names_are_refused():
+    d = _data()
+    d = pd.concat([d, d[["x"]]], axis=1)
+    with pytest.raises(DataError, match="2 columns named 'x'"):
+        ml.fit("y ~ x + (1 | g)", d, method="reml")
+
+
+def test_complex_numbers_are_refused_not_truncated():
+    d = _data()
+    d["x"] = d["x"] + 1j
+    with pytest.raises(DataError, match="complex"):
+        ml.fit("y ~ x", d, method="ml")
+
+
+def test_dates_as_values_are_refused_but_fine_as_groups():
+    d = _data()
+    d["when"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(48) % 8, "D")
+    with pytest.raises(DataError, match="dates or times"):
+        ml.fit("y ~ when + (1 | g)", d, method="reml")
+    d["when"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(np.repeat(np.arange(8), 6), "D")
+    m = ml.fit("y ~ x + (1 | when)", d, method="reml")  # the same groups as g
+    assert m.nobs == 48
+    assert np.allclose(m.predict(d)["estimate"], m.predict()["estimate"])
+
+
+def test_mixed_type_object_predictor_is_refused():
+    d = _data()
+    d["o"] = pd.Series(np.where(np.arange(48) % 2, "a", "b"), dtype=object)
+    d.loc[0, "o"] = 3
+    with pytest.raises(DataError, match="mixes values of types"):
+        ml.fit("y ~ o + (1 | g)", d, method="reml")
+
+
+def test_scale_of_an_infinite_column_names_the_cause():
+    d = _data()
+    d.loc[0, "x"] = np.inf
+    with pytest.raises(DataError, match="infinite values"):
+        ml.fit("y ~ scale(x) + (1 | g)", d, method="reml")

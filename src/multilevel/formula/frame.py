@@ -26,7 +26,8 @@ from multilevel.formula.namespace import safe_environment
 from multilevel.formula.parse import ParsedFormula, call_arguments, check_names, column_names
 from multilevel.formula.transforms import SCALE_ROWS, SCALE_TRANSFORMS, ScaleRows, design_matrices
 from multilevel.formula.validate import (
-    check_counts, check_value_columns, check_finite, check_reserved, check_unique_labels,
+    check_counts, check_finite, check_reserved, check_unique_columns, check_unique_labels,
+    check_value_columns,
 )
 
 FAMILIES = ("gaussian", "bernoulli", "binomial", "poisson", "t", "negativebinomial")
@@ -102,6 +103,7 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     check_names(parsed, data.columns)
     used = [c for c in column_names(parsed.text) if c in data.columns]
     derived = (SUCCESSES, TRIALS) if parsed.response.kind in ("cbind", "trials") else ()
+    check_unique_columns(data.columns, used)
     check_reserved(used, family, derived)
     check_value_columns(data, _value_columns(parsed, used))
     frame = data[used]

@@ -69,6 +69,9 @@ def check_value_columns(data, columns) -> None:
 
     for name in columns:
         dtype = data[name].dtype
+        if pd.api.types.is_complex_dtype(dtype):
+            raise DataError(f"Column {name!r} holds complex numbers ({dtype}); a model needs real "
+                            "numbers. Use its real part, modulus or angle as separate columns.")
         if dtype == object:
             kinds = {"number" if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
                      else type(v).__name__ for v in data[name].dropna()}
@@ -84,6 +87,17 @@ def check_value_columns(data, columns) -> None:
                 "numbers. Convert it first: e.g. (data[col] - data[col].min()).dt.days for days "
                 "since the start, or data[col].dt.year, or .astype(str) for categories."
             )
+
+
+def check_unique_columns(columns, used) -> None:
+    """Refuse data with two columns of one name that the formula uses: which one is meant?"""
+    counts = {}
+    for c in columns:
+        counts[c] = counts.get(c, 0) + 1
+    twice = [c for c in used if counts.get(c, 0) > 1]
+    if twice:
+        raise DataError(f"The data have {counts[twice[0]]} columns named {twice[0]!r}: rename "
+                        "them so that each name is one column.")
 
 
 def check_finite(values: np.ndarray, names, what: str) -> None:
