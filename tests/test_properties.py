@@ -87,7 +87,8 @@ def _column(draw, kind: str, n: int, rng: np.random.Generator) -> pd.Series:
 
 
 def _group(draw, n: int, rng: np.random.Generator) -> pd.Series:
-    kind = draw(st.sampled_from(["int", "str", "category", "Int64", "object-mixed", "colon", "float"]))
+    kind = draw(st.sampled_from(["int", "str", "category", "Int64", "object-mixed", "colon", "float",
+                                 "datetime", "boolean"]))
     k = draw(st.integers(2, 6))
     codes = rng.integers(0, k, size=n)
     codes[:k] = np.arange(k)  # every level at least once
@@ -102,6 +103,10 @@ def _group(draw, n: int, rng: np.random.Generator) -> pd.Series:
                                         categories=[f"c{c}" for c in range(k + 2)]))
     if kind == "Int64":
         return pd.Series(codes, dtype="Int64")
+    if kind == "datetime":
+        return pd.Series(pd.Timestamp("2024-03-01") + pd.to_timedelta(codes, "h"))
+    if kind == "boolean":
+        return pd.Series(codes % 2 == 0, dtype="boolean")
     if kind == "colon":
         return pd.Series([f"a:{c % 2}" if c % 3 else f"a{c}" for c in codes])
     values = pd.Series(codes.astype(object))

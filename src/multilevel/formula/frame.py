@@ -227,6 +227,11 @@ def _factor(values: pd.Series, name: str | None = None) -> tuple[np.ndarray, lis
 def _label(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    # pd.unique gives numpy datetimes, a column's values are Timestamps: spell them alike
+    if isinstance(value, np.datetime64):
+        return str(pd.Timestamp(value))
+    if isinstance(value, np.timedelta64):
+        return str(pd.Timedelta(value))
     return str(value)
 
 
