@@ -314,3 +314,51 @@ def test_scale_of_an_infinite_column_names_the_cause():
     d.loc[0, "x"] = np.inf
     with pytest.raises(DataError, match="infinite values"):
         ml.fit("y ~ scale(x) + (1 | g)", d, method="reml")
+
+
+# ----------------------------------------------------------------- Bayesian group levels
+
+GROUP_KINDS = {
+    "float": lambda c: c + 1.0,
+    "halves": lambda c: c / 2,
+    "float-categories": lambda c: pd.Categorical(c + 1.0),
+    "dates": lambda c: pd.Timestamp("2024-01-01") + pd.to_timedelta(c, "D"),
+    "int": lambda c: c,
+    "Int64": lambda c: pd.array(c, dtype="Int64"),
+    "boolean": lambda c: pd.array(c % 2 == 0, dtype="boolean"),
+    "strings": lambda c: np.array([f"s{v}" for v in c]),
+}
+
+
+@pytest.mark.parametrize("kind", list(GROUP_KINDS))
+def test_bambi_levels_are_the_design_levels(kind):
+    # the posterior's group effects are matched to the design's levels by label: Bambi
+    # labelled float groups "1.0" (ours "1") and could not make levels of dates at all
+    d = _data()
+    d["h"] = GROUP_KINDS[kind](np.repeat(np.arange(8), 6))
+    built = _build_bayes("y ~ x + (x | h)", d)
+    (term,) = built.design.reterms
+    dims = [k for k in built.pymc.coords if k.endswith("__factor_dim")]
+    assert dims
+    for dim in dims:
+        assert sorted(str(v) for v in built.pymc.coords[dim]) == sorted(term.levels)
+
+
+def test_group_column_also_used_as_a_value_keeps_its_numbers():
+    d = _data()
+    d["h"] = np.repeat(np.arange(8), 6) + 0.0
+    built = _build_bayes("y ~ h + (1 | h)", d)
+    assert "h" in built.design.x_names
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("formula", ["y ~ x + (1 | h)", "y ~ h + (1 | h)"])
+def test_sampled_fit_with_float_groups_lines_up_levels(formula):
+    d = _data()
+    d["h"] = np.repeat(np.arange(8), 6) + 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = ml.fit(formula, d, draws=100, tune=100, chains=1, seed=3, progress=False)
+        ranef = fit.ranef["h"]
+        assert list(ranef.index) == [str(i) for i in range(1, 9)]
+        assert np.allclose(fit.predict(d)["estimate"], fit.predict()["estimate"])

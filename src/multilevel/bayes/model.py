@@ -18,6 +18,7 @@ from multilevel.bayes.translate import (
 )
 from multilevel.errors import FormulaError, PriorError
 from multilevel.formula import Design, build_design, model_frame, parse_formula
+from multilevel.formula.frame import labelled_groups
 from multilevel.formula.namespace import SAFE_FUNCTIONS
 from multilevel.formula.transforms import r_transforms
 
@@ -130,7 +131,8 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
     with warnings.catch_warnings(), r_transforms():
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=UserWarning, module="bambi")
-        model = bmb.Model(bambi_formula(parsed), _categorical_strings(frame.data), family=BAMBI_FAMILIES[frame.family],
+        model = bmb.Model(bambi_formula(parsed), _categorical_strings(labelled_groups(parsed, frame.data)),
+                          family=BAMBI_FAMILIES[frame.family],
                           extra_namespace=dict(SAFE_FUNCTIONS),
                           noncentered=_noncentered(noncentered, design))
     component = model.conditional_parameters[model.family.likelihood.parent]

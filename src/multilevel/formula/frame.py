@@ -201,6 +201,25 @@ def group_labels(data: pd.DataFrame, group_vars: tuple[str, ...]) -> list[str]:
     return [":".join(parts) for parts in zip(*cols)]
 
 
+def labelled_groups(parsed: ParsedFormula, data: pd.DataFrame) -> pd.DataFrame:
+    """``data`` with each column used only as a grouping factor replaced by its level labels
+    (a categorical in :func:`group_codes`' order).
+
+    Bambi (formulae) labels levels its own way (``1.0`` for a float 1, and it cannot make
+    levels of dates); giving it our labels makes its levels the design's, so that group
+    effects, ``ranef`` and predictions line up level by level.
+    """
+    groups = {v for bar in parsed.bars for v in bar.group_vars}
+    only = [c for c in groups - set(_value_columns(parsed, list(data.columns))) if c in data.columns]
+    if not only:
+        return data
+    data = data.copy()
+    for column in only:
+        codes, levels = _factor(data[column], column)
+        data[column] = pd.Categorical.from_codes(codes, categories=levels)
+    return data
+
+
 def _factor(values: pd.Series, name: str | None = None) -> tuple[np.ndarray, list[str]]:
     name = str(values.name) if name is None else name
     if isinstance(values.dtype, pd.CategoricalDtype):
