@@ -155,3 +155,11 @@ def test_prior_for_a_parameter_the_family_lacks_is_refused(sleep, family, key):
     formula = ("Reaction" if family == "gaussian" else "c") + " ~ Days + (1 | Subject)"
     with pytest.raises(PriorError, match=rf"has no parameter '{key}'"):
         build_model(formula, data, family=family, priors={key: Prior("HalfNormal", sigma=3)})
+
+
+@pytest.mark.parametrize("value", ["2", True, float("inf"), float("nan"), -1.0, [1.0]])
+def test_preset_scales_must_be_positive_finite_numbers(value):
+    with pytest.raises(PriorError, match="positive finite number"):
+        ml.priors.ridge(value)
+    with pytest.raises(PriorError, match="positive finite number"):
+        from_spec({"preset": "lasso", "scale": value})

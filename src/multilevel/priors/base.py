@@ -62,7 +62,7 @@ class Prior:
         return f"Prior({self.dist!r}{', ' + inner if inner else ''})"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def distribution_parameters(dist: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(all parameter names, required ones) of a PyMC distribution, from its ``dist`` signature.
 
