@@ -129,3 +129,15 @@ def test_the_largest_allowed_formula_fits_at_the_default_recursion_limit():
         print(m.nobs, len(m.fixef))
     """)
     assert out.stdout.strip() == f"600 {MAX_OPERATORS - 1}", out.stdout + out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("formula", ["y ~ y", "y ~ x + y + (1 | g)", "log(y) ~ x + log(y)",
+                                     "y ~ x + (y | g)"])
+def test_the_response_as_a_term_is_refused(formula):
+    with pytest.raises(FormulaError, match="also a term"):
+        parse_formula(formula)
+
+
+def test_the_response_inside_other_terms_is_allowed():
+    parse_formula("log(y) ~ y")
+    parse_formula("cbind(s, n - s) ~ n")

@@ -198,8 +198,19 @@ def parse_formula(text: str) -> ParsedFormula:
     elif fixed.startswith("-"):
         fixed = "1 " + fixed
     _check_expanded_size(fixed, bars)
+    _check_response_not_a_term(response, fixed_terms, bars)
     return ParsedFormula(text=text, response=response, fixed=fixed, bars=tuple(bars),
                          residuals=residuals)
+
+
+def _check_response_not_a_term(response: Response, fixed_terms: list[str], bars: list[Bar]) -> None:
+    """``y ~ y``: the response as a predictor fits it exactly (σ = 0); R drops the term with a
+    warning, we refuse it."""
+    terms = [t.lstrip("+-").strip() for t in fixed_terms]
+    terms += [t.lstrip("+-").strip() for bar in bars for t in _split_top(bar.expr, "+-")]
+    if response.kind == "plain" and response.text in terms:
+        raise FormulaError(f"The response {response.text!r} is also a term on the right-hand side; "
+                           "it would predict itself exactly. Remove it from the terms.")
 
 
 def _check_expanded_size(fixed: str, bars: list[Bar]) -> None:
