@@ -151,7 +151,11 @@ def parse_formula(text: str) -> ParsedFormula:
     Raises
     ------
     FormulaError
-        On syntax errors, pointing at the offending term.
+        On syntax errors, pointing at the offending term; beyond the size limits, checked
+        before anything else: :data:`MAX_LENGTH` (10,000) characters, :data:`MAX_NESTING`
+        (50) levels of parentheses, :data:`MAX_OPERATORS` (300) operators after expanding
+        ``||`` and ``/``. Parsing takes time linear in the length and no recursion deeper
+        than the nesting, so it never depends on Python's recursion limit.
 
     Examples
     --------
