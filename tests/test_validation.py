@@ -362,3 +362,14 @@ def test_sampled_fit_with_float_groups_lines_up_levels(formula):
         ranef = fit.ranef["h"]
         assert list(ranef.index) == [str(i) for i in range(1, 9)]
         assert np.allclose(fit.predict(d)["estimate"], fit.predict()["estimate"])
+
+
+def test_infinite_time_of_a_residual_structure_is_refused():
+    from multilevel.formula import model_frame, parse_formula
+
+    d = _data()
+    d["t"] = np.tile(np.arange(6.0), 8)
+    d.loc[3, "t"] = np.inf
+    parsed = parse_formula("y ~ x + ar1(t | g)")
+    with pytest.raises(DataError, match=r"1 of 48 rows .*'t'"):
+        model_frame(parsed, d)

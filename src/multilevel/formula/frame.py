@@ -128,6 +128,9 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     frame = frame.copy()
     frame.attrs.pop(SCALE_ROWS, None)  # left by an earlier model frame of these rows
     _check_groups(parsed, frame, family)
+    time = parsed.residuals.time if parsed.residuals is not None else None
+    if time in frame.columns and pd.api.types.is_numeric_dtype(frame[time]):
+        check_finite(frame[time].to_numpy(dtype=float), [time], "the residual structure's time")
     y, trials, frame = _response(parsed, frame, family)
     if n_dropped:
         _record_scale_rows(parsed, data, ~incomplete, frame)
