@@ -373,3 +373,37 @@ def test_infinite_time_of_a_residual_structure_is_refused():
     parsed = parse_formula("y ~ x + ar1(t | g)")
     with pytest.raises(DataError, match=r"1 of 48 rows .*'t'"):
         model_frame(parsed, d)
+
+
+# ----------------------------------------------------------------- nested records
+
+def test_cyclic_record_is_a_data_error():
+    record = {"school": "A", "info": {}}
+    record["info"]["self"] = record["info"]
+    with pytest.raises(DataError, match="cyclic"):
+        ml.prepare.flatten_records([record])
+
+
+def test_very_deep_record_is_a_data_error():
+    inner: dict = {"v": 1}
+    for _ in range(3000):
+        inner = {"n": inner}
+    with pytest.raises(DataError, match="deeper than"):
+        ml.prepare.flatten_records([{"school": "A", "deep": inner}])
+    text = '[{"a": ' + "[" * 100_000 + "]" * 100_000 + "}]"
+    with pytest.raises(DataError):
+        ml.prepare.flatten_records(text)
+
+
+def test_nested_records_still_flatten():
+    schools = [{"school": "A", "classes": [{"teacher": {"name": "T1"},
+                "students": [{"score": 3}, {"score": 5}]}]}]
+    data, _ = ml.prepare.flatten_records(schools, "classes.students")
+    assert data["students_score"].tolist() == [3, 5]
+
+
+def test_target_encoding_refuses_an_infinite_target():
+    df = pd.DataFrame({"c": list("aabbcc") * 4, "t": np.arange(24.0)})
+    df.loc[2, "t"] = np.inf
+    with pytest.raises(DataError, match="infinite"):
+        ml.prepare.target_encode(df, "c", "t", seed=1)
