@@ -407,3 +407,15 @@ def test_target_encoding_refuses_an_infinite_target():
     df.loc[2, "t"] = np.inf
     with pytest.raises(DataError, match="infinite"):
         ml.prepare.target_encode(df, "c", "t", seed=1)
+
+
+@pytest.mark.parametrize("dtype", ["Int64", "Float64", "boolean"])
+def test_bayesian_build_takes_nullable_columns(dtype):
+    # Bambi's group-specific terms failed on pandas' extension arrays
+    d = _data()
+    d["n"] = pd.array((np.arange(48) % 4) if dtype != "boolean" else (np.arange(48) % 2 == 0),
+                      dtype=dtype)
+    d.loc[5, "n"] = pd.NA
+    with pytest.warns(DataWarning, match="Removed 1 of 48"):
+        built = _build_bayes("y ~ n + (n | g)", d)
+    assert len(built.design.y) == 47

@@ -131,7 +131,7 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
     with warnings.catch_warnings(), r_transforms():
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=UserWarning, module="bambi")
-        model = bmb.Model(bambi_formula(parsed), _categorical_strings(labelled_groups(parsed, frame.data)),
+        model = bmb.Model(bambi_formula(parsed), _numpy_columns(_categorical_strings(labelled_groups(parsed, frame.data))),
                           family=BAMBI_FAMILIES[frame.family],
                           extra_namespace=dict(SAFE_FUNCTIONS),
                           noncentered=_noncentered(noncentered, design))
@@ -207,6 +207,22 @@ def _to_bambi(prior, term: str):
         f"The prior for {term!r} must be ml.priors.Prior(...), bambi.Prior(...) or a number "
         f"(a constant); got {type(prior).__name__}."
     )
+
+
+def _numpy_columns(data: pd.DataFrame) -> pd.DataFrame:
+    """pandas' nullable numbers and booleans (``Int64``, ``Float64``, ``boolean``) as numpy
+    columns: the model frame has no missing values left, and Bambi's group-specific terms
+    cannot use extension arrays (``'IntegerArray' object has no attribute 'flatten'``)."""
+    nullable = [c for c in data.columns if isinstance(data[c].dtype, pd.api.extensions.ExtensionDtype)
+                and not isinstance(data[c].dtype, pd.CategoricalDtype)
+                and (pd.api.types.is_numeric_dtype(data[c]) or pd.api.types.is_bool_dtype(data[c]))]
+    if not nullable:
+        return data
+    data = data.copy()
+    for column in nullable:
+        target = bool if pd.api.types.is_bool_dtype(data[column]) else float
+        data[column] = data[column].to_numpy(dtype=target)
+    return data
 
 
 def _categorical_strings(data: pd.DataFrame) -> pd.DataFrame:
