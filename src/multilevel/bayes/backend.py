@@ -196,7 +196,12 @@ def _sd_scale(term, block: Block):
     """The scale of the HalfNormal prior on a term's SD (Bambi's auto-scaled default)."""
     prior = term.prior
     sigma = prior.args.get("sigma") if prior.name == "Normal" else None
-    if sigma is None or not hasattr(sigma, "args") or sigma.name != "HalfNormal":
+    mu = np.asarray(prior.args.get("mu", 0.0)) if prior.name == "Normal" else None
+    # the block is built as MvNormal(0, LL') with HalfNormal(s) SDs: any other piece of the
+    # prior (a non-zero mean, tau, HalfNormal's tau) would be shown but not fitted
+    if (sigma is None or not hasattr(sigma, "args") or sigma.name != "HalfNormal"
+            or set(prior.args) - {"mu", "sigma"} or set(sigma.args) != {"sigma"}
+            or mu.dtype.kind not in "iuf" or np.any(mu != 0)):
         raise PriorError(
             f"Term {term.name!r} is part of the correlated block {block.name!r}, whose prior is "
             "multivariate normal with HalfNormal standard deviations and an LKJ correlation. "

@@ -44,10 +44,20 @@ def block_effects(posterior, block: Block, design: Design) -> np.ndarray:
         da = da.transpose("chain", "draw", factor_dim, *others)
         labels = [str(v) for v in da[factor_dim].values]
         index = {label: i for i, label in enumerate(labels)}
+        for i, label in enumerate(labels):  # formulae spells a float level 1 "1.0", lme4 "1"
+            index.setdefault(_integer_label(label), i)
         order = [index[level] for level in reterm.levels]
         values = da.values[:, :, order]
         pieces.append(values[..., None] if values.ndim == 3 else values)
     return np.concatenate(pieces, axis=3)
+
+
+def _integer_label(label: str) -> str:
+    try:
+        value = float(label)
+    except ValueError:
+        return label
+    return str(int(value)) if value.is_integer() else label
 
 
 def block_sds(posterior, block: Block) -> np.ndarray:

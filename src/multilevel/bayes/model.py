@@ -7,6 +7,7 @@ translated formula and priors → our PyMC backend (correlated blocks, presets).
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ from multilevel.bayes.translate import (
 )
 from multilevel.errors import FormulaError, PriorError
 from multilevel.formula import Design, build_design, model_frame, parse_formula
+from multilevel.formula.frame import labelled_groups
 from multilevel.formula.namespace import SAFE_FUNCTIONS
 from multilevel.formula.transforms import r_transforms
 
@@ -129,13 +131,21 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
     with warnings.catch_warnings(), r_transforms():
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=UserWarning, module="bambi")
-        model = bmb.Model(bambi_formula(parsed), _categorical_strings(frame.data), family=BAMBI_FAMILIES[frame.family],
+        model = bmb.Model(bambi_formula(parsed), _numpy_columns(_categorical_strings(labelled_groups(parsed, frame.data))),
+                          family=BAMBI_FAMILIES[frame.family],
                           extra_namespace=dict(SAFE_FUNCTIONS),
                           noncentered=_noncentered(noncentered, design))
     component = model.conditional_parameters[model.family.likelihood.parent]
     block_list = blocks(design, component.group_specific_terms)
     if per_term:
         bambi_priors = translate_priors(per_term, design, block_list, component.common_terms)
+        overridden = [k for k in bambi_priors if preset is not None and k in component.common_terms]
+        if overridden:  # the preset builds every slope; a per-term prior would be ignored
+            raise PriorError(
+                f"The coefficient preset {preset!r} sets the prior of every slope, so the prior(s) "
+                f"given for {', '.join(map(repr, overridden))} would not be used. Drop them, or "
+                "drop the preset and give each slope its own prior."
+            )
         model.set_priors({k: _to_bambi(v, k) for k, v in bambi_priors.items()})
     model.backend = MultilevelPyMCModel(block_list, coefficient_prior=preset, lkj_eta=lkj_eta,
                                         residuals=layout)
@@ -182,7 +192,14 @@ def _split_priors(priors):
 def _to_bambi(prior, term: str):
     import bambi as bmb
 
-    if isinstance(prior, bmb.Prior) or isinstance(prior, (int, float)):
+    if isinstance(prior, bmb.Prior):
+        from multilevel.priors.base import check_distribution
+
+        check_distribution(prior.name, dict(prior.args), f"The prior for {term!r}")
+        return prior
+    if isinstance(prior, (int, float)) and not isinstance(prior, bool):
+        if not math.isfinite(prior):
+            raise PriorError(f"The constant prior for {term!r} must be a finite number, got {prior!r}.")
         return prior
     if hasattr(prior, "to_bambi"):
         return prior.to_bambi()
@@ -190,6 +207,22 @@ def _to_bambi(prior, term: str):
         f"The prior for {term!r} must be ml.priors.Prior(...), bambi.Prior(...) or a number "
         f"(a constant); got {type(prior).__name__}."
     )
+
+
+def _numpy_columns(data: pd.DataFrame) -> pd.DataFrame:
+    """pandas' nullable numbers and booleans (``Int64``, ``Float64``, ``boolean``) as numpy
+    columns: the model frame has no missing values left, and Bambi's group-specific terms
+    cannot use extension arrays (``'IntegerArray' object has no attribute 'flatten'``)."""
+    nullable = [c for c in data.columns if isinstance(data[c].dtype, pd.api.extensions.ExtensionDtype)
+                and not isinstance(data[c].dtype, pd.CategoricalDtype)
+                and (pd.api.types.is_numeric_dtype(data[c]) or pd.api.types.is_bool_dtype(data[c]))]
+    if not nullable:
+        return data
+    data = data.copy()
+    for column in nullable:
+        target = bool if pd.api.types.is_bool_dtype(data[column]) else float
+        data[column] = data[column].to_numpy(dtype=target)
+    return data
 
 
 def _categorical_strings(data: pd.DataFrame) -> pd.DataFrame:

@@ -113,6 +113,8 @@ def _width(term) -> int:
 
 
 AUXILIARY = ("sigma", "nu", "alpha")  # residual SD (gaussian, t), t's df, negbin's shape
+# the auxiliary parameters each family has: a prior for another one would be ignored by Bambi
+FAMILY_AUXILIARY = {"gaussian": ("sigma",), "t": ("sigma", "nu"), "negativebinomial": ("alpha",)}
 
 
 def translate_priors(user: dict, design: Design, block_list: list[Block], common_terms) -> dict:
@@ -122,7 +124,7 @@ def translate_priors(user: dict, design: Design, block_list: list[Block], common
     Bambi; the prior goes on the term (``period``), and the error says so.
     """
     known = {"(Intercept)": "Intercept", "Intercept": "Intercept"}
-    known.update({name: name for name in AUXILIARY})
+    known.update({name: name for name in FAMILY_AUXILIARY.get(design.frame.family, ())})
     known.update({t: t for t in common_terms})
     known.update({t: t for block in block_list for t in block.bambi_terms})
     out = {}
@@ -132,6 +134,8 @@ def translate_priors(user: dict, design: Design, block_list: list[Block], common
             if key in design.x_names:
                 owner = [t for t in common_terms if key.startswith(t)]
                 hint = f" Put the prior on the term {owner[0]!r} instead." if owner else ""
+            elif key in AUXILIARY:
+                hint = f" Family {design.frame.family!r} has no parameter {key!r}."
             raise PriorError(
                 f"No term {key!r} to put a prior on.{hint} Terms of this model: "
                 f"{', '.join(sorted(set(known)))}."

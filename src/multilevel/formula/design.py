@@ -13,6 +13,7 @@ The :class:`DesignSpec` keeps what is needed to rebuild the matrices for new dat
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +25,9 @@ from multilevel.formula.frame import ModelFrame, group_codes, group_labels
 from multilevel.formula.namespace import safe_environment
 from multilevel.formula.parse import Bar, ParsedFormula
 from multilevel.formula.transforms import design_matrices
+from multilevel.formula.validate import (
+    check_counts, check_finite, check_residual_df, check_response, check_scale,
+)
 
 
 @dataclass(frozen=True)
@@ -164,10 +168,18 @@ def lme4_name(label: str) -> str:
     return re.sub(r"\[([^\]]*)\]", r"\1", label)
 
 
+def _evaluate(formula: str, data: pd.DataFrame):
+    """formulae's design matrices; a transform outside its domain (log(0)) gives inf/NaN
+    quietly here and is refused by :func:`~multilevel.formula.validate.check_finite`."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return design_matrices(formula, data, na_action="error", env=safe_environment())
+
+
 def _matrix(formula: str, data: pd.DataFrame, what: str):
     try:
-        dm = design_matrices(formula, data, na_action="error", env=safe_environment())
-    except FormulaError:
+        dm = _evaluate(formula, data)
+    except (FormulaError, DataError):
         raise
     except Exception as exc:  # formulae raises bare ValueError/ParseError/KeyError
         raise FormulaError(f"Cannot build the {what} from {formula!r}: {exc}") from None
@@ -178,7 +190,10 @@ def _matrix(formula: str, data: pd.DataFrame, what: str):
     X = np.asarray(common.design_matrix, dtype=float)
     if X.ndim == 1:
         X = X[:, None]
-    return common, X, [lme4_name(lbl) for lbl in labels]
+    names = [lme4_name(lbl) for lbl in labels]
+    check_finite(X, names, f"the {what}' column" if what.endswith("effects") else f"the {what}, column")
+    check_scale(X, names, f"The {what}' column" if what.endswith("effects") else f"The {what}, column")
+    return common, X, names
 
 
 def build_design(parsed: ParsedFormula, frame: ModelFrame, drop_rank_deficient: bool = True) -> Design:
@@ -199,7 +214,13 @@ def build_design(parsed: ParsedFormula, frame: ModelFrame, drop_rank_deficient: 
         kept, dropped = _full_rank_columns(X, x_names)
         X = X[:, kept]
         x_names = [x_names[i] for i in kept]
-    y = frame.y if frame.y is not None else _evaluate_response(parsed, data)
+    y = frame.y if frame.y is not None else _evaluate_response(parsed, data, frame.family)
+    response = parsed.response.text
+    check_finite(y, [response], "the response")
+    check_scale(y, [response], "The response")
+    check_response(y, frame.family, response, frame.trials)
+    if frame.family in ("gaussian", "t"):
+        check_residual_df(len(y), X.shape[1])
     reterms = [_reterm(bar, data) for bar in parsed.bars]
     reterms = sorted(reterms, key=lambda t: -t.n_levels)  # lme4 orders by decreasing levels
     reterms = _unique_names(reterms)
@@ -256,16 +277,24 @@ def _full_rank_columns(X: np.ndarray, names: list[str]) -> tuple[np.ndarray, lis
     return np.array(kept, dtype=int), dropped
 
 
-def _evaluate_response(parsed: ParsedFormula, data: pd.DataFrame) -> np.ndarray:
+def _evaluate_response(parsed: ParsedFormula, data: pd.DataFrame, family: str) -> np.ndarray:
     try:
-        dm = design_matrices(f"{parsed.response.text} ~ 1", data, na_action="error",
-                             env=safe_environment())
+        dm = _evaluate(f"{parsed.response.text} ~ 1", data)
+    except (FormulaError, DataError):
+        raise
     except Exception as exc:
         raise FormulaError(f"Cannot evaluate the response {parsed.response.text!r}: {exc}") from None
     y = np.asarray(dm.response.design_matrix, dtype=float)
     if y.ndim > 1 and y.shape[1] != 1:
         raise FormulaError(f"The response {parsed.response.text!r} must be one column.")
-    return y.reshape(-1)
+    y = y.reshape(-1)
+    check_finite(y, [parsed.response.text], "the response")
+    if family in ("poisson", "negativebinomial"):
+        check_counts(y, family, parsed.response.text)
+    elif family == "bernoulli" and not np.all(np.isin(y, (0.0, 1.0))):
+        raise DataError(f"The response {parsed.response.text!r} must be 0/1 for family "
+                        "'bernoulli'.")
+    return y
 
 
 def level_codes(term: ReTerm, data: pd.DataFrame, new_groups: str = "population") -> np.ndarray:

@@ -25,6 +25,10 @@ from multilevel.errors import DataError, DataWarning, FamilyError, FormulaError
 from multilevel.formula.namespace import safe_environment
 from multilevel.formula.parse import ParsedFormula, call_arguments, check_names, column_names
 from multilevel.formula.transforms import SCALE_ROWS, SCALE_TRANSFORMS, ScaleRows, design_matrices
+from multilevel.formula.validate import (
+    check_counts, check_finite, check_reserved, check_unique_columns, check_unique_labels,
+    check_value_columns,
+)
 
 FAMILIES = ("gaussian", "bernoulli", "binomial", "poisson", "t", "negativebinomial")
 _COUNT_FAMILIES = ("poisson", "negativebinomial")
@@ -98,6 +102,10 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
         raise DataError("The data have no rows.")
     check_names(parsed, data.columns)
     used = [c for c in column_names(parsed.text) if c in data.columns]
+    derived = (SUCCESSES, TRIALS) if parsed.response.kind in ("cbind", "trials") else ()
+    check_unique_columns(data.columns, used)
+    check_reserved(used, family, derived)
+    check_value_columns(data, _value_columns(parsed, used))
     frame = data[used]
     incomplete = frame.isna().any(axis=1).to_numpy()
     n_dropped = int(incomplete.sum())
@@ -120,10 +128,23 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     frame = frame.copy()
     frame.attrs.pop(SCALE_ROWS, None)  # left by an earlier model frame of these rows
     _check_groups(parsed, frame, family)
+    time = parsed.residuals.time if parsed.residuals is not None else None
+    if time in frame.columns and pd.api.types.is_numeric_dtype(frame[time]):
+        check_finite(frame[time].to_numpy(dtype=float), [time], "the residual structure's time")
     y, trials, frame = _response(parsed, frame, family)
     if n_dropped:
         _record_scale_rows(parsed, data, ~incomplete, frame)
     return ModelFrame(data=frame, y=y, trials=trials, n_dropped=n_dropped, family=family)
+
+
+def _value_columns(parsed: ParsedFormula, used: list[str]) -> list[str]:
+    """Used columns whose values enter the model as numbers or contrasts (not only as
+    grouping factors, whose values are just labels)."""
+    texts = [parsed.response.text, parsed.fixed, *(bar.expr for bar in parsed.bars)]
+    if parsed.residuals is not None and parsed.residuals.time:
+        texts.append(parsed.residuals.time)
+    names = {name for text in texts for name in column_names(text)}
+    return [c for c in used if c in names]
 
 
 def _record_scale_rows(parsed: ParsedFormula, data: pd.DataFrame, kept: np.ndarray,
@@ -160,14 +181,17 @@ def group_codes(frame: pd.DataFrame, group_vars: tuple[str, ...]) -> tuple[np.nd
     numeric order for integer-like labels, lexical otherwise; for interactions the
     first factor varies fastest (R's ``interaction``).
     """
-    per_var = [_factor(frame[v]) for v in group_vars]
+    per_var = [_factor(frame[v], v) for v in group_vars]
     if len(per_var) == 1:
         codes, levels = per_var[0]
         return codes, levels
     stacked = np.column_stack([c for c, _ in per_var])
     order_key = stacked[:, ::-1]  # last factor slowest
     uniq, inverse = np.unique(order_key, axis=0, return_inverse=True)
-    labels = [":".join(per_var[j][1][code] for j, code in enumerate(row[::-1])) for row in uniq]
+    parts = [tuple(per_var[j][1][code] for j, code in enumerate(row[::-1])) for row in uniq]
+    labels = [":".join(p) for p in parts]
+    # "a:b" + "c" and "a" + "b:c" both read "a:b:c": one label, two groups
+    check_unique_labels(labels, parts, ":".join(group_vars))
     return inverse.reshape(-1).astype(np.int64), labels
 
 
@@ -180,10 +204,33 @@ def group_labels(data: pd.DataFrame, group_vars: tuple[str, ...]) -> list[str]:
     return [":".join(parts) for parts in zip(*cols)]
 
 
-def _factor(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+def labelled_groups(parsed: ParsedFormula, data: pd.DataFrame) -> pd.DataFrame:
+    """``data`` with each column used only as a grouping factor replaced by its level labels
+    (a categorical in :func:`group_codes`' order).
+
+    Bambi (formulae) labels levels its own way (``1.0`` for a float 1, and it cannot make
+    levels of dates); giving it our labels makes its levels the design's, so that group
+    effects, ``ranef`` and predictions line up level by level.
+    """
+    groups = {v for bar in parsed.bars for v in bar.group_vars}
+    only = [c for c in groups - set(_value_columns(parsed, list(data.columns))) if c in data.columns]
+    if not only:
+        return data
+    data = data.copy()
+    for column in only:
+        codes, levels = _factor(data[column], column)
+        data[column] = pd.Categorical.from_codes(codes, categories=levels)
+    return data
+
+
+def _factor(values: pd.Series, name: str | None = None) -> tuple[np.ndarray, list[str]]:
+    name = str(values.name) if name is None else name
     if isinstance(values.dtype, pd.CategoricalDtype):
         values = values.cat.remove_unused_categories()
-        return values.cat.codes.to_numpy().astype(np.int64), [str(c) for c in values.cat.categories]
+        categories = list(values.cat.categories)
+        labels = [_label(c) for c in categories]  # spelled as group_labels spells new rows
+        check_unique_labels(labels, categories, name)
+        return values.cat.codes.to_numpy().astype(np.int64), labels
     uniq = pd.unique(values)
     if pd.api.types.is_numeric_dtype(values):
         uniq = np.sort(uniq)
@@ -192,14 +239,21 @@ def _factor(values: pd.Series) -> tuple[np.ndarray, list[str]]:
             uniq = sorted(uniq, key=lambda v: (float(v), str(v)))
         except (TypeError, ValueError):
             uniq = sorted(uniq, key=str)
+    labels = [_label(v) for v in uniq]
+    check_unique_labels(labels, uniq, name)  # 1 and "1" in one object column
     lookup = {v: i for i, v in enumerate(uniq)}
     codes = np.fromiter((lookup[v] for v in values), dtype=np.int64, count=len(values))
-    return codes, [_label(v) for v in uniq]
+    return codes, labels
 
 
 def _label(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    # pd.unique gives numpy datetimes, a column's values are Timestamps: spell them alike
+    if isinstance(value, np.datetime64):
+        return str(pd.Timestamp(value))
+    if isinstance(value, np.timedelta64):
+        return str(pd.Timedelta(value))
     return str(value)
 
 
@@ -235,12 +289,14 @@ def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: str):
         second = eval_arithmetic(resp.args[1], frame)
         trials = first + second if resp.kind == "cbind" else second
         successes = first
+        check_finite(np.column_stack([successes, trials]), ["successes", "trials"],
+                     f"the binomial response {resp.text!r},")
         if np.any(successes < 0) or np.any(trials < successes) or np.any(trials <= 0):
             raise DataError(
                 f"Binomial response {resp.text!r} needs 0 <= successes <= trials and trials > 0 "
                 "in every row."
             )
-        if not (np.allclose(successes, np.round(successes)) and np.allclose(trials, np.round(trials))):
+        if not (_whole(successes) and _whole(trials)):
             raise DataError(f"Binomial response {resp.text!r} must count whole successes and trials.")
         frame[SUCCESSES] = successes
         frame[TRIALS] = trials
@@ -265,12 +321,14 @@ def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: str):
             "numbers. Convert it, or choose family='bernoulli' for a two-level response."
         )
     y = column.to_numpy(dtype=float)
-    if family in _COUNT_FAMILIES and (np.any(y < 0) or not np.allclose(y, np.round(y))):
-        raise DataError(
-            f"Response column {resp.text!r} must hold non-negative whole counts for family "
-            f"{family!r}."
-        )
+    check_finite(y, [resp.text], "the response")
+    if family in _COUNT_FAMILIES:
+        check_counts(y, family, resp.text)
     return y, None, frame
+
+
+def _whole(x: np.ndarray) -> bool:
+    return bool(np.all(np.abs(x - np.round(x)) <= 1e-8 * np.maximum(1.0, np.abs(x))))
 
 
 def _binary(column: pd.Series, name: str) -> np.ndarray:

@@ -51,6 +51,16 @@ UNSUPPORTED_FUNCTIONS = {
 _KEYWORD_VALUES = frozenset({"True", "False", "None", "TRUE", "FALSE"})
 _ALLOWED_OPS = frozenset({"~", "+", "-", "*", "/", ":", "**", "(", ")", "|", ",", "=", "{", "}", "%", "^"})
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+
+# Size limits, checked before anything else so that no input can make parsing slow or deep.
+# MAX_LENGTH: characters. MAX_NESTING: depth of parentheses. MAX_OPERATORS: binary operators
+# (+ - * / : ** | %); formulae (and so Bambi) resolves a sum recursively, about two Python
+# frames per operator, so this bound keeps every formula well inside Python's default
+# recursion limit (1000) whatever the caller's own depth.
+MAX_LENGTH = 10_000
+MAX_NESTING = 50
+MAX_OPERATORS = 300
+_BINARY_OPS = frozenset({"+", "-", "*", "/", ":", "**", "|", "%"})
 # Residual correlation within a group (Bayesian fits, multilevel.bayes.residuals):
 # ar1(time | group) orders each group by time; cs(1 | group) is compound symmetry.
 _RESIDUAL_START = re.compile(r"(ar1|cs)\s*\(")
@@ -141,7 +151,11 @@ def parse_formula(text: str) -> ParsedFormula:
     Raises
     ------
     FormulaError
-        On syntax errors, pointing at the offending term.
+        On syntax errors, pointing at the offending term; beyond the size limits, checked
+        before anything else: :data:`MAX_LENGTH` (10,000) characters, :data:`MAX_NESTING`
+        (50) levels of parentheses, :data:`MAX_OPERATORS` (300) operators after expanding
+        ``||`` and ``/``. Parsing takes time linear in the length and no recursion deeper
+        than the nesting, so it never depends on Python's recursion limit.
 
     Examples
     --------
@@ -151,6 +165,11 @@ def parse_formula(text: str) -> ParsedFormula:
     """
     if not isinstance(text, str) or not text.strip():
         raise FormulaError("The formula must be a non-empty string such as 'y ~ x + (x | g)'.")
+    if len(text) > MAX_LENGTH:
+        raise FormulaError(
+            f"The formula has {len(text)} characters; formulas may have at most {MAX_LENGTH}. "
+            "Shorten it (fewer terms, shorter column names)."
+        )
     # R spells powers '^' (I(x^2), (a + b)^2); formulae spells both '**'.
     text = " ".join(text.split()).replace("^", "**")
     _check_balanced(text)
@@ -182,8 +201,32 @@ def parse_formula(text: str) -> ParsedFormula:
         fixed = "1"
     elif fixed.startswith("-"):
         fixed = "1 " + fixed
+    _check_expanded_size(fixed, bars)
+    _check_response_not_a_term(response, fixed_terms, bars)
     return ParsedFormula(text=text, response=response, fixed=fixed, bars=tuple(bars),
                          residuals=residuals)
+
+
+def _check_response_not_a_term(response: Response, fixed_terms: list[str], bars: list[Bar]) -> None:
+    """``y ~ y``: the response as a predictor fits it exactly (σ = 0); R drops the term with a
+    warning, we refuse it."""
+    terms = [t.lstrip("+-").strip() for t in fixed_terms]
+    terms += [t.lstrip("+-").strip() for bar in bars for t in _split_top(bar.expr, "+-")]
+    if response.kind == "plain" and response.text in terms:
+        raise FormulaError(f"The response {response.text!r} is also a term on the right-hand side; "
+                           "it would predict itself exactly. Remove it from the terms.")
+
+
+def _check_expanded_size(fixed: str, bars: list[Bar]) -> None:
+    """The operator limit on the formula as the engines receive it: ``||`` and ``a/b`` expand
+    one bar into several, so a short formula can still become a very long sum."""
+    expanded = " + ".join([fixed, *(f"({b.expr} | {':'.join(b.group_vars)})" for b in bars)])
+    operators = sum(tok.type == tokenize.OP and tok.string in _BINARY_OPS for tok in _tokens(expanded))
+    if operators > MAX_OPERATORS:
+        raise FormulaError(
+            f"After expanding '||' and '/', the formula has {operators} operators; formulas may "
+            f"have at most {MAX_OPERATORS} (about as many terms). Use fewer terms."
+        )
 
 
 def _parse_residuals(term: str, body: str, previous: Residuals | None) -> Residuals:
@@ -352,9 +395,17 @@ def _check_balanced(text: str) -> None:
         depth += ch == "("
         depth -= ch == ")"
         if depth < 0:
-            raise FormulaError(f"Unbalanced ')' at position {i} in formula {text!r}.")
+            raise FormulaError(f"Unbalanced ')' at position {i} in formula {_short(text)!r}.")
+        if depth > MAX_NESTING:
+            raise FormulaError(f"Parentheses in the formula nest deeper than {MAX_NESTING} levels "
+                               f"(at position {i}); remove the redundant ones.")
     if depth:
-        raise FormulaError(f"Unbalanced '(' in formula {text!r}: {depth} not closed.")
+        raise FormulaError(f"Unbalanced '(' in formula {_short(text)!r}: {depth} not closed.")
+
+
+def _short(text: str, limit: int = 200) -> str:
+    """The formula for messages, cut to ``limit`` characters."""
+    return text if len(text) <= limit else text[:limit] + " ..."
 
 
 def _find_top(text: str, char: str) -> int:
@@ -370,28 +421,42 @@ def _find_top(text: str, char: str) -> int:
 
 
 def _split_top(text: str, seps: str, keep_sign: bool = True) -> list[str]:
-    """Split at top-level separators. With ``keep_sign`` the separator starts the next part."""
+    """Split at top-level separators. With ``keep_sign`` the separator starts the next part.
+
+    One pass, in time linear in the text's length.
+    """
     parts, depth, start = [], 0, 0
     quote = None
+    last = -1  # index of the last non-space character before i
     for i, ch in enumerate(text):
         if quote:
             quote = None if ch == quote else quote
-            continue
-        if ch in "'\"":
+        elif ch in "'\"":
             quote = ch
         elif ch in "({":
             depth += 1
         elif ch in ")}":
             depth -= 1
         elif depth == 0 and ch in seps:
-            # '-' or '+' right after '*', '/', '(' or 'e' of a number is not a separator
-            prev = text[:i].rstrip()
-            if ch in "+-" and (not prev or prev[-1] in "*/:~^(,=" or re.search(r"\d[eE]$", prev)):
-                continue
-            parts.append(text[start:i])
-            start = i if keep_sign else i + 1
+            # '-' or '+' right after '*', '/', '(' or the 'e' of a number is not a separator
+            if not (ch in "+-" and (last < 0 or text[last] in "*/:~^(,=" or _exponent_at(text, last))):
+                parts.append(text[start:i])
+                start = i if keep_sign else i + 1
+        if not ch.isspace():
+            last = i
     parts.append(text[start:])
     return [p.strip() for p in parts if p.strip()]
+
+
+def _exponent_at(text: str, j: int) -> bool:
+    """Whether ``text[j]`` is the 'e' of a number's exponent (``1e`` of ``1e-5``), not the
+    end of a name such as ``x1e``."""
+    if text[j] not in "eE" or j == 0 or not text[j - 1].isdigit():
+        return False
+    k = j - 1
+    while k >= 0 and (text[k].isdigit() or text[k] == "."):
+        k -= 1
+    return k < 0 or not (text[k].isalnum() or text[k] == "_")
 
 
 def _strip_outer_parens(text: str) -> str | None:
@@ -422,7 +487,15 @@ def _check_tokens(text: str) -> None:
             f"Backticks are not supported in formula {text!r}: rename the column to a plain "
             "identifier (letters, digits, underscores)."
         )
+    operators = 0
     for tok in _tokens(text):
+        operators += tok.type == tokenize.OP and tok.string in _BINARY_OPS
+        if operators > MAX_OPERATORS:
+            raise FormulaError(
+                f"The formula has more than {MAX_OPERATORS} operators (+ - * / : ** |); formulas "
+                f"may have at most {MAX_OPERATORS} (about as many terms). Use fewer terms, e.g. "
+                "summarize many predictors (principal components, sums) before fitting."
+            )
         if tok.type == tokenize.OP and tok.string not in _ALLOWED_OPS:
             raise FormulaError(
                 f"Operator {tok.string!r} at column {tok.start[1]} of formula {text!r} is not "

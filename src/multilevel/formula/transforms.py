@@ -23,12 +23,20 @@ import contextlib
 
 import numpy as np
 
-from multilevel.errors import FormulaError
+from multilevel.errors import DataError, FormulaError
 
 
 def _centres(x: np.ndarray, centers, lower, upper) -> np.ndarray:
     if isinstance(centers, bool) or not isinstance(centers, (int, np.integer)) or centers < 1:
         raise FormulaError(f"centers must be a positive integer (the number of centres), got {centers!r}.")
+    distinct = len(np.unique(x[np.isfinite(x)]))
+    if centers >= max(distinct, 2):
+        # more basis columns than distinct x values: the columns are (nearly) collinear and
+        # every engine's linear algebra breaks down (a LinAlgError, wild coefficients)
+        raise FormulaError(
+            f"centers={centers} basis functions need fewer centres than the {distinct} distinct "
+            f"values of their argument; use centers={max(1, min(distinct - 1, distinct // 2))} or fewer."
+        )
     lo = np.min(x) if lower is None else float(lower)
     hi = np.max(x) if upper is None else float(upper)
     if lower is None and upper is None:
@@ -137,6 +145,10 @@ def r_scale_parameters(x: np.ndarray, center=True, scale=True):
     for name, value in (("center", center), ("scale", scale)):
         if not isinstance(value, bool) and value.size not in (1, ncol):
             raise FormulaError(f"scale()'s {name} has {value.size} numbers for {ncol} column(s).")
+    infinite = np.isinf(x2).any(axis=1)
+    if infinite.any():  # the mean and SD would be inf/NaN, and the column NaN throughout
+        raise DataError(f"scale() of a column with infinite values in {int(infinite.sum())} of "
+                        f"{len(x2)} rows: remove or fix those rows.")
     ok = ~np.isnan(x2)
     n = ok.sum(axis=0)
     if center is True:

@@ -206,7 +206,11 @@ def _numeric_target(s: pd.Series, name: str) -> np.ndarray:
         return s.astype(float).to_numpy()
     if not pd.api.types.is_numeric_dtype(s):
         raise DataError(f"target {name!r} must be numeric or 0/1; it has dtype {s.dtype}.")
-    return s.to_numpy(dtype=float, na_value=np.nan)
+    y = s.to_numpy(dtype=float, na_value=np.nan)
+    if np.isinf(y).any():  # the encoded means would be inf or NaN
+        raise DataError(f"target {name!r} has {int(np.isinf(y).sum())} infinite value(s); remove "
+                        "or fix them before encoding.")
+    return y
 
 
 def _smoothed_means(categories: np.ndarray, y: np.ndarray, m: float) -> tuple[pd.Series, float]:

@@ -9,6 +9,8 @@ value was missing as a 0/1 column that the model can use.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -77,7 +79,17 @@ def impute(data: pd.DataFrame, columns=None, strategy: str = "mean", *, indicato
         missing = out[col].isna()
         if missing.all():
             raise DataError(f"Column {col!r} has no observed values to compute a {strategy} from.")
-        value = float(getattr(out[col], strategy)())
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # inf - inf: checked just below
+            value = float(getattr(out[col], strategy)())
+        if not np.isfinite(value):  # an inf in the column, or a sum that overflowed
+            observed = out.loc[~missing, col].to_numpy(dtype=float)
+            n_inf = int(np.isinf(observed).sum())
+            raise DataError(
+                f"Column {col!r}: its {strategy} is {value}, not a number to fill missing values "
+                f"with ({n_inf} infinite value(s); otherwise the values are too large to add up). "
+                "Remove or fix the infinite values, or rescale the column, before imputing."
+            )
         if missing.any() and pd.api.types.is_integer_dtype(out[col].dtype):
             out[col] = out[col].astype(float)    # a mean is not an integer
         out.loc[missing, col] = value

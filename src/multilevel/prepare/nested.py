@@ -24,6 +24,8 @@ from multilevel.errors import DataError
 from multilevel.prepare.report import PrepReport, PrepResult
 
 ROOT = "record"
+# nested objects and levels deeper than this are refused (no recursion near Python's limit)
+MAX_DEPTH = 50
 
 
 def flatten_records(records, path=(), *, keys: dict | None = None, sep: str = "_") -> PrepResult:
@@ -66,10 +68,14 @@ def flatten_records(records, path=(), *, keys: dict | None = None, sep: str = "_
             records = json.loads(records)
         except json.JSONDecodeError as exc:
             raise DataError(f"records is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise DataError("records nest too deeply for JSON to read them.") from None
     if not isinstance(records, list):
         raise DataError(f"records must be a list of objects, got {type(records).__name__}.")
     path = [p for p in path.split(".") if p] if isinstance(path, str) else list(path)
     levels = [ROOT] + path
+    if len(levels) > MAX_DEPTH:
+        raise DataError(f"path has {len(path)} levels; at most {MAX_DEPTH - 1} are supported.")
     if len(set(levels)) != len(levels):
         raise DataError(f"Level names must differ: {levels}.")
     keys = dict(keys or {})
@@ -208,18 +214,21 @@ def _flat_fields(item: dict, level: int, levels: list[str], keys: dict):
     if levels[level] in keys:
         skip.add(keys[levels[level]])
 
-    def expand(prefix: tuple, value):
+    def expand(prefix: tuple, value, active: tuple):
         if isinstance(value, dict):
-            if not value:
-                return
+            if id(value) in active:
+                raise DataError(f"Field {'.'.join(prefix)!r} contains itself (a cyclic record).")
+            if len(prefix) > MAX_DEPTH:
+                raise DataError(f"Field {'.'.join(prefix[:5])}... nests objects deeper than "
+                                f"{MAX_DEPTH} levels; flatten it first or drop it.")
             for k, v in value.items():
-                yield from expand(prefix + (str(k),), v)
+                yield from expand(prefix + (str(k),), v, active + (id(value),))
         else:
             yield prefix, value
 
     for name, value in item.items():
         if name not in skip:
-            yield from expand((str(name),), value)
+            yield from expand((str(name),), value, (id(item),))
 
 
 def _group_counts(data: pd.DataFrame, table: pd.DataFrame, levels: list[str]) -> list[int]:

@@ -7,11 +7,19 @@ inside the active ``pm.Model``.
 
 from __future__ import annotations
 
+import difflib
+import functools
+import inspect
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from multilevel.errors import PriorError
+
+# Parameters that are scales or rates in every PyMC distribution that has them: a number
+# given for one must be positive (PyMC would otherwise fail deep inside the sampler).
+POSITIVE_PARAMETERS = frozenset({"sigma", "tau", "lam", "b", "nu", "beta"})
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,7 @@ class Prior:
     def __init__(self, dist: str, **args):
         if not isinstance(dist, str) or not dist[:1].isupper():
             raise PriorError(f"Prior distribution must be a PyMC name such as 'Normal', got {dist!r}.")
+        check_distribution(dist, args)
         object.__setattr__(self, "dist", dist)
         object.__setattr__(self, "args", dict(args))
 
@@ -46,11 +55,148 @@ class Prior:
         import bambi as bmb
 
         args = {k: v.to_bambi() if isinstance(v, Prior) else v for k, v in self.args.items()}
-        return bmb.Prior(self.dist, **args)
+        return bmb.Prior(self.dist, **explicit_arguments(self.dist, args))
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={v!r}" for k, v in self.args.items())
         return f"Prior({self.dist!r}{', ' + inner if inner else ''})"
+
+
+@functools.cache
+def distribution_parameters(dist: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(all parameter names, required ones) of a PyMC distribution, from its ``dist`` signature.
+
+    Imports PyMC (priors only matter for Bayesian fits, which import it anyway).
+
+    Examples
+    --------
+    >>> distribution_parameters("Normal")
+    (('mu', 'sigma', 'tau'), ())
+    """
+    import pymc as pm
+
+    cls = getattr(pm, dist, None)
+    if not (isinstance(cls, type) and issubclass(cls, pm.Distribution)) or not hasattr(cls, "dist"):
+        names = [n for n in dir(pm) if isinstance(getattr(pm, n, None), type)
+                 and issubclass(getattr(pm, n), pm.Distribution) and n[:1].isupper()]
+        close = difflib.get_close_matches(dist, names, n=3)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise PriorError(f"{dist!r} is not a PyMC distribution.{hint} Use a name such as 'Normal', "
+                         "'StudentT', 'HalfNormal', 'Exponential' (see pymc.distributions).")
+    params = [p for p in inspect.signature(cls.dist).parameters.values()
+              if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in ("cls", "self")]
+    return (tuple(p.name for p in params),
+            tuple(p.name for p in params if p.default is inspect.Parameter.empty))
+
+
+MAX_DEPTH = 10  # hyperpriors nest a few levels, never more: refuse (cyclic) deeper records
+
+
+def check_distribution(dist: str, args: dict, where: str = "", depth: int = 0) -> None:
+    """Refuse parameters a PyMC distribution does not have, missing required ones, and
+    values that are not numbers (or nested priors).
+
+    PyMC would silently ignore an unknown name (``Normal(mean=100, sd=0.001)`` fits
+    Normal(0, 1)) and fail deep inside PyTensor on a string.
+
+    Parameters
+    ----------
+    dist : str
+        PyMC distribution name.
+    args : dict
+        Its parameters; values are numbers, arrays of numbers or priors (with ``name`` and
+        ``args``: :class:`Prior` or ``bambi.Prior``), which are checked recursively.
+    where : str
+        Prefix for messages (e.g. the spec key).
+
+    Examples
+    --------
+    >>> check_distribution("Normal", {"mu": 0, "sigma": 1})
+    >>> check_distribution("Normal", {"mean": 100, "sd": 0.001})
+    Traceback (most recent call last):
+    ...
+    multilevel.errors.PriorError: Normal has no parameter(s) 'mean', 'sd'. ...
+    """
+    prefix = f"{where}: " if where else ""
+    if depth > MAX_DEPTH:
+        raise PriorError(f"{prefix}priors nest more than {MAX_DEPTH} levels deep (a cyclic prior?).")
+    if not isinstance(dist, str):
+        raise PriorError(f"{prefix}a prior's distribution must be a PyMC name such as 'Normal', "
+                         f"got {dist!r}.")
+    valid, required = distribution_parameters(dist)
+    unknown = [k for k in args if k not in valid]
+    if unknown:
+        raise PriorError(f"{prefix}{dist} has no parameter(s) {', '.join(map(repr, unknown))}. "
+                         f"Valid parameters of {dist}: {', '.join(valid) or 'none'}.")
+    missing = [k for k in required if k not in args]
+    if missing:
+        raise PriorError(f"{prefix}{dist} needs the parameter(s) {', '.join(map(repr, missing))}. "
+                         f"Valid parameters of {dist}: {', '.join(valid)}.")
+    for key, value in args.items():
+        _check_value(dist, key, value, valid, prefix, depth)
+    _try_build(dist, args, prefix)
+
+
+def _try_build(dist: str, args: dict, prefix: str) -> None:
+    """Let PyMC itself refuse incompatible parameterizations (Gamma with alpha alone, sigma
+    and tau together) now rather than when the model is built; hyperpriors stand in as 1."""
+    import pymc as pm
+
+    values = {k: 1.0 if hasattr(v, "args") else np.asarray(v, dtype=float) for k, v in args.items()}
+    try:
+        getattr(pm, dist).dist(**values)
+    except Exception as exc:  # noqa: BLE001 - PyMC raises ValueError/TypeError/NotImplementedError
+        shown = ", ".join(f"{k}={v!r}" for k, v in args.items())
+        raise PriorError(f"{prefix}PyMC cannot make {dist}({shown}): {exc}") from None
+
+
+def explicit_arguments(dist: str, args: dict) -> dict:
+    """``args`` with the defaults PyMC would use written out, so that what a report shows is
+    the whole prior that is fitted (``Normal(mu=0)`` is Normal(mu=0, sigma=1) in PyMC)."""
+    import pymc as pm
+
+    out = dict(args)
+    params = inspect.signature(getattr(pm, dist).dist).parameters
+    for name, p in params.items():
+        if name not in out and p.default is not inspect.Parameter.empty and p.default is not None \
+                and not isinstance(p.default, bool) and isinstance(p.default, numbers.Real):
+            out[name] = p.default
+    # PyMC's location-scale families fall back to sigma = 1 without sigma/tau/lam
+    scale_names = {"sigma", "tau", "lam"} & set(params)
+    if "sigma" in params and not scale_names & set(out) and \
+            all(params[n].default is None for n in scale_names):
+        out["sigma"] = 1.0
+    if dist == "Exponential" and not {"lam", "scale"} & set(out):
+        out["lam"] = 1.0
+    return out
+
+
+def _check_value(dist: str, key: str, value, valid, prefix: str, depth: int) -> None:
+    if isinstance(value, Prior):
+        return  # checked when it was made
+    if hasattr(value, "args") and hasattr(value, "name"):  # a bambi.Prior
+        check_distribution(value.name, dict(value.args), f"{prefix}{dist} {key}", depth + 1)
+        return
+    if isinstance(value, (bool, np.bool_)):
+        ok = False
+    elif isinstance(value, numbers.Real):
+        ok = True
+        arr = np.asarray(float(value))
+    else:
+        try:
+            arr = np.asarray(value, dtype=float)
+            ok = arr.size > 0 and np.asarray(value).dtype.kind in "iuf"
+        except (TypeError, ValueError):
+            ok = False
+    if not ok:
+        raise PriorError(
+            f"{prefix}{dist} parameter {key}={value!r} must be a number, an array of numbers or a "
+            f"Prior (a hyperprior). Valid parameters of {dist}: {', '.join(valid)}."
+        )
+    if not np.all(np.isfinite(arr)):
+        raise PriorError(f"{prefix}{dist} parameter {key}={value!r} must be finite.")
+    if key in POSITIVE_PARAMETERS and not np.all(arr > 0):
+        raise PriorError(f"{prefix}{dist} parameter {key}={value!r} must be positive.")
 
 
 class CoefficientPrior:

@@ -24,8 +24,10 @@ LEARNED_DF = 3  # Student-t df of the half-t hyperprior on learned scales
 
 
 def _positive(value, name):
-    if value is not None and (not np.isscalar(value) or not float(value) > 0):
-        raise PriorError(f"{name} must be a positive number or None (learned), got {value!r}.")
+    # a string ("2") or a bool is not a number here, and inf/NaN are no scale
+    if value is not None and (isinstance(value, (str, bytes, bool, np.bool_)) or not np.isscalar(value)
+                              or not np.isfinite(float(value)) or not float(value) > 0):
+        raise PriorError(f"{name} must be a positive finite number or None (learned), got {value!r}.")
     return None if value is None else float(value)
 
 

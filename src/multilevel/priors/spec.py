@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 
 from multilevel.errors import PriorError
-from multilevel.priors.base import Prior
+from multilevel.priors.base import MAX_DEPTH, Prior
 from multilevel.priors.presets import PRESETS
 
 DEFAULT = "weakly-informative"
@@ -58,11 +58,17 @@ def from_spec(table: dict):
     return out
 
 
-def _prior(spec, where: str) -> Prior:
+def _prior(spec, where: str, depth: int = 0) -> Prior:
     if isinstance(spec, (int, float)) and not isinstance(spec, bool):
         return spec
+    if depth > MAX_DEPTH:
+        raise PriorError(f"{where}: priors nest more than {MAX_DEPTH} levels deep (a cyclic table?).")
     if not isinstance(spec, dict) or "dist" not in spec:
         raise PriorError(f"{where} must be a table with a 'dist' key, e.g. {{ dist = \"Normal\", "
                          "mu = 0, sigma = 10 }.")
-    args = {k: _prior(v, where) if isinstance(v, dict) else v for k, v in spec.items() if k != "dist"}
-    return Prior(spec["dist"], **args)
+    args = {k: _prior(v, f"{where}.{k}", depth + 1) if isinstance(v, dict) else v
+            for k, v in spec.items() if k != "dist"}
+    try:
+        return Prior(spec["dist"], **args)
+    except PriorError as exc:
+        raise PriorError(f"{where}: {exc}") from None
