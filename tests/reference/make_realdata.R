@@ -62,11 +62,6 @@ summ <- function(m) {
 }
 tight_g <- glmerControl(optimizer = "bobyqa", tolPwrss = 1e-12, optCtrl = list(rhoend = 1e-9, maxfun = 1e5))
 tight_l <- lmerControl(optimizer = "bobyqa", optCtrl = list(rhoend = 1e-10, maxfun = 1e5))
-both <- function(fun, ...) {
-  m <- fun(...)
-  mt <- if (identical(fun, glmer)) fun(..., control = tight_g) else m
-  c(summ(m), list(tight = summ(mt)))
-}
 newd <- sim[c(1, 15, 40, 77, 150), ]
 newd$exposure <- c(1, 2, 0.5, 4, 3)
 
@@ -81,9 +76,11 @@ out$poisson_offset <- c(summ(m), list(tight = summ(mt), family = "poisson", link
   newdata_predict_response = as.numeric(predict(mt, newdata = newd, type = "response"))))
 sleep$off <- 10 * log1p(sleep$Days)
 m <- lmer(Reaction ~ Days + offset(10 * log1p(Days)) + (Days | Subject), sleep)
-out$lmm_offset <- c(summ(m), list(family = "gaussian", data = "sleepstudy", method = "reml"))
+out$lmm_offset <- c(summ(m), list(tight = summ(update(m, control = tight_l)), family = "gaussian",
+                                  data = "sleepstudy", method = "reml"))
 m <- lmer(Reaction ~ Days + offset(10 * log1p(Days)) + (Days | Subject), sleep, REML = FALSE)
-out$lmm_offset_ml <- c(summ(m), list(family = "gaussian", data = "sleepstudy", method = "ml"))
+out$lmm_offset_ml <- c(summ(m), list(tight = summ(update(m, control = tight_l)), family = "gaussian",
+                                     data = "sleepstudy", method = "ml"))
 # prior weights
 m <- lmer(yn ~ x + (1 | g), sim, weights = w)
 out$lmm_weights <- c(summ(m), list(family = "gaussian", data = "sim", method = "reml", weights = "w"))

@@ -112,6 +112,9 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
     from multilevel.bayes.backend import MultilevelPyMCModel
 
     parsed = parse_formula(formula)
+    if parsed.offsets:
+        raise FormulaError("offset() is fitted by method='reml'/'ml' so far; method='bayes' does "
+                           "not take it yet.")
     frame = model_frame(parsed, data, family=family, na=na)
     design = build_design(parsed, frame)
     if design.dropped_columns:

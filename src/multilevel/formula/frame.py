@@ -24,9 +24,10 @@ import pandas as pd
 from multilevel.errors import DataError, DataWarning, FamilyError, FormulaError
 from multilevel.formula.namespace import safe_environment
 from multilevel.formula.parse import ParsedFormula, call_arguments, check_names, column_names
+from multilevel.formula.weights import binomial_proportions, check_weights_column, weight_values
 from multilevel.formula.transforms import SCALE_ROWS, SCALE_TRANSFORMS, ScaleRows, design_matrices
 
-FAMILIES = ("gaussian", "bernoulli", "binomial", "poisson", "t", "negativebinomial")
+FAMILIES = ("gaussian", "bernoulli", "binomial", "poisson", "t", "negativebinomial", "gamma")
 _COUNT_FAMILIES = ("poisson", "negativebinomial")
 NA_ACTIONS = ("drop", "error")
 # Derived binomial columns; formulae refuses identifiers that start with "_".
@@ -58,6 +59,7 @@ class ModelFrame:
     trials: np.ndarray | None
     n_dropped: int
     family: str
+    weights: np.ndarray | None = None   # prior weights (binomial: folded into ``trials``)
 
 
 def check_family(family: str) -> str:
@@ -73,7 +75,8 @@ def check_family(family: str) -> str:
     return name
 
 
-def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str = "drop") -> ModelFrame:
+def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str = "drop",
+                weights: str | None = None) -> ModelFrame:
     """Select, check and clean the rows used by a model.
 
     Parameters
@@ -84,6 +87,8 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     na : {"drop", "error"}
         ``"drop"`` removes incomplete rows with a :class:`DataWarning` saying how many
         (lme4's ``na.omit``); ``"error"`` raises :class:`DataError` instead.
+    weights : str, optional
+        A column of prior weights (lme4's ``weights=``; see :mod:`multilevel.formula.weights`).
 
     Returns
     -------
@@ -98,6 +103,8 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
         raise DataError("The data have no rows.")
     check_names(parsed, data.columns)
     used = [c for c in column_names(parsed.text) if c in data.columns]
+    weights = check_weights_column(weights, data)
+    used += [weights] if weights is not None and weights not in used else []
     frame = data[used]
     incomplete = frame.isna().any(axis=1).to_numpy()
     n_dropped = int(incomplete.sum())
@@ -120,10 +127,18 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     frame = frame.copy()
     frame.attrs.pop(SCALE_ROWS, None)  # left by an earlier model frame of these rows
     _check_groups(parsed, frame, family)
-    y, trials, frame = _response(parsed, frame, family)
+    w = None if weights is None else weight_values(frame, weights)
+    if w is not None and family == "binomial" and parsed.response.kind == "plain":
+        y, trials = binomial_proportions(frame[parsed.response.text], w, parsed.response.text)
+        frame[SUCCESSES], frame[TRIALS], w = y, trials, None
+    else:
+        y, trials, frame = _response(parsed, frame, family)
+    if w is not None and trials is not None:
+        raise FamilyError("weights= with a cbind()/p() response: the trials already weight each row; "
+                          "give either cbind(successes, failures) or a proportion with weights=trials.")
     if n_dropped:
         _record_scale_rows(parsed, data, ~incomplete, frame)
-    return ModelFrame(data=frame, y=y, trials=trials, n_dropped=n_dropped, family=family)
+    return ModelFrame(data=frame, y=y, trials=trials, n_dropped=n_dropped, family=family, weights=w)
 
 
 def _record_scale_rows(parsed: ParsedFormula, data: pd.DataFrame, kept: np.ndarray,
@@ -265,6 +280,8 @@ def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: str):
             "numbers. Convert it, or choose family='bernoulli' for a two-level response."
         )
     y = column.to_numpy(dtype=float)
+    if family == "gamma" and np.any(y <= 0):
+        raise DataError(f"Response column {resp.text!r} must be positive for family 'gamma'.")
     if family in _COUNT_FAMILIES and (np.any(y < 0) or not np.allclose(y, np.round(y))):
         raise DataError(
             f"Response column {resp.text!r} must hold non-negative whole counts for family "

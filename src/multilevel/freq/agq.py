@@ -36,7 +36,7 @@ class AGQDeviance:
         t = float(theta[0])
         curvature = 1.0 + t * t * np.bincount(self.codes, weights=w * self.x ** 2, minlength=self.levels)
         sd = 1.0 / np.sqrt(curvature)                                        # σ_l
-        offset = pb.X @ beta
+        offset = pb.X @ beta + pb.off
         terms = []
         for z, omega in zip(self.nodes, self.weights):
             uk = u + np.sqrt(2.0) * sd * z                                   # per level

@@ -18,7 +18,7 @@ from multilevel.freq.deviance import make_deviance
 from multilevel.freq.optimize import minimize_theta
 from multilevel.freq.result import FreqFit
 
-GLMM_FAMILIES = ("binomial", "bernoulli", "poisson")
+GLMM_FAMILIES = ("binomial", "bernoulli", "poisson", "gamma", "negativebinomial")
 OPTIONS = {"rhoend": "the optimizer's final θ tolerance (default 1e-10)",
            "maxeval": "deviance evaluations allowed per optimizer run (default 100000)",
            "solver": "factorization of Λ'Z'ZΛ + I: 'auto', 'block', 'cholmod' or 'splu'",
@@ -29,7 +29,7 @@ OPTIONS = {"rhoend": "the optimizer's final θ tolerance (default 1e-10)",
 
 
 def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = "gaussian",
-             na: str = "drop", **options):
+             na: str = "drop", weights: str | None = None, link: str | None = None, **options):
     """Fit by REML/ML (mixed models) or least squares / a GLM (no random effects).
 
     Parameters
@@ -43,6 +43,12 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
         (there is no REML for them, as in lme4); asking for REML raises FamilyError.
     family : {"gaussian", "binomial", "bernoulli", "poisson"}
     na : {"drop", "error"}
+    weights : str, optional
+        A column of prior weights, as lme4's ``weights=``: gaussian residual variance σ²/w;
+        binomial with a proportion response: the trials (see :mod:`multilevel.formula.weights`).
+    link : str, optional
+        R's link for GLMs/GLMMs (``"probit"``, ``"cloglog"``, ``"sqrt"``, ``"inverse"``, ...;
+        :data:`multilevel.predict.links.LINKS`); None: the family's default.
     **options
         ``rhoend`` (θ tolerance), ``maxeval`` (evaluations per optimizer run), ``solver`` (see :mod:`multilevel.freq.factor`),
         ``nAGQ`` and ``optimizer`` (GLMMs; see :func:`~multilevel.freq.glmm.fit_glmm`).
@@ -64,10 +70,11 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
         raise SpecError(f"Unknown option(s) {unknown} for method='reml'/'ml'. Valid: "
                         + "; ".join(f"{k}: {v}" for k, v in OPTIONS.items()))
     parsed = parse_formula(formula)
-    frame = model_frame(parsed, data, family=family, na=na)
+    frame = model_frame(parsed, data, family=family, na=na, weights=weights)
     if frame.family not in ("gaussian", *GLMM_FAMILIES):
         raise FamilyError(
-            f"The frequentist engine fits gaussian, binomial, bernoulli and poisson models; "
+            f"The frequentist engine fits gaussian, binomial, bernoulli, poisson, gamma and "
+            f"negative binomial models; "
             f"{frame.family!r} is available with method='bayes'."
         )
     if frame.family != "gaussian" and reml:
@@ -77,7 +84,14 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
             "Use method='ml'."
         )
     design = build_design(parsed, frame)
+    link = check_link(frame.family, link)
     nagq = options.pop("nAGQ", 1)
+    if not design.reterms and (design.offset is not None or weights is not None or link):
+        raise SpecError(f"offset(), weights= and link= are supported in mixed models; {formula!r} has "
+                        "no random-effects terms (R's lm/glm with them is not available here yet).")
+    if frame.family == "gaussian" and link not in (None, "identity"):
+        raise FamilyError(f"link={link!r} for a gaussian mixed model is available with method='bayes'; "
+                          "method='reml'/'ml' fits the identity link (lmer).")
     if not design.reterms:
         if options:
             raise SpecError(f"Option(s) {sorted(options)} apply to mixed models; {formula!r} "
@@ -89,16 +103,33 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
         from multilevel.freq.glm import fit_glm
 
         return fit_glm(formula, design)
+    if frame.family == "negativebinomial":
+        from multilevel.freq.negbin import fit_glmer_nb
+
+        return fit_glmer_nb(formula, design, nAGQ=nagq, link=link, **options)
     if frame.family != "gaussian":
         from multilevel.freq.glmm import fit_glmm
 
-        return fit_glmm(formula, design, nAGQ=nagq, **options)
+        return fit_glmm(formula, design, nAGQ=nagq, link=link, **options)
     if nagq != 1:
         raise SpecError("nAGQ applies to GLMMs; a gaussian mixed model's likelihood is exact.")
     if "optimizer" in options:
         raise SpecError("optimizer applies to GLMMs; a gaussian mixed model is always optimized "
                         "to its optimum (BOBYQA, tuned with rhoend/maxeval).")
     return fit_design(formula, design, reml=reml, **options)
+
+
+def check_link(family: str, link: str | None) -> str | None:
+    """Validate ``link=`` for the family (R's names); None or the default link → None."""
+    from multilevel.predict.links import LINKS, default_link
+
+    if link is None:
+        return None
+    allowed = LINKS.get(family, ())
+    if link not in allowed:
+        raise FamilyError(f"link={link!r} is not available for family {family!r}; use one of "
+                          f"{', '.join(allowed)}.")
+    return None if link == default_link(family) else link
 
 
 def optimizer_settings(rhoend: float | None, maxeval: int | None) -> dict:

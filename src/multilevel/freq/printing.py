@@ -8,6 +8,15 @@ import pandas as pd
 LINKS = {"gaussian": "identity", "binomial": "logit", "bernoulli": "logit", "poisson": "log"}
 
 
+def _r_family(fit) -> str:
+    """The family as R prints it: Gamma, Negative Binomial(3.3032), binomial, ..."""
+    if fit.family == "gamma":
+        return "Gamma"
+    if fit.family == "negativebinomial":
+        return f"Negative Binomial({fit.nb_theta:.4g})"
+    return fit.family
+
+
 def _stat_line(fit) -> list[str]:
     names = ["AIC", "BIC", "logLik", "deviance", "df.resid"]
     values = [f"{fit.aic:.1f}", f"{fit.bic:.1f}", f"{fit.loglik:.1f}", f"{-2 * fit.loglik:.1f}",
@@ -59,7 +68,7 @@ def format_fit(fit) -> str:
         lines = [f"Linear mixed model fit by {'REML' if fit.reml else 'maximum likelihood'}"]
     else:
         lines = ["Generalized linear mixed model fit by maximum likelihood "
-                 f"({fit.approximation})", f" Family: {fit.family}  ( {LINKS[fit.family]} )"]
+                 f"({fit.approximation})", f" Family: {_r_family(fit)}  ( {fit.family_object.link} )"]
     lines.append(f"Formula: {fit.formula}")
     if fit.reml:
         lines += ["", f"REML criterion at convergence: {fit.reml_criterion:.4f}"]
@@ -75,9 +84,9 @@ def format_fit(fit) -> str:
               "Fixed effects:", fit.summary().to_string(float_format=lambda v: f"{v:.5g}")]
     notes = list(fit.messages)
     if getattr(fit, "nagq", 1) > 1:
-        notes.append(f"logLik is the whole AGQ log-likelihood (comparable with nAGQ = 1 and GLMs); "
-                     f"lme4 leaves out the saturated log-likelihood ({fit.saturated_loglik:.4f}) "
-                     "when nAGQ > 1")
+        notes.append(f"logLik leaves out the saturated log-likelihood ({fit.saturated_loglik:.4f}) "
+                     f"when nAGQ > 1, as lme4; the whole AGQ log-likelihood is fit.loglik_full "
+                     f"({fit.loglik_full:.4f}), comparable with nAGQ = 1 and GLMs")
     if fit.singular:
         notes.append(f"boundary (singular) fit: {', '.join(fit.singular_terms())}")
     if not fit.converged:

@@ -1,0 +1,89 @@
+"""link=, the Gamma family and nAGQ > 1 logLik against glmer (tests/reference/make_realdata.R).
+
+Each model is checked twice: the default optimizer replays R's default glmer() run (its printed
+numbers), optimizer="bobyqa" reaches the optimum that glmer with tight controls reaches.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from realdata_check import check_fit, close
+
+import multilevel as ml
+from multilevel.errors import FamilyError
+from multilevel.freq.families import Family
+
+GLMER = ["binomial_probit", "binomial_cloglog", "poisson_sqrt", "gamma_log", "cbpp_agq25"]
+
+
+def fit(r, realdata, **options):
+    kw = {"nAGQ": r["nAGQ"]} if "nAGQ" in r else {}
+    return ml.fit(r["formula"], realdata[r["data"]], method="ml", family=r["family"], link=r["link"],
+                  **kw, **options)
+
+
+@pytest.mark.parametrize("key", GLMER)
+def test_default_fit_replays_glmer(key, realdata_ref, realdata):
+    r = realdata_ref[key]
+    m = fit(r, realdata)
+    check_fit(m, r, loglik=1e-8, fixef=1e-6, se=1e-5, pred=1e-6, vcov=1e-6)
+    assert m.link == r["link"] and f"( {r['link']} )" in repr(m)
+
+
+@pytest.mark.parametrize("key", GLMER)
+def test_bobyqa_reaches_the_tight_optimum(key, realdata_ref, realdata):
+    """glmer's tight fit stops within 1e-7 of the optimum: ours is never below it."""
+    r = realdata_ref[key]
+    t = r["tight"]
+    m = fit(r, realdata, optimizer="bobyqa")
+    assert m.loglik >= t["logLik"] - 1e-9
+    check_fit(m, t, loglik=1e-8, fixef=1e-4, se=1e-4, pred=1e-4, vcov=1e-4)
+
+
+def test_gamma_dispersion_is_glmers(realdata_ref, realdata):
+    r = realdata_ref["gamma_log"]
+    m = fit(r, realdata)
+    assert m.df == 4                               # β (2), θ, and the dispersion, as lme4
+    close(m.sigma, r["sigma"], 1e-8, what="sigma")
+    assert m.varcorr["grp"].tolist() == ["g", "Residual"]
+
+
+def test_nagq_loglik_is_lme4s_and_the_whole_one_has_a_name(realdata_ref, realdata):
+    r = realdata_ref["cbpp_agq25"]
+    m = fit(r, realdata)
+    close([m.loglik, m.aic, m.bic], [r["logLik"], r["AIC"], r["BIC"]], 1e-9, what="lme4's logLik")
+    close(m.loglik_full, m.loglik + m.saturated_loglik, 1e-12, what="loglik_full")
+    laplace = ml.fit(r["formula"], realdata["cbpp"], method="ml", family="binomial")
+    # the whole AGQ likelihood is comparable with the Laplace one; lme4's is not
+    assert abs(m.loglik_full - laplace.loglik) < 0.5 < abs(m.loglik - laplace.loglik)
+    assert laplace.loglik_full == laplace.loglik
+
+
+@pytest.mark.parametrize("formula, family, link", [
+    ("cbind(count, 20) ~ x + (1 | g)", "binomial", "sqrt"), ("count ~ x + (1 | g)", "poisson", "logit"),
+    ("ygam ~ x + (1 | g)", "gamma", "probit"), ("yn ~ x + (1 | g)", "gaussian", "logit")])
+def test_unknown_link_is_refused(formula, family, link, realdata):
+    with pytest.raises(FamilyError, match="not available"):
+        ml.fit(formula, realdata["sim"], method="ml", family=family, link=link)
+
+
+@pytest.mark.parametrize("name, link", [("binomial", "probit"), ("binomial", "cloglog"),
+                                        ("poisson", "sqrt"), ("poisson", "identity"),
+                                        ("gamma", "inverse"), ("gamma", "identity"), ("gamma", "log")])
+def test_score_is_the_derivative_of_the_loglik(name, link):
+    """Family.score_weight's score equals the numerical derivative of the log-likelihood."""
+    rng = np.random.default_rng(1)
+    fam = Family(name, link)
+    eta = {"probit": rng.normal(0, 0.5, 6), "cloglog": rng.normal(-1, 0.5, 6),
+           "inverse": rng.uniform(0.5, 2, 6)}.get(link, rng.uniform(1, 2, 6))
+    n = np.full(6, 5.0) if name == "binomial" else np.ones(6)
+    y = np.array([0, 1, 2, 3, 4, 5.0]) if name == "binomial" else rng.uniform(0.5, 4, 6).round(0) + 1
+    g, w = fam.score_weight(eta, y, n)
+    h = 1e-6
+    if name == "gamma":   # the dispersion is a plug-in: compare the deviance's derivative
+        num = -(fam.deviance_residuals(eta + h, y, n) - fam.deviance_residuals(eta - h, y, n)) / (4 * h)
+    else:
+        num = (fam.pointwise_loglik(eta + h, y, n) - fam.pointwise_loglik(eta - h, y, n)) / (2 * h)
+    close(g, num, 1e-5, atol=1e-7, what="score")
+    assert np.all(w > 0)
