@@ -511,6 +511,7 @@ class GLMMFit(FreqFit):
     lp0: np.ndarray | None = dataclasses.field(default=None, repr=False)  # "glmer": PIRLS start
     link: str | None = None
     nb_theta: float | None = None     # negative binomial θ (glmer.nb's getME(m, "glmer.nb.theta"))
+    nb_evaluations: int = 0           # GLMM refits of glmer.nb's θ search
 
     @property
     def family_object(self) -> Family:
@@ -544,8 +545,10 @@ class GLMMFit(FreqFit):
 
     @property
     def df(self) -> int:
-        """Fixed effects and θ (+ the dispersion for the Gamma family), lme4's logLik df."""
-        return self.design.p + len(self.pls.theta) + int(self.family_object.has_dispersion)
+        """Fixed effects and θ (+ the Gamma dispersion or the negative binomial's θ), lme4's
+        logLik df."""
+        extra = self.family_object.has_dispersion or self.family == "negativebinomial"
+        return self.design.p + len(self.pls.theta) + int(extra)
 
     @property
     def _vcov_hessian(self) -> np.ndarray | None:
