@@ -105,10 +105,6 @@ def fit(
             )
         freq = importlib.import_module("multilevel.freq")
         return freq.fit_freq(formula, data, reml=(method == "reml"), family=family, na=na, **options)
-    unsupported = sorted({"weights", "link"} & set(options))
-    if unsupported:
-        raise MultilevelError(f"{', '.join(unsupported)} = ... is supported by method='reml'/'ml' so "
-                              "far; method='bayes' does not take it yet.")
     bayes = importlib.import_module("multilevel.bayes")
     return bayes.fit_bayes(
         formula, data, family=family, priors=priors, draws=draws, tune=tune, chains=chains,

@@ -60,6 +60,11 @@ class BayesFit:
         return self.built.family
 
     @property
+    def link(self) -> str | None:
+        """A non-default link (R's name) chosen with ``link=``; None: the family's default."""
+        return self.built.link
+
+    @property
     def design(self):
         """The design (lme4 layout) shared with the frequentist engine."""
         return self.built.design

@@ -61,8 +61,8 @@ class Family:
     ----------
     name : {"binomial", "bernoulli", "poisson", "gamma", "negativebinomial"}
     link : str, optional
-        R's link name; None is the canonical link for binomial/poisson and log for
-        gamma and the negative binomial (lme4's and Bambi's defaults).
+        R's link name; None is the family's default (R's: logit, log, inverse for gamma;
+        log for the negative binomial).
     theta : float, optional
         The negative binomial's shape θ (variance μ + μ²/θ), fixed.
 

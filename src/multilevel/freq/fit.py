@@ -17,6 +17,7 @@ from multilevel.formula import Design, build_design, model_frame, parse_formula
 from multilevel.freq.deviance import make_deviance
 from multilevel.freq.optimize import minimize_theta
 from multilevel.freq.result import FreqFit
+from multilevel.predict.links import check_link
 
 GLMM_FAMILIES = ("binomial", "bernoulli", "poisson", "gamma", "negativebinomial")
 OPTIONS = {"rhoend": "the optimizer's final θ tolerance (default 1e-10)",
@@ -117,19 +118,6 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
         raise SpecError("optimizer applies to GLMMs; a gaussian mixed model is always optimized "
                         "to its optimum (BOBYQA, tuned with rhoend/maxeval).")
     return fit_design(formula, design, reml=reml, **options)
-
-
-def check_link(family: str, link: str | None) -> str | None:
-    """Validate ``link=`` for the family (R's names); None or the default link → None."""
-    from multilevel.predict.links import LINKS, default_link
-
-    if link is None:
-        return None
-    allowed = LINKS.get(family, ())
-    if link not in allowed:
-        raise FamilyError(f"link={link!r} is not available for family {family!r}; use one of "
-                          f"{', '.join(allowed)}.")
-    return None if link == default_link(family) else link
 
 
 def optimizer_settings(rhoend: float | None, maxeval: int | None) -> dict:

@@ -70,7 +70,7 @@ def predict_bayes(fit, newdata: pd.DataFrame | None = None, group_effects: bool 
         check_newdata(fit.design, newdata)
     rng = np.random.default_rng(seed)
     draws = linear_predictor_draws(fit, newdata, group_effects, new_groups, rng)
-    mean = inverse_link(fit.family, draws)
+    mean = inverse_link(fit.family, draws, fit.link)
     data = fit.design.frame.data if newdata is None else newdata
     values = mean if kind == "mean" else _predictive(fit, mean, data, newdata is None, rng)
     lo, hi = np.quantile(values, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
@@ -84,7 +84,7 @@ def predictive_draws(fit, n_draws: int = 100, seed: int | None = None) -> np.nda
     rng = np.random.default_rng(seed)
     eta = linear_predictor_draws(fit, None, True, "population", rng)
     pick = rng.choice(eta.shape[0], size=min(n_draws, eta.shape[0]), replace=False)
-    mean = inverse_link(fit.family, eta)
+    mean = inverse_link(fit.family, eta, fit.link)
     reps = _predictive(fit, mean, fit.design.frame.data, True, rng)
     return reps[pick]
 
@@ -94,6 +94,9 @@ def linear_predictor_draws(fit, newdata, group_effects: bool, new_groups: str, r
     design = fit.design
     X = design.X if newdata is None else design.spec.fixed_X(newdata)
     eta = fit.fixef_draws().to_numpy() @ X.T
+    offset = design.offset if newdata is None else design.spec.offset(newdata)
+    if offset is not None:   # offset() terms, coefficient 1
+        eta = eta + offset
     if not group_effects:
         return eta
     data = design.frame.data if newdata is None else newdata
@@ -126,7 +129,7 @@ def fitted_eta_chunks(fit, rows_times_draws: int = 1_000_000):
     size = max(1, rows_times_draws // max(1, design.n))
     for start in range(0, len(fixef), size):
         draws = slice(start, start + size)
-        eta = fixef[draws] @ design.X.T
+        eta = fixef[draws] @ design.X.T + (0.0 if design.offset is None else design.offset)
         for term in design.reterms:
             eta += _group_contribution(effects[term.name][draws], term.codes, term.X)
         yield draws, eta
@@ -178,6 +181,8 @@ def _predictive(fit, mean: np.ndarray, data: pd.DataFrame, fitted_rows: bool, rn
         return rng.binomial(_trials(fit, data, fitted_rows).astype(np.int64), mean).astype(float)
     if family == "poisson":
         return rng.poisson(mean).astype(float)
+    if family == "gamma":   # Bambi's gamma: shape alpha, mean mu
+        return rng.gamma(aux("alpha"), mean / aux("alpha"))
     alpha = aux("alpha")  # Bambi's negative binomial: mean mu, shape alpha
     return rng.negative_binomial(alpha, alpha / (alpha + mean)).astype(float)
 

@@ -1,8 +1,8 @@
 """The response scale: each family's links and their inverses, as R's family objects.
 
 The default links are lme4's (and Bambi's): logit for bernoulli and binomial, log for
-poisson, the negative binomial and gamma (Bambi's default for gamma; R's canonical
-Gamma link is the inverse), identity for gaussian and t. ``link=`` chooses another
+poisson and the negative binomial, inverse for gamma (R's ``Gamma()`` and Bambi's),
+identity for gaussian and t. ``link=`` chooses another
 from :data:`LINKS`. Bayesian predictions and the frequentist GLM/GLMM fits both map
 linear predictors through :func:`inverse_link`.
 """
@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+from multilevel.errors import FamilyError
+
 LOGIT = frozenset({"bernoulli", "binomial"})
 LOG = frozenset({"poisson", "negativebinomial", "gamma"})
 # The links each family accepts (first: the default).
@@ -20,7 +22,7 @@ LINKS = {
     "binomial": ("logit", "probit", "cloglog"),
     "poisson": ("log", "identity", "sqrt"),
     "negativebinomial": ("log",),
-    "gamma": ("log", "inverse", "identity"),
+    "gamma": ("inverse", "log", "identity"),
     "gaussian": ("identity", "log"),
     "t": ("identity",),
 }
@@ -50,3 +52,14 @@ def inverse_link(family: str, eta: np.ndarray, link: str | None = None) -> np.nd
     [0.5]
     """
     return inverse_link_fn(link or default_link(family))(eta)
+
+
+def check_link(family: str, link: str | None) -> str | None:
+    """Validate ``link=`` for the family (R's names); None or the default link → None."""
+    if link is None:
+        return None
+    allowed = LINKS.get(family, ())
+    if link not in allowed:
+        raise FamilyError(f"link={link!r} is not available for family {family!r}; use one of "
+                          f"{', '.join(allowed)}.")
+    return None if link == default_link(family) else link
