@@ -123,3 +123,23 @@ def test_theta_ml_is_mass(nb_fit):
     score = np.sum(special.digamma(th + y) - special.digamma(th) + np.log(th) + 1
                    - np.log(th + mu) - (y + th) / (mu + th))
     assert abs(score) < 1e-6
+
+
+def test_spec_keys_link_and_weights_reach_the_fit(tmp_path, capsys, realdata_ref):
+    """models/cbpp-probit-weights.toml: link and weights from the spec through the CLI."""
+    from pathlib import Path
+
+    from multilevel.cli import main
+    from multilevel.spec import load_spec, parse_spec
+
+    path = Path(__file__).parents[1] / "models" / "cbpp-probit-weights.toml"
+    spec = load_spec(path)
+    assert spec.fit_kwargs() == {"method": "ml", "family": "binomial", "na": "drop",
+                                 "weights": "size", "link": "probit"}
+    m = ml.fit(spec.formula, spec.load_data(), **spec.fit_kwargs())
+    close(m.loglik, realdata_ref["binomial_probit"]["logLik"], 1e-8, what="spec fit")
+    assert main(["fit", str(path), "--out", str(tmp_path / "run")]) == 0
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "- link: probit" in report and "- weights: size" in report
+    with pytest.raises(FamilyError, match="not available"):
+        parse_spec({"data": "cbpp", "formula": "y ~ x", "family": "poisson", "link": "probit"})

@@ -71,3 +71,12 @@ def test_offset_must_be_finite(realdata):
 def test_offset_without_random_effects_is_refused(realdata):
     with pytest.raises(ml.errors.SpecError, match="random-effects"):
         ml.fit("count ~ x + offset(log(exposure))", realdata["sim"], method="ml", family="poisson")
+
+
+def test_lrt_notes_different_offsets(realdata):
+    sim = realdata["sim"]
+    a = ml.fit("count ~ 1 + (1 | g)", sim, method="ml", family="poisson")
+    b = ml.fit("count ~ x + offset(log(exposure)) + (1 | g)", sim, method="ml", family="poisson")
+    result = ml.lrt(a, b)
+    assert result.df == 1
+    assert any("different offsets" in note for note in result.notes)

@@ -56,3 +56,16 @@ def test_bad_weights_are_refused(realdata):
     with pytest.raises(DataError, match="whole numbers"):
         ml.fit("prop ~ period + (1 | herd)", realdata["cbpp"].assign(size=realdata["cbpp"]["size"] + 0.5),
                method="ml", family="binomial", weights="size")
+
+
+def test_models_with_different_weights_are_not_compared(realdata):
+    sim = realdata["sim"]
+    a = ml.fit("yn ~ 1 + (1 | g)", sim, method="ml", weights="w")
+    b = ml.fit("yn ~ x + (1 | g)", sim, method="ml")
+    with pytest.raises(ml.errors.ComparisonError, match="prior weights"):
+        ml.lrt(a, b)
+    with pytest.raises(ml.errors.ComparisonError, match="prior weights"):
+        ml.compare({"a": a, "b": b})
+    c = ml.fit("yn ~ x + (1 | g)", sim, method="ml", weights="w")
+    result = ml.lrt(a, c)
+    close(result.chisq, 2 * (c.loglik - a.loglik), 1e-12, what="weighted LRT")

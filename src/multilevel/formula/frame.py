@@ -129,7 +129,9 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     _check_groups(parsed, frame, family)
     w = None if weights is None else weight_values(frame, weights)
     if w is not None and family == "binomial" and parsed.response.kind == "plain":
-        y, trials = binomial_proportions(frame[parsed.response.text], w, parsed.response.text)
+        name = parsed.response.text   # a column, or arithmetic such as incidence / size
+        values = frame[name] if name in frame.columns else pd.Series(eval_arithmetic(name, frame))
+        y, trials = binomial_proportions(values, w, name)
         frame[SUCCESSES], frame[TRIALS], w = y, trials, None
     else:
         y, trials, frame = _response(parsed, frame, family)

@@ -134,6 +134,7 @@ def lrt(smaller, larger, names: tuple[str, str] = ("smaller", "larger")) -> LRTR
     p = float(stats.chi2.sf(chisq, df))
     added = _added_variances(small, large)
     notes = ["refitting model(s) with ML (instead of REML)"] if refitted else []
+    notes += offset_notes(smaller, larger)
     p_boundary = None
     if added:
         k = min(len(added), df)
@@ -169,6 +170,22 @@ def _check_same_data(a, b) -> None:
     if not np.allclose(ya, yb) or not same_trials:
         raise ComparisonError("The models have different responses; a likelihood-ratio test "
                               "compares models of the same response.")
+    wa, wb = a.design.weights, b.design.weights
+    if (wa is None) != (wb is None) or (wa is not None and not np.array_equal(wa, wb)):
+        raise ComparisonError("The models have different prior weights (weights=): their "
+                              "likelihoods weigh the rows differently and are not comparable. "
+                              "Fit both with the same weights.")
+
+
+def offset_notes(a, b) -> list[str]:
+    """A note when the two models' offsets differ: the test is then of the offsets too."""
+    oa, ob = a.design.spec.parsed.offsets, b.design.spec.parsed.offsets
+    if oa == ob:
+        return []
+    show = lambda o: " + ".join(f"offset({x})" for x in o) or "none"  # noqa: E731
+    return [f"the models have different offsets ({show(oa)} vs {show(ob)}): the offsets are fixed "
+            "parts of each model, not counted in npar, so the LRT's df count only the estimated "
+            "parameters"]
 
 
 def _variance_names(fit) -> set[tuple[str, str]]:
