@@ -143,3 +143,11 @@ def test_spec_keys_link_and_weights_reach_the_fit(tmp_path, capsys, realdata_ref
     assert "- link: probit" in report and "- weights: size" in report
     with pytest.raises(FamilyError, match="not available"):
         parse_spec({"data": "cbpp", "formula": "y ~ x", "family": "poisson", "link": "probit"})
+
+
+def test_gamma_default_link_is_rs_inverse(realdata_ref, realdata):
+    """glmer(family = Gamma): R's default inverse link, replayed to 2e-8 of logLik."""
+    r = realdata_ref["gamma_inverse"]
+    m = ml.fit(r["formula"], realdata["sim"], method="ml", family="gamma")
+    assert m.link == "inverse"
+    check_fit(m, r, loglik=1e-7, fixef=1e-5, se=1e-4, pred=1e-5, vcov=1e-4)

@@ -104,6 +104,9 @@ out$poisson_sqrt <- c(summ(m), list(tight = summ(mt), family = "poisson", link =
 m <- glmer(ygam ~ x + (1 | g), sim, family = Gamma(link = "log"))
 mt <- update(m, control = tight_g)
 out$gamma_log <- c(summ(m), list(tight = summ(mt), family = "gamma", link = "log", data = "sim"))
+m <- glmer(ygam ~ x + (1 | g), sim, family = Gamma)   # R's default link: inverse
+mt <- update(m, control = tight_g)
+out$gamma_inverse <- c(summ(m), list(tight = summ(mt), family = "gamma", link = "inverse", data = "sim"))
 # negative binomial
 m <- glmer.nb(TICKS ~ YEAR + (1 | BROOD), gt)
 out$glmer_nb <- c(summ(m), list(family = "negativebinomial", data = "grouseticks",

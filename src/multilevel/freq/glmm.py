@@ -103,7 +103,9 @@ class LaplaceProblem:
     def _pdev(self, eta, u) -> float:
         """Penalized deviance: Σ deviance residuals + ||u||² (lme4's PIRLS objective; for
         binomial/poisson −2 log p(y | η) + ||u||² up to a constant)."""
-        return self.family.deviance(eta, self.y, self.n) + float(u @ u)
+        with np.errstate(all="ignore"):   # a step out of the link's range: halve it
+            value = self.family.deviance(eta, self.y, self.n) + float(u @ u)
+        return value if np.isfinite(value) else np.inf
 
     def _laplace(self, eta, u, logdet) -> float:
         """The Laplace deviance −2 log p(y | η) + ||u||² + log|L|²."""
@@ -154,6 +156,10 @@ class LaplaceProblem:
         u = np.zeros(self.layout.Z.shape[1]) if u0 is None else u0.copy()
         eta = self._eta(Ts, beta, u)
         pdev = self._pdev(eta, u)
+        if not np.isfinite(pdev) and u0 is not None:   # the warm start is out of the link's range
+            u = np.zeros_like(u)
+            eta = self._eta(Ts, beta, u)
+            pdev = self._pdev(eta, u)
         for _ in range(PIRLS_MAXIT):
             _, factor, g = self._weighted(eta, Ts)
             grad = lambda_t_times(self.layout, Ts, self.layout.Zt(g)[:, None])[:, 0] - u
@@ -355,7 +361,8 @@ def _optimize_tight(problem: LaplaceProblem, nagq: int, rhoend, maxeval):
 
     def laplace(par):
         dev, u, _, _ = problem.pirls_u(par[:nth], par[nth:], warm.get("u"))
-        warm["u"] = u
+        if np.isfinite(dev) and np.all(np.isfinite(u)):   # a failed point must not seed the next
+            warm["u"] = u
         return dev
 
     objective = laplace

@@ -23,7 +23,7 @@ LINKS = {
     "poisson": ("log", "identity", "sqrt"),
     "negativebinomial": ("log",),
     "gamma": ("inverse", "log", "identity"),
-    "gaussian": ("identity", "log"),
+    "gaussian": ("identity",),   # log: Bambi's default priors fail to initialize it (absent)
     "t": ("identity",),
 }
 
