@@ -150,4 +150,4 @@ def test_gamma_default_link_is_rs_inverse(realdata_ref, realdata):
     r = realdata_ref["gamma_inverse"]
     m = ml.fit(r["formula"], realdata["sim"], method="ml", family="gamma")
     assert m.link == "inverse"
-    check_fit(m, r, loglik=1e-7, fixef=1e-5, se=1e-4, pred=1e-5, vcov=1e-4)
+    check_fit(m, r, loglik=1e-7, fixef=1e-5, se=1e-4, pred=1e-4, vcov=1e-4)
