@@ -135,7 +135,7 @@ def pointwise(fit) -> np.ndarray:
     out = np.empty((chains * draws, len(y)))
     for rows, eta in fitted_eta_chunks(fit):
         out[rows] = family_loglik(fit.family, eta, y, {k: v[rows] for k, v in params.items()}, trials,
-                                  link=fit.link)
+                                  link=getattr(fit, "link", None))
     return out.reshape(chains, draws, -1)
 
 

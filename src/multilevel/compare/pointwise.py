@@ -103,4 +103,4 @@ def _family_loglik(fit, family, eta, extra_var, y, trials):
     if family == "binomial" and trials is None:
         raise ComparisonError("The binomial log-likelihood needs the trials of the held-out rows.")
     params = {name: _param(fit, name) for name in AUXILIARY[family]}
-    return family_loglik(family, eta, y, params, trials, extra_var, link=fit.link)
+    return family_loglik(family, eta, y, params, trials, extra_var, link=getattr(fit, "link", None))
