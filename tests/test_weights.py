@@ -69,3 +69,9 @@ def test_models_with_different_weights_are_not_compared(realdata):
     c = ml.fit("yn ~ x + (1 | g)", sim, method="ml", weights="w")
     result = ml.lrt(a, c)
     close(result.chisq, 2 * (c.loglik - a.loglik), 1e-12, what="weighted LRT")
+
+
+def test_printed_scaled_residuals_are_pearson(realdata):
+    """lme4 prints residuals(type = "pearson", scaled = TRUE): quantiles from R."""
+    m = ml.fit("yn ~ x + (1 | g)", realdata["sim"], method="reml", weights="w")
+    assert " -2.4249  -0.5481  -0.0101   0.5509   2.7795" in repr(m)

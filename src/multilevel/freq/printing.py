@@ -76,6 +76,8 @@ def format_fit(fit) -> str:
         lines += [""] + _stat_line(fit)
     if gaussian:
         resid = (fit.design.y - fit.linear_predictor()) / fit.sigma
+        if fit.design.weights is not None:   # lme4 prints Pearson residuals: √w (y − μ)/σ
+            resid = resid * np.sqrt(fit.design.weights)
         q = np.quantile(resid, [0, 0.25, 0.5, 0.75, 1])
         lines += ["", "Scaled residuals:",
                   "     Min       1Q   Median       3Q      Max",
