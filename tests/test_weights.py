@@ -75,3 +75,15 @@ def test_printed_scaled_residuals_are_pearson(realdata):
     """lme4 prints residuals(type = "pearson", scaled = TRUE): quantiles from R."""
     m = ml.fit("yn ~ x + (1 | g)", realdata["sim"], method="reml", weights="w")
     assert " -2.4249  -0.5481  -0.0101   0.5509   2.7795" in repr(m)
+
+
+def test_poisson_prior_weights_match_glmer(realdata_ref, realdata):
+    r = realdata_ref["poisson_weights"]
+    m = ml.fit(r["formula"], realdata["sim"], method="ml", family="poisson", weights="w")
+    check_fit(m, r, loglik=1e-9, fixef=1e-6, se=1e-5)
+
+
+def test_bernoulli_weights_point_to_binomial(realdata):
+    data = realdata["sim"].assign(y01=(realdata["sim"]["count"] > 2).astype(int))
+    with pytest.raises(FamilyError, match="family='binomial'"):
+        ml.fit("y01 ~ x + (1 | g)", data, method="ml", family="bernoulli", weights="w")

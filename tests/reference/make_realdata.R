@@ -86,6 +86,10 @@ m <- lmer(yn ~ x + (1 | g), sim, weights = w)
 out$lmm_weights <- c(summ(m), list(family = "gaussian", data = "sim", method = "reml", weights = "w"))
 m <- lmer(yn ~ x + (1 | g), sim, weights = w, REML = FALSE)
 out$lmm_weights_ml <- c(summ(m), list(family = "gaussian", data = "sim", method = "ml", weights = "w"))
+m <- glmer(count ~ x + (1 | g), sim, family = poisson, weights = w)
+mt <- update(m, control = tight_g)
+out$poisson_weights <- c(summ(m), list(tight = summ(mt), family = "poisson", link = "log", data = "sim",
+                                       weights = "w"))
 cbpp$prop <- cbpp$incidence / cbpp$size
 m <- glmer(prop ~ period + (1 | herd), cbpp, family = binomial, weights = size)
 mt <- update(m, control = tight_g)

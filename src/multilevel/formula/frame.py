@@ -128,6 +128,10 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     frame.attrs.pop(SCALE_ROWS, None)  # left by an earlier model frame of these rows
     _check_groups(parsed, frame, family)
     w = None if weights is None else weight_values(frame, weights)
+    if w is not None and family == "bernoulli":
+        raise FamilyError("weights= with family='bernoulli': R reads a 0/1 response with weights as "
+                          "successes out of w trials; write it as family='binomial' with the "
+                          "proportion as response and weights= as the trials.")
     if w is not None and family == "binomial" and parsed.response.kind == "plain":
         name = parsed.response.text   # a column, or arithmetic such as incidence / size
         values = frame[name] if name in frame.columns else pd.Series(eval_arithmetic(name, frame))
