@@ -90,6 +90,9 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
     if not design.reterms and (design.offset is not None or weights is not None or link):
         raise SpecError(f"offset(), weights= and link= are supported in mixed models; {formula!r} has "
                         "no random-effects terms (R's lm/glm with them is not available here yet).")
+    if weights is not None and frame.family in ("gamma", "negativebinomial"):
+        raise FamilyError(f"weights= with family={frame.family!r} is not available yet (gaussian, "
+                          "binomial and poisson prior weights are); fit without weights.")
     if frame.family == "gaussian" and link not in (None, "identity"):
         raise FamilyError(f"link={link!r} for a gaussian mixed model is available with method='bayes'; "
                           "method='reml'/'ml' fits the identity link (lmer).")
