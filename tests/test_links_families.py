@@ -151,3 +151,16 @@ def test_gamma_default_link_is_rs_inverse(realdata_ref, realdata):
     m = ml.fit(r["formula"], realdata["sim"], method="ml", family="gamma")
     assert m.link == "inverse"
     check_fit(m, r, loglik=1e-7, fixef=1e-5, se=1e-4, pred=1e-4, vcov=1e-4)
+
+
+def test_models_with_different_links_get_no_lrt(realdata):
+    cbpp = realdata["cbpp"]
+    formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
+    null = ml.fit("cbind(incidence, size - incidence) ~ 1 + (1 | herd)", cbpp, method="ml",
+                  family="binomial")
+    probit = ml.fit(formula, cbpp, method="ml", family="binomial", link="probit")
+    with pytest.raises(ml.errors.ComparisonError, match="different links"):
+        ml.lrt(null, probit)
+    cmp = ml.compare({"null": null, "probit": probit})
+    assert cmp.table["AIC"].notna().all() and cmp.table["Chisq"].isna().all()
+    assert any("different links (logit vs probit)" in n for n in cmp.notes)

@@ -46,6 +46,7 @@ class BuiltModel:
     family: str
     priors: object = field(default=None)
     link: str | None = None   # a non-default link (R's name); None: the family's default
+    weights: str | None = None   # the weights column (binomial trials of a proportion response)
 
     @property
     def pymc(self):
@@ -154,7 +155,7 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
     model.backend.build(model)
     model.built = True
     return BuiltModel(bambi=model, design=design, blocks=block_list, formula=formula,
-                      family=frame.family, priors=priors, link=link)
+                      family=frame.family, priors=priors, link=link, weights=weights)
 
 
 CENTRED_MIN_PER_LEVEL = 20

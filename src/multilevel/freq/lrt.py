@@ -62,6 +62,9 @@ def nesting_problem(small, large) -> str | None:
     if small.family != large.family:
         return (f"different families ({small.family} vs {large.family}): their likelihoods are "
                 "not a restriction of one another")
+    if _link(small) != _link(large):
+        return (f"different links ({_link(small)} vs {_link(large)}): neither model restricts "
+                "the other")
     if small.df >= large.df:
         return f"the same number of parameters ({small.df})" if small.df == large.df else \
             "the smaller model has more parameters"
@@ -119,6 +122,9 @@ def lrt(smaller, larger, names: tuple[str, str] = ("smaller", "larger")) -> LRTR
             "likelihoods on different scales; a likelihood-ratio test between them is meaningless. "
             "Compare them by AIC/BIC or with ml.compare."
         )
+    if _link(smaller) != _link(larger):
+        raise ComparisonError(f"Models with different links ({_link(smaller)} vs {_link(larger)}) are "
+                              "not nested; compare them by AIC/BIC or with ml.compare.")
     _check_same_data(smaller, larger)
     refitted = smaller.method == "reml" or larger.method == "reml"
     small, large = smaller.refit_ml(), larger.refit_ml()
@@ -156,6 +162,13 @@ def lrt(smaller, larger, names: tuple[str, str] = ("smaller", "larger")) -> LRTR
         table["p_boundary"] = [np.nan, p_boundary]
     return LRTResult(table=table, chisq=chisq, df=int(df), p=p, p_boundary=p_boundary,
                      refitted=refitted, notes=notes)
+
+
+def _link(fit) -> str:
+    """The fit's link (R's name; a GLMM records it, other fits use the family's default)."""
+    from multilevel.predict.links import default_link
+
+    return getattr(fit, "link", None) or default_link(fit.family)
 
 
 def _check_same_data(a, b) -> None:
