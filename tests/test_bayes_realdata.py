@@ -86,3 +86,16 @@ def test_numpy_log_likelihood_equals_pymc(key, realdata, monkeypatch):
 def test_bayesian_weights_other_than_binomial_trials_are_refused(realdata):
     with pytest.raises(ml.errors.FamilyError, match="proportion"):
         ml.fit("yn ~ x + (1 | g)", realdata["sim"], weights="w", **TINY)
+
+
+@pytest.mark.slow
+def test_compare_fits_ml_companions_with_the_link_and_weights(fits):
+    """ml.compare's ML columns come from ML refits with the same link and weights."""
+    probit, probit_ml = fits["probit"]
+    weighted, weighted_ml = fits["weights"]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
+        warnings.filterwarnings("ignore", message=".*Pareto k > 0.7")   # cbpp: 56 rows
+        cmp = ml.compare({"probit": probit, "logit": weighted})
+    np.testing.assert_allclose(cmp.table.loc[["probit", "logit"], "logLik"],
+                               [probit_ml.loglik, weighted_ml.loglik], rtol=1e-10)
