@@ -68,9 +68,9 @@ def test_offset_must_be_finite(realdata):
         ml.fit("count ~ x + offset(log(exposure0)) + (1 | g)", data, method="ml", family="poisson")
 
 
-def test_offset_without_random_effects_is_refused(realdata):
+def test_offset_in_a_linear_model_without_random_effects_is_refused(realdata):
     with pytest.raises(ml.errors.SpecError, match="random-effects"):
-        ml.fit("count ~ x + offset(log(exposure))", realdata["sim"], method="ml", family="poisson")
+        ml.fit("yn ~ x + offset(log(exposure))", realdata["sim"], method="ml")
 
 
 def test_lrt_notes_different_offsets(realdata):
@@ -80,3 +80,20 @@ def test_lrt_notes_different_offsets(realdata):
     result = ml.lrt(a, b)
     assert result.df == 1
     assert any("different offsets" in note for note in result.notes)
+
+
+def test_poisson_glm_with_offset_and_a_link_matches_glm(realdata):
+    """Without random effects: R's glm (values from R 4.2.2, tests/reference/make_realdata.R data)."""
+    sim = realdata["sim"]
+    m = ml.fit("count ~ x + offset(log(exposure))", sim, family="poisson", method="ml")
+    close([m.loglik, m.deviance, m.null_deviance], [-433.6435055722378, 336.5046393837281,
+                                                   566.5219723687078], 1e-10, what="glm offset")
+    close(m.fixef, [0.3061185630689, 0.5502683873903], 1e-8, what="fixef")
+    close(m.se, [0.0381418665615, 0.0361495463044], 1e-6, what="SE (R stops IRLS at 1e-8)")
+    new = sim.head(3)
+    close(m.predict(new.assign(exposure=2 * new["exposure"]), type="response")["estimate"],
+          2 * m.predict(new, type="response")["estimate"], 1e-12, what="offset in predict")
+    w = ml.fit("count ~ x", sim, family="poisson", method="ml", link="sqrt", weights="w")
+    close([w.loglik, w.deviance, w.null_deviance], [-1342.44772472, 1389.88813670, 1855.04778418],
+          1e-9, what="glm sqrt link, weights")
+    close(w.fixef, [1.97014955455, 0.482944495139], 1e-5, what="fixef (R's glm stops at 1e-8)")

@@ -87,9 +87,13 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
     design = build_design(parsed, frame)
     link = check_link(frame.family, link)
     nagq = options.pop("nAGQ", 1)
-    if not design.reterms and (design.offset is not None or weights is not None or link):
-        raise SpecError(f"offset(), weights= and link= are supported in mixed models; {formula!r} has "
-                        "no random-effects terms (R's lm/glm with them is not available here yet).")
+    if not design.reterms and frame.family in ("gamma", "negativebinomial"):
+        raise FamilyError(f"A {frame.family} model without random effects (R's glm/glm.nb) is not "
+                          "available with method='ml' yet; add a random-effects term or use "
+                          "method='bayes'.")
+    if not design.reterms and frame.family == "gaussian" and (design.offset is not None or weights):
+        raise SpecError(f"offset() and weights= in a linear model without random effects (R's lm) "
+                        f"are not available yet; {formula!r} has no random-effects terms.")
     if weights is not None and frame.family in ("gamma", "negativebinomial"):
         raise FamilyError(f"weights= with family={frame.family!r} is not available yet (gaussian, "
                           "binomial and poisson prior weights are); fit without weights.")
@@ -106,7 +110,7 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
             return fit_linear(formula, design, reml=reml)
         from multilevel.freq.glm import fit_glm
 
-        return fit_glm(formula, design)
+        return fit_glm(formula, design, link=link)
     if frame.family == "negativebinomial":
         from multilevel.freq.negbin import fit_glmer_nb
 

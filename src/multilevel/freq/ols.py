@@ -68,7 +68,8 @@ class NoRandomEffects(InformationCriteria):
     def linear_predictor(self, newdata: pd.DataFrame | None = None, group_effects: bool = True,
                          new_groups: str = "population") -> np.ndarray:
         X = self.design.X if newdata is None else self.design.spec.fixed_X(newdata)
-        return X @ self.beta
+        offset = self.design.offset if newdata is None else self.design.spec.offset(newdata)
+        return X @ self.beta + (0.0 if offset is None else offset)   # offset(): coefficient 1
 
     def predict(self, newdata: pd.DataFrame | None = None, group_effects: bool = True,
                 new_groups: str = "population", type: str = "link") -> pd.DataFrame:
