@@ -21,6 +21,7 @@ CASES = {
                {"link": "probit"}),
     "gamma": ("ygam ~ x + (1 | g)", "sim", "gamma", {"link": "log"}),
     "weights": ("prop ~ period + (1 | herd)", "cbpp", "binomial", {"weights": "size"}),
+    "gaussian_weights": ("yn ~ x + (1 | g)", "sim", "gaussian", {"weights": "w"}),
 }
 
 
@@ -72,7 +73,7 @@ def test_offset_in_bayesian_predictions(fits, realdata):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("key", ["offset", "probit", "gamma"])
+@pytest.mark.parametrize("key", ["offset", "probit", "gamma", "gaussian_weights"])
 def test_numpy_log_likelihood_equals_pymc(key, realdata, monkeypatch):
     formula, data, family, kw = CASES[key]
     fit = ml.fit(formula, realdata[data], family=family, **kw, **TINY)
@@ -83,9 +84,17 @@ def test_numpy_log_likelihood_equals_pymc(key, realdata, monkeypatch):
     np.testing.assert_allclose(ours[name].values, theirs[name].values, rtol=1e-9, atol=1e-11)
 
 
-def test_bayesian_weights_other_than_binomial_trials_are_refused(realdata):
+def test_bayesian_weights_of_other_families_are_refused(realdata):
     with pytest.raises(ml.errors.FamilyError, match="proportion"):
-        ml.fit("yn ~ x + (1 | g)", realdata["sim"], weights="w", **TINY)
+        ml.fit("count ~ x + (1 | g)", realdata["sim"], family="poisson", weights="w", **TINY)
+
+
+@pytest.mark.slow
+def test_gaussian_weights_scale_the_residual_sd(fits):
+    """σ/√w per row: the posterior σ is near lme4's weighted σ (ML fit on the same data)."""
+    bayes, freq = fits["gaussian_weights"]
+    sigma = bayes.posterior["sigma"].values.ravel()
+    assert abs(sigma.mean() - freq.sigma) < sigma.std()
 
 
 @pytest.mark.slow

@@ -34,7 +34,8 @@ def supports(built) -> bool:
 
 
 def family_loglik(family: str, eta: np.ndarray, y: np.ndarray, params: dict | None = None,
-                  trials: np.ndarray | None = None, extra_var=0.0, link: str | None = None) -> np.ndarray:
+                  trials: np.ndarray | None = None, extra_var=0.0, link: str | None = None,
+                  weights: np.ndarray | None = None) -> np.ndarray:
     """log p(y | η) per draw and row with Bambi's link and parameterisation of ``family``.
 
     Parameters
@@ -52,6 +53,8 @@ def family_loglik(family: str, eta: np.ndarray, y: np.ndarray, params: dict | No
         Gaussian only: variance added to σ² (new groups integrated out).
     link : str, optional
         A non-default link (R's name, as passed to Bambi); the density is that of μ = g⁻¹(η).
+    weights : ndarray (rows,), optional
+        Gaussian prior weights: the residual variance of row i is σ²/wᵢ.
     """
     params = params or {}
     if link is not None:
@@ -59,7 +62,7 @@ def family_loglik(family: str, eta: np.ndarray, y: np.ndarray, params: dict | No
     if family == "gamma":   # Bambi: shape α, mean μ = 1/η (inverse link)
         return _gamma(1.0 / eta, y, params["alpha"])
     if family == "gaussian":
-        var = params["sigma"] ** 2 + extra_var
+        var = params["sigma"] ** 2 / (1.0 if weights is None else weights) + extra_var
         return -0.5 * (y - eta) ** 2 / var - _HALF_LOG_2PI - 0.5 * np.log(var)
     if family == "t":
         sigma, nu = params["sigma"], params["nu"]
@@ -135,7 +138,7 @@ def pointwise(fit) -> np.ndarray:
     out = np.empty((chains * draws, len(y)))
     for rows, eta in fitted_eta_chunks(fit):
         out[rows] = family_loglik(fit.family, eta, y, {k: v[rows] for k, v in params.items()}, trials,
-                                  link=getattr(fit, "link", None))
+                                  link=getattr(fit, "link", None), weights=fit.design.weights)
     return out.reshape(chains, draws, -1)
 
 

@@ -92,8 +92,9 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
     lkj_eta : float
         LKJ shape for the correlation matrices of ``(x | g)`` blocks (1 = uniform).
     weights : str, optional
-        For ``family="binomial"`` with a proportion response: the column of trials (R's
-        proportion-and-weights form). Other prior weights are refused (frequentist only).
+        Prior weights: for ``family="gaussian"`` the residual SD of row i is σ/√wᵢ (lme4's
+        σ²/w); for ``family="binomial"`` with a proportion response the column of trials
+        (R's proportion-and-weights form). Other families refuse them.
     link : str, optional
         R's link name, passed to Bambi (``"probit"``, ``"cloglog"``, ``"log"``, ...).
     noncentered : bool or "auto"
@@ -121,9 +122,10 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
 
     parsed = parse_formula(formula)
     frame = model_frame(parsed, data, family=family, na=na, weights=weights)
-    if frame.weights is not None:
-        raise FamilyError("weights= in a Bayesian fit are taken for family='binomial' with a proportion "
-                          "response (the weights are the trials); other families: method='reml'/'ml'.")
+    if frame.weights is not None and frame.family != "gaussian":
+        raise FamilyError("weights= in a Bayesian fit are taken for family='gaussian' (residual SD "
+                          "σ/√w) and family='binomial' with a proportion response (the weights are "
+                          "the trials); other families: method='ml'.")
     link = check_link(frame.family, link)
     design = build_design(parsed, frame)
     if design.dropped_columns:
@@ -151,6 +153,7 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
         bambi_priors = translate_priors(per_term, design, block_list, component.common_terms)
         model.set_priors({k: _to_bambi(v, k) for k, v in bambi_priors.items()})
     model.backend = MultilevelPyMCModel(block_list, coefficient_prior=preset, lkj_eta=lkj_eta,
+                                        prior_weights=frame.weights,
                                         residuals=layout)
     model.backend.build(model)
     model.built = True

@@ -171,8 +171,8 @@ def _predictive(fit, mean: np.ndarray, data: pd.DataFrame, fitted_rows: bool, rn
 
         layout = residual_layout(residuals, data, family, single_rows=True)
         return mean + simulate(layout, aux("sigma"), aux(PARAMS[residuals.kind]), rng)
-    if family == "gaussian":
-        return rng.normal(mean, aux("sigma"))
+    if family == "gaussian":   # prior weights: σ/√w (new rows without the column: w = 1)
+        return rng.normal(mean, aux("sigma") / np.sqrt(_weights(fit, data, fitted_rows)))
     if family == "t":
         return mean + aux("sigma") * rng.standard_t(aux("nu"), size=mean.shape)
     if family == "bernoulli":
@@ -185,6 +185,15 @@ def _predictive(fit, mean: np.ndarray, data: pd.DataFrame, fitted_rows: bool, rn
         return rng.gamma(aux("alpha"), mean / aux("alpha"))
     alpha = aux("alpha")  # Bambi's negative binomial: mean mu, shape alpha
     return rng.negative_binomial(alpha, alpha / (alpha + mean)).astype(float)
+
+
+def _weights(fit, data: pd.DataFrame, fitted_rows: bool):
+    column = getattr(getattr(fit, "built", None), "weights", None)
+    if column is None:
+        return 1.0
+    if fitted_rows:
+        return fit.design.weights
+    return data[column].to_numpy(dtype=float) if column in data.columns else 1.0
 
 
 def _trials(fit, data: pd.DataFrame, fitted_rows: bool) -> np.ndarray:
