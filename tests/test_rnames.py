@@ -48,3 +48,13 @@ def test_three_level_nesting_names(realdata_ref, realdata):
         assert sorted(m.ranef[name].index) == sorted(levels)
     bars = parse_formula("y ~ 1 + (1 | a/b/c/d)").bars
     assert [b.group for b in bars] == ["a", "b:a", "c:(b:a)", "d:(c:(b:a))"]
+
+
+@pytest.mark.slow
+def test_bayesian_fits_take_r_names_and_nesting_names(realdata_ref, realdata):
+    tiny = dict(draws=100, tune=100, chains=2, seed=1, progress=False, check=False)
+    r = realdata_ref["rnames"]
+    m = ml.fit(r["formula"], realdata["rnames"], **tiny)
+    assert list(m.fixef.index) == list(r["fixef"])
+    n = ml.fit(realdata_ref["nested3"]["formula"], realdata["sim"], **tiny)
+    assert n.varcorr["grp"].tolist() == ["c:(b:a)", "b:a", "a", "Residual"]
