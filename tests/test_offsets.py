@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from realdata_check import check_fit, close
 
@@ -68,9 +69,18 @@ def test_offset_must_be_finite(realdata):
         ml.fit("count ~ x + offset(log(exposure0)) + (1 | g)", data, method="ml", family="poisson")
 
 
-def test_offset_in_a_linear_model_without_random_effects_is_refused(realdata):
-    with pytest.raises(ml.errors.SpecError, match="random-effects"):
-        ml.fit("yn ~ x + offset(log(exposure))", realdata["sim"], method="ml")
+def test_linear_model_with_offset_and_weights_matches_lm(realdata):
+    """R 4.2.2: lm(yn ~ x + offset(2 * log(exposure)), sim, weights = w)."""
+    sim = realdata["sim"]
+    formula = "yn ~ x + offset(2 * log(exposure))"
+    m = ml.fit(formula, sim, method="ml", weights="w")
+    r = ml.fit(formula, sim, method="reml", weights="w")
+    close([m.loglik, r.loglik], [-520.69158767384170, -521.88782879629218], 1e-12, what="logLik")
+    close(m.fixef, [8.12630142486962, 2.13997640934232], 1e-12, what="coef")
+    close(m.se, [0.22007073326362, 0.22173050983335], 1e-12, what="SE")
+    close(m.sigma, 4.82789544105897, 1e-12, what="sigma")
+    new = pd.DataFrame({"x": [0.0, 1.0], "exposure": [1.0, 2.0]})
+    close(m.predict(new)["estimate"], [8.12630142486962, 11.65257219533183], 1e-12, what="predict")
 
 
 def test_lrt_notes_different_offsets(realdata):

@@ -91,9 +91,6 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
         raise FamilyError(f"A {frame.family} model without random effects (R's glm/glm.nb) is not "
                           "available with method='ml' yet; add a random-effects term or use "
                           "method='bayes'.")
-    if not design.reterms and frame.family == "gaussian" and (design.offset is not None or weights):
-        raise SpecError(f"offset() and weights= in a linear model without random effects (R's lm) "
-                        f"are not available yet; {formula!r} has no random-effects terms.")
     if weights is not None and frame.family in ("gamma", "negativebinomial"):
         raise FamilyError(f"weights= with family={frame.family!r} is not available yet (gaussian, "
                           "binomial and poisson prior weights are); fit without weights.")
