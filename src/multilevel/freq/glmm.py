@@ -51,6 +51,7 @@ PIRLS_MAXIT = 100
 STEP_TOL = 1e-10        # largest change of u at convergence (non-canonical links)
 HESSIAN_DELTA = 1e-4    # lme4's deriv12 step
 STAGE1_RHOEND = 1e-5
+STAGE2_RESTARTS = 20    # optimizer="bobyqa": restarts of stage 2 while they still gain
 OPTIMIZERS = ("glmer", "bobyqa")
 # glmer's defaults (lme4 1.1-31: glmerControl, mkGlmerDevfun, optwrap, Nelder_Mead)
 PWRSS_TOL = 1e-7        # tolPwrss: relative change of the penalized deviance
@@ -377,6 +378,15 @@ def _optimize_tight(problem: LaplaceProblem, nagq: int, rhoend, maxeval):
     warm["u"] = u1
     lower = np.concatenate([lower_t, np.full(len(beta1), -np.inf)])
     stage2 = minimize_theta(_finite(objective), np.concatenate([stage1.theta, beta1]), lower, **kwargs)
+    for _ in range(STAGE2_RESTARTS):
+        # BOBYQA can stop early where part of its trust region leaves the link's range (e.g.
+        # Gamma's inverse link): restart from where it stopped until that gains nothing
+        again = minimize_theta(_finite(objective), stage2.theta, lower, **kwargs)
+        gained = stage2.deviance - again.deviance
+        stage2 = dataclasses.replace(again, evaluations=stage2.evaluations + again.evaluations) \
+            if gained > 0 else stage2
+        if gained < 1e-7:
+            break
     par = stage2.theta
     H = hessian(_finite(objective), par)
     dev = objective(par)
