@@ -61,3 +61,26 @@ def bayes_ss_intercept(sleepstudy):
     import multilevel as ml
 
     return ml.fit("Reaction ~ Days + (1 | Subject)", sleepstudy, **BAYES_SMALL)
+
+
+# ------------------------------------------------- issue 19: tests/reference/realdata.json
+@pytest.fixture(scope="session")
+def realdata_ref() -> dict:
+    """lme4/MASS references of tests/reference/make_realdata.R (offsets, weights, links, ...)."""
+    return json.loads((Path(__file__).parent / "reference" / "realdata.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def realdata() -> dict:
+    """The data sets the realdata references were fitted to, by their ``data`` key."""
+    import pandas as pd
+
+    from multilevel import datasets
+
+    here = Path(__file__).parent / "reference"
+    cbpp = datasets.load("cbpp")
+    cbpp["prop"] = cbpp["incidence"] / cbpp["size"]
+    return {"sim": pd.read_csv(here / "realdata_sim.csv"),
+            "rnames": pd.read_csv(here / "realdata_rnames.csv"),
+            "cbpp": cbpp, "sleepstudy": datasets.load("sleepstudy"),
+            "grouseticks": datasets.load("grouseticks")}

@@ -64,7 +64,8 @@ def fit(
         lme4 syntax: ``"y ~ x + (x | g)"`` (correlated intercept and slope),
         ``"(x || g)"`` (uncorrelated), ``"(1 | a/b)"`` (nested), several bars on
         different factors (crossed). ``cbind(s, f)`` or ``p(s, n)`` on the left for
-        binomial counts.
+        binomial counts; ``offset(log(exposure))`` adds a term with coefficient 1. Column
+        names as R writes them: ``x.1``, ``Petal.Width``, ``yield``, ```my var```.
     data : DataFrame or str
         The data, or the name of a shipped data set (see :mod:`multilevel.datasets`).
     method : {"bayes", "reml", "ml"}
@@ -76,7 +77,8 @@ def fit(
         (``sigma=``, default the least-squares σ̂) — the penalized least-squares
         solution, as a Series (see :func:`multilevel.priors.map_estimate`).
     family : str
-        ``gaussian``, ``bernoulli``, ``binomial``, ``poisson``, ``t`` or ``negativebinomial``.
+        ``gaussian``, ``bernoulli``, ``binomial``, ``poisson``, ``t``, ``negativebinomial``
+        or ``gamma``.
     priors : None, str, dict or preset
         Bayesian only. ``None``: the weakly-informative defaults. A preset such as
         ``ml.priors.ridge()`` for the fixed effects, or a dict mapping term names to
@@ -88,8 +90,9 @@ def fit(
         Rows with missing values in used columns are dropped with a warning that says
         how many (lme4's ``na.omit``), or refused.
     **options
-        Engine-specific settings (e.g. ``target_accept`` for Bayesian fits,
-        ``optimizer`` for REML/ML).
+        ``weights="column"`` (lme4's prior weights), ``link="probit"`` (R's link names,
+        :data:`multilevel.formula.links.LINKS`) and engine-specific settings (e.g.
+        ``target_accept`` for Bayesian fits, ``optimizer`` or ``nAGQ`` for REML/ML).
 
     Returns
     -------

@@ -31,7 +31,7 @@ import pandas as pd
 from multilevel.errors import DataError, SpecError
 
 TOP_KEYS = {"name", "data", "formula", "family", "method", "description", "priors", "sampling",
-            "report", "na"}
+            "report", "na", "weights", "link"}
 SAMPLING_KEYS = {"draws": int, "tune": int, "chains": int, "seed": int, "sampler": str,
                  "target_accept": float, "progress": bool}
 REPORT_KEYS = {"ci": float, "kind": str, "plots": bool, "ddf": str}  # ddf: REML/ML LMMs
@@ -51,6 +51,10 @@ class ModelSpec:
     Attributes
     ----------
     name, data, formula, family, method : str
+    weights : str or None
+        A column of prior weights (lme4's ``weights=``).
+    link : str or None
+        R's link name (``probit``, ``cloglog``, ``log``, ...); None: the family's default.
     priors : dict
         The raw ``[priors]`` table (interpreted by :func:`multilevel.priors.from_spec`).
     sampling : dict
@@ -67,6 +71,8 @@ class ModelSpec:
     family: str = "gaussian"
     method: str = "bayes"
     na: str = "drop"
+    weights: str | None = None
+    link: str | None = None
     priors: dict = field(default_factory=dict)
     sampling: dict = field(default_factory=dict)
     report: dict = field(default_factory=dict)
@@ -123,6 +129,7 @@ class ModelSpec:
     def fit_kwargs(self) -> dict:
         """Keyword arguments for :func:`multilevel.fit` (without formula and data)."""
         kwargs = {"method": self.method, "family": self.family, "na": self.na}
+        kwargs.update({k: v for k, v in (("weights", self.weights), ("link", self.link)) if v is not None})
         if self.method == "bayes":
             kwargs["priors"] = self.priors_argument()
             kwargs.update(self.sampling)
@@ -178,8 +185,8 @@ def parse_spec(raw: dict, path: Path | None = None) -> ModelSpec:
     for key in ("data", "formula"):
         if key not in raw:
             raise SpecError(f"{where}: the key {key!r} is required.")
-    strings = {k: raw[k] for k in ("name", "data", "formula", "family", "method", "description", "na")
-               if k in raw}
+    strings = {k: raw[k] for k in ("name", "data", "formula", "family", "method", "description", "na",
+                                   "weights", "link") if k in raw}
     for key, value in strings.items():
         if not isinstance(value, str):
             raise SpecError(f"{where}: {key!r} must be a string, got {value!r}.")
@@ -190,6 +197,9 @@ def parse_spec(raw: dict, path: Path | None = None) -> ModelSpec:
 
     parse_formula(strings["formula"])  # FormulaError early, before any data is read
     family = check_family(strings.get("family", "gaussian"))
+    from multilevel.formula.links import check_link
+
+    check_link(family, strings.get("link"))   # SpecError-style early failure for a bad link
     sampling = _typed_table(raw.get("sampling", {}), SAMPLING_KEYS, f"{where} [sampling]")
     report = _typed_table(raw.get("report", {}), REPORT_KEYS, f"{where} [report]")
     if report.get("ddf", "satterthwaite").lower() not in ("satterthwaite", "kenward-roger"):
@@ -217,6 +227,7 @@ def parse_spec(raw: dict, path: Path | None = None) -> ModelSpec:
         raise SpecError(f"{where} [report]: 'kind' must be 'eti' or 'hdi', got {report['kind']!r}.")
     return ModelSpec(name=name, data=strings["data"], formula=strings["formula"], family=family,
                      method=method, na=strings.get("na", "drop"), priors=priors,
+                     weights=strings.get("weights"), link=strings.get("link"),
                      sampling=sampling, report=report,
                      description=strings.get("description", ""), path=path)
 

@@ -44,15 +44,18 @@ class MultilevelPyMCModel(PyMCModel):
     residuals : ResidualLayout or None
         Correlated residuals within groups, ``ar1(time | g)`` or ``cs(1 | g)``: our exact
         Gaussian likelihood replaces Bambi's (multilevel.bayes.residuals).
+    prior_weights : ndarray or None
+        Gaussian prior weights (lme4's ``weights=``): row i has residual SD σ/√wᵢ.
     """
 
     def __init__(self, blocks: list[Block], coefficient_prior=None, lkj_eta: float = LKJ_ETA,
-                 residuals=None):
+                 residuals=None, prior_weights=None):
         super().__init__()
         self.blocks = blocks
         self.coefficient_prior = coefficient_prior
         self.lkj_eta = lkj_eta
         self.residuals = residuals
+        self.prior_weights = prior_weights
 
     def build(self, spec):
         """Bambi's ``PyMCModel.build`` with our component for the parent parameter."""
@@ -77,6 +80,11 @@ class MultilevelPyMCModel(PyMCModel):
                 build_likelihood(self.residuals, spec.response_term.name, self.components[parent].output,
                                  self.components["sigma"].output,
                                  np.asarray(spec.response_term.data, dtype=float).reshape(-1))
+            elif self.prior_weights is not None:   # lme4's weights: residual variance σ²/w
+                pm.Normal(spec.response_term.name, mu=self.components[parent].output,
+                          sigma=self.components["sigma"].output / np.sqrt(self.prior_weights),
+                          observed=np.asarray(spec.response_term.data, dtype=float).reshape(-1),
+                          dims="__obs__")
             else:
                 self.response_component = ResponseComponent(spec.response_term)
                 self.response_component.build(self, spec)

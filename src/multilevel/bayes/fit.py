@@ -21,7 +21,8 @@ def fit_bayes(formula: str, data: pd.DataFrame, family: str = "gaussian", priors
               draws: int = 1000, tune: int = 1000, chains: int = 4, seed: int | None = None,
               sampler: str = "auto", progress: bool = True, na: str = "drop",
               target_accept: float = 0.9, lkj_eta: float = 1.0, check: bool = True,
-              noncentered: bool | str = True) -> BayesFit:
+              noncentered: bool | str = True, weights: str | None = None,
+              link: str | None = None) -> BayesFit:
     """Fit a Bayesian multilevel model (see :func:`multilevel.fit` for the arguments).
 
     Parameters
@@ -36,6 +37,8 @@ def fit_bayes(formula: str, data: pd.DataFrame, family: str = "gaussian", priors
     noncentered : bool or "auto"
         Parameterization of scalar group effects (see :func:`build_model`); ``"auto"``
         centres them when every grouping factor has >= 20 rows per level.
+    weights, link
+        See :func:`build_model`.
     """
     check_settings(draws, tune, chains, target_accept)
     chosen = choose_sampler(sampler)
@@ -43,7 +46,7 @@ def fit_bayes(formula: str, data: pd.DataFrame, family: str = "gaussian", priors
                                 target_accept=float(target_accept))
     start = time.perf_counter()
     built = build_model(formula, data, family=family, priors=priors, na=na, lkj_eta=lkj_eta,
-                        noncentered=noncentered)
+                        noncentered=noncentered, weights=weights, link=link)
     settings = _compatible_sampler(settings, sampler, built)
     collapsed = None
     if str(sampler).lower() == "auto" and prefers_marginal(built):

@@ -20,9 +20,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+from multilevel.formula.links import inverse_link
+
 # the family's parameters besides η, per posterior draw
 AUXILIARY = {"gaussian": ("sigma",), "t": ("sigma", "nu"), "negativebinomial": ("alpha",),
-             "bernoulli": (), "binomial": (), "poisson": ()}
+             "bernoulli": (), "binomial": (), "poisson": (), "gamma": ("alpha",)}
 _HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
 
 
@@ -32,7 +34,8 @@ def supports(built) -> bool:
 
 
 def family_loglik(family: str, eta: np.ndarray, y: np.ndarray, params: dict | None = None,
-                  trials: np.ndarray | None = None, extra_var=0.0) -> np.ndarray:
+                  trials: np.ndarray | None = None, extra_var=0.0, link: str | None = None,
+                  weights: np.ndarray | None = None) -> np.ndarray:
     """log p(y | η) per draw and row with Bambi's link and parameterisation of ``family``.
 
     Parameters
@@ -48,10 +51,18 @@ def family_loglik(family: str, eta: np.ndarray, y: np.ndarray, params: dict | No
         Binomial trials.
     extra_var : float or ndarray (draws, rows)
         Gaussian only: variance added to σ² (new groups integrated out).
+    link : str, optional
+        A non-default link (R's name, as passed to Bambi); the density is that of μ = g⁻¹(η).
+    weights : ndarray (rows,), optional
+        Gaussian prior weights: the residual variance of row i is σ²/wᵢ.
     """
     params = params or {}
+    if link is not None:
+        return _linked_loglik(family, bambi_mean(family, eta, link), y, params, trials)
+    if family == "gamma":   # Bambi: shape α, mean μ = 1/η (inverse link)
+        return _gamma(1.0 / eta, y, params["alpha"])
     if family == "gaussian":
-        var = params["sigma"] ** 2 + extra_var
+        var = params["sigma"] ** 2 / (1.0 if weights is None else weights) + extra_var
         return -0.5 * (y - eta) ** 2 / var - _HALF_LOG_2PI - 0.5 * np.log(var)
     if family == "t":
         sigma, nu = params["sigma"], params["nu"]
@@ -75,6 +86,44 @@ def family_loglik(family: str, eta: np.ndarray, y: np.ndarray, params: dict | No
     raise ValueError(f"no closed-form log-likelihood for the family {family!r}")
 
 
+def _gamma(mu, y, alpha):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (alpha * np.log(alpha / mu) - special.gammaln(alpha) + (alpha - 1) * np.log(y)
+               - alpha * y / mu)
+    return np.where(mu > 0, out, -np.inf)
+
+
+# Bambi's probit divides by pt.sqrt(2) of an integer constant: float32's √2
+_SQRT2_BAMBI = float(np.float32(np.sqrt(2.0)))
+
+
+def bambi_mean(family: str, eta: np.ndarray, link: str) -> np.ndarray:
+    """μ = g⁻¹(η) computed as Bambi's links compute it (probit through erf with float32's √2,
+    probabilities of exactly 0 or 1 moved in by machine ε), so densities equal PyMC's."""
+    if link not in ("probit", "cloglog"):
+        return inverse_link(family, eta, link)
+    eps = np.finfo(np.float64).eps
+    mu = 0.5 + 0.5 * special.erf(eta / _SQRT2_BAMBI) if link == "probit" else 1 - np.exp(-np.exp(eta))
+    return np.where(mu == 0, eps, np.where(mu == 1, 1 - eps, mu))
+
+
+def _linked_loglik(family: str, mu: np.ndarray, y: np.ndarray, params: dict, trials) -> np.ndarray:
+    """Densities at the mean μ for non-default links (Bambi's parameterisations)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if family == "gaussian":
+            sigma = params["sigma"]
+            return -0.5 * ((y - mu) / sigma) ** 2 - _HALF_LOG_2PI - np.log(sigma)
+        if family in ("bernoulli", "binomial"):
+            n = np.ones_like(y) if trials is None else np.asarray(trials, dtype=float)
+            const = special.gammaln(n + 1) - special.gammaln(y + 1) - special.gammaln(n - y + 1)
+            return const + special.xlogy(y, mu) + special.xlog1py(n - y, -mu)
+        if family == "poisson":
+            return special.xlogy(y, mu) - mu - special.gammaln(y + 1)
+        if family == "gamma":
+            return _gamma(mu, y, params["alpha"])
+    raise ValueError(f"no closed-form log-likelihood for the family {family!r} with a link")
+
+
 def pointwise(fit) -> np.ndarray:
     """log p(y_i | draw) of every fitted row, shape (chain, draw, rows), a block of draws
     at a time (:func:`fitted_eta_chunks`)."""
@@ -86,7 +135,8 @@ def pointwise(fit) -> np.ndarray:
     trials = fit.design.frame.trials if fit.family == "binomial" else None
     out = np.empty((chains * draws, len(y)))
     for rows, eta in fitted_eta_chunks(fit):
-        out[rows] = family_loglik(fit.family, eta, y, {k: v[rows] for k, v in params.items()}, trials)
+        out[rows] = family_loglik(fit.family, eta, y, {k: v[rows] for k, v in params.items()}, trials,
+                                  link=getattr(fit, "link", None), weights=fit.design.weights)
     return out.reshape(chains, draws, -1)
 
 
@@ -105,7 +155,7 @@ def fitted_eta_chunks(fit, rows_times_draws: int = 1_000_000):
     size = max(1, rows_times_draws // max(1, design.n))
     for start in range(0, len(fixef), size):
         draws = slice(start, start + size)
-        eta = fixef[draws] @ design.X.T
+        eta = fixef[draws] @ design.X.T + (0.0 if design.offset is None else design.offset)
         for term in design.reterms:
             eta += group_contribution(effects[term.name][draws], term.codes, term.X)
         yield draws, eta

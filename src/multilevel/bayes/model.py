@@ -16,11 +16,12 @@ import pandas as pd
 from multilevel.bayes.translate import (
     BAMBI_FAMILIES, Block, bambi_formula, blocks, translate_priors,
 )
-from multilevel.errors import FormulaError, PriorError
+from multilevel.errors import FamilyError, FormulaError, PriorError
 from multilevel.formula import Design, build_design, model_frame, parse_formula
 from multilevel.formula.frame import labelled_groups
 from multilevel.formula.namespace import SAFE_FUNCTIONS
 from multilevel.formula.transforms import r_transforms
+from multilevel.formula.links import check_link
 
 
 @dataclass
@@ -46,6 +47,8 @@ class BuiltModel:
     formula: str
     family: str
     priors: object = field(default=None)
+    link: str | None = None   # a non-default link (R's name); None: the family's default
+    weights: str | None = None   # the weights column (binomial trials of a proportion response)
 
     @property
     def pymc(self):
@@ -72,7 +75,7 @@ class BuiltModel:
 
 def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", priors=None,
                 na: str = "drop", lkj_eta: float = 1.0, noncentered: bool | str = True,
-                ) -> BuiltModel:
+                weights: str | None = None, link: str | None = None) -> BuiltModel:
     """Build (but do not sample) the Bayesian model of an lme4 formula.
 
     Parameters
@@ -90,6 +93,12 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
     na : {"drop", "error"}
     lkj_eta : float
         LKJ shape for the correlation matrices of ``(x | g)`` blocks (1 = uniform).
+    weights : str, optional
+        Prior weights: for ``family="gaussian"`` the residual SD of row i is σ/√wᵢ (lme4's
+        σ²/w); for ``family="binomial"`` with a proportion response the column of trials
+        (R's proportion-and-weights form). Other families refuse them.
+    link : str, optional
+        R's link name, passed to Bambi (``"probit"``, ``"cloglog"``, ``"log"``, ...).
     noncentered : bool or "auto"
         Parameterization of the scalar and ``||`` group effects (Bambi's option;
         correlated blocks are always non-centred). ``"auto"``: centred when every
@@ -114,7 +123,12 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
     from multilevel.bayes.backend import MultilevelPyMCModel
 
     parsed = parse_formula(formula)
-    frame = model_frame(parsed, data, family=family, na=na)
+    frame = model_frame(parsed, data, family=family, na=na, weights=weights)
+    if frame.weights is not None and frame.family != "gaussian":
+        raise FamilyError("weights= in a Bayesian fit are taken for family='gaussian' (residual SD "
+                          "σ/√w) and family='binomial' with a proportion response (the weights are "
+                          "the trials); other families: method='ml'.")
+    link = check_link(frame.family, link)
     design = build_design(parsed, frame)
     if design.dropped_columns:
         raise FormulaError(
@@ -131,9 +145,10 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
     with warnings.catch_warnings(), r_transforms():
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=UserWarning, module="bambi")
-        model = bmb.Model(bambi_formula(parsed), _numpy_columns(_categorical_strings(labelled_groups(parsed, frame.data))),
+        model = bmb.Model(bambi_formula(parsed, trials=frame.trials is not None),
+                          _numpy_columns(_categorical_strings(labelled_groups(parsed, frame.data))),
                           family=BAMBI_FAMILIES[frame.family],
-                          extra_namespace=dict(SAFE_FUNCTIONS),
+                          link=link, extra_namespace=dict(SAFE_FUNCTIONS),
                           noncentered=_noncentered(noncentered, design))
     component = model.conditional_parameters[model.family.likelihood.parent]
     block_list = blocks(design, component.group_specific_terms)
@@ -148,11 +163,12 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
             )
         model.set_priors({k: _to_bambi(v, k) for k, v in bambi_priors.items()})
     model.backend = MultilevelPyMCModel(block_list, coefficient_prior=preset, lkj_eta=lkj_eta,
+                                        prior_weights=frame.weights,
                                         residuals=layout)
     model.backend.build(model)
     model.built = True
     return BuiltModel(bambi=model, design=design, blocks=block_list, formula=formula,
-                      family=frame.family, priors=priors)
+                      family=frame.family, priors=priors, link=link, weights=weights)
 
 
 CENTRED_MIN_PER_LEVEL = 20

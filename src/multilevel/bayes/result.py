@@ -60,6 +60,16 @@ class BayesFit:
         return self.built.family
 
     @property
+    def link(self) -> str | None:
+        """A non-default link (R's name) chosen with ``link=``; None: the family's default."""
+        return self.built.link
+
+    def data_options(self) -> dict:
+        """``link`` and ``weights`` as given to :func:`multilevel.fit` (for refits of the model)."""
+        return {k: v for k, v in (("link", self.built.link), ("weights", self.built.weights))
+                if v is not None}
+
+    @property
     def design(self):
         """The design (lme4 layout) shared with the frequentist engine."""
         return self.built.design

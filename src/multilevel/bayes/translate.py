@@ -9,6 +9,7 @@ recorded here as :class:`Block` and honoured by :mod:`multilevel.bayes.backend`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from multilevel.errors import FormulaError, PriorError
@@ -24,6 +25,7 @@ BAMBI_FAMILIES = {
     "poisson": "poisson",
     "t": "t",
     "negativebinomial": "negativebinomial",
+    "gamma": "gamma",
 }
 
 
@@ -55,16 +57,23 @@ class Block:
 
 
 def bambi_group(bar: Bar) -> str:
-    """Bambi's spelling of a grouping factor (columns joined by ``:``, outer first)."""
-    return ":".join(bar.group_vars)
+    """Bambi's spelling of a grouping factor (columns joined by ``:``, outer first; a name
+    that is not an identifier in backticks)."""
+    return ":".join(v if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", v) else f"`{v}`"
+                    for v in bar.group_vars)
 
 
-def bambi_formula(parsed: ParsedFormula) -> str:
-    """The formula Bambi receives: response, fixed part, one bar per expanded bar."""
+def bambi_formula(parsed: ParsedFormula, trials: bool = False) -> str:
+    """The formula Bambi receives: response, fixed part, offsets, one bar per expanded bar.
+
+    ``trials``: the model frame holds binomial successes and trials (``cbind``, ``p()`` or
+    a proportion with ``weights=``).
+    """
     resp = parsed.response
-    lhs = f"p({SUCCESSES}, {TRIALS})" if resp.kind in ("cbind", "trials") else resp.text
+    lhs = f"p({SUCCESSES}, {TRIALS})" if trials or resp.kind in ("cbind", "trials") else resp.text
+    offsets = [f"offset({expr})" for expr in parsed.offsets]
     bars = [f"({bar.expr} | {bambi_group(bar)})" for bar in parsed.bars]
-    return f"{lhs} ~ " + " + ".join([parsed.fixed, *bars])
+    return f"{lhs} ~ " + " + ".join([parsed.fixed, *offsets, *bars])
 
 
 def bar_term_names(bar: Bar) -> list[str]:

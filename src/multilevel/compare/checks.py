@@ -14,7 +14,7 @@ from multilevel.errors import ComparisonError
 
 # A density and a probability mass are not on the same scale: elpd, AIC and LRT
 # across these two kinds compare numbers with different units.
-CONTINUOUS = {"gaussian", "t"}
+CONTINUOUS = {"gaussian", "t", "gamma"}
 
 
 def is_bayes(fit) -> bool:
@@ -75,6 +75,13 @@ def _check_same_data(fits: dict) -> None:
             raise ComparisonError(
                 f"Models {ref_name!r} and {name!r} have different binomial trials; "
                 "compare models of the same counts."
+            )
+        w0, w = ref.design.weights, fit.design.weights
+        if (w0 is None) != (w is None) or (w0 is not None and not np.array_equal(w0, w)):
+            raise ComparisonError(
+                f"Models {ref_name!r} and {name!r} have different prior weights (weights=): "
+                "each weighs the rows' log-likelihood differently, so elpd, AIC and LRT are not "
+                "comparable. Fit both with the same weights."
             )
 
 

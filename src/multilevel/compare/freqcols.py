@@ -33,7 +33,7 @@ def ml_companions(fits: dict) -> tuple[dict, list[str]]:
             try:
                 if is_bayes(fit):
                     out[name] = fit_model(fit.formula, fit.design.frame.data, method="ml",
-                                       family=fit.family)
+                                       family=fit.family, **fit.data_options())
                 else:
                     out[name] = fit.refit_ml()
                     if getattr(fit, "method", "ml") == "reml":

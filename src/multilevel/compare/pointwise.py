@@ -61,7 +61,7 @@ def heldout_loglik(fit, newdata: pd.DataFrame, y: np.ndarray, trials: np.ndarray
     family = fit.family
     y = np.asarray(y, dtype=float)
     eta, extra_var = _linear_predictor(fit, newdata, family, seed)
-    ll = _family_loglik(fit, family, eta, extra_var, y, trials)
+    ll = _family_loglik(fit, family, eta, extra_var, y, trials, _weights(fit, newdata))
     return ll.reshape(chains, draws, -1)
 
 
@@ -96,11 +96,23 @@ def _param(fit, name):
     return np.asarray(fit.posterior[name].values, dtype=float).reshape(-1, 1)
 
 
-def _family_loglik(fit, family, eta, extra_var, y, trials):
+def _weights(fit, newdata) -> np.ndarray | None:
+    """The held-out rows' gaussian prior weights (the fit's ``weights=`` column), or None."""
+    built = getattr(fit, "built", None)
+    column = getattr(built, "weights", None)
+    if column is None or fit.family != "gaussian":
+        return None
+    if column not in newdata.columns:
+        raise ComparisonError(f"The held-out rows lack the weights column {column!r}.")
+    return newdata[column].to_numpy(dtype=float)
+
+
+def _family_loglik(fit, family, eta, extra_var, y, trials, weights=None):
     """The family's density (:func:`multilevel.bayes.loglik.family_loglik`) at the fit's draws."""
     if family not in AUXILIARY:
         raise ComparisonError(f"No held-out log-likelihood for family {family!r}.")
     if family == "binomial" and trials is None:
         raise ComparisonError("The binomial log-likelihood needs the trials of the held-out rows.")
     params = {name: _param(fit, name) for name in AUXILIARY[family]}
-    return family_loglik(family, eta, y, params, trials, extra_var)
+    return family_loglik(family, eta, y, params, trials, extra_var, link=getattr(fit, "link", None),
+                         weights=weights)

@@ -109,7 +109,8 @@ def refit_options(fit, refit: dict | None) -> dict:
     options = {"family": fit.family, "priors": fit.built.priors, "draws": s.draws, "tune": s.tune,
                "chains": s.chains, "seed": s.seed, "sampler": s.sampler,
                "target_accept": s.target_accept,
-               "lkj_eta": getattr(fit.built.bambi.backend, "lkj_eta", 1.0), "na": "error"}
+               "lkj_eta": getattr(fit.built.bambi.backend, "lkj_eta", 1.0), "na": "error",
+               **fit.data_options()}
     unknown = sorted(set(refit or {}) - set(REFIT_KEYS))
     if unknown:
         raise ComparisonError(

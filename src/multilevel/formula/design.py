@@ -22,6 +22,8 @@ import scipy.sparse as sp
 
 from multilevel.errors import DataError, FormulaError
 from multilevel.formula.frame import ModelFrame, group_codes, group_labels
+from multilevel.formula.names import r_label
+from multilevel.formula.offset import evaluate_offset
 from multilevel.formula.namespace import safe_environment
 from multilevel.formula.parse import Bar, ParsedFormula
 from multilevel.formula.transforms import design_matrices
@@ -103,6 +105,10 @@ class DesignSpec:
     x_names: list[str] = field(default_factory=list)
     kept_columns: np.ndarray | None = None
 
+    def offset(self, newdata: pd.DataFrame) -> np.ndarray | None:
+        """The formula's ``offset()`` terms on new rows (None without offsets)."""
+        return evaluate_offset(self.parsed.offsets, newdata, what="new data")
+
     def fixed_X(self, newdata: pd.DataFrame) -> np.ndarray:
         """Fixed-effects matrix for new rows, same columns as the fit."""
         try:
@@ -129,6 +135,16 @@ class Design:
     spec: DesignSpec
     frame: ModelFrame
     dropped_columns: list[str] = field(default_factory=list)
+    offset: np.ndarray | None = None    # the offset() terms' sum per row (coefficient 1)
+
+    @property
+    def weights(self) -> np.ndarray | None:
+        """Prior weights (lme4's ``weights``; binomial trials are kept as ``frame.trials``)."""
+        return self.frame.weights
+
+    @property
+    def offset_or_zero(self) -> np.ndarray:
+        return np.zeros(self.n) if self.offset is None else self.offset
 
     @property
     def n(self) -> int:
@@ -190,7 +206,7 @@ def _matrix(formula: str, data: pd.DataFrame, what: str):
     X = np.asarray(common.design_matrix, dtype=float)
     if X.ndim == 1:
         X = X[:, None]
-    names = [lme4_name(lbl) for lbl in labels]
+    names = [r_label(lme4_name(lbl), data.columns) for lbl in labels]
     check_finite(X, names, f"the {what}' column" if what.endswith("effects") else f"the {what}, column")
     check_scale(X, names, f"The {what}' column" if what.endswith("effects") else f"The {what}, column")
     return common, X, names
@@ -227,7 +243,8 @@ def build_design(parsed: ParsedFormula, frame: ModelFrame, drop_rank_deficient: 
     spec = DesignSpec(parsed=parsed, fixed_matrix=fixed_matrix, x_names=x_names,
                       kept_columns=kept if dropped else None)
     return Design(y=np.asarray(y, dtype=float), X=X, x_names=x_names, reterms=reterms,
-                  spec=spec, frame=frame, dropped_columns=dropped)
+                  spec=spec, frame=frame, dropped_columns=dropped,
+                  offset=evaluate_offset(parsed.offsets, data))
 
 
 def term_matrix(term: ReTerm, newdata: pd.DataFrame) -> np.ndarray:

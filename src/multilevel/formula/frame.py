@@ -24,13 +24,14 @@ import pandas as pd
 from multilevel.errors import DataError, DataWarning, FamilyError, FormulaError
 from multilevel.formula.namespace import safe_environment
 from multilevel.formula.parse import ParsedFormula, call_arguments, check_names, column_names
+from multilevel.formula.weights import binomial_proportions, check_weights_column, weight_values
 from multilevel.formula.transforms import SCALE_ROWS, SCALE_TRANSFORMS, ScaleRows, design_matrices
 from multilevel.formula.validate import (
     check_counts, check_finite, check_reserved, check_unique_columns, check_unique_labels,
     check_value_columns,
 )
 
-FAMILIES = ("gaussian", "bernoulli", "binomial", "poisson", "t", "negativebinomial")
+FAMILIES = ("gaussian", "bernoulli", "binomial", "poisson", "t", "negativebinomial", "gamma")
 _COUNT_FAMILIES = ("poisson", "negativebinomial")
 NA_ACTIONS = ("drop", "error")
 # Derived binomial columns; formulae refuses identifiers that start with "_".
@@ -62,6 +63,7 @@ class ModelFrame:
     trials: np.ndarray | None
     n_dropped: int
     family: str
+    weights: np.ndarray | None = None   # prior weights (binomial: folded into ``trials``)
 
 
 def check_family(family: str) -> str:
@@ -77,7 +79,8 @@ def check_family(family: str) -> str:
     return name
 
 
-def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str = "drop") -> ModelFrame:
+def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str = "drop",
+                weights: str | None = None) -> ModelFrame:
     """Select, check and clean the rows used by a model.
 
     Parameters
@@ -88,6 +91,8 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     na : {"drop", "error"}
         ``"drop"`` removes incomplete rows with a :class:`DataWarning` saying how many
         (lme4's ``na.omit``); ``"error"`` raises :class:`DataError` instead.
+    weights : str, optional
+        A column of prior weights (lme4's ``weights=``; see :mod:`multilevel.formula.weights`).
 
     Returns
     -------
@@ -106,6 +111,8 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     check_unique_columns(data.columns, used)
     check_reserved(used, family, derived)
     check_value_columns(data, _value_columns(parsed, used))
+    weights = check_weights_column(weights, data)
+    used += [weights] if weights is not None and weights not in used else []
     frame = data[used]
     incomplete = frame.isna().any(axis=1).to_numpy()
     n_dropped = int(incomplete.sum())
@@ -131,10 +138,24 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     time = parsed.residuals.time if parsed.residuals is not None else None
     if time in frame.columns and pd.api.types.is_numeric_dtype(frame[time]):
         check_finite(frame[time].to_numpy(dtype=float), [time], "the residual structure's time")
-    y, trials, frame = _response(parsed, frame, family)
+    w = None if weights is None else weight_values(frame, weights)
+    if w is not None and family == "bernoulli":
+        raise FamilyError("weights= with family='bernoulli': R reads a 0/1 response with weights as "
+                          "successes out of w trials; write it as family='binomial' with the "
+                          "proportion as response and weights= as the trials.")
+    if w is not None and family == "binomial" and parsed.response.kind == "plain":
+        name = parsed.response.text   # a column, or arithmetic such as incidence / size
+        values = frame[name] if name in frame.columns else pd.Series(eval_arithmetic(name, frame))
+        y, trials = binomial_proportions(values, w, name)
+        frame[SUCCESSES], frame[TRIALS], w = y, trials, None
+    else:
+        y, trials, frame = _response(parsed, frame, family)
+    if w is not None and trials is not None:
+        raise FamilyError("weights= with a cbind()/p() response: the trials already weight each row; "
+                          "give either cbind(successes, failures) or a proportion with weights=trials.")
     if n_dropped:
         _record_scale_rows(parsed, data, ~incomplete, frame)
-    return ModelFrame(data=frame, y=y, trials=trials, n_dropped=n_dropped, family=family)
+    return ModelFrame(data=frame, y=y, trials=trials, n_dropped=n_dropped, family=family, weights=w)
 
 
 def _value_columns(parsed: ParsedFormula, used: list[str]) -> list[str]:
@@ -322,6 +343,8 @@ def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: str):
         )
     y = column.to_numpy(dtype=float)
     check_finite(y, [resp.text], "the response")
+    if family == "gamma" and np.any(y <= 0):
+        raise DataError(f"Response column {resp.text!r} must be positive for family 'gamma'.")
     if family in _COUNT_FAMILIES:
         check_counts(y, family, resp.text)
     return y, None, frame

@@ -1,8 +1,10 @@
-"""The response scale: each family's inverse link.
+"""The response scale: each family's links and their inverses, as R's family objects.
 
-Bambi's links are lme4's canonical ones: logit for bernoulli and binomial, log for
-poisson and negative binomial, identity for gaussian and t. Bayesian predictions and
-the frequentist GLM/GLMM fits both map linear predictors through :func:`inverse_link`.
+The default links are lme4's (and Bambi's): logit for bernoulli and binomial, log for
+poisson and the negative binomial, inverse for gamma (R's ``Gamma()`` and Bambi's),
+identity for gaussian and t. ``link=`` chooses another
+from :data:`LINKS`. Bayesian predictions and the frequentist GLM/GLMM fits both map
+linear predictors through :func:`inverse_link`.
 """
 
 from __future__ import annotations
@@ -10,20 +12,54 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+from multilevel.errors import FamilyError
+
 LOGIT = frozenset({"bernoulli", "binomial"})
-LOG = frozenset({"poisson", "negativebinomial"})
+LOG = frozenset({"poisson", "negativebinomial", "gamma"})
+# The links each family accepts (first: the default).
+LINKS = {
+    "bernoulli": ("logit", "probit", "cloglog"),
+    "binomial": ("logit", "probit", "cloglog"),
+    "poisson": ("log", "identity", "sqrt"),
+    "negativebinomial": ("log",),
+    "gamma": ("inverse", "log", "identity"),
+    "gaussian": ("identity",),   # log: Bambi's default priors fail to initialize it (absent)
+    "t": ("identity",),
+}
 
 
-def inverse_link(family: str, eta: np.ndarray) -> np.ndarray:
-    """The mean on the response scale (a probability per trial for the logit families).
+def default_link(family: str) -> str:
+    """The link used when ``link=`` is not given."""
+    return LINKS.get(family, ("identity",))[0]
+
+
+def inverse_link_fn(link: str):
+    """μ = g⁻¹(η) for an R link name."""
+    return {"logit": special.expit, "probit": special.ndtr,
+            "cloglog": lambda e: -np.expm1(-np.exp(np.minimum(e, 700))),
+            "log": np.exp, "identity": lambda e: e, "sqrt": np.square,
+            "inverse": lambda e: 1.0 / e}[link]
+
+
+def inverse_link(family: str, eta: np.ndarray, link: str | None = None) -> np.ndarray:
+    """The mean on the response scale (a probability per trial for the binomial families).
 
     Examples
     --------
     >>> inverse_link("poisson", np.array([0.0, 1.0])).round(4).tolist()
     [1.0, 2.7183]
+    >>> inverse_link("binomial", np.array([0.0]), link="probit").tolist()
+    [0.5]
     """
-    if family in LOGIT:
-        return special.expit(eta)
-    if family in LOG:
-        return np.exp(eta)
-    return eta
+    return inverse_link_fn(link or default_link(family))(eta)
+
+
+def check_link(family: str, link: str | None) -> str | None:
+    """Validate ``link=`` for the family (R's names); None or the default link → None."""
+    if link is None:
+        return None
+    allowed = LINKS.get(family, ())
+    if link not in allowed:
+        raise FamilyError(f"link={link!r} is not available for family {family!r}; use one of "
+                          f"{', '.join(allowed)}.")
+    return None if link == default_link(family) else link

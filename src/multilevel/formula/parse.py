@@ -16,13 +16,13 @@ whitelist of transforms, so that a model spec cannot run code.
 
 from __future__ import annotations
 
-import io
-import keyword
 import re
 import tokenize
 from dataclasses import dataclass, field
 
 from multilevel.errors import FormulaError
+from multilevel.formula.names import formula_tokens, strip_backticks
+from multilevel.formula.offset import check_no_offset_in_bar, split_offset
 
 # Transforms a formula may call. Everything else that looks like a call is refused.
 ALLOWED_FUNCTIONS = frozenset(
@@ -38,14 +38,12 @@ ALLOWED_FUNCTIONS = frozenset(
         "cbind",
         # residual structures (multilevel.bayes.residuals)
         "ar1", "cs",
+        # lme4's offset (coefficient fixed at 1; multilevel.formula.offset)
+        "offset",
     }
 )
 # Calls that formulae knows but this package does not carry through, with what to do.
-UNSUPPORTED_FUNCTIONS = {
-    "offset": "offset() is not supported yet: the design would give it a coefficient "
-              "(lme4 fixes it at 1) and the Bayesian draws would not line up with it. For a "
-              "Gaussian model, subtract the offset from the response in the data instead.",
-}
+UNSUPPORTED_FUNCTIONS: dict[str, str] = {}
 # Values a keyword argument may take besides numbers and strings; TRUE/FALSE are R's
 # spellings (scale(x, scale = FALSE)), bound in multilevel.formula.namespace.
 _KEYWORD_VALUES = frozenset({"True", "False", "None", "TRUE", "FALSE"})
@@ -122,6 +120,7 @@ class ParsedFormula:
     fixed: str
     bars: tuple[Bar, ...] = field(default_factory=tuple)
     residuals: Residuals | None = None
+    offsets: tuple[str, ...] = ()   # arguments of offset() terms, not part of ``fixed``
 
     @property
     def has_bars(self) -> bool:
@@ -184,8 +183,13 @@ def parse_formula(text: str) -> ParsedFormula:
     fixed_terms: list[str] = []
     bars: list[Bar] = []
     residuals = None
+    offsets: list[str] = []
     for term in _flatten_grouped_bars(_split_top(sides[1], "+-")):
         body = term.lstrip("+-").strip()
+        offset = split_offset(term)
+        if offset is not None:
+            offsets.append(offset)
+            continue
         if _RESIDUAL_START.match(body):
             residuals = _parse_residuals(term, body, residuals)
             continue
@@ -204,7 +208,7 @@ def parse_formula(text: str) -> ParsedFormula:
     _check_expanded_size(fixed, bars)
     _check_response_not_a_term(response, fixed_terms, bars)
     return ParsedFormula(text=text, response=response, fixed=fixed, bars=tuple(bars),
-                         residuals=residuals)
+                         residuals=residuals, offsets=tuple(offsets))
 
 
 def _check_response_not_a_term(response: Response, fixed_terms: list[str], bars: list[Bar]) -> None:
@@ -303,6 +307,7 @@ def _parse_bar(inner: str, source: str) -> list[Bar]:
         )
     if _find_top(rhs, "|") >= 0:
         raise FormulaError(f"Random-effect term {source!r} has more than one '|'.")
+    check_no_offset_in_bar(lhs, source)
     exprs = _expand_double_bar(lhs, source) if double else [_normalise_expr(lhs, source)]
     return [
         Bar(expr=expr, group=name, group_vars=gvars, source=source)
@@ -314,16 +319,18 @@ def _parse_bar(inner: str, source: str) -> list[Bar]:
 def _expand_groups(rhs: str, source: str) -> list[tuple[str, tuple[str, ...]]]:
     """Grouping factors of a bar as (lme4 name, columns).
 
-    ``a`` → ``a``; ``a:b`` → ``a:b``; ``a/b`` → ``a`` and ``b:a`` (lme4's expandSlash
-    names the nested factor innermost first).
+    ``a`` → ``a``; ``a:b`` → ``a:b``; ``a/b`` → ``a`` and ``b:a``; ``a/b/c`` → ``a``,
+    ``b:a`` and ``c:(b:a)`` (lme4's expandSlash names the nested factor innermost first,
+    each level's name wrapping the one above it in parentheses). Backticked column
+    names are read without their backticks.
     """
     nested = [part.strip() for part in rhs.split("/")]
     out: list[tuple[str, tuple[str, ...]]] = []
     outer: list[str] = []
     for part in nested:
-        factors = [f.strip() for f in part.split(":")]
+        factors = [strip_backticks(f) for f in part.split(":")]
         for f in factors:
-            if not _IDENT.match(f) or f in ALLOWED_FUNCTIONS:
+            if not (_IDENT.match(f) or f"`{f}`" in part) or f in ALLOWED_FUNCTIONS:
                 raise FormulaError(
                     f"Grouping factor {f!r} in {source!r} must be a column name; "
                     "use ':' for interactions and '/' for nesting, e.g. '(1 | a/b)'."
@@ -331,8 +338,11 @@ def _expand_groups(rhs: str, source: str) -> list[tuple[str, tuple[str, ...]]]:
         if len(nested) == 1:
             out.append((":".join(factors), tuple(factors)))
         else:
+            above = out[-1][0] if out else ""
+            name = ":".join(reversed(factors)) if not above else \
+                ":".join([*reversed(factors), f"({above})" if ":" in above else above])
             outer = outer + factors
-            out.append((":".join(reversed(outer)), tuple(reversed(outer))))
+            out.append((name, tuple(reversed(outer))))
     return out
 
 
@@ -431,7 +441,7 @@ def _split_top(text: str, seps: str, keep_sign: bool = True) -> list[str]:
     for i, ch in enumerate(text):
         if quote:
             quote = None if ch == quote else quote
-        elif ch in "'\"":
+        elif ch in "'\"`":
             quote = ch
         elif ch in "({":
             depth += 1
@@ -472,23 +482,21 @@ def _strip_outer_parens(text: str) -> str | None:
 
 
 def _tokens(text: str):
-    try:
-        return [t for t in tokenize.generate_tokens(io.StringIO(text).readline)
-                if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER,
-                                  tokenize.INDENT, tokenize.DEDENT)]
-    except (tokenize.TokenError, SyntaxError, IndentationError) as exc:
-        raise FormulaError(f"Cannot read formula {text!r}: {exc}") from None
+    """R's tokens (:func:`multilevel.formula.names.formula_tokens`): ``x.1``, ``Petal.Width``,
+    ``yield`` and backticked names are whole names."""
+    return formula_tokens(text)
 
 
 def _check_tokens(text: str) -> None:
-    """Refuse anything that could execute code: attribute access, indexing, lambdas, dunders."""
-    if "`" in text:
-        raise FormulaError(
-            f"Backticks are not supported in formula {text!r}: rename the column to a plain "
-            "identifier (letters, digits, underscores)."
-        )
+    """Refuse anything that could execute code: attribute access, indexing, lambdas, dunders.
+
+    A name is data (a column) or a whitelisted call; Python keywords such as ``yield`` are
+    column names like any other (formulae never hands names to Python's parser). Backticked
+    names are single NAME tokens, so their text never counts as operators.
+    """
+    toks = _tokens(text)
     operators = 0
-    for tok in _tokens(text):
+    for i, tok in enumerate(toks):
         operators += tok.type == tokenize.OP and tok.string in _BINARY_OPS
         if operators > MAX_OPERATORS:
             raise FormulaError(
@@ -496,6 +504,10 @@ def _check_tokens(text: str) -> None:
                 f"may have at most {MAX_OPERATORS} (about as many terms). Use fewer terms, e.g. "
                 "summarize many predictors (principal components, sums) before fitting."
             )
+        called = i + 1 < len(toks) and toks[i + 1].string == "("
+        if tok.type == tokenize.NAME and called and tok.string not in ALLOWED_FUNCTIONS:
+            raise FormulaError(f"Function {tok.string!r} is not allowed in a formula. Allowed "
+                               f"transforms: {', '.join(sorted(ALLOWED_FUNCTIONS))}.")
         if tok.type == tokenize.OP and tok.string not in _ALLOWED_OPS:
             raise FormulaError(
                 f"Operator {tok.string!r} at column {tok.start[1]} of formula {text!r} is not "
@@ -503,9 +515,7 @@ def _check_tokens(text: str) -> None:
                 "whitelisted transforms, not attribute access or indexing."
             )
         if tok.type == tokenize.NAME:
-            if keyword.iskeyword(tok.string) and tok.string not in _KEYWORD_VALUES:
-                raise FormulaError(f"Python keyword {tok.string!r} is not allowed in a formula.")
-            if tok.string.startswith("__"):
+            if any(part.startswith("__") for part in tok.string.split(".")):
                 raise FormulaError(f"Name {tok.string!r} is not allowed in a formula.")
         if tok.type not in (tokenize.NAME, tokenize.OP, tokenize.NUMBER, tokenize.STRING):
             raise FormulaError(f"Unexpected {tok.string!r} in formula {text!r}.")

@@ -31,12 +31,13 @@ class AGQDeviance:
         par = np.asarray(par, dtype=float)
         theta, beta = par[:pb.nth], par[pb.nth:]
         _, u, eta, _ = pb.pirls_u(theta, beta, self.warm.get("u"))
-        self.warm["u"] = u
+        if np.all(np.isfinite(u)):   # a failed point must not seed the next
+            self.warm["u"] = u
         _, w = pb.family.score_weight(eta, pb.y, pb.n)
         t = float(theta[0])
         curvature = 1.0 + t * t * np.bincount(self.codes, weights=w * self.x ** 2, minlength=self.levels)
         sd = 1.0 / np.sqrt(curvature)                                        # σ_l
-        offset = pb.X @ beta
+        offset = pb.X @ beta + pb.off
         terms = []
         for z, omega in zip(self.nodes, self.weights):
             uk = u + np.sqrt(2.0) * sd * z                                   # per level

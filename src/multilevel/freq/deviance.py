@@ -40,20 +40,23 @@ class PLSSolution:
     logdet_RX: float
     RXtRX: np.ndarray
     factor: object
+    logdet_W: float = 0.0   # Σ log wᵢ of prior weights (lme4's ldW), 0 without weights
 
     def deviance(self, n: int, p: int, reml: bool) -> float:
         if reml:
             nmp = n - p
-            return float(self.logdet_A + self.logdet_RX + nmp * (1.0 + np.log(2.0 * np.pi * self.r2 / nmp)))
-        return float(self.logdet_A + n * (1.0 + np.log(2.0 * np.pi * self.r2 / n)))
+            return float(self.logdet_A + self.logdet_RX - self.logdet_W
+                         + nmp * (1.0 + np.log(2.0 * np.pi * self.r2 / nmp)))
+        return float(self.logdet_A - self.logdet_W + n * (1.0 + np.log(2.0 * np.pi * self.r2 / n)))
 
 
 def solve_pls(layout: Layout, cp: Crossproducts, theta: np.ndarray, solver: str = "auto",
               residuals: bool = True) -> PLSSolution:
     """Penalized least squares at θ: conditional modes u, β̂(θ), r²(θ) and log-determinants.
 
-    ``residuals`` computes r² from the residual vector (exact; needs the unweighted
-    data); otherwise from the cross-products (PIRLS steps, where only β and u matter).
+    ``residuals`` computes r² from the residual vector (exact; weighted by ``cp.weights``,
+    the prior weights of a weighted LMM); otherwise from the cross-products (PIRLS steps,
+    where only β and u matter).
     """
     theta = np.asarray(theta, dtype=float)
     Ts = term_factors(layout, theta)
@@ -71,12 +74,15 @@ def solve_pls(layout: Layout, cp: Crossproducts, theta: np.ndarray, solver: str 
     u = Aiy - AiX @ beta
     if residuals:
         resid = layout.y - layout.X @ beta - layout.Z @ lambda_times(layout, Ts, u)
-        r2 = float(resid @ resid + u @ u)
+        w = cp.weights
+        r2 = float(resid @ (resid if w is None else w * resid) + u @ u)
     else:
         r2 = float(cp.XyXy[p, p] - 2 * beta @ cp.XyXy[:p, p] + beta @ cp.XyXy[:p, :p] @ beta
                    - (rhsy - rhsX @ beta) @ u)
+    logdet_W = float(np.sum(np.log(cp.weights))) if residuals and cp.weights is not None else 0.0
     return PLSSolution(theta=theta, beta=beta, u=u, r2=r2, logdet_A=factor.logdet,
-                       logdet_RX=2.0 * float(np.sum(np.log(np.diag(RX)))), RXtRX=RXtRX, factor=factor)
+                       logdet_RX=2.0 * float(np.sum(np.log(np.diag(RX)))), RXtRX=RXtRX, factor=factor,
+                       logdet_W=logdet_W)
 
 
 def make_deviance(design: Design, reml: bool = True, solver: str = "auto"):
@@ -107,7 +113,7 @@ def make_deviance(design: Design, reml: bool = True, solver: str = "auto"):
     1743.6283
     """
     layout = Layout.from_design(design)
-    cp = layout.crossproducts()
+    cp = layout.crossproducts(layout.weights)
     n, p = layout.n, layout.p
 
     def solution(theta) -> PLSSolution:

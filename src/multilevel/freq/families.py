@@ -1,7 +1,14 @@
-"""GLM families with canonical links (binomial/bernoulli: logit; poisson: log), as R's.
+"""GLM families and links as R's family objects (``binomial(link = "probit")``, ``Gamma``,
+MASS's ``negative.binomial(theta)``).
 
 The log-likelihood includes the normalizing constants R includes (the binomial
 coefficient, ``log y!``), so logLik/AIC/BIC equal R's ``glm`` and lme4's ``glmer``.
+For the Gamma family the log-likelihood is R's ``Gamma()$aic``: the dispersion is
+plugged in as the mean deviance (deviance / Σ weights) and the ``+2`` R adds for it is
+kept, so glmer's Laplace deviance and logLik are reproduced exactly.
+
+For non-binomial families ``n`` holds the prior weights (1 without ``weights=``); for
+binomial families it holds the trials.
 """
 
 from __future__ import annotations
@@ -9,23 +16,74 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
+from scipy import special, stats
 
 from multilevel.errors import FamilyError
-from multilevel.formula.links import inverse_link
+from multilevel.formula.links import LINKS as ALLOWED_LINKS
+from multilevel.formula.links import default_link, inverse_link_fn
 
-LINKS = {"binomial": "logit", "bernoulli": "logit", "poisson": "log"}
+LINKS = {"binomial": "logit", "bernoulli": "logit", "poisson": "log", "gamma": "log",
+         "negativebinomial": "log"}
+_TINY = 1e-300
+
+
+def _linkfun(link: str, mu: np.ndarray) -> np.ndarray:
+    return {"logit": special.logit, "probit": special.ndtri,
+            "cloglog": lambda m: np.log(-np.log1p(-m)), "log": np.log, "identity": lambda m: m,
+            "sqrt": np.sqrt, "inverse": lambda m: 1.0 / m}[link](mu)
+
+
+def _mu_eta(link: str, eta: np.ndarray) -> np.ndarray:
+    """dμ/dη, clipped away from 0 as R's family objects do."""
+    eps = np.finfo(float).eps
+    if link == "logit":
+        e = np.exp(-np.abs(eta))
+        return np.maximum(e / (1 + e) ** 2, eps)
+    if link == "probit":
+        return np.maximum(stats.norm.pdf(eta), eps)
+    if link == "cloglog":
+        eta = np.minimum(eta, 700)
+        return np.maximum(np.exp(eta) * np.exp(-np.exp(eta)), eps)
+    if link == "log":
+        return np.maximum(np.exp(eta), eps)
+    if link == "sqrt":
+        return 2 * eta
+    if link == "inverse":
+        return -1.0 / eta ** 2
+    return np.ones_like(eta)
 
 
 @dataclass(frozen=True)
 class Family:
-    """Link, inverse link, variance and log-likelihood of a GLM family."""
+    """Link, inverse link, variance and log-likelihood of a GLM family.
+
+    Parameters
+    ----------
+    name : {"binomial", "bernoulli", "poisson", "gamma", "negativebinomial"}
+    link : str, optional
+        R's link name; None is the family's default (R's: logit, log, inverse for gamma;
+        log for the negative binomial).
+    theta : float, optional
+        The negative binomial's shape θ (variance μ + μ²/θ), fixed.
+
+    Examples
+    --------
+    >>> Family("binomial", "probit").mu(np.array([0.0])).tolist()
+    [0.5]
+    """
 
     name: str
+    link_name: str | None = None
+    theta: float | None = None
 
     def __post_init__(self):
         if self.name not in LINKS:
             raise FamilyError(f"No GLM family {self.name!r}; use one of {tuple(LINKS)}.")
+        if self.link_name is not None and self.link_name not in ALLOWED_LINKS.get(self.name, ()):
+            raise FamilyError(f"Link {self.link_name!r} is not available for family {self.name!r}; "
+                              f"use one of {ALLOWED_LINKS.get(self.name, ())}.")
+        if self.name == "negativebinomial" and (self.theta is None or not self.theta > 0):
+            raise FamilyError("The negative binomial family needs a positive theta.")
 
     @property
     def binomial(self) -> bool:
@@ -33,56 +91,110 @@ class Family:
 
     @property
     def link(self) -> str:
-        return LINKS[self.name]
+        return self.link_name or default_link(self.name)
+
+    @property
+    def canonical(self) -> bool:
+        return self.link == {"binomial": "logit", "bernoulli": "logit", "poisson": "log",
+                             "gamma": "inverse"}.get(self.name)
+
+    @property
+    def has_dispersion(self) -> bool:
+        """True for the Gamma family (a dispersion parameter counted in logLik's df, as lme4)."""
+        return self.name == "gamma"
 
     def mu(self, eta: np.ndarray) -> np.ndarray:
-        """Mean per trial (probability) or per row (Poisson rate)."""
-        return inverse_link(self.name, eta)
+        """Mean per trial (probability) or per row."""
+        return inverse_link_fn(self.link)(eta)
+
+    def variance(self, mu: np.ndarray) -> np.ndarray:
+        if self.binomial:
+            return mu * (1 - mu)
+        if self.name == "poisson":
+            return mu
+        if self.name == "gamma":
+            return mu * mu
+        return mu + mu * mu / self.theta
 
     def start(self, y: np.ndarray, n: np.ndarray) -> np.ndarray:
-        """Starting linear predictor from the data (R's ``mustart``)."""
+        """Starting linear predictor from the data (R's ``mustart`` through the link)."""
         if self.binomial:
-            p = (y + 0.5) / (n + 1.0)
-            return np.log(p / (1 - p))
-        return np.log(y + 0.1)
+            mu = (y + 0.5) / (n + 1.0)
+        elif self.name == "poisson":
+            mu = y + 0.1
+        elif self.name == "gamma":
+            mu = y
+        else:
+            mu = y + (y == 0) / 6.0
+        return _linkfun(self.link, mu)
 
     def score_weight(self, eta: np.ndarray, y: np.ndarray, n: np.ndarray):
-        """Derivative of log p wrt η and the Fisher weight (canonical links: equal to the
-        negative second derivative)."""
+        """Derivative of log p wrt η and the Fisher (IRLS working) weight n·(dμ/dη)²/V(μ)
+        (for canonical links equal to the negative second derivative)."""
         mu = self.mu(eta)
-        if self.binomial:
-            return y - n * mu, np.maximum(n * mu * (1 - mu), 1e-300)
-        return y - mu, np.maximum(mu, 1e-300)
+        if self.binomial and self.link == "logit":
+            return y - n * mu, np.maximum(n * mu * (1 - mu), _TINY)
+        if self.name == "poisson" and self.link == "log":
+            return n * (y - mu), np.maximum(n * mu, _TINY)
+        d = _mu_eta(self.link, eta)
+        v = np.maximum(self.variance(mu), _TINY)
+        resid = y / n - mu if self.binomial else y - mu
+        return n * resid * d / v, np.maximum(n * d * d / v, _TINY)
 
     def log_constant(self, y: np.ndarray, n: np.ndarray) -> np.ndarray:
-        """The part of log p(yᵢ | ηᵢ) free of η: log C(n, y) or −log y!."""
+        """The part of log p(yᵢ | ηᵢ) free of η: log C(n, y) or −log y! (0 for gamma and the
+        negative binomial, whose log-likelihood is computed whole)."""
         if self.binomial:
             return special.gammaln(n + 1) - special.gammaln(y + 1) - special.gammaln(n - y + 1)
-        return -special.gammaln(y + 1)
+        if self.name == "poisson":
+            return -special.gammaln(y + 1)
+        return np.zeros_like(y, dtype=float)
 
     def pointwise_loglik(self, eta: np.ndarray, y: np.ndarray, n: np.ndarray,
                          const: np.ndarray | None = None) -> np.ndarray:
-        """log p(yᵢ | ηᵢ), with the binomial coefficient / log y! (R's dbinom / dpois).
+        """log p(yᵢ | ηᵢ) as R's d* functions (times the prior weight for non-binomial families).
 
         ``const`` is :meth:`log_constant` when precomputed (it does not depend on η).
         """
         const = self.log_constant(y, n) if const is None else const
-        if self.binomial:  # y log μ + (n − y) log(1 − μ) = y η − n log(1 + eᶯ)
-            return const + y * eta - n * np.logaddexp(0.0, eta)
-        return const + y * eta - np.exp(eta)
+        if self.binomial:
+            if self.link == "logit":  # y log μ + (n − y) log(1 − μ) = y η − n log(1 + eᶯ)
+                return const + y * eta - n * np.logaddexp(0.0, eta)
+            mu = np.clip(self.mu(eta), _TINY, 1 - 1e-16)
+            return const + special.xlogy(y, mu) + special.xlog1py(n - y, -mu)
+        if self.name == "poisson":
+            if self.link == "log":
+                return n * (const + y * eta - np.exp(eta))
+            mu = np.maximum(self.mu(eta), _TINY)
+            return n * (const + special.xlogy(y, mu) - mu)
+        mu = self.mu(eta)
+        if self.name == "gamma":
+            disp = self.deviance(eta, y, n) / np.sum(n)
+            return n * stats.gamma.logpdf(y, 1.0 / disp, scale=mu * disp)
+        th = self.theta
+        return n * (special.gammaln(th + y) - special.gammaln(th) - special.gammaln(y + 1)
+                    + th * np.log(th) + special.xlogy(y, mu) - (th + y) * np.log(th + mu))
 
     def loglik(self, eta: np.ndarray, y: np.ndarray, n: np.ndarray,
                const: np.ndarray | None = None) -> float:
-        return float(np.sum(self.pointwise_loglik(eta, y, n, const)))
+        """Σ log p(yᵢ | ηᵢ); for the Gamma family R's ``−aic/2`` (with its −1 for the dispersion)."""
+        total = float(np.sum(self.pointwise_loglik(eta, y, n, const)))
+        return total - 1.0 if self.name == "gamma" else total
 
     def deviance_residuals(self, eta: np.ndarray, y: np.ndarray, n: np.ndarray) -> np.ndarray:
         """Squared deviance residuals per row (R's ``family$dev.resids``)."""
         mu = self.mu(eta)
         if self.binomial:
             term1 = special.xlogy(y, y) - special.xlogy(y, n * mu)
-            term2 = special.xlogy(n - y, n - y) - (n - y) * np.log(np.maximum(n * (1 - mu), 1e-300))
+            term2 = special.xlogy(n - y, n - y) - (n - y) * np.log(np.maximum(n * (1 - mu), _TINY))
             return 2 * (term1 + term2)
-        return 2 * (special.xlogy(y, y) - special.xlogy(y, mu) - (y - mu))
+        if self.name == "poisson":
+            return 2 * n * (special.xlogy(y, y) - special.xlogy(y, mu) - (y - mu))
+        if self.name == "gamma":
+            return -2 * n * (np.log(y / mu) - (y - mu) / mu)
+        th = self.theta
+        return 2 * n * (special.xlogy(y, y / np.maximum(mu, _TINY))
+                        - (y + th) * np.log((y + th) / (mu + th)))
 
     def deviance(self, eta: np.ndarray, y: np.ndarray, n: np.ndarray) -> float:
         return float(np.sum(self.deviance_residuals(eta, y, n)))

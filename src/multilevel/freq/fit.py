@@ -15,8 +15,9 @@ from multilevel.formula import Design, build_design, model_frame, parse_formula
 from multilevel.freq.messages import rank_message, warn_fit
 from multilevel.freq.optimize import optimize_design
 from multilevel.freq.result import FreqFit
+from multilevel.formula.links import check_link
 
-GLMM_FAMILIES = ("binomial", "bernoulli", "poisson")
+GLMM_FAMILIES = ("binomial", "bernoulli", "poisson", "gamma", "negativebinomial")
 OPTIONS = {"rhoend": "the optimizer's final θ tolerance (default 1e-10)",
            "maxeval": "deviance evaluations allowed per optimizer run (default 100000)",
            "solver": "factorization of Λ'Z'ZΛ + I: 'auto', 'block', 'cholmod' or 'splu'",
@@ -27,7 +28,7 @@ OPTIONS = {"rhoend": "the optimizer's final θ tolerance (default 1e-10)",
 
 
 def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = "gaussian",
-             na: str = "drop", **options):
+             na: str = "drop", weights: str | None = None, link: str | None = None, **options):
     """Fit by REML/ML (mixed models) or least squares / a GLM (no random effects).
 
     Parameters
@@ -41,6 +42,12 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
         (there is no REML for them, as in lme4); asking for REML raises FamilyError.
     family : {"gaussian", "binomial", "bernoulli", "poisson"}
     na : {"drop", "error"}
+    weights : str, optional
+        A column of prior weights, as lme4's ``weights=``: gaussian residual variance σ²/w;
+        binomial with a proportion response: the trials (see :mod:`multilevel.formula.weights`).
+    link : str, optional
+        R's link for GLMs/GLMMs (``"probit"``, ``"cloglog"``, ``"sqrt"``, ``"inverse"``, ...;
+        :data:`multilevel.formula.links.LINKS`); None: the family's default.
     **options
         ``rhoend`` (θ tolerance), ``maxeval`` (evaluations per optimizer run), ``solver`` (see :mod:`multilevel.freq.factor`),
         ``nAGQ`` and ``optimizer`` (GLMMs; see :func:`~multilevel.freq.glmm.fit_glmm`).
@@ -62,10 +69,11 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
         raise SpecError(f"Unknown option(s) {unknown} for method='reml'/'ml'. Valid: "
                         + "; ".join(f"{k}: {v}" for k, v in OPTIONS.items()))
     parsed = parse_formula(formula)
-    frame = model_frame(parsed, data, family=family, na=na)
+    frame = model_frame(parsed, data, family=family, na=na, weights=weights)
     if frame.family not in ("gaussian", *GLMM_FAMILIES):
         raise FamilyError(
-            f"The frequentist engine fits gaussian, binomial, bernoulli and poisson models; "
+            f"The frequentist engine fits gaussian, binomial, bernoulli, poisson, gamma and "
+            f"negative binomial models; "
             f"{frame.family!r} is available with method='bayes'."
         )
     if frame.family != "gaussian" and reml:
@@ -75,7 +83,18 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
             "Use method='ml'."
         )
     design = build_design(parsed, frame)
+    link = check_link(frame.family, link)
     nagq = options.pop("nAGQ", 1)
+    if not design.reterms and frame.family in ("gamma", "negativebinomial"):
+        raise FamilyError(f"A {frame.family} model without random effects (R's glm/glm.nb) is not "
+                          "available with method='ml' yet; add a random-effects term or use "
+                          "method='bayes'.")
+    if weights is not None and frame.family in ("gamma", "negativebinomial"):
+        raise FamilyError(f"weights= with family={frame.family!r} is not available yet (gaussian, "
+                          "binomial and poisson prior weights are); fit without weights.")
+    if frame.family == "gaussian" and link not in (None, "identity"):
+        raise FamilyError(f"link={link!r} for a gaussian mixed model is available with method='bayes'; "
+                          "method='reml'/'ml' fits the identity link (lmer).")
     if not design.reterms:
         if options:
             raise SpecError(f"Option(s) {sorted(options)} apply to mixed models; {formula!r} "
@@ -86,11 +105,15 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
             return fit_linear(formula, design, reml=reml)
         from multilevel.freq.glm import fit_glm
 
-        return fit_glm(formula, design)
+        return fit_glm(formula, design, link=link)
+    if frame.family == "negativebinomial":
+        from multilevel.freq.negbin import fit_glmer_nb
+
+        return fit_glmer_nb(formula, design, nAGQ=nagq, link=link, **options)
     if frame.family != "gaussian":
         from multilevel.freq.glmm import fit_glmm
 
-        return fit_glmm(formula, design, nAGQ=nagq, **options)
+        return fit_glmm(formula, design, nAGQ=nagq, link=link, **options)
     if nagq != 1:
         raise SpecError("nAGQ applies to GLMMs; a gaussian mixed model's likelihood is exact.")
     if "optimizer" in options:

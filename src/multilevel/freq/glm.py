@@ -49,6 +49,7 @@ class GLMFit(NoRandomEffects):
     irls_converged: bool = True
     method: str = "ml"
     messages: list[str] = field(default_factory=list)
+    link: str | None = None
 
     reml = False
     reml_criterion = None
@@ -79,7 +80,7 @@ class GLMFit(NoRandomEffects):
         return self
 
     def _inverse_link(self, eta: np.ndarray) -> np.ndarray:
-        return Family(self.family).mu(eta)
+        return Family(self.family, self.link).mu(eta)
 
     def summary(self, ci: float | None = None) -> pd.DataFrame:
         """As R's ``summary(glm)``: estimate, SE, z value, Pr(>|z|) (+ Wald interval)."""
@@ -87,22 +88,24 @@ class GLMFit(NoRandomEffects):
 
     def __repr__(self) -> str:
         return "\n".join([
-            f"Generalized linear model ({self.family}, {Family(self.family).link} link): {self.formula}",
+            f"Generalized linear model ({self.family}, {Family(self.family, self.link).link} link): "
+            f"{self.formula}",
             f"logLik {self.loglik:.4f}  AIC {self.aic:.4f}  BIC {self.bic:.4f}",
             f"deviance {self.deviance:.4f} on {self.df_resid} df (null {self.null_deviance:.4f})", "",
             self.summary().to_string(float_format=lambda v: f"{v:.5g}"), *self.messages])
 
 
-def irls(X: np.ndarray, y: np.ndarray, n: np.ndarray, family: Family):
-    """β̂, the R factor of √W X at β̂, iterations, converged."""
+def irls(X: np.ndarray, y: np.ndarray, n: np.ndarray, family: Family, offset=None):
+    """β̂, the R factor of √W X at β̂, iterations, converged (η = Xβ + offset)."""
+    offset = np.zeros_like(y) if offset is None else offset
     eta = family.start(y, n)
     dev_old, beta, converged, it = np.inf, None, False, 0
     for it in range(1, IRLS_MAXIT + 1):
         g, w = family.score_weight(eta, y, n)
         sw = np.sqrt(w)
-        new_beta, *_ = np.linalg.lstsq(X * sw[:, None], (eta + g / w) * sw, rcond=None)
+        new_beta, *_ = np.linalg.lstsq(X * sw[:, None], (eta - offset + g / w) * sw, rcond=None)
         for _half in range(30):
-            new_eta = X @ new_beta
+            new_eta = X @ new_beta + offset
             dev = family.deviance(new_eta, y, n)
             if beta is None or (np.isfinite(dev) and dev <= dev_old + 1e-10 * (1 + abs(dev_old))):
                 break
@@ -117,20 +120,27 @@ def irls(X: np.ndarray, y: np.ndarray, n: np.ndarray, family: Family):
     return beta, R, it, converged
 
 
-def fit_glm(formula: str, design: Design) -> GLMFit:
-    """IRLS fit of a binomial, bernoulli or Poisson GLM (no random effects)."""
+def fit_glm(formula: str, design: Design, link: str | None = None) -> GLMFit:
+    """IRLS fit of a binomial, bernoulli or Poisson GLM (no random effects), with R's links,
+    offset() terms and prior weights (Poisson) or trials."""
     from multilevel.freq.messages import rank_message
+    from multilevel.freq.glmm import trials_or_weights
 
-    family = Family(design.frame.family)
+    family = Family(design.frame.family, link)
     y = np.asarray(design.y, dtype=float)
-    n = np.ones_like(y) if design.frame.trials is None else np.asarray(design.frame.trials, dtype=float)
-    beta, R, iterations, converged = irls(design.X, y, n, family)
-    eta = design.X @ beta
-    # R's null deviance: the intercept-only model, or η = 0 without an intercept
+    n = trials_or_weights(design)
+    offset = design.offset
+    beta, R, iterations, converged = irls(design.X, y, n, family, offset)
+    eta = design.X @ beta + design.offset_or_zero
+    # R's null deviance: the intercept-only model (with the offset), or η = offset without one
+    null_eta = design.offset_or_zero.copy()
     ybar = np.sum(y) / np.sum(n)
-    null_eta = np.zeros_like(y)
     if "(Intercept)" in design.x_names and 0 < ybar and (ybar < 1 or not family.binomial):
-        null_eta[:] = np.log(ybar / (1 - ybar)) if family.binomial else np.log(ybar)
+        if offset is None and family.canonical:
+            null_eta[:] = np.log(ybar / (1 - ybar)) if family.binomial else np.log(ybar)
+        else:
+            b0, *_ = irls(np.ones((len(y), 1)), y, n, family, offset)
+            null_eta = null_eta + b0[0]
     messages = rank_message(design)
     mu = family.mu(eta)
     if family.binomial and np.any((mu < 1e-10) | (mu > 1 - 1e-10)):
@@ -139,7 +149,7 @@ def fit_glm(formula: str, design: Design) -> GLMFit:
     fit = GLMFit(formula=formula, design=design, beta=beta, R=R, family=family.name,
                  loglik=family.loglik(eta, y, n), deviance=family.deviance(eta, y, n),
                  null_deviance=family.deviance(null_eta, y, n), iterations=iterations,
-                 irls_converged=converged, messages=messages)
+                 irls_converged=converged, messages=messages, link=family.link)
     for message in messages:
         warnings.warn(message, ConvergenceWarning if "separation" in message else UserWarning,
                       stacklevel=4)

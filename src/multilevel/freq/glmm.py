@@ -48,8 +48,10 @@ from multilevel.freq.result import FreqFit, wald_table
 
 PIRLS_TOL = 1e-13       # relative change of the penalized deviance (Newton: ~1 extra step)
 PIRLS_MAXIT = 100
+STEP_TOL = 1e-10        # largest change of u at convergence (non-canonical links)
 HESSIAN_DELTA = 1e-4    # lme4's deriv12 step
 STAGE1_RHOEND = 1e-5
+STAGE2_RESTARTS = 20    # optimizer="bobyqa": restarts of stage 2 while they still gain
 OPTIMIZERS = ("glmer", "bobyqa")
 # glmer's defaults (lme4 1.1-31: glmerControl, mkGlmerDevfun, optwrap, Nelder_Mead)
 PWRSS_TOL = 1e-7        # tolPwrss: relative change of the penalized deviance
@@ -73,31 +75,52 @@ class PirlsState:
     RXtRX: np.ndarray | None      # joint (nAGQ = 0) updates only; pp$unsc() is its inverse
 
 
+def trials_or_weights(design: Design) -> np.ndarray:
+    """The family's ``n``: binomial trials, else the prior weights (1 without ``weights=``)."""
+    for values in (design.frame.trials, design.weights):
+        if values is not None:
+            return np.asarray(values, dtype=float)
+    return np.ones(design.n)
+
+
 class LaplaceProblem:
     """The data of a GLMM and its Laplace deviance as a function of θ (and β)."""
 
-    def __init__(self, design: Design, family: str, solver: str = "auto"):
+    def __init__(self, design: Design, family: str, solver: str = "auto", link: str | None = None,
+                 theta: float | None = None):
         self.design, self.solver = design, solver
         self.layout = Layout.from_design(design)
-        self.family = Family(family)
+        self.family = Family(family, link, theta)
         self.y = np.asarray(design.y, dtype=float)
-        trials = design.frame.trials
-        self.n = np.ones_like(self.y) if trials is None else np.asarray(trials, dtype=float)
+        self.n = trials_or_weights(design)
+        self.off = design.offset_or_zero       # offset() terms: η = Xβ + ZΛu + offset
         self.X, self.Z = design.X, self.layout.Z
         self.nth = len(design.theta_lower())
         self.const = self.family.log_constant(self.y, self.n)
 
     def _eta(self, Ts, beta, u) -> np.ndarray:
-        return self.X @ beta + self.Z @ lambda_times(self.layout, Ts, u)
+        return self.X @ beta + self.Z @ lambda_times(self.layout, Ts, u) + self.off
 
     def _pdev(self, eta, u) -> float:
-        """Penalized deviance −2 log p(y | η) + ||u||²."""
-        return -2.0 * self.family.loglik(eta, self.y, self.n, self.const) + float(u @ u)
+        """Penalized deviance: Σ deviance residuals + ||u||² (lme4's PIRLS objective; for
+        binomial/poisson −2 log p(y | η) + ||u||² up to a constant)."""
+        with np.errstate(all="ignore"):   # a step out of the link's range: halve it
+            value = self.family.deviance(eta, self.y, self.n) + float(u @ u)
+        return value if np.isfinite(value) else np.inf
+
+    def _laplace(self, eta, u, logdet) -> float:
+        """The Laplace deviance −2 log p(y | η) + ||u||² + log|L|²."""
+        return -2.0 * self.family.loglik(eta, self.y, self.n, self.const) + float(u @ u) + logdet
 
     def _weighted(self, eta, Ts):
         g, w = self.family.score_weight(eta, self.y, self.n)
-        cp = self.layout.crossproducts(w, eta + g / w)          # working response
+        cp = self.layout.crossproducts(w, eta - self.off + g / w)          # working response
         return cp, make_factor(self.layout, cp, Ts, self.solver), g
+
+    def _small_step(self, u, new_u) -> bool:
+        """Fisher scoring for a non-canonical link converges linearly: the deviance settles
+        long before u, so those links also need the step itself to be negligible."""
+        return self.family.canonical or u is None or float(np.max(np.abs(new_u - u), initial=0)) < STEP_TOL
 
     def pirls_joint(self, theta, beta0=None, u0=None):
         """nAGQ = 0: β and u updated together. Returns (deviance, β, u)."""
@@ -120,12 +143,12 @@ class LaplaceProblem:
                 if beta is None or new <= pdev + 1e-10 * (1 + abs(pdev)):
                     break
                 new_beta, new_u = (beta + new_beta) / 2, (u + new_u) / 2
-            done = abs(pdev - new) < PIRLS_TOL * (1 + abs(new))
+            done = abs(pdev - new) < PIRLS_TOL * (1 + abs(new)) and self._small_step(u, new_u)
             beta, u, eta, pdev = new_beta, new_u, new_eta, new
             if done:
                 break
         _, factor, _ = self._weighted(eta, Ts)
-        return pdev + factor.logdet, beta, u
+        return self._laplace(eta, u, factor.logdet), beta, u
 
     def pirls_u(self, theta, beta, u0=None):
         """β fixed: Newton steps with step halving on u. Returns (deviance, u, η, factor)."""
@@ -134,6 +157,10 @@ class LaplaceProblem:
         u = np.zeros(self.layout.Z.shape[1]) if u0 is None else u0.copy()
         eta = self._eta(Ts, beta, u)
         pdev = self._pdev(eta, u)
+        if not np.isfinite(pdev) and u0 is not None:   # the warm start is out of the link's range
+            u = np.zeros_like(u)
+            eta = self._eta(Ts, beta, u)
+            pdev = self._pdev(eta, u)
         for _ in range(PIRLS_MAXIT):
             _, factor, g = self._weighted(eta, Ts)
             grad = lambda_t_times(self.layout, Ts, self.layout.Zt(g)[:, None])[:, 0] - u
@@ -145,12 +172,12 @@ class LaplaceProblem:
                 if new <= pdev + 1e-12 * (1 + abs(pdev)):
                     break
                 step = step / 2
-            done = abs(pdev - new) < PIRLS_TOL * (1 + abs(new))
+            done = abs(pdev - new) < PIRLS_TOL * (1 + abs(new)) and self._small_step(u, new_u)
             u, eta, pdev = new_u, new_eta, new
             if done:
                 break
         _, factor, _ = self._weighted(eta, Ts)
-        return pdev + factor.logdet, u, eta, factor
+        return self._laplace(eta, u, factor.logdet), u, eta, factor
 
     def glmer_pirls(self, theta, lp0: np.ndarray, beta=None) -> PirlsState:
         """lme4's PIRLS (``pwrssUpdate``) from the linear predictor ``lp0``.
@@ -166,7 +193,7 @@ class LaplaceProblem:
         """
         theta = np.asarray(theta, dtype=float)
         Ts = term_factors(self.layout, theta)
-        offset = np.zeros_like(self.y) if beta is None else self.X @ np.asarray(beta, dtype=float)
+        offset = self.off if beta is None else self.off + self.X @ np.asarray(beta, dtype=float)
         eta = np.asarray(lp0, dtype=float) + 0.0
         old, u_old, b_old = np.finfo(float).max, None, None
         b = None if beta is None else np.asarray(beta, dtype=float)
@@ -250,7 +277,8 @@ def hessian(fun, x: np.ndarray, lower: np.ndarray | None = None,
 
 
 def fit_glmm(formula: str, design: Design, rhoend: float | None = None, solver: str = "auto",
-             nAGQ: int = 1, maxeval: int | None = None, optimizer: str = "glmer") -> GLMMFit:
+             nAGQ: int = 1, maxeval: int | None = None, optimizer: str = "glmer",
+             link: str | None = None, nb_theta: float | None = None, warn: bool = True) -> GLMMFit:
     """Laplace (or adaptive Gauss-Hermite) ML fit of a binomial, bernoulli or Poisson GLMM.
 
     Parameters
@@ -270,6 +298,11 @@ def fit_glmm(formula: str, design: Design, rhoend: float | None = None, solver: 
         ``"glmer"`` (default) reproduces R's default ``glmer()`` run and so its printed
         estimates, which stop short of the optimum; ``"bobyqa"`` optimizes to the
         optimum itself (see the module docstring).
+    link : str, optional
+        R's link name (``"probit"``, ``"cloglog"``, ``"sqrt"``, ...); None: the family's default.
+    nb_theta : float, optional
+        The negative binomial's θ, held fixed (``family="negativebinomial"``; θ itself is
+        estimated by :func:`multilevel.freq.negbin.fit_glmer_nb`).
 
     Examples
     --------
@@ -291,7 +324,7 @@ def fit_glmm(formula: str, design: Design, rhoend: float | None = None, solver: 
     if optimizer == "glmer" and rhoend is not None:
         raise SpecError("rhoend sets the tolerance of optimizer='bobyqa'; optimizer='glmer' replays "
                         "glmer's own settings. Pass optimizer='bobyqa' with rhoend.")
-    problem = LaplaceProblem(design, design.frame.family, solver)
+    problem = LaplaceProblem(design, design.frame.family, solver, link, nb_theta)
     nagq = _check_nagq(nAGQ, design)
     with threadpool_limits(limits=1, user_api="blas"):
         if optimizer == "glmer":
@@ -302,13 +335,16 @@ def fit_glmm(formula: str, design: Design, rhoend: float | None = None, solver: 
         # R_X (glmer's vcov with use.hessian = FALSE) and the conditional variances
         theta, beta, eta = opt.theta, state.beta, state.eta
         g, w = problem.family.score_weight(eta, problem.y, problem.n)
-        pls = solve_pls(problem.layout, problem.layout.crossproducts(state.weights, eta + g / w),
+        pls = solve_pls(problem.layout, problem.layout.crossproducts(state.weights, eta - problem.off + g / w),
                         theta, solver, residuals=False)
     pls = dataclasses.replace(pls, beta=beta, u=state.u)
     fit = GLMMFit(formula=formula, design=design, method="ml", opt=opt, pls=pls,
                   family=design.frame.family, messages=rank_message(design), solver=solver,
                   laplace_deviance=dev, eta=eta, hessian=H, nagq=nagq, optimizer=optimizer, lp0=lp0,
-                  deviance_resid=problem.family.deviance(eta, problem.y, problem.n))
+                  deviance_resid=problem.family.deviance(eta, problem.y, problem.n),
+                  link=problem.family.link, nb_theta=nb_theta)
+    if not warn:
+        return fit
     warn_fit(fit)
     if fit.vcov_source != "hessian":
         warnings.warn(f"The finite-difference Hessian is not positive definite; standard errors "
@@ -326,7 +362,8 @@ def _optimize_tight(problem: LaplaceProblem, nagq: int, rhoend, maxeval):
 
     def laplace(par):
         dev, u, _, _ = problem.pirls_u(par[:nth], par[nth:], warm.get("u"))
-        warm["u"] = u
+        if np.isfinite(dev) and np.all(np.isfinite(u)):   # a failed point must not seed the next
+            warm["u"] = u
         return dev
 
     objective = laplace
@@ -341,6 +378,15 @@ def _optimize_tight(problem: LaplaceProblem, nagq: int, rhoend, maxeval):
     warm["u"] = u1
     lower = np.concatenate([lower_t, np.full(len(beta1), -np.inf)])
     stage2 = minimize_theta(_finite(objective), np.concatenate([stage1.theta, beta1]), lower, **kwargs)
+    for _ in range(STAGE2_RESTARTS):
+        # BOBYQA can stop early where part of its trust region leaves the link's range (e.g.
+        # Gamma's inverse link): restart from where it stopped until that gains nothing
+        again = minimize_theta(_finite(objective), stage2.theta, lower, **kwargs)
+        gained = stage2.deviance - again.deviance
+        stage2 = dataclasses.replace(again, evaluations=stage2.evaluations + again.evaluations) \
+            if gained > 0 else stage2
+        if gained < 1e-7:
+            break
     par = stage2.theta
     H = hessian(_finite(objective), par)
     dev = objective(par)
@@ -428,7 +474,7 @@ def glmer_agq(problem: LaplaceProblem, theta, beta, lp0, nagq: int):
     codes, x, levels = term.codes, term.X[:, 0], term.n_levels
     t = float(theta[0])
     sd = 1.0 / np.sqrt(1.0 + t * t * np.bincount(codes, weights=state.weights * x * x, minlength=levels))
-    offset = problem.X @ beta
+    offset = problem.X @ beta + problem.off
 
     def per_level(u):
         resid = problem.family.deviance_residuals(offset + t * x * u[codes], problem.y, problem.n)
@@ -480,6 +526,14 @@ class GLMMFit(FreqFit):
     nagq: int = 1
     optimizer: str = "glmer"
     lp0: np.ndarray | None = dataclasses.field(default=None, repr=False)  # "glmer": PIRLS start
+    link: str | None = None
+    nb_theta: float | None = None     # negative binomial θ (glmer.nb's getME(m, "glmer.nb.theta"))
+    nb_evaluations: int = 0           # GLMM refits of glmer.nb's θ search
+
+    @property
+    def family_object(self) -> Family:
+        """The family with its link (and θ), as R's family object."""
+        return Family(self.family, self.link, self.nb_theta)
 
     @property
     def approximation(self) -> str:
@@ -489,20 +543,29 @@ class GLMMFit(FreqFit):
     @property
     def saturated_loglik(self) -> float:
         """Σ log p(yᵢ | μᵢ = yᵢ): the constant lme4 leaves out of logLik when nAGQ > 1
-        (lme4's logLik there is ``fit.loglik - fit.saturated_loglik``)."""
-        family = Family(self.family)
+        (``fit.loglik == fit.loglik_full - fit.saturated_loglik`` there)."""
+        family = self.family_object
         y = self.design.y
-        n = np.ones_like(y) if self.design.frame.trials is None else self.design.frame.trials
-        return family.loglik(self.eta, y, n) + 0.5 * self.deviance_resid
+        return family.loglik(self.eta, y, trials_or_weights(self.design)) + 0.5 * self.deviance_resid
 
     @property
     def sigma(self) -> float:
-        return 1.0
+        """1, or for the Gamma family lme4's ``sigma()``: √((Σ Pearson residuals² + ||u||²)/Σ w)
+        (its dispersion is σ²; VarCorr scales by σ² as for an LMM)."""
+        family = self.family_object
+        if not family.has_dispersion:
+            return 1.0
+        n = trials_or_weights(self.design)
+        mu = family.mu(self.eta)
+        pearson = n * (self.design.y - mu) ** 2 / family.variance(mu)
+        return float(np.sqrt((np.sum(pearson) + self.pls.u @ self.pls.u) / np.sum(n)))
 
     @property
     def df(self) -> int:
-        """Fixed effects and θ (no residual variance), lme4's logLik df."""
-        return self.design.p + len(self.pls.theta)
+        """Fixed effects and θ (+ the Gamma dispersion or the negative binomial's θ), lme4's
+        logLik df."""
+        extra = self.family_object.has_dispersion or self.family == "negativebinomial"
+        return self.design.p + len(self.pls.theta) + int(extra)
 
     @property
     def _vcov_hessian(self) -> np.ndarray | None:
@@ -533,6 +596,16 @@ class GLMMFit(FreqFit):
 
     @property
     def loglik(self) -> float:
+        """lme4's ``logLik``: the Laplace log-likelihood, or for ``nAGQ > 1`` the AGQ
+        log-likelihood without the saturated term (so AIC/BIC equal R's); the whole AGQ
+        log-likelihood is :attr:`loglik_full`."""
+        full = self.loglik_full
+        return full - self.saturated_loglik if self.nagq > 1 else full
+
+    @property
+    def loglik_full(self) -> float:
+        """The whole log-likelihood (Laplace or AGQ), saturated term included for nAGQ > 1:
+        comparable across nAGQ values and with GLMs. Equal to :attr:`loglik` when nAGQ = 1."""
         return -0.5 * self.laplace_deviance
 
     @property
@@ -548,7 +621,7 @@ class GLMMFit(FreqFit):
         """−2 × the Laplace (or AGQ) log-likelihood as a function of ``concat(θ, β)``: the
         function the fit's optimizer minimized (lme4's PIRLS from the fit's starting
         linear predictor for ``optimizer="glmer"``, exact PIRLS for ``"bobyqa"``)."""
-        problem = LaplaceProblem(self.design, self.family, self.solver)
+        problem = LaplaceProblem(self.design, self.family, self.solver, self.link, self.nb_theta)
         nth = problem.nth
         if self.optimizer == "glmer":
             if self.nagq > 1:
@@ -564,7 +637,7 @@ class GLMMFit(FreqFit):
         return lambda par: problem.pirls_u(np.asarray(par)[:nth], np.asarray(par)[nth:])[0]
 
     def _inverse_link(self, eta: np.ndarray) -> np.ndarray:
-        return Family(self.family).mu(eta)
+        return self.family_object.mu(eta)
 
     def summary(self, ci: float | None = None) -> pd.DataFrame:
         """Fixed effects as glmer's summary: estimate, SE, z value, Pr(>|z|) (+ Wald interval)."""

@@ -77,6 +77,7 @@ class Layout:
     codes: list
     G1: sp.csr_matrix
     pairs: list
+    weights: np.ndarray | None = None   # prior weights of a weighted LMM (residual variance σ²/w)
 
     @classmethod
     def from_design(cls, design: Design) -> Layout:
@@ -89,7 +90,8 @@ class Layout:
             pairs.append(Pairs(level1=uniq // term.n_levels, levelj=uniq % term.n_levels,
                                G=_indicator(inverse.reshape(-1), len(uniq))))
         return cls(qs=tuple(t.q for t in terms), n_levels=tuple(t.n_levels for t in terms),
-                   X=design.X, y=np.asarray(design.y, dtype=float), Z=design.Z().tocsc(),
+                   X=design.X, y=np.asarray(design.y, dtype=float) - design.offset_or_zero,
+                   Z=design.Z().tocsc(), weights=design.weights,
                    Xt=[t.X for t in terms], codes=[t.codes for t in terms],
                    G1=_indicator(first.codes, first.n_levels), pairs=pairs)
 

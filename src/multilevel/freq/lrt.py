@@ -62,6 +62,9 @@ def nesting_problem(small, large) -> str | None:
     if small.family != large.family:
         return (f"different families ({small.family} vs {large.family}): their likelihoods are "
                 "not a restriction of one another")
+    if _link(small) != _link(large):
+        return (f"different links ({_link(small)} vs {_link(large)}): neither model restricts "
+                "the other")
     if small.df >= large.df:
         return f"the same number of parameters ({small.df})" if small.df == large.df else \
             "the smaller model has more parameters"
@@ -119,6 +122,9 @@ def lrt(smaller, larger, names: tuple[str, str] = ("smaller", "larger")) -> LRTR
             "likelihoods on different scales; a likelihood-ratio test between them is meaningless. "
             "Compare them by AIC/BIC or with ml.compare."
         )
+    if _link(smaller) != _link(larger):
+        raise ComparisonError(f"Models with different links ({_link(smaller)} vs {_link(larger)}) are "
+                              "not nested; compare them by AIC/BIC or with ml.compare.")
     _check_same_data(smaller, larger)
     refitted = smaller.method == "reml" or larger.method == "reml"
     small, large = smaller.refit_ml(), larger.refit_ml()
@@ -134,6 +140,7 @@ def lrt(smaller, larger, names: tuple[str, str] = ("smaller", "larger")) -> LRTR
     p = float(stats.chi2.sf(chisq, df))
     added = _added_variances(small, large)
     notes = ["refitting model(s) with ML (instead of REML)"] if refitted else []
+    notes += offset_notes(smaller, larger)
     p_boundary = None
     if added:
         k = min(len(added), df)
@@ -157,6 +164,13 @@ def lrt(smaller, larger, names: tuple[str, str] = ("smaller", "larger")) -> LRTR
                      refitted=refitted, notes=notes)
 
 
+def _link(fit) -> str:
+    """The fit's link (R's name; a GLMM records it, other fits use the family's default)."""
+    from multilevel.formula.links import default_link
+
+    return getattr(fit, "link", None) or default_link(fit.family)
+
+
 def _check_same_data(a, b) -> None:
     ya, yb = a.design.y, b.design.y
     if len(ya) != len(yb) or not a.design.frame.data.index.equals(b.design.frame.data.index):
@@ -169,6 +183,22 @@ def _check_same_data(a, b) -> None:
     if not np.allclose(ya, yb) or not same_trials:
         raise ComparisonError("The models have different responses; a likelihood-ratio test "
                               "compares models of the same response.")
+    wa, wb = a.design.weights, b.design.weights
+    if (wa is None) != (wb is None) or (wa is not None and not np.array_equal(wa, wb)):
+        raise ComparisonError("The models have different prior weights (weights=): their "
+                              "likelihoods weigh the rows differently and are not comparable. "
+                              "Fit both with the same weights.")
+
+
+def offset_notes(a, b) -> list[str]:
+    """A note when the two models' offsets differ: the test is then of the offsets too."""
+    oa, ob = a.design.spec.parsed.offsets, b.design.spec.parsed.offsets
+    if oa == ob:
+        return []
+    show = lambda o: " + ".join(f"offset({x})" for x in o) or "none"  # noqa: E731
+    return [f"the models have different offsets ({show(oa)} vs {show(ob)}): the offsets are fixed "
+            "parts of each model, not counted in npar, so the LRT's df count only the estimated "
+            "parameters"]
 
 
 def _variance_names(fit) -> set[tuple[str, str]]:

@@ -68,7 +68,8 @@ class NoRandomEffects(InformationCriteria):
     def linear_predictor(self, newdata: pd.DataFrame | None = None, group_effects: bool = True,
                          new_groups: str = "population") -> np.ndarray:
         X = self.design.X if newdata is None else self.design.spec.fixed_X(newdata)
-        return X @ self.beta
+        offset = self.design.offset if newdata is None else self.design.spec.offset(newdata)
+        return X @ self.beta + (0.0 if offset is None else offset)   # offset(): coefficient 1
 
     def predict(self, newdata: pd.DataFrame | None = None, group_effects: bool = True,
                 new_groups: str = "population", type: str = "link") -> pd.DataFrame:
@@ -107,6 +108,7 @@ class OLSFit(NoRandomEffects):
     family: str = "gaussian"
     method: str = "ml"
     messages: list[str] = field(default_factory=list)
+    logdet_w: float = 0.0   # Σ log wᵢ of prior weights (R's lm with weights=), 0 without
 
     @property
     def reml(self) -> bool:
@@ -134,7 +136,7 @@ class OLSFit(NoRandomEffects):
     @property
     def ml_deviance(self) -> float:
         n = self.nobs
-        return float(n * (np.log(2 * np.pi * self.rss / n) + 1))
+        return float(n * (np.log(2 * np.pi * self.rss / n) + 1) - self.logdet_w)
 
     @property
     def reml_criterion(self) -> float | None:
@@ -143,7 +145,7 @@ class OLSFit(NoRandomEffects):
             return None
         nmp = self.nobs - self.design.p
         logdet_R = 2.0 * float(np.sum(np.log(np.abs(np.diag(self.R)))))
-        return float(nmp * (np.log(2 * np.pi * self.rss / nmp) + 1) + logdet_R)
+        return float(nmp * (np.log(2 * np.pi * self.rss / nmp) + 1) + logdet_R - self.logdet_w)
 
     @property
     def loglik(self) -> float:
@@ -160,7 +162,7 @@ class OLSFit(NoRandomEffects):
         if not self.reml:
             return self
         return OLSFit(formula=self.formula, design=self.design, beta=self.beta, R=self.R, rss=self.rss,
-                      method="ml", messages=list(self.messages))
+                      method="ml", messages=list(self.messages), logdet_w=self.logdet_w)
 
     def summary(self, ci: float | None = None) -> pd.DataFrame:
         """As R's ``summary(lm)``: estimate, SE, t value, Pr(>|t|) (+ ``confint`` interval)."""
@@ -180,12 +182,15 @@ def fit_linear(formula: str, design: Design, reml: bool = False) -> OLSFit:
 
     from multilevel.freq.messages import rank_message
 
-    X, y = design.X, design.y
-    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
-    R = np.linalg.qr(X, mode="r")
-    resid = y - X @ beta
+    X, y = design.X, design.y - design.offset_or_zero      # offset(): coefficient 1
+    w = np.ones_like(y) if design.weights is None else design.weights
+    sw = np.sqrt(w)                                         # weights: variance σ²/w (R's lm)
+    beta, *_ = np.linalg.lstsq(X * sw[:, None], y * sw, rcond=None)
+    R = np.linalg.qr(X * sw[:, None], mode="r")
+    resid = (y - X @ beta) * sw
     messages = rank_message(design)
     for message in messages:
         warnings.warn(message, UserWarning, stacklevel=4)
     return OLSFit(formula=formula, design=design, beta=beta, R=R, rss=float(resid @ resid),
-                  method="reml" if reml else "ml", messages=messages)
+                  method="reml" if reml else "ml", messages=messages,
+                  logdet_w=float(np.sum(np.log(w))) if design.weights is not None else 0.0)

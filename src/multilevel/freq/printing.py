@@ -10,6 +10,15 @@ from multilevel.freq.tables import wald_table
 LINKS = {"gaussian": "identity", "binomial": "logit", "bernoulli": "logit", "poisson": "log"}
 
 
+def _r_family(fit) -> str:
+    """The family as R prints it: Gamma, Negative Binomial(3.3032), binomial, ..."""
+    if fit.family == "gamma":
+        return "Gamma"
+    if fit.family == "negativebinomial":
+        return f"Negative Binomial({fit.nb_theta:.4g})"
+    return fit.family
+
+
 def _stat_line(fit) -> list[str]:
     names = ["AIC", "BIC", "logLik", "deviance", "df.resid"]
     values = [f"{fit.aic:.1f}", f"{fit.bic:.1f}", f"{fit.loglik:.1f}", f"{-2 * fit.loglik:.1f}",
@@ -61,7 +70,7 @@ def format_fit(fit) -> str:
         lines = [f"Linear mixed model fit by {'REML' if fit.reml else 'maximum likelihood'}"]
     else:
         lines = ["Generalized linear mixed model fit by maximum likelihood "
-                 f"({fit.approximation})", f" Family: {fit.family}  ( {LINKS[fit.family]} )"]
+                 f"({fit.approximation})", f" Family: {_r_family(fit)}  ( {fit.family_object.link} )"]
     lines.append(f"Formula: {fit.formula}")
     if fit.reml:
         lines += ["", f"REML criterion at convergence: {fit.reml_criterion:.4f}"]
@@ -69,6 +78,8 @@ def format_fit(fit) -> str:
         lines += [""] + _stat_line(fit)
     if gaussian:
         resid = (fit.design.y - fit.linear_predictor()) / fit.sigma
+        if fit.design.weights is not None:   # lme4 prints Pearson residuals: √w (y − μ)/σ
+            resid = resid * np.sqrt(fit.design.weights)
         q = np.quantile(resid, [0, 0.25, 0.5, 0.75, 1])
         lines += ["", "Scaled residuals:",
                   "     Min       1Q   Median       3Q      Max",
@@ -80,9 +91,9 @@ def format_fit(fit) -> str:
               "Fixed effects:", fixed.to_string(float_format=lambda v: f"{v:.5g}")]
     notes = list(fit.messages)
     if getattr(fit, "nagq", 1) > 1:
-        notes.append(f"logLik is the whole AGQ log-likelihood (comparable with nAGQ = 1 and GLMs); "
-                     f"lme4 leaves out the saturated log-likelihood ({fit.saturated_loglik:.4f}) "
-                     "when nAGQ > 1")
+        notes.append(f"logLik leaves out the saturated log-likelihood ({fit.saturated_loglik:.4f}) "
+                     f"when nAGQ > 1, as lme4; the whole AGQ log-likelihood is fit.loglik_full "
+                     f"({fit.loglik_full:.4f}), comparable with nAGQ = 1 and GLMs")
     if fit.singular:
         notes.append(f"boundary (singular) fit: {', '.join(fit.singular_terms())}")
     if not fit.converged:

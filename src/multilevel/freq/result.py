@@ -163,7 +163,7 @@ class FreqFit(InformationCriteria):
                 for j in range(i + 1, term.q):
                     corr = cov[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else np.nan
                     rows.append((term.name, term.cnms[i], term.cnms[j], cov[i, j], corr))
-        if self.family == "gaussian":
+        if self.family in ("gaussian", "gamma"):   # families with a scale (lme4's useSc)
             rows.append(("Residual", None, None, self.sigma ** 2, self.sigma))
         return varcorr_frame(rows)
 
@@ -265,6 +265,9 @@ class FreqFit(InformationCriteria):
         data = self.design.frame.data if newdata is None else newdata
         X = self.design.X if newdata is None else self.design.spec.fixed_X(newdata)
         eta = X @ self.pls.beta
+        offset = self.design.offset if newdata is None else self.design.spec.offset(newdata)
+        if offset is not None:   # offset() terms, coefficient 1 (lme4's predict includes them)
+            eta = eta + offset
         if group_effects:
             for term, modes in zip(self.design.reterms, self._modes):
                 if newdata is None:

@@ -70,7 +70,7 @@ def predict_bayes(fit, newdata: pd.DataFrame | None = None, group_effects: bool 
         check_newdata(fit.design, newdata)
     rng = np.random.default_rng(seed)
     draws = linear_predictor_draws(fit, newdata, group_effects, new_groups, rng)
-    mean = inverse_link(fit.family, draws)
+    mean = inverse_link(fit.family, draws, fit.link)
     data = fit.design.frame.data if newdata is None else newdata
     values = mean if kind == "mean" else _predictive(fit, mean, data, newdata is None, rng)
     lo, hi = np.quantile(values, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
@@ -84,7 +84,7 @@ def predictive_draws(fit, n_draws: int = 100, seed: int | None = None) -> np.nda
     rng = np.random.default_rng(seed)
     eta = linear_predictor_draws(fit, None, True, "population", rng)
     pick = rng.choice(eta.shape[0], size=min(n_draws, eta.shape[0]), replace=False)
-    mean = inverse_link(fit.family, eta)
+    mean = inverse_link(fit.family, eta, fit.link)
     reps = _predictive(fit, mean, fit.design.frame.data, True, rng)
     return reps[pick]
 
@@ -94,6 +94,9 @@ def linear_predictor_draws(fit, newdata, group_effects: bool, new_groups: str, r
     design = fit.design
     X = design.X if newdata is None else design.spec.fixed_X(newdata)
     eta = fit.fixef_draws().to_numpy() @ X.T
+    offset = design.offset if newdata is None else design.spec.offset(newdata)
+    if offset is not None:   # offset() terms, coefficient 1
+        eta = eta + offset
     if not group_effects:
         return eta
     from multilevel.bayes.loglik import group_contribution  # deferred: PyMC is behind bayes
@@ -141,8 +144,8 @@ def _predictive(fit, mean: np.ndarray, data: pd.DataFrame, fitted_rows: bool, rn
 
         layout = residual_layout(residuals, data, family, single_rows=True)
         return mean + simulate(layout, aux("sigma"), aux(PARAMS[residuals.kind]), rng)
-    if family == "gaussian":
-        return rng.normal(mean, aux("sigma"))
+    if family == "gaussian":   # prior weights: σ/√w (new rows without the column: w = 1)
+        return rng.normal(mean, aux("sigma") / np.sqrt(_weights(fit, data, fitted_rows)))
     if family == "t":
         return mean + aux("sigma") * rng.standard_t(aux("nu"), size=mean.shape)
     if family == "bernoulli":
@@ -151,8 +154,19 @@ def _predictive(fit, mean: np.ndarray, data: pd.DataFrame, fitted_rows: bool, rn
         return rng.binomial(_trials(fit, data, fitted_rows).astype(np.int64), mean).astype(float)
     if family == "poisson":
         return rng.poisson(mean).astype(float)
+    if family == "gamma":   # Bambi's gamma: shape alpha, mean mu
+        return rng.gamma(aux("alpha"), mean / aux("alpha"))
     alpha = aux("alpha")  # Bambi's negative binomial: mean mu, shape alpha
     return rng.negative_binomial(alpha, alpha / (alpha + mean)).astype(float)
+
+
+def _weights(fit, data: pd.DataFrame, fitted_rows: bool):
+    column = getattr(getattr(fit, "built", None), "weights", None)
+    if column is None:
+        return 1.0
+    if fitted_rows:
+        return fit.design.weights
+    return data[column].to_numpy(dtype=float) if column in data.columns else 1.0
 
 
 def _trials(fit, data: pd.DataFrame, fitted_rows: bool) -> np.ndarray:

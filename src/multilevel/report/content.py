@@ -99,8 +99,24 @@ def report_content(fit, spec=None, ci: float = 0.95, kind: str = "eti",
 
 
 # ------------------------------------------------------------------ sections
+def _data_as_it_comes(fit, spec) -> list[tuple[str, str]]:
+    """Link, offsets, prior weights and the negative binomial's θ, when the model has them."""
+    rows = []
+    if getattr(fit, "link", None):
+        rows.append(("link", fit.link))
+    offsets = fit.design.spec.parsed.offsets
+    if offsets:
+        rows.append(("offset", ", ".join(f"offset({o})" for o in offsets) + " (coefficient fixed at 1)"))
+    weights = getattr(spec, "weights", None)
+    if weights:
+        rows.append(("weights", f"{weights} (prior weights, as lme4's weights=)"))
+    if getattr(fit, "nb_theta", None):
+        rows.append(("negative binomial theta", f"{fit.nb_theta:.6g} (estimated as glmer.nb)"))
+    return rows
+
+
 def _model_rows(fit, spec) -> list[tuple[str, str]]:
-    rows = [("formula", fit.formula), ("family", fit.family)]
+    rows = [("formula", fit.formula), ("family", fit.family)] + _data_as_it_comes(fit, spec)
     if is_bayes(fit):
         s = fit.settings
         rows += [("method", f"Bayesian, NUTS ({s.sampler})"),

@@ -122,6 +122,10 @@ def collapse(built, solver: str = "auto") -> CollapsedModel:
     bmb = built.bambi
     if built.family != "gaussian":
         raise NotCollapsible(f"the {built.family} likelihood is not Gaussian")
+    if getattr(built, "link", None) is not None:
+        raise NotCollapsible(f"the {built.link} link makes the mean non-linear")
+    if built.design.weights is not None:
+        raise NotCollapsible("prior weights give each row its own residual variance")
     backend = bmb.backend
     if getattr(backend, "residuals", None) is not None:
         raise NotCollapsible("ar1/cs residuals make the rows of a group dependent")
