@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from multilevel.errors import DataError, FormulaError
 from multilevel.formula.frame import ModelFrame, group_codes, group_labels
 from multilevel.formula.names import r_label
-from multilevel.formula.offset import evaluate_offset
+from multilevel.formula.offset_values import evaluate_offset
 from multilevel.formula.namespace import safe_environment
 from multilevel.formula.parse import Bar, ParsedFormula
 from multilevel.formula.transforms import design_matrices
