@@ -108,7 +108,8 @@ def test_double_bar_is_diagonal(sleepstudy, bayes_small):
 
 
 def test_nested_and_crossed_terms_follow_lme4_names(bayes_small):
-    fit = ml.fit("strength ~ 1 + (1 | batch/cask)", "Pastes", target_accept=0.95, **bayes_small)
+    # Pastes' batch SD has a funnel: one divergence of 4000 at 0.95
+    fit = ml.fit("strength ~ 1 + (1 | batch/cask)", "Pastes", target_accept=0.99, **bayes_small)
     assert fit.varcorr["grp"].tolist() == ["cask:batch", "batch", "Residual"]
     assert fit.ranef["cask:batch"].index[0] == "a:A"
     assert len(fit.ranef["cask:batch"]) == 30

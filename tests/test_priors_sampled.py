@@ -2,7 +2,7 @@
 
 Diabetes predictors without the near-collinear s1/s2/s4/s6 (VIF up to 60 makes
 every prior's posterior hard to sample in CI-sized runs) plus five N(0, 1) noise
-columns; 4 chains x 500 draws, target_accept 0.99.
+columns; 4 chains x 500 draws, target_accept 0.99 (0.999 for the horseshoe).
 """
 
 from __future__ import annotations
@@ -30,7 +30,10 @@ def data():
 @pytest.fixture(scope="module")
 def fits(data):
     formula = "target ~ " + " + ".join(SIGNAL + NOISE)
-    return {name: ml.fit(formula, data, priors=prior, **SETTINGS)
+    # the horseshoe's funnel between its global scale and the local ones needs smaller
+    # steps than the others (1-5 divergences at 0.99 / 0.995, none at 0.999 on seeds 1, 2)
+    settings = {"horseshoe": dict(SETTINGS, target_accept=0.999)}
+    return {name: ml.fit(formula, data, priors=prior, **settings.get(name, SETTINGS))
             for name, prior in [("default", None), ("horseshoe", ml.priors.horseshoe()),
                                 ("lasso", ml.priors.lasso())]}
 
