@@ -35,6 +35,16 @@ def test_shipped_specs_validate(path):
         ({"data": "sleepstudy", "formula": "y ~ x", "method": "reml", "priors": {"preset": "ridge"}},
          SpecError, "only applies to method = 'bayes'"),
         ({"data": "sleepstudy", "formula": "y ~ __import__('os').system('ls')"}, FormulaError, "'__import__' is not allowed"),
+        ({"data": "sleepstudy", "formula": "y ~ x", "report": {"x": "z"}}, SpecError,
+         r"\[report\] x = 'z' is not a variable of the formula's predictors; use a numeric one of \['x'\]"),
+        ({"data": "sleepstudy", "formula": "y ~ x", "report": {"x": 1}}, SpecError, "'x' must be str"),
+        ({"data": "sleepstudy", "formula": "y ~ x", "report": {"rope": [0.1]}}, SpecError,
+         r"\[report\] rope = \[0.1\] must be \[lo, hi\]"),
+        ({"data": "sleepstudy", "formula": "y ~ x", "report": {"rope": [1, -1]}}, SpecError, "lo < hi"),
+        ({"data": "sleepstudy", "formula": "y ~ x", "report": {"rope": ["a", "b"]}}, SpecError, "numbers"),
+        ({"data": "sleepstudy", "formula": "y ~ x", "report": {"rope": 0.1}}, SpecError, "'rope' must be list"),
+        ({"data": "sleepstudy", "formula": "y ~ x", "method": "reml", "report": {"rope": [-1, 1]}}, SpecError,
+         "rope applies to method = 'bayes' only"),
     ],
 )
 def test_bad_specs_are_refused_with_the_key_named(raw, error, match):
