@@ -425,3 +425,18 @@ def test_effects_figure_draws_each_numeric_predictor(sleepstudy):
     assert numeric_predictors(fit) == ["Days", "Days2"]
     fig = effects_figure(fit, ["Days", "Days2"], 0.9)
     assert [(ax.get_xlabel(), ax.get_ylabel()) for ax in fig.axes] == [("Days", "Reaction"), ("Days2", "Reaction")]
+
+
+def test_cli_spec_report_x_reaches_the_report_or_is_refused_before_the_fit(tmp_path, capsys, monkeypatch):
+    from multilevel.cli import main
+
+    body = 'data = "sleepstudy"\nformula = "Reaction ~ Days + (1 | Subject)"\nmethod = "reml"\n[report]\n'
+    (tmp_path / "good.toml").write_text(body + 'x = "Days"\n')
+    assert main(["fit", str(tmp_path / "good.toml"), "--out", str(tmp_path / "good")]) == 0
+    assert "(dashed: the population line)" in (tmp_path / "good" / "report.md").read_text()
+    (tmp_path / "bad.toml").write_text(body + 'x = "Subject"\n')
+    fitted = []
+    monkeypatch.setattr(ml, "fit", lambda *a, **k: fitted.append(a))
+    assert main(["fit", str(tmp_path / "bad.toml"), "--out", str(tmp_path / "bad")]) == 1
+    assert "[report] x = 'Subject' is not a numeric column" in capsys.readouterr().err
+    assert fitted == [] and not (tmp_path / "bad").exists()
