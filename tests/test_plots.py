@@ -167,7 +167,7 @@ def test_group_points_for_a_model_without_a_numeric_predictor():
     np.testing.assert_allclose(fitted.get_xdata(), fit.predict()["estimate"].to_numpy()[rows])
     np.testing.assert_allclose(population.get_xdata(), fit.fixef["(Intercept)"])
     assert len(_lines(ax)) == 3 * plates.n_levels
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
         "observed", "fitted (group effects included)", "population (fixed effects only)"]
     fig = plots.group_panels(fit, group="sample", max_panels=4, population=False)
     assert len(fig.axes[0].get_yticks()) == 4 and "first 4 of 6 groups" in fig.axes[0].get_title()

@@ -104,7 +104,8 @@ def test_cli_fit_writes_a_complete_run_folder(tmp_path, capsys):
     status = main(["fit", str(MODELS / "sleepstudy.toml"), "--out", str(out), "--draws", "300",
                    "--tune", "300", "--chains", "2"])
     assert status == 0
-    assert sorted(p.name for p in out.iterdir()) == [".multilevel-run", "caterpillar.png", "forest.png", "groups.png",
+    assert sorted(p.name for p in out.iterdir()) == [".multilevel-run", "caterpillar.png", "effects.png", "forest.png",
+                                                     "groups.png",
                                                      "posterior.nc", "ppc.png", "rank.png",
                                                      "report.html", "report.md", "residuals.png",
                                                      "spec.toml", "summary.csv"]

@@ -60,6 +60,13 @@ def forest_panels(table: pd.DataFrame) -> list[tuple[str, str, bool, pd.DataFram
 
     The intercept, the fixed effects (split into groups of similar size), the group-level
     SDs (likewise), the correlations, and sigma with the family's parameters.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"estimate": [251.4, 10.5, 25.6], "lower": [237.7, 7.4, 22.9],
+    ...                   "upper": [265.1, 13.5, 28.6]}, index=["(Intercept)", "Days", "sigma"])
+    >>> [(title, list(rows.index)) for title, _, _, rows in forest_panels(t)]
+    [('intercept', ['(Intercept)']), ('fixed effects', ['Days']), ('residual and family parameters', ['sigma'])]
     """
     names = table.index.to_series()
     panels = []
@@ -116,6 +123,7 @@ def forest_plot(table: pd.DataFrame):
         ax.grid(axis="x", alpha=0.3)
     fig.suptitle(f"Estimates with {interval_words(table)}", fontsize=10)
     fig.tight_layout()
+    fig.align_ylabels(axes[:, 0])   # one column of "parameter" labels, whatever the names' widths
     return fig
 
 

@@ -156,7 +156,16 @@ def _choose_x(design, term, x: str | None) -> str:
 
 def group_x(fit, x: str | None = None, group: str | None = None) -> str | None:
     """The x variable :func:`group_panels` puts on its panels' axis; None when the model
-    has no numeric predictor (then it draws points per group)."""
+    has no numeric predictor (then it draws points per group).
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> group_x(ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml"))
+    'Days'
+    >>> group_x(ml.fit("diameter ~ 1 + (1 | plate) + (1 | sample)", "Penicillin", method="reml")) is None
+    True
+    """
     design = _check_fit(fit, need_groups=True)
     return _choose_x(design, _term(design, group), x)
 
@@ -188,7 +197,7 @@ def _group_points(fit, design, term, max_groups: int, ci: float, population: boo
     ax.set_xlabel(response)
     ax.set_ylabel(term.group)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=3, frameon=False)
+    fig.legend(fontsize=7, loc="outside lower center", ncols=3, frameon=False)   # below, in any height
     title = f"{response} by {term.group}: observed and fitted"
     if _is_bayes(fit):
         title += " (posterior means)"

@@ -118,6 +118,14 @@ def practical_significance(fit, rope, table: pd.DataFrame) -> tuple[pd.DataFrame
     ------
     SpecError
         For a fit that is not Bayesian (the ROPE share needs posterior draws).
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", seed=1)  # doctest: +SKIP
+    >>> table, label = practical_significance(m, [-5, 5], interval_table(m))    # doctest: +SKIP
+    >>> table.loc["Days", "in_rope"]                                            # doctest: +SKIP
+    0.0
     """
     from multilevel.effects import describe_posterior
     from multilevel.errors import SpecError

@@ -44,6 +44,15 @@ def report_x(fit, spec) -> str | None:
     ------
     SpecError
         Naming the key and listing the model's numeric predictors.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> from multilevel.spec import parse_spec
+    >>> spec = parse_spec({"data": "sleepstudy", "formula": "Reaction ~ Days + (1 | Subject)",
+    ...                    "method": "reml", "report": {"x": "Days"}})
+    >>> report_x(ml.fit(spec.formula, "sleepstudy", method="reml"), spec)
+    'Days'
     """
     x = (getattr(spec, "report", None) or {}).get("x")
     if x is None:
@@ -59,7 +68,14 @@ def report_x(fit, spec) -> str | None:
 
 
 def numeric_predictors(fit, fixed_only: bool = False) -> list[str]:
-    """The model's numeric (not boolean) predictor columns, in formula order."""
+    """The model's numeric (not boolean) predictor columns, in formula order.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> numeric_predictors(ml.fit("angle ~ recipe * temp + (1 | recipe:replicate)", "cake", method="reml"))
+    ['temp']
+    """
     from multilevel.effects.grid import is_factor, predictor_columns
 
     data = fit.design.frame.data
@@ -67,7 +83,15 @@ def numeric_predictors(fit, fixed_only: bool = False) -> list[str]:
 
 
 def effects_figure(fit, names: Sequence[str], ci: float):
-    """One panel per predictor: :func:`multilevel.plots.conditional_effects` side by side."""
+    """One panel per predictor: :func:`multilevel.plots.conditional_effects` side by side.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
+    >>> [ax.get_xlabel() for ax in effects_figure(m, ["Days"], 0.95).axes]
+    ['Days']
+    """
     from matplotlib.figure import Figure
 
     from multilevel.plots import conditional_effects
