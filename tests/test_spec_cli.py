@@ -35,6 +35,8 @@ def test_shipped_specs_validate(path):
         ({"data": "sleepstudy", "formula": "y ~ x", "method": "reml", "priors": {"preset": "ridge"}},
          SpecError, "only applies to method = 'bayes'"),
         ({"data": "sleepstudy", "formula": "y ~ __import__('os').system('ls')"}, FormulaError, "'__import__' is not allowed"),
+        ({"data": "sleepstudy", "formula": "y ~ x", "report": {"x": "x"}}, SpecError,
+         r"\[report\] x applies to the group panels of a model with group terms; 'y ~ x' has none"),
         ({"data": "sleepstudy", "formula": "y ~ x", "report": {"x": "z"}}, SpecError,
          r"\[report\] x = 'z' is not a variable of the formula's predictors; use a numeric one of \['x'\]"),
         ({"data": "sleepstudy", "formula": "y ~ x", "report": {"x": 1}}, SpecError, "'x' must be str"),

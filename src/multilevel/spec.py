@@ -251,6 +251,9 @@ def _check_report_x_rope(report: dict, parsed, method: str, where: str) -> None:
     if "x" in report and report["x"] not in predictors:
         raise SpecError(f"{where} [report] x = {report['x']!r} is not a variable of the formula's "
                         f"predictors; use a numeric one of {predictors}.")
+    if "x" in report and not parsed.bars:
+        raise SpecError(f"{where} [report] x applies to the group panels of a model with group terms; "
+                        f"{parsed.text!r} has none, so leave x out.")
     rope = report.get("rope")
     if rope is not None and (len(rope) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                                        for v in rope) or not rope[0] < rope[1]):
