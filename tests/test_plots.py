@@ -4,7 +4,6 @@ drawn in them are counted and compared, never pixels)."""
 from __future__ import annotations
 
 import io
-
 from types import SimpleNamespace
 
 import numpy as np
