@@ -4,9 +4,12 @@ drawn in them are counted and compared, never pixels)."""
 from __future__ import annotations
 
 import io
+from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
+import xarray as xr
 from matplotlib.collections import PolyCollection
 from scipy import stats
 
@@ -90,10 +93,83 @@ def test_caterpillar_of_crossed_factors():
 
 def test_forest_of_fixed_effects(reml):
     fig = plots.forest(reml)
-    assert len(fig.axes) == 1
-    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["(Intercept)", "Days"]
+    assert [[t.get_text() for t in ax.get_yticklabels()] for ax in fig.axes] == [["(Intercept)"], ["Days"]]
     fig = plots.forest(reml, intercept=False)
-    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["Days"]
+    assert [[t.get_text() for t in ax.get_yticklabels()] for ax in fig.axes] == [["Days"]]
+
+
+def test_forest_puts_the_intercept_and_days_on_their_own_axes(reml):
+    # issue 25: on one axis (240-265 and 7-14) the Days interval could not be read
+    intercept, days = plots.forest(reml).axes
+    assert not intercept.get_shared_x_axes().joined(intercept, days)
+    lo, hi = plots.intervals.interval_table(reml).loc["Days", ["lower", "upper"]]
+    left, right = days.get_xlim()
+    assert left <= lo and hi <= right and (hi - lo) / (right - left) > 0.3   # readable: wide
+    left, right = intercept.get_xlim()
+    assert left > 200 and right < 300   # the intercept's panel does not stretch to 0
+
+
+def test_forest_groups_fixed_effects_of_similar_size():
+    from multilevel.plots.draw import scale_groups
+
+    table = pd.DataFrame({"estimate": [250.0, 10.0, -3.0, 0.01, 2.0], "lower": [230, 7, -5, -0.02, 1.0],
+                          "upper": [270, 13, -1, 0.04, 3.0]}, index=list("abcde"))
+    assert [list(g.index) for g in scale_groups(table)] == [["a"], ["b", "c", "e"], ["d"]]
+
+
+def _labels(ax):
+    return ax.get_xlabel(), ax.get_ylabel()
+
+
+def test_every_plot_labels_its_axes(reml):
+    # issue 25: no axis labels on caterpillar, rank and PPC plots
+    from multilevel.plots.draw import data_vs_simulations, rank_plot
+
+    fig = plots.group_panels(reml)
+    ncol = 6
+    for k, ax in enumerate(fig.axes):
+        assert ax.get_xlabel() == ("Days" if k >= len(fig.axes) - ncol else "")
+        assert ax.get_ylabel() == ("Reaction" if k % ncol == 0 else "")
+    for ax, what in zip(plots.caterpillar(reml).axes, ["intercept", "Days coefficient"]):
+        xlabel, ylabel = _labels(ax)
+        assert "group effect" in xlabel and what in xlabel and ylabel == "Subject"
+    for ax, xlabel in zip(plots.forest(reml).axes, ["estimate", "estimate"]):
+        assert _labels(ax) == (xlabel, "parameter")
+    assert [_labels(ax) for ax in plots.residuals(reml).axes] == [
+        ("fitted Reaction (group effects included)", "residual (Reaction − fitted)"),
+        ("standard normal quantiles", "residual quantiles (sorted residuals)")]
+    draws = xr.Dataset({name: (("chain", "draw"), np.random.default_rng(1).normal(size=(2, 100)))
+                        for name in ("a", "b", "c")})
+    fig = rank_plot(SimpleNamespace(summary_draws=draws))
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 3
+    assert all(_labels(ax) == ("rank of the draw (chains pooled)", "draws per bin") for ax in visible)
+    y = np.arange(10.0)
+    fig = data_vs_simulations(y, y[None] + 1, np.linspace(0, 11, 5), title="t", label="l", xlabel="Reaction")
+    assert _labels(fig.axes[0]) == ("Reaction", "density")
+
+
+def test_group_points_for_a_model_without_a_numeric_predictor():
+    # issue 25: the report said "pass x=" where a CLI user cannot
+    fit = ml.fit("diameter ~ 1 + (1 | plate) + (1 | sample)", "Penicillin", method="reml")
+    fig = plots.group_panels(fit)
+    assert len(fig.axes) == 1
+    ax = fig.axes[0]
+    plates = fit.design.reterms[0]
+    assert plates.group == "plate"
+    assert [t.get_text() for t in ax.get_yticklabels()] == [str(v) for v in plates.levels]   # first on top
+    assert ax.get_yticks()[0] == plates.n_levels - 1
+    assert _labels(ax) == ("diameter", "plate")
+    observed, fitted, population = _lines(ax)[:3]      # the first plate's three series
+    rows = plates.codes == 0
+    np.testing.assert_allclose(observed.get_xdata(), fit.design.y[rows])
+    np.testing.assert_allclose(fitted.get_xdata(), fit.predict()["estimate"].to_numpy()[rows])
+    np.testing.assert_allclose(population.get_xdata(), fit.fixef["(Intercept)"])
+    assert len(_lines(ax)) == 3 * plates.n_levels
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        "observed", "fitted (group effects included)", "population (fixed effects only)"]
+    fig = plots.group_panels(fit, group="sample", max_panels=4, population=False)
+    assert len(fig.axes[0].get_yticks()) == 4 and "first 4 of 6 groups" in fig.axes[0].get_title()
 
 
 def test_ppc_needs_a_bayesian_fit(reml):
@@ -114,4 +190,6 @@ def test_bayesian_plots(bayes_ss_slopes):
     means = bayes_ss_slopes.ranef["Subject"]["Days"].to_numpy()
     np.testing.assert_allclose(np.sort(fig.axes[1].get_lines()[0].get_xdata()), np.sort(means))
     fig = plots.forest(bayes_ss_slopes)
-    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["(Intercept)", "Days"]
+    assert [[t.get_text() for t in ax.get_yticklabels()] for ax in fig.axes] == [["(Intercept)"], ["Days"]]
+    fig = plots.ppc(bayes_ss_slopes, n_draws=20)
+    assert _labels(fig.axes[0]) == ("Reaction", "density")

@@ -166,7 +166,8 @@ def test_freq_report_has_wald_table_variance_components_and_forest(tmp_path):
     fit = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
     page = fit.report(tmp_path / "rep", ci=0.9)
     assert sorted(p.name for p in page.parent.iterdir()) == [
-        ".multilevel-run", "caterpillar.png", "forest.png", "groups.png", "report.html", "report.md", "residuals.png"]
+        ".multilevel-run", "caterpillar.png", "effects.png", "forest.png", "groups.png", "report.html", "report.md",
+        "residuals.png"]
     md = (page.parent / "report.md").read_text()
     assert "## Parameters (Wald 90%)\n\n90% Wald confidence intervals of the fixed effects." in md
     assert "## Variance components" in md and "REML criterion 1743.6283" in md
@@ -179,7 +180,7 @@ def test_least_squares_report_has_no_group_sections(tmp_path):
     page = ml.fit("mpg ~ wt", "mtcars", method="ml").report(tmp_path / "rep")
     md = (page.parent / "report.md").read_text()
     assert "- method: least squares" in md and "| factor |" not in md
-    assert re.findall(r"!\[[^]]*\]\(([^)]+)\)", md) == ["forest.png", "residuals.png"]
+    assert re.findall(r"!\[[^]]*\]\(([^)]+)\)", md) == ["forest.png", "residuals.png", "effects.png"]
     assert "| wt | -5.344 | 0.5591 | -9.559 | 1.294e-10 | -6.486 | -4.203 |" in md
 
 
@@ -189,8 +190,8 @@ def test_html_report_renders_in_chromium(bayes_ss_slopes, tmp_path):
     page = bayes_ss_slopes.report(tmp_path / "report", ci=0.9, kind="hdi")
     folder = Path(page).parent
     assert sorted(p.name for p in folder.iterdir()) == [
-        ".multilevel-run", "caterpillar.png", "forest.png", "groups.png", "ppc.png", "rank.png", "report.html", "report.md",
-        "residuals.png"]
+        ".multilevel-run", "caterpillar.png", "effects.png", "forest.png", "groups.png", "ppc.png", "rank.png",
+        "report.html", "report.md", "residuals.png"]
     browser = _browser()
     dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.as_uri()],
                          capture_output=True, text=True, timeout=120, check=True).stdout
@@ -207,8 +208,8 @@ def test_html_report_renders_in_chromium(bayes_ss_slopes, tmp_path):
             assert float(cells[col]) == pytest.approx(row[col], rel=1e-3)
     assert "Parameters (HDI 90%)" in dom and "90% highest-density credible intervals (HDI)" in dom
     assert {"priors", "groups", "convergence"} <= set(parsed.tables)
-    # six embedded PNG images, nothing loaded from elsewhere
-    assert len(parsed.images) == 6
+    # seven embedded PNG images, nothing loaded from elsewhere
+    assert len(parsed.images) == 7
     for src in parsed.images:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == PNG_MAGIC
@@ -229,7 +230,8 @@ def test_markdown_report_links_the_written_plots(bayes_ss_slopes, tmp_path):
     page = write_report(bayes_ss_slopes, tmp_path / "rep", ci=0.95, kind="eti")
     md = (page.parent / "report.md").read_text()
     links = re.findall(r"!\[[^]]*\]\(([^)]+)\)", md)
-    assert links == ["forest.png", "residuals.png", "groups.png", "caterpillar.png", "rank.png", "ppc.png"]
+    assert links == ["forest.png", "residuals.png", "groups.png", "caterpillar.png", "effects.png", "rank.png",
+                     "ppc.png"]
     for link in links:
         assert (page.parent / link).read_bytes()[:8] == PNG_MAGIC
     assert "## Priors" in md and "LKJ(eta: 1)" in md and "| Subject | 18 |" in md
@@ -237,12 +239,16 @@ def test_markdown_report_links_the_written_plots(bayes_ss_slopes, tmp_path):
 
 
 def test_a_plot_that_does_not_apply_is_named_with_the_reason(tmp_path):
+    # no numeric predictor: the group panels show points per group (issue 25: they said
+    # "pass x=", which a CLI user cannot); the conditional effects are not drawn, and say why
     fit = ml.fit("diameter ~ 1 + (1 | plate) + (1 | sample)", "Penicillin", method="reml")
     page = fit.report(tmp_path / "rep")
     md = (page.parent / "report.md").read_text()
-    assert "Not drawn:\n\n- groups: The model has no numeric predictor to put on the x axis" in md
-    assert "<li>groups: The model has no numeric predictor" in page.read_text()
-    assert not (page.parent / "groups.png").exists() and (page.parent / "caterpillar.png").exists()
+    assert "Not drawn:\n\n- effects: the model has no numeric predictor to draw a conditional effect" in md
+    assert "<li>effects: the model has no numeric predictor" in page.read_text()
+    assert "pass x=" not in md and "The data per group (open circles)" in md
+    assert (page.parent / "groups.png").read_bytes()[:8] == PNG_MAGIC
+    assert not (page.parent / "effects.png").exists() and (page.parent / "caterpillar.png").exists()
 
 
 def test_cli_run_folder_of_a_reml_spec_has_the_reports(tmp_path, capsys):
@@ -267,10 +273,34 @@ def test_forest_panels_by_kind_of_parameter():
     table.attrs.update(ci=0.95, kind="eti")
     fig = forest_plot(table)
     panels = {ax.get_title(loc="left"): [t.get_text() for t in ax.get_yticklabels()] for ax in fig.axes}
-    assert panels == {"fixed effects": ["(Intercept)", "Days"],
-                      "standard deviations": ["sd__(Intercept)|Subject", "sigma"],
+    assert panels == {"intercept": ["(Intercept)"], "fixed effects": ["Days"],
+                      "group-level standard deviations": ["sd__(Intercept)|Subject"],
                       "correlations": ["cor__(Intercept).Days|Subject", "ar1_phi"],
-                      "family parameters": ["nu"]}
+                      "residual and family parameters": ["sigma", "nu"]}
+    assert [ax.get_xlabel() for ax in fig.axes] == ["estimate", "estimate", "standard deviation", "correlation",
+                                                    "estimate"]
+
+
+def test_forest_of_sleepstudy_gives_each_kind_and_size_its_own_axis():
+    # issue 25: the intercept (251) and Days (10) shared one axis; so did sd 24.7 and 0.07
+    from multilevel.report.figures import forest_plot
+
+    names = ["(Intercept)", "Days", "x", "sd__(Intercept)|Subject", "sd__x|Subject", "sigma"]
+    table = pd.DataFrame({"estimate": [251.4, 10.5, 0.02, 24.7, 0.07, 25.6],
+                          "lower": [237.6, 7.4, 0.01, 14.4, 0.03, 22.9],
+                          "upper": [265.1, 13.5, 0.03, 37.7, 0.12, 28.6]}, index=names)
+    table.attrs.update(ci=0.95, kind="eti")
+    fig = forest_plot(table)
+    panels = [(ax.get_title(loc="left"), [t.get_text() for t in ax.get_yticklabels()]) for ax in fig.axes]
+    assert panels == [("intercept", ["(Intercept)"]), ("fixed effects (1 of 2, own scale)", ["Days"]),
+                      ("fixed effects (2 of 2, own scale)", ["x"]),
+                      ("group-level standard deviations (1 of 2, own scale)", ["sd__(Intercept)|Subject"]),
+                      ("group-level standard deviations (2 of 2, own scale)", ["sd__x|Subject"]),
+                      ("residual and family parameters", ["sigma"])]
+    for ax, (name, row) in zip(fig.axes, table.iterrows()):
+        left, right = ax.get_xlim()     # each interval spans a good part of its own axis
+        assert left <= row["lower"] and row["upper"] <= right
+        assert (row["upper"] - row["lower"]) / (right - left) > 0.3
 
 
 @pytest.mark.parametrize("fork", [True, False], ids=["forked", "serial"])
@@ -284,7 +314,7 @@ def test_work_alongside_the_figures_runs_and_keeps_their_order(tmp_path, monkeyp
     table = interval_table(fit)
     jobs = [lambda i=i: (tmp_path / f"side{i}.txt").write_text(str(i)) for i in range(2)]
     figures, not_drawn = report_figures(fit, table, alongside=jobs)
-    assert [f.name for f in figures] == ["forest", "residuals", "groups", "caterpillar"]
+    assert [f.name for f in figures] == ["forest", "residuals", "groups", "caterpillar", "effects"]
     assert all(f.png[:8] == PNG_MAGIC for f in figures) and not_drawn == []
     assert [(tmp_path / f"side{i}.txt").read_text() for i in range(2)] == ["0", "1"]
 
@@ -323,3 +353,90 @@ def test_drawing_does_not_load_a_lazily_registered_jax(tmp_path, monkeypatch):
     assert not (tmp_path / "loaded").exists() and sys.modules["jax"] is stub
     forest_plot(table).savefig(tmp_path / "plain.png")   # outside report_figures: loaded
     assert (tmp_path / "loaded").exists()
+
+
+# ------------------------------------------------- issue 25: spec [report] x and rope
+def _spec(report: dict, method: str = "reml", formula: str = "Reaction ~ Days + Days2 + (Days | Subject)"):
+    from multilevel.spec import parse_spec
+
+    return parse_spec({"name": "ss", "data": "sleepstudy", "formula": formula, "method": method,
+                       "report": report})
+
+
+def test_spec_x_is_the_group_panels_axis(tmp_path, monkeypatch, sleepstudy):
+    import multilevel.forked
+    from multilevel import plots
+    from multilevel.report.figures import report_x
+
+    monkeypatch.setattr(multilevel.forked, "can_fork", lambda: False)   # record the calls here
+    data = sleepstudy.assign(Days2=sleepstudy["Days"] ** 2)
+    fit = ml.fit("Reaction ~ Days + Days2 + (Days | Subject)", data, method="reml")
+    assert report_x(fit, _spec({})) is None and report_x(fit, None) is None
+    assert report_x(fit, _spec({"x": "Days2"})) == "Days2"
+    drawn = []
+    group_panels = plots.group_panels
+    monkeypatch.setattr(plots, "group_panels", lambda fit, x=None, **kw: drawn.append(group_panels(fit, x, **kw))
+                        or drawn[-1])
+    write_report(fit, tmp_path / "rep", spec=_spec({"x": "Days2"}))
+    write_report(fit, tmp_path / "default", spec=_spec({}))
+    assert [fig.axes[-1].get_xlabel() for fig in drawn] == ["Days2", "Days"]
+    assert (tmp_path / "rep" / "groups.png").exists()
+
+
+def test_spec_x_that_is_not_a_numeric_predictor_is_a_spec_error(tmp_path, sleepstudy):
+    from multilevel.errors import SpecError
+
+    spec = _spec({"x": "Subject"}, formula="Reaction ~ Days + (Days | Subject)")
+    with pytest.raises(SpecError, match=r"\[report\] x = 'Subject' is not a numeric column"):
+        spec.load_data()        # before the fit: the CLI reads the data first
+    fit = ml.fit("Reaction ~ Days + (Days | Subject)", sleepstudy, method="reml")
+    with pytest.raises(SpecError, match=r"\[report\] x = 'Subject' is not a numeric predictor.*\['Days'\]"):
+        write_report(fit, tmp_path / "rep", spec=spec)
+    assert not (tmp_path / "rep").exists()
+    with pytest.raises(SpecError, match=r"\[report\] x = 'Reaction' is not a variable"):
+        _spec({"x": "Reaction"})
+
+
+@pytest.mark.slow
+def test_spec_rope_adds_a_practical_significance_section(bayes_ss_slopes):
+    from multilevel.effects import describe_posterior
+    from multilevel.report import render_markdown
+
+    content = report_content(bayes_ss_slopes, spec=_spec({"rope": [-5, 5]}, method="bayes",
+                                                         formula=bayes_ss_slopes.formula))
+    expected = describe_posterior(bayes_ss_slopes, rope=(-5, 5)).set_index("Parameter")
+    table = content.practical
+    assert list(table.index) == ["(Intercept)", "Days"] == list(expected.index)
+    np.testing.assert_allclose(table["in_rope"], expected["ROPE_Percentage"])
+    np.testing.assert_allclose(table["p_direction"], expected["pd"])
+    np.testing.assert_allclose(table[["lower", "upper"]], expected[["CI_low", "CI_high"]])
+    # Days (about 10.5, 95% interval about 7-14) lies outside [-5, 5]
+    assert table.loc["Days", "in_rope"] == 0.0 and table.loc["Days", "p_direction"] == 1.0
+    md = render_markdown(content)
+    assert "## Practical significance" in md and "ROPE) [-5, 5]" in md
+    assert report_content(bayes_ss_slopes).practical is None
+
+
+def test_effects_figure_draws_each_numeric_predictor(sleepstudy):
+    from multilevel.report.figures import effects_figure, numeric_predictors
+
+    data = sleepstudy.assign(Days2=sleepstudy["Days"] ** 2)
+    fit = ml.fit("Reaction ~ Days + Days2 + (Days | Subject)", data, method="reml")
+    assert numeric_predictors(fit) == ["Days", "Days2"]
+    fig = effects_figure(fit, ["Days", "Days2"], 0.9)
+    assert [(ax.get_xlabel(), ax.get_ylabel()) for ax in fig.axes] == [("Days", "Reaction"), ("Days2", "Reaction")]
+
+
+def test_cli_spec_report_x_reaches_the_report_or_is_refused_before_the_fit(tmp_path, capsys, monkeypatch):
+    from multilevel.cli import main
+
+    body = 'data = "sleepstudy"\nformula = "Reaction ~ Days + (1 | Subject)"\nmethod = "reml"\n[report]\n'
+    (tmp_path / "good.toml").write_text(body + 'x = "Days"\n')
+    assert main(["fit", str(tmp_path / "good.toml"), "--out", str(tmp_path / "good")]) == 0
+    assert "(dashed: the population line)" in (tmp_path / "good" / "report.md").read_text()
+    (tmp_path / "bad.toml").write_text(body + 'x = "Subject"\n')
+    fitted = []
+    monkeypatch.setattr(ml, "fit", lambda *a, **k: fitted.append(a))
+    assert main(["fit", str(tmp_path / "bad.toml"), "--out", str(tmp_path / "bad")]) == 1
+    assert "[report] x = 'Subject' is not a numeric column" in capsys.readouterr().err
+    assert fitted == [] and not (tmp_path / "bad").exists()

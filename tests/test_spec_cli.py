@@ -35,6 +35,18 @@ def test_shipped_specs_validate(path):
         ({"data": "sleepstudy", "formula": "y ~ x", "method": "reml", "priors": {"preset": "ridge"}},
          SpecError, "only applies to method = 'bayes'"),
         ({"data": "sleepstudy", "formula": "y ~ __import__('os').system('ls')"}, FormulaError, "'__import__' is not allowed"),
+        ({"data": "sleepstudy", "formula": "y ~ x", "report": {"x": "x"}}, SpecError,
+         r"\[report\] x applies to the group panels of a model with group terms; 'y ~ x' has none"),
+        ({"data": "sleepstudy", "formula": "y ~ x", "report": {"x": "z"}}, SpecError,
+         r"\[report\] x = 'z' is not a variable of the formula's predictors; use a numeric one of \['x'\]"),
+        ({"data": "sleepstudy", "formula": "y ~ x", "report": {"x": 1}}, SpecError, "'x' must be str"),
+        ({"data": "sleepstudy", "formula": "y ~ x", "report": {"rope": [0.1]}}, SpecError,
+         r"\[report\] rope = \[0.1\] must be \[lo, hi\]"),
+        ({"data": "sleepstudy", "formula": "y ~ x", "report": {"rope": [1, -1]}}, SpecError, "lo < hi"),
+        ({"data": "sleepstudy", "formula": "y ~ x", "report": {"rope": ["a", "b"]}}, SpecError, "numbers"),
+        ({"data": "sleepstudy", "formula": "y ~ x", "report": {"rope": 0.1}}, SpecError, "'rope' must be list"),
+        ({"data": "sleepstudy", "formula": "y ~ x", "method": "reml", "report": {"rope": [-1, 1]}}, SpecError,
+         "rope applies to method = 'bayes' only"),
     ],
 )
 def test_bad_specs_are_refused_with_the_key_named(raw, error, match):
@@ -94,7 +106,8 @@ def test_cli_fit_writes_a_complete_run_folder(tmp_path, capsys):
     status = main(["fit", str(MODELS / "sleepstudy.toml"), "--out", str(out), "--draws", "300",
                    "--tune", "300", "--chains", "2"])
     assert status == 0
-    assert sorted(p.name for p in out.iterdir()) == [".multilevel-run", "caterpillar.png", "forest.png", "groups.png",
+    assert sorted(p.name for p in out.iterdir()) == [".multilevel-run", "caterpillar.png", "effects.png", "forest.png",
+                                                     "groups.png",
                                                      "posterior.nc", "ppc.png", "rank.png",
                                                      "report.html", "report.md", "residuals.png",
                                                      "spec.toml", "summary.csv"]

@@ -34,7 +34,8 @@ TOP_KEYS = {"name", "data", "formula", "family", "method", "description", "prior
             "report", "na", "weights", "link"}
 SAMPLING_KEYS = {"draws": int, "tune": int, "chains": int, "seed": int, "sampler": str,
                  "target_accept": float, "progress": bool}
-REPORT_KEYS = {"ci": float, "kind": str, "plots": bool, "ddf": str}  # ddf: REML/ML LMMs
+REPORT_KEYS = {"ci": float, "kind": str, "plots": bool, "ddf": str,  # ddf: REML/ML LMMs
+               "x": str, "rope": list}   # x: the group panels' axis; rope: [lo, hi], bayes
 METHODS = ("bayes", "reml", "ml")
 DEFAULT_PRESET = "weakly-informative"  # Bambi's data-scaled defaults (priors=None)
 # A spec's name names its run folder (runs/<name>): a name, never a path.
@@ -102,7 +103,7 @@ class ModelSpec:
 
         file = self.data_path()
         if file is None:
-            return datasets.load(self.data)
+            return self._checked(datasets.load(self.data))
         if not file.exists():
             raise SpecError(
                 f"Spec {self.name!r}: data {self.data!r} is neither a shipped dataset "
@@ -110,7 +111,15 @@ class ModelSpec:
             )
         if file.suffix.lower() not in (".csv", ".parquet", ".pq"):
             raise SpecError(f"Spec {self.name!r}: data file {file.name!r} must be .csv or .parquet.")
-        return read_table(file)
+        return self._checked(read_table(file))
+
+    def _checked(self, data: pd.DataFrame) -> pd.DataFrame:
+        """``[report] x`` must be numeric in the data: refused before any fitting."""
+        x = self.report.get("x")
+        if x in data.columns and (not pd.api.types.is_numeric_dtype(data[x]) or data[x].dtype == bool):
+            raise SpecError(f"Spec {self.name!r} [report] x = {x!r} is not a numeric column "
+                            f"({data[x].dtype}); give a numeric predictor for the group panels' x axis.")
+        return data
 
     def priors_argument(self):
         """The ``priors=`` argument for :func:`multilevel.fit` (None = weakly informative)."""
@@ -195,7 +204,7 @@ def parse_spec(raw: dict, path: Path | None = None) -> ModelSpec:
         raise SpecError(f"{where}: method {method!r} is not one of {', '.join(METHODS)}.")
     from multilevel.formula import check_family, parse_formula
 
-    parse_formula(strings["formula"])  # FormulaError early, before any data is read
+    parsed = parse_formula(strings["formula"])  # FormulaError early, before any data is read
     family = check_family(strings.get("family", "gaussian"))
     from multilevel.formula.links import check_link
 
@@ -223,6 +232,7 @@ def parse_spec(raw: dict, path: Path | None = None) -> ModelSpec:
                         f"got {sampling['target_accept']}.")
     if "ci" in report and not 0 < report["ci"] < 1:
         raise SpecError(f"{where} [report]: 'ci' must lie in (0, 1), got {report['ci']}.")
+    _check_report_x_rope(report, parsed, method, where)
     if report.get("kind", "eti") not in ("eti", "hdi"):
         raise SpecError(f"{where} [report]: 'kind' must be 'eti' or 'hdi', got {report['kind']!r}.")
     return ModelSpec(name=name, data=strings["data"], formula=strings["formula"], family=family,
@@ -230,6 +240,26 @@ def parse_spec(raw: dict, path: Path | None = None) -> ModelSpec:
                      weights=strings.get("weights"), link=strings.get("link"),
                      sampling=sampling, report=report,
                      description=strings.get("description", ""), path=path)
+
+
+def _check_report_x_rope(report: dict, parsed, method: str, where: str) -> None:
+    """``[report] x`` names a predictor of the formula (numeric: checked on the data by the
+    report); ``rope`` is ``[lo, hi]`` with lo < hi, for Bayesian fits."""
+    from multilevel.formula.parse import column_names
+
+    predictors = [c for c in column_names(parsed.text) if c not in column_names(parsed.response.text)]
+    if "x" in report and report["x"] not in predictors:
+        raise SpecError(f"{where} [report] x = {report['x']!r} is not a variable of the formula's "
+                        f"predictors; use a numeric one of {predictors}.")
+    if "x" in report and not parsed.bars:
+        raise SpecError(f"{where} [report] x applies to the group panels of a model with group terms; "
+                        f"{parsed.text!r} has none, so leave x out.")
+    rope = report.get("rope")
+    if rope is not None and (len(rope) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                       for v in rope) or not rope[0] < rope[1]):
+        raise SpecError(f"{where} [report] rope = {rope!r} must be [lo, hi] with lo < hi (numbers).")
+    if rope is not None and method != "bayes":
+        raise SpecError(f"{where} [report] rope applies to method = 'bayes' only, not {method!r}.")
 
 
 def _check_keys(table: dict, allowed, where: str) -> None:

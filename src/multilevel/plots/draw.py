@@ -12,11 +12,17 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-# forest panels: one per kind of parameter, so an intercept of 250 does not squash a correlation
-PANELS = (("fixed effects", r"^(?!sd__|cor__|sigma$|nu$|alpha$|ar1_phi$|cs_rho$)"),
-          ("standard deviations", r"^(?:sd__|sigma$)"),
-          ("correlations", r"^(?:cor__|ar1_phi$|cs_rho$)"),   # incl. the residual correlation
-          ("family parameters", r"^(?:nu|alpha)$"))
+# forest panels: one per kind of parameter, so an intercept of 250 does not squash a
+# correlation; (title, name pattern, x-axis label, zero line, split by scale)
+PANELS = (("intercept", r"^(?:\(Intercept\)|Intercept)$", "estimate", False, False),
+          ("fixed effects", r"^(?!\(Intercept\)$|Intercept$|sd__|cor__|sigma$|nu$|alpha$|ar1_phi$|cs_rho$)",
+           "estimate", True, True),
+          ("group-level standard deviations", r"^sd__", "standard deviation", False, True),
+          ("correlations", r"^(?:cor__|ar1_phi$|cs_rho$)", "correlation", True, False),   # incl. residual
+          ("residual and family parameters", r"^(?:sigma|nu|alpha)$", "estimate", False, False))
+# within one panel the largest |bound| is at most this many times the smallest: a slope
+# of 10 is never drawn on the axis of an effect of 1000
+SCALE_RATIO = 10.0
 INTERVAL_WORDS = {"eti": "equal-tailed credible intervals", "hdi": "highest-density credible intervals",
                   "wald": "Wald confidence intervals"}
 
@@ -26,33 +32,98 @@ def interval_words(table: pd.DataFrame) -> str:
     return f"{table.attrs['ci']:.0%} {INTERVAL_WORDS[table.attrs['kind']]}"
 
 
+def scale_groups(rows: pd.DataFrame, ratio: float = SCALE_RATIO) -> list[pd.DataFrame]:
+    """Split an interval table's rows into groups of similar size (largest absolute bound
+    within ``ratio`` times the group's smallest), each kept in table order, the groups in
+    the order of their first row.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"estimate": [250., 10., 3.], "lower": [230., 7., 1.],
+    ...                   "upper": [270., 13., 5.]}, index=["a", "b", "c"])
+    >>> [list(g.index) for g in scale_groups(t)]
+    [['a'], ['b', 'c']]
+    """
+    size = rows[["estimate", "lower", "upper"]].abs().max(axis=1).to_numpy(float)
+    size = np.where(np.isfinite(size), size, 0.0)
+    clusters: list[list[int]] = []
+    for i in np.argsort(size, kind="stable"):
+        if clusters and size[i] <= ratio * max(size[clusters[-1][0]], np.finfo(float).tiny):
+            clusters[-1].append(int(i))
+        else:
+            clusters.append([int(i)])
+    return [rows.iloc[sorted(c)] for c in sorted(clusters, key=min)]
+
+
+def forest_panels(table: pd.DataFrame) -> list[tuple[str, str, bool, pd.DataFrame]]:
+    """The forest plot's panels: (title, x label, zero line, rows), each on its own x axis.
+
+    The intercept, the fixed effects (split into groups of similar size), the group-level
+    SDs (likewise), the correlations, and sigma with the family's parameters.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"estimate": [251.4, 10.5, 25.6], "lower": [237.7, 7.4, 22.9],
+    ...                   "upper": [265.1, 13.5, 28.6]}, index=["(Intercept)", "Days", "sigma"])
+    >>> [(title, list(rows.index)) for title, _, _, rows in forest_panels(t)]
+    [('intercept', ['(Intercept)']), ('fixed effects', ['Days']), ('residual and family parameters', ['sigma'])]
+    """
+    names = table.index.to_series()
+    panels = []
+    for title, pattern, xlabel, zero, split in PANELS:
+        rows = table[names.str.contains(pattern, regex=True)]
+        if not len(rows):
+            continue
+        parts = scale_groups(rows) if split else [rows]
+        for k, part in enumerate(parts):
+            name = title if len(parts) == 1 else f"{title} ({k + 1} of {len(parts)}, own scale)"
+            panels.append((name, xlabel, zero, part))
+    return panels
+
+
 def forest_plot(table: pd.DataFrame):
-    """Estimates and intervals of an interval table, one panel per kind of parameter.
+    """Estimates and intervals of an interval table, one panel per kind of parameter, each
+    on its own x axis (:func:`forest_panels`).
 
     Parameters
     ----------
     table : DataFrame
         From :func:`multilevel.report.interval_table` (columns estimate, lower, upper).
+
+    Returns
+    -------
+    Figure
+        One axes per panel; the y ticks name the parameters.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"estimate": [251.4, 10.5], "lower": [237.7, 7.4],
+    ...                   "upper": [265.1, 13.5]}, index=["(Intercept)", "Days"])
+    >>> t.attrs.update(ci=0.95, kind="wald")
+    >>> [ax.get_title(loc="left") for ax in forest_plot(t).axes]
+    ['intercept', 'fixed effects']
     """
-    names = table.index.to_series()
-    groups = [(title, table[names.str.contains(pattern, regex=True)]) for title, pattern in PANELS]
-    groups = [(title, rows) for title, rows in groups if len(rows)]
-    heights = [len(rows) + 1.0 for _, rows in groups]
-    fig = Figure(figsize=(7, 0.35 * sum(heights) + 0.8))
-    axes = fig.subplots(len(groups), 1, gridspec_kw={"height_ratios": heights}, squeeze=False)
-    for ax, (title, rows) in zip(axes[:, 0], groups):
+    panels = forest_panels(table)
+    heights = [0.3 * len(rows) + 0.75 for *_, rows in panels]
+    fig = Figure(figsize=(7, sum(heights) + 0.6))
+    axes = fig.subplots(len(panels), 1, gridspec_kw={"height_ratios": heights}, squeeze=False)
+    for ax, (title, xlabel, zero, rows) in zip(axes[:, 0], panels):
         y = np.arange(len(rows))[::-1]
         est = rows["estimate"].to_numpy(float)
         ax.errorbar(est, y, xerr=[est - rows["lower"].to_numpy(float), rows["upper"].to_numpy(float) - est],
                     fmt="o", color="C0", capsize=3)
-        if title in ("fixed effects", "correlations"):
+        if zero:
             ax.axvline(0, color="grey", lw=0.8, ls=":")
-        ax.set_yticks(y, [str(i) for i in rows.index])
+        ax.set_yticks(y, [str(i) for i in rows.index], fontsize=8)
         ax.set_ylim(-0.6, len(rows) - 0.4)
         ax.set_title(title, loc="left", fontsize=9)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel("parameter", fontsize=8)
+        ax.tick_params(axis="x", labelsize=8)
         ax.grid(axis="x", alpha=0.3)
     fig.suptitle(f"Estimates with {interval_words(table)}", fontsize=10)
     fig.tight_layout()
+    fig.align_ylabels(axes[:, 0])   # one column of "parameter" labels, whatever the names' widths
     return fig
 
 
@@ -76,7 +147,9 @@ def rank_plot(fit, bins: int = 20, names: list[str] | None = None):
             ax.step(edges[:-1], counts, where="post", lw=1)
         ax.axhline(values.shape[1] / bins, color="k", lw=0.8, ls=":")
         ax.set_title(name, fontsize=8)
-        ax.set_yticks([])
+        ax.set_xlabel("rank of the draw (chains pooled)", fontsize=7)
+        ax.set_ylabel("draws per bin", fontsize=7)
+        ax.tick_params(labelsize=7)
     for ax in axes.flat[len(names):]:
         ax.set_visible(False)
     fig.suptitle("Rank plots (one line per chain)", fontsize=10)
@@ -85,8 +158,9 @@ def rank_plot(fit, bins: int = 20, names: list[str] | None = None):
 
 
 def data_vs_simulations(y: np.ndarray, sims: np.ndarray, edges: np.ndarray, *, title: str,
-                        label: str, color: str = "C0") -> Figure:
-    """The observed response's histogram (black) over those of simulated data sets."""
+                        label: str, color: str = "C0", xlabel: str = "response") -> Figure:
+    """The observed response's histogram (black) over those of simulated data sets;
+    ``xlabel`` names the response."""
     fig = Figure(figsize=(6, 3.5))
     ax = fig.subplots()
     for sim in sims:
@@ -97,6 +171,8 @@ def data_vs_simulations(y: np.ndarray, sims: np.ndarray, edges: np.ndarray, *, t
     ax.plot([], [], color=color, alpha=0.5, label=label)
     ax.legend(fontsize=8)
     ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density")
     fig.tight_layout()
     return fig
 
@@ -111,5 +187,6 @@ def ppc_plot(fit, n_draws: int = 50, seed: int = 0):
     edges = np.linspace(lo, hi, 40) if fit.family in ("gaussian", "t") else \
         np.arange(np.floor(lo) - 0.5, np.ceil(hi) + 1.5)
     return data_vs_simulations(y, reps, edges, title="Posterior predictive check",
-                               label=f"{len(reps)} replicated data sets")
+                               label=f"{len(reps)} replicated data sets",
+                               xlabel=fit.design.spec.parsed.response.text)
 

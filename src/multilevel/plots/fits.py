@@ -58,14 +58,15 @@ def _mean_prediction(fit, data=None, group_effects: bool = True, ci: float = 0.9
 def group_panels(fit, x: str | None = None, *, group: str | None = None, max_panels: int = 30,
                  ncols: int = 6, ci: float = 0.95, population: bool = True):
     """One panel per group: the response against ``x`` with the group's fitted line
-    (lme4's ``xyplot(Reaction ~ Days | Subject)`` view).
+    (lme4's ``xyplot(Reaction ~ Days | Subject)`` view); for a model without a numeric
+    predictor, one row per group with its observed and fitted values as points.
 
     Parameters
     ----------
     fit : FreqFit or BayesFit
     x : str, optional
         A numeric column of the data; default: the first slope of the first random
-        term, else the first numeric predictor.
+        term, else the first numeric predictor, else none (points per group).
     group : str, optional
         Grouping factor (a term's group name, e.g. ``"Subject"``); default: the first term.
     max_panels : int
@@ -79,12 +80,14 @@ def group_panels(fit, x: str | None = None, *, group: str | None = None, max_pan
     Returns
     -------
     Figure
-        One axes per group drawn.
+        One axes per group drawn (with ``x``), or one axes with a row per group.
     """
     design = _check_fit(fit, need_groups=True)
     term = _term(design, group)
     data = design.frame.data
     x = _choose_x(design, term, x)
+    if x is None:
+        return _group_points(fit, design, term, max_panels, ci, population)
     codes = term.codes
     shown = list(range(min(term.n_levels, max_panels)))
     pred = _mean_prediction(fit, None, True, ci)
@@ -101,7 +104,12 @@ def group_panels(fit, x: str | None = None, *, group: str | None = None, max_pan
                         top=1 - 0.55 / height, wspace=0.08, hspace=0.3)
     for ax in axes[len(shown):]:
         fig.delaxes(ax)
-    for ax, level in zip(axes, shown):
+    for k, (ax, level) in enumerate(zip(axes, shown)):
+        if k + ncol >= len(shown):      # nothing drawn below it: its column's x axis
+            ax.set_xlabel(x, fontsize=8)
+            ax.xaxis.set_tick_params(labelbottom=True)
+        if k % ncol == 0:
+            ax.set_ylabel(design.spec.parsed.response.text, fontsize=8)
         rows = np.flatnonzero(codes == level)
         rows = rows[np.argsort(xs[rows], kind="stable")]
         ax.plot(xs[rows], y[rows], "o", ms=3, color="C0")
@@ -143,7 +151,60 @@ def _choose_x(design, term, x: str | None) -> str:
     for name in candidates:
         if name in data.columns and pd.api.types.is_numeric_dtype(data[name]):
             return name
-    raise DataError("The model has no numeric predictor to put on the x axis; pass x=.")
+    return None
+
+
+def group_x(fit, x: str | None = None, group: str | None = None) -> str | None:
+    """The x variable :func:`group_panels` puts on its panels' axis; None when the model
+    has no numeric predictor (then it draws points per group).
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> group_x(ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml"))
+    'Days'
+    >>> group_x(ml.fit("diameter ~ 1 + (1 | plate) + (1 | sample)", "Penicillin", method="reml")) is None
+    True
+    """
+    design = _check_fit(fit, need_groups=True)
+    return _choose_x(design, _term(design, group), x)
+
+
+def _group_points(fit, design, term, max_groups: int, ci: float, population: bool):
+    """One row per group: observed (grey) and fitted (orange) values as points, population
+    predictions as grey ticks."""
+    response = design.spec.parsed.response.text
+    y = np.asarray(design.y, dtype=float)
+    if design.frame.trials is not None:          # binomial: proportions, as the fitted values
+        y = y / np.asarray(design.frame.trials, dtype=float)
+    fitted = _mean_prediction(fit, None, True, ci)["estimate"].to_numpy()
+    pop = _mean_prediction(fit, None, False, ci)["estimate"].to_numpy() if population else None
+    shown = list(range(min(term.n_levels, max_groups)))
+    fig = _figure(figsize=(7, 0.28 * len(shown) + 1.4), layout="constrained")
+    ax = fig.subplots()
+    for k, level in enumerate(shown):
+        rows = np.flatnonzero(term.codes == level)
+        pos = len(shown) - 1 - k                 # the first group on top
+        ax.plot(y[rows], np.full(len(rows), pos + 0.15), "o", ms=4, mfc="none", color="0.35",
+                label="observed" if k == 0 else None)
+        ax.plot(fitted[rows], np.full(len(rows), pos - 0.15), "o", ms=3.5, color="C1",
+                label="fitted (group effects included)" if k == 0 else None)
+        if pop is not None:
+            ax.plot(pop[rows], np.full(len(rows), float(pos)), "|", ms=9, color="grey",
+                    label="population (fixed effects only)" if k == 0 else None)
+    ax.set_yticks(np.arange(len(shown))[::-1], [str(term.levels[i]) for i in shown], fontsize=7)
+    ax.set_ylim(-0.7, len(shown) - 0.3)
+    ax.set_xlabel(response)
+    ax.set_ylabel(term.group)
+    ax.grid(axis="x", alpha=0.3)
+    fig.legend(fontsize=7, loc="outside lower center", ncols=3, frameon=False)   # below, in any height
+    title = f"{response} by {term.group}: observed and fitted"
+    if _is_bayes(fit):
+        title += " (posterior means)"
+    if len(shown) < term.n_levels:
+        title += f"; first {len(shown)} of {term.n_levels} groups"
+    ax.set_title(title, fontsize=10)
+    return fig
 
 
 # ---------------------------------------------------------------- residuals
@@ -164,14 +225,15 @@ def residuals(fit):
     if design.frame.trials is not None:          # binomial: compare proportions
         y = y / design.frame.trials
     resid = y - fitted
+    response = design.spec.parsed.response.text
     fig = _figure(figsize=(9, 3.8), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2)
     ax1.scatter(fitted, resid, s=8, alpha=0.6, color="C0")
     ax1.axhline(0, color="grey", lw=0.8, ls=":")
     centres, means = _binned_means(fitted, resid)
     ax1.plot(centres, means, "-", color="C3", lw=1.5, label="binned mean")
-    ax1.set_xlabel("fitted")
-    ax1.set_ylabel("residual")
+    ax1.set_xlabel(f"fitted {response} (group effects included)")
+    ax1.set_ylabel(f"residual ({response} − fitted)")
     ax1.legend(fontsize=8)
     ax1.set_title("Residuals vs fitted")
     theo = stats.norm.ppf((np.arange(1, len(resid) + 1) - 0.5) / len(resid))
@@ -179,8 +241,8 @@ def residuals(fit):
     ax2.scatter(theo, ordered, s=8, alpha=0.6, color="C0")
     slope, intercept = np.std(resid, ddof=1), np.mean(resid)
     ax2.plot(theo[[0, -1]], intercept + slope * theo[[0, -1]], color="C3", lw=1)
-    ax2.set_xlabel("normal quantiles")
-    ax2.set_ylabel("residual quantiles")
+    ax2.set_xlabel("standard normal quantiles")
+    ax2.set_ylabel("residual quantiles (sorted residuals)")
     ax2.set_title("Normal Q-Q")
     return fig
 
@@ -239,16 +301,19 @@ def caterpillar(fit, ci: float = 0.95, max_levels: int = 60):
             order = np.r_[order[:half], order[-half:]]
         for j, cnm in enumerate(term.cnms):
             panels.append((f"{term.name}: {cnm}", [term.levels[i] for i in order],
-                           est[order, j], lo[order, j], hi[order, j]))
+                           est[order, j], lo[order, j], hi[order, j], term.group, cnm))
     n_levels = max(len(p[1]) for p in panels)
     fig = _figure(figsize=(3.2 * len(panels) + 0.8, 0.16 * n_levels + 1.4), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, (title, labels, est, lo, hi) in zip(axes, panels):
+    for ax, (title, labels, est, lo, hi, group, cnm) in zip(axes, panels):
         pos = np.arange(len(labels))
         ax.errorbar(est, pos, xerr=[est - lo, hi - est], fmt="o", ms=3, color="C0", lw=1, capsize=0)
         ax.axvline(0, color="grey", lw=0.8, ls=":")
         ax.set_yticks(pos, [str(v) for v in labels], fontsize=7)
         ax.set_title(title, fontsize=9)
+        what = "intercept" if cnm == "(Intercept)" else f"{cnm} coefficient"
+        ax.set_xlabel(f"group effect: deviation from\nthe population {what}", fontsize=8)
+        ax.set_ylabel(group, fontsize=8)
     kind = "credible" if _is_bayes(fit) else "conditional-variance"
     fig.suptitle(f"Group effects with {ci:.0%} {kind} intervals", fontsize=10)
     return fig
@@ -287,12 +352,13 @@ def forest(fit, ci: float = 0.95, kind: str = "eti", intercept: bool = True):
     kind : {"eti", "hdi"}
         Bayesian interval kind.
     intercept : bool
-        Draw the intercept (its scale can squash the slopes).
+        Draw the intercept (in a panel of its own).
 
     Returns
     -------
     Figure
-        One axes, one row per fixed effect.
+        One axes per panel, each on its own x axis: the intercept, then the other fixed
+        effects in groups of similar size (:func:`multilevel.plots.draw.forest_panels`).
     """
     from multilevel.plots.draw import forest_plot
     from multilevel.plots.intervals import interval_table
@@ -323,4 +389,5 @@ def prior_predictive(fit, draws: int = 100, seed: int | None = 0):
     lo, hi = np.quantile(sims, [0.01, 0.99])
     edges = np.linspace(min(lo, y.min()), max(hi, y.max()), 50)
     return data_vs_simulations(y, sims, edges, title="Prior predictive check",
-                               label=f"{draws} prior predictive data sets", color="C1")
+                               label=f"{draws} prior predictive data sets", color="C1",
+                               xlabel=fit.design.spec.parsed.response.text)

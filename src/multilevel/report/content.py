@@ -42,6 +42,12 @@ class ReportContent:
     convergence_ok : bool
     convergence_text : str
     convergence_table : DataFrame or None
+    practical : DataFrame or None
+        With a spec's ``[report] rope = [lo, hi]`` (Bayesian fits): per fixed effect the
+        median, credible interval, probability of direction and the share of the interval's
+        draws inside the ROPE (:func:`multilevel.effects.describe_posterior`).
+    practical_label : str
+        What :attr:`practical` shows, in one sentence.
     """
 
     title: str
@@ -56,6 +62,8 @@ class ReportContent:
     convergence_ok: bool = True
     convergence_text: str = ""
     convergence_table: pd.DataFrame | None = field(default=None)
+    practical: pd.DataFrame | None = None
+    practical_label: str = ""
 
 
 def table_label(table: pd.DataFrame) -> str:
@@ -89,6 +97,9 @@ def report_content(fit, spec=None, ci: float = 0.95, kind: str = "eti",
     )
     if not is_bayes(fit):
         content.variance = fit.varcorr
+    rope = (getattr(spec, "report", None) or {}).get("rope")
+    if rope is not None:
+        content.practical, content.practical_label = practical_significance(fit, rope, table)
     from multilevel.diagnostics import check_convergence
 
     report = check_convergence(fit)   # the sampler's report, or lme4's checkConv for REML/ML
@@ -96,6 +107,43 @@ def report_content(fit, spec=None, ci: float = 0.95, kind: str = "eti",
     content.convergence_text = str(report)
     content.convergence_table = report.table
     return content
+
+
+def practical_significance(fit, rope, table: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The "practical significance" section: bayestestR's ``describe_posterior`` of the
+    fixed effects with the spec's ROPE, at the report's interval level and kind (the ROPE
+    share over the 95% equal-tailed interval, bayestestR's default).
+
+    Raises
+    ------
+    SpecError
+        For a fit that is not Bayesian (the ROPE share needs posterior draws).
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", seed=1)  # doctest: +SKIP
+    >>> table, label = practical_significance(m, [-5, 5], interval_table(m))    # doctest: +SKIP
+    >>> table.loc["Days", "in_rope"]                                            # doctest: +SKIP
+    0.0
+    """
+    from multilevel.effects import describe_posterior
+    from multilevel.errors import SpecError
+
+    if not is_bayes(fit):
+        raise SpecError(f"[report] rope = {list(rope)} needs a Bayesian fit (method = 'bayes').")
+    level, kind = table.attrs["ci"], table.attrs["kind"]
+    lo, hi = (float(v) for v in rope)
+    out = describe_posterior(fit, rope=(lo, hi), ci=level, ci_method=kind).set_index("Parameter")
+    out = out[["Median", "CI_low", "CI_high", "pd", "ROPE_Percentage"]].rename(columns={
+        "Median": "median", "CI_low": "lower", "CI_high": "upper", "pd": "p_direction",
+        "ROPE_Percentage": "in_rope"})
+    out.index.name = "parameter"
+    label = (f"Region of practical equivalence (ROPE) [{lo:g}, {hi:g}] on the coefficients' scale: "
+             "in_rope is the share of the draws in the 95% equal-tailed interval inside it "
+             "(near 0: practically different from zero; near 1: practically zero), p_direction "
+             "the posterior probability of the median's sign (bayestestR's describe_posterior)")
+    return out, label
 
 
 # ------------------------------------------------------------------ sections

@@ -1,5 +1,6 @@
 """The figures of a fit's report: forest and rank plots, the posterior predictive check,
-residual, group and caterpillar plots (all drawn by :mod:`multilevel.plots`).
+residual, group, caterpillar and conditional-effects plots (all drawn by
+:mod:`multilevel.plots`).
 
 :func:`report_figures` renders them to PNG bytes with captions.
 """
@@ -19,6 +20,7 @@ from multilevel.plots.draw import forest_plot, interval_words, ppc_plot, rank_pl
 
 DPI = 110
 MAX_RANK_PANELS = 24  # beyond this, the parameters with the worst R-hat (the caption says so)
+MAX_EFFECT_PANELS = 4  # conditional effects of the first numeric predictors (the caption says so)
 # rendered first: the group panels (one per group) take as long as the others together
 COSTLY = frozenset({"groups"})
 # figures that set their own margins (multilevel.plots.group_panels), saved
@@ -35,14 +37,82 @@ class ReportFigure:
     png: bytes
 
 
-def report_figures(fit, table: pd.DataFrame, alongside: Sequence[Callable[[], object]] = ()
-                   ) -> tuple[list[ReportFigure], list[str]]:
+def report_x(fit, spec) -> str | None:
+    """The spec's ``[report] x``, checked against the fitted model: a numeric predictor.
+
+    Raises
+    ------
+    SpecError
+        Naming the key and listing the model's numeric predictors.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> from multilevel.spec import parse_spec
+    >>> spec = parse_spec({"data": "sleepstudy", "formula": "Reaction ~ Days + (1 | Subject)",
+    ...                    "method": "reml", "report": {"x": "Days"}})
+    >>> report_x(ml.fit(spec.formula, "sleepstudy", method="reml"), spec)
+    'Days'
+    """
+    x = (getattr(spec, "report", None) or {}).get("x")
+    if x is None:
+        return None
+    numeric = numeric_predictors(fit)
+    if x not in numeric:
+        from multilevel.errors import SpecError
+
+        where = str(spec.path) if getattr(spec, "path", None) else "spec"
+        raise SpecError(f"{where} [report] x = {x!r} is not a numeric predictor of {fit.formula!r}; "
+                        f"use one of {numeric} (the x axis of the group panels), or leave x out.")
+    return x
+
+
+def numeric_predictors(fit, fixed_only: bool = False) -> list[str]:
+    """The model's numeric (not boolean) predictor columns, in formula order.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> numeric_predictors(ml.fit("angle ~ recipe * temp + (1 | recipe:replicate)", "cake", method="reml"))
+    ['temp']
+    """
+    from multilevel.effects.grid import is_factor, predictor_columns
+
+    data = fit.design.frame.data
+    return [c for c in predictor_columns(fit, fixed_only=fixed_only) if not is_factor(data[c])]
+
+
+def effects_figure(fit, names: Sequence[str], ci: float):
+    """One panel per predictor: :func:`multilevel.plots.conditional_effects` side by side.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
+    >>> [ax.get_xlabel() for ax in effects_figure(m, ["Days"], 0.95).axes]
+    ['Days']
+    """
+    from matplotlib.figure import Figure
+
+    from multilevel.plots import conditional_effects
+
+    fig = Figure(figsize=(3.6 * len(names) + 0.6, 3.4), layout="constrained")
+    axes = fig.subplots(1, len(names), squeeze=False)[0]
+    for ax, name in zip(axes, names):
+        conditional_effects(fit, name, ci=ci, ax=ax)
+    fig.suptitle(f"Conditional effects with {ci:.0%} intervals (population level)", fontsize=10)
+    return fig
+
+
+def report_figures(fit, table: pd.DataFrame, alongside: Sequence[Callable[[], object]] = (),
+                   x: str | None = None) -> tuple[list[ReportFigure], list[str]]:
     """The report's figures as PNG with captions, in display order, and what was not drawn.
 
     Forest plot of the interval table; residuals against fitted values; for models with
-    groups, one panel per group with its fitted line and a caterpillar plot of the group
-    effects (:mod:`multilevel.plots`); for Bayesian fits, rank plots and a
-    posterior predictive check.
+    groups, one panel per group with its fitted line (points per group for a model
+    without a numeric predictor) and a caterpillar plot of the group effects
+    (:mod:`multilevel.plots`); the conditional effects of the numeric predictors; for
+    Bayesian fits, rank plots and a posterior predictive check.
 
     Parameters
     ----------
@@ -53,6 +123,9 @@ def report_figures(fit, table: pd.DataFrame, alongside: Sequence[Callable[[], ob
         Other work run by the same worker processes while the figures render (the CLI
         writes the posterior's NetCDF file meanwhile); their results are discarded and
         their exceptions propagate.
+    x : str, optional
+        The group panels' x variable (spec key ``[report] x``, checked by :func:`report_x`);
+        default: the first numeric predictor of the first term.
 
     Returns
     -------
@@ -63,20 +136,38 @@ def report_figures(fit, table: pd.DataFrame, alongside: Sequence[Callable[[], ob
     from multilevel import plots
     from multilevel.errors import MultilevelError
     from multilevel.forked import map_forked
+    from multilevel.plots.fits import group_x
 
     bayes = hasattr(fit, "idata")
     level = table.attrs["ci"]
+    skipped = []   # figures that do not apply, known before drawing
     interval = "equal-tailed credible" if bayes else "conditional-variance"
     candidates = [
         ("forest", f"Estimates with {interval_words(table)}.", lambda: forest_plot(table)),
         ("residuals", "Residuals against fitted values (group effects included) with their binned "
                       "mean, and a normal Q-Q plot of the residuals.", lambda: plots.residuals(fit))]
     if fit.design.reterms:
+        groups = ("The data per group with the group's fitted line (dashed: the population line)."
+                  if group_x(fit, x) is not None else
+                  "The data per group (open circles) and the fitted values with the group effects "
+                  "(orange); grey ticks: the population prediction. The model has no numeric "
+                  "predictor to put on an x axis.")
         candidates += [
-            ("groups", "The data per group with the group's fitted line (dashed: the population "
-                       "line).", lambda: plots.group_panels(fit, ci=level)),
+            ("groups", groups, lambda: plots.group_panels(fit, x, ci=level)),
             ("caterpillar", f"Group effects with {level:.0%} {interval} intervals, sorted.",
              lambda: plots.caterpillar(fit, ci=level))]
+    numeric = numeric_predictors(fit, fixed_only=True)
+    if numeric:
+        shown = numeric[:MAX_EFFECT_PANELS]
+        caption = (f"Conditional effects: the expected response against {', '.join(shown)}, at "
+                   "population level (group effects left out), the other predictors at their mean "
+                   f"or reference level, with {level:.0%} intervals.")
+        if len(numeric) > len(shown):
+            caption += f" Shown: the first {len(shown)} of {len(numeric)} numeric predictors."
+        candidates.append(("effects", caption, lambda: effects_figure(fit, shown, level)))
+    else:
+        skipped.append("effects: the model has no numeric predictor to draw a conditional effect "
+                       "against.")
     if bayes:
         names = list(table.index)
         caption = ("Rank plots: each chain's share of the pooled draws' ranks; converged chains "
@@ -106,7 +197,8 @@ def report_figures(fit, table: pd.DataFrame, alongside: Sequence[Callable[[], ob
     del done[n_costly:n_costly + len(alongside)]         # their results are not figures
     rendered = dict(zip(order, done))
     rendered = [rendered[i] for i in range(len(candidates))]
-    return [f for f, _ in rendered if f is not None], [why for _, why in rendered if why is not None]
+    not_drawn = [why for _, why in rendered if why is not None] + skipped
+    return [f for f, _ in rendered if f is not None], not_drawn
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from multilevel.report.content import ReportContent, report_content
-from multilevel.report.figures import ReportFigure, report_figures
+from multilevel.report.figures import ReportFigure, report_figures, report_x
 from multilevel.report.markdown import render_markdown
 from multilevel.report.runs import atomic_folder
 
@@ -59,6 +59,10 @@ def render_html(content: ReportContent, figures: list[ReportFigure] = (), not_dr
     if content.variance is not None:
         parts += ["<section id='variance'><h2>Variance components</h2>",
                   _table(content.variance, False, "variance"), "</section>"]
+    if content.practical is not None:
+        parts += ["<section id='practical'><h2>Practical significance</h2>",
+                  f"<p>{html.escape(content.practical_label)}.</p>",
+                  _table(content.practical, True, "practical"), "</section>"]
     css = "ok" if content.convergence_ok else "warn"
     parts += ["<section id='convergence'><h2>Convergence</h2>",
               f"<pre class='{css}'>{html.escape(content.convergence_text)}</pre>"]
@@ -83,7 +87,8 @@ def render_html(content: ReportContent, figures: list[ReportFigure] = (), not_dr
 def fit_html(fit, spec=None, ci: float = 0.95, kind: str = "eti", plots: bool = True) -> str:
     """The HTML report of a fit as a string (see :func:`write_report`)."""
     content = report_content(fit, spec=spec, ci=ci, kind=kind)
-    figures, not_drawn = report_figures(fit, content.table) if plots else ([], [])
+    x = report_x(fit, spec)
+    figures, not_drawn = report_figures(fit, content.table, x=x) if plots else ([], [])
     return render_html(content, figures, not_drawn)
 
 
@@ -104,7 +109,9 @@ def write_report(fit, path: str | Path, ci: float = 0.95, kind: str = "eti", spe
         Equal-tailed or highest-density credible intervals (Bayesian fits; ML/REML fits
         get Wald intervals of the fixed effects).
     spec : ModelSpec, optional
-        Names the report and its data source.
+        Names the report and its data source; its ``[report] x`` is the group panels'
+        x variable (a SpecError before anything is written when it is not a numeric
+        predictor of the model).
     plots : bool
         Draw the figures (:func:`multilevel.report.report_figures`).
     extra : callable, optional
@@ -133,11 +140,12 @@ def write_report(fit, path: str | Path, ci: float = 0.95, kind: str = "eti", spe
     """
     if content is None:
         content = report_content(fit, spec=spec, ci=ci, kind=kind)
+    x = report_x(fit, spec)
     target = Path(path)
     with atomic_folder(target, protect=protect) as folder:
         alongside = [] if extra is None else [lambda: extra(folder)]
         if plots:   # the extra files are written by the figures' worker processes meanwhile
-            figures, not_drawn = report_figures(fit, content.table, alongside=alongside)
+            figures, not_drawn = report_figures(fit, content.table, alongside=alongside, x=x)
         else:
             figures, not_drawn = [], []
             for job in alongside:

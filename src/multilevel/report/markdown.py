@@ -54,6 +54,9 @@ def render_markdown(content: ReportContent, figures: list[tuple[str, str]] = (),
               markdown_table(content.table)]
     if content.variance is not None:
         parts += ["", "## Variance components", "", markdown_table(content.variance, index=False)]
+    if content.practical is not None:
+        parts += ["", "## Practical significance", "", f"{content.practical_label}.", "",
+                  markdown_table(content.practical)]
     parts += ["", "## Convergence", "", content.convergence_text]
     if content.convergence_table is not None:
         parts += ["", markdown_table(content.convergence_table)]
