@@ -163,3 +163,45 @@ def test_preset_scales_must_be_positive_finite_numbers(value):
         ml.priors.ridge(value)
     with pytest.raises(PriorError, match="positive finite number"):
         from_spec({"preset": "lasso", "scale": value})
+
+
+# ------------------------------------------- issue 25: one parameter name everywhere
+
+@pytest.mark.parametrize("formula, family, listed", [
+    ("Reaction ~ Days + (Days | Subject)", "gaussian",
+     "(Intercept), Days, sd__(Intercept)|Subject, sd__Days|Subject, sigma."),
+    ("c ~ Days + (1 | Subject)", "poisson", "(Intercept), Days, sd__(Intercept)|Subject."),
+    ("Reaction ~ Days + (1 | Subject)", "t", "(Intercept), Days, sd__(Intercept)|Subject, sigma, nu."),
+])
+def test_unknown_prior_name_lists_exactly_the_models_parameters(sleep, formula, family, listed):
+    """The summary's names, the intercept once, only the family's own auxiliary parameters."""
+    from multilevel.bayes import build_model
+
+    data = sleep.assign(c=(sleep["Reaction"] // 10).astype(int))
+    with pytest.raises(PriorError) as err:
+        build_model(formula, data, family=family, priors={"Dayz": Prior("Normal", mu=0, sigma=1)})
+    message = str(err.value)
+    assert f"Parameters of this model: {listed}" in message
+    names = message.split("Parameters of this model: ")[1].split(". ")[0].rstrip(".").split(", ")
+    assert names.count("(Intercept)") == 1 and "Intercept" not in names
+    assert "alpha" not in names and ("nu" in names) is (family == "t")
+
+
+def test_prior_on_a_summary_sd_name_is_the_prior_of_that_sd(sleep):
+    from multilevel.report.content import prior_table
+
+    formula = "Reaction ~ Days + (Days | Subject)"
+    built = _build(sleep, {"sd__Days|Subject": Prior("HalfNormal", sigma=7),
+                           "(Intercept)": Prior("Normal", mu=250, sigma=30)}, formula)
+    table = prior_table(SimpleNamespace(built=built, design=built.design)).set_index("parameter")
+    assert table.loc["sd__Days|Subject", "prior"] == "HalfNormal(sigma: 7)"
+    assert table.loc["(Intercept)", "prior"] == "Normal(mu: 250, sigma: 30)"
+    term = built.bambi.conditional_parameters[built.bambi.family.likelihood.parent]
+    assert term.group_specific_terms["Days|Subject"].prior.args["sigma"].args == {"sigma": 7}
+    # Bambi's term name still takes the term's whole prior; both at once is refused
+    with pytest.raises(PriorError, match="same parameter"):
+        _build(sleep, {"sd__Days|Subject": Prior("HalfNormal", sigma=7),
+                       "Days|Subject": Prior("Normal", mu=0, sigma=Prior("HalfNormal", sigma=7))},
+               formula)
+    with pytest.raises(PriorError, match="same parameter"):
+        _build(sleep, {"Intercept": 1.0, "(Intercept)": 2.0})

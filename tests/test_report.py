@@ -137,9 +137,12 @@ def test_prior_table_names_bambi_defaults_lkj_and_presets(sleepstudy):
     built = build_model(formula, sleepstudy)
     table = prior_table(SimpleNamespace(built=built, design=built.design)).set_index("parameter")
     sd_y = sleepstudy["Reaction"].std(ddof=0)
-    assert table.loc["Intercept", "prior"].startswith("Normal(mu: ")
+    # the summary's names (issue 25: one parameter name everywhere)
+    assert list(table.index) == ["(Intercept)", "Days", "sd__(Intercept)|Subject", "sd__Days|Subject",
+                                 "cor__(Intercept).Days|Subject", "sigma"]
+    assert table.loc["(Intercept)", "prior"].startswith("Normal(mu: ")
     assert table.loc["sd__Days|Subject", "prior"].startswith("HalfNormal(sigma: ")
-    assert table.loc["cor((Intercept), Days)|Subject", "prior"].startswith("LKJ(eta: 1)")
+    assert table.loc["cor__(Intercept).Days|Subject", "prior"].startswith("LKJ(eta: 1)")
     # Bambi's default for sigma is HalfStudentT(4, sd(y)) with the population SD
     assert table.loc["sigma", "prior"] == f"HalfStudentT(nu: 4, sigma: {sd_y:.4g})"
     ridge = build_model(formula, sleepstudy, priors=ml.priors.ridge(2.0))

@@ -30,13 +30,14 @@ def comparison(sleepstudy):
 
 
 def test_tight_wrong_prior_flagged_weak_prior_not(comparison):
-    table = comparison.sensitivity(["Intercept", "Days", "sigma"])
+    table = comparison.sensitivity(["(Intercept)", "Days", "sigma"])
     assert (table["weak"]["flag"] == "ok").all(), table
     assert table[("tight", "flag")]["Days"].startswith("prior-data conflict")
     # a preset's prior is power-scaled too (its density on the standardized slopes)
     assert table[("ridge", "prior")]["Days"] > 0.05
     assert "ridge_standardized" in comparison.fits["ridge"].sensitivity(["Days"]).attrs["power_scaled"]
-    with pytest.raises(PriorError, match="No posterior variable"):
+    with pytest.raises(PriorError, match=r"No parameter\(s\) 'days'.*choose from: \(Intercept\), Days, "
+                                          r"sd__\(Intercept\)\|Subject, sigma\.$"):
         comparison.fits["weak"].sensitivity(["days"])
 
 
@@ -45,11 +46,15 @@ def test_correlated_block_sd_priors_are_power_scaled(bayes_ss_slopes, sleepstudy
     not store: their HalfNormal priors must still be scaled, so a tight one is flagged."""
     weak = bayes_ss_slopes.sensitivity()
     assert (weak["flag"] == "ok").all(), weak
-    assert {"1|Subject_sigma", "Days|Subject_sigma", "corr|Subject"} <= set(weak.attrs["power_scaled"])
-    tight_sd = {"Days|Subject": Prior("Normal", mu=0, sigma=Prior("HalfNormal", sigma=0.5))}
+    # one name everywhere: the rows and the scaled priors are the summary's parameters
+    assert list(weak.index) == list(bayes_ss_slopes.summary().index)
+    assert {"sd__(Intercept)|Subject", "sd__Days|Subject", "cor__(Intercept).Days|Subject"} <= \
+        set(weak.attrs["power_scaled"])
+    # a prior given for the summary's SD name is the prior of that SD
+    tight_sd = {"sd__Days|Subject": Prior("HalfNormal", sigma=0.5)}
     fit = ml.fit("Reaction ~ Days + (Days | Subject)", sleepstudy, priors=tight_sd, **SETTINGS)
-    table = fit.sensitivity(["Days|Subject_sigma"])
-    assert table.loc["Days|Subject_sigma", "flag"].startswith("prior-data conflict"), table
+    table = fit.sensitivity(["sd__Days|Subject"])
+    assert table.loc["sd__Days|Subject", "flag"].startswith("prior-data conflict"), table
 
 
 def test_compare_priors_table_and_plot(comparison):

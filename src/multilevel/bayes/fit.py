@@ -14,7 +14,6 @@ from multilevel.bayes.result import BayesFit
 from multilevel.bayes.sampling import (
     SamplingSettings, check_settings, choose_sampler, prefers_marginal, run,
 )
-from multilevel.errors import FitError
 
 
 def fit_bayes(formula: str, data: pd.DataFrame, family: str = "gaussian", priors=None, *,
@@ -47,7 +46,6 @@ def fit_bayes(formula: str, data: pd.DataFrame, family: str = "gaussian", priors
     start = time.perf_counter()
     built = build_model(formula, data, family=family, priors=priors, na=na, lkj_eta=lkj_eta,
                         noncentered=noncentered, weights=weights, link=link)
-    settings = _compatible_sampler(settings, sampler, built)
     collapsed = None
     if str(sampler).lower() == "auto" and prefers_marginal(built):
         from multilevel.bayes.marginal.model import NotCollapsible, collapse
@@ -90,15 +88,3 @@ def fit_bayes(formula: str, data: pd.DataFrame, family: str = "gaussian", priors
         fit.check_convergence()
     return fit
 
-
-def _compatible_sampler(settings: SamplingSettings, requested: str, built) -> SamplingSettings:
-    """nutpie's trace conversion splits variable names at ", " (Bambi names a term
-    ``poly(x, 2)``); such models go to PyMC's sampler under "auto", and an explicit
-    nutpie request gets the reason."""
-    if settings.sampler != "nutpie" or not any(", " in name for name in built.pymc.named_vars):
-        return settings
-    if str(requested).lower() != "auto":
-        raise FitError("nutpie cannot store variables whose names contain ', ' (here: "
-                       f"{[n for n in built.pymc.named_vars if ', ' in n][:3]}); use sampler='pymc' "
-                       "or 'auto'.")
-    return dataclasses.replace(settings, sampler="pymc")

@@ -173,20 +173,27 @@ def check_complete(idata, settings: SamplingSettings) -> None:
 @contextlib.contextmanager
 def _nutpie_raises_on_interrupt():
     """Make ``nutpie.sample`` (as PyMC calls it) raise on Ctrl-C instead of returning the
-    draws it has: it runs in the background and an interrupt of the wait cancels it."""
+    draws it has: it runs in the background and an interrupt of the wait cancels it.
+    Dimension names with "," (``poly(x, 2)_dim``), which nutpie's trace conversion
+    splits, are replaced by placeholders for nutpie and restored in the trace
+    (:mod:`multilevel.bayes.nutpie_names`)."""
     import nutpie
+
+    from multilevel.bayes import nutpie_names
 
     original = nutpie.sample
 
-    def sample(*args, **kwargs):
+    def sample(compiled, *args, **kwargs):
         if kwargs.get("blocking", True) is False:
-            return original(*args, **kwargs)
-        background = original(*args, **{**kwargs, "blocking": False})
+            return original(compiled, *args, **kwargs)
+        compiled, back = nutpie_names.sanitize(compiled)
+        background = original(compiled, *args, **{**kwargs, "blocking": False})
         try:
-            return background.wait()
+            idata = background.wait()
         except BaseException:
             background.cancel()
             raise
+        return nutpie_names.restore(idata, back)
 
     nutpie.sample = sample
     try:

@@ -123,20 +123,42 @@ def _width(term) -> int:
 
 AUXILIARY = ("sigma", "nu", "alpha")  # residual SD (gaussian, t), t's df, negbin's shape
 # the auxiliary parameters each family has: a prior for another one would be ignored by Bambi
-FAMILY_AUXILIARY = {"gaussian": ("sigma",), "t": ("sigma", "nu"), "negativebinomial": ("alpha",)}
+FAMILY_AUXILIARY = {"gaussian": ("sigma",), "t": ("sigma", "nu"), "negativebinomial": ("alpha",),
+                    "gamma": ("alpha",)}
+
+
+def sd_names(design: Design, block_list: list[Block]) -> dict[str, tuple[str, str]]:
+    """``{sd__<column>|<group>: (Bambi term, column)}``: the summary's names of the
+    group-effect SDs (as :meth:`BayesFit.summary` writes them) and the term behind each."""
+    groups = {t.name: t.group for t in design.reterms}
+    # a Bambi term with several columns (a factor) has one SD per column: no single term
+    return {f"sd__{cnm}|{groups[block.name]}": (term, cnm)
+            for block in block_list if len(block.cnms) == len(block.bambi_terms)
+            for cnm, term in zip(block.cnms, block.bambi_terms)}
 
 
 def translate_priors(user: dict, design: Design, block_list: list[Block], common_terms) -> dict:
-    """Per-term user priors keyed by lme4 or Bambi names → Bambi's keys.
+    """Per-parameter user priors keyed by the summary's names → Bambi's keys.
 
-    A fixed-effect coefficient of a factor (``period2``) cannot carry its own prior in
-    Bambi; the prior goes on the term (``period``), and the error says so.
+    Keys are the names of :meth:`BayesFit.summary` rows: ``(Intercept)``, a fixed-effect
+    term (``Days``; a factor's term ``period``, since a coefficient of a factor such as
+    ``period2`` cannot carry its own prior in Bambi, and the error says so),
+    ``sd__<column>|<group>`` (the prior of that group-effect SD: the term's effects get
+    ``Normal(0, sd)``) and the family's auxiliary parameters (``sigma``, ``nu``,
+    ``alpha``). Bambi's names are accepted as well: ``Intercept``, and a group term's
+    whole prior (``1|Subject``: ``Normal(mu=0, sigma=HalfNormal(...))``).
     """
-    known = {"(Intercept)": "Intercept", "Intercept": "Intercept"}
-    known.update({name: name for name in FAMILY_AUXILIARY.get(design.frame.family, ())})
-    known.update({t: t for t in common_terms})
-    known.update({t: t for block in block_list for t in block.bambi_terms})
-    out = {}
+    family_aux = FAMILY_AUXILIARY.get(design.frame.family, ())
+    sds = sd_names(design, block_list)
+    intercept = ["(Intercept)"] if "(Intercept)" in design.x_names else []
+    parameters = [*intercept, *common_terms, *sds, *family_aux]
+    known = {name: name for name in parameters}
+    if intercept:
+        known.update({"(Intercept)": "Intercept", "Intercept": "Intercept"})
+    terms = [t for block in block_list for t in block.bambi_terms]
+    known.update({t: t for t in terms})
+    out: dict = {}
+    given: dict = {}
     for key, prior in user.items():
         if key not in known:
             hint = ""
@@ -145,9 +167,30 @@ def translate_priors(user: dict, design: Design, block_list: list[Block], common
                 hint = f" Put the prior on the term {owner[0]!r} instead." if owner else ""
             elif key in AUXILIARY:
                 hint = f" Family {design.frame.family!r} has no parameter {key!r}."
+            also = (f" A group term's whole prior may also be given under Bambi's term name "
+                    f"({', '.join(terms)}).") if terms else ""
             raise PriorError(
-                f"No term {key!r} to put a prior on.{hint} Terms of this model: "
-                f"{', '.join(sorted(set(known)))}."
+                f"No parameter {key!r} to put a prior on.{hint} Parameters of this model: "
+                f"{', '.join(parameters)}.{also}"
             )
-        out[known[key]] = prior
+        target = sds[key][0] if key in sds else known[key]
+        if target in given:
+            raise PriorError(f"Priors {given[target]!r} and {key!r} are for the same parameter "
+                             f"({target!r}); give one of them.")
+        given[target] = key
+        out[target] = _sd_prior(prior, key) if key in sds else prior
     return out
+
+
+def _sd_prior(sd, key: str):
+    """The group term's prior given the prior of its SD: ``Normal(0, sd)``."""
+    from multilevel.priors.base import Prior
+
+    if hasattr(sd, "to_bambi") or (isinstance(sd, (int, float)) and not isinstance(sd, bool)):
+        return Prior("Normal", mu=0, sigma=sd)
+    if type(sd).__module__.startswith("bambi"):
+        import bambi as bmb
+
+        return bmb.Prior("Normal", mu=0, sigma=sd)
+    raise PriorError(f"The prior for {key!r} must be ml.priors.Prior(...), bambi.Prior(...) or a "
+                     f"positive number (a fixed SD); got {type(sd).__name__}.")

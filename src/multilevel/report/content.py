@@ -212,33 +212,41 @@ def prior_table(fit) -> pd.DataFrame:
 
     Read from the built model, so it shows Bambi's data-scaled defaults as well as
     user priors; a coefficient preset replaces the slopes' rows, and correlated
-    blocks show their HalfNormal SDs and LKJ correlation.
+    blocks show their HalfNormal SDs and LKJ correlation. Parameters are named as in
+    ``fit.summary()`` (``(Intercept)``, ``sd__(Intercept)|Subject``,
+    ``cor__(Intercept).Days|Subject``, ``sigma``); a row covering several (a factor's
+    coefficients, a preset's slopes, one LKJ prior for several correlations) lists them.
     """
+    from multilevel.bayes.names import summary_names
+
     bambi = fit.built.bambi
+    names = summary_names(fit.built)
     component = bambi.conditional_parameters[bambi.family.likelihood.parent]
     preset = bambi.backend.coefficient_prior
+
+    def label(bambi_name: str) -> str:
+        return ", ".join(names.get(bambi_name, [bambi_name]))
+
     rows = []
     if component.intercept_term is not None:
-        rows.append(("Intercept", _fmt_prior(component.intercept_term.prior)))
-    common = [name for name in component.common_terms]
+        rows.append((label("Intercept"), _fmt_prior(component.intercept_term.prior)))
+    common = list(component.common_terms)
     if preset is not None and common:
-        rows.append((", ".join(common), f"{preset!r}, joint prior on the standardized slopes"))
+        rows.append((", ".join(label(n) for n in common),
+                     f"{preset!r}, joint prior on the standardized slopes"))
     else:
-        rows += [(name, _fmt_prior(term.prior)) for name, term in component.common_terms.items()]
-    in_blocks = set()
+        rows += [(label(name), _fmt_prior(term.prior)) for name, term in component.common_terms.items()]
     for block in fit.built.blocks:
-        if not block.correlated:
-            continue
-        group = next(t.group for t in fit.design.reterms if t.name == block.name)
-        for cnm, name in zip(block.cnms, block.bambi_terms):
-            sd = component.group_specific_terms[name].prior.args["sigma"]
-            rows.append((f"sd__{cnm}|{group}", _fmt_prior(sd)))
-            in_blocks.add(name)
-        rows.append((f"cor({', '.join(block.cnms)})|{group}",
-                     f"LKJ(eta: {bambi.backend.lkj_eta:g}) on the correlation matrix"))
-    for name, term in component.group_specific_terms.items():
-        if name not in in_blocks:
-            rows.append((name, _fmt_prior(term.prior)))
+        for name in block.bambi_terms:
+            prior = component.group_specific_terms[name].prior
+            sd = prior.args.get("sigma") if getattr(prior, "name", None) == "Normal" else None
+            if sd is not None and set(prior.args) == {"mu", "sigma"} and np.all(np.asarray(prior.args["mu"]) == 0):
+                rows.append((label(f"{name}_sigma"), _fmt_prior(sd)))
+            else:   # not a zero-mean normal with an SD: the group effects' whole prior
+                rows.append((label(f"{name}_sigma"), f"group effects ~ {_fmt_prior(prior)}"))
+        if block.correlated:
+            rows.append((label(block.corr_name),
+                         f"LKJ(eta: {bambi.backend.lkj_eta:g}) on the correlation matrix"))
     for name, comp in bambi.marginal_parameters.items():
         rows.append((name, _fmt_prior(comp.prior)))
     return pd.DataFrame(rows, columns=["parameter", "prior"])

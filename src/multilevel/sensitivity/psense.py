@@ -14,6 +14,8 @@ LKJ correlation), the scales of learned presets, auxiliary parameters (``sigma``
 effects given their SDs, and slopes given a learned penalty scale, are hierarchical and
 not scaled; a horseshoe's local scales are not stored in the posterior and are not
 scaled either (its global scale is). The names used are in ``table.attrs["power_scaled"]``.
+Parameters are named as in ``fit.summary()`` (``sd__(Intercept)|Subject``, not Bambi's
+``1|Subject_sigma``).
 """
 
 from __future__ import annotations
@@ -37,12 +39,31 @@ OK = "ok"
 
 
 def _parameter_names(fit) -> list[str]:
-    from multilevel.bayes.residuals import PARAMS
+    """The summary's parameter names (:meth:`BayesFit.summary` rows)."""
+    return list(fit.summary_draws.data_vars)
 
-    component = fit.built.bambi.conditional_parameters[fit.built.bambi.family.likelihood.parent]
-    names = (["Intercept"] if component.intercept_term is not None else []) + list(component.common_terms)
-    names += [f"{t}_sigma" for b in fit.built.blocks for t in b.bambi_terms]
-    return names + [n for n in ("sigma", "nu", "alpha", *PARAMS.values()) if n in fit.posterior]
+
+def _summary_tree(fit, names: list[str]):
+    """The fit's log-prior and log-likelihood with the posterior of the summary's
+    parameters (fixed effects, ``sd__``/``cor__`` rows, auxiliary parameters), so that
+    the sensitivity table is indexed as the summary is."""
+    import xarray as xr
+
+    post = fit.posterior
+    draws = fit.summary_draws[names].assign_coords(chain=post["chain"].values, draw=post["draw"].values)
+    return xr.DataTree.from_dict({"posterior": draws,
+                                  "log_prior": fit.idata["log_prior"].to_dataset(),
+                                  "log_likelihood": fit.idata["log_likelihood"].to_dataset()})
+
+
+def _scaled_names(fit, scaled: list[str]) -> list[str]:
+    """Names of the power-scaled log-prior terms: the summary's parameter names where a
+    term is the prior of summary parameters, else the term's own name (a preset's joint
+    prior on the standardized slopes: ``ridge_standardized``)."""
+    from multilevel.bayes.names import summary_names
+
+    mapping = summary_names(fit.built, fit.posterior)
+    return list(dict.fromkeys(n for term in scaled for n in mapping.get(term, [term])))
 
 
 def log_prior(fit) -> list[str]:
@@ -95,15 +116,18 @@ def sensitivity(fit, var_names: list[str] | None = None) -> pd.DataFrame:
     ----------
     fit : BayesFit
     var_names : list of str, optional
-        Posterior variables (Bambi's names: ``Intercept``, ``Days``, ``1|Subject_sigma``,
-        ``sigma``); default: fixed effects, group SDs, auxiliary parameters and the
-        residual correlation.
+        Parameters, named as the rows of ``fit.summary()``: ``(Intercept)``, ``Days``,
+        ``sd__(Intercept)|Subject``, ``cor__(Intercept).Days|Subject``, ``sigma``;
+        default: all of them (fixed effects, group SDs and correlations, auxiliary
+        parameters and the residual correlation).
 
     Returns
     -------
     DataFrame with columns ``prior``, ``likelihood`` (sensitivity: CJS distance per
     unit of log power; above 0.05 counts as sensitive), ``diagnosis`` (ArviZ's) and
-    ``flag`` (what it means); ``attrs["power_scaled"]``: the log-prior terms scaled.
+    ``flag`` (what it means), one row per parameter; ``attrs["power_scaled"]``: the
+    parameters whose priors were scaled (a coefficient preset's joint prior under its
+    own name, e.g. ``ridge_standardized``).
 
     Examples
     --------
@@ -116,16 +140,18 @@ def sensitivity(fit, var_names: list[str] | None = None) -> pd.DataFrame:
     import arviz as az
 
     scaled = log_prior(fit)
-    names = var_names or _parameter_names(fit)
-    missing = [n for n in names if n not in fit.posterior]
+    valid = _parameter_names(fit)
+    names = [var_names] if isinstance(var_names, str) else list(var_names or valid)
+    missing = [n for n in names if n not in valid]
     if missing:
-        raise PriorError(f"No posterior variable(s) {missing}; choose from {_parameter_names(fit)}.")
+        raise PriorError(f"No parameter(s) {', '.join(map(repr, missing))} in this model; "
+                         f"choose from: {', '.join(valid)}.")
     # ArviZ logs a pointer to its docs when something is flagged; our flag column says it
     with _quiet_logger("arviz_stats.psense"), contextlib.redirect_stdout(io.StringIO()):
-        table = az.psense_summary(fit.idata, var_names=names, prior_var_names=scaled)
-    table = table.copy()
+        table = az.psense_summary(_summary_tree(fit, names), var_names=names, prior_var_names=scaled)
+    table = table.loc[names].copy()
     table["flag"] = [FLAGS.get(str(d), OK) for d in table["diagnosis"]]
-    table.attrs["power_scaled"] = scaled
+    table.attrs["power_scaled"] = _scaled_names(fit, scaled)
     return table
 
 
