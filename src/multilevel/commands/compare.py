@@ -58,6 +58,14 @@ def run(args) -> int:
             f"Specs must have distinct names to be compared; {', '.join(map(repr, twice))} "
             "appears more than once. Set name = \"...\" in the specs."
         )
+    given = [f"--{k}" for k in SAMPLING_OVERRIDES if getattr(args, k) is not None]
+    given += [f"--{f.replace('_', '-')}" for f in REFIT_OVERRIDES if getattr(args, f) is not None]
+    if given and not any(spec.method == "bayes" for spec in specs):
+        from multilevel.errors import SpecError
+
+        raise SpecError(f"{', '.join(given)}: no spec here samples (methods "
+                        f"{', '.join(sorted({s.method for s in specs}))}); these options apply only "
+                        "to method = 'bayes' specs. Remove them.")
     out = args.out if args.out is not None else Path("runs") / ("compare-" + "-".join(names))
     protect = [p for spec in specs for p in (spec.path, spec.data_path())]
     check_target(out, protect=protect)   # before any fitting

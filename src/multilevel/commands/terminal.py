@@ -1,0 +1,78 @@
+"""Plain-text tables sized to the terminal (the full report goes to the run folder's files)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+
+DEFAULT_WIDTH = 100   # when the output is not a terminal (a pipe, a file)
+
+
+def terminal_width() -> int:
+    """Columns of the terminal (``COLUMNS`` wins), or :data:`DEFAULT_WIDTH`; at least 40."""
+    return max(40, shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns)
+
+
+def format_table(table: pd.DataFrame, width: int | None = None, digits: int = 4,
+                 index: bool = True, shrink: tuple[str, ...] = ()) -> str:
+    """``table`` as plain text no wider than ``width`` columns.
+
+    Numbers get ``digits`` significant digits. Text columns named in ``shrink`` are cut
+    (with ``…``) until the table fits; a table still too wide continues below in blocks
+    of columns (pandas' ``line_width``), so no line is wider than the terminal unless a
+    single column is.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"estimate": [251.405], "note": ["a long text " * 5]}, index=["a"])
+    >>> print(format_table(t, width=40, shrink=("note",)))
+       estimate                     note
+    a     251.4  a long text a long tex…
+    """
+    width = width or terminal_width()
+    table = table.copy()
+    for column in table.columns:   # text reads left-aligned
+        if table[column].dtype == object or pd.api.types.is_string_dtype(table[column]):
+            cells = table[column].fillna("").astype(str)
+            table[column] = cells.str.ljust(int(cells.str.len().max()))
+
+    def render(line_width) -> str:
+        with pd.option_context("display.float_format", lambda v: f"{v:.{digits}g}",
+                               "display.max_colwidth", None):
+            return table.to_string(index=index, line_width=line_width)
+
+    for column in shrink:
+        excess = max(map(len, render(None).splitlines())) - (width - 3)   # pandas' wrap margin
+        if excess <= 0 or column not in table.columns:
+            continue
+        cells = table[column].astype(str).str.rstrip()
+        keep = max(20, int(cells.str.len().max()) - excess)
+        cells = pd.Series([c if len(c) <= keep else c[:keep - 1] + "…" for c in cells], index=table.index)
+        table[column] = cells.str.ljust(int(cells.str.len().max()))
+    return render(width)
+
+
+def fit_text(content, width: int | None = None) -> str:
+    """What ``multilevel fit`` / ``show`` print: the model, the interval table (and the
+    variance components of a REML/ML fit) and the convergence verdict, sized to the
+    terminal; priors, data and figures are in the run folder's report."""
+    width = width or terminal_width()
+    label = max(len(k) for k, _ in content.model)
+    lines = [content.title, ""] + [f"  {k.ljust(label)}  {v}" for k, v in content.model]
+    lines += ["", f"Parameters: {content.table_label}", "",
+              format_table(content.table, width=width)]
+    if content.variance is not None:
+        lines += ["", "Variance components", "", format_table(content.variance, width=width, index=False)]
+    import textwrap
+
+    verdict = content.convergence_text.strip() or ("ok" if content.convergence_ok else "problems")
+    verdict = "\n".join(textwrap.fill(line, width, subsequent_indent=" " * (len(line) - len(line.lstrip(" -")) ))
+                         for line in verdict.splitlines())
+    lines += ["", verdict if verdict.lower().startswith("convergence") else f"Convergence: {verdict}"]
+    return "\n".join(lines)
+
+
+def print_fit(content) -> None:
+    """Print :func:`fit_text` to stdout."""
+    print(fit_text(content))
