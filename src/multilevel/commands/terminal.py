@@ -57,15 +57,18 @@ def fit_text(content, width: int | None = None) -> str:
     """What ``multilevel fit`` / ``show`` print: the model, the interval table (and the
     variance components of a REML/ML fit) and the convergence verdict, sized to the
     terminal; priors, data and figures are in the run folder's report."""
+    import textwrap
+
     width = width or terminal_width()
     label = max(len(k) for k, _ in content.model)
-    lines = [content.title, ""] + [f"  {k.ljust(label)}  {v}" for k, v in content.model]
+    lines = [content.title, ""] + [
+        textwrap.fill(f"  {k.ljust(label)}  {v}", width, subsequent_indent=" " * (label + 4),
+                      break_long_words=False, break_on_hyphens=False)
+        for k, v in content.model]
     lines += ["", f"Parameters: {content.table_label}", "",
               format_table(content.table, width=width)]
     if content.variance is not None:
         lines += ["", "Variance components", "", format_table(content.variance, width=width, index=False)]
-    import textwrap
-
     verdict = content.convergence_text.strip() or ("ok" if content.convergence_ok else "problems")
     verdict = "\n".join(textwrap.fill(line, width, subsequent_indent=" " * (len(line) - len(line.lstrip(" -")) ))
                          for line in verdict.splitlines())
