@@ -7,6 +7,8 @@ import shutil
 import pandas as pd
 
 DEFAULT_WIDTH = 100   # when the output is not a terminal (a pipe, a file)
+# columns of the interval table left out, in this order, when the terminal is too narrow
+OPTIONAL_COLUMNS = ("mcse_mean", "ess_tail", "ess_bulk")
 
 
 def terminal_width() -> int:
@@ -27,20 +29,26 @@ def format_table(table: pd.DataFrame, width: int | None = None, digits: int = 4,
     --------
     >>> t = pd.DataFrame({"estimate": [251.405], "note": ["a long text " * 5]}, index=["a"])
     >>> print(format_table(t, width=40, shrink=("note",)))
-       estimate                     note
-    a     251.4  a long text a long tex…
+       estimate  note
+    a     251.4  a long text a long text…
     """
     width = width or terminal_width()
     table = table.copy()
-    for column in table.columns:   # text reads left-aligned
-        if table[column].dtype == object or pd.api.types.is_string_dtype(table[column]):
-            cells = table[column].fillna("").astype(str)
-            table[column] = cells.str.ljust(int(cells.str.len().max()))
+    text_columns = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
+    for column in text_columns:   # text reads left-aligned
+        table[column] = table[column].astype(object).where(table[column].notna(), "").astype(str)
 
     def render(line_width) -> str:
+        shown = table.copy()
+        for column in text_columns:   # header and cells left-aligned to one width
+            size = max(len(str(column)), int(shown[column].str.len().max()))
+            shown[column] = shown[column].str.ljust(size)
+        shown.columns = [str(c).ljust(max(len(str(c)), int(shown[c].str.len().max())))
+                         if c in text_columns else c for c in table.columns]
         with pd.option_context("display.float_format", lambda v: f"{v:.{digits}g}",
                                "display.max_colwidth", None):
-            return table.to_string(index=index, line_width=line_width)
+            text = shown.to_string(index=index, line_width=line_width)
+        return "\n".join(line.rstrip() for line in text.splitlines())
 
     for column in shrink:
         excess = max(map(len, render(None).splitlines())) - (width - 3)   # pandas' wrap margin
@@ -48,8 +56,7 @@ def format_table(table: pd.DataFrame, width: int | None = None, digits: int = 4,
             continue
         cells = table[column].astype(str).str.rstrip()
         keep = max(20, int(cells.str.len().max()) - excess)
-        cells = pd.Series([c if len(c) <= keep else c[:keep - 1] + "…" for c in cells], index=table.index)
-        table[column] = cells.str.ljust(int(cells.str.len().max()))
+        table[column] = [c if len(c) <= keep else c[:keep - 1] + "…" for c in cells]
     return render(width)
 
 
@@ -65,8 +72,16 @@ def fit_text(content, width: int | None = None) -> str:
         textwrap.fill(f"  {k.ljust(label)}  {v}", width, subsequent_indent=" " * (label + 4),
                       break_long_words=False, break_on_hyphens=False)
         for k, v in content.model]
-    lines += ["", f"Parameters: {content.table_label}", "",
-              format_table(content.table, width=width)]
+    table, dropped = content.table, []
+    for column in OPTIONAL_COLUMNS:   # a narrow terminal keeps the interval and R-hat in one block
+        if max(map(len, format_table(table, width=10_000).splitlines())) <= width:
+            break
+        if column in table.columns:
+            table = table.drop(columns=column)
+            dropped.append(column)
+    lines += ["", f"Parameters: {content.table_label}", "", format_table(table, width=width)]
+    if dropped:
+        lines.append(f"({', '.join(reversed(dropped))}: in summary.csv and the report)")
     if content.variance is not None:
         lines += ["", "Variance components", "", format_table(content.variance, width=width, index=False)]
     verdict = content.convergence_text.strip() or ("ok" if content.convergence_ok else "problems")
