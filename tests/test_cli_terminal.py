@@ -251,3 +251,19 @@ def test_no_sampler_log_lines_when_progress_is_off(capfd, caplog):
     assert "NUTS[" not in captured.out + captured.err
     # the loggers' levels are restored after the call
     assert {name: logging.getLogger(name).level for name in levels} == levels
+
+
+@pytest.mark.slow
+def test_no_progress_bar_or_sampler_log_into_a_pipe(tmp_path):
+    # the spec asks for the progress bar; stderr is a pipe, so none is drawn
+    spec = tmp_path / "m.toml"
+    spec.write_text('name = "m"\ndata = "sleepstudy"\nformula = "Reaction ~ Days + (1 | Subject)"\n'
+                    '[sampling]\ndraws = 100\ntune = 100\nchains = 1\nseed = 2\nprogress = true\n'
+                    '[report]\nplots = false\n')
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "MPLBACKEND": "Agg"}
+    done = subprocess.run([sys.executable, "-m", "multilevel.cli", "fit", str(spec), "--out",
+                           str(tmp_path / "run")], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "\x1b[" not in done.stdout + done.stderr and "\r" not in done.stderr
+    assert "NUTS[" not in done.stderr and "Sampling" not in done.stderr
+    assert "Progress" not in done.stderr and "Draws" not in done.stderr

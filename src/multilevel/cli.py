@@ -139,7 +139,8 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--seed", type=int, help="override [sampling] seed")
     fit.add_argument("--sampler", help="override [sampling] sampler (auto, nutpie, pymc, ...)")
     fit.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                     help="the sampler's progress bar (default: on when stderr is a terminal)")
+                     help="the sampler's progress bar, drawn only when stderr is a terminal "
+                     "(default: on there)")
     fit.set_defaults(run=_cmd_fit)
 
     show = sub.add_parser("show", help="reprint the summary of a run folder written by fit")
@@ -190,7 +191,8 @@ def _cmd_fit(args) -> int:
     kwargs = spec.fit_kwargs()
     if spec.method == "bayes":
         progress = args.progress if args.progress is not None else kwargs.get("progress")
-        kwargs["progress"] = sys.stderr.isatty() if progress is None else progress
+        # a bar is drawn only into a terminal, never into a pipe or a log file
+        kwargs["progress"] = progress is not False and sys.stderr.isatty()
     ci = spec.report.get("ci", 0.95)
     kind = spec.report.get("kind", "eti")
     overrides = [f"--{k} {getattr(args, k)}" for k in SAMPLING_OPTIONS if getattr(args, k) is not None]

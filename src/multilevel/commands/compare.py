@@ -103,5 +103,6 @@ def _fit_kwargs(spec, args) -> dict:
             if getattr(args, key) is not None:
                 kwargs[key] = getattr(args, key)
         progress = args.progress if args.progress is not None else kwargs.get("progress")
-        kwargs["progress"] = sys.stderr.isatty() if progress is None else progress
+        # a bar is drawn only into a terminal, never into a pipe or a log file
+        kwargs["progress"] = progress is not False and sys.stderr.isatty()
     return kwargs
