@@ -95,7 +95,7 @@ def _bayes_fit(folder: Path, spec, frame: pd.DataFrame):
                                                                           sampling.get("tune", 1000))),
         chains=int(posterior.sizes["chain"]), seed=sampling.get("seed"),
         target_accept=float(sampling.get("target_accept", 0.9)))
-    return BayesFit(built=built, idata=idata, settings=settings, timings={"loaded_from": str(folder)})
+    return BayesFit(built=built, idata=idata, settings=settings, timings={})
 
 
 def _check_same_data(idata, built, file: Path) -> None:
