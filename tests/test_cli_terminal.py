@@ -267,3 +267,16 @@ def test_no_progress_bar_or_sampler_log_into_a_pipe(tmp_path):
     assert "\x1b[" not in done.stdout + done.stderr and "\r" not in done.stderr
     assert "NUTS[" not in done.stderr and "Sampling" not in done.stderr
     assert "Progress" not in done.stderr and "Draws" not in done.stderr
+
+
+def test_compare_prints_a_table_sized_to_the_terminal(tmp_path):
+    spec = tmp_path / "intercept.toml"
+    spec.write_text('name = "intercept"\ndata = "sleepstudy"\nformula = "Reaction ~ Days + (1 | Subject)"\n'
+                    'method = "reml"\n')
+    code, out = run_in_terminal(["compare", str(spec), str(MODELS / "sleepstudy-reml.toml"), "--out",
+                                 str(tmp_path / "cmp")], columns=72)
+    assert code == 0, out
+    assert widest(out) <= 72
+    assert out.startswith("Model comparison: 2 models") and "|---" not in out
+    assert "1763.939" in out and "refitted with ML" in out
+    assert (tmp_path / "cmp" / "table.md").read_text().startswith("## Model comparison")

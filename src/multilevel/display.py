@@ -13,7 +13,7 @@ import shutil
 
 import pandas as pd
 
-__all__ = ["html_pre", "html_section", "html_table", "text_table"]
+__all__ = ["bullets", "html_pre", "html_section", "html_table", "text_table"]
 
 DEFAULT_WIDTH = 100
 
@@ -48,6 +48,25 @@ def text_table(table: pd.DataFrame, digits: int = 4, index: bool = True,
     with pd.option_context("display.max_colwidth", None):
         return _blank_missing_text(table).to_string(index=index, float_format=_number(digits), line_width=width,
                                na_rep="")
+
+
+def bullets(items: list[str], width: int | None = None) -> str:
+    """``- item`` lines wrapped to ``width`` (default: the terminal's), continued indented.
+
+    Examples
+    --------
+    >>> print(bullets(["one two three four", "five"], width=12))
+    - one two
+      three four
+    - five
+    """
+    import textwrap
+
+    width = width or shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
+    return "\n".join(textwrap.fill(line, width, initial_indent="- " if i == 0 else "  ",
+                                    subsequent_indent="  ", break_long_words=False,
+                                    break_on_hyphens=False)
+                      for item in items for i, line in enumerate(item.splitlines()))
 
 
 def html_table(table: pd.DataFrame, digits: int = 4, index: bool = True) -> str:

@@ -42,7 +42,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    """Fit every spec, compare, print the markdown table, write the run folder."""
+    """Fit every spec, compare, print the table (sized to the terminal), write the run folder."""
     import multilevel as ml
     from multilevel.report import atomic_folder
     from multilevel.report.runs import check_target
@@ -89,7 +89,7 @@ def run(args) -> int:
         (folder / "table.md").write_text(text)
         result.table.to_csv(folder / "table.csv")
         result.plot(folder / "plot.png")
-    print(text)
+    print(repr(result))   # sized to the terminal; the markdown is in table.md
     for message in messages:
         print(f"warning: {message}", file=sys.stderr)
     print(f"Wrote {out}/", file=sys.stderr)

@@ -68,11 +68,11 @@ class Comparison:
                             index=self.table.index)
 
     def __repr__(self) -> str:
-        from multilevel.display import text_table
+        from multilevel.display import bullets, text_table
 
         lines = [f"Model comparison: {len(self.table)} models", "", text_table(self._formatted())]
         if self.notes:
-            lines += ["", "Notes:"] + [f"- {note}".replace("\n", "\n  ") for note in self.notes]
+            lines += ["", "Notes:", bullets(self.notes)]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
