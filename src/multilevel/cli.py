@@ -16,7 +16,6 @@ import atexit
 import contextlib
 import gc
 import os
-import shutil
 import signal
 import sys
 import threading
@@ -167,7 +166,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def _cmd_datasets(args) -> int:
     from multilevel import datasets
-
     from multilevel.commands.terminal import format_table
 
     print(format_table(datasets.describe(), index=False, shrink=("source", "typical model")))

@@ -79,8 +79,8 @@ class PathResult:
         from multilevel.display import text_table
 
         title, lines, coefs, _ = self._summary_parts()
-        return "\n".join([title, *lines, "", "Coefficients at the chosen scales "
-                          "(interval at the LOO choice):", text_table(coefs),
+        return "\n".join([title, *lines, "",
+                          "Coefficients at the chosen scales (interval at the LOO choice):", text_table(coefs),
                           "", "Full path: .table; LOO per scale: .loo; .plot()"])
 
     def _repr_html_(self) -> str:
