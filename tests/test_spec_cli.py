@@ -114,7 +114,10 @@ def test_cli_fit_writes_a_complete_run_folder(tmp_path, capsys):
     summary = pd.read_csv(out / "summary.csv", index_col=0)
     assert "cor__(Intercept).Days|Subject" in summary.index
     printed = capsys.readouterr().out
-    assert "## Parameters (ETI 95%)" in printed and "\\|Subject" in printed
+    # the terminal gets a plain table; the markdown report is in the folder
+    assert "Parameters: 95% equal-tailed credible intervals (ETI)" in printed
+    assert "sd__(Intercept)|Subject" in printed and "\\|" not in printed and "## " not in printed
+    assert "## Parameters (ETI 95%)" in (out / "report.md").read_text()
 
 
 def test_console_script_keeps_output_exit_status_and_exit_handlers(tmp_path):

@@ -47,6 +47,8 @@ _LAZY = {
     "emmeans": ("multilevel.effects", "emmeans"),
     "hypothesis": ("multilevel.effects", "hypothesis"),
     "describe_posterior": ("multilevel.effects", "describe_posterior"),
+    # a run folder of `multilevel fit` back as a fit (issue 25)
+    "load_run": ("multilevel.runfolder", "load_run"),
 }
 
 __all__ = ["MultilevelError", "datasets", "errors", "fit", *_LAZY]

@@ -3,8 +3,10 @@
 ::
 
     multilevel fit models/sleepstudy.toml [--out DIR] [--draws N] [--chains N] [--seed N]
+    multilevel show runs/sleepstudy-random-slopes
     multilevel compare models/sleepstudy-intercept.toml models/sleepstudy.toml [--out DIR]
     multilevel datasets
+    multilevel --version
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import atexit
 import contextlib
 import gc
 import os
-import shutil
 import signal
 import sys
 import threading
@@ -104,8 +105,28 @@ def _interrupts():
             signal.signal(sig, old)
 
 
+# --help is plain text (the module docstring above is reST for the documentation site)
+DESCRIPTION = ("Fit, compare and report Bayesian and lme4-style multilevel models\n"
+               "from TOML model specs.")
+EPILOG = """examples:
+  multilevel fit models/sleepstudy.toml --draws 500
+  multilevel show runs/sleepstudy-random-slopes
+  multilevel compare models/sleepstudy-intercept.toml models/sleepstudy.toml
+  multilevel datasets
+
+A run folder (runs/<spec name>, or --out) holds the report (report.md,
+report.html, figures), summary.csv, the effective spec.toml (command-line
+overrides included) and, for Bayesian fits, posterior.nc. `multilevel show`
+reprints it; ml.load_run() loads the fit back in Python."""
+SAMPLING_OPTIONS = ("draws", "tune", "chains", "seed", "sampler")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="multilevel", description=__doc__.split("\n")[0])
+    from multilevel import __version__
+
+    parser = argparse.ArgumentParser(prog="multilevel", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command")
 
     fit = sub.add_parser("fit", help="fit a model spec, print its interval table, write a run folder")
@@ -117,8 +138,13 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--seed", type=int, help="override [sampling] seed")
     fit.add_argument("--sampler", help="override [sampling] sampler (auto, nutpie, pymc, ...)")
     fit.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                     help="the sampler's progress bar (default: on in a terminal)")
+                     help="the sampler's progress bar, drawn only when stderr is a terminal "
+                     "(default: on there)")
     fit.set_defaults(run=_cmd_fit)
+
+    show = sub.add_parser("show", help="reprint the summary of a run folder written by fit")
+    show.add_argument("run_folder", help="a run folder, e.g. runs/sleepstudy-random-slopes")
+    show.set_defaults(run=_cmd_show)
 
     compare = sub.add_parser("compare", help="compare model specs: LOO/WAIC beside AIC/BIC/LRT")
     from multilevel.commands.compare import add_arguments
@@ -140,35 +166,40 @@ def _parser() -> argparse.ArgumentParser:
 
 def _cmd_datasets(args) -> int:
     from multilevel import datasets
+    from multilevel.commands.terminal import format_table
 
-    table = datasets.describe()
-    print(table.to_string(index=False))
+    print(format_table(datasets.describe(), index=False, shrink=("source", "typical model")))
     return 0
 
 
 def _cmd_fit(args) -> int:
     import multilevel as ml
-    from multilevel.report import render_markdown, report_content, write_report
+    from multilevel.commands.terminal import print_fit
+    from multilevel.report import report_content, write_report
     from multilevel.report.runs import check_target
-    from multilevel.spec import load_spec
+    from multilevel.spec import load_spec, spec_table, to_toml, with_sampling
 
-    spec = load_spec(args.spec)
+    loaded = load_spec(args.spec)
+    # the effective spec: overrides applied, or refused when the method does not sample
+    spec = with_sampling(loaded, {key: getattr(args, key) for key in (*SAMPLING_OPTIONS, "progress")})
     out = args.out if args.out is not None else Path("runs") / spec.name
     protect = [spec.path, spec.data_path()]
     check_target(out, protect=protect)   # before the fit: a refused folder costs no fitting
     data = spec.load_data()
     kwargs = spec.fit_kwargs()
     if spec.method == "bayes":
-        for key in ("draws", "tune", "chains", "seed", "sampler"):
-            if getattr(args, key) is not None:
-                kwargs[key] = getattr(args, key)
         progress = args.progress if args.progress is not None else kwargs.get("progress")
-        kwargs["progress"] = sys.stderr.isatty() if progress is None else progress
+        # a bar is drawn only into a terminal, never into a pipe or a log file
+        kwargs["progress"] = progress is not False and sys.stderr.isatty()
     ci = spec.report.get("ci", 0.95)
     kind = spec.report.get("kind", "eti")
+    overrides = [f"--{k} {getattr(args, k)}" for k in SAMPLING_OPTIONS if getattr(args, k) is not None]
+    header = (f"# The effective spec of this run: {loaded.path}"
+              + (f" with {' '.join(overrides)}" if overrides else "") + ".\n"
+              + "# Fit it again with `multilevel fit` on this file; ml.load_run() reads the folder.\n")
 
     def run_files(folder):
-        shutil.copyfile(spec.path, folder / "spec.toml")
+        (folder / "spec.toml").write_text(header + to_toml(spec_table(spec)), encoding="utf-8")
         content.table.to_csv(folder / "summary.csv")
         if spec.method == "bayes":
             fit.idata.to_netcdf(folder / "posterior.nc")
@@ -179,11 +210,34 @@ def _cmd_fit(args) -> int:
         content = report_content(fit, spec=spec, ci=ci, kind=kind, ddf=spec.report.get("ddf"))
         write_report(fit, out, ci=ci, kind=kind, spec=spec, plots=spec.report.get("plots", True),
                      extra=run_files, content=content, protect=protect)
-    print(render_markdown(content))
-    for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)):
-        print(f"warning: {message}", file=sys.stderr)
-    print(f"Wrote {out}/", file=sys.stderr)
+    print_fit(content)
+    _print_warnings(caught, content)
+    print(f"Wrote {out}/ (report.md, report.html, summary.csv, spec.toml)", file=sys.stderr)
     return 0
+
+
+def _cmd_show(args) -> int:
+    from multilevel.commands.terminal import print_fit
+    from multilevel.report import report_content
+    from multilevel.runfolder import load_run
+    from multilevel.spec import load_spec
+
+    fit = load_run(args.run_folder)
+    spec = load_spec(Path(args.run_folder) / "spec.toml")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        content = report_content(fit, spec=spec, ci=spec.report.get("ci", 0.95),
+                                 kind=spec.report.get("kind", "eti"), ddf=spec.report.get("ddf"))
+    print_fit(content)
+    _print_warnings(caught, content)
+    return 0
+
+
+def _print_warnings(caught, content) -> None:
+    """Each warning once on stderr; the convergence verdict is already in the printed table."""
+    for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)):
+        if message.strip() != content.convergence_text.strip():
+            print(f"warning: {message}", file=sys.stderr)
 
 
 def _cmd_compare(args) -> int:

@@ -353,3 +353,108 @@ def _check_depth(raw, where: str) -> None:
             raise SpecError(f"{where}: tables or arrays nested more than {MAX_DEPTH} levels deep.")
         children = value.values() if isinstance(value, dict) else value
         stack.extend((child, depth + 1, (*seen, id(value))) for child in children)
+
+
+# --------------------------------------------------------------- the effective spec
+def with_sampling(spec: ModelSpec, overrides: dict) -> ModelSpec:
+    """The spec with command-line ``[sampling]`` overrides applied (None values ignored).
+
+    Raises
+    ------
+    SpecError
+        An override given for a spec whose method does not sample (REML/ML), naming the
+        option; it would otherwise be ignored silently.
+
+    Examples
+    --------
+    >>> spec = parse_spec({"data": "sleepstudy", "formula": "Reaction ~ Days"})
+    >>> with_sampling(spec, {"draws": 200, "seed": None}).sampling
+    {'draws': 200}
+    """
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if not given:
+        return spec
+    if spec.method != "bayes":
+        flags = ", ".join("--" + ("no-" if k == "progress" and v is False else "") + k
+                          for k, v in given.items())
+        raise SpecError(f"Spec {spec.name!r} has method = {spec.method!r}, which does not sample; "
+                        f"{flags} {'apply' if len(given) > 1 else 'applies'} only to method = "
+                        "'bayes'. Remove the option, or set method = \"bayes\" in the spec.")
+    given.pop("progress", None)   # how the run is shown, not what it computes
+    where = f"{spec.path or 'spec'} (command line)"
+    sampling = {**spec.sampling, **_typed_table(given, SAMPLING_KEYS, where)}
+    for key, low in SAMPLING_MIN.items():
+        if key in given and sampling[key] < low:
+            raise SpecError(f"--{key} must be >= {low}, got {sampling[key]}.")
+    from dataclasses import replace
+
+    return replace(spec, sampling=sampling)
+
+
+def spec_table(spec: ModelSpec) -> dict:
+    """The spec as a TOML table (what :func:`parse_spec` reads back to an equal spec);
+    a data file is given by its absolute path, so the table is valid in any folder."""
+    table: dict = {"name": spec.name}
+    if spec.description:
+        table["description"] = spec.description
+    file = spec.data_path()
+    table["data"] = spec.data if file is None else str(file)
+    table.update(formula=spec.formula, family=spec.family, method=spec.method)
+    if spec.na != "drop":
+        table["na"] = spec.na
+    table.update({k: v for k, v in (("weights", spec.weights), ("link", spec.link)) if v is not None})
+    for key in ("priors", "sampling", "report"):
+        if getattr(spec, key):
+            table[key] = getattr(spec, key)
+    return table
+
+
+def to_toml(table: dict) -> str:
+    """Write a table of strings, numbers, booleans, lists and sub-tables as TOML.
+
+    Examples
+    --------
+    >>> print(to_toml({"name": "m", "sampling": {"draws": 200}}), end="")
+    name = "m"
+    <BLANKLINE>
+    [sampling]
+    draws = 200
+    """
+    lines: list[str] = []
+    _toml_table(table, (), lines)
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _toml_table(table: dict, prefix: tuple, lines: list) -> None:
+    scalars = {k: v for k, v in table.items() if not isinstance(v, dict)}
+    tables = {k: v for k, v in table.items() if isinstance(v, dict)}
+    if prefix and (scalars or not tables):
+        lines += ["", "[" + ".".join(map(_toml_key, prefix)) + "]"]
+    lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in scalars.items()]
+    for key, sub in tables.items():
+        _toml_table(sub, (*prefix, key), lines)
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_value(key)
+
+
+def _toml_value(value) -> str:
+    import json
+    import math
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return ("nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")) \
+            if not math.isfinite(value) else repr(value)
+    if isinstance(value, str):
+        # JSON's escapes are TOML's; TOML also wants DEL escaped
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007F")
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    raise SpecError(f"Cannot write {value!r} ({type(value).__name__}) into a TOML spec.")

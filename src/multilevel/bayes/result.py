@@ -261,9 +261,20 @@ class BayesFit:
             warnings.warn(str(report), ConvergenceWarning, stacklevel=stacklevel)
         return report
 
-    def __repr__(self) -> str:
+    def _repr_head(self) -> str:
         s = self.settings
-        head = (f"BayesFit: {self.formula}  (family {self.family}, {s.chains} chains x {s.draws} "
+        return (f"BayesFit: {self.formula}  (family {self.family}, {s.chains} chains x {s.draws} "
                 f"draws, sampler {s.sampler}, seed {s.seed})")
-        with pd.option_context("display.width", 120, "display.float_format", "{:.4g}".format):
-            return f"{head}\n{self._interval_table(0.95, 'eti').to_string()}\n{self.convergence}"
+
+    def __repr__(self) -> str:
+        from multilevel.display import text_table
+
+        return (f"{self._repr_head()}\n{text_table(self._interval_table(0.95, 'eti'))}\n"
+                f"{self.convergence}")
+
+    def _repr_html_(self) -> str:
+        from multilevel.display import html_pre, html_section, html_table
+
+        return html_section(self._repr_head(), [
+            ("Posterior mean, SD and 95% equal-tailed interval", html_table(self._interval_table(0.95, "eti"))),
+            ("Convergence", html_pre(str(self.convergence)))])

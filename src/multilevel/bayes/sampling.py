@@ -103,7 +103,8 @@ def run(bambi_model, settings: SamplingSettings, progress: bool, stats: dict | N
     else:
         compile_cache = skip_steps = interrupts = contextlib.nullcontext()
     try:
-        with _noting_interrupts() as noted, compile_cache, skip_steps, interrupts:
+        with _noting_interrupts() as noted, compile_cache, skip_steps, interrupts, \
+                _quiet_sampler_logs(not progress):
             idata = bambi_model.fit(
                 draws=settings.draws,
                 tune=settings.tune,
@@ -126,6 +127,31 @@ def run(bambi_model, settings: SamplingSettings, progress: bool, stats: dict | N
         raise KeyboardInterrupt("sampling interrupted")
     check_complete(idata, settings)
     return idata
+
+
+# PyMC's loggers: sampler assignment ("NUTS[nutpie]: [...]"), chains and timing notes
+SAMPLER_LOGGERS = ("pymc", "pymc.sampling", "pymc.sampling.mcmc", "pymc.stats.convergence")
+
+
+@contextlib.contextmanager
+def _quiet_sampler_logs(quiet: bool):
+    """With ``progress=False`` PyMC's informational log lines (``NUTS[nutpie]: [...]``,
+    "Sampling 4 chains ...") are not printed; its warnings still are."""
+    import logging
+
+    if not quiet:
+        yield
+        return
+    loggers = [logging.getLogger(name) for name in SAMPLER_LOGGERS]
+    before = [lg.level for lg in loggers]
+    for lg in loggers:
+        if lg.getEffectiveLevel() < logging.WARNING:
+            lg.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, before):
+            lg.setLevel(level)
 
 
 @contextlib.contextmanager

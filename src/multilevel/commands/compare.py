@@ -42,7 +42,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    """Fit every spec, compare, print the markdown table, write the run folder."""
+    """Fit every spec, compare, print the table (sized to the terminal), write the run folder."""
     import multilevel as ml
     from multilevel.report import atomic_folder
     from multilevel.report.runs import check_target
@@ -58,6 +58,14 @@ def run(args) -> int:
             f"Specs must have distinct names to be compared; {', '.join(map(repr, twice))} "
             "appears more than once. Set name = \"...\" in the specs."
         )
+    given = [f"--{k}" for k in SAMPLING_OVERRIDES if getattr(args, k) is not None]
+    given += [f"--{f.replace('_', '-')}" for f in REFIT_OVERRIDES if getattr(args, f) is not None]
+    if given and not any(spec.method == "bayes" for spec in specs):
+        from multilevel.errors import SpecError
+
+        raise SpecError(f"{', '.join(given)}: no spec here samples (methods "
+                        f"{', '.join(sorted({s.method for s in specs}))}); these options apply only "
+                        "to method = 'bayes' specs. Remove them.")
     out = args.out if args.out is not None else Path("runs") / ("compare-" + "-".join(names))
     protect = [p for spec in specs for p in (spec.path, spec.data_path())]
     check_target(out, protect=protect)   # before any fitting
@@ -81,7 +89,7 @@ def run(args) -> int:
         (folder / "table.md").write_text(text)
         result.table.to_csv(folder / "table.csv")
         result.plot(folder / "plot.png")
-    print(text)
+    print(repr(result))   # sized to the terminal; the markdown is in table.md
     for message in messages:
         print(f"warning: {message}", file=sys.stderr)
     print(f"Wrote {out}/", file=sys.stderr)
@@ -95,5 +103,6 @@ def _fit_kwargs(spec, args) -> dict:
             if getattr(args, key) is not None:
                 kwargs[key] = getattr(args, key)
         progress = args.progress if args.progress is not None else kwargs.get("progress")
-        kwargs["progress"] = sys.stderr.isatty() if progress is None else progress
+        # a bar is drawn only into a terminal, never into a pipe or a log file
+        kwargs["progress"] = progress is not False and sys.stderr.isatty()
     return kwargs

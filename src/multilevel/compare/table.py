@@ -61,8 +61,30 @@ class Comparison:
 
         return plot_comparison(self, path=path)
 
-    def _repr_markdown_(self) -> str:
-        return self.to_markdown()
+    def _formatted(self) -> pd.DataFrame:
+        from multilevel.compare.render import format_cell
+
+        return pd.DataFrame({c: [format_cell(str(c), v) for v in self.table[c]] for c in self.table.columns},
+                            index=self.table.index)
+
+    def __repr__(self) -> str:
+        from multilevel.display import bullets, text_table
+
+        lines = [f"Model comparison: {len(self.table)} models", "", text_table(self._formatted())]
+        if self.notes:
+            lines += ["", "Notes:", bullets(self.notes)]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        from multilevel.display import html_section, html_table
+
+        parts = [(None, html_table(self._formatted()))]
+        if self.notes:
+            parts.append(("Notes", "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
+                          + "</ul>"))
+        return html_section(f"Model comparison: {len(self.table)} models", parts)
 
     def __str__(self) -> str:
         return self.to_markdown()

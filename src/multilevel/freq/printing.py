@@ -84,11 +84,21 @@ def format_fit(fit) -> str:
         lines += ["", "Scaled residuals:",
                   "     Min       1Q   Median       3Q      Max",
                   " ".join(f"{v:8.4f}" for v in q)]
+    lines += ["", "Random effects:", random_effects_table(fit), _groups_line(fit), "",
+              "Fixed effects:", _fixed_table(fit).to_string(float_format=lambda v: f"{v:.5g}")]
+    notes = _notes(fit)
+    if notes:
+        lines += [""] + notes
+    return "\n".join(lines)
+
+
+def _fixed_table(fit) -> pd.DataFrame:
     # lme4's print: no df or p (summary(ddf=...) adds them; computing them in a repr would
     # cost a Hessian of the deviance)
-    fixed = wald_table(fit.fixef, fit.se, "t_value", None) if fit.family == "gaussian" else fit.summary()
-    lines += ["", "Random effects:", random_effects_table(fit), _groups_line(fit), "",
-              "Fixed effects:", fixed.to_string(float_format=lambda v: f"{v:.5g}")]
+    return wald_table(fit.fixef, fit.se, "t_value", None) if fit.family == "gaussian" else fit.summary()
+
+
+def _notes(fit) -> list[str]:
     notes = list(fit.messages)
     if getattr(fit, "nagq", 1) > 1:
         notes.append(f"logLik leaves out the saturated log-likelihood ({fit.saturated_loglik:.4f}) "
@@ -98,6 +108,30 @@ def format_fit(fit) -> str:
         notes.append(f"boundary (singular) fit: {', '.join(fit.singular_terms())}")
     if not fit.converged:
         notes.append(f"optimizer did not converge: {fit.optimizer_message}")
+    return notes
+
+
+def format_fit_html(fit) -> str:
+    """HTML for notebooks (``_repr_html_``): the header lines as printed, then the random
+    effects (``VarCorr``) and fixed-effects tables, then the notes. Models without
+    ``( | )`` terms: the header and the coefficient table."""
+    from multilevel.display import html_pre, html_section, html_table
+
+    text = repr(fit)
+    if not getattr(fit.design, "reterms", None):
+        head, _, _ = text.partition("\n\n")
+        title, _, rest = head.partition("\n")
+        parts = [(None, html_pre(rest))] if rest else []
+        parts.append(("Coefficients", html_table(fit.summary(), digits=5)))
+        if fit.messages:
+            parts.append(("Notes", html_pre("\n".join(fit.messages))))
+        return html_section(title, parts)
+    title, _, rest = text.partition("\n")
+    head = rest.partition("\nRandom effects:")[0].strip("\n")
+    parts = [(None, html_pre(head)),
+             ("Random effects", html_table(fit.varcorr, index=False) + html_pre(_groups_line(fit))),
+             ("Fixed effects", html_table(_fixed_table(fit), digits=5))]
+    notes = _notes(fit)
     if notes:
-        lines += [""] + notes
-    return "\n".join(lines)
+        parts.append(("Notes", html_pre("\n".join(notes))))
+    return html_section(title, parts)

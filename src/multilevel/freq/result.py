@@ -46,6 +46,12 @@ class InformationCriteria:
     def bic(self) -> float:
         return float(-2.0 * self.loglik + np.log(self.nobs) * self.df)
 
+    def _repr_html_(self) -> str:
+        """The printed summary as HTML tables (notebooks)."""
+        from multilevel.freq.printing import format_fit_html
+
+        return format_fit_html(self)
+
 
 @dataclass
 class FreqFit(InformationCriteria):

@@ -54,6 +54,44 @@ class PathResult:
     sklearn_alpha: float
     learned: pd.DataFrame = field(repr=False)
 
+    def at_scale(self, scale: float) -> pd.DataFrame:
+        """The coefficients (estimate, lower, upper) at the grid scale nearest ``scale``."""
+        scales = self.table["scale"].unique()
+        nearest = scales[np.argmin(np.abs(np.log(scales) - np.log(scale)))]
+        return self.table[self.table["scale"] == nearest].set_index("term")[["estimate", "lower", "upper"]]
+
+    def _summary_parts(self) -> tuple[str, list[str], pd.DataFrame, pd.DataFrame]:
+        symbol = "tau" if self.kind == "ridge" else "b"
+        n_scales, n_terms = self.loo.shape[0], self.table["term"].nunique()
+        best = self.loo.loc[self.loo["scale"] == self.best_scale].iloc[0]
+        title = f"{self.kind} path: {n_scales} prior scales x {n_terms} coefficients (standardized)"
+        lines = [f"LOO choice: {symbol} = {self.best_scale:.4g} (elpd_loo {best['elpd_loo']:.2f}, "
+                 f"se {best['se']:.2f})",
+                 f"scikit-learn CV: alpha = {self.sklearn_alpha:.4g}, as a prior scale {symbol} = "
+                 f"{self.sklearn_scale:.4g}"]
+        coefs = pd.concat({"LOO choice": self.at_scale(self.best_scale)["estimate"],
+                           "lower": self.at_scale(self.best_scale)["lower"],
+                           "upper": self.at_scale(self.best_scale)["upper"],
+                           "scikit-learn scale": self.at_scale(self.sklearn_scale)["estimate"]}, axis=1)
+        return title, lines, coefs, self.loo
+
+    def __repr__(self) -> str:
+        from multilevel.display import text_table
+
+        title, lines, coefs, _ = self._summary_parts()
+        return "\n".join([title, *lines, "",
+                          "Coefficients at the chosen scales (interval at the LOO choice):", text_table(coefs),
+                          "", "Full path: .table; LOO per scale: .loo; .plot()"])
+
+    def _repr_html_(self) -> str:
+        from multilevel.display import html_pre, html_section, html_table
+
+        title, lines, coefs, loo = self._summary_parts()
+        return html_section(title, [(None, html_pre("\n".join(lines))),
+                                    ("Coefficients at the chosen scales (interval at the LOO choice)",
+                                     html_table(coefs)),
+                                    ("elpd_loo per prior scale", html_table(loo, index=False))])
+
     def plot(self):
         """Coefficient paths with intervals; LOO's and scikit-learn's choices marked."""
         import matplotlib.pyplot as plt

@@ -31,6 +31,31 @@ class PriorComparison:
     loo: pd.DataFrame
     fits: dict = field(repr=False)
 
+    def intervals(self, digits: int = 4) -> pd.DataFrame:
+        """One column per prior, cells ``estimate [lower, upper]`` (for printing)."""
+        def cell(row, name):
+            est, lo, hi = (row[(name, stat)] for stat in ("estimate", "lower", "upper"))
+            return f"{est:.{digits}g} [{lo:.{digits}g}, {hi:.{digits}g}]"
+
+        names = list(dict.fromkeys(name for name, _ in self.summary.columns))
+        return pd.DataFrame({name: [cell(row, name) for _, row in self.summary.iterrows()]
+                             for name in names}, index=self.summary.index)
+
+    def __repr__(self) -> str:
+        from multilevel.display import text_table
+
+        names = ", ".join(self.loo.index)
+        return "\n".join([f"Prior comparison: {len(self.loo)} priors ({names})", "",
+                          "Posterior estimate [interval] per prior:", text_table(self.intervals()), "",
+                          "LOO per prior:", text_table(self.loo)])
+
+    def _repr_html_(self) -> str:
+        from multilevel.display import html_section, html_table
+
+        return html_section(f"Prior comparison: {len(self.loo)} priors",
+                            [("Posterior estimate [interval] per prior", html_table(self.intervals())),
+                             ("LOO per prior", html_table(self.loo))])
+
     def sensitivity(self, var_names: list[str] | None = None) -> pd.DataFrame:
         """Power-scaling sensitivity of each fit side by side: columns (prior name,
         ``prior`` | ``likelihood`` | ``flag``); see :func:`multilevel.sensitivity.sensitivity`."""
