@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from multilevel.errors import FormulaError, PriorError
 from multilevel.formula import Design
+from multilevel.formula.families import AUXILIARY as FAMILY_AUXILIARY
 from multilevel.formula.frame import SUCCESSES, TRIALS
 from multilevel.formula.parse import Bar, ParsedFormula, _split_top
 
@@ -26,6 +27,13 @@ BAMBI_FAMILIES = {
     "t": "t",
     "negativebinomial": "negativebinomial",
     "gamma": "gamma",
+    "beta": "beta",
+    "exponential": "exponential",
+    "weibull": "weibull",
+    "laplace": "laplace",
+    "zero_inflated_poisson": "zero_inflated_poisson",
+    "zero_inflated_negativebinomial": "zero_inflated_negativebinomial",
+    "hurdle_poisson": "hurdle_poisson",
 }
 
 
@@ -121,9 +129,8 @@ def _width(term) -> int:
     return 1 if predictor.ndim == 1 else predictor.shape[1]
 
 
-AUXILIARY = ("sigma", "nu", "alpha")  # residual SD (gaussian, t), t's df, negbin's shape
 # the auxiliary parameters each family has: a prior for another one would be ignored by Bambi
-FAMILY_AUXILIARY = {"gaussian": ("sigma",), "t": ("sigma", "nu"), "negativebinomial": ("alpha",)}
+AUXILIARY = tuple(sorted({p for params in FAMILY_AUXILIARY.values() for p in params}))
 
 
 def translate_priors(user: dict, design: Design, block_list: list[Block], common_terms) -> dict:

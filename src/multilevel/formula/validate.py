@@ -24,6 +24,14 @@ FAMILY_PARAMETERS = {
     "binomial": ("p",),
     "poisson": ("mu",),
     "negativebinomial": ("mu", "alpha"),
+    "gamma": ("mu", "alpha"),
+    "beta": ("mu", "kappa"),
+    "exponential": ("mu",),
+    "weibull": ("mu", "alpha"),
+    "laplace": ("mu", "b"),
+    "zero_inflated_poisson": ("mu", "psi"),
+    "zero_inflated_negativebinomial": ("mu", "alpha", "psi"),
+    "hurdle_poisson": ("mu", "psi"),
 }
 RESERVED_ALWAYS = ("Intercept",)
 
@@ -168,7 +176,8 @@ def check_response(y: np.ndarray, family: str, name: str, trials=None) -> None:
                 "estimates would be infinite (glmer refuses it the same way). Check the data "
                 "and the rows used."
             )
-    elif family in ("poisson", "negativebinomial"):
+    elif family in ("poisson", "negativebinomial", "zero_inflated_poisson",
+                    "zero_inflated_negativebinomial", "hurdle_poisson"):
         if np.all(y == 0):
             raise DataError(
                 f"Response {name!r} is 0 in every used row: the log rate would be -infinite. "
