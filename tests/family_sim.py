@@ -17,6 +17,8 @@ TRUTH = {
     "zero_inflated_poisson": {"psi": 0.7},
     "zero_inflated_negativebinomial": {"alpha": 3.0, "psi": 0.7},
     "hurdle_poisson": {"psi": 0.6},
+    "hurdle_negativebinomial": {"alpha": 3.0, "psi": 0.6},
+    "hurdle_gamma": {"alpha": 4.0, "psi": 0.6},
 }
 
 
@@ -45,6 +47,15 @@ def simulate(family: str, groups: int = 20, per_group: int = 25, seed: int = 3) 
         p0 = np.exp(-mu)
         positive = np.maximum(stats.poisson.ppf(p0 + (1 - p0) * rng.random(g.size), mu), 1)
         y = np.where(rng.random(g.size) < aux["psi"], positive, 0)
+    elif family == "hurdle_negativebinomial":
+        a = aux["alpha"]
+        p = a / (a + mu)
+        p0 = p ** a
+        positive = np.maximum(stats.nbinom.ppf(p0 + (1 - p0) * rng.random(g.size), a, p), 1)
+        y = np.where(rng.random(g.size) < aux["psi"], positive, 0)
+    elif family == "hurdle_gamma":
+        amounts = rng.gamma(aux["alpha"], mu / aux["alpha"])
+        y = np.where(rng.random(g.size) < aux["psi"], amounts, 0)
     else:
         raise ValueError(family)
     return pd.DataFrame({"y": np.asarray(y, dtype=float), "x": x, "g": [f"g{i}" for i in g]})

@@ -10,7 +10,9 @@ pointwise log-likelihood (LOO, WAIC, K-fold) equals PyMC's to rounding
 * laplace: location μ = η, scale b;
 * zero_inflated_poisson / _negativebinomial: count mean μ = exp(η), ψ the probability
   of the count component (PyMC's ψ, not brms's zero-inflation probability);
-* hurdle_poisson: ψ the probability of a non-zero count, then a zero-truncated Poisson(μ).
+* hurdle_poisson / _negativebinomial: ψ the probability of a non-zero count, then a
+  zero-truncated Poisson(μ) / negative binomial(μ, α);
+* hurdle_gamma: ψ the probability of y > 0, then Gamma with mean μ = exp(η), shape α.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import numpy as np
 from scipy import special
 
 FAMILIES = ("beta", "exponential", "weibull", "laplace", "zero_inflated_poisson",
-            "zero_inflated_negativebinomial", "hurdle_poisson")
+            "zero_inflated_negativebinomial", "hurdle_poisson", "hurdle_negativebinomial",
+            "hurdle_gamma")
 
 
 def _poisson(y, log_mu):
@@ -74,6 +77,17 @@ def density(family: str, eta: np.ndarray, y: np.ndarray, params: dict) -> np.nda
             # log P(Y > 0) = log(1 − e^{−μ})
             truncated = _poisson(y, eta) - np.log(-np.expm1(-np.exp(eta)))
             return np.where(y == 0, np.log1p(-psi), np.log(psi) + truncated)
+        if family == "hurdle_negativebinomial":
+            psi, alpha = params["psi"], params["alpha"]
+            log_p0 = alpha * (np.log(alpha) - np.logaddexp(eta, np.log(alpha)))   # log P(Y = 0)
+            truncated = _negbin(y, eta, alpha) - np.log(-np.expm1(log_p0))
+            return np.where(y == 0, np.log1p(-psi), np.log(psi) + truncated)
+        if family == "hurdle_gamma":
+            psi, alpha = params["psi"], params["alpha"]
+            mu = np.exp(eta)
+            gamma = (alpha * np.log(alpha / mu) - special.gammaln(alpha) + (alpha - 1) * np.log(y)
+                     - alpha * y / mu)
+            return np.where(y == 0, np.log1p(-psi), np.log(psi) + gamma)
     raise ValueError(f"no closed-form log-likelihood for the family {family!r}")
 
 
@@ -83,6 +97,11 @@ def response_mean(family: str, mu: np.ndarray, params: dict) -> np.ndarray:
         return params["psi"] * mu
     if family == "hurdle_poisson":
         return params["psi"] * mu / -np.expm1(-mu)
+    if family == "hurdle_negativebinomial":
+        alpha = params["alpha"]
+        return params["psi"] * mu / -np.expm1(alpha * np.log(alpha / (alpha + mu)))
+    if family == "hurdle_gamma":
+        return params["psi"] * mu
     return mu
 
 
@@ -114,4 +133,17 @@ def simulate(family: str, mu: np.ndarray, params: dict, rng) -> np.ndarray:
         u = p0 + (1 - p0) * rng.random(mu.shape)
         positive = np.maximum(stats.poisson.ppf(u, mu), 1.0)
         return np.where(rng.random(mu.shape) < params["psi"], positive, 0.0)
+    if family == "hurdle_negativebinomial":
+        from scipy import stats
+
+        alpha = params["alpha"]
+        p = alpha / (alpha + mu)
+        p0 = p ** alpha
+        u = p0 + (1 - p0) * rng.random(mu.shape)
+        positive = np.maximum(stats.nbinom.ppf(u, alpha, p), 1.0)
+        return np.where(rng.random(mu.shape) < params["psi"], positive, 0.0)
+    if family == "hurdle_gamma":
+        alpha = params["alpha"]
+        amounts = rng.gamma(np.broadcast_to(alpha, mu.shape), mu / alpha)
+        return np.where(rng.random(mu.shape) < params["psi"], amounts, 0.0)
     raise ValueError(f"no simulation for the family {family!r}")

@@ -34,6 +34,8 @@ BAMBI_FAMILIES = {
     "zero_inflated_poisson": "zero_inflated_poisson",
     "zero_inflated_negativebinomial": "zero_inflated_negativebinomial",
     "hurdle_poisson": "hurdle_poisson",
+    "hurdle_negativebinomial": "hurdle_negativebinomial",
+    "hurdle_gamma": "hurdle_gamma",
 }
 
 

@@ -20,9 +20,10 @@ AUXILIARY = {
     "beta": ("kappa",), "exponential": (), "weibull": ("alpha",), "laplace": ("b",),
     "zero_inflated_poisson": ("psi",),
     "zero_inflated_negativebinomial": ("alpha", "psi"), "hurdle_poisson": ("psi",),
+    "hurdle_negativebinomial": ("alpha", "psi"), "hurdle_gamma": ("alpha", "psi"),
 }
 
-# What the response must be: "real", "positive", "unit" (strictly between 0 and 1),
+# What the response must be: "real", "positive", "nonnegative", "unit" (strictly between 0 and 1),
 # "counts" (non-negative whole numbers); bernoulli and binomial are read elsewhere.
 RESPONSE = {
     "gaussian": "real", "t": "real", "laplace": "real",
@@ -30,6 +31,7 @@ RESPONSE = {
     "beta": "unit",
     "poisson": "counts", "negativebinomial": "counts", "zero_inflated_poisson": "counts",
     "zero_inflated_negativebinomial": "counts", "hurdle_poisson": "counts",
+    "hurdle_negativebinomial": "counts", "hurdle_gamma": "nonnegative",
 }
 
 
@@ -51,6 +53,9 @@ def check_family_response(y: np.ndarray, family: str, name: str) -> None:
     if kind == "positive":
         bad = y <= 0
         need = "must be positive"
+    elif kind == "nonnegative":
+        bad = y < 0
+        need = "must be non-negative (zeros, and positive amounts)"
     elif kind == "unit":
         bad = (y <= 0) | (y >= 1)
         need = "must lie strictly between 0 and 1"

@@ -34,7 +34,8 @@ from multilevel.formula.validate import (
 
 FAMILIES = ("gaussian", "bernoulli", "binomial", "poisson", "t", "negativebinomial", "gamma",
             "beta", "exponential", "weibull", "laplace", "zero_inflated_poisson",
-            "zero_inflated_negativebinomial", "hurdle_poisson")
+            "zero_inflated_negativebinomial", "hurdle_poisson", "hurdle_negativebinomial",
+            "hurdle_gamma")
 NA_ACTIONS = ("drop", "error")
 # Derived binomial columns; formulae refuses identifiers that start with "_".
 SUCCESSES, TRIALS = "successes_", "trials_"

@@ -3,8 +3,8 @@
 The default links are lme4's (and Bambi's): logit for bernoulli and binomial, log for
 poisson and the negative binomial, inverse for gamma (R's ``Gamma()`` and Bambi's),
 identity for gaussian and t; Bambi's for the families lme4 lacks (logit for beta, log for
-exponential, weibull and the zero-inflated and hurdle counts, whose mean here is that of
-the count component, identity for laplace). ``link=`` chooses another
+exponential, weibull and the zero-inflated and hurdle families, whose mean here is that of
+the non-zero component, identity for laplace). ``link=`` chooses another
 from :data:`LINKS`. Bayesian predictions and the frequentist GLM/GLMM fits both map
 linear predictors through :func:`inverse_link`.
 """
@@ -35,6 +35,8 @@ LINKS = {
     "zero_inflated_poisson": ("log",),
     "zero_inflated_negativebinomial": ("log",),
     "hurdle_poisson": ("log",),
+    "hurdle_negativebinomial": ("log",),
+    "hurdle_gamma": ("log",),
 }
 
 

@@ -32,6 +32,8 @@ FAMILY_PARAMETERS = {
     "zero_inflated_poisson": ("mu", "psi"),
     "zero_inflated_negativebinomial": ("mu", "alpha", "psi"),
     "hurdle_poisson": ("mu", "psi"),
+    "hurdle_negativebinomial": ("mu", "alpha", "psi"),
+    "hurdle_gamma": ("mu", "alpha", "psi"),
 }
 RESERVED_ALWAYS = ("Intercept",)
 
@@ -177,7 +179,7 @@ def check_response(y: np.ndarray, family: str, name: str, trials=None) -> None:
                 "and the rows used."
             )
     elif family in ("poisson", "negativebinomial", "zero_inflated_poisson",
-                    "zero_inflated_negativebinomial", "hurdle_poisson"):
+                    "zero_inflated_negativebinomial", "hurdle_poisson", "hurdle_negativebinomial"):
         if np.all(y == 0):
             raise DataError(
                 f"Response {name!r} is 0 in every used row: the log rate would be -infinite. "
