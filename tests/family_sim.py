@@ -19,7 +19,16 @@ TRUTH = {
     "hurdle_poisson": {"psi": 0.6},
     "hurdle_negativebinomial": {"alpha": 3.0, "psi": 0.6},
     "hurdle_gamma": {"alpha": 4.0, "psi": 0.6},
+    "beta_binomial": {"kappa": 10.0},
+    "zero_inflated_binomial": {"psi": 0.7},
 }
+TRIALS = 10   # the binomial families' trials per row (column n)
+
+
+def formula(family: str) -> str:
+    """y ~ x + (1 | g), with y successes of n trials for the binomial families."""
+    response = "p(y, n)" if family in ("beta_binomial", "zero_inflated_binomial") else "y"
+    return f"{response} ~ x + (1 | g)"
 
 
 def simulate(family: str, groups: int = 20, per_group: int = 25, seed: int = 3) -> pd.DataFrame:
@@ -29,7 +38,8 @@ def simulate(family: str, groups: int = 20, per_group: int = 25, seed: int = 3) 
     x = rng.normal(size=g.size)
     eta = INTERCEPT + SLOPE * x + rng.normal(0, SD_GROUP, groups)[g]
     aux = TRUTH[family]
-    mu = {"beta": special.expit, "laplace": lambda e: e}.get(family, np.exp)(eta)
+    mu = {"beta": special.expit, "laplace": lambda e: e, "beta_binomial": special.expit,
+          "zero_inflated_binomial": special.expit}.get(family, np.exp)(eta)
     if family == "beta":
         y = rng.beta(mu * aux["kappa"], (1 - mu) * aux["kappa"])
     elif family == "exponential":
@@ -56,6 +66,11 @@ def simulate(family: str, groups: int = 20, per_group: int = 25, seed: int = 3) 
     elif family == "hurdle_gamma":
         amounts = rng.gamma(aux["alpha"], mu / aux["alpha"])
         y = np.where(rng.random(g.size) < aux["psi"], amounts, 0)
+    elif family == "beta_binomial":
+        y = rng.binomial(TRIALS, rng.beta(mu * aux["kappa"], (1 - mu) * aux["kappa"]))
+    elif family == "zero_inflated_binomial":
+        y = np.where(rng.random(g.size) < aux["psi"], rng.binomial(TRIALS, mu), 0)
     else:
         raise ValueError(family)
-    return pd.DataFrame({"y": np.asarray(y, dtype=float), "x": x, "g": [f"g{i}" for i in g]})
+    return pd.DataFrame({"y": np.asarray(y, dtype=float), "x": x, "g": [f"g{i}" for i in g],
+                         "n": float(TRIALS)})

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import multilevel as ml
-from family_sim import TRUTH, simulate
+from family_sim import TRUTH, formula as family_formula, simulate
 from multilevel.bayes import loglik
 
 TINY = dict(draws=40, tune=40, chains=2, seed=11, progress=False, check=False)
@@ -35,7 +35,7 @@ CASES = [
     ("t", "Reaction ~ Days + (1 | Subject)", "sleepstudy", None),
     ("negativebinomial", "TICKS ~ YEAR + (1 | LOCATION)", "grouseticks", None),
     # the families lme4 lacks (multilevel.bayes.densities), on data simulated from them
-    *[(family, "y ~ x + (1 | g)", "simulated", None) for family in TRUTH],
+    *[(family, family_formula(family), "simulated", None) for family in TRUTH],
 ]
 
 

@@ -12,7 +12,9 @@ pointwise log-likelihood (LOO, WAIC, K-fold) equals PyMC's to rounding
   of the count component (PyMC's ψ, not brms's zero-inflation probability);
 * hurdle_poisson / _negativebinomial: ψ the probability of a non-zero count, then a
   zero-truncated Poisson(μ) / negative binomial(μ, α);
-* hurdle_gamma: ψ the probability of y > 0, then Gamma with mean μ = exp(η), shape α.
+* hurdle_gamma: ψ the probability of y > 0, then Gamma with mean μ = exp(η), shape α;
+* beta_binomial: successes of n trials, p ~ Beta(μκ, (1 − μ)κ) with μ = logistic(η);
+* zero_inflated_binomial: ψ the probability of the Binomial(n, logistic(η)) component.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from scipy import special
 
 FAMILIES = ("beta", "exponential", "weibull", "laplace", "zero_inflated_poisson",
             "zero_inflated_negativebinomial", "hurdle_poisson", "hurdle_negativebinomial",
-            "hurdle_gamma")
+            "hurdle_gamma", "beta_binomial", "zero_inflated_binomial")
 
 
 def _poisson(y, log_mu):
@@ -42,7 +44,12 @@ def _zero_inflated(y, psi, count_logp):
         return np.where(y == 0, zero, np.log(psi) + count_logp)
 
 
-def density(family: str, eta: np.ndarray, y: np.ndarray, params: dict) -> np.ndarray:
+def _binomln(n, y):
+    return special.gammaln(n + 1) - special.gammaln(y + 1) - special.gammaln(n - y + 1)
+
+
+def density(family: str, eta: np.ndarray, y: np.ndarray, params: dict,
+            trials: np.ndarray | None = None) -> np.ndarray:
     """log p(y | η, params) per draw and row, shape of ``eta``.
 
     Examples
@@ -88,12 +95,22 @@ def density(family: str, eta: np.ndarray, y: np.ndarray, params: dict) -> np.nda
             gamma = (alpha * np.log(alpha / mu) - special.gammaln(alpha) + (alpha - 1) * np.log(y)
                      - alpha * y / mu)
             return np.where(y == 0, np.log1p(-psi), np.log(psi) + gamma)
+        if family == "beta_binomial":
+            n = np.asarray(trials, dtype=float)
+            kappa = params["kappa"]
+            mu = special.expit(eta)
+            a, b = mu * kappa, (1 - mu) * kappa
+            return _binomln(n, y) + special.betaln(y + a, n - y + b) - special.betaln(a, b)
+        if family == "zero_inflated_binomial":
+            n = np.asarray(trials, dtype=float)
+            binomial = (_binomln(n, y) - y * np.logaddexp(0.0, -eta) - (n - y) * np.logaddexp(0.0, eta))
+            return _zero_inflated(y, params["psi"], binomial)
     raise ValueError(f"no closed-form log-likelihood for the family {family!r}")
 
 
 def response_mean(family: str, mu: np.ndarray, params: dict) -> np.ndarray:
     """E[y] from the parent parameter μ (they differ for zero-inflated and hurdle counts)."""
-    if family in ("zero_inflated_poisson", "zero_inflated_negativebinomial"):
+    if family in ("zero_inflated_poisson", "zero_inflated_negativebinomial", "zero_inflated_binomial"):
         return params["psi"] * mu
     if family == "hurdle_poisson":
         return params["psi"] * mu / -np.expm1(-mu)
@@ -105,7 +122,7 @@ def response_mean(family: str, mu: np.ndarray, params: dict) -> np.ndarray:
     return mu
 
 
-def simulate(family: str, mu: np.ndarray, params: dict, rng) -> np.ndarray:
+def simulate(family: str, mu: np.ndarray, params: dict, rng, trials=None) -> np.ndarray:
     """New observations given the parent parameter μ (draws, rows) and the auxiliary
     parameters (draws, 1), with Bambi's parameterisations."""
     if family == "beta":
@@ -146,4 +163,10 @@ def simulate(family: str, mu: np.ndarray, params: dict, rng) -> np.ndarray:
         alpha = params["alpha"]
         amounts = rng.gamma(np.broadcast_to(alpha, mu.shape), mu / alpha)
         return np.where(rng.random(mu.shape) < params["psi"], amounts, 0.0)
+    if family in ("beta_binomial", "zero_inflated_binomial"):
+        n = np.broadcast_to(np.asarray(trials, dtype=np.int64), mu.shape)
+        if family == "beta_binomial":
+            kappa = params["kappa"]
+            return rng.binomial(n, rng.beta(mu * kappa, (1 - mu) * kappa)).astype(float)
+        return np.where(rng.random(mu.shape) < params["psi"], rng.binomial(n, mu), 0).astype(float)
     raise ValueError(f"no simulation for the family {family!r}")

@@ -36,6 +36,8 @@ BAMBI_FAMILIES = {
     "hurdle_poisson": "hurdle_poisson",
     "hurdle_negativebinomial": "hurdle_negativebinomial",
     "hurdle_gamma": "hurdle_gamma",
+    "beta_binomial": "beta_binomial",
+    "zero_inflated_binomial": "zero_inflated_binomial",
 }
 
 

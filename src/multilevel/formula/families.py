@@ -21,7 +21,10 @@ AUXILIARY = {
     "zero_inflated_poisson": ("psi",),
     "zero_inflated_negativebinomial": ("alpha", "psi"), "hurdle_poisson": ("psi",),
     "hurdle_negativebinomial": ("alpha", "psi"), "hurdle_gamma": ("alpha", "psi"),
+    "beta_binomial": ("kappa",), "zero_inflated_binomial": ("psi",),
 }
+# Families whose response is successes out of trials (cbind(s, f) or p(s, n)).
+TRIALS_FAMILIES = ("binomial", "beta_binomial", "zero_inflated_binomial")
 
 # What the response must be: "real", "positive", "nonnegative", "unit" (strictly between 0 and 1),
 # "counts" (non-negative whole numbers); bernoulli and binomial are read elsewhere.

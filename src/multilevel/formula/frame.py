@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from multilevel.errors import DataError, DataWarning, FamilyError, FormulaError
-from multilevel.formula.families import check_family_response
+from multilevel.formula.families import TRIALS_FAMILIES, check_family_response
 from multilevel.formula.namespace import safe_environment
 from multilevel.formula.parse import ParsedFormula, call_arguments, check_names, column_names
 from multilevel.formula.weights import binomial_proportions, check_weights_column, weight_values
@@ -35,7 +35,7 @@ from multilevel.formula.validate import (
 FAMILIES = ("gaussian", "bernoulli", "binomial", "poisson", "t", "negativebinomial", "gamma",
             "beta", "exponential", "weibull", "laplace", "zero_inflated_poisson",
             "zero_inflated_negativebinomial", "hurdle_poisson", "hurdle_negativebinomial",
-            "hurdle_gamma")
+            "hurdle_gamma", "beta_binomial", "zero_inflated_binomial")
 NA_ACTIONS = ("drop", "error")
 # Derived binomial columns; formulae refuses identifiers that start with "_".
 SUCCESSES, TRIALS = "successes_", "trials_"
@@ -305,10 +305,10 @@ def _check_groups(parsed: ParsedFormula, frame: pd.DataFrame, family: str) -> No
 def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: str):
     resp = parsed.response
     if resp.kind in ("cbind", "trials"):
-        if family != "binomial":
+        if family not in TRIALS_FAMILIES:
             raise FamilyError(
                 f"The response {resp.text!r} gives successes and trials, which needs "
-                f"family='binomial', not {family!r}."
+                f"family='binomial' (or {', '.join(map(repr, TRIALS_FAMILIES[1:]))}), not {family!r}."
             )
         first = eval_arithmetic(resp.args[0], frame)
         second = eval_arithmetic(resp.args[1], frame)
@@ -326,9 +326,9 @@ def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: str):
         frame[SUCCESSES] = successes
         frame[TRIALS] = trials
         return successes.astype(float), trials.astype(float), frame
-    if family == "binomial":
+    if family in TRIALS_FAMILIES:
         raise FamilyError(
-            f"family='binomial' needs successes and trials: write the response as "
+            f"family={family!r} needs successes and trials: write the response as "
             f"cbind(successes, failures) or p(successes, trials), not {resp.text!r}. "
             "For a 0/1 response use family='bernoulli'."
         )

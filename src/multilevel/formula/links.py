@@ -37,6 +37,8 @@ LINKS = {
     "hurdle_poisson": ("log",),
     "hurdle_negativebinomial": ("log",),
     "hurdle_gamma": ("log",),
+    "beta_binomial": ("logit",),
+    "zero_inflated_binomial": ("logit",),
 }
 
 

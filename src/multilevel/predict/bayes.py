@@ -160,7 +160,9 @@ def _predictive(fit, mean: np.ndarray, data: pd.DataFrame, fitted_rows: bool, rn
     from multilevel.bayes import densities   # deferred: PyMC is behind multilevel.bayes
 
     if family in densities.FAMILIES:   # beta, weibull, zero-inflated and hurdle counts, ...
-        return densities.simulate(family, mean, _auxiliary(fit, draws), rng)
+        trials = (_trials(fit, data, fitted_rows) if family in ("beta_binomial", "zero_inflated_binomial")
+                  else None)
+        return densities.simulate(family, mean, _auxiliary(fit, draws), rng, trials)
 
     residuals = fit.design.spec.parsed.residuals
     if family == "gaussian" and residuals is not None:
