@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import multilevel as ml
+from family_sim import TRUTH, formula as family_formula, simulate
 from multilevel.bayes import loglik
 
 TINY = dict(draws=40, tune=40, chains=2, seed=11, progress=False, check=False)
@@ -33,13 +34,16 @@ CASES = [
     ("bernoulli", "y ~ x + (1 | g)", "bernoulli", None),
     ("t", "Reaction ~ Days + (1 | Subject)", "sleepstudy", None),
     ("negativebinomial", "TICKS ~ YEAR + (1 | LOCATION)", "grouseticks", None),
+    # the families lme4 lacks (multilevel.bayes.densities), on data simulated from them
+    *[(family, family_formula(family), "simulated", None) for family in TRUTH],
 ]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("family, formula, data, preset", CASES)
 def test_numpy_log_likelihood_equals_pymc(family, formula, data, preset, monkeypatch):
-    frame = _bernoulli_data() if data == "bernoulli" else ml.datasets.load(data)
+    frame = (_bernoulli_data() if data == "bernoulli" else
+             simulate(family, groups=10, per_group=10) if data == "simulated" else ml.datasets.load(data))
     options = {"priors": getattr(ml.priors, preset)()} if preset else {}
     fit = ml.fit(formula, frame, family=family, **TINY, **options)
     assert "log_likelihood" in fit.timings      # computed by multilevel.bayes.loglik

@@ -20,11 +20,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+from multilevel.bayes import densities
+from multilevel.formula.families import AUXILIARY, TRIALS_FAMILIES   # parameters besides η
 from multilevel.formula.links import inverse_link
 
-# the family's parameters besides η, per posterior draw
-AUXILIARY = {"gaussian": ("sigma",), "t": ("sigma", "nu"), "negativebinomial": ("alpha",),
-             "bernoulli": (), "binomial": (), "poisson": (), "gamma": ("alpha",)}
 _HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
 
 
@@ -57,6 +56,8 @@ def family_loglik(family: str, eta: np.ndarray, y: np.ndarray, params: dict | No
         Gaussian prior weights: the residual variance of row i is σ²/wᵢ.
     """
     params = params or {}
+    if family in densities.FAMILIES:   # beta, weibull, zero-inflated and hurdle counts, ...
+        return densities.density(family, eta, y, params, trials)
     if link is not None:
         return _linked_loglik(family, bambi_mean(family, eta, link), y, params, trials)
     if family == "gamma":   # Bambi: shape α, mean μ = 1/η (inverse link)
@@ -132,7 +133,7 @@ def pointwise(fit) -> np.ndarray:
     y = np.asarray(_observed(fit.idata).values, dtype=float)
     params = {name: np.asarray(posterior[name].values, dtype=float).reshape(-1, 1)
               for name in AUXILIARY[fit.family]}
-    trials = fit.design.frame.trials if fit.family == "binomial" else None
+    trials = fit.design.frame.trials if fit.family in TRIALS_FAMILIES else None
     out = np.empty((chains * draws, len(y)))
     for rows, eta in fitted_eta_chunks(fit):
         out[rows] = family_loglik(fit.family, eta, y, {k: v[rows] for k, v in params.items()}, trials,

@@ -15,11 +15,9 @@ from multilevel.bayes.model import BuiltModel
 from multilevel.bayes.residuals import PARAMS as RESIDUAL_PARAMS
 from multilevel.bayes.sampling import SamplingSettings
 from multilevel.errors import ConvergenceWarning, FitError
+from multilevel.formula.families import AUXILIARY  # the likelihood's parameters besides the mean
 
 CI_KINDS = ("eti", "hdi")
-# Auxiliary parameters of the likelihood and their names in the posterior.
-AUXILIARY = {"gaussian": ("sigma",), "t": ("sigma", "nu"), "negativebinomial": ("alpha",)}
-
 
 @dataclass
 class BayesFit:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from multilevel.errors import FormulaError, PriorError
 from multilevel.formula import Design
+from multilevel.formula.families import AUXILIARY as FAMILY_AUXILIARY
 from multilevel.formula.frame import SUCCESSES, TRIALS
 from multilevel.formula.parse import Bar, ParsedFormula, _split_top
 
@@ -26,6 +27,17 @@ BAMBI_FAMILIES = {
     "t": "t",
     "negativebinomial": "negativebinomial",
     "gamma": "gamma",
+    "beta": "beta",
+    "exponential": "exponential",
+    "weibull": "weibull",
+    "laplace": "laplace",
+    "zero_inflated_poisson": "zero_inflated_poisson",
+    "zero_inflated_negativebinomial": "zero_inflated_negativebinomial",
+    "hurdle_poisson": "hurdle_poisson",
+    "hurdle_negativebinomial": "hurdle_negativebinomial",
+    "hurdle_gamma": "hurdle_gamma",
+    "beta_binomial": "beta_binomial",
+    "zero_inflated_binomial": "zero_inflated_binomial",
 }
 
 
@@ -121,12 +133,6 @@ def _width(term) -> int:
     return 1 if predictor.ndim == 1 else predictor.shape[1]
 
 
-AUXILIARY = ("sigma", "nu", "alpha")  # residual SD (gaussian, t), t's df, negbin's shape
-# the auxiliary parameters each family has: a prior for another one would be ignored by Bambi
-FAMILY_AUXILIARY = {"gaussian": ("sigma",), "t": ("sigma", "nu"), "negativebinomial": ("alpha",),
-                    "gamma": ("alpha",)}
-
-
 def sd_names(design: Design, block_list: list[Block]) -> dict[str, tuple[str, str]]:
     """``{sd__<column>|<group>: (Bambi term, column)}``: the summary's names of the
     group-effect SDs (as :meth:`BayesFit.summary` writes them) and the term behind each."""
@@ -135,6 +141,11 @@ def sd_names(design: Design, block_list: list[Block]) -> dict[str, tuple[str, st
     return {f"sd__{cnm}|{groups[block.name]}": (term, cnm)
             for block in block_list if len(block.cnms) == len(block.bambi_terms)
             for cnm, term in zip(block.cnms, block.bambi_terms)}
+
+
+# the auxiliary parameters each family has (formula.families): a prior for another one
+# would be ignored by Bambi
+AUXILIARY = tuple(sorted({p for params in FAMILY_AUXILIARY.values() for p in params}))
 
 
 def translate_priors(user: dict, design: Design, block_list: list[Block], common_terms) -> dict:

@@ -111,8 +111,8 @@ def _family_loglik(fit, family, eta, extra_var, y, trials, weights=None):
     """The family's density (:func:`multilevel.bayes.loglik.family_loglik`) at the fit's draws."""
     if family not in AUXILIARY:
         raise ComparisonError(f"No held-out log-likelihood for family {family!r}.")
-    if family == "binomial" and trials is None:
-        raise ComparisonError("The binomial log-likelihood needs the trials of the held-out rows.")
+    if family in ("binomial", "beta_binomial", "zero_inflated_binomial") and trials is None:
+        raise ComparisonError(f"The {family} log-likelihood needs the trials of the held-out rows.")
     params = {name: _param(fit, name) for name in AUXILIARY[family]}
     return family_loglik(family, eta, y, params, trials, extra_var, link=getattr(fit, "link", None),
                          weights=weights)

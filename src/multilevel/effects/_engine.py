@@ -49,9 +49,24 @@ def family_inverse_link(family: str, eta: np.ndarray) -> np.ndarray:
     return family_link(family, eta)
 
 
+# links whose response-scale contrasts emmeans reports as ratios (log) or odds ratios (logit)
+RATIO_LINKS = ("log", "logit")
+
+
+def fit_link(fit) -> str:
+    """The fit's link (R's name): its ``link=`` or the family's default."""
+    from multilevel.formula.links import default_link
+
+    return getattr(fit, "link", None) or default_link(fit.family)
+
+
 def inverse_link(fit, eta: np.ndarray) -> np.ndarray:
-    """The fit's own inverse link (a FreqFit may carry a non-canonical ``link=``)."""
-    return family_inverse_link(fit.family, eta) if is_bayes(fit) else fit._inverse_link(eta)
+    """The fit's own inverse link (either engine may carry a non-canonical ``link=``)."""
+    if is_bayes(fit):
+        from multilevel.formula.links import inverse_link_fn
+
+        return inverse_link_fn(fit_link(fit))(eta)
+    return fit._inverse_link(eta)
 
 
 class FreqLinear:

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
-from multilevel.effects._engine import draw_columns
+from multilevel.effects._engine import RATIO_LINKS, draw_columns
+from multilevel.formula.links import inverse_link_fn
 
 
 def bayes_tables(fit, L: np.ndarray, C: np.ndarray, type: str, link: str, ci: float):
     B = fit.fixef_draws().to_numpy()
     eta = B @ L.T
-    inv = {"logit": special.expit, "log": np.exp}.get(link)
-    response = type == "response" and inv is not None
-    means = pd.DataFrame(draw_columns(inv(eta) if response else eta, ci))
+    response = type == "response" and link != "identity"
+    means = pd.DataFrame(draw_columns(inverse_link_fn(link)(eta) if response else eta, ci))
     if not len(C):
         return means, None
     diff = eta @ C.T
-    cons = pd.DataFrame(draw_columns(np.exp(diff) if response else diff, ci))
+    # as emmeans: ratios (log) and odds ratios (logit) on the response scale; differences of
+    # other links stay on the link scale
+    ratio = type == "response" and link in RATIO_LINKS
+    cons = pd.DataFrame(draw_columns(np.exp(diff) if ratio else diff, ci))
     return means, cons
 
 

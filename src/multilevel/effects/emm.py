@@ -209,8 +209,7 @@ def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust:
                 C_rows.append(row)
                 C_labels.append({"contrast": name, **by_vals})
     C = np.vstack(C_rows) if C_rows else np.zeros((0, len(labels)))
-    link = "identity" if fit.family not in ("bernoulli", "binomial", "poisson", "negativebinomial") \
-        else ("logit" if fit.family in ("bernoulli", "binomial") else "log")
+    link = E.fit_link(fit)
     if E.is_bayes(fit):
         from multilevel.effects.bayes_emm import bayes_tables
 
@@ -221,7 +220,7 @@ def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust:
     if contrasts is None:
         return means
     lab = pd.DataFrame(C_labels)
-    if type == "response" and link != "identity":
+    if type == "response" and link in E.RATIO_LINKS:
         lab["contrast"] = lab["contrast"].str.replace(" - ", " / ", regex=False)
     table = pd.concat([lab, cons], axis=1)
     table.attrs["adjust"] = None if E.is_bayes(fit) else adjust
@@ -237,12 +236,17 @@ def _freq_tables(fit, L, C, type, link, ci, ddf, adjust, fams, C_labels):
     means = pd.DataFrame({"estimate": m["estimate"], "std_error": m["std_error"], "df": m["df"],
                           "lower": lo, "upper": hi})
     if type == "response" and link != "identity":
-        from scipy import special
+        from multilevel.formula.links import inverse_link_fn
 
-        inv = special.expit if link == "logit" else np.exp
-        mu = inv(m["estimate"].to_numpy())
-        deriv = mu * (1 - mu) if link == "logit" else mu
-        means = means.assign(estimate=mu, std_error=deriv * m["std_error"], lower=inv(lo), upper=inv(hi))
+        inv = inverse_link_fn(link)
+        eta = m["estimate"].to_numpy()
+        mu = inv(eta)
+        # delta method: |dμ/dη| at η̂ (central difference; exact to ~1e-10 for smooth links)
+        step = 1e-6 * np.maximum(1.0, np.abs(eta))
+        deriv = np.abs(inv(eta + step) - inv(eta - step)) / (2 * step)
+        bounds = np.sort(np.vstack([inv(lo.to_numpy()), inv(hi.to_numpy())]), axis=0)
+        means = means.assign(estimate=mu, std_error=deriv * m["std_error"].to_numpy(),
+                             lower=bounds[0], upper=bounds[1])
     if not len(C):
         return means, None
     c = linear_rows(fit, C @ L, ddf)
@@ -254,7 +258,7 @@ def _freq_tables(fit, L, C, type, link, ci, ddf, adjust, fams, C_labels):
         family_id[sel] = f
         sizes.append(len(idx))
     c = adjust_table(c, family_id, np.asarray(sizes), adjust, ci)
-    if type == "response" and link != "identity":
+    if type == "response" and link in E.RATIO_LINKS:   # emmeans: ratios / odds ratios
         r = np.exp(c["estimate"])
         c = c.assign(estimate=r, std_error=r * c["std_error"], lower=np.exp(c["lower"]), upper=np.exp(c["upper"]))
     return means, c

@@ -22,17 +22,20 @@ import numpy as np
 import pandas as pd
 
 from multilevel.errors import DataError, DataWarning, FamilyError, FormulaError
+from multilevel.formula.families import TRIALS_FAMILIES, check_family_response
 from multilevel.formula.namespace import safe_environment
 from multilevel.formula.parse import ParsedFormula, call_arguments, check_names, column_names
 from multilevel.formula.weights import binomial_proportions, check_weights_column, weight_values
 from multilevel.formula.transforms import SCALE_ROWS, SCALE_TRANSFORMS, ScaleRows, design_matrices
 from multilevel.formula.validate import (
-    check_counts, check_finite, check_reserved, check_unique_columns, check_unique_labels,
+    check_finite, check_reserved, check_unique_columns, check_unique_labels,
     check_value_columns,
 )
 
-FAMILIES = ("gaussian", "bernoulli", "binomial", "poisson", "t", "negativebinomial", "gamma")
-_COUNT_FAMILIES = ("poisson", "negativebinomial")
+FAMILIES = ("gaussian", "bernoulli", "binomial", "poisson", "t", "negativebinomial", "gamma",
+            "beta", "exponential", "weibull", "laplace", "zero_inflated_poisson",
+            "zero_inflated_negativebinomial", "hurdle_poisson", "hurdle_negativebinomial",
+            "hurdle_gamma", "beta_binomial", "zero_inflated_binomial")
 NA_ACTIONS = ("drop", "error")
 # Derived binomial columns; formulae refuses identifiers that start with "_".
 SUCCESSES, TRIALS = "successes_", "trials_"
@@ -71,6 +74,7 @@ def check_family(family: str) -> str:
     name = str(family).lower().replace("_", "").replace(" ", "")
     aliases = {"normal": "gaussian", "logistic": "bernoulli", "studentt": "t",
                "negbinomial": "negativebinomial", "negbin": "negativebinomial"}
+    aliases.update({f.replace("_", ""): f for f in FAMILIES})   # zero_inflated_poisson, ziPoisson...
     name = aliases.get(name, name)
     if name not in FAMILIES:
         raise FamilyError(
@@ -301,10 +305,10 @@ def _check_groups(parsed: ParsedFormula, frame: pd.DataFrame, family: str) -> No
 def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: str):
     resp = parsed.response
     if resp.kind in ("cbind", "trials"):
-        if family != "binomial":
+        if family not in TRIALS_FAMILIES:
             raise FamilyError(
                 f"The response {resp.text!r} gives successes and trials, which needs "
-                f"family='binomial', not {family!r}."
+                f"family='binomial' (or {', '.join(map(repr, TRIALS_FAMILIES[1:]))}), not {family!r}."
             )
         first = eval_arithmetic(resp.args[0], frame)
         second = eval_arithmetic(resp.args[1], frame)
@@ -322,9 +326,9 @@ def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: str):
         frame[SUCCESSES] = successes
         frame[TRIALS] = trials
         return successes.astype(float), trials.astype(float), frame
-    if family == "binomial":
+    if family in TRIALS_FAMILIES:
         raise FamilyError(
-            f"family='binomial' needs successes and trials: write the response as "
+            f"family={family!r} needs successes and trials: write the response as "
             f"cbind(successes, failures) or p(successes, trials), not {resp.text!r}. "
             "For a 0/1 response use family='bernoulli'."
         )
@@ -343,10 +347,7 @@ def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: str):
         )
     y = column.to_numpy(dtype=float)
     check_finite(y, [resp.text], "the response")
-    if family == "gamma" and np.any(y <= 0):
-        raise DataError(f"Response column {resp.text!r} must be positive for family 'gamma'.")
-    if family in _COUNT_FAMILIES:
-        check_counts(y, family, resp.text)
+    check_family_response(y, family, resp.text)
     return y, None, frame
 
 

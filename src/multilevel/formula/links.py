@@ -2,7 +2,9 @@
 
 The default links are lme4's (and Bambi's): logit for bernoulli and binomial, log for
 poisson and the negative binomial, inverse for gamma (R's ``Gamma()`` and Bambi's),
-identity for gaussian and t. ``link=`` chooses another
+identity for gaussian and t; Bambi's for the families lme4 lacks (logit for beta, log for
+exponential, weibull and the zero-inflated and hurdle families, whose mean here is that of
+the non-zero component, identity for laplace). ``link=`` chooses another
 from :data:`LINKS`. Bayesian predictions and the frequentist GLM/GLMM fits both map
 linear predictors through :func:`inverse_link`.
 """
@@ -25,6 +27,18 @@ LINKS = {
     "gamma": ("inverse", "log", "identity"),
     "gaussian": ("identity",),   # log: Bambi's default priors fail to initialize it (absent)
     "t": ("identity",),
+    # Bambi's default links of the further families (only those)
+    "beta": ("logit",),
+    "exponential": ("log",),
+    "weibull": ("log",),
+    "laplace": ("identity",),
+    "zero_inflated_poisson": ("log",),
+    "zero_inflated_negativebinomial": ("log",),
+    "hurdle_poisson": ("log",),
+    "hurdle_negativebinomial": ("log",),
+    "hurdle_gamma": ("log",),
+    "beta_binomial": ("logit",),
+    "zero_inflated_binomial": ("logit",),
 }
 
 

@@ -24,6 +24,18 @@ FAMILY_PARAMETERS = {
     "binomial": ("p",),
     "poisson": ("mu",),
     "negativebinomial": ("mu", "alpha"),
+    "gamma": ("mu", "alpha"),
+    "beta": ("mu", "kappa"),
+    "exponential": ("mu",),
+    "weibull": ("mu", "alpha"),
+    "laplace": ("mu", "b"),
+    "zero_inflated_poisson": ("mu", "psi"),
+    "zero_inflated_negativebinomial": ("mu", "alpha", "psi"),
+    "hurdle_poisson": ("mu", "psi"),
+    "hurdle_negativebinomial": ("mu", "alpha", "psi"),
+    "hurdle_gamma": ("mu", "alpha", "psi"),
+    "beta_binomial": ("mu", "kappa"),
+    "zero_inflated_binomial": ("p", "psi"),
 }
 RESERVED_ALWAYS = ("Intercept",)
 
@@ -159,7 +171,7 @@ def check_response(y: np.ndarray, family: str, name: str, trials=None) -> None:
                 f"Response {name!r} is constant ({y[0]:g} in every used row): the residual SD "
                 "would be 0 and nothing can be estimated. Check the data and the rows used."
             )
-    elif family in ("bernoulli", "binomial"):
+    elif family in ("bernoulli", "binomial", "beta_binomial", "zero_inflated_binomial"):
         share = y if trials is None else y / np.asarray(trials, dtype=float)
         if np.all(share == share[0]) and share[0] in (0.0, 1.0):
             outcome = "success" if share[0] == 1.0 else "failure"
@@ -168,7 +180,8 @@ def check_response(y: np.ndarray, family: str, name: str, trials=None) -> None:
                 "estimates would be infinite (glmer refuses it the same way). Check the data "
                 "and the rows used."
             )
-    elif family in ("poisson", "negativebinomial"):
+    elif family in ("poisson", "negativebinomial", "zero_inflated_poisson",
+                    "zero_inflated_negativebinomial", "hurdle_poisson", "hurdle_negativebinomial"):
         if np.all(y == 0):
             raise DataError(
                 f"Response {name!r} is 0 in every used row: the log rate would be -infinite. "

@@ -38,7 +38,8 @@ def predict_bayes(fit, newdata: pd.DataFrame | None = None, group_effects: bool 
     group_effects : bool
     new_groups : {"population", "sample", "error"}
     kind : {"mean", "predictive"}
-        The expected response (probability for binomial/bernoulli, rate for counts),
+        The expected response (probability for binomial/bernoulli, rate for counts,
+        ψμ for zero-inflated counts, ψμ/(1 − e^{−μ}) for hurdle counts),
         or draws of new observations (binomial counts need the trials in ``newdata``).
     ci : float
     seed : int or None
@@ -72,7 +73,8 @@ def predict_bayes(fit, newdata: pd.DataFrame | None = None, group_effects: bool 
     draws = linear_predictor_draws(fit, newdata, group_effects, new_groups, rng)
     mean = inverse_link(fit.family, draws, fit.link)
     data = fit.design.frame.data if newdata is None else newdata
-    values = mean if kind == "mean" else _predictive(fit, mean, data, newdata is None, rng)
+    values = (_expected(fit, mean) if kind == "mean"
+              else _predictive(fit, mean, data, newdata is None, rng))
     lo, hi = np.quantile(values, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
     return pd.DataFrame({"estimate": values.mean(axis=0), "sd": values.std(axis=0, ddof=1),
                          "lower": lo, "upper": hi}, index=data.index)
@@ -130,12 +132,37 @@ def _new_group_draws(term, data, codes, Xt, cov, rng) -> np.ndarray:
     return np.einsum("snq,nq->sn", effects[:, inverse, :], Xt[unseen])
 
 
+def _auxiliary(fit, draws: int) -> dict:
+    """The family's auxiliary parameters per posterior draw, shape (draws, 1)."""
+    from multilevel.formula.families import AUXILIARY
+
+    return {name: np.asarray(fit.posterior[name].values, dtype=float).reshape(draws, 1)
+            for name in AUXILIARY.get(fit.family, ())}
+
+
+def _expected(fit, mu: np.ndarray) -> np.ndarray:
+    """E[y] per draw: the parent parameter μ, times the share of the count component for
+    zero-inflated and hurdle counts."""
+    from multilevel.bayes import densities   # deferred: PyMC is behind multilevel.bayes
+
+    if fit.family not in densities.FAMILIES:
+        return mu
+    return densities.response_mean(fit.family, mu, _auxiliary(fit, mu.shape[0]))
+
+
 def _predictive(fit, mean: np.ndarray, data: pd.DataFrame, fitted_rows: bool, rng) -> np.ndarray:
     family, post = fit.family, fit.posterior
     draws = mean.shape[0]
 
     def aux(name):
         return np.asarray(post[name].values, dtype=float).reshape(draws, 1)
+
+    from multilevel.bayes import densities   # deferred: PyMC is behind multilevel.bayes
+
+    if family in densities.FAMILIES:   # beta, weibull, zero-inflated and hurdle counts, ...
+        trials = (_trials(fit, data, fitted_rows) if family in ("beta_binomial", "zero_inflated_binomial")
+                  else None)
+        return densities.simulate(family, mean, _auxiliary(fit, draws), rng, trials)
 
     residuals = fit.design.spec.parsed.residuals
     if family == "gaussian" and residuals is not None:
