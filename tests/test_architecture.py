@@ -138,6 +138,16 @@ def test_a_reml_fit_and_its_methods_are_light():
     assert _loaded_after(code) == []
 
 
+def test_a_reml_fit_does_not_import_scipy_stats():
+    """scipy.stats costs ~0.3 s of a cold REML fit (bench/bench_import.py); the fit itself
+    needs none of it (summaries with df and p import it when asked)."""
+    result = _run("import multilevel as ml, sys\n"
+                  "ml.fit('Reaction ~ Days + (Days | Subject)', 'sleepstudy', method='reml')\n"
+                  "print('scipy.stats' in sys.modules)")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "False"
+
+
 def test_fit_methods_are_attached_however_a_fit_is_made():
     """Through the engine directly (no ``ml.fit``): the methods that call verbs and the
     report are there, defined in the entry layer (multilevel/api.py)."""
