@@ -106,6 +106,17 @@ def check_target(target: str | Path, protect=()) -> Path:
     >>> check_target(root / "runs" / "model") == root / "runs" / "model"
     True
     """
+    # Under the folder's publish lock: another writer swaps the old run out and the
+    # new one in under it, and between the two renames the target is briefly absent.
+    try:
+        parent = Path(os.path.abspath(os.fspath(target))).parent
+    except (OSError, ValueError, TypeError):
+        parent = None
+    with _locked(parent, required=False):
+        return _check_unlocked(target, protect)
+
+
+def _check_unlocked(target, protect) -> Path:
     try:
         return _check_target(target, protect)
     except (OSError, ValueError) as exc:
@@ -218,7 +229,7 @@ def atomic_folder(target: str | Path, protect=()):
         yield tmp
         with _locked(path.parent):
             _sweep(path)
-            check_target(path, protect)   # still new, or still ours
+            _check_unlocked(path, protect)   # still new, or still ours (lock already held)
             _publish(tmp, path)
     finally:
         if tmp.exists():
@@ -238,14 +249,21 @@ def _write_marker(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def _locked(folder: Path):
-    """An exclusive lock on ``folder`` shared by every writer of run folders in it."""
-    if fcntl is None:  # pragma: no cover
+def _locked(folder: Path | None, required: bool = True):
+    """An exclusive lock on ``folder`` shared by every writer of run folders in it.
+
+    With ``required=False`` a folder that is absent or cannot be opened is not locked
+    (the checks that follow report what is wrong with it).
+    """
+    if fcntl is None or (not required and folder is None):  # pragma: no cover
         yield
         return
     try:
         fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
+        if not required:
+            yield
+            return
         raise RunFolderError(f"Cannot lock {folder} to publish a run: {exc.strerror or exc}.") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)   # waits while another writer publishes
