@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,29 @@ def _reference(name: str) -> dict:
     if not path.exists():  # a checkout outside the workspace: use the copies in tests/reference
         path = Path(__file__).parent / "reference" / name
     return json.loads(path.read_text())
+
+
+ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+
+
+def skip_or_fail(message: str):
+    """Skip on a developer machine that lacks a tool; fail on CI (CI=true, .ci/run installs it)."""
+    if ON_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def headless_browser() -> str:
+    """The path of a headless Chromium; the README's test command installs Debian's."""
+    for name in BROWSERS:
+        path = shutil.which(name)
+        if path:
+            return path
+    skip_or_fail("No headless Chromium on PATH (looked for chromium, chromium-browser, google-chrome). "
+                 "Install Debian's package: `apt-get update && apt-get install -y chromium` "
+                 "(the README's test command and .ci/run do this).")
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -21,16 +20,8 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def _skip_or_fail(message: str):
-    # a developer machine may lack the tool; CI (CI=true, .ci/run) must run the test
-    if ON_CI:
-        pytest.fail(message)
-    pytest.skip(message)
+from conftest import skip_or_fail as _skip_or_fail
 
 
 def _need_mkdocs():
@@ -325,18 +316,8 @@ def test_grouped_parameters_become_one_entry_each():
 
 
 # ------------------------------------------------------------ headless Chromium
-def _browser() -> str:
-    for name in BROWSERS:
-        path = shutil.which(name)
-        if path:
-            return path
-    _skip_or_fail("No headless Chromium on PATH (looked for chromium, chromium-browser, google-chrome). "
-                  "Install Debian's package: `apt-get update && apt-get install -y chromium` "
-                  "(.ci/run does this on CI machines).")
-
-
-def test_home_page_renders_in_chromium(site, tmp_path):
-    browser = _browser()
+def test_home_page_renders_in_chromium(site, tmp_path, headless_browser):
+    browser = headless_browser
     page = (site / "index.html").as_uri()
     flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
     dom = subprocess.run([*flags, "--dump-dom", page], capture_output=True, text=True, timeout=120,
