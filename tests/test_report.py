@@ -147,16 +147,19 @@ def test_data_section_counts_groups_and_removed_rows(sleepstudy):
     assert dict(zip(nested["factor"], nested["levels"])) == {"cask:batch": 30, "batch": 10}  # lme4 names
 
 
-def test_freq_report_has_wald_table_variance_components_and_forest(tmp_path):
+def test_freq_report_has_satterthwaite_table_variance_components_and_forest(tmp_path):
     fit = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
     page = fit.report(tmp_path / "rep", ci=0.9)
     assert sorted(p.name for p in page.parent.iterdir()) == [
         ".multilevel-run", "caterpillar.png", "effects.png", "forest.png", "groups.png", "report.html", "report.md",
         "residuals.png"]
     md = (page.parent / "report.md").read_text()
-    assert "## Parameters (Wald 90%)\n\n90% Wald confidence intervals of the fixed effects." in md
+    # lmerTest's summary by default: Satterthwaite df (17 for sleepstudy's slopes) and p
+    assert ("## Parameters (t, Satterthwaite df, 90%)\n\n90% confidence intervals of the fixed effects "
+            "(t with Satterthwaite df, p as lmerTest).") in md
+    assert "| Days | 10.47 | 1.546 | 17 | 6.771 | 3.264e-06 | 7.778 | 13.16 |" in md
     assert "## Variance components" in md and "REML criterion 1743.6283" in md
-    assert "![Estimates with 90% Wald confidence intervals.](forest.png)" in md
+    assert "![Estimates with 90% confidence intervals (t with Satterthwaite df).](forest.png)" in md
     assert "<h2>Priors</h2>" not in page.read_text()
     assert "max scaled gradient" in md          # lme4's checkConv checks
 
@@ -246,7 +249,7 @@ def test_cli_run_folder_of_a_reml_spec_has_the_reports(tmp_path, capsys):
         p.name for p in out.iterdir()}
     summary = pd.read_csv(out / "summary.csv", index_col=0)
     assert {"estimate", "std_error", "lower", "upper"} <= set(summary.columns)
-    assert "Wald confidence intervals" in capsys.readouterr().out
+    assert "confidence intervals of the fixed effects (t with Satterthwaite df" in capsys.readouterr().out
 
 
 def test_forest_panels_by_kind_of_parameter():

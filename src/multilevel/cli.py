@@ -207,7 +207,7 @@ def _cmd_fit(args) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         fit = ml.fit(spec.formula, data, **kwargs)
-        content = report_content(fit, spec=spec, ci=ci, kind=kind, ddf=spec.report.get("ddf"))
+        content = report_content(fit, spec=spec, ci=ci, kind=kind)
         write_report(fit, out, ci=ci, kind=kind, spec=spec, plots=spec.report.get("plots", True),
                      extra=run_files, content=content, protect=protect)
     print_fit(content)
@@ -227,7 +227,7 @@ def _cmd_show(args) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         content = report_content(fit, spec=spec, ci=spec.report.get("ci", 0.95),
-                                 kind=spec.report.get("kind", "eti"), ddf=spec.report.get("ddf"))
+                                 kind=spec.report.get("kind", "eti"))
     print_fit(content)
     _print_warnings(caught, content)
     return 0

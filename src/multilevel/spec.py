@@ -211,9 +211,10 @@ def parse_spec(raw: dict, path: Path | None = None) -> ModelSpec:
     check_link(family, strings.get("link"))   # SpecError-style early failure for a bad link
     sampling = _typed_table(raw.get("sampling", {}), SAMPLING_KEYS, f"{where} [sampling]")
     report = _typed_table(raw.get("report", {}), REPORT_KEYS, f"{where} [report]")
-    if report.get("ddf", "satterthwaite").lower() not in ("satterthwaite", "kenward-roger"):
+    if report.get("ddf", "satterthwaite").lower() not in ("satterthwaite", "kenward-roger", "wald"):
         raise SpecError(f"{where} [report] ddf = {report['ddf']!r} is not valid; use "
-                        "'satterthwaite' or 'kenward-roger' (df and p for REML/ML mixed models).")
+                        "'satterthwaite' (the default) or 'kenward-roger' (df and p for REML/ML "
+                        "mixed models, as lmerTest), or 'wald' (lme4's normal-quantile table).")
     priors = raw.get("priors", {})
     if not isinstance(priors, dict):
         raise SpecError(f"{where}: [priors] must be a table.")

@@ -79,7 +79,7 @@ def fit_text(content, width: int | None = None) -> str:
         if column in table.columns:
             table = table.drop(columns=column)
             dropped.append(column)
-    lines += ["", f"Parameters: {content.table_label}", "", format_table(table, width=width)]
+    lines += ["", textwrap.fill(f"Parameters: {content.table_label}", width), "", format_table(table, width=width)]
     if dropped:
         lines.append(f"({', '.join(reversed(dropped))}: in summary.csv and the report)")
     if content.variance is not None:

@@ -27,8 +27,17 @@ INTERVAL_WORDS = {"eti": "equal-tailed credible intervals", "hdi": "highest-dens
                   "wald": "Wald confidence intervals"}
 
 
+def ddf_name(table: pd.DataFrame) -> str:
+    """The printed name of an interval table's df method (``attrs["ddf"]``)."""
+    ddf = str(table.attrs.get("ddf")).lower()
+    return {"kenward-roger": "Kenward-Roger", "kr": "Kenward-Roger"}.get(ddf, ddf.capitalize())
+
+
 def interval_words(table: pd.DataFrame) -> str:
-    """``"95% equal-tailed credible intervals"`` from an interval table's ``attrs``."""
+    """``"95% equal-tailed credible intervals"`` from an interval table's ``attrs``
+    (t intervals with their df method where the table has one)."""
+    if table.attrs["kind"] == "wald" and table.attrs.get("ddf"):
+        return f"{table.attrs['ci']:.0%} confidence intervals (t with {ddf_name(table)} df)"
     return f"{table.attrs['ci']:.0%} {INTERVAL_WORDS[table.attrs['kind']]}"
 
 

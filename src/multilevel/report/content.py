@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from multilevel.errors import ConvergenceWarning
+from multilevel.plots.draw import ddf_name
 from multilevel.plots.intervals import KINDS, interval_table, is_bayes
 
 @dataclass
@@ -69,18 +70,36 @@ class ReportContent:
 def table_label(table: pd.DataFrame) -> str:
     level, kind = table.attrs["ci"], table.attrs["kind"]
     if kind == "wald" and table.attrs.get("ddf"):
-        ddf = str(table.attrs["ddf"]).lower()
-        name = {"kenward-roger": "Kenward-Roger", "kr": "Kenward-Roger"}.get(ddf, ddf.capitalize())
-        return f"{level:.0%} confidence intervals of the fixed effects (t with {name} df, p as lmerTest)"
+        return (f"{level:.0%} confidence intervals of the fixed effects (t with {ddf_name(table)} df, "
+                "p as lmerTest)")
     if kind == "wald":
         return f"{level:.0%} Wald confidence intervals of the fixed effects"
     return f"{level:.0%} {KINDS[kind]} credible intervals ({kind.upper()})"
 
 
+def _table_heading(table: pd.DataFrame) -> str:
+    level = f"{table.attrs['ci']:.0%}"
+    if table.attrs["kind"] == "wald" and table.attrs.get("ddf"):
+        return f"t, {ddf_name(table)} df, {level}"
+    return f"{table.attrs['kind'].upper().replace('WALD', 'Wald')} {level}"
+
+
+def report_ddf(spec=None) -> str | None:
+    """The df method of a report's REML/ML table: the spec's ``[report] ddf``, else
+    Satterthwaite (lmerTest's default); ``"wald"`` gives lme4's normal-quantile table (None)."""
+    ddf = str((getattr(spec, "report", None) or {}).get("ddf", "satterthwaite")).lower()
+    return None if ddf == "wald" else ddf
+
+
 def report_content(fit, spec=None, ci: float = 0.95, kind: str = "eti",
-                   ddf: str | None = None) -> ReportContent:
-    """The sections of a fit's report (see :class:`ReportContent`); ``ddf`` as
-    :func:`interval_table`."""
+                   ddf: str | None = "spec") -> ReportContent:
+    """The sections of a fit's report (see :class:`ReportContent`).
+
+    ``ddf`` as :func:`interval_table`; the default ``"spec"`` takes :func:`report_ddf`
+    (Satterthwaite df and p for REML/ML linear mixed models unless the spec says otherwise).
+    """
+    if ddf == "spec":
+        ddf = report_ddf(spec)
     with warnings.catch_warnings():
         # the report states convergence problems in its own section; summary() would warn again
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -92,7 +111,7 @@ def report_content(fit, spec=None, ci: float = 0.95, kind: str = "eti",
         data=_data_rows(fit, spec),
         groups=group_table(fit),
         table=table,
-        table_heading=f"{table.attrs['kind'].upper().replace('WALD', 'Wald')} {table.attrs['ci']:.0%}",
+        table_heading=_table_heading(table),
         table_label=table_label(table),
     )
     if not is_bayes(fit):
