@@ -17,6 +17,7 @@ from multilevel.errors import ConvergenceWarning
 from multilevel.plots.draw import ddf_name
 from multilevel.plots.intervals import KINDS, interval_table, is_bayes
 
+
 @dataclass
 class ReportContent:
     """The sections of a report.
