@@ -135,8 +135,10 @@ class MultilevelComponent(DistributionalComponent):
 
     # --------------------------------------------------------- group effects
     def build_group_specific_terms(self, pymc_backend, bmb_model):
-        blocks = [b for b in (self.ml_backend.blocks if self.ml_backend else []) if b.correlated]
-        in_blocks = {t for b in blocks for t in b.bambi_terms}
+        all_blocks = self.ml_backend.blocks if self.ml_backend else []
+        blocks = [b for b in all_blocks if b.correlated]
+        known = [b for b in all_blocks if b.known is not None]   # gr(g, cov = A): bayes.known
+        in_blocks = {t for b in blocks + known for t in b.bambi_terms}
         all_terms = self.component.group_specific_terms
         plain = {k: v for k, v in all_terms.items() if k not in in_blocks}
         # Bambi builds the scalar and `||` terms; we build the correlated blocks.
@@ -148,6 +150,13 @@ class MultilevelComponent(DistributionalComponent):
             self.component = component
         for block in blocks:
             self.output += self._build_block(block, pymc_backend, bmb_model)
+        if known:
+            from multilevel.bayes.known import build_known_term
+
+            noncentered = noncentered_default_for(bmb_model, self.component.name)
+            for block in known:
+                term = self.component.group_specific_terms[block.bambi_terms[0]]
+                self.output += build_known_term(term, block.known, pymc_backend, noncentered)
 
     def _build_block(self, block: Block, pymc_backend, bmb_model):
         terms = [self.component.group_specific_terms[name] for name in block.bambi_terms]

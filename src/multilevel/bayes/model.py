@@ -75,7 +75,8 @@ class BuiltModel:
 
 def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", priors=None,
                 na: str = "drop", lkj_eta: float = 1.0, noncentered: bool | str = True,
-                weights: str | None = None, link: str | None = None) -> BuiltModel:
+                weights: str | None = None, link: str | None = None,
+                data2: dict | None = None) -> BuiltModel:
     """Build (but do not sample) the Bayesian model of an lme4 formula.
 
     Parameters
@@ -99,6 +100,9 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
         (R's proportion-and-weights form). Other families refuse them.
     link : str, optional
         R's link name, passed to Bambi (``"probit"``, ``"cloglog"``, ``"log"``, ...).
+    data2 : dict, optional
+        Known covariance matrices of ``(1 | gr(g, cov = A))`` terms by name (brms's
+        ``data2``): the effects are sd · R z with A = R R' (:mod:`multilevel.bayes.known`).
     noncentered : bool or "auto"
         Parameterization of the scalar and ``||`` group effects (Bambi's option;
         correlated blocks are always non-centred). ``"auto"``: centred when every
@@ -129,7 +133,7 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
                           "σ/√w) and family='binomial' with a proportion response (the weights are "
                           "the trials); other families: method='ml'.")
     link = check_link(frame.family, link)
-    design = build_design(parsed, frame)
+    design = build_design(parsed, frame, data2=data2)
     if design.dropped_columns:
         raise FormulaError(
             f"The fixed effects are rank deficient: {', '.join(design.dropped_columns)} "

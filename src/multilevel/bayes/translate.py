@@ -10,7 +10,7 @@ recorded here as :class:`Block` and honoured by :mod:`multilevel.bayes.backend`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from multilevel.errors import FormulaError, PriorError
 from multilevel.formula import Design
@@ -56,12 +56,15 @@ class Block:
     correlated : bool
         True when the block has more than one column: an unstructured covariance
         with an LKJ prior on its correlation matrix.
+    known : KnownCov or None
+        ``(1 | gr(g, cov = A))``: the effects are N(0, sd² A) (:mod:`multilevel.bayes.known`).
     """
 
     name: str
     cnms: tuple[str, ...]
     bambi_terms: tuple[str, ...]
     correlated: bool
+    known: object = field(default=None, compare=False, repr=False)
 
     @property
     def corr_name(self) -> str:
@@ -124,7 +127,7 @@ def blocks(design: Design, bambi_terms) -> list[Block]:
                 "Bambi's; write factors in random-effect terms without contrasts tricks."
             )
         out.append(Block(name=term.name, cnms=tuple(term.cnms), bambi_terms=tuple(names),
-                         correlated=term.q > 1))
+                         correlated=term.q > 1, known=term.known))
     return out
 
 

@@ -12,6 +12,7 @@ The :class:`DesignSpec` keeps what is needed to rebuild the matrices for new dat
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ class ReTerm:
     X: np.ndarray
     codes: np.ndarray
     expr_matrix: object = field(repr=False, compare=False)
+    known: object = field(default=None, repr=False, compare=False)  # formula.known.KnownCov
 
     @property
     def q(self) -> int:
@@ -212,7 +214,8 @@ def _matrix(formula: str, data: pd.DataFrame, what: str):
     return common, X, names
 
 
-def build_design(parsed: ParsedFormula, frame: ModelFrame, drop_rank_deficient: bool = True) -> Design:
+def build_design(parsed: ParsedFormula, frame: ModelFrame, drop_rank_deficient: bool = True,
+                 data2: dict | None = None) -> Design:
     """Build X, the random-effects terms and the reusable :class:`DesignSpec`.
 
     Parameters
@@ -222,6 +225,9 @@ def build_design(parsed: ParsedFormula, frame: ModelFrame, drop_rank_deficient: 
     drop_rank_deficient : bool
         Drop aliased fixed-effect columns (lme4's ``rankX.chk = "message+drop.cols"``);
         the names of dropped columns are kept on the design.
+    data2 : dict, optional
+        Named objects the formula refers to (brms's ``data2``): the known covariance
+        matrices of ``gr(g, cov = A)`` terms (:mod:`multilevel.formula.known`).
     """
     data = frame.data
     fixed_matrix, X, x_names = _matrix(parsed.fixed, data, "fixed effects")
@@ -237,7 +243,7 @@ def build_design(parsed: ParsedFormula, frame: ModelFrame, drop_rank_deficient: 
     check_response(y, frame.family, response, frame.trials)
     if frame.family in ("gaussian", "t"):
         check_residual_df(len(y), X.shape[1])
-    reterms = [_reterm(bar, data) for bar in parsed.bars]
+    reterms = [_reterm(bar, data, data2) for bar in parsed.bars]
     reterms = sorted(reterms, key=lambda t: -t.n_levels)  # lme4 orders by decreasing levels
     reterms = _unique_names(reterms)
     spec = DesignSpec(parsed=parsed, fixed_matrix=fixed_matrix, x_names=x_names,
@@ -256,11 +262,20 @@ def term_matrix(term: ReTerm, newdata: pd.DataFrame) -> np.ndarray:
     return X[:, None] if X.ndim == 1 else X
 
 
-def _reterm(bar: Bar, data: pd.DataFrame) -> ReTerm:
+def _reterm(bar: Bar, data: pd.DataFrame, data2: dict | None = None) -> ReTerm:
     matrix, X, cnms = _matrix(bar.expr, data, f"random-effect term {bar.source!r}")
     codes, levels = group_codes(data, bar.group_vars)
+    known = None
+    if bar.cov is not None:
+        from multilevel.formula.known import known_cov
+
+        if not data2 or bar.cov not in data2:
+            raise DataError(f"{bar.source!r} refers to a known covariance matrix {bar.cov!r}: pass it "
+                            f"as data2={{{bar.cov!r}: matrix}} (a spec: a [data2] table naming a CSV "
+                            f"or NPZ file). data2 has: {sorted(data2 or {})}.")
+        known = known_cov(bar.cov, data2[bar.cov], levels, bar.source)
     return ReTerm(bar=bar, name=bar.group, cnms=cnms, levels=levels, X=X, codes=codes,
-                  expr_matrix=matrix)
+                  expr_matrix=matrix, known=known)
 
 
 def _unique_names(reterms: list[ReTerm]) -> list[ReTerm]:
@@ -271,8 +286,7 @@ def _unique_names(reterms: list[ReTerm]) -> list[ReTerm]:
         k = seen.get(t.group, 0)
         seen[t.group] = k + 1
         name = t.group if k == 0 else f"{t.group}.{k}"
-        out.append(ReTerm(bar=t.bar, name=name, cnms=t.cnms, levels=t.levels, X=t.X,
-                          codes=t.codes, expr_matrix=t.expr_matrix))
+        out.append(dataclasses.replace(t, name=name))
     return out
 
 

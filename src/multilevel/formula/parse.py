@@ -21,6 +21,7 @@ import tokenize
 from dataclasses import dataclass, field
 
 from multilevel.errors import FormulaError
+from multilevel.formula.known import quote_cov_names, split_gr
 from multilevel.formula.names import formula_tokens, strip_backticks
 from multilevel.formula.offset import check_no_offset_in_bar, split_offset
 
@@ -40,6 +41,8 @@ ALLOWED_FUNCTIONS = frozenset(
         "ar1", "cs",
         # lme4's offset (coefficient fixed at 1; multilevel.formula.offset)
         "offset",
+        # brms's known covariance of group effects, (1 | gr(id, cov = A)) (formula.known)
+        "gr",
     }
 )
 # Calls that formulae knows but this package does not carry through, with what to do.
@@ -85,6 +88,7 @@ class Bar:
     group: str
     group_vars: tuple[str, ...]
     source: str
+    cov: str | None = None   # gr(id, cov = A): the name of a known covariance in data2
 
     @property
     def has_intercept(self) -> bool:
@@ -170,7 +174,7 @@ def parse_formula(text: str) -> ParsedFormula:
             "Shorten it (fewer terms, shorter column names)."
         )
     # R spells powers '^' (I(x^2), (a + b)^2); formulae spells both '**'.
-    text = " ".join(text.split()).replace("^", "**")
+    text = quote_cov_names(" ".join(text.split()).replace("^", "**"))
     _check_balanced(text)
     _check_tokens(text)
     sides = _split_top(text, "~", keep_sign=False)
@@ -308,9 +312,13 @@ def _parse_bar(inner: str, source: str) -> list[Bar]:
     if _find_top(rhs, "|") >= 0:
         raise FormulaError(f"Random-effect term {source!r} has more than one '|'.")
     check_no_offset_in_bar(lhs, source)
+    rhs, cov = split_gr(rhs, source)
     exprs = _expand_double_bar(lhs, source) if double else [_normalise_expr(lhs, source)]
+    if cov is not None and (exprs != ["1"] or "/" in rhs):
+        raise FormulaError(f"{source!r}: a known covariance gr(g, cov = A) is available for an "
+                           "intercept on one grouping factor, '(1 | gr(g, cov = A))'.")
     return [
-        Bar(expr=expr, group=name, group_vars=gvars, source=source)
+        Bar(expr=expr, group=name, group_vars=gvars, source=source, cov=cov)
         for name, gvars in _expand_groups(rhs, source)
         for expr in exprs
     ]

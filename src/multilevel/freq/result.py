@@ -180,7 +180,7 @@ class FreqFit(InformationCriteria):
         for term, T in zip(self.design.reterms, self._term_factors()):
             width = term.q * term.n_levels
             u = self.pls.u[start:start + width].reshape(term.n_levels, term.q)
-            out.append(u @ T.T)
+            out.append(u @ T.T if term.known is None else term.known.effects(u, T[0, 0]))
             start += width
         return out
 
