@@ -213,3 +213,54 @@ def _sparse_root(A: sp.csc_matrix):
     P = f.P()
     root = L[np.argsort(P), :] if P is not None else L       # rows back to the levels' order
     return sp.csc_matrix(root)
+
+
+def read_matrix(file, name: str) -> pd.DataFrame:
+    """A known covariance matrix from a file, named by level; nothing in the file is executed.
+
+    ``.csv``: a header row of level names and one row per level whose first column is its
+    name (R's ``write.csv(A)``). ``.npz`` (``numpy.savez``, read without pickles): an array
+    ``matrix`` and an array ``levels`` of names, or a single square array whose rows are the
+    levels in the fitted order.
+
+    Raises
+    ------
+    DataError
+        Naming the file and what is wrong with it.
+    """
+    from pathlib import Path
+
+    file = Path(file)
+    where = f"data2 {name!r} file {str(file)!r}"
+    if not file.is_file():
+        raise DataError(f"{where} does not exist or is not a regular file.")
+    suffix = file.suffix.lower()
+    if suffix == ".csv":
+        try:
+            with open(file, "rb") as fh:
+                table = pd.read_csv(fh, index_col=0, encoding="utf-8-sig")
+        except Exception as exc:  # pandas raises many kinds for an unreadable file
+            raise DataError(f"{where} cannot be read as CSV ({type(exc).__name__}: {str(exc)[:200]}).") from None
+        table.index = [_label(v) for v in table.index]
+        table.columns = [str(c) for c in table.columns]
+        return table
+    if suffix == ".npz":
+        try:
+            with np.load(file, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        except Exception as exc:  # noqa: BLE001 - a corrupt or pickled archive
+            raise DataError(f"{where} cannot be read as NPZ without pickles "
+                            f"({type(exc).__name__}: {str(exc)[:200]}).") from None
+        if "matrix" in arrays:
+            matrix = arrays["matrix"]
+            if "levels" not in arrays:
+                return matrix
+            levels = [_label(v) for v in arrays["levels"].tolist()]
+            if matrix.ndim != 2 or len(levels) != matrix.shape[0]:
+                raise DataError(f"{where}: 'levels' must name each row of 'matrix'.")
+            return pd.DataFrame(matrix, index=levels, columns=levels)
+        if len(arrays) == 1:
+            return next(iter(arrays.values()))
+        raise DataError(f"{where} must hold arrays 'matrix' (and 'levels'), or one array; it has "
+                        f"{sorted(arrays)}.")
+    raise DataError(f"{where} must be .csv or .npz.")
