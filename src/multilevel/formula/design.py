@@ -60,6 +60,14 @@ class ReTerm:
     codes: np.ndarray
     expr_matrix: object = field(repr=False, compare=False)
     known: object = field(default=None, repr=False, compare=False)  # formula.known.KnownCov
+    smooth: object = field(default=None, repr=False, compare=False)  # formula.smooths.Smooth
+    smooth_Z: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def is_general(self) -> bool:
+        """Whether Z's rows touch more than one level of the term (a known covariance's
+        effects b = θ R u, a smooth's penalized columns): fitted by multilevel.freq.known."""
+        return self.known is not None or self.smooth is not None
 
     @property
     def q(self) -> int:
@@ -92,6 +100,8 @@ class ReTerm:
                          for j in range(self.q) for i in range(j, self.q)])
 
     def Z(self) -> sp.csc_matrix:
+        if self.smooth_Z is not None:
+            return sp.csc_matrix(self.smooth_Z)
         n, q = self.X.shape
         rows = np.repeat(np.arange(n), q)
         cols = (self.codes[:, None] * q + np.arange(q)[None, :]).ravel()
@@ -106,6 +116,7 @@ class DesignSpec:
     fixed_matrix: object = field(repr=False)
     x_names: list[str] = field(default_factory=list)
     kept_columns: np.ndarray | None = None
+    smooths: tuple = ()   # formula.smooths.Smooth: their unpenalized columns follow the formula's
 
     def offset(self, newdata: pd.DataFrame) -> np.ndarray | None:
         """The formula's ``offset()`` terms on new rows (None without offsets)."""
@@ -121,6 +132,8 @@ class DesignSpec:
             raise DataError(f"Cannot evaluate the fixed effects on newdata: {exc}") from None
         if X.ndim == 1:
             X = X[:, None]
+        if self.smooths:
+            X = np.column_stack([X, *(sm.fixed_matrix(newdata) for sm in self.smooths)])
         if self.kept_columns is not None:
             X = X[:, self.kept_columns]
         return X
@@ -231,6 +244,13 @@ def build_design(parsed: ParsedFormula, frame: ModelFrame, drop_rank_deficient: 
     """
     data = frame.data
     fixed_matrix, X, x_names = _matrix(parsed.fixed, data, "fixed effects")
+    smooths = ()
+    if parsed.smooths:   # s(x): unpenalized columns here, penalized ones a group-effect block
+        from multilevel.formula.smooths import build_smooth
+
+        smooths = tuple(build_smooth(spec, data) for spec in parsed.smooths)
+        X = np.column_stack([X, *(sm.fixed_matrix(data) for sm in smooths)])
+        x_names = [*x_names, *(name for sm in smooths for name in sm.fixed_names)]
     kept, dropped = (np.arange(X.shape[1]), [])
     if drop_rank_deficient:
         kept, dropped = _full_rank_columns(X, x_names)
@@ -244,10 +264,11 @@ def build_design(parsed: ParsedFormula, frame: ModelFrame, drop_rank_deficient: 
     if frame.family in ("gaussian", "t"):
         check_residual_df(len(y), X.shape[1])
     reterms = [_reterm(bar, data, data2) for bar in parsed.bars]
+    reterms += [_smooth_term(sm, data) for sm in smooths]
     reterms = sorted(reterms, key=lambda t: -t.n_levels)  # lme4 orders by decreasing levels
     reterms = _unique_names(reterms)
     spec = DesignSpec(parsed=parsed, fixed_matrix=fixed_matrix, x_names=x_names,
-                      kept_columns=kept if dropped else None)
+                      kept_columns=kept if dropped else None, smooths=smooths)
     return Design(y=np.asarray(y, dtype=float), X=X, x_names=x_names, reterms=reterms,
                   spec=spec, frame=frame, dropped_columns=dropped,
                   offset=evaluate_offset(parsed.offsets, data))
@@ -276,6 +297,16 @@ def _reterm(bar: Bar, data: pd.DataFrame, data2: dict | None = None) -> ReTerm:
         known = known_cov(bar.cov, data2[bar.cov], levels, bar.source)
     return ReTerm(bar=bar, name=bar.group, cnms=cnms, levels=levels, X=X, codes=codes,
                   expr_matrix=matrix, known=known)
+
+
+def _smooth_term(smooth, data: pd.DataFrame) -> ReTerm:
+    """A smooth's penalized part as a term: one "level" per basis column, iid N(0, σ²_s)."""
+    Zs = smooth.random_matrix(data)
+    bar = Bar(expr="1", group=smooth.label, group_vars=(), source=smooth.spec.source)
+    n, r = Zs.shape
+    return ReTerm(bar=bar, name=smooth.label, cnms=[smooth.label],
+                  levels=[str(i + 1) for i in range(r)], X=np.ones((n, 1)),
+                  codes=np.zeros(n, dtype=np.int64), expr_matrix=None, smooth=smooth, smooth_Z=Zs)
 
 
 def _unique_names(reterms: list[ReTerm]) -> list[ReTerm]:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from multilevel.errors import FormulaError
 from multilevel.formula.known import quote_cov_names, split_gr
 from multilevel.formula.names import formula_tokens, strip_backticks
+from multilevel.formula.smooths import SmoothSpec, parse_smooth
 from multilevel.formula.offset import check_no_offset_in_bar, split_offset
 
 # Transforms a formula may call. Everything else that looks like a call is refused.
@@ -45,6 +46,10 @@ ALLOWED_FUNCTIONS = frozenset(
         "gr",
     }
 )
+# Calls that are formula terms, not transforms: penalized smooths s(x, k, bs)
+# (multilevel.formula.smooths). Kept apart from ALLOWED_FUNCTIONS, whose names cannot be
+# grouping factors (InstEval's grouping column is called ``s``).
+TERM_FUNCTIONS = frozenset({"s"})
 # Calls that formulae knows but this package does not carry through, with what to do.
 UNSUPPORTED_FUNCTIONS: dict[str, str] = {}
 # Values a keyword argument may take besides numbers and strings; TRUE/FALSE are R's
@@ -125,6 +130,7 @@ class ParsedFormula:
     bars: tuple[Bar, ...] = field(default_factory=tuple)
     residuals: Residuals | None = None
     offsets: tuple[str, ...] = ()   # arguments of offset() terms, not part of ``fixed``
+    smooths: tuple[SmoothSpec, ...] = ()   # s(x, k, bs) terms, not part of ``fixed``
 
     @property
     def has_bars(self) -> bool:
@@ -188,11 +194,18 @@ def parse_formula(text: str) -> ParsedFormula:
     bars: list[Bar] = []
     residuals = None
     offsets: list[str] = []
+    smooths: list[SmoothSpec] = []
     for term in _flatten_grouped_bars(_split_top(sides[1], "+-")):
         body = term.lstrip("+-").strip()
         offset = split_offset(term)
         if offset is not None:
             offsets.append(offset)
+            continue
+        smooth = parse_smooth(body)
+        if smooth is not None:
+            if term.startswith("-") or any(s.var == smooth.var for s in smooths):
+                raise FormulaError(f"The smooth {body!r} cannot be subtracted or repeated.")
+            smooths.append(smooth)
             continue
         if _RESIDUAL_START.match(body):
             residuals = _parse_residuals(term, body, residuals)
@@ -212,7 +225,7 @@ def parse_formula(text: str) -> ParsedFormula:
     _check_expanded_size(fixed, bars)
     _check_response_not_a_term(response, fixed_terms, bars)
     return ParsedFormula(text=text, response=response, fixed=fixed, bars=tuple(bars),
-                         residuals=residuals, offsets=tuple(offsets))
+                         residuals=residuals, offsets=tuple(offsets), smooths=tuple(smooths))
 
 
 def _check_response_not_a_term(response: Response, fixed_terms: list[str], bars: list[Bar]) -> None:
@@ -283,7 +296,7 @@ def check_names(parsed: ParsedFormula, columns) -> None:
         if is_call:
             if name in UNSUPPORTED_FUNCTIONS:
                 raise FormulaError(UNSUPPORTED_FUNCTIONS[name])
-            if name not in ALLOWED_FUNCTIONS:
+            if name not in ALLOWED_FUNCTIONS and name not in TERM_FUNCTIONS:
                 raise FormulaError(
                     f"Function {name!r} is not allowed in a formula. Allowed transforms: "
                     f"{', '.join(sorted(ALLOWED_FUNCTIONS))}."
@@ -513,7 +526,7 @@ def _check_tokens(text: str) -> None:
                 "summarize many predictors (principal components, sums) before fitting."
             )
         called = i + 1 < len(toks) and toks[i + 1].string == "("
-        if tok.type == tokenize.NAME and called and tok.string not in ALLOWED_FUNCTIONS:
+        if tok.type == tokenize.NAME and called and tok.string not in ALLOWED_FUNCTIONS | TERM_FUNCTIONS:
             raise FormulaError(f"Function {tok.string!r} is not allowed in a formula. Allowed "
                                f"transforms: {', '.join(sorted(ALLOWED_FUNCTIONS))}.")
         if tok.type == tokenize.OP and tok.string not in _ALLOWED_OPS:

@@ -88,10 +88,11 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
         )
     design = build_design(parsed, frame, data2=data2)
     link = check_link(frame.family, link)
-    known = [t.bar.source for t in design.reterms if t.known is not None]
-    if known and frame.family != "gaussian":
-        raise FamilyError(f"Known-covariance terms ({', '.join(known)}) are fitted for gaussian "
-                          "models by method='reml'/'ml'; for other families use method='bayes'.")
+    general = [t.bar.source for t in design.reterms if t.is_general]
+    if general and frame.family != "gaussian":
+        raise FamilyError(f"Smooths and known-covariance terms ({', '.join(general)}) are fitted for "
+                          "gaussian models by method='reml'/'ml' (glmer has neither); for other "
+                          "families use method='bayes' for gr(g, cov = A).")
     nagq = options.pop("nAGQ", 1)
     if not design.reterms and frame.family in ("gamma", "negativebinomial"):
         raise FamilyError(f"A {frame.family} model without random effects (R's glm/glm.nb) is not "

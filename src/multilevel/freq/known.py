@@ -26,9 +26,9 @@ from multilevel.freq.factor import cholmod_available, term_factor
 DENSE_MAX = 3000   # random effects up to which A(θ) is factored as a dense matrix
 
 
-def has_known_terms(design) -> bool:
-    """Whether any random-effects term of the design has a known covariance."""
-    return any(getattr(t, "known", None) is not None for t in design.reterms)
+def has_general_terms(design) -> bool:
+    """Whether any term of the design has a known covariance or is a smooth's random part."""
+    return any(t.is_general for t in design.reterms)
 
 
 def lambda_general(design, theta: np.ndarray) -> sp.csc_matrix:
