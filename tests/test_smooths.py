@@ -93,3 +93,31 @@ def test_parsing_and_errors():
     d["x"] = list("abcabc")
     with pytest.raises(DataError, match="numeric"):
         ml.fit("y ~ s(x)", d, method="reml")
+
+
+def test_curve_and_band_equal_plot_gam(fitted):
+    """ml.plots.smooth_curve: the smooth's centred contribution and its SE equal mgcv's
+    predict(type = "terms", se.fit = TRUE) (the band plot.gam draws)."""
+    key, fit, var, _ = fitted
+    ref = REF[key]
+    curve = ml.plots.smooth_curve(fit, f"s({var})", x=ref["grid"], ci=0.95)
+    scale = np.abs(ref["term_fit"]).max()
+    np.testing.assert_allclose(curve["estimate"], ref["term_fit"], atol=1e-4 * scale)
+    se = (curve["upper"] - curve["estimate"]) / 1.959963984540054
+    np.testing.assert_allclose(se, ref["term_se"], rtol=1e-4)
+
+
+def test_smooth_plot_draws():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fit = ml.fit('accel ~ s(times, bs = "cr")', "mcycle", method="reml")
+    fig = ml.plots.smooth(fit)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "times" and ax.get_ylabel() == "s(times)"
+    assert len(ax.collections) == 2          # the band and the partial residuals
+    with pytest.raises(DataError, match="no smooth"):
+        ml.plots.smooth(ml.fit("Reaction ~ Days + (1 | Subject)", "sleepstudy", method="reml"))
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

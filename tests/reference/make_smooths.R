@@ -21,6 +21,11 @@ case <- function(formula, data, random = NULL, grid) {
     predicted = unname(as.numeric(predict(m$gam, newdata = setNames(data.frame(grid), all.vars(formula)[2])))),
     edf = sum(m$gam$edf)
   )
+  # the smooth's own (centred) contribution and its standard error on the grid (plot.gam's band)
+  nd <- setNames(data.frame(grid), all.vars(formula)[2])
+  terms <- predict(m$gam, newdata = nd, type = "terms", se.fit = TRUE)
+  out$term_fit <- unname(as.numeric(terms$fit[, 1]))
+  out$term_se <- unname(as.numeric(terms$se.fit[, 1]))
   if (!is.null(random)) {
     g <- names(random)[1]
     out$group_variance <- m$lme$sigma^2 * as.matrix(m$lme$modelStruct$reStruct[[g]])[1, 1]
