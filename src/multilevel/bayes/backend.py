@@ -138,6 +138,7 @@ class MultilevelComponent(DistributionalComponent):
         all_blocks = self.ml_backend.blocks if self.ml_backend else []
         blocks = [b for b in all_blocks if b.correlated]
         known = [b for b in all_blocks if b.known is not None]   # gr(g, cov = A): bayes.known
+        smooths = [b for b in all_blocks if b.smooth is not None]   # s(x): bayes.smooths
         in_blocks = {t for b in blocks + known for t in b.bambi_terms}
         all_terms = self.component.group_specific_terms
         plain = {k: v for k, v in all_terms.items() if k not in in_blocks}
@@ -157,6 +158,15 @@ class MultilevelComponent(DistributionalComponent):
             for block in known:
                 term = self.component.group_specific_terms[block.bambi_terms[0]]
                 self.output += build_known_term(term, block.known, pymc_backend, noncentered)
+        if smooths:
+            from multilevel.bayes.smooths import build_smooth_term, sd_scale
+
+            y = np.asarray(bmb_model.response_term.data, dtype=float).reshape(-1)
+            link = bmb_model.family.link.get(bmb_model.family.likelihood.parent)
+            identity = bmb_model.family.name in ("gaussian", "t") and \
+                getattr(link, "name", "identity") == "identity"
+            for block in smooths:
+                self.output += build_smooth_term(block.smooth, pymc_backend, sd_scale(y, identity))
 
     def _build_block(self, block: Block, pymc_backend, bmb_model):
         terms = [self.component.group_specific_terms[name] for name in block.bambi_terms]

@@ -145,12 +145,20 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
         from multilevel.bayes.residuals import residual_layout
 
         layout = residual_layout(parsed.residuals, frame.data, frame.family, parsed.bars)
+    smooth_data = {}   # s(x): the unpenalized columns go to Bambi as fixed effects
+    for sm in design.spec.smooths:
+        from multilevel.bayes.smooths import bambi_column
+
+        values = sm.fixed_matrix(frame.data)
+        smooth_data.update({bambi_column(sm, i): values[:, i] for i in range(values.shape[1])})
     preset, per_term = _split_priors(priors)
     with warnings.catch_warnings(), r_transforms():
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=UserWarning, module="bambi")
-        model = bmb.Model(bambi_formula(parsed, trials=frame.trials is not None),
-                          _numpy_columns(_categorical_strings(labelled_groups(parsed, frame.data))),
+        model = bmb.Model(bambi_formula(parsed, trials=frame.trials is not None,
+                                        smooth_columns=list(smooth_data)),
+                          _numpy_columns(_categorical_strings(labelled_groups(parsed, frame.data)
+                                                              .assign(**smooth_data))),
                           family=BAMBI_FAMILIES[frame.family],
                           link=link, extra_namespace=dict(SAFE_FUNCTIONS),
                           noncentered=_noncentered(noncentered, design))
