@@ -108,9 +108,6 @@ def test_curve_and_band_equal_plot_gam(fitted):
 
 
 def test_smooth_plot_draws():
-    import matplotlib
-
-    matplotlib.use("Agg")
     fit = ml.fit('accel ~ s(times, bs = "cr")', "mcycle", method="reml")
     fig = ml.plots.smooth(fit)
     ax = fig.axes[0]
@@ -118,9 +115,6 @@ def test_smooth_plot_draws():
     assert len(ax.collections) == 2          # the band and the partial residuals
     with pytest.raises(DataError, match="no smooth"):
         ml.plots.smooth(ml.fit("Reaction ~ Days + (1 | Subject)", "sleepstudy", method="reml"))
-    import matplotlib.pyplot as plt
-
-    plt.close("all")
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +144,10 @@ def test_bayes_smooth_covers_the_truth(bayes_smooth):
     pred = fit.predict(pd.DataFrame({"x": grid}))["estimate"].to_numpy()
     assert np.max(np.abs(pred - np.sin(2 * np.pi * grid))) < 0.25
     assert "log_likelihood" in fit.idata.children
+
+
+def test_report_draws_the_smooth(tmp_path):
+    fit = ml.fit('accel ~ s(times, bs = "cr")', "mcycle", method="reml")
+    fit.report(tmp_path / "report")
+    assert (tmp_path / "report" / "smooth-times.png").exists()
+    assert "s(times)" in (tmp_path / "report" / "report.md").read_text()

@@ -136,13 +136,14 @@ def smooth(fit, term: str | None = None, ci: float = 0.95, points: bool = True, 
     >>> fig.axes[0].get_xlabel()
     'times'
     """
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     curve = smooth_curve(fit, term, ci=ci, n=n)
     t = _smooth_term(fit, term)
     var = t.smooth.spec.var
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig = Figure(figsize=(6, 4), layout="constrained")
+        ax = fig.subplots()
     else:
         fig = ax.figure
     ax.fill_between(curve[var], curve["lower"], curve["upper"], alpha=0.3, color="C0",
