@@ -49,6 +49,7 @@ class BuiltModel:
     priors: object = field(default=None)
     link: str | None = None   # a non-default link (R's name); None: the family's default
     weights: str | None = None   # the weights column (binomial trials of a proportion response)
+    data2: dict | None = field(default=None, repr=False)   # gr(g, cov = A)'s matrices by name
 
     @property
     def pymc(self):
@@ -180,7 +181,8 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
     model.backend.build(model)
     model.built = True
     return BuiltModel(bambi=model, design=design, blocks=block_list, formula=formula,
-                      family=frame.family, priors=priors, link=link, weights=weights)
+                      family=frame.family, priors=priors, link=link, weights=weights,
+                      data2=data2)
 
 
 CENTRED_MIN_PER_LEVEL = 20
