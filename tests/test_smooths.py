@@ -19,30 +19,29 @@ from multilevel.formula.smooths import CRBasis, build_smooth, parse_smooth
 
 REF = json.loads((Path(__file__).parent / "reference" / "smooths.json").read_text())
 
-# key: (formula, data set, smooth's variable, whether σ²_s is on mgcv's scale)
+# key: (formula, data set, smooth's variable)
 CASES = {
-    "mcycle_cr": ('accel ~ s(times, bs = "cr")', "mcycle", "times", True),
-    "mcycle_tp": ("accel ~ s(times)", "mcycle", "times", False),
-    "grouseticks_cr": ('log1p(TICKS) ~ s(HEIGHT, bs = "cr") + (1 | BROOD)', "grouseticks", "HEIGHT", True),
+    "mcycle_cr": ('accel ~ s(times, bs = "cr")', "mcycle", "times"),
+    "mcycle_tp": ("accel ~ s(times)", "mcycle", "times"),
+    "grouseticks_cr": ('log1p(TICKS) ~ s(HEIGHT, bs = "cr") + (1 | BROOD)', "grouseticks", "HEIGHT"),
 }
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))
 def fitted(request):
-    formula, data, var, same_scale = CASES[request.param]
-    return request.param, ml.fit(formula, data, method="reml"), var, same_scale
+    formula, data, var = CASES[request.param]
+    return request.param, ml.fit(formula, data, method="reml"), var
 
 
 def test_reml_equals_gamm(fitted):
-    """σ, the smoothing variance (cr: mgcv's penalty scale), the group variance, the REML
+    """σ, the smoothing variance (on mgcv's penalty scale), the group variance, the REML
     log-likelihood, fitted values and predictions on new x (beyond the data too) at 1e-4."""
-    key, fit, var, same_scale = fitted
+    key, fit, var = fitted
     ref = REF[key]
     vc = fit.varcorr.set_index("grp")["vcov"]
     assert fit.sigma == pytest.approx(ref["sigma"], rel=1e-6)
     assert fit.loglik == pytest.approx(ref["reml_loglik"], rel=1e-8)
-    if same_scale:
-        assert vc[f"s({var})"] == pytest.approx(ref["smooth_variance"], rel=1e-4)
+    assert vc[f"s({var})"] == pytest.approx(ref["smooth_variance"], rel=1e-4)
     if "group_variance" in ref:
         assert vc["BROOD"] == pytest.approx(ref["group_variance"], rel=1e-4)
     scale = np.abs(ref["fitted"]).max()
@@ -98,7 +97,7 @@ def test_parsing_and_errors():
 def test_curve_and_band_equal_plot_gam(fitted):
     """ml.plots.smooth_curve: the smooth's centred contribution and its SE equal mgcv's
     predict(type = "terms", se.fit = TRUE) (the band plot.gam draws)."""
-    key, fit, var, _ = fitted
+    key, fit, var = fitted
     ref = REF[key]
     curve = ml.plots.smooth_curve(fit, f"s({var})", x=ref["grid"], ci=0.95)
     scale = np.abs(ref["term_fit"]).max()

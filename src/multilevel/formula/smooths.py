@@ -9,18 +9,19 @@ b ~ N(0, σ²_s I) — a group-effect block with covariance σ²_s S⁺. REML on
 is mgcv's ``gamm``: σ²/σ²_s is gamm's smoothing parameter.
 
 The bases follow mgcv's constructions (written from their definitions, Wood 2017
-sections 5.3.1 and 5.5.1, not from mgcv's code):
+sections 5.3.1 and 5.5.1, and mgcv's documented algorithm, not copied from its code):
 
 * ``bs = "cr"``: the cubic regression spline with ``k`` knots at the quantiles of the
   unique x values, parameterized by its values at the knots (natural end conditions,
   linear beyond the outer knots), penalty ∫f''² = D'B⁻¹D. The basis, penalty and mgcv's
   penalty scaling (S / (‖S‖₁ / ‖X‖²_∞)) are mgcv's exactly, so σ²_s equals gamm's.
 * ``bs = "tp"`` (default): the thin-plate regression spline of order 2 in one dimension:
-  the TPS kernel η(r) = r³/12 on the unique x values, truncated to its ``k`` eigenvectors
-  of largest |eigenvalue|, the linear null space {1, x} added. Same function space and
-  penalty as mgcv's, so fitted values and σ agree with gamm's; mgcv's internal column
-  rotations are not reproduced, so σ²_s is on this package's penalty scale (its own
-  ‖S‖₁/‖X‖²_∞ scaling), not on mgcv's.
+  the TPS kernel η(r) = r³/12 on the unique x values (at most :data:`TP_MAX_KNOTS`; mgcv
+  subsamples more at random, which is refused here: use ``bs = "cr"``), truncated to its ``k`` eigenvectors of
+  largest |eigenvalue|, the constraint T'δ = 0 absorbed by Householder reflections, the
+  linear null space {1, x} added and the columns scaled to unit root mean square — mgcv's
+  parameterization (eigenvector signs aside, which change no norm), so its penalty
+  scaling and σ²_s are mgcv's too.
 
 The constructed basis is kept (knots, eigenvectors, constraint, shift) so that
 predictions on new x use it; x beyond the data range is extrapolated linearly (cr) or by
@@ -38,6 +39,7 @@ import pandas as pd
 from multilevel.errors import DataError, FormulaError
 
 BASES = ("tp", "cr")
+TP_MAX_KNOTS = 2000   # mgcv's max.knots: beyond it mgcv subsamples the knots at random
 _SMOOTH = re.compile(r"^s\s*\((.*)\)$")
 _NAME = re.compile(r"^`?([A-Za-z_][A-Za-z0-9_.]*)`?$")
 
@@ -159,6 +161,24 @@ def _eta(r: np.ndarray) -> np.ndarray:
     return np.abs(r) ** 3 / 12.0
 
 
+def _right_householder(A: np.ndarray) -> np.ndarray:
+    """Orthogonal Q with A Q = [0, R] (A is m × k, m < k): row i's first k − i entries are
+    reflected onto entry k − i − 1, the sign chosen to avoid cancellation."""
+    A = np.array(A, dtype=float)
+    m, k = A.shape
+    Q = np.eye(k)
+    for i in range(m):
+        n = k - i
+        p = A[i, :n] / np.max(np.abs(A[i, :n]))
+        norm = np.sqrt(p @ p) * (-1.0 if p[-1] < 0 else 1.0)
+        p[-1] += norm
+        u = np.zeros(k)
+        u[:n] = p * np.sqrt(1.0 / (norm * p[-1]))           # H = I − u u'
+        A = A - np.outer(A @ u, u)
+        Q = Q - np.outer(Q @ u, u)
+    return Q
+
+
 @dataclass(frozen=True)
 class TPBasis:
     """Thin-plate regression spline (order 2, one dimension) truncated to k eigenvectors."""
@@ -172,20 +192,23 @@ class TPBasis:
     def construct(cls, x: np.ndarray, k: int) -> tuple[TPBasis, np.ndarray]:
         shift = float(np.mean(x))
         knots = np.unique(x) - shift
-        if len(knots) < k:
-            raise DataError(f"s() with bs='tp' needs at least k = {k} distinct values; there are "
-                            f"{len(knots)}. Reduce k.")
+        if len(knots) > TP_MAX_KNOTS:
+            raise DataError(f"s() with bs='tp' has {len(knots)} distinct values; more than "
+                            f"{TP_MAX_KNOTS} (where mgcv subsamples knots at random) are not "
+                            "available. Use bs = 'cr'.")
         E = _eta(knots[:, None] - knots[None, :])
         T = np.column_stack([np.ones_like(knots), knots])
         w, V = np.linalg.eigh(E)
-        top = np.argsort(-np.abs(w), kind="stable")[:k]
+        top = np.argsort(-np.abs(w), kind="stable")[:k]      # the k of largest magnitude,
+        top = top[np.argsort(-w[top], kind="stable")]         # ordered by value as mgcv's Lanczos
         U, v = V[:, top], w[top]
-        # δ = U z with T'U z = 0: z in the null space of (T'U) (k × (k − 2))
-        _, _, Wt = np.linalg.svd(T.T @ U)
-        Zt = Wt[2:].T
-        UZ = U @ Zt
+        # δ = U Q z: Q from Householder reflections that rotate T'U into its last two
+        # columns (mgcv's right-sided QT factorization), so Q's first k − 2 columns span
+        # T'U's null space; the same rotation as mgcv's gives its parameterization
+        Q = _right_householder(T.T @ U)
+        UZ = U @ Q[:, :k - 2]
         S = np.zeros((k, k))
-        S[:k - 2, :k - 2] = Zt.T @ (v[:, None] * Zt)
+        S[:k - 2, :k - 2] = (Q.T @ (v[:, None] * Q))[:k - 2, :k - 2]
         basis = cls(knots=knots, shift=shift, UZ=UZ, scale=np.ones(k))
         X = basis.matrix(x)
         scale = np.sqrt(np.mean(X ** 2, axis=0))
