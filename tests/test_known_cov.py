@@ -229,6 +229,23 @@ def test_bayes_recovers_the_group_sd(bayes_known):
     # prediction for a fitted level adds its effect
     effects = bayes_known.ranef["id"]["(Intercept)"]
     assert effects.std() > 0.3
+    # refits (ml.compare's ML companions, k-fold) get the matrix back from the fit
+    companion = ml.fit(bayes_known.formula, bayes_known.design.frame.data, method="ml",
+                       **bayes_known.data_options())
+    assert companion.varcorr.set_index("grp").loc["id", "sdcor"] == pytest.approx(
+        table.loc["sd__(Intercept)|id", "estimate"], rel=0.2)
+
+
+def test_unsupported_combinations_say_so():
+    from multilevel.errors import FamilyError, SpecError
+
+    data, A = CASES["pedigree"]()
+    data["z"] = (data["y"] > data["y"].median()).astype(int)
+    with pytest.raises(FamilyError, match="gaussian"):
+        ml.fit("z ~ x + (1 | gr(id, cov = A))", data, method="ml", family="bernoulli", data2={"A": A})
+    fit = ml.fit("y ~ x + (1 | gr(id, cov = A))", data, method="reml", data2={"A": A})
+    with pytest.raises(SpecError, match="not available"):
+        fit.simulate()
 
 
 def test_spec_data2_csv_and_npz(tmp_path):
