@@ -161,6 +161,16 @@ def test_ordinary_term_alongside_and_numpy_and_sparse_inputs():
     np.testing.assert_allclose(d.varcorr["vcov"], e.varcorr["vcov"], rtol=1e-5)
     cv = d.ranef_condvar()["id"].ravel()
     np.testing.assert_allclose(cv, e.ranef_condvar()["id"].ravel(), rtol=1e-4)
+    # the blocks of A⁻¹ are solved in chunks: several chunks give the same values
+    import multilevel.freq.known as known
+
+    chunk, known.CHUNK = known.CHUNK, 7
+    try:
+        blocks = d.pls.factor.inverse_diagonal_blocks()
+    finally:
+        known.CHUNK = chunk
+    for got, want in zip(blocks, d.pls.factor.inverse_diagonal_blocks()):
+        np.testing.assert_allclose(got, want, rtol=1e-10)
 
 
 def test_parsing():

@@ -24,6 +24,7 @@ import scipy.sparse as sp
 from multilevel.freq.factor import cholmod_available, term_factor
 
 DENSE_MAX = 3000   # random effects up to which A(θ) is factored as a dense matrix
+CHUNK = 512        # right-hand sides per solve when extracting blocks of A⁻¹
 
 
 def has_general_terms(design) -> bool:
@@ -80,24 +81,35 @@ class GeneralFactor:
             return np.asarray(self._f.solve_A(B))
         return np.asarray(self._f.solve(B))
 
-    def _inverse(self) -> np.ndarray:
-        Q = self.Lam.shape[0]
-        return self.solve(np.eye(Q))
-
     def inverse_diagonal_blocks(self) -> list[np.ndarray]:
         """Per term, (levels, q, q) blocks of A⁻¹ — for a known-covariance term the diagonal
-        of R (A⁻¹)ₖₖ R', so that θ² times it is the conditional variance of b/σ²."""
-        Ainv = self._inverse()
+        of R (A⁻¹)ₖₖ R', so that θ² times it is the conditional variance of b/σ². Solved
+        :data:`CHUNK` columns at a time, so memory stays O(Q · CHUNK)."""
+        Q = self.Lam.shape[0]
         out, start = [], 0
         for term in self.design.reterms:
             q, m = term.q, term.n_levels
-            block = Ainv[start:start + q * m, start:start + q * m]
             if term.known is not None:
-                R = term.known.dense_root()
-                out.append(np.einsum("ij,jk,ik->i", R, block, R).reshape(m, 1, 1))
+                R = term.known.root
+                diag = np.empty(m)
+                for lo in range(0, m, CHUNK):
+                    hi = min(m, lo + CHUNK)
+                    Rt = R[lo:hi].toarray().T if hasattr(R, "toarray") else np.asarray(R[lo:hi]).T
+                    rhs = np.zeros((Q, hi - lo))
+                    rhs[start:start + m] = Rt
+                    diag[lo:hi] = np.sum(Rt * self.solve(rhs)[start:start + m], axis=0)
+                out.append(diag.reshape(m, 1, 1))
             else:
-                idx = np.arange(m)[:, None] * q + np.arange(q)[None, :]
-                out.append(block[idx[:, :, None], idx[:, None, :]])
+                blocks = np.empty((m, q, q))
+                step = max(1, CHUNK // q)
+                for lo in range(0, m, step):
+                    hi = min(m, lo + step)
+                    cols = start + np.arange(lo * q, hi * q)
+                    rhs = np.zeros((Q, len(cols)))
+                    rhs[cols, np.arange(len(cols))] = 1.0
+                    X = self.solve(rhs)[cols].reshape(hi - lo, q, hi - lo, q)
+                    blocks[lo:hi] = X[np.arange(hi - lo), :, np.arange(hi - lo), :]
+                out.append(blocks)
             start += q * m
         return out
 
