@@ -56,6 +56,7 @@ class MultilevelPyMCModel(PyMCModel):
         self.lkj_eta = lkj_eta
         self.residuals = residuals
         self.prior_weights = prior_weights
+        self.smooth_sd_priors: dict[str, str] = {}   # s(x)'s SD prior, for the report's table
 
     def build(self, spec):
         """Bambi's ``PyMCModel.build`` with our component for the parent parameter."""
@@ -165,8 +166,10 @@ class MultilevelComponent(DistributionalComponent):
             link = bmb_model.family.link.get(bmb_model.family.likelihood.parent)
             identity = bmb_model.family.name in ("gaussian", "t") and \
                 getattr(link, "name", "identity") == "identity"
+            scale = sd_scale(y, identity)
             for block in smooths:
-                self.output += build_smooth_term(block.smooth, pymc_backend, sd_scale(y, identity))
+                self.output += build_smooth_term(block.smooth, pymc_backend, scale)
+                self.ml_backend.smooth_sd_priors[block.name] = f"HalfStudentT(nu: 3, sigma: {scale:.4g})"
 
     def _build_block(self, block: Block, pymc_backend, bmb_model):
         terms = [self.component.group_specific_terms[name] for name in block.bambi_terms]
