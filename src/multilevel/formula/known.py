@@ -207,12 +207,13 @@ def _sparse_root(A: sp.csc_matrix):
         return None
     try:
         f = cholesky(A)
+        L, P = f.L(), f.P()
     except CholmodNotPositiveDefiniteError:
         return None
-    L = f.L()
-    P = f.P()
-    root = L[np.argsort(P), :] if P is not None else L       # rows back to the levels' order
-    return sp.csc_matrix(root)
+    root = sp.csc_matrix(L[np.argsort(P), :] if P is not None else L)   # rows in the levels' order
+    # checked once (cheap for a sparse A): a factor that does not reproduce A is not used
+    error = abs(root @ root.T - A).max() if A.nnz else 0.0
+    return root if error <= 1e-8 * abs(A).max() else None
 
 
 def read_matrix(file, name: str) -> pd.DataFrame:
