@@ -183,7 +183,7 @@ def _cmd_fit(args) -> int:
     # the effective spec: overrides applied, or refused when the method does not sample
     spec = with_sampling(loaded, {key: getattr(args, key) for key in (*SAMPLING_OPTIONS, "progress")})
     out = args.out if args.out is not None else Path("runs") / spec.name
-    protect = [spec.path, spec.data_path()]
+    protect = [spec.path, spec.data_path(), *spec.data2_paths().values()]
     check_target(out, protect=protect)   # before the fit: a refused folder costs no fitting
     data = spec.load_data()
     kwargs = spec.fit_kwargs()

@@ -175,6 +175,10 @@ def _check_arguments(formula, family, method, draws, tune, chains, seed, sampler
         raise FitError(f"sampler must be a string such as 'auto', 'nutpie' or 'pymc', got {sampler!r}.")
     if not _bool(progress):
         raise FitError(f"progress must be True or False, got {progress!r}.")
+    data2 = options.get("data2")
+    if data2 is not None and not (isinstance(data2, dict) and all(isinstance(k, str) for k in data2)):
+        raise FitError(f"data2 must be a dict from names (as in gr(g, cov = A)) to matrices, got "
+                       f"{type(data2).__name__}.")
     if method == "map":
         return
     valid = BAYES_OPTIONS if method == "bayes" else FREQ_OPTIONS

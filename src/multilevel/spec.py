@@ -31,7 +31,7 @@ import pandas as pd
 from multilevel.errors import DataError, SpecError
 
 TOP_KEYS = {"name", "data", "formula", "family", "method", "description", "priors", "sampling",
-            "report", "na", "weights", "link"}
+            "report", "na", "weights", "link", "data2"}
 SAMPLING_KEYS = {"draws": int, "tune": int, "chains": int, "seed": int, "sampler": str,
                  "target_accept": float, "progress": bool}
 REPORT_KEYS = {"ci": float, "kind": str, "plots": bool, "ddf": str,  # ddf: REML/ML LMMs
@@ -79,6 +79,20 @@ class ModelSpec:
     report: dict = field(default_factory=dict)
     description: str = ""
     path: Path | None = None
+    data2: dict = field(default_factory=dict)   # name -> file of a known covariance matrix
+
+    def data2_paths(self) -> dict[str, Path]:
+        """The ``[data2]`` files (absolute), resolved relative to the spec's folder."""
+        base = self.path.parent if self.path else Path.cwd()
+        return {key: (base / value).resolve() for key, value in self.data2.items()}
+
+    def load_data2(self) -> dict | None:
+        """The ``[data2]`` matrices (:func:`multilevel.formula.known.read_matrix`), or None."""
+        if not self.data2:
+            return None
+        from multilevel.formula.known import read_matrix
+
+        return {key: read_matrix(file, key) for key, file in self.data2_paths().items()}
 
     def data_path(self) -> Path | None:
         """The data file (absolute), or ``None`` for a shipped dataset."""
@@ -139,6 +153,8 @@ class ModelSpec:
         """Keyword arguments for :func:`multilevel.fit` (without formula and data)."""
         kwargs = {"method": self.method, "family": self.family, "na": self.na}
         kwargs.update({k: v for k, v in (("weights", self.weights), ("link", self.link)) if v is not None})
+        if self.data2:
+            kwargs["data2"] = self.load_data2()
         if self.method == "bayes":
             kwargs["priors"] = self.priors_argument()
             kwargs.update(self.sampling)
@@ -220,6 +236,14 @@ def parse_spec(raw: dict, path: Path | None = None) -> ModelSpec:
         raise SpecError(f"{where}: [priors] must be a table.")
     if method != "bayes" and priors:
         raise SpecError(f"{where}: [priors] only applies to method = 'bayes', not {method!r}.")
+    data2 = raw.get("data2", {})
+    if not isinstance(data2, dict) or not all(isinstance(v, str) and v for v in data2.values()):
+        raise SpecError(f"{where}: [data2] must be a table of names and file paths (CSV or NPZ, "
+                        "relative to the spec), e.g. data2 = {{ A = \"A.csv\" }}.")
+    covs = {bar.cov for bar in parsed.bars if bar.cov is not None}
+    if covs - set(data2) or set(data2) - covs:
+        raise SpecError(f"{where}: the formula's gr(..., cov = ) names {sorted(covs)} and [data2] "
+                        f"gives {sorted(data2)}; give one file per matrix the formula names.")
     if "name" in strings:
         name = check_name(strings["name"], where)
     else:  # the file's stem, made a name
@@ -240,7 +264,7 @@ def parse_spec(raw: dict, path: Path | None = None) -> ModelSpec:
                      method=method, na=strings.get("na", "drop"), priors=priors,
                      weights=strings.get("weights"), link=strings.get("link"),
                      sampling=sampling, report=report,
-                     description=strings.get("description", ""), path=path)
+                     description=strings.get("description", ""), path=path, data2=dict(data2))
 
 
 def _check_report_x_rope(report: dict, parsed, method: str, where: str) -> None:
@@ -404,6 +428,8 @@ def spec_table(spec: ModelSpec) -> dict:
     if spec.na != "drop":
         table["na"] = spec.na
     table.update({k: v for k, v in (("weights", spec.weights), ("link", spec.link)) if v is not None})
+    if spec.data2:
+        table["data2"] = {k: str(v) for k, v in spec.data2_paths().items()}
     for key in ("priors", "sampling", "report"):
         if getattr(spec, key):
             table[key] = getattr(spec, key)

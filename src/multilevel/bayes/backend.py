@@ -56,6 +56,7 @@ class MultilevelPyMCModel(PyMCModel):
         self.lkj_eta = lkj_eta
         self.residuals = residuals
         self.prior_weights = prior_weights
+        self.smooth_sd_priors: dict[str, str] = {}   # s(x)'s SD prior, for the report's table
 
     def build(self, spec):
         """Bambi's ``PyMCModel.build`` with our component for the parent parameter."""
@@ -135,8 +136,11 @@ class MultilevelComponent(DistributionalComponent):
 
     # --------------------------------------------------------- group effects
     def build_group_specific_terms(self, pymc_backend, bmb_model):
-        blocks = [b for b in (self.ml_backend.blocks if self.ml_backend else []) if b.correlated]
-        in_blocks = {t for b in blocks for t in b.bambi_terms}
+        all_blocks = self.ml_backend.blocks if self.ml_backend else []
+        blocks = [b for b in all_blocks if b.correlated]
+        known = [b for b in all_blocks if b.known is not None]   # gr(g, cov = A): bayes.known
+        smooths = [b for b in all_blocks if b.smooth is not None]   # s(x): bayes.smooths
+        in_blocks = {t for b in blocks + known for t in b.bambi_terms}
         all_terms = self.component.group_specific_terms
         plain = {k: v for k, v in all_terms.items() if k not in in_blocks}
         # Bambi builds the scalar and `||` terms; we build the correlated blocks.
@@ -148,6 +152,24 @@ class MultilevelComponent(DistributionalComponent):
             self.component = component
         for block in blocks:
             self.output += self._build_block(block, pymc_backend, bmb_model)
+        if known:
+            from multilevel.bayes.known import build_known_term
+
+            noncentered = noncentered_default_for(bmb_model, self.component.name)
+            for block in known:
+                term = self.component.group_specific_terms[block.bambi_terms[0]]
+                self.output += build_known_term(term, block.known, pymc_backend, noncentered)
+        if smooths:
+            from multilevel.bayes.smooths import build_smooth_term, sd_scale
+
+            y = np.asarray(bmb_model.response_term.data, dtype=float).reshape(-1)
+            link = bmb_model.family.link.get(bmb_model.family.likelihood.parent)
+            identity = bmb_model.family.name in ("gaussian", "t") and \
+                getattr(link, "name", "identity") == "identity"
+            scale = sd_scale(y, identity)
+            for block in smooths:
+                self.output += build_smooth_term(block.smooth, pymc_backend, scale)
+                self.ml_backend.smooth_sd_priors[block.name] = f"HalfStudentT(nu: 3, sigma: {scale:.4g})"
 
     def _build_block(self, block: Block, pymc_backend, bmb_model):
         terms = [self.component.group_specific_terms[name] for name in block.bambi_terms]

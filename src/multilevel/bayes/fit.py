@@ -21,7 +21,7 @@ def fit_bayes(formula: str, data: pd.DataFrame, family: str = "gaussian", priors
               sampler: str = "auto", progress: bool = True, na: str = "drop",
               target_accept: float = 0.9, lkj_eta: float = 1.0, check: bool = True,
               noncentered: bool | str = True, weights: str | None = None,
-              link: str | None = None) -> BayesFit:
+              link: str | None = None, data2: dict | None = None) -> BayesFit:
     """Fit a Bayesian multilevel model (see :func:`multilevel.fit` for the arguments).
 
     Parameters
@@ -36,7 +36,7 @@ def fit_bayes(formula: str, data: pd.DataFrame, family: str = "gaussian", priors
     noncentered : bool or "auto"
         Parameterization of scalar group effects (see :func:`build_model`); ``"auto"``
         centres them when every grouping factor has >= 20 rows per level.
-    weights, link
+    weights, link, data2
         See :func:`build_model`.
     """
     check_settings(draws, tune, chains, target_accept)
@@ -45,7 +45,7 @@ def fit_bayes(formula: str, data: pd.DataFrame, family: str = "gaussian", priors
                                 target_accept=float(target_accept))
     start = time.perf_counter()
     built = build_model(formula, data, family=family, priors=priors, na=na, lkj_eta=lkj_eta,
-                        noncentered=noncentered, weights=weights, link=link)
+                        noncentered=noncentered, weights=weights, link=link, data2=data2)
     collapsed = None
     if str(sampler).lower() == "auto" and prefers_marginal(built):
         from multilevel.bayes.marginal.model import NotCollapsible, collapse

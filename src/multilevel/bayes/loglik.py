@@ -158,6 +158,9 @@ def fitted_eta_chunks(fit, rows_times_draws: int = 1_000_000):
         draws = slice(start, start + size)
         eta = fixef[draws] @ design.X.T + (0.0 if design.offset is None else design.offset)
         for term in design.reterms:
+            if term.smooth_Z is not None:   # s(x): its penalized columns times their effects
+                eta += effects[term.name][draws][:, :, 0] @ term.smooth_Z.T
+                continue
             eta += group_contribution(effects[term.name][draws], term.codes, term.X)
         yield draws, eta
 

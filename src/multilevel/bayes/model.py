@@ -49,6 +49,7 @@ class BuiltModel:
     priors: object = field(default=None)
     link: str | None = None   # a non-default link (R's name); None: the family's default
     weights: str | None = None   # the weights column (binomial trials of a proportion response)
+    data2: dict | None = field(default=None, repr=False)   # gr(g, cov = A)'s matrices by name
 
     @property
     def pymc(self):
@@ -75,7 +76,8 @@ class BuiltModel:
 
 def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", priors=None,
                 na: str = "drop", lkj_eta: float = 1.0, noncentered: bool | str = True,
-                weights: str | None = None, link: str | None = None) -> BuiltModel:
+                weights: str | None = None, link: str | None = None,
+                data2: dict | None = None) -> BuiltModel:
     """Build (but do not sample) the Bayesian model of an lme4 formula.
 
     Parameters
@@ -99,6 +101,9 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
         (R's proportion-and-weights form). Other families refuse them.
     link : str, optional
         R's link name, passed to Bambi (``"probit"``, ``"cloglog"``, ``"log"``, ...).
+    data2 : dict, optional
+        Known covariance matrices of ``(1 | gr(g, cov = A))`` terms by name (brms's
+        ``data2``): the effects are sd · R z with A = R R' (:mod:`multilevel.bayes.known`).
     noncentered : bool or "auto"
         Parameterization of the scalar and ``||`` group effects (Bambi's option;
         correlated blocks are always non-centred). ``"auto"``: centred when every
@@ -129,7 +134,7 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
                           "σ/√w) and family='binomial' with a proportion response (the weights are "
                           "the trials); other families: method='ml'.")
     link = check_link(frame.family, link)
-    design = build_design(parsed, frame)
+    design = build_design(parsed, frame, data2=data2)
     if design.dropped_columns:
         raise FormulaError(
             f"The fixed effects are rank deficient: {', '.join(design.dropped_columns)} "
@@ -141,12 +146,20 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
         from multilevel.bayes.residuals import residual_layout
 
         layout = residual_layout(parsed.residuals, frame.data, frame.family, parsed.bars)
+    smooth_data = {}   # s(x): the unpenalized columns go to Bambi as fixed effects
+    for sm in design.spec.smooths:
+        from multilevel.bayes.smooths import bambi_column
+
+        values = sm.fixed_matrix(frame.data)
+        smooth_data.update({bambi_column(sm, i): values[:, i] for i in range(values.shape[1])})
     preset, per_term = _split_priors(priors)
     with warnings.catch_warnings(), r_transforms():
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=UserWarning, module="bambi")
-        model = bmb.Model(bambi_formula(parsed, trials=frame.trials is not None),
-                          _numpy_columns(_categorical_strings(labelled_groups(parsed, frame.data))),
+        model = bmb.Model(bambi_formula(parsed, trials=frame.trials is not None,
+                                        smooth_columns=list(smooth_data)),
+                          _numpy_columns(_categorical_strings(labelled_groups(parsed, frame.data)
+                                                              .assign(**smooth_data))),
                           family=BAMBI_FAMILIES[frame.family],
                           link=link, extra_namespace=dict(SAFE_FUNCTIONS),
                           noncentered=_noncentered(noncentered, design))
@@ -168,7 +181,8 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
     model.backend.build(model)
     model.built = True
     return BuiltModel(bambi=model, design=design, blocks=block_list, formula=formula,
-                      family=frame.family, priors=priors, link=link, weights=weights)
+                      family=frame.family, priors=priors, link=link, weights=weights,
+                      data2=data2)
 
 
 CENTRED_MIN_PER_LEVEL = 20

@@ -63,9 +63,10 @@ class BayesFit:
         return self.built.link
 
     def data_options(self) -> dict:
-        """``link`` and ``weights`` as given to :func:`multilevel.fit` (for refits of the model)."""
-        return {k: v for k, v in (("link", self.built.link), ("weights", self.built.weights))
-                if v is not None}
+        """``link``, ``weights`` and ``data2`` as given to :func:`multilevel.fit` (for refits of
+        the model)."""
+        return {k: v for k, v in (("link", self.built.link), ("weights", self.built.weights),
+                                  ("data2", getattr(self.built, "data2", None))) if v is not None}
 
     @property
     def design(self):

@@ -10,7 +10,7 @@ recorded here as :class:`Block` and honoured by :mod:`multilevel.bayes.backend`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from multilevel.errors import FormulaError, PriorError
 from multilevel.formula import Design
@@ -56,12 +56,18 @@ class Block:
     correlated : bool
         True when the block has more than one column: an unstructured covariance
         with an LKJ prior on its correlation matrix.
+    known : KnownCov or None
+        ``(1 | gr(g, cov = A))``: the effects are N(0, sd² A) (:mod:`multilevel.bayes.known`).
+    smooth : ReTerm or None
+        An ``s(x)``'s penalized block (:mod:`multilevel.bayes.smooths`).
     """
 
     name: str
     cnms: tuple[str, ...]
     bambi_terms: tuple[str, ...]
     correlated: bool
+    known: object = field(default=None, compare=False, repr=False)
+    smooth: object = field(default=None, compare=False, repr=False)   # the smooth's ReTerm
 
     @property
     def corr_name(self) -> str:
@@ -75,17 +81,18 @@ def bambi_group(bar: Bar) -> str:
                     for v in bar.group_vars)
 
 
-def bambi_formula(parsed: ParsedFormula, trials: bool = False) -> str:
+def bambi_formula(parsed: ParsedFormula, trials: bool = False, smooth_columns=()) -> str:
     """The formula Bambi receives: response, fixed part, offsets, one bar per expanded bar.
 
     ``trials``: the model frame holds binomial successes and trials (``cbind``, ``p()`` or
-    a proportion with ``weights=``).
+    a proportion with ``weights=``). ``smooth_columns``: the data columns of the smooths'
+    unpenalized parts (:func:`multilevel.bayes.smooths.bambi_column`), after the fixed part.
     """
     resp = parsed.response
     lhs = f"p({SUCCESSES}, {TRIALS})" if trials or resp.kind in ("cbind", "trials") else resp.text
     offsets = [f"offset({expr})" for expr in parsed.offsets]
     bars = [f"({bar.expr} | {bambi_group(bar)})" for bar in parsed.bars]
-    return f"{lhs} ~ " + " + ".join([parsed.fixed, *offsets, *bars])
+    return f"{lhs} ~ " + " + ".join([parsed.fixed, *smooth_columns, *offsets, *bars])
 
 
 def bar_term_names(bar: Bar) -> list[str]:
@@ -110,6 +117,10 @@ def blocks(design: Design, bambi_terms) -> list[Block]:
     # Bambi spaces its term names its own way ("I(Days ** 2)|Subject" for I(Days**2))
     spelled = {name.replace(" ", ""): name for name in bambi_terms}
     for term in design.reterms:
+        if term.smooth is not None:   # built by multilevel.bayes.smooths, not by Bambi
+            out.append(Block(name=term.name, cnms=tuple(term.cnms), bambi_terms=(term.name,),
+                             correlated=False, smooth=term))
+            continue
         names = [spelled.get(n.replace(" ", ""), n) for n in bar_term_names(term.bar)]
         missing = [n for n in names if n not in bambi_terms]
         if missing:
@@ -124,7 +135,7 @@ def blocks(design: Design, bambi_terms) -> list[Block]:
                 "Bambi's; write factors in random-effect terms without contrasts tricks."
             )
         out.append(Block(name=term.name, cnms=tuple(term.cnms), bambi_terms=tuple(names),
-                         correlated=term.q > 1))
+                         correlated=term.q > 1, known=term.known))
     return out
 
 

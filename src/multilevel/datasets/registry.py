@@ -59,6 +59,9 @@ DATASETS: dict[str, Dataset] = {
         Dataset("mtcars", "mtcars.csv", (),
                 "R datasets; Motor Trend 1974 road tests (index: car name)",
                 "mpg ~ disp + hp + wt + drat", index_col=0),
+        Dataset("mcycle", "mcycle.csv", (),
+                "MASS; Silverman (1985): head acceleration (g) against time (ms) after a simulated "
+                "motorcycle impact", "accel ~ s(times)"),
         Dataset("diabetes", "diabetes.csv", (),
                 "scikit-learn; Efron et al. (2004) diabetes progression, unscaled",
                 "target ~ age + sex + bmi + bp + s1 + s2 + s3 + s4 + s5 + s6"),

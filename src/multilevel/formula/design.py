@@ -12,6 +12,7 @@ The :class:`DesignSpec` keeps what is needed to rebuild the matrices for new dat
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -58,6 +59,15 @@ class ReTerm:
     X: np.ndarray
     codes: np.ndarray
     expr_matrix: object = field(repr=False, compare=False)
+    known: object = field(default=None, repr=False, compare=False)  # formula.known.KnownCov
+    smooth: object = field(default=None, repr=False, compare=False)  # formula.smooths.Smooth
+    smooth_Z: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def is_general(self) -> bool:
+        """Whether Z's rows touch more than one level of the term (a known covariance's
+        effects b = θ R u, a smooth's penalized columns): fitted by multilevel.freq.known."""
+        return self.known is not None or self.smooth is not None
 
     @property
     def q(self) -> int:
@@ -90,6 +100,8 @@ class ReTerm:
                          for j in range(self.q) for i in range(j, self.q)])
 
     def Z(self) -> sp.csc_matrix:
+        if self.smooth_Z is not None:
+            return sp.csc_matrix(self.smooth_Z)
         n, q = self.X.shape
         rows = np.repeat(np.arange(n), q)
         cols = (self.codes[:, None] * q + np.arange(q)[None, :]).ravel()
@@ -104,6 +116,7 @@ class DesignSpec:
     fixed_matrix: object = field(repr=False)
     x_names: list[str] = field(default_factory=list)
     kept_columns: np.ndarray | None = None
+    smooths: tuple = ()   # formula.smooths.Smooth: their unpenalized columns follow the formula's
 
     def offset(self, newdata: pd.DataFrame) -> np.ndarray | None:
         """The formula's ``offset()`` terms on new rows (None without offsets)."""
@@ -119,6 +132,8 @@ class DesignSpec:
             raise DataError(f"Cannot evaluate the fixed effects on newdata: {exc}") from None
         if X.ndim == 1:
             X = X[:, None]
+        if self.smooths:
+            X = np.column_stack([X, *(sm.fixed_matrix(newdata) for sm in self.smooths)])
         if self.kept_columns is not None:
             X = X[:, self.kept_columns]
         return X
@@ -212,7 +227,8 @@ def _matrix(formula: str, data: pd.DataFrame, what: str):
     return common, X, names
 
 
-def build_design(parsed: ParsedFormula, frame: ModelFrame, drop_rank_deficient: bool = True) -> Design:
+def build_design(parsed: ParsedFormula, frame: ModelFrame, drop_rank_deficient: bool = True,
+                 data2: dict | None = None) -> Design:
     """Build X, the random-effects terms and the reusable :class:`DesignSpec`.
 
     Parameters
@@ -222,9 +238,19 @@ def build_design(parsed: ParsedFormula, frame: ModelFrame, drop_rank_deficient: 
     drop_rank_deficient : bool
         Drop aliased fixed-effect columns (lme4's ``rankX.chk = "message+drop.cols"``);
         the names of dropped columns are kept on the design.
+    data2 : dict, optional
+        Named objects the formula refers to (brms's ``data2``): the known covariance
+        matrices of ``gr(g, cov = A)`` terms (:mod:`multilevel.formula.known`).
     """
     data = frame.data
     fixed_matrix, X, x_names = _matrix(parsed.fixed, data, "fixed effects")
+    smooths = ()
+    if parsed.smooths:   # s(x): unpenalized columns here, penalized ones a group-effect block
+        from multilevel.formula.smooths import build_smooth
+
+        smooths = tuple(build_smooth(spec, data) for spec in parsed.smooths)
+        X = np.column_stack([X, *(sm.fixed_matrix(data) for sm in smooths)])
+        x_names = [*x_names, *(name for sm in smooths for name in sm.fixed_names)]
     kept, dropped = (np.arange(X.shape[1]), [])
     if drop_rank_deficient:
         kept, dropped = _full_rank_columns(X, x_names)
@@ -237,11 +263,12 @@ def build_design(parsed: ParsedFormula, frame: ModelFrame, drop_rank_deficient: 
     check_response(y, frame.family, response, frame.trials)
     if frame.family in ("gaussian", "t"):
         check_residual_df(len(y), X.shape[1])
-    reterms = [_reterm(bar, data) for bar in parsed.bars]
+    reterms = [_reterm(bar, data, data2) for bar in parsed.bars]
+    reterms += [_smooth_term(sm, data) for sm in smooths]
     reterms = sorted(reterms, key=lambda t: -t.n_levels)  # lme4 orders by decreasing levels
     reterms = _unique_names(reterms)
     spec = DesignSpec(parsed=parsed, fixed_matrix=fixed_matrix, x_names=x_names,
-                      kept_columns=kept if dropped else None)
+                      kept_columns=kept if dropped else None, smooths=smooths)
     return Design(y=np.asarray(y, dtype=float), X=X, x_names=x_names, reterms=reterms,
                   spec=spec, frame=frame, dropped_columns=dropped,
                   offset=evaluate_offset(parsed.offsets, data))
@@ -256,11 +283,30 @@ def term_matrix(term: ReTerm, newdata: pd.DataFrame) -> np.ndarray:
     return X[:, None] if X.ndim == 1 else X
 
 
-def _reterm(bar: Bar, data: pd.DataFrame) -> ReTerm:
+def _reterm(bar: Bar, data: pd.DataFrame, data2: dict | None = None) -> ReTerm:
     matrix, X, cnms = _matrix(bar.expr, data, f"random-effect term {bar.source!r}")
     codes, levels = group_codes(data, bar.group_vars)
+    known = None
+    if bar.cov is not None:
+        from multilevel.formula.known import known_cov
+
+        if not data2 or bar.cov not in data2:
+            raise DataError(f"{bar.source!r} refers to a known covariance matrix {bar.cov!r}: pass it "
+                            f"as data2={{{bar.cov!r}: matrix}} (a spec: a [data2] table naming a CSV "
+                            f"or NPZ file). data2 has: {sorted(data2 or {})}.")
+        known = known_cov(bar.cov, data2[bar.cov], levels, bar.source)
     return ReTerm(bar=bar, name=bar.group, cnms=cnms, levels=levels, X=X, codes=codes,
-                  expr_matrix=matrix)
+                  expr_matrix=matrix, known=known)
+
+
+def _smooth_term(smooth, data: pd.DataFrame) -> ReTerm:
+    """A smooth's penalized part as a term: one "level" per basis column, iid N(0, σ²_s)."""
+    Zs = smooth.random_matrix(data)
+    bar = Bar(expr="1", group=smooth.label, group_vars=(), source=smooth.spec.source)
+    n, r = Zs.shape
+    return ReTerm(bar=bar, name=smooth.label, cnms=[smooth.label],
+                  levels=[str(i + 1) for i in range(r)], X=np.ones((n, 1)),
+                  codes=np.zeros(n, dtype=np.int64), expr_matrix=None, smooth=smooth, smooth_Z=Zs)
 
 
 def _unique_names(reterms: list[ReTerm]) -> list[ReTerm]:
@@ -271,8 +317,7 @@ def _unique_names(reterms: list[ReTerm]) -> list[ReTerm]:
         k = seen.get(t.group, 0)
         seen[t.group] = k + 1
         name = t.group if k == 0 else f"{t.group}.{k}"
-        out.append(ReTerm(bar=t.bar, name=name, cnms=t.cnms, levels=t.levels, X=t.X,
-                          codes=t.codes, expr_matrix=t.expr_matrix))
+        out.append(dataclasses.replace(t, name=name))
     return out
 
 

@@ -21,7 +21,9 @@ import tokenize
 from dataclasses import dataclass, field
 
 from multilevel.errors import FormulaError
+from multilevel.formula.known import quote_cov_names, split_gr
 from multilevel.formula.names import formula_tokens, strip_backticks
+from multilevel.formula.smooths import SmoothSpec, parse_smooth
 from multilevel.formula.offset import check_no_offset_in_bar, split_offset
 
 # Transforms a formula may call. Everything else that looks like a call is refused.
@@ -40,8 +42,14 @@ ALLOWED_FUNCTIONS = frozenset(
         "ar1", "cs",
         # lme4's offset (coefficient fixed at 1; multilevel.formula.offset)
         "offset",
+        # brms's known covariance of group effects, (1 | gr(id, cov = A)) (formula.known)
+        "gr",
     }
 )
+# Calls that are formula terms, not transforms: penalized smooths s(x, k, bs)
+# (multilevel.formula.smooths). Kept apart from ALLOWED_FUNCTIONS, whose names cannot be
+# grouping factors (InstEval's grouping column is called ``s``).
+TERM_FUNCTIONS = frozenset({"s"})
 # Calls that formulae knows but this package does not carry through, with what to do.
 UNSUPPORTED_FUNCTIONS: dict[str, str] = {}
 # Values a keyword argument may take besides numbers and strings; TRUE/FALSE are R's
@@ -85,6 +93,7 @@ class Bar:
     group: str
     group_vars: tuple[str, ...]
     source: str
+    cov: str | None = None   # gr(id, cov = A): the name of a known covariance in data2
 
     @property
     def has_intercept(self) -> bool:
@@ -121,6 +130,7 @@ class ParsedFormula:
     bars: tuple[Bar, ...] = field(default_factory=tuple)
     residuals: Residuals | None = None
     offsets: tuple[str, ...] = ()   # arguments of offset() terms, not part of ``fixed``
+    smooths: tuple[SmoothSpec, ...] = ()   # s(x, k, bs) terms, not part of ``fixed``
 
     @property
     def has_bars(self) -> bool:
@@ -170,7 +180,7 @@ def parse_formula(text: str) -> ParsedFormula:
             "Shorten it (fewer terms, shorter column names)."
         )
     # R spells powers '^' (I(x^2), (a + b)^2); formulae spells both '**'.
-    text = " ".join(text.split()).replace("^", "**")
+    text = quote_cov_names(" ".join(text.split()).replace("^", "**"))
     _check_balanced(text)
     _check_tokens(text)
     sides = _split_top(text, "~", keep_sign=False)
@@ -184,11 +194,18 @@ def parse_formula(text: str) -> ParsedFormula:
     bars: list[Bar] = []
     residuals = None
     offsets: list[str] = []
+    smooths: list[SmoothSpec] = []
     for term in _flatten_grouped_bars(_split_top(sides[1], "+-")):
         body = term.lstrip("+-").strip()
         offset = split_offset(term)
         if offset is not None:
             offsets.append(offset)
+            continue
+        smooth = parse_smooth(body)
+        if smooth is not None:
+            if term.startswith("-") or any(s.var == smooth.var for s in smooths):
+                raise FormulaError(f"The smooth {body!r} cannot be subtracted or repeated.")
+            smooths.append(smooth)
             continue
         if _RESIDUAL_START.match(body):
             residuals = _parse_residuals(term, body, residuals)
@@ -208,7 +225,7 @@ def parse_formula(text: str) -> ParsedFormula:
     _check_expanded_size(fixed, bars)
     _check_response_not_a_term(response, fixed_terms, bars)
     return ParsedFormula(text=text, response=response, fixed=fixed, bars=tuple(bars),
-                         residuals=residuals, offsets=tuple(offsets))
+                         residuals=residuals, offsets=tuple(offsets), smooths=tuple(smooths))
 
 
 def _check_response_not_a_term(response: Response, fixed_terms: list[str], bars: list[Bar]) -> None:
@@ -279,7 +296,7 @@ def check_names(parsed: ParsedFormula, columns) -> None:
         if is_call:
             if name in UNSUPPORTED_FUNCTIONS:
                 raise FormulaError(UNSUPPORTED_FUNCTIONS[name])
-            if name not in ALLOWED_FUNCTIONS:
+            if name not in ALLOWED_FUNCTIONS and name not in TERM_FUNCTIONS:
                 raise FormulaError(
                     f"Function {name!r} is not allowed in a formula. Allowed transforms: "
                     f"{', '.join(sorted(ALLOWED_FUNCTIONS))}."
@@ -308,9 +325,13 @@ def _parse_bar(inner: str, source: str) -> list[Bar]:
     if _find_top(rhs, "|") >= 0:
         raise FormulaError(f"Random-effect term {source!r} has more than one '|'.")
     check_no_offset_in_bar(lhs, source)
+    rhs, cov = split_gr(rhs, source)
     exprs = _expand_double_bar(lhs, source) if double else [_normalise_expr(lhs, source)]
+    if cov is not None and (exprs != ["1"] or "/" in rhs):
+        raise FormulaError(f"{source!r}: a known covariance gr(g, cov = A) is available for an "
+                           "intercept on one grouping factor, '(1 | gr(g, cov = A))'.")
     return [
-        Bar(expr=expr, group=name, group_vars=gvars, source=source)
+        Bar(expr=expr, group=name, group_vars=gvars, source=source, cov=cov)
         for name, gvars in _expand_groups(rhs, source)
         for expr in exprs
     ]
@@ -505,7 +526,7 @@ def _check_tokens(text: str) -> None:
                 "summarize many predictors (principal components, sums) before fitting."
             )
         called = i + 1 < len(toks) and toks[i + 1].string == "("
-        if tok.type == tokenize.NAME and called and tok.string not in ALLOWED_FUNCTIONS:
+        if tok.type == tokenize.NAME and called and tok.string not in ALLOWED_FUNCTIONS | TERM_FUNCTIONS:
             raise FormulaError(f"Function {tok.string!r} is not allowed in a formula. Allowed "
                                f"transforms: {', '.join(sorted(ALLOWED_FUNCTIONS))}.")
         if tok.type == tokenize.OP and tok.string not in _ALLOWED_OPS:

@@ -112,6 +112,10 @@ def make_deviance(design: Design, reml: bool = True, solver: str = "auto"):
     >>> round(dev([0.966741773967412, 0.0151690588960361, 0.230909953207795]), 4)
     1743.6283
     """
+    if any(t.is_general for t in design.reterms):   # gr(g, cov = A), s(x): multilevel.freq.known
+        from multilevel.freq.known import make_general_deviance
+
+        return make_general_deviance(design, reml, PLSSolution)
     layout = Layout.from_design(design)
     cp = layout.crossproducts(layout.weights)
     n, p = layout.n, layout.p

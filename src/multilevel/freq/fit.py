@@ -28,7 +28,8 @@ OPTIONS = {"rhoend": "the optimizer's final θ tolerance (default 1e-10)",
 
 
 def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = "gaussian",
-             na: str = "drop", weights: str | None = None, link: str | None = None, **options):
+             na: str = "drop", weights: str | None = None, link: str | None = None,
+             data2: dict | None = None, **options):
     """Fit by REML/ML (mixed models) or least squares / a GLM (no random effects).
 
     Parameters
@@ -48,6 +49,9 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
     link : str, optional
         R's link for GLMs/GLMMs (``"probit"``, ``"cloglog"``, ``"sqrt"``, ``"inverse"``, ...;
         :data:`multilevel.formula.links.LINKS`); None: the family's default.
+    data2 : dict, optional
+        Known covariance matrices of ``(1 | gr(g, cov = A))`` terms by name (brms's
+        ``data2``; :mod:`multilevel.formula.known`).
     **options
         ``rhoend`` (θ tolerance), ``maxeval`` (evaluations per optimizer run), ``solver`` (see :mod:`multilevel.freq.factor`),
         ``nAGQ`` and ``optimizer`` (GLMMs; see :func:`~multilevel.freq.glmm.fit_glmm`).
@@ -82,8 +86,13 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
             "maximum likelihood (the Laplace approximation with random effects, as glmer). "
             "Use method='ml'."
         )
-    design = build_design(parsed, frame)
+    design = build_design(parsed, frame, data2=data2)
     link = check_link(frame.family, link)
+    general = [t.bar.source for t in design.reterms if t.is_general]
+    if general and frame.family != "gaussian":
+        raise FamilyError(f"Smooths and known-covariance terms ({', '.join(general)}) are fitted for "
+                          "gaussian models by method='reml'/'ml' (glmer has neither); for other "
+                          "families use method='bayes' for gr(g, cov = A).")
     nagq = options.pop("nAGQ", 1)
     if not design.reterms and frame.family in ("gamma", "negativebinomial"):
         raise FamilyError(f"A {frame.family} model without random effects (R's glm/glm.nb) is not "

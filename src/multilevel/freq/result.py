@@ -180,7 +180,7 @@ class FreqFit(InformationCriteria):
         for term, T in zip(self.design.reterms, self._term_factors()):
             width = term.q * term.n_levels
             u = self.pls.u[start:start + width].reshape(term.n_levels, term.q)
-            out.append(u @ T.T)
+            out.append(u @ T.T if term.known is None else term.known.effects(u, T[0, 0]))
             start += width
         return out
 
@@ -274,8 +274,12 @@ class FreqFit(InformationCriteria):
         offset = self.design.offset if newdata is None else self.design.spec.offset(newdata)
         if offset is not None:   # offset() terms, coefficient 1 (lme4's predict includes them)
             eta = eta + offset
-        if group_effects:
-            for term, modes in zip(self.design.reterms, self._modes):
+        for term, modes in zip(self.design.reterms, self._modes):
+            if term.smooth is not None:   # a smooth is part of the population-level curve
+                Zs = term.smooth_Z if newdata is None else term.smooth.random_matrix(data)
+                eta = eta + Zs @ modes[:, 0]
+                continue
+            if group_effects:
                 if newdata is None:
                     codes, Xt = term.codes, term.X
                 else:

@@ -45,6 +45,12 @@ class KRInfo:
 def covariance_derivatives(fit) -> tuple[np.ndarray, list[np.ndarray]]:
     """γ (variances and covariances per term in lme4's lower-triangle order, then σ²) and
     the dense G_r = ∂Σ/∂γ_r."""
+    general = [t.bar.source for t in fit.design.reterms if t.is_general]
+    if general:
+        from multilevel.errors import SpecError
+
+        raise SpecError(f"Kenward-Roger df are not available for {', '.join(general)} (their "
+                        "covariance is not one block per level); use ddf='satterthwaite'.")
     gammas, G = [], []
     for term, cov in zip(fit.design.reterms, fit.covariance().values()):
         same = term.codes[:, None] == term.codes[None, :]

@@ -17,6 +17,10 @@ def _check(fit) -> None:
                         f"{type(fit).__name__}.")
     if fit.family not in SIMULATE_FAMILIES:
         raise SpecError(f"simulate() supports the families {SIMULATE_FAMILIES}; got {fit.family!r}.")
+    general = [t.bar.source for t in fit.design.reterms if t.is_general]
+    if general:
+        raise SpecError(f"simulate() (and the parametric bootstrap) draws independent group effects; "
+                        f"{', '.join(general)} are not available there yet.")
 
 
 def _new_group_effects(fit, rng: np.random.Generator) -> np.ndarray:

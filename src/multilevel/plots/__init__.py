@@ -18,5 +18,7 @@ Examples
 
 from multilevel.plots.conditional import conditional_effects
 from multilevel.plots.fits import caterpillar, forest, group_panels, ppc, prior_predictive, residuals
+from multilevel.plots.smooths import smooth, smooth_curve
 
-__all__ = ["caterpillar", "conditional_effects", "forest", "group_panels", "ppc", "prior_predictive", "residuals"]
+__all__ = ["caterpillar", "conditional_effects", "forest", "group_panels", "ppc", "prior_predictive",
+           "residuals", "smooth", "smooth_curve"]

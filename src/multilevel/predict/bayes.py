@@ -99,14 +99,20 @@ def linear_predictor_draws(fit, newdata, group_effects: bool, new_groups: str, r
     offset = design.offset if newdata is None else design.spec.offset(newdata)
     if offset is not None:   # offset() terms, coefficient 1
         eta = eta + offset
+    data = design.frame.data if newdata is None else newdata
+    effects = fit.ranef_draws() if group_effects or design.spec.smooths else {}
+    for term in design.reterms:   # a smooth s(x) is part of the population-level curve
+        if term.smooth is not None:
+            Zs = term.smooth_Z if newdata is None else term.smooth.random_matrix(data)
+            eta = eta + effects[term.name][:, :, 0] @ Zs.T
     if not group_effects:
         return eta
     from multilevel.bayes.loglik import group_contribution  # deferred: PyMC is behind bayes
 
-    data = design.frame.data if newdata is None else newdata
-    effects = fit.ranef_draws()
     covariances = fit.covariance_draws() if new_groups == "sample" else {}
     for term in design.reterms:
+        if term.smooth is not None:
+            continue
         codes = term.codes if newdata is None else level_codes(term, data, new_groups)
         Xt = term.X if newdata is None else term_matrix(term, data)
         seen = codes >= 0

@@ -256,7 +256,11 @@ def prior_table(fit) -> pd.DataFrame:
                      f"{preset!r}, joint prior on the standardized slopes"))
     else:
         rows += [(label(name), _fmt_prior(term.prior)) for name, term in component.common_terms.items()]
+    smooth_priors = getattr(bambi.backend, "smooth_sd_priors", {})
     for block in fit.built.blocks:
+        if getattr(block, "smooth", None) is not None:   # built by multilevel.bayes.smooths
+            rows.append((label(f"{block.name}_sigma"), smooth_priors.get(block.name, "")))
+            continue
         for name in block.bambi_terms:
             prior = component.group_specific_terms[name].prior
             sd = prior.args.get("sigma") if getattr(prior, "name", None) == "Normal" else None

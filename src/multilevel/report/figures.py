@@ -146,7 +146,7 @@ def report_figures(fit, table: pd.DataFrame, alongside: Sequence[Callable[[], ob
         ("forest", f"Estimates with {interval_words(table)}.", lambda: forest_plot(table)),
         ("residuals", "Residuals against fitted values (group effects included) with their binned "
                       "mean, and a normal Q-Q plot of the residuals.", lambda: plots.residuals(fit))]
-    if fit.design.reterms:
+    if any(t.smooth is None for t in fit.design.reterms):   # a smooth's block is no grouping
         groups = ("The data per group with the group's fitted line (dashed: the population line)."
                   if group_x(fit, x) is not None else
                   "The data per group (open circles) and the fitted values with the group effects "
@@ -156,6 +156,11 @@ def report_figures(fit, table: pd.DataFrame, alongside: Sequence[Callable[[], ob
             ("groups", groups, lambda: plots.group_panels(fit, x, ci=level)),
             ("caterpillar", f"Group effects with {level:.0%} {interval} intervals, sorted.",
              lambda: plots.caterpillar(fit, ci=level))]
+    for term in [t for t in fit.design.reterms if t.smooth is not None]:
+        candidates.append((f"smooth-{term.smooth.spec.var}",
+                           f"The smooth {term.name} (its centred contribution) with its {level:.0%} "
+                           f"{'credible' if bayes else 'conditional-covariance'} band and the partial "
+                           "residuals.", lambda name=term.name: plots.smooth(fit, name, ci=level)))
     numeric = numeric_predictors(fit, fixed_only=True)
     if numeric:
         shown = numeric[:MAX_EFFECT_PANELS]

@@ -137,6 +137,8 @@ def collapse(built, solver: str = "auto") -> CollapsedModel:
         raise NotCollapsible("the model's pointwise log-likelihood has no closed form here")
     if not built.design.reterms:
         raise NotCollapsible("the model has no group effects")
+    if any(t.is_general for t in built.design.reterms):
+        raise NotCollapsible("a known-covariance term or a smooth couples the levels of its block")
     parent = bmb.family.likelihood.parent
     component = bmb.conditional_parameters[parent]
     if set(bmb.conditional_parameters) != {parent} or getattr(component, "offset_terms", None):
