@@ -42,7 +42,7 @@ class MultilevelPyMCModel(PyMCModel):
     lkj_eta : float
         Shape of the LKJ prior on each block's correlation matrix.
     residuals : ResidualLayout or None
-        Correlated residuals within groups, ``ar1(time | g)`` or ``cs(1 | g)``: our exact
+        Correlated residuals within groups, ``ar(time = t, gr = g)`` or ``cosy(gr = g)``: our exact
         Gaussian likelihood replaces Bambi's (multilevel.bayes.residuals).
     prior_weights : ndarray or None
         Gaussian prior weights (lme4's ``weights=``): row i has residual SD σ/√wᵢ.

@@ -67,7 +67,7 @@ def summary_names(built, posterior=None) -> dict[str, list[str]]:
         if block.correlated:
             out[block.corr_name] = cor_names(block, group)
     auxiliary = FAMILY_AUXILIARY.get(built.family, ())
-    if posterior is not None:   # with the residual correlation of ar1() / cs() fits
+    if posterior is not None:   # with the residual correlation of ar() / cosy() fits
         auxiliary = [n for n in (*auxiliary, *PARAMS.values()) if n in posterior]
     out.update({name: [name] for name in auxiliary})
     return out
