@@ -16,7 +16,7 @@ import pytest
 import multilevel as ml
 from multilevel.errors import ComparisonError, FormulaError, SpecError
 from multilevel.formula import parse_formula
-from multilevel.freq.structures import (
+from multilevel.formula.structures import (
     correlation, cs_lower, pacf_from_toeplitz, toeplitz_from_pacf,
 )
 

@@ -135,7 +135,8 @@ class MultilevelComponent(DistributionalComponent):
 
     # --------------------------------------------------------- group effects
     def build_group_specific_terms(self, pymc_backend, bmb_model):
-        blocks = [b for b in (self.ml_backend.blocks if self.ml_backend else []) if b.correlated]
+        blocks = [b for b in (self.ml_backend.blocks if self.ml_backend else [])
+                  if b.correlated or b.structure is not None]
         in_blocks = {t for b in blocks for t in b.bambi_terms}
         all_terms = self.component.group_specific_terms
         plain = {k: v for k, v in all_terms.items() if k not in in_blocks}
@@ -162,11 +163,16 @@ class MultilevelComponent(DistributionalComponent):
         q = sum(widths)
         scales = np.concatenate([np.broadcast_to(s, (w,)) for s, w in zip(sd_scales, widths)])
         n_levels = len(terms[0].groups)
-        chol, corr, sds = pm.LKJCholeskyCov(
-            f"chol|{block.name}", n=q, eta=self.ml_backend.lkj_eta,
-            sd_dist=pm.HalfNormal.dist(sigma=scales, shape=q), compute_corr=True,
-            store_in_trace=False,
-        )
+        if block.structure is not None:   # diag/cs/ar1/toep: the structure's own prior
+            from multilevel.bayes.structures import structured_cholesky
+
+            chol, corr, sds = structured_cholesky(block, scales, q)
+        else:
+            chol, corr, sds = pm.LKJCholeskyCov(
+                f"chol|{block.name}", n=q, eta=self.ml_backend.lkj_eta,
+                sd_dist=pm.HalfNormal.dist(sigma=scales, shape=q), compute_corr=True,
+                store_in_trace=False,
+            )
         dim = f"{block.corr_name}__dim"
         pymc_backend.model.add_coords({f"{dim}0": list(block.cnms), f"{dim}1": list(block.cnms)})
         pm.Deterministic(block.corr_name, corr, dims=(f"{dim}0", f"{dim}1"))

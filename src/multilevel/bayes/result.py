@@ -201,6 +201,11 @@ class BayesFit:
                 for i in range(len(block.cnms)):
                     for j in range(i + 1, len(block.cnms)):
                         data[f"cor__{block.cnms[i]}.{block.cnms[j]}|{group}"] = corr[..., i, j]
+        # structured terms' correlation parameters (cs/ar1: rho|g, toep: rho<lag>|g)
+        from multilevel.bayes.structures import summary_rows
+
+        data.update(summary_rows(self.posterior, self.built.blocks,
+                                 {t.name: t.group for t in self.design.reterms}))
         # the residual correlation of ar(time = t, gr = g) / cosy(gr = g) fits: ar1_phi, cs_rho
         for name in (*AUXILIARY.get(self.family, ()), *RESIDUAL_PARAMS.values()):
             if name in self.posterior:

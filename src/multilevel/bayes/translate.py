@@ -17,6 +17,7 @@ from multilevel.formula import Design
 from multilevel.formula.families import AUXILIARY as FAMILY_AUXILIARY
 from multilevel.formula.frame import SUCCESSES, TRIALS
 from multilevel.formula.parse import Bar, ParsedFormula, _split_top
+from multilevel.formula.structures import Structure
 
 # Bambi's family names for ours.
 BAMBI_FAMILIES = {
@@ -54,14 +55,18 @@ class Block:
     bambi_terms : tuple of str
         Bambi's group-specific terms making up the block (``1|Subject``, ``Days|Subject``).
     correlated : bool
-        True when the block has more than one column: an unstructured covariance
-        with an LKJ prior on its correlation matrix.
+        True when the block has more than one column and correlations: an unstructured
+        covariance with an LKJ prior on its correlation matrix, or a cs/ar1/toep structure.
+    structure : Structure or None
+        lme4 2.0's covariance structure of the term (``cs(x | g)``): its prior is built by
+        :mod:`multilevel.bayes.structures` instead of the LKJ (None or ``us``: LKJ).
     """
 
     name: str
     cnms: tuple[str, ...]
     bambi_terms: tuple[str, ...]
     correlated: bool
+    structure: Structure | None = None
 
     @property
     def corr_name(self) -> str:
@@ -123,8 +128,10 @@ def blocks(design: Design, bambi_terms) -> list[Block]:
                 f"{term.bar.source!r} has {term.q} columns in lme4's design but {width} in "
                 "Bambi's; write factors in random-effect terms without contrasts tricks."
             )
+        structure = term.bar.structure if term.bar.structure and term.bar.structure.kind != "us" else None
         out.append(Block(name=term.name, cnms=tuple(term.cnms), bambi_terms=tuple(names),
-                         correlated=term.q > 1))
+                         correlated=term.q > 1 and not (structure and structure.kind == "diag"),
+                         structure=structure))
     return out
 
 

@@ -27,64 +27,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from multilevel.errors import SpecError
+from multilevel.formula.structures import (  # noqa: F401 (re-exported: the engine's maths)
+    correlation, cs_lower, pacf_from_toeplitz, toeplitz_from_pacf,
+)
 
 _CORR = {"cs": 1, "ar1": 1, "diag": 0}
-
-
-def toeplitz_from_pacf(pacf, xp=np):
-    """Lag correlations r₁..r_{q−1} of a stationary process from its partial
-    autocorrelations (Durbin–Levinson); ``xp`` is numpy or ``pytensor.tensor``.
-
-    Examples
-    --------
-    >>> np.round(toeplitz_from_pacf(np.array([0.5, 0.0])), 6).tolist()
-    [0.5, 0.25]
-    """
-    k = len(pacf)
-    if k == 0:
-        return []
-    phi = [pacf[0]]          # AR coefficients of the order-m fit
-    r = [pacf[0]]
-    for m in range(1, k):
-        pm_ = pacf[m]
-        new = [phi[j] - pm_ * phi[m - 1 - j] for j in range(m)] + [pm_]
-        # r_{m+1} = Σ_{j=1..m+1} φ_{m+1,j} r_{m+1−j} with r₀ = 1
-        lags = [1.0] + r
-        r_next = sum(new[j] * lags[m - j] for j in range(m + 1))
-        phi = new
-        r.append(r_next)
-    return xp.stack(r) if xp is not np else np.array(r, dtype=float)
-
-
-def pacf_from_toeplitz(r: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`toeplitz_from_pacf` (Durbin–Levinson on the correlations)."""
-    r = np.asarray(r, dtype=float)
-    pacf, phi = [], np.zeros(0)
-    for m in range(len(r)):
-        num = r[m] - np.sum(phi * r[m - 1::-1][:m]) if m else r[0]
-        den = 1.0 - np.sum(phi * r[:m]) if m else 1.0
-        a = num / den
-        phi = np.concatenate([phi - a * phi[::-1], [a]])
-        pacf.append(a)
-    return np.array(pacf)
-
-
-def correlation(kind: str, q: int, rho) -> np.ndarray:
-    """The q×q correlation matrix of a structure from its correlation parameters
-    (``cs``, ``ar1``: one ρ; ``toep``: the q−1 lag correlations; ``diag``: none)."""
-    lag = np.abs(np.subtract.outer(np.arange(q), np.arange(q)))
-    if kind == "cs":
-        return np.where(lag == 0, 1.0, float(np.ravel(rho)[0]))
-    if kind == "ar1":
-        return float(np.ravel(rho)[0]) ** lag
-    if kind == "toep":
-        return np.concatenate([[1.0], np.asarray(rho, dtype=float)])[lag]
-    return np.eye(q)
-
-
-def cs_lower(q: int) -> float:
-    """The smallest common correlation with a positive-definite q×q matrix: −1/(q−1)."""
-    return -1.0 / (q - 1)
 
 
 @dataclass(frozen=True)
