@@ -226,3 +226,14 @@ def test_lrt_says_a_structure_is_nested_in_us(fits):
 def test_lrt_refuses_structures_that_are_not_nested(fits):
     with pytest.raises(ComparisonError, match="not a restriction"):
         ml.lrt(fits["ar1_reml"], fits["cs_reml"])
+
+
+def test_theta_based_inference_is_refused_for_structured_fits(fits):
+    from multilevel.inference import confint
+
+    fit = fits["cs_reml"]
+    for method in ("profile", "boot"):
+        with pytest.raises(SpecError, match="structured group-effect terms"):
+            confint(fit, method=method)
+    wald = confint(fit, method="wald")
+    assert np.isfinite(wald.loc["armtreated", ["lower", "upper"]].astype(float)).all()

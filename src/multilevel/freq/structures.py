@@ -316,3 +316,17 @@ def structure_note(small, large) -> str | None:
 def _label(term) -> str:
     kind, hom = _kind_hom(term)
     return f"{kind}(hom = TRUE)" if hom and kind != "us" and term.q > 1 else kind
+
+
+def refuse_structured(fit, what: str) -> None:
+    """Inference built on lme4's θ (profiles, bootstrap refits, Satterthwaite and
+    Kenward-Roger df) does not yet know structured terms: refuse it for such fits."""
+    design = getattr(fit, "design", None)
+    if design is None or not getattr(design, "reterms", None) or structure_map(design) is None:
+        return
+    kinds = sorted({t.bar.structure.kind for t in design.reterms
+                    if t.bar.structure is not None and t.bar.structure.kind != "us"})
+    raise SpecError(f"{what} is not available for fits with structured group-effect terms "
+                    f"({', '.join(kinds)}) yet: it works on lme4's unstructured θ. Use "
+                    "confint(fit, method='wald') for the fixed effects, ml.lrt for nested "
+                    "structures, or method='bayes' for intervals of the structure's parameters.")
