@@ -237,3 +237,40 @@ def test_theta_based_inference_is_refused_for_structured_fits(fits):
             confint(fit, method=method)
     wald = confint(fit, method="wald")
     assert np.isfinite(wald.loc["armtreated", ["lower", "upper"]].astype(float)).all()
+
+
+# ------------------------------------------------------ identities between spellings
+
+def _two_visits():
+    data = ml.datasets.load("visits")
+    data = data[data.visit.isin(["v1", "v2"])].copy()
+    data["visit"] = data["visit"].cat.remove_unused_categories()
+    return data
+
+
+IDENTITIES = [
+    # a 2x2 cs block is the unstructured block (one correlation either way)
+    ("y ~ arm + visit + cs(0 + visit | subject)", "y ~ arm + visit + (0 + visit | subject)", _two_visits),
+    # heterogeneous diag is lme4's || (one independent term per column)
+    ("y ~ arm + diag(1 + t | subject)", "y ~ arm + (1 + t || subject)",
+     lambda: ml.datasets.load("visits").assign(t=lambda d: d.visit.cat.codes.astype(float))),
+    # toep of two columns is the unstructured block
+    ("y ~ arm + visit + toep(0 + visit | subject)", "y ~ arm + visit + (0 + visit | subject)", _two_visits),
+]
+
+
+@pytest.mark.parametrize("structured, plain, data", IDENTITIES)
+def test_structure_equals_its_plain_spelling(structured, plain, data):
+    frame = data()
+    a, b = ml.fit(structured, frame, method="reml"), ml.fit(plain, frame, method="reml")
+    assert a.loglik == pytest.approx(b.loglik, rel=1e-9)
+    assert a.df == b.df
+    np.testing.assert_allclose(a.fixef, b.fixef, rtol=1e-6)
+
+
+def test_heterogeneous_ar1_extends_the_homogeneous_one(fits):
+    het = ml.fit("y ~ arm + visit + ar1(0 + visit | subject, hom = FALSE)", "visits", method="ml")
+    assert het.df == fits["ar1_ml"].df + 3
+    assert het.loglik >= fits["ar1_ml"].loglik - 1e-8
+    res = ml.lrt(fits["ar1_ml"], het)
+    assert res.df == 3 and any("ar1(hom = TRUE) is a restriction of ar1" in n for n in res.notes)
