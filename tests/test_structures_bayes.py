@@ -130,3 +130,18 @@ def test_structured_correlations_follow_their_parameters_draw_by_draw(fit):
             np.testing.assert_allclose(c, correlation(kind, 3, r if kind == "toep" else r[0]), atol=1e-12)
     assert np.all(np.asarray(post["rho|g_cs"].values) > -0.5)
     assert np.all(np.abs(np.asarray(post["pacf|g_toep"].values)) < 1)
+
+
+@pytest.mark.slow
+def test_report_names_each_structures_prior(fit):
+    from multilevel.bayes.names import summary_names
+    from multilevel.report.content import prior_table
+
+    priors = prior_table(fit).set_index("parameter")["prior"]
+    assert priors["cor__ff1.ff2|g_cs, cor__ff1.ff3|g_cs, cor__ff2.ff3|g_cs"] == \
+        "cs: HalfNormal SDs; rho ~ Uniform(-0.5, 1)"
+    assert "one HalfNormal SD" in priors["cor__ff1.ff2|g_ar1, cor__ff1.ff3|g_ar1, cor__ff2.ff3|g_ar1"]
+    assert not priors.str.contains("LKJ").any()
+    names = summary_names(fit.built, fit.posterior)   # free variables → summary rows (psense)
+    assert names["pacf|g_toep_unit"] == ["rho1|g_toep", "rho2|g_toep"]
+    assert names["sd|g_ar1"] == ["sd__ff1|g_ar1", "sd__ff2|g_ar1", "sd__ff3|g_ar1"]

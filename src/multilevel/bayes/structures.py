@@ -93,3 +93,26 @@ def summary_rows(posterior, blocks, groups: dict[str, str]) -> dict[str, np.ndar
         else:
             out[f"rho|{group}"] = values
     return out
+
+
+def free_parameter_names(block, group: str, sds: list[str]) -> dict[str, list[str]]:
+    """``{free variable: [summary names]}`` of a structured block: its SD(s) and the
+    unit-interval variable behind ρ (cs, ar1) or the partial autocorrelations (toep)."""
+    out = {sd_name(block): sds}
+    kind, q = block.structure.kind, len(block.cnms)
+    if kind in ("cs", "ar1"):
+        out[f"{rho_name(block)}_unit"] = [f"rho|{group}"]
+    elif kind == "toep":
+        out[f"pacf|{block.name}_unit"] = [f"rho{k}|{group}" for k in range(1, q)]
+    return out
+
+
+def prior_description(block) -> str:
+    """The structure's prior in words, for the report's prior table."""
+    q = len(block.cnms)
+    sd = "one HalfNormal SD" if block.structure.hom else "HalfNormal SDs"
+    corr = {"diag": "no correlations",
+            "cs": f"rho ~ Uniform({cs_lower(q):.4g}, 1)",
+            "ar1": "rho ~ Uniform(-1, 1), corr rho^|i-j|",
+            "toep": "partial autocorrelations ~ Uniform(-1, 1)"}[block.structure.kind]
+    return f"{block.structure.label}: {sd}; {corr}"
