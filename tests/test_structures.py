@@ -274,3 +274,9 @@ def test_heterogeneous_ar1_extends_the_homogeneous_one(fits):
     assert het.loglik >= fits["ar1_ml"].loglik - 1e-8
     res = ml.lrt(fits["ar1_ml"], het)
     assert res.df == 3 and any("ar1(hom = TRUE) is a restriction of ar1" in n for n in res.notes)
+
+
+def test_printed_fit_names_the_structure(fits):
+    text = repr(fits["cs_hom_reml"])
+    assert "(cs(hom = TRUE))" in text and "Formula: y ~ arm + visit + cs(0 + visit | subject, hom = TRUE)" in text
+    assert "(toep)" in repr(fits["toep_reml"]) and "(us)" not in repr(fits["us_reml"])
