@@ -101,7 +101,7 @@ class StructuredTheta:
     >>> oats = ml.datasets.load("oats")
     >>> m = StructuredTheta(build_design(parsed, model_frame(parsed, oats)))
     >>> m.names()
-    ['Block.sd(nitro0.0)', 'Block.sd(nitro0.2)', 'Block.sd(nitro0.4)', 'Block.sd(nitro0.6)', 'Block.rho']
+    ['Block.sd(nitro0.0cwt)', 'Block.sd(nitro0.2cwt)', 'Block.sd(nitro0.4cwt)', 'Block.sd(nitro0.6cwt)', 'Block.rho']
     """
 
     def __init__(self, design):
@@ -220,6 +220,15 @@ def structure_table(design, phi: np.ndarray, sigma: float):
     -------
     DataFrame with columns ``grp``, ``structure``, ``parameter`` (``sd(<column>)``, or
     ``sd`` for ``hom = TRUE``; ``rho``; ``rho<lag>`` for ``toep``) and ``estimate``.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.fit("y ~ arm + visit + ar1(0 + visit | subject)", "visits", method="reml")
+    >>> structure_table(m.design, m.opt.phi, m.sigma).round(3)
+           grp structure parameter  estimate
+    0  subject       ar1        sd     2.816
+    1  subject       ar1       rho     0.649
     """
     import pandas as pd
 
@@ -287,7 +296,20 @@ def term_within(small, large) -> bool:
     """Whether the covariance of ``small`` (a design term) is a restriction of that of
     ``large`` on the same grouping factor: the same columns with a structure inside the
     larger one (``cs`` within ``us``, ``ar1`` within ``toep``, hom within heterogeneous), or
-    fewer columns inside an unstructured (or heterogeneous diag/cs) term."""
+    fewer columns inside an unstructured (or heterogeneous diag/cs) term.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> from multilevel.formula import build_design, model_frame, parse_formula
+    >>> def term(f):
+    ...     parsed = parse_formula("y ~ " + f)
+    ...     return build_design(parsed, model_frame(parsed, ml.datasets.load("visits"))).reterms[0]
+    >>> term_within(term("ar1(0 + visit | subject)"), term("toep(0 + visit | subject)"))
+    True
+    >>> term_within(term("ar1(0 + visit | subject)"), term("cs(0 + visit | subject)"))
+    False
+    """
     if small.group != large.group or not set(small.cnms) <= set(large.cnms):
         return False
     (ks, hs), (kl, hl) = _kind_hom(small), _kind_hom(large)
