@@ -61,7 +61,7 @@ def assert_pointwise_is_conditional(fit, param):
 
 @pytest.fixture(scope="module")
 def ar_fit():
-    return ml.fit("y ~ x + ar1(t | g)", simulate_ar1(0.6), **SETTINGS)
+    return ml.fit("y ~ x + ar(time = t, gr = g)", simulate_ar1(0.6), **SETTINGS)
 
 
 def test_interval_covers_true_phi(ar_fit):
@@ -89,13 +89,13 @@ def test_predictive_draws_have_the_marginal_sd(ar_fit):
 
 def test_independent_data_give_phi_near_zero():
     # seed 5 of this simulation is one of the 1-in-20 whose 95 % interval misses 0 (ML -0.10)
-    fit = ml.fit("y ~ x + ar1(t | g)", simulate_ar1(0.0, seed=6), **SETTINGS)
+    fit = ml.fit("y ~ x + ar(time = t, gr = g)", simulate_ar1(0.0, seed=6), **SETTINGS)
     lo, hi = interval(fit, "ar1_phi")
     assert lo < 0 < hi and hi - lo < 0.2
 
 
 def test_ar1_next_to_a_random_intercept():
-    fit = ml.fit("y ~ x + (1 | g) + ar1(t | g)", simulate_ar1(0.5, intercept_sd=1.0, seed=6),
+    fit = ml.fit("y ~ x + (1 | g) + ar(time = t, gr = g)", simulate_ar1(0.5, intercept_sd=1.0, seed=6),
                  draws=1000, tune=1000, chains=4, seed=2, progress=False)
     lo, hi = interval(fit, "ar1_phi")
     assert lo < 0.5 < hi
@@ -104,7 +104,7 @@ def test_ar1_next_to_a_random_intercept():
 
 
 def test_compound_symmetry_recovers_a_negative_correlation():
-    fit = ml.fit("y ~ x + cs(1 | g)", simulate_cs(-0.2), **SETTINGS)
+    fit = ml.fit("y ~ x + cosy(gr = g)", simulate_cs(-0.2), **SETTINGS)
     lo, hi = interval(fit, "cs_rho")
     assert lo < -0.2 < hi and hi < 0          # a random intercept cannot fit this
     assert lo > -1 / 3                        # the prior's support for groups of 4
@@ -122,7 +122,7 @@ def test_heldout_densities_refused_for_correlated_residuals(ar_fit):
 
 def test_icc_uses_the_marginal_residual_variance():
     data = simulate_ar1(0.6, groups=20, times=15, seed=8, intercept_sd=1.0)
-    fit = ml.fit("y ~ x + (1 | g) + ar1(t | g)", data, **{**SETTINGS, "check": False})
+    fit = ml.fit("y ~ x + (1 | g) + ar(time = t, gr = g)", data, **{**SETTINGS, "check": False})
     sigma = fit.sigma_draws()
     phi = fit.posterior["ar1_phi"].values.reshape(-1)
     icc = ml.icc(fit)

@@ -20,7 +20,7 @@ from multilevel.errors import DataError, FamilyError, FormulaError
 from multilevel.formula import parse_formula
 
 REF = json.loads((Path(__file__).parent / "reference" / "nlme_residuals.json").read_text())
-FORMULAS = {"ar1": "y ~ x + ar1(t | g)", "cs": "y ~ x + cs(1 | g)"}
+FORMULAS = {"ar1": "y ~ x + ar(time = t, gr = g)", "cs": "y ~ x + cosy(gr = g)"}
 
 
 def reference(kind):
@@ -35,9 +35,9 @@ def innovation_sd(kind, marginal, param):
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("y ~ x + (1 | g) + ar1(t | g)", ("ar1", "t", "g")),
-    ("y ~ x + ar1 ( time|Subject )", ("ar1", "time", "Subject")),
-    ("y ~ x + cs(1 | g)", ("cs", None, "g")),
+    ("y ~ x + (1 | g) + ar(time = t, gr = g)", ("ar1", "t", "g")),
+    ("y ~ x + ar ( time=time,gr=Subject )", ("ar1", "time", "Subject")),
+    ("y ~ x + cosy(gr = g)", ("cs", None, "g")),
 ])
 def test_spelling(text, expected):
     parsed = parse_formula(text)
@@ -47,12 +47,16 @@ def test_spelling(text, expected):
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("y ~ x + ar1(t)", r"write ar1\(time \| group\)"),
-    ("y ~ x + ar1(1 | g)", r"write ar1\(time \| group\)"),
-    ("y ~ x + cs(t | g)", r"write cs\(1 \| group\)"),
-    ("y ~ x + ar1(t | a:b)", r"write ar1\(time \| group\)"),
-    ("y ~ x - ar1(t | g)", "cannot be subtracted"),
-    ("y ~ x + ar1(t | g) + cs(1 | g)", "Only one residual structure"),
+    ("y ~ x + ar(t)", "gr = must name one column"),
+    ("y ~ x + ar(time = 1, gr = g)", "time = must name one column"),
+    ("y ~ x + ar(time = t, gr = a:b)", "gr = must name one column"),
+    ("y ~ x + cosy(gr = g, p = 1)", "unknown or repeated"),
+    # the package's former spellings now mean group-effect structures (lme4 2.0): the error
+    # says what to write for the residual structure they used to mean
+    ("y ~ x + ar1(t | g)", r"ar\(time = t, gr = g\)"),
+    ("y ~ x + cs(1 | g)", r"cosy\(gr = g\)"),
+    ("y ~ x - ar(time = t, gr = g)", "cannot be subtracted"),
+    ("y ~ x + ar(time = t, gr = g) + cosy(gr = g)", "Only one residual structure"),
 ])
 def test_spelling_errors(text, message):
     with pytest.raises(FormulaError, match=message):
@@ -125,21 +129,21 @@ def test_joint_draws_have_the_model_covariance(kind, param):
 
 def test_layout_orders_groups_and_measures_gaps():
     data = pd.DataFrame({"g": ["b", "a", "a", "b", "a"], "t": [3, 4, 0, 1, 1]})
-    layout = residual_layout(parse_formula("y ~ ar1(t | g)").residuals, data)
+    layout = residual_layout(parse_formula("y ~ ar(time = t, gr = g)").residuals, data)
     np.testing.assert_array_equal(layout.previous, [3, 4, -1, -1, 2])
     np.testing.assert_array_equal(layout.gap, [2, 3, 1, 1, 1])
     np.testing.assert_array_equal(layout.position, [1, 2, 0, 0, 1])
     assert layout.max_size == 3 and layout.bounds == (-1.0, 1.0)
-    cs = residual_layout(parse_formula("y ~ cs(1 | g)").residuals, data)
+    cs = residual_layout(parse_formula("y ~ cosy(gr = g)").residuals, data)
     assert cs.bounds == (-0.5, 1.0) and cs.param == "cs_rho"
 
 
 @pytest.mark.parametrize(("data", "formula", "message"), [
-    (pd.DataFrame({"g": ["a", "a"], "t": [0.0, 0.5]}), "ar1(t | g)", "whole time steps"),
-    (pd.DataFrame({"g": ["a", "a"], "t": [1, 1]}), "ar1(t | g)", "one row per time point"),
-    (pd.DataFrame({"g": ["a", "a"], "t": ["x", "y"]}), "ar1(t | g)", "must be numeric"),
-    (pd.DataFrame({"g": ["a", "b"], "t": [0, 0]}), "ar1(t | g)", "one row"),
-    (pd.DataFrame({"g": ["a", "a"]}), "ar1(t | g)", "no column 't'"),
+    (pd.DataFrame({"g": ["a", "a"], "t": [0.0, 0.5]}), "ar(time = t, gr = g)", "whole time steps"),
+    (pd.DataFrame({"g": ["a", "a"], "t": [1, 1]}), "ar(time = t, gr = g)", "one row per time point"),
+    (pd.DataFrame({"g": ["a", "a"], "t": ["x", "y"]}), "ar(time = t, gr = g)", "must be numeric"),
+    (pd.DataFrame({"g": ["a", "b"], "t": [0, 0]}), "ar(time = t, gr = g)", "one row"),
+    (pd.DataFrame({"g": ["a", "a"]}), "ar(time = t, gr = g)", "no column 't'"),
 ])
 def test_layout_errors(data, formula, message):
     with pytest.raises(DataError, match=message):
@@ -148,7 +152,7 @@ def test_layout_errors(data, formula, message):
 
 def test_cs_draws_refuse_groups_a_negative_rho_cannot_hold():
     data = pd.DataFrame({"g": ["a"] * 6})
-    layout = residual_layout(parse_formula("y ~ cs(1 | g)").residuals, data)
+    layout = residual_layout(parse_formula("y ~ cosy(gr = g)").residuals, data)
     with pytest.raises(DataError, match="negative correlation"):
         simulate(layout, [1.0], [-0.3], np.random.default_rng(0))
 
@@ -158,7 +162,7 @@ def test_fit_refuses_before_sampling():
     with pytest.raises(FamilyError, match="family='gaussian'"):
         ml.fit(FORMULAS["ar1"], data.assign(y=(data.y > 1).astype(int)), family="bernoulli")
     with pytest.raises(FormulaError, match="same within-group correlation"):
-        ml.fit("y ~ x + (1 | g) + cs(1 | g)", data)
+        ml.fit("y ~ x + (1 | g) + cosy(gr = g)", data)
     for method in ("reml", "ml", "map"):
         with pytest.raises(FormulaError, match="method='bayes'"):
             ml.fit(FORMULAS["ar1"], data, method=method, **({"sigma": 1.0} if method == "map" else {}))
@@ -168,7 +172,7 @@ def test_cs_maximum_equals_lme4_random_intercept_ml(lme4_ref, sleepstudy):
     """With ρ ≥ 0 compound symmetry is the marginal likelihood of a random intercept:
     its maximum on sleepstudy is lme4's ML fit of Reaction ~ Days + (1 | Subject)."""
     r = lme4_ref["ss_ri_ml"]
-    layout = residual_layout(parse_formula("Reaction ~ Days + cs(1 | Subject)").residuals, sleepstudy)
+    layout = residual_layout(parse_formula("Reaction ~ Days + cosy(gr = Subject)").residuals, sleepstudy)
     X = np.column_stack([np.ones(len(sleepstudy)), sleepstudy["Days"]])
     y = sleepstudy["Reaction"].to_numpy()
 

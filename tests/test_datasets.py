@@ -11,7 +11,8 @@ from multilevel.errors import DataError
 SHAPES = {
     "sleepstudy": (180, 3), "Dyestuff": (30, 2), "Pastes": (60, 4), "Penicillin": (144, 3),
     "cake": (270, 5), "cbpp": (56, 4), "grouseticks": (403, 7), "InstEval": (73421, 7),
-    "VerbAgg": (7584, 9), "mtcars": (32, 11), "diabetes": (442, 11), "mcycle": (133, 2),
+    "VerbAgg": (7584, 9), "oats": (72, 4), "visits": (480, 5), "mtcars": (32, 11),
+    "diabetes": (442, 11), "mcycle": (133, 2),
 }
 
 

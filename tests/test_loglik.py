@@ -63,7 +63,7 @@ def test_dependent_rows_keep_pymc(sleepstudy):
     from multilevel.bayes.model import build_model
 
     assert loglik.supports(build_model("Reaction ~ Days + (1 | Subject)", sleepstudy, family="t"))
-    assert not loglik.supports(build_model("Reaction ~ Days + ar1(Days | Subject)", sleepstudy))
+    assert not loglik.supports(build_model("Reaction ~ Days + ar(time = Days, gr = Subject)", sleepstudy))
 
 
 def test_chunks_of_draws_give_the_whole_computation(bayes_ss_slopes):

@@ -103,7 +103,7 @@ def test_same_seed_same_draws_serial_or_forked(sleepstudy, monkeypatch):
 @pytest.mark.parametrize("kwargs, reason", [
     (dict(family="t"), "not Gaussian"),
     (dict(priors=ml.priors.lasso(1.0)), "coefficient-prior preset"),
-    (dict(formula="Reaction ~ Days + (1 | Subject) + ar1(Days | Subject)"), "ar1/cs residuals"),
+    (dict(formula="Reaction ~ Days + (1 | Subject) + ar(time = Days, gr = Subject)"), "ar1/cs residuals"),
 ])
 def test_models_it_cannot_fit_are_refused_with_the_reason(sleepstudy, kwargs, reason):
     kwargs = {"formula": "Reaction ~ Days + (1 | Subject)", **kwargs}

@@ -16,7 +16,7 @@ MODELS = [
     ("strength ~ 1 + (1 | batch/cask)", "Pastes", "gaussian"),
     ("cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp", "binomial"),
     ("Reaction ~ Days + (1 | Subject)", "sleepstudy", "t"),
-    ("Reaction ~ Days + ar1(Days | Subject)", "sleepstudy", "gaussian"),
+    ("Reaction ~ Days + ar(time = Days, gr = Subject)", "sleepstudy", "gaussian"),
 ]
 
 

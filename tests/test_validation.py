@@ -370,7 +370,7 @@ def test_infinite_time_of_a_residual_structure_is_refused():
     d = _data()
     d["t"] = np.tile(np.arange(6.0), 8)
     d.loc[3, "t"] = np.inf
-    parsed = parse_formula("y ~ x + ar1(t | g)")
+    parsed = parse_formula("y ~ x + ar(time = t, gr = g)")
     with pytest.raises(DataError, match=r"1 of 48 rows .*'t'"):
         model_frame(parsed, d)
 

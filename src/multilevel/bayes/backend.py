@@ -42,7 +42,7 @@ class MultilevelPyMCModel(PyMCModel):
     lkj_eta : float
         Shape of the LKJ prior on each block's correlation matrix.
     residuals : ResidualLayout or None
-        Correlated residuals within groups, ``ar1(time | g)`` or ``cs(1 | g)``: our exact
+        Correlated residuals within groups, ``ar(time = t, gr = g)`` or ``cosy(gr = g)``: our exact
         Gaussian likelihood replaces Bambi's (multilevel.bayes.residuals).
     prior_weights : ndarray or None
         Gaussian prior weights (lme4's ``weights=``): row i has residual SD σ/√wᵢ.
@@ -137,7 +137,7 @@ class MultilevelComponent(DistributionalComponent):
     # --------------------------------------------------------- group effects
     def build_group_specific_terms(self, pymc_backend, bmb_model):
         all_blocks = self.ml_backend.blocks if self.ml_backend else []
-        blocks = [b for b in all_blocks if b.correlated]
+        blocks = [b for b in all_blocks if b.correlated or b.structure is not None]
         known = [b for b in all_blocks if b.known is not None]   # gr(g, cov = A): bayes.known
         smooths = [b for b in all_blocks if b.smooth is not None]   # s(x): bayes.smooths
         in_blocks = {t for b in blocks + known for t in b.bambi_terms}
@@ -184,11 +184,16 @@ class MultilevelComponent(DistributionalComponent):
         q = sum(widths)
         scales = np.concatenate([np.broadcast_to(s, (w,)) for s, w in zip(sd_scales, widths)])
         n_levels = len(terms[0].groups)
-        chol, corr, sds = pm.LKJCholeskyCov(
-            f"chol|{block.name}", n=q, eta=self.ml_backend.lkj_eta,
-            sd_dist=pm.HalfNormal.dist(sigma=scales, shape=q), compute_corr=True,
-            store_in_trace=False,
-        )
+        if block.structure is not None:   # diag/cs/ar1/toep: the structure's own prior
+            from multilevel.bayes.structures import structured_cholesky
+
+            chol, corr, sds = structured_cholesky(block, scales, q)
+        else:
+            chol, corr, sds = pm.LKJCholeskyCov(
+                f"chol|{block.name}", n=q, eta=self.ml_backend.lkj_eta,
+                sd_dist=pm.HalfNormal.dist(sigma=scales, shape=q), compute_corr=True,
+                store_in_trace=False,
+            )
         dim = f"{block.corr_name}__dim"
         pymc_backend.model.add_coords({f"{dim}0": list(block.cnms), f"{dim}1": list(block.cnms)})
         pm.Deterministic(block.corr_name, corr, dims=(f"{dim}0", f"{dim}1"))

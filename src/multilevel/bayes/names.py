@@ -66,8 +66,12 @@ def summary_names(built, posterior=None) -> dict[str, list[str]]:
             out[f"{term}_sigma"] = [sds[i]] if one_each else sds
         if block.correlated:
             out[block.corr_name] = cor_names(block, group)
+        if block.structure is not None:   # the structure's free parameters (bayes.structures)
+            from multilevel.bayes.structures import free_parameter_names
+
+            out.update(free_parameter_names(block, group, sds))
     auxiliary = FAMILY_AUXILIARY.get(built.family, ())
-    if posterior is not None:   # with the residual correlation of ar1() / cs() fits
+    if posterior is not None:   # with the residual correlation of ar() / cosy() fits
         auxiliary = [n for n in (*auxiliary, *PARAMS.values()) if n in posterior]
     out.update({name: [name] for name in auxiliary})
     return out

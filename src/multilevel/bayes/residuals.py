@@ -2,14 +2,14 @@
 
 Two structures, spelled in the formula next to the group effects:
 
-``ar1(time | g)``
+``ar(time = t, gr = g)`` (brms's spelling; ``p = 1`` only)
     The errors e = y − μ of each group follow a stationary AR(1) process in ``time``
     with coefficient φ ∈ (−1, 1) and innovation SD σ (``sigma``):
     corr(e_s, e_t) = φ^|t − s| and var(e_t) = σ² / (1 − φ²), as nlme's
     ``corAR1(form = ~ time | g)``. ``time`` must step in whole units within a group;
     a gap of d steps (unobserved time points) is exact: e_t | e_{t−d} ~
     N(φ^d e_{t−d}, σ² (1 − φ^{2d}) / (1 − φ²)). Prior: φ ~ Uniform(−1, 1).
-``cs(1 | g)``
+``cosy(gr = g)`` (brms's spelling)
     Compound symmetry: every pair of errors in a group has correlation ρ and every error
     has SD σ (``sigma``), as nlme's ``corCompSymm(form = ~ 1 | g)``. Unlike a random
     intercept, ρ may be negative: ρ ~ Uniform(−1 / (n_max − 1), 1), where n_max is the

@@ -202,7 +202,12 @@ class BayesFit:
                 for i in range(len(block.cnms)):
                     for j in range(i + 1, len(block.cnms)):
                         data[f"cor__{block.cnms[i]}.{block.cnms[j]}|{group}"] = corr[..., i, j]
-        # the residual correlation of ar1(time | g) / cs(1 | g) fits: ar1_phi, cs_rho
+        # structured terms' correlation parameters (cs/ar1: rho|g, toep: rho<lag>|g)
+        from multilevel.bayes.structures import summary_rows
+
+        data.update(summary_rows(self.posterior, self.built.blocks,
+                                 {t.name: t.group for t in self.design.reterms}))
+        # the residual correlation of ar(time = t, gr = g) / cosy(gr = g) fits: ar1_phi, cs_rho
         for name in (*AUXILIARY.get(self.family, ()), *RESIDUAL_PARAMS.values()):
             if name in self.posterior:
                 data[name] = np.asarray(self.posterior[name].values, dtype=float)

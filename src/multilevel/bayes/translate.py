@@ -17,6 +17,7 @@ from multilevel.formula import Design
 from multilevel.formula.families import AUXILIARY as FAMILY_AUXILIARY
 from multilevel.formula.frame import SUCCESSES, TRIALS
 from multilevel.formula.parse import Bar, ParsedFormula, _split_top
+from multilevel.formula.structures import Structure
 
 # Bambi's family names for ours.
 BAMBI_FAMILIES = {
@@ -54,12 +55,15 @@ class Block:
     bambi_terms : tuple of str
         Bambi's group-specific terms making up the block (``1|Subject``, ``Days|Subject``).
     correlated : bool
-        True when the block has more than one column: an unstructured covariance
-        with an LKJ prior on its correlation matrix.
+        True when the block has more than one column and correlations: an unstructured
+        covariance with an LKJ prior on its correlation matrix, or a cs/ar1/toep structure.
     known : KnownCov or None
         ``(1 | gr(g, cov = A))``: the effects are N(0, sd² A) (:mod:`multilevel.bayes.known`).
     smooth : ReTerm or None
         An ``s(x)``'s penalized block (:mod:`multilevel.bayes.smooths`).
+    structure : Structure or None
+        lme4 2.0's covariance structure of the term (``cs(x | g)``): its prior is built by
+        :mod:`multilevel.bayes.structures` instead of the LKJ (None or ``us``: LKJ).
     """
 
     name: str
@@ -68,6 +72,7 @@ class Block:
     correlated: bool
     known: object = field(default=None, compare=False, repr=False)
     smooth: object = field(default=None, compare=False, repr=False)   # the smooth's ReTerm
+    structure: Structure | None = None
 
     @property
     def corr_name(self) -> str:
@@ -134,8 +139,10 @@ def blocks(design: Design, bambi_terms) -> list[Block]:
                 f"{term.bar.source!r} has {term.q} columns in lme4's design but {width} in "
                 "Bambi's; write factors in random-effect terms without contrasts tricks."
             )
+        structure = term.bar.structure if term.bar.structure and term.bar.structure.kind != "us" else None
         out.append(Block(name=term.name, cnms=tuple(term.cnms), bambi_terms=tuple(names),
-                         correlated=term.q > 1, known=term.known))
+                         correlated=term.q > 1 and not (structure and structure.kind == "diag"),
+                         known=term.known, structure=structure))
     return out
 
 

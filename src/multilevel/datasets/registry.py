@@ -56,6 +56,14 @@ DATASETS: dict[str, Dataset] = {
                 ("Gender", "item", "resp", "id", "btype", "situ", "mode", "r2"),
                 "lme4; verbal aggression item responses (7,584 rows)",
                 "r2 ~ Anger + Gender + btype + situ + (1 | id) + (1 | item)"),
+        Dataset("oats", "oats.csv", ("Block", "Variety", "nitro"),
+                "MASS; Yates (1935): oat yields of 3 varieties at 4 nitrogen levels in 6 blocks "
+                "(MASS's B, V, N, Y named as nlme's Oats)",
+                "yield ~ nitro + Variety + cs(0 + nitro | Block)"),
+        Dataset("visits", "visits.csv", ("subject", "arm", "visit"),
+                "simulated (tests/reference/make_structures.R): 60 subjects x 4 visits x 2 replicate "
+                "assays; subject-by-visit effects with Toeplitz correlations 0.6, 0.4, 0.3",
+                "y ~ arm + visit + toep(0 + visit | subject)"),
         Dataset("mtcars", "mtcars.csv", (),
                 "R datasets; Motor Trend 1974 road tests (index: car name)",
                 "mpg ~ disp + hp + wt + drat", index_col=0),

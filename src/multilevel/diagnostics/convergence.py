@@ -123,6 +123,12 @@ def check_convergence(fit, *, step: float = STEP, tol: float = GRAD_TOL):
     theta = np.asarray(fit.opt.theta, dtype=float)
     names = list(fit.design.theta_names())
     lower = np.asarray(fit.design.theta_lower(), dtype=float)
+    if getattr(fit.opt, "phi", None) is not None:   # structured terms: the optimizer's own φ
+        from multilevel.freq.structures import StructuredTheta, structured_deviance
+
+        mapping = StructuredTheta(fit.design)
+        deviance = structured_deviance(deviance, mapping)
+        theta, names, lower = np.asarray(fit.opt.phi, dtype=float), mapping.names(), mapping.lower()
     boundary = np.isfinite(lower) & (theta <= lower + BOUNDARY_TOL)
     grad, hess = _derivatives(deviance, theta, boundary, step)
     interior = ~boundary

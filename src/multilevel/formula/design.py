@@ -27,6 +27,7 @@ from multilevel.formula.names import r_label
 from multilevel.formula.offset_values import evaluate_offset
 from multilevel.formula.namespace import safe_environment
 from multilevel.formula.parse import Bar, ParsedFormula
+from multilevel.formula.structures import check_term_columns
 from multilevel.formula.transforms import design_matrices
 from multilevel.formula.validate import (
     check_counts, check_finite, check_residual_df, check_response, check_scale,
@@ -286,6 +287,7 @@ def term_matrix(term: ReTerm, newdata: pd.DataFrame) -> np.ndarray:
 def _reterm(bar: Bar, data: pd.DataFrame, data2: dict | None = None) -> ReTerm:
     matrix, X, cnms = _matrix(bar.expr, data, f"random-effect term {bar.source!r}")
     codes, levels = group_codes(data, bar.group_vars)
+    check_term_columns(bar.structure, X.shape[1], bar.source)
     known = None
     if bar.cov is not None:
         from multilevel.formula.known import known_cov

@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import re
 import tokenize
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from multilevel.errors import FormulaError
 from multilevel.formula.known import quote_cov_names, split_gr
 from multilevel.formula.names import formula_tokens, strip_backticks
 from multilevel.formula.smooths import SmoothSpec, parse_smooth
 from multilevel.formula.offset import check_no_offset_in_bar, split_offset
+from multilevel.formula.structures import (
+    RESIDUAL_START, STRUCTURE_START, Structure, parse_residual_call, parse_structure,
+)
 
 # Transforms a formula may call. Everything else that looks like a call is refused.
 ALLOWED_FUNCTIONS = frozenset(
@@ -38,8 +41,10 @@ ALLOWED_FUNCTIONS = frozenset(
         "rbf", "sigmoid",
         # lme4's two-column binomial response
         "cbind",
-        # residual structures (multilevel.bayes.residuals)
-        "ar1", "cs",
+        # lme4 2.0's group-effect structures (multilevel.formula.structures)
+        "us", "diag", "cs", "ar1", "toep",
+        # brms's residual structures (multilevel.bayes.residuals)
+        "ar", "cosy",
         # lme4's offset (coefficient fixed at 1; multilevel.formula.offset)
         "offset",
         # brms's known covariance of group effects, (1 | gr(id, cov = A)) (formula.known)
@@ -67,10 +72,6 @@ MAX_LENGTH = 10_000
 MAX_NESTING = 50
 MAX_OPERATORS = 300
 _BINARY_OPS = frozenset({"+", "-", "*", "/", ":", "**", "|", "%"})
-# Residual correlation within a group (Bayesian fits, multilevel.bayes.residuals):
-# ar1(time | group) orders each group by time; cs(1 | group) is compound symmetry.
-_RESIDUAL_START = re.compile(r"(ar1|cs)\s*\(")
-_RESIDUAL_CALL = re.compile(r"(ar1|cs)\s*\(\s*([A-Za-z][A-Za-z0-9_.]*|1)\s*\|\s*([A-Za-z][A-Za-z0-9_.]*)\s*\)")
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ class Bar:
         The data columns whose interaction forms the grouping factor.
     source : str
         The text of the bar as the user wrote it (for messages).
+    structure : Structure or None
+        lme4 2.0's covariance structure (``cs(x | g)``); None for a plain bar.
     """
 
     expr: str
@@ -94,6 +97,7 @@ class Bar:
     group_vars: tuple[str, ...]
     source: str
     cov: str | None = None   # gr(id, cov = A): the name of a known covariance in data2
+    structure: Structure | None = None
 
     @property
     def has_intercept(self) -> bool:
@@ -111,8 +115,9 @@ class Response:
 
 @dataclass(frozen=True)
 class Residuals:
-    """A residual correlation structure within each level of ``group``: ``ar1(time | g)``
-    (AR(1) errors ordered by ``time``) or ``cs(1 | g)`` (compound symmetry, ``time`` None)."""
+    """A residual correlation structure within each level of ``group``: ``ar(time = t, gr = g)``
+    (kind ``"ar1"``: AR(1) errors ordered by ``time``) or ``cosy(gr = g)`` (kind ``"cs"``:
+    compound symmetry, ``time`` None)."""
 
     kind: str
     time: str | None
@@ -207,8 +212,12 @@ def parse_formula(text: str) -> ParsedFormula:
                 raise FormulaError(f"The smooth {body!r} cannot be subtracted or repeated.")
             smooths.append(smooth)
             continue
-        if _RESIDUAL_START.match(body):
+        if RESIDUAL_START.match(body):
             residuals = _parse_residuals(term, body, residuals)
+            continue
+        if STRUCTURE_START.match(body):
+            bar_text, structure = parse_structure(term, body, _split_top, _find_top)
+            bars.extend(replace(b, structure=structure) for b in _parse_bar(bar_text, body))
             continue
         inner = _strip_outer_parens(body)
         if inner is not None and _find_top(inner, "|") >= 0:
@@ -251,20 +260,12 @@ def _check_expanded_size(fixed: str, bars: list[Bar]) -> None:
 
 
 def _parse_residuals(term: str, body: str, previous: Residuals | None) -> Residuals:
-    """``ar1(time | group)`` or ``cs(1 | group)``; one per formula."""
-    match = _RESIDUAL_CALL.fullmatch(body)
-    kind = _RESIDUAL_START.match(body).group(1)
-    usage = ("ar1(time | group), with one numeric time column and one grouping column" if kind == "ar1"
-             else "cs(1 | group), with one grouping column")
-    if term.startswith("-"):
-        raise FormulaError(f"The residual structure {body!r} cannot be subtracted; write + {usage}.")
-    if match is None or (kind == "ar1") == (match.group(2) == "1"):
-        raise FormulaError(f"Cannot read {body!r}: write {usage}.")
+    """``ar(time = t, gr = g)`` or ``cosy(gr = g)``; one per formula."""
+    call = parse_residual_call(term, body, _split_top)
     if previous is not None:
         raise FormulaError(f"Only one residual structure per formula; got {previous.source!r} "
                            f"and {body!r}.")
-    time = match.group(2) if kind == "ar1" else None
-    return Residuals(kind=kind, time=time, group=match.group(3), source=body)
+    return Residuals(kind=call.kind, time=call.time, group=call.group, source=body)
 
 
 def _flatten_grouped_bars(terms: list[str]) -> list[str]:

@@ -15,6 +15,7 @@ from multilevel.formula import Design, build_design, model_frame, parse_formula
 from multilevel.freq.messages import rank_message, warn_fit
 from multilevel.freq.optimize import optimize_design
 from multilevel.freq.result import FreqFit
+from multilevel.freq.structures import check_family as check_structures
 from multilevel.formula.links import check_link
 
 GLMM_FAMILIES = ("binomial", "bernoulli", "poisson", "gamma", "negativebinomial")
@@ -115,6 +116,7 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
         from multilevel.freq.glm import fit_glm
 
         return fit_glm(formula, design, link=link)
+    check_structures(design, frame.family)   # structured terms: gaussian LMMs only
     if frame.family == "negativebinomial":
         from multilevel.freq.negbin import fit_glmer_nb
 

@@ -71,8 +71,15 @@ def nesting_problem(small, large) -> str | None:
     missing = [x for x in small.design.x_names if x not in large.design.x_names]
     if missing:
         return f"fixed effect(s) {', '.join(missing)} are not in the larger model"
+    from multilevel.freq.structures import term_within
+
     for term in small.design.reterms:
-        if not any(t.group == term.group and set(term.cnms) <= set(t.cnms) for t in large.design.reterms):
+        # the same columns on the same factor, with a covariance structure inside the
+        # larger one (cs within us, ar1 within toep, ...; multilevel.freq.structures)
+        if not any(term_within(term, t) for t in large.design.reterms):
+            if term.bar.structure is not None or any(t.bar.structure for t in large.design.reterms):
+                return (f"the random-effects term {term.bar.source} is not a restriction of a term "
+                        "of the larger model (its covariance structure is not within theirs)")
             cols = " + ".join("1" if c == "(Intercept)" else c for c in term.cnms)
             return f"the random-effects term ({cols} | {term.group}) is not within a term of the larger model"
     return None
@@ -141,6 +148,11 @@ def lrt(smaller, larger, names: tuple[str, str] = ("smaller", "larger")) -> LRTR
     added = _added_variances(small, large)
     notes = ["refitting model(s) with ML (instead of REML)"] if refitted else []
     notes += offset_notes(smaller, larger)
+    from multilevel.freq.structures import structure_note
+
+    nested = structure_note(small, large)
+    if nested:
+        notes.append(f"nested covariance structures: {nested}")
     p_boundary = None
     if added:
         k = min(len(added), df)

@@ -27,7 +27,15 @@ def warn_fit(fit) -> None:
                       ConvergenceWarning, stacklevel=4)
     if fit.singular:
         warnings.warn(
-            f"boundary (singular) fit: the variance of {', '.join(fit.singular_terms())} is "
-            "estimated as zero (lme4's isSingular). Consider removing that term.",
+            _singular_message(fit),
             SingularFitWarning, stacklevel=4,
         )
+
+
+def _singular_message(fit) -> str:
+    if getattr(getattr(fit, "opt", None), "phi", None) is not None:   # structured terms
+        return (f"boundary (singular) fit: {', '.join(fit.singular_terms())}: a variance estimated "
+                "as zero or a correlation at its bound (lme4's isSingular). Consider removing "
+                "that term or simplifying its covariance structure.")
+    return (f"boundary (singular) fit: the variance of {', '.join(fit.singular_terms())} is "
+            "estimated as zero (lme4's isSingular). Consider removing that term.")

@@ -9,7 +9,7 @@ restarts (``restart_edge``). We do the same with NLopt's BOBYQA, lme4's default
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -31,6 +31,7 @@ class OptResult:
     message: str
     evaluations: int
     restarted: bool
+    phi: np.ndarray | None = None   # structured terms: the optimized parameters (freq.structures)
 
 
 def minimize_theta(deviance, start: np.ndarray, lower: np.ndarray, rhoend: float = RHOEND,
@@ -142,11 +143,19 @@ def optimize_design(design, reml: bool = True, solver: str = "auto", rhoend: flo
     ``FreqFit.refit_ml``)."""
     from threadpoolctl import threadpool_limits
 
+    from multilevel.freq.structures import structure_map
+
     deviance = make_deviance(design, reml=reml, solver=solver)
     kwargs = optimizer_settings(rhoend, maxeval)
+    mapping = structure_map(design)   # structured terms: optimize their parameters φ, θ = θ(φ)
     # The dense pieces (Schur complement ~10³) gain nothing from BLAS threads and lose
     # badly when cores are shared (bench/bench_freq.py).
     with threadpool_limits(limits=1, user_api="blas"):
-        opt = minimize_theta(deviance, design.theta_start(), design.theta_lower(), **kwargs)
+        if mapping is None:
+            opt = minimize_theta(deviance, design.theta_start(), design.theta_lower(), **kwargs)
+        else:
+            opt = minimize_theta(lambda phi: deviance(mapping.theta(phi)), mapping.start(),
+                                 mapping.lower(), **kwargs)
+            opt = replace(opt, theta=mapping.theta(opt.theta), phi=opt.theta)
         pls = deviance.solution(opt.theta)
     return opt, pls

@@ -38,7 +38,11 @@ def random_effects_table(fit) -> str:
         for i, cnm in enumerate(term.cnms):
             corr = [f"{C[i, j] / (sd[i] * sd[j]):.2f}" if sd[i] > 0 and sd[j] > 0 else "NaN"
                     for j in range(i)]
-            rows.append([term.name if i == 0 else "", cnm, f"{C[i, i]:.4g}", f"{sd[i]:.4g}",
+            # a structured term's structure under its name (``(cs)``, ``(ar1)``; lme4 2.0 syntax)
+            structure = term.bar.structure
+            tag = f"({structure.label})" if structure is not None and structure.kind != "us" else ""
+            group = term.name if i == 0 else tag if i == 1 else ""
+            rows.append([group, cnm, f"{C[i, i]:.4g}", f"{sd[i]:.4g}",
                          *corr, *[""] * (width_corr - len(corr))])
     columns = ["Groups", "Name", "Variance", "Std.Dev."] + (["Corr"] + [""] * (width_corr - 1)
                                                            if width_corr else [])

@@ -104,8 +104,11 @@ class FreqFit(InformationCriteria):
 
     @property
     def df(self) -> int:
-        """Parameters counted by lme4's logLik: fixed effects, θ, and σ."""
-        return self.design.p + len(self.pls.theta) + 1
+        """Parameters counted by lme4's logLik: fixed effects, θ (a structured term's own
+        parameters, :mod:`multilevel.freq.structures`), and σ."""
+        from multilevel.freq.structures import n_covariance_parameters
+
+        return self.design.p + n_covariance_parameters(self.design) + 1
 
     @property
     def df_resid(self) -> int:
@@ -158,8 +161,18 @@ class FreqFit(InformationCriteria):
         return {term.name: s2 * T @ T.T for term, T in zip(self.design.reterms, self._term_factors())}
 
     @property
+    def structures(self) -> pd.DataFrame:
+        """The structured terms' estimated parameters (``cs(x | g)``: SDs and ρ; see
+        :func:`multilevel.freq.structures.structure_table`); empty without such terms."""
+        from multilevel.freq.structures import structure_table
+
+        phi = self.opt.phi if self.opt.phi is not None else self.pls.theta
+        return structure_table(self.design, phi, self.sigma)
+
+    @property
     def varcorr(self) -> pd.DataFrame:
-        """lme4's ``as.data.frame(VarCorr(m))``: grp, var1, var2, vcov, sdcor."""
+        """lme4's ``as.data.frame(VarCorr(m))``: grp, var1, var2, vcov, sdcor (a structured
+        term, as lme4 2.0, with its whole implied covariance matrix)."""
         rows = []
         for term, cov in zip(self.design.reterms, self.covariance().values()):
             sd = np.sqrt(np.diag(cov))
@@ -229,6 +242,10 @@ class FreqFit(InformationCriteria):
 
     def singular_terms(self) -> list[str]:
         """``"group: column"`` for each random-effect variance estimated at (near) zero."""
+        if self.opt.phi is not None:   # structured terms: SDs at 0 or correlations at a bound
+            from multilevel.freq.structures import singular_parameters
+
+            return singular_parameters(self.design, self.opt.phi, SINGULAR_TOL)
         out = []
         for term, T in zip(self.design.reterms, self._term_factors()):
             out += [f"{term.name}: {term.cnms[i]}" for i in range(term.q) if abs(T[i, i]) < SINGULAR_TOL]

@@ -98,6 +98,9 @@ def bootstrap_replicates(fit, nsim: int, seed: int | None = None, client=None,
     """(nsim, k) bootstrap replicates of (SDs/correlations in θ order, σ, fixed effects)."""
     from multilevel.distributed import run_jobs
 
+    from multilevel.freq.structures import refuse_structured
+
+    refuse_structured(fit, "A parametric bootstrap")
     if int(nsim) < 2:
         raise SpecError(f"nsim must be at least 2 for a bootstrap, got {nsim!r}.")
     ys = simulate_responses(fit, int(nsim), np.random.default_rng(seed))
@@ -188,6 +191,10 @@ def bootstrap_lrt(small, large, nsim: int = 1000, seed: int | None = None, clien
     large = large.refit_ml() if getattr(large, "reml", False) else large
     if small.df > large.df:
         small, large = large, small
+    from multilevel.freq.structures import refuse_structured
+
+    for fit in (small, large):
+        refuse_structured(fit, "bootstrap_lrt")
     if small.nobs != large.nobs or not np.allclose(small.design.y, large.design.y):
         raise SpecError("bootstrap_lrt needs two fits to the same rows and response.")
     stat = 2.0 * (large.loglik - small.loglik)

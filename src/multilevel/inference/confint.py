@@ -82,6 +82,10 @@ def confint(fit, method: str = "profile", level: float = 0.95, nsim: int = 500,
     if not 0 < float(level) < 1:
         raise SpecError(f"level must lie strictly between 0 and 1, got {level!r}.")
     level = float(level)
+    if method != "wald":
+        from multilevel.freq.structures import refuse_structured
+
+        refuse_structured(fit, f"confint(method={method!r})")
     info = variance_parameters(fit)
     fixed = pd.DataFrame({"parameter": fit.design.x_names, "name": fit.design.x_names,
                           "grp": None, "var1": None, "var2": None, "kind": "fixed"})

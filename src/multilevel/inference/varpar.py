@@ -62,6 +62,9 @@ def check_lmm(fit, what: str) -> None:
             f"(got {type(fit).__name__}). For GLMMs use ddf=None (z tests); for Bayesian fits "
             "use the posterior intervals."
         )
+    from multilevel.freq.structures import refuse_structured
+
+    refuse_structured(fit, what)
 
 
 def varpar_deviance(fit):

@@ -50,7 +50,7 @@ def predict_bayes(fit, newdata: pd.DataFrame | None = None, group_effects: bool 
 
     Notes
     -----
-    For fits with correlated residuals (``ar1(time | g)``, ``cs(1 | g)``) the mean is μ
+    For fits with correlated residuals (``ar(time = t, gr = g)``, ``cosy(gr = g)``) the mean is μ
     and predictive draws are joint within each group of the given rows (so each row's
     SD is the marginal one, σ/√(1 − φ²) for AR(1)); they are not conditioned on the
     observed residuals of earlier time points.

@@ -268,7 +268,12 @@ def prior_table(fit) -> pd.DataFrame:
                 rows.append((label(f"{name}_sigma"), _fmt_prior(sd)))
             else:   # not a zero-mean normal with an SD: the group effects' whole prior
                 rows.append((label(f"{name}_sigma"), f"group effects ~ {_fmt_prior(prior)}"))
-        if block.correlated:
+        if block.structure is not None:   # lme4 2.0's cs/ar1/toep/diag (bayes.structures)
+            from multilevel.bayes.structures import prior_description
+
+            rows.append((label(block.corr_name) if block.correlated else f"structure|{block.name}",
+                         prior_description(block)))
+        elif block.correlated:
             rows.append((label(block.corr_name),
                          f"LKJ(eta: {bambi.backend.lkj_eta:g}) on the correlation matrix"))
     for name, comp in bambi.marginal_parameters.items():

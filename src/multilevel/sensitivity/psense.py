@@ -84,7 +84,9 @@ def log_prior(fit) -> list[str]:
         post = fit.posterior
         extra = {}
         component = bambi.conditional_parameters[bambi.family.likelihood.parent]
-        for block in (b for b in fit.built.blocks if b.correlated):
+        # (structured blocks' SDs and correlation parameters are free variables whose log
+        # priors Bambi computes: multilevel.bayes.structures)
+        for block in (b for b in fit.built.blocks if b.correlated and b.structure is None):
             for name in block.bambi_terms:
                 scale = _sd_scale(component.group_specific_terms[name], block)
                 sd = post[f"{name}_sigma"]
