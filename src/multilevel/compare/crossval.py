@@ -28,7 +28,7 @@ from multilevel.compare.errors import ParetoKWarning
 from multilevel.compare import refit as refits  # refits.run_jobs: the swappable executor
 from multilevel.compare.refit import make_folds, make_jobs
 from multilevel.compare.infocrit import log_likelihood_array
-from multilevel.errors import ComparisonError
+from multilevel.errors import ComparisonError, warn
 
 HIGH_K = ("warn", "reloo", "moment_match", "kfold")
 K_THRESHOLD = 0.7
@@ -164,7 +164,7 @@ def loo(fit, *, high_k: str = "warn", k_threshold: float = K_THRESHOLD, k_folds:
             f"{name}: {len(bad)} observation(s) with Pareto k > {k_threshold} (rows {_rows(rows)}); "
             "PSIS-LOO is unreliable for them. Resolve with high_k='reloo', 'moment_match' or 'kfold'."
         )
-        warnings.warn(result.notes[-1], ParetoKWarning, stacklevel=2)
+        warn(result.notes[-1], ParetoKWarning)
         return result
     if high_k == "reloo":
         return _reloo(fit, base, bad, result, refit, name)
@@ -210,7 +210,7 @@ def _moment_match(fit, base, bad, result, name):
         + (" — use high_k='reloo' or 'kfold' for those." if left else ".")
     )
     if left:
-        warnings.warn(result.notes[-1], ParetoKWarning, stacklevel=3)
+        warn(result.notes[-1], ParetoKWarning)
     return result
 
 
