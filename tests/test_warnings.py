@@ -19,7 +19,12 @@ import xarray as xr
 
 import multilevel as ml
 from multilevel.bayes.convergence import convergence_report
-from multilevel.errors import PACKAGE_DIR, ConvergenceWarning, DataWarning, SingularFitWarning
+from multilevel.errors import (
+    PACKAGE_DIR,
+    ConvergenceWarning,
+    DataWarning,
+    SingularFitWarning,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = str(Path(__file__).resolve())

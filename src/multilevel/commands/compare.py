@@ -38,7 +38,8 @@ def add_arguments(parser) -> None:
         parser.add_argument(f"--{flag.replace('_', '-')}", type=int, dest=flag,
                             help=f"{key} of the refits (default: as the fit)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                        help="the sampler's progress bar (default: on in a terminal)")
+                        help="the sampler's progress bar and a line per K-fold fold or reloo "
+                        "refit (default: on in a terminal)")
 
 
 def run(args) -> int:
@@ -79,8 +80,10 @@ def run(args) -> int:
              if getattr(args, flag) is not None}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)  # ParetoKWarning names its model
+        # a line per fold or refit on a terminal; nothing into a pipe or log file
         result = ml.compare(fits, high_k=args.high_k, k_folds=args.k_folds, group_by=args.group_by,
-                            refit=refit or None, weights=args.weights)
+                            refit=refit or None, weights=args.weights,
+                            progress=args.progress is not False and sys.stderr.isatty())
     messages += [str(w.message) for w in caught]
     text = result.to_markdown()
     with atomic_folder(out, protect=protect) as folder:
