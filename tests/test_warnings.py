@@ -161,3 +161,18 @@ def test_no_blas_notice_once_the_bayesian_backend_is_loaded():
     assert "flags" in done.stdout
     assert "could not link to a BLAS" not in done.stderr
     assert "Warning" not in done.stderr
+
+
+@pytest.mark.slow
+def test_prior_predictive_draws_log_nothing(bayes_ss_intercept, capfd, caplog):
+    """PyMC logs "Sampling: [names]" for every prior draw (notebooks showed it under each
+    prior predictive check); the package's prior draws are quiet, its warnings not."""
+    import logging
+
+    with caplog.at_level(logging.INFO):
+        idata = bayes_ss_intercept.prior_predictive(draws=20, seed=1)
+    assert idata["prior_predictive"]["Reaction"].shape == (1, 20, 180)
+    assert not [r for r in caplog.records if r.name.startswith("pymc") and r.levelno < logging.WARNING]
+    captured = capfd.readouterr()
+    assert "Sampling:" not in captured.out + captured.err
+    assert logging.getLogger("pymc").level == logging.NOTSET or logging.getLogger("pymc").level <= logging.INFO
