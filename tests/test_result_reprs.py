@@ -197,3 +197,21 @@ def test_bayes_fit_repr_and_html():
     table = fit._interval_table(0.95, "eti")
     assert f"{table.loc['Days', 'estimate']:.4g}" in cells.cells
     assert "sd__(Intercept)|Subject" in cells.cells
+
+
+# ------------------------------------------------------------------ convergence reports
+def test_convergence_reports_print_the_verdict_and_the_checks(reml_fits):
+    from multilevel.bayes.convergence import ConvergenceReport
+
+    table = pd.DataFrame({"value": [1.0102, 677.3], "threshold": ["<= 1.01", ">= 400"], "passed": [False, True]},
+                         index=pd.Index(["max R-hat", "min ESS (bulk, tail)"], name="check"))
+    report = ConvergenceReport(ok=False, problems=["R-hat above 1.01 for recipeB: run longer."], table=table)
+    text = repr(report)
+    assert not text.startswith("ConvergenceReport(") and "table=" not in text
+    assert text.startswith("Convergence problems:\n  - R-hat above 1.01 for recipeB")
+    assert "max R-hat" in text and "1.01" in text
+    cells = parse(report._repr_html_())
+    assert cells.tables == 1 and {"max R-hat", "<= 1.01", "False"} <= set(cells.cells)
+    freq = ml.diagnostics.check_convergence(reml_fits[1])
+    assert repr(freq).startswith("Convergence: no problems") and "FreqConvergenceReport(" not in repr(freq)
+    assert parse(freq._repr_html_()).tables == 1

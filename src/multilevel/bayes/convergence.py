@@ -42,6 +42,18 @@ class ConvergenceReport:
             return f"Convergence: no problems ({checked})."
         return "Convergence problems:\n" + "\n".join(f"  - {p}" for p in self.problems)
 
+    def __repr__(self) -> str:   # the verdict and the checks, not the dataclass's fields
+        from multilevel.display import text_table
+
+        return f"{self}\n\n{text_table(self.table)}" if len(self.table) else str(self)
+
+    def _repr_html_(self) -> str:
+        from multilevel.display import html_pre, html_section, html_table
+
+        title = "Convergence: no problems" if self.ok else "Convergence problems"
+        parts = [] if self.ok else [(None, html_pre("\n".join(f"- {p}" for p in self.problems)))]
+        return html_section(title, parts + [("Checks", html_table(self.table))])
+
 
 def convergence_report(idata, summary: pd.DataFrame, max_treedepth: int = 10, *,
                        group_effects: bool = True, target_accept: float | None = None,
