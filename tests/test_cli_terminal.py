@@ -248,3 +248,19 @@ def test_compare_prints_a_table_sized_to_the_terminal(tmp_path):
     assert out.startswith("Model comparison: 2 models") and "|---" not in out
     assert "1763.939" in out and "refitted with ML" in out
     assert (tmp_path / "cmp" / "table.md").read_text().startswith("## Model comparison")
+
+
+@pytest.mark.parametrize("options, says", [
+    (["--k-folds", "5"], "--k-folds: set(s) the folds of --high-k kfold, not of --high-k warn"),
+    (["--group-by", "Subject", "--high-k", "reloo"], "--group-by: set(s) the folds of --high-k kfold"),
+    (["--refit-draws", "200"], "--refit-draws: --high-k warn runs no refits"),
+    (["--refit-chains", "2", "--high-k", "moment_match"], "--high-k moment_match runs no refits"),
+])
+def test_compare_options_the_chosen_fix_would_not_use_are_refused_before_fitting(
+        options, says, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(ml, "fit", lambda *a, **k: pytest.fail("fitted before refusing"))
+    code = main(["compare", str(MODELS / "sleepstudy-intercept.toml"), str(MODELS / "sleepstudy.toml"),
+                 "--out", str(tmp_path / "cmp"), *options])
+    assert code == 1
+    assert says in capsys.readouterr().err
+    assert not (tmp_path / "cmp").exists()

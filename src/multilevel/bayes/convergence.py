@@ -45,14 +45,14 @@ class ConvergenceReport:
     def __repr__(self) -> str:   # the verdict and the checks, not the dataclass's fields
         from multilevel.display import text_table
 
-        return f"{self}\n\n{text_table(self.table)}" if len(self.table) else str(self)
+        return f"{self}\n\n{text_table(self.table, digits=5)}" if len(self.table) else str(self)
 
     def _repr_html_(self) -> str:
         from multilevel.display import html_pre, html_section, html_table
 
         title = "Convergence: no problems" if self.ok else "Convergence problems"
         parts = [] if self.ok else [(None, html_pre("\n".join(f"- {p}" for p in self.problems)))]
-        return html_section(title, parts + [("Checks", html_table(self.table))])
+        return html_section(title, parts + [("Checks", html_table(self.table, digits=5))])
 
 
 def convergence_report(idata, summary: pd.DataFrame, max_treedepth: int = 10, *,

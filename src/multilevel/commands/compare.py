@@ -67,6 +67,7 @@ def run(args) -> int:
         raise SpecError(f"{', '.join(given)}: no spec here samples (methods "
                         f"{', '.join(sorted({s.method for s in specs}))}); these options apply only "
                         "to method = 'bayes' specs. Remove them.")
+    _refuse_unused_cv_options(args)
     out = args.out if args.out is not None else Path("runs") / ("compare-" + "-".join(names))
     protect = [p for spec in specs for p in (spec.path, spec.data_path())]
     check_target(out, protect=protect)   # before any fitting
@@ -97,6 +98,19 @@ def run(args) -> int:
         print(f"warning: {message}", file=sys.stderr)
     print(f"Wrote {out}/", file=sys.stderr)
     return 0
+
+
+def _refuse_unused_cv_options(args) -> None:
+    """Fold and refit options that the chosen --high-k would ignore, refused before fitting."""
+    folds = [flag for flag, value in (("--k-folds", args.k_folds), ("--group-by", args.group_by))
+             if value is not None]
+    if folds and args.high_k != "kfold":
+        raise ComparisonError(f"{', '.join(folds)}: set(s) the folds of --high-k kfold, not of "
+                              f"--high-k {args.high_k}. Add --high-k kfold, or remove them.")
+    refit = [f"--{flag.replace('_', '-')}" for flag in REFIT_OVERRIDES if getattr(args, flag) is not None]
+    if refit and args.high_k in ("warn", "moment_match"):
+        raise ComparisonError(f"{', '.join(refit)}: --high-k {args.high_k} runs no refits; these "
+                              "apply with --high-k reloo or kfold. Remove them, or choose one of those.")
 
 
 def _fit_kwargs(spec, args) -> dict:
