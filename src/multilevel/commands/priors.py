@@ -49,6 +49,8 @@ def prior_sets(spec) -> dict:
 
 
 def run(args) -> int:
+    from multilevel.commands.terminal import terminal_width
+    from multilevel.display import bullets
     from multilevel.report import atomic_folder
     from multilevel.report.runs import check_target
     from multilevel.sensitivity import compare_priors
@@ -87,9 +89,6 @@ def run(args) -> int:
         fig.savefig(folder / "posteriors.png", dpi=110, bbox_inches="tight")
         shutil.copyfile(spec.path, folder / "spec.toml")
     print(terminal_text(spec.name, result, flags))   # markdown only in table.md
-    from multilevel.commands.terminal import terminal_width
-    from multilevel.display import bullets
-
     width = terminal_width()
     for name, fit in result.fits.items():   # each fit's problems once, named by its prior
         if not fit.convergence.ok:
