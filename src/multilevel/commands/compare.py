@@ -94,8 +94,10 @@ def run(args) -> int:
         result.table.to_csv(folder / "table.csv")
         result.plot(folder / "plot.png")
     print(repr(result))   # sized to the terminal; the markdown is in table.md
+    from multilevel.commands.terminal import warning_text
+
     for message in messages:
-        print(f"warning: {message}", file=sys.stderr)
+        print(warning_text(message), file=sys.stderr)
     print(f"Wrote {out}/", file=sys.stderr)
     return 0
 

@@ -49,8 +49,7 @@ def prior_sets(spec) -> dict:
 
 
 def run(args) -> int:
-    from multilevel.commands.terminal import terminal_width
-    from multilevel.display import bullets
+    from multilevel.commands.terminal import warning_text
     from multilevel.report import atomic_folder
     from multilevel.report.runs import check_target
     from multilevel.sensitivity import compare_priors
@@ -89,14 +88,12 @@ def run(args) -> int:
         fig.savefig(folder / "posteriors.png", dpi=110, bbox_inches="tight")
         shutil.copyfile(spec.path, folder / "spec.toml")
     print(terminal_text(spec.name, result, flags))   # markdown only in table.md
-    width = terminal_width()
     for name, fit in result.fits.items():   # each fit's problems once, named by its prior
         if not fit.convergence.ok:
-            print(f"warning: {name}: convergence problems\n{bullets(fit.convergence.problems, width)}",
-                  file=sys.stderr)
+            print(warning_text(f"{name}: {fit.convergence}"), file=sys.stderr)
     for message in dict.fromkeys(str(w.message) for w in caught
                                  if not issubclass(w.category, ConvergenceWarning)):
-        print(bullets([f"warning: {message}"], width)[2:], file=sys.stderr)
+        print(warning_text(message), file=sys.stderr)
     print(f"Wrote {out}/", file=sys.stderr)
     return 0
 
