@@ -227,7 +227,8 @@ class BayesFit:
             innovation SD, see :mod:`multilevel.bayes.residuals`).
             Columns ``estimate, sd, lower, upper, r_hat, ess_bulk, ess_tail, mcse_mean``.
             ``attrs`` holds ``ci``, ``kind`` and ``convergence`` (the report's text); when
-            the report finds a problem, a :class:`ConvergenceWarning` with the fix is issued.
+            the report finds a problem that no warning has announced yet (a fit made with
+            ``check=False``), a :class:`ConvergenceWarning` with the fix is issued.
         """
         table = self._interval_table(ci, kind)
         table.attrs["convergence"] = str(self.check_convergence())
