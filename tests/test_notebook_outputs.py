@@ -8,7 +8,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from notebook_outputs import compare_cells, compare_notebooks, numbers_agree, pieces, tokens
+from notebook_outputs import (
+    compare_cells,
+    compare_notebooks,
+    numbers_agree,
+    pieces,
+    tokens,
+)
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pty_run import run_in_terminal, screen, widest
 
 import multilevel as ml
 from multilevel.compare import refit as refits
 from multilevel.distributed import run_jobs
-from pty_run import run_in_terminal, screen, widest
 
 ROOT = Path(__file__).resolve().parents[1]
 
