@@ -120,7 +120,7 @@ def test_kfold_refits_carry_the_offset_and_the_link(fits, monkeypatch):
 
     calls = []
     real = refit_module.run_jobs
-    monkeypatch.setattr(refit_module, "run_jobs", lambda jobs: calls.append(jobs) or real(jobs))
+    monkeypatch.setattr(refit_module, "run_jobs", lambda jobs, **kw: calls.append(jobs) or real(jobs, **kw))
     bayes, _ = fits["offset"]
     res = ml.compare.loo(bayes, high_k="kfold", k_folds=2,
                          refit={"draws": 300, "tune": 300, "chains": 2}, seed=3)

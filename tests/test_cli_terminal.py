@@ -6,14 +6,10 @@ Terminal behaviour is checked through a pseudo-terminal of a known size."""
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
-import pty
-import struct
 import subprocess
 import sys
-import termios
 import tomllib
 import warnings
 from pathlib import Path
@@ -21,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from pty_run import run_in_terminal, widest
 
 import multilevel as ml
 from multilevel.cli import main
@@ -29,37 +26,6 @@ from multilevel.spec import load_spec, parse_spec, spec_table, to_toml, with_sam
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
-
-
-def run_in_terminal(args, columns=72, cwd=None, timeout=300) -> tuple[int, str]:
-    """Run ``multilevel ARGS`` with stdin/stdout/stderr on a pseudo-terminal of ``columns``."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-    env["PYTHONPATH"] = str(ROOT / "src")
-    env["MPLBACKEND"] = "Agg"
-    proc = subprocess.Popen([sys.executable, "-m", "multilevel.cli", *args], stdin=slave,
-                            stdout=slave, stderr=slave, env=env, cwd=cwd, close_fds=True)
-    os.close(slave)
-    chunks = []
-    try:
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:   # EIO: the child closed the terminal
-                break
-            if not data:
-                break
-            chunks.append(data)
-    finally:
-        os.close(master)
-    code = proc.wait(timeout=timeout)
-    return code, b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
-
-
-def widest(text: str) -> int:
-    """The longest line, but the closing "Wrote PATH/" (a path is not wrapped)."""
-    return max(len(line) for line in text.splitlines() if not line.startswith("Wrote "))
 
 
 # ------------------------------------------------------------------ version and help
@@ -282,3 +248,19 @@ def test_compare_prints_a_table_sized_to_the_terminal(tmp_path):
     assert out.startswith("Model comparison: 2 models") and "|---" not in out
     assert "1763.939" in out and "refitted with ML" in out
     assert (tmp_path / "cmp" / "table.md").read_text().startswith("## Model comparison")
+
+
+@pytest.mark.parametrize("options, says", [
+    (["--k-folds", "5"], "--k-folds: set(s) the folds of --high-k kfold, not of --high-k warn"),
+    (["--group-by", "Subject", "--high-k", "reloo"], "--group-by: set(s) the folds of --high-k kfold"),
+    (["--refit-draws", "200"], "--refit-draws: --high-k warn runs no refits"),
+    (["--refit-chains", "2", "--high-k", "moment_match"], "--high-k moment_match runs no refits"),
+])
+def test_compare_options_the_chosen_fix_would_not_use_are_refused_before_fitting(
+        options, says, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(ml, "fit", lambda *a, **k: pytest.fail("fitted before refusing"))
+    code = main(["compare", str(MODELS / "sleepstudy-intercept.toml"), str(MODELS / "sleepstudy.toml"),
+                 "--out", str(tmp_path / "cmp"), *options])
+    assert code == 1
+    assert says in capsys.readouterr().err
+    assert not (tmp_path / "cmp").exists()

@@ -98,7 +98,7 @@ def test_high_k_rows_of_the_slopes_model_are_counted_and_named(cmp_warn, bayes_s
 def test_reloo_resolves_the_high_k_rows_with_exact_refits(ss_pair, monkeypatch):
     calls = []
     real = refit_module.run_jobs  # the executor seam: every refit goes through it
-    monkeypatch.setattr(refit_module, "run_jobs", lambda jobs: calls.append(jobs) or real(jobs))
+    monkeypatch.setattr(refit_module, "run_jobs", lambda jobs, **kw: calls.append(jobs) or real(jobs, **kw))
     cmp = ml.compare(ss_pair, high_k="reloo", refit=SMALL_REFIT)
     t = cmp.table
     res = cmp.loo["slopes"]
@@ -139,7 +139,7 @@ def test_moment_matching_reduces_high_k_without_refits(ss_pair):
 def test_kfold_with_group_by_leaves_whole_subjects_out(bayes_ss_intercept, monkeypatch):
     calls = []
     real = refit_module.run_jobs  # the executor seam: every refit goes through it
-    monkeypatch.setattr(refit_module, "run_jobs", lambda jobs: calls.append(jobs) or real(jobs))
+    monkeypatch.setattr(refit_module, "run_jobs", lambda jobs, **kw: calls.append(jobs) or real(jobs, **kw))
     res = ml.compare.loo(bayes_ss_intercept, high_k="kfold", group_by="Subject", k_folds=2,
                          refit={"draws": 200, "tune": 200, "chains": 2}, seed=4)
     assert res.method == "kfold(2)" and res.n_refits == 2

@@ -1,4 +1,7 @@
-"""Every notebook in notebooks/ runs top to bottom on a fresh kernel without an error.
+"""Every notebook in notebooks/ runs top to bottom on a fresh kernel without an error,
+and its text outputs are the committed ones (tests/notebook_outputs.py: deterministic
+numbers to 1e-6, cells tagged ``sampled`` by structure), so the notebooks on GitHub and
+in the documentation site show what the code gives today.
 
 The kernel is this interpreter: a ``python3`` kernelspec pointing at ``sys.executable``
 is put first on ``JUPYTER_PATH``, so a system-wide Jupyter cannot substitute another
@@ -15,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from notebook_outputs import REFRESH, compare_notebooks
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 KERNEL = "python3"
@@ -35,6 +39,7 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
     from nbclient import NotebookClient
 
     notebook = nbformat.read(path, as_version=4)
+    committed = nbformat.read(path, as_version=4)
     assert notebook.metadata["kernelspec"]["name"] == KERNEL
     _kernelspec_for_this_python(tmp_path / "jupyter", monkeypatch)
     # the notebook's own inline backend, as in Jupyter (CI exports MPLBACKEND=Agg)
@@ -49,6 +54,11 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
     assert all(cell.get("execution_count") for cell in code)
     assert not [out for cell in code for out in cell.outputs if out.output_type == "error"]
     assert code[-1].outputs[0]["text"].strip() == sys.executable
+    # the same execution, compared with what is committed (no second run)
+    notebook.cells.pop()
+    differences = compare_notebooks(notebook, committed)
+    assert not differences, (f"{path.name}: its committed outputs are not what it gives now; "
+                             + REFRESH.replace("NAME", path.stem) + ":\n" + "\n".join(differences))
 
 
 def _kernelspec_for_this_python(root: Path, monkeypatch) -> None:

@@ -69,6 +69,10 @@ def test_comparison_repr_is_a_table_not_the_dataclass(reml_fits):
     assert cells.tables == 1
     assert {"intercept", "slopes", "1763.939", "AIC", "Pr(>Chisq)"} <= set(cells.cells)
     assert "refitted with ML" in result._repr_html_()
+    # print(comparison) is the same plain table (markdown only through .to_markdown())
+    assert str(result) == text
+    assert "|---" not in str(result) and not str(result).startswith("#")
+    assert result.to_markdown().startswith("## Model comparison")
 
 
 def test_comparison_html_escapes_names():
@@ -94,6 +98,7 @@ def test_path_repr_is_compact_with_both_choices_and_the_coefficients():
     path = make_path()
     text = repr(path)
     assert len(text.splitlines()) < 20            # not the 60-row path
+    assert str(path) == text                      # print(path) too
     assert "ridge path: 12 prior scales x 5 coefficients" in text
     assert f"LOO choice: tau = {path.best_scale:.4g}" in text
     assert "scikit-learn CV: alpha = 0.25" in text
@@ -133,6 +138,24 @@ def test_prior_comparison_repr_puts_priors_side_by_side():
     days = next(line for line in text.splitlines() if line.startswith("Days"))
     assert re.search(r"10\.47 \[7\.4, 13\.5\]\s+2\.1 \[1\.2, 3\]", days)
     assert "-862.1" in text and "n_high_k" in text
+    assert str(make_prior_comparison()) == text   # print(result) too
+
+
+@pytest.mark.parametrize("width", [50, 72, 120])
+def test_compare_priors_terminal_text_is_plain_and_fits_the_terminal(width):
+    """What `multilevel compare-priors` prints: plain tables sized to the terminal; the
+    markdown (with its code fences and headings) only in table.md."""
+    from multilevel.commands.priors import terminal_text
+
+    result = make_prior_comparison()
+    flags = pd.DataFrame({"weak": ["ok", "ok", "ok"], "tight": ["ok", "prior-data conflict", "ok"]},
+                         index=result.summary.index)
+    text = terminal_text("sleepstudy-priors", result, flags, width=width)
+    assert "```" not in text and "##" not in text and "|" not in text
+    assert max(len(line) for line in text.splitlines()) <= width
+    assert text.startswith("sleepstudy-priors: posteriors under weak, tight")
+    for expected in ("10.47 [7.4, 13.5]", "-862.1", "prior-data conflict"):
+        assert expected in text
 
 
 def test_prior_comparison_html():
@@ -174,3 +197,21 @@ def test_bayes_fit_repr_and_html():
     table = fit._interval_table(0.95, "eti")
     assert f"{table.loc['Days', 'estimate']:.4g}" in cells.cells
     assert "sd__(Intercept)|Subject" in cells.cells
+
+
+# ------------------------------------------------------------------ convergence reports
+def test_convergence_reports_print_the_verdict_and_the_checks(reml_fits):
+    from multilevel.bayes.convergence import ConvergenceReport
+
+    table = pd.DataFrame({"value": [1.0102, 677.3], "threshold": ["<= 1.01", ">= 400"], "passed": [False, True]},
+                         index=pd.Index(["max R-hat", "min ESS (bulk, tail)"], name="check"))
+    report = ConvergenceReport(ok=False, problems=["R-hat above 1.01 for recipeB: run longer."], table=table)
+    text = repr(report)
+    assert not text.startswith("ConvergenceReport(") and "table=" not in text
+    assert text.startswith("Convergence problems:\n  - R-hat above 1.01 for recipeB")
+    assert "max R-hat" in text and "1.0102" in text   # not rounded onto its threshold
+    cells = parse(report._repr_html_())
+    assert cells.tables == 1 and {"max R-hat", "<= 1.01", "False"} <= set(cells.cells)
+    freq = ml.diagnostics.check_convergence(reml_fits[1])
+    assert repr(freq).startswith("Convergence: no problems") and "FreqConvergenceReport(" not in repr(freq)
+    assert parse(freq._repr_html_()).tables == 1

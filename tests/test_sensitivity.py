@@ -79,18 +79,4 @@ def test_prior_predictive(bayes_ss_intercept):
     assert len(fig.axes[0].lines) >= 21
 
 
-def test_cli_compare_priors_writes_a_run_folder(tmp_path, capsys):
-    from pathlib import Path
-
-    from multilevel.cli import main
-
-    spec = Path(__file__).resolve().parents[1] / "models" / "sleepstudy-priors.toml"
-    out = tmp_path / "priors"
-    assert main(["compare-priors", str(spec), "--out", str(out), "--draws", "300", "--tune", "500",
-                 "--params", "Days", "sigma"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == [".multilevel-run", "loo.csv", "posteriors.png", "sensitivity.csv",
-                                                     "spec.toml", "summary.csv", "table.md"]
-    printed = capsys.readouterr().out
-    assert "tight" in printed and "prior-data conflict" in printed
-    assert main(["fit", str(spec)]) == 1
-    assert "compare-priors" in capsys.readouterr().err
+# the command line (`multilevel compare-priors`): tests/test_progress.py, through a terminal

@@ -235,9 +235,11 @@ def _cmd_show(args) -> int:
 
 def _print_warnings(caught, content) -> None:
     """Each warning once on stderr; the convergence verdict is already in the printed table."""
+    from multilevel.commands.terminal import warning_text
+
     for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)):
         if message.strip() != content.convergence_text.strip():
-            print(f"warning: {message}", file=sys.stderr)
+            print(warning_text(message), file=sys.stderr)
 
 
 def _cmd_compare(args) -> int:

@@ -51,7 +51,9 @@ def text_table(table: pd.DataFrame, digits: int = 4, index: bool = True,
 
 
 def bullets(items: list[str], width: int | None = None) -> str:
-    """``- item`` lines wrapped to ``width`` (default: the terminal's), continued indented.
+    r"""``- item`` lines wrapped to ``width`` (default: the terminal's), continued indented;
+    an item's own indented ``- `` lines (a convergence report's problems) keep their
+    indentation and hang their continuations under their text.
 
     Examples
     --------
@@ -59,14 +61,23 @@ def bullets(items: list[str], width: int | None = None) -> str:
     - one two
       three four
     - five
+    >>> print(bullets(["fold 1: problems:\n  - R-hat too high for b"], width=20))
+    - fold 1: problems:
+        - R-hat too high
+          for b
     """
     import textwrap
 
     width = width or shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
-    return "\n".join(textwrap.fill(line, width, initial_indent="- " if i == 0 else "  ",
-                                    subsequent_indent="  ", break_long_words=False,
-                                    break_on_hyphens=False)
-                      for item in items for i, line in enumerate(item.splitlines()))
+    out = []
+    for item in items:
+        for i, line in enumerate(item.splitlines()):
+            body = line.lstrip(" ")
+            first = ("- " if i == 0 else "  ") + " " * (len(line) - len(body))
+            hang = " " * len(first) + ("  " if i > 0 and body.startswith("- ") else "")
+            out.append(textwrap.fill(body, width, initial_indent=first, subsequent_indent=hang,
+                                     break_long_words=False, break_on_hyphens=False))
+    return "\n".join(out)
 
 
 def html_table(table: pd.DataFrame, digits: int = 4, index: bool = True) -> str:

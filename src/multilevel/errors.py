@@ -6,6 +6,9 @@ Catch :class:`MultilevelError` to handle all of them.
 
 from __future__ import annotations
 
+import os
+import warnings
+
 __all__ = [
     "MultilevelError",
     "FormulaError",
@@ -19,6 +22,7 @@ __all__ = [
     "ConvergenceWarning",
     "SingularFitWarning",
     "DataWarning",
+    "warn",
 ]
 
 
@@ -68,3 +72,28 @@ class DataWarning(UserWarning):
 
 class RunFolderError(MultilevelError, OSError):
     """A run folder cannot be written: the target is not a run folder of ours, or not writable."""
+
+
+#: Frames in files under this folder are the package's own; a warning names the first
+#: frame outside it (the user's call), however deep inside the package it was issued.
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn(message: str, category: type[Warning] = UserWarning) -> None:
+    """Issue ``message`` attributed to the user's line, not to the package's file.
+
+    A fixed ``stacklevel`` is right for one call path only (``ml.fit`` → ... →
+    ``check_convergence`` is deeper than ``fit.summary()``); skipping every frame of
+    the package (Python 3.12's ``skip_file_prefixes``) points at the caller's code
+    from any entry. Python's default filter then shows a warning once per line.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn("check the data", DataWarning)
+    >>> caught[0].filename.startswith(PACKAGE_DIR)
+    False
+    """
+    warnings.warn(message, category, skip_file_prefixes=(PACKAGE_DIR,))

@@ -30,6 +30,38 @@ from multilevel.errors import PriorError
 LKJ_ETA = 1.0  # brms' default lkj(1): uniform over correlation matrices
 
 
+def quiet_blas_check() -> None:
+    """PyTensor's BLAS probe, made silent about a missing BLAS (at no cost).
+
+    PyTensor looks for a BLAS the first time a C function needs one (moment matching,
+    for one) and warns "PyTensor could not link to a BLAS" on pip installs without
+    one — into the user's output, from whatever call comes first, though it is a fact
+    of the environment (README, Performance). Resolving the flags up front costs
+    0.6 s per process; instead the probe (the ``blas__ldflags`` setting's lazy
+    default) is wrapped once to run under a filter for that one message. Where
+    PyTensor's config has another shape, nothing is changed.
+    """
+    import warnings
+
+    import pytensor
+
+    param = type(pytensor.config).__dict__.get("blas__ldflags")
+    probe = getattr(param, "_default", None)   # ConfigParam keeps its default there
+    if not callable(probe) or getattr(probe, "_multilevel_quiet", False):
+        return   # resolved already, set by the user, or another PyTensor
+
+    def quiet_probe():
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
+            return probe()
+
+    quiet_probe._multilevel_quiet = True
+    param._default = quiet_probe
+
+
+quiet_blas_check()
+
+
 class MultilevelPyMCModel(PyMCModel):
     """Bambi's PyMC backend with correlated blocks and coefficient-prior presets.
 

@@ -42,8 +42,22 @@ class ConvergenceReport:
             return f"Convergence: no problems ({checked})."
         return "Convergence problems:\n" + "\n".join(f"  - {p}" for p in self.problems)
 
+    def __repr__(self) -> str:   # the verdict and the checks, not the dataclass's fields
+        from multilevel.display import text_table
 
-def convergence_report(idata, summary: pd.DataFrame, max_treedepth: int = 10) -> ConvergenceReport:
+        return f"{self}\n\n{text_table(self.table, digits=5)}" if len(self.table) else str(self)
+
+    def _repr_html_(self) -> str:
+        from multilevel.display import html_pre, html_section, html_table
+
+        title = "Convergence: no problems" if self.ok else "Convergence problems"
+        parts = [] if self.ok else [(None, html_pre("\n".join(f"- {p}" for p in self.problems)))]
+        return html_section(title, parts + [("Checks", html_table(self.table, digits=5))])
+
+
+def convergence_report(idata, summary: pd.DataFrame, max_treedepth: int = 10, *,
+                       group_effects: bool = True, target_accept: float | None = None,
+                       shrinkage: bool = False) -> ConvergenceReport:
     """Check R-hat, ESS, divergences, E-BFMI and tree depth of a sampled fit.
 
     Parameters
@@ -54,6 +68,25 @@ def convergence_report(idata, summary: pd.DataFrame, max_treedepth: int = 10) ->
         Per-parameter ``r_hat``, ``ess_bulk`` and ``ess_tail`` (as from ``BayesFit.summary``).
     max_treedepth : int
         The sampler's maximum tree depth (10 for PyMC and nutpie).
+    group_effects : bool
+        The model has group-level terms; without them the advice does not mention them.
+    target_accept : float, optional
+        The fit's NUTS target acceptance rate; the advice starts from it.
+    shrinkage : bool
+        The coefficients have a shrinkage prior (horseshoe, lasso, ...), whose funnel is
+        the usual cause of divergences in a model without group terms.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, xarray as xr
+    >>> coords = {"chain": [0, 1], "draw": np.arange(5)}
+    >>> post = xr.Dataset({"b": (("chain", "draw"), np.zeros((2, 5)))}, coords=coords)
+    >>> stats = xr.Dataset({"diverging": (("chain", "draw"), np.eye(2, 5, dtype=bool))}, coords=coords)
+    >>> idata = xr.DataTree.from_dict({"posterior": post, "sample_stats": stats})
+    >>> summary = pd.DataFrame({"r_hat": [1.0], "ess_bulk": [900.0], "ess_tail": [900.0]}, index=["b"])
+    >>> report = convergence_report(idata, summary, group_effects=False, target_accept=0.99)
+    >>> "group" in report.problems[0]
+    False
     """
     import arviz as az
 
@@ -82,11 +115,8 @@ def convergence_report(idata, summary: pd.DataFrame, max_treedepth: int = 10) ->
     divergences = int(np.asarray(stats["diverging"]).sum()) if stats is not None and "diverging" in stats else 0
     rows.append(("divergent transitions", divergences, "0", divergences == 0))
     if divergences:
-        problems.append(
-            f"{divergences} divergent transitions of {chains * draws}: raise target_accept "
-            "(e.g. 0.95 or 0.99); if they persist, the posterior has a funnel — keep group effects "
-            "non-centred, use tighter priors on the SDs, or simplify the random-effects structure."
-        )
+        problems.append(f"{divergences} divergent transitions of {chains * draws}: "
+                        + _divergence_advice(group_effects, target_accept, shrinkage))
     if stats is not None and "energy" in stats:
         bfmi = np.atleast_1d(np.asarray(az.bfmi(np.asarray(stats["energy"], dtype=float))))
         low = float(np.min(bfmi))
@@ -94,7 +124,9 @@ def convergence_report(idata, summary: pd.DataFrame, max_treedepth: int = 10) ->
         if low < BFMI_MIN:
             problems.append(
                 f"E-BFMI {low:.2f} < {BFMI_MIN}: the sampler explores the energy poorly. "
-                "Increase tune, or reparameterise (non-centred group effects, rescaled predictors)."
+                "Increase tune, or reparameterise ("
+                + ("non-centred group effects, " if group_effects else "")
+                + "rescaled predictors)."
             )
     depth = _tree_depth(stats)
     if depth is not None:
@@ -108,6 +140,27 @@ def convergence_report(idata, summary: pd.DataFrame, max_treedepth: int = 10) ->
             )
     table = pd.DataFrame(rows, columns=["check", "value", "threshold", "passed"]).set_index("check")
     return ConvergenceReport(ok=not problems, problems=problems, table=table)
+
+
+def _divergence_advice(group_effects: bool, target_accept: float | None, shrinkage: bool) -> str:
+    """What to do about divergences, for this model: its terms, prior and target_accept."""
+    if target_accept is None:
+        first = "raise target_accept (e.g. 0.95 or 0.99); if they persist, "
+    elif target_accept < 0.99:
+        higher = " or ".join(f"{t:g}" for t in (0.95, 0.99) if t > target_accept)
+        first = f"raise target_accept from {target_accept:g} (e.g. {higher}); if they persist, "
+    else:   # already high: raising it further rarely helps
+        first = f"at target_accept {target_accept:g} already, "
+    if group_effects:
+        cure = ("keep group effects non-centred, use tighter priors on the SDs, or simplify the "
+                "random-effects structure")
+    elif shrinkage:
+        cure = ("the shrinkage prior makes one where coefficients near zero meet a small global "
+                "scale: a regularized horseshoe (ml.priors.regularized_horseshoe) or a ridge prior "
+                "has a milder one; or rescale the predictors")
+    else:
+        cure = "rescale the predictors or use tighter priors on the coefficients"
+    return f"{first}the posterior has a funnel — {cure}."
 
 
 def _tree_depth(stats):

@@ -65,7 +65,11 @@ class BuiltModel:
         """
         import pymc as pm
 
-        with warnings.catch_warnings():
+        from multilevel.bayes.sampling import _quiet_sampler_logs as quiet_sampler_logs
+
+        # PyMC logs "Sampling: [names]" on every call: not the user's business (its
+        # warnings still show)
+        with warnings.catch_warnings(), quiet_sampler_logs(True):
             # ar1/cs likelihoods draw through numpy (multilevel.bayes.residuals.simulate),
             # which numba runs in object mode: correct, only slower
             warnings.filterwarnings("ignore", message="Numba will use object mode to run CustomDist",

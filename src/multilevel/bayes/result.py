@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -14,7 +13,7 @@ from multilevel.bayes.convergence import ConvergenceReport, convergence_report
 from multilevel.bayes.model import BuiltModel
 from multilevel.bayes.residuals import PARAMS as RESIDUAL_PARAMS
 from multilevel.bayes.sampling import SamplingSettings
-from multilevel.errors import ConvergenceWarning, FitError
+from multilevel.errors import ConvergenceWarning, FitError, warn
 from multilevel.formula.families import AUXILIARY  # the likelihood's parameters besides the mean
 
 CI_KINDS = ("eti", "hdi")
@@ -47,6 +46,8 @@ class BayesFit:
     idata: object = field(repr=False)
     settings: SamplingSettings
     timings: dict = field(default_factory=dict)
+    # the ConvergenceWarning was issued: once per fit (at the fit), not again by summary()
+    _warned: bool = field(default=False, init=False, repr=False, compare=False)
 
     # --------------------------------------------------------------- basics
     @property
@@ -232,10 +233,11 @@ class BayesFit:
             innovation SD, see :mod:`multilevel.bayes.residuals`).
             Columns ``estimate, sd, lower, upper, r_hat, ess_bulk, ess_tail, mcse_mean``.
             ``attrs`` holds ``ci``, ``kind`` and ``convergence`` (the report's text); when
-            the report finds a problem, a :class:`ConvergenceWarning` with the fix is issued.
+            the report finds a problem that no warning has announced yet (a fit made with
+            ``check=False``), a :class:`ConvergenceWarning` with the fix is issued.
         """
         table = self._interval_table(ci, kind)
-        table.attrs["convergence"] = str(self.check_convergence(stacklevel=3))
+        table.attrs["convergence"] = str(self.check_convergence())
         return table
 
     def _interval_table(self, ci: float, kind: str) -> pd.DataFrame:
@@ -256,13 +258,24 @@ class BayesFit:
     @cached_property
     def convergence(self) -> ConvergenceReport:
         """R-hat, ESS, divergences, E-BFMI and tree depth, with the fix for each problem."""
-        return convergence_report(self.idata, self._interval_table(0.95, "eti"))
+        priors = self.built.priors
+        return convergence_report(
+            self.idata, self._interval_table(0.95, "eti"),
+            group_effects=bool(self.design.reterms), target_accept=self.settings.target_accept,
+            shrinkage=hasattr(priors, "build_coefficients"))   # a coefficient (shrinkage) prior
 
-    def check_convergence(self, stacklevel: int = 2) -> ConvergenceReport:
-        """The convergence report; warns with :class:`ConvergenceWarning` if anything failed."""
+    def check_convergence(self) -> ConvergenceReport:
+        """The convergence report.
+
+        The first call that finds a problem (at the end of :func:`multilevel.fit`, or
+        later for a fit made with ``check=False``) issues a :class:`ConvergenceWarning`
+        with the fix, attributed to the user's line; later calls (``summary()``) return
+        the same report without repeating the warning.
+        """
         report = self.convergence
-        if not report.ok:
-            warnings.warn(str(report), ConvergenceWarning, stacklevel=stacklevel)
+        if not report.ok and not self._warned:
+            self._warned = True
+            warn(str(report), ConvergenceWarning)
         return report
 
     def _repr_head(self) -> str:

@@ -38,7 +38,8 @@ def add_arguments(parser) -> None:
         parser.add_argument(f"--{flag.replace('_', '-')}", type=int, dest=flag,
                             help=f"{key} of the refits (default: as the fit)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                        help="the sampler's progress bar (default: on in a terminal)")
+                        help="the sampler's progress bar and a line per K-fold fold or reloo "
+                        "refit (default: on in a terminal)")
 
 
 def run(args) -> int:
@@ -66,6 +67,7 @@ def run(args) -> int:
         raise SpecError(f"{', '.join(given)}: no spec here samples (methods "
                         f"{', '.join(sorted({s.method for s in specs}))}); these options apply only "
                         "to method = 'bayes' specs. Remove them.")
+    _refuse_unused_cv_options(args)
     out = args.out if args.out is not None else Path("runs") / ("compare-" + "-".join(names))
     protect = [p for spec in specs for p in (spec.path, spec.data_path())]
     check_target(out, protect=protect)   # before any fitting
@@ -79,8 +81,10 @@ def run(args) -> int:
              if getattr(args, flag) is not None}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)  # ParetoKWarning names its model
+        # a line per fold or refit on a terminal; nothing into a pipe or log file
         result = ml.compare(fits, high_k=args.high_k, k_folds=args.k_folds, group_by=args.group_by,
-                            refit=refit or None, weights=args.weights)
+                            refit=refit or None, weights=args.weights,
+                            progress=args.progress is not False and sys.stderr.isatty())
     messages += [str(w.message) for w in caught]
     text = result.to_markdown()
     with atomic_folder(out, protect=protect) as folder:
@@ -90,10 +94,25 @@ def run(args) -> int:
         result.table.to_csv(folder / "table.csv")
         result.plot(folder / "plot.png")
     print(repr(result))   # sized to the terminal; the markdown is in table.md
+    from multilevel.commands.terminal import warning_text
+
     for message in messages:
-        print(f"warning: {message}", file=sys.stderr)
+        print(warning_text(message), file=sys.stderr)
     print(f"Wrote {out}/", file=sys.stderr)
     return 0
+
+
+def _refuse_unused_cv_options(args) -> None:
+    """Fold and refit options that the chosen --high-k would ignore, refused before fitting."""
+    folds = [flag for flag, value in (("--k-folds", args.k_folds), ("--group-by", args.group_by))
+             if value is not None]
+    if folds and args.high_k != "kfold":
+        raise ComparisonError(f"{', '.join(folds)}: set(s) the folds of --high-k kfold, not of "
+                              f"--high-k {args.high_k}. Add --high-k kfold, or remove them.")
+    refit = [f"--{flag.replace('_', '-')}" for flag in REFIT_OVERRIDES if getattr(args, flag) is not None]
+    if refit and args.high_k in ("warn", "moment_match"):
+        raise ComparisonError(f"{', '.join(refit)}: --high-k {args.high_k} runs no refits; these "
+                              "apply with --high-k reloo or kfold. Remove them, or choose one of those.")
 
 
 def _fit_kwargs(spec, args) -> dict:

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import shutil
 import sys
+import warnings
 from pathlib import Path
 
-from multilevel.errors import SpecError
+from multilevel.errors import ConvergenceWarning, SpecError
 
 
 def add_arguments(parser) -> None:
@@ -48,6 +49,7 @@ def prior_sets(spec) -> dict:
 
 
 def run(args) -> int:
+    from multilevel.commands.terminal import warning_text
     from multilevel.report import atomic_folder
     from multilevel.report.runs import check_target
     from multilevel.sensitivity import compare_priors
@@ -64,9 +66,14 @@ def run(args) -> int:
     for key in ("draws", "tune", "chains", "seed"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
-    result = compare_priors(spec.formula, spec.load_data(), sets, family=spec.family, **settings)
+    # a line per finished fit on a terminal (no sampler bars: several fits would
+    # overwrite each other), nothing into a pipe or a log file
+    settings["progress"] = None if settings.get("progress") is not False and sys.stderr.isatty() else False
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)   # shown below, after the tables
+        result = compare_priors(spec.formula, spec.load_data(), sets, family=spec.family, **settings)
+        sensitivity = result.sensitivity()
     table = result.summary.round(4)
-    sensitivity = result.sensitivity()
     flags = sensitivity.xs("flag", axis=1, level=1).map(lambda f: f.split(":")[0])
     text = (f"# {spec.name}: posteriors under {', '.join(sets)}\n\n```\n{table.to_string()}\n```\n\n"
             f"## LOO\n\n```\n{result.loo.round(3).to_string()}\n```\n\n"
@@ -80,6 +87,33 @@ def run(args) -> int:
         (folder / "table.md").write_text(text)
         fig.savefig(folder / "posteriors.png", dpi=110, bbox_inches="tight")
         shutil.copyfile(spec.path, folder / "spec.toml")
-    print(text)
+    print(terminal_text(spec.name, result, flags))   # markdown only in table.md
+    for name, fit in result.fits.items():   # each fit's problems once, named by its prior
+        if not fit.convergence.ok:
+            print(warning_text(f"{name}: {fit.convergence}"), file=sys.stderr)
+    for message in dict.fromkeys(str(w.message) for w in caught
+                                 if not issubclass(w.category, ConvergenceWarning)):
+        print(warning_text(message), file=sys.stderr)
     print(f"Wrote {out}/", file=sys.stderr)
     return 0
+
+
+def terminal_text(name: str, result, flags, width: int | None = None) -> str:
+    """What ``compare-priors`` prints: the intervals, LOO and sensitivity flags per prior,
+    as plain tables no wider than the terminal (the markdown is in ``table.md``)."""
+    import textwrap
+
+    from multilevel.commands.terminal import format_table, terminal_width
+
+    width = width or terminal_width()
+    parts = [(f"{name}: posteriors under {', '.join(result.loo.index)}", None),
+             ("Posterior estimate [interval] per prior", result.intervals()),
+             ("LOO per prior", result.loo),
+             ("Power-scaling sensitivity (numbers in sensitivity.csv)", flags)]
+    lines = []
+    for heading, table in parts:
+        lines.append(textwrap.fill(heading, width, break_long_words=False))
+        if table is not None:
+            lines += ["", format_table(table, width=width)]
+        lines.append("")
+    return "\n".join(lines[:-1])

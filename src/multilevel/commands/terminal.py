@@ -94,3 +94,20 @@ def fit_text(content, width: int | None = None) -> str:
 def print_fit(content) -> None:
     """Print :func:`fit_text` to stdout."""
     print(fit_text(content))
+
+
+def warning_text(message: str, width: int | None = None) -> str:
+    r"""``warning: MESSAGE`` wrapped to the terminal, a multi-line message's own lines
+    (a convergence report's problems) indented under it.
+
+    Examples
+    --------
+    >>> print(warning_text("m: Convergence problems:\n  - R-hat above 1.01 for b", width=24))
+    warning: m:
+      Convergence problems:
+        - R-hat above 1.01
+          for b
+    """
+    from multilevel.display import bullets
+
+    return bullets([f"warning: {message}"], width or terminal_width())[2:]

@@ -28,7 +28,7 @@ from multilevel.compare.errors import ParetoKWarning
 from multilevel.compare import refit as refits  # refits.run_jobs: the swappable executor
 from multilevel.compare.refit import make_folds, make_jobs
 from multilevel.compare.infocrit import log_likelihood_array
-from multilevel.errors import ComparisonError
+from multilevel.errors import ComparisonError, warn
 
 HIGH_K = ("warn", "reloo", "moment_match", "kfold")
 K_THRESHOLD = 0.7
@@ -110,7 +110,7 @@ def psis_loo(fit, name: str = "model", var_name: str | None = None, data=None):
 
 def loo(fit, *, high_k: str = "warn", k_threshold: float = K_THRESHOLD, k_folds: int | None = None,
         group_by=None, refit: dict | None = None, seed: int | None = 0,
-        name: str = "model") -> LooResult:
+        name: str = "model", progress: bool | None = None) -> LooResult:
     """Leave-one-out cross-validation of a Bayesian fit, with a chosen fix for high Pareto k.
 
     Parameters
@@ -133,6 +133,9 @@ def loo(fit, *, high_k: str = "warn", k_threshold: float = K_THRESHOLD, k_folds:
         Seed of the random fold assignment.
     name : str
         The model's name in messages.
+    progress : bool, optional
+        A line on stderr per finished refit (reloo, K-fold); default: on when stderr
+        is a terminal, never elsewhere; ``False``: none.
 
     Returns
     -------
@@ -150,7 +153,8 @@ def loo(fit, *, high_k: str = "warn", k_threshold: float = K_THRESHOLD, k_folds:
     check_high_k(high_k, k_folds, group_by, refit)
     if high_k == "kfold":
         folds = make_folds(fit.nobs, k_folds, group_values(fit, group_by, name), seed)
-        return kfold(fit, folds, refit=refit, name=name, scheme=fold_scheme(group_by, k_folds))
+        return kfold(fit, folds, refit=refit, name=name, scheme=fold_scheme(group_by, k_folds),
+                     progress=progress)
     base = psis_loo(fit, name)
     k = np.asarray(base.pareto_k.values).reshape(-1)
     bad = np.flatnonzero(k > k_threshold)
@@ -164,18 +168,19 @@ def loo(fit, *, high_k: str = "warn", k_threshold: float = K_THRESHOLD, k_folds:
             f"{name}: {len(bad)} observation(s) with Pareto k > {k_threshold} (rows {_rows(rows)}); "
             "PSIS-LOO is unreliable for them. Resolve with high_k='reloo', 'moment_match' or 'kfold'."
         )
-        warnings.warn(result.notes[-1], ParetoKWarning, stacklevel=2)
+        warn(result.notes[-1], ParetoKWarning)
         return result
     if high_k == "reloo":
-        return _reloo(fit, base, bad, result, refit, name)
+        return _reloo(fit, base, bad, result, refit, name, progress)
     return _moment_match(fit, base, bad, result, name)
 
 
-def _reloo(fit, base, bad, result, refit, name):
+def _reloo(fit, base, bad, result, refit, name, progress=None):
     import arviz as az
 
     jobs = make_jobs(fit, [np.array([i]) for i in bad], [f"{name} row {i}" for i in bad], refit)
-    done = refits.run_jobs(jobs)
+    done = refits.run_jobs(jobs, progress=progress,
+                           label=f"{name}: exact LOO for {len(bad)} high-k row(s), refits")
     wrapper = _finished_refits(cv_data(fit.idata), done)
     result.elpd = az.reloo(wrapper, loo_orig=base, k_threshold=result.k_threshold, pointwise=True)
     result.method, result.high_k_left, result.n_refits = "psis+reloo", 0, len(done)
@@ -210,7 +215,7 @@ def _moment_match(fit, base, bad, result, name):
         + (" — use high_k='reloo' or 'kfold' for those." if left else ".")
     )
     if left:
-        warnings.warn(result.notes[-1], ParetoKWarning, stacklevel=3)
+        warn(result.notes[-1], ParetoKWarning)
     return result
 
 
@@ -226,10 +231,11 @@ def fold_scheme(group_by, k_folds) -> str:
 
 
 def kfold(fit, folds: np.ndarray, *, refit: dict | None = None, name: str = "model",
-          scheme: str = "given") -> LooResult:
+          scheme: str = "given", progress: bool | None = None) -> LooResult:
     """K-fold cross-validation with the given fold number (1..k) per row (``az.loo_kfold``).
 
     ``scheme`` only labels the result: ``"random"``, ``"grouped"``, ``"logo"`` or ``"given"``.
+    ``progress``: a line on stderr per finished fold (default: when stderr is a terminal).
     """
     import arviz as az
 
@@ -240,7 +246,8 @@ def kfold(fit, folds: np.ndarray, *, refit: dict | None = None, name: str = "mod
     ids = np.unique(folds)
     test_sets = [np.flatnonzero(folds == f) for f in ids]
     jobs = make_jobs(fit, test_sets, [f"{name} fold {f}" for f in ids], refit)
-    done = refits.run_jobs(jobs)
+    done = refits.run_jobs(jobs, progress=progress,
+                           label=f"{name}: {len(ids)}-fold cross-validation, folds")
     data = cv_data(fit.idata)
     wrapper = _finished_refits(data, done)
     elpd = az.loo_kfold(data, wrapper, pointwise=True, folds=folds)

@@ -88,17 +88,19 @@ def run_job(job: FitJob) -> JobResult:
                      seconds=time.perf_counter() - start, problems=problems)
 
 
-def run_jobs(jobs: list[FitJob]) -> list[JobResult]:
+def run_jobs(jobs: list[FitJob], progress: bool | None = None, label: str = "refits") -> list[JobResult]:
     """Run independent refits, results in the order of ``jobs``.
 
     Serial by default; on Dask inside ``with multilevel.distributed.using(client):``
     (see :func:`multilevel.distributed.run_jobs`). Every job runs even if one fails.
+    ``progress``: a line on stderr per finished refit, headed ``label`` (default: on
+    when stderr is a terminal).
     """
     from multilevel.distributed import JobsFailedError
     from multilevel.distributed import run_jobs as distributed_run_jobs
 
     try:
-        return distributed_run_jobs(jobs, run_job)
+        return distributed_run_jobs(jobs, run_job, progress=progress, label=label)
     except JobsFailedError as exc:  # keep this module's error type for callers
         raise ComparisonError(str(exc)) from exc
 

@@ -86,14 +86,11 @@ class Comparison:
                           + "</ul>"))
         return html_section(f"Model comparison: {len(self.table)} models", parts)
 
-    def __str__(self) -> str:
-        return self.to_markdown()
-
 
 def compare(fits: dict, *, high_k: str = "warn", k_threshold: float = K_THRESHOLD,
             k_folds: int | None = None, group_by=None, refit: dict | None = None,
             weights: str = "stacking", lrt="auto", frequentist: bool = True,
-            seed: int | None = 0) -> Comparison:
+            seed: int | None = 0, progress: bool | None = None) -> Comparison:
     """Compare models fit to the same data: LOO and WAIC beside AIC, BIC and LRT.
 
     Parameters
@@ -127,6 +124,10 @@ def compare(fits: dict, *, high_k: str = "warn", k_threshold: float = K_THRESHOL
         fits get an ML companion fitted on demand.
     seed : int, optional
         Seed of the fold assignment.
+    progress : bool, optional
+        Refits (``"reloo"``, ``"kfold"``) print a line on stderr per finished fold or
+        refit, named by model. Default: on when stderr is a terminal, never into a
+        pipe, a log or a notebook; ``False``: none.
 
     Returns
     -------
@@ -172,7 +173,7 @@ def compare(fits: dict, *, high_k: str = "warn", k_threshold: float = K_THRESHOL
     loo_results, waic_results = {}, {}
     if bayes:
         loo_results, waic_results = _bayesian(bayes, high_k, k_threshold, k_folds, group_by, refit,
-                                              seed)
+                                              seed, progress)
         table = table.join(_bayes_table(loo_results, waic_results, weights))
         notes += [n for r in loo_results.values() for n in r.notes]
         notes += [f"{name}: p_waic > 0.4 for {w.n_high_p} observation(s); WAIC is unreliable "
@@ -188,7 +189,7 @@ def compare(fits: dict, *, high_k: str = "warn", k_threshold: float = K_THRESHOL
     return Comparison(table=table, notes=notes, loo=loo_results, waic=waic_results)
 
 
-def _bayesian(bayes, high_k, k_threshold, k_folds, group_by, refit, seed):
+def _bayesian(bayes, high_k, k_threshold, k_folds, group_by, refit, seed, progress=None):
     folds = None
     if high_k == "kfold":
         first = next(iter(bayes.values()))
@@ -198,10 +199,10 @@ def _bayesian(bayes, high_k, k_threshold, k_folds, group_by, refit, seed):
     for name, fit in bayes.items():
         if folds is not None:  # the same folds for every model
             loo_results[name] = kfold(fit, folds, refit=refit, name=name,
-                                      scheme=fold_scheme(group_by, k_folds))
+                                      scheme=fold_scheme(group_by, k_folds), progress=progress)
         else:
             loo_results[name] = loo(fit, high_k=high_k, k_threshold=k_threshold, refit=refit,
-                                    name=name)
+                                    name=name, progress=progress)
         waic_results[name] = waic_from_array(log_likelihood_array(fit, None, name))
     return loo_results, waic_results
 

@@ -66,6 +66,18 @@ class FreqConvergenceReport:
             return "Convergence: no problems (optimizer, singularity, gradient, Hessian)."
         return "Convergence problems:\n" + "\n".join(f"  - {p}" for p in self.problems)
 
+    def __repr__(self) -> str:   # the verdict and the checks, not the dataclass's fields
+        from multilevel.display import text_table
+
+        return f"{self}\n\n{text_table(self.table, digits=5)}" if len(self.table) else str(self)
+
+    def _repr_html_(self) -> str:
+        from multilevel.display import html_pre, html_section, html_table
+
+        title = "Convergence: no problems" if self.ok else "Convergence problems"
+        parts = [] if self.ok else [(None, html_pre("\n".join(f"- {p}" for p in self.problems)))]
+        return html_section(title, parts + [("Checks", html_table(self.table, digits=5))])
+
 
 def check_convergence(fit, *, step: float = STEP, tol: float = GRAD_TOL):
     """Convergence report of a fit: lme4's checks for REML/ML, the sampler's for Bayesian fits.

@@ -13,12 +13,10 @@ Only numpy, pandas and formulae are used: no PyMC.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
-from multilevel.errors import DataError, DataWarning, FitError, FormulaError
+from multilevel.errors import DataError, DataWarning, FitError, FormulaError, warn
 from multilevel.formula import build_design, model_frame, parse_formula
 
 VIF_HIGH = 10.0      # the usual "serious collinearity" rule of thumb
@@ -156,7 +154,7 @@ def _gvif_table(V: np.ndarray, names: list[str], slices: dict[str, slice], inter
             "depend on where the variables are centred; centre them before reading the VIFs"
         )
     if caveats:
-        warnings.warn("; ".join(caveats) + ".", DataWarning, stacklevel=3)
+        warn("; ".join(caveats) + ".", DataWarning)
     notes = list(caveats)
     high = table.loc[table["VIF"] > VIF_HIGH, "term"].tolist()
     moderate = table.loc[(table["VIF"] > VIF_MODERATE) & (table["VIF"] <= VIF_HIGH), "term"].tolist()

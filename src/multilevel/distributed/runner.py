@@ -106,7 +106,7 @@ def using(client):
 
 def run_jobs(jobs: Iterable, fn: Callable | None = None, *, client=DEFAULT,
              errors: str = "raise", progress: bool | Callable | None = None,
-             n_workers: int | None = None) -> list:
+             n_workers: int | None = None, label: str = "jobs") -> list:
     """Apply ``fn`` to every job (serially or on Dask); results in the order of ``jobs``.
 
     Parameters
@@ -129,10 +129,14 @@ def run_jobs(jobs: Iterable, fn: Callable | None = None, *, client=DEFAULT,
         :class:`JobsFailedError` (which holds every result and every failure).
         ``"return"``: put a :class:`JobFailure` in the failed job's place.
     progress : bool or callable, optional
-        ``True``: a line on stderr as jobs finish. A callable gets
-        ``(done, total, failed)``. Default: on when stderr is a terminal.
+        ``True``: a line on stderr as jobs finish (on a terminal one line, rewritten
+        in place; elsewhere a line per job). A callable gets ``(done, total, failed)``.
+        Default: on when stderr is a terminal, off otherwise (a pipe, a log file, a
+        notebook).
     n_workers : int, optional
         Workers of a ``"local"`` cluster.
+    label : str
+        What the progress line counts (``"slopes: 10-fold cross-validation"``).
 
     Returns
     -------
@@ -152,7 +156,7 @@ def run_jobs(jobs: Iterable, fn: Callable | None = None, *, client=DEFAULT,
         raise FitError(f"errors must be 'raise' or 'return', got {errors!r}.")
     if client is DEFAULT:
         client = _CURRENT.get()
-    report = _reporter(progress, len(jobs))
+    report = _reporter(progress, len(jobs), label)
     with _open(client, n_workers=n_workers) as resolved:
         outcomes = _serial(jobs, fn, report) if resolved is None else _dask(jobs, fn, resolved, report)
     results, failures = [], []
@@ -236,10 +240,12 @@ def _open(client, n_workers: int | None = None):
         yield opened
 
 
-def _reporter(progress, total: int):
+def _reporter(progress, total: int, label: str = "jobs"):
     if progress is None:
         progress = sys.stderr.isatty()
     state = {"done": 0, "failed": 0, "start": time.perf_counter()}
+    if progress is True and total:   # at once: the first job may take minutes
+        _progress_line(f"{label}: 0/{total} done", False)
 
     def report(failed: bool) -> None:
         state["done"] += 1
@@ -248,11 +254,19 @@ def _reporter(progress, total: int):
             progress(state["done"], total, state["failed"])
         elif progress:
             elapsed = time.perf_counter() - state["start"]
-            end = "\n" if state["done"] == total else "\r"
-            print(f"jobs: {state['done']}/{total} done, {state['failed']} failed, "
-                  f"{elapsed:.0f} s", end=end, file=sys.stderr, flush=True)
+            _progress_line(f"{label}: {state['done']}/{total} done, {state['failed']} failed, "
+                           f"{elapsed:.0f} s", state["done"] == total)
 
     return report
+
+
+def _progress_line(text: str, last: bool) -> None:
+    """On a terminal the line is rewritten in place (cleared to its end); elsewhere each
+    update is a line of its own."""
+    if sys.stderr.isatty():
+        print(f"\r{text}\x1b[K", end="\n" if last else "", file=sys.stderr, flush=True)
+    else:
+        print(text, file=sys.stderr, flush=True)
 
 
 def _short(text: str, width: int = 80) -> str:

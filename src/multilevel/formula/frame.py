@@ -15,13 +15,12 @@ missing value in another column: when rows are dropped, the arguments of the for
 from __future__ import annotations
 
 import ast
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from multilevel.errors import DataError, DataWarning, FamilyError, FormulaError
+from multilevel.errors import DataError, DataWarning, FamilyError, FormulaError, warn
 from multilevel.formula.families import TRIALS_FAMILIES, check_family_response
 from multilevel.formula.namespace import safe_environment
 from multilevel.formula.parse import ParsedFormula, call_arguments, check_names, column_names
@@ -128,10 +127,10 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
                 f"{', '.join(map(repr, cols))}. Impute them (see multilevel.prepare) or pass "
                 "na='drop' to remove those rows."
             )
-        warnings.warn(
+        warn(
             f"Removed {n_dropped} of {len(frame)} rows with missing values in column(s) "
             f"{', '.join(map(repr, cols))} (lme4's na.omit).",
-            DataWarning, stacklevel=3,
+            DataWarning,
         )
         frame = frame.loc[~incomplete]
     if len(frame) == 0:

@@ -9,13 +9,12 @@ logLik, AIC and BIC include R's normalizing constants; ``deviance`` is R's
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from multilevel.errors import ConvergenceWarning
+from multilevel.errors import ConvergenceWarning, warn
 from multilevel.formula import Design
 from multilevel.freq.families import Family
 from multilevel.freq.ols import NoRandomEffects
@@ -151,9 +150,8 @@ def fit_glm(formula: str, design: Design, link: str | None = None) -> GLMFit:
                  null_deviance=family.deviance(null_eta, y, n), iterations=iterations,
                  irls_converged=converged, messages=messages, link=family.link)
     for message in messages:
-        warnings.warn(message, ConvergenceWarning if "separation" in message else UserWarning,
-                      stacklevel=4)
+        warn(message, ConvergenceWarning if "separation" in message else UserWarning)
     if not converged:
-        warnings.warn(f"IRLS did not converge in {IRLS_MAXIT} iterations for {formula!r} (complete "
-                      "separation or a mean at the boundary?).", ConvergenceWarning, stacklevel=4)
+        warn(f"IRLS did not converge in {IRLS_MAXIT} iterations for {formula!r} (complete "
+             "separation or a mean at the boundary?).", ConvergenceWarning)
     return fit

@@ -29,13 +29,13 @@ as glmer's default ``vcov`` (``use.hessian = TRUE``).
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from multilevel.errors import ConvergenceWarning, FitError, SpecError
+from multilevel.errors import warn as warn_user
 from multilevel.formula import Design
 from multilevel.freq.deviance import solve_pls
 from multilevel.freq.factor import lambda_t_times, lambda_times, make_factor, term_factors
@@ -347,9 +347,8 @@ def fit_glmm(formula: str, design: Design, rhoend: float | None = None, solver: 
         return fit
     warn_fit(fit)
     if fit.vcov_source != "hessian":
-        warnings.warn(f"The finite-difference Hessian is not positive definite; standard errors "
-                      f"come from R_X instead (lme4's fallback). {fit.formula}", ConvergenceWarning,
-                      stacklevel=3)
+        warn_user(f"The finite-difference Hessian is not positive definite; standard errors "
+                  f"come from R_X instead (lme4's fallback). {fit.formula}", ConvergenceWarning)
     return fit
 
 

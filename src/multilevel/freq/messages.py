@@ -3,9 +3,7 @@ singular fits — shared by the LMM, GLMM, GLM and least-squares paths."""
 
 from __future__ import annotations
 
-import warnings
-
-from multilevel.errors import ConvergenceWarning, SingularFitWarning
+from multilevel.errors import ConvergenceWarning, SingularFitWarning, warn
 from multilevel.formula import Design
 
 
@@ -20,15 +18,15 @@ def rank_message(design: Design) -> list[str]:
 def warn_fit(fit) -> None:
     """The fit's messages, non-convergence and singularity as warnings (lme4's messages)."""
     for message in fit.messages:
-        warnings.warn(message, UserWarning, stacklevel=4)
+        warn(message, UserWarning)
     if not fit.converged:
-        warnings.warn(f"The optimizer did not converge: {fit.optimizer_message}. Try rhoend=1e-12, "
-                      "rescaling predictors, or a simpler random-effects structure.",
-                      ConvergenceWarning, stacklevel=4)
+        warn(f"The optimizer did not converge: {fit.optimizer_message}. Try rhoend=1e-12, "
+             "rescaling predictors, or a simpler random-effects structure.",
+             ConvergenceWarning)
     if fit.singular:
-        warnings.warn(
+        warn(
             _singular_message(fit),
-            SingularFitWarning, stacklevel=4,
+            SingularFitWarning,
         )
 
 

@@ -105,7 +105,8 @@ def bootstrap_replicates(fit, nsim: int, seed: int | None = None, client=None,
         raise SpecError(f"nsim must be at least 2 for a bootstrap, got {nsim!r}.")
     ys = simulate_responses(fit, int(nsim), np.random.default_rng(seed))
     kwargs = {} if client is None else {"client": client}
-    blocks = run_jobs(_jobs(fit, ys, "parameters"), run_refits, progress=progress, **kwargs)
+    blocks = run_jobs(_jobs(fit, ys, "parameters"), run_refits, progress=progress,
+                      label=f"bootstrap: blocks of {CHUNK} refits", **kwargs)
     return np.vstack(blocks)
 
 
@@ -201,7 +202,8 @@ def bootstrap_lrt(small, large, nsim: int = 1000, seed: int | None = None, clien
     df = int(large.df - small.df)
     ys = simulate_responses(small, int(nsim), np.random.default_rng(seed))
     kwargs = {} if client is None else {"client": client}
-    ll = [np.vstack(run_jobs(_jobs(m, ys, "loglik"), run_refits, progress=progress, **kwargs))[:, 0]
+    ll = [np.vstack(run_jobs(_jobs(m, ys, "loglik"), run_refits, progress=progress,
+                             label=f"bootstrap LRT: blocks of {CHUNK} refits", **kwargs))[:, 0]
           for m in (small, large)]
     ref = 2.0 * (ll[1] - ll[0])
     ref = ref[np.isfinite(ref)]

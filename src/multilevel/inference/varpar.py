@@ -14,13 +14,12 @@ feeds Satterthwaite's degrees of freedom.
 
 from __future__ import annotations
 
-import warnings
 import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
-from multilevel.errors import ConvergenceWarning, SpecError
+from multilevel.errors import ConvergenceWarning, SpecError, warn
 from multilevel.inference import numderiv
 
 EIGEN_TOL = 1e-8  # lmerTest's tol for zero/negative Hessian eigenvalues
@@ -112,9 +111,9 @@ def varpar_info(fit) -> VarparInfo:
         jac = numderiv.jacobian(vcov, varpar)          # (p, p, k)
     evals, evecs = np.linalg.eigh(H)
     if np.any(evals < -EIGEN_TOL):
-        warnings.warn(f"The deviance's Hessian in (θ, σ) has negative eigenvalue(s) "
-                      f"{evals[evals < -EIGEN_TOL]}: the fit may not have converged, so "
-                      "Satterthwaite's df are unreliable.", ConvergenceWarning, stacklevel=3)
+        warn(f"The deviance's Hessian in (θ, σ) has negative eigenvalue(s) "
+             f"{evals[evals < -EIGEN_TOL]}: the fit may not have converged, so "
+             "Satterthwaite's df are unreliable.", ConvergenceWarning)
     pos = evals > EIGEN_TOL
     A = 2 * (evecs[:, pos] / evals[pos]) @ evecs[:, pos].T
     info = VarparInfo(beta=np.asarray(fit.pls.beta, float), vcov=vcov(varpar), varpar=varpar,

@@ -119,7 +119,7 @@ class PathResult:
 
 def regularization_path(formula: str, data: pd.DataFrame, kind: str = "ridge", scales=None, *,
                         draws: int = 500, tune: int = 500, chains: int = 2, seed: int = 1,
-                        ci: float = 0.9, client=DEFAULT) -> PathResult:
+                        ci: float = 0.9, client=DEFAULT, progress: bool | None = None) -> PathResult:
     """Fit the model across prior scales and choose the scale by LOO.
 
     Parameters
@@ -137,6 +137,9 @@ def regularization_path(formula: str, data: pd.DataFrame, kind: str = "ridge", s
     client : None, "local", str or distributed.Client
         Where the fits run (:func:`multilevel.distributed.run_jobs`): by default the
         client set by ``multilevel.distributed.using(...)``, else serially.
+    progress : bool, optional
+        A line on stderr per finished fit (one per scale and the learned-scale fit);
+        default: when stderr is a terminal; ``False``: none.
 
     Returns
     -------
@@ -163,7 +166,8 @@ def regularization_path(formula: str, data: pd.DataFrame, kind: str = "ridge", s
     jobs.append(functools.partial(_fit_summary, formula, data, KINDS[kind](None), settings, ci))
     from multilevel.distributed import run_jobs
 
-    results = run_jobs(jobs, client=client)
+    results = run_jobs(jobs, client=client, progress=progress,
+                       label=f"{kind} path: fits at {len(scales)} scales and a learned one")
     Z, _, sd = standardize(X)
     rows, loo_rows = [], []
     for scale, (summary, elpd, se) in zip(scales, results[:-1]):

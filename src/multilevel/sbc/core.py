@@ -106,7 +106,7 @@ def sbc(spec_or_formula, data=None, *, n: int = 100, seed: int = 0, family: str 
     client : None, "local", str or distributed.Client
         Where the replicates run (see :func:`multilevel.distributed.run_jobs`).
     progress : bool, optional
-        Show progress as replicates finish.
+        A line on stderr as replicates finish; default: when stderr is a terminal.
 
     Returns
     -------
@@ -141,7 +141,8 @@ def sbc(spec_or_formula, data=None, *, n: int = 100, seed: int = 0, family: str 
         jobs.append(SBCJob(index=i, formula=formula, data=replicate, truth=truth.iloc[i].to_dict(),
                            options={**fit_options, "seed": int(seed) + 1 + i}, thin=thin,
                            n_ranks=n_ranks))
-    outcomes = run_jobs(jobs, run_replicate, client=client, errors="return", progress=progress)
+    outcomes = run_jobs(jobs, run_replicate, client=client, errors="return", progress=progress,
+                        label="SBC replicates")
     return SBCResult.from_outcomes(outcomes, truth, n_ranks=n_ranks, bins=bins, formula=formula,
                                    seed=seed)
 

@@ -108,6 +108,8 @@ def compare_priors(formula: str, data, priors: dict, *, family: str = "gaussian"
         client set by ``multilevel.distributed.using(...)``, else serially.
     **settings
         Sampling settings shared by all fits (``draws``, ``tune``, ``chains``, ``seed``).
+        ``progress``: ``True`` draws each fit's progress bar too; ``False`` prints
+        nothing; by default a line on stderr per finished fit when stderr is a terminal.
 
     Examples
     --------
@@ -121,9 +123,11 @@ def compare_priors(formula: str, data, priors: dict, *, family: str = "gaussian"
 
     if not isinstance(priors, dict) or len(priors) < 2:
         raise PriorError("compare_priors needs a dict of at least two named priors.")
-    settings = {"progress": False, **settings}
+    progress = settings.get("progress")   # None: a line per fit on a terminal
+    settings = {**settings, "progress": bool(progress)}   # a sampler bar only when asked
     jobs = [functools.partial(_fit_one, formula, data, p, family, settings) for p in priors.values()]
-    fits = dict(zip(priors, run_jobs(jobs, client=client)))
+    fits = dict(zip(priors, run_jobs(jobs, client=client, progress=False if progress is False else None,
+                                     label=f"compare_priors: fits under {len(priors)} priors")))
     columns = {}
     loo_rows = []
     for name, fit in fits.items():
