@@ -21,6 +21,9 @@ TRUTH = {
     "hurdle_gamma": {"alpha": 4.0, "psi": 0.6},
     "beta_binomial": {"kappa": 10.0},
     "zero_inflated_binomial": {"psi": 0.7},
+    "wald": {"lam": 4.0},
+    "lognormal": {"sigma": 0.5},
+    "hurdle_lognormal": {"sigma": 0.5, "psi": 0.6},
 }
 TRIALS = 10   # the binomial families' trials per row (column n)
 
@@ -39,7 +42,8 @@ def simulate(family: str, groups: int = 20, per_group: int = 25, seed: int = 3) 
     eta = INTERCEPT + SLOPE * x + rng.normal(0, SD_GROUP, groups)[g]
     aux = TRUTH[family]
     mu = {"beta": special.expit, "laplace": lambda e: e, "beta_binomial": special.expit,
-          "zero_inflated_binomial": special.expit}.get(family, np.exp)(eta)
+          "zero_inflated_binomial": special.expit, "lognormal": lambda e: e,
+          "hurdle_lognormal": lambda e: e}.get(family, np.exp)(eta)
     if family == "beta":
         y = rng.beta(mu * aux["kappa"], (1 - mu) * aux["kappa"])
     elif family == "exponential":
@@ -70,6 +74,13 @@ def simulate(family: str, groups: int = 20, per_group: int = 25, seed: int = 3) 
         y = rng.binomial(TRIALS, rng.beta(mu * aux["kappa"], (1 - mu) * aux["kappa"]))
     elif family == "zero_inflated_binomial":
         y = np.where(rng.random(g.size) < aux["psi"], rng.binomial(TRIALS, mu), 0)
+    elif family == "wald":
+        y = rng.wald(mu, aux["lam"])
+    elif family == "lognormal":
+        y = rng.lognormal(mu, aux["sigma"])
+    elif family == "hurdle_lognormal":
+        amounts = rng.lognormal(mu, aux["sigma"])
+        y = np.where(rng.random(g.size) < aux["psi"], amounts, 0)
     else:
         raise ValueError(family)
     return pd.DataFrame({"y": np.asarray(y, dtype=float), "x": x, "g": [f"g{i}" for i in g],

@@ -36,6 +36,9 @@ POINTS = {
     "hurdle_gamma": (0.4, {"alpha": 3.0, "psi": 0.55}),
     "beta_binomial": (0.4, {"kappa": 8.0}),
     "zero_inflated_binomial": (0.4, {"psi": 0.65}),
+    "wald": (0.5, {"lam": 3.0}),
+    "lognormal": (0.5, {"sigma": 0.7}),
+    "hurdle_lognormal": (0.5, {"sigma": 0.7, "psi": 0.55}),
 }
 BINOMIAL = ("beta_binomial", "zero_inflated_binomial")
 DRAWS = 100_000
@@ -46,9 +49,13 @@ def _pymc_likelihood(family, eta, aux):
     import pymc as pm
     from bambi.defaults import get_builtin_family
 
+    from multilevel.bayes.translate import BAMBI_LINKS
+
     bambi_family = get_builtin_family(family)
     likelihood = bambi_family.likelihood
-    mu = float(bambi_family.link[likelihood.parent].linkinv(np.array([eta]))[0])
+    # our link where it differs from Bambi's (wald: log), as build_model passes it to Bambi
+    mu = (float(inverse_link(family, np.array([eta]))[0]) if family in BAMBI_LINKS
+          else float(bambi_family.link[likelihood.parent].linkinv(np.array([eta]))[0]))
     # float64 arrays: PyMC reads Python floats as float32 constants (as a fitted model does not)
     kwargs = {k: np.array(v, dtype=np.float64) for k, v in {likelihood.parent: mu, **aux}.items()}
     if family in BINOMIAL:   # Bambi's p(successes, trials): observed as (successes, n) pairs
@@ -130,6 +137,9 @@ BAD = [  # family, bad response values, message
     ("hurdle_poisson", [1.0, 0.5, 0.0], "non-negative whole counts"),
     ("hurdle_negativebinomial", [1.0, 1.5, 0.0], "non-negative whole counts"),
     ("hurdle_gamma", [1.0, -1.5, 0.0], "must be non-negative"),
+    ("wald", [1.0, 0.0, 0.5], "must be positive"),
+    ("lognormal", [1.0, -0.2, 0.5], "must be positive"),
+    ("hurdle_lognormal", [1.0, -1.5, 0.0], "must be non-negative"),
 ]
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from multilevel.bayes.translate import (
-    BAMBI_FAMILIES, Block, bambi_formula, blocks, translate_priors,
+    BAMBI_FAMILIES, BAMBI_LINKS, Block, bambi_formula, blocks, translate_priors,
 )
 from multilevel.errors import FamilyError, FormulaError, PriorError
 from multilevel.formula import Design, build_design, model_frame, parse_formula
@@ -148,7 +148,7 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
         model = bmb.Model(bambi_formula(parsed, trials=frame.trials is not None),
                           _numpy_columns(_categorical_strings(labelled_groups(parsed, frame.data))),
                           family=BAMBI_FAMILIES[frame.family],
-                          link=link, extra_namespace=dict(SAFE_FUNCTIONS),
+                          link=link or BAMBI_LINKS.get(frame.family), extra_namespace=dict(SAFE_FUNCTIONS),
                           noncentered=_noncentered(noncentered, design))
     component = model.conditional_parameters[model.family.likelihood.parent]
     block_list = blocks(design, component.group_specific_terms)

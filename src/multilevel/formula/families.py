@@ -22,6 +22,7 @@ AUXILIARY = {
     "zero_inflated_negativebinomial": ("alpha", "psi"), "hurdle_poisson": ("psi",),
     "hurdle_negativebinomial": ("alpha", "psi"), "hurdle_gamma": ("alpha", "psi"),
     "beta_binomial": ("kappa",), "zero_inflated_binomial": ("psi",),
+    "wald": ("lam",), "lognormal": ("sigma",), "hurdle_lognormal": ("sigma", "psi"),
 }
 # Families whose response is successes out of trials (cbind(s, f) or p(s, n)).
 TRIALS_FAMILIES = ("binomial", "beta_binomial", "zero_inflated_binomial")
@@ -31,6 +32,7 @@ TRIALS_FAMILIES = ("binomial", "beta_binomial", "zero_inflated_binomial")
 RESPONSE = {
     "gaussian": "real", "t": "real", "laplace": "real",
     "gamma": "positive", "exponential": "positive", "weibull": "positive",
+    "wald": "positive", "lognormal": "positive", "hurdle_lognormal": "nonnegative",
     "beta": "unit",
     "poisson": "counts", "negativebinomial": "counts", "zero_inflated_poisson": "counts",
     "zero_inflated_negativebinomial": "counts", "hurdle_poisson": "counts",

@@ -35,7 +35,8 @@ from multilevel.formula.validate import (
 FAMILIES = ("gaussian", "bernoulli", "binomial", "poisson", "t", "negativebinomial", "gamma",
             "beta", "exponential", "weibull", "laplace", "zero_inflated_poisson",
             "zero_inflated_negativebinomial", "hurdle_poisson", "hurdle_negativebinomial",
-            "hurdle_gamma", "beta_binomial", "zero_inflated_binomial")
+            "hurdle_gamma", "beta_binomial", "zero_inflated_binomial", "wald", "lognormal",
+            "hurdle_lognormal")
 NA_ACTIONS = ("drop", "error")
 # Derived binomial columns; formulae refuses identifiers that start with "_".
 SUCCESSES, TRIALS = "successes_", "trials_"

@@ -36,6 +36,9 @@ FAMILY_PARAMETERS = {
     "hurdle_gamma": ("mu", "alpha", "psi"),
     "beta_binomial": ("mu", "kappa"),
     "zero_inflated_binomial": ("p", "psi"),
+    "wald": ("mu", "lam"),
+    "lognormal": ("mu", "sigma"),
+    "hurdle_lognormal": ("mu", "sigma", "psi"),
 }
 RESERVED_ALWAYS = ("Intercept",)
 
