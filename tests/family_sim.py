@@ -85,3 +85,31 @@ def simulate(family: str, groups: int = 20, per_group: int = 25, seed: int = 3) 
         raise ValueError(family)
     return pd.DataFrame({"y": np.asarray(y, dtype=float), "x": x, "g": [f"g{i}" for i in g],
                          "n": float(TRIALS)})
+
+
+# ordinal families: y ~ x + (1 | g), P(y <= k) = logistic(threshold_k - eta) (cumulative) or
+# P(y = k | y >= k) = logistic(threshold_k - eta) (sratio), eta = 0.6 x + b_g
+ORDINAL_TRUTH = {"cumulative": (-1.0, 0.0, 1.2), "sratio": (-1.0, -0.3, 0.4)}
+ORDINAL_LEVELS = ("low", "mid", "high", "top")
+
+
+def ordinal_probabilities(family: str, eta: np.ndarray, thresholds) -> np.ndarray:
+    """P(y = k) per row and category (rows, K)."""
+    F = special.expit(np.asarray(thresholds)[None, :] - eta[:, None])
+    if family == "cumulative":
+        return np.column_stack([F[:, :1], np.diff(F, axis=1), 1 - F[:, -1:]])
+    survive = np.cumprod(1 - F, axis=1)
+    return np.column_stack([F[:, :1], F[:, 1:] * survive[:, :-1], survive[:, -1:]])
+
+
+def simulate_ordinal(family: str, groups: int = 20, per_group: int = 25, seed: int = 3) -> pd.DataFrame:
+    """Rows of y (an ordered Categorical of ORDINAL_LEVELS), x, g."""
+    rng = np.random.default_rng(seed)
+    g = np.repeat(np.arange(groups), per_group)
+    x = rng.normal(size=g.size)
+    eta = SLOPE * x + rng.normal(0, SD_GROUP, groups)[g]
+    p = ordinal_probabilities(family, eta, ORDINAL_TRUTH[family])
+    codes = (rng.random(g.size)[:, None] > p.cumsum(axis=1)).sum(axis=1)
+    y = pd.Categorical.from_codes(np.minimum(codes, len(ORDINAL_LEVELS) - 1),
+                                  categories=list(ORDINAL_LEVELS), ordered=True)
+    return pd.DataFrame({"y": y, "x": x, "g": [f"g{i}" for i in g]})

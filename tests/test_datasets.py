@@ -12,6 +12,7 @@ SHAPES = {
     "sleepstudy": (180, 3), "Dyestuff": (30, 2), "Pastes": (60, 4), "Penicillin": (144, 3),
     "cake": (270, 5), "cbpp": (56, 4), "grouseticks": (403, 7), "InstEval": (73421, 7),
     "VerbAgg": (7584, 9), "mtcars": (32, 11), "diabetes": (442, 11),
+    "Salamanders": (644, 9), "Owls": (599, 7), "USAirlines": (90, 6), "wine": (72, 6),
 }
 
 

@@ -17,7 +17,10 @@ pointwise log-likelihood (LOO, WAIC, K-fold) equals PyMC's to rounding
 * zero_inflated_binomial: ψ the probability of the Binomial(n, logistic(η)) component;
 * wald: mean μ = exp(η) (our link, not Bambi's 1/μ²), shape λ;
 * lognormal: log(y) ~ Normal(η, σ), E[y] = exp(η + σ²/2);
-* hurdle_lognormal: ψ the probability of y > 0, then LogNormal(η, σ).
+* hurdle_lognormal: ψ the probability of y > 0, then LogNormal(η, σ);
+* cumulative: y the category code 0..K-1, P(y <= k) = F(τ_k − η) with F logistic and the
+  thresholds τ (params ``threshold``, draws × (K − 1)); sratio: P(y = k | y >= k) = F(τ_k − η).
+  F is clipped into [ε, 1 − ε] as Bambi's logit link does.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from scipy import special
 FAMILIES = ("beta", "exponential", "weibull", "laplace", "zero_inflated_poisson",
             "zero_inflated_negativebinomial", "hurdle_poisson", "hurdle_negativebinomial",
             "hurdle_gamma", "beta_binomial", "zero_inflated_binomial", "wald", "lognormal",
-            "hurdle_lognormal")
+            "hurdle_lognormal", "cumulative", "sratio")
 _HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
 
 
@@ -52,6 +55,19 @@ def _zero_inflated(y, psi, count_logp):
 def _lognormal(y, mu, sigma):
     z = (np.log(y) - mu) / sigma
     return -np.log(y) - np.log(sigma) - _HALF_LOG_2PI - 0.5 * z * z
+
+
+def category_probabilities(family: str, eta: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+    """P(y = k) per draw, row and category, shape (*eta.shape, K), from η (draws, rows) and
+    the thresholds (draws, K − 1), computed as PyMC computes the likelihood Bambi builds."""
+    eps = np.finfo(np.float64).eps
+    F = special.expit(threshold[:, None, :] - eta[..., None])
+    F = np.where(F == 0, eps, np.where(F == 1, 1 - eps, F))
+    if family == "cumulative":
+        return np.concatenate([F[..., :1], F[..., 1:] - F[..., :-1], 1 - F[..., -1:]], axis=-1)
+    # sratio: F_k · Π_{j<k} (1 − F_j), the last category Π (1 − F_j)
+    survive = np.cumprod(1 - F, axis=-1)
+    return np.concatenate([F[..., :1], F[..., 1:] * survive[..., :-1], survive[..., -1:]], axis=-1)
 
 
 def _binomln(n, y):
@@ -125,6 +141,10 @@ def density(family: str, eta: np.ndarray, y: np.ndarray, params: dict,
             psi = params["psi"]
             positive = _lognormal(np.where(y == 0, 1.0, y), eta, params["sigma"])
             return np.where(y == 0, np.log1p(-psi), np.log(psi) + positive)
+        if family in ("cumulative", "sratio"):
+            probs = category_probabilities(family, eta, params["threshold"])
+            codes = np.broadcast_to(np.asarray(y, dtype=np.int64), eta.shape)
+            return np.log(np.take_along_axis(probs, codes[..., None], axis=-1)[..., 0])
     raise ValueError(f"no closed-form log-likelihood for the family {family!r}")
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 from multilevel.bayes import draws as D
 from multilevel.bayes.convergence import ConvergenceReport, convergence_report
 from multilevel.bayes.model import BuiltModel
+from multilevel.bayes.ordinal import threshold_names
 from multilevel.bayes.residuals import PARAMS as RESIDUAL_PARAMS
 from multilevel.bayes.sampling import SamplingSettings
 from multilevel.errors import ConvergenceWarning, FitError
@@ -203,8 +204,14 @@ class BayesFit:
                         data[f"cor__{block.cnms[i]}.{block.cnms[j]}|{group}"] = corr[..., i, j]
         # the residual correlation of ar1(time | g) / cs(1 | g) fits: ar1_phi, cs_rho
         for name in (*AUXILIARY.get(self.family, ()), *RESIDUAL_PARAMS.values()):
-            if name in self.posterior:
-                data[name] = np.asarray(self.posterior[name].values, dtype=float)
+            if name not in self.posterior:
+                continue
+            values = np.asarray(self.posterior[name].values, dtype=float)
+            if values.ndim == 3:   # ordinal thresholds: one row per boundary, R clm's "a|b"
+                for k, label in enumerate(threshold_names(self.design.frame.categories)):
+                    data[label] = values[..., k]
+            else:
+                data[name] = values
         return xr.Dataset({k: (("chain", "draw"), v) for k, v in data.items()})
 
     def summary(self, ci: float = 0.95, kind: str = "eti") -> pd.DataFrame:

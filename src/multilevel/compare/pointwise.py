@@ -93,7 +93,8 @@ def _new_group_variance(fit, newdata, shape) -> np.ndarray:
 def _param(fit, name):
     if name not in fit.posterior:
         raise ComparisonError(f"The {fit.family} fit lacks the parameter {name!r} in its posterior.")
-    return np.asarray(fit.posterior[name].values, dtype=float).reshape(-1, 1)
+    values = np.asarray(fit.posterior[name].values, dtype=float)
+    return values.reshape(values.shape[0] * values.shape[1], -1)   # ordinal thresholds: (draws, K - 1)
 
 
 def _weights(fit, newdata) -> np.ndarray | None:

@@ -9,6 +9,7 @@ posterior, with Bambi's default priors), and the summary lists them.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from multilevel.errors import DataError
 from multilevel.formula.validate import check_counts
@@ -23,7 +24,11 @@ AUXILIARY = {
     "hurdle_negativebinomial": ("alpha", "psi"), "hurdle_gamma": ("alpha", "psi"),
     "beta_binomial": ("kappa",), "zero_inflated_binomial": ("psi",),
     "wald": ("lam",), "lognormal": ("sigma",), "hurdle_lognormal": ("sigma", "psi"),
+    "cumulative": ("threshold",), "sratio": ("threshold",),
 }
+# Ordered categorical responses: thresholds (one per boundary between categories) take
+# the intercept's place.
+ORDINAL_FAMILIES = ("cumulative", "sratio")
 # Families whose response is successes out of trials (cbind(s, f) or p(s, n)).
 TRIALS_FAMILIES = ("binomial", "beta_binomial", "zero_inflated_binomial")
 
@@ -74,3 +79,68 @@ def check_family_response(y: np.ndarray, family: str, name: str) -> None:
             f"Response column {name!r} {need} for family {family!r}; {int(bad.sum())} row(s) "
             f"have other values ({shown}){hint}."
         )
+
+
+def discrete_response(family: str) -> bool:
+    """Whether the response takes whole values (counts, successes, 0/1, ordered categories):
+    posterior predictive checks draw bars for these, histograms otherwise."""
+    return (RESPONSE.get(family) == "counts" or family in TRIALS_FAMILIES
+            or family in ("bernoulli", *ORDINAL_FAMILIES))
+
+
+def ordinal_response(column: pd.Series, family: str, name: str) -> tuple[np.ndarray, tuple]:
+    """Category codes (0 .. K-1) and the categories in their order, of an ordinal response.
+
+    The order is the categories' order of an *ordered* pandas Categorical, or the numeric
+    order of whole numbers (ratings 1-5). Strings, unordered categoricals and booleans are
+    refused: their order would be a guess (alphabetical order puts "high" before "low").
+    Every category must occur and there must be at least three (two: family='bernoulli').
+
+    Examples
+    --------
+    >>> codes, levels = ordinal_response(pd.Series([3, 1, 2, 3]), "cumulative", "rating")
+    >>> codes.tolist(), levels
+    ([2.0, 0.0, 1.0, 2.0], (1, 2, 3))
+    """
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        if not column.dtype.ordered:
+            raise DataError(
+                f"Response column {name!r} is an unordered categorical; family {family!r} needs "
+                "the categories' order: make it ordered, e.g. "
+                f"data[{name!r}] = pd.Categorical(data[{name!r}], categories=[lowest, ..., highest], "
+                "ordered=True)."
+            )
+        levels = tuple(column.cat.categories)
+        codes = column.cat.codes.to_numpy()
+    elif pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        values = column.to_numpy(dtype=float)
+        if not np.all(np.isfinite(values)) or np.any(values != np.round(values)):
+            raise DataError(
+                f"Response column {name!r} has non-integer values; family {family!r} reads numbers "
+                "as ordered categories (ratings 1, 2, 3, ...): use whole numbers or an ordered "
+                "pandas Categorical."
+            )
+        numbers = np.unique(values)
+        levels = tuple(int(v) for v in numbers)
+        codes = np.searchsorted(numbers, values)
+    else:
+        raise DataError(
+            f"Response column {name!r} has type {column.dtype}; family {family!r} needs ordered "
+            "categories: an ordered pandas Categorical (pd.Categorical(values, categories=[lowest, "
+            "..., highest], ordered=True)) or whole numbers, whose numeric order is used."
+        )
+    counts = np.bincount(codes, minlength=len(levels))
+    if np.any(counts == 0):
+        empty = [str(levels[i]) for i in np.flatnonzero(counts == 0)]
+        raise DataError(
+            f"Response column {name!r}: categor{'y' if len(empty) == 1 else 'ies'} "
+            f"{', '.join(map(repr, empty))} of {list(map(str, levels))} ha{'s' if len(empty) == 1 else 've'} "
+            "no rows, so the thresholds around it are not identified. Drop it "
+            "(Series.cat.remove_unused_categories()) or merge it with a neighbour."
+        )
+    if len(levels) < 3:
+        raise DataError(
+            f"Response column {name!r} has {len(levels)} categories; family {family!r} needs at "
+            "least 3 (for two, use family='bernoulli')."
+        )
+    return codes.astype(float), levels

@@ -42,6 +42,9 @@ LINKS = {
     "wald": ("log",),   # not Bambi's 1/mu^2 (multilevel.bayes.translate.BAMBI_LINKS says why)
     "lognormal": ("identity",),   # η is the mean of log(y)
     "hurdle_lognormal": ("identity",),
+    # ordinal: P(y <= k) = logistic(threshold_k - η) (cumulative), P(y = k | y >= k) for sratio
+    "cumulative": ("logit",),
+    "sratio": ("logit",),
 }
 
 

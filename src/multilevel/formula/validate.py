@@ -39,6 +39,8 @@ FAMILY_PARAMETERS = {
     "wald": ("mu", "lam"),
     "lognormal": ("mu", "sigma"),
     "hurdle_lognormal": ("mu", "sigma", "psi"),
+    "cumulative": ("p", "threshold"),
+    "sratio": ("p", "threshold"),
 }
 RESERVED_ALWAYS = ("Intercept",)
 
