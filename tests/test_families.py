@@ -191,8 +191,28 @@ def test_family_names_and_unsupported_ones():
 
     assert check_family("zero_inflated_poisson") == "zero_inflated_poisson"
     assert check_family("ZeroInflatedPoisson") == "zero_inflated_poisson"
-    with pytest.raises(FamilyError, match="Unknown family 'cumulative'.*beta.*hurdle_gamma"):
-        check_family("cumulative")
+    with pytest.raises(FamilyError, match="Unknown family 'cumulatve'.*beta.*hurdle_gamma.*sratio"):
+        check_family("cumulatve")
+    assert check_family("HurdleLogNormal") == "hurdle_lognormal"
+
+
+@pytest.mark.parametrize(("family", "reason"), [
+    ("categorical", "one linear predictor per non-reference category"),
+    ("multinomial", "several count columns per row"),
+    ("dirichlet_multinomial", "several count columns per row"),
+    ("vonmises", "an angle"),
+    ("exgaussian", "not brought through"),
+    ("asymmetriclaplace", "quantile regression"),
+])
+def test_bambi_families_not_supported_say_why(family, reason):
+    from bambi.defaults.families import BUILTIN_FAMILIES
+    from multilevel.formula.frame import FAMILIES, check_family
+    from multilevel.formula.families import UNSUPPORTED
+
+    # every Bambi family is either fitted or refused with its reason
+    assert set(BUILTIN_FAMILIES) == set(FAMILIES) | set(UNSUPPORTED)
+    with pytest.raises(FamilyError, match=f"family='{family}' is not available: .*{reason}"):
+        check_family(family)
 
 
 # ------------------------------------------------------------------ sampled fits

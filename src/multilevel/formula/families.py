@@ -26,6 +26,30 @@ AUXILIARY = {
     "wald": ("lam",), "lognormal": ("sigma",), "hurdle_lognormal": ("sigma", "psi"),
     "cumulative": ("threshold",), "sratio": ("threshold",),
 }
+# Bambi 0.21 families this package does not fit, and why (check_family says so).
+UNSUPPORTED = {
+    "categorical": (
+        "it has one linear predictor per non-reference category (and group effects per "
+        "category), while this package's fixed effects, group-effect blocks, predictions and "
+        "log-likelihood hold one linear predictor per row. For ordered categories use "
+        "'cumulative' or 'sratio'; for unordered ones fit Bambi directly "
+        "(bambi.Model(..., family='categorical')) or one 'bernoulli' model per category "
+        "against a reference category"),
+    "multinomial": (
+        "its response is several count columns per row (Bambi's c(y1, y2, ...)), which an lme4 "
+        "formula's single response column does not express"),
+    "dirichlet_multinomial": (
+        "its response is several count columns per row (Bambi's c(y1, y2, ...)), which an lme4 "
+        "formula's single response column does not express"),
+    "vonmises": (
+        "its response is an angle: the mean lives on the circle (tan-half link), while this "
+        "package's predictions, posterior predictive checks and effects treat the response as "
+        "a line"),
+    "exgaussian": "it is not brought through the package's path yet (use 'gaussian', 't' or 'lognormal')",
+    "asymmetriclaplace": (
+        "it is quantile regression (a fixed quantile q), which the package's predictions and "
+        "summaries do not represent yet"),
+}
 # Ordered categorical responses: thresholds (one per boundary between categories) take
 # the intercept's place.
 ORDINAL_FAMILIES = ("cumulative", "sratio")

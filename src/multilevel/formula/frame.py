@@ -23,7 +23,7 @@ import pandas as pd
 
 from multilevel.errors import DataError, DataWarning, FamilyError, FormulaError
 from multilevel.formula.families import (
-    ORDINAL_FAMILIES, TRIALS_FAMILIES, check_family_response, ordinal_response,
+    ORDINAL_FAMILIES, TRIALS_FAMILIES, UNSUPPORTED, check_family_response, ordinal_response,
 )
 from multilevel.formula.namespace import safe_environment
 from multilevel.formula.parse import ParsedFormula, call_arguments, check_names, column_names
@@ -80,6 +80,9 @@ def check_family(family: str) -> str:
                "negbinomial": "negativebinomial", "negbin": "negativebinomial"}
     aliases.update({f.replace("_", ""): f for f in FAMILIES})   # zero_inflated_poisson, ziPoisson...
     name = aliases.get(name, name)
+    unsupported = {f.replace("_", ""): f for f in UNSUPPORTED}
+    if name in unsupported:
+        raise FamilyError(f"family={family!r} is not available: {UNSUPPORTED[unsupported[name]]}.")
     if name not in FAMILIES:
         raise FamilyError(
             f"Unknown family {family!r}. Use one of: {', '.join(FAMILIES)}."
