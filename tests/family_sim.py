@@ -26,6 +26,10 @@ TRUTH = {
     "hurdle_lognormal": {"sigma": 0.5, "psi": 0.6},
 }
 TRIALS = 10   # the binomial families' trials per row (column n)
+# wald: seed 3's data have an ML slope of 0.533 (group effects as fixed factors, scipy),
+# 2.7 standard errors below the truth 0.6 (seeds 4 and 5: 0.575, 0.630), so the 99 %
+# interval of any correct fit misses it; wald data are drawn with seed 4
+SEEDS = {"wald": 4}
 
 
 def formula(family: str) -> str:
@@ -35,8 +39,8 @@ def formula(family: str) -> str:
 
 
 def simulate(family: str, groups: int = 20, per_group: int = 25, seed: int = 3) -> pd.DataFrame:
-    """Rows of y, x, g with η = 0.3 + 0.6 x + b_g, b_g ~ N(0, 0.5²)."""
-    rng = np.random.default_rng(seed)
+    """Rows of y, x, g with η = 0.3 + 0.6 x + b_g, b_g ~ N(0, 0.5²) (seed: see SEEDS)."""
+    rng = np.random.default_rng(SEEDS.get(family, seed))
     g = np.repeat(np.arange(groups), per_group)
     x = rng.normal(size=g.size)
     eta = INTERCEPT + SLOPE * x + rng.normal(0, SD_GROUP, groups)[g]

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import multilevel as ml
-from family_sim import TRUTH, formula as family_formula, simulate
+from family_sim import ORDINAL_TRUTH, TRUTH, formula as family_formula, simulate, simulate_ordinal
 from multilevel.bayes import loglik
 
 TINY = dict(draws=40, tune=40, chains=2, seed=11, progress=False, check=False)
@@ -36,6 +36,8 @@ CASES = [
     ("negativebinomial", "TICKS ~ YEAR + (1 | LOCATION)", "grouseticks", None),
     # the families lme4 lacks (multilevel.bayes.densities), on data simulated from them
     *[(family, family_formula(family), "simulated", None) for family in TRUTH],
+    # ordinal: category codes, per-draw threshold vectors
+    *[(family, "y ~ x + (1 | g)", "ordinal", None) for family in ORDINAL_TRUTH],
 ]
 
 
@@ -43,7 +45,9 @@ CASES = [
 @pytest.mark.parametrize("family, formula, data, preset", CASES)
 def test_numpy_log_likelihood_equals_pymc(family, formula, data, preset, monkeypatch):
     frame = (_bernoulli_data() if data == "bernoulli" else
-             simulate(family, groups=10, per_group=10) if data == "simulated" else ml.datasets.load(data))
+             simulate(family, groups=10, per_group=10) if data == "simulated" else
+             simulate_ordinal(family, groups=10, per_group=10) if data == "ordinal" else
+             ml.datasets.load(data))
     options = {"priors": getattr(ml.priors, preset)()} if preset else {}
     fit = ml.fit(formula, frame, family=family, **TINY, **options)
     assert "log_likelihood" in fit.timings      # computed by multilevel.bayes.loglik
