@@ -39,8 +39,9 @@ CASES = [
     # against PyMC's in test_families, which keeps this test's time)
     *[(family, family_formula(family), "simulated", None) for family in TRUTH
       if family not in ("wald", "lognormal", "hurdle_lognormal")],
-    # ordinal: category codes and per-draw threshold vectors (sratio takes the same path)
-    ("cumulative", "y ~ x + (1 | g)", "ordinal", None),
+    # ordinal: category codes and per-draw threshold vectors (sratio takes the same path),
+    # no fixed-effect column at all (the thresholds replace the intercept)
+    ("cumulative", "y ~ 1 + (1 | g)", "ordinal", None),
 ]
 
 

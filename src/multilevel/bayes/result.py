@@ -93,7 +93,9 @@ class BayesFit:
     def fixef_draws(self) -> pd.DataFrame:
         """Posterior draws of the fixed effects (one row per draw, lme4 names)."""
         values = D.fixef_draws(self.posterior, self.built.bambi, self.design)
-        return pd.DataFrame(values.reshape(-1, values.shape[2]), columns=self.design.x_names)
+        # explicit row count: an ordinal model without predictors has no fixed-effect column
+        return pd.DataFrame(values.reshape(values.shape[0] * values.shape[1], values.shape[2]),
+                            columns=self.design.x_names)
 
     @property
     def fixef(self) -> pd.Series:
