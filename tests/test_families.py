@@ -283,3 +283,29 @@ def test_icc_refused(recovered):
     _, _, fit = recovered
     with pytest.raises(FamilyError, match="ICC is defined here for"):
         ml.icc(fit)
+
+
+def test_ppc_kind_per_family():
+    from multilevel.formula.families import discrete_response
+
+    bars = ["poisson", "bernoulli", "binomial", "zero_inflated_poisson", "hurdle_negativebinomial",
+            "beta_binomial", "zero_inflated_binomial", "cumulative", "sratio"]
+    histograms = ["gaussian", "gamma", "beta", "wald", "lognormal", "hurdle_lognormal", "hurdle_gamma",
+                  "weibull", "laplace"]
+    assert all(discrete_response(f) for f in bars)
+    assert not any(discrete_response(f) for f in histograms)
+
+
+@pytest.mark.slow
+def test_ppc_draws_bars_for_counts_and_a_histogram_otherwise(recovered):
+    from multilevel.formula.families import discrete_response
+    from multilevel.plots.draw import ppc_plot
+
+    family, _, fit = recovered
+    edges = ppc_plot(fit, n_draws=10).axes[0].lines[0].get_xdata()
+    widths = np.diff(edges)
+    if discrete_response(family):
+        np.testing.assert_allclose(widths, 1.0)   # one bar per whole value
+    else:
+        np.testing.assert_allclose(widths, widths[0])
+        assert len(edges) == 39   # 40 edges, drawn as steps at the left ones
