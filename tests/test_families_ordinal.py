@@ -35,14 +35,18 @@ def test_ordered_categorical_and_whole_numbers_give_the_order():
     data = simulate_ordinal("cumulative", groups=4, per_group=10)
     built = _build(data)
     assert built.design.frame.categories == ORDINAL_LEVELS
-    np.testing.assert_array_equal(built.design.y, data["y"].cat.codes.to_numpy())
+    # the response's values: category scores, 1..K for named categories
+    np.testing.assert_array_equal(built.design.y, data["y"].cat.codes.to_numpy() + 1)
     assert built.design.x_names == ["x"]   # thresholds in the intercept's place
     assert built.bambi.response_term.levels == list(ORDINAL_LEVELS)
     # ratings as numbers: numeric order (10 after 9, not after 1)
     ratings = data.assign(y=np.array([1, 2, 9, 10])[data["y"].cat.codes.to_numpy()])
     built = _build(ratings, "sratio")
     assert built.design.frame.categories == (1, 2, 9, 10)
-    np.testing.assert_array_equal(built.design.y, data["y"].cat.codes.to_numpy())
+    np.testing.assert_array_equal(built.design.y, ratings["y"])   # numbers score as themselves
+    model = built.pymc   # what PyMC observes: the category codes
+    np.testing.assert_array_equal(model.rvs_to_values[model.observed_RVs[0]].data,
+                                  data["y"].cat.codes.to_numpy())
 
 
 BAD = [  # response transform, message
@@ -102,7 +106,8 @@ def test_density_equals_pymc_logp_of_the_built_model(family):
     labels = [str(v) for v in model.coords["g__factor_dim"]]
     b = np.asarray(effects)[[labels.index(level) for level in term.levels]]
     eta = built.design.X @ np.atleast_1d(slope) + b[term.codes]
-    ours = density(family, eta[None], built.design.y, {"threshold": np.asarray(threshold)[None]})[0]
+    codes = built.design.frame.data["y"].cat.codes.to_numpy()
+    ours = density(family, eta[None], codes, {"threshold": np.asarray(threshold)[None]})[0]
     assert np.all(np.isfinite(ours))
     np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-11)
 
@@ -161,7 +166,7 @@ def test_predictions_are_category_scores(ordinal_fit):
     _, data, fit = ordinal_fit
     mean = fit.predict(data, kind="mean")
     predictive = fit.predict(data, kind="predictive", seed=1)
-    observed = data["y"].cat.codes.to_numpy() + 1.0   # string categories score 1..K
+    observed = fit.design.y   # string categories score 1..K
     assert abs(mean["estimate"].mean() - observed.mean()) < 0.05
     assert abs(predictive["estimate"].mean() - observed.mean()) < 0.1
     assert (predictive["sd"] > mean["sd"]).all()
@@ -183,6 +188,18 @@ def test_ppc_draws_bars_and_icc_is_refused(ordinal_fit):
     _, _, fit = ordinal_fit
     fig = ppc_plot(fit, n_draws=10)
     edges = fig.axes[0].lines[0].get_xdata()
-    np.testing.assert_allclose(np.diff(edges), 1.0)   # one bar per category code
+    np.testing.assert_allclose(edges, [0.5, 1.5, 2.5, 3.5])   # a bar per score 1..4 (left edges)
     with pytest.raises(FamilyError, match="ICC is defined here for"):
         ml.icc(fit)
+
+
+@pytest.mark.slow
+def test_heldout_log_likelihood_of_the_fitted_rows_is_the_fits(ordinal_fit):
+    from multilevel.compare.pointwise import heldout_loglik
+    from multilevel.errors import ComparisonError
+
+    _, data, fit = ordinal_fit
+    ours = heldout_loglik(fit, fit.design.frame.data, fit.design.y)
+    np.testing.assert_allclose(ours, fit.idata["log_likelihood"]["y"].values, rtol=1e-12)
+    with pytest.raises(ComparisonError, match=r"outside the fit's categories"):
+        heldout_loglik(fit, fit.design.frame.data.iloc[:2], np.array([1.0, 7.0]))

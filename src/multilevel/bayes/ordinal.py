@@ -39,15 +39,6 @@ def threshold_names(categories) -> list[str]:
     return [f"{a}|{b}" for a, b in zip(labels[:-1], labels[1:])]
 
 
-def scores(categories) -> np.ndarray:
-    """The number each category stands for in ``predict``: its value when the categories
-    are numbers (ratings 1-5), else its position 1..K."""
-    if all(isinstance(c, (int, float, np.integer, np.floating)) and not isinstance(c, bool)
-           for c in categories):
-        return np.asarray(categories, dtype=float)
-    return np.arange(1.0, len(categories) + 1.0)
-
-
 THRESHOLD_SD = 2.5
 
 

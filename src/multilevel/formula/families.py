@@ -112,6 +112,27 @@ def discrete_response(family: str) -> bool:
             or family in ("bernoulli", *ORDINAL_FAMILIES))
 
 
+def category_scores(categories) -> np.ndarray:
+    """The number each ordered category stands for (the response's values in the design,
+    predictions and plots): its value when the categories are numbers (ratings 1-5), else
+    its position 1..K. Increasing, so a score's code is its rank.
+
+    Examples
+    --------
+    >>> category_scores((1, 2, 9)).tolist(), category_scores(("low", "high")).tolist()
+    ([1.0, 2.0, 9.0], [1.0, 2.0])
+    """
+    if all(isinstance(c, (int, float, np.integer, np.floating)) and not isinstance(c, bool)
+           for c in categories):
+        return np.asarray(categories, dtype=float)
+    return np.arange(1.0, len(categories) + 1.0)
+
+
+def ordinal_codes(scores: np.ndarray, categories) -> np.ndarray:
+    """Category codes 0..K-1 of responses given as scores (:func:`category_scores`)."""
+    return np.searchsorted(category_scores(categories), np.asarray(scores, dtype=float))
+
+
 def ordinal_response(column: pd.Series, family: str, name: str) -> tuple[np.ndarray, tuple]:
     """Category codes (0 .. K-1) and the categories in their order, of an ordinal response.
 

@@ -23,7 +23,8 @@ import pandas as pd
 
 from multilevel.errors import DataError, DataWarning, FamilyError, FormulaError
 from multilevel.formula.families import (
-    ORDINAL_FAMILIES, TRIALS_FAMILIES, UNSUPPORTED, check_family_response, ordinal_response,
+    ORDINAL_FAMILIES, TRIALS_FAMILIES, UNSUPPORTED, category_scores, check_family_response,
+    ordinal_response,
 )
 from multilevel.formula.namespace import safe_environment
 from multilevel.formula.parse import ParsedFormula, call_arguments, check_names, column_names
@@ -70,7 +71,7 @@ class ModelFrame:
     n_dropped: int
     family: str
     weights: np.ndarray | None = None   # prior weights (binomial: folded into ``trials``)
-    categories: tuple | None = None   # ordinal families: the response's categories in order (y: codes)
+    categories: tuple | None = None   # ordinal families: the categories in order (y: their scores)
 
 
 def check_family(family: str) -> str:
@@ -350,11 +351,11 @@ def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: str):
         # a transformed response such as log(y): evaluated later by formulae
         return None, None, frame
     column = frame[resp.text]
-    if family in ORDINAL_FAMILIES:   # codes 0..K-1; Bambi reads the ordered categorical
-        y, categories = ordinal_response(column, family, resp.text)
-        frame[resp.text] = pd.Categorical.from_codes(y.astype(int), categories=list(categories),
+    if family in ORDINAL_FAMILIES:   # y: category scores; Bambi reads the ordered categorical
+        codes, categories = ordinal_response(column, family, resp.text)
+        frame[resp.text] = pd.Categorical.from_codes(codes.astype(int), categories=list(categories),
                                                       ordered=True)
-        return y, None, frame
+        return category_scores(categories)[codes.astype(int)], None, frame
     if family == "bernoulli":
         y = _binary(column, resp.text)
         frame[resp.text] = y

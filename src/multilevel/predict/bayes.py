@@ -21,7 +21,7 @@ from multilevel.formula.families import ORDINAL_FAMILIES
 from multilevel.formula.frame import eval_arithmetic
 from multilevel.formula.links import inverse_link
 from multilevel.formula.newdata import check_newdata
-from multilevel.predict.ordinal import draw_codes, ordinal_values, probabilities
+from multilevel.predict.ordinal import ordinal_values, probabilities
 
 NEW_GROUPS = ("population", "sample", "error")
 KINDS = ("mean", "predictive")
@@ -92,8 +92,8 @@ def predictive_draws(fit, n_draws: int = 100, seed: int | None = None) -> np.nda
     rng = np.random.default_rng(seed)
     eta = linear_predictor_draws(fit, None, True, "population", rng)
     pick = rng.choice(eta.shape[0], size=min(n_draws, eta.shape[0]), replace=False)
-    if fit.family in ORDINAL_FAMILIES:   # category codes, as design.y holds them
-        return draw_codes(fit, eta[pick], rng).astype(float)
+    if fit.family in ORDINAL_FAMILIES:   # category scores, as design.y holds them
+        return ordinal_values(fit, eta, "predictive", rng)[pick]   # η of every draw
     mean = inverse_link(fit.family, eta, fit.link)
     reps = _predictive(fit, mean, fit.design.frame.data, True, rng)
     return reps[pick]

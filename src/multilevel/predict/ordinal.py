@@ -3,7 +3,7 @@ expected score and draws of new categories.
 
 A row's prediction is one number, as for every family: the category's *score* (its value
 when the categories are numbers, such as ratings 1-5, else its position 1..K;
-:func:`multilevel.bayes.ordinal.scores`). ``kind="mean"`` is the expected score
+:func:`multilevel.formula.families.category_scores`). ``kind="mean"`` is the expected score
 Σ_k score_k · P(y = k); ``kind="predictive"`` draws categories and reports their scores.
 :func:`category_probabilities` gives P(y = k) per row and category (what Bambi's
 ``predict(kind="response_params")`` returns for these families).
@@ -19,7 +19,10 @@ def probabilities(fit, eta: np.ndarray) -> np.ndarray:
     from multilevel.bayes.densities import category_probabilities as probs   # deferred: PyMC
 
     threshold = np.asarray(fit.posterior["threshold"].values, dtype=float)
-    return probs(fit.family, eta, threshold.reshape(eta.shape[0], -1))
+    threshold = threshold.reshape(-1, threshold.shape[-1])
+    if threshold.shape[0] != eta.shape[0]:   # η must come from every posterior draw, in order
+        raise ValueError(f"η has {eta.shape[0]} draws, the posterior {threshold.shape[0]}.")
+    return probs(fit.family, eta, threshold)
 
 
 def draw_codes(fit, eta: np.ndarray, rng) -> np.ndarray:
@@ -31,9 +34,9 @@ def draw_codes(fit, eta: np.ndarray, rng) -> np.ndarray:
 
 def ordinal_values(fit, eta: np.ndarray, kind: str, rng) -> np.ndarray:
     """Expected scores (``kind="mean"``) or scores of drawn categories, shape of ``eta``."""
-    from multilevel.bayes.ordinal import scores
+    from multilevel.formula.families import category_scores
 
-    score = scores(fit.design.frame.categories)
+    score = category_scores(fit.design.frame.categories)
     if kind == "mean":
         return probabilities(fit, eta) @ score
     return score[draw_codes(fit, eta, rng)]
