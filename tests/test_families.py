@@ -302,6 +302,9 @@ def test_ppc_draws_bars_for_counts_and_a_histogram_otherwise(recovered):
     from multilevel.plots.draw import ppc_plot
 
     family, _, fit = recovered
+    if family in ("hurdle_poisson", "hurdle_negativebinomial"):
+        pytest.skip("its predictive draws invert a truncated CDF for every draw and row (5-13 s); "
+                    "bars are checked on the other count families")
     edges = ppc_plot(fit, n_draws=10).axes[0].lines[0].get_xdata()
     widths = np.diff(edges)
     if discrete_response(family):
