@@ -15,11 +15,16 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from family_sim import (
+    ORDINAL_LEVELS,
+    ORDINAL_TRUTH,
+    SD_GROUP,
+    SLOPE,
+    ordinal_probabilities,
+    simulate_ordinal,
+)
 
 import multilevel as ml
-from family_sim import (
-    ORDINAL_LEVELS, ORDINAL_TRUTH, SD_GROUP, SLOPE, ordinal_probabilities, simulate_ordinal,
-)
 from multilevel.errors import DataError, FamilyError, FormulaError
 
 ORDINAL = list(ORDINAL_TRUTH)
@@ -198,7 +203,7 @@ def test_heldout_log_likelihood_of_the_fitted_rows_is_the_fits(ordinal_fit):
     from multilevel.compare.pointwise import heldout_loglik
     from multilevel.errors import ComparisonError
 
-    _, data, fit = ordinal_fit
+    _, _, fit = ordinal_fit
     ours = heldout_loglik(fit, fit.design.frame.data, fit.design.y)
     np.testing.assert_allclose(ours, fit.idata["log_likelihood"]["y"].values, rtol=1e-12)
     with pytest.raises(ComparisonError, match=r"outside the fit's categories"):

@@ -16,7 +16,9 @@ import numpy as np
 
 def probabilities(fit, eta: np.ndarray) -> np.ndarray:
     """P(y = k), shape (draws, rows, K)."""
-    from multilevel.bayes.densities import category_probabilities as probs   # deferred: PyMC
+    from multilevel.bayes.densities import (
+        category_probabilities as probs,  # deferred: PyMC
+    )
 
     threshold = np.asarray(fit.posterior["threshold"].values, dtype=float)
     threshold = threshold.reshape(-1, threshold.shape[-1])
