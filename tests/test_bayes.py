@@ -203,7 +203,7 @@ def _with_nan(data):
         ("Subject ~ Days + (1 | Subject)", "gaussian", None, ml.errors.DataError, "needs numbers"),
         ("Reaction ~ Days + (1 | one)", "gaussian", lambda d: d.assign(one="a"),
          ml.errors.DataError, "only 1 level"),
-        ("Reaction ~ Days + (1 | Subject)", "cumulative", None, ml.errors.FamilyError, "Unknown family 'cumulative'"),
+        ("Reaction ~ Days + (1 | Subject)", "categorical", None, ml.errors.FamilyError, "family='categorical' is not available"),
         ("Reaction ~ Days + (1 | Subject", "gaussian", None, ml.errors.FormulaError, "Unbalanced"),
         ("Reaction ~ Days + (1 | Subject)", "gaussian", _with_nan, ml.errors.DataError,
          "3 of 180 rows have missing values in column\\(s\\) 'Reaction'"),

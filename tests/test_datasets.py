@@ -13,6 +13,7 @@ SHAPES = {
     "cake": (270, 5), "cbpp": (56, 4), "grouseticks": (403, 7), "InstEval": (73421, 7),
     "VerbAgg": (7584, 9), "oats": (72, 4), "visits": (480, 5), "mtcars": (32, 11),
     "diabetes": (442, 11), "mcycle": (133, 2),
+    "Salamanders": (644, 9), "Owls": (599, 7), "USAirlines": (90, 6), "wine": (72, 6),
 }
 
 

@@ -81,7 +81,8 @@ def fit(
         or ``gamma``; Bayesian only: ``beta``, ``exponential``, ``weibull``, ``laplace``,
         ``zero_inflated_poisson``, ``zero_inflated_negativebinomial``, ``hurdle_poisson``,
         ``hurdle_negativebinomial``, ``hurdle_gamma``, ``beta_binomial``,
-        ``zero_inflated_binomial`` (README's family table).
+        ``zero_inflated_binomial``, ``wald``, ``lognormal``, ``hurdle_lognormal``, and the
+        ordinal ``cumulative`` and ``sratio`` (README's family table).
     priors : None, str, dict or preset
         Bayesian only. ``None``: the weakly-informative defaults. A preset such as
         ``ml.priors.ridge()`` for the fixed effects, or a dict mapping term names to

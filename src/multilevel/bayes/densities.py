@@ -14,7 +14,13 @@ pointwise log-likelihood (LOO, WAIC, K-fold) equals PyMC's to rounding
   zero-truncated Poisson(μ) / negative binomial(μ, α);
 * hurdle_gamma: ψ the probability of y > 0, then Gamma with mean μ = exp(η), shape α;
 * beta_binomial: successes of n trials, p ~ Beta(μκ, (1 − μ)κ) with μ = logistic(η);
-* zero_inflated_binomial: ψ the probability of the Binomial(n, logistic(η)) component.
+* zero_inflated_binomial: ψ the probability of the Binomial(n, logistic(η)) component;
+* wald: mean μ = exp(η) (our link, not Bambi's 1/μ²), shape λ;
+* lognormal: log(y) ~ Normal(η, σ), E[y] = exp(η + σ²/2);
+* hurdle_lognormal: ψ the probability of y > 0, then LogNormal(η, σ);
+* cumulative: y the category code 0..K-1, P(y <= k) = F(τ_k − η) with F logistic and the
+  thresholds τ (params ``threshold``, draws × (K − 1)); sratio: P(y = k | y >= k) = F(τ_k − η).
+  F is clipped into [ε, 1 − ε] as Bambi's logit link does.
 """
 
 from __future__ import annotations
@@ -24,7 +30,9 @@ from scipy import special
 
 FAMILIES = ("beta", "exponential", "weibull", "laplace", "zero_inflated_poisson",
             "zero_inflated_negativebinomial", "hurdle_poisson", "hurdle_negativebinomial",
-            "hurdle_gamma", "beta_binomial", "zero_inflated_binomial")
+            "hurdle_gamma", "beta_binomial", "zero_inflated_binomial", "wald", "lognormal",
+            "hurdle_lognormal", "cumulative", "sratio")
+_HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
 
 
 def _poisson(y, log_mu):
@@ -42,6 +50,24 @@ def _zero_inflated(y, psi, count_logp):
     with np.errstate(divide="ignore"):
         zero = np.logaddexp(np.log1p(-psi), np.log(psi) + count_logp)
         return np.where(y == 0, zero, np.log(psi) + count_logp)
+
+
+def _lognormal(y, mu, sigma):
+    z = (np.log(y) - mu) / sigma
+    return -np.log(y) - np.log(sigma) - _HALF_LOG_2PI - 0.5 * z * z
+
+
+def category_probabilities(family: str, eta: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+    """P(y = k) per draw, row and category, shape (*eta.shape, K), from η (draws, rows) and
+    the thresholds (draws, K − 1), computed as PyMC computes the likelihood Bambi builds."""
+    eps = np.finfo(np.float64).eps
+    F = special.expit(threshold[:, None, :] - eta[..., None])
+    F = np.where(F == 0, eps, np.where(F == 1, 1 - eps, F))
+    if family == "cumulative":
+        return np.concatenate([F[..., :1], F[..., 1:] - F[..., :-1], 1 - F[..., -1:]], axis=-1)
+    # sratio: F_k · Π_{j<k} (1 − F_j), the last category Π (1 − F_j)
+    survive = np.cumprod(1 - F, axis=-1)
+    return np.concatenate([F[..., :1], F[..., 1:] * survive[..., :-1], survive[..., -1:]], axis=-1)
 
 
 def _binomln(n, y):
@@ -105,6 +131,20 @@ def density(family: str, eta: np.ndarray, y: np.ndarray, params: dict,
             n = np.asarray(trials, dtype=float)
             binomial = (_binomln(n, y) - y * np.logaddexp(0.0, -eta) - (n - y) * np.logaddexp(0.0, eta))
             return _zero_inflated(y, params["psi"], binomial)
+        if family == "wald":
+            lam, mu = params["lam"], np.exp(eta)
+            return (0.5 * np.log(lam / (2 * np.pi)) - 1.5 * np.log(y)
+                    - lam / (2 * y) * ((y - mu) / mu) ** 2)
+        if family == "lognormal":
+            return _lognormal(y, eta, params["sigma"])
+        if family == "hurdle_lognormal":
+            psi = params["psi"]
+            positive = _lognormal(np.where(y == 0, 1.0, y), eta, params["sigma"])
+            return np.where(y == 0, np.log1p(-psi), np.log(psi) + positive)
+        if family in ("cumulative", "sratio"):
+            probs = category_probabilities(family, eta, params["threshold"])
+            codes = np.broadcast_to(np.asarray(y, dtype=np.int64), eta.shape)
+            return np.log(np.take_along_axis(probs, codes[..., None], axis=-1)[..., 0])
     raise ValueError(f"no closed-form log-likelihood for the family {family!r}")
 
 
@@ -119,6 +159,9 @@ def response_mean(family: str, mu: np.ndarray, params: dict) -> np.ndarray:
         return params["psi"] * mu / -np.expm1(alpha * np.log(alpha / (alpha + mu)))
     if family == "hurdle_gamma":
         return params["psi"] * mu
+    if family in ("lognormal", "hurdle_lognormal"):   # μ here is η, the mean of log(y)
+        mean = np.exp(mu + params["sigma"] ** 2 / 2)
+        return mean if family == "lognormal" else params["psi"] * mean
     return mu
 
 
@@ -169,4 +212,11 @@ def simulate(family: str, mu: np.ndarray, params: dict, rng, trials=None) -> np.
             kappa = params["kappa"]
             return rng.binomial(n, rng.beta(mu * kappa, (1 - mu) * kappa)).astype(float)
         return np.where(rng.random(mu.shape) < params["psi"], rng.binomial(n, mu), 0).astype(float)
+    if family == "wald":
+        return rng.wald(mu, np.broadcast_to(params["lam"], mu.shape))
+    if family in ("lognormal", "hurdle_lognormal"):
+        amounts = rng.lognormal(mu, np.broadcast_to(params["sigma"], mu.shape))
+        if family == "lognormal":
+            return amounts
+        return np.where(rng.random(mu.shape) < params["psi"], amounts, 0.0)
     raise ValueError(f"no simulation for the family {family!r}")

@@ -131,7 +131,8 @@ def pointwise(fit) -> np.ndarray:
     posterior = fit.posterior
     chains, draws = posterior["chain"].size, posterior["draw"].size
     y = np.asarray(_observed(fit.idata).values, dtype=float)
-    params = {name: np.asarray(posterior[name].values, dtype=float).reshape(-1, 1)
+    # (draws, 1) per scalar parameter; ordinal thresholds: (draws, K - 1)
+    params = {name: np.asarray(posterior[name].values, dtype=float).reshape(chains * draws, -1)
               for name in AUXILIARY[fit.family]}
     trials = fit.design.frame.trials if fit.family in TRIALS_FAMILIES else None
     out = np.empty((chains * draws, len(y)))

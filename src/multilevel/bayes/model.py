@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from multilevel.bayes.translate import (
-    BAMBI_FAMILIES, Block, bambi_formula, blocks, translate_priors,
+    BAMBI_FAMILIES, BAMBI_LINKS, Block, bambi_formula, blocks, translate_priors,
 )
 from multilevel.errors import FamilyError, FormulaError, PriorError
 from multilevel.formula import Design, build_design, model_frame, parse_formula
+from multilevel.formula.families import ORDINAL_FAMILIES
 from multilevel.formula.frame import labelled_groups
 from multilevel.formula.namespace import SAFE_FUNCTIONS
 from multilevel.formula.transforms import r_transforms
@@ -139,6 +140,10 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
                           "the trials); other families: method='ml'.")
     link = check_link(frame.family, link)
     design = build_design(parsed, frame, data2=data2)
+    if frame.family in ORDINAL_FAMILIES:   # thresholds in the intercept's place, as Bambi
+        from multilevel.bayes.ordinal import without_intercept
+
+        design = without_intercept(design)
     if design.dropped_columns:
         raise FormulaError(
             f"The fixed effects are rank deficient: {', '.join(design.dropped_columns)} "
@@ -165,7 +170,7 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
                           _numpy_columns(_categorical_strings(labelled_groups(parsed, frame.data)
                                                               .assign(**smooth_data))),
                           family=BAMBI_FAMILIES[frame.family],
-                          link=link, extra_namespace=dict(SAFE_FUNCTIONS),
+                          link=link or BAMBI_LINKS.get(frame.family), extra_namespace=dict(SAFE_FUNCTIONS),
                           noncentered=_noncentered(noncentered, design))
     component = model.conditional_parameters[model.family.likelihood.parent]
     block_list = blocks(design, component.group_specific_terms)
@@ -179,6 +184,10 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
                 "drop the preset and give each slope its own prior."
             )
         model.set_priors({k: _to_bambi(v, k) for k, v in bambi_priors.items()})
+    if frame.family in ORDINAL_FAMILIES and "threshold" not in per_term:
+        from multilevel.bayes.ordinal import default_threshold_prior
+
+        model.set_priors({"threshold": default_threshold_prior(frame.family, len(frame.categories))})
     model.backend = MultilevelPyMCModel(block_list, coefficient_prior=preset, lkj_eta=lkj_eta,
                                         prior_weights=frame.weights,
                                         residuals=layout)

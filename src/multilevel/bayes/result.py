@@ -11,6 +11,7 @@ import pandas as pd
 from multilevel.bayes import draws as D
 from multilevel.bayes.convergence import ConvergenceReport, convergence_report
 from multilevel.bayes.model import BuiltModel
+from multilevel.bayes.ordinal import threshold_names
 from multilevel.bayes.residuals import PARAMS as RESIDUAL_PARAMS
 from multilevel.bayes.sampling import SamplingSettings
 from multilevel.errors import ConvergenceWarning, FitError, warn
@@ -94,7 +95,9 @@ class BayesFit:
     def fixef_draws(self) -> pd.DataFrame:
         """Posterior draws of the fixed effects (one row per draw, lme4 names)."""
         values = D.fixef_draws(self.posterior, self.built.bambi, self.design)
-        return pd.DataFrame(values.reshape(-1, values.shape[2]), columns=self.design.x_names)
+        # explicit row count: an ordinal model without predictors has no fixed-effect column
+        return pd.DataFrame(values.reshape(values.shape[0] * values.shape[1], values.shape[2]),
+                            columns=self.design.x_names)
 
     @property
     def fixef(self) -> pd.Series:
@@ -210,8 +213,14 @@ class BayesFit:
                                  {t.name: t.group for t in self.design.reterms}))
         # the residual correlation of ar(time = t, gr = g) / cosy(gr = g) fits: ar1_phi, cs_rho
         for name in (*AUXILIARY.get(self.family, ()), *RESIDUAL_PARAMS.values()):
-            if name in self.posterior:
-                data[name] = np.asarray(self.posterior[name].values, dtype=float)
+            if name not in self.posterior:
+                continue
+            values = np.asarray(self.posterior[name].values, dtype=float)
+            if values.ndim == 3:   # ordinal thresholds: one row per boundary, R clm's "a|b"
+                for k, label in enumerate(threshold_names(self.design.frame.categories)):
+                    data[label] = values[..., k]
+            else:
+                data[name] = values
         return xr.Dataset({k: (("chain", "draw"), v) for k, v in data.items()})
 
     def summary(self, ci: float = 0.95, kind: str = "eti") -> pd.DataFrame:

@@ -39,7 +39,18 @@ BAMBI_FAMILIES = {
     "hurdle_gamma": "hurdle_gamma",
     "beta_binomial": "beta_binomial",
     "zero_inflated_binomial": "zero_inflated_binomial",
+    "wald": "wald",
+    "lognormal": "lognormal",
+    "hurdle_lognormal": "hurdle_lognormal",
+    "cumulative": "cumulative",
+    "sratio": "sratio",
 }
+# Links passed to Bambi where ours differ from Bambi's default. wald: Bambi's (and R's)
+# 1/μ² gives no mean for η <= 0, yet its Normal priors put mass there and PyMC starts the
+# intercept at 0 (μ = ∞) with Uniform(-1, 1) jitter, so chains start at η < 0 (logp NaN:
+# "Initial evaluation failed") and wander there while sampling; the log link has a mean
+# for every η.
+BAMBI_LINKS = {"wald": "log"}
 
 
 @dataclass(frozen=True)

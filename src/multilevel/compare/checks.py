@@ -14,7 +14,8 @@ from multilevel.errors import ComparisonError
 
 # A density and a probability mass are not on the same scale: elpd, AIC and LRT
 # across these two kinds compare numbers with different units.
-CONTINUOUS = {"gaussian", "t", "gamma", "beta", "exponential", "weibull", "laplace"}
+CONTINUOUS = {"gaussian", "t", "gamma", "beta", "exponential", "weibull", "laplace", "wald",
+              "lognormal"}
 
 
 def is_bayes(fit) -> bool:

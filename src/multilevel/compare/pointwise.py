@@ -24,6 +24,7 @@ import pandas as pd
 from multilevel.bayes.loglik import AUXILIARY, family_loglik
 from multilevel.errors import ComparisonError, DataError
 from multilevel.formula.design import level_codes, term_matrix
+from multilevel.formula.families import ORDINAL_FAMILIES, category_scores, ordinal_codes
 from multilevel.predict.bayes import linear_predictor_draws
 
 
@@ -93,7 +94,8 @@ def _new_group_variance(fit, newdata, shape) -> np.ndarray:
 def _param(fit, name):
     if name not in fit.posterior:
         raise ComparisonError(f"The {fit.family} fit lacks the parameter {name!r} in its posterior.")
-    return np.asarray(fit.posterior[name].values, dtype=float).reshape(-1, 1)
+    values = np.asarray(fit.posterior[name].values, dtype=float)
+    return values.reshape(values.shape[0] * values.shape[1], -1)   # ordinal thresholds: (draws, K - 1)
 
 
 def _weights(fit, newdata) -> np.ndarray | None:
@@ -114,5 +116,15 @@ def _family_loglik(fit, family, eta, extra_var, y, trials, weights=None):
     if family in ("binomial", "beta_binomial", "zero_inflated_binomial") and trials is None:
         raise ComparisonError(f"The {family} log-likelihood needs the trials of the held-out rows.")
     params = {name: _param(fit, name) for name in AUXILIARY[family]}
+    if family in ORDINAL_FAMILIES:   # the design's scores -> the density's category codes
+        categories = fit.design.frame.categories
+        codes = ordinal_codes(y, categories)
+        known = (codes < len(categories)) & np.isin(y, category_scores(categories))
+        if not known.all():
+            raise ComparisonError(
+                f"Held-out rows have response values {sorted(set(np.asarray(y)[~known].tolist()))[:5]} "
+                f"outside the fit's categories {list(categories)} (a fold without any row of a "
+                "category): use fewer folds, or an ordered Categorical response listing every category.")
+        y = codes
     return family_loglik(family, eta, y, params, trials, extra_var, link=getattr(fit, "link", None),
                          weights=weights)

@@ -73,6 +73,23 @@ DATASETS: dict[str, Dataset] = {
         Dataset("diabetes", "diabetes.csv", (),
                 "scikit-learn; Efron et al. (2004) diabetes progression, unscaled",
                 "target ~ age + sex + bmi + bp + s1 + s2 + s3 + s4 + s5 + s6"),
+        # exported by tests/reference/make_families.R from the R packages (all GPL)
+        Dataset("Salamanders", "Salamanders.csv", ("site", "mined", "spp"),
+                "glmmTMB 1.1.5 (GPL-3); Price et al. (2016): salamander counts in streams "
+                "below mined and unmined sites (644 rows)",
+                "count ~ mined + (1 | site), family='zero_inflated_poisson'"),
+        Dataset("Owls", "Owls.csv", ("Nest", "FoodTreatment", "SexParent"),
+                "glmmTMB 1.1.5 (GPL-3); Roulin & Bersier (2007): begging by owl nestlings "
+                "(599 rows)",
+                "ArrivalTime ~ FoodTreatment + SexParent + (1 | Nest), family='gamma', link='log'"),
+        Dataset("USAirlines", "USAirlines.csv", ("firm",),
+                "AER 1.2-10 (GPL-2|3); Greene (2003): cost data of six US airlines 1970-1984, "
+                "load = load factor (90 rows)",
+                "load ~ log(output) + (1 | firm), family='beta'"),
+        Dataset("wine", "wine.csv", ("temp", "contact", "bottle", "judge"),
+                "ordinal 2022.11-16 (GPL-2|3); Randall (1989): bitterness of wine rated 1-5 "
+                "by nine judges (72 rows; rating as its integer)",
+                "rating ~ temp + contact + (1 | judge), family='cumulative'"),
     ]
 }
 

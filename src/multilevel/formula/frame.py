@@ -21,7 +21,10 @@ import numpy as np
 import pandas as pd
 
 from multilevel.errors import DataError, DataWarning, FamilyError, FormulaError, warn
-from multilevel.formula.families import TRIALS_FAMILIES, check_family_response
+from multilevel.formula.families import (
+    ORDINAL_FAMILIES, TRIALS_FAMILIES, UNSUPPORTED, category_scores, check_family_response,
+    ordinal_response,
+)
 from multilevel.formula.namespace import safe_environment
 from multilevel.formula.parse import ParsedFormula, call_arguments, check_names, column_names
 from multilevel.formula.weights import binomial_proportions, check_weights_column, weight_values
@@ -34,7 +37,8 @@ from multilevel.formula.validate import (
 FAMILIES = ("gaussian", "bernoulli", "binomial", "poisson", "t", "negativebinomial", "gamma",
             "beta", "exponential", "weibull", "laplace", "zero_inflated_poisson",
             "zero_inflated_negativebinomial", "hurdle_poisson", "hurdle_negativebinomial",
-            "hurdle_gamma", "beta_binomial", "zero_inflated_binomial")
+            "hurdle_gamma", "beta_binomial", "zero_inflated_binomial", "wald", "lognormal",
+            "hurdle_lognormal", "cumulative", "sratio")
 NA_ACTIONS = ("drop", "error")
 # Derived binomial columns; formulae refuses identifiers that start with "_".
 SUCCESSES, TRIALS = "successes_", "trials_"
@@ -66,6 +70,7 @@ class ModelFrame:
     n_dropped: int
     family: str
     weights: np.ndarray | None = None   # prior weights (binomial: folded into ``trials``)
+    categories: tuple | None = None   # ordinal families: the categories in order (y: their scores)
 
 
 def check_family(family: str) -> str:
@@ -75,6 +80,9 @@ def check_family(family: str) -> str:
                "negbinomial": "negativebinomial", "negbin": "negativebinomial"}
     aliases.update({f.replace("_", ""): f for f in FAMILIES})   # zero_inflated_poisson, ziPoisson...
     name = aliases.get(name, name)
+    unsupported = {f.replace("_", ""): f for f in UNSUPPORTED}
+    if name in unsupported:
+        raise FamilyError(f"family={family!r} is not available: {UNSUPPORTED[unsupported[name]]}.")
     if name not in FAMILIES:
         raise FamilyError(
             f"Unknown family {family!r}. Use one of: {', '.join(FAMILIES)}."
@@ -146,6 +154,7 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
         raise FamilyError("weights= with family='bernoulli': R reads a 0/1 response with weights as "
                           "successes out of w trials; write it as family='binomial' with the "
                           "proportion as response and weights= as the trials.")
+    categories = None
     if w is not None and family == "binomial" and parsed.response.kind == "plain":
         name = parsed.response.text   # a column, or arithmetic such as incidence / size
         values = frame[name] if name in frame.columns else pd.Series(eval_arithmetic(name, frame))
@@ -153,12 +162,15 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
         frame[SUCCESSES], frame[TRIALS], w = y, trials, None
     else:
         y, trials, frame = _response(parsed, frame, family)
+        if family in ORDINAL_FAMILIES:   # the response is now an ordered categorical
+            categories = tuple(frame[parsed.response.text].cat.categories)
     if w is not None and trials is not None:
         raise FamilyError("weights= with a cbind()/p() response: the trials already weight each row; "
                           "give either cbind(successes, failures) or a proportion with weights=trials.")
     if n_dropped:
         _record_scale_rows(parsed, data, ~incomplete, frame)
-    return ModelFrame(data=frame, y=y, trials=trials, n_dropped=n_dropped, family=family, weights=w)
+    return ModelFrame(data=frame, y=y, trials=trials, n_dropped=n_dropped, family=family, weights=w,
+                      categories=categories)
 
 
 def _value_columns(parsed: ParsedFormula, used: list[str]) -> list[str]:
@@ -331,10 +343,18 @@ def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: str):
             f"cbind(successes, failures) or p(successes, trials), not {resp.text!r}. "
             "For a 0/1 response use family='bernoulli'."
         )
+    if family in ORDINAL_FAMILIES and resp.text not in frame.columns:
+        raise FormulaError(f"family={family!r} needs the response as a column of ordered categories, "
+                           f"not the expression {resp.text!r}.")
     if resp.text not in frame.columns:
         # a transformed response such as log(y): evaluated later by formulae
         return None, None, frame
     column = frame[resp.text]
+    if family in ORDINAL_FAMILIES:   # y: category scores; Bambi reads the ordered categorical
+        codes, categories = ordinal_response(column, family, resp.text)
+        frame[resp.text] = pd.Categorical.from_codes(codes.astype(int), categories=list(categories),
+                                                      ordered=True)
+        return category_scores(categories)[codes.astype(int)], None, frame
     if family == "bernoulli":
         y = _binary(column, resp.text)
         frame[resp.text] = y

@@ -39,6 +39,12 @@ LINKS = {
     "hurdle_gamma": ("log",),
     "beta_binomial": ("logit",),
     "zero_inflated_binomial": ("logit",),
+    "wald": ("log",),   # not Bambi's 1/mu^2 (multilevel.bayes.translate.BAMBI_LINKS says why)
+    "lognormal": ("identity",),   # η is the mean of log(y)
+    "hurdle_lognormal": ("identity",),
+    # ordinal: P(y <= k) = logistic(threshold_k - η) (cumulative), P(y = k | y >= k) for sratio
+    "cumulative": ("logit",),
+    "sratio": ("logit",),
 }
 
 

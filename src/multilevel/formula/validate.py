@@ -36,6 +36,11 @@ FAMILY_PARAMETERS = {
     "hurdle_gamma": ("mu", "alpha", "psi"),
     "beta_binomial": ("mu", "kappa"),
     "zero_inflated_binomial": ("p", "psi"),
+    "wald": ("mu", "lam"),
+    "lognormal": ("mu", "sigma"),
+    "hurdle_lognormal": ("mu", "sigma", "psi"),
+    "cumulative": ("p", "threshold"),
+    "sratio": ("p", "threshold"),
 }
 RESERVED_ALWAYS = ("Intercept",)
 

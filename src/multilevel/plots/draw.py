@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from multilevel.formula.families import discrete_response
+
 # forest panels: one per kind of parameter, so an intercept of 250 does not squash a
 # correlation; (title, name pattern, x-axis label, zero line, split by scale)
 PANELS = (("intercept", r"^(?:\(Intercept\)|Intercept)$", "estimate", False, False),
@@ -193,8 +195,9 @@ def ppc_plot(fit, n_draws: int = 50, seed: int = 0):
     reps = predictive_draws(fit, n_draws=n_draws, seed=seed)
     y = np.asarray(fit.design.y, dtype=float)
     lo, hi = np.quantile(np.concatenate([y, reps.ravel()]), [0.005, 0.995])
-    edges = np.linspace(lo, hi, 40) if fit.family in ("gaussian", "t") else \
-        np.arange(np.floor(lo) - 0.5, np.ceil(hi) + 1.5)
+    # bars at whole values for counts, successes and ordered categories (codes 0..K-1)
+    edges = np.arange(np.floor(lo) - 0.5, np.ceil(hi) + 1.5) if discrete_response(fit.family) \
+        else np.linspace(lo, hi, 40)
     return data_vs_simulations(y, reps, edges, title="Posterior predictive check",
                                label=f"{len(reps)} replicated data sets",
                                xlabel=fit.design.spec.parsed.response.text)

@@ -4,6 +4,6 @@ Frequentist fits predict through :meth:`multilevel.freq.FreqFit.predict`; Bayesi
 through :func:`predict_bayes` (``BayesFit.predict``).
 """
 
-from multilevel.predict.bayes import linear_predictor_draws, predict_bayes
+from multilevel.predict.bayes import category_probabilities, linear_predictor_draws, predict_bayes
 
-__all__ = ["linear_predictor_draws", "predict_bayes"]
+__all__ = ["category_probabilities", "linear_predictor_draws", "predict_bayes"]

@@ -17,9 +17,11 @@ import pandas as pd
 
 from multilevel.errors import DataError
 from multilevel.formula.design import level_codes, term_matrix
+from multilevel.formula.families import ORDINAL_FAMILIES
 from multilevel.formula.frame import eval_arithmetic
 from multilevel.formula.links import inverse_link
 from multilevel.formula.newdata import check_newdata
+from multilevel.predict.ordinal import ordinal_values, probabilities
 
 NEW_GROUPS = ("population", "sample", "error")
 KINDS = ("mean", "predictive")
@@ -39,7 +41,8 @@ def predict_bayes(fit, newdata: pd.DataFrame | None = None, group_effects: bool 
     new_groups : {"population", "sample", "error"}
     kind : {"mean", "predictive"}
         The expected response (probability for binomial/bernoulli, rate for counts,
-        ψμ for zero-inflated counts, ψμ/(1 − e^{−μ}) for hurdle counts),
+        ψμ for zero-inflated counts, ψμ/(1 − e^{−μ}) for hurdle counts, the expected
+        category score for ordinal families: :mod:`multilevel.predict.ordinal`),
         or draws of new observations (binomial counts need the trials in ``newdata``).
     ci : float
     seed : int or None
@@ -71,10 +74,13 @@ def predict_bayes(fit, newdata: pd.DataFrame | None = None, group_effects: bool 
         check_newdata(fit.design, newdata)
     rng = np.random.default_rng(seed)
     draws = linear_predictor_draws(fit, newdata, group_effects, new_groups, rng)
-    mean = inverse_link(fit.family, draws, fit.link)
     data = fit.design.frame.data if newdata is None else newdata
-    values = (_expected(fit, mean) if kind == "mean"
-              else _predictive(fit, mean, data, newdata is None, rng))
+    if fit.family in ORDINAL_FAMILIES:   # category scores (multilevel.predict.ordinal)
+        values = ordinal_values(fit, draws, kind, rng)
+    else:
+        mean = inverse_link(fit.family, draws, fit.link)
+        values = (_expected(fit, mean) if kind == "mean"
+                  else _predictive(fit, mean, data, newdata is None, rng))
     lo, hi = np.quantile(values, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
     return pd.DataFrame({"estimate": values.mean(axis=0), "sd": values.std(axis=0, ddof=1),
                          "lower": lo, "upper": hi}, index=data.index)
@@ -86,9 +92,46 @@ def predictive_draws(fit, n_draws: int = 100, seed: int | None = None) -> np.nda
     rng = np.random.default_rng(seed)
     eta = linear_predictor_draws(fit, None, True, "population", rng)
     pick = rng.choice(eta.shape[0], size=min(n_draws, eta.shape[0]), replace=False)
+    if fit.family in ORDINAL_FAMILIES:   # category scores, as design.y holds them
+        return ordinal_values(fit, eta, "predictive", rng)[pick]   # η of every draw
     mean = inverse_link(fit.family, eta, fit.link)
     reps = _predictive(fit, mean, fit.design.frame.data, True, rng)
     return reps[pick]
+
+
+def category_probabilities(fit, newdata: pd.DataFrame | None = None, group_effects: bool = True,
+                           new_groups: str = "population", seed: int | None = None) -> pd.DataFrame:
+    """Posterior mean of P(y = k) for each row and category of an ordinal fit.
+
+    Parameters
+    ----------
+    fit : BayesFit
+        A ``cumulative`` or ``sratio`` fit.
+    newdata, group_effects, new_groups, seed
+        As :func:`multilevel.predict.predict_bayes`.
+
+    Returns
+    -------
+    DataFrame
+        One row per data row (its index), one column per category in order; rows sum to 1.
+
+    Examples
+    --------
+    >>> fit = ml.fit("rating ~ temp + contact + (1 | judge)", ml.datasets.load("wine"),
+    ...              family="cumulative")                                  # doctest: +SKIP
+    >>> category_probabilities(fit).head(2)                               # doctest: +SKIP
+    """
+    if fit.family not in ORDINAL_FAMILIES:
+        raise DataError(f"Category probabilities are for ordinal fits ({', '.join(ORDINAL_FAMILIES)}); "
+                        f"this fit's family is {fit.family!r}: use fit.predict().")
+    if new_groups not in NEW_GROUPS:
+        raise DataError(f"new_groups={new_groups!r}; use one of {NEW_GROUPS}.")
+    if newdata is not None:
+        check_newdata(fit.design, newdata)
+    eta = linear_predictor_draws(fit, newdata, group_effects, new_groups, np.random.default_rng(seed))
+    data = fit.design.frame.data if newdata is None else newdata
+    return pd.DataFrame(probabilities(fit, eta).mean(axis=0), index=data.index,
+                        columns=pd.Index(list(fit.design.frame.categories), name="category"))
 
 
 def linear_predictor_draws(fit, newdata, group_effects: bool, new_groups: str, rng) -> np.ndarray:
@@ -142,7 +185,7 @@ def _auxiliary(fit, draws: int) -> dict:
     """The family's auxiliary parameters per posterior draw, shape (draws, 1)."""
     from multilevel.formula.families import AUXILIARY
 
-    return {name: np.asarray(fit.posterior[name].values, dtype=float).reshape(draws, 1)
+    return {name: np.asarray(fit.posterior[name].values, dtype=float).reshape(draws, -1)
             for name in AUXILIARY.get(fit.family, ())}
 
 
