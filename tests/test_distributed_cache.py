@@ -75,10 +75,13 @@ def test_cache_off_and_plain_nutpie_give_the_same_draws(cache_dir, sleepstudy, m
     # plain nutpie on the model the package compiles (its data as inputs: datainputs), with
     # the package's strict arithmetic (cache.NUMBA_FLAGS; with PyTensor's default fastmath
     # the last bits depend on PyTensor's kernel cache: test_reproducible)
+    original = nutpie.compile_pymc_model
+    monkeypatch.setattr(nutpie, "compile_pymc_model",
+                        lambda model, **kw: original(lift_data(model).model, **kw))
     with pytensor.config.change_flags(**cache.NUMBA_FLAGS):
-        compiled = nutpie.compile_pymc_model(lift_data(built.pymc).model)
-        plain = nutpie.sample(compiled, draws=60, tune=60, chains=1, cores=1, seed=4,
-                              target_accept=0.9, progress_bar=False)
+        plain = built.bambi.fit(draws=60, tune=60, chains=1, cores=1, random_seed=4,
+                                inference_method="nutpie", nuts={"target_accept": 0.9},
+                                progressbar=False)
     _assert_same(_draws(cached), {k: plain.posterior[k].values for k in _draws(cached)})
 
 
