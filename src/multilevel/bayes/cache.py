@@ -80,7 +80,9 @@ NUMBA_FLAGS = {"numba__fastmath": False}
 _log = logging.getLogger("multilevel.cache")
 _logged: set = set()
 _LIBS = ("multilevel", "nutpie", "numba", "llvmlite", "pytensor", "pymc", "numpy")
-# This process's compilations, by key: a later fit of the same structure reuses them.
+# This process's compilations, by key: a later fit of the same structure reuses them
+# (a few MB of machine code each; the oldest is dropped beyond MEMORY_ENTRIES).
+MEMORY_ENTRIES = 32
 _MEMORY: dict = {}
 _COMPILED = [0]
 _PROCESS_LOCK = threading.RLock()
@@ -662,6 +664,8 @@ def compile_nutpie(model, var_names=None, stats: dict | None = None):
                                               path, stats)
         if key is not None:
             _MEMORY[key] = compiled
+            while len(_MEMORY) > MEMORY_ENTRIES:   # the oldest structure goes first
+                _MEMORY.pop(next(iter(_MEMORY)))
     return compiled.assemble(model, lifted)
 
 
