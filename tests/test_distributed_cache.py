@@ -67,9 +67,8 @@ def test_cache_off_and_plain_nutpie_give_the_same_draws(cache_dir, sleepstudy, m
     off = ml.fit(FORMULA, sleepstudy, **TINY)
     assert off.timings["compile_cache"] == "off"
     _assert_same(_draws(cached), _draws(off))
-    import pytensor
-
     import nutpie
+    import pytensor
 
     built = build_model(FORMULA, sleepstudy)
     # plain nutpie on the model the package compiles (its data as inputs: datainputs), with

@@ -75,7 +75,7 @@ def lift_data(model) -> Lifted | None:
     >>> built = build_model("Reaction ~ Days + (1 | Subject)", ml.datasets.load("sleepstudy"))
     >>> lifted = lift_data(built.pymc)
     >>> [v.dtype.name for v in lifted.values]
-    ['float32', 'float64', 'int64']
+    ['float64', 'int64']
     """
     import pytensor
     from pymc.model.fgraph import fgraph_from_model, model_from_fgraph
