@@ -18,6 +18,7 @@ import multilevel as ml
 from multilevel.bayes import cache
 
 FORMULA = "Reaction ~ 1 + (1 | Subject)"
+OTHER = "Reaction ~ Days + (1 | Subject)"
 TINY = dict(draws=200, tune=200, chains=1, seed=3, sampler="nutpie", progress=False, check=False)
 
 
@@ -26,7 +27,15 @@ def cache_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("MULTILEVEL_CACHE_DIR", str(tmp_path))
     monkeypatch.delenv("MULTILEVEL_CACHE", raising=False)
     cache._logged.clear()
-    return tmp_path / "nutpie"
+    cache._MEMORY.clear()
+    yield tmp_path / "nutpie"
+    cache._MEMORY.clear()
+
+
+def _fresh_fit(formula, data):
+    """A fit as a new process makes it: nothing compiled in memory, the folder as it is."""
+    cache._MEMORY.clear()
+    return ml.fit(formula, data, **TINY)
 
 
 def _entry(folder, key="k" * 64, **payload):
@@ -121,18 +130,22 @@ def test_the_cache_folder_is_private_and_a_shared_one_is_not_used(cache_dir):
 # ------------------------------------------------------------------- real posteriors
 @pytest.mark.slow
 def test_planted_and_damaged_entries_give_the_right_posterior(cache_dir, sleepstudy, caplog):
+    # the key is the structure (data are inputs): the same formula on shifted data shares
+    # the entry and gets its own posterior; another structure has an entry of its own
     shifted = sleepstudy.assign(Reaction=sleepstudy["Reaction"] + 100.0)
-    first = ml.fit(FORMULA, sleepstudy, **TINY)
-    (entry_a,) = cache_dir.glob("*.pkl")
-    second = ml.fit(FORMULA, shifted, **TINY)
-    (entry_b,) = set(cache_dir.glob("*.pkl")) - {entry_a}
+    first = _fresh_fit(FORMULA, sleepstudy)
+    (entry_b,) = cache_dir.glob("*.pkl")
+    second = _fresh_fit(FORMULA, shifted)
+    assert second.timings["compile_cache"] == "hit" and len(list(cache_dir.glob("*.pkl"))) == 1
     truth = _intercept(second)
     assert abs(truth - _intercept(first) - 100) < 10
+    _fresh_fit(OTHER, shifted)
+    (entry_a,) = set(cache_dir.glob("*.pkl")) - {entry_b}
 
     # the other model's valid entry under this model's key: deleted, compiled again
     entry_b.write_bytes(entry_a.read_bytes())
     with caplog.at_level(logging.WARNING, logger="multilevel.cache"):
-        planted = ml.fit(FORMULA, shifted, **TINY)
+        planted = _fresh_fit(FORMULA, shifted)
     assert planted.timings["compile_cache"] == "miss"
     assert abs(_intercept(planted) - truth) < 1e-9   # the same draws as the honest fit
     assert any("another model" in r.getMessage() for r in caplog.records)
@@ -142,13 +155,13 @@ def test_planted_and_damaged_entries_give_the_right_posterior(cache_dir, sleepst
     for i in range(len(data) // 3, len(data) // 3 + 64):
         data[i] ^= 0xFF
     entry_b.write_bytes(bytes(data))
-    damaged = ml.fit(FORMULA, shifted, **TINY)
+    damaged = _fresh_fit(FORMULA, shifted)
     assert damaged.timings["compile_cache"] == "miss"
     assert abs(_intercept(damaged) - truth) < 1e-9
-    assert ml.fit(FORMULA, shifted, **TINY).timings["compile_cache"] == "hit"
+    assert _fresh_fit(FORMULA, shifted).timings["compile_cache"] == "hit"
 
     # group-writable: ignored and replaced by a fresh private entry
     entry_b.chmod(0o666)
-    ignored = ml.fit(FORMULA, shifted, **TINY)
+    ignored = _fresh_fit(FORMULA, shifted)
     assert ignored.timings["compile_cache"] == "miss"
     assert stat.S_IMODE(entry_b.stat().st_mode) == 0o600

@@ -7,10 +7,18 @@ callbacks embed per-process identifiers). Sampling the same model takes 0.5 s.
 
 This module compiles the same callbacks itself (with nutpie's own graph builders),
 keeps numba's compile results, and stores their object code under a key that hashes
-the model's whole generative graph — every operation, every constant (the data),
-observed values, transforms, initial values, coordinates and the stored variables —
-together with the versions of the compiling libraries and the CPU. A later process
-that builds an identical model loads the object code instead of compiling.
+the model's *structure*: the model is first rewritten with its data as inputs
+(:mod:`multilevel.bayes.datainputs`: design matrices, group indices, response,
+trials, offsets, weights and prior parameters read from shared buffers), and the key
+hashes that graph — every operation, every shape, the structural constants,
+transforms, initial values, the stored variables — with the buffers by type and
+shape only, together with the versions of the compiling libraries and the CPU. Every
+data set of the same structure and shapes (each K-fold training set of equal size,
+each SBC replicate, each point of a prior grid) runs the same compiled code with its
+own buffers: within a process the loaded compilation is kept in memory, across
+processes (Dask workers) it is loaded from the folder; a file lock per key lets one
+process compile while the others wait and load. :func:`compilations` counts the
+compilations of this process (``fit.timings["compilations"]`` those of one fit).
 
 * Where: ``$MULTILEVEL_CACHE_DIR`` or ``$XDG_CACHE_HOME/multilevel`` (default
   ``~/.cache/multilevel``), sub-folder ``nutpie/``. ``MULTILEVEL_CACHE=0`` turns the
@@ -24,13 +32,14 @@ that builds an identical model loads the object code instead of compiling.
   checksum matches — all checked before anything is unpickled or linked. A mismatch
   (another model's entry, damaged bytes, a truncated write) is deleted and recompiled,
   logged once on the ``multilevel.cache`` logger. A loaded entry is further checked by
-  evaluating the log density and gradient at the model's initial point against the
-  values stored at compile time; any mismatch or load error falls back to compiling
-  (and replaces the entry).
+  evaluating the log density and gradient at the initial point of the data it was
+  compiled with (stored in the entry) against the values stored at compile time; any
+  mismatch or load error falls back to compiling (and replaces the entry).
 * Same draws: the compiled code is the same as nutpie's and the start is nutpie's
   default (PyMC's support point + Uniform(-1, 1) jitter, seeded the same way; stored
-  as a verified replay plan, :mod:`multilevel.bayes.start`), so a fit gives the same
-  draws with or without the cache, and as plain nutpie.
+  as a verified replay plan, :mod:`multilevel.bayes.start`; for other data of the same
+  structure the plan's support point is recomputed from that data), so a fit gives the
+  same draws whether its compilation was fresh, loaded or reused for other data.
 """
 
 from __future__ import annotations
@@ -45,17 +54,20 @@ import pickle
 import stat
 import sys
 import tempfile
+import threading
 import types
 from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 
+from multilevel.bayes.datainputs import DATA_TAG, Lifted, lift_data, set_values
 from multilevel.bayes.start import replay, replay_plan
 
-CACHE_FORMAT = 4  # 2: the replayable start (multilevel.bayes.start) is stored; 3: key + checksum
-#                  header; 4: compiled without fastmath (NUMBA_FLAGS)
-MAGIC = b"multilevel-nutpie-cache 4\n"
+CACHE_FORMAT = 5  # 2: the replayable start (multilevel.bayes.start) is stored; 3: key + checksum
+#                  header; 4: compiled without fastmath (NUMBA_FLAGS); 5: data as inputs, keyed
+#                  on the structure (multilevel.bayes.datainputs)
+MAGIC = b"multilevel-nutpie-cache 5\n"
 # PyTensor's numba kernels are compiled with fastmath by default. With fastmath, LLVM may
 # reassociate and fuse floating-point operations across the kernels it inlines, and what it
 # inlines depends on whether PyTensor's own on-disk kernel cache was warm: the same model
@@ -68,6 +80,24 @@ NUMBA_FLAGS = {"numba__fastmath": False}
 _log = logging.getLogger("multilevel.cache")
 _logged: set = set()
 _LIBS = ("multilevel", "nutpie", "numba", "llvmlite", "pytensor", "pymc", "numpy")
+# This process's compilations, by key: a later fit of the same structure reuses them
+# (a few MB of machine code each; the oldest is dropped beyond MEMORY_ENTRIES).
+MEMORY_ENTRIES = 32
+_MEMORY: dict = {}
+_COMPILED = [0]
+_PROCESS_LOCK = threading.RLock()
+
+
+def compilations() -> int:
+    """How many models this process has compiled for nutpie (loads and reuses not counted).
+
+    Examples
+    --------
+    >>> from multilevel.bayes import cache
+    >>> isinstance(cache.compilations(), int)
+    True
+    """
+    return _COMPILED[0]
 
 
 class Uncacheable(Exception):
@@ -95,11 +125,12 @@ def clear() -> int:
     >>> isinstance(cache.clear(), int)
     True
     """
+    _MEMORY.clear()
     folder = cache_dir()
     if folder is None or not folder.exists():
         return 0
     removed = 0
-    for path in folder.glob("*.pkl"):
+    for path in [*folder.glob("*.pkl"), *folder.glob("*.lock")]:
         with contextlib.suppress(OSError):
             path.unlink()
             removed += 1
@@ -152,8 +183,8 @@ class _GraphDigest:
             self.value(model.rvs_to_transforms.get(rv))
             self.put("initval")
             self.value(model.rvs_to_initial_values.get(rv))
-        for name, labels in model.coords.items():
-            self.put("coord", name, repr(None if labels is None else list(labels)))
+        for name, labels in model.coords.items():   # labels are not compiled: only sizes
+            self.put("coord", name, None if labels is None else len(labels))
         self.put("check_bounds", model.check_bounds, "var_names", repr(sorted(var_names or [])))
 
     def graph(self, outputs) -> None:
@@ -178,6 +209,8 @@ class _GraphDigest:
 
         self.ids[var] = len(self.ids)
         self.put("var", type(var).__name__, var.type, var.name)
+        if getattr(var.tag, DATA_TAG, False):
+            return   # a data input: its type and shape are the structure, its values are not
         if isinstance(var, Constant):
             self.value(var.data)
         elif isinstance(var, SharedVariable):
@@ -320,17 +353,17 @@ def _jittered_start(model):
                                  return_transformed=True, default_strategy="support_point")
 
 
-def _compile(model, var_names):
+def _compile(model, var_names, lifted: Lifted | None = None):
     """nutpie's numba compilation, keeping what is needed to store and reload it; with
     :data:`NUMBA_FLAGS` (strict arithmetic), so that its results do not depend on which of
     PyTensor's kernels were already in PyTensor's own cache."""
     import pytensor
 
     with pytensor.config.change_flags(**NUMBA_FLAGS):
-        return _compile_strict(model, var_names)
+        return _compile_strict(model, var_names, lifted)
 
 
-def _compile_strict(model, var_names):
+def _compile_strict(model, var_names, lifted: Lifted | None):
     from nutpie import compile_pymc as ncp
     from pymc.initial_point import make_initial_point_fn
 
@@ -340,28 +373,35 @@ def _compile_strict(model, var_names):
         model, mode="NUMBA", compute_grad=True, join_expanded=True,
         pymc_initial_point_fn=support_fn, var_names=var_names,
     )
-    shared_data, shared_keys = {}, {}
+    buffers = {} if lifted is None else {id(b): i for i, b in enumerate(lifted.buffers)}
+    shared_data, shared_keys, sources, placeholders = {}, {}, {}, {}
     for var in [*logp_pt.get_shared(), *expand_pt.get_shared()]:
         if var not in shared_keys:
             # Deterministic keys (nutpie uses random ones) keep the compiled code reproducible.
-            shared_keys[var] = f"shared{len(shared_keys)}"
-            shared_data[shared_keys[var]] = np.array(var.get_value(), order="C", copy=True)
+            key = shared_keys[var] = f"shared{len(shared_keys)}"
+            shared_data[key] = np.array(var.get_value(), order="C", copy=True)
+            sources[key] = buffers.get(id(var))
+            # the code reads data inputs through the user data at run time; an empty
+            # stand-in of the same dtype keeps this data set's values out of the object code
+            placeholders[key] = (shared_data[key] if sources[key] is None
+                                 else np.zeros((0,) * shared_data[key].ndim, shared_data[key].dtype))
     user_data = ncp.make_user_data(shared_keys, shared_data)
     logp_raw, logp_sig = ncp._make_c_logp_func(
-        n_dim, logp_pt.vm.jit_fn, user_data, [shared_keys[v] for v in logp_pt.get_shared()], shared_data)
+        n_dim, logp_pt.vm.jit_fn, user_data, [shared_keys[v] for v in logp_pt.get_shared()],
+        placeholders)
     expand_raw, expand_sig = ncp._make_c_expand_func(
         n_dim, n_expanded, expand_pt.vm.jit_fn, user_data,
-        [shared_keys[v] for v in expand_pt.get_shared()], shared_data)
+        [shared_keys[v] for v in expand_pt.get_shared()], placeholders)
     names, slices, shapes = shape_info
-    dims, coords = ncp._prepare_dims_and_coords(model, shape_info, reparam)
     start = replay_plan(_jittered_start(model), support_fn(0))
     return {
         "logp": _compile_callback(logp_raw, logp_sig),
         "expand": _compile_callback(expand_raw, expand_sig),
         "n_dim": int(n_dim), "n_expanded": int(n_expanded),
         "shape_info": (list(names), list(slices), [tuple(int(i) for i in s) for s in shapes]),
-        "dims": dims, "coords": coords, "shared_data": shared_data,
+        "reparam": list(reparam), "shared_data": shared_data, "sources": sources,
         "user_dtype": user_data.dtype, "support": flat_support(0), "start": start,
+        "data_digest": None if lifted is None else lifted.digest(),
     }
 
 
@@ -375,22 +415,67 @@ def _logp_at(callback_address: int, n_dim: int, x: np.ndarray, user_data: np.nda
     return int(code), float(logp), grad
 
 
-def _assemble(parts, model):
-    from nutpie import compile_pymc as ncp
+class _Compiled:
+    """A compilation of one model structure, ready to serve any data set of that structure."""
 
-    shared_data = parts["shared_data"]
-    for value in shared_data.values():
-        value.flags.writeable = False
-    user_data = ncp.update_user_data(np.zeros((), dtype=parts["user_dtype"]), shared_data)
-    names, _, shapes = parts["shape_info"]
-    return ncp.CompiledPyMCModel(
-        dims=parts["dims"], compiled_logp_func=parts["logp"], compiled_expand_func=parts["expand"],
-        initial_point_func=_initial_point_fn(model, parts["shape_info"], parts["start"]),
-        shared_data=shared_data,
-        shared_var_keys={}, user_data=user_data, n_expanded=parts["n_expanded"],
-        shape_info=parts["shape_info"], logp_func=None, expand_func=None, _n_dim=parts["n_dim"],
-        _shapes=dict(zip(names, shapes)), _coords=parts["coords"],
-    )
+    def __init__(self, parts: dict):
+        self.parts = parts
+        self._support = None   # (PyMC's support-point function, the Lifted it reads)
+        self._lock = threading.Lock()
+
+    def shared_data(self, lifted: Lifted | None) -> dict:
+        """The user data of ``lifted``'s data set (the compile-time values where none)."""
+        stored, sources = self.parts["shared_data"], self.parts["sources"]
+        out = {key: (value if lifted is None or sources.get(key) is None
+                     else lifted.values[sources[key]]) for key, value in stored.items()}
+        return {key: np.array(value, order="C", copy=False) for key, value in out.items()}
+
+    def start_plan(self, lifted: Lifted | None):
+        """The replayable start for ``lifted``'s data: the stored plan with this data's
+        support point (which random stream jitters which variable is structural)."""
+        plan = self.parts["start"]
+        if plan is None or lifted is None or lifted.digest() == self.parts["data_digest"]:
+            return plan
+        with self._lock:
+            if self._support is None:
+                from pymc.initial_point import make_initial_point_fn
+
+                fn = make_initial_point_fn(model=lifted.model, jitter_rvs=set(),
+                                           return_transformed=True, default_strategy="support_point")
+                self._support = (fn, lifted)
+            fn, owner = self._support
+            set_values(owner, lifted.values)
+            support = {name: np.asarray(value, dtype="float64") for name, value in fn(0).items()}
+        return {**plan, "support": support}
+
+    def assemble(self, model, lifted: Lifted | None):
+        """A nutpie ``CompiledPyMCModel`` of ``model`` running this compilation."""
+        from nutpie import compile_pymc as ncp
+
+        parts = self.parts
+        shared_data = self.shared_data(lifted)
+        for value in shared_data.values():
+            value.flags.writeable = False
+        user_data = ncp.update_user_data(np.zeros((), dtype=parts["user_dtype"]), shared_data)
+        names, _, shapes = parts["shape_info"]
+        dims, coords = ncp._prepare_dims_and_coords(model, parts["shape_info"], parts["reparam"])
+        return ncp.CompiledPyMCModel(
+            dims=dims, compiled_logp_func=parts["logp"], compiled_expand_func=parts["expand"],
+            initial_point_func=_initial_point_fn(model, parts["shape_info"], self.start_plan(lifted)),
+            shared_data=shared_data,
+            shared_var_keys={}, user_data=user_data, n_expanded=parts["n_expanded"],
+            shape_info=parts["shape_info"], logp_func=None, expand_func=None, _n_dim=parts["n_dim"],
+            _shapes=dict(zip(names, shapes)), _coords=coords,
+        )
+
+    def check(self):
+        """(code, log density, gradient) at the compile-time data's support point."""
+        from nutpie import compile_pymc as ncp
+
+        parts = self.parts
+        user_data = ncp.update_user_data(np.zeros((), dtype=parts["user_dtype"]),
+                                         parts["shared_data"])
+        return _logp_at(parts["logp"].address, parts["n_dim"], parts["support"], user_data)
 
 
 def _log_once(what: str, path: Path) -> None:
@@ -470,7 +555,7 @@ def _write_atomic(path: Path, payload: dict) -> None:
         raise
 
 
-def _load(body: bytes, key: str, model):
+def _load(body: bytes, key: str) -> _Compiled | None:
     from numba.core.compiler import CompileResult
     from numba.core.registry import cpu_target
 
@@ -482,9 +567,8 @@ def _load(body: bytes, key: str, model):
     parts = dict(payload["parts"])
     for name in ("logp", "expand"):
         parts[name] = _LoadedCallback(CompileResult._rebuild(context, *payload[name]))
-    compiled = _assemble(parts, model)
-    code, logp, grad = _logp_at(parts["logp"].address, parts["n_dim"], parts["support"],
-                                compiled.user_data)
+    compiled = _Compiled(parts)
+    code, logp, grad = compiled.check()
     ref_code, ref_logp, ref_grad = payload["check"]
     if code != ref_code or not np.allclose([logp, *grad], [ref_logp, *ref_grad], rtol=1e-9,
                                            atol=1e-12, equal_nan=True):
@@ -492,8 +576,43 @@ def _load(body: bytes, key: str, model):
     return compiled
 
 
+def _lift(model, stats: dict) -> Lifted | None:
+    try:
+        return lift_data(model)
+    except Exception as exc:  # a model PyMC cannot convert is compiled with its data, as before
+        stats["lift"] = f"{type(exc).__name__}: {exc}"
+        return None
+
+
+@contextlib.contextmanager
+def _key_lock(path: Path | None):
+    """One process compiles a key while the others (Dask workers) wait, then load it."""
+    try:
+        import fcntl
+    except ImportError:   # no advisory locks (Windows): concurrent compiles, still correct
+        fcntl = None
+    if path is None or fcntl is None:
+        yield
+        return
+    try:
+        fd = os.open(path.with_suffix(".lock"), os.O_CREAT | os.O_RDWR | getattr(os, "O_NOFOLLOW", 0),
+                     0o600)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)   # releases the lock
+
+
 def compile_nutpie(model, var_names=None, stats: dict | None = None):
-    """A nutpie ``CompiledPyMCModel`` for ``model``, from the disk cache when possible.
+    """A nutpie ``CompiledPyMCModel`` for ``model``, compiled at most once per structure.
+
+    The model's data become inputs (:mod:`multilevel.bayes.datainputs`); a compilation
+    of the same structure made earlier in this process, or stored in the disk cache, is
+    reused with this model's data.
 
     Parameters
     ----------
@@ -501,7 +620,8 @@ def compile_nutpie(model, var_names=None, stats: dict | None = None):
     var_names : list of str, optional
         The variables to store in the trace (as ``nutpie.compile_pymc_model``).
     stats : dict, optional
-        Filled with ``{"cache": "hit" | "miss" | "off" | "uncacheable", "key": ...}``.
+        Filled with ``{"cache": "hit" | "miss" | "off" | "uncacheable" | "untrusted",
+        "source": "memory" | "disk" (hits), "compiled": 0 | 1, "key": ...}``.
 
     Returns
     -------
@@ -519,33 +639,59 @@ def compile_nutpie(model, var_names=None, stats: dict | None = None):
     True
     """
     stats = {} if stats is None else stats
+    stats["compiled"] = 0
+    lifted = _lift(model, stats)
+    target = model if lifted is None else lifted.model
     folder = cache_dir()
     try:
-        key = model_key(model, var_names) if folder is not None else None
+        key = model_key(target, var_names) if folder is not None else None
     except Uncacheable as exc:
         key, stats["reason"] = None, str(exc)
     stats["key"] = key
-    trusted = key is None or private_folder(folder)
-    if not trusted:
-        stats["reason"] = f"{folder} is not private to this user"
-    path = folder / f"{key}.pkl" if key and trusted else None
-    body = _read_entry(path, key) if path is not None else None
-    if body is not None:
-        try:
-            compiled = _load(body, key, model)
-        except Exception as exc:  # a stale or damaged entry is recompiled, never fatal
-            compiled, stats["reason"] = None, f"{type(exc).__name__}: {exc}"
+    with _PROCESS_LOCK:
+        compiled = _MEMORY.get(key) if key is not None else None
         if compiled is not None:
-            stats["cache"] = "hit"
-            return compiled
-    parts = _compile(model, var_names)
-    compiled = _assemble(parts, model)
+            stats["cache"], stats["source"] = "hit", "memory"
+            return compiled.assemble(model, lifted)
+        trusted = key is None or private_folder(folder)
+        if not trusted:
+            stats["reason"] = f"{folder} is not private to this user"
+        path = folder / f"{key}.pkl" if key and trusted else None
+        with _key_lock(path):
+            compiled = _from_disk(path, key, stats) if path is not None else None
+            if compiled is None:
+                compiled = _compile_and_store(target, var_names, lifted, folder, key, trusted,
+                                              path, stats)
+        if key is not None:
+            _MEMORY[key] = compiled
+            while len(_MEMORY) > MEMORY_ENTRIES:   # the oldest structure goes first
+                _MEMORY.pop(next(iter(_MEMORY)))
+    return compiled.assemble(model, lifted)
+
+
+def _from_disk(path: Path, key: str, stats: dict) -> _Compiled | None:
+    body = _read_entry(path, key)
+    if body is None:
+        return None
+    try:
+        compiled = _load(body, key)
+    except Exception as exc:  # a stale or damaged entry is recompiled, never fatal
+        compiled, stats["reason"] = None, f"{type(exc).__name__}: {exc}"
+    if compiled is not None:
+        stats["cache"], stats["source"] = "hit", "disk"
+    return compiled
+
+
+def _compile_and_store(target, var_names, lifted, folder, key, trusted, path, stats) -> _Compiled:
+    compiled = _Compiled(_compile(target, var_names, lifted))
+    _COMPILED[0] += 1
+    stats["compiled"] = 1
+    parts = compiled.parts
     stats["cache"] = "off" if folder is None else (
         "uncacheable" if key is None else "miss" if trusted else "untrusted")
     if path is not None and all(_cacheable(parts[n]._cres) for n in ("logp", "expand")):
-        check = _logp_at(parts["logp"].address, parts["n_dim"], parts["support"], compiled.user_data)
         stored = {k: v for k, v in parts.items() if k not in ("logp", "expand")}
-        payload = {"format": CACHE_FORMAT, "key": key, "parts": stored, "check": check,
+        payload = {"format": CACHE_FORMAT, "key": key, "parts": stored, "check": compiled.check(),
                    "logp": parts["logp"]._cres._reduce(), "expand": parts["expand"]._cres._reduce()}
         try:
             _write_atomic(path, payload)

@@ -78,6 +78,7 @@ def fit_bayes(formula: str, data: pd.DataFrame, family: str = "gaussian", priors
     timings = {"build": built_at - start, "sample": done - built_at}
     if "cache" in compile_stats:  # nutpie: "hit" = compiled model loaded from the disk cache
         timings["compile_cache"] = compile_stats["cache"]
+        timings["compilations"] = compile_stats.get("compiled", 0)  # 0: reused (cache.compilations)
     if settings.sampler == "marginal":  # its stages' seconds, warm-up length, acceptance rate
         timings["marginal"] = compile_stats
     fit = BayesFit(built=built, idata=idata, settings=settings, timings=timings)

@@ -50,6 +50,9 @@ class LooResult:
     high_k_left : int
         Rows still above the threshold after the fix (0 for reloo and K-fold).
     n_refits : int
+    n_compilations : int
+        Compilations the refits made (one per model structure and shape: the refits
+        share it, :mod:`multilevel.bayes.cache`).
     notes : list of str
     """
 
@@ -60,6 +63,7 @@ class LooResult:
     high_k_left: int = 0
     n_refits: int = 0
     notes: list[str] = field(default_factory=list)
+    n_compilations: int = 0
 
     @property
     def n_high_k(self) -> int:
@@ -184,6 +188,7 @@ def _reloo(fit, base, bad, result, refit, name, progress=None):
     wrapper = _finished_refits(cv_data(fit.idata), done)
     result.elpd = az.reloo(wrapper, loo_orig=base, k_threshold=result.k_threshold, pointwise=True)
     result.method, result.high_k_left, result.n_refits = "psis+reloo", 0, len(done)
+    result.n_compilations = sum(job.compilations for job in done)
     result.notes.append(
         f"{name}: {len(bad)} observation(s) with Pareto k > {result.k_threshold} (rows "
         f"{_rows(result.high_k_rows)}) replaced by exact leave-one-out refits."
@@ -254,7 +259,8 @@ def kfold(fit, folds: np.ndarray, *, refit: dict | None = None, name: str = "mod
     notes = [f"{name}: {len(ids)}-fold cross-validation ({SCHEMES[scheme]}) instead of PSIS-LOO."]
     notes += [p for job in done for p in job.problems]
     return LooResult(elpd=elpd, method="logo" if scheme == "logo" else f"kfold({len(ids)})",
-                     k_threshold=float("nan"), n_refits=len(done), notes=notes)
+                     k_threshold=float("nan"), n_refits=len(done), notes=notes,
+                     n_compilations=sum(job.compilations for job in done))
 
 
 def group_values(fit, group_by, name: str = "model"):

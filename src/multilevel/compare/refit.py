@@ -62,6 +62,7 @@ class JobResult:
     loglik: np.ndarray = field(repr=False)
     seconds: float
     problems: tuple[str, ...] = ()
+    compilations: int = 0   # nutpie compilations the refit made (0: a compilation reused)
 
 
 def run_job(job: FitJob) -> JobResult:
@@ -85,7 +86,8 @@ def run_job(job: FitJob) -> JobResult:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     loglik = heldout_loglik(refit, job.test, job.y_test, job.trials_test, seed=job.seed)
     return JobResult(label=job.label, test_index=job.test_index, loglik=loglik,
-                     seconds=time.perf_counter() - start, problems=problems)
+                     seconds=time.perf_counter() - start, problems=problems,
+                     compilations=int(refit.timings.get("compilations", 0)))
 
 
 def run_jobs(jobs: list[FitJob], progress: bool | None = None, label: str = "refits") -> list[JobResult]:
