@@ -37,6 +37,7 @@ import pandas as pd
 
 from multilevel.errors import ConvergenceWarning, FitError, SpecError
 from multilevel.formula import Design
+from multilevel.freq.blas import single_blas_thread
 from multilevel.freq.deviance import solve_pls
 from multilevel.freq.factor import lambda_t_times, lambda_times, make_factor, term_factors
 from multilevel.freq.families import Family
@@ -316,8 +317,6 @@ def fit_glmm(formula: str, design: Design, rhoend: float | None = None, solver: 
     >>> round(tight.loglik, 4)
     -92.0263
     """
-    from threadpoolctl import threadpool_limits
-
     if optimizer not in OPTIMIZERS:
         raise SpecError(f"optimizer={optimizer!r} is not valid for a GLMM; use 'glmer' (R's default "
                         "glmer run, its printed numbers) or 'bobyqa' (to the optimum).")
@@ -326,7 +325,7 @@ def fit_glmm(formula: str, design: Design, rhoend: float | None = None, solver: 
                         "glmer's own settings. Pass optimizer='bobyqa' with rhoend.")
     problem = LaplaceProblem(design, design.frame.family, solver, link, nb_theta)
     nagq = _check_nagq(nAGQ, design)
-    with threadpool_limits(limits=1, user_api="blas"):
+    with single_blas_thread():
         if optimizer == "glmer":
             opt, state, dev, H, lp0 = _optimize_glmer(problem, nagq, maxeval)
         else:

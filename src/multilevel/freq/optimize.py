@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from multilevel.freq.blas import single_blas_thread
 from multilevel.freq.deviance import make_deviance
 
 RHOEND = 1e-10      # absolute θ tolerance (lme4 uses 1e-8; tighter costs a few evaluations)
@@ -72,7 +73,14 @@ def _snap_to_boundary(deviance, theta, value, lower):
         return theta, value
     trial = theta.copy()
     trial[near] = lower[near]
-    trial_value = float(deviance(trial))
+    # At a zero variance the two values agree to rounding (the criterion is even in a scalar
+    # θ); a deviance with a fast path decides on its general path (``deviance.reference``),
+    # so the choice does not depend on which summation order was used.
+    reference = getattr(deviance, "reference", None)
+    if reference is not None:
+        value, trial_value = float(reference(theta)), float(reference(trial))
+    else:
+        trial_value = float(deviance(trial))
     return (trial, trial_value) if trial_value <= value else (theta, value)
 
 
@@ -140,13 +148,11 @@ def optimize_design(design, reml: bool = True, solver: str = "auto", rhoend: flo
     """θ̂ (:class:`OptResult`) and the PLS solution at θ̂ of a linear mixed model's design:
     the stages deviance(θ) → optimize of :func:`multilevel.freq.fit.fit_design` (and of
     ``FreqFit.refit_ml``)."""
-    from threadpoolctl import threadpool_limits
-
     deviance = make_deviance(design, reml=reml, solver=solver)
     kwargs = optimizer_settings(rhoend, maxeval)
     # The dense pieces (Schur complement ~10³) gain nothing from BLAS threads and lose
     # badly when cores are shared (bench/bench_freq.py).
-    with threadpool_limits(limits=1, user_api="blas"):
+    with single_blas_thread():
         opt = minimize_theta(deviance, design.theta_start(), design.theta_lower(), **kwargs)
         pls = deviance.solution(opt.theta)
     return opt, pls
