@@ -169,6 +169,19 @@ def _cholesky_in_place(S: np.ndarray) -> np.ndarray:
     return L
 
 
+class DenseFactor:
+    """A dense lower Cholesky factor L of A (only its lower triangle is read; the dense
+    PIRLS steps of small GLMMs)."""
+
+    def __init__(self, L: np.ndarray):
+        self.L = L
+        self.logdet = 2.0 * float(np.sum(np.log(np.diagonal(L))))
+
+    def solve(self, B: np.ndarray) -> np.ndarray:
+        """A⁻¹B."""
+        return sla.cho_solve((self.L, True), B, check_finite=False)
+
+
 class BlockFactor:
     """L = [[L₁₁, 0], [C', L_S]] with L₁₁ block diagonal (see the module docstring)."""
 
