@@ -22,10 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import lapack
 
 from multilevel.formula import Design
-from multilevel.freq.factor import lambda_dense, lambda_t_times, lambda_times, make_factor, term_factors
+from multilevel.freq.augmented import fast_path
+from multilevel.freq.factor import lambda_t_times, lambda_times, make_factor, term_factors
 from multilevel.freq.layout import Crossproducts, Layout
 
 
@@ -91,56 +91,6 @@ def solve_pls(layout: Layout, cp: Crossproducts, theta: np.ndarray, solver: str 
                        logdet_W=logdet_W)
 
 
-DENSE_MAX = 160   # Q + p + 1 up to which the augmented system is factored densely
-
-
-class DenseDeviance:
-    """The profiled deviance from one dense Cholesky factor of the augmented system
-
-        Ω = Λ̃'[Z X y]'W[Z X y]Λ̃ + diag(I_Q, 0),    Λ̃ = diag(Λθ, I_{p+1}),
-
-    whose factor holds L (first Q columns), R_X (next p) and √r² (the last diagonal entry),
-    as MixedModels.jl's blocked factor does. For small Q (sleepstudy, Penicillin) this is
-    one LAPACK call and a few array operations per θ, where :func:`solve_pls` spends
-    ~100-400 µs in Python and sparse-matrix overhead. Λθ comes from :func:`term_factors`
-    (the θ → Λ mapping) as dense per-term blocks, so any block structure works; all-scalar
-    terms take the elementwise shortcut Ω = M ∘ λ̃λ̃'.
-    """
-
-    def __init__(self, layout: Layout, cp: Crossproducts):
-        self.layout = layout
-        Q, p = sum(layout.widths), layout.p
-        self.Q, self.p = Q, p
-        M = np.empty((Q + p + 1, Q + p + 1))
-        M[:Q, :Q] = cp.ZtWZ.toarray()
-        M[:Q, Q:] = np.concatenate([cp.Z1Xy.reshape(layout.Q1, -1), cp.ZrXy])
-        M[Q:, :Q] = M[:Q, Q:].T
-        M[Q:, Q:] = cp.XyXy
-        self.M = M
-        self.scalar = all(q == 1 for q in layout.qs)
-        self.logdet_W = float(np.sum(np.log(cp.weights))) if cp.weights is not None else 0.0
-
-    def terms(self, theta) -> tuple[float, float, float] | None:
-        """(log|A|, log|R_X'R_X|, r²) at θ, or None where the augmented factor breaks down
-        (a rank-deficient X or an exact fit: the general path decides what to report)."""
-        lay, Q, p = self.layout, self.Q, self.p
-        Ts = term_factors(lay, np.asarray(theta, dtype=float))
-        if self.scalar:
-            lam = np.ones(Q + p + 1)
-            lam[:Q] = np.repeat([T[0, 0] for T in Ts], lay.n_levels)
-            Om = self.M * lam[:, None] * lam[None, :]
-        else:
-            Lam = lambda_dense(lay, Ts, p + 1)
-            Om = Lam.T @ self.M @ Lam
-        Om.ravel()[:Q * (Q + p + 2):Q + p + 2] += 1.0          # + I on the Z block's diagonal
-        # symmetric: its transpose is the same matrix in Fortran order (no copy)
-        L, info = lapack.dpotrf(Om.T, lower=1, clean=0, overwrite_a=1)
-        if info != 0:
-            return None
-        d = np.log(L.ravel()[::Q + p + 2])
-        return 2.0 * float(d[:Q].sum()), 2.0 * float(d[Q:Q + p].sum()), float(L[-1, -1]) ** 2
-
-
 def make_deviance(design: Design, reml: bool = True, solver: str = "auto"):
     """The profiled deviance (REML criterion when ``reml``) as a pure function of θ.
 
@@ -175,8 +125,7 @@ def make_deviance(design: Design, reml: bool = True, solver: str = "auto"):
     def solution(theta) -> PLSSolution:
         return solve_pls(layout, cp, theta, solver)
 
-    dense = DenseDeviance(layout, cp) if solver == "auto" and sum(layout.widths) + p + 1 <= DENSE_MAX \
-        else None
+    dense = fast_path(layout, cp, solver)
 
     def deviance(theta) -> float:
         parts = None if dense is None else dense.terms(theta)

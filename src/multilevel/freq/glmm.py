@@ -39,7 +39,8 @@ from scipy.linalg import lapack
 from multilevel.errors import ConvergenceWarning, FitError, SpecError
 from multilevel.formula import Design
 from multilevel.freq.blas import single_blas_thread
-from multilevel.freq.deviance import DENSE_MAX, solve_pls
+from multilevel.freq.augmented import DENSE_MAX
+from multilevel.freq.deviance import solve_pls
 from multilevel.freq.factor import (DenseFactor, lambda_dense, lambda_t_times, lambda_times, make_factor,
                                     term_factors)
 from multilevel.freq.families import Family
