@@ -16,6 +16,7 @@ import pytest
 import multilevel as ml
 from multilevel.formula import build_design, model_frame, parse_formula
 from multilevel.freq.augmented import DenseDeviance, ScalarSchurDeviance, fast_path
+from multilevel.freq.blas import single_blas_thread
 from multilevel.freq.deviance import criterion, make_deviance
 from multilevel.freq.glmm import LaplaceProblem
 from multilevel.freq.layout import Layout
@@ -30,6 +31,12 @@ def design_of(formula: str, data, **frame_options):
 @pytest.fixture(scope="module")
 def insteval_8000():
     return ml.datasets.load("InstEval").iloc[:8000]
+
+
+@pytest.fixture
+def one_blas_thread():
+    with single_blas_thread():
+        yield
 
 
 def random_thetas(design, k: int = 6, seed: int = 0):
@@ -65,6 +72,7 @@ def test_dense_augmented_deviance_equals_the_general_path(formula, data, weights
 
 
 @pytest.mark.parametrize("reml", [True, False])
+@pytest.mark.usefixtures("one_blas_thread")
 def test_scalar_schur_deviance_equals_the_general_path(insteval_8000, reml):
     for formula in ("y ~ service + (1|s) + (1|d) + (1|dept)", "y ~ 1 + (1|s) + (1|d)"):
         design = design_of(formula, insteval_8000.iloc[:3000])
@@ -97,6 +105,8 @@ BEFORE = [
     ("y ~ service + (1|s) + (1|d) + (1|dept)", "InstEval_8000", "reml", "gaussian", 26467.223084177647),
     ("cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp", "ml", "binomial",
      184.05313277894942),
+    ("TICKS ~ YEAR + (1|INDEX) + (1|BROOD) + (1|LOCATION)", "grouseticks", "ml", "poisson",
+     1815.2845173485027),
 ]
 
 
@@ -117,7 +127,8 @@ def test_moment_start_is_near_the_optimum_and_reaches_the_same_criterion(insteva
     np.testing.assert_allclose(start, m.theta.to_numpy(), atol=0.05)   # a start, not an estimate
     from multilevel.freq.optimize import minimize_theta
 
-    lme4_start = minimize_theta(make_deviance(design), design.theta_start(), design.theta_lower())
+    with single_blas_thread():   # as the fit runs it (two BLAS threads on a shared machine crawl)
+        lme4_start = minimize_theta(make_deviance(design), design.theta_start(), design.theta_lower())
     assert m.reml_criterion == pytest.approx(lme4_start.deviance, rel=1e-12)
     assert m.opt.evaluations < lme4_start.evaluations
     # small designs and vector terms keep lme4's start (and its optimizer path)
@@ -143,3 +154,21 @@ def test_glmer_dense_pirls_equals_the_block_path(joint):
         if joint:
             np.testing.assert_allclose(a.beta, b.beta, rtol=1e-8)
             np.testing.assert_allclose(a.RXtRX, b.RXtRX, rtol=1e-9, atol=1e-12 * np.abs(b.RXtRX).max())
+
+
+def test_glmer_scalar_schur_pirls_equals_the_block_path():
+    design = design_of("TICKS ~ YEAR + (1|INDEX) + (1|BROOD) + (1|LOCATION)", ml.datasets.load("grouseticks"),
+                       family="poisson")
+    fast = LaplaceProblem(design, "poisson")
+    general = LaplaceProblem(design, "poisson", solver="block")
+    assert fast.Zd is None and fast.schur is not None and general.schur is None
+    lp0 = fast.family.start(fast.y, fast.n)
+    for beta in (None, np.array([0.5, 1.2, -1.0])):
+        for theta in ([0.5, 1.0, 0.7], [0.0, 0.3, 1.2], [1.0, 1.0, 1.0]):
+            with single_blas_thread():
+                a, b = fast.glmer_pirls(theta, lp0, beta), general.glmer_pirls(theta, lp0, beta)
+            assert a.deviance == pytest.approx(b.deviance, rel=1e-12)
+            np.testing.assert_allclose(a.u, b.u, rtol=1e-8, atol=1e-11)
+            if beta is None:
+                np.testing.assert_allclose(a.beta, b.beta, rtol=1e-9)
+                np.testing.assert_allclose(a.RXtRX, b.RXtRX, rtol=1e-9, atol=1e-12 * np.abs(b.RXtRX).max())

@@ -30,6 +30,7 @@ from multilevel.freq.factor import choose_solver, lambda_dense, term_factors
 from multilevel.freq.layout import Crossproducts, Layout
 
 DENSE_MAX = 160   # Q + p + 1 up to which the augmented system is factored densely
+PIRLS_PAIRS_MAX = 2_000_000   # entry pairs of the coupling kept for ScalarSchurPirls's P'DP
 
 
 class DenseDeviance:
@@ -153,3 +154,104 @@ def fast_path(layout: Layout, cp: Crossproducts, solver: str = "auto"):
             and cp.scalar_coupling is not None):
         return ScalarSchurDeviance(layout, cp)
     return None
+
+
+class LogdetFactor:
+    """What a PIRLS state keeps of a factorization it never solves with again: log|A|."""
+
+    def __init__(self, logdet: float):
+        self.logdet = logdet
+
+
+class ScalarSchurPirls:
+    """glmer's weighted least-squares step for scalar-term designs too large to factor whole
+    (grouseticks: an observation-level term, 584 columns in all), one per PIRLS iteration.
+
+    As :class:`ScalarSchurDeviance`, with weights that change every iteration: with
+    vₗ = θ₁ Σ_{i∈l} wᵢ x₁ᵢ [Z_rΛ_r (X) z]ᵢ the first term's rows (P its Z_r part, a sparse
+    level-pair matrix of fixed pattern) and aₗ = 1 + θ₁² Σ_{i∈l} wᵢ x₁ᵢ², the Schur
+    complement of the first term's block in the augmented system is
+
+        S = [Z_rΛ_r (X) z]'W[Z_rΛ_r (X) z] + diag(I_Q2, 0) − V' diag(1/a) V,
+
+    one dense Cholesky of Q₂ + p + 1 columns; (u_r, β) is a triangular solve and the first
+    term's u₁ = (θ₁ V_z − V_r u_r − θ₁ V_X β)/a a division.
+    """
+
+    def __init__(self, layout: Layout):
+        lay = self.layout = layout
+        self.c1, self.x1, self.L1, self.Q2 = lay.codes[0], lay.Xt[0][:, 0], lay.n_levels[0], lay.Q2
+        # every product below is a bincount over fixed index arrays (no sparse-matrix objects,
+        # whose per-call overhead was most of the step's time)
+        self.pair_of_row = [pr.G.tocsc().indices for pr in lay.pairs]      # row -> level pair
+        self.xj = [lay.Xt[j][:, 0] for j in range(1, len(lay.qs))]
+        indptr, self.indices, self.order = lay.a12_structure
+        self.row_of_entry = np.repeat(np.arange(self.L1), np.diff(indptr))
+        counts = np.diff(indptr)
+        # entry pairs (e, f) sharing a first-term level, for P'DP, both orders
+        reps = counts[self.row_of_entry]
+        first = np.repeat(np.arange(len(self.indices)), reps)
+        second = indptr[self.row_of_entry[first]] + (np.arange(len(first)) - np.repeat(np.cumsum(reps) - reps, reps))
+        self.first, self.second = first, second
+        self.gram_flat = self.indices[first].astype(np.int64) * self.Q2 + self.indices[second]
+        flat, self.prod = lay.rest_products
+        self.rest_flat = flat.ravel()
+        self.rest_rows, self.rest_cols = flat // self.Q2, flat % self.Q2
+        self.rest_col = np.column_stack([off + lay.codes[j] for j, off in
+                                         zip(range(1, len(lay.qs)), np.cumsum([0, *lay.n_levels[1:-1]]))])
+        self.prod_x = np.column_stack(self.xj)                              # (n, rest terms)
+
+    @staticmethod
+    def fits(layout: Layout) -> bool:
+        """Every term scalar, rest terms present, and few enough entry pairs for P'DP."""
+        if not layout.Q2 or any(q != 1 for q in layout.qs):
+            return False
+        counts = np.diff(layout.a12_structure[0]).astype(np.int64)
+        return int(np.sum(counts ** 2)) <= PIRLS_PAIRS_MAX
+
+    def step(self, Ts, w, z, X: np.ndarray | None):
+        """(u, β or None, :class:`LogdetFactor`, R_X'R_X or None) of one PIRLS step with
+        weights ``w`` and working response ``z`` (β estimated when ``X`` is given)."""
+        lay, Q2, L1 = self.layout, self.Q2, self.L1
+        t1 = float(Ts[0][0, 0])
+        t = np.repeat([T[0, 0] for T in Ts[1:]], lay.n_levels[1:])
+        wx = w * self.x1
+        a = 1.0 + t1 * t1 * np.bincount(self.c1, weights=wx * self.x1, minlength=L1)
+        D = 1.0 / a
+        Xz = z[:, None] if X is None else np.column_stack([X, z])
+        kx = Xz.shape[1]
+        K = Q2 + kx
+        # P: the first term's rows of the rest columns, θ₁ t_c Σ wᵢ x₁ᵢ xⱼᵢ per level pair
+        data = np.concatenate([np.bincount(pair, weights=wx * xj) for pair, xj in
+                               zip(self.pair_of_row, self.xj)])[self.order] * (t1 * t[self.indices])
+        wxz = w[:, None] * Xz
+        Vxz = t1 * np.column_stack([np.bincount(self.c1, weights=wx * Xz[:, k], minlength=L1)
+                                    for k in range(kx)])                       # (L1, kx)
+        S = np.empty((K, K))
+        Srr = np.bincount(np.concatenate([self.rest_flat, self.gram_flat]),
+                          weights=np.concatenate([
+                              (self.prod * w[:, None] * t[self.rest_rows] * t[self.rest_cols]).ravel(),
+                              -data[self.first] * data[self.second] * D[self.row_of_entry[self.first]]]),
+                          minlength=Q2 * Q2).reshape(Q2, Q2)
+        Srr.ravel()[::Q2 + 1] += 1.0
+        S[:Q2, :Q2] = Srr
+        pd_rows = D[self.row_of_entry] * data
+        for k in range(kx):
+            S[:Q2, Q2 + k] = t * np.bincount(self.rest_col.ravel(), weights=(self.prod_x * wxz[:, k:k + 1]).ravel(),
+                                             minlength=Q2) \
+                - np.bincount(self.indices, weights=pd_rows * Vxz[self.row_of_entry, k], minlength=Q2)
+        S[Q2:, Q2:] = Xz.T @ wxz - Vxz.T @ (D[:, None] * Vxz)
+        L, info = lapack.dpotrf(S.T, lower=1, clean=0, overwrite_a=1)   # its upper triangle
+        if info == 0:
+            x, info = lapack.dtrtrs(L[:K - 1, :K - 1], L[K - 1, :K - 1], lower=1, trans=1)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"PIRLS: the weighted system is singular (LAPACK info {info}).")
+        ur = x[:Q2]
+        Pu = np.bincount(self.row_of_entry, weights=data * ur[self.indices], minlength=L1)
+        u1 = (Vxz[:, -1] - Pu - (Vxz[:, :-1] @ x[Q2:] if X is not None else 0.0)) * D
+        logdet = float(np.sum(np.log(a))) + 2.0 * float(np.sum(np.log(L.ravel()[:Q2 * (K + 1):K + 1])))
+        u = np.concatenate([u1, ur])
+        if X is None:
+            return u, None, LogdetFactor(logdet), None
+        RX = np.tril(L[Q2:K - 1, Q2:K - 1])
+        return u, x[Q2:], LogdetFactor(logdet), RX @ RX.T

@@ -39,10 +39,10 @@ from scipy.linalg import lapack
 from multilevel.errors import ConvergenceWarning, FitError, SpecError
 from multilevel.formula import Design
 from multilevel.freq.blas import single_blas_thread
-from multilevel.freq.augmented import DENSE_MAX
+from multilevel.freq.augmented import DENSE_MAX, ScalarSchurPirls
 from multilevel.freq.deviance import solve_pls
-from multilevel.freq.factor import (DenseFactor, lambda_dense, lambda_t_times, lambda_times, make_factor,
-                                    term_factors)
+from multilevel.freq.factor import (DenseFactor, choose_solver, lambda_dense, lambda_t_times, lambda_times,
+                                    make_factor, term_factors)
 from multilevel.freq.families import Family
 from multilevel.freq.layout import Layout
 from multilevel.freq.messages import rank_message, warn_fit
@@ -106,6 +106,9 @@ class LaplaceProblem:
         # small designs: glmer's PIRLS steps on the dense [ZΛ X z] (see _dense_step)
         self.Zd = self.Z.toarray() if solver == "auto" and Q + self.X.shape[1] + 1 <= DENSE_MAX \
             and n_obs * (Q + self.X.shape[1] + 1) ** 2 <= DENSE_WORK_MAX else None
+        # larger scalar-term designs: the first term eliminated in closed form (ScalarSchurPirls)
+        self.schur = ScalarSchurPirls(self.layout) if self.Zd is None and solver == "auto" \
+            and choose_solver(self.layout) == "block" and ScalarSchurPirls.fits(self.layout) else None
 
     def _eta(self, Ts, beta, u) -> np.ndarray:
         return self.X @ beta + self.Z @ lambda_times(self.layout, Ts, u) + self.off
@@ -245,6 +248,10 @@ class LaplaceProblem:
             g, w = self.family.score_weight(eta, self.y, self.n)
             if B is not None:
                 u, b_new, factor, RXtRX = self._dense_step(B, w, eta - offset + g / w, beta is None)
+                b = b if beta is not None else b_new
+            elif self.schur is not None:
+                u, b_new, factor, RXtRX = self.schur.step(Ts, w, eta - offset + g / w,
+                                                          self.X if beta is None else None)
                 b = b if beta is not None else b_new
             elif beta is None:
                 cp = self.layout.crossproducts(w, eta - offset + g / w)
