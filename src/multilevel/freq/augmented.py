@@ -200,6 +200,13 @@ class ScalarSchurPirls:
         self.rest_col = np.column_stack([off + lay.codes[j] for j, off in
                                          zip(range(1, len(lay.qs)), np.cumsum([0, *lay.n_levels[1:-1]]))])
         self.prod_x = np.column_stack(self.xj)                              # (n, rest terms)
+        self.all_flat = np.concatenate([self.rest_flat, self.gram_flat])
+        # When no first-term level meets two levels of the second term (an observation-level
+        # first term), that term's block of S is diagonal and is eliminated in closed form too,
+        # leaving a much smaller dense factorization (grouseticks: 67 columns instead of 184).
+        n2 = lay.n_levels[1]
+        g_rows, g_cols = self.gram_flat // self.Q2, self.gram_flat % self.Q2
+        self.n2 = n2 if not np.any((g_rows < n2) & (g_cols < n2) & (g_rows != g_cols)) else 0
 
     @staticmethod
     def fits(layout: Layout) -> bool:
@@ -228,7 +235,7 @@ class ScalarSchurPirls:
         Vxz = t1 * np.column_stack([np.bincount(self.c1, weights=wx * Xz[:, k], minlength=L1)
                                     for k in range(kx)])                       # (L1, kx)
         S = np.empty((K, K))
-        Srr = np.bincount(np.concatenate([self.rest_flat, self.gram_flat]),
+        Srr = np.bincount(self.all_flat,
                           weights=np.concatenate([
                               (self.prod * w[:, None] * t[self.rest_rows] * t[self.rest_cols]).ravel(),
                               -data[self.first] * data[self.second] * D[self.row_of_entry[self.first]]]),
@@ -241,17 +248,30 @@ class ScalarSchurPirls:
                                              minlength=Q2) \
                 - np.bincount(self.indices, weights=pd_rows * Vxz[self.row_of_entry, k], minlength=Q2)
         S[Q2:, Q2:] = Xz.T @ wxz - Vxz.T @ (D[:, None] * Vxz)
-        L, info = lapack.dpotrf(S.T, lower=1, clean=0, overwrite_a=1)   # its upper triangle
+        n2 = self.n2
+        logdet = float(np.sum(np.log(a)))
+        if n2:   # the second term's diagonal block: S ← R − B' diag(1/d₂) B
+            d2, B = S.ravel()[:n2 * (K + 1):K + 1].copy(), S[:n2, n2:]
+            Bs = B / d2[:, None]
+            R = S[n2:, n2:]
+            R -= B.T @ Bs
+            logdet += float(np.sum(np.log(d2)))
+        else:
+            R = S
+        Kr = K - n2
+        L, info = lapack.dpotrf(R.T, lower=1, clean=0, overwrite_a=1)   # its upper triangle
         if info == 0:
-            x, info = lapack.dtrtrs(L[:K - 1, :K - 1], L[K - 1, :K - 1], lower=1, trans=1)
+            x, info = lapack.dtrtrs(L[:Kr - 1, :Kr - 1], L[Kr - 1, :Kr - 1], lower=1, trans=1)
         if info != 0:
             raise np.linalg.LinAlgError(f"PIRLS: the weighted system is singular (LAPACK info {info}).")
+        if n2:
+            x = np.concatenate([Bs[:, -1] - Bs[:, :-1] @ x, x])
         ur = x[:Q2]
         Pu = np.bincount(self.row_of_entry, weights=data * ur[self.indices], minlength=L1)
         u1 = (Vxz[:, -1] - Pu - (Vxz[:, :-1] @ x[Q2:] if X is not None else 0.0)) * D
-        logdet = float(np.sum(np.log(a))) + 2.0 * float(np.sum(np.log(L.ravel()[:Q2 * (K + 1):K + 1])))
+        logdet += 2.0 * float(np.sum(np.log(L.ravel()[:(Q2 - n2) * (Kr + 1):Kr + 1])))
         u = np.concatenate([u1, ur])
         if X is None:
             return u, None, LogdetFactor(logdet), None
-        RX = np.tril(L[Q2:K - 1, Q2:K - 1])
+        RX = np.tril(L[Q2 - n2:Kr - 1, Q2 - n2:Kr - 1])
         return u, x[Q2:], LogdetFactor(logdet), RX @ RX.T

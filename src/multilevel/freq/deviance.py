@@ -15,6 +15,12 @@ by default a block factorization that needs only numpy/scipy (the first term's b
 is block diagonal; the other terms form a small dense Schur complement), or a sparse
 Cholesky (CHOLMOD through scikit-sparse, an optional extra) for designs whose
 non-first terms have many thousands of levels.
+
+With ``solver="auto"`` the optimizer's evaluations take a faster route where one applies
+(:mod:`multilevel.freq.augmented`: the augmented system [Z X y] factored once per θ,
+densely for small designs or as a Schur complement when every term is scalar); they give
+the same criterion to rounding (~1e-13 relative), and :func:`solve_pls` still assembles
+the fit at θ̂.
 """
 
 from __future__ import annotations
