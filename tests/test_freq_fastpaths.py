@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import multilevel as ml
@@ -172,3 +173,21 @@ def test_glmer_scalar_schur_pirls_equals_the_block_path():
             if beta is None:
                 np.testing.assert_allclose(a.beta, b.beta, rtol=1e-9)
                 np.testing.assert_allclose(a.RXtRX, b.RXtRX, rtol=1e-9, atol=1e-12 * np.abs(b.RXtRX).max())
+
+
+def test_glmer_scalar_schur_pirls_with_nothing_left_but_z():
+    """(x || g): the second term (slope) has g's levels too, so both blocks are eliminated in
+    closed form and a β-fixed step has no dense unknowns left."""
+    rng = np.random.default_rng(0)
+    g = rng.integers(0, 120, 2000)
+    x = rng.normal(size=2000)
+    yb = (rng.random(2000) < 1 / (1 + np.exp(-(0.3 * x + rng.normal(size=120)[g])))).astype(int)
+    design = design_of("yb ~ x + (x || g)", pd.DataFrame({"yb": yb, "x": x, "g": g}), family="bernoulli")
+    fast, general = LaplaceProblem(design, "bernoulli"), LaplaceProblem(design, "bernoulli", solver="block")
+    assert fast.schur is not None and fast.schur.n2 == 120
+    lp0 = fast.family.start(fast.y, fast.n)
+    with single_blas_thread():
+        for beta in (None, np.array([0.1, 0.3])):
+            a, b = fast.glmer_pirls([0.8, 0.4], lp0, beta), general.glmer_pirls([0.8, 0.4], lp0, beta)
+            assert a.deviance == pytest.approx(b.deviance, rel=1e-12)
+            np.testing.assert_allclose(a.u, b.u, rtol=1e-8, atol=1e-11)

@@ -145,7 +145,10 @@ class ScalarSchurDeviance:
 def fast_path(layout: Layout, cp: Crossproducts, solver: str = "auto"):
     """The augmented-system deviance for this design (an object with ``terms(θ)`` and
     ``logdet_W``), or None where the general path is used: an explicit ``solver``, or a
-    design too large to factor densely whose terms are not all scalar."""
+    design too large to factor densely whose terms are not all scalar.
+
+    Both forms take Λθ from :func:`term_factors` as Λ = ⊕ (I_m ⊗ T) per term; a term type
+    whose Λ block is not of that form must make this return None (the general path)."""
     if solver != "auto":
         return None
     if sum(layout.widths) + layout.p + 1 <= DENSE_MAX:
@@ -260,7 +263,8 @@ class ScalarSchurPirls:
             R = S
         Kr = K - n2
         L, info = lapack.dpotrf(R.T, lower=1, clean=0, overwrite_a=1)   # its upper triangle
-        if info == 0:
+        x = np.zeros(0)   # nothing left but z: (1 | g) + (0 + x | g) with β fixed
+        if info == 0 and Kr > 1:
             x, info = lapack.dtrtrs(L[:Kr - 1, :Kr - 1], L[Kr - 1, :Kr - 1], lower=1, trans=1)
         if info != 0:
             raise np.linalg.LinAlgError(f"PIRLS: the weighted system is singular (LAPACK info {info}).")

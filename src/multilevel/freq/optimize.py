@@ -161,7 +161,8 @@ def moment_start(design) -> np.ndarray | None:
     cost microseconds, and their optimizer path stays lme4's.
     """
     terms = design.reterms
-    if not terms or any(t.q != 1 for t in terms) or \
+    # one θ per scalar term (a term with its own θ → Λ mapping keeps lme4's start)
+    if not terms or any(t.q != 1 for t in terms) or len(design.theta_lower()) != len(terms) or \
             sum(t.n_levels for t in terms) + design.p + 1 <= MOMENT_START_MIN:
         return None
     if design.weights is not None:
