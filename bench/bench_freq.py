@@ -4,6 +4,7 @@
     .venv/bin/python bench/bench_freq.py --only InstEval    # cases whose name contains a word
     .venv/bin/python bench/bench_freq.py --no-r             # skip R; print the DESIGN.md anchors
     .venv/bin/python bench/bench_freq.py --crossed          # one factorization per backend, 8000 x 5000 crossed
+    .venv/bin/python bench/bench_freq.py --rounds 3         # lme4 and ours alternated 3 times, medians
 
 For each case: our wall time (best of the repeats, after one warm-up fit), peak
 memory of one fit (tracemalloc: numpy's buffers included), the criterion (REML
@@ -186,25 +187,40 @@ def time_lme4(cases: list[Case], frames: dict, tmp: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", default="", help="run cases whose name contains this text")
+    parser.add_argument("--only", default="", help="run cases whose name contains this text "
+                        "(several: comma-separated)")
     parser.add_argument("--no-r", action="store_true", help="do not run lme4")
     parser.add_argument("--crossed", action="store_true",
                         help="only time one factorization per backend on a large crossed design")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="alternate lme4's and our timings this many times (each side's best "
+                             "of its repeats per round; the medians over rounds are reported)")
     args = parser.parse_args()
     if args.crossed:
         crossed_factorizations()
         return
-    cases = [c for c in CASES if args.only.lower() in c.name.lower()]
+    words = [w.strip().lower() for w in args.only.split(",")]
+    cases = [c for c in CASES if any(w in c.name.lower() for w in words)]
     frames = {c.name: load(c) for c in cases}
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
           f"CHOLMOD {'installed' if cholmod_available() else 'not installed'}")
-    with tempfile.TemporaryDirectory() as tmp:
-        lme4 = {} if args.no_r else time_lme4(cases, frames, Path(tmp))
+    # interleaved rounds: R then us, R then us, ... (load drifts; medians over rounds)
+    r_rounds, our_rounds = [], []
+    for _ in range(max(1, args.rounds)):
+        with tempfile.TemporaryDirectory() as tmp:
+            r_rounds.append({} if args.no_r else time_lme4(cases, frames, Path(tmp)))
+        our_rounds.append({case.name: time_ours(case, frames[case.name]) for case in cases})
+    lme4 = {name: {**row, "seconds": float(np.median([r[name]["seconds"] for r in r_rounds if name in r]))}
+            for name, row in r_rounds[-1].items()}
+    if args.rounds > 1:
+        print(f"{args.rounds} interleaved rounds (lme4, ours); medians of each side's per-round best; "
+              f"load average {os.getloadavg()[0]:.1f} now")
     header = (f"{'model':48s} {'ours s':>8s} {'peak MB':>8s} {'lme4 s':>8s} {'ratio':>6s} "
               f"{'criterion (ours - lme4)':>24s}")
     print(header)
     for case in cases:
-        ours, peak, crit = time_ours(case, frames[case.name])
+        _, peak, crit = our_rounds[-1][case.name]
+        ours = float(np.median([r[case.name][0] for r in our_rounds]))
         ref = lme4.get(case.name)
         their = ref["seconds"] if ref else ANCHORS.get(case.name)
         ratio = f"{ours / their:6.2f}" if their else "     -"

@@ -15,6 +15,12 @@ by default a block factorization that needs only numpy/scipy (the first term's b
 is block diagonal; the other terms form a small dense Schur complement), or a sparse
 Cholesky (CHOLMOD through scikit-sparse, an optional extra) for designs whose
 non-first terms have many thousands of levels.
+
+With ``solver="auto"`` the optimizer's evaluations take a faster route where one applies
+(:mod:`multilevel.freq.augmented`: the augmented system [Z X y] factored once per θ,
+densely for small designs or as a Schur complement when every term is scalar); they give
+the same criterion to rounding (~1e-13 relative), and :func:`solve_pls` still assembles
+the fit at θ̂.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from multilevel.formula import Design
+from multilevel.freq.augmented import fast_path
 from multilevel.freq.factor import lambda_t_times, lambda_times, make_factor, term_factors
 from multilevel.freq.layout import Crossproducts, Layout
 
@@ -43,11 +50,16 @@ class PLSSolution:
     logdet_W: float = 0.0   # Σ log wᵢ of prior weights (lme4's ldW), 0 without weights
 
     def deviance(self, n: int, p: int, reml: bool) -> float:
-        if reml:
-            nmp = n - p
-            return float(self.logdet_A + self.logdet_RX - self.logdet_W
-                         + nmp * (1.0 + np.log(2.0 * np.pi * self.r2 / nmp)))
-        return float(self.logdet_A - self.logdet_W + n * (1.0 + np.log(2.0 * np.pi * self.r2 / n)))
+        return criterion(self.logdet_A, self.logdet_RX, self.logdet_W, self.r2, n, p, reml)
+
+
+def criterion(logdet_A: float, logdet_RX: float, logdet_W: float, r2: float, n: int, p: int,
+              reml: bool) -> float:
+    """The REML criterion or −2 log-likelihood from the pieces of the PLS solution."""
+    if reml:
+        nmp = n - p
+        return float(logdet_A + logdet_RX - logdet_W + nmp * (1.0 + np.log(2.0 * np.pi * r2 / nmp)))
+    return float(logdet_A - logdet_W + n * (1.0 + np.log(2.0 * np.pi * r2 / n)))
 
 
 def solve_pls(layout: Layout, cp: Crossproducts, theta: np.ndarray, solver: str = "auto",
@@ -123,8 +135,16 @@ def make_deviance(design: Design, reml: bool = True, solver: str = "auto"):
     def solution(theta) -> PLSSolution:
         return solve_pls(layout, cp, theta, solver)
 
+    dense = fast_path(layout, cp, solver)
+
     def deviance(theta) -> float:
-        return solution(theta).deviance(n, p, reml)
+        parts = None if dense is None else dense.terms(theta)
+        if parts is None:
+            return solution(theta).deviance(n, p, reml)
+        logdet_A, logdet_RX, r2 = parts
+        return criterion(logdet_A, logdet_RX, dense.logdet_W, r2, n, p, reml)
 
     deviance.solution = solution  # the whole PLS solution at θ, for assembling the fit
+    if dense is not None:  # the general path, for decisions taken on rounding-level differences
+        deviance.reference = lambda theta: solution(theta).deviance(n, p, reml)
     return deviance

@@ -94,6 +94,32 @@ def lambda_matrix(layout, Ts: list[np.ndarray]) -> sp.csc_matrix:
     return sp.block_diag(blocks, format="csc")
 
 
+@lru_cache(maxsize=8)
+def _block_positions(qs: tuple[int, ...], ms: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column of every entry of Λ's diagonal blocks (term by term, level by level,
+    each block's q×q entries row-major): Λ[rows, cols] = concat(tile(T.ravel(), m))."""
+    rows, cols, start = [], [], 0
+    for q, m in zip(qs, ms):
+        a, b = np.divmod(np.arange(q * q), q)
+        base = start + q * np.arange(m)[:, None]
+        rows.append((base + a[None]).ravel())
+        cols.append((base + b[None]).ravel())
+        start += q * m
+    return np.concatenate(rows), np.concatenate(cols)
+
+
+def lambda_dense(layout, Ts: list[np.ndarray], extra: int = 0) -> np.ndarray:
+    """Λθ as a dense (Q + extra)² array, with an identity block of size ``extra`` appended
+    (for [X y] in the augmented system). Any per-term T (not only lower-triangular)."""
+    Q = sum(layout.widths)
+    out = np.zeros((Q + extra, Q + extra))
+    rows, cols = _block_positions(tuple(layout.qs), tuple(layout.n_levels))
+    out[rows, cols] = np.concatenate([np.tile(T.ravel(), m) for T, m in zip(Ts, layout.n_levels)])
+    idx = np.arange(Q, Q + extra)
+    out[idx, idx] = 1.0
+    return out
+
+
 def cholmod_available() -> bool:
     return importlib.util.find_spec("sksparse") is not None
 
@@ -141,6 +167,19 @@ def _cholesky_in_place(S: np.ndarray) -> np.ndarray:
     if info != 0:
         raise np.linalg.LinAlgError(f"The Schur complement is not positive definite (dpotrf info {info}).")
     return L
+
+
+class DenseFactor:
+    """A dense lower Cholesky factor L of A (only its lower triangle is read; the dense
+    PIRLS steps of small GLMMs)."""
+
+    def __init__(self, L: np.ndarray):
+        self.L = L
+        self.logdet = 2.0 * float(np.sum(np.log(np.diagonal(L))))
+
+    def solve(self, B: np.ndarray) -> np.ndarray:
+        """A⁻¹B."""
+        return sla.cho_solve((self.L, True), B, check_finite=False)
 
 
 class BlockFactor:

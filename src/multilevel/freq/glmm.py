@@ -33,12 +33,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.linalg import lapack
 
 from multilevel.errors import ConvergenceWarning, FitError, SpecError
 from multilevel.errors import warn as warn_user
 from multilevel.formula import Design
+from multilevel.freq.blas import single_blas_thread
+from multilevel.freq.augmented import DENSE_MAX, ScalarSchurPirls
 from multilevel.freq.deviance import solve_pls
-from multilevel.freq.factor import lambda_t_times, lambda_times, make_factor, term_factors
+from multilevel.freq.factor import (DenseFactor, choose_solver, lambda_dense, lambda_t_times, lambda_times,
+                                    make_factor, term_factors)
 from multilevel.freq.families import Family
 from multilevel.freq.layout import Layout
 from multilevel.freq.messages import rank_message, warn_fit
@@ -60,6 +64,7 @@ PWRSS_HALVINGS = 10     # step halvings per iteration
 NM_THETA_STEP = 0.1     # Nelder-Mead steps: 0.2 * c(rep(0.1, nθ), pmin(betaSD, 10))
 NM_BETA_SD_MAX = 10.0
 BOUNDARY_TOL = 1e-5     # boundary.tol of check.boundary
+DENSE_WORK_MAX = 4_000_000  # n·K² up to which a PIRLS step forms the dense augmented system
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,13 @@ class LaplaceProblem:
         self.X, self.Z = design.X, self.layout.Z
         self.nth = len(design.theta_lower())
         self.const = self.family.log_constant(self.y, self.n)
+        Q, n_obs = self.Z.shape[1], len(self.y)
+        # small designs: glmer's PIRLS steps on the dense [ZΛ X z] (see _dense_step)
+        self.Zd = self.Z.toarray() if solver == "auto" and Q + self.X.shape[1] + 1 <= DENSE_MAX \
+            and n_obs * (Q + self.X.shape[1] + 1) ** 2 <= DENSE_WORK_MAX else None
+        # larger scalar-term designs: the first term eliminated in closed form (ScalarSchurPirls)
+        self.schur = ScalarSchurPirls(self.layout) if self.Zd is None and solver == "auto" \
+            and choose_solver(self.layout) == "block" and ScalarSchurPirls.fits(self.layout) else None
 
     def _eta(self, Ts, beta, u) -> np.ndarray:
         return self.X @ beta + self.Z @ lambda_times(self.layout, Ts, u) + self.off
@@ -179,6 +191,39 @@ class LaplaceProblem:
         _, factor, _ = self._weighted(eta, Ts)
         return self._laplace(eta, u, factor.logdet), u, eta, factor
 
+    def _dense_system(self, Ts, joint: bool) -> np.ndarray:
+        """The (n, K) array B = [ZΛθ (X) ·] of :meth:`_dense_step` (small designs only); its
+        last column takes each PIRLS iteration's working response."""
+        Q, p = self.Zd.shape[1], self.X.shape[1]
+        B = np.empty((len(self.y), Q + (p if joint else 0) + 1))
+        if all(T.shape == (1, 1) for T in Ts):
+            np.multiply(self.Zd, np.repeat([T[0, 0] for T in Ts], self.layout.n_levels), out=B[:, :Q])
+        else:
+            np.matmul(self.Zd, lambda_dense(self.layout, Ts), out=B[:, :Q])
+        if joint:
+            B[:, Q:Q + p] = self.X
+        return B
+
+    def _dense_step(self, B, w, z, joint: bool):
+        """One penalized weighted least-squares solve of PIRLS on the dense augmented system
+        Ω = B'WB + diag(I_Q, 0), B = [ZΛ (X) z]: its Cholesky factor L holds the factor of
+        A = Λ'Z'WZΛ + I (first Q columns), R_X, and in its last row L₁₁⁻¹B₁'Wz, so (u, β)
+        is one triangular solve. Returns (u, β or None, factor of A, R_X'R_X or None)."""
+        Q, K = self.Zd.shape[1], B.shape[1]
+        B[:, -1] = z
+        Om = B.T @ (B * w[:, None])
+        Om.ravel()[:Q * (K + 1):K + 1] += 1.0
+        L, info = lapack.dpotrf(Om.T, lower=1, clean=0, overwrite_a=1)
+        if info == 0:
+            x, info = lapack.dtrtrs(L[:K - 1, :K - 1], L[K - 1, :K - 1], lower=1, trans=1)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"PIRLS: the weighted system is singular (LAPACK info {info}).")
+        factor = DenseFactor(L[:Q, :Q])
+        if not joint:
+            return x, None, factor, None
+        RX = np.tril(L[Q:K - 1, Q:K - 1])
+        return x[:Q], x[Q:], factor, RX @ RX.T
+
     def glmer_pirls(self, theta, lp0: np.ndarray, beta=None) -> PirlsState:
         """lme4's PIRLS (``pwrssUpdate``) from the linear predictor ``lp0``.
 
@@ -197,17 +242,27 @@ class LaplaceProblem:
         eta = np.asarray(lp0, dtype=float) + 0.0
         old, u_old, b_old = np.finfo(float).max, None, None
         b = None if beta is None else np.asarray(beta, dtype=float)
+        B = None if self.Zd is None else self._dense_system(Ts, beta is None)
+        ZL = None if B is None else B[:, :self.Zd.shape[1]]
         for _ in range(PWRSS_MAXIT):
             g, w = self.family.score_weight(eta, self.y, self.n)
-            cp = self.layout.crossproducts(w, eta - offset + g / w)
-            if beta is None:
+            if B is not None:
+                u, b_new, factor, RXtRX = self._dense_step(B, w, eta - offset + g / w, beta is None)
+                b = b if beta is not None else b_new
+            elif self.schur is not None:
+                u, b_new, factor, RXtRX = self.schur.step(Ts, w, eta - offset + g / w,
+                                                          self.X if beta is None else None)
+                b = b if beta is not None else b_new
+            elif beta is None:
+                cp = self.layout.crossproducts(w, eta - offset + g / w)
                 pls = solve_pls(self.layout, cp, theta, self.solver, residuals=False)
                 factor, u, b, RXtRX = pls.factor, pls.u, pls.beta, pls.RXtRX
             else:
+                cp = self.layout.crossproducts(w, eta - offset + g / w)
                 factor, RXtRX = make_factor(self.layout, cp, Ts, self.solver), None
                 Zwz = np.concatenate([cp.Z1Xy[..., -1].reshape(-1), cp.ZrXy[:, -1]])
                 u = factor.solve(lambda_t_times(self.layout, Ts, Zwz[:, None]))[:, 0]
-            eta, pdev = self._glmer_update(Ts, offset, u, b if beta is None else None)
+            eta, pdev = self._glmer_update(Ts, offset, u, b if beta is None else None, ZL)
             if abs((old - pdev) / pdev) < PWRSS_TOL:
                 return PirlsState(deviance=factor.logdet + float(u @ u)
                                   - 2.0 * self.family.loglik(eta, self.y, self.n, self.const),
@@ -218,16 +273,16 @@ class LaplaceProblem:
                         break
                     u = (u_old + u) / 2
                     b = b if beta is not None else (b_old + b) / 2
-                    eta, pdev = self._glmer_update(Ts, offset, u, b if beta is None else None)
+                    eta, pdev = self._glmer_update(Ts, offset, u, b if beta is None else None, ZL)
                 if np.isnan(pdev) or pdev - old > PWRSS_TOL:
                     raise FitError("PIRLS step-halvings failed to reduce the deviance (lme4's "
                                    "pwrssUpdate error) at theta = " + str(theta.tolist()))
             old, u_old, b_old = pdev, u, b
         raise FitError(f"PIRLS did not converge in {PWRSS_MAXIT} iterations at theta = {theta.tolist()}")
 
-    def _glmer_update(self, Ts, offset, u, beta=None):
+    def _glmer_update(self, Ts, offset, u, beta=None, ZL=None):
         """η = offset + ZΛu (+ Xβ when β is being estimated) and the penalized deviance."""
-        eta = offset + self.Z @ lambda_times(self.layout, Ts, u)
+        eta = offset + (self.Z @ lambda_times(self.layout, Ts, u) if ZL is None else ZL @ u)
         if beta is not None:
             eta = eta + self.X @ beta
         return eta, self.family.deviance(eta, self.y, self.n) + float(u @ u)
@@ -316,8 +371,6 @@ def fit_glmm(formula: str, design: Design, rhoend: float | None = None, solver: 
     >>> round(tight.loglik, 4)
     -92.0263
     """
-    from threadpoolctl import threadpool_limits
-
     if optimizer not in OPTIMIZERS:
         raise SpecError(f"optimizer={optimizer!r} is not valid for a GLMM; use 'glmer' (R's default "
                         "glmer run, its printed numbers) or 'bobyqa' (to the optimum).")
@@ -326,7 +379,7 @@ def fit_glmm(formula: str, design: Design, rhoend: float | None = None, solver: 
                         "glmer's own settings. Pass optimizer='bobyqa' with rhoend.")
     problem = LaplaceProblem(design, design.frame.family, solver, link, nb_theta)
     nagq = _check_nagq(nAGQ, design)
-    with threadpool_limits(limits=1, user_api="blas"):
+    with single_blas_thread():
         if optimizer == "glmer":
             opt, state, dev, H, lp0 = _optimize_glmer(problem, nagq, maxeval)
         else:
