@@ -142,3 +142,49 @@ def test_centred_posterior_is_the_non_centred_posterior(penicillin_default):
         mcse = np.hypot(old_table.loc[name, "mcse_mean"], new_table.loc[name, "mcse_mean"])
         assert abs(new_table.loc[name, "estimate"] - old_table.loc[name, "estimate"]) < 4 * mcse, name
         assert new_table.loc[name, "sd"] == pytest.approx(old_table.loc[name, "sd"], rel=0.15), name
+
+
+# ------------------------------------------------------------------ advice and warnings
+def _diverging_fit_report(**context):
+    import arviz as az
+
+    from multilevel.bayes.convergence import convergence_report
+
+    rng = np.random.default_rng(0)
+    idata = az.from_dict({"posterior": {"b": rng.normal(size=(2, 200))},
+                          "sample_stats": {"diverging": np.arange(400).reshape(2, 200) < 3}})
+    summary = pd.DataFrame({"r_hat": [1.0], "ess_bulk": [400.0], "ess_tail": [400.0]}, index=["b"])
+    return convergence_report(idata, summary, **context)
+
+
+def test_divergence_advice_names_only_what_the_model_has():
+    plain = str(_diverging_fit_report(group_effects=False))
+    assert "3 divergent transitions of 400" in plain and "group effects" not in plain
+    assert "rescale the predictors" in plain
+    shrink = str(_diverging_fit_report(group_effects=False, shrinkage="horseshoe"))
+    assert "horseshoe prior's learned scales" in shrink and "group effects" not in shrink
+    mixed = str(_diverging_fit_report(group_effects=True, shrinkage="lasso"))
+    assert "lasso prior's" in mixed and "noncentered=True" in mixed
+
+
+def test_shrinkage_presets_choose_their_target_accept():
+    from multilevel.bayes.fit import TARGET_ACCEPT
+
+    assert ml.priors.horseshoe().target_accept == 0.99
+    assert ml.priors.regularized_horseshoe().target_accept == 0.99
+    assert ml.priors.lasso().target_accept == 0.99 and ml.priors.lasso(2.0).target_accept == TARGET_ACCEPT
+    assert ml.priors.ridge().target_accept == TARGET_ACCEPT == 0.9
+
+
+@pytest.mark.slow
+def test_convergence_warning_fires_once_at_the_users_line(penicillin_default):
+    from multilevel.errors import ConvergenceWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        short = _fit(PENICILLIN, "Penicillin", "gaussian", draws=30, tune=30, chains=2)  # compiled
+        short.summary()
+        short.summary()
+    fired = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert len(fired) == 1 and "Effective sample size" in str(fired[0].message)
+    assert fired[0].filename == __file__

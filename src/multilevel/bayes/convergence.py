@@ -43,7 +43,9 @@ class ConvergenceReport:
         return "Convergence problems:\n" + "\n".join(f"  - {p}" for p in self.problems)
 
 
-def convergence_report(idata, summary: pd.DataFrame, max_treedepth: int = 10) -> ConvergenceReport:
+def convergence_report(idata, summary: pd.DataFrame, max_treedepth: int = 10, *,
+                       group_effects: bool | None = None, shrinkage: str | None = None
+                       ) -> ConvergenceReport:
     """Check R-hat, ESS, divergences, E-BFMI and tree depth of a sampled fit.
 
     Parameters
@@ -54,6 +56,11 @@ def convergence_report(idata, summary: pd.DataFrame, max_treedepth: int = 10) ->
         Per-parameter ``r_hat``, ``ess_bulk`` and ``ess_tail`` (as from ``BayesFit.summary``).
     max_treedepth : int
         The sampler's maximum tree depth (10 for PyMC and nutpie).
+    group_effects : bool, optional
+        Whether the model has group effects (``None``: unknown); the advice on
+        divergences names only what the model has.
+    shrinkage : str, optional
+        The name of a coefficient-prior preset (``"horseshoe"``, ``"lasso"``, ...).
     """
     import arviz as az
 
@@ -82,11 +89,8 @@ def convergence_report(idata, summary: pd.DataFrame, max_treedepth: int = 10) ->
     divergences = int(np.asarray(stats["diverging"]).sum()) if stats is not None and "diverging" in stats else 0
     rows.append(("divergent transitions", divergences, "0", divergences == 0))
     if divergences:
-        problems.append(
-            f"{divergences} divergent transitions of {chains * draws}: raise target_accept "
-            "(e.g. 0.95 or 0.99); if they persist, the posterior has a funnel — keep group effects "
-            "non-centred, use tighter priors on the SDs, or simplify the random-effects structure."
-        )
+        problems.append(f"{divergences} divergent transitions of {chains * draws}: raise "
+                        f"target_accept (e.g. 0.95 or 0.99); {_funnel_advice(group_effects, shrinkage)}")
     if stats is not None and "energy" in stats:
         bfmi = np.atleast_1d(np.asarray(az.bfmi(np.asarray(stats["energy"], dtype=float))))
         low = float(np.min(bfmi))
@@ -108,6 +112,20 @@ def convergence_report(idata, summary: pd.DataFrame, max_treedepth: int = 10) ->
             )
     table = pd.DataFrame(rows, columns=["check", "value", "threshold", "passed"]).set_index("check")
     return ConvergenceReport(ok=not problems, problems=problems, table=table)
+
+
+def _funnel_advice(group_effects: bool | None, shrinkage: str | None) -> str:
+    """What to do when divergences persist, for the pieces the model has."""
+    fixes = []
+    if shrinkage:
+        fixes.append(f"the {shrinkage} prior's learned scales: more tune (e.g. tune=2000), or "
+                     "fix the scale (e.g. ml.priors.lasso(scale=...))")
+    if group_effects or group_effects is None:
+        fixes.append("group effects: noncentered=True, tighter priors on their SDs, or a "
+                     "simpler random-effects structure")
+    if not fixes:
+        fixes.append("rescale the predictors or give the coefficients tighter priors")
+    return "if they persist, the posterior has a funnel; " + "; ".join(fixes) + "."
 
 
 def _tree_depth(stats):

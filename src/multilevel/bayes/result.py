@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,8 @@ from multilevel.bayes.residuals import PARAMS as RESIDUAL_PARAMS
 from multilevel.bayes.sampling import SamplingSettings
 from multilevel.errors import ConvergenceWarning, FitError
 from multilevel.formula.families import AUXILIARY  # the likelihood's parameters besides the mean
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parents[1])   # warnings point past these frames
 
 CI_KINDS = ("eti", "hdi")
 
@@ -250,13 +253,21 @@ class BayesFit:
     @cached_property
     def convergence(self) -> ConvergenceReport:
         """R-hat, ESS, divergences, E-BFMI and tree depth, with the fix for each problem."""
-        return convergence_report(self.idata, self._interval_table(0.95, "eti"))
+        priors = self.built.priors
+        preset = priors.get("common") if isinstance(priors, dict) else priors
+        return convergence_report(self.idata, self._interval_table(0.95, "eti"),
+                                  group_effects=bool(self.design.reterms),
+                                  shrinkage=getattr(preset, "name", None))
 
     def check_convergence(self, stacklevel: int = 2) -> ConvergenceReport:
-        """The convergence report; warns with :class:`ConvergenceWarning` if anything failed."""
+        """The convergence report; warns with :class:`ConvergenceWarning` if anything failed,
+        once per fit (the fit's own check, then ``summary()``, would repeat it), pointing at
+        the user's line (frames inside the package are skipped; ``stacklevel`` is kept for
+        callers that pass it)."""
         report = self.convergence
-        if not report.ok:
-            warnings.warn(str(report), ConvergenceWarning, stacklevel=stacklevel)
+        if not report.ok and not self.__dict__.get("_convergence_warned"):
+            self.__dict__["_convergence_warned"] = True
+            warnings.warn(str(report), ConvergenceWarning, skip_file_prefixes=(_PACKAGE_DIR,))
         return report
 
     def _repr_head(self) -> str:
