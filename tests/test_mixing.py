@@ -48,6 +48,8 @@ DECISIONS = [
     ("Reaction ~ Days + (Days | Subject)", "sleepstudy", "gaussian", set()),   # a block
     ("cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp", "binomial", set()),
     ("TICKS ~ YEAR + (1 | BROOD) + (1 | LOCATION)", "grouseticks", "poisson", set()),  # nested
+    ("r2 ~ Anger + Gender + btype + situ + (1 | id) + (1 | item)", "VerbAgg", "bernoulli",
+     {"id", "item"}),                                                     # κ 6.8 and 22
 ]
 
 

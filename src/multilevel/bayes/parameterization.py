@@ -54,8 +54,9 @@ def link_scale(design: Design, family: str, link: str | None):
         return y - offset, None
     if family == "poisson" and link in (None, "log"):
         return np.log(y + 0.5) - offset, 1.0 / (y + 0.5)
-    if family == "binomial" and link in (None, "logit") and design.frame.trials is not None:
-        trials = np.asarray(design.frame.trials, dtype=float)
+    if (family == "binomial" and link in (None, "logit") and design.frame.trials is not None) or \
+            (family == "bernoulli" and link in (None, "logit")):
+        trials = _trials(design)
         s, f = y + 0.5, trials - y + 0.5    # empirical logit (Cox 1970)
         return np.log(s / f) - offset, 1.0 / s + 1.0 / f
     return None
@@ -156,7 +157,7 @@ def _kappa_pooled(design: Design, family: str, codes, n_levels: int, fixed) -> f
         means = np.log(events) - np.log(count(np.exp(eta))[rows])
         variance = 1.0 / events
     else:
-        trials = np.asarray(design.frame.trials, dtype=float)
+        trials = _trials(design)
         s, total = count(y)[rows] + 0.5, count(trials)[rows] + 1.0
         means = np.log(s / (total - s)) - count(trials * eta)[rows] / np.maximum(count(trials)[rows], 1)
         variance = 1.0 / s + 1.0 / (total - s)
@@ -164,6 +165,12 @@ def _kappa_pooled(design: Design, family: str, codes, n_levels: int, fixed) -> f
         return 0.0
     tau2 = float(np.var(means, ddof=1) - np.mean(variance))
     return max(tau2, 0.0) * float(np.median(1.0 / variance))
+
+
+def _trials(design: Design) -> np.ndarray:
+    """Binomial trials per row (1 for a Bernoulli response)."""
+    trials = design.frame.trials
+    return np.ones(len(design.y)) if trials is None else np.asarray(trials, dtype=float)
 
 
 def _nested(inner, outer) -> bool:
