@@ -33,7 +33,7 @@ MODELS = {
     "sleepstudy": ("Reaction ~ Days + (Days | Subject)", "sleepstudy", "gaussian"),
     "cbpp": ("cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp", "binomial"),
 }
-SETTINGS = {"old": dict(noncentered=True, low_rank=False), "new": dict(noncentered="auto", low_rank=True)}
+SETTINGS = {"old": {"noncentered": True, "low_rank": False}, "new": {"noncentered": "auto", "low_rank": True}}
 
 
 def one_fit(name: str, seed: int, noncentered, low_rank: bool):
@@ -54,10 +54,10 @@ def one_fit(name: str, seed: int, noncentered, low_rank: bool):
         warnings.simplefilter("ignore")
         table = fit.summary()
     report = fit.convergence
-    row = dict(ess_bulk=float(table["ess_bulk"].min()), ess_tail=float(table["ess_tail"].min()),
-               rhat=float(table["r_hat"].max()),
-               div=int(report.table.loc["divergent transitions", "value"]), warned=warned,
-               seconds=seconds, worst=str(table["ess_bulk"].idxmin()))
+    row = {"ess_bulk": float(table["ess_bulk"].min()), "ess_tail": float(table["ess_tail"].min()),
+           "rhat": float(table["r_hat"].max()),
+           "div": int(report.table.loc["divergent transitions", "value"]), "warned": warned,
+           "seconds": seconds, "worst": str(table["ess_bulk"].idxmin())}
     means = {k: (float(table.loc[k, "estimate"]), float(table.loc[k, "mcse_mean"])) for k in table.index}
     return row, means
 

@@ -107,7 +107,7 @@ def test_other_families_keep_the_rows_per_level_rule():
 
 # ------------------------------------------------------------------ sampled fits
 def _fit(formula, data, family, **options):
-    options = dict(draws=1000, tune=1000, chains=4, seed=1, progress=False) | options
+    options = {"draws": 1000, "tune": 1000, "chains": 4, "seed": 1, "progress": False} | options
     return ml.fit(formula, ml.datasets.load(data), method="bayes", family=family, **options)
 
 

@@ -150,7 +150,7 @@ def _kappa_pooled(design: Design, family: str, codes, n_levels: int, fixed) -> f
     the counts are ~3 (tests/test_mixing.py), the pooled ones do not."""
     eta = fixed + design.offset_or_zero
     y = np.asarray(design.y, dtype=float)
-    count = lambda values: np.bincount(codes, weights=values, minlength=n_levels)  # noqa: E731
+    count = lambda values: np.bincount(codes, weights=values, minlength=n_levels)
     rows = count(np.ones(len(y))) > 0
     if family == "poisson":
         events = count(y)[rows] + 0.5
