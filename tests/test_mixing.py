@@ -66,7 +66,7 @@ def test_centring_decision_of_textbook_models(formula, data, family, expected):
     ("poisson", 5, 0.5, 0.25 * 5 * np.e),
 ])
 def test_kappa_recovers_the_information_ratio_of_simulated_data(family, rows, tau, truth):
-    design = _design("y ~ 1 + (1 | g)", _simulated(400, rows, tau, family=family), family)
+    design = _design("y ~ 1 + (1 | g)", _simulated(300, rows, tau, family=family), family)
     assert kappas(design, family)["g"] == pytest.approx(truth, rel=0.2)
 
 
