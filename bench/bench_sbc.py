@@ -14,8 +14,9 @@ Two models, both at the package's default priors and parameterization:
 Replicates run in chunks of ``--chunk`` (one ``ml.sbc`` call each, its own seed, so the
 prior draws of different chunks are independent) and each chunk is saved as it
 finishes; the report merges the chunks of a model. Each replicate: 2 chains x 250 draws
-(tune 250), every 5th draw kept (100), ranks binned into 20 bins; the χ² uniformity
-test per parameter (19 df) and the ranks' histogram as text.
+(tune 250), every 5th draw kept (100 ranks); the merged ranks are binned as ``ml.sbc``
+bins (about 5 replicates expected per bin, at most 20 bins); the χ² uniformity test per
+parameter and the ranks' histogram as text.
 """
 
 from __future__ import annotations
@@ -79,8 +80,11 @@ def merge(out: Path, name: str):
         div.append(r.divergences.set_axis(r.divergences.index + offset))
         failures += r.failures
         offset += len(r.truth)
-    merged = SBCResult(ranks=pd.concat(ranks), truth=pd.concat(truth), n_ranks=results[0].n_ranks,
-                       bins=results[0].bins, max_rhat=pd.concat(rhat), divergences=pd.concat(div),
+    n_ranks, n = results[0].n_ranks, sum(len(r.ranks) for r in results)
+    # as ml.sbc's default, ~5 replicates expected per bin, a divisor of the n_ranks + 1 values
+    bins = max([b for b in range(2, min(20, n // 5) + 1) if (n_ranks + 1) % b == 0], default=2)
+    merged = SBCResult(ranks=pd.concat(ranks), truth=pd.concat(truth), n_ranks=n_ranks,
+                       bins=bins, max_rhat=pd.concat(rhat), divergences=pd.concat(div),
                        failures=failures, formula=results[0].formula)
     return merged, sum(p["seconds"] for p in parts)
 
@@ -97,7 +101,7 @@ def report(out: Path) -> None:
               f"{int((result.divergences > 0).sum())}")
         print(result.test().round(3).to_string())
         counts = result.counts()
-        print("rank histograms (replicates per bin, 20 bins):")
+        print(f"rank histograms (replicates per bin, {result.bins} bins):")
         for column in counts.columns:
             print(f"  {column:32s} " + " ".join(f"{c:2d}" for c in counts[column]))
         try:
