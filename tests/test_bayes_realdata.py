@@ -126,6 +126,9 @@ def test_kfold_refits_carry_the_offset_and_the_link(fits, monkeypatch):
                          refit={"draws": 300, "tune": 300, "chains": 2}, seed=3)
     assert res.n_refits == 2 and "offset(log(exposure))" in calls[0][0].formula
     assert np.isfinite(res.elpd.elpd)
-    assert abs(res.elpd.elpd - az.loo(bayes.idata).elpd) < 3 * res.elpd.se
+    with warnings.catch_warnings():   # PSIS's k-hat of 1-3 rows is 0.70-0.83 on these draws
+        warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
+        psis = az.loo(bayes.idata).elpd
+    assert abs(res.elpd.elpd - psis) < 3 * res.elpd.se
     gamma, _ = fits["gamma"]
     assert refit_module.refit_options(gamma, None)["link"] == "log"

@@ -14,6 +14,7 @@ SHAPES = {
     "VerbAgg": (7584, 9), "oats": (72, 4), "visits": (480, 5), "mtcars": (32, 11),
     "diabetes": (442, 11), "mcycle": (133, 2),
     "Salamanders": (644, 9), "Owls": (599, 7), "USAirlines": (90, 6), "wine": (72, 6),
+    "epilepsy": (236, 9),
 }
 
 
@@ -33,3 +34,15 @@ def test_names_and_unknown():
     assert set(SHAPES) == set(ml.datasets.names())
     with pytest.raises(DataError, match="Unknown dataset 'sleep'.*sleepstudy"):
         ml.datasets.load("sleep")
+
+
+def test_epilepsy_is_brms_data():
+    """brms's ``epilepsy`` (exported by tools/export_epilepsy.R from brms 2.18): its
+    standardized columns are those of the raw ones, and the totals are R's."""
+    d = ml.datasets.load("epilepsy")
+    assert list(d["Trt"].cat.categories) == ["0", "1"] and d["patient"].nunique() == 59
+    assert (d.groupby("patient", observed=True).size() == 4).all()
+    assert int(d["count"].sum()) == 1948 and int(d["Base"].sum()) == 4 * 1842   # R: sum(epilepsy$count)
+    for raw, z in (("Age", "zAge"), ("Base", "zBase")):
+        expected = (d[raw] - d[raw].mean()) / d[raw].std()
+        assert abs(d[z] - expected).max() < 1e-12

@@ -78,11 +78,15 @@ class MultilevelPyMCModel(PyMCModel):
         Gaussian likelihood replaces Bambi's (multilevel.bayes.residuals).
     prior_weights : ndarray or None
         Gaussian prior weights (lme4's ``weights=``): row i has residual SD σ/√wᵢ.
+    centred : set of str or None
+        Bambi's names of the scalar and ``||`` terms to build centred (``b ~ Normal(0, τ)``);
+        the others non-centred (``b = τ·z``). ``None``: Bambi's model-wide ``noncentered``.
     """
 
     def __init__(self, blocks: list[Block], coefficient_prior=None, lkj_eta: float = LKJ_ETA,
-                 residuals=None, prior_weights=None):
+                 residuals=None, prior_weights=None, centred: set[str] | None = None):
         super().__init__()
+        self.centred = centred
         self.blocks = blocks
         self.coefficient_prior = coefficient_prior
         self.lkj_eta = lkj_eta
@@ -176,12 +180,21 @@ class MultilevelComponent(DistributionalComponent):
         all_terms = self.component.group_specific_terms
         plain = {k: v for k, v in all_terms.items() if k not in in_blocks}
         # Bambi builds the scalar and `||` terms; we build the correlated blocks.
-        component = self.component
-        self.component = _TermSubset(component, plain)
+        centred = self.ml_backend.centred if self.ml_backend else None
+        if centred is None:
+            parts = [(plain, bmb_model.noncentered)]
+        else:   # per term: Bambi's flag is model-wide, so build the two kinds in turn
+            parts = [({k: v for k, v in plain.items() if k not in centred}, True),
+                     ({k: v for k, v in plain.items() if k in centred}, False)]
+        component, flag = self.component, bmb_model.noncentered
         try:
-            super().build_group_specific_terms(pymc_backend, bmb_model)
+            for terms, noncentered in parts:
+                if terms:
+                    self.component = _TermSubset(component, terms)
+                    bmb_model.noncentered = noncentered
+                    super().build_group_specific_terms(pymc_backend, bmb_model)
         finally:
-            self.component = component
+            self.component, bmb_model.noncentered = component, flag
         for block in blocks:
             self.output += self._build_block(block, pymc_backend, bmb_model)
         if known:

@@ -57,7 +57,7 @@ class ConvergenceReport:
 
 def convergence_report(idata, summary: pd.DataFrame, max_treedepth: int = 10, *,
                        group_effects: bool = True, target_accept: float | None = None,
-                       shrinkage: bool = False) -> ConvergenceReport:
+                       shrinkage: bool | str = False) -> ConvergenceReport:
     """Check R-hat, ESS, divergences, E-BFMI and tree depth of a sampled fit.
 
     Parameters
@@ -72,8 +72,8 @@ def convergence_report(idata, summary: pd.DataFrame, max_treedepth: int = 10, *,
         The model has group-level terms; without them the advice does not mention them.
     target_accept : float, optional
         The fit's NUTS target acceptance rate; the advice starts from it.
-    shrinkage : bool
-        The coefficients have a shrinkage prior (horseshoe, lasso, ...), whose funnel is
+    shrinkage : bool or str
+        The coefficients have a shrinkage prior (its preset's name: horseshoe, lasso, ...), whose funnel is
         the usual cause of divergences in a model without group terms.
 
     Examples
@@ -142,7 +142,7 @@ def convergence_report(idata, summary: pd.DataFrame, max_treedepth: int = 10, *,
     return ConvergenceReport(ok=not problems, problems=problems, table=table)
 
 
-def _divergence_advice(group_effects: bool, target_accept: float | None, shrinkage: bool) -> str:
+def _divergence_advice(group_effects: bool, target_accept: float | None, shrinkage: bool | str) -> str:
     """What to do about divergences, for this model: its terms, prior and target_accept."""
     if target_accept is None:
         first = "raise target_accept (e.g. 0.95 or 0.99); if they persist, "
@@ -155,7 +155,8 @@ def _divergence_advice(group_effects: bool, target_accept: float | None, shrinka
         cure = ("keep group effects non-centred, use tighter priors on the SDs, or simplify the "
                 "random-effects structure")
     elif shrinkage:
-        cure = ("the shrinkage prior makes one where coefficients near zero meet a small global "
+        prior = f"the {shrinkage} prior" if isinstance(shrinkage, str) else "the shrinkage prior"
+        cure = (f"{prior} makes one where coefficients near zero meet a small global "
                 "scale: a regularized horseshoe (ml.priors.regularized_horseshoe) or a ridge prior "
                 "has a milder one; or rescale the predictors")
     else:

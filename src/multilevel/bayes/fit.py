@@ -15,19 +15,23 @@ from multilevel.bayes.sampling import (
     SamplingSettings, check_settings, choose_sampler, prefers_marginal, run,
 )
 
+TARGET_ACCEPT = 0.9
+
 
 def fit_bayes(formula: str, data: pd.DataFrame, family: str = "gaussian", priors=None, *,
               draws: int = 1000, tune: int = 1000, chains: int = 4, seed: int | None = None,
               sampler: str = "auto", progress: bool = True, na: str = "drop",
-              target_accept: float = 0.9, lkj_eta: float = 1.0, check: bool = True,
-              noncentered: bool | str = True, weights: str | None = None,
+              target_accept: float | None = None, lkj_eta: float = 1.0, check: bool = True,
+              noncentered: bool | str = "auto", weights: str | None = None,
               link: str | None = None, data2: dict | None = None) -> BayesFit:
     """Fit a Bayesian multilevel model (see :func:`multilevel.fit` for the arguments).
 
     Parameters
     ----------
-    target_accept : float
+    target_accept : float, optional
         NUTS target acceptance rate; raise it (0.95, 0.99) when there are divergences.
+        ``None``: :data:`TARGET_ACCEPT`, or the coefficient preset's own (the horseshoe's
+        and the learned lasso's scale mixtures need smaller steps).
     lkj_eta : float
         LKJ shape of the correlation prior of ``(x | g)`` blocks.
     check : bool
@@ -35,10 +39,13 @@ def fit_bayes(formula: str, data: pd.DataFrame, family: str = "gaussian", priors
         with the fix when a check fails.
     noncentered : bool or "auto"
         Parameterization of scalar group effects (see :func:`build_model`); ``"auto"``
-        centres them when every grouping factor has >= 20 rows per level.
+        (the default) centres a term whose levels the data pin down.
     weights, link, data2
         See :func:`build_model`.
     """
+    if target_accept is None:
+        preset = priors.get("common") if isinstance(priors, dict) else priors
+        target_accept = getattr(preset, "target_accept", TARGET_ACCEPT)
     check_settings(draws, tune, chains, target_accept)
     chosen = choose_sampler(sampler)
     settings = SamplingSettings(sampler=chosen, draws=draws, tune=tune, chains=chains, seed=seed,

@@ -80,7 +80,7 @@ class BuiltModel:
 
 
 def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", priors=None,
-                na: str = "drop", lkj_eta: float = 1.0, noncentered: bool | str = True,
+                na: str = "drop", lkj_eta: float = 1.0, noncentered: bool | str = "auto",
                 weights: str | None = None, link: str | None = None,
                 data2: dict | None = None) -> BuiltModel:
     """Build (but do not sample) the Bayesian model of an lme4 formula.
@@ -110,11 +110,14 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
         Known covariance matrices of ``(1 | gr(g, cov = A))`` terms by name (brms's
         ``data2``): the effects are sd · R z with A = R R' (:mod:`multilevel.bayes.known`).
     noncentered : bool or "auto"
-        Parameterization of the scalar and ``||`` group effects (Bambi's option;
-        correlated blocks are always non-centred). ``"auto"``: centred when every
-        grouping factor has at least :data:`CENTRED_MIN_PER_LEVEL` rows per level —
-        with that much data per group the centred form samples several times faster
-        (InstEval, ``bench/bench_bayes.py``); non-centred otherwise.
+        Parameterization of the scalar and ``||`` group effects (correlated blocks are
+        always non-centred); the posterior is the same, only the sampler's geometry
+        differs. ``True``/``False``: every such term non-centred/centred. ``"auto"`` (the
+        default): Gaussian, Poisson and binomial/Bernoulli-logit models whose random intercepts the
+        data pin down are centred, and sampled with nutpie's low-rank mass matrix
+        (:func:`multilevel.bayes.parameterization.centred_terms`); other families are
+        centred when every grouping factor has at least :data:`CENTRED_MIN_PER_LEVEL`
+        rows per level; non-centred otherwise.
 
     Returns
     -------
@@ -171,9 +174,11 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
                                                               .assign(**smooth_data))),
                           family=BAMBI_FAMILIES[frame.family],
                           link=link or BAMBI_LINKS.get(frame.family), extra_namespace=dict(SAFE_FUNCTIONS),
-                          noncentered=_noncentered(noncentered, design))
+                          noncentered=_noncentered(noncentered))
     component = model.conditional_parameters[model.family.likelihood.parent]
     block_list = blocks(design, component.group_specific_terms)
+    centred = _centred(noncentered, design, block_list, frame.family, link)
+    link_scale_known = noncentered == "auto" and _moment_form(design, frame.family, link)
     if per_term:
         bambi_priors = translate_priors(per_term, design, block_list, component.common_terms)
         overridden = [k for k in bambi_priors if preset is not None and k in component.common_terms]
@@ -190,7 +195,9 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
         model.set_priors({"threshold": default_threshold_prior(frame.family, len(frame.categories))})
     model.backend = MultilevelPyMCModel(block_list, coefficient_prior=preset, lkj_eta=lkj_eta,
                                         prior_weights=frame.weights,
-                                        residuals=layout)
+                                        residuals=layout, centred=centred)
+    # the centred-by-data models mix best with nutpie's low-rank mass matrix (sampling.run)
+    model.backend.low_rank_mass_matrix = bool(centred) and link_scale_known
     model.backend.build(model)
     model.built = True
     return BuiltModel(bambi=model, design=design, blocks=block_list, formula=formula,
@@ -201,14 +208,38 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
 CENTRED_MIN_PER_LEVEL = 20
 
 
-def _noncentered(option, design: Design) -> bool:
-    """Bambi's ``noncentered`` flag; ``"auto"`` decides by rows per group level."""
+def _noncentered(option) -> bool:
+    """Bambi's model-wide ``noncentered`` flag (``"auto"``: per term, see :func:`_centred`)."""
     if option == "auto":
-        per_level = [len(design.y) / max(1, len(t.levels)) for t in design.reterms]
-        return not per_level or min(per_level) < CENTRED_MIN_PER_LEVEL
+        return True
     if not isinstance(option, bool):
         raise PriorError(f"noncentered must be True, False or 'auto', got {option!r}.")
     return option
+
+
+def _centred(option, design: Design, block_list: list[Block], family: str,
+             link: str | None) -> set[str] | None:
+    """Bambi's names of the uncorrelated group terms to build centred under ``"auto"``
+    (``None``: Bambi's model-wide flag decides)."""
+    if option != "auto":
+        return None
+    from multilevel.bayes.parameterization import centred_terms
+
+    by_name = {b.name: b for b in block_list}
+    if _moment_form(design, family, link):
+        names = centred_terms(design, family, link)
+    else:   # no moment form for this family: rows per level decide, as before
+        per_level = [len(design.y) / max(1, t.n_levels) for t in design.reterms]
+        many = bool(per_level) and min(per_level) >= CENTRED_MIN_PER_LEVEL
+        names = {t.name for t in design.reterms} if many else set()
+    return {term for name in names if not by_name[name].correlated
+            for term in by_name[name].bambi_terms}
+
+
+def _moment_form(design: Design, family: str, link: str | None) -> bool:
+    from multilevel.bayes.parameterization import link_scale
+
+    return link_scale(design, family, link) is not None
 
 
 def _split_priors(priors):

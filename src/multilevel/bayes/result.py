@@ -271,7 +271,7 @@ class BayesFit:
         return convergence_report(
             self.idata, self._interval_table(0.95, "eti"),
             group_effects=bool(self.design.reterms), target_accept=self.settings.target_accept,
-            shrinkage=hasattr(priors, "build_coefficients"))   # a coefficient (shrinkage) prior
+            shrinkage=_shrinkage_name(priors))
 
     def check_convergence(self) -> ConvergenceReport:
         """The convergence report.
@@ -304,3 +304,11 @@ class BayesFit:
         return html_section(self._repr_head(), [
             ("Posterior mean, SD and 95% equal-tailed interval", html_table(self._interval_table(0.95, "eti"))),
             ("Convergence", html_pre(str(self.convergence)))])
+
+
+def _shrinkage_name(priors) -> str | bool:
+    """The coefficient preset's name (horseshoe, lasso, ...), or False without one."""
+    preset = priors.get("common") if isinstance(priors, dict) else priors
+    if not hasattr(preset, "build_coefficients"):
+        return False
+    return getattr(preset, "name", None) or True

@@ -31,6 +31,10 @@ _PACKAGES = {"nutpie": "nutpie", "pymc": "pymc", "marginal": "scipy", "numpyro":
 # InstEval (73,421 rows, Schur complement 1,142 columns) 2 x 1000 draws gave a min ESS of
 # 911 in 46 s against Bambi + nutpie's 181 in 65 s (bench/bench_bayes.py, bench/README.md).
 MARGINAL_MIN_ROWS = 10_000
+# nutpie's low-rank mass matrix for the models built centred by the data
+# (multilevel.bayes.parameterization): it adapts to the intercept's correlation with
+# every centred effect, which a diagonal mass matrix cannot (bench/bench_mixing.py)
+LOW_RANK_MASS_MATRIX = True
 MARGINAL_MAX_SCHUR = 2_000
 
 
@@ -94,6 +98,10 @@ def run(bambi_model, settings: SamplingSettings, progress: bool, stats: dict | N
     what to try.
     """
     cores = min(settings.chains, os.cpu_count() or 1)
+    nuts = {"target_accept": settings.target_accept}
+    if settings.sampler == "nutpie" and LOW_RANK_MASS_MATRIX and \
+            getattr(bambi_model.backend, "low_rank_mass_matrix", False):
+        nuts.update(_low_rank_option())
     if settings.sampler == "nutpie":
         from multilevel.bayes.cache import nutpie_compile_cache
 
@@ -112,7 +120,7 @@ def run(bambi_model, settings: SamplingSettings, progress: bool, stats: dict | N
                 cores=cores,
                 random_seed=settings.seed,
                 inference_method=settings.sampler,
-                nuts={"target_accept": settings.target_accept},
+                nuts=nuts,
                 idata_kwargs={"log_likelihood": log_likelihood},
                 progressbar=progress,
             )
@@ -127,6 +135,18 @@ def run(bambi_model, settings: SamplingSettings, progress: bool, stats: dict | N
         raise KeyboardInterrupt("sampling interrupted")
     check_complete(idata, settings)
     return idata
+
+
+def _low_rank_option() -> dict:
+    """nutpie's low-rank mass matrix: ``adaptation="low_rank"`` (nutpie 0.16.x, later
+    releases) or the older flag that it deprecates."""
+    import inspect
+
+    import nutpie
+
+    if "adaptation" in inspect.signature(nutpie.sample).parameters:
+        return {"adaptation": "low_rank"}
+    return {"low_rank_modified_mass_matrix": True}
 
 
 # PyMC's loggers: sampler assignment ("NUTS[nutpie]: [...]"), chains and timing notes

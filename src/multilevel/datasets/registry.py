@@ -64,6 +64,9 @@ DATASETS: dict[str, Dataset] = {
                 "simulated (tests/reference/make_structures.R): 60 subjects x 4 visits x 2 replicate "
                 "assays; subject-by-visit effects with Toeplitz correlations 0.6, 0.4, 0.3",
                 "y ~ arm + visit + toep(0 + visit | subject)"),
+        Dataset("epilepsy", "epilepsy.csv", ("Trt", "patient", "visit", "obs"),
+                "brms; Thall & Vail (1990): seizure counts of 59 epileptics over 4 visits",
+                "count ~ zAge + zBase * Trt + (1 | patient)"),
         Dataset("mtcars", "mtcars.csv", (),
                 "R datasets; Motor Trend 1974 road tests (index: car name)",
                 "mpg ~ disp + hp + wt + drat", index_col=0),
