@@ -49,9 +49,10 @@ class MultilevelPyMCModel(PyMCModel):
     """
 
     def __init__(self, blocks: list[Block], coefficient_prior=None, lkj_eta: float = LKJ_ETA,
-                 residuals=None, prior_weights=None):
+                 residuals=None, prior_weights=None, aux_blocks: dict | None = None):
         super().__init__()
         self.blocks = blocks
+        self.aux_blocks = aux_blocks or {}   # {param: [Block]} of distributional parameters
         self.coefficient_prior = coefficient_prior
         self.lkj_eta = lkj_eta
         self.residuals = residuals
@@ -72,7 +73,8 @@ class MultilevelPyMCModel(PyMCModel):
                 self.components[name] = ConstantComponent(component)
                 self.components[name].build(self, spec)
             for name, component in spec.conditional_parameters.items():
-                self.components[name] = MultilevelComponent(component, self if name == parent else None)
+                blocks = self.blocks if name == parent else self.aux_blocks.get(name, [])
+                self.components[name] = MultilevelComponent(component, self, blocks, name == parent)
                 self.components[name].build(self, spec)
             if self.residuals is not None:
                 from multilevel.bayes.residuals import build_likelihood
@@ -93,15 +95,22 @@ class MultilevelPyMCModel(PyMCModel):
 
 
 class MultilevelComponent(DistributionalComponent):
-    """A distributional component whose correlated blocks share an LKJ prior."""
+    """A distributional component whose correlated blocks share an LKJ prior.
 
-    def __init__(self, component, backend: MultilevelPyMCModel | None):
+    The parent parameter's component (the mean) takes the coefficient preset; an
+    auxiliary parameter's component (``sigma ~ x``) gets its own blocks and Bambi's priors.
+    """
+
+    def __init__(self, component, backend: MultilevelPyMCModel | None, blocks=(),
+                 parent: bool = True):
         super().__init__(component)
         self.ml_backend = backend
+        self.blocks = list(blocks)
+        self.parent = parent
 
     # ------------------------------------------------------------ fixed effects
     def build_common_terms(self, pymc_backend, bmb_model):
-        preset = self.ml_backend.coefficient_prior if self.ml_backend else None
+        preset = self.ml_backend.coefficient_prior if self.ml_backend and self.parent else None
         if preset is None or not self.component.common_terms:
             return super().build_common_terms(pymc_backend, bmb_model)
         terms = list(self.component.common_terms.values())
@@ -114,7 +123,10 @@ class MultilevelComponent(DistributionalComponent):
             level_names = next(iter(labels.values())) if labels else [term.name]
             names += [str(v) if not labels else f"{term.name}[{v}]" for v in level_names]
         X = np.column_stack(columns).astype(float)
-        sigma = pymc_backend.components["sigma"].output if "sigma" in pymc_backend.components else None
+        # σ scales the preset when it is one number; with a formula of its own (sigma ~ x) it
+        # varies by row, and the preset is scaled by the response's SD as for other families
+        scalar = "sigma" in pymc_backend.components and "sigma" not in bmb_model.conditional_parameters
+        sigma = pymc_backend.components["sigma"].output if scalar else None
         y = np.asarray(bmb_model.response_term.data, dtype=float)
         # the response's spread sets the scale of learned penalties (1 on link scales)
         y_scale = float(np.std(y)) if bmb_model.family.name in ("gaussian", "t") else 1.0
@@ -135,10 +147,11 @@ class MultilevelComponent(DistributionalComponent):
 
     # --------------------------------------------------------- group effects
     def build_group_specific_terms(self, pymc_backend, bmb_model):
-        blocks = [b for b in (self.ml_backend.blocks if self.ml_backend else []) if b.correlated]
+        blocks = [b for b in self.blocks if b.correlated]
         in_blocks = {t for b in blocks for t in b.bambi_terms}
         all_terms = self.component.group_specific_terms
-        plain = {k: v for k, v in all_terms.items() if k not in in_blocks}
+        # an auxiliary parameter's terms are keyed "1|g" and named "sigma_1|g"
+        plain = {k: v for k, v in all_terms.items() if k not in in_blocks and v.name not in in_blocks}
         # Bambi builds the scalar and `||` terms; we build the correlated blocks.
         component = self.component
         self.component = _TermSubset(component, plain)
@@ -150,7 +163,9 @@ class MultilevelComponent(DistributionalComponent):
             self.output += self._build_block(block, pymc_backend, bmb_model)
 
     def _build_block(self, block: Block, pymc_backend, bmb_model):
-        terms = [self.component.group_specific_terms[name] for name in block.bambi_terms]
+        by_name = {t.name: t for t in self.component.group_specific_terms.values()}
+        terms = [by_name.get(name) or self.component.group_specific_terms[name]
+                 for name in block.bambi_terms]
         noncentered = noncentered_default_for(bmb_model, self.component.name)
         sd_scales, widths = [], []
         for term in terms:
@@ -163,14 +178,14 @@ class MultilevelComponent(DistributionalComponent):
         scales = np.concatenate([np.broadcast_to(s, (w,)) for s, w in zip(sd_scales, widths)])
         n_levels = len(terms[0].groups)
         chol, corr, sds = pm.LKJCholeskyCov(
-            f"chol|{block.name}", n=q, eta=self.ml_backend.lkj_eta,
+            block.chol_name, n=q, eta=self.ml_backend.lkj_eta,
             sd_dist=pm.HalfNormal.dist(sigma=scales, shape=q), compute_corr=True,
             store_in_trace=False,
         )
         dim = f"{block.corr_name}__dim"
         pymc_backend.model.add_coords({f"{dim}0": list(block.cnms), f"{dim}1": list(block.cnms)})
         pm.Deterministic(block.corr_name, corr, dims=(f"{dim}0", f"{dim}1"))
-        offset = pm.Normal(f"{block.name}_block_offset", 0.0, 1.0, shape=(n_levels, q))
+        offset = pm.Normal(block.offset_name, 0.0, 1.0, shape=(n_levels, q))
         effects = pt.dot(offset, chol.T)  # (levels, q): rows ~ MvNormal(0, LL')
         contribution = 0
         start = 0

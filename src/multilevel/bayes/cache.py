@@ -334,8 +334,19 @@ def _compile_strict(model, var_names):
     from nutpie import compile_pymc as ncp
     from pymc.initial_point import make_initial_point_fn
 
-    support_fn = make_initial_point_fn(model=model, jitter_rvs=set(), return_transformed=True,
-                                       default_strategy="support_point")
+    point_fn = make_initial_point_fn(model=model, jitter_rvs=set(), return_transformed=True,
+                                     default_strategy="support_point")
+    # Evaluated once, before nutpie builds its graphs: after that, PyTensor's Python draw of an
+    # LKJ block's HalfNormal SDs (in the block's support point) failed on a read-only constant
+    # shared with a scalar HalfNormal term ("cannot set WRITEABLE flag to True"), so any model
+    # with both, e.g. (1 | g) + (x | h), failed to compile. Without jitter the point does not
+    # depend on the seed.
+    support = point_fn(0)
+
+    def support_fn(seed):
+        return {name: np.array(value, copy=True) for name, value in support.items()}
+
+    start = replay_plan(_jittered_start(model), support_fn(0))
     n_dim, n_expanded, logp_pt, expand_pt, flat_support, shape_info, reparam = ncp._make_functions(
         model, mode="NUMBA", compute_grad=True, join_expanded=True,
         pymc_initial_point_fn=support_fn, var_names=var_names,
@@ -354,7 +365,6 @@ def _compile_strict(model, var_names):
         [shared_keys[v] for v in expand_pt.get_shared()], shared_data)
     names, slices, shapes = shape_info
     dims, coords = ncp._prepare_dims_and_coords(model, shape_info, reparam)
-    start = replay_plan(_jittered_start(model), support_fn(0))
     return {
         "logp": _compile_callback(logp_raw, logp_sig),
         "expand": _compile_callback(expand_raw, expand_sig),

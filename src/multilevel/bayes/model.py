@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from multilevel.bayes.translate import (
-    BAMBI_FAMILIES, Block, bambi_formula, blocks, translate_priors,
+    BAMBI_FAMILIES, FAMILY_AUXILIARY, Block, bambi_formula, blocks, translate_priors,
 )
 from multilevel.errors import FamilyError, FormulaError, PriorError
-from multilevel.formula import Design, build_design, model_frame, parse_formula
+from multilevel.formula import Design, build_design, check_family, model_frame, parse_formula
+from multilevel.formula.distributional import frame_formula, split_formulas
 from multilevel.formula.frame import labelled_groups
 from multilevel.formula.namespace import SAFE_FUNCTIONS
 from multilevel.formula.transforms import r_transforms
@@ -49,6 +50,11 @@ class BuiltModel:
     priors: object = field(default=None)
     link: str | None = None   # a non-default link (R's name); None: the family's default
     weights: str | None = None   # the weights column (binomial trials of a proportion response)
+    aux: tuple = ()   # AuxPart per auxiliary parameter with a formula (multilevel.bayes.distributional)
+
+    def aux_part(self, param: str):
+        """The :class:`~multilevel.bayes.distributional.AuxPart` of ``param``, or None."""
+        return next((p for p in self.aux if p.param == param), None)
 
     @property
     def pymc(self):
@@ -73,15 +79,17 @@ class BuiltModel:
             return pm.sample_prior_predictive(draws=draws, model=self.pymc, random_seed=seed)
 
 
-def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", priors=None,
+def build_model(formula: str | list[str], data: pd.DataFrame, family: str = "gaussian", priors=None,
                 na: str = "drop", lkj_eta: float = 1.0, noncentered: bool | str = True,
                 weights: str | None = None, link: str | None = None) -> BuiltModel:
     """Build (but do not sample) the Bayesian model of an lme4 formula.
 
     Parameters
     ----------
-    formula : str
-        lme4 syntax, e.g. ``"Reaction ~ Days + (Days | Subject)"``.
+    formula : str or list of str
+        lme4 syntax, e.g. ``"Reaction ~ Days + (Days | Subject)"``; a list adds formulas
+        for the family's auxiliary parameters, ``["y ~ x + (1 | g)", "sigma ~ x"]``
+        (:mod:`multilevel.bayes.distributional`).
     data : DataFrame
     family : str
     priors : None, preset or dict
@@ -122,8 +130,13 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
 
     from multilevel.bayes.backend import MultilevelPyMCModel
 
-    parsed = parse_formula(formula)
-    frame = model_frame(parsed, data, family=family, na=na, weights=weights)
+    from multilevel.bayes import distributional as dist
+
+    formulas = split_formulas(formula, check_family(family))
+    parsed = parse_formula(formulas.main)
+    frame = model_frame(frame_formula(parsed, formulas.aux), data, family=family, na=na,
+                        weights=weights)
+    _check_distributional(formulas, parsed, frame)
     if frame.weights is not None and frame.family != "gaussian":
         raise FamilyError("weights= in a Bayesian fit are taken for family='gaussian' (residual SD "
                           "σ/√w) and family='binomial' with a proportion response (the weights are "
@@ -141,19 +154,28 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
         from multilevel.bayes.residuals import residual_layout
 
         layout = residual_layout(parsed.residuals, frame.data, frame.family, parsed.bars)
+    designs = dist.aux_designs(formulas.aux, frame)
     preset, per_term = _split_priors(priors)
+    main_formula = bambi_formula(parsed, trials=frame.trials is not None)
+    if designs:
+        main_formula = bmb.Formula(main_formula, *(dist.bambi_aux_formula(a) for a, _ in designs))
     with warnings.catch_warnings(), r_transforms():
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=UserWarning, module="bambi")
-        model = bmb.Model(bambi_formula(parsed, trials=frame.trials is not None),
+        model = bmb.Model(main_formula,
                           _numpy_columns(_categorical_strings(labelled_groups(parsed, frame.data))),
                           family=BAMBI_FAMILIES[frame.family],
                           link=link, extra_namespace=dict(SAFE_FUNCTIONS),
                           noncentered=_noncentered(noncentered, design))
     component = model.conditional_parameters[model.family.likelihood.parent]
     block_list = blocks(design, component.group_specific_terms)
-    if per_term:
-        bambi_priors = translate_priors(per_term, design, block_list, component.common_terms)
+    parts = dist.build_parts(model, designs)
+    per_term, aux_priors = dist.split_priors(per_term, parts)
+    modelled = {p.param for p in parts}
+    scalar_aux = tuple(p for p in FAMILY_AUXILIARY.get(frame.family, ()) if p not in modelled)
+    if per_term or any(aux_priors.values()):
+        bambi_priors = translate_priors(per_term, design, block_list, component.common_terms,
+                                        auxiliary=scalar_aux)
         overridden = [k for k in bambi_priors if preset is not None and k in component.common_terms]
         if overridden:  # the preset builds every slope; a per-term prior would be ignored
             raise PriorError(
@@ -161,14 +183,35 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
                 f"given for {', '.join(map(repr, overridden))} would not be used. Drop them, or "
                 "drop the preset and give each slope its own prior."
             )
-        model.set_priors({k: _to_bambi(v, k) for k, v in bambi_priors.items()})
+        converted = {k: _to_bambi(v, k) for k, v in bambi_priors.items()}
+        for part in parts:
+            if aux_priors[part.param]:
+                given = dist.bambi_aux_priors(part, aux_priors[part.param], model)
+                converted[part.param] = {k: _to_bambi(v, f"{part.prefix}{k}") for k, v in given.items()}
+        model.set_priors(converted)
     model.backend = MultilevelPyMCModel(block_list, coefficient_prior=preset, lkj_eta=lkj_eta,
                                         prior_weights=frame.weights,
-                                        residuals=layout)
+                                        residuals=layout,
+                                        aux_blocks={p.param: list(p.blocks) for p in parts})
     model.backend.build(model)
     model.built = True
-    return BuiltModel(bambi=model, design=design, blocks=block_list, formula=formula,
-                      family=frame.family, priors=priors, link=link, weights=weights)
+    return BuiltModel(bambi=model, design=design, blocks=block_list, formula=formulas.as_given(),
+                      family=frame.family, priors=priors, link=link, weights=weights,
+                      aux=tuple(parts))
+
+
+def _check_distributional(formulas, parsed, frame) -> None:
+    """What a formula for an auxiliary parameter cannot go with (clear errors, before Bambi)."""
+    params = {a.param for a in formulas.aux}
+    if "sigma" not in params:
+        return
+    if parsed.residuals is not None:
+        raise FormulaError(f"{parsed.residuals.source!r} with a formula for sigma: the correlated "
+                           "residuals' likelihood takes one residual SD. Drop one of the two.")
+    if frame.weights is not None:
+        raise FamilyError("weights= with a formula for sigma: prior weights scale one residual SD "
+                          "(σ/√w); model the residual SD by the formula instead (e.g. "
+                          "'sigma ~ log(w)'), without weights=.")
 
 
 CENTRED_MIN_PER_LEVEL = 20

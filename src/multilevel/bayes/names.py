@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from multilevel.bayes.distributional import summary_names as aux_summary_names
 from multilevel.bayes.residuals import PARAMS
 from multilevel.bayes.translate import FAMILY_AUXILIARY
 
@@ -66,7 +67,10 @@ def summary_names(built, posterior=None) -> dict[str, list[str]]:
             out[f"{term}_sigma"] = [sds[i]] if one_each else sds
         if block.correlated:
             out[block.corr_name] = cor_names(block, group)
-    auxiliary = FAMILY_AUXILIARY.get(built.family, ())
+    for part in getattr(built, "aux", ()):   # sigma_(Intercept), sd__sigma_(Intercept)|g, ...
+        out.update(aux_summary_names(part, posterior))
+    modelled = {part.param for part in getattr(built, "aux", ())}
+    auxiliary = [n for n in FAMILY_AUXILIARY.get(built.family, ()) if n not in modelled]
     if posterior is not None:   # with the residual correlation of ar1() / cs() fits
         auxiliary = [n for n in (*auxiliary, *PARAMS.values()) if n in posterior]
     out.update({name: [name] for name in auxiliary})

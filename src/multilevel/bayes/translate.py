@@ -62,10 +62,19 @@ class Block:
     cnms: tuple[str, ...]
     bambi_terms: tuple[str, ...]
     correlated: bool
+    prefix: str = ""   # an auxiliary parameter's blocks: "sigma_" (multilevel.bayes.distributional)
 
     @property
     def corr_name(self) -> str:
-        return f"corr|{self.name}"
+        return f"corr|{self.prefix}{self.name}"
+
+    @property
+    def chol_name(self) -> str:
+        return f"chol|{self.prefix}{self.name}"
+
+    @property
+    def offset_name(self) -> str:
+        return f"{self.prefix}{self.name}_block_offset"
 
 
 def bambi_group(bar: Bar) -> str:
@@ -88,29 +97,33 @@ def bambi_formula(parsed: ParsedFormula, trials: bool = False) -> str:
     return f"{lhs} ~ " + " + ".join([parsed.fixed, *offsets, *bars])
 
 
-def bar_term_names(bar: Bar) -> list[str]:
-    """Bambi's names of the group-specific terms one bar produces."""
+def bar_term_names(bar: Bar, prefix: str = "") -> list[str]:
+    """Bambi's names of the group-specific terms one bar produces (an auxiliary parameter's
+    terms carry its name: ``prefix="sigma_"`` gives ``sigma_1|g``)."""
     parts = [t.lstrip("+").strip() for t in _split_top(bar.expr, "+-")]
     labels = ["1"] if bar.has_intercept else []
     labels += [t for t in parts if t not in {"0", "1", "-1"}]
     group = bambi_group(bar)
-    return [f"{label}|{group}" for label in labels]
+    return [f"{prefix}{label}|{group}" for label in labels]
 
 
-def blocks(design: Design, bambi_terms) -> list[Block]:
+def blocks(design: Design, bambi_terms, prefix: str = "") -> list[Block]:
     """Match the design's random-effects terms (lme4 order) to Bambi's terms.
 
     Parameters
     ----------
     design : Design
     bambi_terms : Mapping
-        Bambi's ``group_specific_terms`` of the parent component.
+        Bambi's ``group_specific_terms`` of the parent component (of an auxiliary
+        parameter's component: keyed by the terms' names, ``sigma_1|g``).
+    prefix : str
+        ``"<param>_"`` for an auxiliary parameter's terms.
     """
     out = []
     # Bambi spaces its term names its own way ("I(Days ** 2)|Subject" for I(Days**2))
     spelled = {name.replace(" ", ""): name for name in bambi_terms}
     for term in design.reterms:
-        names = [spelled.get(n.replace(" ", ""), n) for n in bar_term_names(term.bar)]
+        names = [spelled.get(n.replace(" ", ""), n) for n in bar_term_names(term.bar, prefix)]
         missing = [n for n in names if n not in bambi_terms]
         if missing:
             raise FormulaError(
@@ -124,7 +137,7 @@ def blocks(design: Design, bambi_terms) -> list[Block]:
                 "Bambi's; write factors in random-effect terms without contrasts tricks."
             )
         out.append(Block(name=term.name, cnms=tuple(term.cnms), bambi_terms=tuple(names),
-                         correlated=term.q > 1))
+                         correlated=term.q > 1, prefix=prefix))
     return out
 
 
@@ -148,7 +161,8 @@ def sd_names(design: Design, block_list: list[Block]) -> dict[str, tuple[str, st
 AUXILIARY = tuple(sorted({p for params in FAMILY_AUXILIARY.values() for p in params}))
 
 
-def translate_priors(user: dict, design: Design, block_list: list[Block], common_terms) -> dict:
+def translate_priors(user: dict, design: Design, block_list: list[Block], common_terms,
+                     auxiliary: tuple[str, ...] | None = None) -> dict:
     """Per-parameter user priors keyed by the summary's names → Bambi's keys.
 
     Keys are the names of :meth:`BayesFit.summary` rows: ``(Intercept)``, a fixed-effect
