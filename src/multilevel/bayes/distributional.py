@@ -128,7 +128,9 @@ def _prior_keys(part: AuxPart) -> list[str]:
     groups = {t.name: t.group for t in part.design.reterms}
     sds = [f"sd__{part.prefix}{cnm}|{groups[b.name]}" for b in part.blocks for cnm in b.cnms
            if len(b.cnms) == len(b.bambi_terms)]
-    return [*part.names(), *sds]
+    intercept = [f"{part.prefix}(Intercept)"] if "(Intercept)" in part.design.x_names else []
+    # a factor's term takes one prior for all its coefficients (sigma_grp, not sigma_grpb)
+    return [*intercept, *(f"{part.prefix}{t}" for t in part.common_terms), *sds]
 
 
 def bambi_aux_priors(part: AuxPart, given: dict, model) -> dict:
@@ -136,6 +138,11 @@ def bambi_aux_priors(part: AuxPart, given: dict, model) -> dict:
     from multilevel.bayes.translate import translate_priors
 
     component = model.conditional_parameters[part.param]
+    known = _prior_keys(part)
+    unknown = [key for key in given if key not in known]
+    if unknown:
+        raise PriorError(f"No parameter {unknown[0]!r} to put a prior on in {part.param!r}'s formula "
+                         f"{part.formula.text!r}; its parameters are {', '.join(known)}.")
     stripped = {}
     for key, prior in given.items():
         stripped[key.replace(part.prefix, "", 1)] = prior
@@ -143,13 +150,8 @@ def bambi_aux_priors(part: AuxPart, given: dict, model) -> dict:
     plain_blocks = [Block(name=b.name, cnms=b.cnms, correlated=b.correlated,
                           bambi_terms=tuple(t.replace(part.prefix, "", 1) for t in b.bambi_terms))
                     for b in part.blocks]
-    try:
-        out = translate_priors(stripped, part.design, plain_blocks, component.common_terms,
-                               auxiliary=())
-    except PriorError as exc:
-        raise PriorError(f"Priors of {part.param!r}'s formula {part.formula.text!r}: {exc} "
-                         f"Its parameters are named {', '.join(_prior_keys(part))}.") from None
-    return out
+    return translate_priors(stripped, part.design, plain_blocks, component.common_terms,
+                            auxiliary=())
 
 
 # ------------------------------------------------------------------------ draws

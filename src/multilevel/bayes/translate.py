@@ -172,8 +172,10 @@ def translate_priors(user: dict, design: Design, block_list: list[Block], common
     ``Normal(0, sd)``) and the family's auxiliary parameters (``sigma``, ``nu``,
     ``alpha``). Bambi's names are accepted as well: ``Intercept``, and a group term's
     whole prior (``1|Subject``: ``Normal(mu=0, sigma=HalfNormal(...))``).
+    ``auxiliary``: the scalar auxiliary parameters (default: all of the family's; a
+    parameter with a formula of its own is not one, :mod:`multilevel.bayes.distributional`).
     """
-    family_aux = FAMILY_AUXILIARY.get(design.frame.family, ())
+    family_aux = FAMILY_AUXILIARY.get(design.frame.family, ()) if auxiliary is None else auxiliary
     sds = sd_names(design, block_list)
     intercept = ["(Intercept)"] if "(Intercept)" in design.x_names else []
     parameters = [*intercept, *common_terms, *sds, *family_aux]
