@@ -162,9 +162,16 @@ def _expected(fit, mu: np.ndarray, params: dict) -> np.ndarray:
 
 
 def _predictive(fit, mean: np.ndarray, data: pd.DataFrame, fitted_rows: bool, rng,
-                params: dict) -> np.ndarray:
+                params: dict | None = None) -> np.ndarray:
+    """New observations per draw; ``params`` from :func:`_auxiliary` (None: the family's
+    parameters read from the posterior as one value per draw)."""
     family, post = fit.family, fit.posterior
     draws = mean.shape[0]
+    if params is None:
+        from multilevel.formula.families import AUXILIARY
+
+        params = {name: np.asarray(post[name].values, dtype=float).reshape(draws, 1)
+                  for name in AUXILIARY.get(family, ())}
 
     def aux(name):   # the family's parameters, else the residual correlation (ar1_phi, cs_rho)
         if name in params:
