@@ -277,3 +277,23 @@ def test_zero_inflated_poisson_recovers_psi_of_x(zip_fit):
     mu = np.exp(draws["(Intercept)"].to_numpy()[:, None] + draws["x"].to_numpy()[:, None] * new["x"].to_numpy())
     psi = zip_fit.auxiliary_draws("psi", new)
     np.testing.assert_allclose(mean, (psi * mu).mean(axis=0), rtol=1e-10)
+
+
+@pytest.mark.slow
+def test_cli_fits_a_spec_with_a_list_of_formulas(tmp_path, capsys, het_data):
+    from multilevel.cli import main
+
+    het_data.to_csv(tmp_path / "het.csv", index=False)   # the fixture's model: cached compile
+    (tmp_path / "het.toml").write_text(
+        'data = "het.csv"\nformula = ["y ~ x + (1 | site)", "sigma ~ 0 + grp"]\n'
+        "[sampling]\ndraws = 100\ntune = 100\nchains = 2\nseed = 1\n")
+    out = tmp_path / "run"
+    assert main(["fit", str(tmp_path / "het.toml"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "formula of sigma  sigma ~ 0 + grp" in printed and "sigma_grpb" in printed
+    assert 'formula = ["y ~ x + (1 | site)", "sigma ~ 0 + grp"]' in (out / "spec.toml").read_text()
+    report = (out / "report.md").read_text()
+    assert "| sigma_grpa, sigma_grpb | Normal(mu: 0, sigma: 1) |" in report   # one factor term
+    again = ml.load_run(out)
+    assert again.formula == ["y ~ x + (1 | site)", "sigma ~ 0 + grp"]
+    assert {"sigma_grpa", "sigma_grpb"} <= set(again.summary_draws.data_vars)   # 100 draws: no summary()
