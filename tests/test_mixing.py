@@ -103,6 +103,9 @@ def test_other_families_keep_the_rows_per_level_rule():
     assert "1|g_offset" not in _free(built) and built.bambi.backend.low_rank_mass_matrix is False
     few = build_model("y ~ 1 + (1 | g)", data.iloc[::2].reset_index(drop=True), family="gamma")
     assert "1|g_offset" in _free(few)
+    # ordinal families stay non-centred (their thresholds and group SD mix better so)
+    data["r"] = pd.Categorical(rng.integers(1, 4, len(data)), ordered=True)
+    assert "1|g_offset" in _free(build_model("r ~ 1 + (1 | g)", data, family="cumulative"))
 
 
 # ------------------------------------------------------------------ sampled fits

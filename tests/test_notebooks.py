@@ -30,7 +30,8 @@ pytestmark = pytest.mark.slow
 def test_the_notebooks_are_there():
     names = [p.name for p in NOTEBOOKS]
     assert names == ["01-sleepstudy.ipynb", "02-regularized-regression.ipynb",
-                     "03-comparing-priors.ipynb", "05-effects-and-evidence.ipynb"]
+                     "03-comparing-priors.ipynb", "04-families.ipynb",
+                     "05-effects-and-evidence.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

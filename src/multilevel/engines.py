@@ -41,7 +41,7 @@ FREQ_OPTIONS = {
 
 
 def fit(
-    formula: str,
+    formula: str | list[str],
     data: pd.DataFrame | str,
     method: str = "bayes",
     family: str = "gaussian",
@@ -60,12 +60,15 @@ def fit(
 
     Parameters
     ----------
-    formula : str
+    formula : str or list of str
         lme4 syntax: ``"y ~ x + (x | g)"`` (correlated intercept and slope),
         ``"(x || g)"`` (uncorrelated), ``"(1 | a/b)"`` (nested), several bars on
         different factors (crossed). ``cbind(s, f)`` or ``p(s, n)`` on the left for
         binomial counts; ``offset(log(exposure))`` adds a term with coefficient 1. Column
         names as R writes them: ``x.1``, ``Petal.Width``, ``yield``, ```my var```.
+        Bayesian only, a list: the response's formula, then ``"<parameter> ~ terms"`` for
+        the family's auxiliary parameters (distributional regression, Bambi's
+        ``bmb.Formula``): ``["y ~ x + (1 | g)", "sigma ~ x"]``, ``["n ~ x", "psi ~ x"]``.
     data : DataFrame or str
         The data, or the name of a shipped data set (see :mod:`multilevel.datasets`).
     method : {"bayes", "reml", "ml"}
@@ -116,6 +119,8 @@ def fit(
     draws, tune, chains = int(draws), int(tune), int(chains)   # numpy integers included
     seed = None if seed is None else int(seed)
     data = _resolve_data(data)
+    if isinstance(formula, (list, tuple)) and len(formula) == 1:
+        formula = formula[0]   # a list of one: the response's formula alone
     if method != "bayes":
         from multilevel.formula import parse_formula
 
@@ -162,9 +167,17 @@ def _bool(value) -> bool:
 def _check_arguments(formula, family, method, draws, tune, chains, seed, sampler, progress,
                      options) -> None:
     """Wrong-typed arguments are refused here, naming the argument, before any work."""
-    if not isinstance(formula, str):
-        raise FormulaError(f"formula must be a string such as 'y ~ x + (1 | g)', "
-                           f"got {type(formula).__name__}.")
+    if isinstance(formula, (list, tuple)) and formula and all(isinstance(f, str) for f in formula):
+        if len(formula) > 1 and method != "bayes":
+            raise FormulaError(
+                f"A list of formulas (a distributional model: {list(formula)!r}) is fitted with "
+                f"method='bayes'; method={method!r} is lme4's, and lme4 has no distributional "
+                "models (formulas for sigma, psi, ...). Use method='bayes', or give only the "
+                "response's formula."
+            )
+    elif not isinstance(formula, str):
+        raise FormulaError(f"formula must be a string such as 'y ~ x + (1 | g)', or a list such as "
+                           f"['y ~ x + (1 | g)', 'sigma ~ x']; got {type(formula).__name__}.")
     if not isinstance(family, str):
         raise FamilyError(f"family must be a string such as 'gaussian', got {family!r}.")
     for name, value, low in (("draws", draws, 1), ("tune", tune, 0), ("chains", chains, 1)):

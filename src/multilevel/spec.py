@@ -51,7 +51,10 @@ class ModelSpec:
 
     Attributes
     ----------
-    name, data, formula, family, method : str
+    name, data, family, method : str
+    formula : str or list of str
+        The response's formula, or a list with formulas of auxiliary parameters
+        (``formula = ["y ~ x + (1 | g)", "sigma ~ x"]``, a distributional model).
     weights : str or None
         A column of prior weights (lme4's ``weights=``).
     link : str or None
@@ -68,7 +71,7 @@ class ModelSpec:
 
     name: str
     data: str
-    formula: str
+    formula: str | list[str]
     family: str = "gaussian"
     method: str = "bayes"
     na: str = "drop"
@@ -210,8 +213,14 @@ def parse_spec(raw: dict, path: Path | None = None) -> ModelSpec:
     for key in ("data", "formula"):
         if key not in raw:
             raise SpecError(f"{where}: the key {key!r} is required.")
+    formula = raw["formula"]
+    if isinstance(formula, list):   # distributional: ["y ~ x", "sigma ~ x"]
+        if not formula or not all(isinstance(f, str) for f in formula):
+            raise SpecError(f"{where}: 'formula' must be a string or a list of strings such as "
+                            f"['y ~ x + (1 | g)', 'sigma ~ x'], got {formula!r}.")
+        formula = formula[0] if len(formula) == 1 else list(formula)
     strings = {k: raw[k] for k in ("name", "data", "formula", "family", "method", "description", "na",
-                                   "weights", "link") if k in raw}
+                                   "weights", "link") if k in raw and not (k == "formula" and isinstance(formula, list))}
     for key, value in strings.items():
         if not isinstance(value, str):
             raise SpecError(f"{where}: {key!r} must be a string, got {value!r}.")
@@ -219,9 +228,16 @@ def parse_spec(raw: dict, path: Path | None = None) -> ModelSpec:
     if method not in METHODS:
         raise SpecError(f"{where}: method {method!r} is not one of {', '.join(METHODS)}.")
     from multilevel.formula import check_family, parse_formula
+    from multilevel.formula.distributional import main_formula, split_formulas
 
-    parsed = parse_formula(strings["formula"])  # FormulaError early, before any data is read
+    parsed = parse_formula(main_formula(formula))  # FormulaError early, before any data is read
     family = check_family(strings.get("family", "gaussian"))
+    if isinstance(formula, list):
+        split_formulas(formula, family)   # each further formula names a parameter of the family
+        if method != "bayes":
+            raise SpecError(f"{where}: a list of formulas (a distributional model) is fitted with "
+                            f"method = 'bayes'; lme4's method {method!r} has no distributional "
+                            "models.")
     from multilevel.formula.links import check_link
 
     check_link(family, strings.get("link"))   # SpecError-style early failure for a bad link
@@ -260,7 +276,7 @@ def parse_spec(raw: dict, path: Path | None = None) -> ModelSpec:
     _check_report_x_rope(report, parsed, method, where)
     if report.get("kind", "eti") not in ("eti", "hdi"):
         raise SpecError(f"{where} [report]: 'kind' must be 'eti' or 'hdi', got {report['kind']!r}.")
-    return ModelSpec(name=name, data=strings["data"], formula=strings["formula"], family=family,
+    return ModelSpec(name=name, data=strings["data"], formula=formula, family=family,
                      method=method, na=strings.get("na", "drop"), priors=priors,
                      weights=strings.get("weights"), link=strings.get("link"),
                      sampling=sampling, report=report,

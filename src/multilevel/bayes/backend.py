@@ -84,10 +84,12 @@ class MultilevelPyMCModel(PyMCModel):
     """
 
     def __init__(self, blocks: list[Block], coefficient_prior=None, lkj_eta: float = LKJ_ETA,
-                 residuals=None, prior_weights=None, centred: set[str] | None = None):
+                 residuals=None, prior_weights=None, centred: set[str] | None = None,
+                 aux_blocks: dict | None = None):
         super().__init__()
         self.centred = centred
         self.blocks = blocks
+        self.aux_blocks = aux_blocks or {}   # {param: [Block]} of distributional parameters
         self.coefficient_prior = coefficient_prior
         self.lkj_eta = lkj_eta
         self.residuals = residuals
@@ -109,7 +111,8 @@ class MultilevelPyMCModel(PyMCModel):
                 self.components[name] = ConstantComponent(component)
                 self.components[name].build(self, spec)
             for name, component in spec.conditional_parameters.items():
-                self.components[name] = MultilevelComponent(component, self if name == parent else None)
+                blocks = self.blocks if name == parent else self.aux_blocks.get(name, [])
+                self.components[name] = MultilevelComponent(component, self, blocks, name == parent)
                 self.components[name].build(self, spec)
             if self.residuals is not None:
                 from multilevel.bayes.residuals import build_likelihood
@@ -130,15 +133,22 @@ class MultilevelPyMCModel(PyMCModel):
 
 
 class MultilevelComponent(DistributionalComponent):
-    """A distributional component whose correlated blocks share an LKJ prior."""
+    """A distributional component whose correlated blocks share an LKJ prior.
 
-    def __init__(self, component, backend: MultilevelPyMCModel | None):
+    The parent parameter's component (the mean) takes the coefficient preset; an
+    auxiliary parameter's component (``sigma ~ x``) gets its own blocks and Bambi's priors.
+    """
+
+    def __init__(self, component, backend: MultilevelPyMCModel | None, blocks=(),
+                 parent: bool = True):
         super().__init__(component)
         self.ml_backend = backend
+        self.blocks = list(blocks)
+        self.parent = parent
 
     # ------------------------------------------------------------ fixed effects
     def build_common_terms(self, pymc_backend, bmb_model):
-        preset = self.ml_backend.coefficient_prior if self.ml_backend else None
+        preset = self.ml_backend.coefficient_prior if self.ml_backend and self.parent else None
         if preset is None or not self.component.common_terms:
             return super().build_common_terms(pymc_backend, bmb_model)
         terms = list(self.component.common_terms.values())
@@ -151,7 +161,10 @@ class MultilevelComponent(DistributionalComponent):
             level_names = next(iter(labels.values())) if labels else [term.name]
             names += [str(v) if not labels else f"{term.name}[{v}]" for v in level_names]
         X = np.column_stack(columns).astype(float)
-        sigma = pymc_backend.components["sigma"].output if "sigma" in pymc_backend.components else None
+        # σ scales the preset when it is one number; with a formula of its own (sigma ~ x) it
+        # varies by row, and the preset is scaled by the response's SD as for other families
+        scalar = "sigma" in pymc_backend.components and "sigma" not in bmb_model.conditional_parameters
+        sigma = pymc_backend.components["sigma"].output if scalar else None
         y = np.asarray(bmb_model.response_term.data, dtype=float)
         # the response's spread sets the scale of learned penalties (1 on link scales)
         y_scale = float(np.std(y)) if bmb_model.family.name in ("gaussian", "t") else 1.0
@@ -172,15 +185,19 @@ class MultilevelComponent(DistributionalComponent):
 
     # --------------------------------------------------------- group effects
     def build_group_specific_terms(self, pymc_backend, bmb_model):
-        all_blocks = self.ml_backend.blocks if self.ml_backend else []
+        all_blocks = self.blocks   # this parameter's blocks (the mean's, or sigma ~ ...'s)
         blocks = [b for b in all_blocks if b.correlated or b.structure is not None]
         known = [b for b in all_blocks if b.known is not None]   # gr(g, cov = A): bayes.known
         smooths = [b for b in all_blocks if b.smooth is not None]   # s(x): bayes.smooths
         in_blocks = {t for b in blocks + known for t in b.bambi_terms}
         all_terms = self.component.group_specific_terms
-        plain = {k: v for k, v in all_terms.items() if k not in in_blocks}
+        # an auxiliary parameter's terms are keyed "1|g" and named "sigma_1|g"
+        plain = {k: v for k, v in all_terms.items() if k not in in_blocks and v.name not in in_blocks}
         # Bambi builds the scalar and `||` terms; we build the correlated blocks.
+        # the per-term choice is the mean's; an auxiliary parameter's terms stay non-centred
         centred = self.ml_backend.centred if self.ml_backend else None
+        if centred is not None and not self.parent:
+            centred = set()
         if centred is None:
             parts = [(plain, bmb_model.noncentered)]
         else:   # per term: Bambi's flag is model-wide, so build the two kinds in turn
@@ -217,7 +234,9 @@ class MultilevelComponent(DistributionalComponent):
                 self.ml_backend.smooth_sd_priors[block.name] = f"HalfStudentT(nu: 3, sigma: {scale:.4g})"
 
     def _build_block(self, block: Block, pymc_backend, bmb_model):
-        terms = [self.component.group_specific_terms[name] for name in block.bambi_terms]
+        by_name = {t.name: t for t in self.component.group_specific_terms.values()}
+        terms = [by_name.get(name) or self.component.group_specific_terms[name]
+                 for name in block.bambi_terms]
         noncentered = noncentered_default_for(bmb_model, self.component.name)
         sd_scales, widths = [], []
         for term in terms:
@@ -235,14 +254,14 @@ class MultilevelComponent(DistributionalComponent):
             chol, corr, sds = structured_cholesky(block, scales, q)
         else:
             chol, corr, sds = pm.LKJCholeskyCov(
-                f"chol|{block.name}", n=q, eta=self.ml_backend.lkj_eta,
+                block.chol_name, n=q, eta=self.ml_backend.lkj_eta,
                 sd_dist=pm.HalfNormal.dist(sigma=scales, shape=q), compute_corr=True,
                 store_in_trace=False,
             )
         dim = f"{block.corr_name}__dim"
         pymc_backend.model.add_coords({f"{dim}0": list(block.cnms), f"{dim}1": list(block.cnms)})
         pm.Deterministic(block.corr_name, corr, dims=(f"{dim}0", f"{dim}1"))
-        offset = pm.Normal(f"{block.name}_block_offset", 0.0, 1.0, shape=(n_levels, q))
+        offset = pm.Normal(block.offset_name, 0.0, 1.0, shape=(n_levels, q))
         effects = pt.dot(offset, chol.T)  # (levels, q): rows ~ MvNormal(0, LL')
         contribution = 0
         start = 0

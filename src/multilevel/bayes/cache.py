@@ -367,8 +367,19 @@ def _compile_strict(model, var_names, lifted: Lifted | None):
     from nutpie import compile_pymc as ncp
     from pymc.initial_point import make_initial_point_fn
 
-    support_fn = make_initial_point_fn(model=model, jitter_rvs=set(), return_transformed=True,
-                                       default_strategy="support_point")
+    point_fn = make_initial_point_fn(model=model, jitter_rvs=set(), return_transformed=True,
+                                     default_strategy="support_point")
+    # Evaluated once, before nutpie builds its graphs: after that, PyTensor's Python draw of an
+    # LKJ block's HalfNormal SDs (in the block's support point) failed on a read-only constant
+    # shared with a scalar HalfNormal term ("cannot set WRITEABLE flag to True"), so any model
+    # with both, e.g. (1 | g) + (x | h), failed to compile. Without jitter the point does not
+    # depend on the seed.
+    support = point_fn(0)
+
+    def support_fn(seed):
+        return {name: np.array(value, copy=True) for name, value in support.items()}
+
+    start = replay_plan(_jittered_start(model), support_fn(0))
     n_dim, n_expanded, logp_pt, expand_pt, flat_support, shape_info, reparam = ncp._make_functions(
         model, mode="NUMBA", compute_grad=True, join_expanded=True,
         pymc_initial_point_fn=support_fn, var_names=var_names,
@@ -393,7 +404,6 @@ def _compile_strict(model, var_names, lifted: Lifted | None):
         n_dim, n_expanded, expand_pt.vm.jit_fn, user_data,
         [shared_keys[v] for v in expand_pt.get_shared()], placeholders)
     names, slices, shapes = shape_info
-    start = replay_plan(_jittered_start(model), support_fn(0))
     return {
         "logp": _compile_callback(logp_raw, logp_sig),
         "expand": _compile_callback(expand_raw, expand_sig),
@@ -607,7 +617,14 @@ def _key_lock(path: Path | None):
         os.close(fd)   # releases the lock
 
 
-def compile_nutpie(model, var_names=None, stats: dict | None = None):
+_LIFT_FAILED: set = set()   # structure keys whose lifted code failed (this process)
+
+
+class _LiftFailed(Exception):
+    """The data-as-inputs compilation fails where the model with its data does not."""
+
+
+def compile_nutpie(model, var_names=None, stats: dict | None = None, lift: bool = True):
     """A nutpie ``CompiledPyMCModel`` for ``model``, compiled at most once per structure.
 
     The model's data become inputs (:mod:`multilevel.bayes.datainputs`); a compilation
@@ -619,6 +636,10 @@ def compile_nutpie(model, var_names=None, stats: dict | None = None):
     model : pymc.Model
     var_names : list of str, optional
         The variables to store in the trace (as ``nutpie.compile_pymc_model``).
+    lift : bool
+        Compile with the data as inputs (one compilation per structure). A lifted
+        compilation whose code fails at the support point (seen with the hurdle negative
+        binomial) is replaced by one with the data in the code, keyed by the data too.
     stats : dict, optional
         Filled with ``{"cache": "hit" | "miss" | "off" | "uncacheable" | "untrusted",
         "source": "memory" | "disk" (hits), "compiled": 0 | 1, "key": ...}``.
@@ -640,7 +661,7 @@ def compile_nutpie(model, var_names=None, stats: dict | None = None):
     """
     stats = {} if stats is None else stats
     stats["compiled"] = 0
-    lifted = _lift(model, stats)
+    lifted = _lift(model, stats) if lift else None
     target = model if lifted is None else lifted.model
     folder = cache_dir()
     try:
@@ -648,6 +669,8 @@ def compile_nutpie(model, var_names=None, stats: dict | None = None):
     except Uncacheable as exc:
         key, stats["reason"] = None, str(exc)
     stats["key"] = key
+    if lifted is not None and key is not None and key in _LIFT_FAILED:
+        return compile_nutpie(model, var_names, stats, lift=False)
     with _PROCESS_LOCK:
         compiled = _MEMORY.get(key) if key is not None else None
         if compiled is not None:
@@ -659,13 +682,25 @@ def compile_nutpie(model, var_names=None, stats: dict | None = None):
         path = folder / f"{key}.pkl" if key and trusted else None
         with _key_lock(path):
             compiled = _from_disk(path, key, stats) if path is not None else None
-            if compiled is None:
-                compiled = _compile_and_store(target, var_names, lifted, folder, key, trusted,
-                                              path, stats)
-        if key is not None:
+            if compiled is not None and lifted is not None and compiled.check()[0] != 0:
+                compiled = None   # an entry stored before the check below existed
+                _LIFT_FAILED.add(key)
+            elif compiled is None:
+                try:
+                    compiled = _compile_and_store(target, var_names, lifted, folder, key, trusted,
+                                                  path, stats)
+                except _LiftFailed:
+                    compiled = None
+                    if key is not None:
+                        _LIFT_FAILED.add(key)
+        if compiled is None:
+            stats["lift"] = "the data-as-inputs code failed at the support point; compiled with the data"
+        elif key is not None:
             _MEMORY[key] = compiled
             while len(_MEMORY) > MEMORY_ENTRIES:   # the oldest structure goes first
                 _MEMORY.pop(next(iter(_MEMORY)))
+    if compiled is None:
+        return compile_nutpie(model, var_names, stats, lift=False)
     return compiled.assemble(model, lifted)
 
 
@@ -686,6 +721,8 @@ def _compile_and_store(target, var_names, lifted, folder, key, trusted, path, st
     compiled = _Compiled(_compile(target, var_names, lifted))
     _COMPILED[0] += 1
     stats["compiled"] = 1
+    if lifted is not None and compiled.check()[0] != 0:
+        raise _LiftFailed   # neither stored nor kept in memory
     parts = compiled.parts
     stats["cache"] = "off" if folder is None else (
         "uncacheable" if key is None else "miss" if trusted else "untrusted")

@@ -83,3 +83,11 @@ def block_cov(posterior, block: Block) -> np.ndarray:
 def _as_3d(da) -> np.ndarray:
     values = np.asarray(da.values, dtype=float)
     return values[..., None] if values.ndim == 2 else values.reshape(*values.shape[:2], -1)
+
+
+def group_contribution(effects: np.ndarray, codes: np.ndarray, Xt: np.ndarray) -> np.ndarray:
+    """Σ_k b[s, code_i, k] X_ik for effects (S, levels, q): shape (S, rows)."""
+    if Xt.shape[1] == 1:   # scalar terms: a gather (and a product unless it is an intercept)
+        gathered = np.take(effects[:, :, 0], codes, axis=1)
+        return gathered if np.all(Xt == 1.0) else gathered * Xt[:, 0]
+    return np.einsum("snq,nq->sn", effects[:, codes, :], Xt)

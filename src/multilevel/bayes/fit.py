@@ -18,7 +18,7 @@ from multilevel.bayes.sampling import (
 TARGET_ACCEPT = 0.9
 
 
-def fit_bayes(formula: str, data: pd.DataFrame, family: str = "gaussian", priors=None, *,
+def fit_bayes(formula: str | list[str], data: pd.DataFrame, family: str = "gaussian", priors=None, *,
               draws: int = 1000, tune: int = 1000, chains: int = 4, seed: int | None = None,
               sampler: str = "auto", progress: bool = True, na: str = "drop",
               target_accept: float | None = None, lkj_eta: float = 1.0, check: bool = True,
@@ -53,6 +53,12 @@ def fit_bayes(formula: str, data: pd.DataFrame, family: str = "gaussian", priors
     start = time.perf_counter()
     built = build_model(formula, data, family=family, priors=priors, na=na, lkj_eta=lkj_eta,
                         noncentered=noncentered, weights=weights, link=link, data2=data2)
+    if built.aux and settings.sampler == "marginal":
+        from multilevel.errors import FitError
+
+        raise FitError("sampler='marginal' integrates the group effects out under one residual SD; "
+                       "a model with a formula for an auxiliary parameter runs with NUTS: use "
+                       "sampler='auto', 'nutpie' or 'pymc'.")
     collapsed = None
     if str(sampler).lower() == "auto" and prefers_marginal(built):
         from multilevel.bayes.marginal.model import NotCollapsible, collapse

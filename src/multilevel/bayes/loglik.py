@@ -21,6 +21,8 @@ import numpy as np
 from scipy import special
 
 from multilevel.bayes import densities
+from multilevel.bayes.distributional import parameter_draws
+from multilevel.bayes.draws import group_contribution   # noqa: F401  (its home before draws.py)
 from multilevel.formula.families import AUXILIARY, TRIALS_FAMILIES   # parameters besides η
 from multilevel.formula.links import inverse_link
 
@@ -45,7 +47,8 @@ def family_loglik(family: str, eta: np.ndarray, y: np.ndarray, params: dict | No
     y : ndarray (rows,)
         Response (successes for binomial, 0/1 for bernoulli).
     params : dict
-        The family's :data:`AUXILIARY` parameters, each of shape (draws, 1).
+        The family's :data:`AUXILIARY` parameters, each of shape (draws, 1), or (draws,
+        rows) for a parameter with a formula of its own.
     trials : ndarray (rows,), optional
         Binomial trials.
     extra_var : float or ndarray (draws, rows)
@@ -131,9 +134,9 @@ def pointwise(fit) -> np.ndarray:
     posterior = fit.posterior
     chains, draws = posterior["chain"].size, posterior["draw"].size
     y = np.asarray(_observed(fit.idata).values, dtype=float)
-    # (draws, 1) per scalar parameter; ordinal thresholds: (draws, K - 1)
-    params = {name: np.asarray(posterior[name].values, dtype=float).reshape(chains * draws, -1)
-              for name in AUXILIARY[fit.family]}
+    # (draws, 1) for a scalar parameter, (draws, rows) for one with a formula (sigma ~ x),
+    # (draws, K - 1) for ordinal thresholds
+    params = parameter_draws(fit)
     trials = fit.design.frame.trials if fit.family in TRIALS_FAMILIES else None
     out = np.empty((chains * draws, len(y)))
     for rows, eta in fitted_eta_chunks(fit):
@@ -164,14 +167,6 @@ def fitted_eta_chunks(fit, rows_times_draws: int = 1_000_000):
                 continue
             eta += group_contribution(effects[term.name][draws], term.codes, term.X)
         yield draws, eta
-
-
-def group_contribution(effects: np.ndarray, codes: np.ndarray, Xt: np.ndarray) -> np.ndarray:
-    """Σ_k b[s, code_i, k] X_ik for effects (S, levels, q): shape (S, rows)."""
-    if Xt.shape[1] == 1:   # scalar terms: a gather (and a product unless it is an intercept)
-        gathered = np.take(effects[:, :, 0], codes, axis=1)
-        return gathered if np.all(Xt == 1.0) else gathered * Xt[:, 0]
-    return np.einsum("snq,nq->sn", effects[:, codes, :], Xt)
 
 
 def attach(fit) -> None:

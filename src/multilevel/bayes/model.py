@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from multilevel.bayes.translate import (
-    BAMBI_FAMILIES, BAMBI_LINKS, Block, bambi_formula, blocks, translate_priors,
+    BAMBI_FAMILIES, BAMBI_LINKS, FAMILY_AUXILIARY, Block, bambi_formula, blocks, translate_priors,
 )
 from multilevel.errors import FamilyError, FormulaError, PriorError
-from multilevel.formula import Design, build_design, model_frame, parse_formula
+from multilevel.formula import Design, build_design, check_family, model_frame, parse_formula
+from multilevel.formula.distributional import frame_formula, split_formulas
 from multilevel.formula.families import ORDINAL_FAMILIES
 from multilevel.formula.frame import labelled_groups
 from multilevel.formula.namespace import SAFE_FUNCTIONS
@@ -51,6 +52,11 @@ class BuiltModel:
     link: str | None = None   # a non-default link (R's name); None: the family's default
     weights: str | None = None   # the weights column (binomial trials of a proportion response)
     data2: dict | None = field(default=None, repr=False)   # gr(g, cov = A)'s matrices by name
+    aux: tuple = ()   # AuxPart per auxiliary parameter with a formula (multilevel.bayes.distributional)
+
+    def aux_part(self, param: str):
+        """The :class:`~multilevel.bayes.distributional.AuxPart` of ``param``, or None."""
+        return next((p for p in self.aux if p.param == param), None)
 
     @property
     def pymc(self):
@@ -79,7 +85,7 @@ class BuiltModel:
             return pm.sample_prior_predictive(draws=draws, model=self.pymc, random_seed=seed)
 
 
-def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", priors=None,
+def build_model(formula: str | list[str], data: pd.DataFrame, family: str = "gaussian", priors=None,
                 na: str = "drop", lkj_eta: float = 1.0, noncentered: bool | str = "auto",
                 weights: str | None = None, link: str | None = None,
                 data2: dict | None = None) -> BuiltModel:
@@ -87,8 +93,10 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
 
     Parameters
     ----------
-    formula : str
-        lme4 syntax, e.g. ``"Reaction ~ Days + (Days | Subject)"``.
+    formula : str or list of str
+        lme4 syntax, e.g. ``"Reaction ~ Days + (Days | Subject)"``; a list adds formulas
+        for the family's auxiliary parameters, ``["y ~ x + (1 | g)", "sigma ~ x"]``
+        (:mod:`multilevel.bayes.distributional`).
     data : DataFrame
     family : str
     priors : None, preset or dict
@@ -117,7 +125,7 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
         data pin down are centred, and sampled with nutpie's low-rank mass matrix
         (:func:`multilevel.bayes.parameterization.centred_terms`); other families are
         centred when every grouping factor has at least :data:`CENTRED_MIN_PER_LEVEL`
-        rows per level; non-centred otherwise.
+        rows per level (ordinal ones never); non-centred otherwise.
 
     Returns
     -------
@@ -135,8 +143,13 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
 
     from multilevel.bayes.backend import MultilevelPyMCModel
 
-    parsed = parse_formula(formula)
-    frame = model_frame(parsed, data, family=family, na=na, weights=weights)
+    from multilevel.bayes import distributional as dist
+
+    formulas = split_formulas(formula, check_family(family))
+    parsed = parse_formula(formulas.main)
+    frame = model_frame(frame_formula(parsed, formulas.aux), data, family=family, na=na,
+                        weights=weights)
+    _check_distributional(formulas, parsed, frame)
     if frame.weights is not None and frame.family != "gaussian":
         raise FamilyError("weights= in a Bayesian fit are taken for family='gaussian' (residual SD "
                           "σ/√w) and family='binomial' with a proportion response (the weights are "
@@ -164,12 +177,16 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
 
         values = sm.fixed_matrix(frame.data)
         smooth_data.update({bambi_column(sm, i): values[:, i] for i in range(values.shape[1])})
+    designs = dist.aux_designs(formulas.aux, frame)
     preset, per_term = _split_priors(priors)
+    main_formula = bambi_formula(parsed, trials=frame.trials is not None,
+                                 smooth_columns=list(smooth_data))
+    if designs:
+        main_formula = bmb.Formula(main_formula, *(dist.bambi_aux_formula(a) for a, _ in designs))
     with warnings.catch_warnings(), r_transforms():
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=UserWarning, module="bambi")
-        model = bmb.Model(bambi_formula(parsed, trials=frame.trials is not None,
-                                        smooth_columns=list(smooth_data)),
+        model = bmb.Model(main_formula,
                           _numpy_columns(_categorical_strings(labelled_groups(parsed, frame.data)
                                                               .assign(**smooth_data))),
                           family=BAMBI_FAMILIES[frame.family],
@@ -179,8 +196,13 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
     block_list = blocks(design, component.group_specific_terms)
     centred = _centred(noncentered, design, block_list, frame.family, link)
     link_scale_known = noncentered == "auto" and _moment_form(design, frame.family, link)
-    if per_term:
-        bambi_priors = translate_priors(per_term, design, block_list, component.common_terms)
+    parts = dist.build_parts(model, designs)
+    per_term, aux_priors = dist.split_priors(per_term, parts)
+    modelled = {p.param for p in parts}
+    scalar_aux = tuple(p for p in FAMILY_AUXILIARY.get(frame.family, ()) if p not in modelled)
+    if per_term or any(aux_priors.values()):
+        bambi_priors = translate_priors(per_term, design, block_list, component.common_terms,
+                                        auxiliary=scalar_aux)
         overridden = [k for k in bambi_priors if preset is not None and k in component.common_terms]
         if overridden:  # the preset builds every slope; a per-term prior would be ignored
             raise PriorError(
@@ -188,21 +210,41 @@ def build_model(formula: str, data: pd.DataFrame, family: str = "gaussian", prio
                 f"given for {', '.join(map(repr, overridden))} would not be used. Drop them, or "
                 "drop the preset and give each slope its own prior."
             )
-        model.set_priors({k: _to_bambi(v, k) for k, v in bambi_priors.items()})
+        converted = {k: _to_bambi(v, k) for k, v in bambi_priors.items()}
+        for part in parts:
+            if aux_priors[part.param]:
+                given = dist.bambi_aux_priors(part, aux_priors[part.param], model)
+                converted[part.param] = {k: _to_bambi(v, f"{part.prefix}{k}") for k, v in given.items()}
+        model.set_priors(converted)
     if frame.family in ORDINAL_FAMILIES and "threshold" not in per_term:
         from multilevel.bayes.ordinal import default_threshold_prior
 
         model.set_priors({"threshold": default_threshold_prior(frame.family, len(frame.categories))})
     model.backend = MultilevelPyMCModel(block_list, coefficient_prior=preset, lkj_eta=lkj_eta,
                                         prior_weights=frame.weights,
-                                        residuals=layout, centred=centred)
+                                        residuals=layout, centred=centred,
+                                        aux_blocks={p.param: list(p.blocks) for p in parts})
     # the centred-by-data models mix best with nutpie's low-rank mass matrix (sampling.run)
     model.backend.low_rank_mass_matrix = bool(centred) and link_scale_known
     model.backend.build(model)
     model.built = True
-    return BuiltModel(bambi=model, design=design, blocks=block_list, formula=formula,
+    return BuiltModel(bambi=model, design=design, blocks=block_list, formula=formulas.as_given(),
                       family=frame.family, priors=priors, link=link, weights=weights,
-                      data2=data2)
+                      data2=data2, aux=tuple(parts))
+
+
+def _check_distributional(formulas, parsed, frame) -> None:
+    """What a formula for an auxiliary parameter cannot go with (clear errors, before Bambi)."""
+    params = {a.param for a in formulas.aux}
+    if "sigma" not in params:
+        return
+    if parsed.residuals is not None:
+        raise FormulaError(f"{parsed.residuals.source!r} with a formula for sigma: the correlated "
+                           "residuals' likelihood takes one residual SD. Drop one of the two.")
+    if frame.weights is not None:
+        raise FamilyError("weights= with a formula for sigma: prior weights scale one residual SD "
+                          "(σ/√w); model the residual SD by the formula instead (e.g. "
+                          "'sigma ~ log(w)'), without weights=.")
 
 
 CENTRED_MIN_PER_LEVEL = 20
@@ -228,6 +270,8 @@ def _centred(option, design: Design, block_list: list[Block], family: str,
     by_name = {b.name: b for b in block_list}
     if _moment_form(design, family, link):
         names = centred_terms(design, family, link)
+    elif family in ORDINAL_FAMILIES:   # thresholds and a group SD mix better non-centred
+        names = set()
     else:   # no moment form for this family: rows per level decide, as before
         per_level = [len(design.y) / max(1, t.n_levels) for t in design.reterms]
         many = bool(per_level) and min(per_level) >= CENTRED_MIN_PER_LEVEL

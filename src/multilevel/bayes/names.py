@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from multilevel.bayes.distributional import summary_names as aux_summary_names
 from multilevel.bayes.residuals import PARAMS
 from multilevel.bayes.translate import FAMILY_AUXILIARY
 
@@ -70,7 +71,10 @@ def summary_names(built, posterior=None) -> dict[str, list[str]]:
             from multilevel.bayes.structures import free_parameter_names
 
             out.update(free_parameter_names(block, group, sds))
-    auxiliary = FAMILY_AUXILIARY.get(built.family, ())
+    for part in getattr(built, "aux", ()):   # sigma_(Intercept), sd__sigma_(Intercept)|g, ...
+        out.update(aux_summary_names(part, posterior))
+    modelled = {part.param for part in getattr(built, "aux", ())}
+    auxiliary = [n for n in FAMILY_AUXILIARY.get(built.family, ()) if n not in modelled]
     if posterior is not None:   # with the residual correlation of ar() / cosy() fits
         auxiliary = [n for n in (*auxiliary, *PARAMS.values()) if n in posterior]
     out.update({name: [name] for name in auxiliary})

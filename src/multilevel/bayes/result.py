@@ -10,6 +10,7 @@ import pandas as pd
 
 from multilevel.bayes import draws as D
 from multilevel.bayes.convergence import ConvergenceReport, convergence_report
+from multilevel.bayes.distributional import summary_draws as aux_summary_draws
 from multilevel.bayes.model import BuiltModel
 from multilevel.bayes.ordinal import threshold_names
 from multilevel.bayes.residuals import PARAMS as RESIDUAL_PARAMS
@@ -106,9 +107,37 @@ class BayesFit:
 
     def sigma_draws(self) -> np.ndarray:
         """Draws of the residual SD (gaussian and t families)."""
+        if self.built.aux_part("sigma") is not None:
+            raise FitError("sigma has a formula of its own, so the residual SD differs by row: its "
+                           "terms are the summary's sigma_ rows; per-row draws come from "
+                           "fit.auxiliary_draws('sigma').")
         if "sigma" not in self.posterior:
             raise FitError(f"The {self.family} family has no residual SD.")
         return np.asarray(self.posterior["sigma"].values, dtype=float).reshape(-1)
+
+    def auxiliary_draws(self, name: str, newdata: pd.DataFrame | None = None,
+                        group_effects: bool = True) -> np.ndarray:
+        """Draws of an auxiliary parameter (``sigma``, ``psi``, ...) per row, shape (draws, rows).
+
+        A parameter with a formula of its own (``["y ~ x", "sigma ~ x"]``) is g⁻¹ of its
+        linear predictor on the fitted rows or on ``newdata`` (unseen group levels at the
+        population mean); a scalar one is the same draw for every row.
+
+        Examples
+        --------
+        >>> fit = ml.fit(["y ~ x", "sigma ~ g"], data, seed=1)      # doctest: +SKIP
+        >>> fit.auxiliary_draws("sigma").mean(axis=0)               # doctest: +SKIP
+        """
+        from multilevel.bayes.distributional import check_newdata, parameter_draws
+
+        if name not in AUXILIARY.get(self.family, ()):
+            raise FitError(f"Family {self.family!r} has no auxiliary parameter {name!r}; it has: "
+                           f"{', '.join(AUXILIARY.get(self.family, ())) or 'none'}.")
+        if newdata is not None:
+            check_newdata(self, newdata)
+        values = parameter_draws(self, newdata, group_effects, names=(name,))[name]
+        rows = self.nobs if newdata is None else len(newdata)
+        return np.broadcast_to(values, (values.shape[0], rows)).copy()
 
     @property
     def sigma(self) -> float:
@@ -211,6 +240,8 @@ class BayesFit:
 
         data.update(summary_rows(self.posterior, self.built.blocks,
                                  {t.name: t.group for t in self.design.reterms}))
+        for part in self.built.aux:   # formulas of auxiliary parameters: sigma_(Intercept), ...
+            data.update(aux_summary_draws(self.posterior, part))
         # the residual correlation of ar(time = t, gr = g) / cosy(gr = g) fits: ar1_phi, cs_rho
         for name in (*AUXILIARY.get(self.family, ()), *RESIDUAL_PARAMS.values()):
             if name not in self.posterior:
@@ -237,7 +268,9 @@ class BayesFit:
         -------
         DataFrame
             Index: fixed effects (lme4 names), ``sd__<column>|<group>``,
-            ``cor__<a>.<b>|<group>``, auxiliary parameters (``sigma``, ``nu``, ``alpha``),
+            ``cor__<a>.<b>|<group>``, the terms of auxiliary parameters' formulas
+            (``sigma_(Intercept)``, ``sigma_x``, ``sd__sigma_(Intercept)|g``, on the
+            parameter's link scale), auxiliary parameters (``sigma``, ``nu``, ``alpha``),
             the residual correlation (``ar1_phi``, ``cs_rho``; with ``ar1`` ``sigma`` is the
             innovation SD, see :mod:`multilevel.bayes.residuals`).
             Columns ``estimate, sd, lower, upper, r_hat, ess_bulk, ess_tail, mcse_mean``.

@@ -73,7 +73,8 @@ def choose_sampler(requested: str) -> str:
 def prefers_marginal(built) -> bool:
     """Whether ``"auto"`` should try the marginal sampler: many rows, a small dense Schur
     complement (the factorization each draw costs), a Gaussian likelihood."""
-    if built.family != "gaussian" or not built.design.reterms or built.design.n < MARGINAL_MIN_ROWS:
+    if (built.family != "gaussian" or not built.design.reterms or built.design.n < MARGINAL_MIN_ROWS
+            or getattr(built, "aux", ())):   # sigma ~ x: no single σ to condition on
         return False
     levels = [t.q * t.n_levels for t in built.design.reterms]
     return sum(levels) - max(levels) <= MARGINAL_MAX_SCHUR

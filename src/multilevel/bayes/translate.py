@@ -84,10 +84,19 @@ class Block:
     known: object = field(default=None, compare=False, repr=False)
     smooth: object = field(default=None, compare=False, repr=False)   # the smooth's ReTerm
     structure: Structure | None = None
+    prefix: str = ""   # an auxiliary parameter's blocks: "sigma_" (multilevel.bayes.distributional)
 
     @property
     def corr_name(self) -> str:
-        return f"corr|{self.name}"
+        return f"corr|{self.prefix}{self.name}"
+
+    @property
+    def chol_name(self) -> str:
+        return f"chol|{self.prefix}{self.name}"
+
+    @property
+    def offset_name(self) -> str:
+        return f"{self.prefix}{self.name}_block_offset"
 
 
 def bambi_group(bar: Bar) -> str:
@@ -111,23 +120,27 @@ def bambi_formula(parsed: ParsedFormula, trials: bool = False, smooth_columns=()
     return f"{lhs} ~ " + " + ".join([parsed.fixed, *smooth_columns, *offsets, *bars])
 
 
-def bar_term_names(bar: Bar) -> list[str]:
-    """Bambi's names of the group-specific terms one bar produces."""
+def bar_term_names(bar: Bar, prefix: str = "") -> list[str]:
+    """Bambi's names of the group-specific terms one bar produces (an auxiliary parameter's
+    terms carry its name: ``prefix="sigma_"`` gives ``sigma_1|g``)."""
     parts = [t.lstrip("+").strip() for t in _split_top(bar.expr, "+-")]
     labels = ["1"] if bar.has_intercept else []
     labels += [t for t in parts if t not in {"0", "1", "-1"}]
     group = bambi_group(bar)
-    return [f"{label}|{group}" for label in labels]
+    return [f"{prefix}{label}|{group}" for label in labels]
 
 
-def blocks(design: Design, bambi_terms) -> list[Block]:
+def blocks(design: Design, bambi_terms, prefix: str = "") -> list[Block]:
     """Match the design's random-effects terms (lme4 order) to Bambi's terms.
 
     Parameters
     ----------
     design : Design
     bambi_terms : Mapping
-        Bambi's ``group_specific_terms`` of the parent component.
+        Bambi's ``group_specific_terms`` of the parent component (of an auxiliary
+        parameter's component: keyed by the terms' names, ``sigma_1|g``).
+    prefix : str
+        ``"<param>_"`` for an auxiliary parameter's terms.
     """
     out = []
     # Bambi spaces its term names its own way ("I(Days ** 2)|Subject" for I(Days**2))
@@ -137,7 +150,7 @@ def blocks(design: Design, bambi_terms) -> list[Block]:
             out.append(Block(name=term.name, cnms=tuple(term.cnms), bambi_terms=(term.name,),
                              correlated=False, smooth=term))
             continue
-        names = [spelled.get(n.replace(" ", ""), n) for n in bar_term_names(term.bar)]
+        names = [spelled.get(n.replace(" ", ""), n) for n in bar_term_names(term.bar, prefix)]
         missing = [n for n in names if n not in bambi_terms]
         if missing:
             raise FormulaError(
@@ -153,7 +166,7 @@ def blocks(design: Design, bambi_terms) -> list[Block]:
         structure = term.bar.structure if term.bar.structure and term.bar.structure.kind != "us" else None
         out.append(Block(name=term.name, cnms=tuple(term.cnms), bambi_terms=tuple(names),
                          correlated=term.q > 1 and not (structure and structure.kind == "diag"),
-                         known=term.known, structure=structure))
+                         known=term.known, structure=structure, prefix=prefix))
     return out
 
 
@@ -177,7 +190,8 @@ def sd_names(design: Design, block_list: list[Block]) -> dict[str, tuple[str, st
 AUXILIARY = tuple(sorted({p for params in FAMILY_AUXILIARY.values() for p in params}))
 
 
-def translate_priors(user: dict, design: Design, block_list: list[Block], common_terms) -> dict:
+def translate_priors(user: dict, design: Design, block_list: list[Block], common_terms,
+                     auxiliary: tuple[str, ...] | None = None) -> dict:
     """Per-parameter user priors keyed by the summary's names → Bambi's keys.
 
     Keys are the names of :meth:`BayesFit.summary` rows: ``(Intercept)``, a fixed-effect
@@ -187,8 +201,10 @@ def translate_priors(user: dict, design: Design, block_list: list[Block], common
     ``Normal(0, sd)``) and the family's auxiliary parameters (``sigma``, ``nu``,
     ``alpha``). Bambi's names are accepted as well: ``Intercept``, and a group term's
     whole prior (``1|Subject``: ``Normal(mu=0, sigma=HalfNormal(...))``).
+    ``auxiliary``: the scalar auxiliary parameters (default: all of the family's; a
+    parameter with a formula of its own is not one, :mod:`multilevel.bayes.distributional`).
     """
-    family_aux = FAMILY_AUXILIARY.get(design.frame.family, ())
+    family_aux = FAMILY_AUXILIARY.get(design.frame.family, ()) if auxiliary is None else auxiliary
     sds = sd_names(design, block_list)
     intercept = ["(Intercept)"] if "(Intercept)" in design.x_names else []
     parameters = [*intercept, *common_terms, *sds, *family_aux]

@@ -28,10 +28,12 @@ def augmented_idata(fit):
     """A copy of ``fit.idata`` whose posterior holds every free variable of the PyMC model."""
     posterior = fit.idata.posterior.to_dataset().copy()
     names = {v.name for v in fit.built.pymc.free_RVs}
-    for block in fit.built.blocks:
+    # the response's blocks and those of auxiliary parameters' formulas (chol|sigma_g, ...)
+    aux_blocks = [b for part in getattr(fit.built, "aux", ()) for b in part.blocks]
+    for block in [*fit.built.blocks, *aux_blocks]:
         if not block.correlated:
             continue
-        chol_name, offset_name = f"chol|{block.name}", f"{block.name}_block_offset"
+        chol_name, offset_name = block.chol_name, block.offset_name
         if chol_name not in names or offset_name not in names:
             raise ComparisonError(
                 f"Moment matching cannot rebuild the block {block.name!r}: the model has no "

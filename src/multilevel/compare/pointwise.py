@@ -62,7 +62,8 @@ def heldout_loglik(fit, newdata: pd.DataFrame, y: np.ndarray, trials: np.ndarray
     family = fit.family
     y = np.asarray(y, dtype=float)
     eta, extra_var = _linear_predictor(fit, newdata, family, seed)
-    ll = _family_loglik(fit, family, eta, extra_var, y, trials, _weights(fit, newdata))
+    params = _aux_params(fit, newdata, seed)
+    ll = _family_loglik(fit, family, eta, extra_var, y, trials, _weights(fit, newdata), params)
     return ll.reshape(chains, draws, -1)
 
 
@@ -91,6 +92,20 @@ def _new_group_variance(fit, newdata, shape) -> np.ndarray:
     return extra
 
 
+def _aux_params(fit, newdata, seed) -> dict | None:
+    """Parameters with formulas of their own (``sigma ~ x``) on the held-out rows, new group
+    levels drawn from N(0, Σ_s) as for the mean of non-gaussian families; None without any."""
+    if not getattr(getattr(fit, "built", None), "aux", ()):
+        return None
+    from multilevel.bayes.distributional import parameter_draws
+
+    rng = np.random.default_rng(None if seed is None else seed + 1)
+    try:
+        return parameter_draws(fit, newdata, True, "sample", rng)
+    except (DataError, ValueError) as exc:
+        raise ComparisonError(f"Cannot evaluate {fit.formula!r} on the held-out rows: {exc}") from None
+
+
 def _param(fit, name):
     if name not in fit.posterior:
         raise ComparisonError(f"The {fit.family} fit lacks the parameter {name!r} in its posterior.")
@@ -109,13 +124,14 @@ def _weights(fit, newdata) -> np.ndarray | None:
     return newdata[column].to_numpy(dtype=float)
 
 
-def _family_loglik(fit, family, eta, extra_var, y, trials, weights=None):
+def _family_loglik(fit, family, eta, extra_var, y, trials, weights=None, params=None):
     """The family's density (:func:`multilevel.bayes.loglik.family_loglik`) at the fit's draws."""
     if family not in AUXILIARY:
         raise ComparisonError(f"No held-out log-likelihood for family {family!r}.")
     if family in ("binomial", "beta_binomial", "zero_inflated_binomial") and trials is None:
         raise ComparisonError(f"The {family} log-likelihood needs the trials of the held-out rows.")
-    params = {name: _param(fit, name) for name in AUXILIARY[family]}
+    if params is None:
+        params = {name: _param(fit, name) for name in AUXILIARY[family]}
     if family in ORDINAL_FAMILIES:   # the design's scores -> the density's category codes
         categories = fit.design.frame.categories
         codes = ordinal_codes(y, categories)

@@ -141,7 +141,7 @@ def make_general_deviance(design, reml: bool, solution_class):
         rhs = np.asarray(Lam.T @ ZtXy)
         sol = factor.solve(rhs)
         AiX, Aiy = sol[:, :p], sol[:, p]
-        rhsX, rhsy = rhs[:, :p], rhs[:, p]
+        rhsX = rhs[:, :p]
         RXtRX = XyXy[:p, :p] - rhsX.T @ AiX
         RXtRX = 0.5 * (RXtRX + RXtRX.T)
         RX = np.linalg.cholesky(RXtRX)

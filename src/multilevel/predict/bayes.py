@@ -72,6 +72,7 @@ def predict_bayes(fit, newdata: pd.DataFrame | None = None, group_effects: bool 
         raise DataError(f"ci must lie strictly between 0 and 1, got {ci!r}.")
     if newdata is not None:
         check_newdata(fit.design, newdata)
+        _check_aux_newdata(fit, newdata)
     rng = np.random.default_rng(seed)
     draws = linear_predictor_draws(fit, newdata, group_effects, new_groups, rng)
     data = fit.design.frame.data if newdata is None else newdata
@@ -79,8 +80,9 @@ def predict_bayes(fit, newdata: pd.DataFrame | None = None, group_effects: bool 
         values = ordinal_values(fit, draws, kind, rng)
     else:
         mean = inverse_link(fit.family, draws, fit.link)
-        values = (_expected(fit, mean) if kind == "mean"
-                  else _predictive(fit, mean, data, newdata is None, rng))
+        params = _auxiliary(fit, newdata, group_effects, new_groups, rng)
+        values = (_expected(fit, mean, params) if kind == "mean"
+                  else _predictive(fit, mean, data, newdata is None, rng, params))
     lo, hi = np.quantile(values, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
     return pd.DataFrame({"estimate": values.mean(axis=0), "sd": values.std(axis=0, ddof=1),
                          "lower": lo, "upper": hi}, index=data.index)
@@ -95,7 +97,8 @@ def predictive_draws(fit, n_draws: int = 100, seed: int | None = None) -> np.nda
     if fit.family in ORDINAL_FAMILIES:   # category scores, as design.y holds them
         return ordinal_values(fit, eta, "predictive", rng)[pick]   # η of every draw
     mean = inverse_link(fit.family, eta, fit.link)
-    reps = _predictive(fit, mean, fit.design.frame.data, True, rng)
+    params = _auxiliary(fit, None, True, "population", rng)
+    reps = _predictive(fit, mean, fit.design.frame.data, True, rng, params)
     return reps[pick]
 
 
@@ -181,29 +184,47 @@ def _new_group_draws(term, data, codes, Xt, cov, rng) -> np.ndarray:
     return np.einsum("snq,nq->sn", effects[:, inverse, :], Xt[unseen])
 
 
-def _auxiliary(fit, draws: int) -> dict:
-    """The family's auxiliary parameters per posterior draw, shape (draws, 1)."""
-    from multilevel.formula.families import AUXILIARY
+def _check_aux_newdata(fit, newdata) -> None:
+    """New rows carry the columns of the auxiliary parameters' formulas (sigma ~ x)."""
+    if getattr(getattr(fit, "built", None), "aux", ()):
+        from multilevel.bayes.distributional import check_newdata as check_aux   # deferred: PyMC
 
-    return {name: np.asarray(fit.posterior[name].values, dtype=float).reshape(draws, -1)
-            for name in AUXILIARY.get(fit.family, ())}
+        check_aux(fit, newdata)
 
 
-def _expected(fit, mu: np.ndarray) -> np.ndarray:
+def _auxiliary(fit, newdata, group_effects: bool, new_groups: str, rng) -> dict:
+    """The family's auxiliary parameters per posterior draw: shape (draws, 1), or (draws,
+    rows) for a parameter with a formula of its own (``sigma ~ x``)."""
+    from multilevel.bayes.distributional import parameter_draws   # deferred: PyMC is behind bayes
+
+    return parameter_draws(fit, newdata, group_effects, new_groups, rng)
+
+
+def _expected(fit, mu: np.ndarray, params: dict) -> np.ndarray:
     """E[y] per draw: the parent parameter μ, times the share of the count component for
     zero-inflated and hurdle counts."""
     from multilevel.bayes import densities   # deferred: PyMC is behind multilevel.bayes
 
     if fit.family not in densities.FAMILIES:
         return mu
-    return densities.response_mean(fit.family, mu, _auxiliary(fit, mu.shape[0]))
+    return densities.response_mean(fit.family, mu, params)
 
 
-def _predictive(fit, mean: np.ndarray, data: pd.DataFrame, fitted_rows: bool, rng) -> np.ndarray:
+def _predictive(fit, mean: np.ndarray, data: pd.DataFrame, fitted_rows: bool, rng,
+                params: dict | None = None) -> np.ndarray:
+    """New observations per draw; ``params`` from :func:`_auxiliary` (None: the family's
+    parameters read from the posterior as one value per draw)."""
     family, post = fit.family, fit.posterior
     draws = mean.shape[0]
+    if params is None:
+        from multilevel.formula.families import AUXILIARY
 
-    def aux(name):
+        params = {name: np.asarray(post[name].values, dtype=float).reshape(draws, 1)
+                  for name in AUXILIARY.get(family, ())}
+
+    def aux(name):   # the family's parameters, else the residual correlation (ar1_phi, cs_rho)
+        if name in params:
+            return params[name]
         return np.asarray(post[name].values, dtype=float).reshape(draws, 1)
 
     from multilevel.bayes import densities   # deferred: PyMC is behind multilevel.bayes
@@ -211,7 +232,7 @@ def _predictive(fit, mean: np.ndarray, data: pd.DataFrame, fitted_rows: bool, rn
     if family in densities.FAMILIES:   # beta, weibull, zero-inflated and hurdle counts, ...
         trials = (_trials(fit, data, fitted_rows) if family in ("beta_binomial", "zero_inflated_binomial")
                   else None)
-        return densities.simulate(family, mean, _auxiliary(fit, draws), rng, trials)
+        return densities.simulate(family, mean, params, rng, trials)
 
     residuals = fit.design.spec.parsed.residuals
     if family == "gaussian" and residuals is not None:

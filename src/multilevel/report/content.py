@@ -106,7 +106,7 @@ def report_content(fit, spec=None, ci: float = 0.95, kind: str = "eti",
         warnings.simplefilter("ignore", ConvergenceWarning)
         table = interval_table(fit, ci=ci, kind=kind, ddf=ddf)
     content = ReportContent(
-        title=spec.name if spec is not None else fit.formula,
+        title=spec.name if spec is not None else _main_formula(fit.formula),
         model=_model_rows(fit, spec),
         priors=prior_table(fit) if is_bayes(fit) else None,
         data=_data_rows(fit, spec),
@@ -184,7 +184,11 @@ def _data_as_it_comes(fit, spec) -> list[tuple[str, str]]:
 
 
 def _model_rows(fit, spec) -> list[tuple[str, str]]:
-    rows = [("formula", fit.formula), ("family", fit.family)] + _data_as_it_comes(fit, spec)
+    formulas = fit.formula if isinstance(fit.formula, (list, tuple)) else [fit.formula]
+    rows = [("formula", formulas[0])]
+    # distributional models: one row per auxiliary parameter's formula ("sigma ~ x")
+    rows += [(f"formula of {f.split('~')[0].strip()}", f) for f in formulas[1:]]
+    rows += [("family", fit.family)] + _data_as_it_comes(fit, spec)
     if is_bayes(fit):
         s = fit.settings
         rows += [("method", f"Bayesian, NUTS ({s.sampler})"),
@@ -214,7 +218,7 @@ def _data_rows(fit, spec) -> list[tuple[str, str]]:
     rows = []
     if spec is not None:
         rows.append(("data", str(spec.data)))
-    rows += [("response", fit.formula.split("~")[0].strip()), ("rows used", str(fit.nobs)),
+    rows += [("response", _main_formula(fit.formula).split("~")[0].strip()), ("rows used", str(fit.nobs)),
              ("rows removed (missing values)", str(int(frame.n_dropped)))]
     return rows
 
@@ -276,9 +280,30 @@ def prior_table(fit) -> pd.DataFrame:
         elif block.correlated:
             rows.append((label(block.corr_name),
                          f"LKJ(eta: {bambi.backend.lkj_eta:g}) on the correlation matrix"))
+    for part in fit.built.aux:   # a formula for sigma, psi, ...: its terms' priors (Bambi's)
+        aux = bambi.conditional_parameters[part.param]
+        if aux.intercept_term is not None:
+            rows.append((label(f"{part.prefix}Intercept"), _fmt_prior(aux.intercept_term.prior)))
+        rows += [(label(f"{part.prefix}{name}"), _fmt_prior(term.prior))
+                 for name, term in aux.common_terms.items()]
+        by_name = {t.name: t for t in aux.group_specific_terms.values()}
+        for block in part.blocks:
+            for name in block.bambi_terms:
+                prior = by_name[name].prior
+                sd = prior.args.get("sigma") if getattr(prior, "name", None) == "Normal" else None
+                rows.append((label(f"{name}_sigma"), _fmt_prior(sd) if sd is not None
+                             else f"group effects ~ {_fmt_prior(prior)}"))
+            if block.correlated:
+                rows.append((label(block.corr_name),
+                             f"LKJ(eta: {bambi.backend.lkj_eta:g}) on the correlation matrix"))
     for name, comp in bambi.marginal_parameters.items():
         rows.append((name, _fmt_prior(comp.prior)))
     return pd.DataFrame(rows, columns=["parameter", "prior"])
+
+
+def _main_formula(formula) -> str:
+    """The response's formula (the first of a distributional model's list)."""
+    return formula[0] if isinstance(formula, (list, tuple)) else formula
 
 
 def _fmt_prior(prior) -> str:

@@ -38,7 +38,7 @@ def _pairs(rows: list[tuple[str, str]]) -> str:
 
 
 def _value(label: str, value: str) -> str:
-    return f"<code>{html.escape(value)}</code>" if label == "formula" else html.escape(value)
+    return f"<code>{html.escape(value)}</code>" if label.startswith("formula") else html.escape(value)
 
 
 def render_html(content: ReportContent, figures: list[ReportFigure] = (), not_drawn: list[str] = ()) -> str:

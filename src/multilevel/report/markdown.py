@@ -70,7 +70,7 @@ def render_markdown(content: ReportContent, figures: list[tuple[str, str]] = (),
 
 
 def _inline(label: str, value: str) -> str:
-    return f"`{value}`" if label == "formula" else value
+    return f"`{value}`" if label.startswith("formula") else value
 
 
 def fit_markdown(fit, spec=None, ci: float = 0.95, kind: str = "eti",
