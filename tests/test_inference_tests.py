@@ -83,7 +83,9 @@ def test_vcov_adjusted(fits, model):
     ref = np.asarray(REF["vcov_adj"][model])
     names = REF["tests"][model]["kenward_roger"]["term"]
     got = vcov_adjusted(fit).loc[names, names].to_numpy()
-    np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-10 * np.abs(ref).max())
+    # 1e-5: θ̂ agrees with lme4's to the optimizer's tolerance (~1e-6), and the adjusted
+    # covariance, built from derivatives in θ, carries that difference (2e-6 on sleepstudy)
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-10 * np.abs(ref).max())
 
 
 def test_contrast_rows_kr_uses_adjusted_se(fits):
