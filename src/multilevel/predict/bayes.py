@@ -165,23 +165,11 @@ def linear_predictor_draws(fit, newdata, group_effects: bool, new_groups: str, r
         contribution = group_contribution(effects[term.name], np.maximum(codes, 0), Xt)
         contribution[:, ~seen] = 0.0
         if new_groups == "sample" and not seen.all():
-            contribution[:, ~seen] = _new_group_draws(term, data, codes, Xt, covariances[term.name], rng)
+            from multilevel.bayes.distributional import new_group_draws   # one home for it
+
+            contribution[:, ~seen] = new_group_draws(term, data, codes, Xt, covariances[term.name], rng)
         eta = eta + contribution
     return eta
-
-
-def _new_group_draws(term, data, codes, Xt, cov, rng) -> np.ndarray:
-    """One N(0, Σ_s) effect per new level and draw, shared by that level's rows."""
-    from multilevel.formula.frame import group_labels
-
-    labels = np.array(group_labels(data, term.bar.group_vars))
-    unseen = ~(codes >= 0)
-    new_levels, inverse = np.unique(labels[unseen], return_inverse=True)
-    S, q = cov.shape[0], cov.shape[1]
-    chol = np.linalg.cholesky(cov + 1e-12 * np.eye(q))                # (S, q, q)
-    z = rng.standard_normal((S, len(new_levels), q))
-    effects = np.einsum("sij,slj->sli", chol, z)                     # (S, new levels, q)
-    return np.einsum("snq,nq->sn", effects[:, inverse, :], Xt[unseen])
 
 
 def _check_aux_newdata(fit, newdata) -> None:
