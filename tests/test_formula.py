@@ -73,6 +73,18 @@ def test_python_keywords_are_column_names_not_code():
         model_frame(parse_formula("Reaction ~ lambda: 1"), data)
 
 
+@pytest.mark.parametrize("name", ["B", "C", "I", "log", "scale"])
+def test_grouping_column_named_like_a_transform(name):
+    # a bare name after '|' is a column, even where formulae also has a transform of that name
+    from multilevel.bayes.model import build_model
+
+    data = ml.datasets.load("sleepstudy").rename(columns={"Subject": name})
+    ours = ml.fit(f"Reaction ~ Days + (1 | {name})", data, method="REML")
+    plain = ml.fit("Reaction ~ Days + (1 | Subject)", ml.datasets.load("sleepstudy"), method="REML")
+    assert ours.deviance == pytest.approx(plain.deviance, rel=1e-12)
+    assert build_model(f"Reaction ~ Days + (1 | {name})", data).blocks[0].bambi_terms == (f"1|{name}",)
+
+
 def test_missing_column_is_named():
     data = ml.datasets.load("sleepstudy")
     with pytest.raises(FormulaError, match="'Dayz' is not a column"):

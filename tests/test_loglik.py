@@ -24,10 +24,17 @@ def _bernoulli_data():
                          "x": x, "g": g.astype(str)})
 
 
+def _sleep_halves():
+    data = ml.datasets.load("sleepstudy")
+    return data.assign(half=np.where(data["Days"] < 5, "early", "late"))
+
+
 CASES = [
     ("gaussian", "Reaction ~ Days + (Days | Subject)", "sleepstudy", None),
     ("gaussian", "Reaction ~ 0 + scale(Days) + I(Days**2) + (1 | Subject)", "sleepstudy", None),
     ("gaussian", "strength ~ 1 + (1 | batch/cask)", "Pastes", None),
+    # a two-level factor slope: one column whose coefficient keeps its expression dim
+    ("gaussian", "Reaction ~ half + (1 + half | Subject)", "sleephalf", None),
     ("gaussian", "mpg ~ wt + hp", "mtcars", "lasso"),   # a preset, no groups
     ("binomial", "cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp", None),
     ("poisson", "TICKS ~ YEAR + (1 | BROOD) + (1 | LOCATION)", "grouseticks", None),
@@ -49,6 +56,7 @@ CASES = [
 @pytest.mark.parametrize("family, formula, data, preset", CASES)
 def test_numpy_log_likelihood_equals_pymc(family, formula, data, preset, monkeypatch):
     frame = (_bernoulli_data() if data == "bernoulli" else
+             _sleep_halves() if data == "sleephalf" else
              simulate(family, groups=10, per_group=10) if data == "simulated" else
              simulate_ordinal(family, groups=10, per_group=10) if data == "ordinal" else
              ml.datasets.load(data))

@@ -181,6 +181,19 @@ def test_shrinkage_presets_choose_their_target_accept():
     assert ml.priors.ridge().target_accept == TARGET_ACCEPT == 0.9
 
 
+def test_a_reloaded_shrinkage_run_records_the_presets_target_accept(tmp_path):
+    # the run folder's spec has no [sampling] target_accept: the fit used the preset's
+    from multilevel.bayes.fit import default_target_accept
+    from multilevel.spec import load_spec
+
+    assert default_target_accept(ml.priors.horseshoe()) == 0.99
+    assert default_target_accept({"common": ml.priors.lasso()}) == 0.99
+    assert default_target_accept(None) == default_target_accept({}) == 0.9
+    spec = tmp_path / "hs.toml"
+    spec.write_text('formula = "mpg ~ wt + hp + qsec"\ndata = "mtcars"\n[priors]\npreset = "horseshoe"\n')
+    assert default_target_accept(load_spec(spec).priors_argument()) == 0.99
+
+
 @pytest.mark.slow
 def test_convergence_warning_fires_once_at_the_users_line(penicillin_default):
     from multilevel.errors import ConvergenceWarning

@@ -70,6 +70,7 @@ def load_run(path: str | Path, data: pd.DataFrame | None = None):
 def _bayes_fit(folder: Path, spec, frame: pd.DataFrame):
     import xarray as xr
 
+    from multilevel.bayes.fit import default_target_accept
     from multilevel.bayes.model import build_model
     from multilevel.bayes.result import BayesFit
     from multilevel.bayes.sampling import SAMPLERS, SamplingSettings
@@ -94,7 +95,8 @@ def _bayes_fit(folder: Path, spec, frame: pd.DataFrame):
         draws=int(posterior.sizes["draw"]), tune=int(posterior.attrs.get("tuning_steps",
                                                                           sampling.get("tune", 1000))),
         chains=int(posterior.sizes["chain"]), seed=sampling.get("seed"),
-        target_accept=float(sampling.get("target_accept", 0.9)))
+        target_accept=float(sampling.get("target_accept",
+                                         default_target_accept(spec.priors_argument()))))
     return BayesFit(built=built, idata=idata, settings=settings, timings={})
 
 

@@ -268,14 +268,16 @@ class MultilevelComponent(DistributionalComponent):
         for term, width in zip(terms, widths):
             dims = list(GroupSpecificTerm(term, noncentered).coords)
             expr_dims = [d for d in dims if not d.endswith("__factor_dim")]
-            if width == 1:
+            if width == 1 and len(dims) == 1:
                 coef = pm.Deterministic(term.name, effects[:, start], dims=dims)
                 pm.Deterministic(f"{term.name}_sigma", sds[start])
                 contribution += coef[term.group_index] * term.predictor.reshape(-1)
             else:
                 coef = pm.Deterministic(term.name, effects[:, start:start + width], dims=dims)
                 pm.Deterministic(f"{term.name}_sigma", sds[start:start + width], dims=expr_dims)
-                contribution += (coef[term.group_index] * term.predictor).sum(axis=1)
+                # a one-column factor slope (f with two levels) keeps its expression dim
+                predictor = term.predictor.reshape(len(term.group_index), width)
+                contribution += (coef[term.group_index] * predictor).sum(axis=1)
             start += width
         return contribution
 

@@ -44,8 +44,7 @@ def fit_bayes(formula: str | list[str], data: pd.DataFrame, family: str = "gauss
         See :func:`build_model`.
     """
     if target_accept is None:
-        preset = priors.get("common") if isinstance(priors, dict) else priors
-        target_accept = getattr(preset, "target_accept", TARGET_ACCEPT)
+        target_accept = default_target_accept(priors)
     check_settings(draws, tune, chains, target_accept)
     chosen = choose_sampler(sampler)
     settings = SamplingSettings(sampler=chosen, draws=draws, tune=tune, chains=chains, seed=seed,
@@ -102,3 +101,9 @@ def fit_bayes(formula: str | list[str], data: pd.DataFrame, family: str = "gauss
         fit.check_convergence()
     return fit
 
+
+def default_target_accept(priors) -> float:
+    """NUTS's target acceptance when none is given: a shrinkage preset's own (its funnel
+    needs smaller steps), else the package's default."""
+    preset = priors.get("common") if isinstance(priors, dict) else priors
+    return float(getattr(preset, "target_accept", TARGET_ACCEPT))

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from multilevel.bayes.convergence import ConvergenceReport
 from multilevel.errors import FitError
 
 STEP = 1e-4              # lme4's deriv12 delta
@@ -37,9 +38,11 @@ EIGEN_RATIO_MAX = 1e6    # lme4's "very large eigenvalue ratio"
 BOUNDARY_TOL = 1e-10
 
 
-@dataclass(frozen=True)
-class FreqConvergenceReport:
+@dataclass(frozen=True, repr=False)   # keeps the base's verdict-and-checks __repr__
+class FreqConvergenceReport(ConvergenceReport):
     """Convergence checks of a REML/ML fit, with the fix for each problem.
+
+    Its text and HTML forms are the Bayesian report's.
 
     Attributes
     ----------
@@ -55,28 +58,13 @@ class FreqConvergenceReport:
         Finite-difference Hessian of the interior θ.
     """
 
-    ok: bool
-    problems: list[str] = field(default_factory=list)
-    table: pd.DataFrame = field(default_factory=pd.DataFrame)
     gradient: pd.Series = field(default_factory=pd.Series)
     hessian: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def __str__(self) -> str:
         if self.ok:
             return "Convergence: no problems (optimizer, singularity, gradient, Hessian)."
-        return "Convergence problems:\n" + "\n".join(f"  - {p}" for p in self.problems)
-
-    def __repr__(self) -> str:   # the verdict and the checks, not the dataclass's fields
-        from multilevel.display import text_table
-
-        return f"{self}\n\n{text_table(self.table, digits=5)}" if len(self.table) else str(self)
-
-    def _repr_html_(self) -> str:
-        from multilevel.display import html_pre, html_section, html_table
-
-        title = "Convergence: no problems" if self.ok else "Convergence problems"
-        parts = [] if self.ok else [(None, html_pre("\n".join(f"- {p}" for p in self.problems)))]
-        return html_section(title, parts + [("Checks", html_table(self.table, digits=5))])
+        return super().__str__()
 
 
 def check_convergence(fit, *, step: float = STEP, tol: float = GRAD_TOL):

@@ -352,7 +352,7 @@ def _expand_groups(rhs: str, source: str) -> list[tuple[str, tuple[str, ...]]]:
     for part in nested:
         factors = [strip_backticks(f) for f in part.split(":")]
         for f in factors:
-            if not (_IDENT.match(f) or f"`{f}`" in part) or f in ALLOWED_FUNCTIONS:
+            if not (_IDENT.match(f) or f"`{f}`" in part):
                 raise FormulaError(
                     f"Grouping factor {f!r} in {source!r} must be a column name; "
                     "use ':' for interactions and '/' for nesting, e.g. '(1 | a/b)'."
