@@ -188,3 +188,29 @@ def test_rank_deficient_columns_are_dropped():
     design = build_design(parsed, model_frame(parsed, data))
     assert design.x_names == ["(Intercept)", "Days"]
     assert design.dropped_columns == ["Days2"]
+
+
+def _two_factors():
+    rng = np.random.default_rng(1)
+    return pd.DataFrame({"g": np.repeat([f"g{i}" for i in range(12)], 10), "f": np.tile(["a", "b"], 60),
+                         "x": rng.normal(size=120), "z": rng.normal(size=120), "y": rng.normal(size=120)})
+
+
+@pytest.mark.parametrize("formula, cnms, terms", [
+    ("y ~ f*x + (f*x | g)", ("(Intercept)", "fb", "x", "fb:x"), ("1|g", "f|g", "x|g", "f:x|g")),
+    ("y ~ x + (x*z + f | g)", ("(Intercept)", "x", "z", "x:z", "fb"), ("1|g", "x|g", "z|g", "x:z|g", "f|g")),
+    ("y ~ x + (0 + x*z | g)", ("x", "z", "x:z"), ("x|g", "z|g", "x:z|g")),
+])
+def test_products_in_a_bar_reach_bambi_term_by_term(formula, cnms, terms):
+    # the Bayesian block stacks Bambi's terms in the design's column order
+    from multilevel.bayes.model import build_model
+
+    [block] = build_model(formula, _two_factors()).blocks
+    assert (block.cnms, block.bambi_terms) == (cnms, terms)
+
+
+def test_a_factor_coded_differently_by_bambi_is_refused_with_what_to_do():
+    from multilevel.bayes.model import build_model
+
+    with pytest.raises(FormulaError, match=r"'\(z \+ x:f \| g\)' has 4 columns.*indicator"):
+        build_model("y ~ x + (z + x:f | g)", _two_factors())

@@ -9,6 +9,7 @@ recorded here as :class:`Block` and honoured by :mod:`multilevel.bayes.backend`.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -124,10 +125,20 @@ def bar_term_names(bar: Bar, prefix: str = "") -> list[str]:
     """Bambi's names of the group-specific terms one bar produces (an auxiliary parameter's
     terms carry its name: ``prefix="sigma_"`` gives ``sigma_1|g``)."""
     parts = [t.lstrip("+").strip() for t in _split_top(bar.expr, "+-")]
-    labels = ["1"] if bar.has_intercept else []
-    labels += [t for t in parts if t not in {"0", "1", "-1"}]
+    expanded = [t for part in parts if part not in {"0", "1", "-1"} for t in _products(part)]
+    labels = list(dict.fromkeys(expanded))   # in place, the order of the design's columns
     group = bambi_group(bar)
-    return [f"{prefix}{label}|{group}" for label in labels]
+    return [f"{prefix}{label}|{group}" for label in (["1"] if bar.has_intercept else []) + labels]
+
+
+def _products(part: str) -> list[str]:
+    """``f*x`` → ``f``, ``x``, ``f:x`` (every interaction of the factors, as formulae
+    expands it); anything else as it is."""
+    factors = _split_top(part, "*", keep_sign=False)
+    if len(factors) < 2 or "**" in part:
+        return [part]
+    return [":".join(combo) for k in range(1, len(factors) + 1)
+            for combo in itertools.combinations(factors, k)]
 
 
 def blocks(design: Design, bambi_terms, prefix: str = "") -> list[Block]:
@@ -161,7 +172,10 @@ def blocks(design: Design, bambi_terms, prefix: str = "") -> list[Block]:
         if width != term.q:
             raise FormulaError(
                 f"{term.bar.source!r} has {term.q} columns in lme4's design but {width} in "
-                "Bambi's; write factors in random-effect terms without contrasts tricks."
+                "Bambi's: lme4 gives a factor one column per level where it has no main effect "
+                "in the term (after '||', or in an interaction such as x:f alone), Bambi codes "
+                "it with contrasts. Write that factor's columns as numeric 0/1 indicator "
+                "columns, or fit this term with method='REML'."
             )
         structure = term.bar.structure if term.bar.structure and term.bar.structure.kind != "us" else None
         out.append(Block(name=term.name, cnms=tuple(term.cnms), bambi_terms=tuple(names),
