@@ -198,7 +198,13 @@ def ppc_plot(fit, n_draws: int = 50, seed: int = 0):
     # bars at whole values for counts, successes and ordered categories (codes 0..K-1)
     edges = np.arange(np.floor(lo) - 0.5, np.ceil(hi) + 1.5) if discrete_response(fit.family) \
         else np.linspace(lo, hi, 40)
-    return data_vs_simulations(y, reps, edges, title="Posterior predictive check",
-                               label=f"{len(reps)} replicated data sets",
-                               xlabel=fit.design.spec.parsed.response.text)
+    categories = fit.design.frame.categories if fit.family == "categorical" else None
+    if categories is not None:   # a bar per category (codes 0..K-1), every one shown
+        edges = np.arange(-0.5, len(categories) + 0.5)
+    fig = data_vs_simulations(y, reps, edges, title="Posterior predictive check",
+                              label=f"{len(reps)} replicated data sets",
+                              xlabel=fit.design.spec.parsed.response.text)
+    if categories is not None:
+        fig.axes[0].set_xticks(np.arange(len(categories)), [str(c) for c in categories])
+    return fig
 
