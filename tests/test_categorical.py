@@ -257,6 +257,18 @@ def test_ppc_bars_icc_and_effects_are_refused(sim_fit):
 
 
 @pytest.mark.slow
+def test_report_names_the_reference_and_each_categorys_terms(sim_fit, tmp_path):
+    _, fit = sim_fit
+    folder = fit.report(tmp_path / "report")
+    folder = Path(folder).parent   # report.html's folder
+    text = (folder / "report.md").read_text()
+    assert "categorical (reference category 'a')" in text
+    assert "| sd__(Intercept)\\|g[c] |" in text and "| x[b] |" in text
+    assert "groups: family='categorical' has no single fitted value" in text
+    assert {"ppc.png", "caterpillar.png"} <= {p.name for p in folder.iterdir()}
+
+
+@pytest.mark.slow
 def test_one_compilation_serves_a_second_data_set_of_the_same_shape(sim_fit):
     _, first = sim_fit
     second = ml.fit("y ~ x + (1 | g)", simulate(seed=4), family="categorical",
