@@ -344,7 +344,8 @@ def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: str):
             "For a 0/1 response use family='bernoulli'."
         )
     if family in (*ORDINAL_FAMILIES, *CATEGORICAL_FAMILIES) and resp.text not in frame.columns:
-        raise FormulaError(f"family={family!r} needs the response as a column of categories, "
+        kind = "ordered categories" if family in ORDINAL_FAMILIES else "categories"
+        raise FormulaError(f"family={family!r} needs the response as a column of {kind}, "
                            f"not the expression {resp.text!r}.")
     if resp.text not in frame.columns:
         # a transformed response such as log(y): evaluated later by formulae
