@@ -152,7 +152,7 @@ def test_loglik_equals_pymc_logp_of_the_built_model():
 
 # ------------------------------------------------------------------ sampled fits
 
-SAMPLING = dict(draws=400, tune=500, chains=4, seed=11, progress=False, check=False)
+SAMPLING = {"draws": 400, "tune": 500, "chains": 4, "seed": 11, "progress": False, "check": False}
 
 
 @pytest.fixture(scope="module")

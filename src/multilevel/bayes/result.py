@@ -195,11 +195,12 @@ class BayesFit:
     def ranef_draws(self) -> dict[str, np.ndarray]:
         """Group effects per term: name → (n_draws, levels, q), levels in lme4 order (a
         categorical fit's: (n_draws, levels, q, K − 1), the categories after the reference)."""
-        if self.family in CATEGORICAL_FAMILIES:
-            return {block.name: (lambda e: e.reshape(-1, *e.shape[2:]))(
-                C.block_effects(self.posterior, block, self.built.bambi, self.design))
-                for block in self.built.blocks}
         out = {}
+        if self.family in CATEGORICAL_FAMILIES:
+            for block in self.built.blocks:
+                eff = C.block_effects(self.posterior, block, self.built.bambi, self.design)
+                out[block.name] = eff.reshape(-1, *eff.shape[2:])
+            return out
         for block in self.built.blocks:
             eff = D.block_effects(self.posterior, block, self.design)
             out[block.name] = eff.reshape(-1, *eff.shape[2:])

@@ -25,7 +25,9 @@ from multilevel.formula.design import level_codes, term_matrix
 def eta_draws(fit, newdata, group_effects: bool, new_groups: str, rng) -> np.ndarray:
     """η of the non-reference categories, shape (draws, rows, K − 1); lme4's choices for
     group effects (unseen levels at 0, a fresh N(0, sd²) draw, or an error)."""
-    from multilevel.bayes import categorical as C   # deferred: PyMC is behind multilevel.bayes
+    from multilevel.bayes import (
+        categorical as C,  # deferred: PyMC is behind multilevel.bayes
+    )
 
     design = fit.design
     X = design.X if newdata is None else design.spec.fixed_X(newdata)
@@ -90,7 +92,8 @@ def category_draws(fit, newdata: pd.DataFrame | None = None, n_draws: int | None
 def predictive_codes(fit, newdata=None, group_effects: bool = True, new_groups: str = "population",
                      n_draws: int | None = None, seed: int | None = None) -> np.ndarray:
     """Drawn category codes (0..K − 1), shape (draws, rows), ``n_draws`` posterior draws at random."""
-    from multilevel.bayes.categorical import draw_codes, probabilities as softmax
+    from multilevel.bayes.categorical import draw_codes
+    from multilevel.bayes.categorical import probabilities as softmax
 
     rng = np.random.default_rng(seed)
     eta = eta_draws(fit, newdata, group_effects, new_groups, rng)
