@@ -14,7 +14,7 @@ SHAPES = {
     "VerbAgg": (7584, 9), "oats": (72, 4), "visits": (480, 5), "mtcars": (32, 11),
     "diabetes": (442, 11), "mcycle": (133, 2),
     "Salamanders": (644, 9), "Owls": (599, 7), "USAirlines": (90, 6), "wine": (72, 6),
-    "epilepsy": (236, 9),
+    "epilepsy": (236, 9), "iris": (150, 5),
 }
 
 

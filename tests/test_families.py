@@ -200,7 +200,6 @@ def test_family_names_and_unsupported_ones():
 
 
 @pytest.mark.parametrize(("family", "reason"), [
-    ("categorical", "one linear predictor per non-reference category"),
     ("multinomial", "several count columns per row"),
     ("dirichlet_multinomial", "several count columns per row"),
     ("vonmises", "an angle"),

@@ -38,6 +38,8 @@ _LAZY = {
     "diagnostics": ("multilevel.diagnostics", None),
     "prepare": ("multilevel.prepare", None),
     "plots": ("multilevel.plots", None),
+    # ml.predict.category_probabilities / category_draws (without a fit.predict call first)
+    "predict": ("multilevel.predict", None),
     # interpreting a fit (issue 23)
     "effects": ("multilevel.effects", None),
     "predictions": ("multilevel.effects", "predictions"),

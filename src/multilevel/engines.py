@@ -85,7 +85,7 @@ def fit(
         ``zero_inflated_poisson``, ``zero_inflated_negativebinomial``, ``hurdle_poisson``,
         ``hurdle_negativebinomial``, ``hurdle_gamma``, ``beta_binomial``,
         ``zero_inflated_binomial``, ``wald``, ``lognormal``, ``hurdle_lognormal``, and the
-        ordinal ``cumulative`` and ``sratio`` (README's family table).
+        ordinal ``cumulative`` and ``sratio``, and ``categorical`` (README's family table).
     priors : None, str, dict or preset
         Bayesian only. ``None``: the weakly-informative defaults. A preset such as
         ``ml.priors.ridge()`` for the fixed effects, or a dict mapping term names to

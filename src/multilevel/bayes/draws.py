@@ -42,14 +42,18 @@ def block_effects(posterior, block: Block, design: Design) -> np.ndarray:
         factor_dim = next(d for d in da.dims if d.endswith("__factor_dim"))
         others = [d for d in da.dims if d not in ("chain", "draw", factor_dim)]
         da = da.transpose("chain", "draw", factor_dim, *others)
-        labels = [str(v) for v in da[factor_dim].values]
-        index = {label: i for i, label in enumerate(labels)}
-        for i, label in enumerate(labels):  # formulae spells a float level 1 "1.0", lme4 "1"
-            index.setdefault(_integer_label(label), i)
-        order = [index[level] for level in reterm.levels]
-        values = da.values[:, :, order]
+        values = da.values[:, :, level_order(da[factor_dim].values, reterm.levels)]
         pieces.append(values[..., None] if values.ndim == 3 else values)
     return np.concatenate(pieces, axis=3)
+
+
+def level_order(bambi_levels, levels) -> list[int]:
+    """Positions of the design's levels (lme4 order) among Bambi's labels of a factor."""
+    labels = [str(v) for v in bambi_levels]
+    index = {label: i for i, label in enumerate(labels)}
+    for i, label in enumerate(labels):  # formulae spells a float level 1 "1.0", lme4 "1"
+        index.setdefault(_integer_label(label), i)
+    return [index[level] for level in levels]
 
 
 def _integer_label(label: str) -> str:

@@ -23,7 +23,9 @@ from scipy import special
 from multilevel.bayes import densities
 from multilevel.bayes.distributional import parameter_draws
 from multilevel.bayes.draws import group_contribution   # noqa: F401  (its home before draws.py)
-from multilevel.formula.families import AUXILIARY, TRIALS_FAMILIES   # parameters besides η
+from multilevel.formula.families import (   # parameters besides η
+    AUXILIARY, CATEGORICAL_FAMILIES, TRIALS_FAMILIES,
+)
 from multilevel.formula.links import inverse_link
 
 _HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
@@ -133,6 +135,10 @@ def pointwise(fit) -> np.ndarray:
     at a time (:func:`fitted_eta_chunks`)."""
     posterior = fit.posterior
     chains, draws = posterior["chain"].size, posterior["draw"].size
+    if fit.family in CATEGORICAL_FAMILIES:   # one η per category (multilevel.bayes.categorical)
+        from multilevel.bayes.categorical import pointwise as categorical_pointwise
+
+        return categorical_pointwise(fit).reshape(chains, draws, -1)
     y = np.asarray(_observed(fit.idata).values, dtype=float)
     # (draws, 1) for a scalar parameter, (draws, rows) for one with a formula (sigma ~ x),
     # (draws, K - 1) for ordinal thresholds

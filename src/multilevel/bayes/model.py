@@ -19,7 +19,7 @@ from multilevel.bayes.translate import (
 from multilevel.errors import FamilyError, FormulaError, PriorError
 from multilevel.formula import Design, build_design, check_family, model_frame, parse_formula
 from multilevel.formula.distributional import frame_formula, split_formulas
-from multilevel.formula.families import ORDINAL_FAMILIES
+from multilevel.formula.families import CATEGORICAL_FAMILIES, ORDINAL_FAMILIES
 from multilevel.formula.frame import labelled_groups
 from multilevel.formula.namespace import SAFE_FUNCTIONS
 from multilevel.formula.transforms import r_transforms
@@ -125,7 +125,7 @@ def build_model(formula: str | list[str], data: pd.DataFrame, family: str = "gau
         data pin down are centred, and sampled with nutpie's low-rank mass matrix
         (:func:`multilevel.bayes.parameterization.centred_terms`); other families are
         centred when every grouping factor has at least :data:`CENTRED_MIN_PER_LEVEL`
-        rows per level (ordinal ones never); non-centred otherwise.
+        rows per level (ordinal and categorical ones never); non-centred otherwise.
 
     Returns
     -------
@@ -194,6 +194,10 @@ def build_model(formula: str | list[str], data: pd.DataFrame, family: str = "gau
                           noncentered=_noncentered(noncentered))
     component = model.conditional_parameters[model.family.likelihood.parent]
     block_list = blocks(design, component.group_specific_terms)
+    if frame.family in CATEGORICAL_FAMILIES:   # one linear predictor per category
+        from multilevel.bayes.categorical import check_supported
+
+        check_supported(parsed, design, block_list, preset, formulas.aux)
     centred = _centred(noncentered, design, block_list, frame.family, link)
     link_scale_known = noncentered == "auto" and _moment_form(design, frame.family, link)
     parts = dist.build_parts(model, designs)
@@ -270,7 +274,7 @@ def _centred(option, design: Design, block_list: list[Block], family: str,
     by_name = {b.name: b for b in block_list}
     if _moment_form(design, family, link):
         names = centred_terms(design, family, link)
-    elif family in ORDINAL_FAMILIES:   # thresholds and a group SD mix better non-centred
+    elif family in (*ORDINAL_FAMILIES, *CATEGORICAL_FAMILIES):   # non-centred mix better here
         names = set()
     else:   # no moment form for this family: rows per level decide, as before
         per_level = [len(design.y) / max(1, t.n_levels) for t in design.reterms]

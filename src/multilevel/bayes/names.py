@@ -78,4 +78,8 @@ def summary_names(built, posterior=None) -> dict[str, list[str]]:
     if posterior is not None:   # with the residual correlation of ar() / cosy() fits
         auxiliary = [n for n in (*auxiliary, *PARAMS.values()) if n in posterior]
     out.update({name: [name] for name in auxiliary})
+    if built.family == "categorical":   # one parameter per category: x[versicolor]
+        from multilevel.bayes.categorical import labelled
+
+        out = {k: labelled(v, built.design) for k, v in out.items()}
     return out

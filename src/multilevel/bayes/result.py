@@ -8,6 +8,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from multilevel.bayes import categorical as C
 from multilevel.bayes import draws as D
 from multilevel.bayes.convergence import ConvergenceReport, convergence_report
 from multilevel.bayes.distributional import summary_draws as aux_summary_draws
@@ -17,6 +18,7 @@ from multilevel.bayes.residuals import PARAMS as RESIDUAL_PARAMS
 from multilevel.bayes.sampling import SamplingSettings
 from multilevel.errors import ConvergenceWarning, FitError, warn
 from multilevel.formula.families import AUXILIARY  # the likelihood's parameters besides the mean
+from multilevel.formula.families import CATEGORICAL_FAMILIES
 
 CI_KINDS = ("eti", "hdi")
 
@@ -94,7 +96,12 @@ class BayesFit:
 
     # ------------------------------------------------------------ estimates
     def fixef_draws(self) -> pd.DataFrame:
-        """Posterior draws of the fixed effects (one row per draw, lme4 names)."""
+        """Posterior draws of the fixed effects (one row per draw, lme4 names; a categorical
+        fit's carry their category, ``x[versicolor]``)."""
+        if self.family in CATEGORICAL_FAMILIES:
+            values = C.fixef_draws(self.posterior, self.built.bambi, self.design)
+            return pd.DataFrame(values.reshape(-1, values.shape[2] * values.shape[3]),
+                                columns=C.labelled(self.design.x_names, self.design))
         values = D.fixef_draws(self.posterior, self.built.bambi, self.design)
         # explicit row count: an ordinal model without predictors has no fixed-effect column
         return pd.DataFrame(values.reshape(values.shape[0] * values.shape[1], values.shape[2]),
@@ -146,6 +153,7 @@ class BayesFit:
 
     def covariance_draws(self) -> dict[str, np.ndarray]:
         """Random-effect covariance matrices per term: name → (n_draws, q, q), lme4 order."""
+        self._refuse_categorical("covariance_draws()")
         out = {}
         for block in self.built.blocks:
             cov = D.block_cov(self.posterior, block)
@@ -163,6 +171,12 @@ class BayesFit:
         rows = []
         for block in self.built.blocks:
             group = block.name  # lme4 names repeated factors Subject, Subject.1, ...
+            if self.family in CATEGORICAL_FAMILIES:   # one SD per column and category
+                sd = C.block_sds(self.posterior, block, self.built.bambi, self.design)
+                rows += [(group, name, None, float(np.mean(s ** 2)), float(np.mean(s)))
+                         for name, s in zip(C.labelled(block.cnms, self.design),
+                                            np.moveaxis(sd.reshape(*sd.shape[:2], -1), 2, 0))]
+                continue
             sd = D.block_sds(self.posterior, block)
             corr = D.block_corr(self.posterior, block)
             for i, cnm in enumerate(block.cnms):
@@ -179,8 +193,14 @@ class BayesFit:
         return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
 
     def ranef_draws(self) -> dict[str, np.ndarray]:
-        """Group effects per term: name → (n_draws, levels, q), levels in lme4 order."""
+        """Group effects per term: name → (n_draws, levels, q), levels in lme4 order (a
+        categorical fit's: (n_draws, levels, q, K − 1), the categories after the reference)."""
         out = {}
+        if self.family in CATEGORICAL_FAMILIES:
+            for block in self.built.blocks:
+                eff = C.block_effects(self.posterior, block, self.built.bambi, self.design)
+                out[block.name] = eff.reshape(-1, *eff.shape[2:])
+            return out
         for block in self.built.blocks:
             eff = D.block_effects(self.posterior, block, self.design)
             out[block.name] = eff.reshape(-1, *eff.shape[2:])
@@ -190,14 +210,20 @@ class BayesFit:
     def ranef(self) -> dict[str, pd.DataFrame]:
         """Posterior means of the group effects: grouping factor → DataFrame (levels × columns).
 
-        Terms on the same factor (``(Days || Subject)``) share one table, as in lme4.
+        Terms on the same factor (``(Days || Subject)``) share one table, as in lme4. A
+        categorical fit's columns carry their category, ``(Intercept)[versicolor]``.
         """
         tables: dict[str, pd.DataFrame] = {}
         for block in self.built.blocks:
             reterm = self._reterm(block)
-            mean = D.block_effects(self.posterior, block, self.design).mean(axis=(0, 1))
+            columns = list(block.cnms)
+            if self.family in CATEGORICAL_FAMILIES:
+                mean = C.block_effects(self.posterior, block, self.built.bambi, self.design).mean(axis=(0, 1))
+                mean, columns = mean.reshape(mean.shape[0], -1), C.labelled(block.cnms, self.design)
+            else:
+                mean = D.block_effects(self.posterior, block, self.design).mean(axis=(0, 1))
             table = pd.DataFrame(mean, index=pd.Index(reterm.levels, name=reterm.group),
-                                 columns=list(block.cnms))
+                                 columns=columns)
             if reterm.group in tables:
                 table = pd.concat([tables[reterm.group], table], axis=1)
             tables[reterm.group] = table
@@ -205,6 +231,12 @@ class BayesFit:
 
     # predict, prior_predictive, sensitivity and report call verbs and the report: they are
     # attached in multilevel/api.py (the entry layer), not defined here.
+
+    def _refuse_categorical(self, what: str) -> None:
+        if self.family in CATEGORICAL_FAMILIES:
+            raise FitError(f"{what} is not available for family='categorical' (one set of effects "
+                           "per non-reference category); use fit.ranef_draws() and the summary's "
+                           "sd__<column>|<group>[<category>] rows.")
 
     # -------------------------------------------------------------- summary
     def _reterm(self, block):
@@ -221,6 +253,8 @@ class BayesFit:
         """
         import xarray as xr
 
+        if self.family in CATEGORICAL_FAMILIES:   # x[versicolor], sd__(Intercept)|g[versicolor]
+            return xr.Dataset({k: (("chain", "draw"), v) for k, v in C.summary_data(self).items()})
         data = {}
         fixef = D.fixef_draws(self.posterior, self.built.bambi, self.design)
         for j, name in enumerate(self.design.x_names):
@@ -295,6 +329,8 @@ class BayesFit:
         table = table.rename(columns={"mean": "estimate", lower: "lower", upper: "upper"})
         table = table[["estimate", "sd", "lower", "upper", "r_hat", "ess_bulk", "ess_tail", "mcse_mean"]]
         table.attrs.update(ci=float(ci), kind=kind)
+        if self.family in CATEGORICAL_FAMILIES:   # the category whose η is 0
+            table.attrs["reference"] = self.design.frame.categories[0]
         return table
 
     @cached_property
@@ -322,7 +358,10 @@ class BayesFit:
 
     def _repr_head(self) -> str:
         s = self.settings
-        return (f"BayesFit: {self.formula}  (family {self.family}, {s.chains} chains x {s.draws} "
+        family = self.family
+        if family in CATEGORICAL_FAMILIES:
+            family += f", reference category {self.design.frame.categories[0]!r}"
+        return (f"BayesFit: {self.formula}  (family {family}, {s.chains} chains x {s.draws} "
                 f"draws, sampler {s.sampler}, seed {s.seed})")
 
     def __repr__(self) -> str:

@@ -45,6 +45,7 @@ BAMBI_FAMILIES = {
     "hurdle_lognormal": "hurdle_lognormal",
     "cumulative": "cumulative",
     "sratio": "sratio",
+    "categorical": "categorical",
 }
 # Links passed to Bambi where ours differ from Bambi's default. wald: Bambi's (and R's)
 # 1/μ² gives no mean for η <= 0, yet its Normal priors put mass there and PyMC starts the

@@ -60,6 +60,8 @@ def heldout_loglik(fit, newdata: pd.DataFrame, y: np.ndarray, trials: np.ndarray
     post = fit.posterior
     chains, draws = post["chain"].size, post["draw"].size
     family = fit.family
+    if family == "categorical":   # one η per category (multilevel.bayes.categorical)
+        return _categorical_loglik(fit, newdata, y, seed).reshape(chains, draws, -1)
     y = np.asarray(y, dtype=float)
     eta, extra_var = _linear_predictor(fit, newdata, family, seed)
     params = _aux_params(fit, newdata, seed)
@@ -144,3 +146,29 @@ def _family_loglik(fit, family, eta, extra_var, y, trials, weights=None, params=
         y = codes
     return family_loglik(family, eta, y, params, trials, extra_var, link=getattr(fit, "link", None),
                          weights=weights)
+
+
+def _categorical_loglik(fit, newdata, y, seed) -> np.ndarray:
+    """Held-out rows of a categorical fit: their categories (read from the response column
+    when the rows carry it, else ``y`` as the fit's codes), new levels drawn from N(0, sd²)."""
+    from multilevel.bayes.categorical import loglik
+    from multilevel.predict.categorical import eta_draws
+
+    categories = [str(c) for c in fit.design.frame.categories]
+    name = fit.design.spec.parsed.response.text
+    if name in newdata.columns:
+        labels = newdata[name].astype(str).to_numpy()
+        codes = np.array([categories.index(v) if v in categories else -1 for v in labels])
+    else:
+        codes = np.asarray(y, dtype=float)
+        codes = np.where((codes == np.round(codes)) & (codes >= 0) & (codes < len(categories)),
+                         codes, -1).astype(np.int64)
+    if np.any(codes < 0):
+        raise ComparisonError(
+            f"Held-out rows have categories outside the fit's {categories} (a fold without any row "
+            "of a category): use fewer folds so that every training set has every category.")
+    try:
+        eta = eta_draws(fit, newdata, True, "sample", np.random.default_rng(seed))
+    except (DataError, ValueError) as exc:
+        raise ComparisonError(f"Cannot evaluate {fit.formula!r} on the held-out rows: {exc}") from None
+    return loglik(eta, codes)

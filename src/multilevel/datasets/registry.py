@@ -93,6 +93,11 @@ DATASETS: dict[str, Dataset] = {
                 "ordinal 2022.11-16 (GPL-2|3); Randall (1989): bitterness of wine rated 1-5 "
                 "by nine judges (72 rows; rating as its integer)",
                 "rating ~ temp + contact + (1 | judge), family='cumulative'"),
+        # exported by tests/reference/make_categorical.R from R's datasets package
+        Dataset("iris", "iris.csv", ("Species",),
+                "R datasets; Fisher (1936), Anderson (1935): sepal and petal measurements (cm) of "
+                "150 irises of three species",
+                "Species ~ Sepal.Length, family='categorical'"),
     ]
 }
 

@@ -121,6 +121,13 @@ def icc(fit, ci: float = 0.95) -> ICCResult:
             f"this fit ({getattr(fit, 'formula', type(fit).__name__)!r}) has none."
         )
     family = getattr(fit, "family", "gaussian")
+    if family == "categorical":
+        raise FamilyError(
+            "The ICC is not defined for a categorical model: Nakagawa et al.'s ICC needs one latent "
+            "scale with one residual variance, while an unordered response has one linear predictor "
+            "per non-reference category (each with its own group SD; see the summary's "
+            "sd__<column>|<group>[<category>] rows). Compare those SDs with π²/3 per category "
+            "against the reference, or fit family='bernoulli' to one category vs the rest.")
     if family not in FAMILIES:
         raise FamilyError(
             f"The ICC is defined here for {', '.join(FAMILIES)} models; a {family} model needs a "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from multilevel.errors import DataError
+from multilevel.errors import DataError, FamilyError
 
 TYPES = ("response", "link")
 
@@ -24,6 +24,12 @@ def is_bayes(fit) -> bool:
 def check_fit(fit) -> None:
     if not hasattr(fit, "design") or not hasattr(fit, "fixef"):
         raise DataError(f"Expected a fit from ml.fit (FreqFit or BayesFit), got {type(fit).__name__}.")
+    if getattr(fit, "family", None) == "categorical":   # one linear predictor per category
+        raise FamilyError(
+            "Marginal effects and estimated marginal means are not available for "
+            "family='categorical' (one linear predictor per non-reference category, no single "
+            "response scale): use ml.predict.category_probabilities(fit, grid) on a grid of "
+            "predictor values, and compare the categories' probabilities.")
 
 
 def check_ci(ci: float) -> float:

@@ -73,6 +73,11 @@ def _epred(fit, group_effects: bool = True) -> np.ndarray:
     from multilevel.effects._engine import family_inverse_link
     from multilevel.predict.bayes import linear_predictor_draws
 
+    if fit.family == "categorical":
+        from multilevel.errors import FamilyError
+
+        raise FamilyError("Bayesian R² needs one numeric response; family='categorical' has "
+                          "categories. Compare models by LOO (ml.compare) instead.")
     eta = linear_predictor_draws(fit, None, group_effects, "population", None)
     ypred = family_inverse_link(fit.family, eta)
     trials = fit.design.frame.trials

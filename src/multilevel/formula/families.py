@@ -24,17 +24,10 @@ AUXILIARY = {
     "hurdle_negativebinomial": ("alpha", "psi"), "hurdle_gamma": ("alpha", "psi"),
     "beta_binomial": ("kappa",), "zero_inflated_binomial": ("psi",),
     "wald": ("lam",), "lognormal": ("sigma",), "hurdle_lognormal": ("sigma", "psi"),
-    "cumulative": ("threshold",), "sratio": ("threshold",),
+    "cumulative": ("threshold",), "sratio": ("threshold",), "categorical": (),
 }
 # Bambi 0.21 families this package does not fit, and why (check_family says so).
 UNSUPPORTED = {
-    "categorical": (
-        "it has one linear predictor per non-reference category (and group effects per "
-        "category), while this package's fixed effects, group-effect blocks, predictions and "
-        "log-likelihood hold one linear predictor per row. For ordered categories use "
-        "'cumulative' or 'sratio'; for unordered ones fit Bambi directly "
-        "(bambi.Model(..., family='categorical')) or one 'bernoulli' model per category "
-        "against a reference category"),
     "multinomial": (
         "its response is several count columns per row (Bambi's c(y1, y2, ...)), which an lme4 "
         "formula's single response column does not express"),
@@ -55,6 +48,9 @@ UNSUPPORTED = {
 ORDINAL_FAMILIES = ("cumulative", "sratio")
 # Families whose response is successes out of trials (cbind(s, f) or p(s, n)).
 TRIALS_FAMILIES = ("binomial", "beta_binomial", "zero_inflated_binomial")
+# Unordered categorical responses: one linear predictor per non-reference category
+# (multilevel.formula.categorical, multilevel.bayes.categorical).
+CATEGORICAL_FAMILIES = ("categorical",)
 
 # What the response must be: "real", "positive", "nonnegative", "unit" (strictly between 0 and 1),
 # "counts" (non-negative whole numbers); bernoulli and binomial are read elsewhere.
@@ -109,7 +105,7 @@ def discrete_response(family: str) -> bool:
     """Whether the response takes whole values (counts, successes, 0/1, ordered categories):
     posterior predictive checks draw bars for these, histograms otherwise."""
     return (RESPONSE.get(family) == "counts" or family in TRIALS_FAMILIES
-            or family in ("bernoulli", *ORDINAL_FAMILIES))
+            or family in ("bernoulli", *ORDINAL_FAMILIES, *CATEGORICAL_FAMILIES))
 
 
 def category_scores(categories) -> np.ndarray:

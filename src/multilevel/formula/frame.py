@@ -22,8 +22,8 @@ import pandas as pd
 
 from multilevel.errors import DataError, DataWarning, FamilyError, FormulaError, warn
 from multilevel.formula.families import (
-    ORDINAL_FAMILIES, TRIALS_FAMILIES, UNSUPPORTED, category_scores, check_family_response,
-    ordinal_response,
+    CATEGORICAL_FAMILIES, ORDINAL_FAMILIES, TRIALS_FAMILIES, UNSUPPORTED, category_scores,
+    check_family_response, ordinal_response,
 )
 from multilevel.formula.namespace import safe_environment
 from multilevel.formula.parse import ParsedFormula, call_arguments, check_names, column_names
@@ -38,7 +38,7 @@ FAMILIES = ("gaussian", "bernoulli", "binomial", "poisson", "t", "negativebinomi
             "beta", "exponential", "weibull", "laplace", "zero_inflated_poisson",
             "zero_inflated_negativebinomial", "hurdle_poisson", "hurdle_negativebinomial",
             "hurdle_gamma", "beta_binomial", "zero_inflated_binomial", "wald", "lognormal",
-            "hurdle_lognormal", "cumulative", "sratio")
+            "hurdle_lognormal", "cumulative", "sratio", "categorical")
 NA_ACTIONS = ("drop", "error")
 # Derived binomial columns; formulae refuses identifiers that start with "_".
 SUCCESSES, TRIALS = "successes_", "trials_"
@@ -162,7 +162,7 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
         frame[SUCCESSES], frame[TRIALS], w = y, trials, None
     else:
         y, trials, frame = _response(parsed, frame, family)
-        if family in ORDINAL_FAMILIES:   # the response is now an ordered categorical
+        if family in (*ORDINAL_FAMILIES, *CATEGORICAL_FAMILIES):   # the response is now a Categorical
             categories = tuple(frame[parsed.response.text].cat.categories)
     if w is not None and trials is not None:
         raise FamilyError("weights= with a cbind()/p() response: the trials already weight each row; "
@@ -343,8 +343,9 @@ def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: str):
             f"cbind(successes, failures) or p(successes, trials), not {resp.text!r}. "
             "For a 0/1 response use family='bernoulli'."
         )
-    if family in ORDINAL_FAMILIES and resp.text not in frame.columns:
-        raise FormulaError(f"family={family!r} needs the response as a column of ordered categories, "
+    if family in (*ORDINAL_FAMILIES, *CATEGORICAL_FAMILIES) and resp.text not in frame.columns:
+        kind = "ordered categories" if family in ORDINAL_FAMILIES else "categories"
+        raise FormulaError(f"family={family!r} needs the response as a column of {kind}, "
                            f"not the expression {resp.text!r}.")
     if resp.text not in frame.columns:
         # a transformed response such as log(y): evaluated later by formulae
@@ -355,6 +356,12 @@ def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: str):
         frame[resp.text] = pd.Categorical.from_codes(codes.astype(int), categories=list(categories),
                                                       ordered=True)
         return category_scores(categories)[codes.astype(int)], None, frame
+    if family in CATEGORICAL_FAMILIES:   # y: category codes 0..K-1; Bambi reads the Categorical
+        from multilevel.formula.categorical import categorical_response
+
+        codes, categories = categorical_response(column, resp.text)
+        frame[resp.text] = pd.Categorical.from_codes(codes, categories=list(categories))
+        return codes.astype(float), None, frame
     if family == "bernoulli":
         y = _binary(column, resp.text)
         frame[resp.text] = y

@@ -45,6 +45,7 @@ LINKS = {
     # ordinal: P(y <= k) = logistic(threshold_k - η) (cumulative), P(y = k | y >= k) for sratio
     "cumulative": ("logit",),
     "sratio": ("logit",),
+    "categorical": ("softmax",),   # P(y = k) = exp(η_k) / Σ exp(η_j), η of the first category 0
 }
 
 

@@ -41,6 +41,7 @@ FAMILY_PARAMETERS = {
     "hurdle_lognormal": ("mu", "sigma", "psi"),
     "cumulative": ("p", "threshold"),
     "sratio": ("p", "threshold"),
+    "categorical": ("p",),
 }
 RESERVED_ALWAYS = ("Intercept",)
 

@@ -198,7 +198,33 @@ def ppc_plot(fit, n_draws: int = 50, seed: int = 0):
     # bars at whole values for counts, successes and ordered categories (codes 0..K-1)
     edges = np.arange(np.floor(lo) - 0.5, np.ceil(hi) + 1.5) if discrete_response(fit.family) \
         else np.linspace(lo, hi, 40)
+    if fit.family == "categorical":   # a bar per category, every one shown
+        return category_bars(y, reps, fit.design.frame.categories,
+                             xlabel=fit.design.spec.parsed.response.text)
     return data_vs_simulations(y, reps, edges, title="Posterior predictive check",
                                label=f"{len(reps)} replicated data sets",
                                xlabel=fit.design.spec.parsed.response.text)
+
+
+def category_bars(codes: np.ndarray, sims: np.ndarray, categories, *, xlabel: str = "response",
+                  title: str = "Posterior predictive check") -> Figure:
+    """Observed share of each category (bars) against the replicated data sets' shares
+    (median and 95 % interval); ``codes`` and ``sims`` hold category codes 0..K-1."""
+    k = len(categories)
+    observed = np.bincount(np.asarray(codes, dtype=np.int64), minlength=k) / len(codes)
+    shares = np.array([np.bincount(np.asarray(s, dtype=np.int64), minlength=k) / len(s) for s in sims])
+    lo, mid, hi = np.quantile(shares, [0.025, 0.5, 0.975], axis=0)
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.subplots()
+    x = np.arange(k)
+    ax.bar(x, observed, color="0.75", edgecolor="k", label="observed")
+    ax.errorbar(x, mid, yerr=[mid - lo, hi - mid], fmt="o", color="C0",
+                label=f"{len(sims)} replicated data sets (median, 95%)")
+    ax.set_xticks(x, [str(c) for c in categories])
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("share of rows")
+    fig.tight_layout()
+    return fig
 

@@ -299,7 +299,12 @@ def caterpillar(fit, ci: float = 0.95, max_levels: int = 60):
         if len(order) > max_levels:   # the extremes matter most
             half = max_levels // 2
             order = np.r_[order[:half], order[-half:]]
-        for j, cnm in enumerate(term.cnms):
+        cnms = term.cnms
+        if est.shape[1] != len(cnms):   # categorical: a column per category, (Intercept)[b]
+            from multilevel.bayes.categorical import labelled
+
+            cnms = labelled(cnms, design)
+        for j, cnm in enumerate(cnms):
             panels.append((f"{term.name}: {cnm}", [term.levels[i] for i in order],
                            est[order, j], lo[order, j], hi[order, j], term.group, cnm))
     n_levels = max(len(p[1]) for p in panels)
@@ -326,6 +331,7 @@ def _effects_with_intervals(fit, design, ci: float):
         draws = fit.ranef_draws()
         for term in design.reterms:
             d = draws[term.name]
+            d = d.reshape(*d.shape[:2], -1)   # a categorical fit's (q, K - 1) columns, flat
             lo, hi = np.quantile(d, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
             out.append((d.mean(axis=0), lo, hi))
         return out

@@ -5,5 +5,6 @@ through :func:`predict_bayes` (``BayesFit.predict``).
 """
 
 from multilevel.predict.bayes import category_probabilities, linear_predictor_draws, predict_bayes
+from multilevel.predict.categorical import category_draws
 
-__all__ = ["category_probabilities", "linear_predictor_draws", "predict_bayes"]
+__all__ = ["category_draws", "category_probabilities", "linear_predictor_draws", "predict_bayes"]

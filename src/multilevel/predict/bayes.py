@@ -17,10 +17,12 @@ import pandas as pd
 
 from multilevel.errors import DataError
 from multilevel.formula.design import level_codes, term_matrix
-from multilevel.formula.families import ORDINAL_FAMILIES
+from multilevel.formula.families import CATEGORICAL_FAMILIES, ORDINAL_FAMILIES
 from multilevel.formula.frame import eval_arithmetic
 from multilevel.formula.links import inverse_link
 from multilevel.formula.newdata import check_newdata
+from multilevel.predict.categorical import predict_categorical, predictive_codes
+from multilevel.predict.categorical import probabilities as categorical_probabilities
 from multilevel.predict.ordinal import ordinal_values, probabilities
 
 NEW_GROUPS = ("population", "sample", "error")
@@ -44,6 +46,8 @@ def predict_bayes(fit, newdata: pd.DataFrame | None = None, group_effects: bool 
         ψμ for zero-inflated counts, ψμ/(1 − e^{−μ}) for hurdle counts, the expected
         category score for ordinal families: :mod:`multilevel.predict.ordinal`),
         or draws of new observations (binomial counts need the trials in ``newdata``).
+        A categorical fit's table has a row per data row and category
+        (:mod:`multilevel.predict.categorical`).
     ci : float
     seed : int or None
 
@@ -74,8 +78,10 @@ def predict_bayes(fit, newdata: pd.DataFrame | None = None, group_effects: bool 
         check_newdata(fit.design, newdata)
         _check_aux_newdata(fit, newdata)
     rng = np.random.default_rng(seed)
-    draws = linear_predictor_draws(fit, newdata, group_effects, new_groups, rng)
     data = fit.design.frame.data if newdata is None else newdata
+    if fit.family in CATEGORICAL_FAMILIES:   # a (row, category) table: multilevel.predict.categorical
+        return predict_categorical(fit, data, newdata, group_effects, new_groups, kind, ci, rng)
+    draws = linear_predictor_draws(fit, newdata, group_effects, new_groups, rng)
     if fit.family in ORDINAL_FAMILIES:   # category scores (multilevel.predict.ordinal)
         values = ordinal_values(fit, draws, kind, rng)
     else:
@@ -91,6 +97,8 @@ def predict_bayes(fit, newdata: pd.DataFrame | None = None, group_effects: bool 
 def predictive_draws(fit, n_draws: int = 100, seed: int | None = None) -> np.ndarray:
     """Replicated data sets for the fitted rows, shape (n_draws, rows), from random
     posterior draws (for posterior predictive checks)."""
+    if fit.family in CATEGORICAL_FAMILIES:   # category codes 0..K-1, as design.y holds them
+        return predictive_codes(fit, n_draws=n_draws, seed=seed).astype(float)
     rng = np.random.default_rng(seed)
     eta = linear_predictor_draws(fit, None, True, "population", rng)
     pick = rng.choice(eta.shape[0], size=min(n_draws, eta.shape[0]), replace=False)
@@ -104,12 +112,12 @@ def predictive_draws(fit, n_draws: int = 100, seed: int | None = None) -> np.nda
 
 def category_probabilities(fit, newdata: pd.DataFrame | None = None, group_effects: bool = True,
                            new_groups: str = "population", seed: int | None = None) -> pd.DataFrame:
-    """Posterior mean of P(y = k) for each row and category of an ordinal fit.
+    """Posterior mean of P(y = k) for each row and category of an ordinal or categorical fit.
 
     Parameters
     ----------
     fit : BayesFit
-        A ``cumulative`` or ``sratio`` fit.
+        A ``cumulative``, ``sratio`` or ``categorical`` fit.
     newdata, group_effects, new_groups, seed
         As :func:`multilevel.predict.predict_bayes`.
 
@@ -124,16 +132,21 @@ def category_probabilities(fit, newdata: pd.DataFrame | None = None, group_effec
     ...              family="cumulative")                                  # doctest: +SKIP
     >>> category_probabilities(fit).head(2)                               # doctest: +SKIP
     """
-    if fit.family not in ORDINAL_FAMILIES:
-        raise DataError(f"Category probabilities are for ordinal fits ({', '.join(ORDINAL_FAMILIES)}); "
+    if fit.family not in (*ORDINAL_FAMILIES, *CATEGORICAL_FAMILIES):
+        raise DataError(f"Category probabilities are for fits of family "
+                        f"{', '.join((*ORDINAL_FAMILIES, *CATEGORICAL_FAMILIES))}; "
                         f"this fit's family is {fit.family!r}: use fit.predict().")
     if new_groups not in NEW_GROUPS:
         raise DataError(f"new_groups={new_groups!r}; use one of {NEW_GROUPS}.")
     if newdata is not None:
         check_newdata(fit.design, newdata)
-    eta = linear_predictor_draws(fit, newdata, group_effects, new_groups, np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    if fit.family in CATEGORICAL_FAMILIES:
+        probs = categorical_probabilities(fit, newdata, group_effects, new_groups, rng)
+    else:
+        probs = probabilities(fit, linear_predictor_draws(fit, newdata, group_effects, new_groups, rng))
     data = fit.design.frame.data if newdata is None else newdata
-    return pd.DataFrame(probabilities(fit, eta).mean(axis=0), index=data.index,
+    return pd.DataFrame(probs.mean(axis=0), index=data.index,
                         columns=pd.Index(list(fit.design.frame.categories), name="category"))
 
 

@@ -188,7 +188,10 @@ def _model_rows(fit, spec) -> list[tuple[str, str]]:
     rows = [("formula", formulas[0])]
     # distributional models: one row per auxiliary parameter's formula ("sigma ~ x")
     rows += [(f"formula of {f.split('~')[0].strip()}", f) for f in formulas[1:]]
-    rows += [("family", fit.family)] + _data_as_it_comes(fit, spec)
+    family = fit.family
+    if family == "categorical":   # the category whose linear predictor is 0
+        family += f" (reference category {fit.design.frame.categories[0]!r})"
+    rows += [("family", family)] + _data_as_it_comes(fit, spec)
     if is_bayes(fit):
         s = fit.settings
         rows += [("method", f"Bayesian, NUTS ({s.sampler})"),

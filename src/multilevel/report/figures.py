@@ -184,6 +184,13 @@ def report_figures(fit, table: pd.DataFrame, alongside: Sequence[Callable[[], ob
             ("rank", caption, lambda: rank_plot(fit, names=names)),
             ("ppc", "Posterior predictive check: the observed response (black) against data sets "
                     "replicated from random posterior draws (blue).", lambda: ppc_plot(fit))]
+    if getattr(fit, "family", None) == "categorical":   # a probability per row and category
+        drop = {"residuals", "groups", "effects"}
+        skipped += [f"{c[0]}: family='categorical' has no single fitted value per row (one "
+                    "probability per category; ml.predict.category_probabilities gives them)."
+                    for c in candidates if c[0] in drop]
+        candidates = [c for c in candidates if c[0] not in drop]
+
     def render(candidate):
         name, caption, draw = candidate
         try:

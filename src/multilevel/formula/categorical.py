@@ -1,0 +1,63 @@
+"""Unordered categorical responses (``family="categorical"``): the categories and their codes.
+
+The response may be a pandas Categorical (its categories' order, ordered or not), strings or
+booleans (sorted, as R's ``factor()`` and formulae sort them) or whole numbers (numeric order).
+The first category is the reference (brms and Bambi): its linear predictor is 0, and every
+other category has one of its own (:mod:`multilevel.bayes.categorical`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from multilevel.errors import DataError
+
+
+def categorical_response(column: pd.Series, name: str) -> tuple[np.ndarray, tuple]:
+    """Category codes (0 .. K-1) and the categories in order, of an unordered response.
+
+    Every category must occur (a category without rows has no identified linear predictor)
+    and there must be at least two. Numbers must be whole (labels such as 1, 2, 3);
+    a continuous response is refused.
+
+    Examples
+    --------
+    >>> codes, levels = categorical_response(pd.Series(["b", "a", "c", "a"]), "species")
+    >>> codes.tolist(), levels
+    ([1, 0, 2, 0], ('a', 'b', 'c'))
+    """
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        levels = tuple(column.cat.categories)
+        codes = column.cat.codes.to_numpy().astype(np.int64)
+    elif pd.api.types.is_bool_dtype(column) or not pd.api.types.is_numeric_dtype(column):
+        values = column.astype(str) if not pd.api.types.is_bool_dtype(column) else column
+        levels = tuple(sorted(pd.unique(values)))
+        codes = pd.Categorical(values, categories=list(levels)).codes.astype(np.int64)
+    else:
+        values = column.to_numpy(dtype=float)
+        if not np.all(np.isfinite(values)) or np.any(values != np.round(values)):
+            shown = ", ".join(f"{v:g}" for v in np.unique(values[values != np.round(values)])[:3])
+            raise DataError(
+                f"Response column {name!r} has non-integer values ({shown}); family 'categorical' "
+                "needs categories: strings, a pandas Categorical, or whole numbers used as labels. "
+                "For a continuous response choose another family (e.g. 'gaussian')."
+            )
+        numbers = np.unique(values)
+        levels = tuple(int(v) for v in numbers)
+        codes = np.searchsorted(numbers, values).astype(np.int64)
+    counts = np.bincount(codes, minlength=len(levels))
+    if np.any(counts == 0):
+        empty = [str(levels[i]) for i in np.flatnonzero(counts == 0)]
+        raise DataError(
+            f"Response column {name!r}: categor{'y' if len(empty) == 1 else 'ies'} "
+            f"{', '.join(map(repr, empty))} of {list(map(str, levels))} ha"
+            f"{'s' if len(empty) == 1 else 've'} no rows, so its linear predictor is not "
+            "identified. Drop it (Series.cat.remove_unused_categories()) or merge it with another."
+        )
+    if len(levels) < 2:
+        raise DataError(
+            f"Response column {name!r} has a single category ({levels[0]!r}); family "
+            "'categorical' needs at least 2."
+        )
+    return codes, levels
