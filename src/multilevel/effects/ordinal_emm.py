@@ -36,9 +36,9 @@ def check_mode(fit, mode: str | None, type: str, contrasts) -> bool:
         raise DataError(f"type={type!r} does not apply to an ordinal fit, which has no inverse "
                         f"link to a mean: choose the scale with mode= (one of {MODES}).")
     if contrasts is not None:
-        raise FamilyError(f"contrasts of an ordinal fit's marginal means are not implemented; "
-                          "ml.emmeans(fit, specs, mode='prob') gives the probabilities per draw's "
-                          "summary, and ml.predict.category_probabilities the rows' probabilities.")
+        raise FamilyError("contrasts of an ordinal fit's marginal means are not implemented; "
+                          "ml.emmeans(fit, specs, mode='prob') gives the marginal probabilities "
+                          "themselves, ml.predict.category_probabilities those of given rows.")
     return True
 
 
