@@ -42,6 +42,12 @@ def test_posterior_means_are_near_the_ml_estimates(key, fits):
     assert list(draws.columns) == list(freq.fixef.index)
     gap = np.abs(draws.mean() - freq.fixef) / draws.std()
     assert np.all(gap < 1.0), gap
+    # converged (issue 20's bar for every family): R-hat <= 1.01, no divergent transitions
+    with warnings.catch_warnings():   # the ESS advice; R-hat is asserted
+        warnings.simplefilter("ignore", ml.errors.ConvergenceWarning)
+        table = bayes.summary()
+    assert table["r_hat"].max() <= 1.01, table["r_hat"].to_dict()
+    assert int(bayes.idata["sample_stats"]["diverging"].sum()) == 0
 
 
 @pytest.mark.slow

@@ -193,7 +193,7 @@ def test_ppc_draws_bars_and_icc_is_refused(ordinal_fit):
     _, _, fit = ordinal_fit
     fig = ppc_plot(fit, n_draws=10)
     edges = fig.axes[0].lines[0].get_xdata()
-    np.testing.assert_allclose(edges, [0.5, 1.5, 2.5, 3.5])   # a bar per score 1..4 (left edges)
+    np.testing.assert_allclose(edges, [0.5, 1.5, 2.5, 3.5, 4.5])   # a bar per score 1..4
     with pytest.raises(FamilyError, match="ICC is defined here for"):
         ml.icc(fit)
 

@@ -46,7 +46,10 @@ def test_posterior_means_within_one_sd_of_the_ml_estimates(reference_fit):
     off = {name: (table.loc[name, "estimate"] - value) / table.loc[name, "sd"]
            for name, value in expected.items()}
     assert all(abs(z) <= 1 for z in off.values()), {k: round(v, 2) for k, v in off.items()}
-    # means compared at one posterior SD need no R-hat of 1.01: at 1.05 a mean is still within
-    # a few hundredths of an SD (USAirlines' six firms: the intercept reaches 1.03 at 500 draws)
-    assert table["r_hat"].max() <= 1.05, table["r_hat"].to_dict()
+    # R-hat <= 1.01 at 500 draws since the group terms are centred by the data's information
+    # (bayes/parameterization.py: gamma's log(y) and beta's logit(y) read as Gaussian, ZIP
+    # counts as Poisson). Before, by rows per level: Owls' Nest SD of 0.017 centred (R-hat
+    # 1.03, ESS 150), USAirlines' six firms non-centred (1.012), Salamanders' ZIP centred
+    # without the low-rank mass matrix (its intercept at 1.014, ESS 257)
+    assert table["r_hat"].max() <= 1.01, table["r_hat"].to_dict()
     assert int(fit.idata["sample_stats"]["diverging"].sum()) == 0

@@ -147,6 +147,10 @@ def test_every_plot_labels_its_axes(reml):
     y = np.arange(10.0)
     fig = data_vs_simulations(y, y[None] + 1, np.linspace(0, 11, 5), title="t", label="l", xlabel="Reaction")
     assert _labels(fig.axes[0]) == ("Reaction", "density")
+    # every bar drawn to its right edge: the last bin (8.25, 11] holds 1 of 10 values
+    observed = fig.axes[0].lines[-2]   # the observed steps, then the legend's empty line
+    np.testing.assert_allclose(observed.get_xdata(), np.linspace(0, 11, 5))
+    np.testing.assert_allclose(observed.get_ydata()[-2:], 0.1 / 2.75)
 
 
 def test_group_points_for_a_model_without_a_numeric_predictor():

@@ -121,8 +121,10 @@ def build_model(formula: str | list[str], data: pd.DataFrame, family: str = "gau
         Parameterization of the scalar and ``||`` group effects (correlated blocks are
         always non-centred); the posterior is the same, only the sampler's geometry
         differs. ``True``/``False``: every such term non-centred/centred. ``"auto"`` (the
-        default): Gaussian, Poisson and binomial/Bernoulli-logit models whose random intercepts the
-        data pin down are centred, and sampled with nutpie's low-rank mass matrix
+        default): models whose random intercepts the data pin down are centred (Gaussian,
+        Poisson, zero-inflated Poisson, binomial/Bernoulli-logit, and gamma/exponential/
+        weibull-log, lognormal, laplace and beta read as Gaussian on the link scale), and
+        sampled with nutpie's low-rank mass matrix
         (:func:`multilevel.bayes.parameterization.centred_terms`); other families are
         centred when every grouping factor has at least :data:`CENTRED_MIN_PER_LEVEL`
         rows per level (ordinal and categorical ones never); non-centred otherwise.

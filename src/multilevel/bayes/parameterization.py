@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from multilevel.formula import Design
+from multilevel.formula.links import default_link
 
 # κ = τ̂² · (information per level) at which a term is centred: the posterior of b_j is
 # then ~√(1 + κ) > 2 times narrower than its prior. Measured (4 x 1000, min ESS_bulk,
@@ -34,6 +35,18 @@ from multilevel.formula import Design
 # Penicillin κ 14/296: 174 → 2,475; epilepsy κ 4.9: 275 → 2,826; Dyestuff κ 3.6:
 # 524 → 1,387 but 8 divergences (so not centred); a simulated weak term κ 0.1: 1,161 → 101.
 CENTRE_MIN_KAPPA = 4.0
+# Poisson counts, and zero-inflated ones: their extra zeros lower every level's pooled
+# rate alike (a constant ψ), so the levels' spread, the κ that matters, is read as for a
+# Poisson. Not hurdle counts: their zeros say nothing of the count part's group effects
+# (read as Poisson, Salamanders' small site SD was centred and mixed worse: R-hat 1.011)
+POISSON_COUNTS = ("poisson", "zero_inflated_poisson")
+# continuous families read as Gaussian on the link scale (:func:`link_scale`): the
+# response's transform, per (family, link)
+CONSTANT_VARIANCE = {
+    ("gamma", "log"): np.log, ("exponential", "log"): np.log, ("weibull", "log"): np.log,
+    ("lognormal", "identity"): np.log, ("laplace", "identity"): lambda y: y,
+    ("beta", "logit"): lambda y: np.log(y / (1 - y)),
+}
 # the joint least-squares pass (X and every term's indicator columns) is dense; above
 # this many cells each term is judged on its own one-way layout
 JOINT_MAX_CELLS = 4_000_000
@@ -43,16 +56,28 @@ def link_scale(design: Design, family: str, link: str | None):
     """Rows on the link scale with their sampling variances, or ``None`` when the family or
     link has no cheap moment form (those terms stay non-centred).
 
+    Continuous families whose response has a transform with constant variance on the
+    link scale are read as Gaussian there: log(y) for gamma, exponential and weibull with
+    the log link (Var log y is trigamma(α), π²/6, π²/(6α²): no μ in it), log(y) for
+    lognormal, y for laplace, and logit(y) for beta (Var ≈ 1/(μ(1 − μ)(1 + κ)), near
+    constant where μ stays away from 0 and 1).
+
     Returns
     -------
     (z, v) : (ndarray, ndarray or None)
-        ``v`` is ``None`` for the Gaussian family (a common σ², estimated by the caller).
+        ``v`` is ``None`` for the Gaussian family and those read as Gaussian (a common σ²,
+        estimated by the caller).
     """
     y = np.asarray(design.y, dtype=float)
     offset = design.offset_or_zero
     if family == "gaussian" and link in (None, "identity"):
         return y - offset, None
-    if family == "poisson" and link in (None, "log"):
+    transform = CONSTANT_VARIANCE.get((family, link or default_link(family)))
+    if transform is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = transform(y)
+        return (z - offset, None) if np.all(np.isfinite(z)) else None
+    if family in POISSON_COUNTS and link in (None, "log"):
         return np.log(y + 0.5) - offset, 1.0 / (y + 0.5)
     if (family == "binomial" and link in (None, "logit") and design.frame.trials is not None) or \
             (family == "bernoulli" and link in (None, "logit")):
@@ -103,7 +128,7 @@ def kappas(design: Design, family: str, link: str | None = None) -> dict[str, fl
     """κ = τ̂² · median_j I_j of each random-intercept term (lme4's term name → κ).
 
     Empty when a term is not a plain random intercept or two are nested, when the family
-    or link has no moment form, or with Gaussian prior weights.
+    or link has no moment form, or with prior weights of another family than the Gaussian.
 
     Examples
     --------
@@ -117,25 +142,30 @@ def kappas(design: Design, family: str, link: str | None = None) -> dict[str, fl
     scalar = [t for t in design.reterms if t.q == 1 and list(t.cnms) == ["(Intercept)"]
               and not any(_nested(t, other) or _nested(other, t)
                           for other in design.reterms if other is not t)]
-    if not scalar or len(scalar) < len(design.reterms) or design.frame.weights is not None:
+    prior = design.frame.weights   # Gaussian prior weights: row i's variance is σ²/wᵢ
+    if not scalar or len(scalar) < len(design.reterms) or (prior is not None and family != "gaussian"):
         return {}
     scaled = link_scale(design, family, link)
     if scaled is None:
         return {}
     z, v = scaled
+    pooled = v is not None   # counts: per-row variances, κ from each level's pooled counts
     n = len(z)
     indicators = sum(t.n_levels for t in design.reterms)
     joint = n * (design.p + indicators) <= JOINT_MAX_CELLS
+    if prior is not None and not joint:
+        return {}
     if v is None:   # Gaussian: σ² from the residuals of X and every term's indicators
-        sigma2 = _residual_variance(design, z) if joint else None
-        v = np.full(n, sigma2) if sigma2 is not None else None
+        w = np.ones(n) if prior is None else np.asarray(prior, dtype=float)
+        sigma2 = _residual_variance(design, z, w) if joint else None
+        v = sigma2 / w if sigma2 is not None else None
     weights = None if v is None else 1.0 / v
     beta = _wls(design.X, z, weights)
     resid = z - design.X @ beta
     out = {}
     for term in scalar:
         codes = np.asarray(term.codes)
-        if family != "gaussian":   # counts pooled per level: the row transform is biased
+        if pooled:   # counts pooled per level: the row transform is biased
             out[term.name] = _kappa_pooled(design, family, codes, term.n_levels, z - resid)
             continue
         w = weights if v is not None else _one_way_weights(codes, resid, term.n_levels)
@@ -152,7 +182,7 @@ def _kappa_pooled(design: Design, family: str, codes, n_levels: int, fixed) -> f
     y = np.asarray(design.y, dtype=float)
     count = lambda values: np.bincount(codes, weights=values, minlength=n_levels)
     rows = count(np.ones(len(y))) > 0
-    if family == "poisson":
+    if family in POISSON_COUNTS:
         events = count(y)[rows] + 0.5
         means = np.log(events) - np.log(count(np.exp(eta))[rows])
         variance = 1.0 / events
@@ -216,14 +246,16 @@ def _wls(X, z, weights):
     return beta
 
 
-def _residual_variance(design: Design, z) -> float | None:
-    """σ̂² of the fixed effects plus every group term's columns as free coefficients."""
+def _residual_variance(design: Design, z, w) -> float | None:
+    """σ̂² of the fixed effects plus every group term's columns as free coefficients, by
+    least squares weighted by the prior weights ``w`` (ones without them)."""
     columns = [design.X] + [t.Z().toarray() for t in design.reterms]
-    full = np.column_stack(columns)
-    beta, _, rank, _ = np.linalg.lstsq(full, z, rcond=None)
+    root = np.sqrt(w)
+    full = np.column_stack(columns) * root[:, None]
+    beta, _, rank, _ = np.linalg.lstsq(full, z * root, rcond=None)
     dof = len(z) - rank
     if dof <= 0:
         return None
-    resid = z - full @ beta
+    resid = z * root - full @ beta
     value = float(resid @ resid) / dof
     return value if value > 0 else None

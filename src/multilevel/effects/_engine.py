@@ -32,6 +32,21 @@ def check_fit(fit) -> None:
             "predictor values, and compare the categories' probabilities.")
 
 
+def refuse_ordinal(fit, verb: str) -> None:
+    """Ordinal fits (``cumulative``, ``sratio``) have thresholds in place of an intercept and
+    no inverse link from η to a mean: η alone is a latent score, not a response."""
+    from multilevel.errors import FamilyError
+    from multilevel.formula.families import ORDINAL_FAMILIES
+
+    if getattr(fit, "family", None) in ORDINAL_FAMILIES:
+        raise FamilyError(
+            f"{verb}() is not defined for the ordinal family {fit.family!r}: its linear predictor "
+            "is a latent score without the thresholds, not a mean. Use "
+            "ml.predict.category_probabilities(fit, newdata) for P(y = k) per row, "
+            "fit.predict(newdata) for the expected category score, or "
+            "ml.emmeans(fit, specs, mode='prob') for marginal category probabilities.")
+
+
 def check_ci(ci: float) -> float:
     if not 0 < float(ci) < 1:
         raise DataError(f"ci must lie strictly between 0 and 1, got {ci!r}.")

@@ -71,6 +71,13 @@ def linear_rows(fit, L: np.ndarray, ddf: str) -> pd.DataFrame:
 
 def _cells(fit, names, by, at):
     """Rows of L (one per marginal mean), and their labels, emmeans' order (first variable fastest)."""
+    X, masks, labels = cell_rows(fit, names, by, at)
+    return np.vstack([X[mask].mean(axis=0) for mask in masks]), labels
+
+
+def cell_rows(fit, names, by, at):
+    """The reference grid's design rows, the rows each marginal mean averages (one boolean
+    mask per mean) and the means' labels, emmeans' order (first variable fastest)."""
     grid = reference_grid(fit, at)
     for v in names + by:
         if v not in grid.columns:
@@ -81,11 +88,9 @@ def _cells(fit, names, by, at):
     # first spec variable varies fastest, by variables slowest
     labels = labels.sort_values(list(reversed(names)), kind="stable")
     labels = labels.sort_values(list(reversed(by)), kind="stable") if by else labels
-    rows = []
-    for _, lab in labels.iterrows():
-        mask = np.all([grid[k].astype(str).to_numpy() == str(lab[k]) for k in keys], axis=0)
-        rows.append(X[mask].mean(axis=0))
-    return np.vstack(rows), labels[names + by].reset_index(drop=True)
+    masks = [np.all([grid[k].astype(str).to_numpy() == str(lab[k]) for k in keys], axis=0)
+             for _, lab in labels.iterrows()]
+    return X, masks, labels[names + by].reset_index(drop=True)
 
 
 def _contrast_matrix(kind, labels: list[str]):
@@ -141,7 +146,7 @@ def _families(labels: pd.DataFrame, names, by):
 
 
 def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust: str | None = None,
-            type: str = "link", ddf: str = "auto", ci: float = 0.95):
+            type: str = "link", ddf: str = "auto", ci: float = 0.95, mode: str | None = None):
     """Estimated marginal means (and contrasts among them), as R's emmeans.
 
     Parameters
@@ -170,6 +175,12 @@ def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust:
         Degrees of freedom for REML/ML fits. "auto": Kenward–Roger for linear mixed models,
         n − p for linear models, asymptotic otherwise.
     ci : float
+    mode : {"prob", "mean.class"}, optional
+        Ordinal fits (``cumulative``, ``sratio``) only, as emmeans' ``mode`` for clm/clmm:
+        ``"prob"`` (the default for them) the probability of each category, averaged over
+        the grid at the population level (group effects at zero); ``"mean.class"`` the expected
+        category score Σ_k score_k P(y = k). Their linear predictor alone (a latent score
+        without the thresholds) is not offered.
 
     Returns
     -------
@@ -177,7 +188,8 @@ def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust:
     ``upper``), or with ``contrasts`` a dict ``{"emmeans": ..., "contrasts": ...}``; the
     contrast table has ``contrast``, the by columns, ``estimate``, ``std_error``, ``df``,
     ``statistic``, ``p_value``, ``lower``, ``upper``. Bayesian fits: posterior medians,
-    SD and equal-tailed intervals (no df or p).
+    SD and equal-tailed intervals (no df or p). Ordinal fits with ``mode="prob"``: one
+    row per mean and category, the category in a column named after the response.
 
     Examples
     --------
@@ -193,6 +205,10 @@ def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust:
     E.check_type(type)
     ci = E.check_ci(ci)
     names, by = parse_specs(specs, by)
+    from multilevel.effects.ordinal_emm import check_mode, ordinal_emmeans
+
+    if check_mode(fit, mode, type, contrasts):
+        return ordinal_emmeans(fit, *cell_rows(fit, names, by, at), mode or "prob", ci)
     L, labels = _cells(fit, names, by, at)
     fams, text = _families(labels, names, by)
     if contrasts is not None and adjust is None:

@@ -117,6 +117,7 @@ def predictions(fit, newdata: pd.DataFrame | None = None, by=None, group_effects
     0   298.508       9.05
     """
     E.check_fit(fit)
+    E.refuse_ordinal(fit, "predictions")
     data = _data(fit, newdata)
     labels, cols, draws = _evaluate(fit, [data], lambda p: p[0], by, group_effects, type, ci)
     units = data if by is None or by is False else labels
@@ -212,6 +213,7 @@ def comparisons(fit, variables=None, comparison: str = "difference", by=None,
     0  Days       +1    10.467
     """
     E.check_fit(fit)
+    E.refuse_ordinal(fit, "comparisons")
     if comparison not in COMPARISONS:
         raise DataError(f"comparison={comparison!r} is not valid; use one of {list(COMPARISONS)}.")
     fun, avg_first = COMPARISONS[comparison]
@@ -264,6 +266,7 @@ def slopes(fit, variables=None, by=None, newdata: pd.DataFrame | None = None,
     0  Days    10.467      1.546
     """
     E.check_fit(fit)
+    E.refuse_ordinal(fit, "slopes")
     if slope not in SLOPES:
         raise DataError(f"slope={slope!r} is not valid; use one of {SLOPES}.")
     if numderiv not in NUMDERIV:

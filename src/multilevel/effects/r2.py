@@ -54,10 +54,11 @@ def r2_bayes(fit, ci: float = 0.95, return_draws: bool = False):
     >>> fit = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy")   # doctest: +SKIP
     >>> ml.effects.r2_bayes(fit)                                           # doctest: +SKIP
     """
-    from multilevel.effects._engine import check_ci, is_bayes
+    from multilevel.effects._engine import check_ci, is_bayes, refuse_ordinal
 
     if not is_bayes(fit):
         raise DataError("r2_bayes() needs a Bayesian fit (method='bayes').")
+    refuse_ordinal(fit, "r2_bayes")
     ci = check_ci(ci)
     draws = {"conditional": r2_draws(fit, True)}
     if fit.design.reterms:
@@ -123,10 +124,11 @@ def loo_r2(fit, ci: float = 0.95, draws: int | None = None, seed: int | None = 0
     >>> fit = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy")   # doctest: +SKIP
     >>> ml.effects.loo_r2(fit)                                             # doctest: +SKIP
     """
-    from multilevel.effects._engine import check_ci, is_bayes
+    from multilevel.effects._engine import check_ci, is_bayes, refuse_ordinal
 
     if not is_bayes(fit):
         raise DataError("loo_r2() needs a Bayesian fit (method='bayes').")
+    refuse_ordinal(fit, "loo_r2")
     ci = check_ci(ci)
     ypred = _epred(fit)
     weights = loo_weights(fit)

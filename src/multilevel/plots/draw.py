@@ -174,11 +174,13 @@ def data_vs_simulations(y: np.ndarray, sims: np.ndarray, edges: np.ndarray, *, t
     ``xlabel`` names the response."""
     fig = Figure(figsize=(6, 3.5))
     ax = fig.subplots()
+    def bars(values):   # the last height repeated: a step at every edge closes the last bar
+        counts, _ = np.histogram(values, bins=edges, density=True)
+        return np.append(counts, counts[-1])
+
     for sim in sims:
-        counts, _ = np.histogram(sim, bins=edges, density=True)
-        ax.step(edges[:-1], counts, where="post", color=color, alpha=0.15, lw=1)
-    counts, _ = np.histogram(y, bins=edges, density=True)
-    ax.step(edges[:-1], counts, where="post", color="k", lw=2, label="observed")
+        ax.step(edges, bars(sim), where="post", color=color, alpha=0.15, lw=1)
+    ax.step(edges, bars(y), where="post", color="k", lw=2, label="observed")
     ax.plot([], [], color=color, alpha=0.5, label=label)
     ax.legend(fontsize=8)
     ax.set_title(title)

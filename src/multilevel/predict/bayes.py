@@ -104,10 +104,11 @@ def predictive_draws(fit, n_draws: int = 100, seed: int | None = None) -> np.nda
     pick = rng.choice(eta.shape[0], size=min(n_draws, eta.shape[0]), replace=False)
     if fit.family in ORDINAL_FAMILIES:   # category scores, as design.y holds them
         return ordinal_values(fit, eta, "predictive", rng)[pick]   # η of every draw
-    mean = inverse_link(fit.family, eta, fit.link)
-    params = _auxiliary(fit, None, True, "population", rng)
-    reps = _predictive(fit, mean, fit.design.frame.data, True, rng, params)
-    return reps[pick]
+    # only the picked draws are simulated: a hurdle count inverts a truncated CDF per draw
+    # and row, which for every posterior draw takes seconds
+    mean = inverse_link(fit.family, eta[pick], fit.link)
+    params = {name: value[pick] for name, value in _auxiliary(fit, None, True, "population", rng).items()}
+    return _predictive(fit, mean, fit.design.frame.data, True, rng, params, pick)
 
 
 def category_probabilities(fit, newdata: pd.DataFrame | None = None, group_effects: bool = True,
@@ -212,21 +213,23 @@ def _expected(fit, mu: np.ndarray, params: dict) -> np.ndarray:
 
 
 def _predictive(fit, mean: np.ndarray, data: pd.DataFrame, fitted_rows: bool, rng,
-                params: dict | None = None) -> np.ndarray:
+                params: dict | None = None, pick: np.ndarray | None = None) -> np.ndarray:
     """New observations per draw; ``params`` from :func:`_auxiliary` (None: the family's
-    parameters read from the posterior as one value per draw)."""
+    parameters read from the posterior as one value per draw); ``pick``: the posterior
+    draws ``mean`` and ``params`` hold (None: all, in order)."""
     family, post = fit.family, fit.posterior
-    draws = mean.shape[0]
+
+    def posterior(name):   # one value per draw of ``mean``: (draws, 1)
+        values = np.asarray(post[name].values, dtype=float).reshape(-1, 1)
+        return values if pick is None else values[pick]
+
     if params is None:
         from multilevel.formula.families import AUXILIARY
 
-        params = {name: np.asarray(post[name].values, dtype=float).reshape(draws, 1)
-                  for name in AUXILIARY.get(family, ())}
+        params = {name: posterior(name) for name in AUXILIARY.get(family, ())}
 
     def aux(name):   # the family's parameters, else the residual correlation (ar1_phi, cs_rho)
-        if name in params:
-            return params[name]
-        return np.asarray(post[name].values, dtype=float).reshape(draws, 1)
+        return params[name] if name in params else posterior(name)
 
     from multilevel.bayes import densities   # deferred: PyMC is behind multilevel.bayes
 
