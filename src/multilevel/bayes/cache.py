@@ -61,13 +61,18 @@ from pathlib import Path
 
 import numpy as np
 
+from multilevel.bayes import callbacks
 from multilevel.bayes.datainputs import DATA_TAG, Lifted, lift_data, set_values
 from multilevel.bayes.start import replay, replay_plan
 
-CACHE_FORMAT = 5  # 2: the replayable start (multilevel.bayes.start) is stored; 3: key + checksum
+CACHE_FORMAT = 6  # 2: the replayable start (multilevel.bayes.start) is stored; 3: key + checksum
 #                  header; 4: compiled without fastmath (NUMBA_FLAGS); 5: data as inputs, keyed
-#                  on the structure (multilevel.bayes.datainputs)
-MAGIC = b"multilevel-nutpie-cache 5\n"
+#                  on the structure (multilevel.bayes.datainputs); 6: the callbacks' wrappers of
+#                  multilevel.bayes.callbacks
+MAGIC = b"multilevel-nutpie-cache 6\n"
+# nutpie's own callback wrappers instead of multilevel.bayes.callbacks' (same arithmetic; the
+# tests compare the two)
+NUTPIE_WRAPPERS = False
 # PyTensor's numba kernels are compiled with fastmath by default. With fastmath, LLVM may
 # reassociate and fuse floating-point operations across the kernels it inlines, and what it
 # inlines depends on whether PyTensor's own on-disk kernel cache was warm: the same model
@@ -397,12 +402,20 @@ def _compile_strict(model, var_names, lifted: Lifted | None):
             placeholders[key] = (shared_data[key] if sources[key] is None
                                  else np.zeros((0,) * shared_data[key].ndim, shared_data[key].dtype))
     user_data = ncp.make_user_data(shared_keys, shared_data)
-    logp_raw, logp_sig = ncp._make_c_logp_func(
-        n_dim, logp_pt.vm.jit_fn, user_data, [shared_keys[v] for v in logp_pt.get_shared()],
-        placeholders)
-    expand_raw, expand_sig = ncp._make_c_expand_func(
-        n_dim, n_expanded, expand_pt.vm.jit_fn, user_data,
-        [shared_keys[v] for v in expand_pt.get_shared()], placeholders)
+    if NUTPIE_WRAPPERS:
+        logp_raw, logp_sig = ncp._make_c_logp_func(
+            n_dim, logp_pt.vm.jit_fn, user_data, [shared_keys[v] for v in logp_pt.get_shared()],
+            placeholders)
+        expand_raw, expand_sig = ncp._make_c_expand_func(
+            n_dim, n_expanded, expand_pt.vm.jit_fn, user_data,
+            [shared_keys[v] for v in expand_pt.get_shared()], placeholders)
+    else:   # the same callbacks without numba's string-formatting error paths (8-10 s)
+        logp_raw, logp_sig = callbacks.logp_callback(
+            n_dim, logp_pt.vm.jit_fn, [shared_keys[v] for v in logp_pt.get_shared()],
+            shared_data, user_data.dtype)
+        expand_raw, expand_sig = callbacks.expand_callback(
+            n_dim, n_expanded, expand_pt.vm.jit_fn, [shared_keys[v] for v in expand_pt.get_shared()],
+            shared_data, user_data.dtype)
     names, slices, shapes = shape_info
     return {
         "logp": _compile_callback(logp_raw, logp_sig),
