@@ -82,3 +82,24 @@ def test_leave_one_subject_out_compiles_once_and_reuse_gives_fresh_draws(
     fresh = run_job(job)
     assert (reused.compilations, fresh.compilations) == (0, 1)
     np.testing.assert_array_equal(reused.loglik, fresh.loglik)
+
+
+@pytest.mark.parametrize("preset", ["ridge", "lasso", "elastic_net"])
+def test_a_path_of_prior_scales_is_one_structure(preset):
+    """A grid mixing scales float32 represents exactly (3.0) and not (0.1) is one
+    compilation: the presets hand PyTensor float64 scales (a Python 3.0 would be a
+    float32 constant, another structure)."""
+    import multilevel as ml
+
+    make = {"ridge": ml.priors.ridge, "lasso": ml.priors.lasso,
+            "elastic_net": lambda s: ml.priors.elastic_net(s, 2 * s)}[preset]
+    data = ml.datasets.load("diabetes")
+    keys, values = set(), []
+    for scale in (0.1, 3.0, 0.5):
+        lifted = lift_data(build_model("target ~ bmi + bp + s5 + age", data, priors=make(scale)).pymc)
+        keys.add(cache.model_key(lifted.model))
+        values.append(lifted.values)
+    assert len(keys) == 1
+    assert all([v.dtype for v in vs] == [np.dtype("float64")] for vs in values)
+    # the scales differ between the grid points only in the buffers' values
+    assert not np.array_equal(values[0][0], values[1][0])
