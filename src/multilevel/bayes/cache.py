@@ -144,14 +144,21 @@ def model_key(model, var_names=None) -> str:
     Raises :class:`Uncacheable` when some part has no stable digest (an object whose
     only description is its memory address).
     """
-    from numba.core.registry import cpu_target
-
     h = hashlib.sha256()
-    h.update(repr((CACHE_FORMAT, sorted(NUMBA_FLAGS.items()), sys.version_info[:3],
-                   [version(n) for n in _LIBS])).encode())
-    h.update(repr(cpu_target.target_context.codegen().magic_tuple()).encode())
+    h.update(_toolchain())
     _GraphDigest(h).model(model, var_names)
     return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _toolchain() -> bytes:
+    """The compiling libraries' versions and the CPU, once per process: reading package
+    metadata lists site-packages (0.1-0.3 s, paid by every K-fold refit before)."""
+    from numba.core.registry import cpu_target
+
+    return (repr((CACHE_FORMAT, sorted(NUMBA_FLAGS.items()), sys.version_info[:3],
+                  [version(n) for n in _LIBS])).encode()
+            + repr(cpu_target.target_context.codegen().magic_tuple()).encode())
 
 
 class _GraphDigest:
