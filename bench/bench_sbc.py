@@ -85,7 +85,8 @@ def merge(out: Path, name: str):
     bins = max([b for b in range(2, min(20, n // 5) + 1) if (n_ranks + 1) % b == 0], default=2)
     merged = SBCResult(ranks=pd.concat(ranks), truth=pd.concat(truth), n_ranks=n_ranks,
                        bins=bins, max_rhat=pd.concat(rhat), divergences=pd.concat(div),
-                       failures=failures, formula=results[0].formula)
+                       failures=failures, formula=results[0].formula,
+                       n_compilations=sum(getattr(r, "n_compilations", 0) for r in results))
     return merged, sum(p["seconds"] for p in parts)
 
 

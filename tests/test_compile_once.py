@@ -103,3 +103,16 @@ def test_a_path_of_prior_scales_is_one_structure(preset):
     assert all([v.dtype for v in vs] == [np.dtype("float64")] for vs in values)
     # the scales differ between the grid points only in the buffers' values
     assert not np.array_equal(values[0][0], values[1][0])
+
+
+@pytest.mark.slow
+def test_sbc_replicates_run_the_compilation_of_the_fitted_structure(bayes_ss_intercept):
+    """Every replicate (simulated response, its own data-scaled priors) runs the code
+    compiled for the session's fit of the same formula: no compilation at all."""
+    import multilevel as ml
+
+    before = cache.compilations()
+    res = ml.sbc("Reaction ~ Days + (1 | Subject)", "sleepstudy", n=3, seed=4, draws=40, tune=40,
+                 chains=1, thin=1, progress=False)
+    assert res.n == 3 and not res.failures
+    assert res.n_compilations == 0 == cache.compilations() - before

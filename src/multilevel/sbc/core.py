@@ -45,6 +45,7 @@ class ReplicateResult:
     ranks: dict
     max_rhat: float
     divergences: int
+    compilations: int = 0   # log-density compilations this replicate's fit made
 
 
 def run_replicate(job: SBCJob) -> ReplicateResult:
@@ -55,7 +56,7 @@ def run_replicate(job: SBCJob) -> ReplicateResult:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # SBC reports ranks, not per-fit checks
         fit = fit_model(job.formula, job.data, method="bayes", progress=False, check=False,
-                     **job.options)
+                        log_likelihood=False, **job.options)   # ranks need no log-likelihood
     draws = fit.summary_draws
     ranks = {}
     for name, truth in job.truth.items():
@@ -65,7 +66,8 @@ def run_replicate(job: SBCJob) -> ReplicateResult:
     stats = fit.idata.sample_stats
     divergences = int(np.asarray(stats["diverging"].values).sum()) if "diverging" in stats else 0
     max_rhat = float(fit.convergence.table.loc["max R-hat", "value"])
-    return ReplicateResult(index=job.index, ranks=ranks, max_rhat=max_rhat, divergences=divergences)
+    return ReplicateResult(index=job.index, ranks=ranks, max_rhat=max_rhat, divergences=divergences,
+                           compilations=int(fit.timings.get("compilations", 0)))
 
 
 def sbc(spec_or_formula, data=None, *, n: int = 100, seed: int = 0, family: str | None = None,
