@@ -48,12 +48,14 @@ def animals():
 SETTINGS = {"draws": 250, "tune": 250, "chains": 2, "thin": 5, "bins": 20}
 
 
-def run(out: Path, replicates: int, chunk: int) -> None:
+def run(out: Path, replicates: int, chunk: int, models=tuple(MODELS)) -> None:
     import multilevel as ml
 
     out.mkdir(parents=True, exist_ok=True)
     for k in range(replicates // chunk):
         for name, (formula, data, family) in MODELS.items():
+            if name not in models:
+                continue
             file = out / f"{name}-{k:03d}.pkl"
             if file.exists():
                 continue
@@ -120,9 +122,11 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=10)
     parser.add_argument("--out", type=Path, default=Path("/tmp/sbc"))
     parser.add_argument("--report", type=Path, default=None, help="only merge and print")
+    parser.add_argument("--model", choices=tuple(MODELS), action="append",
+                        help="only these models (default: all)")
     args = parser.parse_args()
     if args.report is None:
-        run(args.out, args.replicates, args.chunk)
+        run(args.out, args.replicates, args.chunk, tuple(args.model or MODELS))
     report(args.report or args.out)
 
 

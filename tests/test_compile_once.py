@@ -116,3 +116,28 @@ def test_sbc_replicates_run_the_compilation_of_the_fitted_structure(bayes_ss_int
                  chains=1, thin=1, progress=False)
     assert res.n == 3 and not res.failures
     assert res.n_compilations == 0 == cache.compilations() - before
+
+
+def test_sbc_refits_take_the_simulating_models_prior_parameters(sleepstudy):
+    """The default priors are scaled by the response: a replicate's own build would put
+    them where its simulated response lies. The simulating model's prior parameters
+    replace them, matched by variable (centring reorders the graph), and nothing else."""
+    from multilevel.bayes.datainputs import prior_values, with_prior_values
+
+    other = sleepstudy.copy()
+    other["Reaction"] = 3 * sleepstudy["Reaction"] + 7
+    original = lift_data(build_model(FORMULA, sleepstudy).pymc)
+    replicate = lift_data(build_model(FORMULA, other).pymc)
+    theirs, mine = prior_values(original), prior_values(replicate)
+    assert mine[("sigma", "HalfStudentTRV", 3)] == pytest.approx(3 * theirs[("sigma", "HalfStudentTRV", 3)])
+    fixed = with_prior_values(replicate, theirs)
+    flagged = np.zeros(len(fixed.values[0]), dtype=bool)
+    for _, start, stop, _ in fixed.priors:
+        flagged[start:stop] = True
+    np.testing.assert_array_equal(fixed.values[0][flagged], original.values[0][flagged])
+    np.testing.assert_array_equal(fixed.values[0][~flagged], replicate.values[0][~flagged])
+    # with them, nothing in the buffers depends on the response but the response itself
+    moved = ~np.isclose(fixed.values[0], original.values[0])
+    assert np.isin(fixed.values[0][moved], other["Reaction"].to_numpy()).all()
+    with pytest.raises(ValueError, match="do not match"):
+        with_prior_values(replicate, {("sigma", "HalfStudentTRV", 3): np.ones(1)})

@@ -45,6 +45,7 @@ compilations of this process (``fit.timings["compilations"]`` those of one fit).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import ctypes
 import functools
 import hashlib
@@ -61,7 +62,7 @@ from pathlib import Path
 
 import numpy as np
 
-from multilevel.bayes.datainputs import DATA_TAG, Lifted, lift_data, set_values
+from multilevel.bayes.datainputs import DATA_TAG, Lifted, lift_data, set_values, with_prior_values
 from multilevel.bayes.start import replay, replay_plan
 
 CACHE_FORMAT = 5  # 2: the replayable start (multilevel.bayes.start) is stored; 3: key + checksum
@@ -631,6 +632,27 @@ class _LiftFailed(Exception):
     """The data-as-inputs compilation fails where the model with its data does not."""
 
 
+_FIXED_PRIORS: contextvars.ContextVar = contextvars.ContextVar("multilevel_fixed_priors", default=None)
+
+
+@contextlib.contextmanager
+def fixed_priors(values: dict | None):
+    """Within this block, models run with the prior parameters ``values``
+    (:func:`multilevel.bayes.datainputs.prior_values` of another data set of the same
+    structure) instead of their own data-scaled ones.
+
+    SBC needs it: the default priors are scaled by the response, and a replicate refitted
+    with priors rescaled to its simulated response is not fitted under the prior that
+    simulated it. Yields a list that gets one entry per model it was applied to.
+    """
+    applied: list = []
+    token = _FIXED_PRIORS.set(None if values is None else (values, applied))
+    try:
+        yield applied
+    finally:
+        _FIXED_PRIORS.reset(token)
+
+
 def compile_nutpie(model, var_names=None, stats: dict | None = None, lift: bool = True):
     """A nutpie ``CompiledPyMCModel`` for ``model``, compiled at most once per structure.
 
@@ -669,6 +691,20 @@ def compile_nutpie(model, var_names=None, stats: dict | None = None, lift: bool 
     stats = {} if stats is None else stats
     stats["compiled"] = 0
     lifted = _lift(model, stats) if lift else None
+    fixed = _FIXED_PRIORS.get()
+    if fixed is not None:
+        if lifted is None:
+            from multilevel.errors import FitError
+
+            raise FitError("Fixed prior parameters (SBC) need the model with its data as inputs, "
+                           f"which this model could not be converted to ({stats.get('lift')}).")
+        try:
+            lifted = with_prior_values(lifted, fixed[0])
+        except ValueError as exc:
+            from multilevel.errors import FitError
+
+            raise FitError(f"Fixed prior parameters (SBC) do not fit this model: {exc}.") from None
+        fixed[1].append(1)
     target = model if lifted is None else lifted.model
     folder = cache_dir()
     try:
