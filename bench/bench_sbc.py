@@ -99,7 +99,8 @@ def report(out: Path) -> None:
             continue
         print(f"\n{name}: {MODELS[name][0]} ({MODELS[name][2]}), {result.n} replicates, "
               f"{len(result.failures)} failed, {seconds / 60:.1f} min wall "
-              f"({seconds / max(result.n, 1):.1f} s per replicate); replicates with R-hat > 1.01: "
+              f"({seconds / max(result.n, 1):.1f} s per replicate), {result.n_compilations} "
+              "compilation(s); replicates with R-hat > 1.01: "
               f"{int((result.max_rhat > 1.01).sum())}, with divergences: "
               f"{int((result.divergences > 0).sum())}")
         print(result.test().round(3).to_string())
