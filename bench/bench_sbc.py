@@ -48,12 +48,14 @@ def animals():
 SETTINGS = {"draws": 250, "tune": 250, "chains": 2, "thin": 5, "bins": 20}
 
 
-def run(out: Path, replicates: int, chunk: int) -> None:
+def run(out: Path, replicates: int, chunk: int, models=tuple(MODELS)) -> None:
     import multilevel as ml
 
     out.mkdir(parents=True, exist_ok=True)
     for k in range(replicates // chunk):
         for name, (formula, data, family) in MODELS.items():
+            if name not in models:
+                continue
             file = out / f"{name}-{k:03d}.pkl"
             if file.exists():
                 continue
@@ -85,7 +87,8 @@ def merge(out: Path, name: str):
     bins = max([b for b in range(2, min(20, n // 5) + 1) if (n_ranks + 1) % b == 0], default=2)
     merged = SBCResult(ranks=pd.concat(ranks), truth=pd.concat(truth), n_ranks=n_ranks,
                        bins=bins, max_rhat=pd.concat(rhat), divergences=pd.concat(div),
-                       failures=failures, formula=results[0].formula)
+                       failures=failures, formula=results[0].formula,
+                       n_compilations=sum(getattr(r, "n_compilations", 0) for r in results))
     return merged, sum(p["seconds"] for p in parts)
 
 
@@ -96,7 +99,8 @@ def report(out: Path) -> None:
             continue
         print(f"\n{name}: {MODELS[name][0]} ({MODELS[name][2]}), {result.n} replicates, "
               f"{len(result.failures)} failed, {seconds / 60:.1f} min wall "
-              f"({seconds / max(result.n, 1):.1f} s per replicate); replicates with R-hat > 1.01: "
+              f"({seconds / max(result.n, 1):.1f} s per replicate), {result.n_compilations} "
+              "compilation(s); replicates with R-hat > 1.01: "
               f"{int((result.max_rhat > 1.01).sum())}, with divergences: "
               f"{int((result.divergences > 0).sum())}")
         print(result.test().round(3).to_string())
@@ -119,9 +123,11 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=10)
     parser.add_argument("--out", type=Path, default=Path("/tmp/sbc"))
     parser.add_argument("--report", type=Path, default=None, help="only merge and print")
+    parser.add_argument("--model", choices=tuple(MODELS), action="append",
+                        help="only these models (default: all)")
     args = parser.parse_args()
     if args.report is None:
-        run(args.out, args.replicates, args.chunk)
+        run(args.out, args.replicates, args.chunk, tuple(args.model or MODELS))
     report(args.report or args.out)
 
 

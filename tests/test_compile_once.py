@@ -82,3 +82,62 @@ def test_leave_one_subject_out_compiles_once_and_reuse_gives_fresh_draws(
     fresh = run_job(job)
     assert (reused.compilations, fresh.compilations) == (0, 1)
     np.testing.assert_array_equal(reused.loglik, fresh.loglik)
+
+
+@pytest.mark.parametrize("preset", ["ridge", "lasso", "elastic_net"])
+def test_a_path_of_prior_scales_is_one_structure(preset):
+    """A grid mixing scales float32 represents exactly (3.0) and not (0.1) is one
+    compilation: the presets hand PyTensor float64 scales (a Python 3.0 would be a
+    float32 constant, another structure)."""
+    import multilevel as ml
+
+    make = {"ridge": ml.priors.ridge, "lasso": ml.priors.lasso,
+            "elastic_net": lambda s: ml.priors.elastic_net(s, 2 * s)}[preset]
+    data = ml.datasets.load("diabetes")
+    keys, values = set(), []
+    for scale in (0.1, 3.0, 0.5):
+        lifted = lift_data(build_model("target ~ bmi + bp + s5 + age", data, priors=make(scale)).pymc)
+        keys.add(cache.model_key(lifted.model))
+        values.append(lifted.values)
+    assert len(keys) == 1
+    assert all([v.dtype for v in vs] == [np.dtype("float64")] for vs in values)
+    # the scales differ between the grid points only in the buffers' values
+    assert not np.array_equal(values[0][0], values[1][0])
+
+
+@pytest.mark.slow
+def test_sbc_replicates_run_the_compilation_of_the_fitted_structure(bayes_ss_intercept):
+    """Every replicate (simulated response, its own data-scaled priors) runs the code
+    compiled for the session's fit of the same formula: no compilation at all."""
+    import multilevel as ml
+
+    before = cache.compilations()
+    res = ml.sbc("Reaction ~ Days + (1 | Subject)", "sleepstudy", n=3, seed=4, draws=40, tune=40,
+                 chains=1, thin=1, progress=False)
+    assert res.n == 3 and not res.failures
+    assert res.n_compilations == 0 == cache.compilations() - before
+
+
+def test_sbc_refits_take_the_simulating_models_prior_parameters(sleepstudy):
+    """The default priors are scaled by the response: a replicate's own build would put
+    them where its simulated response lies. The simulating model's prior parameters
+    replace them, matched by variable (centring reorders the graph), and nothing else."""
+    from multilevel.bayes.datainputs import prior_values, with_prior_values
+
+    other = sleepstudy.copy()
+    other["Reaction"] = 3 * sleepstudy["Reaction"] + 7
+    original = lift_data(build_model(FORMULA, sleepstudy).pymc)
+    replicate = lift_data(build_model(FORMULA, other).pymc)
+    theirs, mine = prior_values(original), prior_values(replicate)
+    assert mine[("sigma", "HalfStudentTRV", 3)] == pytest.approx(3 * theirs[("sigma", "HalfStudentTRV", 3)])
+    fixed = with_prior_values(replicate, theirs)
+    flagged = np.zeros(len(fixed.values[0]), dtype=bool)
+    for _, start, stop, _ in fixed.priors:
+        flagged[start:stop] = True
+    np.testing.assert_array_equal(fixed.values[0][flagged], original.values[0][flagged])
+    np.testing.assert_array_equal(fixed.values[0][~flagged], replicate.values[0][~flagged])
+    # with them, nothing in the buffers depends on the response but the response itself
+    moved = ~np.isclose(fixed.values[0], original.values[0])
+    assert np.isin(fixed.values[0][moved], other["Reaction"].to_numpy()).all()
+    with pytest.raises(ValueError, match="do not match"):
+        with_prior_values(replicate, {("sigma", "HalfStudentTRV", 3): np.ones(1)})

@@ -28,6 +28,7 @@ BAYES_OPTIONS = {
     "lkj_eta": (lambda v: _real(v) and v > 0, "a number > 0"),
     "check": (lambda v: _bool(v), "True or False"),
     "noncentered": (lambda v: _bool(v) or v == "auto", "True, False or 'auto'"),
+    "log_likelihood": (lambda v: _bool(v), "True or False"),
 }
 _ARGUMENTS = ("draws", "tune", "chains", "seed", "sampler", "progress", "na")
 FREQ_OPTIONS = {

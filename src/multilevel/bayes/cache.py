@@ -45,6 +45,7 @@ compilations of this process (``fit.timings["compilations"]`` those of one fit).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import ctypes
 import functools
 import hashlib
@@ -62,7 +63,7 @@ from pathlib import Path
 import numpy as np
 
 from multilevel.bayes import callbacks
-from multilevel.bayes.datainputs import DATA_TAG, Lifted, lift_data, set_values
+from multilevel.bayes.datainputs import DATA_TAG, Lifted, lift_data, set_values, with_prior_values
 from multilevel.bayes.start import replay, replay_plan
 
 CACHE_FORMAT = 6  # 2: the replayable start (multilevel.bayes.start) is stored; 3: key + checksum
@@ -149,14 +150,21 @@ def model_key(model, var_names=None) -> str:
     Raises :class:`Uncacheable` when some part has no stable digest (an object whose
     only description is its memory address).
     """
-    from numba.core.registry import cpu_target
-
     h = hashlib.sha256()
-    h.update(repr((CACHE_FORMAT, sorted(NUMBA_FLAGS.items()), sys.version_info[:3],
-                   [version(n) for n in _LIBS])).encode())
-    h.update(repr(cpu_target.target_context.codegen().magic_tuple()).encode())
+    h.update(_toolchain())
     _GraphDigest(h).model(model, var_names)
     return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _toolchain() -> bytes:
+    """The compiling libraries' versions and the CPU, once per process: reading package
+    metadata lists site-packages (0.1-0.3 s, paid by every K-fold refit before)."""
+    from numba.core.registry import cpu_target
+
+    return (repr((CACHE_FORMAT, sorted(NUMBA_FLAGS.items()), sys.version_info[:3],
+                  [version(n) for n in _LIBS])).encode()
+            + repr(cpu_target.target_context.codegen().magic_tuple()).encode())
 
 
 class _GraphDigest:
@@ -637,6 +645,27 @@ class _LiftFailed(Exception):
     """The data-as-inputs compilation fails where the model with its data does not."""
 
 
+_FIXED_PRIORS: contextvars.ContextVar = contextvars.ContextVar("multilevel_fixed_priors", default=None)
+
+
+@contextlib.contextmanager
+def fixed_priors(values: dict | None):
+    """Within this block, models run with the prior parameters ``values``
+    (:func:`multilevel.bayes.datainputs.prior_values` of another data set of the same
+    structure) instead of their own data-scaled ones.
+
+    SBC needs it: the default priors are scaled by the response, and a replicate refitted
+    with priors rescaled to its simulated response is not fitted under the prior that
+    simulated it. Yields a list that gets one entry per model it was applied to.
+    """
+    applied: list = []
+    token = _FIXED_PRIORS.set(None if values is None else (values, applied))
+    try:
+        yield applied
+    finally:
+        _FIXED_PRIORS.reset(token)
+
+
 def compile_nutpie(model, var_names=None, stats: dict | None = None, lift: bool = True):
     """A nutpie ``CompiledPyMCModel`` for ``model``, compiled at most once per structure.
 
@@ -675,6 +704,20 @@ def compile_nutpie(model, var_names=None, stats: dict | None = None, lift: bool 
     stats = {} if stats is None else stats
     stats["compiled"] = 0
     lifted = _lift(model, stats) if lift else None
+    fixed = _FIXED_PRIORS.get()
+    if fixed is not None:
+        if lifted is None:
+            from multilevel.errors import FitError
+
+            raise FitError("Fixed prior parameters (SBC) need the model with its data as inputs, "
+                           f"which this model could not be converted to ({stats.get('lift')}).")
+        try:
+            lifted = with_prior_values(lifted, fixed[0])
+        except ValueError as exc:
+            from multilevel.errors import FitError
+
+            raise FitError(f"Fixed prior parameters (SBC) do not fit this model: {exc}.") from None
+        fixed[1].append(1)
     target = model if lifted is None else lifted.model
     folder = cache_dir()
     try:

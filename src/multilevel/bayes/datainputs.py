@@ -51,6 +51,7 @@ class Lifted:
     model: object
     buffers: list
     values: list
+    priors: list = None   # (buffer, start, stop, label) of the free variables' prior parameters
 
     def digest(self) -> str:
         """SHA-256 of the data values (what tells two data sets of one structure apart)."""
@@ -98,7 +99,8 @@ def lift_data(model) -> Lifted | None:
     by_dtype: dict[str, list] = {}
     for var in chosen:
         by_dtype.setdefault(str(var.dtype), []).append(var)
-    buffers, values, replacements = [], [], []
+    params = _prior_parameters(fgraph)
+    buffers, values, replacements, priors = [], [], [], []
     for dtype in sorted(by_dtype):
         parts = [np.asarray(var.data, dtype=dtype).ravel() for var in by_dtype[dtype]]
         value = np.ascontiguousarray(np.concatenate(parts))
@@ -109,13 +111,81 @@ def lift_data(model) -> Lifted | None:
             piece = (buffer[start] if var.ndim == 0
                      else buffer[start:start + part.size].reshape(var.type.shape))
             replacements.append((var, var.type.filter_variable(piece)))
+            if var in params:
+                priors.append((len(buffers), start, start + part.size, params[var]))
             start += part.size
         buffers.append(buffer)
         values.append(value)
     fgraph.replace_all(replacements, import_missing=True)
     lifted = model_from_fgraph(fgraph, mutate_fgraph=True)
     _same_order(lifted, model)
-    return Lifted(model=lifted, buffers=buffers, values=values)
+    return Lifted(model=lifted, buffers=buffers, values=values, priors=priors)
+
+
+def _prior_parameters(fgraph) -> set:
+    """Constants that are parameters of the free variables' priors (inputs of a random
+    variable other than the likelihood's, e.g. a data-scaled Normal(ȳ, 2.5·sd(y)))."""
+    from pymc.distributions.distribution import SymbolicRandomVariable
+    from pymc.model.fgraph import ModelObservedRV
+    from pytensor.tensor.random.op import RandomVariable
+    from pytensor.tensor.variable import TensorConstant
+
+    observed = {node.inputs[0].owner for node in fgraph.apply_nodes
+                if isinstance(node.op, ModelObservedRV)}
+    out: dict = {}
+    for node in fgraph.toposort():
+        if node in observed:
+            continue
+        if isinstance(node.op, RandomVariable):   # (rng, size, *parameters)
+            found = [(i, v) for i, v in enumerate(node.inputs) if i >= 2 and isinstance(v, TensorConstant)]
+        elif isinstance(node.op, SymbolicRandomVariable):   # e.g. HalfStudentT(ν, s)
+            found = [(i, v) for i, v in enumerate(node.inputs)
+                     if isinstance(v, TensorConstant) and np.dtype(v.dtype).kind == "f"]
+        else:
+            continue
+        owner = _free_variable_name(node, fgraph)
+        for i, var in found:   # labelled by variable, not by graph order (centring reorders)
+            out.setdefault(var, (owner, type(node.op).__name__, i))
+    return out
+
+
+def _free_variable_name(node, fgraph) -> str | None:
+    """The name of the free variable a prior's random variable builds (through
+    distributions nested in others, e.g. an LKJ block's ``sd_dist``)."""
+    from pymc.model.fgraph import ModelFreeRV
+
+    todo, seen = list(node.outputs), set()
+    while todo:
+        var = todo.pop(0)
+        for client, _ in fgraph.clients.get(var, ()):
+            if isinstance(client.op, ModelFreeRV):
+                return client.outputs[0].name
+            if client not in seen:
+                seen.add(client)
+                todo.extend(client.outputs)
+    return None
+
+
+def prior_values(lifted: Lifted) -> dict:
+    """The prior parameters' values by label (free variable, distribution, input)."""
+    return {label: lifted.values[b][start:stop].copy() for b, start, stop, label in lifted.priors}
+
+
+def with_prior_values(lifted: Lifted, values: dict) -> Lifted:
+    """``lifted`` with its prior parameters replaced by ``values`` (:func:`prior_values` of
+    a model of the same formula on other data), e.g. the priors that generated SBC's data.
+
+    Raises ValueError when the two models' prior parameters do not correspond.
+    """
+    mine = {label: stop - start for _, start, stop, label in lifted.priors}
+    theirs = {label: len(value) for label, value in values.items()}
+    if mine != theirs:
+        raise ValueError(f"the prior parameters {sorted(theirs)} do not match this model's {sorted(mine)}")
+    new = [value.copy() for value in lifted.values]
+    for b, start, stop, label in lifted.priors:
+        new[b][start:stop] = values[label]
+    set_values(lifted, new)
+    return Lifted(model=lifted.model, buffers=lifted.buffers, values=new, priors=lifted.priors)
 
 
 def _constant_value(var):

@@ -23,7 +23,8 @@ def fit_bayes(formula: str | list[str], data: pd.DataFrame, family: str = "gauss
               sampler: str = "auto", progress: bool = True, na: str = "drop",
               target_accept: float | None = None, lkj_eta: float = 1.0, check: bool = True,
               noncentered: bool | str = "auto", weights: str | None = None,
-              link: str | None = None, data2: dict | None = None) -> BayesFit:
+              link: str | None = None, data2: dict | None = None,
+              log_likelihood: bool = True) -> BayesFit:
     """Fit a Bayesian multilevel model (see :func:`multilevel.fit` for the arguments).
 
     Parameters
@@ -42,6 +43,10 @@ def fit_bayes(formula: str | list[str], data: pd.DataFrame, family: str = "gauss
         (the default) centres a term whose levels the data pin down.
     weights, link, data2
         See :func:`build_model`.
+    log_likelihood : bool
+        Store the pointwise log-likelihood of the fitted rows (``idata.log_likelihood``,
+        what LOO and WAIC read). Refits that only score held-out rows (K-fold, reloo)
+        pass ``False`` and skip it.
     """
     if target_accept is None:
         target_accept = default_target_accept(priors)
@@ -69,7 +74,7 @@ def fit_bayes(formula: str | list[str], data: pd.DataFrame, family: str = "gauss
             pass   # NUTS as chosen above
     # PyMC compiles a log-likelihood function per fit; the common families need none (and
     # the marginal sampler only takes models of those families)
-    numpy_loglik = loglik.supports(built)
+    numpy_loglik = log_likelihood and loglik.supports(built)
     built_at = time.perf_counter()
     with warnings.catch_warnings():
         # PyMC/nutpie chatter (e.g. FutureWarnings of their own dependencies) is not the user's.
@@ -85,7 +90,7 @@ def fit_bayes(formula: str | list[str], data: pd.DataFrame, family: str = "gauss
             idata = sample_marginal(built, settings, stats=compile_stats, collapsed=collapsed)
         else:
             idata = run(built.bambi, settings, progress=progress, stats=compile_stats,
-                        log_likelihood=not numpy_loglik)
+                        log_likelihood=log_likelihood and not numpy_loglik)
     done = time.perf_counter()
     timings = {"build": built_at - start, "sample": done - built_at}
     if "cache" in compile_stats:  # nutpie: "hit" = compiled model loaded from the disk cache

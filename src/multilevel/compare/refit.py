@@ -74,7 +74,9 @@ def run_job(job: FitJob) -> JobResult:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         try:
-            refit = fit_model(job.formula, job.train, method="bayes", progress=False, **job.options)
+            # the training rows' log-likelihood is not what a refit is for: skipped
+            refit = fit_model(job.formula, job.train, method="bayes", progress=False,
+                              log_likelihood=False, **job.options)
         except MultilevelError as exc:
             raise ComparisonError(
                 f"The refit for {job.label} (without {len(job.test_index)} row(s)) failed: {exc}"

@@ -23,6 +23,13 @@ from multilevel.priors.base import CoefficientPrior
 LEARNED_DF = 3  # Student-t df of the half-t hyperprior on learned scales
 
 
+def _f64(value):
+    """A prior parameter as ``np.float64``: PyTensor stores a Python float that float32
+    represents exactly (3.0, 0.5) as a float32 constant and others (0.1) as float64, so a
+    grid mixing both kinds would be two model structures (two compilations)."""
+    return np.float64(value)
+
+
 def _positive(value, name):
     # a string ("2") or a bool is not a number here, and inf/NaN are no scale
     if value is not None and (isinstance(value, (str, bytes, bool, np.bool_)) or not np.isscalar(value)
@@ -48,7 +55,7 @@ class Ridge(CoefficientPrior):
         import pymc as pm
 
         if self.scale is not None:
-            return pm.Normal("ridge_coef", 0.0, self.scale, shape=p)
+            return pm.Normal("ridge_coef", 0.0, _f64(self.scale), shape=p)
         tau = pm.HalfStudentT("ridge_tau", nu=LEARNED_DF, sigma=y_scale)
         z = pm.Normal("ridge_z", 0.0, 1.0, shape=p)
         return z * tau
@@ -81,7 +88,7 @@ class Lasso(CoefficientPrior):
         import pymc as pm
 
         if self.scale is not None:
-            return pm.Laplace("lasso_coef", 0.0, self.scale, shape=p)
+            return pm.Laplace("lasso_coef", 0.0, _f64(self.scale), shape=p)
         b = pm.HalfStudentT("lasso_scale", nu=LEARNED_DF, sigma=y_scale)
         # Laplace(0, b) as a normal scale mixture, non-centred: b·sqrt(2E)·z, E ~ Exp(1)
         e = pm.Exponential("lasso_mix", 1.0, shape=p)
@@ -119,7 +126,8 @@ class ElasticNet(CoefficientPrior):
         # The normalising constant does not depend on γ, so a potential on a flat base is exact.
         gamma = pm.Flat("elastic_net_coef", shape=p)
         pm.Potential("elastic_net_penalty",
-                     -self.l1 * pm.math.sum(pm.math.abs(gamma)) - 0.5 * self.l2 * pm.math.sum(gamma ** 2))
+                     -_f64(self.l1) * pm.math.sum(pm.math.abs(gamma))
+                     - 0.5 * _f64(self.l2) * pm.math.sum(gamma ** 2))
         return gamma
 
     def penalty(self, sigma, n):
@@ -186,8 +194,8 @@ class RegularizedHorseshoe(Horseshoe):
     def _shrink(self, lam, tau, y_scale):
         import pymc as pm
 
-        s = self.slab_scale if self.slab_scale is not None else 2.0 * y_scale
-        c2 = pm.InverseGamma(f"{self.name}_c2", self.slab_df / 2, self.slab_df * s ** 2 / 2)
+        s = _f64(self.slab_scale if self.slab_scale is not None else 2.0 * y_scale)
+        c2 = pm.InverseGamma(f"{self.name}_c2", _f64(self.slab_df / 2), self.slab_df * s ** 2 / 2)
         return pm.math.sqrt(c2 * lam ** 2 / (c2 + tau ** 2 * lam ** 2))
 
 

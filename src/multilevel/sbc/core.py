@@ -31,6 +31,9 @@ class SBCJob:
     options: dict = field(repr=False)
     thin: int = 1
     n_ranks: int = 0
+    # the prior parameters of the model the truth was drawn from (its data-scaled defaults
+    # would otherwise be rescaled to each simulated response: multilevel.bayes.cache.fixed_priors)
+    prior_values: dict | None = field(default=None, repr=False)
 
     @property
     def label(self) -> str:
@@ -45,17 +48,25 @@ class ReplicateResult:
     ranks: dict
     max_rhat: float
     divergences: int
+    compilations: int = 0   # log-density compilations this replicate's fit made
 
 
 def run_replicate(job: SBCJob) -> ReplicateResult:
     """Fit one replicate and rank its true parameter values among the posterior draws."""
+    from multilevel.bayes.cache import fixed_priors
     from multilevel.engines import fit as fit_model
     from multilevel.errors import ConvergenceWarning
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), fixed_priors(job.prior_values) as applied:
         warnings.simplefilter("ignore", ConvergenceWarning)  # SBC reports ranks, not per-fit checks
         fit = fit_model(job.formula, job.data, method="bayes", progress=False, check=False,
-                     **job.options)
+                        log_likelihood=False, **job.options)   # ranks need no log-likelihood
+    if job.prior_values is not None and not applied:
+        raise DataError(
+            f"SBC {job.label}: the refit ran with sampler {fit.sampler!r}, which cannot take the "
+            "prior parameters of the simulating model (its data-scaled default priors would be "
+            "rescaled to each simulated response). Use sampler='nutpie'."
+        )
     draws = fit.summary_draws
     ranks = {}
     for name, truth in job.truth.items():
@@ -65,7 +76,8 @@ def run_replicate(job: SBCJob) -> ReplicateResult:
     stats = fit.idata.sample_stats
     divergences = int(np.asarray(stats["diverging"].values).sum()) if "diverging" in stats else 0
     max_rhat = float(fit.convergence.table.loc["max R-hat", "value"])
-    return ReplicateResult(index=job.index, ranks=ranks, max_rhat=max_rhat, divergences=divergences)
+    return ReplicateResult(index=job.index, ranks=ranks, max_rhat=max_rhat, divergences=divergences,
+                           compilations=int(fit.timings.get("compilations", 0)))
 
 
 def sbc(spec_or_formula, data=None, *, n: int = 100, seed: int = 0, family: str | None = None,
@@ -133,14 +145,15 @@ def sbc(spec_or_formula, data=None, *, n: int = 100, seed: int = 0, family: str 
             f"{kept} posterior draws after thinning are too few for {bins} bins; raise draws or "
             "chains, or lower thin or bins."
         )
-    truth, simulated, data_frame, response = _prior_draws(formula, frame_data, fit_options, n, seed)
+    truth, simulated, data_frame, response, priors = _prior_draws(formula, frame_data, fit_options,
+                                                                  n, seed)
     jobs = []
     for i in range(n):
         replicate = data_frame.copy()
         replicate[response] = simulated[i]
         jobs.append(SBCJob(index=i, formula=formula, data=replicate, truth=truth.iloc[i].to_dict(),
                            options={**fit_options, "seed": int(seed) + 1 + i}, thin=thin,
-                           n_ranks=n_ranks))
+                           n_ranks=n_ranks, prior_values=priors))
     outcomes = run_jobs(jobs, run_replicate, client=client, errors="return", progress=progress,
                         label="SBC replicates")
     return SBCResult.from_outcomes(outcomes, truth, n_ranks=n_ranks, bins=bins, formula=formula,
@@ -216,4 +229,8 @@ def _prior_draws(formula, data, options, n, seed):
     simulated = np.asarray(prior["prior_predictive"][response].values).reshape(n, -1)
     if simulated.shape[1] != len(frame):
         raise DataError(f"The simulated response has {simulated.shape[1]} values for {len(frame)} rows.")
-    return truth, simulated, frame, response
+    from multilevel.bayes.datainputs import lift_data, prior_values
+
+    lifted = lift_data(built.pymc)
+    priors = None if lifted is None else prior_values(lifted)
+    return truth, simulated, frame, response, priors

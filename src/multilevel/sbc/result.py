@@ -27,6 +27,9 @@ class SBCResult:
         Per replicate, to spot replicates whose fit did not converge.
     failures : list of JobFailure
         Replicates whose fit raised (with their inputs); they are left out of ``ranks``.
+    n_compilations : int
+        Log-density compilations the replicates made (one per model structure: the
+        replicates share it, :mod:`multilevel.bayes.cache`; 0 when it was compiled before).
     """
 
     ranks: pd.DataFrame
@@ -38,6 +41,7 @@ class SBCResult:
     failures: list = field(default_factory=list)
     formula: str = ""
     seed: int | None = None
+    n_compilations: int = 0
 
     @classmethod
     def from_outcomes(cls, outcomes, truth, *, n_ranks, bins, formula, seed) -> SBCResult:
@@ -51,7 +55,8 @@ class SBCResult:
                    max_rhat=pd.Series([o.max_rhat for o in done], index=index, name="max_rhat"),
                    divergences=pd.Series([o.divergences for o in done], index=index,
                                          name="divergences"),
-                   failures=failures, formula=formula, seed=seed)
+                   failures=failures, formula=formula, seed=seed,
+                   n_compilations=sum(o.compilations for o in done))
 
     @property
     def n(self) -> int:
