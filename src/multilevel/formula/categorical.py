@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from multilevel.errors import DataError
+from multilevel.formula.families import whole_number_codes
 
 
 def categorical_response(column: pd.Series, name: str) -> tuple[np.ndarray, tuple]:
@@ -35,17 +36,10 @@ def categorical_response(column: pd.Series, name: str) -> tuple[np.ndarray, tupl
         levels = tuple(sorted(pd.unique(values)))
         codes = pd.Categorical(values, categories=list(levels)).codes.astype(np.int64)
     else:
-        values = column.to_numpy(dtype=float)
-        if not np.all(np.isfinite(values)) or np.any(values != np.round(values)):
-            shown = ", ".join(f"{v:g}" for v in np.unique(values[values != np.round(values)])[:3])
-            raise DataError(
-                f"Response column {name!r} has non-integer values ({shown}); family 'categorical' "
-                "needs categories: strings, a pandas Categorical, or whole numbers used as labels. "
-                "For a continuous response choose another family (e.g. 'gaussian')."
-            )
-        numbers = np.unique(values)
-        levels = tuple(int(v) for v in numbers)
-        codes = np.searchsorted(numbers, values).astype(np.int64)
+        codes, levels = whole_number_codes(column, lambda shown: DataError(
+            f"Response column {name!r} has non-integer values ({shown}); family 'categorical' "
+            "needs categories: strings, a pandas Categorical, or whole numbers used as labels. "
+            "For a continuous response choose another family (e.g. 'gaussian')."))
     counts = np.bincount(codes, minlength=len(levels))
     if np.any(counts == 0):
         empty = [str(levels[i]) for i in np.flatnonzero(counts == 0)]

@@ -154,16 +154,11 @@ def ordinal_response(column: pd.Series, family: str, name: str) -> tuple[np.ndar
         levels = tuple(column.cat.categories)
         codes = column.cat.codes.to_numpy()
     elif pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-        values = column.to_numpy(dtype=float)
-        if not np.all(np.isfinite(values)) or np.any(values != np.round(values)):
-            raise DataError(
+        codes, levels = whole_number_codes(
+            column, lambda shown: DataError(
                 f"Response column {name!r} has non-integer values; family {family!r} reads numbers "
                 "as ordered categories (ratings 1, 2, 3, ...): use whole numbers or an ordered "
-                "pandas Categorical."
-            )
-        numbers = np.unique(values)
-        levels = tuple(int(v) for v in numbers)
-        codes = np.searchsorted(numbers, values)
+                "pandas Categorical."))
     else:
         raise DataError(
             f"Response column {name!r} has type {column.dtype}; family {family!r} needs ordered "
@@ -185,3 +180,16 @@ def ordinal_response(column: pd.Series, family: str, name: str) -> tuple[np.ndar
             "least 3 (for two, use family='bernoulli')."
         )
     return codes.astype(float), levels
+
+
+def whole_number_codes(column: pd.Series, error) -> tuple[np.ndarray, tuple[int, ...]]:
+    """A numeric response read as category labels: codes in numeric order and the levels.
+
+    ``error(shown)`` builds the exception for non-integer values (``shown``: a few of them).
+    """
+    values = column.to_numpy(dtype=float)
+    if not np.all(np.isfinite(values)) or np.any(values != np.round(values)):
+        shown = ", ".join(f"{v:g}" for v in np.unique(values[values != np.round(values)])[:3])
+        raise error(shown)
+    numbers = np.unique(values)
+    return np.searchsorted(numbers, values).astype(np.int64), tuple(int(v) for v in numbers)
