@@ -118,6 +118,29 @@ def test_sbc_replicates_run_the_compilation_of_the_fitted_structure(bayes_ss_int
     assert res.n_compilations == 0 == cache.compilations() - before
 
 
+def test_sbc_replicates_keep_the_simulating_models_parameterisation(sleepstudy):
+    """``noncentered="auto"`` decides from the response; a replicate whose simulated
+    response says otherwise would be another structure (cbpp's SBC compiled twice). Under
+    the simulating model's choice every replicate builds the same structure."""
+    from multilevel.bayes.model import fixed_parameterization, parameterization
+
+    formula = "Reaction ~ Days + (1 | Subject)"
+    weak = sleepstudy.assign(Reaction=np.random.default_rng(3).normal(300, 50, len(sleepstudy)))
+    original, replicate = build_model(formula, sleepstudy), build_model(formula, weak)
+    assert parameterization(original) == (frozenset({"1|Subject"}), True)
+    assert parameterization(replicate) == (frozenset(), False)
+
+    def key(built):
+        return cache.model_key(lift_data(built.pymc).model)
+
+    assert key(original) != key(replicate)
+    with fixed_parameterization(parameterization(original)):
+        fixed = build_model(formula, weak)
+        explicit = build_model(formula, weak, noncentered=True)   # an explicit choice wins
+    assert parameterization(fixed) == parameterization(original) and key(fixed) == key(original)
+    assert parameterization(explicit) == (None, False)
+
+
 def test_sbc_refits_take_the_simulating_models_prior_parameters(sleepstudy):
     """The default priors are scaled by the response: a replicate's own build would put
     them where its simulated response lies. The simulating model's prior parameters

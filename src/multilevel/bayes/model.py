@@ -7,6 +7,8 @@ translated formula and priors → our PyMC backend (correlated blocks, presets).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -200,8 +202,12 @@ def build_model(formula: str | list[str], data: pd.DataFrame, family: str = "gau
         from multilevel.bayes.categorical import check_supported
 
         check_supported(parsed, design, block_list, preset, formulas.aux)
-    centred = _centred(noncentered, design, block_list, frame.family, link)
-    link_scale_known = noncentered == "auto" and _moment_form(design, frame.family, link)
+    fixed = _FIXED_GEOMETRY.get() if noncentered == "auto" else None
+    if fixed is None:
+        centred = _centred(noncentered, design, block_list, frame.family, link)
+        link_scale_known = noncentered == "auto" and _moment_form(design, frame.family, link)
+    else:   # another data set's choice (SBC): one structure, one compilation
+        centred, link_scale_known = (None if fixed[0] is None else set(fixed[0])), fixed[1]
     parts = dist.build_parts(model, designs)
     per_term, aux_priors = dist.split_priors(per_term, parts)
     modelled = {p.param for p in parts}
@@ -254,6 +260,35 @@ def _check_distributional(formulas, parsed, frame) -> None:
 
 
 CENTRED_MIN_PER_LEVEL = 20
+
+_FIXED_GEOMETRY: contextvars.ContextVar = contextvars.ContextVar("multilevel_fixed_geometry",
+                                                                 default=None)
+
+
+def parameterization(built: BuiltModel) -> tuple:
+    """What ``noncentered="auto"`` chose for ``built``: (centred Bambi terms or ``None``,
+    low-rank mass matrix), for :func:`fixed_parameterization`."""
+    backend = built.bambi.backend
+    centred = getattr(backend, "centred", None)
+    return (None if centred is None else frozenset(centred),
+            bool(getattr(backend, "low_rank_mass_matrix", False)))
+
+
+@contextlib.contextmanager
+def fixed_parameterization(choice: tuple | None):
+    """Within this block, ``noncentered="auto"`` builds the terms centred and the mass
+    matrix that ``choice`` (:func:`parameterization` of a model of the same formula) says,
+    instead of deciding from each data set.
+
+    The choice is about the sampler's geometry, never the posterior. SBC needs it: its
+    replicates' simulated responses would each decide anew, and two parameterisations
+    are two structures, two compilations (cbpp: 19 of 30 replicates centred).
+    """
+    token = _FIXED_GEOMETRY.set(choice)
+    try:
+        yield
+    finally:
+        _FIXED_GEOMETRY.reset(token)
 
 
 def _noncentered(option) -> bool:

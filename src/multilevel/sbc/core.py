@@ -34,6 +34,9 @@ class SBCJob:
     # the prior parameters of the model the truth was drawn from (its data-scaled defaults
     # would otherwise be rescaled to each simulated response: multilevel.bayes.cache.fixed_priors)
     prior_values: dict | None = field(default=None, repr=False)
+    # the simulating model's centred terms and mass matrix (multilevel.bayes.model.parameterization):
+    # a replicate deciding from its own simulated response could be another structure
+    geometry: tuple | None = field(default=None, repr=False)
 
     @property
     def label(self) -> str:
@@ -54,10 +57,12 @@ class ReplicateResult:
 def run_replicate(job: SBCJob) -> ReplicateResult:
     """Fit one replicate and rank its true parameter values among the posterior draws."""
     from multilevel.bayes.cache import fixed_priors
+    from multilevel.bayes.model import fixed_parameterization
     from multilevel.engines import fit as fit_model
     from multilevel.errors import ConvergenceWarning
 
-    with warnings.catch_warnings(), fixed_priors(job.prior_values) as applied:
+    with warnings.catch_warnings(), fixed_priors(job.prior_values) as applied, \
+            fixed_parameterization(job.geometry):
         warnings.simplefilter("ignore", ConvergenceWarning)  # SBC reports ranks, not per-fit checks
         fit = fit_model(job.formula, job.data, method="bayes", progress=False, check=False,
                         log_likelihood=False, **job.options)   # ranks need no log-likelihood
@@ -145,15 +150,15 @@ def sbc(spec_or_formula, data=None, *, n: int = 100, seed: int = 0, family: str 
             f"{kept} posterior draws after thinning are too few for {bins} bins; raise draws or "
             "chains, or lower thin or bins."
         )
-    truth, simulated, data_frame, response, priors = _prior_draws(formula, frame_data, fit_options,
-                                                                  n, seed)
+    truth, simulated, data_frame, response, priors, geometry = _prior_draws(
+        formula, frame_data, fit_options, n, seed)
     jobs = []
     for i in range(n):
         replicate = data_frame.copy()
         replicate[response] = simulated[i]
         jobs.append(SBCJob(index=i, formula=formula, data=replicate, truth=truth.iloc[i].to_dict(),
                            options={**fit_options, "seed": int(seed) + 1 + i}, thin=thin,
-                           n_ranks=n_ranks, prior_values=priors))
+                           n_ranks=n_ranks, prior_values=priors, geometry=geometry))
     outcomes = run_jobs(jobs, run_replicate, client=client, errors="return", progress=progress,
                         label="SBC replicates")
     return SBCResult.from_outcomes(outcomes, truth, n_ranks=n_ranks, bins=bins, formula=formula,
@@ -202,10 +207,11 @@ def _check_counts(n, thin, bins):
 
 
 def _prior_draws(formula, data, options, n, seed):
-    """True parameters (DataFrame n × parameters, lme4 names) and simulated responses."""
+    """True parameters (DataFrame n × parameters, lme4 names), simulated responses, the
+    prior parameters and the parameterisation of the model they were drawn from."""
     import xarray as xr
 
-    from multilevel.bayes.model import build_model
+    from multilevel.bayes.model import build_model, parameterization
     from multilevel.bayes.result import BayesFit
     from multilevel.bayes.sampling import SamplingSettings
 
@@ -233,4 +239,4 @@ def _prior_draws(formula, data, options, n, seed):
 
     lifted = lift_data(built.pymc)
     priors = None if lifted is None else prior_values(lifted)
-    return truth, simulated, frame, response, priors
+    return truth, simulated, frame, response, priors, parameterization(built)
