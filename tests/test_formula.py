@@ -172,6 +172,40 @@ def test_design_matches_lme4_layout(dataset, formula, family, xcols, terms, thet
     assert first_cols[0] == 0
 
 
+# R's terms() order: main effects first, then interactions, written order within an order;
+# expected columns from lme4 1.1-31, names(fixef(lmer(formula, mtcars)))
+TERM_ORDER_CASES = [
+    ("mpg ~ wt*hp + qsec + (1|cyl)", ["(Intercept)", "wt", "hp", "qsec", "wt:hp"]),
+    ("mpg ~ wt:hp + am + wt + (1|cyl)", ["(Intercept)", "am", "wt", "wt:hp"]),
+    ("mpg ~ (wt + hp + qsec)^2 - wt:qsec + am + (1|cyl)",
+     ["(Intercept)", "wt", "hp", "qsec", "am", "wt:hp", "hp:qsec"]),
+    ("mpg ~ wt + hp + (1|cyl)", ["(Intercept)", "wt", "hp"]),           # already in order
+]
+
+
+@pytest.mark.parametrize("formula, xcols", TERM_ORDER_CASES)
+def test_fixed_columns_in_lme4s_term_order(formula, xcols):
+    """Positional contrasts (lmerTest's contest) and lme4's choice of an aliased column
+    depend on it; Bambi gets the same order, so its coefficients line up with the design."""
+    from multilevel.bayes.model import build_model
+
+    parsed = parse_formula(formula)
+    data = ml.datasets.load("mtcars")
+    assert build_design(parsed, model_frame(parsed, data, "gaussian")).x_names == xcols
+    bambi = build_model(formula, data).bambi
+    component = bambi.conditional_parameters[bambi.family.likelihood.parent]
+    assert list(component.common_terms) == xcols[1:]
+
+
+def test_term_order_keeps_what_formulae_cannot_read_back():
+    from multilevel.formula.term_order import r_term_order
+
+    assert r_term_order("x*z + f") == "1 + x + z + f + x:z"
+    assert r_term_order("0 + a:b + c") == "0 + c + a:b"
+    assert r_term_order("`my x`:z + w") == "`my x`:z + w"    # backticks do not round-trip
+    assert r_term_order("x + (") == "x + ("                  # formulae's error comes later
+
+
 def test_z_is_level_major_with_term_columns_inside():
     parsed = parse_formula("Reaction ~ Days + (Days | Subject)")
     data = ml.datasets.load("sleepstudy")

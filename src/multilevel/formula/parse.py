@@ -23,11 +23,16 @@ from dataclasses import dataclass, field, replace
 from multilevel.errors import FormulaError
 from multilevel.formula.known import quote_cov_names, split_gr
 from multilevel.formula.names import formula_tokens, strip_backticks
-from multilevel.formula.smooths import SmoothSpec, parse_smooth
 from multilevel.formula.offset import check_no_offset_in_bar, split_offset
+from multilevel.formula.smooths import SmoothSpec, parse_smooth
 from multilevel.formula.structures import (
-    RESIDUAL_START, STRUCTURE_START, Structure, parse_residual_call, parse_structure,
+    RESIDUAL_START,
+    STRUCTURE_START,
+    Structure,
+    parse_residual_call,
+    parse_structure,
 )
+from multilevel.formula.term_order import r_term_order
 
 # Transforms a formula may call. Everything else that looks like a call is refused.
 ALLOWED_FUNCTIONS = frozenset(
@@ -232,6 +237,7 @@ def parse_formula(text: str) -> ParsedFormula:
     elif fixed.startswith("-"):
         fixed = "1 " + fixed
     _check_expanded_size(fixed, bars)
+    fixed = r_term_order(fixed)   # lme4's column order: main effects, then interactions
     _check_response_not_a_term(response, fixed_terms, bars)
     return ParsedFormula(text=text, response=response, fixed=fixed, bars=tuple(bars),
                          residuals=residuals, offsets=tuple(offsets), smooths=tuple(smooths))

@@ -1,0 +1,58 @@
+"""R's order of the fixed-effect terms: main effects first, then two-way interactions, ...
+
+R's ``terms()`` sorts the expanded terms of a formula by their order (the number of
+variables they multiply), keeping the written order within one order, so lme4's
+``fixef(lmer(y ~ x*z + f + (1|g)))`` lists ``x, z, f, x:z``. formulae keeps the
+expanded terms in the written order (``x, z, x:z, f``). The order is more than
+cosmetics: contrasts and hypotheses written as coefficient vectors (lmerTest's
+``contest(m, L)``) are positional, and which of two aliased columns is dropped
+depends on the column order. :func:`r_term_order` rewrites the fixed part so that
+formulae, and Bambi, which gets the same text, build the columns in R's order.
+"""
+
+from __future__ import annotations
+
+
+def r_term_order(fixed: str) -> str:
+    """``fixed`` with its expanded terms in R's order, or ``fixed`` itself when that is
+    already R's order or formulae cannot read it back unchanged.
+
+    Examples
+    --------
+    >>> r_term_order("x*z + f")
+    '1 + x + z + f + x:z'
+    >>> r_term_order("0 + a:b + c")
+    '0 + c + a:b'
+    >>> r_term_order("x + I(x ** 2)")
+    'x + I(x ** 2)'
+    """
+    terms = _expanded_terms(fixed)
+    if terms is None:
+        return fixed   # formulae's own error, with the model's context, comes later
+    intercept, named = terms
+    ordered = sorted(named, key=lambda term: term[1])   # stable: the written order within an order
+    if ordered == named:
+        return fixed
+    text = " + ".join(["1" if intercept else "0", *(name for name, _ in ordered)])
+    # the rewrite must read back as the same terms (a name formulae spells differently
+    # from its input, e.g. a backticked column, would not): else keep what was written
+    return text if _expanded_terms(text) == (intercept, ordered) else fixed
+
+
+def _expanded_terms(fixed: str):
+    """(has an intercept, [(term name, order)]) as formulae expands ``fixed``; ``None``
+    when formulae cannot parse it."""
+    import formulae
+
+    try:
+        model = formulae.model_description(fixed)
+    except Exception:  # noqa: BLE001 - formulae raises several unrelated types
+        return None
+    intercept, named = False, []
+    for term in model.common_terms:
+        components = getattr(term, "components", None)
+        if components is None:   # formulae's Intercept
+            intercept = True
+            continue
+        named.append((term.name, len(components)))
+    return intercept, named
