@@ -197,6 +197,27 @@ def test_fixed_columns_in_lme4s_term_order(formula, xcols):
     assert list(component.common_terms) == xcols[1:]
 
 
+@pytest.mark.parametrize("formula, where", [
+    ("y ~ (a+b+c+d+e+f+g+h+i+j+k+l+m+n+o+p+q+r+s+t)^20 + (1|g)", "fixed part"),   # 2^20 - 1
+    ("y ~ x + ((a+b+c+d+e+f+g+h+i+j+k+l+m+n+o)^15 | g)", "term"),
+    ("y ~ a*b*c*d*e*f*g*h*i*j*k*l*m*n", "fixed part"),                          # 2^14 - 1
+])
+def test_formulas_that_expand_to_millions_of_terms_are_refused_before_expanding(formula, where):
+    """A few dozen characters, within the operator limit, but R's (and formulae's) expansion
+    would run for minutes: refused from the text, naming the part."""
+    with pytest.raises(FormulaError, match=rf"The {where} .* expands to [\d,]+ terms"):
+        parse_formula(formula)
+
+
+def test_expanded_term_counts():
+    from multilevel.formula.expansion import expanded_terms
+
+    cases = {"x*z + f": 4, "(a + b + c)**2 - a:b": 6, "a/b + c": 3, "(a+b)*(c+d)": 8,
+             "poly(x, 2) * g + h": 4, "0 + x": 1, "-1 + x": 1, "a:b:c": 1,
+             "(a+b+c+d+e+f+g+h+i+j)**10": 1023}
+    assert {f: expanded_terms(f) for f in cases} == cases
+
+
 def test_term_order_keeps_what_formulae_cannot_read_back():
     from multilevel.formula.term_order import r_term_order
 

@@ -21,6 +21,7 @@ import tokenize
 from dataclasses import dataclass, field, replace
 
 from multilevel.errors import FormulaError
+from multilevel.formula.expansion import MAX_TERMS, expanded_terms
 from multilevel.formula.known import quote_cov_names, split_gr
 from multilevel.formula.names import formula_tokens, strip_backticks
 from multilevel.formula.offset import check_no_offset_in_bar, split_offset
@@ -263,6 +264,16 @@ def _check_expanded_size(fixed: str, bars: list[Bar]) -> None:
             f"After expanding '||' and '/', the formula has {operators} operators; formulas may "
             f"have at most {MAX_OPERATORS} (about as many terms). Use fewer terms."
         )
+    # few operators can still expand to millions of terms: (a + ... + t)^20 has 2^20 - 1
+    for part, where in [(fixed, "fixed part"), *((b.expr, f"term ({b.expr} | {b.group})") for b in bars)]:
+        count = expanded_terms(part)
+        if count > MAX_TERMS:
+            shown = f"more than {MAX_TERMS:,}" if count >= 10 ** 12 else f"{count:,}"
+            raise FormulaError(
+                f"The {where} {part.replace('**', '^')!r} expands to {shown} terms (R's expansion of *, ^ and /); "
+                f"formulas may have at most {MAX_TERMS:,}. Lower the power (e.g. (a + b + c)^2 "
+                "for the two-way interactions) or list the interactions you need."
+            )
 
 
 def _parse_residuals(term: str, body: str, previous: Residuals | None) -> Residuals:
