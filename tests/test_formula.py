@@ -209,6 +209,19 @@ def test_formulas_that_expand_to_millions_of_terms_are_refused_before_expanding(
         parse_formula(formula)
 
 
+@pytest.mark.parametrize("formula, message", [
+    ("Reaction ~ poly(Days, 100000) + (1|Subject)", r"less than the number of distinct values of 'Days' \(10\)"),
+    ("Reaction ~ poly(Days, degree = 10) + (1|Subject)", r"'Days' \(10\)"),
+    ("Reaction ~ poly(log(Days + 1), 500) + (1|Subject)", r"at most the model's 180 rows"),
+    ("Reaction ~ poly(Days, 0) + (1|Subject)", "at least 1"),
+])
+def test_poly_degree_refused_as_r_does_before_building_the_basis(formula, message):
+    """formulae built poly(Days, 100000)'s columns for 20 s, then failed on their NaNs."""
+    with pytest.raises(FormulaError, match=message):
+        ml.fit(formula, "sleepstudy", method="reml")
+    assert len(ml.fit("Reaction ~ poly(Days, 9) + (1|Subject)", "sleepstudy", method="reml").fixef) == 10
+
+
 def test_expanded_term_counts():
     from multilevel.formula.expansion import expanded_terms
 

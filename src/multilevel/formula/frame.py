@@ -21,17 +21,40 @@ import numpy as np
 import pandas as pd
 
 from multilevel.errors import DataError, DataWarning, FamilyError, FormulaError, warn
+from multilevel.formula.bases import check_poly_degrees
 from multilevel.formula.families import (
-    CATEGORICAL_FAMILIES, ORDINAL_FAMILIES, TRIALS_FAMILIES, UNSUPPORTED, category_scores,
-    check_family_response, ordinal_response,
+    CATEGORICAL_FAMILIES,
+    ORDINAL_FAMILIES,
+    TRIALS_FAMILIES,
+    UNSUPPORTED,
+    category_scores,
+    check_family_response,
+    ordinal_response,
 )
 from multilevel.formula.namespace import safe_environment
-from multilevel.formula.parse import ParsedFormula, call_arguments, check_names, column_names
-from multilevel.formula.weights import binomial_proportions, check_weights_column, weight_values
-from multilevel.formula.transforms import SCALE_ROWS, SCALE_TRANSFORMS, ScaleRows, design_matrices
+from multilevel.formula.parse import (
+    ParsedFormula,
+    call_arguments,
+    check_names,
+    column_names,
+)
+from multilevel.formula.transforms import (
+    SCALE_ROWS,
+    SCALE_TRANSFORMS,
+    ScaleRows,
+    design_matrices,
+)
 from multilevel.formula.validate import (
-    check_finite, check_reserved, check_unique_columns, check_unique_labels,
+    check_finite,
+    check_reserved,
+    check_unique_columns,
+    check_unique_labels,
     check_value_columns,
+)
+from multilevel.formula.weights import (
+    binomial_proportions,
+    check_weights_column,
+    weight_values,
 )
 
 FAMILIES = ("gaussian", "bernoulli", "binomial", "poisson", "t", "negativebinomial", "gamma",
@@ -146,6 +169,7 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     frame = frame.copy()
     frame.attrs.pop(SCALE_ROWS, None)  # left by an earlier model frame of these rows
     _check_groups(parsed, frame, family)
+    check_poly_degrees(parsed.text, frame)
     time = parsed.residuals.time if parsed.residuals is not None else None
     if time in frame.columns and pd.api.types.is_numeric_dtype(frame[time]):
         check_finite(frame[time].to_numpy(dtype=float), [time], "the residual structure's time")

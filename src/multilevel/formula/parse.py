@@ -586,17 +586,28 @@ def call_arguments(parsed: ParsedFormula, functions) -> list[str]:
     >>> call_arguments(parse_formula("y ~ scale(log(x), scale=FALSE) + (scale(z) | g)"), {"scale"})
     ['log(x)', 'z']
     """
-    text = parsed.text  # one line: parse_formula joins whitespace
+    return [args[0] for _, args in calls(parsed.text, functions) if args]
+
+
+def calls(text: str, functions) -> list[tuple[str, list[str]]]:
+    """(call text, [argument texts]) of every call to one of ``functions`` in ``text``.
+
+    >>> calls("y ~ poly(x, 3) + log(z) + (poly(w, degree=2) | g)", {"poly"})
+    [('poly(x, 3)', ['x', '3']), ('poly(w, degree=2)', ['w', 'degree=2'])]
+    """
     toks = _tokens(text)
     out = []
     for i, tok in enumerate(toks[:-1]):
         if tok.type != tokenize.NAME or tok.string not in functions or toks[i + 1].string != "(":
             continue
-        depth, start = 0, toks[i + 1].end[1]
+        depth, start, args = 0, toks[i + 1].end[1], []
         for t in toks[i + 1:]:
-            depth += t.string in ("(", "{")
-            depth -= t.string in (")", "}")
+            depth += t.string in ("(", "[", "{")
+            depth -= t.string in (")", "]", "}")
             if depth == 0 or (depth == 1 and t.string == ","):
-                out.append(text[start:t.start[1]].strip())
+                args.append(text[start:t.start[1]].strip())
+                start = t.end[1]
+            if depth == 0:
+                out.append((text[tok.start[1]:t.end[1]], args))
                 break
     return out
