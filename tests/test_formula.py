@@ -222,6 +222,25 @@ def test_poly_degree_refused_as_r_does_before_building_the_basis(formula, messag
     assert len(ml.fit("Reaction ~ poly(Days, 9) + (1|Subject)", "sleepstudy", method="reml").fixef) == 10
 
 
+def test_integer_columns_compute_as_doubles_like_r():
+    """numpy's int64 arithmetic wraps around silently: I(pop^2) with pop near 4e10 gave a
+    wrong coefficient and no message. R computes with doubles; so do both engines now,
+    for the fit and for new data."""
+    from multilevel.bayes.model import build_model
+
+    data = ml.datasets.load("sleepstudy").copy()
+    data["pop"] = (data["Days"].astype("int64") + 1) * 4_000_000_000
+    as_double = data.assign(pop=data["pop"].astype(float))
+    formula = "Reaction ~ I(pop^2) + (1 | Subject)"
+    fit, reference = (ml.fit(formula, d, method="reml") for d in (data, as_double))
+    np.testing.assert_allclose(fit.fixef.to_numpy(), reference.fixef.to_numpy(), rtol=1e-9)
+    np.testing.assert_allclose(fit.predict(data.head(5)).to_numpy(),
+                               reference.predict(as_double.head(5)).to_numpy(), rtol=1e-9)
+    built = build_model(formula, data)   # Bambi gets the same numbers as the design
+    bambi = built.bambi.conditional_parameters[built.bambi.family.likelihood.parent]
+    np.testing.assert_array_equal(np.asarray(bambi.design.common.design_matrix), built.design.X)
+
+
 def test_expanded_term_counts():
     from multilevel.formula.expansion import expanded_terms
 

@@ -16,16 +16,29 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from multilevel.bayes.translate import (
-    BAMBI_FAMILIES, BAMBI_LINKS, FAMILY_AUXILIARY, Block, bambi_formula, blocks, translate_priors,
+    BAMBI_FAMILIES,
+    BAMBI_LINKS,
+    FAMILY_AUXILIARY,
+    Block,
+    bambi_formula,
+    blocks,
+    translate_priors,
 )
 from multilevel.errors import FamilyError, FormulaError, PriorError
-from multilevel.formula import Design, build_design, check_family, model_frame, parse_formula
+from multilevel.formula import (
+    Design,
+    build_design,
+    check_family,
+    model_frame,
+    parse_formula,
+)
 from multilevel.formula.distributional import frame_formula, split_formulas
 from multilevel.formula.families import CATEGORICAL_FAMILIES, ORDINAL_FAMILIES
-from multilevel.formula.frame import labelled_groups
-from multilevel.formula.namespace import SAFE_FUNCTIONS
-from multilevel.formula.transforms import r_transforms
+from multilevel.formula.frame import SUCCESSES, TRIALS, labelled_groups
 from multilevel.formula.links import check_link
+from multilevel.formula.namespace import SAFE_FUNCTIONS
+from multilevel.formula.parse import column_names
+from multilevel.formula.transforms import integers_as_doubles, r_transforms
 
 
 @dataclass
@@ -145,9 +158,8 @@ def build_model(formula: str | list[str], data: pd.DataFrame, family: str = "gau
     """
     import bambi as bmb
 
-    from multilevel.bayes.backend import MultilevelPyMCModel
-
     from multilevel.bayes import distributional as dist
+    from multilevel.bayes.backend import MultilevelPyMCModel
 
     formulas = split_formulas(formula, check_family(family))
     parsed = parse_formula(formulas.main)
@@ -190,9 +202,7 @@ def build_model(formula: str | list[str], data: pd.DataFrame, family: str = "gau
     with warnings.catch_warnings(), r_transforms():
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=UserWarning, module="bambi")
-        model = bmb.Model(main_formula,
-                          _numpy_columns(_categorical_strings(labelled_groups(parsed, frame.data)
-                                                              .assign(**smooth_data))),
+        model = bmb.Model(main_formula, _bambi_data(parsed, formulas, frame, smooth_data),
                           family=BAMBI_FAMILIES[frame.family],
                           link=link or BAMBI_LINKS.get(frame.family), extra_namespace=dict(SAFE_FUNCTIONS),
                           noncentered=_noncentered(noncentered))
@@ -366,6 +376,18 @@ def _to_bambi(prior, term: str):
         f"The prior for {term!r} must be ml.priors.Prior(...), bambi.Prior(...) or a number "
         f"(a constant); got {type(prior).__name__}."
     )
+
+
+def _bambi_data(parsed, formulas, frame, smooth_data: dict) -> pd.DataFrame:
+    """The model frame as Bambi gets it: grouping factors as our labels, strings as
+    categoricals, numpy columns, and integers used as numbers as doubles (R's arithmetic,
+    as the design's: :func:`multilevel.formula.transforms.integers_as_doubles`)."""
+    given = formulas.as_given()
+    text = " + ".join(given) if isinstance(given, list) else given
+    keep = {*column_names(parsed.response.text), SUCCESSES, TRIALS,
+            *(v for bar in parsed.bars for v in bar.group_vars)}
+    data = labelled_groups(parsed, frame.data).assign(**smooth_data)
+    return _numpy_columns(_categorical_strings(integers_as_doubles(data, text, keep=keep)))
 
 
 def _numpy_columns(data: pd.DataFrame) -> pd.DataFrame:

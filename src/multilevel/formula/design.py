@@ -24,13 +24,17 @@ import scipy.sparse as sp
 from multilevel.errors import DataError, FormulaError
 from multilevel.formula.frame import ModelFrame, group_codes, group_labels
 from multilevel.formula.names import r_label
-from multilevel.formula.offset_values import evaluate_offset
 from multilevel.formula.namespace import safe_environment
+from multilevel.formula.offset_values import evaluate_offset
 from multilevel.formula.parse import Bar, ParsedFormula
 from multilevel.formula.structures import check_term_columns
-from multilevel.formula.transforms import design_matrices
+from multilevel.formula.transforms import design_matrices, integers_as_doubles
 from multilevel.formula.validate import (
-    check_counts, check_finite, check_residual_df, check_response, check_scale,
+    check_counts,
+    check_finite,
+    check_residual_df,
+    check_response,
+    check_scale,
 )
 
 
@@ -126,7 +130,8 @@ class DesignSpec:
     def fixed_X(self, newdata: pd.DataFrame) -> np.ndarray:
         """Fixed-effects matrix for new rows, same columns as the fit."""
         try:
-            X = np.asarray(self.fixed_matrix.evaluate_new_data(newdata).design_matrix, dtype=float)
+            X = np.asarray(self.fixed_matrix.evaluate_new_data(
+                integers_as_doubles(newdata, self.parsed.fixed)).design_matrix, dtype=float)
         except KeyError as exc:
             raise DataError(f"newdata lacks column {exc.args[0]!r} used by the fixed effects.") from None
         except ValueError as exc:
@@ -278,7 +283,8 @@ def build_design(parsed: ParsedFormula, frame: ModelFrame, drop_rank_deficient: 
 def term_matrix(term: ReTerm, newdata: pd.DataFrame) -> np.ndarray:
     """A term's model matrix for new rows."""
     try:
-        X = np.asarray(term.expr_matrix.evaluate_new_data(newdata).design_matrix, dtype=float)
+        X = np.asarray(term.expr_matrix.evaluate_new_data(
+            integers_as_doubles(newdata, term.bar.expr)).design_matrix, dtype=float)
     except KeyError as exc:
         raise DataError(f"newdata lacks column {exc.args[0]!r} used by {term.bar.source!r}.") from None
     return X[:, None] if X.ndim == 1 else X

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 
 import numpy as np
+import pandas as pd
 
 from multilevel.errors import DataError, FormulaError
 
@@ -246,12 +247,37 @@ def r_transforms():
         table.update(saved)
 
 
-def design_matrices(*args, **kwargs):
-    """``formulae.design_matrices`` with R's scale (see :func:`r_transforms`)."""
+def design_matrices(formula, data, *args, **kwargs):
+    """``formulae.design_matrices`` with R's scale (see :func:`r_transforms`) and R's
+    double arithmetic (see :func:`integers_as_doubles`)."""
     import formulae
 
     with r_transforms():
-        return formulae.design_matrices(*args, **kwargs)
+        return formulae.design_matrices(formula, integers_as_doubles(data, formula), *args, **kwargs)
+
+
+def integers_as_doubles(data, text: str, keep=()):
+    """``data`` with the integer columns that ``text`` uses as numbers as float64.
+
+    R computes with doubles: ``I(pop^2)`` of an integer column is a double, and R's
+    integer ``*`` overflows to ``NA`` with a warning. numpy's int64 arithmetic wraps
+    around silently, so ``I(pop**2)`` with ``pop`` near 4e10 gave formulae (and so
+    Bambi) wrapped numbers and a fit with a wrong coefficient and no message. Columns
+    inside ``C()`` (categories; their labels stay whole numbers) and those in ``keep``
+    (responses, grouping factors) are left as they are; other data are not copied.
+    """
+    if not isinstance(data, pd.DataFrame):
+        return data
+    from multilevel.formula.parse import calls, column_names
+
+    named = set(column_names(text))
+    categorical = {c for _, args in calls(text, {"C"}) for c in column_names(args[0] if args else "")}
+    cast = [c for c in data.columns if c in named and c not in categorical and c not in keep
+            and pd.api.types.is_integer_dtype(data[c].dtype)
+            and not isinstance(data[c].dtype, pd.CategoricalDtype)]
+    if not cast:
+        return data
+    return data.assign(**{c: data[c].to_numpy(dtype=np.float64) for c in cast})
 
 
 FORMULA_TRANSFORMS: dict[str, object] = {"rbf": RadialBasis, "sigmoid": SigmoidBasis, **SCALE_TRANSFORMS}
