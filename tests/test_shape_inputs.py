@@ -102,3 +102,15 @@ def test_unequal_random_folds_compile_once(bayes_ss_intercept, fresh_cache):
     assert res.n_compilations == 1 == cache.compilations() - before
     assert len(list((fresh_cache / "nutpie").glob("*.pkl"))) == 1
     assert np.isfinite(res.elpd.elpd)
+
+
+def test_a_row_count_left_in_a_static_shape_keeps_the_rows_fixed():
+    """The hurdle families assert the row count in a shape the rebuild does not reach:
+    those models keep fixed rows (one compilation per size, as before), never a graph
+    that would fail on another size."""
+    import multilevel as ml
+
+    data = ml.datasets.load("grouseticks")
+    model = build_model("TICKS ~ YEAR + (1 | BROOD)", data, family="hurdle_poisson").pymc
+    lifted = lift_data(model, rows=True)
+    assert lifted.row_dims == () and lifted.buffers[0].type.shape == lifted.values[0].shape

@@ -148,7 +148,9 @@ def lift_data(model, rows: bool = False) -> Lifted | None:
         fgraph.replace_all(replacements, import_missing=True)
         row_dims: tuple = ()
     else:
-        fgraph, row_dims = _rebuild(fgraph, model, dict(replacements), n)
+        fgraph, row_dims = _rebuild(fgraph, model, dict(replacements), n, row_length)
+        if fgraph is None:
+            return lift_data(model, rows=False)
     lifted = model_from_fgraph(fgraph, mutate_fgraph=True)
     _same_order(lifted, model)
     return Lifted(model=lifted, buffers=buffers, values=values, priors=priors, row_dims=row_dims)
@@ -178,12 +180,15 @@ def _symbolic_rows(buffers: list, layouts: list):
     return None
 
 
-def _rebuild(fgraph, model, replacements: dict, n):
+def _rebuild(fgraph, model, replacements: dict, n, row_length: int):
     """The model graph with the data pieces of symbolic length, rebuilt so that the
     static shapes downstream follow (``rebuild_strict=False``); the observations' dim
-    lengths (``__obs__``) are ``n`` too. Returns the new graph and the row dims."""
+    lengths (``__obs__``) and shapes asserted as the row count are ``n`` too. Returns the
+    new graph and the row dims, or ``(None, ())`` when a static shape still holds the row
+    count (the caller lifts with fixed rows)."""
     from pytensor.graph.fg import FunctionGraph
     from pytensor.graph.replace import clone_replace
+    from pytensor.tensor.variable import TensorConstant
 
     row_dims = []
     for rv in model.observed_RVs:
@@ -194,8 +199,15 @@ def _rebuild(fgraph, model, replacements: dict, n):
         length = fgraph._dim_lengths.get(dim)
         if length is not None and length in fgraph.variables:
             replacements[length] = n.astype(length.dtype) if length.ndim == 0 else length
+    for node in fgraph.apply_nodes:   # a shape asserted as the row count (hurdle families)
+        if type(node.op).__name__ in ("SpecifyShape", "Alloc"):
+            for var in node.inputs[1:]:
+                if isinstance(var, TensorConstant) and var.ndim == 0 and var.data == row_length:
+                    replacements[var] = n.astype(var.dtype)
     outputs = clone_replace(fgraph.outputs, replace=replacements, rebuild_strict=False)
     new = FunctionGraph(outputs=outputs, clone=False)
+    if any(row_length in (getattr(var.type, "shape", None) or ()) for var in new.variables):
+        return None, ()   # the row count is still in a static shape: rows stay fixed
     new._coords = fgraph._coords
     new._dim_lengths = fgraph._dim_lengths
     return new, tuple(row_dims)
