@@ -81,9 +81,11 @@ def main() -> None:
         n_logp = n_grad = 0
         for x in points:
             (a, ga), (b, gb) = calls["fixed"](x), calls["symbolic"](x)
-            n_logp, n_grad = n_logp + (a != b), n_grad + (not np.array_equal(ga, gb))
-            worst_logp = max(worst_logp, abs(a - b) / abs(a))
-            worst_grad = max(worst_grad, float(np.max(np.abs(ga - gb)) / np.max(np.abs(ga))))
+            n_logp += not np.array_equal(a, b, equal_nan=True)
+            n_grad += not np.array_equal(ga, gb, equal_nan=True)
+            if np.isfinite(a) and np.isfinite(ga).all():
+                worst_logp = max(worst_logp, abs(a - b) / abs(a))
+                worst_grad = max(worst_grad, float(np.max(np.abs(ga - gb)) / np.max(np.abs(ga))))
         blocks = {"fixed": [], "symbolic": []}
         reps = 2000
         for _ in range(7):

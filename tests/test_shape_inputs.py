@@ -81,29 +81,6 @@ def test_ordinary_fits_keep_fixed_rows(sleepstudy):
     assert cache._lift(model, {}, _stored(model)).row_dims == ()
 
 
-@pytest.fixture
-def fresh_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MULTILEVEL_CACHE_DIR", str(tmp_path))
-    monkeypatch.delenv("MULTILEVEL_CACHE", raising=False)
-    monkeypatch.setattr(cache, "_MEMORY", {})
-    return tmp_path
-
-
-@pytest.mark.slow
-def test_unequal_random_folds_compile_once(bayes_ss_intercept, fresh_cache):
-    import multilevel as ml
-
-    sizes = np.bincount(make_folds(180, k=7, seed=0))[1:]
-    assert set(180 - sizes) == {154, 155}
-    before = cache.compilations()
-    res = ml.compare.loo(bayes_ss_intercept, high_k="kfold", k_folds=7,
-                         refit={"draws": 50, "tune": 50, "chains": 1})
-    assert res.method == "kfold(7)" and res.n_refits == 7
-    assert res.n_compilations == 1 == cache.compilations() - before
-    assert len(list((fresh_cache / "nutpie").glob("*.pkl"))) == 1
-    assert np.isfinite(res.elpd.elpd)
-
-
 def test_a_row_count_left_in_a_static_shape_keeps_the_rows_fixed():
     """The hurdle families assert the row count in a shape the rebuild does not reach:
     those models keep fixed rows (one compilation per size, as before), never a graph
