@@ -164,3 +164,33 @@ def test_sbc_refits_take_the_simulating_models_prior_parameters(sleepstudy):
     assert np.isin(fixed.values[0][moved], other["Reaction"].to_numpy()).all()
     with pytest.raises(ValueError, match="do not match"):
         with_prior_values(replicate, {("sigma", "HalfStudentTRV", 3): np.ones(1)})
+
+
+@pytest.mark.slow
+def test_unequal_random_folds_compile_once(bayes_ss_intercept, fresh_cache, monkeypatch):
+    """K-fold folds of unequal size are one structure with the row count an input
+    (tests/test_shape_inputs.py checks the graph), so one compilation."""
+    import multilevel as ml
+    from multilevel.compare.refit import make_folds, make_jobs, run_job
+
+    refit = {"draws": 50, "tune": 50, "chains": 1}
+    folds = make_folds(180, k=7, seed=0)
+    assert set(180 - np.bincount(folds)[1:]) == {154, 155}
+    before = cache.compilations()
+    res = ml.compare.loo(bayes_ss_intercept, high_k="kfold", k_folds=7, refit=refit)
+    assert res.method == "kfold(7)" and res.n_refits == 7
+    assert res.n_compilations == 1 == cache.compilations() - before
+    assert len(list((fresh_cache / "nutpie").glob("*.pkl"))) == 1
+    assert np.isfinite(res.elpd.elpd)
+
+    # a training set of either size run by the one compilation, and compiled afresh: the
+    # same draws (the held-out log-likelihood draws are a function of them)
+    jobs = make_jobs(bayes_ss_intercept, [np.flatnonzero(folds == f) for f in (1, 7)],
+                     ["fold 1", "fold 7"], refit)
+    assert len({len(job.train) for job in jobs}) == 2
+    reused = [run_job(job) for job in jobs]
+    monkeypatch.setenv("MULTILEVEL_CACHE", "0")
+    monkeypatch.setattr(cache, "_MEMORY", {})
+    fresh = run_job(jobs[1])
+    assert [r.compilations for r in reused] == [0, 0] and fresh.compilations == 1
+    np.testing.assert_array_equal(reused[1].loglik, fresh.loglik)

@@ -144,15 +144,17 @@ def clear() -> int:
 
 
 # ----------------------------------------------------------------------------- key
-def model_key(model, var_names=None) -> str:
+def model_key(model, var_names=None, row_dims: tuple = ()) -> str:
     """A hex digest of everything that determines the compiled code of ``model``.
 
-    Raises :class:`Uncacheable` when some part has no stable digest (an object whose
-    only description is its memory address).
+    ``row_dims``: dims whose length is an input of the graph (a model lifted with
+    symbolic rows, :attr:`multilevel.bayes.datainputs.Lifted.row_dims`); their lengths
+    are left out of the key. Raises :class:`Uncacheable` when some part has no stable
+    digest (an object whose only description is its memory address).
     """
     h = hashlib.sha256()
     h.update(_toolchain())
-    _GraphDigest(h).model(model, var_names)
+    _GraphDigest(h).model(model, var_names, tuple(row_dims))
     return h.hexdigest()
 
 
@@ -179,7 +181,7 @@ class _GraphDigest:
             self.h.update(part if isinstance(part, bytes) else str(part).encode())
             self.h.update(b"\x00")
 
-    def model(self, model, var_names) -> None:
+    def model(self, model, var_names, row_dims: tuple = ()) -> None:
         groups = {
             "free": model.free_RVs, "observed": model.observed_RVs,
             "deterministic": model.deterministics, "potential": model.potentials,
@@ -197,7 +199,10 @@ class _GraphDigest:
             self.put("initval")
             self.value(model.rvs_to_initial_values.get(rv))
         for name, labels in model.coords.items():   # labels are not compiled: only sizes
-            self.put("coord", name, None if labels is None else len(labels))
+            size = None if labels is None else len(labels)
+            self.put("coord", name, "rows" if name in row_dims else size)   # rows: read at run time
+        if row_dims:
+            self.put("row_dims", repr(row_dims))
         self.put("check_bounds", model.check_bounds, "var_names", repr(sorted(var_names or [])))
 
     def graph(self, outputs) -> None:
@@ -607,12 +612,51 @@ def _load(body: bytes, key: str) -> _Compiled | None:
     return compiled
 
 
-def _lift(model, stats: dict) -> Lifted | None:
+def _lift(model, stats: dict, var_names=None) -> Lifted | None:
+    rows = _SYMBOLIC_ROWS.get() and not _stores_rows(model, var_names)
     try:
-        return lift_data(model)
+        lifted = lift_data(model, rows=rows)
     except Exception as exc:  # a model PyMC cannot convert is compiled with its data, as before
         stats["lift"] = f"{type(exc).__name__}: {exc}"
         return None
+    if lifted is not None and lifted.row_dims:
+        stats["rows"] = "symbolic"
+    return lifted
+
+
+_SYMBOLIC_ROWS: contextvars.ContextVar = contextvars.ContextVar("multilevel_symbolic_rows",
+                                                                default=False)
+
+
+@contextlib.contextmanager
+def symbolic_rows(on: bool = True):
+    """Within this block, models are compiled with their row count as an input
+    (:func:`multilevel.bayes.datainputs.lift_data` with ``rows=True``): training sets of
+    one formula with different numbers of rows (K-fold folds of unequal size, grouped
+    folds, reloo) share one compilation. Ordinary fits keep the fixed-row code (and its
+    cache entries): refits ask for this (:func:`multilevel.compare.refit.run_job`).
+
+    Examples
+    --------
+    >>> from multilevel.bayes import cache
+    >>> with cache.symbolic_rows():
+    ...     cache._SYMBOLIC_ROWS.get()
+    True
+    """
+    token = _SYMBOLIC_ROWS.set(bool(on))
+    try:
+        yield
+    finally:
+        _SYMBOLIC_ROWS.reset(token)
+
+
+def _stores_rows(model, var_names) -> bool:
+    """Whether the trace stores a variable along the rows (e.g. ``mu`` when it is not
+    left out): its length would be compiled into the expansion callback."""
+    stored = var_names if var_names is not None else [v.name for v in model.unobserved_value_vars]
+    observed = {(model.named_vars_to_dims.get(rv.name) or (None,))[0] for rv in model.observed_RVs}
+    return any((model.named_vars_to_dims.get(name) or (None,))[0] in observed - {None}
+               for name in stored)
 
 
 @contextlib.contextmanager
@@ -703,7 +747,7 @@ def compile_nutpie(model, var_names=None, stats: dict | None = None, lift: bool 
     """
     stats = {} if stats is None else stats
     stats["compiled"] = 0
-    lifted = _lift(model, stats) if lift else None
+    lifted = _lift(model, stats, var_names) if lift else None
     fixed = _FIXED_PRIORS.get()
     if fixed is not None:
         if lifted is None:
@@ -721,7 +765,8 @@ def compile_nutpie(model, var_names=None, stats: dict | None = None, lift: bool 
     target = model if lifted is None else lifted.model
     folder = cache_dir()
     try:
-        key = model_key(target, var_names) if folder is not None else None
+        key = (model_key(target, var_names, () if lifted is None else lifted.row_dims)
+               if folder is not None else None)
     except Uncacheable as exc:
         key, stats["reason"] = None, str(exc)
     stats["key"] = key

@@ -25,6 +25,7 @@ sleepstudy's model several times slower.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 
@@ -52,6 +53,7 @@ class Lifted:
     buffers: list
     values: list
     priors: list = None   # (buffer, start, stop, label) of the free variables' prior parameters
+    row_dims: tuple = ()  # dims whose length (the row count) is an input, not in the structure
 
     def digest(self) -> str:
         """SHA-256 of the data values (what tells two data sets of one structure apart)."""
@@ -62,11 +64,19 @@ class Lifted:
         return h.hexdigest()
 
 
-def lift_data(model) -> Lifted | None:
+def lift_data(model, rows: bool = False) -> Lifted | None:
     """``model`` with its data as inputs, or ``None`` when it has no data to lift.
 
     The original model is left unchanged. Raises whatever PyMC's graph conversion
     raises for models it cannot convert (the caller compiles those as they are).
+
+    With ``rows=True`` the row count is an input too (:attr:`Lifted.row_dims` names the
+    dims made symbolic): the pieces as long as the data (response, design matrices,
+    group indices) are ``buffer[a:b].reshape((n, ...))`` with ``n`` computed from the
+    buffer's run-time length, the observations' dim length is that ``n``, and the graph is
+    rebuilt so that no static shape downstream holds the row count. Training sets of
+    different sizes then have one structure (K-fold folds of unequal size compile
+    once). Falls back to fixed rows when the observed variables disagree on a length.
 
     Examples
     --------
@@ -77,6 +87,8 @@ def lift_data(model) -> Lifted | None:
     >>> lifted = lift_data(built.pymc)
     >>> [v.dtype.name for v in lifted.values]
     ['float64', 'int64']
+    >>> lift_data(built.pymc, rows=True).row_dims
+    ('__obs__',)
     """
     import pytensor
     from pymc.model.fgraph import fgraph_from_model, model_from_fgraph
@@ -99,27 +111,106 @@ def lift_data(model) -> Lifted | None:
     by_dtype: dict[str, list] = {}
     for var in chosen:
         by_dtype.setdefault(str(var.dtype), []).append(var)
+    row_length = next(iter(n_rows)) if rows and len(n_rows) == 1 else None
     params = _prior_parameters(fgraph)
+    layout = {dtype: _layout(by_dtype[dtype], row_length) for dtype in sorted(by_dtype)}
     buffers, values, replacements, priors = [], [], [], []
     for dtype in sorted(by_dtype):
         parts = [np.asarray(var.data, dtype=dtype).ravel() for var in by_dtype[dtype]]
         value = np.ascontiguousarray(np.concatenate(parts))
-        buffer = pytensor.shared(value, name=f"data_{dtype}", shape=value.shape, borrow=True)
+        shape = (None,) if row_length is not None else value.shape
+        buffer = pytensor.shared(value, name=f"data_{dtype}", shape=shape, borrow=True)
         setattr(buffer.tag, DATA_TAG, True)
-        start = 0
-        for var, part in zip(by_dtype[dtype], parts):
-            piece = (buffer[start] if var.ndim == 0
-                     else buffer[start:start + part.size].reshape(var.type.shape))
-            replacements.append((var, var.type.filter_variable(piece)))
-            if var in params:
-                priors.append((len(buffers), start, start + part.size, params[var]))
-            start += part.size
         buffers.append(buffer)
         values.append(value)
-    fgraph.replace_all(replacements, import_missing=True)
+    n = _symbolic_rows(buffers, [layout[d] for d in sorted(by_dtype)]) if row_length else None
+    if n is None:
+        row_length = None
+    for b, dtype in enumerate(sorted(by_dtype)):
+        start = 0
+        for var, (fixed, per_row), (at, at_per_row) in zip(
+                by_dtype[dtype], layout[dtype]["pieces"], layout[dtype]["offsets"]):
+            size = int(np.prod(var.type.shape, dtype=np.int64))
+            if row_length is None:
+                piece = (buffers[b][start] if var.ndim == 0
+                         else buffers[b][start:start + size].reshape(var.type.shape))
+                piece = var.type.filter_variable(piece)
+            else:   # offsets a + b·n and lengths as graphs of the symbolic row count n
+                begin = at + at_per_row * n if at_per_row else at
+                end = begin + (per_row * n if per_row else fixed)
+                piece = (buffers[b][begin] if var.ndim == 0 else buffers[b][begin:end].reshape(
+                    (n, *var.type.shape[1:]) if per_row else var.type.shape))
+            replacements.append((var, piece))
+            if var in params:
+                priors.append((b, start, start + size, params[var]))
+            start += size
+    if row_length is None:
+        fgraph.replace_all(replacements, import_missing=True)
+        row_dims: tuple = ()
+    else:
+        fgraph, row_dims = _rebuild(fgraph, model, dict(replacements), n, row_length)
+        if fgraph is None:
+            return lift_data(model, rows=False)
     lifted = model_from_fgraph(fgraph, mutate_fgraph=True)
     _same_order(lifted, model)
-    return Lifted(model=lifted, buffers=buffers, values=values, priors=priors)
+    return Lifted(model=lifted, buffers=buffers, values=values, priors=priors, row_dims=row_dims)
+
+
+def _layout(variables: list, row_length: int | None) -> dict:
+    """Each piece's (fixed size, size per row) and its offset ``(a, b)`` = ``a + b·n``."""
+    pieces, offsets, at = [], [], [0, 0]
+    for var in variables:
+        size = int(np.prod(var.type.shape, dtype=np.int64))
+        if row_length is not None and var.ndim >= 1 and var.type.shape[0] == row_length:
+            piece = (0, size // row_length)
+        else:
+            piece = (size, 0)
+        offsets.append(tuple(at))
+        pieces.append(piece)
+        at = [at[0] + piece[0], at[1] + piece[1]]
+    return {"pieces": pieces, "offsets": offsets, "total": tuple(at)}
+
+
+def _symbolic_rows(buffers: list, layouts: list):
+    """The row count as a graph of the first buffer holding rows: (length − fixed) // per row."""
+    for buffer, layout in zip(buffers, layouts):
+        fixed, per_row = layout["total"]
+        if per_row:
+            return (buffer.shape[0] - fixed) // per_row
+    return None
+
+
+def _rebuild(fgraph, model, replacements: dict, n, row_length: int):
+    """The model graph with the data pieces of symbolic length, rebuilt so that the
+    static shapes downstream follow (``rebuild_strict=False``); the observations' dim
+    lengths (``__obs__``) and shapes asserted as the row count are ``n`` too. Returns the
+    new graph and the row dims, or ``(None, ())`` when a static shape still holds the row
+    count (the caller lifts with fixed rows)."""
+    from pytensor.graph.fg import FunctionGraph
+    from pytensor.graph.replace import clone_replace
+    from pytensor.tensor.variable import TensorConstant
+
+    row_dims = []
+    for rv in model.observed_RVs:
+        dims = model.named_vars_to_dims.get(rv.name) or ()
+        if dims and dims[0] not in row_dims:
+            row_dims.append(dims[0])
+    for dim in row_dims:
+        length = fgraph._dim_lengths.get(dim)
+        if length is not None and length in fgraph.variables:
+            replacements[length] = n.astype(length.dtype) if length.ndim == 0 else length
+    for node in fgraph.apply_nodes:   # a shape asserted as the row count (hurdle families)
+        if type(node.op).__name__ in ("SpecifyShape", "Alloc"):
+            for var in node.inputs[1:]:
+                if isinstance(var, TensorConstant) and var.ndim == 0 and var.data == row_length:
+                    replacements[var] = n.astype(var.dtype)
+    outputs = clone_replace(fgraph.outputs, replace=replacements, rebuild_strict=False)
+    new = FunctionGraph(outputs=outputs, clone=False)
+    if any(row_length in (getattr(var.type, "shape", None) or ()) for var in new.variables):
+        return None, ()   # the row count is still in a static shape: rows stay fixed
+    new._coords = fgraph._coords
+    new._dim_lengths = fgraph._dim_lengths
+    return new, tuple(row_dims)
 
 
 def _prior_parameters(fgraph) -> set:
@@ -185,7 +276,7 @@ def with_prior_values(lifted: Lifted, values: dict) -> Lifted:
     for b, start, stop, label in lifted.priors:
         new[b][start:stop] = values[label]
     set_values(lifted, new)
-    return Lifted(model=lifted.model, buffers=lifted.buffers, values=new, priors=lifted.priors)
+    return dataclasses.replace(lifted, values=new)
 
 
 def _constant_value(var):

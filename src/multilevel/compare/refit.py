@@ -40,6 +40,11 @@ class FitJob:
         Keyword arguments for :func:`multilevel.fit` (family, priors, sampling).
     seed : int or None
         Seed of new-group effects drawn for non-gaussian held-out rows.
+    symbolic_rows : bool
+        Compile the refit with its row count as an input
+        (:func:`multilevel.bayes.cache.symbolic_rows`): training sets of different sizes
+        (unequal K-fold folds, grouped folds, reloo) share one compilation. Carried in
+        the job so that it holds on the process that runs it (Dask workers).
     """
 
     label: str
@@ -51,6 +56,7 @@ class FitJob:
     trials_test: np.ndarray | None = field(repr=False)
     options: dict = field(default_factory=dict, repr=False)
     seed: int | None = None
+    symbolic_rows: bool = True
 
 
 @dataclass(frozen=True)
@@ -67,11 +73,12 @@ class JobResult:
 
 def run_job(job: FitJob) -> JobResult:
     """Fit one job with :func:`multilevel.fit` and score its held-out rows."""
+    from multilevel.bayes.cache import symbolic_rows
     from multilevel.compare.pointwise import heldout_loglik
     from multilevel.engines import fit as fit_model
 
     start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, symbolic_rows(job.symbolic_rows):
         warnings.simplefilter("always", ConvergenceWarning)
         try:
             # the training rows' log-likelihood is not what a refit is for: skipped
