@@ -277,7 +277,7 @@ def integers_as_doubles(data, text: str, keep=()):
             and not isinstance(data[c].dtype, pd.CategoricalDtype)]
     if not cast:
         return data
-    return data.assign(**{c: data[c].to_numpy(dtype=np.float64) for c in cast})
+    return data.assign(**{c: data[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in cast})
 
 
 FORMULA_TRANSFORMS: dict[str, object] = {"rbf": RadialBasis, "sigmoid": SigmoidBasis, **SCALE_TRANSFORMS}
