@@ -127,8 +127,8 @@ def test_sbc_replicates_keep_the_simulating_models_parameterisation(sleepstudy):
     formula = "Reaction ~ Days + (1 | Subject)"
     weak = sleepstudy.assign(Reaction=np.random.default_rng(3).normal(300, 50, len(sleepstudy)))
     original, replicate = build_model(formula, sleepstudy), build_model(formula, weak)
-    assert parameterization(original) == (frozenset({"1|Subject"}), True)
-    assert parameterization(replicate) == (frozenset(), False)
+    assert parameterization(original) == (frozenset({"1|Subject"}), True, True)
+    assert parameterization(replicate) == (frozenset(), False, True)
 
     def key(built):
         return cache.model_key(lift_data(built.pymc).model)
@@ -138,7 +138,9 @@ def test_sbc_replicates_keep_the_simulating_models_parameterisation(sleepstudy):
         fixed = build_model(formula, weak)
         explicit = build_model(formula, weak, noncentered=True)   # an explicit choice wins
     assert parameterization(fixed) == parameterization(original) and key(fixed) == key(original)
-    assert parameterization(explicit) == (None, False)
+    assert parameterization(explicit) == (None, False, True)
+    with fixed_parameterization(parameterization(build_model(formula, weak, noncentered=False))):
+        assert parameterization(build_model(formula, sleepstudy)) == (None, False, False)
 
 
 def test_sbc_refits_take_the_simulating_models_prior_parameters(sleepstudy):
@@ -194,3 +196,28 @@ def test_unequal_random_folds_compile_once(bayes_ss_intercept, fresh_cache, monk
     fresh = run_job(jobs[1])
     assert [r.compilations for r in reused] == [0, 0] and fresh.compilations == 1
     np.testing.assert_array_equal(reused[1].loglik, fresh.loglik)
+
+
+def test_refits_keep_the_fitted_models_parameterisation(bayes_ss_intercept, monkeypatch):
+    """A K-fold training set would decide noncentered="auto" anew (another structure when
+    it decides otherwise); every refit job carries the fitted model's choice and builds
+    with it, on whatever process runs the job."""
+    import multilevel.engines
+    from multilevel.bayes.model import parameterization
+    from multilevel.compare.refit import make_jobs, run_job
+    from multilevel.errors import ComparisonError, FitError
+
+    fit = bayes_ss_intercept
+    jobs = make_jobs(fit, [np.arange(10)], ["fold 1"])
+    assert jobs[0].geometry == parameterization(fit.built) == (frozenset({"1|Subject"}), True, True)
+    seen = []
+
+    def build_only(formula, data, **options):   # records what the refit would build
+        seen.append(parameterization(build_model(formula, data)))
+        raise FitError("stop before sampling")
+
+    monkeypatch.setattr(multilevel.engines, "fit", build_only)
+    weak = jobs[0].__class__(**{**jobs[0].__dict__, "geometry": (None, False, False)})
+    with pytest.raises(ComparisonError, match="stop before sampling"):
+        run_job(weak)
+    assert seen == [(None, False, False)]

@@ -199,24 +199,25 @@ def build_model(formula: str | list[str], data: pd.DataFrame, family: str = "gau
                                  smooth_columns=list(smooth_data))
     if designs:
         main_formula = bmb.Formula(main_formula, *(dist.bambi_aux_formula(a) for a, _ in designs))
+    # another data set's choice of parameterisation (SBC, refits): one structure, one compilation
+    fixed = _FIXED_GEOMETRY.get() if noncentered == "auto" else None
     with warnings.catch_warnings(), r_transforms():
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=UserWarning, module="bambi")
         model = bmb.Model(main_formula, _bambi_data(parsed, formulas, frame, smooth_data),
                           family=BAMBI_FAMILIES[frame.family],
                           link=link or BAMBI_LINKS.get(frame.family), extra_namespace=dict(SAFE_FUNCTIONS),
-                          noncentered=_noncentered(noncentered))
+                          noncentered=_noncentered(noncentered) if fixed is None else fixed[2])
     component = model.conditional_parameters[model.family.likelihood.parent]
     block_list = blocks(design, component.group_specific_terms)
     if frame.family in CATEGORICAL_FAMILIES:   # one linear predictor per category
         from multilevel.bayes.categorical import check_supported
 
         check_supported(parsed, design, block_list, preset, formulas.aux)
-    fixed = _FIXED_GEOMETRY.get() if noncentered == "auto" else None
     if fixed is None:
         centred = _centred(noncentered, design, block_list, frame.family, link)
         link_scale_known = noncentered == "auto" and _moment_form(design, frame.family, link)
-    else:   # another data set's choice (SBC): one structure, one compilation
+    else:
         centred, link_scale_known = (None if fixed[0] is None else set(fixed[0])), fixed[1]
     parts = dist.build_parts(model, designs)
     per_term, aux_priors = dist.split_priors(per_term, parts)
@@ -276,12 +277,13 @@ _FIXED_GEOMETRY: contextvars.ContextVar = contextvars.ContextVar("multilevel_fix
 
 
 def parameterization(built: BuiltModel) -> tuple:
-    """What ``noncentered="auto"`` chose for ``built``: (centred Bambi terms or ``None``,
-    low-rank mass matrix), for :func:`fixed_parameterization`."""
+    """How ``built``'s group effects are parameterised: (centred Bambi terms or ``None``,
+    low-rank mass matrix, Bambi's model-wide ``noncentered``), for
+    :func:`fixed_parameterization`; an explicit ``noncentered=True/False`` included."""
     backend = built.bambi.backend
     centred = getattr(backend, "centred", None)
     return (None if centred is None else frozenset(centred),
-            bool(getattr(backend, "low_rank_mass_matrix", False)))
+            bool(getattr(backend, "low_rank_mass_matrix", False)), bool(built.bambi.noncentered))
 
 
 @contextlib.contextmanager
@@ -290,9 +292,10 @@ def fixed_parameterization(choice: tuple | None):
     matrix that ``choice`` (:func:`parameterization` of a model of the same formula) says,
     instead of deciding from each data set.
 
-    The choice is about the sampler's geometry, never the posterior. SBC needs it: its
-    replicates' simulated responses would each decide anew, and two parameterisations
-    are two structures, two compilations (cbpp: 19 of 30 replicates centred).
+    The choice is about the sampler's geometry, never the posterior. SBC and refits
+    (K-fold, reloo) need it: each replicate's simulated response or training set would
+    decide anew, and two parameterisations are two structures, two compilations (cbpp's
+    SBC: 19 of 30 replicates centred).
     """
     token = _FIXED_GEOMETRY.set(choice)
     try:

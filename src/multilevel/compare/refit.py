@@ -40,6 +40,9 @@ class FitJob:
         Keyword arguments for :func:`multilevel.fit` (family, priors, sampling).
     seed : int or None
         Seed of new-group effects drawn for non-gaussian held-out rows.
+    geometry : tuple, optional
+        The fitted model's centred terms and mass matrix, which every refit keeps
+        (:func:`multilevel.bayes.model.fixed_parameterization`).
     symbolic_rows : bool
         Compile the refit with its row count as an input
         (:func:`multilevel.bayes.cache.symbolic_rows`): training sets of different sizes
@@ -57,6 +60,9 @@ class FitJob:
     options: dict = field(default_factory=dict, repr=False)
     seed: int | None = None
     symbolic_rows: bool = True
+    # the fitted model's parameterisation (multilevel.bayes.model.parameterization): a training
+    # set deciding noncentered="auto" anew could be another structure, another compilation
+    geometry: tuple | None = None
 
 
 @dataclass(frozen=True)
@@ -74,11 +80,13 @@ class JobResult:
 def run_job(job: FitJob) -> JobResult:
     """Fit one job with :func:`multilevel.fit` and score its held-out rows."""
     from multilevel.bayes.cache import symbolic_rows
+    from multilevel.bayes.model import fixed_parameterization
     from multilevel.compare.pointwise import heldout_loglik
     from multilevel.engines import fit as fit_model
 
     start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught, symbolic_rows(job.symbolic_rows):
+    with warnings.catch_warnings(record=True) as caught, symbolic_rows(job.symbolic_rows), \
+            fixed_parameterization(job.geometry):
         warnings.simplefilter("always", ConvergenceWarning)
         try:
             # the training rows' log-likelihood is not what a refit is for: skipped
@@ -136,11 +144,14 @@ def refit_options(fit, refit: dict | None) -> dict:
 def make_jobs(fit, test_sets: list[np.ndarray], labels: list[str], refit: dict | None = None,
               ) -> list[FitJob]:
     """One :class:`FitJob` per held-out set of row positions."""
+    from multilevel.bayes.model import parameterization
+
     frame = fit.design.frame
     data = frame.data.reset_index(drop=True)
     y = np.asarray(fit.design.y, dtype=float)
     trials = None if frame.trials is None else np.asarray(frame.trials, dtype=float)
     options = refit_options(fit, refit)
+    geometry = parameterization(fit.built)
     base_seed = options.get("seed")
     jobs = []
     for i, (rows, label) in enumerate(zip(test_sets, labels)):
@@ -152,7 +163,7 @@ def make_jobs(fit, test_sets: list[np.ndarray], labels: list[str], refit: dict |
             label=label, formula=fit.formula, train=data.loc[keep].reset_index(drop=True),
             test=data.iloc[rows].reset_index(drop=True), test_index=tuple(int(r) for r in rows),
             y_test=y[rows], trials_test=None if trials is None else trials[rows],
-            options={**options, "seed": seed}, seed=seed,
+            options={**options, "seed": seed}, seed=seed, geometry=geometry,
         ))
     return jobs
 
