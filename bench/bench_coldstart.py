@@ -2,12 +2,15 @@
 
     .venv/bin/python bench/bench_coldstart.py stages                   # compile stage by stage
     .venv/bin/python bench/bench_coldstart.py stages --nutpie-wrappers # same, nutpie's wrappers
+    .venv/bin/python bench/bench_coldstart.py stages --serial          # same, callbacks not forked
+    .venv/bin/python bench/bench_coldstart.py stages --src OLD/src     # same, another tree
     .venv/bin/python bench/bench_coldstart.py cold --before OLD/src    # cold CLI, OLD vs this tree vs Bambi
     .venv/bin/python bench/bench_coldstart.py jax                      # nutpie's JAX backend (needs jax)
 
 ``stages`` runs in a fresh process with an empty compile cache (PyTensor's own kernel
 cache as it is) and prints the seconds of nutpie's graph building (PyTensor rewrites and
-kernels), of each C callback's numba compile, and of the whole compile. ``cold`` runs
+kernels), of each C callback's numba compile (the expansion's in the forked child where it
+was forked), of both callbacks together, and of the whole compile. ``cold`` runs
 ``multilevel fit models/sleepstudy.toml`` with an empty compile cache from two source
 trees in turn, then plain Bambi (bench_bayes.py's anchor), ``--rounds`` times, and prints
 medians and the ratios to Bambi. ``jax`` times ``nutpie.compile_pymc_model(...,
@@ -42,17 +45,27 @@ def timed(mod, name, label):
         print(f"  {label:58s} {time.perf_counter() - t:6.2f} s", flush=True); return r
     setattr(mod, name, g)
 timed(ncp, "_make_functions", "nutpie's graphs (PyTensor rewrites, numba kernels)")
-labels = iter(["log-density C callback", "expansion C callback"])
-f = C._compile_callback
-def cb(*a):
-    t = time.perf_counter(); r = f(*a)
-    print(f"  {next(labels):58s} {time.perf_counter() - t:6.2f} s", flush=True); return r
-C._compile_callback = cb
+try:   # since the parallel compile: the expansion compiled in a forked child
+    import multilevel.bayes.parallel_compile as P
+    P.ENABLED = sys.argv[2] == "1"
+except ImportError:   # a tree before it: the two callbacks one after the other
+    P = None
+    labels = iter(["log-density C callback", "expansion C callback"])
+    f = C._compile_callback
+    def cb(*a):
+        t = time.perf_counter(); r = f(*a)
+        print(f"  {next(labels):58s} {time.perf_counter() - t:6.2f} s", flush=True); return r
+    C._compile_callback = cb
 built = build_model("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"))
 t = time.perf_counter()
 C.compile_nutpie(built.pymc, stats={})
-print(f"  {'whole compile (incl. support point, start plan, check, store)':58s} "
-      f"{time.perf_counter() - t:6.2f} s")
+whole = time.perf_counter() - t
+if P is not None:
+    L = P.LAST
+    print(f"  {'log-density C callback':58s} {L['first_s']:6.2f} s")
+    print(f"  {'expansion C callback (' + L['mode'] + ')':58s} {L['second_s']:6.2f} s")
+    print(f"  {'both callbacks (wall)':58s} {L['both_s']:6.2f} s")
+print(f"  {'whole compile (incl. support point, start plan, check, store)':58s} {whole:6.2f} s")
 """
 
 JAX = r"""
@@ -71,8 +84,8 @@ for label in ("first sampling (jit on first call)", "second sampling"):
 """
 
 
-def _run(script: str, *args: str) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+def _run(script: str, *args: str, src: str | None = None) -> None:
+    env = {**os.environ, "PYTHONPATH": src or str(ROOT / "src")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     subprocess.run([sys.executable, "-c", script, *args], check=True, cwd=ROOT, env=env)
 
@@ -105,6 +118,9 @@ def main() -> None:
     sub = parser.add_subparsers(dest="what", required=True)
     stages = sub.add_parser("stages")
     stages.add_argument("--nutpie-wrappers", action="store_true")
+    stages.add_argument("--serial", action="store_true",
+                        help="both callbacks in this process (parallel_compile.ENABLED off)")
+    stages.add_argument("--src", help="src folder of the code to time (default: this tree's)")
     old = sub.add_parser("cold")
     old.add_argument("--before", required=True, help="src folder of the code to compare with")
     old.add_argument("--rounds", type=int, default=3)
@@ -112,7 +128,8 @@ def main() -> None:
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if args.what == "stages":
-        _run(STAGES, "1" if args.nutpie_wrappers else "0")
+        _run(STAGES, "1" if args.nutpie_wrappers else "0", "0" if args.serial else "1",
+             src=args.src)
     elif args.what == "cold":
         cold(args.before, args.rounds)
     else:
