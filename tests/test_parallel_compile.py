@@ -62,6 +62,7 @@ def pair(sleepstudy, tmp_path_factory):
         for name, forked in (("first", False), ("serial", False), ("forked", True)):
             mp.setenv("MULTILEVEL_CACHE", "1" if forked else "0")
             mp.setattr(pc, "ENABLED", forked)
+            mp.setattr(pc, "IDLE_CHECK", False)   # forked however busy the machine is
             compiled = cache.compile_nutpie(model, stats=(stats := {}))
             mode = pc.LAST["mode"]
             if name == "first":
@@ -169,6 +170,7 @@ def _in_child(monkeypatch, action) -> None:
 @pytest.fixture
 def forking(monkeypatch):
     monkeypatch.setattr(pc, "ENABLED", True)
+    monkeypatch.setattr(pc, "IDLE_CHECK", False)
     monkeypatch.setattr(pc, "can_fork", lambda: True)
     return monkeypatch
 
@@ -227,6 +229,14 @@ def test_a_child_past_its_deadline_is_killed(forking):
     _in_child(forking, spin)
     _check(*_pair())
     assert pc.LAST["mode"] == "serial: child timed out"
+
+
+def test_no_child_while_no_core_is_idle(forking):
+    forking.setattr(pc, "IDLE_CHECK", True)
+    forking.setattr(os, "getloadavg", lambda: (64.0, 64.0, 64.0))
+    forking.setattr(os, "fork", _no_compile)   # never called
+    _check(*_pair())
+    assert pc.LAST["mode"].startswith("serial: no idle core (load 64.0 on ")
 
 
 @pytest.mark.parametrize("setting", ["off", "no fork"])

@@ -17,9 +17,12 @@ compile's exactly).
 
 Serial, silently and with the same result, when:
 
-* ``MULTILEVEL_PARALLEL_COMPILE=0`` or :data:`ENABLED` is false;
+* ``MULTILEVEL_PARALLEL_COMPILE=0`` or :data:`ENABLED` is false (``=always``: forked
+  even when no core is idle, see below);
 * :func:`multilevel.forked.can_fork` says no (one core, not Linux, a daemonic process
-  such as a Dask nanny's worker);
+  such as a Dask nanny's worker), or no core is idle (:data:`IDLE_CHECK`: the 1-minute
+  load average is at least the number of cores; a second process would only share the
+  busy cores, and its copy-on-write page faults slow this one);
 * the fork fails, the child fails, is killed, or produces an uncacheable result (dynamic
   globals: code with addresses of this process that object code cannot carry);
 * the child stalls (no CPU time for :data:`STALL_S` seconds: blocked on a lock that
@@ -48,11 +51,19 @@ import warnings
 
 from multilevel.forked import can_fork
 
-ENABLED = os.environ.get("MULTILEVEL_PARALLEL_COMPILE", "1").strip().lower() not in (
-    "0", "false", "off", "no")
+# MULTILEVEL_PARALLEL_COMPILE: 0/off: never fork; always: fork even with no idle core
+_SETTING = os.environ.get("MULTILEVEL_PARALLEL_COMPILE", "1").strip().lower()
+ENABLED = _SETTING not in ("0", "false", "off", "no")
+# Fork only while a core is idle (1-minute load average below the cores this process may
+# use): measured on 2 cores at load 3.1-3.7 (other work running), the forked compile was no
+# faster (callbacks 4.7-5.9 s forked, 3.5-5.2 s serial), at load 1-2 it saved a quarter.
+IDLE_CHECK = _SETTING != "always"
 STALL_S = 5.0        # a child with no CPU time for this long is blocked: killed, serial
 MIN_WAIT_S = 30.0    # after this process's compile ends, the child gets at least this long
 WAIT_RATIO = 4.0     # ... or this many times that compile's seconds, whichever is longer
+# numba's LLVM optimization level for the callbacks only (None: numba's, 3); measured in
+# bench/README.md ("First-ever fit"), not adopted
+OPT_LEVEL: int | None = None
 # What the last compile_pair did: "forked", or "serial: <why>"; seconds of each callback
 # (the child's as measured in the child) and of both together (bench_coldstart.py).
 LAST: dict = {}
@@ -91,8 +102,26 @@ def compile_callback(pyfunc, signature) -> LoadedCallback:
 
     cfunc = CFunc(pyfunc, sigutils.normalize_signature(signature), locals={}, options={})
     cfunc._cache = _Capture()
-    cfunc.compile()
+    with _opt_level():
+        cfunc.compile()
     return LoadedCallback(cfunc._cache.cres)
+
+
+@contextlib.contextmanager
+def _opt_level():
+    """:data:`OPT_LEVEL` for the module passes numba runs while this block compiles
+    (numba reads ``config.OPT`` when it builds each pass manager)."""
+    if OPT_LEVEL is None:
+        yield
+        return
+    from numba.core import config
+
+    saved = config.OPT
+    config.OPT = config._OptLevel(OPT_LEVEL)
+    try:
+        yield
+    finally:
+        config.OPT = saved
 
 
 def cacheable(cres) -> bool:
@@ -123,7 +152,7 @@ def compile_pair(first: tuple, second: tuple) -> tuple[LoadedCallback, LoadedCal
     >>> a.address != 0 and b.address != 0  # doctest: +SKIP
     True
     """
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     why = _why_serial()
     child = None if why else _fork(second)
     if child is None:
@@ -132,6 +161,7 @@ def compile_pair(first: tuple, second: tuple) -> tuple[LoadedCallback, LoadedCal
         one = _timed(first, "first_s")
         two = _timed(second, "second_s")
         LAST["both_s"] = time.perf_counter() - start
+        LAST["cpu_s"] = time.process_time() - cpu
         return one, two
     LAST.clear()
     LAST["pid"] = child[0]
@@ -153,6 +183,7 @@ def compile_pair(first: tuple, second: tuple) -> tuple[LoadedCallback, LoadedCal
     else:
         LAST["mode"], LAST["second_s"] = "forked", seconds
     LAST["both_s"] = time.perf_counter() - start
+    LAST["cpu_s"] = time.process_time() - cpu + LAST.pop("child_cpu_s", 0.0)
     return one, two
 
 
@@ -161,6 +192,10 @@ def _why_serial() -> str | None:
         return "off (MULTILEVEL_PARALLEL_COMPILE=0)"
     if not hasattr(os, "fork") or not can_fork():
         return "no fork here (one core, not Linux, or a daemonic process)"
+    if IDLE_CHECK:
+        load, cores = os.getloadavg()[0], len(os.sched_getaffinity(0))
+        if load >= cores:   # this process counts in the load: no core is idle
+            return f"no idle core (load {load:.1f} on {cores} cores)"
     return None
 
 
@@ -275,12 +310,14 @@ def _cpu_ticks(pid: int) -> int | None:
 
 
 def _reap(pid: int, kill: bool) -> int:
-    """Wait for the child (killed first where asked); its exit status (negative: signal)."""
+    """Wait for the child (killed first where asked); its exit status (negative: signal).
+    Its CPU seconds go to ``LAST["child_cpu_s"]``."""
     if kill:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
     try:
-        _, status = os.waitpid(pid, 0)
+        _, status, usage = os.wait4(pid, 0)
     except ChildProcessError:
         return -1
+    LAST["child_cpu_s"] = usage.ru_utime + usage.ru_stime
     return os.waitstatus_to_exitcode(status)
