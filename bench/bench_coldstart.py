@@ -48,7 +48,6 @@ timed(ncp, "_make_functions", "nutpie's graphs (PyTensor rewrites, numba kernels
 try:   # since the parallel compile: the expansion compiled in a forked child
     import multilevel.bayes.parallel_compile as P
     P.ENABLED = sys.argv[2] == "1"
-    P.IDLE_CHECK = False   # forked however busy the machine is (what is measured)
 except ImportError:   # a tree before it: the two callbacks one after the other
     P = None
     labels = iter(["log-density C callback", "expansion C callback"])

@@ -62,7 +62,6 @@ def pair(sleepstudy, tmp_path_factory):
         for name, forked in (("first", False), ("serial", False), ("forked", True)):
             mp.setenv("MULTILEVEL_CACHE", "1" if forked else "0")
             mp.setattr(pc, "ENABLED", forked)
-            mp.setattr(pc, "IDLE_CHECK", False)   # forked however busy the machine is
             compiled = cache.compile_nutpie(model, stats=(stats := {}))
             mode = pc.LAST["mode"]
             if name == "first":
@@ -170,7 +169,6 @@ def _in_child(monkeypatch, action) -> None:
 @pytest.fixture
 def forking(monkeypatch):
     monkeypatch.setattr(pc, "ENABLED", True)
-    monkeypatch.setattr(pc, "IDLE_CHECK", False)
     monkeypatch.setattr(pc, "can_fork", lambda: True)
     return monkeypatch
 
@@ -231,14 +229,6 @@ def test_a_child_past_its_deadline_is_killed(forking):
     assert pc.LAST["mode"] == "serial: child timed out"
 
 
-def test_no_child_while_no_core_is_idle(forking):
-    forking.setattr(pc, "IDLE_CHECK", True)
-    forking.setattr(os, "getloadavg", lambda: (64.0, 64.0, 64.0))
-    forking.setattr(os, "fork", _no_compile)   # never called
-    _check(*_pair())
-    assert pc.LAST["mode"].startswith("serial: no idle core (load 64.0 on ")
-
-
 @pytest.mark.parametrize("setting", ["off", "no fork"])
 def test_no_child_where_forking_is_off_or_impossible(monkeypatch, setting):
     monkeypatch.setattr(pc, "ENABLED", setting != "off")
@@ -246,3 +236,32 @@ def test_no_child_where_forking_is_off_or_impossible(monkeypatch, setting):
     monkeypatch.setattr(os, "fork", _no_compile)   # never called
     _check(*_pair())
     assert pc.LAST["mode"].startswith("serial: " + ("off" if setting == "off" else "no fork"))
+
+
+def test_an_opt_level_applies_to_the_callbacks_only(monkeypatch):
+    """bench/README.md's measurement of numba's optimization level for the callbacks:
+    set while they compile (child included), numba's own level restored afterwards."""
+    from numba.core import config
+
+    before = config.OPT
+    seen: list[int] = []
+    monkeypatch.setattr(pc, "OPT_LEVEL", 1)
+    callback = pc.compile_callback(_twice, _SIG)
+    assert _PROTO(callback.address)(3.0) == 6.0
+    assert config.OPT == before
+    monkeypatch.setattr(pc, "_opt_level", _recording(pc._opt_level, seen))
+    pc.compile_callback(_plus_one, _SIG)
+    assert seen == [1] and config.OPT == before
+
+
+def _recording(opt_level, seen):
+    import contextlib
+
+    from numba.core import config
+
+    @contextlib.contextmanager
+    def wrapped():
+        with opt_level():
+            seen.append(int(config.OPT))
+            yield
+    return wrapped

@@ -17,12 +17,9 @@ compile's exactly).
 
 Serial, silently and with the same result, when:
 
-* ``MULTILEVEL_PARALLEL_COMPILE=0`` or :data:`ENABLED` is false (``=always``: forked
-  even when no core is idle, see below);
+* ``MULTILEVEL_PARALLEL_COMPILE=0`` or :data:`ENABLED` is false;
 * :func:`multilevel.forked.can_fork` says no (one core, not Linux, a daemonic process
-  such as a Dask nanny's worker), or no core is idle (:data:`IDLE_CHECK`: the 1-minute
-  load average is at least the number of cores; a second process would only share the
-  busy cores, and its copy-on-write page faults slow this one);
+  such as a Dask nanny's worker);
 * the fork fails, the child fails, is killed, or produces an uncacheable result (dynamic
   globals: code with addresses of this process that object code cannot carry);
 * the child stalls (no CPU time for :data:`STALL_S` seconds: blocked on a lock that
@@ -36,6 +33,12 @@ sampling ends, none remain); glibc's and jemalloc's allocators re-initialise the
 locks at a fork, and CPython its own (GIL, import lock, logging). What cannot be proven
 safe (a lock held by another Python thread that the child would need) is caught by the
 stall check and costs a serial compile, never a hang.
+
+Load. The fork is made whatever the machine's load: with other work running, two
+processes get a larger share of the cores than one (measured on 2 cores, bench/README.md:
+at load 2.3-3.3 the callbacks took 2.4-2.9 s forked against 3.5-3.9 s serial; one batch
+at load 3.1-3.7 was slower forked, 4.7-5.9 s against 3.5-5.2 s). The fork costs 0.2-0.4
+CPU seconds more in all (copy-on-write page faults, the child's start).
 """
 
 from __future__ import annotations
@@ -51,13 +54,8 @@ import warnings
 
 from multilevel.forked import can_fork
 
-# MULTILEVEL_PARALLEL_COMPILE: 0/off: never fork; always: fork even with no idle core
-_SETTING = os.environ.get("MULTILEVEL_PARALLEL_COMPILE", "1").strip().lower()
-ENABLED = _SETTING not in ("0", "false", "off", "no")
-# Fork only while a core is idle (1-minute load average below the cores this process may
-# use): measured on 2 cores at load 3.1-3.7 (other work running), the forked compile was no
-# faster (callbacks 4.7-5.9 s forked, 3.5-5.2 s serial), at load 1-2 it saved a quarter.
-IDLE_CHECK = _SETTING != "always"
+ENABLED = os.environ.get("MULTILEVEL_PARALLEL_COMPILE", "1").strip().lower() not in (
+    "0", "false", "off", "no")
 STALL_S = 5.0        # a child with no CPU time for this long is blocked: killed, serial
 MIN_WAIT_S = 30.0    # after this process's compile ends, the child gets at least this long
 WAIT_RATIO = 4.0     # ... or this many times that compile's seconds, whichever is longer
@@ -192,10 +190,6 @@ def _why_serial() -> str | None:
         return "off (MULTILEVEL_PARALLEL_COMPILE=0)"
     if not hasattr(os, "fork") or not can_fork():
         return "no fork here (one core, not Linux, or a daemonic process)"
-    if IDLE_CHECK:
-        load, cores = os.getloadavg()[0], len(os.sched_getaffinity(0))
-        if load >= cores:   # this process counts in the load: no core is idle
-            return f"no idle core (load {load:.1f} on {cores} cores)"
     return None
 
 
