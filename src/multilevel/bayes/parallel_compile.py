@@ -165,10 +165,11 @@ def compile_pair(first: tuple, second: tuple) -> tuple[LoadedCallback, LoadedCal
     LAST["pid"] = child[0]
     try:
         one = _timed(first, "first_s")
-        status, value, seconds = _collect(*child, waited_for=LAST["first_s"])
     except BaseException:
+        os.close(child[1])
         _reap(child[0], kill=True)
         raise
+    status, value, seconds = _collect(*child, waited_for=LAST["first_s"])
     two = None
     if status == "ok":
         try:
@@ -280,6 +281,9 @@ def _collect(pid: int, read_fd: int, waited_for: float):
             elif now - since > STALL_S:
                 status = "stalled"
                 break
+    except BaseException:   # interrupted (Ctrl-C): no child left behind
+        _reap(pid, kill=True)
+        raise
     finally:
         os.close(read_fd)
     exit_code = _reap(pid, kill=status is not None)
