@@ -5,6 +5,7 @@
     .venv/bin/python bench/bench_coldstart.py stages --serial          # same, callbacks not forked
     .venv/bin/python bench/bench_coldstart.py stages --src OLD/src     # same, another tree
     .venv/bin/python bench/bench_coldstart.py cold --before OLD/src    # cold CLI, OLD vs this tree vs Bambi
+    .venv/bin/python bench/bench_coldstart.py cli --before OLD/src     # same, compile_nutpie's seconds
     .venv/bin/python bench/bench_coldstart.py jax                      # nutpie's JAX backend (needs jax)
 
 ``stages`` runs in a fresh process with an empty compile cache (PyTensor's own kernel
@@ -13,7 +14,8 @@ kernels), of each C callback's numba compile (the expansion's in the forked chil
 was forked), of both callbacks together, and of the whole compile. ``cold`` runs
 ``multilevel fit models/sleepstudy.toml`` with an empty compile cache from two source
 trees in turn, then plain Bambi (bench_bayes.py's anchor), ``--rounds`` times, and prints
-medians and the ratios to Bambi. ``jax`` times ``nutpie.compile_pymc_model(...,
+medians and the ratios to Bambi. ``cli`` runs the same fit in a process that times
+``compile_nutpie`` and the whole process, OLD and this tree alternating. ``jax`` times ``nutpie.compile_pymc_model(...,
 backend="jax", gradient_backend="jax")`` and nutpie's sampling (4 x 1000) of the same model.
 """
 
@@ -68,6 +70,30 @@ if P is not None:
 print(f"  {'whole compile (incl. support point, start plan, check, store)':58s} {whole:6.2f} s")
 """
 
+CLI = r"""
+import atexit, os, sys, time
+t0 = time.perf_counter()
+import multilevel.bayes.cache as C
+seconds = []
+compile_nutpie = C.compile_nutpie
+def timed(*a, **k):
+    t = time.perf_counter(); r = compile_nutpie(*a, **k); seconds.append(time.perf_counter() - t)
+    return r
+C.compile_nutpie = timed
+def report():
+    try:
+        import multilevel.bayes.parallel_compile as P
+        mode = P.LAST.get("mode", "-")
+    except ImportError:
+        mode = "serial (before the parallel compile)"
+    print(f"RESULT   {sys.argv[1]:10s} compile_nutpie {sum(seconds):5.2f} s  whole process "
+          f"{time.perf_counter() - t0:5.2f} s  {mode}  load {os.getloadavg()[0]:.1f}",
+          file=sys.stderr, flush=True)
+atexit.register(report)
+from multilevel.cli import main
+main(["fit", "models/sleepstudy.toml", "--out", sys.argv[2], "--no-progress"])
+"""
+
 JAX = r"""
 import time, warnings
 warnings.filterwarnings("ignore")
@@ -113,6 +139,20 @@ def cold(before: str, rounds: int) -> None:
         print(f"  cold CLI {name:10s} {wall:6.1f} s  CPU {cpu:5.1f} s  {wall / anchor:.2f}x Bambi's")
 
 
+def cli(before: str, rounds: int) -> None:
+    """The CLI fit in-process timed, OLD and this tree alternating, each with an empty cache."""
+    for _ in range(rounds):
+        for name, src in (("before", before), ("this tree", str(ROOT / "src"))):
+            with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out:
+                env = {**os.environ, "PYTHONPATH": src, "MULTILEVEL_CACHE_DIR": cache}
+                env.pop("PYTHONDONTWRITEBYTECODE", None)
+                proc = subprocess.run([sys.executable, "-c", CLI, name, str(Path(out) / "run")],
+                                      check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, text=True)
+                print(*[line[6:] for line in proc.stderr.splitlines() if line.startswith("RESULT")],
+                      sep="\n", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -124,6 +164,9 @@ def main() -> None:
     old = sub.add_parser("cold")
     old.add_argument("--before", required=True, help="src folder of the code to compare with")
     old.add_argument("--rounds", type=int, default=3)
+    timed = sub.add_parser("cli")
+    timed.add_argument("--before", required=True, help="src folder of the code to compare with")
+    timed.add_argument("--rounds", type=int, default=3)
     sub.add_parser("jax")
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
@@ -132,6 +175,8 @@ def main() -> None:
              src=args.src)
     elif args.what == "cold":
         cold(args.before, args.rounds)
+    elif args.what == "cli":
+        cli(args.before, args.rounds)
     else:
         _run(JAX)
 
