@@ -64,6 +64,8 @@ import numpy as np
 
 from multilevel.bayes import callbacks
 from multilevel.bayes.datainputs import DATA_TAG, Lifted, lift_data, set_values, with_prior_values
+from multilevel.bayes.parallel_compile import cacheable as _cacheable
+from multilevel.bayes.parallel_compile import compile_pair, rebuild
 from multilevel.bayes.start import replay, replay_plan
 
 CACHE_FORMAT = 6  # 2: the replayable start (multilevel.bayes.start) is stored; 3: key + checksum
@@ -312,40 +314,6 @@ class _GraphDigest:
 
 
 # ------------------------------------------------------------------------ compile
-class _Capture:
-    """Stands in for numba's function cache to keep the compile result of a C callback."""
-
-    cres = None
-
-    def load_overload(self, sig, target_context):
-        return None
-
-    def save_overload(self, sig, cres):
-        self.cres = cres
-
-
-class _LoadedCallback:
-    """What nutpie needs of a compiled C callback: its address (and a live library)."""
-
-    def __init__(self, cres):
-        self._cres = cres
-        self.address = cres.library.get_pointer_to_function(cres.fndesc.llvm_cfunc_wrapper_name)
-
-
-def _compile_callback(pyfunc, signature):
-    from numba.core import sigutils
-    from numba.core.ccallback import CFunc
-
-    cfunc = CFunc(pyfunc, sigutils.normalize_signature(signature), locals={}, options={})
-    cfunc._cache = _Capture()
-    cfunc.compile()
-    return _LoadedCallback(cfunc._cache.cres)
-
-
-def _cacheable(cres) -> bool:
-    return not cres.library.has_dynamic_globals and all(x.can_cache for x in cres.lifted)
-
-
 def _initial_point_fn(model, shape_info, plan: dict | None = None):
     """nutpie's default start, exactly: PyMC's support point + Uniform(-1, 1) jitter.
 
@@ -430,9 +398,10 @@ def _compile_strict(model, var_names, lifted: Lifted | None):
             n_dim, n_expanded, expand_pt.vm.jit_fn, [shared_keys[v] for v in expand_pt.get_shared()],
             shared_data, user_data.dtype)
     names, slices, shapes = shape_info
+    # the two callbacks at once: the expansion in a forked child where possible
+    logp, expand = compile_pair((logp_raw, logp_sig), (expand_raw, expand_sig))
     return {
-        "logp": _compile_callback(logp_raw, logp_sig),
-        "expand": _compile_callback(expand_raw, expand_sig),
+        "logp": logp, "expand": expand,
         "n_dim": int(n_dim), "n_expanded": int(n_expanded),
         "shape_info": (list(names), list(slices), [tuple(int(i) for i in s) for s in shapes]),
         "reparam": list(reparam), "shared_data": shared_data, "sources": sources,
@@ -592,17 +561,12 @@ def _write_atomic(path: Path, payload: dict) -> None:
 
 
 def _load(body: bytes, key: str) -> _Compiled | None:
-    from numba.core.compiler import CompileResult
-    from numba.core.registry import cpu_target
-
     payload = pickle.loads(body)   # only a body whose owner, key and checksum were verified
     if not isinstance(payload, dict) or payload.get("format") != CACHE_FORMAT or payload.get("key") != key:
         return None
-    context = cpu_target.target_context
-    context.refresh()  # registers numba's runtime (NRT) symbols before linking object code
     parts = dict(payload["parts"])
     for name in ("logp", "expand"):
-        parts[name] = _LoadedCallback(CompileResult._rebuild(context, *payload[name]))
+        parts[name] = rebuild(payload[name])
     compiled = _Compiled(parts)
     code, logp, grad = compiled.check()
     ref_code, ref_logp, ref_grad = payload["check"]
@@ -830,7 +794,7 @@ def _compile_and_store(target, var_names, lifted, folder, key, trusted, path, st
     if path is not None and all(_cacheable(parts[n]._cres) for n in ("logp", "expand")):
         stored = {k: v for k, v in parts.items() if k not in ("logp", "expand")}
         payload = {"format": CACHE_FORMAT, "key": key, "parts": stored, "check": compiled.check(),
-                   "logp": parts["logp"]._cres._reduce(), "expand": parts["expand"]._cres._reduce()}
+                   "logp": parts["logp"].reduce(), "expand": parts["expand"].reduce()}
         try:
             _write_atomic(path, payload)
         except OSError as exc:  # a read-only home must not stop a fit
