@@ -39,7 +39,12 @@ compilations of this process (``fit.timings["compilations"]`` those of one fit).
   default (PyMC's support point + Uniform(-1, 1) jitter, seeded the same way; stored
   as a verified replay plan, :mod:`multilevel.bayes.start`; for other data of the same
   structure the plan's support point is recomputed from that data), so a fit gives the
-  same draws whether its compilation was fresh, loaded or reused for other data.
+  same draws whether its compilation was loaded or reused for other data. One exception
+  seen: the first compilation of a structure in a process can differ from later ones
+  in the last bit of a gradient element (PyTensor links its kernels from its disk cache
+  the first time, from memory later), so a recompilation in the same process (cache
+  off, or the entry dropped from memory) may give draws that differ after many steps;
+  the posterior is the same.
 """
 
 from __future__ import annotations
