@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from multilevel.errors import DataError
-from multilevel.formula.families import whole_number_codes
+from multilevel.formula.families import check_every_category_occurs, whole_number_codes
 
 
 def categorical_response(column: pd.Series, name: str) -> tuple[np.ndarray, tuple]:
@@ -40,15 +40,8 @@ def categorical_response(column: pd.Series, name: str) -> tuple[np.ndarray, tupl
             f"Response column {name!r} has non-integer values ({shown}); family 'categorical' "
             "needs categories: strings, a pandas Categorical, or whole numbers used as labels. "
             "For a continuous response choose another family (e.g. 'gaussian')."))
-    counts = np.bincount(codes, minlength=len(levels))
-    if np.any(counts == 0):
-        empty = [str(levels[i]) for i in np.flatnonzero(counts == 0)]
-        raise DataError(
-            f"Response column {name!r}: categor{'y' if len(empty) == 1 else 'ies'} "
-            f"{', '.join(map(repr, empty))} of {list(map(str, levels))} ha"
-            f"{'s' if len(empty) == 1 else 've'} no rows, so its linear predictor is not "
-            "identified. Drop it (Series.cat.remove_unused_categories()) or merge it with another."
-        )
+    check_every_category_occurs(codes, levels, name, "its linear predictor is not identified",
+                                "another")
     if len(levels) < 2:
         raise DataError(
             f"Response column {name!r} has a single category ({levels[0]!r}); family "

@@ -129,6 +129,20 @@ def ordinal_codes(scores: np.ndarray, categories) -> np.ndarray:
     return np.searchsorted(category_scores(categories), np.asarray(scores, dtype=float))
 
 
+def check_every_category_occurs(codes, levels, name: str, because: str, merge_with: str) -> None:
+    """Refuse a category of the response without rows, naming it: ``because`` says what
+    the model cannot identify then, ``merge_with`` what to merge it with."""
+    counts = np.bincount(np.asarray(codes, dtype=np.int64), minlength=len(levels))
+    if np.any(counts == 0):
+        empty = [str(levels[i]) for i in np.flatnonzero(counts == 0)]
+        raise DataError(
+            f"Response column {name!r}: categor{'y' if len(empty) == 1 else 'ies'} "
+            f"{', '.join(map(repr, empty))} of {list(map(str, levels))} ha"
+            f"{'s' if len(empty) == 1 else 've'} no rows, so {because}. Drop it "
+            f"(Series.cat.remove_unused_categories()) or merge it with {merge_with}."
+        )
+
+
 def ordinal_response(column: pd.Series, family: str, name: str) -> tuple[np.ndarray, tuple]:
     """Category codes (0 .. K-1) and the categories in their order, of an ordinal response.
 
@@ -165,15 +179,8 @@ def ordinal_response(column: pd.Series, family: str, name: str) -> tuple[np.ndar
             "categories: an ordered pandas Categorical (pd.Categorical(values, categories=[lowest, "
             "..., highest], ordered=True)) or whole numbers, whose numeric order is used."
         )
-    counts = np.bincount(codes, minlength=len(levels))
-    if np.any(counts == 0):
-        empty = [str(levels[i]) for i in np.flatnonzero(counts == 0)]
-        raise DataError(
-            f"Response column {name!r}: categor{'y' if len(empty) == 1 else 'ies'} "
-            f"{', '.join(map(repr, empty))} of {list(map(str, levels))} ha{'s' if len(empty) == 1 else 've'} "
-            "no rows, so the thresholds around it are not identified. Drop it "
-            "(Series.cat.remove_unused_categories()) or merge it with a neighbour."
-        )
+    check_every_category_occurs(codes, levels, name, "the thresholds around it are not identified",
+                                "a neighbour")
     if len(levels) < 3:
         raise DataError(
             f"Response column {name!r} has {len(levels)} categories; family {family!r} needs at "
