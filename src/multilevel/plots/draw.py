@@ -182,12 +182,7 @@ def data_vs_simulations(y: np.ndarray, sims: np.ndarray, edges: np.ndarray, *, t
         ax.step(edges, bars(sim), where="post", color=color, alpha=0.15, lw=1)
     ax.step(edges, bars(y), where="post", color="k", lw=2, label="observed")
     ax.plot([], [], color=color, alpha=0.5, label=label)
-    ax.legend(fontsize=8)
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("density")
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, title, xlabel, "density")
 
 
 def ppc_plot(fit, n_draws: int = 50, seed: int = 0):
@@ -223,10 +218,15 @@ def category_bars(codes: np.ndarray, sims: np.ndarray, categories, *, xlabel: st
     ax.errorbar(x, mid, yerr=[mid - lo, hi - mid], fmt="o", color="C0",
                 label=f"{len(sims)} replicated data sets (median, 95%)")
     ax.set_xticks(x, [str(c) for c in categories])
+    return _finish(fig, ax, title, xlabel, "share of rows")
+
+
+def _finish(fig, ax, title: str, xlabel: str, ylabel: str) -> Figure:
+    """Legend, title and axis labels of a one-panel check figure, laid out."""
     ax.legend(fontsize=8)
     ax.set_title(title)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("share of rows")
+    ax.set_ylabel(ylabel)
     fig.tight_layout()
     return fig
 
