@@ -68,9 +68,16 @@ from pathlib import Path
 import numpy as np
 
 from multilevel.bayes import callbacks
-from multilevel.bayes.datainputs import DATA_TAG, Lifted, lift_data, set_values, with_prior_values
+from multilevel.bayes.datainputs import (
+    DATA_TAG,
+    Lifted,
+    lift_data,
+    set_values,
+    with_prior_values,
+)
 from multilevel.bayes.parallel_compile import cacheable as _cacheable
 from multilevel.bayes.parallel_compile import compile_pair, rebuild
+from multilevel.bayes.scoped import scoped
 from multilevel.bayes.start import replay, replay_plan
 
 CACHE_FORMAT = 6  # 2: the replayable start (multilevel.bayes.start) is stored; 3: key + checksum
@@ -612,11 +619,8 @@ def symbolic_rows(on: bool = True):
     ...     cache._SYMBOLIC_ROWS.get()
     True
     """
-    token = _SYMBOLIC_ROWS.set(bool(on))
-    try:
+    with scoped(_SYMBOLIC_ROWS, bool(on)):
         yield
-    finally:
-        _SYMBOLIC_ROWS.reset(token)
 
 
 def _stores_rows(model, var_names) -> bool:
@@ -672,11 +676,8 @@ def fixed_priors(values: dict | None):
     simulated it. Yields a list that gets one entry per model it was applied to.
     """
     applied: list = []
-    token = _FIXED_PRIORS.set(None if values is None else (values, applied))
-    try:
+    with scoped(_FIXED_PRIORS, None if values is None else (values, applied)):
         yield applied
-    finally:
-        _FIXED_PRIORS.reset(token)
 
 
 def compile_nutpie(model, var_names=None, stats: dict | None = None, lift: bool = True):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from multilevel.bayes.scoped import scoped
 from multilevel.bayes.translate import (
     BAMBI_FAMILIES,
     BAMBI_LINKS,
@@ -297,11 +298,8 @@ def fixed_parameterization(choice: tuple | None):
     decide anew, and two parameterisations are two structures, two compilations (cbpp's
     SBC: 19 of 30 replicates centred).
     """
-    token = _FIXED_GEOMETRY.set(choice)
-    try:
+    with scoped(_FIXED_GEOMETRY, choice):
         yield
-    finally:
-        _FIXED_GEOMETRY.reset(token)
 
 
 def _noncentered(option) -> bool:
