@@ -22,6 +22,7 @@ import numpy as np
 from multilevel.bayes.translate import Block, bambi_group, blocks
 from multilevel.errors import FormulaError, PriorError
 from multilevel.formula import Design, build_design
+from multilevel.formula.design import term_width
 from multilevel.formula.distributional import AuxFormula
 from multilevel.formula.links import inverse_link_fn
 
@@ -231,7 +232,7 @@ def summary_names(part: AuxPart, posterior=None) -> dict[str, list[str]]:
         if posterior is not None and var in posterior:
             width = int(np.prod(posterior[var].shape[2:], dtype=int))
         else:
-            width = sum(1 for x in part.design.x_names[k:] if x.startswith(name)) or 1
+            width = term_width(part.design, name, k)
         out[var], k = x_names[k:k + width], k + width
     groups = {t.name: t.group for t in part.design.reterms}
     for block in part.blocks:

@@ -17,6 +17,7 @@ import numpy as np
 from multilevel.bayes.distributional import summary_names as aux_summary_names
 from multilevel.bayes.residuals import PARAMS
 from multilevel.bayes.translate import FAMILY_AUXILIARY
+from multilevel.formula.design import term_width
 
 
 def cor_names(block, group: str) -> list[str]:
@@ -56,7 +57,7 @@ def summary_names(built, posterior=None) -> dict[str, list[str]]:
         if posterior is not None and name in posterior:
             width = int(np.prod(posterior[name].shape[2:], dtype=int))
         else:
-            width = sum(1 for x in x_names[k:] if x.startswith(name)) or 1
+            width = term_width(built.design, name, k)
         out[name], k = x_names[k:k + width], k + width
     groups = {t.name: t.group for t in built.design.reterms}
     for block in built.blocks:

@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from multilevel.errors import DataError, FormulaError
 from multilevel.formula.frame import ModelFrame, group_codes, group_labels
-from multilevel.formula.names import r_label
+from multilevel.formula.names import BASIS_CALLS, r_deparse, r_label
 from multilevel.formula.namespace import safe_environment
 from multilevel.formula.offset_values import evaluate_offset
 from multilevel.formula.parse import Bar, ParsedFormula
@@ -198,11 +198,63 @@ class Design:
 
 
 def lme4_name(label: str) -> str:
-    """formulae column label → lme4 coefficient name (``period[2]`` → ``period2``)."""
+    """formulae column label → lme4 coefficient name.
+
+    Factor levels are appended (``period[2]`` → ``period2``), expressions are spelled as
+    R deparses them (``I(Days ** 2)`` → ``I(Days^2)``, ``exp(wt / 3)`` → ``exp(wt/3)``),
+    and the columns of ``poly()`` and ``bs()`` are numbered from 1 as in R
+    (``poly(x, 2)[0]`` → ``poly(x, 2)1``).
+
+    >>> lme4_name("poly(Days, 2)[0]:f[b]"), lme4_name("bs(x, df=4)[3]"), lme4_name("C(g)[0]")
+    ('poly(Days, 2)1:fb', 'bs(x, df = 4)4', 'C(g)0')
+    """
     if label == "Intercept":
         return "(Intercept)"
-    label = label.replace(" ** ", "^")  # R deparses powers without spaces: I(Days^2)
-    return re.sub(r"\[([^\]]*)\]", r"\1", label)
+    return ":".join(_component_name(part) for part in _top_level_split(label, ":"))
+
+
+def term_width(design, term: str, start: int = 0) -> int:
+    """How many of ``design.x_names[start:]`` the formulae term ``term`` owns (its
+    columns left after the rank check), at least 1; for mapping Bambi's per-term
+    vectors to coefficient names before a posterior gives their widths."""
+    terms = getattr(getattr(design.spec, "fixed_matrix", None), "terms", {}) or {}
+    if term in terms:
+        owned = {lme4_name(lbl) for lbl in terms[term].labels}
+        names = design.x_names[start:]
+        return sum(1 for x in names[:len(owned)] if strip_r_label(x) in owned) or 1
+    return sum(1 for x in design.x_names[start:] if x.startswith(term)) or 1
+
+
+def strip_r_label(name: str) -> str:
+    """A coefficient name without R's backticks (``r_label``'s inverse)."""
+    return name[1:-1] if len(name) > 1 and name[0] == name[-1] == "`" else name
+
+
+def _top_level_split(text: str, sep: str) -> list[str]:
+    """``text`` split at ``sep`` outside parentheses and brackets."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == sep and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return [*parts, text[start:]]
+
+
+def _component_name(part: str) -> str:
+    match = re.fullmatch(r"(?P<expr>.*\))\[(?P<level>[^\]]*)\]|(?P<plain>.*?)(?:\[(?P<lvl>[^\]]*)\])?",
+                         part, flags=re.DOTALL)
+    if match.group("expr") is not None:   # a call with a column index or a level
+        expr, level = match.group("expr"), match.group("level")
+        call = expr.split("(", 1)[0].strip()
+        if call in BASIS_CALLS and level.isdigit():
+            level = str(int(level) + 1)
+        return r_deparse(expr) + level
+    plain, level = match.group("plain"), match.group("lvl") or ""
+    return (r_deparse(plain) if "(" in plain else plain) + level
 
 
 def _evaluate(formula: str, data: pd.DataFrame):

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 import tokenize
 
+import numpy as np
+
 from multilevel.errors import FormulaError
 
 # R's syntactic names: letters, digits, '.' and '_', starting with a letter or a '.' not
@@ -76,3 +78,80 @@ def r_label(label: str, columns) -> str:
     if label in columns and (not _R_SYNTACTIC.match(label) or label in _R_RESERVED):
         return f"`{label}`"
     return label
+
+
+# R's deparse: spaces around these binary operators, none around / ^ : and %op%
+_SPACED_OPS = frozenset({"+", "-", "*", "==", "!=", "<", ">", "<=", ">=", "&", "|", "&&", "||",
+                         "=", "~"})
+# basis calls whose matrix columns R numbers 1, 2, ... (formulae numbers them from 0)
+BASIS_CALLS = frozenset({"poly", "bs"})
+
+
+def r_number(text: str) -> str:
+    """A numeric literal as R's deparse prints it: 15 significant digits, the shorter of
+    fixed and scientific notation (fixed on a tie), ``1e+05`` style exponents.
+
+    >>> [r_number(t) for t in ("0.50", "1e-3", "100000", "123456789", "1e-4", "4.50", "3")]
+    ['0.5', '0.001', '1e+05', '123456789', '1e-04', '4.5', '3']
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    if not np.isfinite(value) or text.lower().endswith("j"):
+        return text
+    fixed = format(value, ".15g")
+    if "e" in fixed:   # Python chose scientific: R's fixed form spelled out
+        fixed = np.format_float_positional(value, precision=15, unique=True, trim="-")
+    mantissa, exponent = format(value, ".15e").split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    sci = f"{mantissa}e{exponent[0]}{abs(int(exponent)):02d}"
+    return fixed if len(fixed) <= len(sci) else sci
+
+
+def r_deparse(text: str) -> str:
+    """An expression spelled as R's ``deparse`` spells it, which is how lme4 names the
+    coefficient of a transformed predictor: ``exp(wt / 3)`` → ``exp(wt/3)``,
+    ``bs(x, df=4)`` → ``bs(x, df = 4)``, ``I(x ** 2)`` → ``I(x^2)``, ``I(0.50*x)`` →
+    ``I(0.5 * x)``. Text that cannot be tokenized is returned unchanged.
+
+    >>> r_deparse("exp(wt / 3)"), r_deparse("poly(x,2,raw=TRUE)"), r_deparse("I(-x ** 2 + 1e-3)")
+    ('exp(wt/3)', 'poly(x, 2, raw = TRUE)', 'I(-x^2 + 0.001)')
+    """
+    try:
+        tokens = formula_tokens(text)
+    except FormulaError:
+        return text
+    out: list[str] = []
+    previous = None   # the previous token's (type, string)
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        kind, value = tok.type, tok.string
+        if kind == tokenize.OP and value == "%":   # %%, %/%, %in%: one operator
+            j = i + 1
+            while j < len(tokens) and tokens[j].string != "%":
+                j += 1
+            value = "".join(t.string for t in tokens[i:j + 1])
+            i = j
+        if kind == tokenize.NAME:
+            piece = value if _R_SYNTACTIC.match(value) else f"`{value}`"
+        elif kind == tokenize.NUMBER:
+            piece = r_number(value)
+        elif kind == tokenize.STRING:
+            piece = '"' + value[1:-1] + '"'
+        elif value == "**":
+            piece = "^"
+        elif value == ",":
+            piece = ", "
+        elif value in ("+", "-") and (previous is None or (previous[0] == tokenize.OP
+                                                          and previous[1] not in (")", "]"))):
+            piece = value   # unary
+        elif value in _SPACED_OPS:
+            piece = f" {value} "
+        else:
+            piece = value
+        out.append(piece)
+        previous = (kind, value)
+        i += 1
+    return "".join(out)

@@ -43,8 +43,8 @@ ALLOWED_FUNCTIONS = frozenset(
         "center", "scale", "standardize", "poly", "bs",
         # element-wise maths provided in the evaluation namespace
         "log", "log2", "log10", "log1p", "exp", "sqrt", "abs",
-        # multilevel's basis functions (multilevel.formula.transforms)
-        "rbf", "sigmoid",
+        # multilevel's basis functions and R's conversions (multilevel.formula.transforms)
+        "rbf", "sigmoid", "factor", "as.factor", "as.numeric",
         # lme4's two-column binomial response
         "cbind",
         # lme4 2.0's group-effect structures (multilevel.formula.structures)

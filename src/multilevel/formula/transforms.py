@@ -20,6 +20,7 @@ center=False)``, ``scale(x, scale=FALSE)``, ``scale(x, center=2, scale=10)`` as 
 from __future__ import annotations
 
 import contextlib
+import types
 
 import numpy as np
 import pandas as pd
@@ -271,7 +272,7 @@ def integers_as_doubles(data, text: str, keep=()):
     from multilevel.formula.parse import calls, column_names
 
     named = set(column_names(text))
-    categorical = {c for _, args in calls(text, {"C"}) for c in column_names(args[0] if args else "")}
+    categorical = {c for _, args in calls(text, {"C", "factor", "as.factor"}) for c in column_names(args[0] if args else "")}
     cast = [c for c in data.columns if c in named and c not in categorical and c not in keep
             and pd.api.types.is_integer_dtype(data[c].dtype)
             and not isinstance(data[c].dtype, pd.CategoricalDtype)]
@@ -280,5 +281,79 @@ def integers_as_doubles(data, text: str, keep=()):
     return data.assign(**{c: data[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in cast})
 
 
-FORMULA_TRANSFORMS: dict[str, object] = {"rbf": RadialBasis, "sigmoid": SigmoidBasis, **SCALE_TRANSFORMS}
+def r_level_label(value) -> str:
+    """A value as R's ``as.character`` spells it in a factor level: whole numbers without a
+    decimal point (``4``, not ``4.0``), other doubles to 15 significant digits (``0.3``,
+    not ``0.30000000000000004``), logicals ``TRUE``/``FALSE``."""
+    if isinstance(value, (bool, np.bool_)):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else format(value, ".15g")
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    return str(value)
+
+
+def r_factor(x):
+    """R's ``factor(x)`` (also ``as.factor``): a categorical with R's levels.
+
+    Numbers and logicals: the distinct values in increasing order (``FALSE`` before
+    ``TRUE``), labelled as R prints them, so ``factor(gear)`` has the columns
+    ``factor(gear)4`` and ``factor(gear)5`` as in lme4. A categorical keeps its
+    category order and drops unused categories (as R's ``factor`` of a factor);
+    strings are sorted. New data are matched to the fitted levels by these labels
+    (formulae refuses a level the fit did not see).
+
+    Examples
+    --------
+    >>> list(r_factor(np.array([4.0, 3.0, 4.0, 0.5])).categories)
+    ['0.5', '3', '4']
+    >>> list(r_factor(np.array([True, False])).categories)
+    ['FALSE', 'TRUE']
+    """
+    values = pd.Series(np.asarray(x) if not isinstance(x, (pd.Series, pd.Categorical)) else x)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return pd.Categorical(values.astype(object).map(str),
+                              categories=[str(c) for c in values.cat.remove_unused_categories().cat.categories])
+    if values.isna().any():
+        raise DataError("factor() got missing values; the rows with a missing value are "
+                        "dropped before the formula is evaluated (na='drop').")
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        distinct = np.sort(pd.unique(values.to_numpy()))
+    else:
+        distinct = sorted(pd.unique(values.to_numpy()), key=str)
+    labels = [r_level_label(v) for v in distinct]
+    if len(set(labels)) < len(labels):
+        raise DataError(f"factor() would give two levels the same label ({labels}); convert the "
+                        "column to strings first.")
+    return pd.Categorical(values.map(r_level_label), categories=labels)
+
+
+def r_as_numeric(x):
+    """R's ``as.numeric(x)`` of numbers and logicals: the values as doubles (``TRUE`` is
+    1). A categorical or text column is refused: R would return the level codes (or NA),
+    which is rarely what was meant.
+
+    Examples
+    --------
+    >>> r_as_numeric(np.array([True, False])).tolist()
+    [1.0, 0.0]
+    """
+    values = pd.Series(np.asarray(x) if not isinstance(x, (pd.Series, pd.Categorical)) else x)
+    if isinstance(values.dtype, pd.CategoricalDtype) or not (
+            pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values)):
+        raise DataError("as.numeric() takes a numeric or logical column; a factor or text column "
+                        "would become level codes. Convert the column in the data instead.")
+    return values.to_numpy(dtype=np.float64)
+
+
+# R's conversions under their R names. formulae reads a dotted call ``as.factor(x)`` as
+# the attribute ``factor`` of the name ``as`` (as it reads ``np.log(x)``), hence ``as``.
+R_CONVERSIONS: dict[str, object] = {
+    "factor": r_factor, "as": types.SimpleNamespace(factor=r_factor, numeric=r_as_numeric)}
+R_CONVERSION_CALLS = frozenset({"factor", "as.factor", "as.numeric"})
+
+FORMULA_TRANSFORMS: dict[str, object] = {"rbf": RadialBasis, "sigmoid": SigmoidBasis, **SCALE_TRANSFORMS,
+                                         **R_CONVERSIONS}
 

@@ -16,6 +16,7 @@ more variables, and both involve the same numeric covariates.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,7 @@ import pandas as pd
 
 from multilevel.errors import SpecError
 from multilevel.formula import lme4_name
+from multilevel.formula.transforms import r_factor
 
 
 @dataclass(frozen=True)
@@ -64,16 +66,28 @@ def fixed_terms(design) -> list[FixedTerm]:
         variables = []
         for comp in term.components:
             if comp.kind == "categoric":
-                if comp.name not in data.columns:
+                raw = _factor_values(data, comp.name)
+                if raw is None:
                     raise SpecError(f"Cannot rebuild the full dummy coding of {comp.name!r} for "
                                     "type II/III tests; use a plain column as the factor.")
-                raw = data[comp.name].astype(str).to_numpy()
                 variables.append((comp.name, "categoric", [str(lv) for lv in comp.levels], raw))
             else:
                 variables.append((lme4_name(comp.name), "numeric", None,
                                   np.asarray(comp.value, dtype=float).reshape(-1)))
         out.append(FixedTerm(name=lme4_name(name), columns=columns, variables=variables))
     return out
+
+
+def _factor_values(data, name: str):
+    """The per-row level labels of the factor ``name``: a column, or R's ``factor(x)`` /
+    ``as.factor(x)`` of a column (labelled as :func:`~multilevel.formula.transforms.r_factor`
+    labels them); ``None`` for anything else."""
+    if name in data.columns:
+        return data[name].astype(str).to_numpy()
+    match = re.fullmatch(r"\s*(?:as\.)?factor\(\s*([^(),]+?)\s*\)\s*", name)
+    if match and match.group(1) in data.columns:
+        return np.asarray(r_factor(data[match.group(1)]).astype(str))
+    return None
 
 
 def containment(terms: list[FixedTerm]) -> dict[str, list[str]]:
