@@ -191,7 +191,7 @@ def parse_formula(text: str) -> ParsedFormula:
             "Shorten it (fewer terms, shorter column names)."
         )
     # R spells powers '^' (I(x^2), (a + b)^2); formulae spells both '**'.
-    text = quote_cov_names(" ".join(text.split()).replace("^", "**"))
+    text = quote_cov_names(positional_numbers(" ".join(text.split()).replace("^", "**")))
     _check_balanced(text)
     _check_tokens(text)
     sides = _split_top(text, "~", keep_sign=False)
@@ -297,6 +297,30 @@ def _flatten_grouped_bars(terms: list[str]) -> list[str]:
         else:
             out.append(term)
     return out
+
+
+def positional_numbers(text: str) -> str:
+    """``text`` with numbers in scientific notation written out (``1e5`` → ``100000``,
+    ``2.5e-3`` → ``0.0025``): R reads both, formulae's scanner only the second.
+
+    >>> positional_numbers("y ~ I(x / 1e5) + I(2.5E-3 * z) + x1e5")
+    'y ~ I(x / 100000) + I(0.0025 * z) + x1e5'
+    """
+    import numpy as np
+
+    try:
+        tokens = formula_tokens(text)
+    except FormulaError:
+        return text   # the checks that follow name the problem
+    out, last = [], 0
+    for tok in tokens:
+        if tok.type == tokenize.NUMBER and re.search(r"[eE]", tok.string) and not tok.string.endswith(("j", "J")):
+            start, end = tok.start[1], tok.end[1]
+            value = float(tok.string)
+            if np.isfinite(value):
+                out += [text[last:start], np.format_float_positional(value, trim="-")]
+                last = end
+    return "".join(out) + text[last:]
 
 
 def check_names(parsed: ParsedFormula, columns) -> None:

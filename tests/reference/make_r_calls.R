@@ -1,0 +1,47 @@
+# References for R's conversions and R's coefficient spelling in lme4 formulas
+# (tests/test_r_calls.py): factor(), as.factor(), as.numeric(), poly()/bs() columns
+# numbered from 1, and transformed predictors named as R deparses them.
+# Run from the repository root (R 4.2.2, lme4 1.1-31, lmerTest 3.1-3 from Debian; no network):
+#   Rscript tests/reference/make_r_calls.R
+suppressPackageStartupMessages({library(lmerTest); library(jsonlite); library(splines)})
+source("tests/reference/read_data.R")  # dir, fac(), rd()
+mt <- rd("mtcars.csv"); names(mt)[1] <- "model"   # the row names column
+ss <- rd("sleepstudy.csv", "Subject")
+tight <- lmerControl(optimizer = "bobyqa", optCtrl = list(rhoend = 1e-12))
+newcars <- data.frame(cyl = c(4, 8, 6), gear = c(3, 5, 4), carb = c(1, 8, 2), am = c(0, 1, 1),
+                      wt = c(2.5, 3.5, 3.0), hp = c(100, 250, 150))
+cases <- list(
+  list(key = "factor_main", data = "mtcars", formula = "mpg ~ factor(am) + wt + (1 | cyl)"),
+  list(key = "factor_noint", data = "mtcars", formula = "mpg ~ 0 + factor(gear) + (1 | cyl)"),
+  list(key = "factor_minus1", data = "mtcars", formula = "mpg ~ factor(gear) - 1 + wt + (1 | cyl)"),
+  list(key = "factor_interaction", data = "mtcars", formula = "mpg ~ wt * factor(cyl) + (1 | gear)"),
+  list(key = "as_conversions", data = "mtcars", formula = "mpg ~ as.numeric(gear) + as.factor(carb) + (1 | cyl)"),
+  list(key = "poly_names", data = "mtcars", formula = "mpg ~ poly(wt, 2) + (1 | cyl)"),
+  list(key = "poly_raw_names", data = "mtcars", formula = "mpg ~ poly(wt, 2, raw = TRUE) + (1 | cyl)"),
+  list(key = "bs_names", data = "mtcars", formula = "mpg ~ bs(wt, df = 4) + (1 | cyl)"),
+  list(key = "deparse_names", data = "mtcars", formula = "mpg ~ exp(wt/3) + I(0.50*hp) + I(hp^2/1e5) + (1 | cyl)"),
+  list(key = "poly_slope", data = "sleepstudy", formula = "Reaction ~ poly(Days, 2) + (poly(Days, 2) | Subject)")
+)
+out <- list()
+for (cs in cases) {
+  d <- if (cs$data == "mtcars") mt else ss
+  m <- tryCatch(lmer(as.formula(cs$formula), d, control = tight), error = function(e) NULL)
+  if (is.null(m)) next
+  res <- list(data = cs$data, formula = cs$formula, fixef_names = names(fixef(m)),
+              fixef = unname(fixef(m)), reml = unname(REMLcrit(m)),
+              cnms = lapply(getME(m, "cnms"), unname))
+  if (cs$data == "mtcars") {
+    nd <- newcars
+    res$predict_population <- unname(predict(m, newdata = nd, re.form = NA))
+  }
+  if (grepl("factor\\(cyl\\)", cs$formula)) {
+    a3 <- anova(m, type = 3); a2 <- anova(m, type = 2)
+    res$anova3 <- list(terms = rownames(a3), F = a3[["F value"]], p = a3[["Pr(>F)"]])
+    res$anova2 <- list(terms = rownames(a2), F = a2[["F value"]], p = a2[["Pr(>F)"]])
+  }
+  out[[cs$key]] <- res
+}
+out$newdata <- as.list(newcars)
+out[["_about"]] <- paste("make_r_calls.R,", R.version.string, ", lme4", packageVersion("lme4"),
+                         ", lmerTest", packageVersion("lmerTest"))
+write(toJSON(out, digits = NA, auto_unbox = FALSE, pretty = TRUE), "tests/reference/r_calls.json")

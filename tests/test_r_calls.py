@@ -1,0 +1,118 @@
+"""R's conversions in formulas and R's spelling of coefficient names, against lme4.
+
+``factor(x)``, ``as.factor(x)`` and ``as.numeric(x)`` as R evaluates them; the columns of
+``poly()`` and ``bs()`` numbered from 1; transformed predictors named as R's ``deparse``
+spells them (``exp(wt/3)``, ``I(0.5 * hp)``, ``bs(wt, df = 4)1``). References:
+``tests/reference/r_calls.json`` from ``tests/reference/make_r_calls.R`` (R 4.2.2,
+lme4 1.1-31, lmerTest 3.1-3).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import multilevel as ml
+from multilevel.errors import DataError, FormulaError
+from multilevel.formula.names import r_deparse, r_number
+from multilevel.formula.transforms import r_as_numeric, r_factor
+
+REF = json.loads((Path(__file__).parent / "reference" / "r_calls.json").read_text())
+CASES = sorted(k for k, v in REF.items() if isinstance(v, dict) and "fixef_names" in v)
+NEWDATA = pd.DataFrame({k: v for k, v in REF["newdata"].items()})
+
+
+def data(name: str) -> pd.DataFrame:
+    return ml.datasets.load(name)
+
+
+@pytest.fixture(scope="module")
+def fits():
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # singular fits (lme4 says so too)
+        for key in CASES:
+            ref = REF[key]
+            out[key] = ml.fit(ref["formula"][0], data(ref["data"][0]), method="reml")
+    return out
+
+
+@pytest.mark.parametrize("key", CASES)
+def test_names_values_and_criterion_match_lme4(fits, key):
+    ref, fit = REF[key], fits[key]
+    assert list(fit.fixef.index) == ref["fixef_names"]
+    np.testing.assert_allclose(fit.fixef.to_numpy(), ref["fixef"], rtol=2e-5, atol=1e-7)
+    assert fit.reml_criterion == pytest.approx(ref["reml"][0], rel=1e-7)
+    for group, cnms in ref["cnms"].items():
+        assert [t.cnms for t in fit.design.reterms if t.group == group] == [cnms]
+
+
+@pytest.mark.parametrize("key", [k for k in CASES if "predict_population" in REF[k]])
+def test_population_predictions_on_new_data(fits, key):
+    ours = fits[key].predict(NEWDATA, group_effects=False)
+    np.testing.assert_allclose(ours["estimate"].to_numpy(),
+                               REF[key]["predict_population"], rtol=1e-5)
+
+
+@pytest.mark.parametrize("key", [k for k in CASES if "anova3" in REF[k]])
+@pytest.mark.parametrize("kind", [2, 3])
+def test_anova_of_a_factor_call_matches_lmertest(fits, key, kind):
+    ref = REF[key][f"anova{kind}"]
+    table = ml.anova(fits[key], type=kind)
+    assert list(table.index) == ref["terms"]
+    np.testing.assert_allclose(table["F"], ref["F"], rtol=1e-5)
+    np.testing.assert_allclose(table["p"], ref["p"], rtol=1e-4)
+
+
+def test_bayesian_names_follow_the_same_spelling():
+    from multilevel.bayes.model import build_model
+    from multilevel.bayes.names import summary_names
+
+    built = build_model("mpg ~ wt * factor(cyl) + bs(hp, df=4) + (1 | gear)", data("mtcars"))
+    names = summary_names(built)   # before sampling: widths from the design's terms
+    assert names["factor(cyl)"] == ["factor(cyl)6", "factor(cyl)8"]
+    assert names["bs(hp, df=4)"] == [f"bs(hp, df = 4){k}" for k in range(1, 5)]
+    assert names["wt:factor(cyl)"] == ["wt:factor(cyl)6", "wt:factor(cyl)8"]
+
+
+def test_factor_levels_and_labels_as_r():
+    assert list(r_factor(np.array([4.0, 3.0, 4.0, 0.5])).categories) == ["0.5", "3", "4"]
+    assert list(r_factor(np.array([True, False, True])).categories) == ["FALSE", "TRUE"]
+    assert list(r_factor(np.array([0.1 + 0.2, 1.0])).categories) == ["0.3", "1"]
+    cat = pd.Series(pd.Categorical(["b", "a"], categories=["c", "b", "a"]))
+    assert list(r_factor(cat).categories) == ["b", "a"]   # order kept, unused dropped
+    assert r_as_numeric(np.array([True, False])).tolist() == [1.0, 0.0]
+    with pytest.raises(DataError, match="as.numeric"):
+        r_as_numeric(pd.Series(["a", "b"]))
+
+
+def test_unseen_level_of_a_factor_call_is_refused_by_name(fits):
+    new = NEWDATA.assign(cyl=[4, 5, 6])
+    with pytest.raises(ml.errors.MultilevelError, match="factor\\(cyl\\)"):
+        fits["factor_interaction"].predict(new, group_effects=False)
+
+
+def test_a_grouping_factor_must_be_a_column():
+    with pytest.raises(FormulaError, match="must be a column name"):
+        ml.fit("Reaction ~ Days + (1 | factor(Subject))", "sleepstudy", method="reml")
+
+
+@pytest.mark.parametrize("text, r", [
+    ("exp(wt / 3)", "exp(wt/3)"), ("I(wt*2)", "I(wt * 2)"), ("I(wt ** 2)", "I(wt^2)"),
+    ("poly(x,2,raw=TRUE)", "poly(x, 2, raw = TRUE)"), ("I(-x)", "I(-x)"), ("I((x+1)/2)", "I((x + 1)/2)"),
+    ("I(x %% 2)", "I(x%%2)"), ("I(1e-3*x)", "I(0.001 * x)"), ("I(x*100000)", "I(x * 1e+05)"),
+    ("I(x*123456789)", "I(x * 123456789)"), ("I(x - 4.50)", "I(x - 4.5)"), ("log1p(x)", "log1p(x)"),
+])
+def test_r_deparse_spelling(text, r):
+    # the right-hand sides are R 4.2's deparse(str2lang(text))
+    assert r_deparse(text) == r
+
+
+def test_r_number():
+    assert [r_number(t) for t in ("1e-4", "0.0001234", "1e15", "2.5e-7")] == \
+        ["1e-04", "0.0001234", "1e+15", "2.5e-07"]
