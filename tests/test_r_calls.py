@@ -69,6 +69,16 @@ def test_anova_of_a_factor_call_matches_lmertest(fits, key, kind):
     np.testing.assert_allclose(table["p"], ref["p"], rtol=1e-4)
 
 
+def test_emmeans_over_the_column_of_a_factor_call(fits):
+    """``cyl`` of ``factor(cyl)`` is a factor for emmeans (its levels, not a mean of 6.19)."""
+    ref = REF["emmeans_factor"]["emmeans"]
+    table = ml.emmeans(fits["emmeans_factor"], "cyl")
+    assert [float(v) for v in table["cyl"]] == ref["cyl"]
+    np.testing.assert_allclose(table["estimate"], ref["emmean"], rtol=1e-6)
+    np.testing.assert_allclose(table["std_error"], ref["SE"], rtol=1e-5)
+    np.testing.assert_allclose(table["df"], ref["df"], rtol=1e-4)
+
+
 def test_bayesian_names_follow_the_same_spelling():
     from multilevel.bayes.model import build_model
     from multilevel.bayes.names import summary_names

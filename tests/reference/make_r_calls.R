@@ -3,7 +3,7 @@
 # numbered from 1, and transformed predictors named as R deparses them.
 # Run from the repository root (R 4.2.2, lme4 1.1-31, lmerTest 3.1-3 from Debian; no network):
 #   Rscript tests/reference/make_r_calls.R
-suppressPackageStartupMessages({library(lmerTest); library(jsonlite); library(splines)})
+suppressPackageStartupMessages({library(lmerTest); library(jsonlite); library(splines); library(emmeans)})
 source("tests/reference/read_data.R")  # dir, fac(), rd()
 mt <- rd("mtcars.csv"); names(mt)[1] <- "model"   # the row names column
 ss <- rd("sleepstudy.csv", "Subject")
@@ -20,6 +20,7 @@ cases <- list(
   list(key = "poly_raw_names", data = "mtcars", formula = "mpg ~ poly(wt, 2, raw = TRUE) + (1 | cyl)"),
   list(key = "bs_names", data = "mtcars", formula = "mpg ~ bs(wt, df = 4) + (1 | cyl)"),
   list(key = "deparse_names", data = "mtcars", formula = "mpg ~ exp(wt/3) + I(0.50*hp) + I(hp^2/1e5) + (1 | cyl)"),
+  list(key = "emmeans_factor", data = "mtcars", formula = "mpg ~ factor(cyl) + wt + (1 | gear)"),
   list(key = "poly_slope", data = "sleepstudy", formula = "Reaction ~ poly(Days, 2) + (poly(Days, 2) | Subject)")
 )
 out <- list()
@@ -38,6 +39,11 @@ for (cs in cases) {
     a3 <- anova(m, type = 3); a2 <- anova(m, type = 2)
     res$anova3 <- list(terms = rownames(a3), F = a3[["F value"]], p = a3[["Pr(>F)"]])
     res$anova2 <- list(terms = rownames(a2), F = a2[["F value"]], p = a2[["Pr(>F)"]])
+  }
+  if (cs$key == "emmeans_factor") {   # Kenward-Roger df, emmeans's default for lmer
+    em <- as.data.frame(emmeans(m, "cyl"))
+    res$emmeans <- list(cyl = as.numeric(as.character(em$cyl)), emmean = em$emmean, SE = em$SE,
+                        df = em$df)
   }
   out[[cs$key]] <- res
 }

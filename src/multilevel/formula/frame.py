@@ -43,6 +43,7 @@ from multilevel.formula.transforms import (
     SCALE_TRANSFORMS,
     ScaleRows,
     design_matrices,
+    factor_only_columns,
 )
 from multilevel.formula.validate import (
     check_finite,
@@ -169,6 +170,7 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     frame = frame.copy()
     frame.attrs.pop(SCALE_ROWS, None)  # left by an earlier model frame of these rows
     _check_groups(parsed, frame, family)
+    frame = factor_only_columns(parsed.text, frame)   # cyl of factor(cyl): a factor for the effects
     check_poly_degrees(parsed.text, frame)
     time = parsed.residuals.time if parsed.residuals is not None else None
     if time in frame.columns and pd.api.types.is_numeric_dtype(frame[time]):

@@ -20,6 +20,7 @@ center=False)``, ``scale(x, scale=FALSE)``, ``scale(x, center=2, scale=10)`` as 
 from __future__ import annotations
 
 import contextlib
+import tokenize
 import types
 
 import numpy as np
@@ -314,8 +315,9 @@ def r_factor(x):
     """
     values = pd.Series(np.asarray(x) if not isinstance(x, (pd.Series, pd.Categorical)) else x)
     if isinstance(values.dtype, pd.CategoricalDtype):
-        return pd.Categorical(values.astype(object).map(str),
-                              categories=[str(c) for c in values.cat.remove_unused_categories().cat.categories])
+        used = values.cat.remove_unused_categories().cat.categories
+        return pd.Categorical(values.astype(object).map(r_level_label),
+                              categories=[r_level_label(c) for c in used])
     if values.isna().any():
         raise DataError("factor() got missing values; the rows with a missing value are "
                         "dropped before the formula is evaluated (na='drop').")
@@ -346,6 +348,44 @@ def r_as_numeric(x):
         raise DataError("as.numeric() takes a numeric or logical column; a factor or text column "
                         "would become level codes. Convert the column in the data instead.")
     return values.to_numpy(dtype=np.float64)
+
+
+def factor_only_columns(text: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each column that the formula uses only as ``factor(x)`` or
+    ``as.factor(x)`` turned into a categorical of its values in R's level order.
+
+    The model is the same (the calls give the same columns either way); what changes
+    is what the rest of the package reads from the model's data: the effects grids,
+    emmeans and the report's figures then treat ``cyl`` of ``factor(cyl)`` as the
+    factor it is in the model, not as a number to average or draw a line against.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"cyl": [6, 4, 8, 4], "wt": [2.0, 3.0, 4.0, 5.0]})
+    >>> list(factor_only_columns("mpg ~ factor(cyl) + wt", frame)["cyl"].cat.categories)
+    [4, 6, 8]
+    """
+    from multilevel.formula.names import formula_tokens
+
+    tokens = formula_tokens(text)
+    as_factor, anywhere = set(), set()
+    for i, tok in enumerate(tokens):
+        if tok.type != tokenize.NAME or tok.string not in frame.columns:
+            continue
+        anywhere.add(tok.string) if not (
+            0 < i < len(tokens) - 1 and tokens[i - 1].string == "(" and tokens[i + 1].string == ")"
+            and i >= 2 and tokens[i - 2].string in ("factor", "as.factor")) else as_factor.add(tok.string)
+    only = [c for c in as_factor - anywhere if not isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    if not only:
+        return frame
+    out = frame.copy()
+    for column in only:
+        values = out[column]
+        levels = np.sort(pd.unique(values.to_numpy())) if (
+            pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)) \
+            else sorted(pd.unique(values.to_numpy()), key=str)
+        out[column] = pd.Categorical(values, categories=list(levels))
+    return out
 
 
 # R's conversions under their R names. formulae reads a dotted call ``as.factor(x)`` as
