@@ -20,7 +20,7 @@ import pytest
 import multilevel as ml
 from multilevel.errors import DataError, FormulaError
 from multilevel.formula.names import r_deparse, r_number
-from multilevel.formula.transforms import r_as_numeric, r_factor
+from multilevel.formula.transforms import r_as_numeric, r_factor, r_relevel
 
 REF = json.loads((Path(__file__).parent / "reference" / "r_calls.json").read_text())
 CASES = sorted(k for k, v in REF.items() if isinstance(v, dict) and "fixef_names" in v)
@@ -91,11 +91,17 @@ def test_bayesian_names_follow_the_same_spelling():
 
 
 def test_factor_levels_and_labels_as_r():
-    assert list(r_factor(np.array([4.0, 3.0, 4.0, 0.5])).categories) == ["0.5", "3", "4"]
-    assert list(r_factor(np.array([True, False, True])).categories) == ["FALSE", "TRUE"]
-    assert list(r_factor(np.array([0.1 + 0.2, 1.0])).categories) == ["0.3", "1"]
+    assert r_factor(np.array([4.0, 10.0, 4.0, 0.5])).levels == ["0.5", "4", "10"]
+    assert r_factor(np.array([True, False, True])).levels == ["FALSE", "TRUE"]
+    assert r_factor(np.array([0.1 + 0.2, 1.0])).levels == ["0.3", "1"]
     cat = pd.Series(pd.Categorical(["b", "a"], categories=["c", "b", "a"]))
-    assert list(r_factor(cat).categories) == ["b", "a"]   # order kept, unused dropped
+    assert r_factor(cat).levels == ["b", "a"]   # order kept, unused dropped
+    assert r_factor(np.array([3, 4]), levels=[4, 3]).levels == ["4", "3"]
+    assert r_relevel(np.array([4, 6, 8]), ref=8).levels == ["8", "4", "6"]
+    with pytest.raises(DataError, match="leaves out"):
+        r_factor(np.array([3, 4, 5]), levels=[4, 3])
+    with pytest.raises(DataError, match="not a level"):
+        r_relevel(np.array([4, 6]), ref="5")
     assert r_as_numeric(np.array([True, False])).tolist() == [1.0, 0.0]
     with pytest.raises(DataError, match="as.numeric"):
         r_as_numeric(pd.Series(["a", "b"]))

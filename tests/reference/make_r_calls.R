@@ -9,7 +9,7 @@ mt <- rd("mtcars.csv"); names(mt)[1] <- "model"   # the row names column
 ss <- rd("sleepstudy.csv", "Subject")
 tight <- lmerControl(optimizer = "bobyqa", optCtrl = list(rhoend = 1e-12))
 newcars <- data.frame(cyl = c(4, 8, 6), gear = c(3, 5, 4), carb = c(1, 8, 2), am = c(0, 1, 1),
-                      wt = c(2.5, 3.5, 3.0), hp = c(100, 250, 150))
+                      wt = c(2.5, 3.5, 3.0), hp = c(100, 250, 150), qsec = c(16.2, 18.5, 20.1))
 cases <- list(
   list(key = "factor_main", data = "mtcars", formula = "mpg ~ factor(am) + wt + (1 | cyl)"),
   list(key = "factor_noint", data = "mtcars", formula = "mpg ~ 0 + factor(gear) + (1 | cyl)"),
@@ -20,6 +20,10 @@ cases <- list(
   list(key = "poly_raw_names", data = "mtcars", formula = "mpg ~ poly(wt, 2, raw = TRUE) + (1 | cyl)"),
   list(key = "bs_names", data = "mtcars", formula = "mpg ~ bs(wt, df = 4) + (1 | cyl)"),
   list(key = "deparse_names", data = "mtcars", formula = "mpg ~ exp(wt/3) + I(0.50*hp) + I(hp^2/1e5) + (1 | cyl)"),
+  list(key = "factor_multidigit", data = "sleepstudy", formula = "Reaction ~ factor(Days + 1) + (1 | Subject)"),
+  list(key = "factor_levels", data = "mtcars", formula = "mpg ~ factor(cyl, levels = c(8, 6, 4)) + wt + (1 | gear)"),
+  list(key = "relevel", data = "mtcars", formula = "mpg ~ relevel(factor(cyl), ref = '8') + wt + (1 | gear)"),
+  list(key = "log_base_round", data = "mtcars", formula = "mpg ~ log(wt, base = 2) + log(hp, 10) + round(qsec) + (1 | cyl)"),
   list(key = "emmeans_factor", data = "mtcars", formula = "mpg ~ factor(cyl) + wt + (1 | gear)"),
   list(key = "poly_slope", data = "sleepstudy", formula = "Reaction ~ poly(Days, 2) + (poly(Days, 2) | Subject)")
 )

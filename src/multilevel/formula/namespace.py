@@ -17,8 +17,19 @@ from formulae.environment import Environment
 
 from multilevel.formula import transforms
 
+def r_log(x, base=None):
+    """R's ``log(x, base = exp(1))``: ``log(wt, 10)``, ``log(wt, base = 2)``."""
+    return np.log(x) if base is None else np.log(x) / np.log(float(base))
+
+
+def r_round(x, digits=0):
+    """R's ``round(x, digits = 0)`` (IEC 60559: halves to even, as numpy)."""
+    return np.round(np.asarray(x, dtype=float), int(digits))
+
+
 SAFE_FUNCTIONS = {
-    "log": np.log,
+    "log": r_log,
+    "round": r_round,
     "log2": np.log2,
     "log10": np.log10,
     "log1p": np.log1p,

@@ -42,9 +42,9 @@ ALLOWED_FUNCTIONS = frozenset(
         "C", "I", "S", "T", "B", "binary", "p", "prop", "proportion",
         "center", "scale", "standardize", "poly", "bs",
         # element-wise maths provided in the evaluation namespace
-        "log", "log2", "log10", "log1p", "exp", "sqrt", "abs",
+        "log", "log2", "log10", "log1p", "exp", "sqrt", "abs", "round",
         # multilevel's basis functions and R's conversions (multilevel.formula.transforms)
-        "rbf", "sigmoid", "factor", "as.factor", "as.numeric",
+        "rbf", "sigmoid", "factor", "as.factor", "as.numeric", "relevel", "c",
         # lme4's two-column binomial response
         "cbind",
         # lme4 2.0's group-effect structures (multilevel.formula.structures)

@@ -273,7 +273,7 @@ def integers_as_doubles(data, text: str, keep=()):
     from multilevel.formula.parse import calls, column_names
 
     named = set(column_names(text))
-    categorical = {c for _, args in calls(text, {"C", "factor", "as.factor"}) for c in column_names(args[0] if args else "")}
+    categorical = {c for _, args in calls(text, {"C", *FACTOR_CALLS}) for c in column_names(args[0] if args else "")}
     cast = [c for c in data.columns if c in named and c not in categorical and c not in keep
             and pd.api.types.is_integer_dtype(data[c].dtype)
             and not isinstance(data[c].dtype, pd.CategoricalDtype)]
@@ -296,40 +296,71 @@ def r_level_label(value) -> str:
     return str(value)
 
 
-def r_factor(x):
+def r_factor(x, levels=None):
     """R's ``factor(x)`` (also ``as.factor``): a categorical with R's levels.
 
     Numbers and logicals: the distinct values in increasing order (``FALSE`` before
     ``TRUE``), labelled as R prints them, so ``factor(gear)`` has the columns
-    ``factor(gear)4`` and ``factor(gear)5`` as in lme4. A categorical keeps its
-    category order and drops unused categories (as R's ``factor`` of a factor);
-    strings are sorted. New data are matched to the fitted levels by these labels
-    (formulae refuses a level the fit did not see).
+    ``factor(gear)4`` and ``factor(gear)5`` as in lme4 (and ``10`` comes after ``9``).
+    A categorical keeps its category order and drops unused categories (as R's
+    ``factor`` of a factor); strings are sorted. ``levels=c(8, 6, 4)`` gives the order
+    (the first is the reference); a value outside them is refused (R would make it
+    ``NA``). New data are matched to the fitted levels by these labels (formulae
+    refuses a level the fit did not see).
+
+    Returns formulae's ``CategoricalBox``: formulae would sort the labels of a plain
+    categorical as text.
 
     Examples
     --------
-    >>> list(r_factor(np.array([4.0, 3.0, 4.0, 0.5])).categories)
-    ['0.5', '3', '4']
-    >>> list(r_factor(np.array([True, False])).categories)
-    ['FALSE', 'TRUE']
+    >>> r_factor(np.array([4.0, 10.0, 4.0, 0.5])).levels
+    ['0.5', '4', '10']
+    >>> r_factor(np.array([True, False])).levels, r_factor(np.array([3, 4]), levels=[4, 3]).levels
+    (['FALSE', 'TRUE'], ['4', '3'])
     """
+    from formulae.categorical import CategoricalBox
+
     values = pd.Series(np.asarray(x) if not isinstance(x, (pd.Series, pd.Categorical)) else x)
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        used = values.cat.remove_unused_categories().cat.categories
-        return pd.Categorical(values.astype(object).map(r_level_label),
-                              categories=[r_level_label(c) for c in used])
     if values.isna().any():
         raise DataError("factor() got missing values; the rows with a missing value are "
                         "dropped before the formula is evaluated (na='drop').")
-    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
-        distinct = np.sort(pd.unique(values.to_numpy()))
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        distinct = list(values.cat.remove_unused_categories().cat.categories)
+        values = values.astype(object)
+    elif pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        distinct = list(np.sort(pd.unique(values.to_numpy())))
     else:
         distinct = sorted(pd.unique(values.to_numpy()), key=str)
-    labels = [r_level_label(v) for v in distinct]
+    labels = [r_level_label(v) for v in (distinct if levels is None else _as_list(levels))]
     if len(set(labels)) < len(labels):
         raise DataError(f"factor() would give two levels the same label ({labels}); convert the "
-                        "column to strings first.")
-    return pd.Categorical(values.map(r_level_label), categories=labels)
+                        "column to strings first, or list each level once in levels=.")
+    data = values.map(r_level_label).to_numpy(dtype=object)
+    outside = sorted(set(data) - set(labels))
+    if outside:
+        raise DataError(f"factor(..., levels = ...) leaves out the value(s) {outside[:5]} of the "
+                        f"data (R would make them NA); list every level: {labels + outside}.")
+    return CategoricalBox(data, None, labels)
+
+
+def r_relevel(x, ref):
+    """R's ``relevel(f, ref)``: the factor ``f`` (or ``factor(x)`` of a column) with the
+    level ``ref`` first, as the reference level.
+
+    >>> r_relevel(np.array([4, 6, 8]), ref="8").levels
+    ['8', '4', '6']
+    """
+    box = r_factor(x.data if hasattr(x, "levels") and hasattr(x, "data") else x,
+                   levels=getattr(x, "levels", None))
+    label = r_level_label(ref)
+    if label not in box.levels:
+        raise DataError(f"relevel(..., ref = {ref!r}): {label!r} is not a level; the levels are "
+                        f"{box.levels}.")
+    return type(box)(box.data, None, [label, *(lv for lv in box.levels if lv != label)])
+
+
+def _as_list(levels) -> list:
+    return list(levels) if isinstance(levels, (list, tuple, np.ndarray, pd.Index)) else [levels]
 
 
 def r_as_numeric(x):
@@ -348,6 +379,10 @@ def r_as_numeric(x):
         raise DataError("as.numeric() takes a numeric or logical column; a factor or text column "
                         "would become level codes. Convert the column in the data instead.")
     return values.to_numpy(dtype=np.float64)
+
+
+# calls whose first argument becomes a factor
+FACTOR_CALLS = frozenset({"factor", "as.factor", "relevel"})
 
 
 def factor_only_columns(text: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -372,9 +407,9 @@ def factor_only_columns(text: str, frame: pd.DataFrame) -> pd.DataFrame:
     for i, tok in enumerate(tokens):
         if tok.type != tokenize.NAME or tok.string not in frame.columns:
             continue
-        anywhere.add(tok.string) if not (
-            0 < i < len(tokens) - 1 and tokens[i - 1].string == "(" and tokens[i + 1].string == ")"
-            and i >= 2 and tokens[i - 2].string in ("factor", "as.factor")) else as_factor.add(tok.string)
+        first_argument = (2 <= i < len(tokens) - 1 and tokens[i - 1].string == "("
+                          and tokens[i - 2].string in FACTOR_CALLS and tokens[i + 1].string in (")", ","))
+        (as_factor if first_argument else anywhere).add(tok.string)
     only = [c for c in as_factor - anywhere if not isinstance(frame[c].dtype, pd.CategoricalDtype)]
     if not only:
         return frame
@@ -391,8 +426,8 @@ def factor_only_columns(text: str, frame: pd.DataFrame) -> pd.DataFrame:
 # R's conversions under their R names. formulae reads a dotted call ``as.factor(x)`` as
 # the attribute ``factor`` of the name ``as`` (as it reads ``np.log(x)``), hence ``as``.
 R_CONVERSIONS: dict[str, object] = {
-    "factor": r_factor, "as": types.SimpleNamespace(factor=r_factor, numeric=r_as_numeric)}
-R_CONVERSION_CALLS = frozenset({"factor", "as.factor", "as.numeric"})
+    "factor": r_factor, "relevel": r_relevel, "c": lambda *values: list(values),
+    "as": types.SimpleNamespace(factor=r_factor, numeric=r_as_numeric)}
 
 FORMULA_TRANSFORMS: dict[str, object] = {"rbf": RadialBasis, "sigmoid": SigmoidBasis, **SCALE_TRANSFORMS,
                                          **R_CONVERSIONS}

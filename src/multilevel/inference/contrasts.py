@@ -24,7 +24,7 @@ import pandas as pd
 
 from multilevel.errors import SpecError
 from multilevel.formula import lme4_name
-from multilevel.formula.transforms import r_factor
+from multilevel.formula.transforms import r_level_label
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def fixed_terms(design) -> list[FixedTerm]:
                 if raw is None:
                     raise SpecError(f"Cannot rebuild the full dummy coding of {comp.name!r} for "
                                     "type II/III tests; use a plain column as the factor.")
-                variables.append((comp.name, "categoric", [str(lv) for lv in comp.levels], raw))
+                variables.append((lme4_name(comp.name), "categoric", [str(lv) for lv in comp.levels], raw))
             else:
                 variables.append((lme4_name(comp.name), "numeric", None,
                                   np.asarray(comp.value, dtype=float).reshape(-1)))
@@ -84,9 +84,10 @@ def _factor_values(data, name: str):
     labels them); ``None`` for anything else."""
     if name in data.columns:
         return data[name].astype(str).to_numpy()
-    match = re.fullmatch(r"\s*(?:as\.)?factor\(\s*([^(),]+?)\s*\)\s*", name)
-    if match and match.group(1) in data.columns:
-        return np.asarray(r_factor(data[match.group(1)]).astype(str))
+    match = re.fullmatch(r"\s*(?:(?:as\.)?factor|relevel)\(\s*(?:(?:as\.)?factor\(\s*)?([^(),]+?)\s*[,)].*",
+                         name, flags=re.DOTALL)
+    if match and match.group(1) in data.columns:   # the labels r_factor gives the rows
+        return data[match.group(1)].map(r_level_label).to_numpy(dtype=object).astype(str)
     return None
 
 
