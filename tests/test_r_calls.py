@@ -20,7 +20,7 @@ import pytest
 import multilevel as ml
 from multilevel.errors import DataError, FormulaError
 from multilevel.formula.names import r_deparse, r_number
-from multilevel.formula.transforms import r_as_numeric, r_factor, r_relevel
+from multilevel.formula.rfactors import r_as_numeric, r_factor, r_relevel
 
 REF = json.loads((Path(__file__).parent / "reference" / "r_calls.json").read_text())
 CASES = sorted(k for k, v in REF.items() if isinstance(v, dict) and "fixef_names" in v)
@@ -132,3 +132,23 @@ def test_r_deparse_spelling(text, r):
 def test_r_number():
     assert [r_number(t) for t in ("1e-4", "0.0001234", "1e15", "2.5e-7")] == \
         ["1e-04", "0.0001234", "1e+15", "2.5e-07"]
+
+
+def test_contrast_matrices_equal_rs():
+    """R 4.2: contr.poly(5), contr.helmert(4), contr.sum(3), printed by R."""
+    from multilevel.formula.rfactors import RContrast
+
+    poly = RContrast("poly").code_without_intercept(list("abcde"))
+    np.testing.assert_allclose(poly.matrix, [
+        [-6.324555e-01, 0.5345225, -3.162278e-01, 0.1195229],
+        [-3.162278e-01, -0.2672612, 6.324555e-01, -0.4780914],
+        [0.0, -0.5345225, 0.0, 0.7171372],
+        [3.162278e-01, -0.2672612, -6.324555e-01, -0.4780914],
+        [6.324555e-01, 0.5345225, 3.162278e-01, 0.1195229]], atol=5e-7)
+    assert poly.labels == [".L", ".Q", ".C", "^4"]
+    helmert = RContrast("helmert").code_without_intercept(list("abcd"))
+    assert helmert.matrix.tolist() == [[-1, -1, -1], [1, -1, -1], [0, 2, -1], [0, 0, 3]]
+    assert RContrast("sum").code_without_intercept(list("abc")).matrix.tolist() == [[1, 0], [0, 1], [-1, -1]]
+    # spanning the intercept, R codes every level by an indicator named by the level
+    full = RContrast("sum").code_with_intercept(["4", "6", "8"])
+    assert full.labels == ["4", "6", "8"] and full.matrix.tolist() == np.eye(3).tolist()

@@ -24,6 +24,10 @@ cases <- list(
   list(key = "factor_levels", data = "mtcars", formula = "mpg ~ factor(cyl, levels = c(8, 6, 4)) + wt + (1 | gear)"),
   list(key = "relevel", data = "mtcars", formula = "mpg ~ relevel(factor(cyl), ref = '8') + wt + (1 | gear)"),
   list(key = "log_base_round", data = "mtcars", formula = "mpg ~ log(wt, base = 2) + log(hp, 10) + round(qsec) + (1 | cyl)"),
+  list(key = "contr_sum", data = "mtcars", formula = "mpg ~ C(factor(cyl), contr.sum) + wt + (1 | gear)"),
+  list(key = "contr_kinds", data = "mtcars", formula = "mpg ~ C(factor(carb), contr.helmert) + C(factor(gear), contr.poly) + wt + (1 | cyl)"),
+  list(key = "contr_treatment_sas", data = "mtcars", formula = "mpg ~ C(factor(cyl), contr.treatment) + C(factor(gear), contr.SAS) + (1 | carb)"),
+  list(key = "contr_interaction", data = "mtcars", formula = "mpg ~ wt:C(factor(cyl), contr.sum) + (1 | gear)"),
   list(key = "emmeans_factor", data = "mtcars", formula = "mpg ~ factor(cyl) + wt + (1 | gear)"),
   list(key = "poly_slope", data = "sleepstudy", formula = "Reaction ~ poly(Days, 2) + (poly(Days, 2) | Subject)")
 )

@@ -38,12 +38,12 @@ from multilevel.formula.parse import (
     check_names,
     column_names,
 )
+from multilevel.formula.rfactors import factor_only_columns
 from multilevel.formula.transforms import (
     SCALE_ROWS,
     SCALE_TRANSFORMS,
     ScaleRows,
     design_matrices,
-    factor_only_columns,
 )
 from multilevel.formula.validate import (
     check_finite,

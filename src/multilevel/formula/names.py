@@ -83,6 +83,9 @@ def r_label(label: str, columns) -> str:
 # R's deparse: spaces around these binary operators, none around / ^ : and %op%
 _SPACED_OPS = frozenset({"+", "-", "*", "==", "!=", "<", ">", "<=", ">=", "&", "|", "&&", "||",
                          "=", "~"})
+# R's contrast functions a formula may name, C(f, contr.sum) (multilevel.formula.rfactors)
+CONTRAST_KINDS = ("treatment", "sum", "helmert", "poly", "SAS")
+CONTRAST_NAMES = frozenset(f"contr.{kind}" for kind in CONTRAST_KINDS)
 # basis calls whose matrix columns R numbers 1, 2, ... (formulae numbers them from 0)
 BASIS_CALLS = frozenset({"poly", "bs"})
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from multilevel.errors import FormulaError
 from multilevel.formula.expansion import MAX_TERMS, expanded_terms
 from multilevel.formula.known import quote_cov_names, split_gr
-from multilevel.formula.names import formula_tokens, strip_backticks
+from multilevel.formula.names import CONTRAST_NAMES, formula_tokens, strip_backticks
 from multilevel.formula.offset import check_no_offset_in_bar, split_offset
 from multilevel.formula.smooths import SmoothSpec, parse_smooth
 from multilevel.formula.structures import (
@@ -65,7 +65,8 @@ TERM_FUNCTIONS = frozenset({"s"})
 UNSUPPORTED_FUNCTIONS: dict[str, str] = {}
 # Values a keyword argument may take besides numbers and strings; TRUE/FALSE are R's
 # spellings (scale(x, scale = FALSE)), bound in multilevel.formula.namespace.
-_KEYWORD_VALUES = frozenset({"True", "False", "None", "TRUE", "FALSE"})
+# (and R's contrasts, as in C(f, contr.sum): multilevel.formula.rfactors)
+_KEYWORD_VALUES = frozenset({"True", "False", "None", "TRUE", "FALSE", *CONTRAST_NAMES})
 _ALLOWED_OPS = frozenset({"~", "+", "-", "*", "/", ":", "**", "(", ")", "|", ",", "=", "{", "}", "%", "^"})
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 

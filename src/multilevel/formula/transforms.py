@@ -20,13 +20,12 @@ center=False)``, ``scale(x, scale=FALSE)``, ``scale(x, center=2, scale=10)`` as 
 from __future__ import annotations
 
 import contextlib
-import tokenize
-import types
 
 import numpy as np
 import pandas as pd
 
 from multilevel.errors import DataError, FormulaError
+from multilevel.formula.rfactors import FACTOR_CALLS, R_CONVERSIONS, r_C
 
 
 def _centres(x: np.ndarray, centers, lower, upper) -> np.ndarray:
@@ -227,7 +226,8 @@ SCALE_TRANSFORMS: dict[str, type] = {"scale": Scale, "standardize": Scale, "cent
 
 @contextlib.contextmanager
 def r_transforms():
-    """formulae's transform table with R's ``scale``/``standardize``/``center``, for as long
+    """formulae's transform table with R's ``scale``/``standardize``/``center`` and ``C``
+    (:func:`multilevel.formula.rfactors.r_C`), for as long
     as a formula is evaluated (ours or Bambi's).
 
     formulae looks its own transforms up before the evaluation environment, so an entry in
@@ -238,13 +238,15 @@ def r_transforms():
     """
     from formulae import transforms as formulae_transforms
 
+
+    ours = {**SCALE_TRANSFORMS, "C": r_C}
     table = formulae_transforms.TRANSFORMS
-    saved = {name: table[name] for name in SCALE_TRANSFORMS if name in table}
-    table.update(SCALE_TRANSFORMS)
+    saved = {name: table[name] for name in ours if name in table}
+    table.update(ours)
     try:
         yield
     finally:
-        for name in SCALE_TRANSFORMS:
+        for name in ours:
             table.pop(name, None)
         table.update(saved)
 
@@ -273,7 +275,7 @@ def integers_as_doubles(data, text: str, keep=()):
     from multilevel.formula.parse import calls, column_names
 
     named = set(column_names(text))
-    categorical = {c for _, args in calls(text, {"C", *FACTOR_CALLS}) for c in column_names(args[0] if args else "")}
+    categorical = {c for _, args in calls(text, FACTOR_CALLS) for c in column_names(args[0] if args else "")}
     cast = [c for c in data.columns if c in named and c not in categorical and c not in keep
             and pd.api.types.is_integer_dtype(data[c].dtype)
             and not isinstance(data[c].dtype, pd.CategoricalDtype)]
@@ -281,153 +283,6 @@ def integers_as_doubles(data, text: str, keep=()):
         return data
     return data.assign(**{c: data[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in cast})
 
-
-def r_level_label(value) -> str:
-    """A value as R's ``as.character`` spells it in a factor level: whole numbers without a
-    decimal point (``4``, not ``4.0``), other doubles to 15 significant digits (``0.3``,
-    not ``0.30000000000000004``), logicals ``TRUE``/``FALSE``."""
-    if isinstance(value, (bool, np.bool_)):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else format(value, ".15g")
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    return str(value)
-
-
-def r_factor(x, levels=None):
-    """R's ``factor(x)`` (also ``as.factor``): a categorical with R's levels.
-
-    Numbers and logicals: the distinct values in increasing order (``FALSE`` before
-    ``TRUE``), labelled as R prints them, so ``factor(gear)`` has the columns
-    ``factor(gear)4`` and ``factor(gear)5`` as in lme4 (and ``10`` comes after ``9``).
-    A categorical keeps its category order and drops unused categories (as R's
-    ``factor`` of a factor); strings are sorted. ``levels=c(8, 6, 4)`` gives the order
-    (the first is the reference); a value outside them is refused (R would make it
-    ``NA``). New data are matched to the fitted levels by these labels (formulae
-    refuses a level the fit did not see).
-
-    Returns formulae's ``CategoricalBox``: formulae would sort the labels of a plain
-    categorical as text.
-
-    Examples
-    --------
-    >>> r_factor(np.array([4.0, 10.0, 4.0, 0.5])).levels
-    ['0.5', '4', '10']
-    >>> r_factor(np.array([True, False])).levels, r_factor(np.array([3, 4]), levels=[4, 3]).levels
-    (['FALSE', 'TRUE'], ['4', '3'])
-    """
-    from formulae.categorical import CategoricalBox
-
-    values = pd.Series(np.asarray(x) if not isinstance(x, (pd.Series, pd.Categorical)) else x)
-    if values.isna().any():
-        raise DataError("factor() got missing values; the rows with a missing value are "
-                        "dropped before the formula is evaluated (na='drop').")
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        distinct = list(values.cat.remove_unused_categories().cat.categories)
-        values = values.astype(object)
-    elif pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
-        distinct = list(np.sort(pd.unique(values.to_numpy())))
-    else:
-        distinct = sorted(pd.unique(values.to_numpy()), key=str)
-    labels = [r_level_label(v) for v in (distinct if levels is None else _as_list(levels))]
-    if len(set(labels)) < len(labels):
-        raise DataError(f"factor() would give two levels the same label ({labels}); convert the "
-                        "column to strings first, or list each level once in levels=.")
-    data = values.map(r_level_label).to_numpy(dtype=object)
-    outside = sorted(set(data) - set(labels))
-    if outside:
-        raise DataError(f"factor(..., levels = ...) leaves out the value(s) {outside[:5]} of the "
-                        f"data (R would make them NA); list every level: {labels + outside}.")
-    return CategoricalBox(data, None, labels)
-
-
-def r_relevel(x, ref):
-    """R's ``relevel(f, ref)``: the factor ``f`` (or ``factor(x)`` of a column) with the
-    level ``ref`` first, as the reference level.
-
-    >>> r_relevel(np.array([4, 6, 8]), ref="8").levels
-    ['8', '4', '6']
-    """
-    box = r_factor(x.data if hasattr(x, "levels") and hasattr(x, "data") else x,
-                   levels=getattr(x, "levels", None))
-    label = r_level_label(ref)
-    if label not in box.levels:
-        raise DataError(f"relevel(..., ref = {ref!r}): {label!r} is not a level; the levels are "
-                        f"{box.levels}.")
-    return type(box)(box.data, None, [label, *(lv for lv in box.levels if lv != label)])
-
-
-def _as_list(levels) -> list:
-    return list(levels) if isinstance(levels, (list, tuple, np.ndarray, pd.Index)) else [levels]
-
-
-def r_as_numeric(x):
-    """R's ``as.numeric(x)`` of numbers and logicals: the values as doubles (``TRUE`` is
-    1). A categorical or text column is refused: R would return the level codes (or NA),
-    which is rarely what was meant.
-
-    Examples
-    --------
-    >>> r_as_numeric(np.array([True, False])).tolist()
-    [1.0, 0.0]
-    """
-    values = pd.Series(np.asarray(x) if not isinstance(x, (pd.Series, pd.Categorical)) else x)
-    if isinstance(values.dtype, pd.CategoricalDtype) or not (
-            pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values)):
-        raise DataError("as.numeric() takes a numeric or logical column; a factor or text column "
-                        "would become level codes. Convert the column in the data instead.")
-    return values.to_numpy(dtype=np.float64)
-
-
-# calls whose first argument becomes a factor
-FACTOR_CALLS = frozenset({"factor", "as.factor", "relevel"})
-
-
-def factor_only_columns(text: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with each column that the formula uses only as ``factor(x)`` or
-    ``as.factor(x)`` turned into a categorical of its values in R's level order.
-
-    The model is the same (the calls give the same columns either way); what changes
-    is what the rest of the package reads from the model's data: the effects grids,
-    emmeans and the report's figures then treat ``cyl`` of ``factor(cyl)`` as the
-    factor it is in the model, not as a number to average or draw a line against.
-
-    Examples
-    --------
-    >>> frame = pd.DataFrame({"cyl": [6, 4, 8, 4], "wt": [2.0, 3.0, 4.0, 5.0]})
-    >>> list(factor_only_columns("mpg ~ factor(cyl) + wt", frame)["cyl"].cat.categories)
-    [4, 6, 8]
-    """
-    from multilevel.formula.names import formula_tokens
-
-    tokens = formula_tokens(text)
-    as_factor, anywhere = set(), set()
-    for i, tok in enumerate(tokens):
-        if tok.type != tokenize.NAME or tok.string not in frame.columns:
-            continue
-        first_argument = (2 <= i < len(tokens) - 1 and tokens[i - 1].string == "("
-                          and tokens[i - 2].string in FACTOR_CALLS and tokens[i + 1].string in (")", ","))
-        (as_factor if first_argument else anywhere).add(tok.string)
-    only = [c for c in as_factor - anywhere if not isinstance(frame[c].dtype, pd.CategoricalDtype)]
-    if not only:
-        return frame
-    out = frame.copy()
-    for column in only:
-        values = out[column]
-        levels = np.sort(pd.unique(values.to_numpy())) if (
-            pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)) \
-            else sorted(pd.unique(values.to_numpy()), key=str)
-        out[column] = pd.Categorical(values, categories=list(levels))
-    return out
-
-
-# R's conversions under their R names. formulae reads a dotted call ``as.factor(x)`` as
-# the attribute ``factor`` of the name ``as`` (as it reads ``np.log(x)``), hence ``as``.
-R_CONVERSIONS: dict[str, object] = {
-    "factor": r_factor, "relevel": r_relevel, "c": lambda *values: list(values),
-    "as": types.SimpleNamespace(factor=r_factor, numeric=r_as_numeric)}
 
 FORMULA_TRANSFORMS: dict[str, object] = {"rbf": RadialBasis, "sigmoid": SigmoidBasis, **SCALE_TRANSFORMS,
                                          **R_CONVERSIONS}

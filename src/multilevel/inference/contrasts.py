@@ -24,7 +24,7 @@ import pandas as pd
 
 from multilevel.errors import SpecError
 from multilevel.formula import lme4_name
-from multilevel.formula.transforms import r_level_label
+from multilevel.formula.rfactors import r_level_label
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,8 @@ def _factor_values(data, name: str):
     labels them); ``None`` for anything else."""
     if name in data.columns:
         return data[name].astype(str).to_numpy()
-    match = re.fullmatch(r"\s*(?:(?:as\.)?factor|relevel)\(\s*(?:(?:as\.)?factor\(\s*)?([^(),]+?)\s*[,)].*",
-                         name, flags=re.DOTALL)
+    match = re.fullmatch(r"(?:\s*(?:(?:as\.)?factor|relevel|C)\(\s*)+([^(),]+?)\s*[,)].*", name,
+                         flags=re.DOTALL)
     if match and match.group(1) in data.columns:   # the labels r_factor gives the rows
         return data[match.group(1)].map(r_level_label).to_numpy(dtype=object).astype(str)
     return None
@@ -167,12 +167,14 @@ def full_dummy(term: FixedTerm) -> tuple[np.ndarray, list[str]]:
 
 
 def type3(design, terms: list[FixedTerm]) -> dict[str, np.ndarray]:
+    """lmerTest's type III contrasts: built in a treatment-coded parametrization and, for
+    other codings (``C(f, contr.sum)``, ...), mapped to the model's coefficients as
+    lmerTest does (``ginv(X_treatment) %*% X``)."""
     if design.p <= 1 or len(terms) <= 1:
         return type1(design, terms)
     X = np.asarray(design.X, dtype=float)
-    has_intercept = "(Intercept)" in design.x_names
     blocks, names, owner = [], [], []
-    if has_intercept:
+    if "(Intercept)" in design.x_names:
         blocks.append(np.ones((design.n, 1)))
         names.append("(Intercept)")
         owner.append(None)
@@ -182,28 +184,59 @@ def type3(design, terms: list[FixedTerm]) -> dict[str, np.ndarray]:
         names += nm
         owner += [t.name] * len(nm)
     rdX = np.column_stack(blocks)
+    if all(n in names for n in design.x_names):   # treatment coding: X's columns are in rdX
+        return _type3(X, design.x_names, {t.name: t.columns for t in terms}, terms, rdX, names)
+    # within each term the first levels last, so that they are the ones found dependent
+    # and dropped: R's treatment coding, which lmerTest remakes the design with
+    order = [i for name in (None, *(t.name for t in terms))
+             for i in reversed([j for j, o in enumerate(owner) if o == name])]
+    keep = sorted(order[j] for j in _independent_columns(rdX[:, order]))
+    Xt = rdX[:, keep]
+    columns = {t.name: [j for j, i in enumerate(keep) if owner[i] == t.name] for t in terms}
+    contrasts = _type3(Xt, [names[i] for i in keep], columns, terms, rdX, names)
+    to_model = _zap(np.linalg.pinv(Xt) @ X)
+    out = {}
+    for name, block in contrasts.items():
+        mapped = _zap(block @ to_model)
+        out[name] = mapped[np.sum(np.abs(mapped), axis=1) > 1e-8, :]
+    return out
+
+
+def _independent_columns(M: np.ndarray, tol: float = 1e-9) -> list[int]:
+    """Indices of the columns of ``M`` kept left to right while each adds rank."""
+    keep: list[int] = []
+    basis = np.zeros((M.shape[0], 0))
+    for j in range(M.shape[1]):
+        col = M[:, j]
+        resid = col - basis @ (basis.T @ col) if basis.shape[1] else col
+        if np.linalg.norm(resid) > tol * max(1.0, np.linalg.norm(col)):
+            keep.append(j)
+            basis = np.column_stack([basis, resid / np.linalg.norm(resid)])
+    return keep
+
+
+def _type3(X, x_names, columns, terms, rdX, names) -> dict[str, np.ndarray]:
     L = np.linalg.pinv(X) @ rdX                  # p × P: the model's coefficients per full column
     L = _zap(L.T)                                # P × p
     contained = containment(terms)
-    by_name = {t.name: t for t in terms}
     order = sorted(terms, key=lambda t: -len(t.variables))
     for t in order:
         if not contained[t.name]:
             continue
-        cols = [c for u in contained[t.name] for c in by_name[u].columns]
+        cols = [c for u in contained[t.name] for c in columns[u]]
         A = L[:, cols]
-        Y = L[:, t.columns]
+        Y = L[:, columns[t.name]]
         coef, *_ = np.linalg.lstsq(A, Y, rcond=None)
-        L[:, t.columns] = _zap(Y - A @ coef)
+        L[:, columns[t.name]] = _zap(Y - A @ coef)
     row_of = {n: i for i, n in enumerate(names)}
-    missing = [n for n in design.x_names if n not in row_of]
+    missing = [n for n in x_names if n not in row_of]
     if missing:
         raise SpecError(f"Type III contrasts need treatment-coded columns; cannot place "
                         f"{missing} in the full dummy coding. Use type=1 or type=2.")
-    L = L[[row_of[n] for n in design.x_names], :]   # p × p
+    L = L[[row_of[n] for n in x_names], :]   # p × p
     out = {}
     for t in terms:
-        block = L[:, t.columns].T
+        block = L[:, columns[t.name]].T
         out[t.name] = block[np.sum(np.abs(block), axis=1) > 1e-8, :]
     return out
 

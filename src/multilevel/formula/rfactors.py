@@ -1,0 +1,260 @@
+"""R's factors in formulas: the conversions ``factor()``, ``as.factor()``, ``relevel()``
+and ``as.numeric()``, and R's contrasts ``C(f, contr.sum)``, ``contr.helmert``,
+``contr.poly``, ``contr.treatment`` and ``contr.SAS``.
+
+The conversions label levels as R prints them and hand formulae the level order (formulae
+sorts the labels of a plain categorical as text). For the contrasts:
+
+R codes a factor in a model with an intercept by its contrast matrix and names the
+columns as R's ``C()`` does: ``C(f, contr.sum)1, 2, ...`` (sum-to-zero and Helmert
+contrasts have no column names, so R numbers them), ``C(f, contr.poly).L, .Q, .C, ^4``,
+``C(f, contr.treatment)2, 3, ...`` (the level's position) and ``C(f, contr.SAS)1, 2,
+...``. Where a factor must span the intercept (no intercept, or an interaction whose
+margin is absent), R uses one indicator column per level, named by the level, whatever
+the contrast. :class:`RContrast` gives formulae these matrices and labels; ``C()``
+(:func:`r_C`) takes them, or formulae's own ``Sum``/``Treatment``.
+"""
+
+from __future__ import annotations
+
+import tokenize
+import types
+
+import numpy as np
+import pandas as pd
+from formulae.categorical import CategoricalBox, ContrastMatrix, Encoding
+
+from multilevel.errors import DataError, FormulaError
+from multilevel.formula.names import CONTRAST_KINDS as KINDS
+from multilevel.formula.names import formula_tokens
+
+
+class RContrast(Encoding):
+    """One of R's contrast functions, as a formulae encoding.
+
+    Examples
+    --------
+    >>> m = RContrast("sum").code_without_intercept(["a", "b", "c"])
+    >>> m.matrix.tolist(), m.labels
+    ([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]], ['1', '2'])
+    """
+
+    def __init__(self, kind: str):
+        if kind not in KINDS:
+            raise ValueError(f"unknown contrast {kind!r}")
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        return f"contr.{self.kind}"
+
+    def code_with_intercept(self, levels):
+        return ContrastMatrix(np.eye(len(levels)), [str(level) for level in levels])
+
+    def code_without_intercept(self, levels):
+        n = len(levels)
+        if self.kind == "treatment":
+            return ContrastMatrix(np.eye(n)[:, 1:], [str(k) for k in range(2, n + 1)])
+        if self.kind == "SAS":
+            return ContrastMatrix(np.eye(n)[:, :-1], [str(k) for k in range(1, n)])
+        if self.kind == "sum":
+            return ContrastMatrix(np.vstack([np.eye(n - 1), -np.ones(n - 1)]),
+                                  [str(k) for k in range(1, n)])
+        if self.kind == "helmert":
+            matrix = np.zeros((n, n - 1))
+            for j in range(n - 1):
+                matrix[:j + 1, j] = -1.0
+                matrix[j + 1, j] = j + 1.0
+            return ContrastMatrix(matrix, [str(k) for k in range(1, n)])
+        return ContrastMatrix(poly_contrasts(n), poly_labels(n))
+
+
+def poly_contrasts(n: int) -> np.ndarray:
+    """R's ``contr.poly(n)``: orthonormal polynomials in the scores 1..n, degrees 1..n-1,
+    each with a positive last entry (R's signs).
+
+    >>> np.round(poly_contrasts(3), 4).tolist()
+    [[-0.7071, 0.4082], [0.0, -0.8165], [0.7071, 0.4082]]
+    """
+    scores = np.arange(1, n + 1, dtype=float)
+    powers = np.vander(scores - scores.mean(), n, increasing=True)
+    q, _ = np.linalg.qr(powers)
+    q = q[:, 1:]
+    q *= np.where(q[-1] < 0, -1.0, 1.0)
+    q[np.abs(q) < 1e-15] = 0.0
+    return q
+
+
+def poly_labels(n: int) -> list[str]:
+    """``.L``, ``.Q``, ``.C``, ``^4``, ... as R names ``contr.poly`` columns."""
+    return [".L", ".Q", ".C", *(f"^{k}" for k in range(4, n))][:n - 1]
+
+
+def r_C(x, contr=None, how_many=None, levels=None):
+    """R's ``C(f, contr)``: the factor ``f`` (a column, ``factor(x)``, or anything R's
+    ``as.factor`` reads) coded by one of R's contrasts (``contr.sum``, ...), with R's
+    levels and names; with formulae's ``Sum``/``Treatment`` or none, formulae's ``C``.
+    ``how.many`` (fewer contrast columns) is not available."""
+    from formulae.transforms import C as formulae_C
+
+    if how_many is not None:
+        raise FormulaError("C(f, contr, how.many): fewer contrast columns than levels - 1 are not "
+                           "available; use the full contrast.")
+    if not isinstance(contr, RContrast):
+        return formulae_C(x, contr, levels)
+    box = x if isinstance(x, CategoricalBox) and x.levels is not None else r_factor(
+        x.data if isinstance(x, CategoricalBox) else x, levels=levels)
+    return CategoricalBox(box.data, contr, box.levels)
+
+
+# ``contr.sum`` in a formula: formulae reads it as the attribute ``sum`` of ``contr``
+CONTRASTS = types.SimpleNamespace(**{kind: RContrast(kind) for kind in KINDS})
+
+
+def r_level_label(value) -> str:
+    """A value as R's ``as.character`` spells it in a factor level: whole numbers without a
+    decimal point (``4``, not ``4.0``), other doubles to 15 significant digits (``0.3``,
+    not ``0.30000000000000004``), logicals ``TRUE``/``FALSE``."""
+    if isinstance(value, (bool, np.bool_)):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else format(value, ".15g")
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    return str(value)
+
+
+def r_factor(x, levels=None):
+    """R's ``factor(x)`` (also ``as.factor``): a categorical with R's levels.
+
+    Numbers and logicals: the distinct values in increasing order (``FALSE`` before
+    ``TRUE``), labelled as R prints them, so ``factor(gear)`` has the columns
+    ``factor(gear)4`` and ``factor(gear)5`` as in lme4 (and ``10`` comes after ``9``).
+    A categorical keeps its category order and drops unused categories (as R's
+    ``factor`` of a factor); strings are sorted. ``levels=c(8, 6, 4)`` gives the order
+    (the first is the reference); a value outside them is refused (R would make it
+    ``NA``). New data are matched to the fitted levels by these labels (formulae
+    refuses a level the fit did not see).
+
+    Returns formulae's ``CategoricalBox``: formulae would sort the labels of a plain
+    categorical as text.
+
+    Examples
+    --------
+    >>> r_factor(np.array([4.0, 10.0, 4.0, 0.5])).levels
+    ['0.5', '4', '10']
+    >>> r_factor(np.array([True, False])).levels, r_factor(np.array([3, 4]), levels=[4, 3]).levels
+    (['FALSE', 'TRUE'], ['4', '3'])
+    """
+    from formulae.categorical import CategoricalBox
+
+    values = pd.Series(np.asarray(x) if not isinstance(x, (pd.Series, pd.Categorical)) else x)
+    if values.isna().any():
+        raise DataError("factor() got missing values; the rows with a missing value are "
+                        "dropped before the formula is evaluated (na='drop').")
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        distinct = list(values.cat.remove_unused_categories().cat.categories)
+        values = values.astype(object)
+    elif pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        distinct = list(np.sort(pd.unique(values.to_numpy())))
+    else:
+        distinct = sorted(pd.unique(values.to_numpy()), key=str)
+    labels = [r_level_label(v) for v in (distinct if levels is None else _as_list(levels))]
+    if len(set(labels)) < len(labels):
+        raise DataError(f"factor() would give two levels the same label ({labels}); convert the "
+                        "column to strings first, or list each level once in levels=.")
+    data = values.map(r_level_label).to_numpy(dtype=object)
+    outside = sorted(set(data) - set(labels))
+    if outside:
+        raise DataError(f"factor(..., levels = ...) leaves out the value(s) {outside[:5]} of the "
+                        f"data (R would make them NA); list every level: {labels + outside}.")
+    return CategoricalBox(data, None, labels)
+
+
+def r_relevel(x, ref):
+    """R's ``relevel(f, ref)``: the factor ``f`` (or ``factor(x)`` of a column) with the
+    level ``ref`` first, as the reference level.
+
+    >>> r_relevel(np.array([4, 6, 8]), ref="8").levels
+    ['8', '4', '6']
+    """
+    box = r_factor(x.data if hasattr(x, "levels") and hasattr(x, "data") else x,
+                   levels=getattr(x, "levels", None))
+    label = r_level_label(ref)
+    if label not in box.levels:
+        raise DataError(f"relevel(..., ref = {ref!r}): {label!r} is not a level; the levels are "
+                        f"{box.levels}.")
+    return type(box)(box.data, None, [label, *(lv for lv in box.levels if lv != label)])
+
+
+
+
+def _as_list(levels) -> list:
+    return list(levels) if isinstance(levels, (list, tuple, np.ndarray, pd.Index)) else [levels]
+
+
+def r_as_numeric(x):
+    """R's ``as.numeric(x)`` of numbers and logicals: the values as doubles (``TRUE`` is
+    1). A categorical or text column is refused: R would return the level codes (or NA),
+    which is rarely what was meant.
+
+    Examples
+    --------
+    >>> r_as_numeric(np.array([True, False])).tolist()
+    [1.0, 0.0]
+    """
+    values = pd.Series(np.asarray(x) if not isinstance(x, (pd.Series, pd.Categorical)) else x)
+    if isinstance(values.dtype, pd.CategoricalDtype) or not (
+            pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values)):
+        raise DataError("as.numeric() takes a numeric or logical column; a factor or text column "
+                        "would become level codes. Convert the column in the data instead.")
+    return values.to_numpy(dtype=np.float64)
+
+
+# calls whose first argument becomes a factor
+FACTOR_CALLS = frozenset({"factor", "as.factor", "relevel", "C"})
+
+
+def factor_only_columns(text: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each column that the formula uses only as ``factor(x)`` or
+    ``as.factor(x)`` turned into a categorical of its values in R's level order.
+
+    The model is the same (the calls give the same columns either way); what changes
+    is what the rest of the package reads from the model's data: the effects grids,
+    emmeans and the report's figures then treat ``cyl`` of ``factor(cyl)`` as the
+    factor it is in the model, not as a number to average or draw a line against.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"cyl": [6, 4, 8, 4], "wt": [2.0, 3.0, 4.0, 5.0]})
+    >>> list(factor_only_columns("mpg ~ factor(cyl) + wt", frame)["cyl"].cat.categories)
+    [4, 6, 8]
+    """
+    tokens = formula_tokens(text)
+    as_factor, anywhere = set(), set()
+    for i, tok in enumerate(tokens):
+        if tok.type != tokenize.NAME or tok.string not in frame.columns:
+            continue
+        first_argument = (2 <= i < len(tokens) - 1 and tokens[i - 1].string == "("
+                          and tokens[i - 2].string in FACTOR_CALLS and tokens[i + 1].string in (")", ","))
+        (as_factor if first_argument else anywhere).add(tok.string)
+    only = [c for c in as_factor - anywhere if not isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    if not only:
+        return frame
+    out = frame.copy()
+    for column in only:
+        values = out[column]
+        levels = np.sort(pd.unique(values.to_numpy())) if (
+            pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)) \
+            else sorted(pd.unique(values.to_numpy()), key=str)
+        out[column] = pd.Categorical(values, categories=list(levels))
+    return out
+
+
+# R's conversions under their R names. formulae reads a dotted call ``as.factor(x)`` as
+# the attribute ``factor`` of the name ``as`` (as it reads ``np.log(x)``), hence ``as``.
+R_CONVERSIONS: dict[str, object] = {
+    "factor": r_factor, "relevel": r_relevel, "c": lambda *values: list(values),
+    # contr.sum etc., under the names formulae looks a dotted variable up by
+    **{f"contr.{kind}": value for kind, value in vars(CONTRASTS).items()},
+    "as": types.SimpleNamespace(factor=r_factor, numeric=r_as_numeric)}
