@@ -226,12 +226,13 @@ def summary_names(part: AuxPart, posterior=None) -> dict[str, list[str]]:
     k = 0
     if "(Intercept)" in part.design.x_names:
         out[f"{part.prefix}Intercept"], k = [x_names[0]], 1
+    widths = part.design.spec.term_widths()
     for name in part.common_terms:
         var = f"{part.prefix}{name}"
         if posterior is not None and var in posterior:
             width = int(np.prod(posterior[var].shape[2:], dtype=int))
         else:
-            width = sum(1 for x in part.design.x_names[k:] if x.startswith(name)) or 1
+            width = widths.get(name, 1)
         out[var], k = x_names[k:k + width], k + width
     groups = {t.name: t.group for t in part.design.reterms}
     for block in part.blocks:

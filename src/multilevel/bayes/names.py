@@ -34,8 +34,8 @@ def summary_names(built, posterior=None) -> dict[str, list[str]]:
     ----------
     built : BuiltModel
     posterior : xarray Dataset, optional
-        Gives the widths of factor terms; without it a factor term is matched to the
-        fixed-effect columns that start with its name.
+        Gives the widths of factor terms; without it they come from the design
+        (:meth:`multilevel.formula.design.DesignSpec.term_widths`).
 
     Examples
     --------
@@ -52,11 +52,12 @@ def summary_names(built, posterior=None) -> dict[str, list[str]]:
     k = 0
     if component.intercept_term is not None:
         out["Intercept"], k = [x_names[0]], 1
+    widths = built.design.spec.term_widths()
     for name in component.common_terms:
         if posterior is not None and name in posterior:
             width = int(np.prod(posterior[name].shape[2:], dtype=int))
         else:
-            width = sum(1 for x in x_names[k:] if x.startswith(name)) or 1
+            width = widths.get(name, 1)
         out[name], k = x_names[k:k + width], k + width
     groups = {t.name: t.group for t in built.design.reterms}
     for block in built.blocks:

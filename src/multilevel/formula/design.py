@@ -23,6 +23,7 @@ import scipy.sparse as sp
 
 from multilevel.errors import DataError, FormulaError
 from multilevel.formula.frame import ModelFrame, group_codes, group_labels
+from multilevel.formula.logicals import logicals_as_factors
 from multilevel.formula.names import r_label
 from multilevel.formula.namespace import safe_environment
 from multilevel.formula.offset_values import evaluate_offset
@@ -67,6 +68,7 @@ class ReTerm:
     known: object = field(default=None, repr=False, compare=False)  # formula.known.KnownCov
     smooth: object = field(default=None, repr=False, compare=False)  # formula.smooths.Smooth
     smooth_Z: np.ndarray | None = field(default=None, repr=False, compare=False)
+    logicals: tuple[str, ...] = ()   # bool columns coded as factors FALSE/TRUE (formula.logicals)
 
     @property
     def is_general(self) -> bool:
@@ -122,6 +124,18 @@ class DesignSpec:
     x_names: list[str] = field(default_factory=list)
     kept_columns: np.ndarray | None = None
     smooths: tuple = ()   # formula.smooths.Smooth: their unpenalized columns follow the formula's
+    logicals: tuple[str, ...] = ()   # bool columns coded as factors FALSE/TRUE (formula.logicals)
+
+    def term_widths(self) -> dict[str, int]:
+        """Fixed-effect columns per formulae term (Bambi's common terms have the same names),
+        aliased columns not counted: ``{"Intercept": 1, "x": 1, "x:f": 2}``."""
+        kept = None if self.kept_columns is None else set(np.asarray(self.kept_columns).tolist())
+        widths, start = {}, 0
+        for name, term in getattr(self.fixed_matrix, "terms", {}).items():
+            n = len(term.labels)
+            widths[name] = n if kept is None else sum(j in kept for j in range(start, start + n))
+            start += n
+        return widths
 
     def offset(self, newdata: pd.DataFrame) -> np.ndarray | None:
         """The formula's ``offset()`` terms on new rows (None without offsets)."""
@@ -130,8 +144,9 @@ class DesignSpec:
     def fixed_X(self, newdata: pd.DataFrame) -> np.ndarray:
         """Fixed-effects matrix for new rows, same columns as the fit."""
         try:
-            X = np.asarray(self.fixed_matrix.evaluate_new_data(
-                integers_as_doubles(newdata, self.parsed.fixed)).design_matrix, dtype=float)
+            X = np.asarray(self.fixed_matrix.evaluate_new_data(integers_as_doubles(
+                logicals_as_factors(newdata, self.logicals), self.parsed.fixed)).design_matrix,
+                dtype=float)
         except KeyError as exc:
             raise DataError(f"newdata lacks column {exc.args[0]!r} used by the fixed effects.") from None
         except ValueError as exc:
@@ -269,12 +284,12 @@ def build_design(parsed: ParsedFormula, frame: ModelFrame, drop_rank_deficient: 
     check_response(y, frame.family, response, frame.trials)
     if frame.family in ("gaussian", "t"):
         check_residual_df(len(y), X.shape[1])
-    reterms = [_reterm(bar, data, data2) for bar in parsed.bars]
+    reterms = [_reterm(bar, data, data2, frame.logicals) for bar in parsed.bars]
     reterms += [_smooth_term(sm, data) for sm in smooths]
     reterms = sorted(reterms, key=lambda t: -t.n_levels)  # lme4 orders by decreasing levels
     reterms = _unique_names(reterms)
     spec = DesignSpec(parsed=parsed, fixed_matrix=fixed_matrix, x_names=x_names,
-                      kept_columns=kept if dropped else None, smooths=smooths)
+                      kept_columns=kept if dropped else None, smooths=smooths, logicals=frame.logicals)
     return Design(y=np.asarray(y, dtype=float), X=X, x_names=x_names, reterms=reterms,
                   spec=spec, frame=frame, dropped_columns=dropped,
                   offset=evaluate_offset(parsed.offsets, data))
@@ -283,14 +298,15 @@ def build_design(parsed: ParsedFormula, frame: ModelFrame, drop_rank_deficient: 
 def term_matrix(term: ReTerm, newdata: pd.DataFrame) -> np.ndarray:
     """A term's model matrix for new rows."""
     try:
-        X = np.asarray(term.expr_matrix.evaluate_new_data(
-            integers_as_doubles(newdata, term.bar.expr)).design_matrix, dtype=float)
+        X = np.asarray(term.expr_matrix.evaluate_new_data(integers_as_doubles(
+            logicals_as_factors(newdata, term.logicals), term.bar.expr)).design_matrix, dtype=float)
     except KeyError as exc:
         raise DataError(f"newdata lacks column {exc.args[0]!r} used by {term.bar.source!r}.") from None
     return X[:, None] if X.ndim == 1 else X
 
 
-def _reterm(bar: Bar, data: pd.DataFrame, data2: dict | None = None) -> ReTerm:
+def _reterm(bar: Bar, data: pd.DataFrame, data2: dict | None = None,
+            logicals: tuple[str, ...] = ()) -> ReTerm:
     matrix, X, cnms = _matrix(bar.expr, data, f"random-effect term {bar.source!r}")
     codes, levels = group_codes(data, bar.group_vars)
     check_term_columns(bar.structure, X.shape[1], bar.source)
@@ -304,7 +320,7 @@ def _reterm(bar: Bar, data: pd.DataFrame, data2: dict | None = None) -> ReTerm:
                             f"or NPZ file). data2 has: {sorted(data2 or {})}.")
         known = known_cov(bar.cov, data2[bar.cov], levels, bar.source)
     return ReTerm(bar=bar, name=bar.group, cnms=cnms, levels=levels, X=X, codes=codes,
-                  expr_matrix=matrix, known=known)
+                  expr_matrix=matrix, known=known, logicals=logicals)
 
 
 def _smooth_term(smooth, data: pd.DataFrame) -> ReTerm:
