@@ -41,6 +41,7 @@ formulas <- c(
   "y ~ f * x + (1 | s)",
   "y ~ f * g + (1 | s)",
   "y ~ x * f * g + (1 | s)",
+  "y ~ flag * x + f * g + (1 | s)",
   "y ~ f:g + (1 | s)"
 )
 fits <- lapply(formulas, function(text) {

@@ -170,7 +170,8 @@ def fixef_draws(posterior, part: AuxPart) -> np.ndarray:
     if out.shape[2] != len(part.design.x_names):
         raise RuntimeError(f"Bambi has {out.shape[2]} columns for {part.formula.text!r}, the design "
                            f"{len(part.design.x_names)}: {part.design.x_names}.")
-    return out
+    positions = part.design.spec.bambi_positions()   # formulae's order within interactions → R's
+    return out if positions is None else out[:, :, positions]
 
 
 def ranef_draws(posterior, part: AuxPart) -> dict[str, np.ndarray]:
@@ -220,8 +221,9 @@ def summary_draws(posterior, part: AuxPart) -> dict[str, np.ndarray]:
 
 def summary_names(part: AuxPart, posterior=None) -> dict[str, list[str]]:
     """``{Bambi variable: [summary names]}`` of the parameter's coefficients, SDs and
-    correlations (:func:`multilevel.bayes.names.summary_names`)."""
-    x_names = part.names()
+    correlations (:func:`multilevel.bayes.names.summary_names`), each variable's names in
+    the order of its values (Bambi's)."""
+    x_names = part.design.spec.in_bambi_order(part.names())
     out: dict[str, list[str]] = {}
     k = 0
     if "(Intercept)" in part.design.x_names:

@@ -47,7 +47,7 @@ def summary_names(built, posterior=None) -> dict[str, list[str]]:
     """
     bambi = built.bambi
     component = bambi.conditional_parameters[bambi.family.likelihood.parent]
-    x_names = list(built.design.x_names)
+    x_names = built.design.spec.in_bambi_order(built.design.x_names)   # as the values are stored
     out: dict[str, list[str]] = {}
     k = 0
     if component.intercept_term is not None:

@@ -125,6 +125,33 @@ class DesignSpec:
     kept_columns: np.ndarray | None = None
     smooths: tuple = ()   # formula.smooths.Smooth: their unpenalized columns follow the formula's
     logicals: tuple[str, ...] = ()   # bool columns coded as factors FALSE/TRUE (formula.logicals)
+    column_order: np.ndarray | None = None   # formulae's columns in R's order (r_column_order)
+
+    def bambi_positions(self) -> np.ndarray | None:
+        """Where each design column is among Bambi's fixed-effect columns (its common terms'
+        columns one after the other, in formulae's order), or None where they are the same.
+
+        Bambi builds its columns with formulae, which varies the last variable of an
+        interaction fastest; the design has R's order (:func:`r_column_order`). Posterior
+        draws stacked term by term are put in the design's order with these positions.
+        """
+        if self.column_order is None:
+            return None
+        n_smooth = sum(len(sm.fixed_names) for sm in self.smooths)
+        source = np.concatenate([self.column_order, len(self.column_order) + np.arange(n_smooth)])
+        if self.kept_columns is not None:
+            source = source[self.kept_columns]
+        return np.searchsorted(np.sort(source), source)
+
+    def in_bambi_order(self, names: list[str]) -> list[str]:
+        """``names`` (one per design column) in the order of Bambi's columns."""
+        positions = self.bambi_positions()
+        if positions is None:
+            return list(names)
+        out = list(names)
+        for j, position in enumerate(positions):
+            out[position] = names[j]
+        return out
 
     def term_widths(self) -> dict[str, int]:
         """Fixed-effect columns per formulae term (Bambi's common terms have the same names),
@@ -153,6 +180,8 @@ class DesignSpec:
             raise DataError(f"Cannot evaluate the fixed effects on newdata: {exc}") from None
         if X.ndim == 1:
             X = X[:, None]
+        if self.column_order is not None:
+            X = X[:, self.column_order]
         if self.smooths:
             X = np.column_stack([X, *(sm.fixed_matrix(newdata) for sm in self.smooths)])
         if self.kept_columns is not None:
@@ -265,6 +294,9 @@ def build_design(parsed: ParsedFormula, frame: ModelFrame, drop_rank_deficient: 
     """
     data = frame.data
     fixed_matrix, X, x_names = _matrix(parsed.fixed, data, "fixed effects")
+    column_order = r_column_order(fixed_matrix)
+    if column_order is not None:
+        X, x_names = X[:, column_order], [x_names[j] for j in column_order]
     smooths = ()
     if parsed.smooths:   # s(x): unpenalized columns here, penalized ones a group-effect block
         from multilevel.formula.smooths import build_smooth
@@ -289,10 +321,37 @@ def build_design(parsed: ParsedFormula, frame: ModelFrame, drop_rank_deficient: 
     reterms = sorted(reterms, key=lambda t: -t.n_levels)  # lme4 orders by decreasing levels
     reterms = _unique_names(reterms)
     spec = DesignSpec(parsed=parsed, fixed_matrix=fixed_matrix, x_names=x_names,
-                      kept_columns=kept if dropped else None, smooths=smooths, logicals=frame.logicals)
+                      kept_columns=kept if dropped else None, smooths=smooths, logicals=frame.logicals,
+                      column_order=column_order)
     return Design(y=np.asarray(y, dtype=float), X=X, x_names=x_names, reterms=reterms,
                   spec=spec, frame=frame, dropped_columns=dropped,
                   offset=evaluate_offset(parsed.offsets, data))
+
+
+def r_column_order(matrix) -> np.ndarray | None:
+    """formulae's fixed-effect columns in R's order, or None where the orders agree.
+
+    Within an interaction R's ``model.matrix`` varies the first variable fastest
+    (``f*g``: ``fb:gy, fc:gy, fb:gz, fc:gz``), formulae the last (``fb:gy, fb:gz, ...``).
+    A term whose columns are not the product of its variables' columns (formulae's own
+    coding of ``f:g`` without main effects) keeps formulae's order.
+    """
+    order, start = [], 0
+    for term in getattr(matrix, "terms", {}).values():
+        n = len(term.labels)
+        block = np.arange(start, start + n)
+        widths = [_width(component) for component in getattr(term, "components", ())]
+        if len(widths) > 1 and int(np.prod(widths)) == n:
+            block = block.reshape(widths).T.ravel()
+        order.append(block)
+        start += n
+    order = np.concatenate(order) if order else np.arange(0)
+    return None if np.array_equal(order, np.arange(start)) else order
+
+
+def _width(component) -> int:
+    value = getattr(component, "value", None)
+    return int(np.shape(value)[1]) if np.ndim(value) == 2 else 1
 
 
 def term_matrix(term: ReTerm, newdata: pd.DataFrame) -> np.ndarray:
