@@ -33,7 +33,7 @@ import pandas as pd
 import pytest
 
 import multilevel as ml
-from multilevel.errors import FormulaError
+from multilevel.errors import DataError, FormulaError
 
 HERE = Path(__file__).parent / "reference"
 REFERENCE = {r["formula"]: r for r in json.loads((HERE / "model_matrix.json").read_text())["fits"]}
@@ -92,6 +92,13 @@ def test_new_data_with_logicals_predicts_as_the_fitted_rows(fits, data):
     want = [beta["(Intercept)"] + beta["flagTRUE"] + 2 * beta["flagTRUE:x"],
             beta["(Intercept)"] + 2 * beta["flagFALSE:x"]]
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_numbers_for_a_logical_in_new_data_are_refused_naming_it(fits):
+    # as R's predict ("fitted with type logical"): 0/1 is not FALSE/TRUE to a factor
+    with pytest.raises(DataError, match=r"'flag' is logical.*\['0', '1'\].*True/False"):
+        fits["y ~ flag + x:flag + (1 | s)"].predict(pd.DataFrame({"flag": [1, 0], "x": [1.0, 2.0]}),
+                                                     group_effects=False)
 
 
 def test_a_logical_inside_a_call_is_its_0_1_numbers(data):

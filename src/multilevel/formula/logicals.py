@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from multilevel.errors import FormulaError
+from multilevel.errors import DataError, FormulaError
 
 LEVELS = ("FALSE", "TRUE")   # R's levels of a logical, in its order
 
@@ -67,6 +67,11 @@ def logicals_as_factors(data: pd.DataFrame, columns) -> pd.DataFrame:
     (['TRUE', 'FALSE'], ['FALSE', 'TRUE'])
     """
     convert = [c for c in columns if c in data.columns and _is_bool(data[c])]
+    for column in (c for c in columns if c in data.columns and c not in convert):
+        other = sorted({str(v) for v in pd.unique(data[column].dropna())} - set(LEVELS))
+        if other:   # R: "variable 'flag' was fitted with type "logical" but type ... was supplied"
+            raise DataError(f"Column {column!r} is logical in the model (a factor with levels FALSE, "
+                            f"TRUE, as in R) but the new data have {other[:5]}: give True/False.")
     if not convert:
         return data
     return data.assign(**{c: pd.Categorical(np.where(data[c].to_numpy(dtype=bool), *LEVELS[::-1]),
@@ -74,7 +79,12 @@ def logicals_as_factors(data: pd.DataFrame, columns) -> pd.DataFrame:
 
 
 def _is_bool(column: pd.Series) -> bool:
-    return pd.api.types.is_bool_dtype(column) and not isinstance(column.dtype, pd.CategoricalDtype)
+    """A bool column, nullable ``boolean``, or Python bools in an object column."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return False
+    if column.dtype == object:
+        return len(column) > 0 and bool(column.map(lambda v: isinstance(v, (bool, np.bool_))).all())
+    return pd.api.types.is_bool_dtype(column)
 
 
 def _variables(texts) -> tuple[set[str], set[str]]:

@@ -72,5 +72,8 @@ def _expanded_terms(fixed: str):
         if components is None:   # formulae's Intercept
             intercept = True
             continue
-        named.append(tuple(component.name for component in components))
+        names = tuple(component.name for component in components)
+        if not all(isinstance(name, str) for name in names):   # a column named None, ...
+            return None
+        named.append(names)
     return intercept, named
