@@ -14,6 +14,8 @@ What is checked, per formula:
   (``x + f:x`` has ``x:fb``);
 * the REML criterion, the estimates (1e-6 relative) and their standard errors.
 
+* the random-effect columns are lme4's ``cnms`` (``(x + f:x | s)``: ``x:fb``; ``(x * flag | s)``:
+  ``flagTRUE``, ``x:flagTRUE``; main effects before interactions);
 * within an interaction the first variable varies fastest (``f*g``: ``fb:gy, fc:gy, fb:gz,
   fc:gz``; formulae varies the last), in the design and in the Bayesian fit's draws.
 

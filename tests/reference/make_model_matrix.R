@@ -35,6 +35,8 @@ formulas <- c(
   "y ~ f + flag:f + (1 | s)",
   "y ~ flag + (flag | s)",
   "y ~ x + (0 + flag | s)",
+  "y ~ x + (x + f:x | s)",
+  "y ~ flag + (x * flag | s)",
   "y ~ x + f:x + (1 | s)",
   "y ~ x:f + (1 | s)",
   "y ~ f + x:f + (1 | s)",
