@@ -285,7 +285,8 @@ def _two_factors():
 
 @pytest.mark.parametrize("formula, cnms, terms", [
     ("y ~ f*x + (f*x | g)", ("(Intercept)", "fb", "x", "fb:x"), ("1|g", "f|g", "x|g", "f:x|g")),
-    ("y ~ x + (x*z + f | g)", ("(Intercept)", "x", "z", "x:z", "fb"), ("1|g", "x|g", "z|g", "x:z|g", "f|g")),
+    # R's model.matrix of the term: main effects first, as lme4's cnms
+    ("y ~ x + (x*z + f | g)", ("(Intercept)", "x", "z", "fb", "x:z"), ("1|g", "x|g", "z|g", "f|g", "x:z|g")),
     ("y ~ x + (0 + x*z | g)", ("x", "z", "x:z"), ("x|g", "z|g", "x:z|g")),
 ])
 def test_products_in_a_bar_reach_bambi_term_by_term(formula, cnms, terms):

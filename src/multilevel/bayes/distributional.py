@@ -22,7 +22,6 @@ import numpy as np
 from multilevel.bayes.translate import Block, bambi_group, blocks
 from multilevel.errors import FormulaError, PriorError
 from multilevel.formula import Design, build_design
-from multilevel.formula.design import term_width
 from multilevel.formula.distributional import AuxFormula
 from multilevel.formula.links import inverse_link_fn
 
@@ -171,7 +170,8 @@ def fixef_draws(posterior, part: AuxPart) -> np.ndarray:
     if out.shape[2] != len(part.design.x_names):
         raise RuntimeError(f"Bambi has {out.shape[2]} columns for {part.formula.text!r}, the design "
                            f"{len(part.design.x_names)}: {part.design.x_names}.")
-    return out
+    positions = part.design.spec.bambi_positions()   # formulae's order within interactions → R's
+    return out if positions is None else out[:, :, positions]
 
 
 def ranef_draws(posterior, part: AuxPart) -> dict[str, np.ndarray]:
@@ -221,18 +221,20 @@ def summary_draws(posterior, part: AuxPart) -> dict[str, np.ndarray]:
 
 def summary_names(part: AuxPart, posterior=None) -> dict[str, list[str]]:
     """``{Bambi variable: [summary names]}`` of the parameter's coefficients, SDs and
-    correlations (:func:`multilevel.bayes.names.summary_names`)."""
-    x_names = part.names()
+    correlations (:func:`multilevel.bayes.names.summary_names`), each variable's names in
+    the order of its values (Bambi's)."""
+    x_names = part.design.spec.in_bambi_order(part.names())
     out: dict[str, list[str]] = {}
     k = 0
     if "(Intercept)" in part.design.x_names:
         out[f"{part.prefix}Intercept"], k = [x_names[0]], 1
+    widths = part.design.spec.term_widths()
     for name in part.common_terms:
         var = f"{part.prefix}{name}"
         if posterior is not None and var in posterior:
             width = int(np.prod(posterior[var].shape[2:], dtype=int))
         else:
-            width = term_width(part.design, name, k)
+            width = widths.get(name, 1)
         out[var], k = x_names[k:k + width], k + width
     groups = {t.name: t.group for t in part.design.reterms}
     for block in part.blocks:

@@ -17,7 +17,6 @@ import numpy as np
 from multilevel.bayes.distributional import summary_names as aux_summary_names
 from multilevel.bayes.residuals import PARAMS
 from multilevel.bayes.translate import FAMILY_AUXILIARY
-from multilevel.formula.design import term_width
 
 
 def cor_names(block, group: str) -> list[str]:
@@ -35,8 +34,8 @@ def summary_names(built, posterior=None) -> dict[str, list[str]]:
     ----------
     built : BuiltModel
     posterior : xarray Dataset, optional
-        Gives the widths of factor terms; without it a factor term is matched to the
-        fixed-effect columns that start with its name.
+        Gives the widths of factor terms; without it they come from the design
+        (:meth:`multilevel.formula.design.DesignSpec.term_widths`).
 
     Examples
     --------
@@ -48,16 +47,17 @@ def summary_names(built, posterior=None) -> dict[str, list[str]]:
     """
     bambi = built.bambi
     component = bambi.conditional_parameters[bambi.family.likelihood.parent]
-    x_names = list(built.design.x_names)
+    x_names = built.design.spec.in_bambi_order(built.design.x_names)   # as the values are stored
     out: dict[str, list[str]] = {}
     k = 0
     if component.intercept_term is not None:
         out["Intercept"], k = [x_names[0]], 1
+    widths = built.design.spec.term_widths()
     for name in component.common_terms:
         if posterior is not None and name in posterior:
             width = int(np.prod(posterior[name].shape[2:], dtype=int))
         else:
-            width = term_width(built.design, name, k)
+            width = widths.get(name, 1)
         out[name], k = x_names[k:k + width], k + width
     groups = {t.name: t.group for t in built.design.reterms}
     for block in built.blocks:

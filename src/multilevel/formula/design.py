@@ -23,6 +23,7 @@ import scipy.sparse as sp
 
 from multilevel.errors import DataError, FormulaError
 from multilevel.formula.frame import ModelFrame, group_codes, group_labels
+from multilevel.formula.logicals import logicals_as_factors
 from multilevel.formula.names import BASIS_CALLS, r_deparse, r_label
 from multilevel.formula.namespace import safe_environment
 from multilevel.formula.offset_values import evaluate_offset
@@ -67,6 +68,7 @@ class ReTerm:
     known: object = field(default=None, repr=False, compare=False)  # formula.known.KnownCov
     smooth: object = field(default=None, repr=False, compare=False)  # formula.smooths.Smooth
     smooth_Z: np.ndarray | None = field(default=None, repr=False, compare=False)
+    logicals: tuple[str, ...] = ()   # bool columns coded as factors FALSE/TRUE (formula.logicals)
 
     @property
     def is_general(self) -> bool:
@@ -122,6 +124,45 @@ class DesignSpec:
     x_names: list[str] = field(default_factory=list)
     kept_columns: np.ndarray | None = None
     smooths: tuple = ()   # formula.smooths.Smooth: their unpenalized columns follow the formula's
+    logicals: tuple[str, ...] = ()   # bool columns coded as factors FALSE/TRUE (formula.logicals)
+    column_order: np.ndarray | None = None   # formulae's columns in R's order (r_column_order)
+
+    def bambi_positions(self) -> np.ndarray | None:
+        """Where each design column is among Bambi's fixed-effect columns (its common terms'
+        columns one after the other, in formulae's order), or None where they are the same.
+
+        Bambi builds its columns with formulae, which varies the last variable of an
+        interaction fastest; the design has R's order (:func:`r_column_order`). Posterior
+        draws stacked term by term are put in the design's order with these positions.
+        """
+        if self.column_order is None:
+            return None
+        n_smooth = sum(len(sm.fixed_names) for sm in self.smooths)
+        source = np.concatenate([self.column_order, len(self.column_order) + np.arange(n_smooth)])
+        if self.kept_columns is not None:
+            source = source[self.kept_columns]
+        return np.searchsorted(np.sort(source), source)
+
+    def in_bambi_order(self, names: list[str]) -> list[str]:
+        """``names`` (one per design column) in the order of Bambi's columns."""
+        positions = self.bambi_positions()
+        if positions is None:
+            return list(names)
+        out = list(names)
+        for j, position in enumerate(positions):
+            out[position] = names[j]
+        return out
+
+    def term_widths(self) -> dict[str, int]:
+        """Fixed-effect columns per formulae term (Bambi's common terms have the same names),
+        aliased columns not counted: ``{"Intercept": 1, "x": 1, "x:f": 2}``."""
+        kept = None if self.kept_columns is None else set(np.asarray(self.kept_columns).tolist())
+        widths, start = {}, 0
+        for name, term in getattr(self.fixed_matrix, "terms", {}).items():
+            n = len(term.labels)
+            widths[name] = n if kept is None else sum(j in kept for j in range(start, start + n))
+            start += n
+        return widths
 
     def offset(self, newdata: pd.DataFrame) -> np.ndarray | None:
         """The formula's ``offset()`` terms on new rows (None without offsets)."""
@@ -130,14 +171,17 @@ class DesignSpec:
     def fixed_X(self, newdata: pd.DataFrame) -> np.ndarray:
         """Fixed-effects matrix for new rows, same columns as the fit."""
         try:
-            X = np.asarray(self.fixed_matrix.evaluate_new_data(
-                integers_as_doubles(newdata, self.parsed.fixed)).design_matrix, dtype=float)
+            X = np.asarray(self.fixed_matrix.evaluate_new_data(integers_as_doubles(
+                logicals_as_factors(newdata, self.logicals), self.parsed.fixed)).design_matrix,
+                dtype=float)
         except KeyError as exc:
             raise DataError(f"newdata lacks column {exc.args[0]!r} used by the fixed effects.") from None
         except ValueError as exc:
             raise DataError(f"Cannot evaluate the fixed effects on newdata: {exc}") from None
         if X.ndim == 1:
             X = X[:, None]
+        if self.column_order is not None:
+            X = X[:, self.column_order]
         if self.smooths:
             X = np.column_stack([X, *(sm.fixed_matrix(newdata) for sm in self.smooths)])
         if self.kept_columns is not None:
@@ -213,23 +257,6 @@ def lme4_name(label: str) -> str:
     return ":".join(_component_name(part) for part in _top_level_split(label, ":"))
 
 
-def term_width(design, term: str, start: int = 0) -> int:
-    """How many of ``design.x_names[start:]`` the formulae term ``term`` owns (its
-    columns left after the rank check), at least 1; for mapping Bambi's per-term
-    vectors to coefficient names before a posterior gives their widths."""
-    terms = getattr(getattr(design.spec, "fixed_matrix", None), "terms", {}) or {}
-    if term in terms:
-        owned = {lme4_name(lbl) for lbl in terms[term].labels}
-        names = design.x_names[start:]
-        return sum(1 for x in names[:len(owned)] if strip_r_label(x) in owned) or 1
-    return sum(1 for x in design.x_names[start:] if x.startswith(term)) or 1
-
-
-def strip_r_label(name: str) -> str:
-    """A coefficient name without R's backticks (``r_label``'s inverse)."""
-    return name[1:-1] if len(name) > 1 and name[0] == name[-1] == "`" else name
-
-
 def _top_level_split(text: str, sep: str) -> list[str]:
     """``text`` split at ``sep`` outside parentheses and brackets."""
     parts, depth, start = [], 0, 0
@@ -302,6 +329,9 @@ def build_design(parsed: ParsedFormula, frame: ModelFrame, drop_rank_deficient: 
     """
     data = frame.data
     fixed_matrix, X, x_names = _matrix(parsed.fixed, data, "fixed effects")
+    column_order = r_column_order(fixed_matrix)
+    if column_order is not None:
+        X, x_names = X[:, column_order], [x_names[j] for j in column_order]
     smooths = ()
     if parsed.smooths:   # s(x): unpenalized columns here, penalized ones a group-effect block
         from multilevel.formula.smooths import build_smooth
@@ -321,28 +351,56 @@ def build_design(parsed: ParsedFormula, frame: ModelFrame, drop_rank_deficient: 
     check_response(y, frame.family, response, frame.trials)
     if frame.family in ("gaussian", "t"):
         check_residual_df(len(y), X.shape[1])
-    reterms = [_reterm(bar, data, data2) for bar in parsed.bars]
+    reterms = [_reterm(bar, data, data2, frame.logicals) for bar in parsed.bars]
     reterms += [_smooth_term(sm, data) for sm in smooths]
     reterms = sorted(reterms, key=lambda t: -t.n_levels)  # lme4 orders by decreasing levels
     reterms = _unique_names(reterms)
     spec = DesignSpec(parsed=parsed, fixed_matrix=fixed_matrix, x_names=x_names,
-                      kept_columns=kept if dropped else None, smooths=smooths)
+                      kept_columns=kept if dropped else None, smooths=smooths, logicals=frame.logicals,
+                      column_order=column_order)
     return Design(y=np.asarray(y, dtype=float), X=X, x_names=x_names, reterms=reterms,
                   spec=spec, frame=frame, dropped_columns=dropped,
                   offset=evaluate_offset(parsed.offsets, data))
 
 
+def r_column_order(matrix) -> np.ndarray | None:
+    """formulae's fixed-effect columns in R's order, or None where the orders agree.
+
+    Within an interaction R's ``model.matrix`` varies the first variable fastest
+    (``f*g``: ``fb:gy, fc:gy, fb:gz, fc:gz``), formulae the last (``fb:gy, fb:gz, ...``).
+    A term whose columns are not the product of its variables' columns (formulae's own
+    coding of ``f:g`` without main effects) keeps formulae's order.
+    """
+    order, start = [], 0
+    for term in getattr(matrix, "terms", {}).values():
+        n = len(term.labels)
+        block = np.arange(start, start + n)
+        widths = [_width(component) for component in getattr(term, "components", ())]
+        if len(widths) > 1 and int(np.prod(widths)) == n:
+            block = block.reshape(widths).T.ravel()
+        order.append(block)
+        start += n
+    order = np.concatenate(order) if order else np.arange(0)
+    return None if np.array_equal(order, np.arange(start)) else order
+
+
+def _width(component) -> int:
+    value = getattr(component, "value", None)
+    return int(np.shape(value)[1]) if np.ndim(value) == 2 else 1
+
+
 def term_matrix(term: ReTerm, newdata: pd.DataFrame) -> np.ndarray:
     """A term's model matrix for new rows."""
     try:
-        X = np.asarray(term.expr_matrix.evaluate_new_data(
-            integers_as_doubles(newdata, term.bar.expr)).design_matrix, dtype=float)
+        X = np.asarray(term.expr_matrix.evaluate_new_data(integers_as_doubles(
+            logicals_as_factors(newdata, term.logicals), term.bar.expr)).design_matrix, dtype=float)
     except KeyError as exc:
         raise DataError(f"newdata lacks column {exc.args[0]!r} used by {term.bar.source!r}.") from None
     return X[:, None] if X.ndim == 1 else X
 
 
-def _reterm(bar: Bar, data: pd.DataFrame, data2: dict | None = None) -> ReTerm:
+def _reterm(bar: Bar, data: pd.DataFrame, data2: dict | None = None,
+            logicals: tuple[str, ...] = ()) -> ReTerm:
     matrix, X, cnms = _matrix(bar.expr, data, f"random-effect term {bar.source!r}")
     codes, levels = group_codes(data, bar.group_vars)
     check_term_columns(bar.structure, X.shape[1], bar.source)
@@ -356,7 +414,7 @@ def _reterm(bar: Bar, data: pd.DataFrame, data2: dict | None = None) -> ReTerm:
                             f"or NPZ file). data2 has: {sorted(data2 or {})}.")
         known = known_cov(bar.cov, data2[bar.cov], levels, bar.source)
     return ReTerm(bar=bar, name=bar.group, cnms=cnms, levels=levels, X=X, codes=codes,
-                  expr_matrix=matrix, known=known)
+                  expr_matrix=matrix, known=known, logicals=logicals)
 
 
 def _smooth_term(smooth, data: pd.DataFrame) -> ReTerm:

@@ -31,6 +31,7 @@ from multilevel.formula.families import (
     check_family_response,
     ordinal_response,
 )
+from multilevel.formula.logicals import logical_predictors, logicals_as_factors
 from multilevel.formula.namespace import safe_environment
 from multilevel.formula.parse import (
     ParsedFormula,
@@ -95,6 +96,7 @@ class ModelFrame:
     family: str
     weights: np.ndarray | None = None   # prior weights (binomial: folded into ``trials``)
     categories: tuple | None = None   # ordinal families: the categories in order (y: their scores)
+    logicals: tuple[str, ...] = ()   # bool predictors, now factors FALSE/TRUE (formula.logicals)
 
 
 def check_family(family: str) -> str:
@@ -169,6 +171,8 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
         raise DataError("No complete rows remain after removing missing values.")
     frame = frame.copy()
     frame.attrs.pop(SCALE_ROWS, None)  # left by an earlier model frame of these rows
+    logicals = logical_predictors([parsed.fixed, *(bar.expr for bar in parsed.bars)], frame)
+    frame = logicals_as_factors(frame, logicals)   # R's model.matrix codes a logical as a factor
     _check_groups(parsed, frame, family)
     frame = factor_only_columns(parsed.text, frame)   # cyl of factor(cyl): a factor for the effects
     check_poly_degrees(parsed.text, frame)
@@ -196,7 +200,7 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     if n_dropped:
         _record_scale_rows(parsed, data, ~incomplete, frame)
     return ModelFrame(data=frame, y=y, trials=trials, n_dropped=n_dropped, family=family, weights=w,
-                      categories=categories)
+                      categories=categories, logicals=logicals)
 
 
 def _value_columns(parsed: ParsedFormula, used: list[str]) -> list[str]:
@@ -309,6 +313,8 @@ def _factor(values: pd.Series, name: str | None = None) -> tuple[np.ndarray, lis
 
 
 def _label(value) -> str:
+    if isinstance(value, (bool, np.bool_)):   # R's spelling, as a logical predictor's levels
+        return "TRUE" if value else "FALSE"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     # pd.unique gives numpy datetimes, a column's values are Timestamps: spell them alike

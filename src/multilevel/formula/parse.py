@@ -240,6 +240,7 @@ def parse_formula(text: str) -> ParsedFormula:
         fixed = "1 " + fixed
     _check_expanded_size(fixed, bars)
     fixed = r_term_order(fixed)   # lme4's column order: main effects, then interactions
+    bars = [replace(bar, expr=r_term_order(bar.expr)) for bar in bars]   # lme4's cnms likewise
     _check_response_not_a_term(response, fixed_terms, bars)
     return ParsedFormula(text=text, response=response, fixed=fixed, bars=tuple(bars),
                          residuals=residuals, offsets=tuple(offsets), smooths=tuple(smooths))

@@ -8,6 +8,14 @@ cosmetics: contrasts and hypotheses written as coefficient vectors (lmerTest's
 ``contest(m, L)``) are positional, and which of two aliased columns is dropped
 depends on the column order. :func:`r_term_order` rewrites the fixed part so that
 formulae, and Bambi, which gets the same text, build the columns in R's order.
+
+Inside an interaction R orders the variables by their first appearance in the formula,
+whatever the order written in the term: ``y ~ x + f:x`` has the term ``x:f`` and the
+columns ``x:fb``, ``x:fc``, and ``y ~ flag + x:flag`` has ``flagFALSE:x``. The rewrite
+spells each interaction with its variables in that order, so the coefficient names are
+lme4's (formulae's choice between full and contrast coding of a factor does not depend
+on the order of the variables in a term: tests/test_r_model_matrix.py checks the columns
+against R's ``model.matrix``).
 """
 
 from __future__ import annotations
@@ -25,23 +33,33 @@ def r_term_order(fixed: str) -> str:
     '0 + c + a:b'
     >>> r_term_order("x + I(x ** 2)")
     'x + I(x ** 2)'
+    >>> r_term_order("x + f:x")
+    '1 + x + x:f'
     """
     terms = _expanded_terms(fixed)
     if terms is None:
         return fixed   # formulae's own error, with the model's context, comes later
-    intercept, named = terms
-    ordered = sorted(named, key=lambda term: term[1])   # stable: the written order within an order
+    intercept, written = terms
+    first = {}   # each variable's first appearance, as R's terms() lists the variables
+    for parts in written:
+        for part in parts:
+            first.setdefault(part, len(first))
+    named = [(":".join(parts), len(parts)) for parts in written]
+    ordered = sorted(((":".join(sorted(parts, key=first.__getitem__)), len(parts)) for parts in written),
+                     key=lambda term: term[1])   # stable: the written order within an order
     if ordered == named:
         return fixed
     text = " + ".join(["1" if intercept else "0", *(name for name, _ in ordered)])
     # the rewrite must read back as the same terms (a name formulae spells differently
     # from its input, e.g. a backticked column, would not): else keep what was written
-    return text if _expanded_terms(text) == (intercept, ordered) else fixed
+    back = _expanded_terms(text)
+    return text if back is not None and (back[0], [(":".join(p), len(p)) for p in back[1]]) == (
+        intercept, ordered) else fixed
 
 
 def _expanded_terms(fixed: str):
-    """(has an intercept, [(term name, order)]) as formulae expands ``fixed``; ``None``
-    when formulae cannot parse it."""
+    """(has an intercept, [the names of each term's variables]) as formulae expands
+    ``fixed``; ``None`` when formulae cannot parse it."""
     import formulae
 
     try:
@@ -54,5 +72,8 @@ def _expanded_terms(fixed: str):
         if components is None:   # formulae's Intercept
             intercept = True
             continue
-        named.append((term.name, len(components)))
+        names = tuple(component.name for component in components)
+        if not all(isinstance(name, str) for name in names):   # a column named None, ...
+            return None
+        named.append(names)
     return intercept, named
