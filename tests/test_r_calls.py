@@ -20,7 +20,7 @@ import pytest
 import multilevel as ml
 from multilevel.errors import DataError, FormulaError
 from multilevel.formula.names import r_deparse, r_number
-from multilevel.formula.rfactors import r_as_numeric, r_factor, r_relevel
+from multilevel.formula.rfactors import Relevel, r_as_numeric, r_factor
 
 REF = json.loads((Path(__file__).parent / "reference" / "r_calls.json").read_text())
 CASES = sorted(k for k, v in REF.items() if isinstance(v, dict) and "fixef_names" in v)
@@ -97,14 +97,29 @@ def test_factor_levels_and_labels_as_r():
     cat = pd.Series(pd.Categorical(["b", "a"], categories=["c", "b", "a"]))
     assert r_factor(cat).levels == ["b", "a"]   # order kept, unused dropped
     assert r_factor(np.array([3, 4]), levels=[4, 3]).levels == ["4", "3"]
-    assert r_relevel(np.array([4, 6, 8]), ref=8).levels == ["8", "4", "6"]
+    assert Relevel()(np.array([4, 6, 8]), ref=8).levels == ["8", "4", "6"]
     with pytest.raises(DataError, match="leaves out"):
         r_factor(np.array([3, 4, 5]), levels=[4, 3])
     with pytest.raises(DataError, match="not a level"):
-        r_relevel(np.array([4, 6]), ref="5")
+        Relevel()(np.array([4, 6]), ref="5")
     assert r_as_numeric(np.array([True, False])).tolist() == [1.0, 0.0]
     with pytest.raises(DataError, match="as.numeric"):
         r_as_numeric(pd.Series(["a", "b"]))
+
+
+@pytest.mark.parametrize("key", ["factor_levels", "relevel", "contr_sum", "comparisons", "factor_main"])
+def test_new_data_with_some_levels_only(fits, key):
+    """One row at a time (so one level of each factor): the rows' predictions as a whole."""
+    fit = fits[key]
+    whole = fit.predict(NEWDATA, group_effects=False)["estimate"].to_numpy()
+    for i in range(len(NEWDATA)):
+        one = fit.predict(NEWDATA.iloc[[i]], group_effects=False)["estimate"].to_numpy()
+        assert one == pytest.approx(whole[i:i + 1], rel=1e-12)
+
+
+def test_comparisons_only_inside_calls():
+    with pytest.raises(FormulaError, match="inside a call"):
+        ml.fit("mpg ~ wt > 3 + (1 | cyl)", data("mtcars"), method="reml")
 
 
 def test_unseen_level_of_a_factor_call_is_refused_by_name(fits):

@@ -28,6 +28,7 @@ cases <- list(
   list(key = "contr_kinds", data = "mtcars", formula = "mpg ~ C(factor(carb), contr.helmert) + C(factor(gear), contr.poly) + wt + (1 | cyl)"),
   list(key = "contr_treatment_sas", data = "mtcars", formula = "mpg ~ C(factor(cyl), contr.treatment) + C(factor(gear), contr.SAS) + (1 | carb)"),
   list(key = "contr_interaction", data = "mtcars", formula = "mpg ~ wt:C(factor(cyl), contr.sum) + (1 | gear)"),
+  list(key = "comparisons", data = "mtcars", formula = "mpg ~ I(wt > 3) + I(hp > 120):wt + (1 | cyl)"),
   list(key = "emmeans_factor", data = "mtcars", formula = "mpg ~ factor(cyl) + wt + (1 | gear)"),
   list(key = "poly_slope", data = "sleepstudy", formula = "Reaction ~ poly(Days, 2) + (poly(Days, 2) | Subject)")
 )

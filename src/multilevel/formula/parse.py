@@ -79,6 +79,8 @@ MAX_LENGTH = 10_000
 MAX_NESTING = 50
 MAX_OPERATORS = 300
 _BINARY_OPS = frozenset({"+", "-", "*", "/", ":", "**", "|", "%"})
+# comparisons make a logical, R's I(x > 3); allowed only inside a call's parentheses
+_COMPARISONS = frozenset({">", "<", ">=", "<=", "==", "!="})
 
 
 @dataclass(frozen=True)
@@ -561,8 +563,13 @@ def _check_tokens(text: str) -> None:
     """
     toks = _tokens(text)
     operators = 0
+    parens: list[bool] = []   # for each open parenthesis: whether it is a call's
     for i, tok in enumerate(toks):
         operators += tok.type == tokenize.OP and tok.string in _BINARY_OPS
+        if tok.string in ("(", "{"):
+            parens.append(i > 0 and toks[i - 1].type == tokenize.NAME)
+        elif tok.string in (")", "}") and parens:
+            parens.pop()
         if operators > MAX_OPERATORS:
             raise FormulaError(
                 f"The formula has more than {MAX_OPERATORS} operators (+ - * / : ** |); formulas "
@@ -573,6 +580,12 @@ def _check_tokens(text: str) -> None:
         if tok.type == tokenize.NAME and called and tok.string not in ALLOWED_FUNCTIONS | TERM_FUNCTIONS:
             raise FormulaError(f"Function {tok.string!r} is not allowed in a formula. Allowed "
                                f"transforms: {', '.join(sorted(ALLOWED_FUNCTIONS))}.")
+        if tok.type == tokenize.OP and tok.string in _COMPARISONS:
+            if not any(parens):
+                raise FormulaError(
+                    f"Comparison {tok.string!r} at column {tok.start[1]} of formula {text!r} must be "
+                    "inside a call, as in R: I(x > 3) (a logical, coded FALSE/TRUE).")
+            continue
         if tok.type == tokenize.OP and tok.string not in _ALLOWED_OPS:
             raise FormulaError(
                 f"Operator {tok.string!r} at column {tok.start[1]} of formula {text!r} is not "

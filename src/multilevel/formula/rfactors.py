@@ -103,7 +103,17 @@ def r_C(x, contr=None, how_many=None, levels=None):
         return formulae_C(x, contr, levels)
     box = x if isinstance(x, CategoricalBox) and x.levels is not None else r_factor(
         x.data if isinstance(x, CategoricalBox) else x, levels=levels)
-    return CategoricalBox(box.data, contr, box.levels)
+    return level_box(box.data, contr, box.levels)
+
+
+def level_box(data, contrast, levels) -> CategoricalBox:
+    """formulae's ``CategoricalBox`` with ``levels`` that may include levels absent from
+    ``data``: new data with some levels only (predictions for one group), or an empty
+    level of ``factor(x, levels = ...)``. formulae's setter would refuse them; what it
+    reads afterwards (the fitted levels, new data's values) needs no such equality."""
+    box = CategoricalBox(data, contrast, None)
+    box._levels = list(levels)
+    return box
 
 
 # ``contr.sum`` in a formula: formulae reads it as the attribute ``sum`` of ``contr``
@@ -168,25 +178,47 @@ def r_factor(x, levels=None):
     if outside:
         raise DataError(f"factor(..., levels = ...) leaves out the value(s) {outside[:5]} of the "
                         f"data (R would make them NA); list every level: {labels + outside}.")
-    return CategoricalBox(data, None, labels)
+    return level_box(data, None, labels)
 
 
-def r_relevel(x, ref):
+class Relevel:
     """R's ``relevel(f, ref)``: the factor ``f`` (or ``factor(x)`` of a column) with the
-    level ``ref`` first, as the reference level.
+    level ``ref`` first, as the reference level. A ``ref`` that is not a level of the
+    fitted data is refused, as in R; new data may lack it (a prediction for one group).
 
-    >>> r_relevel(np.array([4, 6, 8]), ref="8").levels
+    >>> Relevel()(np.array([4, 6, 8]), ref="8").levels
     ['8', '4', '6']
     """
-    box = r_factor(x.data if hasattr(x, "levels") and hasattr(x, "data") else x,
-                   levels=getattr(x, "levels", None))
-    label = r_level_label(ref)
-    if label not in box.levels:
-        raise DataError(f"relevel(..., ref = {ref!r}): {label!r} is not a level; the levels are "
-                        f"{box.levels}.")
-    return type(box)(box.data, None, [label, *(lv for lv in box.levels if lv != label)])
+
+    __transform_name__ = "relevel"
+    __stateful_transform__ = True
+
+    def __init__(self):
+        self.fitted = False
+
+    def __call__(self, x, ref):
+        box = r_factor(x.data if isinstance(x, CategoricalBox) else x,
+                       levels=x.levels if isinstance(x, CategoricalBox) else None)
+        label = r_level_label(ref)
+        if label not in box.levels and not self.fitted:
+            raise DataError(f"relevel(..., ref = {ref!r}): {label!r} is not a level; the levels "
+                            f"are {box.levels}.")
+        self.fitted = True
+        return level_box(box.data, None, [label, *(lv for lv in box.levels if lv != label)])
 
 
+def r_I(x):
+    """R's ``I(x)``: ``x`` as it is, except that a logical (``I(wt > 3)``) is coded as R's
+    ``model.matrix`` codes a logical, a factor with levels ``FALSE``, ``TRUE``
+    (lme4's column ``I(wt > 3)TRUE``).
+
+    >>> r_I(np.array([1.0, 2.0])).tolist(), r_I(np.array([True, False])).levels
+    ([1.0, 2.0], ['FALSE', 'TRUE'])
+    """
+    values = np.asarray(x)
+    if values.dtype == bool and values.ndim == 1:
+        return r_factor(values, levels=[False, True])
+    return x
 
 
 def _as_list(levels) -> list:
@@ -254,7 +286,7 @@ def factor_only_columns(text: str, frame: pd.DataFrame) -> pd.DataFrame:
 # R's conversions under their R names. formulae reads a dotted call ``as.factor(x)`` as
 # the attribute ``factor`` of the name ``as`` (as it reads ``np.log(x)``), hence ``as``.
 R_CONVERSIONS: dict[str, object] = {
-    "factor": r_factor, "relevel": r_relevel, "c": lambda *values: list(values),
+    "factor": r_factor, "relevel": Relevel, "c": lambda *values: list(values),
     # contr.sum etc., under the names formulae looks a dotted variable up by
     **{f"contr.{kind}": value for kind, value in vars(CONTRASTS).items()},
     "as": types.SimpleNamespace(factor=r_factor, numeric=r_as_numeric)}

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from multilevel.errors import DataError, FormulaError
-from multilevel.formula.rfactors import FACTOR_CALLS, R_CONVERSIONS, r_C
+from multilevel.formula.rfactors import FACTOR_CALLS, R_CONVERSIONS, r_C, r_I
 
 
 def _centres(x: np.ndarray, centers, lower, upper) -> np.ndarray:
@@ -226,8 +226,9 @@ SCALE_TRANSFORMS: dict[str, type] = {"scale": Scale, "standardize": Scale, "cent
 
 @contextlib.contextmanager
 def r_transforms():
-    """formulae's transform table with R's ``scale``/``standardize``/``center`` and ``C``
-    (:func:`multilevel.formula.rfactors.r_C`), for as long
+    """formulae's transform table with R's ``scale``/``standardize``/``center``, ``C``
+    (:func:`multilevel.formula.rfactors.r_C`) and ``I`` (:func:`~multilevel.formula.rfactors.r_I`),
+    for as long
     as a formula is evaluated (ours or Bambi's).
 
     formulae looks its own transforms up before the evaluation environment, so an entry in
@@ -239,7 +240,7 @@ def r_transforms():
     from formulae import transforms as formulae_transforms
 
 
-    ours = {**SCALE_TRANSFORMS, "C": r_C}
+    ours = {**SCALE_TRANSFORMS, "C": r_C, "I": r_I}
     table = formulae_transforms.TRANSFORMS
     saved = {name: table[name] for name in ours if name in table}
     table.update(ours)
