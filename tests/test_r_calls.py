@@ -167,3 +167,27 @@ def test_contrast_matrices_equal_rs():
     # spanning the intercept, R codes every level by an indicator named by the level
     full = RContrast("sum").code_with_intercept(["4", "6", "8"])
     assert full.labels == ["4", "6", "8"] and full.matrix.tolist() == np.eye(3).tolist()
+
+
+@pytest.mark.parametrize("key, args", [("df3", {"df": 3}), ("df4_intercept", {"df": 4, "intercept": True}),
+                                       ("knots_3_6", {"knots": [3, 6]})])
+def test_natural_spline_basis_equals_rs(key, args):
+    from multilevel.formula.splines import NaturalSpline
+
+    ref = REF["ns_basis"]
+    spline = NaturalSpline()
+    np.testing.assert_allclose(spline(np.array(ref["x"]), **args), ref[key], atol=1e-12)
+    if key == "df3":   # new data: the fitted knots, linear beyond the boundary
+        np.testing.assert_allclose(spline(np.array(ref["new"])), ref["df3_new"], atol=1e-12)
+
+
+def test_natural_spline_arguments_are_checked():
+    from multilevel.formula.splines import NaturalSpline
+
+    x = np.arange(5.0)
+    with pytest.raises(FormulaError, match="df must be"):
+        NaturalSpline()(x, df=0)
+    with pytest.raises(FormulaError, match="inside the range"):
+        NaturalSpline()(x, knots=[9])
+    with pytest.raises(FormulaError, match="distinct values"):
+        NaturalSpline()(np.array([1.0, 2.0, 1.0]), df=5)

@@ -29,6 +29,8 @@ cases <- list(
   list(key = "contr_treatment_sas", data = "mtcars", formula = "mpg ~ C(factor(cyl), contr.treatment) + C(factor(gear), contr.SAS) + (1 | carb)"),
   list(key = "contr_interaction", data = "mtcars", formula = "mpg ~ wt:C(factor(cyl), contr.sum) + (1 | gear)"),
   list(key = "comparisons", data = "mtcars", formula = "mpg ~ I(wt > 3) + I(hp > 120):wt + (1 | cyl)"),
+  list(key = "ns_names", data = "mtcars", formula = "mpg ~ ns(wt, df = 3) + hp + (1 | cyl)"),
+  list(key = "ns_slope", data = "sleepstudy", formula = "Reaction ~ ns(Days, 3) + (1 | Subject)"),
   list(key = "emmeans_factor", data = "mtcars", formula = "mpg ~ factor(cyl) + wt + (1 | gear)"),
   list(key = "poly_slope", data = "sleepstudy", formula = "Reaction ~ poly(Days, 2) + (poly(Days, 2) | Subject)")
 )
@@ -57,6 +59,13 @@ for (cs in cases) {
   out[[cs$key]] <- res
 }
 out$newdata <- as.list(newcars)
+# the natural-spline basis itself, and its linear extrapolation (R's predict.ns)
+x <- c(1.5, 2.2, 3.1, 3.3, 4.8, 5.0, 6.7, 7.2, 8.8, 9.9)
+b3 <- ns(x, df = 3)
+out$ns_basis <- list(x = x, df3 = unname(b3[, ]), new = c(0, 5, 12),
+                     df3_new = unname(predict(b3, c(0, 5, 12))[, ]),
+                     df4_intercept = unname(ns(x, df = 4, intercept = TRUE)[, ]),
+                     knots_3_6 = unname(ns(x, knots = c(3, 6))[, ]))
 out[["_about"]] <- paste("make_r_calls.R,", R.version.string, ", lme4", packageVersion("lme4"),
                          ", lmerTest", packageVersion("lmerTest"))
 write(toJSON(out, digits = NA, auto_unbox = FALSE, pretty = TRUE), "tests/reference/r_calls.json")

@@ -87,7 +87,7 @@ _SPACED_OPS = frozenset({"+", "-", "*", "==", "!=", "<", ">", "<=", ">=", "&", "
 CONTRAST_KINDS = ("treatment", "sum", "helmert", "poly", "SAS")
 CONTRAST_NAMES = frozenset(f"contr.{kind}" for kind in CONTRAST_KINDS)
 # basis calls whose matrix columns R numbers 1, 2, ... (formulae numbers them from 0)
-BASIS_CALLS = frozenset({"poly", "bs"})
+BASIS_CALLS = frozenset({"poly", "bs", "ns"})
 
 
 def r_number(text: str) -> str:

@@ -16,6 +16,7 @@ import numpy as np
 from formulae.environment import Environment
 
 from multilevel.formula import transforms
+from multilevel.formula.splines import NaturalSpline
 
 def r_log(x, base=None):
     """R's ``log(x, base = exp(1))``: ``log(wt, 10)``, ``log(wt, base = 2)``."""
@@ -37,6 +38,7 @@ SAFE_FUNCTIONS = {
     "sqrt": np.sqrt,
     "abs": np.abs,
     **transforms.FORMULA_TRANSFORMS,
+    "ns": NaturalSpline,
     # R's spellings of the logical constants, for arguments such as scale(x, scale = FALSE)
     "TRUE": True,
     "FALSE": False,

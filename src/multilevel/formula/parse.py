@@ -40,7 +40,7 @@ ALLOWED_FUNCTIONS = frozenset(
     {
         # formulae built-ins
         "C", "I", "S", "T", "B", "binary", "p", "prop", "proportion",
-        "center", "scale", "standardize", "poly", "bs",
+        "center", "scale", "standardize", "poly", "bs", "ns",
         # element-wise maths provided in the evaluation namespace
         "log", "log2", "log10", "log1p", "exp", "sqrt", "abs", "round",
         # multilevel's basis functions and R's conversions (multilevel.formula.transforms)
