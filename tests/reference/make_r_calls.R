@@ -31,6 +31,7 @@ cases <- list(
   list(key = "comparisons", data = "mtcars", formula = "mpg ~ I(wt > 3) + I(hp > 120):wt + (1 | cyl)"),
   list(key = "ns_names", data = "mtcars", formula = "mpg ~ ns(wt, df = 3) + hp + (1 | cyl)"),
   list(key = "ns_slope", data = "sleepstudy", formula = "Reaction ~ ns(Days, 3) + (1 | Subject)"),
+  list(key = "maths", data = "mtcars", formula = "mpg ~ pmin(hp, 150) + ifelse(wt > 3, 1, 0) + floor(qsec) + sin(wt) + (1 | cyl)"),
   list(key = "emmeans_factor", data = "mtcars", formula = "mpg ~ factor(cyl) + wt + (1 | gear)"),
   list(key = "poly_slope", data = "sleepstudy", formula = "Reaction ~ poly(Days, 2) + (poly(Days, 2) | Subject)")
 )

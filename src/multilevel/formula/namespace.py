@@ -18,6 +18,7 @@ from formulae.environment import Environment
 from multilevel.formula import transforms
 from multilevel.formula.splines import NaturalSpline
 
+
 def r_log(x, base=None):
     """R's ``log(x, base = exp(1))``: ``log(wt, 10)``, ``log(wt, base = 2)``."""
     return np.log(x) if base is None else np.log(x) / np.log(float(base))
@@ -28,7 +29,20 @@ def r_round(x, digits=0):
     return np.round(np.asarray(x, dtype=float), int(digits))
 
 
+def r_ifelse(test, yes, no):
+    """R's ``ifelse(test, yes, no)``, element-wise."""
+    return np.where(np.asarray(test, dtype=bool), yes, no)
+
+
+# R's element-wise maths under R's names (all numpy ufuncs: nothing else is reachable)
+R_MATHS = {"floor": np.floor, "ceiling": np.ceil, "trunc": np.trunc, "sign": np.sign,
+           "sin": np.sin, "cos": np.cos, "tan": np.tan, "asin": np.arcsin, "acos": np.arccos,
+           "atan": np.arctan, "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh,
+           "expm1": np.expm1, "pmin": np.minimum, "pmax": np.maximum}
+
 SAFE_FUNCTIONS = {
+    **R_MATHS,
+    "ifelse": r_ifelse,
     "log": r_log,
     "round": r_round,
     "log2": np.log2,

@@ -42,7 +42,9 @@ ALLOWED_FUNCTIONS = frozenset(
         "C", "I", "S", "T", "B", "binary", "p", "prop", "proportion",
         "center", "scale", "standardize", "poly", "bs", "ns",
         # element-wise maths provided in the evaluation namespace
-        "log", "log2", "log10", "log1p", "exp", "sqrt", "abs", "round",
+        "log", "log2", "log10", "log1p", "exp", "sqrt", "abs", "round", "ifelse",
+        "floor", "ceiling", "trunc", "sign", "sin", "cos", "tan", "asin", "acos", "atan",
+        "sinh", "cosh", "tanh", "expm1", "pmin", "pmax",
         # multilevel's basis functions and R's conversions (multilevel.formula.transforms)
         "rbf", "sigmoid", "factor", "as.factor", "as.numeric", "relevel", "c",
         # lme4's two-column binomial response
