@@ -338,6 +338,11 @@ def check_names(parsed: ParsedFormula, columns) -> None:
         Naming the unknown identifier and listing the available columns.
     """
     columns = set(map(str, columns))
+    in_c = sum(1 for _, args in calls(parsed.text, {"C"}) for a in args[1:2] if a.strip() in CONTRAST_NAMES)
+    written = [t.string for t in _tokens(parsed.text) if t.string in CONTRAST_NAMES]
+    if len(written) > in_c:
+        raise FormulaError(f"{written[0]!r} is one of R's contrasts: it codes a factor as the second "
+                           f"argument of C(), as in C(f, {written[0]}); it is not a column.")
     for name, is_call, is_kwarg in _name_roles(parsed.text):
         if is_kwarg or name in _KEYWORD_VALUES:
             continue

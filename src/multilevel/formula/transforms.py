@@ -285,6 +285,29 @@ def integers_as_doubles(data, text: str, keep=()):
     return data.assign(**{c: data[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in cast})
 
 
+def _typed_call_equality() -> None:
+    """formulae 0.6 compares two calls of one function argument by argument, and a call
+    compared with a plain variable raises AttributeError (``LazyCall.__eq__`` reads the
+    other's ``callee``): ``log(exp(hp)) + log(wt)`` or ``C(factor(g), contr.sum) +
+    C(h, contr.poly)`` could not be built. A call equals only a call, as formulae's other
+    lazy values already compare."""
+    from formulae.terms.call_resolver import LazyCall
+
+    if getattr(LazyCall.__eq__, "_typed", False):
+        return
+    untyped = LazyCall.__eq__
+
+    def __eq__(self, other):
+        return isinstance(other, LazyCall) and untyped(self, other)
+
+    __eq__._typed = True
+    hashing = LazyCall.__hash__   # a class given __eq__ keeps its own __hash__ explicitly
+    LazyCall.__eq__ = __eq__
+    LazyCall.__hash__ = hashing
+
+
+_typed_call_equality()
+
 FORMULA_TRANSFORMS: dict[str, object] = {"rbf": RadialBasis, "sigmoid": SigmoidBasis, **SCALE_TRANSFORMS,
                                          **R_CONVERSIONS}
 
