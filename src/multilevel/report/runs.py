@@ -306,8 +306,11 @@ def _sweep(path: Path) -> None:
     """
     host = socket.gethostname()
     tmp, old = f".{path.name}.tmp-", f".{path.name}.old-"
-    for entry in list(path.parent.iterdir()):
-        if not entry.name.startswith((tmp, old)) or not is_run_folder(entry):
+    # names first: a parent such as /tmp can hold tens of thousands of entries, and a
+    # Path object for each took 0.5 s there
+    for name in [n for n in os.listdir(path.parent) if n.startswith((tmp, old))]:
+        entry = path.parent / name
+        if not is_run_folder(entry):
             continue
         if entry.name.startswith(tmp):
             try:
