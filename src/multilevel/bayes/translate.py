@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from multilevel.errors import FormulaError, PriorError
-from multilevel.formula import Design
+from multilevel.formula import Design, lme4_name
 from multilevel.formula.families import AUXILIARY as FAMILY_AUXILIARY
 from multilevel.formula.frame import SUCCESSES, TRIALS
 from multilevel.formula.parse import Bar, ParsedFormula, _split_top
@@ -222,8 +222,12 @@ def translate_priors(user: dict, design: Design, block_list: list[Block], common
     family_aux = FAMILY_AUXILIARY.get(design.frame.family, ()) if auxiliary is None else auxiliary
     sds = sd_names(design, block_list)
     intercept = ["(Intercept)"] if "(Intercept)" in design.x_names else []
-    parameters = [*intercept, *common_terms, *sds, *family_aux]
+    # a term as the summary spells it (R's: exp(wt/3)) or as Bambi does (exp(wt / 3))
+    spelled = {lme4_name(t): t for t in common_terms}
+    parameters = [*intercept, *spelled, *sds, *family_aux]
     known = {name: name for name in parameters}
+    known.update(spelled)
+    known.update({t: t for t in common_terms})
     if intercept:
         known.update({"(Intercept)": "Intercept", "Intercept": "Intercept"})
     terms = [t for block in block_list for t in block.bambi_terms]
@@ -234,7 +238,7 @@ def translate_priors(user: dict, design: Design, block_list: list[Block], common
         if key not in known:
             hint = ""
             if key in design.x_names:
-                owner = [t for t in common_terms if key.startswith(t)]
+                owner = [r for r, t in spelled.items() if key.startswith(r)]
                 hint = f" Put the prior on the term {owner[0]!r} instead." if owner else ""
             elif key in AUXILIARY:
                 hint = f" Family {design.frame.family!r} has no parameter {key!r}."
