@@ -201,3 +201,26 @@ def test_calls_of_one_function_with_a_call_and_a_column_as_arguments():
                      "+ (1 | cyl)", data("mtcars"), method="reml")
     assert list(fit.fixef.index)[:3] == ["(Intercept)", "log(exp(hp))", "log(wt)"]
     assert "C(carb, contr.poly).L" in fit.fixef.index
+
+
+def test_divisions_inside_calls_reach_the_bayesian_model():
+    """PyMC refuses '/' in a variable's name; I(x/2) and exp(wt/3) are fitted through
+    divide() and named as R spells them."""
+    from multilevel.bayes.model import build_model
+    from multilevel.bayes.names import summary_names
+
+    ref = REF["deparse_names"]
+    built = build_model(ref["formula"][0] + "", data("mtcars"))
+    fixed = [n for names in summary_names(built).values() for n in names
+             if not n.startswith(("sd__", "sigma"))]
+    assert fixed == ref["fixef_names"]
+    slope = build_model("Reaction ~ Days + (I(Days/2) | Subject)", data("sleepstudy"))
+    assert "sd__I(Days/2)|Subject" in summary_names(slope)["I(divide(Days, 2))|Subject_sigma"]
+
+
+def test_a_division_python_cannot_read_is_refused_by_name():
+    from multilevel.bayes.model import build_model
+
+    renamed = data("sleepstudy").rename(columns={"Days": "x.1"})
+    with pytest.raises(FormulaError, match="Compute the column"):
+        build_model("Reaction ~ log1p(x.1/2) + (1 | Subject)", renamed)

@@ -112,6 +112,27 @@ def r_number(text: str) -> str:
     return fixed if len(fixed) <= len(sci) else sci
 
 
+def _divisions_back(text: str) -> str:
+    """``divide(a, b)`` (how the formula layer hands a division inside a call to formulae,
+    :func:`multilevel.formula.parse.divisions_as_calls`) written back as ``a / b``."""
+    if "divide(" not in text:
+        return text
+    import ast
+
+    class Back(ast.NodeTransformer):
+        def visit_Call(self, node):
+            self.generic_visit(node)
+            if (isinstance(node.func, ast.Name) and node.func.id == "divide" and len(node.args) == 2
+                    and not node.keywords):
+                return ast.BinOp(left=node.args[0], op=ast.Div(), right=node.args[1])
+            return node
+
+    try:
+        return ast.unparse(Back().visit(ast.parse(text, mode="eval")))
+    except SyntaxError:
+        return text
+
+
 def r_deparse(text: str) -> str:
     """An expression spelled as R's ``deparse`` spells it, which is how lme4 names the
     coefficient of a transformed predictor: ``exp(wt / 3)`` → ``exp(wt/3)``,
@@ -121,6 +142,7 @@ def r_deparse(text: str) -> str:
     >>> r_deparse("exp(wt / 3)"), r_deparse("poly(x,2,raw=TRUE)"), r_deparse("I(-x ** 2 + 1e-3)")
     ('exp(wt/3)', 'poly(x, 2, raw = TRUE)', 'I(-x^2 + 0.001)')
     """
+    text = _divisions_back(text)
     try:
         tokens = formula_tokens(text)
     except FormulaError:

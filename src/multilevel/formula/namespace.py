@@ -43,6 +43,7 @@ R_MATHS = {"floor": np.floor, "ceiling": np.ceil, "trunc": np.trunc, "sign": np.
 SAFE_FUNCTIONS = {
     **R_MATHS,
     "ifelse": r_ifelse,
+    "divide": np.divide,   # a / b inside a call (multilevel.formula.parse.divisions_as_calls)
     "log": r_log,
     "round": r_round,
     "log2": np.log2,

@@ -46,7 +46,7 @@ ALLOWED_FUNCTIONS = frozenset(
         "floor", "ceiling", "trunc", "sign", "sin", "cos", "tan", "asin", "acos", "atan",
         "sinh", "cosh", "tanh", "expm1", "pmin", "pmax",
         # multilevel's basis functions and R's conversions (multilevel.formula.transforms)
-        "rbf", "sigmoid", "factor", "as.factor", "as.numeric", "relevel", "c",
+        "rbf", "sigmoid", "factor", "as.factor", "as.numeric", "relevel", "c", "divide",
         # lme4's two-column binomial response
         "cbind",
         # lme4 2.0's group-effect structures (multilevel.formula.structures)
@@ -196,7 +196,7 @@ def parse_formula(text: str) -> ParsedFormula:
             "Shorten it (fewer terms, shorter column names)."
         )
     # R spells powers '^' (I(x^2), (a + b)^2); formulae spells both '**'.
-    text = quote_cov_names(positional_numbers(" ".join(text.split()).replace("^", "**")))
+    text = quote_cov_names(divisions_as_calls(positional_numbers(" ".join(text.split()).replace("^", "**"))))
     _check_balanced(text)
     _check_tokens(text)
     sides = _split_top(text, "~", keep_sign=False)
@@ -303,6 +303,71 @@ def _flatten_grouped_bars(terms: list[str]) -> list[str]:
         else:
             out.append(term)
     return out
+
+
+def divisions_as_calls(text: str) -> str:
+    """``text`` with each division inside a call written ``divide(a, b)``: ``I(Days/2)``
+    → ``I(divide(Days, 2))``.
+
+    PyMC names a model's variables after Bambi's terms and refuses a name with ``/``
+    (ArviZ's groups are paths), so ``I(x/2)`` or ``exp(wt/3)`` could not be fitted in the
+    Bayesian engine. ``divide`` is numpy's, so the values are bit-identical;
+    coefficient names spell it back as ``/`` (:func:`multilevel.formula.names.r_deparse`).
+    A ``/`` outside a call, or in a call around a bar, is nesting (``(1 | a/b)``,
+    ``cs(0 + f | a/b)``) and is left alone.
+
+    >>> divisions_as_calls("y ~ I(x/2) + exp(-(a + b)/c**2) + (1 | g/h) + cs(0 + I(f/2) | a/b)")
+    'y ~ I(divide(x, 2)) + exp(divide(-(a + b), c ** 2)) + (1 | g/h) + cs(0 + I(divide(f, 2)) | a/b)'
+    """
+    import ast
+
+    if "/" not in text:
+        return text
+    try:
+        tokens = formula_tokens(text)
+    except FormulaError:
+        return text
+    out, last, i = [], 0, 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.type == tokenize.NAME and i + 1 < len(tokens) and tokens[i + 1].string == "(":
+            depth, j = 0, i + 1
+            while j < len(tokens):
+                depth += {"(": 1, ")": -1}.get(tokens[j].string, 0)
+                if depth == 0:
+                    break
+                j += 1
+            inside = [t.string for t in tokens[i + 2:j]]
+            # a call around a bar (cs(0 + f | a/b), gr(...)) nests with '/': look inside it
+            if j < len(tokens) and "/" in inside and "|" not in inside:
+                start, end = tok.start[1], tokens[j].end[1]
+                rewritten = _divide_calls(text[start:end], ast)
+                if rewritten is not None:
+                    out += [text[last:start], rewritten]
+                    last = end
+                i = j + 1
+                continue
+        i += 1
+    return "".join(out) + text[last:]
+
+
+def _divide_calls(call_text: str, ast):
+    """One call's text with its divisions as ``divide()`` (Python's precedence, R's for
+    these operators); ``None`` when Python cannot read it (backticks, ``%%``)."""
+
+    class Divisions(ast.NodeTransformer):
+        def visit_BinOp(self, node):
+            self.generic_visit(node)
+            if isinstance(node.op, ast.Div):
+                return ast.Call(func=ast.Name("divide", ast.Load()), args=[node.left, node.right],
+                                keywords=[])
+            return node
+
+    try:
+        tree = ast.parse(call_text, mode="eval")
+    except SyntaxError:
+        return None
+    return ast.unparse(Divisions().visit(tree))
 
 
 def positional_numbers(text: str) -> str:
