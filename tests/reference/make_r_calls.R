@@ -47,7 +47,7 @@ for (cs in cases) {
     nd <- newcars
     res$predict_population <- unname(predict(m, newdata = nd, re.form = NA))
   }
-  if (grepl("factor\\(cyl\\)", cs$formula)) {
+  if (grepl("factor\\(cyl\\)", cs$formula) || cs$key == "comparisons") {
     a3 <- anova(m, type = 3); a2 <- anova(m, type = 2)
     res$anova3 <- list(terms = rownames(a3), F = a3[["F value"]], p = a3[["Pr(>F)"]])
     res$anova2 <- list(terms = rownames(a2), F = a2[["F value"]], p = a2[["Pr(>F)"]])

@@ -255,10 +255,10 @@ def build_model(formula: str | list[str], data: pd.DataFrame, family: str = "gau
     except ValueError as exc:   # PyMC's own check of a variable's name
         if "cannot contain '/'" not in str(exc):
             raise
-        raise FormulaError(f"The Bayesian model cannot name a parameter after a term with '/' "
-                           f"({str(exc).split(chr(39))[1]!r}): a division inside a call that Python "
-                           "cannot read (a backticked or dotted-number name). Compute the column in "
-                           "the data and use its name.") from None
+        raise FormulaError(f"{exc} A division inside a call reaches the Bayesian model as "
+                           "divide(a, b) unless Python cannot read the call (a backticked or "
+                           "dotted-number name). Compute the column in the data and use its "
+                           "name.") from None
     model.built = True
     return BuiltModel(bambi=model, design=design, blocks=block_list, formula=formulas.as_given(),
                       family=frame.family, priors=priors, link=link, weights=weights,

@@ -225,9 +225,7 @@ def translate_priors(user: dict, design: Design, block_list: list[Block], common
     # a term as the summary spells it (R's: exp(wt/3)) or as Bambi does (exp(wt / 3))
     spelled = {lme4_name(t): t for t in common_terms}
     parameters = [*intercept, *spelled, *sds, *family_aux]
-    known = {name: name for name in parameters}
-    known.update(spelled)
-    known.update({t: t for t in common_terms})
+    known = {**{name: name for name in parameters}, **spelled, **{t: t for t in common_terms}}
     if intercept:
         known.update({"(Intercept)": "Intercept", "Intercept": "Intercept"})
     terms = [t for block in block_list for t in block.bambi_terms]

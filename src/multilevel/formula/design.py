@@ -258,7 +258,9 @@ def lme4_name(label: str) -> str:
 
 
 def _top_level_split(text: str, sep: str) -> list[str]:
-    """``text`` split at ``sep`` outside parentheses and brackets."""
+    """``text`` split at ``sep`` outside parentheses and brackets. A column label, not
+    formula text: its factor levels may hold quotes and ':' inside brackets, which
+    :func:`multilevel.formula.parse._split_top` (quote-aware, no brackets) would misread."""
     parts, depth, start = [], 0, 0
     for i, ch in enumerate(text):
         if ch in "([":

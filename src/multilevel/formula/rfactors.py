@@ -116,8 +116,8 @@ def level_box(data, contrast, levels) -> CategoricalBox:
     return box
 
 
-# ``contr.sum`` in a formula: formulae reads it as the attribute ``sum`` of ``contr``
-CONTRASTS = types.SimpleNamespace(**{kind: RContrast(kind) for kind in KINDS})
+# ``contr.sum`` in a formula: formulae looks a dotted variable up by its whole name
+CONTRASTS = {f"contr.{kind}": RContrast(kind) for kind in KINDS}
 
 
 def r_level_label(value) -> str:
@@ -156,8 +156,6 @@ def r_factor(x, levels=None):
     >>> r_factor(np.array([True, False])).levels, r_factor(np.array([3, 4]), levels=[4, 3]).levels
     (['FALSE', 'TRUE'], ['4', '3'])
     """
-    from formulae.categorical import CategoricalBox
-
     values = pd.Series(np.asarray(x) if not isinstance(x, (pd.Series, pd.Categorical)) else x)
     if values.isna().any():
         raise DataError("factor() got missing values; the rows with a missing value are "
@@ -165,10 +163,8 @@ def r_factor(x, levels=None):
     if isinstance(values.dtype, pd.CategoricalDtype):
         distinct = list(values.cat.remove_unused_categories().cat.categories)
         values = values.astype(object)
-    elif pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
-        distinct = list(np.sort(pd.unique(values.to_numpy())))
     else:
-        distinct = sorted(pd.unique(values.to_numpy()), key=str)
+        distinct = _distinct_in_order(values)
     labels = [r_level_label(v) for v in (distinct if levels is None else _as_list(levels))]
     if len(set(labels)) < len(labels):
         raise DataError(f"factor() would give two levels the same label ({labels}); convert the "
@@ -221,6 +217,15 @@ def r_I(x):
     return x
 
 
+def _distinct_in_order(values: pd.Series) -> list:
+    """A column's distinct values in R's level order: numbers and logicals increasing,
+    anything else sorted as text."""
+    distinct = pd.unique(values.to_numpy())
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        return list(np.sort(distinct))
+    return sorted(distinct, key=str)
+
+
 def _as_list(levels) -> list:
     return list(levels) if isinstance(levels, (list, tuple, np.ndarray, pd.Index)) else [levels]
 
@@ -248,8 +253,9 @@ FACTOR_CALLS = frozenset({"factor", "as.factor", "relevel", "C"})
 
 
 def factor_only_columns(text: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with each column that the formula uses only as ``factor(x)`` or
-    ``as.factor(x)`` turned into a categorical of its values in R's level order.
+    """``frame`` with each column that the formula uses only as the first argument of
+    ``factor()``, ``as.factor()``, ``relevel()`` or ``C()`` turned into a categorical of
+    its values in R's level order.
 
     The model is the same (the calls give the same columns either way); what changes
     is what the rest of the package reads from the model's data: the effects grids,
@@ -275,18 +281,12 @@ def factor_only_columns(text: str, frame: pd.DataFrame) -> pd.DataFrame:
         return frame
     out = frame.copy()
     for column in only:
-        values = out[column]
-        levels = np.sort(pd.unique(values.to_numpy())) if (
-            pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)) \
-            else sorted(pd.unique(values.to_numpy()), key=str)
-        out[column] = pd.Categorical(values, categories=list(levels))
+        out[column] = pd.Categorical(out[column], categories=_distinct_in_order(out[column]))
     return out
 
 
 # R's conversions under their R names. formulae reads a dotted call ``as.factor(x)`` as
 # the attribute ``factor`` of the name ``as`` (as it reads ``np.log(x)``), hence ``as``.
 R_CONVERSIONS: dict[str, object] = {
-    "factor": r_factor, "relevel": Relevel, "c": lambda *values: list(values),
-    # contr.sum etc., under the names formulae looks a dotted variable up by
-    **{f"contr.{kind}": value for kind, value in vars(CONTRASTS).items()},
+    "factor": r_factor, "relevel": Relevel, "c": lambda *values: list(values), **CONTRASTS,
     "as": types.SimpleNamespace(factor=r_factor, numeric=r_as_numeric)}

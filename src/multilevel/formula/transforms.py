@@ -228,8 +228,7 @@ SCALE_TRANSFORMS: dict[str, type] = {"scale": Scale, "standardize": Scale, "cent
 def r_transforms():
     """formulae's transform table with R's ``scale``/``standardize``/``center``, ``C``
     (:func:`multilevel.formula.rfactors.r_C`) and ``I`` (:func:`~multilevel.formula.rfactors.r_I`),
-    for as long
-    as a formula is evaluated (ours or Bambi's).
+    for as long as a formula is evaluated (ours or Bambi's).
 
     formulae looks its own transforms up before the evaluation environment, so an entry in
     the environment alone would be ignored. Each evaluated call keeps a snapshot of the table
@@ -238,7 +237,6 @@ def r_transforms():
     keep their own ``scale``.
     """
     from formulae import transforms as formulae_transforms
-
 
     ours = {**SCALE_TRANSFORMS, "C": r_C, "I": r_I}
     table = formulae_transforms.TRANSFORMS
@@ -268,7 +266,7 @@ def integers_as_doubles(data, text: str, keep=()):
     integer ``*`` overflows to ``NA`` with a warning. numpy's int64 arithmetic wraps
     around silently, so ``I(pop**2)`` with ``pop`` near 4e10 gave formulae (and so
     Bambi) wrapped numbers and a fit with a wrong coefficient and no message. Columns
-    inside ``C()`` (categories; their labels stay whole numbers) and those in ``keep``
+    inside ``C()``, ``factor()`` and the like (categories; their labels stay whole numbers) and those in ``keep``
     (responses, grouping factors) are left as they are; other data are not copied.
     """
     if not isinstance(data, pd.DataFrame):

@@ -16,7 +16,6 @@ more variables, and both involve the same numeric covariates.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +23,6 @@ import pandas as pd
 
 from multilevel.errors import SpecError
 from multilevel.formula import lme4_name
-from multilevel.formula.rfactors import r_level_label
 
 
 @dataclass(frozen=True)
@@ -66,7 +64,7 @@ def fixed_terms(design) -> list[FixedTerm]:
         variables = []
         for comp in term.components:
             if comp.kind == "categoric":
-                raw = _factor_values(data, comp.name)
+                raw = _factor_values(data, comp)
                 if raw is None:
                     raise SpecError(f"Cannot rebuild the full dummy coding of {comp.name!r} for "
                                     "type II/III tests; use a plain column as the factor.")
@@ -78,16 +76,17 @@ def fixed_terms(design) -> list[FixedTerm]:
     return out
 
 
-def _factor_values(data, name: str):
-    """The per-row level labels of the factor ``name``: a column, or R's ``factor(x)`` /
-    ``as.factor(x)`` of a column (labelled as :func:`~multilevel.formula.transforms.r_factor`
-    labels them); ``None`` for anything else."""
-    if name in data.columns:
-        return data[name].astype(str).to_numpy()
-    match = re.fullmatch(r"(?:\s*(?:(?:as\.)?factor|relevel|C)\(\s*)+([^(),]+?)\s*[,)].*", name,
-                         flags=re.DOTALL)
-    if match and match.group(1) in data.columns:   # the labels r_factor gives the rows
-        return data[match.group(1)].map(r_level_label).to_numpy(dtype=object).astype(str)
+def _factor_values(data, component):
+    """The per-row level labels of a categorical component of a term: its column, or the
+    factor that formulae evaluated for a call (``factor(x)``, ``C(f, contr.sum)``,
+    ``I(x > 3)``: a ``CategoricalBox`` whose data are the labels); ``None`` otherwise."""
+    from formulae.categorical import CategoricalBox
+
+    if component.name in data.columns:
+        return data[component.name].astype(str).to_numpy()
+    evaluated = getattr(component, "_intermediate_data", None)   # formulae's evaluated call
+    if isinstance(evaluated, CategoricalBox):
+        return np.asarray(evaluated.data).astype(str)
     return None
 
 
