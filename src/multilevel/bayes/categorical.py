@@ -91,8 +91,7 @@ def fixef_draws(posterior, bambi, design) -> np.ndarray:
     if out.shape[2] != len(design.x_names):
         raise RuntimeError(f"Bambi has {out.shape[2]} fixed-effect columns, the design "
                            f"{len(design.x_names)}: {design.x_names}.")
-    positions = design.spec.bambi_positions()   # formulae's order within interactions → R's
-    return out if positions is None else out[:, :, positions]
+    return design.spec.in_design_order(out)   # formulae's order within interactions → R's
 
 
 def block_effects(posterior, block, bambi, design) -> np.ndarray:

@@ -170,8 +170,7 @@ def fixef_draws(posterior, part: AuxPart) -> np.ndarray:
     if out.shape[2] != len(part.design.x_names):
         raise RuntimeError(f"Bambi has {out.shape[2]} columns for {part.formula.text!r}, the design "
                            f"{len(part.design.x_names)}: {part.design.x_names}.")
-    positions = part.design.spec.bambi_positions()   # formulae's order within interactions → R's
-    return out if positions is None else out[:, :, positions]
+    return part.design.spec.in_design_order(out)   # formulae's order within interactions → R's
 
 
 def ranef_draws(posterior, part: AuxPart) -> dict[str, np.ndarray]:

@@ -30,8 +30,7 @@ def fixef_draws(posterior, bambi_model, design: Design) -> np.ndarray:
             f"Bambi has {out.shape[2]} fixed-effect columns, the design {len(design.x_names)}: "
             f"{design.x_names}."
         )
-    positions = design.spec.bambi_positions()   # formulae's order within interactions → R's
-    return out if positions is None else out[:, :, positions]
+    return design.spec.in_design_order(out)   # formulae's order within interactions → R's
 
 
 def block_effects(posterior, block: Block, design: Design) -> np.ndarray:

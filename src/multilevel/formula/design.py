@@ -143,6 +143,12 @@ class DesignSpec:
             source = source[self.kept_columns]
         return np.searchsorted(np.sort(source), source)
 
+    def in_design_order(self, draws: np.ndarray) -> np.ndarray:
+        """Fixed-effect draws (chain, draw, Bambi's columns) with their last axis in the
+        design's column order."""
+        positions = self.bambi_positions()
+        return draws if positions is None else draws[:, :, positions]
+
     def in_bambi_order(self, names: list[str]) -> list[str]:
         """``names`` (one per design column) in the order of Bambi's columns."""
         positions = self.bambi_positions()
