@@ -230,3 +230,25 @@ def test_reml_path_does_not_import_pymc():
             "print(sorted(m for m in ('pymc', 'bambi', 'arviz', 'pytensor') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, SystemExit])
+def test_an_interrupt_inside_the_deviance_reaches_the_caller_as_itself(error):
+    # Ctrl-C arrives as a KeyboardInterrupt raised inside the deviance, whichever evaluation
+    # it hits; raised across nlopt's C frames it came back as a SystemError on some of them
+    from multilevel.freq.optimize import bobyqa
+
+    evaluations = bobyqa(lambda x: float((x[0] - 0.3) ** 2 + 1), np.array([1.0]),
+                         np.array([0.0])).evaluations
+    for stop_at in range(1, evaluations + 1):
+        count = [0]
+
+        def deviance(x):
+            count[0] += 1
+            if count[0] == stop_at:
+                raise error()
+            return float((x[0] - 0.3) ** 2 + 1)
+
+        with pytest.raises(error):
+            bobyqa(deviance, np.array([1.0]), np.array([0.0]))
+        assert count[0] == stop_at

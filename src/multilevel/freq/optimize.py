@@ -105,12 +105,22 @@ def bobyqa(deviance, start: np.ndarray, lower: np.ndarray, rhoend: float = RHOEN
     start = np.asarray(start, dtype=float)
     best = {"x": start, "f": np.inf, "count": 0}
 
+    raised: list[BaseException] = []
+
     def objective(x, grad):
-        best["count"] += 1
-        value = float(deviance(x))
-        if value < best["f"]:  # kept here: nlopt's exceptions do not return the best point
-            best["x"], best["f"] = x.copy(), value
-        return value
+        # An exception must not cross nlopt's C frames: one raised there (a Ctrl-C's
+        # KeyboardInterrupt at an unlucky moment) can come back as a SystemError. It is kept,
+        # nlopt is told to stop, and it is raised again once nlopt has returned.
+        try:
+            best["count"] += 1
+            value = float(deviance(x))
+            if value < best["f"]:  # kept here: nlopt's exceptions do not return the best point
+                best["x"], best["f"] = x.copy(), value
+            return value
+        except BaseException as exc:
+            raised.append(exc)
+            opt.force_stop()
+            return np.inf
 
     opt = nlopt.opt(nlopt.LN_BOBYQA, start.size)
     opt.set_min_objective(objective)
@@ -123,7 +133,15 @@ def bobyqa(deviance, start: np.ndarray, lower: np.ndarray, rhoend: float = RHOEN
         step = 0.2 * max(1.0, float(np.max(np.abs(start))))
     opt.set_initial_step(np.full(start.size, step))
     try:
-        opt.optimize(np.maximum(start, np.where(np.isfinite(lower), lower, -np.inf)))
+        try:
+            opt.optimize(np.maximum(start, np.where(np.isfinite(lower), lower, -np.inf)))
+        except nlopt.ForcedStop:
+            pass
+        except BaseException:
+            if not raised:
+                raise
+        if raised:
+            raise raised[0]
         code = opt.last_optimize_result()
         message = _NLOPT_MESSAGES.get(code, f"nlopt result code {code}")
         converged = code > 0 and code != nlopt.MAXEVAL_REACHED
