@@ -229,3 +229,41 @@ def test_a_division_python_cannot_read_is_refused_by_name():
     renamed = data("sleepstudy").rename(columns={"Days": "x.1"})
     with pytest.raises(FormulaError, match="Compute the column"):
         build_model("Reaction ~ log1p(x.1/2) + (1 | Subject)", renamed)
+
+
+@pytest.mark.parametrize("text, r_grouping", [
+    ("I(a * b %% c)", "I(a * mod(b, c))"),          # R's %% binds tighter than * and /
+    ("I((a * b) %% c)", "I(mod(a * b, c))"),
+    ("I(a / b %% c + d)", "I(divide(a, mod(b, c)) + d)"),
+    ("I(-q %% 3)", "I(mod(-q, 3))"),                # and looser than unary minus
+    ("I(a %% b * c)", "I(mod(a, b) * c)"),
+    ("I(a * b * c %% d)", "I(a * b * mod(c, d))"),
+])
+def test_remainders_group_as_in_r(text, r_grouping):
+    import ast
+
+    from multilevel.formula.parse import _divide_calls
+
+    assert _divide_calls(text, ast) == r_grouping
+
+
+def test_the_remainder_reaches_the_bayesian_model_under_rs_name():
+    from multilevel.bayes.model import build_model
+    from multilevel.bayes.names import summary_names
+
+    built = build_model(REF["modulo"]["formula"][0], data("mtcars"))
+    fixed = [n for names in summary_names(built).values() for n in names
+             if not n.startswith(("sd__", "sigma"))]
+    assert fixed == REF["modulo"]["fixef_names"]
+
+
+@pytest.mark.parametrize("formula, message", [
+    ("mpg ~ I(cyl %in% c(4, 6)) + (1 | gear)", "membership"),
+    ("mpg ~ wt %% cyl + (1 | gear)", "must be inside a call"),
+    ("mpg ~ I(hp % 7) + (1 | gear)", "lone '%'"),
+    ("mpg ~ I(hp %/% 7) + (1 | gear)", r"%/%.*floor\(a / b\)"),
+    ("mpg ~ I(hp %foo% 7) + (1 | gear)", "%foo%"),
+])
+def test_other_percent_operators_are_refused_by_name(formula, message):
+    with pytest.raises(FormulaError, match=message):
+        ml.fit(formula, data("mtcars"), method="reml")

@@ -33,7 +33,10 @@ cases <- list(
   list(key = "ns_slope", data = "sleepstudy", formula = "Reaction ~ ns(Days, 3) + (1 | Subject)"),
   list(key = "maths", data = "mtcars", formula = "mpg ~ pmin(hp, 150) + ifelse(wt > 3, 1, 0) + floor(qsec) + sin(wt) + (1 | cyl)"),
   list(key = "emmeans_factor", data = "mtcars", formula = "mpg ~ factor(cyl) + wt + (1 | gear)"),
-  list(key = "poly_slope", data = "sleepstudy", formula = "Reaction ~ poly(Days, 2) + (poly(Days, 2) | Subject)")
+  list(key = "poly_slope", data = "sleepstudy", formula = "Reaction ~ poly(Days, 2) + (poly(Days, 2) | Subject)"),
+  list(key = "in_operator", data = "mtcars", formula = "mpg ~ factor(cyl) + wt %in% factor(cyl) + (1 | gear)"),
+  list(key = "in_nested", data = "sleepstudy", formula = "Reaction ~ Days %in% Subject + (1 | Subject)"),
+  list(key = "modulo", data = "mtcars", formula = "mpg ~ I(hp %% 7) + I(-qsec %% 3) + (1 | cyl)")
 )
 out <- list()
 for (cs in cases) {

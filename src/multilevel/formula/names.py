@@ -113,24 +113,37 @@ def r_number(text: str) -> str:
 
 
 def _divisions_back(text: str) -> str:
-    """``divide(a, b)`` (how the formula layer hands a division inside a call to formulae,
-    :func:`multilevel.formula.parse.divisions_as_calls`) written back as ``a / b``."""
-    if "divide(" not in text:
+    """``divide(a, b)`` and ``mod(a, b)`` (how the formula layer hands a division and R's
+    remainder inside a call to formulae, :func:`multilevel.formula.parse.divisions_as_calls`)
+    written back as ``a / b`` and ``a %% b``."""
+    if "divide(" not in text and "mod(" not in text:
         return text
     import ast
+
+    ops = {"divide": ast.Div, "mod": ast.Mod}
 
     class Back(ast.NodeTransformer):
         def visit_Call(self, node):
             self.generic_visit(node)
-            if (isinstance(node.func, ast.Name) and node.func.id == "divide" and len(node.args) == 2
+            if (isinstance(node.func, ast.Name) and node.func.id in ops and len(node.args) == 2
                     and not node.keywords):
-                return ast.BinOp(left=node.args[0], op=ast.Div(), right=node.args[1])
+                return ast.BinOp(left=node.args[0], op=ops[node.func.id](), right=node.args[1])
             return node
 
     try:
-        return ast.unparse(Back().visit(ast.parse(text, mode="eval")))
+        back = ast.unparse(Back().visit(ast.parse(text, mode="eval")))
     except SyntaxError:
         return text
+    if "%" not in back:
+        return back
+    # Python's remainder '%' is R's '%%' (a '%' inside a quoted level stays as it is)
+    tokens = formula_tokens(back)
+    out, last = [], 0
+    for tok in tokens:
+        if tok.type == tokenize.OP and tok.string == "%":
+            out += [back[last:tok.start[1]], "%%"]
+            last = tok.end[1]
+    return "".join(out) + back[last:]
 
 
 def r_deparse(text: str) -> str:

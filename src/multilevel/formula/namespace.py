@@ -44,6 +44,7 @@ SAFE_FUNCTIONS = {
     **R_MATHS,
     "ifelse": r_ifelse,
     "divide": np.divide,   # a / b inside a call (multilevel.formula.parse.divisions_as_calls)
+    "mod": np.mod,         # R's a %% b inside a call (floored, as R's): same place
     "log": r_log,
     "round": r_round,
     "log2": np.log2,

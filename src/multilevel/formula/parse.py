@@ -46,7 +46,7 @@ ALLOWED_FUNCTIONS = frozenset(
         "floor", "ceiling", "trunc", "sign", "sin", "cos", "tan", "asin", "acos", "atan",
         "sinh", "cosh", "tanh", "expm1", "pmin", "pmax",
         # multilevel's basis functions and R's conversions (multilevel.formula.transforms)
-        "rbf", "sigmoid", "factor", "as.factor", "as.numeric", "relevel", "c", "divide",
+        "rbf", "sigmoid", "factor", "as.factor", "as.numeric", "relevel", "c", "divide", "mod",
         # lme4's two-column binomial response
         "cbind",
         # lme4 2.0's group-effect structures (multilevel.formula.structures)
@@ -196,7 +196,8 @@ def parse_formula(text: str) -> ParsedFormula:
             "Shorten it (fewer terms, shorter column names)."
         )
     # R spells powers '^' (I(x^2), (a + b)^2); formulae spells both '**'.
-    text = quote_cov_names(divisions_as_calls(positional_numbers(" ".join(text.split()).replace("^", "**"))))
+    text = " ".join(text.split()).replace("^", "**")
+    text = quote_cov_names(divisions_as_calls(r_percent_operators(positional_numbers(text))))
     _check_balanced(text)
     _check_tokens(text)
     sides = _split_top(text, "~", keep_sign=False)
@@ -321,7 +322,7 @@ def divisions_as_calls(text: str) -> str:
     """
     import ast
 
-    if "/" not in text:
+    if "/" not in text and "%%" not in text:
         return text
     try:
         tokens = formula_tokens(text)
@@ -339,7 +340,7 @@ def divisions_as_calls(text: str) -> str:
                 j += 1
             inside = [t.string for t in tokens[i + 2:j]]
             # a call around a bar (cs(0 + f | a/b), gr(...)) nests with '/': look inside it
-            if j < len(tokens) and "/" in inside and "|" not in inside:
+            if j < len(tokens) and ("/" in inside or "%" in inside) and "|" not in inside:
                 start, end = tok.start[1], tokens[j].end[1]
                 rewritten = _divide_calls(text[start:end], ast)
                 if rewritten is not None:
@@ -352,22 +353,111 @@ def divisions_as_calls(text: str) -> str:
 
 
 def _divide_calls(call_text: str, ast):
-    """One call's text with its divisions as ``divide()`` (Python's precedence, R's for
-    these operators); ``None`` when Python cannot read it (backticks, ``%%``)."""
+    """One call's text with its divisions as ``divide()`` and R's remainders ``a %% b`` as
+    ``mod(a, b)``; ``None`` when Python cannot read it (backticks).
 
-    class Divisions(ast.NodeTransformer):
+    ``/`` has the same precedence in R and Python. R's ``%%`` binds tighter than ``*`` and
+    ``/`` (``a * b %% c`` is ``a * (b %% c)``) where Python's ``%`` does not, so a remainder
+    whose left operand is an unparenthesized product or quotient is regrouped R's way.
+    """
+    text = call_text.replace("%%", "%")
+
+    def parenthesized(node) -> bool:
+        rest = text[node.end_col_offset:].lstrip()
+        return rest.startswith(")") and text[:node.col_offset].rstrip().endswith("(")
+
+    def call(name, left, right):
+        return ast.Call(func=ast.Name(name, ast.Load()), args=[left, right], keywords=[])
+
+    def r_grouping(node):
+        """Mod(BinOp(a, * or /, b), c) as R reads it: BinOp(a, * or /, Mod(b, c))."""
+        left = node.left
+        if (isinstance(left, ast.BinOp) and isinstance(left.op, (ast.Mult, ast.Div))
+                and not parenthesized(left)):
+            inner = r_grouping(ast.BinOp(left=left.right, op=ast.Mod(), right=node.right))
+            return ast.BinOp(left=left.left, op=left.op, right=inner)
+        return node
+
+    class Rewrite(ast.NodeTransformer):
         def visit_BinOp(self, node):
+            if isinstance(node.op, ast.Mod):
+                regrouped = r_grouping(node)
+                if regrouped is not node:
+                    return self.visit(regrouped)
             self.generic_visit(node)
             if isinstance(node.op, ast.Div):
-                return ast.Call(func=ast.Name("divide", ast.Load()), args=[node.left, node.right],
-                                keywords=[])
+                return call("divide", node.left, node.right)
+            if isinstance(node.op, ast.Mod):
+                return call("mod", node.left, node.right)
             return node
 
     try:
-        tree = ast.parse(call_text, mode="eval")
+        tree = ast.parse(text, mode="eval")
     except SyntaxError:
         return None
-    return ast.unparse(Divisions().visit(tree))
+    return ast.unparse(Rewrite().visit(tree))
+
+
+# R's %op% operators: %in% is ':' between terms; %% (remainder) is arithmetic inside a call
+_PERCENT_HELP = {
+    "%/%": "R's integer division is not available; write floor(a / b) inside the call",
+    "%*%": "matrix products have no meaning in a formula",
+    "%o%": "outer products have no meaning in a formula",
+}
+
+
+def r_percent_operators(text: str) -> str:
+    """R's ``%...%`` operators in ``text`` made readable: ``%in%`` between terms is
+    ``:`` (R's terms read ``b %in% a`` as ``a:b``); ``%%`` inside a call is R's remainder
+    (rewritten to ``mod()`` by :func:`divisions_as_calls`). Any other, and these two where
+    they mean something else, are refused by name.
+
+    >>> r_percent_operators("y ~ cyl + wt %in% cyl + I(hp %% 7)")
+    'y ~ cyl + wt : cyl + I(hp %% 7)'
+    """
+    if "%" not in text:
+        return text
+    try:
+        tokens = formula_tokens(text)
+    except FormulaError:
+        return text   # the checks that follow name the problem
+    out, last, i = [], 0, 0
+    calls: list[bool] = []   # per open parenthesis: whether it is a call's
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.string == "(":
+            calls.append(i > 0 and tokens[i - 1].type == tokenize.NAME)
+        elif tok.string == ")" and calls:
+            calls.pop()
+        if tok.type != tokenize.OP or tok.string != "%":
+            i += 1
+            continue
+        j = i + 1   # the operator runs to the next '%' with no space inside
+        while (j < len(tokens) and tokens[j].string != "%" and tokens[j].start == tokens[j - 1].end
+               and tokens[j].type in (tokenize.NAME, tokenize.OP) and tokens[j].string not in "()"):
+            j += 1
+        closed = j < len(tokens) and tokens[j].string == "%" and tokens[j].start == tokens[j - 1].end
+        operator = text[tok.start[1]:tokens[j].end[1]] if closed else "%"
+        in_call = any(calls)
+        if operator == "%in%" and not in_call:
+            out += [text[last:tok.start[1]], ":"]
+            last = tokens[j].end[1]
+        elif operator == "%%" and in_call:
+            pass
+        elif operator == "%in%":
+            raise FormulaError("R's x %in% c(...) (membership) is not available inside a call; "
+                               "make the indicator a column of the data, or write a comparison "
+                               "such as I(x == 3).")
+        elif operator == "%%":
+            raise FormulaError("R's remainder %% must be inside a call, as in I(x %% 2).")
+        elif operator == "%":
+            raise FormulaError(f"A lone '%' at column {tok.start[1]} of formula {text!r}: R's "
+                               "remainder is written %%, as in I(x %% 2).")
+        else:
+            why = _PERCENT_HELP.get(operator, "it is not an operator of R's model formulas")
+            raise FormulaError(f"Operator {operator} in formula {text!r}: {why}.")
+        i = j + 1 if closed else i + 1
+    return "".join(out) + text[last:]
 
 
 def positional_numbers(text: str) -> str:
