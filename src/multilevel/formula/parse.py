@@ -511,6 +511,9 @@ def check_names(parsed: ParsedFormula, columns) -> None:
                 )
             continue
         if name not in columns:
+            if name.startswith("contr."):
+                raise FormulaError(f"{name!r} is not a column, nor one of R's contrasts that C() "
+                                   f"takes: {', '.join(sorted(CONTRAST_NAMES))}.")
             shown = ", ".join(sorted(columns)[:30])
             raise FormulaError(
                 f"Formula term {name!r} is not a column of the data. Available columns: {shown}."
