@@ -265,6 +265,6 @@ def test_the_remainder_reaches_the_bayesian_model_under_rs_name():
     ("mpg ~ I(hp %foo% 7) + (1 | gear)", "%foo%"),
     ("mpg ~ C(factor(cyl), contr.bogus) + (1 | gear)", "nor one of R's contrasts.*contr.sum"),
 ])
-def test_other_percent_operators_are_refused_by_name(formula, message):
+def test_other_percent_operators_and_unknown_contrasts_are_refused_by_name(formula, message):
     with pytest.raises(FormulaError, match=message):
         ml.fit(formula, data("mtcars"), method="reml")
