@@ -36,7 +36,8 @@ class FixedTerm:
     columns : list of int
         Its columns in X.
     variables : list of (name, kind, levels, values)
-        ``kind`` is ``"numeric"`` or ``"categoric"``; ``values`` the variable per row.
+        ``kind`` is ``"numeric"`` or ``"categoric"``; ``values`` the variable per row
+        (rows × columns for a matrix-valued basis such as ``poly(x, 2)``).
     """
 
     name: str
@@ -69,9 +70,10 @@ def fixed_terms(design) -> list[FixedTerm]:
                     raise SpecError(f"Cannot rebuild the full dummy coding of {comp.name!r} for "
                                     "type II/III tests; use a plain column as the factor.")
                 variables.append((lme4_name(comp.name), "categoric", [str(lv) for lv in comp.levels], raw))
-            else:
-                variables.append((lme4_name(comp.name), "numeric", None,
-                                  np.asarray(comp.value, dtype=float).reshape(-1)))
+            else:   # a matrix-valued basis (poly, bs, ns) keeps its columns
+                value = np.asarray(comp.value, dtype=float)
+                value = value.reshape(-1) if value.ndim == 1 or value.shape[1] == 1 else value
+                variables.append((lme4_name(comp.name), "numeric", None, value))
         out.append(FixedTerm(name=lme4_name(name), columns=columns, variables=variables))
     return out
 
@@ -91,11 +93,41 @@ def _factor_values(data, component):
 
 
 def containment(terms: list[FixedTerm]) -> dict[str, list[str]]:
-    """For each term, the terms that contain it."""
-    def contains(f1: FixedTerm, f2: FixedTerm) -> bool:
-        return (f1.names <= f2.names and len(f2.names - f1.names) > 0
-                and f1.numerics == f2.numerics)
-    return {t.name: [u.name for u in terms if contains(t, u)] for t in terms}
+    """For each term, the terms that contain it, as lmerTest's ``containment()`` finds them.
+
+    lmerTest reads a term's variables from ``attr(terms, "factors")`` where it equals 1,
+    i.e. only the variables R codes by contrasts (:func:`contrast_coded`); a variable coded
+    by indicators for every level (2: the term's margin without it is absent, as ``hi`` in
+    ``heavy + hi:wt``) is not counted. So ``hi:wt`` there has no variables and is
+    "contained" in ``heavy``, and lmerTest tests it by type II's ordered Doolittle rows, not
+    marginally. Covariates are the variables of R's data class ``"numeric"`` (a
+    matrix-valued basis such as ``poly(x, 2)`` is not one).
+    """
+    coded = contrast_coded(terms)
+    numeric = {v[0] for t in terms for v in t.variables
+               if v[1] == "numeric" and np.ndim(v[3]) == 1}
+
+    def contains(f1: set, f2: set) -> bool:
+        return f1 <= f2 and len(f2 - f1) > 0 and (f1 & numeric) == (f2 & numeric)
+
+    return {t.name: [u.name for u, uc in zip(terms, coded) if contains(tc, uc)]
+            for t, tc in zip(terms, coded)}
+
+
+def contrast_coded(terms: list[FixedTerm]) -> list[set]:
+    """Per term, its variables that R codes by contrasts (1 in ``attr(terms, "factors")``).
+
+    R's rule (``TermCode`` of its model.c, after *Statistical Models in S*, p. 38): a
+    variable of a term is coded by contrasts when the term without it is empty (a main
+    effect) or lies within one of the terms before it; otherwise by indicators (2). The
+    terms are in R's order (main effects first), as the formula layer orders them.
+    """
+    out = []
+    for i, term in enumerate(terms):
+        names = [v[0] for v in term.variables]
+        out.append({v for v in names
+                    if not (rest := set(names) - {v}) or any(rest <= u.names for u in terms[:i])})
+    return out
 
 
 def doolittle_upper(M: np.ndarray, eps: float = 1e-6) -> np.ndarray:
@@ -150,7 +182,11 @@ def full_dummy(term: FixedTerm) -> tuple[np.ndarray, list[str]]:
     cols = [np.ones(len(term.variables[0][3]))]
     names = [""]
     for var, kind, levels, values in term.variables:
-        if kind == "numeric":
+        if kind == "numeric" and values.ndim == 2:   # a basis: its columns numbered from 1
+            cols = [c * values[:, k] for k in range(values.shape[1]) for c in cols]
+            names = [f"{n}:{var}{k + 1}" if n else f"{var}{k + 1}"
+                     for k in range(values.shape[1]) for n in names]
+        elif kind == "numeric":
             cols = [c * values for c in cols]
             names = [f"{n}:{var}" if n else var for n in names]
         else:
