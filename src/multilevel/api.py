@@ -127,7 +127,7 @@ def _bayes_report(self, path, ci: float = 0.95, kind: str = "eti"):
 
 # --- fit methods from multilevel.predict
 @attach("multilevel.bayes.result", "BayesFit", "predict")
-def _bayes_predict(self, newdata: pd.DataFrame | None = None, group_effects: bool = True,
+def _bayes_predict(self, newdata: pd.DataFrame | None = None, group_effects: bool | str = True,
                    new_groups: str = "population", kind: str = "mean", ci: float = 0.95,
                    seed: int | None = None) -> pd.DataFrame:
     """Posterior predictions per row: estimate, sd and a credible interval.
@@ -136,8 +136,10 @@ def _bayes_predict(self, newdata: pd.DataFrame | None = None, group_effects: boo
     ----------
     newdata : DataFrame or None
         None predicts the fitted rows.
-    group_effects : bool
-        False gives population-level predictions (lme4's ``re.form = NA``).
+    group_effects : bool or str
+        False gives population-level predictions (lme4's ``re.form = NA``); a formula
+        of group-effect terms, such as ``"~ (1 | Subject)"``, only those group effects
+        (lme4's ``re.form = ~ (1 | Subject)``; :mod:`multilevel.formula.reform`).
     new_groups : {"population", "sample", "error"}
         Levels not seen in the fit: at the population mean (lme4's
         ``allow.new.levels``), with a new group effect drawn from the fitted group

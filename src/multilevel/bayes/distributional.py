@@ -24,6 +24,7 @@ from multilevel.errors import FormulaError, PriorError
 from multilevel.formula import Design, build_design
 from multilevel.formula.distributional import AuxFormula
 from multilevel.formula.links import inverse_link_fn
+from multilevel.formula.reform import all_or_none
 
 # Bambi's links of auxiliary parameters that a formula can drive (others, such as the
 # ordinal thresholds' identity, are not distributional parameters in Bambi)
@@ -260,7 +261,7 @@ def linear_predictor(fit, part: AuxPart, newdata=None, group_effects: bool = Tru
     fixef = fixef.reshape(-1, fixef.shape[2])
     X = design.X if newdata is None else design.spec.fixed_X(newdata)
     eta = fixef @ X.T
-    if not group_effects or not part.blocks:
+    if not part.blocks or not all_or_none(group_effects, "a parameter's own formula with group terms"):
         return eta
     effects = ranef_draws(fit.posterior, part)
     covariances = covariance_draws(fit.posterior, part) if new_groups == "sample" else {}

@@ -15,6 +15,7 @@ import pandas as pd
 import scipy.linalg as sla
 
 from multilevel.formula import Design
+from multilevel.formula.reform import group_effect_masks
 from multilevel.freq.result import (
     InformationCriteria, check_predict_args, varcorr_frame, wald_table,
 )
@@ -65,13 +66,14 @@ class NoRandomEffects(InformationCriteria):
         Rinv = sla.solve_triangular(self.R, np.eye(self.R.shape[0]))
         return Rinv @ Rinv.T
 
-    def linear_predictor(self, newdata: pd.DataFrame | None = None, group_effects: bool = True,
+    def linear_predictor(self, newdata: pd.DataFrame | None = None, group_effects: bool | str = True,
                          new_groups: str = "population") -> np.ndarray:
+        group_effect_masks([], group_effects, self.design.frame.data)   # refuses a formula's groups
         X = self.design.X if newdata is None else self.design.spec.fixed_X(newdata)
         offset = self.design.offset if newdata is None else self.design.spec.offset(newdata)
         return X @ self.beta + (0.0 if offset is None else offset)   # offset(): coefficient 1
 
-    def predict(self, newdata: pd.DataFrame | None = None, group_effects: bool = True,
+    def predict(self, newdata: pd.DataFrame | None = None, group_effects: bool | str = True,
                 new_groups: str = "population", type: str = "link") -> pd.DataFrame:
         """Fitted values for the fitted or new rows (there are no group effects to add).
 
@@ -79,7 +81,7 @@ class NoRandomEffects(InformationCriteria):
         """
         check_predict_args(new_groups, type)
         data = self.design.frame.data if newdata is None else newdata
-        eta = self.linear_predictor(newdata)
+        eta = self.linear_predictor(newdata, group_effects)
         if type == "response":
             eta = self._inverse_link(eta)
         return pd.DataFrame({"estimate": eta}, index=data.index)

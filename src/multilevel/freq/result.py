@@ -11,6 +11,7 @@ import pandas as pd
 from multilevel.errors import DataError
 from multilevel.formula import Design
 from multilevel.formula.design import level_codes, term_matrix
+from multilevel.formula.reform import group_effect_masks
 from multilevel.freq.deviance import PLSSolution
 from multilevel.freq.factor import term_factor
 from multilevel.freq.optimize import OptResult
@@ -278,9 +279,9 @@ class FreqFit(InformationCriteria):
 
         return make_deviance(self.design, reml=self.reml, solver=self.solver)
 
-    def linear_predictor(self, newdata: pd.DataFrame | None = None, group_effects: bool = True,
+    def linear_predictor(self, newdata: pd.DataFrame | None = None, group_effects: bool | str = True,
                          new_groups: str = "population") -> np.ndarray:
-        """Xβ (+ Zb) for the fitted rows or new rows."""
+        """Xβ (+ Zb) for the fitted rows or new rows; ``group_effects`` as :meth:`predict`."""
         if newdata is not None:
             from multilevel.formula.newdata import check_newdata
 
@@ -291,21 +292,22 @@ class FreqFit(InformationCriteria):
         offset = self.design.offset if newdata is None else self.design.spec.offset(newdata)
         if offset is not None:   # offset() terms, coefficient 1 (lme4's predict includes them)
             eta = eta + offset
-        for term, modes in zip(self.design.reterms, self._modes):
+        masks = group_effect_masks(self.design.reterms, group_effects, self.design.frame.data)
+        for term, modes, mask in zip(self.design.reterms, self._modes, masks):
             if term.smooth is not None:   # a smooth is part of the population-level curve
                 Zs = term.smooth_Z if newdata is None else term.smooth.random_matrix(data)
                 eta = eta + Zs @ modes[:, 0]
                 continue
-            if group_effects:
+            if mask is not None:   # the term's columns that group_effects (re.form) keeps
                 if newdata is None:
                     codes, Xt = term.codes, term.X
                 else:
                     codes, Xt = level_codes(term, data, new_groups), term_matrix(term, data)
                 effects = np.where(codes[:, None] >= 0, modes[np.maximum(codes, 0)], 0.0)
-                eta = eta + np.sum(Xt * effects, axis=1)
+                eta = eta + np.sum((Xt * effects)[:, mask], axis=1)
         return eta
 
-    def predict(self, newdata: pd.DataFrame | None = None, group_effects: bool = True,
+    def predict(self, newdata: pd.DataFrame | None = None, group_effects: bool | str = True,
                 new_groups: str = "population", type: str = "link") -> pd.DataFrame:
         """Predictions with or without group effects (lme4's ``predict.merMod``).
 
@@ -313,8 +315,11 @@ class FreqFit(InformationCriteria):
         ----------
         newdata : DataFrame or None
             Rows to predict; None predicts the fitted rows.
-        group_effects : bool
-            False is lme4's ``re.form = NA`` (fixed effects only).
+        group_effects : bool or str
+            True: all group effects (lme4's ``re.form = NULL``); False: none, fixed
+            effects only (``re.form = NA``); a formula of group-effect terms such as
+            ``"~ (1 | Subject)"``: only those (``re.form = ~ (1 | Subject)``; see
+            :mod:`multilevel.formula.reform`).
         new_groups : {"population", "error"}
             Levels not seen in the fit: predict at the population mean (their group
             effect is 0, lme4's ``allow.new.levels = TRUE``) or raise a DataError.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from multilevel.errors import SpecError
+from multilevel.formula.reform import all_or_none
 
 SIMULATE_FAMILIES = ("gaussian", "binomial", "bernoulli", "poisson")
 
@@ -39,6 +40,7 @@ def simulate_responses(fit, nsim: int, rng: np.random.Generator,
                        group_effects: bool = True) -> np.ndarray:
     """(nsim, n) responses on the scale of ``fit.design.y`` (successes for binomial)."""
     _check(fit)
+    group_effects = all_or_none(group_effects, "simulate (lme4's use.u)")
     eta0 = fit.design.X @ fit.pls.beta
     if not group_effects:  # lme4's use.u = TRUE: keep the fitted conditional modes
         eta0 = fit.linear_predictor(group_effects=True)

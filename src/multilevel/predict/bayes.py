@@ -21,6 +21,7 @@ from multilevel.formula.families import CATEGORICAL_FAMILIES, ORDINAL_FAMILIES
 from multilevel.formula.frame import eval_arithmetic
 from multilevel.formula.links import inverse_link
 from multilevel.formula.newdata import check_newdata
+from multilevel.formula.reform import all_or_none, group_effect_masks
 from multilevel.predict.categorical import predict_categorical, predictive_codes
 from multilevel.predict.categorical import probabilities as categorical_probabilities
 from multilevel.predict.ordinal import ordinal_values, probabilities
@@ -29,7 +30,7 @@ NEW_GROUPS = ("population", "sample", "error")
 KINDS = ("mean", "predictive")
 
 
-def predict_bayes(fit, newdata: pd.DataFrame | None = None, group_effects: bool = True,
+def predict_bayes(fit, newdata: pd.DataFrame | None = None, group_effects: bool | str = True,
                   new_groups: str = "population", kind: str = "mean", ci: float = 0.95,
                   seed: int | None = None) -> pd.DataFrame:
     """Posterior mean, SD and equal-tailed interval of predictions per row.
@@ -39,7 +40,9 @@ def predict_bayes(fit, newdata: pd.DataFrame | None = None, group_effects: bool 
     fit : BayesFit
     newdata : DataFrame or None
         None predicts the fitted rows.
-    group_effects : bool
+    group_effects : bool or str
+        All group effects, none, or those of a formula such as ``"~ (1 | Subject)"``
+        (lme4's ``re.form``; :mod:`multilevel.formula.reform`).
     new_groups : {"population", "sample", "error"}
     kind : {"mean", "predictive"}
         The expected response (probability for binomial/bernoulli, rate for counts,
@@ -80,6 +83,7 @@ def predict_bayes(fit, newdata: pd.DataFrame | None = None, group_effects: bool 
     rng = np.random.default_rng(seed)
     data = fit.design.frame.data if newdata is None else newdata
     if fit.family in CATEGORICAL_FAMILIES:   # a (row, category) table: multilevel.predict.categorical
+        group_effects = all_or_none(group_effects, "categorical fits")
         return predict_categorical(fit, data, newdata, group_effects, new_groups, kind, ci, rng)
     draws = linear_predictor_draws(fit, newdata, group_effects, new_groups, rng)
     if fit.family in ORDINAL_FAMILIES:   # category scores (multilevel.predict.ordinal)
@@ -143,6 +147,7 @@ def category_probabilities(fit, newdata: pd.DataFrame | None = None, group_effec
         check_newdata(fit.design, newdata)
     rng = np.random.default_rng(seed)
     if fit.family in CATEGORICAL_FAMILIES:
+        group_effects = all_or_none(group_effects, "categorical fits")
         probs = categorical_probabilities(fit, newdata, group_effects, new_groups, rng)
     else:
         probs = probabilities(fit, linear_predictor_draws(fit, newdata, group_effects, new_groups, rng))
@@ -160,21 +165,25 @@ def linear_predictor_draws(fit, newdata, group_effects: bool, new_groups: str, r
     if offset is not None:   # offset() terms, coefficient 1
         eta = eta + offset
     data = design.frame.data if newdata is None else newdata
-    effects = fit.ranef_draws() if group_effects or design.spec.smooths else {}
+    masks = group_effect_masks(design.reterms, group_effects, design.frame.data)
+    grouped = any(m is not None for t, m in zip(design.reterms, masks) if t.smooth is None)
+    effects = fit.ranef_draws() if grouped or design.spec.smooths else {}
     for term in design.reterms:   # a smooth s(x) is part of the population-level curve
         if term.smooth is not None:
             Zs = term.smooth_Z if newdata is None else term.smooth.random_matrix(data)
             eta = eta + effects[term.name][:, :, 0] @ Zs.T
-    if not group_effects:
+    if not grouped:
         return eta
     from multilevel.bayes.loglik import group_contribution  # deferred: PyMC is behind bayes
 
     covariances = fit.covariance_draws() if new_groups == "sample" else {}
-    for term in design.reterms:
-        if term.smooth is not None:
+    for term, mask in zip(design.reterms, masks):
+        if term.smooth is not None or mask is None:
             continue
         codes = term.codes if newdata is None else level_codes(term, data, new_groups)
         Xt = term.X if newdata is None else term_matrix(term, data)
+        if not mask.all():   # the columns group_effects (re.form) keeps
+            Xt = Xt * mask
         seen = codes >= 0
         contribution = group_contribution(effects[term.name], np.maximum(codes, 0), Xt)
         contribution[:, ~seen] = 0.0
