@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "lrt": ("multilevel.api", "lrt"),   # freq's LRT plus inference's bootstrap=
     "anova": ("multilevel.inference", "anova"),
+    "ranova": ("multilevel.inference", "ranova"),
     "contest": ("multilevel.inference", "contest"),
     "confint": ("multilevel.inference", "confint"),
     "r2": ("multilevel.api", "r2"),     # Nakagawa for REML/ML, Bayesian R² for draws
