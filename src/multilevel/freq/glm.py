@@ -59,6 +59,11 @@ class GLMFit(NoRandomEffects):
         return self.irls_converged
 
     @property
+    def family_object(self) -> Family:
+        """The family with its link, as R's family object."""
+        return Family(self.family, self.link)
+
+    @property
     def optimizer_message(self) -> str:
         return f"IRLS {'converged' if self.irls_converged else 'did not converge'} in {self.iterations} iterations"
 

@@ -86,6 +86,22 @@ class NoRandomEffects(InformationCriteria):
             eta = self._inverse_link(eta)
         return pd.DataFrame({"estimate": eta}, index=data.index)
 
+    def coef(self) -> pd.Series:
+        """The coefficients (R's ``coef`` of an ``lm``/``glm``: there are no groups)."""
+        return self.fixef
+
+    def fitted(self) -> pd.Series:
+        """Fitted values on the response scale (R's ``fitted``)."""
+        from multilevel.freq.accessors import fitted_values
+
+        return fitted_values(self)
+
+    def residuals(self, type: str | None = None, scaled: bool = False) -> pd.Series:
+        """Residuals by lme4's types (:meth:`multilevel.freq.FreqFit.residuals`)."""
+        from multilevel.freq.accessors import residual_values
+
+        return residual_values(self, type, scaled)
+
     def _inverse_link(self, eta: np.ndarray) -> np.ndarray:
         return eta
 

@@ -211,6 +211,27 @@ class FreqFit(InformationCriteria):
                 if term.group in tables else table
         return tables
 
+    def coef(self) -> dict[str, pd.DataFrame]:
+        """Coefficients per level of each grouping factor: the fixed effects plus the
+        level's group effects (lme4's ``coef``; :mod:`multilevel.freq.accessors`)."""
+        from multilevel.freq.accessors import group_coefficients
+
+        return group_coefficients(self)
+
+    def fitted(self) -> pd.Series:
+        """Fitted values with the group effects, on the response scale (lme4's ``fitted``)."""
+        from multilevel.freq.accessors import fitted_values
+
+        return fitted_values(self)
+
+    def residuals(self, type: str | None = None, scaled: bool = False) -> pd.Series:
+        """lme4's ``residuals``: ``type`` ``"response"`` (linear mixed models' default),
+        ``"pearson"``, ``"working"`` or ``"deviance"`` (GLMMs' default); ``scaled``
+        divides by σ (:mod:`multilevel.freq.accessors`)."""
+        from multilevel.freq.accessors import residual_values
+
+        return residual_values(self, type, scaled)
+
     def ranef_condvar(self) -> dict[str, np.ndarray]:
         """Conditional variances of the modes per term: name → (levels, q, q), lme4's
         ``attr(ranef(m, condVar = TRUE)[[g]], "postVar")``."""
