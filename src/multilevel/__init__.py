@@ -20,6 +20,7 @@ _LAZY = {
     "lrt": ("multilevel.api", "lrt"),   # freq's LRT plus inference's bootstrap=
     "anova": ("multilevel.inference", "anova"),
     "ranova": ("multilevel.inference", "ranova"),
+    "drop1": ("multilevel.inference", "drop1"),
     "contest": ("multilevel.inference", "contest"),
     "confint": ("multilevel.inference", "confint"),
     "r2": ("multilevel.api", "r2"),     # Nakagawa for REML/ML, Bayesian R² for draws

@@ -6,7 +6,8 @@
 - :func:`confint`: Wald, profile and parametric-bootstrap intervals (lme4's ``confint``).
 - :func:`simulate`, :func:`bootstrap_lrt`: lme4's ``simulate`` and pbkrtest's ``PBmodcomp``.
 - :func:`r2_nakagawa` (and :func:`r2` for REML/ML fits): ``performance::r2_nakagawa``.
-- :func:`ranova`: lmerTest's likelihood-ratio tests of the group-effect terms.
+- :func:`ranova`: lmerTest's likelihood-ratio tests of the group-effect terms;
+  :func:`drop1`: lmerTest's F tests of deleting each marginal fixed-effect term.
 """
 
 from multilevel.inference.bootstrap import BootstrapLRT, bootstrap_lrt
@@ -15,7 +16,7 @@ from multilevel.inference.kenward_roger import vcov_adjusted
 from multilevel.inference.r2 import r2, r2_nakagawa
 from multilevel.inference.ranova import ranova
 from multilevel.inference.simulate import simulate
-from multilevel.inference.tests import anova, coef_table, contest, contrast_rows
+from multilevel.inference.tests import anova, coef_table, contest, contrast_rows, drop1
 
 __all__ = ["BootstrapLRT", "anova", "bootstrap_lrt", "coef_table", "confint", "contest",
-           "contrast_rows", "r2", "r2_nakagawa", "ranova", "simulate", "vcov_adjusted"]
+           "contrast_rows", "drop1", "r2", "r2_nakagawa", "ranova", "simulate", "vcov_adjusted"]

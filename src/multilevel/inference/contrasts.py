@@ -43,6 +43,7 @@ class FixedTerm:
     name: str
     columns: list
     variables: list
+    key: str = ""   # formulae's name of the term (design.spec.fixed_matrix.terms)
 
     @property
     def numerics(self) -> set:
@@ -74,7 +75,7 @@ def fixed_terms(design) -> list[FixedTerm]:
                 value = np.asarray(comp.value, dtype=float)
                 value = value.reshape(-1) if value.ndim == 1 or value.shape[1] == 1 else value
                 variables.append((lme4_name(comp.name), "numeric", None, value))
-        out.append(FixedTerm(name=lme4_name(name), columns=columns, variables=variables))
+        out.append(FixedTerm(name=lme4_name(name), columns=columns, variables=variables, key=name))
     return out
 
 
@@ -128,6 +129,31 @@ def contrast_coded(terms: list[FixedTerm]) -> list[set]:
         out.append({v for v in names
                     if not (rest := set(names) - {v}) or any(rest <= u.names for u in terms[:i])})
     return out
+
+
+def droppable(terms: list[FixedTerm]) -> list[FixedTerm]:
+    """R's ``drop.scope``: the terms whose variables are not all in another term (in
+    ``x * f + g``: ``g`` and ``x:f``)."""
+    return [t for t in terms if not any(t.names <= u.names for u in terms if u is not t)]
+
+
+def deletion_contrast(design, term: FixedTerm) -> np.ndarray:
+    """The hypothesis that deleting ``term`` from the model tests (lmerTest's
+    ``get_Ldiffmat2``): rows spanning X's part that the other terms' columns, aliased
+    ones included, do not span; orthonormal, k × p (k = 0: deleting the term changes
+    nothing, as for a column lme4 dropped as aliased)."""
+    full = np.asarray(design.spec.fixed_matrix.design_matrix, dtype=float)
+    full = full[:, None] if full.ndim == 1 else full
+    owned = {lme4_name(lbl) for lbl in design.spec.fixed_matrix.terms[term.key].labels}
+    labels = [lme4_name(lbl) for t in design.spec.fixed_matrix.terms.values() for lbl in t.labels]
+    X0 = full[:, [j for j, name in enumerate(labels) if name not in owned]]
+    X = np.asarray(design.X, dtype=float)
+    R = X - X0 @ np.linalg.lstsq(X0, X, rcond=None)[0] if X0.shape[1] else X
+    R = R[:, np.sum(np.abs(R), axis=0) > 1e-8]
+    if not R.shape[1]:
+        return np.zeros((0, X.shape[1]))
+    U, d, _ = np.linalg.svd(X.T @ R, full_matrices=False)
+    return _zap(U[:, d > d[0] * 1e-9].T)
 
 
 def doolittle_upper(M: np.ndarray, eps: float = 1e-6) -> np.ndarray:

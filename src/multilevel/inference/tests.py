@@ -228,6 +228,49 @@ def anova(fit, type: int = 3, ddf: str | None = "satterthwaite") -> pd.DataFrame
     return table
 
 
+def drop1(fit, ddf: str | None = "satterthwaite") -> pd.DataFrame:
+    """F tests of deleting each fixed-effect term that no other term contains, as
+    lmerTest's ``drop1()`` ("Single term deletions").
+
+    Each row tests the restriction that deleting the term imposes on the model
+    (:func:`multilevel.inference.contrasts.deletion_contrast`); a term whose deletion
+    changes nothing (an aliased column) gets NaN, as in lmerTest.
+
+    Parameters
+    ----------
+    fit : FreqFit
+    ddf : {"satterthwaite", "kenward-roger", None}
+
+    Returns
+    -------
+    DataFrame indexed by term: ``Sum Sq``, ``Mean Sq``, ``NumDF``, ``DenDF``, ``F``, ``p``.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> from multilevel.inference import drop1
+    >>> m = ml.fit("angle ~ recipe * temperature + (1 | recipe:replicate)", "cake", method="reml")
+    >>> drop1(m).round(3)
+                         Sum Sq  Mean Sq  NumDF  DenDF      F      p
+    recipe:temperature  205.978   20.598     10  210.0  1.006  0.439
+    """
+    from multilevel.errors import FormulaError
+    from multilevel.inference.contrasts import deletion_contrast, droppable, fixed_terms
+
+    check_lmm(fit, "drop1()")
+    if fit.design.spec.smooths:
+        raise FormulaError("drop1() tests fixed-effect terms; a model with smooths s(x) has "
+                           "columns of no term. Compare the models with ml.lrt(reduced, full).")
+    rows = {}
+    for term in droppable(fixed_terms(fit.design)):
+        L = deletion_contrast(fit.design, term)
+        rows[term.name] = f_test(fit, L, ddf) if len(L) else dict.fromkeys(
+            ("Sum Sq", "Mean Sq", "NumDF", "DenDF", "F", "p"), np.nan)
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.attrs.update(ddf=normalize_ddf(ddf))
+    return table
+
+
 def contest(fit, L, ddf: str | None = "satterthwaite", joint: bool = True) -> pd.DataFrame:
     """Test a user's contrasts Lβ = 0, as lmerTest's ``contest()``.
 
