@@ -62,6 +62,11 @@ def test_the_reduced_fits_are_kept(tables):
     assert [t.cnms for t in reduced.design.reterms] == [["(Intercept)"]]
 
 
+def test_a_bayesian_fit_is_sent_to_loo(bayes_ss_intercept):
+    with pytest.raises(FamilyError, match="ml.compare"):
+        ml.ranova(bayes_ss_intercept)
+
+
 def test_what_ranova_cannot_reduce_is_refused_by_name():
     with pytest.raises(FormulaError, match="has none"):
         ml.ranova(ml.fit("Reaction ~ Days", "sleepstudy", method="reml"))

@@ -86,6 +86,9 @@ def ranova(fit, reduce_terms: bool = True) -> pd.DataFrame:
 
 
 def _check(fit) -> None:
+    if hasattr(fit, "idata"):
+        raise FamilyError("ranova compares REML/ML fits (lmerTest's ranova); compare Bayesian "
+                          "models with ml.compare (LOO), or fit with method='reml'.")
     if getattr(fit, "family", "gaussian") != "gaussian" or not hasattr(fit, "pls"):
         if not getattr(fit.design, "reterms", None):
             raise FormulaError(f"ranova tests group-effect terms; {fit.formula!r} has none.")
