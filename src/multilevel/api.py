@@ -243,15 +243,20 @@ def _freq_simulate(self, nsim: int = 1, seed: int | None = None, group_effects: 
     return simulate(self, nsim=nsim, seed=seed, group_effects=group_effects)
 
 
-def lrt(smaller, larger, names: tuple[str, str] = ("smaller", "larger"), bootstrap: int | None = None,
-        seed: int | None = None, client=None, progress=None):
+def lrt(*fits, names=None, bootstrap: int | None = None, seed: int | None = None, client=None,
+        progress=None):
     """Likelihood-ratio test of nested fits (:func:`multilevel.freq.lrt`), optionally with
-    pbkrtest's parametric-bootstrap p-value.
+    pbkrtest's parametric-bootstrap p-value; with three or more fits, lme4's
+    ``anova(m0, m1, m2)``: each tested against the next smaller one
+    (:func:`multilevel.freq.lrt.lrt_sequence`).
 
     Parameters
     ----------
-    smaller, larger, names
-        As :func:`multilevel.freq.lrt`.
+    *fits
+        Two or more REML/ML fits of the same rows and response, nested in turn.
+    names : sequence of str, optional
+        Row labels: ``("smaller", "larger")`` for two fits, ``model1``, ``model2``, ...
+        (in the order given) for more.
     bootstrap : int, optional
         Number of responses simulated from the smaller model and refitted with both
         (:func:`multilevel.inference.bootstrap_lrt`); adds the column ``p_bootstrap``
@@ -271,9 +276,19 @@ def lrt(smaller, larger, names: tuple[str, str] = ("smaller", "larger"), bootstr
     >>> round(float(res.table["p_bootstrap"].iloc[1]), 4)
     0.0476
     """
+    from multilevel.errors import ComparisonError
     from multilevel.freq.lrt import lrt as freq_lrt
+    from multilevel.freq.lrt import lrt_sequence
 
-    result = freq_lrt(smaller, larger, names=names)
+    if len(fits) < 2:
+        raise ComparisonError(f"lrt compares two or more fits; got {len(fits)}.")
+    if len(fits) > 2:
+        if bootstrap is not None:
+            raise ComparisonError("bootstrap= tests one pair of fits; call ml.lrt(smaller, larger, "
+                                  "bootstrap=...) for each pair.")
+        return lrt_sequence(fits, names or [f"model{i + 1}" for i in range(len(fits))])
+    smaller, larger = fits
+    result = freq_lrt(smaller, larger, names=tuple(names or ("smaller", "larger")))
     if bootstrap is None:
         return result
     from multilevel.inference import bootstrap_lrt

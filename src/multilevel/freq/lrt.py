@@ -176,6 +176,26 @@ def lrt(smaller, larger, names: tuple[str, str] = ("smaller", "larger")) -> LRTR
                      refitted=refitted, notes=notes)
 
 
+def lrt_sequence(fits, names) -> LRTResult:
+    """lme4's ``anova(m0, m1, m2, ...)``: the fits ordered by parameter count, each
+    tested against the one before it (each pair as :func:`lrt` tests it: same rows and
+    response, nested, refitted by ML). The table has one row per fit; ``chisq``, ``df``
+    and ``p`` of the result are the last row's (the largest model against the next)."""
+    fits, names = list(fits), list(names)
+    if len(fits) != len(names) or len(set(names)) != len(names):
+        raise ComparisonError(f"names must give each of the {len(fits)} fits its own label; got {names}.")
+    order = sorted(range(len(fits)), key=lambda i: fits[i].refit_ml().df)   # stable, as lme4
+    fits, names = [fits[i] for i in order], [names[i] for i in order]
+    # each pair checked as two fits are (equal parameter counts are not nested)
+    pairs = [lrt(fits[i], fits[i + 1], names=(names[i], names[i + 1])) for i in range(len(fits) - 1)]
+    table = pd.concat([pairs[0].table.iloc[:1]] + [pair.table.iloc[1:] for pair in pairs])
+    notes = list(dict.fromkeys(note for pair in pairs for note in pair.notes))
+    last = pairs[-1]
+    return LRTResult(table=table, chisq=last.chisq, df=last.df, p=last.p,
+                     p_boundary=last.p_boundary, refitted=any(pair.refitted for pair in pairs),
+                     notes=notes)
+
+
 def _link(fit) -> str:
     """The fit's link (R's name; a GLMM records it, other fits use the family's default)."""
     from multilevel.formula.links import default_link

@@ -1,0 +1,53 @@
+"""lme4's ``anova(m0, m1, m2)``: three or more nested fits, ordered by parameter count,
+each tested against the next smaller (``ml.lrt(m0, m1, m2)``). Reference:
+``tests/reference/lrt_many.json`` from ``make_lrt_many.R`` (R 4.2.2, lme4 1.1-31), the
+fits given out of order as there."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import multilevel as ml
+from multilevel.errors import ComparisonError
+
+REF = json.loads((Path(__file__).parent / "reference" / "lrt_many.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def fits():
+    return {name: ml.fit(formula, "sleepstudy", method="reml")
+            for name, formula in zip(("m0", "m1", "m2"), REF["formulas"])}
+
+
+def _na(values) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def test_three_fits_match_lme4s_anova(fits):
+    result = ml.lrt(fits["m2"], fits["m0"], fits["m1"], names=["m2", "m0", "m1"])
+    table = result.table
+    assert list(table.index) == REF["rows"]
+    assert table["npar"].tolist() == REF["npar"]
+    for column in ("AIC", "BIC", "logLik", "deviance"):
+        np.testing.assert_allclose(table[column], REF[column], rtol=1e-9, err_msg=column)
+    np.testing.assert_allclose(table["Chisq"], _na(REF["Chisq"]), rtol=1e-6)
+    np.testing.assert_allclose(table["Df"], _na(REF["Df"]))
+    np.testing.assert_allclose(table["p"], _na(REF["p"]), rtol=1e-5)
+    assert result.chisq == pytest.approx(REF["Chisq"][-1], rel=1e-6) and result.refitted
+
+
+def test_default_names_and_what_is_refused(fits):
+    assert list(ml.lrt(fits["m0"], fits["m1"], fits["m2"]).table.index) == ["model1", "model2", "model3"]
+    with pytest.raises(ComparisonError, match="bootstrap= tests one pair"):
+        ml.lrt(fits["m0"], fits["m1"], fits["m2"], bootstrap=10)
+    with pytest.raises(ComparisonError, match="its own label"):
+        ml.lrt(fits["m0"], fits["m1"], fits["m2"], names=["a", "a", "b"])
+    with pytest.raises(ComparisonError, match="two or more"):
+        ml.lrt(fits["m0"])
+    other = ml.fit("Reaction ~ Days + (1 | Subject)", "sleepstudy", method="reml")
+    with pytest.raises(ComparisonError, match="same number of parameters"):
+        ml.lrt(fits["m0"], fits["m1"], other)
