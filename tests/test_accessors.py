@@ -78,3 +78,17 @@ def test_residuals_are_indexed_like_the_fitted_rows_and_types_are_checked(fits):
     np.testing.assert_allclose(fit.fitted() + fit.residuals(), fit.design.y)
     with pytest.raises(SpecError, match="'partial' is not a residual type"):
         fit.residuals("partial")
+
+
+def test_bayesian_coef_is_fixef_plus_ranef_per_draw(bayes_ss_slopes):
+    fit = bayes_ss_slopes
+    means = fit.coef()["Subject"]
+    expected = fit.ranef["Subject"][["(Intercept)", "Days"]] + fit.fixef[["(Intercept)", "Days"]]
+    pd.testing.assert_frame_equal(means, expected, check_names=False, rtol=1e-10)
+    summary = fit.coef(ci=0.9)["Subject"]
+    assert list(summary.columns.get_level_values(0).unique()) == ["(Intercept)", "Days"]
+    assert list(summary["Days"].columns) == ["estimate", "sd", "lower", "upper"]
+    np.testing.assert_allclose(summary["Days"]["estimate"], means["Days"])
+    draws = fit.fixef_draws()["Days"].to_numpy() + fit.ranef_draws()["Subject"][:, 0, 1]
+    assert summary["Days"]["upper"].iloc[0] == pytest.approx(np.quantile(draws, 0.95))
+    assert (summary["Days"]["sd"] > 0).all()

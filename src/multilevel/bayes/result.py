@@ -229,6 +229,51 @@ class BayesFit:
             tables[reterm.group] = table
         return tables
 
+    def coef(self, ci: float | None = None) -> dict[str, pd.DataFrame]:
+        """Coefficients per level of each grouping factor: fixed effects plus the level's
+        group effects, per draw, summarized (brms's and lme4's ``coef``).
+
+        As lme4: one table per grouping factor; a column with a group effect but no fixed
+        effect counts the fixed effect as 0 and comes first.
+
+        Parameters
+        ----------
+        ci : float, optional
+            None: posterior means, levels × coefficients (lme4's layout). A level such as
+            0.95: columns (coefficient, statistic) with the statistics ``estimate``,
+            ``sd``, ``lower`` and ``upper`` (equal-tailed interval), as brms's ``coef``.
+        """
+        self._refuse_categorical("coef()")
+        fixef = self.fixef_draws()
+        effects = self.ranef_draws()
+        by_group: dict[str, list] = {}
+        for term in self.design.reterms:
+            if term.smooth is None:
+                by_group.setdefault(term.group, []).append(term)
+        names = list(dict.fromkeys(c for terms in by_group.values() for t in terms for c in t.cnms
+                                   if c not in fixef.columns)) + list(fixef.columns)
+        base = np.column_stack([fixef[c].to_numpy() if c in fixef.columns else np.zeros(len(fixef))
+                                for c in names])                     # (draws, coefficients)
+        out = {}
+        for group, terms in by_group.items():
+            draws = np.repeat(base[:, None, :], terms[0].n_levels, axis=1)
+            for term in terms:
+                for j, column in enumerate(term.cnms):
+                    draws[:, :, names.index(column)] += effects[term.name][:, :, j]
+            index = pd.Index(terms[0].levels, name=group)
+            if ci is None:
+                out[group] = pd.DataFrame(draws.mean(axis=0), index=index, columns=names)
+                continue
+            if not 0 < ci < 1:
+                raise FitError(f"ci must lie strictly between 0 and 1, got {ci!r}.")
+            lo, hi = np.quantile(draws, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
+            stats = {"estimate": draws.mean(axis=0), "sd": draws.std(axis=0, ddof=1),
+                     "lower": lo, "upper": hi}
+            columns = pd.MultiIndex.from_product([names, list(stats)], names=["coefficient", "statistic"])
+            values = np.stack([stats[k] for k in stats], axis=2).reshape(len(index), -1)
+            out[group] = pd.DataFrame(values, index=index, columns=columns)
+        return out
+
     # predict, prior_predictive, sensitivity and report call verbs and the report: they are
     # attached in multilevel/api.py (the entry layer), not defined here.
 
