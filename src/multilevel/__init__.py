@@ -21,6 +21,7 @@ _LAZY = {
     "anova": ("multilevel.inference", "anova"),
     "ranova": ("multilevel.inference", "ranova"),
     "drop1": ("multilevel.inference", "drop1"),
+    "lmlist": ("multilevel.freq", "lmlist"),
     "contest": ("multilevel.inference", "contest"),
     "confint": ("multilevel.inference", "confint"),
     "r2": ("multilevel.api", "r2"),     # Nakagawa for REML/ML, Bayesian R² for draws

@@ -292,6 +292,40 @@ def _component_name(part: str) -> str:
     return (r_deparse(plain) if "(" in plain else plain) + level
 
 
+def _fixed_columns(parsed: ParsedFormula, data: pd.DataFrame):
+    """formulae's fixed-effect matrix, X and its names in R's column order, and that order."""
+    fixed_matrix, X, x_names = _matrix(parsed.fixed, data, "fixed effects")
+    column_order = r_column_order(fixed_matrix)
+    if column_order is not None:
+        X, x_names = X[:, column_order], [x_names[j] for j in column_order]
+    return fixed_matrix, X, x_names, column_order
+
+
+def least_squares_design(parsed: ParsedFormula, frame: ModelFrame):
+    """The fixed part of :func:`build_design` for one least-squares fit (R's ``lm``, as
+    ``lmList`` fits one per group), without the checks that a model with a residual
+    variance needs: a constant response and an exact fit are allowed, as in R.
+
+    Returns
+    -------
+    X : ndarray
+        The linearly independent columns (earliest kept, as R's pivoted QR).
+    y : ndarray
+    names : list of str
+        X's column names.
+    dropped : list of str
+        The aliased columns (R's NA coefficients).
+    offset : ndarray or None
+    """
+    if parsed.smooths or parsed.bars:
+        raise FormulaError("A least-squares design has only fixed effects (no bars, no s()).")
+    data = frame.data
+    _, X, x_names, _ = _fixed_columns(parsed, data)
+    kept, dropped = _full_rank_columns(X, x_names)
+    y = frame.y if frame.y is not None else _evaluate_response(parsed, data, frame.family)
+    return X[:, kept], y, [x_names[j] for j in kept], dropped, evaluate_offset(parsed.offsets, data)
+
+
 def _evaluate(formula: str, data: pd.DataFrame):
     """formulae's design matrices; a transform outside its domain (log(0)) gives inf/NaN
     quietly here and is refused by :func:`~multilevel.formula.validate.check_finite`."""
@@ -336,10 +370,7 @@ def build_design(parsed: ParsedFormula, frame: ModelFrame, drop_rank_deficient: 
         matrices of ``gr(g, cov = A)`` terms (:mod:`multilevel.formula.known`).
     """
     data = frame.data
-    fixed_matrix, X, x_names = _matrix(parsed.fixed, data, "fixed effects")
-    column_order = r_column_order(fixed_matrix)
-    if column_order is not None:
-        X, x_names = X[:, column_order], [x_names[j] for j in column_order]
+    fixed_matrix, X, x_names, column_order = _fixed_columns(parsed, data)
     smooths = ()
     if parsed.smooths:   # s(x): unpenalized columns here, penalized ones a group-effect block
         from multilevel.formula.smooths import build_smooth
