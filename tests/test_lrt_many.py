@@ -51,3 +51,13 @@ def test_default_names_and_what_is_refused(fits):
     other = ml.fit("Reaction ~ Days + (1 | Subject)", "sleepstudy", method="reml")
     with pytest.raises(ComparisonError, match="same number of parameters"):
         ml.lrt(fits["m0"], fits["m1"], other)
+
+
+def test_anova_of_several_fits_is_their_likelihood_ratio_test(fits):
+    two = ml.anova(fits["m1"], fits["m2"])
+    assert list(two.table.index) == ["model1", "model2"]
+    assert two.chisq == pytest.approx(REF["Chisq"][-1], rel=1e-6)
+    three = ml.anova(fits["m2"], fits["m0"], fits["m1"])
+    assert list(three.table.index) == ["model2", "model3", "model1"]
+    np.testing.assert_allclose(three.table["Chisq"], _na(REF["Chisq"]), rtol=1e-6)
+    assert list(ml.anova(fits["m2"]).index) == ["Days"]   # one fit: lmerTest's F tests

@@ -189,8 +189,9 @@ def coef_table(fit, ddf: str | None = "satterthwaite") -> pd.DataFrame:
     return table[["estimate", "std_error", "df", "t_value", "p"]]
 
 
-def anova(fit, type: int = 3, ddf: str | None = "satterthwaite") -> pd.DataFrame:
-    """F tests of the fixed-effect terms, as lmerTest's ``anova()``.
+def anova(fit, *fits, type: int = 3, ddf: str | None = "satterthwaite"):
+    """F tests of the fixed-effect terms, as lmerTest's ``anova()``; given two or more
+    fits, their likelihood-ratio tests, as lme4's ``anova(m1, m2)`` (:func:`multilevel.lrt`).
 
     A factor with several columns is one row; ``Sum Sq`` and ``Mean Sq`` are on the
     residual variance's scale (F · σ² · NumDF, F · σ²).
@@ -198,6 +199,8 @@ def anova(fit, type: int = 3, ddf: str | None = "satterthwaite") -> pd.DataFrame
     Parameters
     ----------
     fit : FreqFit
+    *fits
+        Further fits: the models are compared instead (an ``LRTResult``).
     type : {3, 2, 1}
         Type III (default, as lmerTest), II or I (sequential) hypotheses; see
         :mod:`multilevel.inference.contrasts`.
@@ -220,6 +223,12 @@ def anova(fit, type: int = 3, ddf: str | None = "satterthwaite") -> pd.DataFrame
     """
     from multilevel.inference.contrasts import term_contrasts
 
+    if fits:
+        from multilevel.freq.lrt import lrt, lrt_sequence
+
+        if len(fits) == 1:
+            return lrt(fit, fits[0], names=("model1", "model2"))
+        return lrt_sequence([fit, *fits], [f"model{i + 1}" for i in range(len(fits) + 1)])
     check_lmm(fit, "anova()")
     contrasts = term_contrasts(fit.design, int(type))
     rows = {name: f_test(fit, L, ddf) for name, L in contrasts.items() if len(L)}
