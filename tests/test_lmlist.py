@@ -69,3 +69,12 @@ def test_what_lmlist_needs_is_said():
         ml.lmlist("Reaction ~ Days | Subject:Days", "sleepstudy")
     with pytest.raises(DataError, match="'Group' is not in the data"):
         ml.lmlist("Reaction ~ Days | Group", "sleepstudy")
+
+
+def test_a_dotted_or_backticked_grouping_name_is_one_column():
+    data = ml.datasets.load("sleepstudy").rename(columns={"Subject": "subject.id"})
+    dotted = ml.lmlist("Reaction ~ Days | subject.id", data).coef
+    spaced = ml.lmlist("Reaction ~ Days | `subject id`",
+                       data.rename(columns={"subject.id": "subject id"})).coef
+    np.testing.assert_allclose(dotted.to_numpy(), spaced.to_numpy())
+    assert dotted.index.name == "subject.id" and len(dotted) == 18

@@ -13,6 +13,7 @@ rows), the no-pooling estimates a mixed model shrinks. As lme4:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -156,7 +157,7 @@ def lmlist(formula: str, data, weights: str | None = None) -> LMList:
                            f"'Reaction ~ Days | Subject'; got {formula!r}.")
     bar = _find_top(formula, "|")
     model, group = formula[:bar].strip(), formula[bar + 1:].strip()
-    if not group.isidentifier() and not (group.startswith("`") and group.endswith("`")):
+    if not re.fullmatch(r"[A-Za-z_.][A-Za-z0-9_.]*|`[^`]+`", group):   # one (R) name
         raise FormulaError(f"lmlist groups by one column (lme4's lmList: no * or /); got {group!r}. "
                            "Make the combined grouping a column first.")
     group = group.strip("`")
