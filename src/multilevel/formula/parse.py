@@ -406,6 +406,21 @@ _PERCENT_HELP = {
 }
 
 
+def _percent_error(operator: str, in_call: bool, column: int, text: str) -> FormulaError:
+    """Why an R ``%...%`` operator cannot be read where it stands."""
+    if operator == "%in%":   # inside a call: R's membership
+        return FormulaError("R's x %in% c(...) (membership) is not available inside a call; make "
+                            "the indicator a column of the data, or write a comparison such as "
+                            "I(x == 3).")
+    if operator == "%%":   # between terms
+        return FormulaError("R's remainder %% must be inside a call, as in I(x %% 2).")
+    if operator == "%":
+        return FormulaError(f"A lone '%' at column {column} of formula {text!r}: R's remainder is "
+                            "written %%, as in I(x %% 2).")
+    why = _PERCENT_HELP.get(operator, "it is not an operator of R's model formulas")
+    return FormulaError(f"Operator {operator} in formula {text!r}: {why}.")
+
+
 def r_percent_operators(text: str) -> str:
     """R's ``%...%`` operators in ``text`` made readable: ``%in%`` between terms is
     ``:`` (R's terms read ``b %in% a`` as ``a:b``); ``%%`` inside a call is R's remainder
@@ -442,20 +457,8 @@ def r_percent_operators(text: str) -> str:
         if operator == "%in%" and not in_call:
             out += [text[last:tok.start[1]], ":"]
             last = tokens[j].end[1]
-        elif operator == "%%" and in_call:
-            pass
-        elif operator == "%in%":
-            raise FormulaError("R's x %in% c(...) (membership) is not available inside a call; "
-                               "make the indicator a column of the data, or write a comparison "
-                               "such as I(x == 3).")
-        elif operator == "%%":
-            raise FormulaError("R's remainder %% must be inside a call, as in I(x %% 2).")
-        elif operator == "%":
-            raise FormulaError(f"A lone '%' at column {tok.start[1]} of formula {text!r}: R's "
-                               "remainder is written %%, as in I(x %% 2).")
-        else:
-            why = _PERCENT_HELP.get(operator, "it is not an operator of R's model formulas")
-            raise FormulaError(f"Operator {operator} in formula {text!r}: {why}.")
+        elif operator != "%%" or not in_call:   # %% inside a call is kept: R's remainder
+            raise _percent_error(operator, in_call, tok.start[1], text)
         i = j + 1 if closed else i + 1
     return "".join(out) + text[last:]
 

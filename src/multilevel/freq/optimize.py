@@ -135,14 +135,12 @@ def bobyqa(deviance, start: np.ndarray, lower: np.ndarray, rhoend: float = RHOEN
     try:
         try:
             opt.optimize(np.maximum(start, np.where(np.isfinite(lower), lower, -np.inf)))
-        except nlopt.ForcedStop:
-            pass
         except SystemError as exc:   # one that crossed nlopt's frames after all (a signal
             if not raised:            # handled in the objective's last bytecodes)
                 if exc.__cause__ is None:
                     raise
                 raised.append(exc.__cause__)
-        except BaseException:
+        except BaseException:   # nlopt.ForcedStop after the objective kept an exception
             if not raised:
                 raise
         if raised:
