@@ -231,9 +231,18 @@ def anova(fit, *fits, type: int = 3, ddf: str | None = "satterthwaite"):
         return lrt_sequence([fit, *fits], [f"model{i + 1}" for i in range(len(fits) + 1)])
     check_lmm(fit, "anova()")
     contrasts = term_contrasts(fit.design, int(type))
-    rows = {name: f_test(fit, L, ddf) for name, L in contrasts.items() if len(L)}
+    table = _f_table(fit, {name: L for name, L in contrasts.items() if len(L)}, ddf)
+    table.attrs["type"] = int(type)
+    return table
+
+
+def _f_table(fit, contrasts: dict, ddf) -> pd.DataFrame:
+    """One F test per named hypothesis matrix; an empty one (nothing to test) is NaN."""
+    rows = {name: f_test(fit, L, ddf) if len(L) else
+            dict.fromkeys(("Sum Sq", "Mean Sq", "NumDF", "DenDF", "F", "p"), np.nan)
+            for name, L in contrasts.items()}
     table = pd.DataFrame.from_dict(rows, orient="index")
-    table.attrs.update(type=int(type), ddf=normalize_ddf(ddf))
+    table.attrs["ddf"] = normalize_ddf(ddf)
     return table
 
 
@@ -270,14 +279,8 @@ def drop1(fit, ddf: str | None = "satterthwaite") -> pd.DataFrame:
     if fit.design.spec.smooths:
         raise FormulaError("drop1() tests fixed-effect terms; a model with smooths s(x) has "
                            "columns of no term. Compare the models with ml.lrt(reduced, full).")
-    rows = {}
-    for term in droppable(fixed_terms(fit.design)):
-        L = deletion_contrast(fit.design, term)
-        rows[term.name] = f_test(fit, L, ddf) if len(L) else dict.fromkeys(
-            ("Sum Sq", "Mean Sq", "NumDF", "DenDF", "F", "p"), np.nan)
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    table.attrs.update(ddf=normalize_ddf(ddf))
-    return table
+    return _f_table(fit, {term.name: deletion_contrast(fit.design, term)
+                          for term in droppable(fixed_terms(fit.design))}, ddf)
 
 
 def contest(fit, L, ddf: str | None = "satterthwaite", joint: bool = True) -> pd.DataFrame:
