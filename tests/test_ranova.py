@@ -62,6 +62,16 @@ def test_the_reduced_fits_are_kept(tables):
     assert [t.cnms for t in reduced.design.reterms] == [["(Intercept)"]]
 
 
+@pytest.mark.parametrize("key, row", [("slopes", "Days in (Days | Subject)"),
+                                      ("factor_slope", "flag in (1 + flag | s)"),
+                                      ("factor_slope", "x in (0 + x | s)")])
+def test_a_reduced_fit_predicts_new_rows_with_its_own_columns(tables, key, row):
+    reduced = tables[key].attrs["fits"][row]
+    rows = reduced.design.frame.data.iloc[[0, 7, 12]]
+    np.testing.assert_allclose(reduced.predict(rows)["estimate"],
+                               reduced.predict()["estimate"].iloc[[0, 7, 12]], rtol=1e-12)
+
+
 def test_a_bayesian_fit_is_sent_to_loo(bayes_ss_intercept):
     with pytest.raises(FamilyError, match="ml.compare"):
         ml.ranova(bayes_ss_intercept)

@@ -69,6 +69,9 @@ class ReTerm:
     smooth: object = field(default=None, repr=False, compare=False)  # formula.smooths.Smooth
     smooth_Z: np.ndarray | None = field(default=None, repr=False, compare=False)
     logicals: tuple[str, ...] = ()   # bool columns coded as factors FALSE/TRUE (formula.logicals)
+    # which of expr_matrix's columns the term keeps (None: all); a term reduced to some of
+    # its columns (lmerTest's ranova) evaluates new data through the same selection
+    columns: tuple[int, ...] | None = None
 
     @property
     def is_general(self) -> bool:
@@ -430,12 +433,15 @@ def _width(component) -> int:
 
 def term_matrix(term: ReTerm, newdata: pd.DataFrame) -> np.ndarray:
     """A term's model matrix for new rows."""
+    if term.expr_matrix is None and term.bar.expr == "1":   # (1 | g) made without formulae
+        return np.ones((len(newdata), 1))
     try:
         X = np.asarray(term.expr_matrix.evaluate_new_data(integers_as_doubles(
             logicals_as_factors(newdata, term.logicals), term.bar.expr)).design_matrix, dtype=float)
     except KeyError as exc:
         raise DataError(f"newdata lacks column {exc.args[0]!r} used by {term.bar.source!r}.") from None
-    return X[:, None] if X.ndim == 1 else X
+    X = X[:, None] if X.ndim == 1 else X
+    return X if term.columns is None else X[:, list(term.columns)]
 
 
 def _reterm(bar: Bar, data: pd.DataFrame, data2: dict | None = None,

@@ -157,15 +157,15 @@ def _reduced_terms(design, term, kept, labels) -> list:
     it, ``None`` puts a new intercept-only term ``(1 | g)`` in its place."""
     if kept is None:
         new = dataclasses.replace(term, X=np.ones((design.n, 1)), cnms=["(Intercept)"],
-                                  bar=dataclasses.replace(term.bar, expr="1"))
+                                  bar=dataclasses.replace(term.bar, expr="1"), expr_matrix=None,
+                                  columns=None)
         # R's formula algebra: (1 | g) where the model has (1 | g) already is that term
         if any(label == f"1 | {term.group}" for t, label in labels if t is not term):
             new = None
     elif kept:
         index = [term.cnms.index(c) for c in kept]
-        expr = " + ".join(["1" if c == "(Intercept)" else c for c in kept])
-        new = dataclasses.replace(term, X=term.X[:, index], cnms=list(kept),
-                                  bar=dataclasses.replace(term.bar, expr=expr))
+        columns = tuple(index if term.columns is None else (term.columns[i] for i in index))
+        new = dataclasses.replace(term, X=term.X[:, index], cnms=list(kept), columns=columns)
     else:
         new = None
     return [new if t is term else t for t in design.reterms if t is not term or new is not None]
