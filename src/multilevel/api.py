@@ -161,6 +161,35 @@ def _bayes_predict(self, newdata: pd.DataFrame | None = None, group_effects: boo
                          kind=kind, ci=ci, seed=seed)
 
 
+@attach("multilevel.bayes.result", "BayesFit", "fitted")
+def _bayes_fitted(self, group_effects: bool | str = True, ci: float = 0.95) -> pd.DataFrame:
+    """brms's ``fitted()``: the expected response of each fitted row (posterior mean,
+    ``sd``, equal-tailed ``lower``/``upper``); a binomial response as a proportion.
+
+    Examples
+    --------
+    >>> fit.fitted().head(2)   # doctest: +SKIP
+    """
+    from multilevel.predict.fitted import fitted_bayes
+
+    return fitted_bayes(self, group_effects=group_effects, ci=ci)
+
+
+@attach("multilevel.bayes.result", "BayesFit", "residuals")
+def _bayes_residuals(self, type: str = "response", group_effects: bool | str = True,
+                     ci: float = 0.95) -> pd.DataFrame:
+    """brms's ``residuals()``: y − E[y] per draw (``"response"``, brms's ``"ordinary"``)
+    or divided by the family's SD of y (``"pearson"``), summarized per fitted row.
+
+    Examples
+    --------
+    >>> fit.residuals(type="pearson").head(2)   # doctest: +SKIP
+    """
+    from multilevel.predict.fitted import residuals_bayes
+
+    return residuals_bayes(self, type=type, group_effects=group_effects, ci=ci)
+
+
 # --- fit methods from multilevel.sensitivity
 @attach("multilevel.bayes.result", "BayesFit", "prior_predictive")
 def _bayes_prior_predictive(self, draws: int = 500, seed: int | None = None):

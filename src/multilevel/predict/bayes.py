@@ -85,12 +85,11 @@ def predict_bayes(fit, newdata: pd.DataFrame | None = None, group_effects: bool 
     if fit.family in CATEGORICAL_FAMILIES:   # a (row, category) table: multilevel.predict.categorical
         group_effects = all_or_none(group_effects, "categorical fits")
         return predict_categorical(fit, data, newdata, group_effects, new_groups, kind, ci, rng)
-    draws = linear_predictor_draws(fit, newdata, group_effects, new_groups, rng)
     if fit.family in ORDINAL_FAMILIES:   # category scores (multilevel.predict.ordinal)
+        draws = linear_predictor_draws(fit, newdata, group_effects, new_groups, rng)
         values = ordinal_values(fit, draws, kind, rng)
     else:
-        mean = inverse_link(fit.family, draws, fit.link)
-        params = _auxiliary(fit, newdata, group_effects, new_groups, rng)
+        mean, params = parent_draws(fit, newdata, group_effects, new_groups, rng)
         values = (_expected(fit, mean, params) if kind == "mean"
                   else _predictive(fit, mean, data, newdata is None, rng, params))
     lo, hi = np.quantile(values, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
@@ -209,6 +208,20 @@ def _auxiliary(fit, newdata, group_effects: bool, new_groups: str, rng) -> dict:
     from multilevel.bayes.distributional import parameter_draws   # deferred: PyMC is behind bayes
 
     return parameter_draws(fit, newdata, group_effects, new_groups, rng)
+
+
+def parent_draws(fit, newdata, group_effects, new_groups: str, rng) -> tuple[np.ndarray, dict]:
+    """The family's parent parameter μ per (draw, row) and its other parameters per draw
+    (:func:`_auxiliary`), for a family with one linear predictor."""
+    draws = linear_predictor_draws(fit, newdata, group_effects, new_groups, rng)
+    return inverse_link(fit.family, draws, fit.link), _auxiliary(fit, newdata, group_effects,
+                                                                 new_groups, rng)
+
+
+def expected_draws(fit, newdata, group_effects, new_groups: str, rng) -> tuple[np.ndarray, dict]:
+    """E[y] per (draw, row), and the family's other parameters (see :func:`parent_draws`)."""
+    mean, params = parent_draws(fit, newdata, group_effects, new_groups, rng)
+    return _expected(fit, mean, params), params
 
 
 def _expected(fit, mu: np.ndarray, params: dict) -> np.ndarray:
