@@ -52,7 +52,7 @@ def _sample(built, settings, stats, collapsed):
     clock.lap("laplace_s")
     warmup = min(settings.tune, MAX_WARMUP)
     seeds = np.random.SeedSequence(settings.seed).spawn(settings.chains)
-    results = _run_chains((collapsed, Proposal(approx), warmup, settings.draws), seeds)
+    results = _run_chains((collapsed, Proposal(approx, collapsed), warmup, settings.draws), seeds)
     arrays = {name: np.stack([r[0][name] for r in results]) for name in results[0][0]}
     chain_stats = [r[1] for r in results]
     clock.lap("chains_s")
