@@ -255,8 +255,9 @@ def lrt(*fits, names=None, bootstrap: int | None = None, seed: int | None = None
     *fits
         Two or more REML/ML fits of the same rows and response, nested in turn.
     names : sequence of str, optional
-        Row labels: ``("smaller", "larger")`` for two fits, ``model1``, ``model2``, ...
-        (in the order given) for more.
+        Row labels in the order of the fits given (each label stays with its fit when the
+        table orders the fits by parameter count); default ``("smaller", "larger")`` by role
+        for two fits, ``model1``, ``model2``, ... (in the order given) for more.
     bootstrap : int, optional
         Number of responses simulated from the smaller model and refitted with both
         (:func:`multilevel.inference.bootstrap_lrt`); adds the column ``p_bootstrap``
@@ -288,12 +289,12 @@ def lrt(*fits, names=None, bootstrap: int | None = None, seed: int | None = None
                                   "bootstrap=...) for each pair.")
         return lrt_sequence(fits, names or [f"model{i + 1}" for i in range(len(fits))])
     smaller, larger = fits
-    result = freq_lrt(smaller, larger, names=tuple(names or ("smaller", "larger")))
+    result = freq_lrt(smaller, larger, names=None if names is None else tuple(names))
     if bootstrap is None:
         return result
     from multilevel.inference import bootstrap_lrt
 
-    boot = bootstrap_lrt(smaller, larger, nsim=int(bootstrap), seed=seed, client=client,
+    boot = bootstrap_lrt(smaller, larger, nsim=bootstrap, seed=seed, client=client,
                          progress=progress)
     import dataclasses
 

@@ -115,6 +115,9 @@ def icc(fit, ci: float = 0.95) -> ICCResult:
     (0.7217, 0.5206)
     """
     design = getattr(fit, "design", None)
+    if design is None and not hasattr(fit, "formula"):
+        raise FitError(f"icc() needs a fit from ml.fit() (a mixed model such as 'y ~ x + (1 | g)'), "
+                       f"got {type(fit).__name__}.")
     if design is None or not getattr(design, "reterms", None):
         raise FitError(
             "The ICC needs a model with random effects, e.g. 'y ~ x + (1 | g)'; "

@@ -76,6 +76,14 @@ def _data(fit, newdata):
     return as_model_dtypes(newdata.reset_index(drop=True).copy(), E.fit_data(fit))
 
 
+def _focal_columns(data: pd.DataFrame, variables) -> None:
+    """newdata must carry the variables whose effect is estimated (they are shifted per unit)."""
+    missing = [v for v in variables if v not in data.columns]
+    if missing:
+        raise DataError(f"newdata lacks column(s) {missing}, the variable(s) whose effect is estimated; "
+                        "add them (ml.datagrid(fit) builds a complete grid).")
+
+
 def _units(data: pd.DataFrame, by) -> pd.DataFrame:
     return data if by is None or by is False else pd.DataFrame(index=range(0))
 
@@ -162,9 +170,15 @@ def _contrast_pairs(data: pd.DataFrame, fit_data: pd.DataFrame, name: str, spec)
 def _variables(fit, variables, numeric_only=False) -> dict:
     names = predictor_columns(fit, fixed_only=True)
     if variables is None:
+        if not names:
+            raise DataError(f"{fit.formula!r} has no fixed-effect predictor whose effect could be "
+                            "estimated; use ml.predictions for its predictions.")
         variables = names
     if isinstance(variables, str):
         variables = [variables]
+    if not isinstance(variables, (dict, list, tuple)) or not variables:
+        raise DataError(f"variables={variables!r} is not valid; give a predictor's name, a list of "
+                        f"names or a dict {{name: contrast}}; predictors: {names}.")
     if not isinstance(variables, dict):
         variables = {v: None for v in variables}
     data = E.fit_data(fit)
@@ -220,7 +234,9 @@ def comparisons(fit, variables=None, comparison: str = "difference", by=None,
     data = _data(fit, newdata)
     fdata = E.fit_data(fit)
     frames, all_draws = [], []
-    for name, spec in _variables(fit, variables).items():
+    variables = _variables(fit, variables)
+    _focal_columns(data, variables)
+    for name, spec in variables.items():
         for label, lo, hi in _contrast_pairs(data, fdata, name, spec):
             lo_d, hi_d = data.copy(), data.copy()
             lo_d[name], hi_d[name] = lo, hi
@@ -274,7 +290,9 @@ def slopes(fit, variables=None, by=None, newdata: pd.DataFrame | None = None,
     data = _data(fit, newdata)
     fdata = E.fit_data(fit)
     frames, all_draws = [], []
-    for name in _variables(fit, variables, numeric_only=True):
+    variables = _variables(fit, variables, numeric_only=True)
+    _focal_columns(data, variables)
+    for name in variables:
         x = data[name].to_numpy(dtype=float)
         step = float(eps) if eps is not None else 1e-4 * float(fdata[name].max() - fdata[name].min())
         if not step > 0:

@@ -153,8 +153,10 @@ def lmlist(formula: str, data, weights: str | None = None) -> LMList:
     from multilevel.formula.parse import _find_top, column_names, parse_formula
 
     if not isinstance(formula, str) or _find_top(formula, "|") < 0:
+        # a fit's repr is its whole summary table: name its type instead
+        got = repr(formula) if isinstance(formula, str) else f"a {type(formula).__name__}"
         raise FormulaError(f"lmlist needs a formula with a bar and a grouping column, as "
-                           f"'Reaction ~ Days | Subject'; got {formula!r}.")
+                           f"'Reaction ~ Days | Subject'; got {got}.")
     bar = _find_top(formula, "|")
     model, group = formula[:bar].strip(), formula[bar + 1:].strip()
     if not re.fullmatch(r"[A-Za-z_.][A-Za-z0-9_.]*|`[^`]+`", group):   # one (R) name

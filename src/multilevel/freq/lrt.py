@@ -85,7 +85,7 @@ def nesting_problem(small, large) -> str | None:
     return None
 
 
-def lrt(smaller, larger, names: tuple[str, str] = ("smaller", "larger")) -> LRTResult:
+def lrt(smaller, larger, names: tuple[str, str] | None = None) -> LRTResult:
     """Likelihood-ratio test of two nested models fitted by the frequentist engine.
 
     Parameters
@@ -93,8 +93,9 @@ def lrt(smaller, larger, names: tuple[str, str] = ("smaller", "larger")) -> LRTR
     smaller, larger : FreqFit, GLMMFit, OLSFit or GLMFit
         Fits to the same rows and response; ``smaller`` nested in ``larger`` (the order
         is taken from the parameter counts, as ``anova()`` does).
-    names : tuple of str
-        Row labels of the table.
+    names : tuple of str, optional
+        Row labels of the two fits, in the order given (a label follows its fit when the
+        table puts the fits in order); default ``("smaller", "larger")`` by their roles.
 
     Returns
     -------
@@ -132,12 +133,15 @@ def lrt(smaller, larger, names: tuple[str, str] = ("smaller", "larger")) -> LRTR
     if _link(smaller) != _link(larger):
         raise ComparisonError(f"Models with different links ({_link(smaller)} vs {_link(larger)}) are "
                               "not nested; compare them by AIC/BIC or with ml.compare.")
+    if names is not None and (len(names) != 2 or len(set(names)) != 2):
+        raise ComparisonError(f"names must give each of the 2 fits its own label; got {list(names)}.")
     _check_same_data(smaller, larger)
     refitted = smaller.method == "reml" or larger.method == "reml"
     small, large = smaller.refit_ml(), larger.refit_ml()
     if small.df > large.df:
         small, large = large, small
-        names = names[::-1]
+        names = None if names is None else names[::-1]
+    names = ("smaller", "larger") if names is None else names   # role labels after ordering
     problem = nesting_problem(small, large)
     if problem is not None:
         raise ComparisonError(f"The models are not nested: {problem}. A likelihood-ratio test needs "

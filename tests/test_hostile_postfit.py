@@ -1,0 +1,148 @@
+"""Hostile input to the post-fit verbs: each case once gave a raw exception, a silently wrong
+label or a number that meant nothing; each now gets a MultilevelError naming the argument,
+or lme4's/lmerTest's answer where R accepts the input.
+
+Cheap REML fits shared per module; the Bayesian case reuses the session's small fit."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import multilevel as ml
+from multilevel.effects.hypothesis import evaluate, split_hypothesis
+from multilevel.errors import DataError, FitError, FormulaError, SpecError
+
+
+@pytest.fixture(scope="module")
+def ss():
+    return ml.datasets.load("sleepstudy")
+
+
+@pytest.fixture(scope="module")
+def fits(ss):
+    return {
+        "m0": ml.fit("Reaction ~ 1 + (1 | Subject)", ss, method="reml"),
+        "m1": ml.fit("Reaction ~ Days + (1 | Subject)", ss, method="reml"),
+        "m2": ml.fit("Reaction ~ Days + (Days | Subject)", ss, method="reml"),
+        "ols": ml.fit("Reaction ~ Days", ss, method="ml"),
+    }
+
+
+# --- verb(fit, ...) -> the error class and a phrase of its message -----------------------
+def _marginal_missing(fits, ss, verb):
+    return getattr(ml, verb)(fits["m2"], "Days", newdata=ss.drop(columns="Days"))
+
+
+CASES = [
+    # comparisons/slopes shift the focal variable per unit: newdata without it was a KeyError
+    ("comparisons, newdata lacks the variable", lambda f, d: _marginal_missing(f, d, "comparisons"),
+     DataError, r"newdata lacks column\(s\) \['Days'\], the variable"),
+    ("slopes, newdata lacks the variable", lambda f, d: _marginal_missing(f, d, "slopes"),
+     DataError, r"newdata lacks column\(s\) \['Days'\]"),
+    # variables= of a wrong type was "'int' object is not iterable"; an empty list a concat error
+    ("comparisons, variables=3", lambda f, d: ml.comparisons(f["m2"], 3),
+     DataError, r"variables=3 is not valid.*predictors: \['Days'\]"),
+    ("comparisons, variables=[]", lambda f, d: ml.comparisons(f["m2"], []),
+     DataError, r"variables=\[\] is not valid"),
+    ("comparisons, intercept-only model", lambda f, d: ml.comparisons(f["m0"]),
+     DataError, "no fixed-effect predictor"),
+    # contest's L as a name was numpy's "could not convert string to float"
+    ("contest, L a string", lambda f, d: ml.contest(f["m2"], "Days"),
+     SpecError, r"L must be a numeric \(k × p\) matrix.*'\(Intercept\)', 'Days'"),
+    ("contest, L ragged", lambda f, d: ml.contest(f["m2"], [[0, 1], [1]]),
+     SpecError, "L must be a numeric"),
+    # anova's type: 3.7 was truncated to 3, "2" and True taken as numbers; 4 refused as before
+    ("anova, type=3.7", lambda f, d: ml.anova(f["m2"], type=3.7), SpecError, r"type=3.7 is not valid"),
+    ("anova, type=True", lambda f, d: ml.anova(f["m2"], type=True), SpecError, r"type=True is not valid"),
+    ("anova, type='IV'", lambda f, d: ml.anova(f["m2"], type="IV"), SpecError, r"'I', 'II', 'III'"),
+    # bootstrap counts: 0 was numpy's "need at least one array", -3 "negative dimensions",
+    # "x" int()'s message, 2.5 silently truncated to 2
+    ("lrt, bootstrap=0", lambda f, d: ml.lrt(f["m1"], f["m2"], bootstrap=0),
+     SpecError, r"bootstrap \(number of simulated responses\) must be a whole number of at least 1, got 0"),
+    ("lrt, bootstrap=-3", lambda f, d: ml.lrt(f["m1"], f["m2"], bootstrap=-3), SpecError, "got -3"),
+    ("lrt, bootstrap='x'", lambda f, d: ml.lrt(f["m1"], f["m2"], bootstrap="x"), SpecError, "got 'x'"),
+    ("confint boot, nsim=2.5", lambda f, d: ml.confint(f["m1"], method="boot", nsim=2.5),
+     SpecError, r"nsim \(bootstrap replicates\) must be a whole number of at least 2, got 2.5"),
+    ("simulate, nsim='3'", lambda f, d: f["m1"].simulate(nsim="3"), SpecError, "got '3'"),
+    # two fits need two distinct labels (a table with the wrong number of labels was pandas')
+    ("lrt, one name for two fits", lambda f, d: ml.lrt(f["m1"], f["m2"], names=["a"]),
+     ml.errors.ComparisonError, "its own label"),
+    # not a fit at all: 'this fit ('str') has none' read as if a model lacked group terms
+    ("icc, not a fit", lambda f, d: ml.icc("m1"), FitError, r"icc\(\) needs a fit from ml.fit\(\).*got str"),
+    # a fit where lmlist wants a formula printed the fit's whole summary table in the message
+    ("lmlist, a fit for the formula", lambda f, d: ml.lmlist(f["m2"], d),
+     FormulaError, r"got a FreqFit\.$"),
+]
+
+
+@pytest.mark.parametrize("name, call, error, match", CASES, ids=[c[0] for c in CASES])
+def test_hostile_input_gets_a_named_error(fits, ss, name, call, error, match):
+    with pytest.raises(error, match=match):
+        call(fits, ss)
+
+
+# --- hypotheses: values that are not numbers are refused, not averaged into NaN/inf ----------
+DRAWS = pd.DataFrame({"(Intercept)": [250.0, 251.0, 252.0], "Days": [10.0, 9.0, 11.0],
+                      "sigma": [25.0, 26.0, 24.0]})
+
+
+@pytest.mark.parametrize("text, match", [
+    ("Days / 0 = 1", r"not finite \(NaN or infinite\) in 3 of 3 posterior draws"),
+    ("log(Days - 100) > 0", "not finite"),
+    ("exp(Days * 1000) < 0", "not finite"),
+    ("Days = 1e400", "not finite"),
+    ("Days = True", "'True' .* is not a parameter or arithmetic"),   # a bool is not the number 1
+])
+def test_hypothesis_values_must_be_finite_numbers(text, match):
+    expr, _ = split_hypothesis(text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # and numpy says nothing of a division by zero
+        with pytest.raises(DataError, match=match):
+            evaluate(expr, DRAWS)
+
+
+@pytest.mark.parametrize("hypotheses", [3, [], None, {"Days": 0}])
+def test_hypothesis_needs_statements(bayes_ss_intercept, hypotheses):
+    # 3 was "'int' object is not iterable"; [] an empty table, silently
+    with pytest.raises(DataError, match="hypotheses must be a string such as 'Days > 5'"):
+        ml.hypothesis(bayes_ss_intercept, hypotheses)
+
+
+# --- where lme4/lmerTest answer, we answer the same ---------------------------------------
+def test_lrt_labels_follow_the_models_in_either_order(fits):
+    # given larger-first, the table sorted the rows but kept the positional labels: the
+    # 4-parameter model was labelled "larger"
+    forward, backward = ml.lrt(fits["m1"], fits["m2"]), ml.lrt(fits["m2"], fits["m1"])
+    assert list(backward.table.index) == ["smaller", "larger"]
+    assert list(backward.table["npar"]) == [4, 6]
+    pd.testing.assert_frame_equal(backward.table, forward.table)
+    # the same for a linear model against a mixed one (lme4's anova(lmer, lm) order)
+    assert ml.lrt(fits["m1"], fits["ols"]).table.loc["smaller", "npar"] == 3
+    # names a user gives stay with their fits
+    named = ml.lrt(fits["m2"], fits["m1"], names=("slopes", "intercepts"))
+    assert list(named.table.index) == ["intercepts", "slopes"]
+
+
+@pytest.mark.parametrize("spelling", ["III", "iii", "3", 3, np.int64(3)])
+def test_anova_type_as_lmertest_spells_it(fits, spelling):
+    # lmerTest: type = c("III", "II", "I", "3", "2", "1"); "III" was int()'s ValueError
+    table = ml.anova(fits["m2"], type=spelling)
+    assert table.attrs["type"] == 3
+    assert table.loc["Days", "F"] == pytest.approx(45.852986, rel=1e-5)   # lmerTest's F
+    assert ml.anova(fits["m2"], type="I").attrs["type"] == 1
+
+
+@pytest.mark.parametrize("verb", ["anova", "drop1"])
+def test_intercept_only_model_has_an_empty_table_with_its_columns(fits, verb):
+    # lmerTest prints the header without rows; ours had neither rows nor columns
+    table = getattr(ml, verb)(fits["m0"])
+    assert table.empty and list(table.columns) == ["Sum Sq", "Mean Sq", "NumDF", "DenDF", "F", "p"]
+
+
+def test_whole_float_counts_are_counts(fits):
+    sims = fits["m1"].simulate(nsim=2.0, seed=1)
+    assert list(sims.columns) == ["sim_1", "sim_2"]
