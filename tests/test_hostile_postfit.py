@@ -76,6 +76,19 @@ CASES = [
     # a fit where lmlist wants a formula printed the fit's whole summary table in the message
     ("lmlist, a fit for the formula", lambda f, d: ml.lmlist(f["m2"], d),
      FormulaError, r"got a FreqFit\.$"),
+    # no complete row was an lmList of 0 groups, silently (after a DataWarning)
+    ("lmlist, no complete row", lambda f, d: ml.lmlist("Reaction ~ Days | Subject", d.assign(Days=np.nan)),
+     DataError, r"No row of the data is complete in the columns of 'Reaction ~ Days \| Subject'"),
+    # datagrid kept an empty list (a grid of no rows) and a string in a numeric column
+    # (refused later as "could not convert string to float: 'a'", naming no column)
+    ("datagrid, Days=[]", lambda f, d: ml.datagrid(f["m2"], Days=[]), DataError, r"Days=\[\] gives no values"),
+    ("datagrid, Days='a'", lambda f, d: ml.predictions(f["m2"], newdata=ml.datagrid(f["m2"], Days=["a"])),
+     DataError, r"'Days' is numeric in the model's data; 'a' is not a number"),
+    ("emmeans, at Days=True", lambda f, d: ml.emmeans(f["m2"], "Days", at={"Days": True}),
+     DataError, "True is not a number"),
+    # the log odds ratio of gaussian predictions was a row of NaN
+    ("comparisons, lnor of a gaussian fit", lambda f, d: ml.comparisons(f["m2"], "Days", comparison="lnor", by=True),
+     DataError, r"comparison='lnor' of 'Days' \(\+1\) is not finite"),
 ]
 
 
@@ -141,6 +154,23 @@ def test_intercept_only_model_has_an_empty_table_with_its_columns(fits, verb):
     # lmerTest prints the header without rows; ours had neither rows nor columns
     table = getattr(ml, verb)(fits["m0"])
     assert table.empty and list(table.columns) == ["Sum Sq", "Mean Sq", "NumDF", "DenDF", "F", "p"]
+
+
+def test_datagrid_takes_a_function_of_the_column(fits, ss):
+    # marginaleffects' datagrid(Days = mean); the function object itself was put in the grid
+    grid = ml.datagrid(fits["m2"], Days=np.mean)
+    assert grid["Days"].tolist() == [ss["Days"].mean()]
+
+
+def test_prediction_outside_a_transforms_domain_is_nan_and_said(ss):
+    # R: predict(lmer(Reaction ~ log(Days + 1) + ...), data.frame(Days = -5, ...)) is NaN
+    # (log(0) -Inf); we gave the same numbers under numpy's warning from inside pandas
+    fit = ml.fit("Reaction ~ log(Days + 1) + (1 | Subject)", ss, method="reml")
+    new = pd.DataFrame({"Days": [-5, 1, -1], "Subject": ["308"] * 3})
+    with pytest.warns(ml.errors.DataWarning, match=r"rows \[0, 2\] give non-finite values of the "
+                      r"fixed-effect column\(s\) \['log\(Days \+ 1\)'\]"):
+        pred = fit.predict(new)["estimate"].to_numpy()
+    assert np.isnan(pred[0]) and pred[2] == -np.inf and np.isfinite(pred[1])
 
 
 def test_whole_float_counts_are_counts(fits):

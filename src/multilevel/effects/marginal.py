@@ -76,6 +76,21 @@ def _data(fit, newdata):
     return as_model_dtypes(newdata.reset_index(drop=True).copy(), E.fit_data(fit))
 
 
+def _finite(fun, comparison: str, name: str, label: str):
+    """``fun(hi, lo)`` refusing NaN or infinite values (a ratio over a zero prediction, the
+    log of a negative ratio, odds of a value outside (0, 1)) rather than averaging them."""
+    def combine(p):
+        with np.errstate(all="ignore"):
+            value = fun(p[0], p[1])
+        if not np.all(np.isfinite(value)):
+            raise DataError(f"comparison={comparison!r} of {name!r} ({label}) is not finite (NaN or "
+                            "infinite): a ratio over a zero prediction, the log of a negative ratio, "
+                            "or the odds of a prediction outside (0, 1). Use comparison='difference', "
+                            "or 'lnor' only on probabilities (a binomial fit with type='response').")
+        return value
+    return combine
+
+
 def _focal_columns(data: pd.DataFrame, variables) -> None:
     """newdata must carry the variables whose effect is estimated (they are shifted per unit)."""
     missing = [v for v in variables if v not in data.columns]
@@ -241,8 +256,8 @@ def comparisons(fit, variables=None, comparison: str = "difference", by=None,
             lo_d, hi_d = data.copy(), data.copy()
             lo_d[name], hi_d[name] = lo, hi
             lo_d, hi_d = as_model_dtypes(lo_d, fdata), as_model_dtypes(hi_d, fdata)
-            labels, cols, draws = _evaluate(fit, [hi_d, lo_d], lambda p: fun(p[0], p[1]), by,
-                                            group_effects, type, ci, avg_first)
+            labels, cols, draws = _evaluate(fit, [hi_d, lo_d], _finite(fun, comparison, name, label),
+                                            by, group_effects, type, ci, avg_first)
             units = data if by is None or by is False else labels
             frames.append(_frame(units, cols, {"term": name, "contrast": label}))
             all_draws.append(draws)

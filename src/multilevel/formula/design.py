@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from multilevel.errors import DataError, FormulaError
+from multilevel.errors import DataError, DataWarning, FormulaError, warn
 from multilevel.formula.frame import ModelFrame, group_codes, group_labels
 from multilevel.formula.logicals import logicals_as_factors
 from multilevel.formula.names import BASIS_CALLS, r_deparse, r_label
@@ -180,9 +180,10 @@ class DesignSpec:
     def fixed_X(self, newdata: pd.DataFrame) -> np.ndarray:
         """Fixed-effects matrix for new rows, same columns as the fit."""
         try:
-            X = np.asarray(self.fixed_matrix.evaluate_new_data(integers_as_doubles(
-                logicals_as_factors(newdata, self.logicals), self.parsed.fixed)).design_matrix,
-                dtype=float)
+            with np.errstate(all="ignore"):   # a value outside a transform's domain: warned below
+                X = np.asarray(self.fixed_matrix.evaluate_new_data(integers_as_doubles(
+                    logicals_as_factors(newdata, self.logicals), self.parsed.fixed)).design_matrix,
+                    dtype=float)
         except KeyError as exc:
             raise DataError(f"newdata lacks column {exc.args[0]!r} used by the fixed effects.") from None
         except ValueError as exc:
@@ -195,7 +196,23 @@ class DesignSpec:
             X = np.column_stack([X, *(sm.fixed_matrix(newdata) for sm in self.smooths)])
         if self.kept_columns is not None:
             X = X[:, self.kept_columns]
+        _warn_not_finite(X, self.x_names if len(self.x_names) == X.shape[1] else None, newdata)
         return X
+
+
+def _warn_not_finite(X: np.ndarray, names: list[str] | None, newdata: pd.DataFrame) -> None:
+    """R predicts NaN where a transform leaves its domain (``log(x)`` of x < 0); so do we,
+    but say which rows and columns instead of numpy's warning from inside pandas."""
+    bad = ~np.isfinite(X)
+    if not bad.any():
+        return
+    rows = np.flatnonzero(bad.any(axis=1))
+    cols = np.flatnonzero(bad.any(axis=0))
+    shown = [names[j] for j in cols] if names is not None else [int(j) for j in cols]
+    warn(f"newdata rows {newdata.index[rows[:10]].tolist()}{' ...' if len(rows) > 10 else ''} give "
+         f"non-finite values of the fixed-effect column(s) {shown} (a value outside a transform's "
+         "domain, e.g. log of a negative number): their predictions are NaN or infinite, as R's.",
+         DataWarning)
 
 
 @dataclass(frozen=True)

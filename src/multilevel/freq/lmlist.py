@@ -179,6 +179,9 @@ def lmlist(formula: str, data, weights: str | None = None) -> LMList:
     used = [c for c in column_names(parsed.text) if c in data.columns] + [group]
     used += [weights] if weights is not None and weights in data.columns else []
     incomplete = data[used].isna().any(axis=1).to_numpy()
+    if incomplete.all():
+        raise DataError(f"No row of the data is complete in the columns of {formula!r} ({used}): "
+                        "there is nothing to fit; check those columns for missing values.")
     if incomplete.any():
         warn(f"Removed {int(incomplete.sum())} of {len(data)} rows with missing values in column(s) "
              f"{[c for c in used if data[c].isna().any()]} (R's na.omit).", DataWarning)
