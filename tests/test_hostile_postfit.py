@@ -29,6 +29,7 @@ def fits(ss):
         "m1": ml.fit("Reaction ~ Days + (1 | Subject)", ss, method="reml"),
         "m2": ml.fit("Reaction ~ Days + (Days | Subject)", ss, method="reml"),
         "ols": ml.fit("Reaction ~ Days", ss, method="ml"),
+        "cake": ml.fit("angle ~ recipe + temperature + (1 | recipe:replicate)", "cake", method="reml"),
     }
 
 
@@ -86,6 +87,23 @@ CASES = [
      DataError, r"'Days' is numeric in the model's data; 'a' is not a number"),
     ("emmeans, at Days=True", lambda f, d: ml.emmeans(f["m2"], "Days", at={"Days": True}),
      DataError, "True is not a number"),
+    # contest with an L of no rows was numpy's IndexError
+    ("contest, L without rows", lambda f, d: ml.contest(f["m2"], np.zeros((0, 2)), joint=False),
+     SpecError, r"L has no rows"),
+    # emmeans: specs=3 / by=3 were "'int' object is not iterable", a bar with nothing after it
+    # was dropped, non-numeric weights numpy's "could not convert string to float"
+    ("emmeans, specs=3", lambda f, d: ml.emmeans(f["m2"], 3), DataError, "specs must be a variable name"),
+    ("emmeans, by=3", lambda f, d: ml.emmeans(f["m2"], "Days", by=3), DataError, "by must be a variable name"),
+    ("emmeans, '~ Days |'", lambda f, d: ml.emmeans(f["m2"], "~ Days |"), DataError, "nothing after '|'"),
+    ("emmeans, weights not numbers", lambda f, d: ml.emmeans(f["cake"], "recipe", contrasts={"a": ["x", "y", "z"]}),
+     DataError, r"contrast 'a' must be 3 numeric weights, one per mean \(\['A', 'B', 'C'\]\)"),
+    ("emmeans, a weight NaN", lambda f, d: ml.emmeans(f["cake"], "recipe", contrasts={"a": [1, np.nan, 0]}),
+     DataError, r"contrast 'a' has missing or infinite weights"),
+    # a fixed factor's new level was formulae's "The levels (999.0) ... original data set"
+    ("predict, a new level of a fixed factor",
+     lambda f, d: f["cake"].predict(ml.datasets.load("cake").head(2).assign(temperature=999)),
+     DataError, r"level\(s\) \[999\] of the factor 'temperature' that the fit never saw; its levels "
+                r"are \['175', '185'"),
     # the log odds ratio of gaussian predictions was a row of NaN
     ("comparisons, lnor of a gaussian fit", lambda f, d: ml.comparisons(f["m2"], "Days", comparison="lnor", by=True),
      DataError, r"comparison='lnor' of 'Days' \(\+1\) is not finite"),
@@ -171,6 +189,18 @@ def test_prediction_outside_a_transforms_domain_is_nan_and_said(ss):
                       r"fixed-effect column\(s\) \['log\(Days \+ 1\)'\]"):
         pred = fit.predict(new)["estimate"].to_numpy()
     assert np.isnan(pred[0]) and pred[2] == -np.inf and np.isfinite(pred[1])
+
+
+def test_fixed_factor_levels_match_by_label(fits):
+    # as the grouping factors (and lme4's levels): temperature 175 is the level "175"; the
+    # number was refused as "The levels (175.0) ... are not present in the original data set"
+    cake = ml.datasets.load("cake").head(4)
+    as_labels = fits["cake"].predict(cake, group_effects=False)
+    as_numbers = fits["cake"].predict(cake.assign(temperature=cake["temperature"].astype(int)),
+                                      group_effects=False)
+    pd.testing.assert_frame_equal(as_numbers, as_labels)
+    floats = cake.assign(temperature=cake["temperature"].astype(float))
+    pd.testing.assert_frame_equal(fits["cake"].predict(floats, group_effects=False), as_labels)
 
 
 def test_whole_float_counts_are_counts(fits):

@@ -179,11 +179,11 @@ class DesignSpec:
 
     def fixed_X(self, newdata: pd.DataFrame) -> np.ndarray:
         """Fixed-effects matrix for new rows, same columns as the fit."""
+        new = _factor_labels(logicals_as_factors(newdata, self.logicals), self.fixed_matrix)
         try:
             with np.errstate(all="ignore"):   # a value outside a transform's domain: warned below
                 X = np.asarray(self.fixed_matrix.evaluate_new_data(integers_as_doubles(
-                    logicals_as_factors(newdata, self.logicals), self.parsed.fixed)).design_matrix,
-                    dtype=float)
+                    new, self.parsed.fixed)).design_matrix, dtype=float)
         except KeyError as exc:
             raise DataError(f"newdata lacks column {exc.args[0]!r} used by the fixed effects.") from None
         except ValueError as exc:
@@ -198,6 +198,42 @@ class DesignSpec:
             X = X[:, self.kept_columns]
         _warn_not_finite(X, self.x_names if len(self.x_names) == X.shape[1] else None, newdata)
         return X
+
+
+def _factor_levels(fixed_matrix) -> dict[str, list]:
+    """Column -> fitted levels of each plain factor variable of the fixed effects."""
+    out = {}
+    for term in getattr(fixed_matrix, "terms", {}).values():
+        for comp in getattr(term, "components", ()):
+            if type(comp).__name__ == "Variable" and getattr(comp, "kind", None) == "categoric":
+                out[comp.name] = list(comp.levels)
+    return out
+
+
+def _factor_labels(newdata: pd.DataFrame, fixed_matrix) -> pd.DataFrame:
+    """New values of a fitted factor matched by label, as lme4 matches levels: ``period = 1``
+    (a number) is the level ``"1"``; a label the fit never saw is refused by name."""
+    if not isinstance(newdata, pd.DataFrame):
+        return newdata
+    changed = {}
+    for col, levels in _factor_levels(fixed_matrix).items():
+        if col not in newdata.columns:
+            continue
+        values = newdata[col]
+        labels = {str(lev): lev for lev in levels}
+        def label(v):
+            if isinstance(v, (float, np.floating)) and float(v).is_integer():
+                v = int(v)
+            return labels.get(str(v), v)
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            values = changed[col] = pd.Series([label(v) for v in values], index=values.index, dtype=object)
+        seen = set(map(str, levels))
+        unseen = [v for v in pd.unique(values.astype(object)) if str(v) not in seen]
+        if unseen:
+            raise DataError(f"newdata has level(s) {unseen[:10]} of the factor {col!r} that the fit "
+                            f"never saw; its levels are {levels}. A fixed effect has no estimate for "
+                            "a new level (lme4 refuses it too): predict only the fitted levels.")
+    return newdata.assign(**changed) if changed else newdata
 
 
 def _warn_not_finite(X: np.ndarray, names: list[str] | None, newdata: pd.DataFrame) -> None:

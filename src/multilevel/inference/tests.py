@@ -37,6 +37,8 @@ def contrast_matrix(fit, L) -> np.ndarray:
     except (TypeError, ValueError):
         raise SpecError(f"L must be a numeric (k × p) matrix, one column per fixed effect ({names}), "
                         f"or a DataFrame with those columns; got {L!r}.") from None
+    if L.ndim == 2 and L.shape[0] == 0:
+        raise SpecError(f"L has no rows: give at least one contrast over the fixed effects {names}.")
     if L.ndim != 2 or L.shape[1] != len(names):
         raise SpecError(f"L must have one column per fixed effect ({len(names)}: {names}); got "
                         f"shape {L.shape}.")
