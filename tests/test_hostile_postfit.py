@@ -6,6 +6,7 @@ Cheap REML fits shared per module; the Bayesian case reuses the session's small 
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -104,6 +105,19 @@ CASES = [
      lambda f, d: f["cake"].predict(ml.datasets.load("cake").head(2).assign(temperature=999)),
      DataError, r"level\(s\) \[999\] of the factor 'temperature' that the fit never saw; its levels "
                 r"are \['175', '185'"),
+    # a column twice was pandas' "'DataFrame' object has no attribute 'dtype'" (or a TypeError
+    # for a grouping column); a date numpy's DTypePromotionError; a complex number its real
+    # part and a bool 1/0, silently (R refuses both: "fitted with type numeric")
+    ("predict, Days twice", lambda f, d: f["m2"].predict(pd.concat([d.head(2), d.head(2)[["Days"]]], axis=1)),
+     DataError, r"more than one column named \['Days'\]"),
+    ("predict, Subject twice", lambda f, d: f["m2"].predict(pd.concat([d.head(2), d.head(2)[["Subject"]]], axis=1)),
+     DataError, r"more than one column named \['Subject'\]"),
+    ("predict, Days as dates", lambda f, d: f["m2"].predict(d.head(2).assign(Days=pd.to_datetime(["2020-01-01"] * 2))),
+     DataError, r"column 'Days' is datetime64\[.*\] but the fit used it as numbers"),
+    ("predict, Days complex", lambda f, d: f["m2"].predict(d.head(2).assign(Days=[1 + 1j, 2])),
+     DataError, "column 'Days' is complex128"),
+    ("predict, Days bool", lambda f, d: f["m2"].predict(d.head(2).assign(Days=[True, False])),
+     DataError, "column 'Days' is bool"),
     # the log odds ratio of gaussian predictions was a row of NaN
     ("comparisons, lnor of a gaussian fit", lambda f, d: ml.comparisons(f["m2"], "Days", comparison="lnor", by=True),
      DataError, r"comparison='lnor' of 'Days' \(\+1\) is not finite"),
@@ -114,6 +128,28 @@ CASES = [
 def test_hostile_input_gets_a_named_error(fits, ss, name, call, error, match):
     with pytest.raises(error, match=match):
         call(fits, ss)
+
+
+# --- ci= / level= that are not numbers: float()'s or '<''s own message before, at 8 places ---
+LEVEL_VERBS = {
+    "fit.summary(ci=)": (lambda f, v: f["m2"].summary(ci=v), DataError, "ci"),
+    "fit.summary(ddf=None, ci=)": (lambda f, v: f["m2"].summary(ddf=None, ci=v), DataError, "ci"),
+    "ols.summary(ci=)": (lambda f, v: f["ols"].summary(ci=v), DataError, "ci"),
+    "confint(level=)": (lambda f, v: ml.confint(f["m2"], method="wald", level=v), SpecError, "level"),
+    "predictions(ci=)": (lambda f, v: ml.predictions(f["m2"], ci=v), DataError, "ci"),
+    "icc(ci=)": (lambda f, v: ml.icc(f["m1"], ci=v), FitError, "ci"),
+    "lmlist.confint(level=)": (lambda f, v: ml.lmlist("Reaction ~ Days | Subject", "sleepstudy").confint(level=v),
+                               DataError, "level"),
+}
+
+
+@pytest.mark.parametrize("value", ["x", [0.9], True, "0.9"])
+@pytest.mark.parametrize("verb", list(LEVEL_VERBS))
+def test_interval_levels_must_be_numbers(fits, verb, value):
+    call, error, name = LEVEL_VERBS[verb]
+    with pytest.raises(error, match=rf"{name} must lie strictly between 0 and 1 \(a number such as 0.95\), "
+                                    rf"got {re.escape(repr(value))}"):
+        call(fits, value)
 
 
 # --- hypotheses: values that are not numbers are refused, not averaged into NaN/inf ----------

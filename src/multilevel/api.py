@@ -211,13 +211,12 @@ def _freq_summary(self, ci: float | None = None, ddf: str | None = "satterthwait
         return wald_table(self.fixef, self.se, "t_value", ci)
     from scipy import stats
 
-    from multilevel.errors import DataError
+    from multilevel.errors import check_level
     from multilevel.inference import coef_table
 
     table = coef_table(self, ddf=ddf)
     if ci is not None:
-        if not 0 < float(ci) < 1:
-            raise DataError(f"ci must lie strictly between 0 and 1, got {ci!r}.")
+        ci = check_level(ci)
         half = stats.t.ppf(0.5 + float(ci) / 2, table["df"]) * table["std_error"]
         table["lower"], table["upper"] = table["estimate"] - half, table["estimate"] + half
         table.attrs.update(ci=float(ci), kind="wald")

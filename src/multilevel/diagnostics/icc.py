@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from multilevel.errors import FamilyError, FitError
+from multilevel.errors import FamilyError, FitError, check_level
 
 LOGIT_VARIANCE = np.pi ** 2 / 3    # variance of the standard logistic distribution
 FAMILIES = ("gaussian", "binomial", "bernoulli")
@@ -136,8 +136,7 @@ def icc(fit, ci: float = 0.95) -> ICCResult:
             f"The ICC is defined here for {', '.join(FAMILIES)} models; a {family} model needs a "
             "distribution-specific residual variance that is not implemented."
         )
-    if not 0 < ci < 1:
-        raise FitError(f"ci must lie strictly between 0 and 1, got {ci!r}.")
+    ci = check_level(ci, "ci", FitError)
     if hasattr(fit, "covariance_draws"):
         return _icc_bayes(fit, design, family, ci)
     covs = fit.covariance()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from multilevel.errors import DataError, FamilyError
+from multilevel.errors import DataError, FamilyError, check_level
 
 TYPES = ("response", "link")
 
@@ -48,9 +48,7 @@ def refuse_ordinal(fit, verb: str) -> None:
 
 
 def check_ci(ci: float) -> float:
-    if not 0 < float(ci) < 1:
-        raise DataError(f"ci must lie strictly between 0 and 1, got {ci!r}.")
-    return float(ci)
+    return check_level(ci)
 
 
 def check_type(type: str) -> None:

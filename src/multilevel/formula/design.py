@@ -27,7 +27,7 @@ from multilevel.formula.logicals import logicals_as_factors
 from multilevel.formula.names import BASIS_CALLS, r_deparse, r_label
 from multilevel.formula.namespace import safe_environment
 from multilevel.formula.offset_values import evaluate_offset
-from multilevel.formula.parse import Bar, ParsedFormula
+from multilevel.formula.parse import Bar, ParsedFormula, column_names
 from multilevel.formula.structures import check_term_columns
 from multilevel.formula.transforms import design_matrices, integers_as_doubles
 from multilevel.formula.validate import (
@@ -179,7 +179,8 @@ class DesignSpec:
 
     def fixed_X(self, newdata: pd.DataFrame) -> np.ndarray:
         """Fixed-effects matrix for new rows, same columns as the fit."""
-        new = _factor_labels(logicals_as_factors(newdata, self.logicals), self.fixed_matrix)
+        new = _factor_labels(logicals_as_factors(newdata, self.logicals), self.fixed_matrix,
+                             column_names(self.parsed.text))
         try:
             with np.errstate(all="ignore"):   # a value outside a transform's domain: warned below
                 X = np.asarray(self.fixed_matrix.evaluate_new_data(integers_as_doubles(
@@ -200,24 +201,45 @@ class DesignSpec:
         return X
 
 
-def _factor_levels(fixed_matrix) -> dict[str, list]:
-    """Column -> fitted levels of each plain factor variable of the fixed effects."""
+def _variables(fixed_matrix) -> dict[str, list | None]:
+    """Column -> fitted levels of each plain factor variable of the fixed effects (None for a
+    numeric variable)."""
     out = {}
     for term in getattr(fixed_matrix, "terms", {}).values():
         for comp in getattr(term, "components", ()):
-            if type(comp).__name__ == "Variable" and getattr(comp, "kind", None) == "categoric":
-                out[comp.name] = list(comp.levels)
+            if type(comp).__name__ == "Variable":
+                kind = getattr(comp, "kind", None)
+                out[comp.name] = list(comp.levels) if kind == "categoric" else None
     return out
 
 
-def _factor_labels(newdata: pd.DataFrame, fixed_matrix) -> pd.DataFrame:
+def _numeric_column(col: str, values: pd.Series) -> None:
+    """A fitted numeric variable must come as real numbers: a date, a complex number or a
+    bool has no value on the fitted scale (numpy's promotion error, or the real part or
+    True = 1 taken silently); R refuses them too ("fitted with type numeric")."""
+    kind = values.dtype.kind
+    if kind in "mMcb" or (kind == "O" and any(isinstance(v, (bool, np.bool_, complex)) for v in values)):
+        raise DataError(f"newdata column {col!r} is {values.dtype} but the fit used it as numbers; "
+                        f"give real numbers (e.g. days as 0, 1, 2, not dates).")
+
+
+def _factor_labels(newdata: pd.DataFrame, fixed_matrix, used=()) -> pd.DataFrame:
     """New values of a fitted factor matched by label, as lme4 matches levels: ``period = 1``
-    (a number) is the level ``"1"``; a label the fit never saw is refused by name."""
+    (a number) is the level ``"1"``; a label the fit never saw is refused by name. Numeric
+    variables must be numbers, and a variable's column may appear only once."""
     if not isinstance(newdata, pd.DataFrame):
         return newdata
+    variables = _variables(fixed_matrix)
+    twice = sorted({c for c in newdata.columns[newdata.columns.duplicated()]
+                    if c in variables or c in set(used)})
+    if twice:
+        raise DataError(f"newdata has more than one column named {twice}; keep one of each.")
     changed = {}
-    for col, levels in _factor_levels(fixed_matrix).items():
+    for col, levels in variables.items():
         if col not in newdata.columns:
+            continue
+        if levels is None:
+            _numeric_column(col, newdata[col])
             continue
         values = newdata[col]
         labels = {str(lev): lev for lev in levels}

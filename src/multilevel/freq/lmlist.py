@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from multilevel.errors import DataError, DataWarning, FormulaError, warn
+from multilevel.errors import DataError, DataWarning, FormulaError, check_level, warn
 
 
 @dataclass(frozen=True)
@@ -81,8 +81,7 @@ class LMList:
         """
         from scipy import stats
 
-        if not 0 < level < 1:
-            raise DataError(f"level must lie strictly between 0 and 1, got {level!r}.")
+        level = check_level(level, "level")
         table = self.coef
         lower, upper = table.copy(), table.copy()
         for lvl, f in self.fits.items():
