@@ -118,6 +118,22 @@ CASES = [
      DataError, "column 'Days' is complex128"),
     ("predict, Days bool", lambda f, d: f["m2"].predict(d.head(2).assign(Days=[True, False])),
      DataError, "column 'Days' is bool"),
+    # steps that are not finite numbers: float()'s message for (1, "a") and eps="x", and an
+    # infinite or NaN step reported as missing values in newdata
+    ("comparisons, a pair with a string", lambda f, d: ml.comparisons(f["m2"], {"Days": (1, "a")}),
+     DataError, r"variables=\{'Days': \(1, 'a'\)\}: for a numeric variable use a finite step"),
+    ("comparisons, step inf", lambda f, d: ml.comparisons(f["m2"], {"Days": np.inf}), DataError, "finite step"),
+    ("comparisons, step nan", lambda f, d: ml.comparisons(f["m2"], {"Days": np.nan}), DataError, "finite step"),
+    ("slopes, eps='x'", lambda f, d: ml.slopes(f["m2"], "Days", eps="x"), DataError, r"eps='x' is not a number"),
+    # by=3 was "'int' object is not iterable"
+    ("predictions, by=3", lambda f, d: ml.predictions(f["m2"], by=3), DataError, r"by=3 is not valid"),
+    # a truthy string was taken as True; a string of two letters as two labels
+    ("ranova, reduce_terms='no'", lambda f, d: ml.ranova(f["m2"], reduce_terms="no"),
+     SpecError, r"reduce_terms must be True or False"),
+    ("lrt, names='ab'", lambda f, d: ml.lrt(f["m1"], f["m2"], names="ab"),
+     ml.errors.ComparisonError, r"its own label.*got 'ab'"),
+    ("lrt of three, names='abc'", lambda f, d: ml.lrt(f["m0"], f["m1"], f["m2"], names="abc"),
+     ml.errors.ComparisonError, r"its own label"),
     # the log odds ratio of gaussian predictions was a row of NaN
     ("comparisons, lnor of a gaussian fit", lambda f, d: ml.comparisons(f["m2"], "Days", comparison="lnor", by=True),
      DataError, r"comparison='lnor' of 'Days' \(\+1\) is not finite"),

@@ -288,7 +288,7 @@ def lrt(*fits, names=None, bootstrap: int | None = None, seed: int | None = None
                                   "bootstrap=...) for each pair.")
         return lrt_sequence(fits, names or [f"model{i + 1}" for i in range(len(fits))])
     smaller, larger = fits
-    result = freq_lrt(smaller, larger, names=None if names is None else tuple(names))
+    result = freq_lrt(smaller, larger, names=names if names is None or isinstance(names, str) else tuple(names))
     if bootstrap is None:
         return result
     from multilevel.inference import bootstrap_lrt

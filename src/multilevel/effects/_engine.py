@@ -151,6 +151,9 @@ def group_index(data: pd.DataFrame, by) -> tuple[np.ndarray, pd.DataFrame]:
         return np.arange(n), pd.DataFrame(index=range(n))
     if by is True:
         return np.zeros(n, dtype=int), pd.DataFrame(index=range(1))
+    if not isinstance(by, (str, list, tuple)):
+        raise DataError(f"by={by!r} is not valid; use None (per row), True (overall), a column name "
+                        "or a list of names.")
     cols = [by] if isinstance(by, str) else list(by)
     missing = [c for c in cols if c not in data.columns]
     if missing:

@@ -170,16 +170,22 @@ def _contrast_pairs(data: pd.DataFrame, fit_data: pd.DataFrame, name: str, spec)
         return [(f"{hi} - {lo}", lo, hi) for lo, hi in pairs]
     x = data[name].to_numpy(dtype=float)
     spec = 1 if spec is None else spec
-    if isinstance(spec, (tuple, list)) and len(spec) == 2:
+    if isinstance(spec, (tuple, list)) and len(spec) == 2 and all(_real(v) for v in spec):
         lo, hi = float(spec[0]), float(spec[1])
         return [(f"{hi:g} - {lo:g}", np.full_like(x, lo), np.full_like(x, hi))]
-    if spec == "sd":
+    if isinstance(spec, str) and spec == "sd":
         sd = float(col.std())
         return [("+sd", x - sd / 2, x + sd / 2)]
-    if isinstance(spec, (int, float)) and not isinstance(spec, bool):
+    if _real(spec):
         return [(f"+{spec:g}", x, x + float(spec))]
-    raise DataError(f"variables={{{name!r}: {spec!r}}}: for a numeric variable use a step "
-                    "(e.g. 1), 'sd' or a (lo, hi) pair of values.")
+    raise DataError(f"variables={{{name!r}: {spec!r}}}: for a numeric variable use a finite step "
+                    "(e.g. 1), 'sd' or a (lo, hi) pair of finite numbers.")
+
+
+def _real(value) -> bool:
+    """A finite real number (not a bool, a string or NaN)."""
+    return (isinstance(value, (int, float, np.integer, np.floating))
+            and not isinstance(value, (bool, np.bool_)) and bool(np.isfinite(value)))
 
 
 def _variables(fit, variables, numeric_only=False) -> dict:
@@ -309,6 +315,8 @@ def slopes(fit, variables=None, by=None, newdata: pd.DataFrame | None = None,
     _focal_columns(data, variables)
     for name in variables:
         x = data[name].to_numpy(dtype=float)
+        if eps is not None and not _real(eps):
+            raise DataError(f"slopes: eps={eps!r} is not a number; pass a step > 0 or None (the default).")
         step = float(eps) if eps is not None else 1e-4 * float(fdata[name].max() - fdata[name].min())
         if not step > 0:
             raise DataError(f"slopes: the step for {name!r} is {step}; pass eps > 0.")

@@ -133,8 +133,9 @@ def lrt(smaller, larger, names: tuple[str, str] | None = None) -> LRTResult:
     if _link(smaller) != _link(larger):
         raise ComparisonError(f"Models with different links ({_link(smaller)} vs {_link(larger)}) are "
                               "not nested; compare them by AIC/BIC or with ml.compare.")
-    if names is not None and (len(names) != 2 or len(set(names)) != 2):
-        raise ComparisonError(f"names must give each of the 2 fits its own label; got {list(names)}.")
+    if names is not None and (isinstance(names, str) or len(names) != 2 or len(set(names)) != 2):
+        raise ComparisonError("names must give each of the 2 fits its own label, e.g. ('small', 'large'); "
+                              f"got {names!r}.")
     _check_same_data(smaller, larger)
     refitted = smaller.method == "reml" or larger.method == "reml"
     small, large = smaller.refit_ml(), larger.refit_ml()
@@ -185,8 +186,8 @@ def lrt_sequence(fits, names) -> LRTResult:
     tested against the one before it (each pair as :func:`lrt` tests it: same rows and
     response, nested, refitted by ML). The table has one row per fit; ``chisq``, ``df``
     and ``p`` of the result are the last row's (the largest model against the next)."""
-    fits, names = list(fits), list(names)
-    if len(fits) != len(names) or len(set(names)) != len(names):
+    fits, names = list(fits), (names if isinstance(names, str) else list(names))
+    if isinstance(names, str) or len(fits) != len(names) or len(set(names)) != len(names):
         raise ComparisonError(f"names must give each of the {len(fits)} fits its own label; got {names}.")
     order = sorted(range(len(fits)), key=lambda i: fits[i].refit_ml().df)   # stable, as lme4
     fits, names = [fits[i] for i in order], [names[i] for i in order]
