@@ -134,6 +134,14 @@ CASES = [
      ml.errors.ComparisonError, r"its own label.*got 'ab'"),
     ("lrt of three, names='abc'", lambda f, d: ml.lrt(f["m0"], f["m1"], f["m2"], names="abc"),
      ml.errors.ComparisonError, r"its own label"),
+    # residuals(scaled="no") were divided by σ (a truthy string); anova of two fits dropped
+    # type= and ddf= silently
+    ("residuals, scaled='no'", lambda f, d: f["m2"].residuals(scaled="no"), SpecError,
+     r"scaled must be True or False, got 'no'"),
+    ("anova of two fits, type=2", lambda f, d: ml.anova(f["m1"], f["m2"], type=2), SpecError,
+     r"anova\(\) of several fits is their likelihood-ratio test \(got type=2"),
+    ("anova of two fits, ddf='x'", lambda f, d: ml.anova(f["m1"], f["m2"], ddf="x"), SpecError,
+     r"got type=3, ddf='x'"),
     # the log odds ratio of gaussian predictions was a row of NaN
     ("comparisons, lnor of a gaussian fit", lambda f, d: ml.comparisons(f["m2"], "Days", comparison="lnor", by=True),
      DataError, r"comparison='lnor' of 'Days' \(\+1\) is not finite"),

@@ -232,6 +232,12 @@ def anova(fit, *fits, type: int = 3, ddf: str | None = "satterthwaite"):
     if fits:
         from multilevel.freq.lrt import lrt, lrt_sequence
 
+        if not (isinstance(type, int) and type == 3 and ddf == "satterthwaite"):
+            # lme4's anova(m1, m2) has no type or ddf: they would be dropped silently
+            raise SpecError(f"type= and ddf= choose one fit's F tests; anova() of several fits is "
+                            f"their likelihood-ratio test (got type={type!r}, ddf={ddf!r}). Leave "
+                            "them out, or call ml.anova(fit, type=..., ddf=...) on each fit.")
+
         if len(fits) == 1:
             return lrt(fit, fits[0], names=("model1", "model2"))
         return lrt_sequence([fit, *fits], [f"model{i + 1}" for i in range(len(fits) + 1)])
