@@ -103,8 +103,8 @@ CASES = [
     # a fixed factor's new level was formulae's "The levels (999.0) ... original data set"
     ("predict, a new level of a fixed factor",
      lambda f, d: f["cake"].predict(ml.datasets.load("cake").head(2).assign(temperature=999)),
-     DataError, r"level\(s\) \[999\] of the factor 'temperature' that the fit never saw; its levels "
-                r"are \['175', '185'"),
+     DataError, (r"level\(s\) \[999\] of the factor 'temperature' that the fit never saw; its levels "
+                 r"are \['175', '185'")),
     # a column twice was pandas' "'DataFrame' object has no attribute 'dtype'" (or a TypeError
     # for a grouping column); a date numpy's DTypePromotionError; a complex number its real
     # part and a bool 1/0, silently (R refuses both: "fitted with type numeric")

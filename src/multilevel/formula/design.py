@@ -242,13 +242,10 @@ def _factor_labels(newdata: pd.DataFrame, fixed_matrix, used=()) -> pd.DataFrame
             _numeric_column(col, newdata[col])
             continue
         values = newdata[col]
-        labels = {str(lev): lev for lev in levels}
-        def label(v):
-            if isinstance(v, (float, np.floating)) and float(v).is_integer():
-                v = int(v)
-            return labels.get(str(v), v)
         if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            values = changed[col] = pd.Series([label(v) for v in values], index=values.index, dtype=object)
+            labels = {str(lev): lev for lev in levels}
+            values = changed[col] = pd.Series([_level_of(v, labels) for v in values],
+                                              index=values.index, dtype=object)
         seen = set(map(str, levels))
         unseen = [v for v in pd.unique(values.astype(object)) if str(v) not in seen]
         if unseen:
@@ -256,6 +253,13 @@ def _factor_labels(newdata: pd.DataFrame, fixed_matrix, used=()) -> pd.DataFrame
                             f"never saw; its levels are {levels}. A fixed effect has no estimate for "
                             "a new level (lme4 refuses it too): predict only the fitted levels.")
     return newdata.assign(**changed) if changed else newdata
+
+
+def _level_of(value, labels: dict):
+    """The fitted level whose label a number spells (175.0 -> "175"), else the value."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        value = int(value)
+    return labels.get(str(value), value)
 
 
 def _warn_not_finite(X: np.ndarray, names: list[str] | None, newdata: pd.DataFrame) -> None:
