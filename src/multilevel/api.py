@@ -240,13 +240,12 @@ def _freq_summary(self, ci: float | None = None, ddf: str | None = "satterthwait
         return wald_table(self.fixef, self.se, "t_value", ci)
     from scipy import stats
 
-    from multilevel.errors import DataError
+    from multilevel.errors import check_level
     from multilevel.inference import coef_table
 
     table = coef_table(self, ddf=ddf)
     if ci is not None:
-        if not 0 < float(ci) < 1:
-            raise DataError(f"ci must lie strictly between 0 and 1, got {ci!r}.")
+        ci = check_level(ci)
         half = stats.t.ppf(0.5 + float(ci) / 2, table["df"]) * table["std_error"]
         table["lower"], table["upper"] = table["estimate"] - half, table["estimate"] + half
         table.attrs.update(ci=float(ci), kind="wald")
@@ -284,8 +283,9 @@ def lrt(*fits, names=None, bootstrap: int | None = None, seed: int | None = None
     *fits
         Two or more REML/ML fits of the same rows and response, nested in turn.
     names : sequence of str, optional
-        Row labels: ``("smaller", "larger")`` for two fits, ``model1``, ``model2``, ...
-        (in the order given) for more.
+        Row labels in the order of the fits given (each label stays with its fit when the
+        table orders the fits by parameter count); default ``("smaller", "larger")`` by role
+        for two fits, ``model1``, ``model2``, ... (in the order given) for more.
     bootstrap : int, optional
         Number of responses simulated from the smaller model and refitted with both
         (:func:`multilevel.inference.bootstrap_lrt`); adds the column ``p_bootstrap``
@@ -317,12 +317,12 @@ def lrt(*fits, names=None, bootstrap: int | None = None, seed: int | None = None
                                   "bootstrap=...) for each pair.")
         return lrt_sequence(fits, names or [f"model{i + 1}" for i in range(len(fits))])
     smaller, larger = fits
-    result = freq_lrt(smaller, larger, names=tuple(names or ("smaller", "larger")))
+    result = freq_lrt(smaller, larger, names=names if names is None or isinstance(names, str) else tuple(names))
     if bootstrap is None:
         return result
     from multilevel.inference import bootstrap_lrt
 
-    boot = bootstrap_lrt(smaller, larger, nsim=int(bootstrap), seed=seed, client=client,
+    boot = bootstrap_lrt(smaller, larger, nsim=bootstrap, seed=seed, client=client,
                          progress=progress)
     import dataclasses
 

@@ -6,6 +6,7 @@ Catch :class:`MultilevelError` to handle all of them.
 
 from __future__ import annotations
 
+import numbers
 import os
 import warnings
 
@@ -23,6 +24,7 @@ __all__ = [
     "SingularFitWarning",
     "DataWarning",
     "warn",
+    "check_level",
 ]
 
 
@@ -97,3 +99,23 @@ def warn(message: str, category: type[Warning] = UserWarning) -> None:
     False
     """
     warnings.warn(message, category, skip_file_prefixes=(PACKAGE_DIR,))
+
+
+def check_level(value, name: str = "ci", error: type[MultilevelError] = DataError) -> float:
+    """An interval's coverage as a float strictly between 0 and 1, else ``error`` naming ``name``.
+
+    One check for every verb that takes ``ci=`` or ``level=``: a string, None, a list or a
+    bool is refused by name rather than by ``float()``'s or ``<``'s own message.
+
+    Examples
+    --------
+    >>> check_level(0.9)
+    0.9
+    >>> check_level("0.9", "level")
+    Traceback (most recent call last):
+    ...
+    multilevel.errors.DataError: level must lie strictly between 0 and 1 (a number such as 0.95), got '0.9'.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < float(value) < 1:
+        raise error(f"{name} must lie strictly between 0 and 1 (a number such as 0.95), got {value!r}.")
+    return float(value)

@@ -16,7 +16,7 @@ from multilevel.bayes.model import BuiltModel
 from multilevel.bayes.ordinal import threshold_names
 from multilevel.bayes.residuals import PARAMS as RESIDUAL_PARAMS
 from multilevel.bayes.sampling import SamplingSettings
-from multilevel.errors import ConvergenceWarning, FitError, warn
+from multilevel.errors import ConvergenceWarning, FitError, check_level, warn
 from multilevel.formula.families import AUXILIARY  # the likelihood's parameters besides the mean
 from multilevel.formula.families import CATEGORICAL_FAMILIES
 
@@ -264,8 +264,7 @@ class BayesFit:
             if ci is None:
                 out[group] = pd.DataFrame(draws.mean(axis=0), index=index, columns=names)
                 continue
-            if not 0 < ci < 1:
-                raise FitError(f"ci must lie strictly between 0 and 1, got {ci!r}.")
+            ci = check_level(ci, "ci", FitError)
             lo, hi = np.quantile(draws, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
             stats = {"estimate": draws.mean(axis=0), "sd": draws.std(axis=0, ddof=1),
                      "lower": lo, "upper": hi}
@@ -366,8 +365,7 @@ class BayesFit:
 
         if kind not in CI_KINDS:
             raise FitError(f"kind={kind!r} is not an interval kind; use one of {CI_KINDS}.")
-        if not 0 < float(ci) < 1:
-            raise FitError(f"ci must lie strictly between 0 and 1, got {ci!r}.")
+        ci = check_level(ci, "ci", FitError)
         table = az.summary(self.summary_draws, ci_prob=float(ci), ci_kind=kind, round_to="none")
         lower = next(c for c in table.columns if c.endswith("_lb"))
         upper = next(c for c in table.columns if c.endswith("_ub"))

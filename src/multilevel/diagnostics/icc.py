@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from multilevel.errors import FamilyError, FitError
+from multilevel.errors import FamilyError, FitError, check_level
 
 LOGIT_VARIANCE = np.pi ** 2 / 3    # variance of the standard logistic distribution
 FAMILIES = ("gaussian", "binomial", "bernoulli")
@@ -115,6 +115,9 @@ def icc(fit, ci: float = 0.95) -> ICCResult:
     (0.7217, 0.5206)
     """
     design = getattr(fit, "design", None)
+    if design is None and not hasattr(fit, "formula"):
+        raise FitError(f"icc() needs a fit from ml.fit() (a mixed model such as 'y ~ x + (1 | g)'), "
+                       f"got {type(fit).__name__}.")
     if design is None or not getattr(design, "reterms", None):
         raise FitError(
             "The ICC needs a model with random effects, e.g. 'y ~ x + (1 | g)'; "
@@ -133,8 +136,7 @@ def icc(fit, ci: float = 0.95) -> ICCResult:
             f"The ICC is defined here for {', '.join(FAMILIES)} models; a {family} model needs a "
             "distribution-specific residual variance that is not implemented."
         )
-    if not 0 < ci < 1:
-        raise FitError(f"ci must lie strictly between 0 and 1, got {ci!r}.")
+    ci = check_level(ci, "ci", FitError)
     if hasattr(fit, "covariance_draws"):
         return _icc_bayes(fit, design, family, ci)
     covs = fit.covariance()

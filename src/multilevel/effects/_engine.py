@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from multilevel.errors import DataError, FamilyError
+from multilevel.errors import DataError, FamilyError, check_level
 
 TYPES = ("response", "link")
 
@@ -48,9 +48,7 @@ def refuse_ordinal(fit, verb: str) -> None:
 
 
 def check_ci(ci: float) -> float:
-    if not 0 < float(ci) < 1:
-        raise DataError(f"ci must lie strictly between 0 and 1, got {ci!r}.")
-    return float(ci)
+    return check_level(ci)
 
 
 def check_type(type: str) -> None:
@@ -153,6 +151,9 @@ def group_index(data: pd.DataFrame, by) -> tuple[np.ndarray, pd.DataFrame]:
         return np.arange(n), pd.DataFrame(index=range(n))
     if by is True:
         return np.zeros(n, dtype=int), pd.DataFrame(index=range(1))
+    if not isinstance(by, (str, list, tuple)):
+        raise DataError(f"by={by!r} is not valid; use None (per row), True (overall), a column name "
+                        "or a list of names.")
     cols = [by] if isinstance(by, str) else list(by)
     missing = [c for c in cols if c not in data.columns]
     if missing:

@@ -26,15 +26,24 @@ CONTRASTS = ("pairwise", "revpairwise", "trt.vs.ctrl", "sequential")
 
 def parse_specs(specs, by) -> tuple[list[str], list[str]]:
     """``"a"``, ``["a", "b"]`` or ``"~ a | b"`` -> (spec variables, by variables)."""
+    if by is not None and not isinstance(by, (str, list, tuple)):
+        raise DataError(f"by must be a variable name or a list of names, got {by!r}.")
     by = [] if by is None else ([by] if isinstance(by, str) else list(by))
     if isinstance(specs, str):
         text = specs.replace("~", " ").strip()
         if "|" in text:
             text, right = text.split("|", 1)
-            by = by + [v.strip() for v in right.replace("*", "+").split("+") if v.strip()]
+            extra = [v.strip() for v in right.replace("*", "+").split("+") if v.strip()]
+            if not extra:   # "~ recipe |" was read as "~ recipe", the bar dropped silently
+                raise DataError(f"specs={specs!r} has nothing after '|'; name the by variable(s), "
+                                "e.g. '~ temperature | recipe', or leave out the bar.")
+            by = by + extra
         names = [v.strip() for v in text.replace("*", "+").split("+") if v.strip()]
-    else:
+    elif isinstance(specs, (list, tuple)):
         names = list(specs)
+    else:
+        raise DataError(f"specs must be a variable name, a list of names or a formula such as "
+                        f"'~ temperature | recipe', got {specs!r}.")
     if not names:
         raise DataError(f"specs={specs!r} names no variable; e.g. 'recipe' or '~ temperature | recipe'.")
     return names, by
@@ -98,13 +107,23 @@ def _contrast_matrix(kind, labels: list[str]):
     if isinstance(kind, dict):
         rows = []
         for name, w in kind.items():
-            w = np.asarray(w, dtype=float)
+            try:
+                w = np.asarray(w, dtype=float)
+            except (TypeError, ValueError):
+                raise DataError(f"contrast {name!r} must be {k} numeric weights, one per mean "
+                                f"({labels}); got {w!r}.") from None
             if w.shape != (k,):
                 raise DataError(f"contrast {name!r} has {w.size} weights; the family has {k} means ({labels}).")
+            if not np.all(np.isfinite(w)):
+                raise DataError(f"contrast {name!r} has missing or infinite weights: {w.tolist()}.")
             rows.append((name, w))
         return rows
     if isinstance(kind, (np.ndarray, pd.DataFrame)):
-        W = np.asarray(kind, dtype=float)
+        try:
+            W = np.asarray(kind, dtype=float)
+        except (TypeError, ValueError):
+            raise DataError(f"a contrast matrix must be numeric, {k} columns (one per mean: "
+                            f"{labels}).") from None
         if W.ndim != 2 or W.shape[1] != k:
             raise DataError(f"a contrast matrix needs {k} columns (one per mean: {labels}), got shape {W.shape}.")
         names = list(kind.index.astype(str)) if isinstance(kind, pd.DataFrame) else [f"c{i + 1}" for i in range(len(W))]

@@ -46,8 +46,12 @@ def column_values(data: pd.DataFrame, name: str, values) -> list:
     if name not in data.columns:
         raise DataError(f"{name!r} is not a column of the model's data; "
                         f"columns: {list(data.columns)}.")
-    vals = list(values) if isinstance(values, (list, tuple, np.ndarray, pd.Series, pd.Index)) else [values]
     col = data[name]
+    if callable(values):   # marginaleffects' datagrid(x = mean): a function of the fitted column
+        values = values(col)
+    vals = list(values) if isinstance(values, (list, tuple, np.ndarray, pd.Series, pd.Index)) else [values]
+    if not vals:
+        raise DataError(f"{name}=[] gives no values; give a value or a list of values of {name!r}.")
     if isinstance(col.dtype, pd.CategoricalDtype):
         levels = list(col.cat.categories)
         strs = [str(v) for v in levels]
@@ -60,6 +64,12 @@ def column_values(data: pd.DataFrame, name: str, values) -> list:
             else:
                 raise DataError(f"{v!r} is not a level of {name!r}; levels: {levels}.")
         return out
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        wrong = [v for v in vals if isinstance(v, (bool, np.bool_))
+                 or not isinstance(v, (int, float, np.integer, np.floating))]
+        if wrong:
+            raise DataError(f"{name!r} is numeric in the model's data; {wrong[0]!r} is not a number. "
+                            f"Give numbers, e.g. {name}=[{float(col.min()):g}, {float(col.max()):g}].")
     return vals
 
 

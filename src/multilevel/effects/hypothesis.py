@@ -64,8 +64,9 @@ def split_hypothesis(text: str) -> tuple[str, str]:
     return f"({lhs.strip()}) - ({rhs.strip()})", ops[0]
 
 
-def evaluate(expr: str, draws: pd.DataFrame) -> np.ndarray:
-    """Value of an arithmetic expression of parameter names, per draw."""
+def evaluate(expr: str, draws: pd.DataFrame, source: str = "posterior") -> np.ndarray:
+    """Value of an arithmetic expression of parameter names, per draw (of ``source``: named in
+    the error when a value is not finite)."""
     names = sorted(draws.columns, key=len, reverse=True)
     aliases = {"Intercept": "(Intercept)"} if "(Intercept)" in draws.columns else {}
     table, text = {}, expr
@@ -95,7 +96,8 @@ def evaluate(expr: str, draws: pd.DataFrame) -> np.ndarray:
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             value = walk(node.operand)
             return -value if isinstance(node.op, ast.USub) else value
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
+                and not isinstance(node.value, bool):
             return float(node.value)
         if isinstance(node, ast.Name) and node.id in table:
             return table[node.id]
@@ -108,10 +110,19 @@ def evaluate(expr: str, draws: pd.DataFrame) -> np.ndarray:
         raise DataError(f"{shown!r} in {expr!r} is not a parameter or arithmetic; parameters: "
                         f"{list(draws.columns)}.")
 
-    value = walk(tree)
+    with np.errstate(all="ignore"):   # a non-finite value is reported below, per expression
+        value = walk(tree)
     if np.ndim(value) == 0:
         raise DataError(f"{expr!r} names no parameter; parameters: {list(draws.columns)}.")
-    return np.asarray(value, dtype=float)
+    value = np.asarray(value, dtype=float)
+    bad = int(np.count_nonzero(~np.isfinite(value)))
+    if bad:
+        # a division by zero, log of a negative value or an overflow: its mean, interval and
+        # evidence ratio would be NaN or infinite, so nothing would be tested
+        raise DataError(f"{expr!r} is not finite (NaN or infinite) in {bad} of {value.size} {source} draws "
+                        "(a division by zero, log or sqrt of a negative value, or an overflow); "
+                        "rewrite the hypothesis, e.g. 'a = 2 * b' instead of 'a / b = 2'.")
+    return value
 
 
 def hypothesis(fit, hypotheses, ci: float = 0.95, prior_draws: int = 4000, seed: int | None = 0,
@@ -148,7 +159,10 @@ def hypothesis(fit, hypotheses, ci: float = 0.95, prior_draws: int = 4000, seed:
         raise DataError("hypothesis() needs a Bayesian fit (method='bayes'); for REML/ML fits use "
                         "ml.emmeans(..., contrasts=...) or Wald tests from fit.summary().")
     ci = check_ci(ci)
-    items = [hypotheses] if isinstance(hypotheses, str) else list(hypotheses)
+    items = [hypotheses] if isinstance(hypotheses, str) else hypotheses
+    if not isinstance(items, (list, tuple)) or not items:
+        raise DataError(f"hypotheses must be a string such as 'Days > 5' or a non-empty list of them, "
+                        f"got {hypotheses!r}.")
     post = parameter_draws(fit)
     parsed = [split_hypothesis(h) for h in items]
     values = [evaluate(expr, post) for expr, _ in parsed]
@@ -158,7 +172,7 @@ def hypothesis(fit, hypotheses, ci: float = 0.95, prior_draws: int = 4000, seed:
     for text, (expr, sign), x in zip(items, parsed, values):
         if sign == "=":
             lo, hi = np.quantile(x, [alpha / 2, 1 - alpha / 2])
-            er = savage_dickey(x, evaluate(expr, prior), 0.0)
+            er = savage_dickey(x, evaluate(expr, prior, "prior"), 0.0)
             pp = er / (1 + er)
         elif sign == ">":
             lo, hi = float(np.quantile(x, alpha)), np.inf

@@ -76,6 +76,29 @@ def _data(fit, newdata):
     return as_model_dtypes(newdata.reset_index(drop=True).copy(), E.fit_data(fit))
 
 
+def _finite(fun, comparison: str, name: str, label: str):
+    """``fun(hi, lo)`` refusing NaN or infinite values (a ratio over a zero prediction, the
+    log of a negative ratio, odds of a value outside (0, 1)) rather than averaging them."""
+    def combine(p):
+        with np.errstate(all="ignore"):
+            value = fun(p[0], p[1])
+        if not np.all(np.isfinite(value)):
+            raise DataError(f"comparison={comparison!r} of {name!r} ({label}) is not finite (NaN or "
+                            "infinite): a ratio over a zero prediction, the log of a negative ratio, "
+                            "or the odds of a prediction outside (0, 1). Use comparison='difference', "
+                            "or 'lnor' only on probabilities (a binomial fit with type='response').")
+        return value
+    return combine
+
+
+def _focal_columns(data: pd.DataFrame, variables) -> None:
+    """newdata must carry the variables whose effect is estimated (they are shifted per unit)."""
+    missing = [v for v in variables if v not in data.columns]
+    if missing:
+        raise DataError(f"newdata lacks column(s) {missing}, the variable(s) whose effect is estimated; "
+                        "add them (ml.datagrid(fit) builds a complete grid).")
+
+
 def _units(data: pd.DataFrame, by) -> pd.DataFrame:
     return data if by is None or by is False else pd.DataFrame(index=range(0))
 
@@ -147,24 +170,36 @@ def _contrast_pairs(data: pd.DataFrame, fit_data: pd.DataFrame, name: str, spec)
         return [(f"{hi} - {lo}", lo, hi) for lo, hi in pairs]
     x = data[name].to_numpy(dtype=float)
     spec = 1 if spec is None else spec
-    if isinstance(spec, (tuple, list)) and len(spec) == 2:
+    if isinstance(spec, (tuple, list)) and len(spec) == 2 and all(_real(v) for v in spec):
         lo, hi = float(spec[0]), float(spec[1])
         return [(f"{hi:g} - {lo:g}", np.full_like(x, lo), np.full_like(x, hi))]
-    if spec == "sd":
+    if isinstance(spec, str) and spec == "sd":
         sd = float(col.std())
         return [("+sd", x - sd / 2, x + sd / 2)]
-    if isinstance(spec, (int, float)) and not isinstance(spec, bool):
+    if _real(spec):
         return [(f"+{spec:g}", x, x + float(spec))]
-    raise DataError(f"variables={{{name!r}: {spec!r}}}: for a numeric variable use a step "
-                    "(e.g. 1), 'sd' or a (lo, hi) pair of values.")
+    raise DataError(f"variables={{{name!r}: {spec!r}}}: for a numeric variable use a finite step "
+                    "(e.g. 1), 'sd' or a (lo, hi) pair of finite numbers.")
+
+
+def _real(value) -> bool:
+    """A finite real number (not a bool, a string or NaN)."""
+    return (isinstance(value, (int, float, np.integer, np.floating))
+            and not isinstance(value, (bool, np.bool_)) and bool(np.isfinite(value)))
 
 
 def _variables(fit, variables, numeric_only=False) -> dict:
     names = predictor_columns(fit, fixed_only=True)
     if variables is None:
+        if not names:
+            raise DataError(f"{fit.formula!r} has no fixed-effect predictor whose effect could be "
+                            "estimated; use ml.predictions for its predictions.")
         variables = names
     if isinstance(variables, str):
         variables = [variables]
+    if not isinstance(variables, (dict, list, tuple)) or not variables:
+        raise DataError(f"variables={variables!r} is not valid; give a predictor's name, a list of "
+                        f"names or a dict {{name: contrast}}; predictors: {names}.")
     if not isinstance(variables, dict):
         variables = {v: None for v in variables}
     data = E.fit_data(fit)
@@ -220,13 +255,15 @@ def comparisons(fit, variables=None, comparison: str = "difference", by=None,
     data = _data(fit, newdata)
     fdata = E.fit_data(fit)
     frames, all_draws = [], []
-    for name, spec in _variables(fit, variables).items():
+    variables = _variables(fit, variables)
+    _focal_columns(data, variables)
+    for name, spec in variables.items():
         for label, lo, hi in _contrast_pairs(data, fdata, name, spec):
             lo_d, hi_d = data.copy(), data.copy()
             lo_d[name], hi_d[name] = lo, hi
             lo_d, hi_d = as_model_dtypes(lo_d, fdata), as_model_dtypes(hi_d, fdata)
-            labels, cols, draws = _evaluate(fit, [hi_d, lo_d], lambda p: fun(p[0], p[1]), by,
-                                            group_effects, type, ci, avg_first)
+            labels, cols, draws = _evaluate(fit, [hi_d, lo_d], _finite(fun, comparison, name, label),
+                                            by, group_effects, type, ci, avg_first)
             units = data if by is None or by is False else labels
             frames.append(_frame(units, cols, {"term": name, "contrast": label}))
             all_draws.append(draws)
@@ -274,8 +311,12 @@ def slopes(fit, variables=None, by=None, newdata: pd.DataFrame | None = None,
     data = _data(fit, newdata)
     fdata = E.fit_data(fit)
     frames, all_draws = [], []
-    for name in _variables(fit, variables, numeric_only=True):
+    variables = _variables(fit, variables, numeric_only=True)
+    _focal_columns(data, variables)
+    for name in variables:
         x = data[name].to_numpy(dtype=float)
+        if eps is not None and not _real(eps):
+            raise DataError(f"slopes: eps={eps!r} is not a number; pass a step > 0 or None (the default).")
         step = float(eps) if eps is not None else 1e-4 * float(fdata[name].max() - fdata[name].min())
         if not step > 0:
             raise DataError(f"slopes: the step for {name!r} is {step}; pass eps > 0.")

@@ -21,13 +21,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from multilevel.errors import DataError, FormulaError
+from multilevel.errors import DataError, DataWarning, FormulaError, warn
 from multilevel.formula.frame import ModelFrame, group_codes, group_labels
 from multilevel.formula.logicals import logicals_as_factors
 from multilevel.formula.names import BASIS_CALLS, r_deparse, r_label
 from multilevel.formula.namespace import safe_environment
 from multilevel.formula.offset_values import evaluate_offset
-from multilevel.formula.parse import Bar, ParsedFormula
+from multilevel.formula.parse import Bar, ParsedFormula, column_names
 from multilevel.formula.structures import check_term_columns
 from multilevel.formula.transforms import design_matrices, integers_as_doubles
 from multilevel.formula.validate import (
@@ -179,10 +179,12 @@ class DesignSpec:
 
     def fixed_X(self, newdata: pd.DataFrame) -> np.ndarray:
         """Fixed-effects matrix for new rows, same columns as the fit."""
+        new = _factor_labels(logicals_as_factors(newdata, self.logicals), self.fixed_matrix,
+                             column_names(self.parsed.text))
         try:
-            X = np.asarray(self.fixed_matrix.evaluate_new_data(integers_as_doubles(
-                logicals_as_factors(newdata, self.logicals), self.parsed.fixed)).design_matrix,
-                dtype=float)
+            with np.errstate(all="ignore"):   # a value outside a transform's domain: warned below
+                X = np.asarray(self.fixed_matrix.evaluate_new_data(integers_as_doubles(
+                    new, self.parsed.fixed)).design_matrix, dtype=float)
         except KeyError as exc:
             raise DataError(f"newdata lacks column {exc.args[0]!r} used by the fixed effects.") from None
         except ValueError as exc:
@@ -195,7 +197,84 @@ class DesignSpec:
             X = np.column_stack([X, *(sm.fixed_matrix(newdata) for sm in self.smooths)])
         if self.kept_columns is not None:
             X = X[:, self.kept_columns]
+        _warn_not_finite(X, self.x_names if len(self.x_names) == X.shape[1] else None, newdata)
         return X
+
+
+def _variables(fixed_matrix) -> dict[str, list | None]:
+    """Column -> fitted levels of each plain factor variable of the fixed effects (None for a
+    numeric variable)."""
+    out = {}
+    for term in getattr(fixed_matrix, "terms", {}).values():
+        for comp in getattr(term, "components", ()):
+            if type(comp).__name__ == "Variable":
+                kind = getattr(comp, "kind", None)
+                out[comp.name] = list(comp.levels) if kind == "categoric" else None
+    return out
+
+
+def _numeric_column(col: str, values: pd.Series) -> None:
+    """A fitted numeric variable must come as real numbers: a date, a complex number or a
+    bool has no value on the fitted scale (numpy's promotion error, or the real part or
+    True = 1 taken silently); R refuses them too ("fitted with type numeric")."""
+    kind = values.dtype.kind
+    if kind in "mMcb" or (kind == "O" and any(isinstance(v, (bool, np.bool_, complex)) for v in values)):
+        raise DataError(f"newdata column {col!r} is {values.dtype} but the fit used it as numbers; "
+                        f"give real numbers (e.g. days as 0, 1, 2, not dates).")
+
+
+def _factor_labels(newdata: pd.DataFrame, fixed_matrix, used=()) -> pd.DataFrame:
+    """New values of a fitted factor matched by label, as lme4 matches levels: ``period = 1``
+    (a number) is the level ``"1"``; a label the fit never saw is refused by name. Numeric
+    variables must be numbers, and a variable's column may appear only once."""
+    if not isinstance(newdata, pd.DataFrame):
+        return newdata
+    variables = _variables(fixed_matrix)
+    twice = sorted({c for c in newdata.columns[newdata.columns.duplicated()]
+                    if c in variables or c in set(used)})
+    if twice:
+        raise DataError(f"newdata has more than one column named {twice}; keep one of each.")
+    changed = {}
+    for col, levels in variables.items():
+        if col not in newdata.columns:
+            continue
+        if levels is None:
+            _numeric_column(col, newdata[col])
+            continue
+        values = newdata[col]
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            labels = {str(lev): lev for lev in levels}
+            values = changed[col] = pd.Series([_level_of(v, labels) for v in values],
+                                              index=values.index, dtype=object)
+        seen = set(map(str, levels))
+        unseen = [v for v in pd.unique(values.astype(object)) if str(v) not in seen]
+        if unseen:
+            raise DataError(f"newdata has level(s) {unseen[:10]} of the factor {col!r} that the fit "
+                            f"never saw; its levels are {levels}. A fixed effect has no estimate for "
+                            "a new level (lme4 refuses it too): predict only the fitted levels.")
+    return newdata.assign(**changed) if changed else newdata
+
+
+def _level_of(value, labels: dict):
+    """The fitted level whose label a number spells (175.0 -> "175"), else the value."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        value = int(value)
+    return labels.get(str(value), value)
+
+
+def _warn_not_finite(X: np.ndarray, names: list[str] | None, newdata: pd.DataFrame) -> None:
+    """R predicts NaN where a transform leaves its domain (``log(x)`` of x < 0); so do we,
+    but say which rows and columns instead of numpy's warning from inside pandas."""
+    bad = ~np.isfinite(X)
+    if not bad.any():
+        return
+    rows = np.flatnonzero(bad.any(axis=1))
+    cols = np.flatnonzero(bad.any(axis=0))
+    shown = [names[j] for j in cols] if names is not None else [int(j) for j in cols]
+    warn(f"newdata rows {newdata.index[rows[:10]].tolist()}{' ...' if len(rows) > 10 else ''} give "
+         f"non-finite values of the fixed-effect column(s) {shown} (a value outside a transform's "
+         "domain, e.g. log of a negative number): their predictions are NaN or infinite, as R's.",
+         DataWarning)
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,8 @@ def residual_values(fit, type: str | None = None, scaled: bool = False) -> pd.Se
     type = types[0] if type is None else type
     if type not in types:
         raise SpecError(f"type={type!r} is not a residual type; use one of {types} (lme4's).")
+    if not isinstance(scaled, (bool, np.bool_)):   # "no" would be truthy: residuals divided by σ
+        raise SpecError(f"scaled must be True or False, got {scaled!r}.")
     y, w = _response_and_weights(fit, family)
     eta = fit.linear_predictor()
     mu = fit._inverse_link(eta)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from multilevel.errors import DataError, DataWarning, FormulaError, warn
+from multilevel.errors import DataError, DataWarning, FormulaError, check_level, warn
 
 
 @dataclass(frozen=True)
@@ -81,8 +81,7 @@ class LMList:
         """
         from scipy import stats
 
-        if not 0 < level < 1:
-            raise DataError(f"level must lie strictly between 0 and 1, got {level!r}.")
+        level = check_level(level, "level")
         table = self.coef
         lower, upper = table.copy(), table.copy()
         for lvl, f in self.fits.items():
@@ -153,8 +152,10 @@ def lmlist(formula: str, data, weights: str | None = None) -> LMList:
     from multilevel.formula.parse import _find_top, column_names, parse_formula
 
     if not isinstance(formula, str) or _find_top(formula, "|") < 0:
+        # a fit's repr is its whole summary table: name its type instead
+        got = repr(formula) if isinstance(formula, str) else f"a {type(formula).__name__}"
         raise FormulaError(f"lmlist needs a formula with a bar and a grouping column, as "
-                           f"'Reaction ~ Days | Subject'; got {formula!r}.")
+                           f"'Reaction ~ Days | Subject'; got {got}.")
     bar = _find_top(formula, "|")
     model, group = formula[:bar].strip(), formula[bar + 1:].strip()
     if not re.fullmatch(r"[A-Za-z_.][A-Za-z0-9_.]*|`[^`]+`", group):   # one (R) name
@@ -177,6 +178,9 @@ def lmlist(formula: str, data, weights: str | None = None) -> LMList:
     used = [c for c in column_names(parsed.text) if c in data.columns] + [group]
     used += [weights] if weights is not None and weights in data.columns else []
     incomplete = data[used].isna().any(axis=1).to_numpy()
+    if incomplete.all():
+        raise DataError(f"No row of the data is complete in the columns of {formula!r} ({used}): "
+                        "there is nothing to fit; check those columns for missing values.")
     if incomplete.any():
         warn(f"Removed {int(incomplete.sum())} of {len(data)} rows with missing values in column(s) "
              f"{[c for c in used if data[c].isna().any()]} (R's na.omit).", DataWarning)

@@ -85,7 +85,7 @@ def nesting_problem(small, large) -> str | None:
     return None
 
 
-def lrt(smaller, larger, names: tuple[str, str] = ("smaller", "larger")) -> LRTResult:
+def lrt(smaller, larger, names: tuple[str, str] | None = None) -> LRTResult:
     """Likelihood-ratio test of two nested models fitted by the frequentist engine.
 
     Parameters
@@ -93,8 +93,9 @@ def lrt(smaller, larger, names: tuple[str, str] = ("smaller", "larger")) -> LRTR
     smaller, larger : FreqFit, GLMMFit, OLSFit or GLMFit
         Fits to the same rows and response; ``smaller`` nested in ``larger`` (the order
         is taken from the parameter counts, as ``anova()`` does).
-    names : tuple of str
-        Row labels of the table.
+    names : tuple of str, optional
+        Row labels of the two fits, in the order given (a label follows its fit when the
+        table puts the fits in order); default ``("smaller", "larger")`` by their roles.
 
     Returns
     -------
@@ -132,12 +133,16 @@ def lrt(smaller, larger, names: tuple[str, str] = ("smaller", "larger")) -> LRTR
     if _link(smaller) != _link(larger):
         raise ComparisonError(f"Models with different links ({_link(smaller)} vs {_link(larger)}) are "
                               "not nested; compare them by AIC/BIC or with ml.compare.")
+    if names is not None and (isinstance(names, str) or len(names) != 2 or len(set(names)) != 2):
+        raise ComparisonError("names must give each of the 2 fits its own label, e.g. ('small', 'large'); "
+                              f"got {names!r}.")
     _check_same_data(smaller, larger)
     refitted = smaller.method == "reml" or larger.method == "reml"
     small, large = smaller.refit_ml(), larger.refit_ml()
     if small.df > large.df:
         small, large = large, small
-        names = names[::-1]
+        names = None if names is None else names[::-1]
+    names = ("smaller", "larger") if names is None else names   # role labels after ordering
     problem = nesting_problem(small, large)
     if problem is not None:
         raise ComparisonError(f"The models are not nested: {problem}. A likelihood-ratio test needs "
@@ -181,8 +186,8 @@ def lrt_sequence(fits, names) -> LRTResult:
     tested against the one before it (each pair as :func:`lrt` tests it: same rows and
     response, nested, refitted by ML). The table has one row per fit; ``chisq``, ``df``
     and ``p`` of the result are the last row's (the largest model against the next)."""
-    fits, names = list(fits), list(names)
-    if len(fits) != len(names) or len(set(names)) != len(names):
+    fits, names = list(fits), (names if isinstance(names, str) else list(names))
+    if isinstance(names, str) or len(fits) != len(names) or len(set(names)) != len(names):
         raise ComparisonError(f"names must give each of the {len(fits)} fits its own label; got {names}.")
     order = sorted(range(len(fits)), key=lambda i: fits[i].refit_ml().df)   # stable, as lme4
     fits, names = [fits[i] for i in order], [names[i] for i in order]

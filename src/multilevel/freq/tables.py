@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from multilevel.errors import DataError
+from multilevel.errors import check_level
 
 
 def wald_table(est: pd.Series, se: pd.Series, stat: str, ci: float | None,
@@ -18,8 +18,7 @@ def wald_table(est: pd.Series, se: pd.Series, stat: str, ci: float | None,
     if p_values:
         table["p_value"] = 2 * dist.sf(np.abs(table[stat]))
     if ci is not None:
-        if not 0 < float(ci) < 1:
-            raise DataError(f"ci must lie strictly between 0 and 1, got {ci!r}.")
+        ci = check_level(ci)
         half = dist.ppf(0.5 + float(ci) / 2) * se
         table["lower"], table["upper"] = est - half, est + half
         table.attrs.update(ci=float(ci), kind="wald")

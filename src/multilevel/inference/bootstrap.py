@@ -17,7 +17,7 @@ import numpy as np
 
 from multilevel.errors import SpecError
 from multilevel.inference.parameters import varpar_from_theta
-from multilevel.inference.simulate import simulate_responses
+from multilevel.inference.simulate import check_nsim, simulate_responses
 
 CHUNK = 25  # refits per job: few enough for progress, many enough to amortize pickling
 
@@ -101,9 +101,8 @@ def bootstrap_replicates(fit, nsim: int, seed: int | None = None, client=None,
     from multilevel.freq.structures import refuse_structured
 
     refuse_structured(fit, "A parametric bootstrap")
-    if int(nsim) < 2:
-        raise SpecError(f"nsim must be at least 2 for a bootstrap, got {nsim!r}.")
-    ys = simulate_responses(fit, int(nsim), np.random.default_rng(seed))
+    nsim = check_nsim(nsim, 2, "nsim (bootstrap replicates)")
+    ys = simulate_responses(fit, nsim, np.random.default_rng(seed))
     kwargs = {} if client is None else {"client": client}
     blocks = run_jobs(_jobs(fit, ys, "parameters"), run_refits, progress=progress,
                       label=f"bootstrap: blocks of {CHUNK} refits", **kwargs)
@@ -188,6 +187,7 @@ def bootstrap_lrt(small, large, nsim: int = 1000, seed: int | None = None, clien
 
     from multilevel.distributed import run_jobs
 
+    nsim = check_nsim(nsim, 1, "bootstrap (number of simulated responses)")
     small = small.refit_ml() if getattr(small, "reml", False) else small
     large = large.refit_ml() if getattr(large, "reml", False) else large
     if small.df > large.df:

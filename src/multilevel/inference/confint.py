@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from multilevel.errors import SpecError
+from multilevel.errors import SpecError, check_level
 from multilevel.inference.parameters import variance_parameters, varpar_from_theta
 
 METHODS = ("wald", "profile", "boot")
@@ -79,9 +79,7 @@ def confint(fit, method: str = "profile", level: float = 0.95, nsim: int = 500,
     if not isinstance(fit, FreqFit):
         raise SpecError(f"confint() needs a mixed model fitted with method='reml' or 'ml' (got "
                         f"{type(fit).__name__}); Bayesian fits have fit.summary(ci=...).")
-    if not 0 < float(level) < 1:
-        raise SpecError(f"level must lie strictly between 0 and 1, got {level!r}.")
-    level = float(level)
+    level = check_level(level, "level", SpecError)
     if method != "wald":
         from multilevel.freq.structures import refuse_structured
 

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from multilevel.errors import FamilyError, FormulaError
+from multilevel.errors import FamilyError, FormulaError, SpecError
 from multilevel.formula import lme4_name
 from multilevel.formula.names import r_deparse, r_label
 
@@ -64,6 +64,8 @@ def ranova(fit, reduce_terms: bool = True) -> pd.DataFrame:
     (['<none>', 'Days in (Days | Subject)'], [2.0])
     """
     _check(fit)
+    if not isinstance(reduce_terms, (bool, np.bool_)):   # "no" would be truthy
+        raise SpecError(f"reduce_terms must be True or False (lmerTest's reduce.terms), got {reduce_terms!r}.")
     design = fit.design
     labels = _labels(design)
     rows = [("<none>", fit)]

@@ -58,6 +58,16 @@ def simulate_responses(fit, nsim: int, rng: np.random.Generator,
     return out
 
 
+def check_nsim(nsim, minimum: int, what: str = "nsim") -> int:
+    """A count of simulations: a whole number of at least ``minimum`` (200.0 is 200; 2.5 or
+    "100" is refused, not truncated)."""
+    whole = isinstance(nsim, (int, np.integer)) or (isinstance(nsim, (float, np.floating))
+                                                    and float(nsim).is_integer())
+    if isinstance(nsim, bool) or not whole or nsim < minimum:
+        raise SpecError(f"{what} must be a whole number of at least {minimum}, got {nsim!r}.")
+    return int(nsim)
+
+
 def simulate(fit, nsim: int = 1, seed: int | None = None, group_effects: bool = True):
     """Simulate responses from a REML/ML fit, as lme4's ``simulate()``.
 
@@ -90,8 +100,7 @@ def simulate(fit, nsim: int = 1, seed: int | None = None, group_effects: bool = 
     """
     import pandas as pd
 
-    if int(nsim) < 1:
-        raise SpecError(f"nsim must be a positive integer, got {nsim!r}.")
-    ys = simulate_responses(fit, int(nsim), np.random.default_rng(seed), group_effects)
+    nsim = check_nsim(nsim, 1)
+    ys = simulate_responses(fit, nsim, np.random.default_rng(seed), group_effects)
     return pd.DataFrame(ys.T, index=fit.design.frame.data.index,
                         columns=[f"sim_{i + 1}" for i in range(int(nsim))])

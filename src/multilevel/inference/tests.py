@@ -32,7 +32,13 @@ def contrast_matrix(fit, L) -> np.ndarray:
             raise SpecError(f"Contrast columns {unknown} are not fixed effects of this model; "
                             f"the fixed effects are {names}.")
         L = L.reindex(columns=names, fill_value=0.0).to_numpy(dtype=float)
-    L = np.atleast_2d(np.asarray(L, dtype=float))
+    try:
+        L = np.atleast_2d(np.asarray(L, dtype=float))
+    except (TypeError, ValueError):
+        raise SpecError(f"L must be a numeric (k × p) matrix, one column per fixed effect ({names}), "
+                        f"or a DataFrame with those columns; got {L!r}.") from None
+    if L.ndim == 2 and L.shape[0] == 0:
+        raise SpecError(f"L has no rows: give at least one contrast over the fixed effects {names}.")
     if L.ndim != 2 or L.shape[1] != len(names):
         raise SpecError(f"L must have one column per fixed effect ({len(names)}: {names}); got "
                         f"shape {L.shape}.")
@@ -201,7 +207,7 @@ def anova(fit, *fits, type: int = 3, ddf: str | None = "satterthwaite"):
     fit : FreqFit
     *fits
         Further fits: the models are compared instead (an ``LRTResult``).
-    type : {3, 2, 1}
+    type : {3, 2, 1} or {"III", "II", "I"}
         Type III (default, as lmerTest), II or I (sequential) hypotheses; see
         :mod:`multilevel.inference.contrasts`.
     ddf : {"satterthwaite", "kenward-roger", None}
@@ -226,22 +232,44 @@ def anova(fit, *fits, type: int = 3, ddf: str | None = "satterthwaite"):
     if fits:
         from multilevel.freq.lrt import lrt, lrt_sequence
 
+        if not (isinstance(type, int) and type == 3 and ddf == "satterthwaite"):
+            # lme4's anova(m1, m2) has no type or ddf: they would be dropped silently
+            raise SpecError(f"type= and ddf= choose one fit's F tests; anova() of several fits is "
+                            f"their likelihood-ratio test (got type={type!r}, ddf={ddf!r}). Leave "
+                            "them out, or call ml.anova(fit, type=..., ddf=...) on each fit.")
+
         if len(fits) == 1:
             return lrt(fit, fits[0], names=("model1", "model2"))
         return lrt_sequence([fit, *fits], [f"model{i + 1}" for i in range(len(fits) + 1)])
     check_lmm(fit, "anova()")
-    contrasts = term_contrasts(fit.design, int(type))
+    type = anova_type(type)
+    contrasts = term_contrasts(fit.design, type)
     table = _f_table(fit, {name: L for name, L in contrasts.items() if len(L)}, ddf)
-    table.attrs["type"] = int(type)
+    table.attrs["type"] = type
     return table
 
 
+F_COLUMNS = ("Sum Sq", "Mean Sq", "NumDF", "DenDF", "F", "p")
+#: lmerTest's spellings of the ANOVA type (``type = c("III", "II", "I", "3", "2", "1")``)
+ANOVA_TYPES = {"iii": 3, "ii": 2, "i": 1, "3": 3, "2": 2, "1": 1}
+
+
+def anova_type(type) -> int:
+    """1, 2 or 3 from lmerTest's spellings (3, "3", "III"); anything else is refused."""
+    if isinstance(type, str) and type.strip().lower() in ANOVA_TYPES:
+        return ANOVA_TYPES[type.strip().lower()]
+    if isinstance(type, (int, np.integer)) and not isinstance(type, bool) and type in (1, 2, 3):
+        return int(type)
+    raise SpecError(f"type={type!r} is not valid; use 1, 2 or 3 (or 'I', 'II', 'III', as lmerTest's "
+                    "anova).")
+
+
 def _f_table(fit, contrasts: dict, ddf) -> pd.DataFrame:
-    """One F test per named hypothesis matrix; an empty one (nothing to test) is NaN."""
-    rows = {name: f_test(fit, L, ddf) if len(L) else
-            dict.fromkeys(("Sum Sq", "Mean Sq", "NumDF", "DenDF", "F", "p"), np.nan)
+    """One F test per named hypothesis matrix; an empty one (nothing to test) is NaN. No
+    hypothesis at all (an intercept-only model) is a table without rows, as lmerTest's."""
+    rows = {name: f_test(fit, L, ddf) if len(L) else dict.fromkeys(F_COLUMNS, np.nan)
             for name, L in contrasts.items()}
-    table = pd.DataFrame.from_dict(rows, orient="index")
+    table = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=list(F_COLUMNS))
     table.attrs["ddf"] = normalize_ddf(ddf)
     return table
 

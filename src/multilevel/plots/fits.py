@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from multilevel.errors import DataError, FitError
+from multilevel.errors import DataError, FitError, check_level
 
 
 def _figure(**kwargs):
@@ -299,8 +299,7 @@ def caterpillar(fit, ci: float = 0.95, max_levels: int = 60):
         One axes per (term, column), e.g. ``Subject: (Intercept)`` and ``Subject: Days``.
     """
     design = _check_fit(fit, need_groups=True)
-    if not 0 < ci < 1:
-        raise DataError(f"ci must lie strictly between 0 and 1, got {ci!r}.")
+    ci = check_level(ci)
     panels = []
     for term, (est, lo, hi) in zip(design.reterms, _effects_with_intervals(fit, design, ci)):
         order = np.argsort(est[:, 0], kind="stable")

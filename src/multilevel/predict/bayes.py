@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from multilevel.errors import DataError
+from multilevel.errors import DataError, check_level
 from multilevel.formula.design import level_codes, term_matrix
 from multilevel.formula.families import CATEGORICAL_FAMILIES, ORDINAL_FAMILIES
 from multilevel.formula.frame import eval_arithmetic
@@ -75,8 +75,7 @@ def predict_bayes(fit, newdata: pd.DataFrame | None = None, group_effects: bool 
         raise DataError(f"new_groups={new_groups!r}; use one of {NEW_GROUPS}.")
     if kind not in KINDS:
         raise DataError(f"kind={kind!r}; use one of {KINDS}.")
-    if not 0 < ci < 1:
-        raise DataError(f"ci must lie strictly between 0 and 1, got {ci!r}.")
+    ci = check_level(ci)
     if newdata is not None:
         check_newdata(fit.design, newdata)
         _check_aux_newdata(fit, newdata)
