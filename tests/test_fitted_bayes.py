@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from multilevel.errors import DataError
+from multilevel.errors import DataError, MultilevelError
 from multilevel.predict.fitted import PEARSON_FAMILIES, _variance
 
 pytestmark = pytest.mark.slow
@@ -110,9 +110,11 @@ def test_residuals_are_close_to_lme4s_for_this_weakly_informed_model(bayes_ss_sl
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"type": "deviance"}, "not a residual type"),
     ({"type": "pearson", "ci": 1.0}, "ci must lie"),
+    ({"ci": "0.9"}, "ci must lie"),
+    ({"group_effects": "~ (1 | nosuch)"}, "nosuch"),
 ])
 def test_bad_arguments_are_named(bayes_ss_slopes, kwargs, message):
-    with pytest.raises(DataError, match=message):
+    with pytest.raises(MultilevelError, match=message):
         bayes_ss_slopes.residuals(**kwargs)
 
 

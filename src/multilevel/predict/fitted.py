@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from multilevel.errors import DataError
+from multilevel.errors import DataError, check_level
 from multilevel.formula.families import CATEGORICAL_FAMILIES, ORDINAL_FAMILIES, TRIALS_FAMILIES
 
 RESIDUAL_TYPES = ("response", "pearson")
@@ -50,7 +50,7 @@ def fitted_bayes(fit, group_effects: bool | str = True, ci: float = 0.95) -> pd.
         For categorical and ordinal fits (no single expected value per row:
         ``ml.predict.category_probabilities`` gives the probabilities).
     """
-    _check(fit, "fitted()", ci)
+    ci = _check(fit, "fitted()", ci)
     return _summary(_expected_draws(fit, group_effects)[0], ci, fit.design.frame.data.index)
 
 
@@ -82,7 +82,7 @@ def residuals_bayes(fit, type: str = "response", group_effects: bool | str = Tru
     if type not in RESIDUAL_TYPES:
         raise DataError(f"type={type!r} is not a residual type of a Bayesian fit; use one of "
                         f"{RESIDUAL_TYPES} (brms's 'ordinary' is 'response').")
-    _check(fit, "residuals()", ci)
+    ci = _check(fit, "residuals()", ci)
     if type == "pearson" and fit.family not in PEARSON_FAMILIES:
         raise DataError(f"type='pearson' needs the variance of family={fit.family!r}, which is "
                         f"not available here (it is for {', '.join(PEARSON_FAMILIES)}); use "
@@ -99,12 +99,11 @@ def residuals_bayes(fit, type: str = "response", group_effects: bool | str = Tru
     return _summary(values, ci, fit.design.frame.data.index)
 
 
-def _check(fit, what: str, ci: float) -> None:
+def _check(fit, what: str, ci) -> float:
     if fit.family in CATEGORICAL_FAMILIES or fit.family in ORDINAL_FAMILIES:
         raise DataError(f"{what} needs one expected value per row; family={fit.family!r} has a "
                         "probability per category (ml.predict.category_probabilities gives them).")
-    if not 0 < ci < 1:
-        raise DataError(f"ci must lie strictly between 0 and 1, got {ci!r}.")
+    return check_level(ci)
 
 
 def _expected_draws(fit, group_effects) -> tuple[np.ndarray, dict]:
