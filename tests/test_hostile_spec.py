@@ -66,6 +66,12 @@ def no_fit(monkeypatch):
      r"\[sampling\]: 'draws' must be <= 10,000,000, got 1,000,000,000,000"),
     (BAYES + "[sampling]\ntune = 100000000\n", r"'tune' must be <= 10,000,000"),
     (BAYES + "[sampling]\nchains = 100000\n", r"'chains' must be <= 1,000, got 100,000"),
+    (BAYES + "[sampling]\nseed = 1180591620717411303424\n",
+     r"'seed' must be <= 9,223,372,036,854,775,807, .*TOML integers are 64-bit"),
+    (REML + 'formla = "y ~ x"\n', r"unknown key\(s\) 'formla' \('formla': did you mean 'formula'\?\)\. Valid"),
+    (BAYES + "[sampling]\ndraw = 10\nzzz = 1\n",
+     r"\[sampling\]: unknown key\(s\) 'draw', 'zzz' \('draw': did you mean 'draws'\?\)\. Valid"),
+    (REML + "[report]\nplot = false\n", r"\('plot': did you mean 'plots'\?\)"),
     (REML + "data2 = [1]\n", r'e\.g\. data2 = \{ A = "A\.csv" \}\.$'),   # not {{ }}
     (REML.encode("utf-16"), r"is UTF-16 text; save it as UTF-8 TOML"),
 ])
@@ -100,6 +106,7 @@ def test_spec_paths_that_are_not_files_are_one_error_line(tmp_path, capsys, name
     (["fit", "{bayes}", "--chains", "5000"], r"^error: --chains must be <= 1,000, got 5,000"),
     (["compare", "{bayes}", "{reml}", "--draws", str(10**12)], r"--draws must be <= 10,000,000"),
     (["compare", "{bayes}", "{reml}", "--seed", "-1"], r"--seed must be >= 0, got -1"),
+    (["fit", "{bayes}", "--seed", str(2**64)], r"--seed must be <= 9,223,372,036,854,775,807"),
     (["compare", "{bayes}", "{reml}", "--high-k", "reloo", "--refit-chains", "100000"],
      r"--refit-chains must be <= 1,000"),
     (["compare", "{bayes}", "{reml}", "--high-k", "kfold", "--refit-draws", "0"],

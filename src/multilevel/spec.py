@@ -45,7 +45,8 @@ MAX_DEPTH = 32   # nesting of tables/arrays in a spec (priors use 3)
 SAMPLING_MIN = {"draws": 1, "tune": 0, "chains": 1, "seed": 0}
 # far beyond any real run; a larger count made the sampler ask for terabytes and abort the
 # process (nutpie's allocation failure is not an exception), so it is refused before the fit
-SAMPLING_MAX = {"draws": 10_000_000, "tune": 10_000_000, "chains": 1_000}
+SAMPLING_MAX = {"draws": 10_000_000, "tune": 10_000_000, "chains": 1_000,
+                "seed": 2**63 - 1}   # seed: TOML's integers are 64-bit (the run's spec.toml)
 
 
 @dataclass(frozen=True)
@@ -334,15 +335,21 @@ def _check_bounds(sampling: dict, label) -> None:
             raise SpecError(f"{label(key)} must be >= {low}, got {sampling[key]}.")
     for key, high in SAMPLING_MAX.items():
         if key in sampling and sampling[key] > high:
-            raise SpecError(f"{label(key)} must be <= {high:,}, got {sampling[key]:,}; a fit keeps "
-                            "every draw in memory. Use fewer (4 chains x 1000 draws are usual).")
+            why = ("the run's spec.toml records it, and TOML integers are 64-bit. Use a smaller seed"
+                   if key == "seed" else "a fit keeps every draw in memory. Use fewer (4 chains x "
+                   "1000 draws are usual)")
+            raise SpecError(f"{label(key)} must be <= {high:,}, got {sampling[key]:,}; {why}.")
 
 
 def _check_keys(table: dict, allowed, where: str) -> None:
-    unknown = sorted(set(table) - set(allowed))
+    import difflib
+
+    unknown = sorted(set(table) - set(allowed), key=str)
     if unknown:
+        guesses = {k: difflib.get_close_matches(str(k), sorted(allowed), n=1, cutoff=0.6) for k in unknown}
+        hint = "; ".join(f"{k!r}: did you mean {g[0]!r}?" for k, g in guesses.items() if g)
         raise SpecError(
-            f"{where}: unknown key(s) {', '.join(map(repr, unknown))}. "
+            f"{where}: unknown key(s) {', '.join(map(repr, unknown))}{f' ({hint})' if hint else ''}. "
             f"Valid keys: {', '.join(sorted(allowed))}."
         )
 
