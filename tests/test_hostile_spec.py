@@ -72,6 +72,8 @@ def no_fit(monkeypatch):
     (BAYES + "[sampling]\ndraw = 10\nzzz = 1\n",
      r"\[sampling\]: unknown key\(s\) 'draw', 'zzz' \('draw': did you mean 'draws'\?\)\. Valid"),
     (REML + "[report]\nplot = false\n", r"\('plot': did you mean 'plots'\?\)"),
+    (BAYES + "[priors.terms]\nDays = 3\n", r"\[priors\.terms\] Days = 3 is not a prior; give a table"),
+    (BAYES + "[priors.terms]\nDays = [0, 1]\n", r"Days = \[0, 1\] is not a prior"),
     (REML + "data2 = [1]\n", r'e\.g\. data2 = \{ A = "A\.csv" \}\.$'),   # not {{ }}
     (REML.encode("utf-16"), r"is UTF-16 text; save it as UTF-8 TOML"),
 ])
@@ -82,6 +84,12 @@ def test_bad_spec_values_are_one_error_line_naming_the_key(tmp_path, monkeypatch
     spec.write_bytes(content if isinstance(content, bytes) else content.encode())
     _one_error_line(capsys, main(["fit", str(spec), "--out", "run"]), match)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.toml"]   # nothing written
+
+
+def test_a_number_stays_a_valid_prior_for_a_group_sd_held_fixed():
+    from multilevel.priors.spec import from_spec
+
+    assert from_spec({"terms": {"sd__(Intercept)|Subject": 5}}) == {"sd__(Intercept)|Subject": 5}
 
 
 def test_a_spec_with_a_utf8_byte_order_mark_reads(tmp_path):
