@@ -266,3 +266,24 @@ def test_parse_spec_bounds_match_the_command_line_bounds():
     spec = parse_spec({"data": "sleepstudy", "formula": "Reaction ~ Days",
                        "sampling": {"draws": 10_000_000, "chains": 1000, "tune": 0}})
     assert spec.sampling == {"draws": 10_000_000, "chains": 1000, "tune": 0}
+
+
+@pytest.mark.parametrize("formula, data, term, mu, match", [
+    ("Reaction ~ Days + (1 | Subject)", "sleepstudy", "Days", [0, 1, 2],
+     r"The prior of 'Days' gives mu 3 values, but 'Days' has 1 coefficient\(s\)"),
+    ("incidence / size ~ period + (1 | herd)", "cbpp", "period", [0, 0],
+     r"gives mu 2 values, but 'period' has 3 coefficient\(s\)"),
+    ("incidence / size ~ period + (1 | herd)", "cbpp", "period", [0, 0, 0], None),   # one per column
+])
+def test_a_prior_array_of_the_wrong_length_names_the_term(formula, data, term, mu, match):
+    """Bambi's own failure was a ValueError about a dot product's shapes, naming nothing."""
+    from multilevel.bayes.model import build_model
+    from multilevel.errors import PriorError
+
+    options = {"family": "binomial", "weights": "size"} if data == "cbpp" else {}
+    priors = {term: ml.priors.Prior("Normal", mu=mu, sigma=1)}
+    if match is None:
+        build_model(formula, ml.datasets.load(data), priors=priors, **options)
+        return
+    with pytest.raises(PriorError, match=match):
+        build_model(formula, ml.datasets.load(data), priors=priors, **options)
