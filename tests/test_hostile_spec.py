@@ -287,3 +287,14 @@ def test_a_prior_array_of_the_wrong_length_names_the_term(formula, data, term, m
         return
     with pytest.raises(PriorError, match=match):
         build_model(formula, ml.datasets.load(data), priors=priors, **options)
+
+
+@pytest.mark.parametrize("path, data, match", [
+    (42, None, r"load_run needs the path of a run folder \(a string or a Path\), got 42"),
+    (None, None, r"got None"),
+    ("a\x00b", None, r"got 'a\\x00b'"),
+    ("runs/x", 42, r"load_run's data must be a pandas DataFrame .*got int"),
+])
+def test_load_run_refuses_arguments_that_are_not_a_folder_or_data(path, data, match):
+    with pytest.raises(SpecError, match=match):
+        ml.load_run(path, data=data)

@@ -8,6 +8,7 @@ engine is deterministic and takes well under a second for the shipped models).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +26,10 @@ def load_run(path: str | Path, data: pd.DataFrame | None = None):
     ----------
     path : str or Path
         The run folder (``runs/<spec name>`` by default).
-    data : DataFrame, optional
+    data : DataFrame or str, optional
         The data, when the spec's data file has moved; by default the spec's ``data``
-        (a shipped dataset, or the file's absolute path recorded in ``spec.toml``).
+        (a shipped dataset, or the file's absolute path recorded in ``spec.toml``); a string
+        names a shipped dataset.
 
     Returns
     -------
@@ -50,6 +52,16 @@ def load_run(path: str | Path, data: pd.DataFrame | None = None):
     """
     from multilevel.spec import load_spec
 
+    if not isinstance(path, (str, os.PathLike)) or "\x00" in os.fspath(path):
+        raise SpecError(f"load_run needs the path of a run folder (a string or a Path), got "
+                        f"{path!r}.")
+    if isinstance(data, str):   # a shipped dataset's name, as ml.fit accepts
+        from multilevel import datasets
+
+        data = datasets.load(data)
+    if data is not None and not isinstance(data, pd.DataFrame):
+        raise SpecError(f"load_run's data must be a pandas DataFrame (the run's data, moved), got "
+                        f"{type(data).__name__}.")
     folder = Path(path)
     if not folder.is_dir():
         raise SpecError(f"No run folder {str(folder)!r}; give the folder `multilevel fit` wrote "
