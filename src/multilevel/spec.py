@@ -247,10 +247,10 @@ def parse_spec(raw: dict, path: Path | None = None) -> ModelSpec:
     for key, value in strings.items():
         if not isinstance(value, str):
             raise SpecError(f"{where}: {key!r} must be a string, got {value!r}.")
-    if not strings["data"].strip() or "\x00" in strings["data"]:
+    if not _usable_path(strings["data"]):
         raise SpecError(f"{where}: 'data' must name a shipped dataset or a CSV/Parquet file next "
-                        f"to the spec, e.g. data = \"sleepstudy\" or data = \"data.csv\"; got "
-                        f"{strings['data']!r}.")
+                        f"to the spec, e.g. data = \"sleepstudy\" or data = \"data.csv\" ({PATH_RULE}); "
+                        f"got {strings['data'][:200]!r}.")
     method = strings.get("method", "bayes").lower()
     if method not in METHODS:
         raise SpecError(f"{where}: method {method!r} is not one of {', '.join(METHODS)}.")
@@ -280,9 +280,9 @@ def parse_spec(raw: dict, path: Path | None = None) -> ModelSpec:
     if method != "bayes" and priors:
         raise SpecError(f"{where}: [priors] only applies to method = 'bayes', not {method!r}.")
     data2 = raw.get("data2", {})
-    if not isinstance(data2, dict) or not all(isinstance(v, str) and v for v in data2.values()):
+    if not isinstance(data2, dict) or not all(isinstance(v, str) and _usable_path(v) for v in data2.values()):
         raise SpecError(f"{where}: [data2] must be a table of names and file paths (CSV or NPZ, "
-                        "relative to the spec), e.g. data2 = { A = \"A.csv\" }.")
+                        f"relative to the spec; {PATH_RULE}), e.g. data2 = {{ A = \"A.csv\" }}.")
     covs = {bar.cov for bar in parsed.bars if bar.cov is not None}
     if covs - set(data2) or set(data2) - covs:
         raise SpecError(f"{where}: the formula's gr(..., cov = ) names {sorted(covs)} and [data2] "
@@ -326,6 +326,16 @@ def _check_report_x_rope(report: dict, parsed, method: str, where: str) -> None:
         raise SpecError(f"{where} [report] rope = {rope!r} must be [lo, hi] with lo < hi (numbers).")
     if rope is not None and method != "bayes":
         raise SpecError(f"{where} [report] rope applies to method = 'bayes' only, not {method!r}.")
+
+
+PATH_RULE = "not blank, no NUL character, at most 255 bytes between slashes"
+
+
+def _usable_path(value: str) -> bool:
+    """A file name the file system can take: not blank, no NUL, no part over 255 bytes."""
+    parts = value.replace("\\", "/").split("/")
+    return bool(value.strip()) and "\x00" not in value and \
+        all(len(part.encode("utf-8", "surrogateescape")) <= 255 for part in parts)
 
 
 def _check_bounds(sampling: dict, label) -> None:
