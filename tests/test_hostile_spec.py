@@ -123,6 +123,11 @@ def test_spec_paths_that_are_not_files_are_one_error_line(tmp_path, capsys, name
      r"--refit-chains must be <= 1,000"),
     (["compare", "{bayes}", "{reml}", "--high-k", "kfold", "--refit-draws", "0"],
      r"--refit-draws must be >= 1, got 0"),
+    (["compare", "{reml}", "{reml2}", "--high-k", "kfold", "--group-by", "nosuch"],
+     r"--high-k, --group-by: no spec here samples, so there is no LOO for these options"),
+    (["compare", "{reml}", "{reml2}", "--high-k", "reloo"], r"--high-k: no spec here samples"),
+    (["compare", "{bayes}", "{reml}", "--high-k", "kfold", "--k-folds", "1"],
+     r"--k-folds must be at least 2, got 1"),
     (["compare-priors", "{priors}", "--draws", str(10**12)], r"--draws must be <= 10,000,000"),
     (["compare-priors", "{priors}", "--chains", "0"], r"--chains must be >= 1, got 0"),
 ])
@@ -130,6 +135,7 @@ def test_overrides_out_of_bounds_are_refused_before_any_fit(tmp_path, monkeypatc
                                                             argv, match):
     monkeypatch.chdir(tmp_path)
     files = {"bayes": BAYES + 'name = "b"\n', "reml": REML + 'name = "r"\n',
+             "reml2": REML.replace("(1 | Subject)", "(Days | Subject)") + 'name = "r2"\n',
              "priors": BAYES + TWO_PRIORS}
     for key, text in files.items():
         (tmp_path / f"{key}.toml").write_text(text)

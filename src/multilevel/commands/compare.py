@@ -70,7 +70,7 @@ def run(args) -> int:
         raise SpecError(f"{', '.join(given)}: no spec here samples (methods "
                         f"{', '.join(sorted({s.method for s in specs}))}); these options apply only "
                         "to method = 'bayes' specs. Remove them.")
-    _refuse_unused_cv_options(args)
+    _refuse_unused_cv_options(args, samples=any(spec.method == "bayes" for spec in specs))
     refit = check_overrides({key: getattr(args, flag) for flag, key in REFIT_OVERRIDES.items()},
                             where="compare", prefix="--refit-")
     out = args.out if args.out is not None else Path("runs") / ("compare-" + "-".join(names))
@@ -105,8 +105,18 @@ def run(args) -> int:
     return 0
 
 
-def _refuse_unused_cv_options(args) -> None:
-    """Fold and refit options that the chosen --high-k would ignore, refused before fitting."""
+def _refuse_unused_cv_options(args, samples: bool = True) -> None:
+    """Fold and refit options that the chosen --high-k would ignore, refused before fitting;
+    without a Bayesian spec there is no LOO, so --high-k and its options would be ignored."""
+    high_k = [flag for flag, value in (("--high-k", None if args.high_k == "warn" else args.high_k),
+                                       ("--k-folds", args.k_folds), ("--group-by", args.group_by))
+              if value is not None]
+    if high_k and not samples:
+        raise ComparisonError(f"{', '.join(high_k)}: no spec here samples, so there is no LOO for "
+                              "these options to fix (REML/ML specs are compared by AIC, BIC and the "
+                              "likelihood-ratio test). Remove them.")
+    if args.k_folds is not None and args.k_folds < 2:
+        raise ComparisonError(f"--k-folds must be at least 2, got {args.k_folds}.")
     folds = [flag for flag, value in (("--k-folds", args.k_folds), ("--group-by", args.group_by))
              if value is not None]
     if folds and args.high_k != "kfold":
