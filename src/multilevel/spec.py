@@ -279,6 +279,10 @@ def parse_spec(raw: dict, path: Path | None = None) -> ModelSpec:
         raise SpecError(f"{where}: [priors] must be a table.")
     if method != "bayes" and priors:
         raise SpecError(f"{where}: [priors] only applies to method = 'bayes', not {method!r}.")
+    if method != "bayes" and sampling:   # it would be ignored: REML/ML do not sample
+        raise SpecError(f"{where}: [sampling] only applies to method = 'bayes', not {method!r} "
+                        f"(which does not sample); remove {', '.join(map(repr, sampling))}, or set "
+                        "method = \"bayes\".")
     data2 = raw.get("data2", {})
     if not isinstance(data2, dict) or not all(isinstance(v, str) and _usable_path(v) for v in data2.values()):
         raise SpecError(f"{where}: [data2] must be a table of names and file paths (CSV or NPZ, "
