@@ -311,3 +311,12 @@ def test_a_prior_array_of_the_wrong_length_names_the_term(formula, data, term, m
 def test_load_run_refuses_arguments_that_are_not_a_folder_or_data(path, data, match):
     with pytest.raises(SpecError, match=match):
         ml.load_run(path, data=data)
+
+
+@pytest.mark.parametrize("formula", ["Reaction ~ I('a' * 10**10)", 'Reaction ~ Days + I(10**10 * "a")'])
+def test_a_formula_cannot_repeat_a_string_into_gigabytes(formula):
+    """formulae evaluated I('a' * 10**10) and built a 10 GB string before failing."""
+    from multilevel.errors import FormulaError
+
+    with pytest.raises(FormulaError, match=r"A string cannot be multiplied in a formula"):
+        parse_spec({"data": "sleepstudy", "formula": formula, "method": "reml"})
