@@ -320,3 +320,12 @@ def test_a_formula_cannot_repeat_a_string_into_gigabytes(formula):
 
     with pytest.raises(FormulaError, match=r"A string cannot be multiplied in a formula"):
         parse_spec({"data": "sleepstudy", "formula": formula, "method": "reml"})
+
+
+@pytest.mark.parametrize("formula", ["Reaction ~ bs(Days, df = 100000)", "Reaction ~ bs(Days, 181)"])
+def test_a_spline_basis_wider_than_the_rows_is_refused_before_it_is_built(formula):
+    """formulae's bs(Days, df = 100000) ran for over a minute (quadratic in df)."""
+    from multilevel.errors import FormulaError
+
+    with pytest.raises(FormulaError, match=r"asks for more basis columns than the model's 180 rows"):
+        ml.fit(formula, "sleepstudy", method="reml")
