@@ -77,8 +77,8 @@ def no_fit(monkeypatch):
      r"\[sampling\]: unknown key\(s\) 'draw', 'zzz' \('draw': did you mean 'draws'\?\)\. Valid"),
     (REML + "[report]\nplot = false\n", r"\('plot': did you mean 'plots'\?\)"),
     (REML + "[sampling]\ndraws = 500\nseed = 1\n",
-     r"\[sampling\] only applies to method = 'bayes', not 'reml' \(which does not sample\); remove "
-     r"'draws', 'seed'"),
+     r"\[sampling\] only applies to method = 'bayes', not 'reml' \(which does not sample\); "
+     + r"remove 'draws', 'seed'"),
     (BAYES + "[priors.terms]\nDays = 3\n", r"\[priors\.terms\] Days = 3 is not a prior; give a table"),
     (BAYES + "[priors.terms]\nDays = [0, 1]\n", r"Days = \[0, 1\] is not a prior"),
     (REML + "data2 = [1]\n", r'e\.g\. data2 = \{ A = "A\.csv" \}\.$'),   # not {{ }}
