@@ -71,11 +71,27 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return args.run(args)
         except MultilevelError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {one_line(exc)}", file=sys.stderr)
+            return 1
+        except OSError as exc:   # the file system refused (disk full, permissions): not a bug
+            where = f" ({exc.filename})" if exc.filename else ""
+            print(f"error: {exc.strerror or one_line(exc)}{where}.", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             print(INTERRUPTED, file=sys.stderr)
             return 128 + int(received.get("signal") or signal.SIGINT)
+
+
+def one_line(exc: BaseException) -> str:
+    """An error's message as one line: a message that quotes another library's text
+    (several lines, URLs) must not spill over the terminal as if it were a traceback.
+
+    Examples
+    --------
+    >>> one_line(ValueError("no engine.\\nSee: https://docs.example"))
+    'no engine. See: https://docs.example'
+    """
+    return " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
 
 
 @contextlib.contextmanager
@@ -190,7 +206,7 @@ def _cmd_fit(args) -> int:
     # the effective spec: overrides applied, or refused when the method does not sample
     spec = with_sampling(loaded, {key: getattr(args, key) for key in (*SAMPLING_OPTIONS, "progress")})
     out = args.out if args.out is not None else Path("runs") / spec.name
-    protect = [spec.path, spec.data_path(), *spec.data2_paths().values()]
+    protect = spec.input_paths()
     check_target(out, protect=protect)   # before the fit: a refused folder costs no fitting
     data = spec.load_data()
     kwargs = spec.fit_kwargs()

@@ -8,6 +8,7 @@ engine is deterministic and takes well under a second for the shipped models).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +26,10 @@ def load_run(path: str | Path, data: pd.DataFrame | None = None):
     ----------
     path : str or Path
         The run folder (``runs/<spec name>`` by default).
-    data : DataFrame, optional
+    data : DataFrame or str, optional
         The data, when the spec's data file has moved; by default the spec's ``data``
-        (a shipped dataset, or the file's absolute path recorded in ``spec.toml``).
+        (a shipped dataset, or the file's absolute path recorded in ``spec.toml``); a string
+        names a shipped dataset.
 
     Returns
     -------
@@ -50,6 +52,16 @@ def load_run(path: str | Path, data: pd.DataFrame | None = None):
     """
     from multilevel.spec import load_spec
 
+    if not isinstance(path, (str, os.PathLike)) or "\x00" in os.fspath(path):
+        raise SpecError(f"load_run needs the path of a run folder (a string or a Path), got "
+                        f"{path!r}.")
+    if isinstance(data, str):   # a shipped dataset's name, as ml.fit accepts
+        from multilevel import datasets
+
+        data = datasets.load(data)
+    if data is not None and not isinstance(data, pd.DataFrame):
+        raise SpecError(f"load_run's data must be a pandas DataFrame (the run's data, moved), got "
+                        f"{type(data).__name__}.")
     folder = Path(path)
     if not folder.is_dir():
         raise SpecError(f"No run folder {str(folder)!r}; give the folder `multilevel fit` wrote "
@@ -82,8 +94,16 @@ def _bayes_fit(folder: Path, spec, frame: pd.DataFrame):
     try:
         with xr.open_datatree(file) as stored:
             idata = stored.load().copy()   # in memory: the file is closed on return
-    except (OSError, ValueError) as exc:
-        raise SpecError(f"Cannot read {str(file)!r} as a posterior ({exc}).") from None
+    except (OSError, ValueError) as exc:   # truncated, empty, not netCDF
+        # the first sentence: xarray's message goes on over several lines of advice and URLs
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0].split(". ")[0][:200]
+        raise SpecError(f"Cannot read {str(file)!r} as a posterior ({reason}); the file is damaged. "
+                        f"Fit again with `multilevel fit {folder / 'spec.toml'}`.") from None
+    missing = [group for group in ("posterior", "observed_data") if group not in idata.children]
+    if missing:
+        raise SpecError(f"{str(file)!r} has no {' or '.join(missing)} group, so it is not a posterior "
+                        f"that `multilevel fit` wrote. Fit again with `multilevel fit "
+                        f"{folder / 'spec.toml'}`.")
     built = build_model(spec.formula, frame, family=spec.family, priors=spec.priors_argument(),
                         na=spec.na, weights=spec.weights, link=spec.link)
     _check_same_data(idata, built, file)
@@ -97,7 +117,15 @@ def _bayes_fit(folder: Path, spec, frame: pd.DataFrame):
         chains=int(posterior.sizes["chain"]), seed=sampling.get("seed"),
         target_accept=float(sampling.get("target_accept",
                                          default_target_accept(spec.priors_argument()))))
-    return BayesFit(built=built, idata=idata, settings=settings, timings={})
+    fit = BayesFit(built=built, idata=idata, settings=settings, timings={})
+    try:   # every parameter of the spec's model is among the stored draws
+        _ = fit.summary_draws   # cached: the summary that follows reuses it
+    except (KeyError, IndexError, ValueError) as exc:
+        reason = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        raise SpecError(f"The draws in {str(file)!r} are not those of the model in its spec.toml "
+                        f"(formula {spec.formula!r}: {reason}); the spec or the posterior was "
+                        "changed after the run. Fit again with `multilevel fit` on the spec.") from None
+    return fit
 
 
 def _check_same_data(idata, built, file: Path) -> None:

@@ -43,6 +43,10 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 MAX_SPEC_BYTES = 1_000_000
 MAX_DEPTH = 32   # nesting of tables/arrays in a spec (priors use 3)
 SAMPLING_MIN = {"draws": 1, "tune": 0, "chains": 1, "seed": 0}
+# far beyond any real run; a larger count made the sampler ask for terabytes and abort the
+# process (nutpie's allocation failure is not an exception), so it is refused before the fit
+SAMPLING_MAX = {"draws": 10_000_000, "tune": 10_000_000, "chains": 1_000,
+                "seed": 2**63 - 1}   # seed: TOML's integers are 64-bit (the run's spec.toml)
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,11 @@ class ModelSpec:
     path: Path | None = None
     data2: dict = field(default_factory=dict)   # name -> file of a known covariance matrix
 
+    def input_paths(self) -> list[Path]:
+        """Every file a run of the spec reads (the spec, its data, its ``[data2]`` files):
+        a run folder may neither be one of them nor hold one."""
+        return [p for p in (self.path, self.data_path(), *self.data2_paths().values()) if p is not None]
+
     def data2_paths(self) -> dict[str, Path]:
         """The ``[data2]`` files (absolute), resolved relative to the spec's folder."""
         base = self.path.parent if self.path else Path.cwd()
@@ -121,7 +130,12 @@ class ModelSpec:
         file = self.data_path()
         if file is None:
             return self._checked(datasets.load(self.data))
-        if not file.exists():
+        try:
+            exists = file.exists()
+        except OSError as exc:   # a name too long for the file system
+            raise SpecError(f"Spec {self.name!r}: data {self.data[:200]!r} cannot be used as a file "
+                            f"name ({exc.strerror or exc}); give a shorter path.") from None
+        if not exists:
             raise SpecError(
                 f"Spec {self.name!r}: data {self.data!r} is neither a shipped dataset "
                 f"({', '.join(datasets.names())}) nor a file (looked for {file})."
@@ -152,14 +166,16 @@ class ModelSpec:
 
         return priors.from_spec(self.priors)
 
-    def fit_kwargs(self) -> dict:
-        """Keyword arguments for :func:`multilevel.fit` (without formula and data)."""
+    def fit_kwargs(self, priors: bool = True) -> dict:
+        """Keyword arguments for :func:`multilevel.fit` (without formula and data);
+        ``priors=False`` leaves ``priors`` out (``compare-priors`` gives each of its sets)."""
         kwargs = {"method": self.method, "family": self.family, "na": self.na}
         kwargs.update({k: v for k, v in (("weights", self.weights), ("link", self.link)) if v is not None})
         if self.data2:
             kwargs["data2"] = self.load_data2()
         if self.method == "bayes":
-            kwargs["priors"] = self.priors_argument()
+            if priors:
+                kwargs["priors"] = self.priors_argument()
             kwargs.update(self.sampling)
         return kwargs
 
@@ -173,11 +189,16 @@ def load_spec(path: str | Path) -> ModelSpec:
         Naming the file and the bad key or value, and listing the valid ones.
     """
     path = Path(path)
-    if not path.exists():
+    try:
+        exists, is_file = path.exists(), path.is_file()
+    except (OSError, ValueError) as exc:   # a name too long for the file system
+        raise SpecError(f"Cannot read spec {str(path)[:200]!r}: "
+                        f"{getattr(exc, 'strerror', None) or exc}.") from None
+    if not exists:
         raise SpecError(f"No spec file {str(path)!r}.")
-    if not path.is_file():
-        raise SpecError(f"Spec {str(path)!r} is not a file (a folder?); give a TOML file, "
-                        "e.g. models/sleepstudy.toml.")
+    if not is_file:
+        raise SpecError(f"Spec {str(path)!r} is not a file (a folder, a pipe or a "
+                        "device?); give a TOML file, e.g. models/sleepstudy.toml.")
     try:
         with open(path, "rb") as fh:
             data = fh.read(MAX_SPEC_BYTES + 1)
@@ -186,10 +207,12 @@ def load_spec(path: str | Path) -> ModelSpec:
     if len(data) > MAX_SPEC_BYTES:
         raise SpecError(f"Spec {str(path)!r} is larger than {MAX_SPEC_BYTES:,} bytes; a model "
                         "spec is a short TOML file. Check that the right file was given.")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise SpecError(f"Spec {str(path)!r} is UTF-16 text; save it as UTF-8 TOML.")
     if b"\x00" in data:
         raise SpecError(f"Spec {str(path)!r} is a binary file, not a TOML text file.")
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")   # a byte order mark (Windows editors) is not TOML
     except UnicodeDecodeError as exc:
         raise SpecError(f"Spec {str(path)!r} is not UTF-8 text (byte {exc.start}); save it as "
                         "UTF-8 TOML.") from None
@@ -224,6 +247,10 @@ def parse_spec(raw: dict, path: Path | None = None) -> ModelSpec:
     for key, value in strings.items():
         if not isinstance(value, str):
             raise SpecError(f"{where}: {key!r} must be a string, got {value!r}.")
+    if not _usable_path(strings["data"]):
+        raise SpecError(f"{where}: 'data' must name a shipped dataset or a CSV/Parquet file next "
+                        f"to the spec, e.g. data = \"sleepstudy\" or data = \"data.csv\" ({PATH_RULE}); "
+                        f"got {strings['data'][:200]!r}.")
     method = strings.get("method", "bayes").lower()
     if method not in METHODS:
         raise SpecError(f"{where}: method {method!r} is not one of {', '.join(METHODS)}.")
@@ -252,10 +279,14 @@ def parse_spec(raw: dict, path: Path | None = None) -> ModelSpec:
         raise SpecError(f"{where}: [priors] must be a table.")
     if method != "bayes" and priors:
         raise SpecError(f"{where}: [priors] only applies to method = 'bayes', not {method!r}.")
+    if method != "bayes" and sampling:   # it would be ignored: REML/ML do not sample
+        raise SpecError(f"{where}: [sampling] only applies to method = 'bayes', not {method!r} "
+                        f"(which does not sample); remove {', '.join(map(repr, sampling))}, or set "
+                        "method = \"bayes\".")
     data2 = raw.get("data2", {})
-    if not isinstance(data2, dict) or not all(isinstance(v, str) and v for v in data2.values()):
+    if not isinstance(data2, dict) or not all(isinstance(v, str) and _usable_path(v) for v in data2.values()):
         raise SpecError(f"{where}: [data2] must be a table of names and file paths (CSV or NPZ, "
-                        "relative to the spec), e.g. data2 = {{ A = \"A.csv\" }}.")
+                        f"relative to the spec; {PATH_RULE}), e.g. data2 = {{ A = \"A.csv\" }}.")
     covs = {bar.cov for bar in parsed.bars if bar.cov is not None}
     if covs - set(data2) or set(data2) - covs:
         raise SpecError(f"{where}: the formula's gr(..., cov = ) names {sorted(covs)} and [data2] "
@@ -265,9 +296,7 @@ def parse_spec(raw: dict, path: Path | None = None) -> ModelSpec:
     else:  # the file's stem, made a name
         name = re.sub(r"[^A-Za-z0-9._-]", "-", path.stem if path else "model").lstrip(".")[:100]
         name = name if NAME_PATTERN.fullmatch(name or "") else "model"
-    for key, low in SAMPLING_MIN.items():
-        if key in sampling and sampling[key] < low:
-            raise SpecError(f"{where} [sampling]: {key!r} must be >= {low}, got {sampling[key]}.")
+    _check_bounds(sampling, lambda key: f"{where} [sampling]: {key!r}")
     if "target_accept" in sampling and not 0.5 <= sampling["target_accept"] < 1:
         raise SpecError(f"{where} [sampling]: 'target_accept' must lie in [0.5, 1), "
                         f"got {sampling['target_accept']}.")
@@ -303,11 +332,38 @@ def _check_report_x_rope(report: dict, parsed, method: str, where: str) -> None:
         raise SpecError(f"{where} [report] rope applies to method = 'bayes' only, not {method!r}.")
 
 
+PATH_RULE = "not blank, no NUL character, at most 255 bytes between slashes"
+
+
+def _usable_path(value: str) -> bool:
+    """A file name the file system can take: not blank, no NUL, no part over 255 bytes."""
+    parts = value.replace("\\", "/").split("/")
+    return bool(value.strip()) and "\x00" not in value and \
+        all(len(part.encode("utf-8", "surrogateescape")) <= 255 for part in parts)
+
+
+def _check_bounds(sampling: dict, label) -> None:
+    """``[sampling]`` counts within SAMPLING_MIN..SAMPLING_MAX; ``label(key)`` names the key."""
+    for key, low in SAMPLING_MIN.items():
+        if key in sampling and sampling[key] < low:
+            raise SpecError(f"{label(key)} must be >= {low}, got {sampling[key]}.")
+    for key, high in SAMPLING_MAX.items():
+        if key in sampling and sampling[key] > high:
+            why = ("the run's spec.toml records it, and TOML integers are 64-bit. Use a smaller seed"
+                   if key == "seed" else "a fit keeps every draw in memory. Use fewer (4 chains x "
+                   "1000 draws are usual)")
+            raise SpecError(f"{label(key)} must be <= {high:,}, got {sampling[key]:,}; {why}.")
+
+
 def _check_keys(table: dict, allowed, where: str) -> None:
-    unknown = sorted(set(table) - set(allowed))
+    import difflib
+
+    unknown = sorted(set(table) - set(allowed), key=str)
     if unknown:
+        guesses = {k: difflib.get_close_matches(str(k), sorted(allowed), n=1, cutoff=0.6) for k in unknown}
+        hint = "; ".join(f"{k!r}: did you mean {g[0]!r}?" for k, g in guesses.items() if g)
         raise SpecError(
-            f"{where}: unknown key(s) {', '.join(map(repr, unknown))}. "
+            f"{where}: unknown key(s) {', '.join(map(repr, unknown))}{f' ({hint})' if hint else ''}. "
             f"Valid keys: {', '.join(sorted(allowed))}."
         )
 
@@ -378,7 +434,29 @@ def read_table(file: Path) -> pd.DataFrame:
                         f"it as {what}.") from None
     if table.shape[1] == 0 or len(table) == 0:
         raise DataError(f"Data file {str(file)!r} has no data rows or no columns.")
+    if what == "CSV":
+        _check_csv_header(file, head, table)
     return table
+
+
+def _check_csv_header(file: Path, head: bytes, table: pd.DataFrame) -> None:
+    """Refuse what pandas reads without complaint but wrongly: a header naming a column
+    twice (pandas renames the second ``x.1``, so the model would use the first silently)
+    and a file separated by ``;`` or tabs (one column named ``a;b;c``)."""
+    import csv
+
+    first = head.decode("utf-8-sig", errors="replace").splitlines()[:1]
+    names = next(csv.reader(first), []) if first else []
+    twice = sorted({n for n in names if n.strip() and names.count(n) > 1})   # blank: pandas' "Unnamed: i"
+    if twice:
+        raise DataError(f"Data file {str(file)!r} names the column(s) {', '.join(map(repr, twice))} "
+                        "more than once in its header; rename them so that each column has one name.")
+    if table.shape[1] == 1:
+        separator = next((sep for sep in (";", "\t", "|") if sep in str(table.columns[0])), None)
+        if separator is not None:
+            raise DataError(f"Data file {str(file)!r} is separated by {separator!r}, not commas (one "
+                            f"column named {str(table.columns[0])[:80]!r}); save it as comma-separated "
+                            "CSV, or as Parquet.")
 
 
 def _check_depth(raw, where: str) -> None:
@@ -422,14 +500,27 @@ def with_sampling(spec: ModelSpec, overrides: dict) -> ModelSpec:
                         f"{flags} {'apply' if len(given) > 1 else 'applies'} only to method = "
                         "'bayes'. Remove the option, or set method = \"bayes\" in the spec.")
     given.pop("progress", None)   # how the run is shown, not what it computes
-    where = f"{spec.path or 'spec'} (command line)"
-    sampling = {**spec.sampling, **_typed_table(given, SAMPLING_KEYS, where)}
-    for key, low in SAMPLING_MIN.items():
-        if key in given and sampling[key] < low:
-            raise SpecError(f"--{key} must be >= {low}, got {sampling[key]}.")
+    sampling = {**spec.sampling, **check_overrides(given, where=f"{spec.path or 'spec'}")}
     from dataclasses import replace
 
     return replace(spec, sampling=sampling)
+
+
+def check_overrides(given: dict, where: str = "spec", prefix: str = "--") -> dict:
+    """Command-line sampling values (None: not given), typed and within bounds, by flag.
+
+    ``prefix`` names the flags in messages (``--refit-`` for ``multilevel compare``'s
+    refit options).
+
+    Examples
+    --------
+    >>> check_overrides({"draws": 200, "seed": None})
+    {'draws': 200}
+    """
+    given = {k: v for k, v in given.items() if v is not None}
+    typed = _typed_table(given, SAMPLING_KEYS, f"{where} (command line)")
+    _check_bounds(typed, lambda key: f"{prefix}{key}")
+    return typed
 
 
 def spec_table(spec: ModelSpec) -> dict:

@@ -23,6 +23,7 @@ from multilevel.bayes.translate import (
     Block,
     bambi_formula,
     blocks,
+    check_prior_sizes,
     translate_priors,
 )
 from multilevel.errors import FamilyError, FormulaError, PriorError
@@ -235,6 +236,7 @@ def build_model(formula: str | list[str], data: pd.DataFrame, family: str = "gau
                 "drop the preset and give each slope its own prior."
             )
         converted = {k: _to_bambi(v, k) for k, v in bambi_priors.items()}
+        check_prior_sizes(converted, component.common_terms)
         for part in parts:
             if aux_priors[part.param]:
                 given = dist.bambi_aux_priors(part, aux_priors[part.param], model)

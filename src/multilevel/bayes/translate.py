@@ -255,6 +255,23 @@ def translate_priors(user: dict, design: Design, block_list: list[Block], common
     return out
 
 
+def check_prior_sizes(priors: dict, common_terms: dict) -> None:
+    """A coefficient prior's parameter array has one value per column of its term (or one):
+    Bambi's own failure is a ValueError about a dot product, naming no term."""
+    import numpy as np
+
+    for key, prior in priors.items():
+        term = common_terms.get(key)
+        if term is None or not hasattr(prior, "args"):
+            continue
+        width = 1 if np.ndim(term.data) < 2 else term.data.shape[1]
+        for arg, value in prior.args.items():
+            size = np.size(value) if isinstance(value, (list, tuple, np.ndarray)) else 1
+            if size not in (1, width):
+                raise PriorError(f"The prior of {key!r} gives {arg} {size} values, but {key!r} has "
+                                 f"{width} coefficient(s); give one value, or one per coefficient.")
+
+
 def _sd_prior(sd, key: str):
     """The group term's prior given the prior of its SD: ``Normal(0, sd)``."""
     from multilevel.priors.base import Prior

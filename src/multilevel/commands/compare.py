@@ -47,11 +47,14 @@ def run(args) -> int:
     import multilevel as ml
     from multilevel.report import atomic_folder
     from multilevel.report.runs import check_target
-    from multilevel.spec import load_spec
+    from multilevel.spec import check_overrides, load_spec, with_sampling
 
     if len(args.specs) < 2:  # before any fitting
         raise ComparisonError(f"compare needs at least two models, got {len(args.specs)} spec.")
+    # the overrides as the effective spec of each Bayesian spec: typed and bounded before fitting
+    overrides = {key: getattr(args, key) for key in SAMPLING_OVERRIDES}
     specs = [load_spec(p) for p in args.specs]
+    specs = [with_sampling(s, overrides) if s.method == "bayes" else s for s in specs]
     names = [s.name for s in specs]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -67,9 +70,11 @@ def run(args) -> int:
         raise SpecError(f"{', '.join(given)}: no spec here samples (methods "
                         f"{', '.join(sorted({s.method for s in specs}))}); these options apply only "
                         "to method = 'bayes' specs. Remove them.")
-    _refuse_unused_cv_options(args)
+    _refuse_unused_cv_options(args, samples=any(spec.method == "bayes" for spec in specs))
+    refit = check_overrides({key: getattr(args, flag) for flag, key in REFIT_OVERRIDES.items()},
+                            where="compare", prefix="--refit-")
     out = args.out if args.out is not None else Path("runs") / ("compare-" + "-".join(names))
-    protect = [p for spec in specs for p in (spec.path, spec.data_path())]
+    protect = [p for spec in specs for p in spec.input_paths()]
     check_target(out, protect=protect)   # before any fitting
     fits, messages = {}, []
     for spec in specs:
@@ -77,8 +82,6 @@ def run(args) -> int:
             warnings.simplefilter("always", UserWarning)  # ConvergenceWarning and friends
             fits[spec.name] = ml.fit(spec.formula, spec.load_data(), **_fit_kwargs(spec, args))
         messages += [f"{spec.name}: {w.message}" for w in caught]
-    refit = {key: getattr(args, flag) for flag, key in REFIT_OVERRIDES.items()
-             if getattr(args, flag) is not None}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)  # ParetoKWarning names its model
         # a line per fold or refit on a terminal; nothing into a pipe or log file
@@ -102,8 +105,18 @@ def run(args) -> int:
     return 0
 
 
-def _refuse_unused_cv_options(args) -> None:
-    """Fold and refit options that the chosen --high-k would ignore, refused before fitting."""
+def _refuse_unused_cv_options(args, samples: bool = True) -> None:
+    """Fold and refit options that the chosen --high-k would ignore, refused before fitting;
+    without a Bayesian spec there is no LOO, so --high-k and its options would be ignored."""
+    high_k = [flag for flag, value in (("--high-k", None if args.high_k == "warn" else args.high_k),
+                                       ("--k-folds", args.k_folds), ("--group-by", args.group_by))
+              if value is not None]
+    if high_k and not samples:
+        raise ComparisonError(f"{', '.join(high_k)}: no spec here samples, so there is no LOO for "
+                              "these options to fix (REML/ML specs are compared by AIC, BIC and the "
+                              "likelihood-ratio test). Remove them.")
+    if args.k_folds is not None and args.k_folds < 2:
+        raise ComparisonError(f"--k-folds must be at least 2, got {args.k_folds}.")
     folds = [flag for flag, value in (("--k-folds", args.k_folds), ("--group-by", args.group_by))
              if value is not None]
     if folds and args.high_k != "kfold":
@@ -117,10 +130,7 @@ def _refuse_unused_cv_options(args) -> None:
 
 def _fit_kwargs(spec, args) -> dict:
     kwargs = spec.fit_kwargs()
-    if spec.method == "bayes":
-        for key in SAMPLING_OVERRIDES:
-            if getattr(args, key) is not None:
-                kwargs[key] = getattr(args, key)
+    if spec.method == "bayes":   # the overrides are in spec.sampling (with_sampling)
         progress = args.progress if args.progress is not None else kwargs.get("progress")
         # a bar is drawn only into a terminal, never into a pipe or a log file
         kwargs["progress"] = progress is not False and sys.stderr.isatty()

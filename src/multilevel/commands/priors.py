@@ -53,19 +53,20 @@ def run(args) -> int:
     from multilevel.report import atomic_folder
     from multilevel.report.runs import check_target
     from multilevel.sensitivity import compare_priors
-    from multilevel.spec import load_spec
+    from multilevel.spec import load_spec, with_sampling
 
     spec = load_spec(args.spec)
     if spec.method != "bayes":
         raise SpecError(f"{spec.path}: compare-priors needs method = 'bayes'.")
     sets = prior_sets(spec)
     out = args.out if args.out is not None else Path("runs") / f"{spec.name}-priors"
-    protect = [spec.path, spec.data_path()]
+    protect = spec.input_paths()
     check_target(out, protect=protect)   # before any fitting
-    settings = dict(spec.sampling)
-    for key in ("draws", "tune", "chains", "seed"):
-        if getattr(args, key) is not None:
-            settings[key] = getattr(args, key)
+    # the spec's model settings (a link, weights, ...) hold under every prior, and the
+    # overrides are typed and bounded as fit's (with_sampling)
+    spec = with_sampling(spec, {key: getattr(args, key) for key in ("draws", "tune", "chains", "seed")})
+    settings = {key: value for key, value in spec.fit_kwargs(priors=False).items()
+                if key not in ("method", "family")}
     # a line per finished fit on a terminal (no sampler bars: several fits would
     # overwrite each other), nothing into a pipe or a log file
     settings["progress"] = None if settings.get("progress") is not False and sys.stderr.isatty() else False

@@ -4,7 +4,10 @@ R's ``poly(x, degree)`` refuses a degree at or above the number of distinct valu
 ``x`` ("'degree' must be less than number of unique points"). formulae builds the
 basis anyway, one column per degree: ``poly(Days, 100000)`` on sleepstudy spent 20 s
 building 100,000 columns and then failed on their NaNs with a message about column
-931. :func:`check_poly_degrees` gives R's refusal at once, naming the call.
+931. :func:`check_poly_degrees` gives R's refusal at once, naming the call. It also
+refuses ``bs(x, df)`` with more basis columns than the model has rows: formulae's
+``bs(Days, df = 100000)`` ran for over a minute (R builds it, and lme4 drops the
+columns beyond the rank).
 """
 
 from __future__ import annotations
@@ -40,19 +43,28 @@ def check_poly_degrees(text: str, frame: pd.DataFrame) -> None:
                 f"{call}: the degree must be less than the number of distinct values of "
                 f"{column!r} {what}, as R's poly() requires. Use a degree below {unique}."
             )
+    for call, args in calls(text, {"bs"}):
+        df = _degree(args, name="df", default=None)
+        if df is not None and df > len(frame):
+            # R builds it and lme4 drops the columns beyond the rank; formulae's basis takes
+            # quadratic time in df (df = 100,000: over a minute) before any such check
+            raise FormulaError(f"{call}: df = {df} asks for more basis columns than the model's "
+                               f"{len(frame)} rows; at most {len(frame)} can be estimated. Use a "
+                               "smaller df.")
 
 
-def _degree(args: list[str]) -> int | None:
-    """The ``degree`` argument as a whole number (positional second or by name; default 1)."""
-    text = "1"
+def _degree(args: list[str], name: str = "degree", default: str | None = "1") -> int | None:
+    """The argument ``name`` (``degree``; ``df`` of ``bs``) as a whole number (positional
+    second or by name; ``default`` when absent; None when not a literal)."""
+    text = default
     for position, arg in enumerate(args[1:], start=1):
-        name, _, value = arg.partition("=")
-        if value and name.strip() == "degree":
+        key, _, value = arg.partition("=")
+        if value and key.strip() == name:
             text = value.strip()
         elif not value and position == 1:
             text = arg
     try:
         number = float(text)
-    except ValueError:
+    except (TypeError, ValueError):   # absent (None) or not a literal
         return None
     return int(number) if number.is_integer() else None

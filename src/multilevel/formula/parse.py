@@ -765,6 +765,12 @@ def _check_tokens(text: str) -> None:
                 raise FormulaError(f"Name {tok.string!r} is not allowed in a formula.")
         if tok.type not in (tokenize.NAME, tokenize.OP, tokenize.NUMBER, tokenize.STRING):
             raise FormulaError(f"Unexpected {tok.string!r} in formula {text!r}.")
+        if tok.type == tokenize.STRING and "*" in (toks[i - 1].string if i else "",
+                                                   toks[i + 1].string if i + 1 < len(toks) else ""):
+            # I('a' * 10**10) would build a string of that many characters (memory, not a model)
+            raise FormulaError(f"A string cannot be multiplied in a formula ({tok.string} * ... in "
+                               f"{text[:200]!r}); strings are arguments of transforms, such as "
+                               "C(g, levels = ...).")
 
 
 def _name_roles(text: str):

@@ -50,6 +50,12 @@ def from_spec(table: dict):
     if not isinstance(terms, dict):
         raise PriorError("[priors.terms] must be a table of term = { dist = ..., ... }.")
     for term, spec in terms.items():
+        number = isinstance(spec, (int, float)) and not isinstance(spec, bool)
+        if not isinstance(spec, dict) and not (number and term.startswith("sd__")):
+            # a number is a prior's parameter, or a group SD held fixed; never a coefficient's prior
+            raise PriorError(f"[priors.terms] {term} = {spec!r} is not a prior; give a table with "
+                             "a 'dist' key, e.g. { dist = \"Normal\", mu = 0, sigma = 10 } (a "
+                             "number only as an sd__ term's fixed SD).")
         out[term] = _prior(spec, f"[priors.terms] {term}")
     if not out:
         return None

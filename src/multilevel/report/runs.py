@@ -136,6 +136,12 @@ def _check_target(target, protect) -> Path:
             f"Run folder {raw!r} is not a folder name: a run is written into a folder of its own. "
             "Give a new folder, e.g. --out runs/my-model."
         )
+    if raw.startswith("~"):   # Python never expands ~: it would make a folder named "~" here
+        raise RunFolderError(
+            f"Run folder {raw!r} starts with '~', which was not expanded to the home directory "
+            "(quoted, or given from Python); it would create a folder named '~'. Give the path "
+            "itself, e.g. --out runs/my-model or an unquoted ~/runs/my-model."
+        )
     path = Path(os.path.abspath(raw))
     if any(len(os.fsencode(part)) > 255 for part in path.parts):
         raise RunFolderError(f"Run folder {raw!r} has a path component longer than 255 bytes; "
