@@ -329,3 +329,16 @@ def test_a_spline_basis_wider_than_the_rows_is_refused_before_it_is_built(formul
 
     with pytest.raises(FormulaError, match=r"asks for more basis columns than the model's 180 rows"):
         ml.fit(formula, "sleepstudy", method="reml")
+
+
+@pytest.mark.parametrize("setting", ["draws", "tune", "chains"])
+def test_python_fits_refuse_counts_no_sampler_can_hold(setting):
+    """ml.fit from Python has the spec's bounds (a larger count aborted the process in nutpie)."""
+    from multilevel.bayes.sampling import MAX_SETTINGS
+    from multilevel.errors import FitError
+    from multilevel.spec import SAMPLING_MAX
+
+    assert MAX_SETTINGS[setting] == SAMPLING_MAX[setting]
+    with pytest.raises(FitError, match=setting):
+        ml.fit("Reaction ~ Days + (1 | Subject)", "sleepstudy", method="bayes",
+               **{setting: MAX_SETTINGS[setting] + 1})

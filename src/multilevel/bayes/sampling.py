@@ -80,10 +80,19 @@ def prefers_marginal(built) -> bool:
     return sum(levels) - max(levels) <= MARGINAL_MAX_SCHUR
 
 
+# Far beyond any real run: a larger count made nutpie ask for terabytes and abort the
+# process (its allocation failure is not an exception). The spec's bounds are the same
+# (multilevel.spec.SAMPLING_MAX; tests/test_hostile_spec.py checks they agree).
+MAX_SETTINGS = {"draws": 10_000_000, "tune": 10_000_000, "chains": 1_000}
+
+
 def check_settings(draws, tune, chains, target_accept) -> None:
     for name, value, low in (("draws", draws, 1), ("tune", tune, 0), ("chains", chains, 1)):
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise FitError(f"{name} must be an integer >= {low}, got {value!r}.")
+        if value > MAX_SETTINGS[name]:
+            raise FitError(f"{name} = {value:,} is more than a sampler can hold in memory; use at "
+                           f"most {MAX_SETTINGS[name]:,}.")
     if not 0.5 <= float(target_accept) < 1.0:
         raise FitError(f"target_accept must lie in [0.5, 1), got {target_accept!r}.")
 
