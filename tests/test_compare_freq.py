@@ -110,3 +110,12 @@ def test_frequentist_only_comparison_renders_and_plots(reml_fits, tmp_path):
 def test_bad_lrt_argument(reml_fits, lrt):
     with pytest.raises(ComparisonError, match="lrt=.* is not valid"):
         ml.compare(reml_fits, lrt=lrt)
+
+
+@pytest.mark.parametrize("kwargs", [dict(high_k="reloo"), dict(high_k="kfold", k_folds=5),
+                                    dict(high_k="moment_match"),
+                                    dict(high_k="reloo", refit={"draws": 100})])
+def test_loo_options_without_a_bayesian_fit_are_refused(reml_fits, kwargs):
+    """They were ignored silently: REML/ML fits have no LOO to fix."""
+    with pytest.raises(ComparisonError, match="none of the fits is Bayesian"):
+        ml.compare({"a": reml_fits["ri"], "b": reml_fits["rs"]}, **kwargs)

@@ -162,6 +162,10 @@ def compare(fits: dict, *, high_k: str = "warn", k_threshold: float = K_THRESHOL
     if weights.lower() not in WEIGHT_METHODS:
         raise ComparisonError(f"weights={weights!r} is not valid; use one of: {', '.join(WEIGHT_METHODS)}.")
     bayes = {name: fit for name, fit in fits.items() if is_bayes(fit)}
+    if not bayes and (high_k != "warn" or refit is not None):
+        raise ComparisonError(f"high_k={high_k!r}{' and refit=' if refit is not None else ''}: none of "
+                              "the fits is Bayesian, so there is no LOO for them to fix (REML/ML fits "
+                              "are compared by AIC, BIC and the likelihood-ratio test). Drop them.")
     notes: list[str] = []
     table = pd.DataFrame(index=pd.Index(list(fits), name="model"))
     freq = None
