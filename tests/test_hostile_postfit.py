@@ -266,3 +266,16 @@ def test_fixed_factor_levels_match_by_label(fits):
 def test_whole_float_counts_are_counts(fits):
     sims = fits["m1"].simulate(nsim=2.0, seed=1)
     assert list(sims.columns) == ["sim_1", "sim_2"]
+
+
+@pytest.mark.parametrize("seed", ["x", -1, 1.5, True])
+@pytest.mark.parametrize("verb", [
+    lambda f, b, seed: f["m1"].simulate(2, seed=seed),
+    lambda f, b, seed: f["m1"].confint(method="boot", nsim=2, seed=seed),
+    lambda f, b, seed: ml.lrt(f["m1"], f["m2"], bootstrap=2, seed=seed),
+    lambda f, b, seed: b.predict(kind="predictive", seed=seed),
+])
+def test_seeds_must_be_non_negative_integers(fits, bayes_ss_intercept, verb, seed):
+    """numpy's SeedSequence TypeError/ValueError before; one check, errors.check_seed."""
+    with pytest.raises(DataError, match="seed must be None or an integer >= 0"):
+        verb(fits, bayes_ss_intercept, seed)

@@ -25,6 +25,7 @@ __all__ = [
     "DataWarning",
     "warn",
     "check_level",
+    "check_seed",
 ]
 
 
@@ -119,3 +120,34 @@ def check_level(value, name: str = "ci", error: type[MultilevelError] = DataErro
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < float(value) < 1:
         raise error(f"{name} must lie strictly between 0 and 1 (a number such as 0.95), got {value!r}.")
     return float(value)
+
+
+def check_seed(seed, error: type[MultilevelError] = DataError):
+    """``seed`` as numpy's generators take it: None or an integer >= 0, else ``error``.
+
+    One check for every verb that takes ``seed=``, so that a string or a negative number
+    is refused by name rather than by numpy's SeedSequence.
+
+    Examples
+    --------
+    >>> check_seed(7)
+    7
+    >>> check_seed("7")
+    Traceback (most recent call last):
+    ...
+    multilevel.errors.DataError: seed must be None or an integer >= 0, got '7'.
+    """
+    import numpy as np
+
+    if seed is None or isinstance(seed, (np.random.SeedSequence, np.random.Generator,
+                                         np.random.BitGenerator)):
+        return seed   # what the package passes on internally (spawned streams)
+    if isinstance(seed, (list, tuple)) and seed and all(_seed_integer(s) for s in seed):
+        return seed   # numpy's entropy sequence (a seed and a stream number)
+    if not _seed_integer(seed):
+        raise error(f"seed must be None or an integer >= 0, got {seed!r}.")
+    return int(seed)
+
+
+def _seed_integer(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, numbers.Integral) and value >= 0

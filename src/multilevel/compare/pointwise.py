@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from multilevel.bayes.loglik import AUXILIARY, family_loglik
-from multilevel.errors import ComparisonError, DataError
+from multilevel.errors import ComparisonError, DataError, check_seed
 from multilevel.formula.design import level_codes, term_matrix
 from multilevel.formula.families import ORDINAL_FAMILIES, category_scores, ordinal_codes
 from multilevel.predict.bayes import linear_predictor_draws
@@ -71,7 +71,7 @@ def heldout_loglik(fit, newdata: pd.DataFrame, y: np.ndarray, trials: np.ndarray
 
 def _linear_predictor(fit, newdata, family, seed):
     """(η of shape (S, m), extra gaussian variance of shape (S, m) from new groups)."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     try:
         if family == "gaussian":  # new groups at the population mean, their variance added
             eta = linear_predictor_draws(fit, newdata, True, "population", rng)
@@ -168,7 +168,7 @@ def _categorical_loglik(fit, newdata, y, seed) -> np.ndarray:
             f"Held-out rows have categories outside the fit's {categories} (a fold without any row "
             "of a category): use fewer folds so that every training set has every category.")
     try:
-        eta = eta_draws(fit, newdata, True, "sample", np.random.default_rng(seed))
+        eta = eta_draws(fit, newdata, True, "sample", np.random.default_rng(check_seed(seed)))
     except (DataError, ValueError) as exc:
         raise ComparisonError(f"Cannot evaluate {fit.formula!r} on the held-out rows: {exc}") from None
     return loglik(eta, codes)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from multilevel.errors import ComparisonError, ConvergenceWarning, MultilevelError
+from multilevel.errors import ComparisonError, ConvergenceWarning, MultilevelError, check_seed
 
 # Sampling settings a refit takes over from the original fit, and that refit= may change.
 REFIT_KEYS = ("draws", "tune", "chains", "seed", "sampler", "target_accept", "lkj_eta")
@@ -181,7 +181,7 @@ def make_folds(n: int, k: int | None = None, groups=None, seed: int | None = Non
     >>> make_folds(6, groups=["a", "a", "b", "b", "c", "c"]).tolist()
     [1, 1, 2, 2, 3, 3]
     """
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     if groups is None:
         k = 10 if k is None else k
         _check_k(k, n, "rows")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from multilevel.errors import DataError
+from multilevel.errors import DataError, check_seed
 
 
 def r2_draws(fit, group_effects: bool = True) -> np.ndarray:
@@ -147,7 +147,7 @@ def loo_r2(fit, ci: float = 0.95, draws: int | None = None, seed: int | None = 0
 def bootstrap_r2(y: np.ndarray, err: np.ndarray, draws: int, seed: int | None) -> np.ndarray:
     """1 − var_w(err) / var_w(y) per Dirichlet(1, …, 1) weight vector w (brms's loo_R2)."""
     n = y.size
-    w = np.random.default_rng(seed).dirichlet(np.ones(n), size=draws)
+    w = np.random.default_rng(check_seed(seed)).dirichlet(np.ones(n), size=draws)
     var_y = n / (n - 1) * (w @ y**2 - (w @ y) ** 2)
     var_e = n / (n - 1) * (w @ err**2 - (w @ err) ** 2)
     return 1 - var_e / var_y

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from multilevel.errors import SpecError
+from multilevel.errors import SpecError, check_seed
 from multilevel.inference.parameters import varpar_from_theta
 from multilevel.inference.simulate import check_nsim, simulate_responses
 
@@ -102,7 +102,7 @@ def bootstrap_replicates(fit, nsim: int, seed: int | None = None, client=None,
 
     refuse_structured(fit, "A parametric bootstrap")
     nsim = check_nsim(nsim, 2, "nsim (bootstrap replicates)")
-    ys = simulate_responses(fit, nsim, np.random.default_rng(seed))
+    ys = simulate_responses(fit, nsim, np.random.default_rng(check_seed(seed)))
     kwargs = {} if client is None else {"client": client}
     blocks = run_jobs(_jobs(fit, ys, "parameters"), run_refits, progress=progress,
                       label=f"bootstrap: blocks of {CHUNK} refits", **kwargs)
@@ -200,7 +200,7 @@ def bootstrap_lrt(small, large, nsim: int = 1000, seed: int | None = None, clien
         raise SpecError("bootstrap_lrt needs two fits to the same rows and response.")
     stat = 2.0 * (large.loglik - small.loglik)
     df = int(large.df - small.df)
-    ys = simulate_responses(small, int(nsim), np.random.default_rng(seed))
+    ys = simulate_responses(small, int(nsim), np.random.default_rng(check_seed(seed)))
     kwargs = {} if client is None else {"client": client}
     ll = [np.vstack(run_jobs(_jobs(m, ys, "loglik"), run_refits, progress=progress,
                              label=f"bootstrap LRT: blocks of {CHUNK} refits", **kwargs))[:, 0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from multilevel.errors import SpecError
+from multilevel.errors import SpecError, check_seed
 from multilevel.formula.reform import all_or_none
 
 SIMULATE_FAMILIES = ("gaussian", "binomial", "bernoulli", "poisson")
@@ -101,6 +101,6 @@ def simulate(fit, nsim: int = 1, seed: int | None = None, group_effects: bool = 
     import pandas as pd
 
     nsim = check_nsim(nsim, 1)
-    ys = simulate_responses(fit, nsim, np.random.default_rng(seed), group_effects)
+    ys = simulate_responses(fit, nsim, np.random.default_rng(check_seed(seed)), group_effects)
     return pd.DataFrame(ys.T, index=fit.design.frame.data.index,
                         columns=[f"sim_{i + 1}" for i in range(int(nsim))])

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from multilevel.errors import DataError, check_level
+from multilevel.errors import DataError, check_level, check_seed
 from multilevel.formula.design import level_codes, term_matrix
 from multilevel.formula.families import CATEGORICAL_FAMILIES, ORDINAL_FAMILIES
 from multilevel.formula.frame import eval_arithmetic
@@ -79,7 +79,7 @@ def predict_bayes(fit, newdata: pd.DataFrame | None = None, group_effects: bool 
     if newdata is not None:
         check_newdata(fit.design, newdata)
         _check_aux_newdata(fit, newdata)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     data = fit.design.frame.data if newdata is None else newdata
     if fit.family in CATEGORICAL_FAMILIES:   # a (row, category) table: multilevel.predict.categorical
         group_effects = all_or_none(group_effects, "categorical fits")
@@ -101,7 +101,7 @@ def predictive_draws(fit, n_draws: int = 100, seed: int | None = None) -> np.nda
     posterior draws (for posterior predictive checks)."""
     if fit.family in CATEGORICAL_FAMILIES:   # category codes 0..K-1, as design.y holds them
         return predictive_codes(fit, n_draws=n_draws, seed=seed).astype(float)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     eta = linear_predictor_draws(fit, None, True, "population", rng)
     pick = rng.choice(eta.shape[0], size=min(n_draws, eta.shape[0]), replace=False)
     if fit.family in ORDINAL_FAMILIES:   # category scores, as design.y holds them
@@ -143,7 +143,7 @@ def category_probabilities(fit, newdata: pd.DataFrame | None = None, group_effec
         raise DataError(f"new_groups={new_groups!r}; use one of {NEW_GROUPS}.")
     if newdata is not None:
         check_newdata(fit.design, newdata)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     if fit.family in CATEGORICAL_FAMILIES:
         group_effects = all_or_none(group_effects, "categorical fits")
         probs = categorical_probabilities(fit, newdata, group_effects, new_groups, rng)

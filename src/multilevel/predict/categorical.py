@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from multilevel.errors import check_seed
 from multilevel.formula.design import level_codes, term_matrix
 
 
@@ -95,7 +96,7 @@ def predictive_codes(fit, newdata=None, group_effects: bool = True, new_groups: 
     from multilevel.bayes.categorical import draw_codes
     from multilevel.bayes.categorical import probabilities as softmax
 
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     eta = eta_draws(fit, newdata, group_effects, new_groups, rng)
     if n_draws is not None:
         eta = eta[rng.choice(eta.shape[0], size=min(n_draws, eta.shape[0]), replace=False)]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from multilevel.errors import DataError
+from multilevel.errors import DataError, check_seed
 from multilevel.prepare.missing import check_columns
 from multilevel.prepare.report import PrepReport, PrepResult
 
@@ -59,7 +59,7 @@ class CategoryEncoder:
 
 def make_folds(n: int, folds: int, seed: int | None, groups=None) -> np.ndarray:
     """Fold number per row: a seeded random split, or whole groups per fold."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     if groups is None:
         out = np.empty(n, dtype=int)
         out[rng.permutation(n)] = np.arange(n) % folds
