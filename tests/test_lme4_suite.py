@@ -1,0 +1,265 @@
+"""Cases from lme4's own test suite against lme4 1.1-31's numbers (table-driven).
+
+``tests/reference/make_lme4_suite.R`` fits models taken from lme4's tests (each case
+names its file in ``source``: lmer-1.R, varcorr.R, offset.R, priorWeights.R,
+glmmWeights.R, boundary.R, test-glmer.R, test-predict.R, test-lmer.R, test-nbinom.R)
+and records what they check and more: criteria, fixed effects, ``vcov``, θ,
+``VarCorr``, conditional modes and SDs, fitted values, residuals of each type,
+predictions (``re.form``, ``allow.new.levels``), Wald intervals, ``anova(m1, m2)``.
+They cover paths the other reference files leave out: prior weights (inverse-variance,
+constant, binomial trials, Poisson), offsets (LMM and Poisson), boundary fits found
+by BOBYQA and by the restart at the edge, separate ``(1 | g) + (0 + x | g)`` terms,
+transformed variables in a random slope, a three-factor crossed/nested LMM, Gamma
+with the inverse link, 21-point AGQ on pairs, ``glmer.nb``.
+
+LMMs are fitted by lmer's defaults in R, GLMMs by glmer's defaults (which our
+default ``optimizer="glmer"`` replays). Tolerances (relative unless said): LMM criteria
+1e-6, fixed effects and SEs 1e-5, θ/σ/variance components 1e-4, fitted values,
+residuals and predictions 1e-6. GLMMs: criteria 1e-5, fixed effects 1e-4 (or 1e-3
+SE), θ 1e-3, SEs 1e-3, response-scale values 1e-4 (atol 1e-5).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import multilevel as ml
+
+HERE = Path(__file__).parent / "reference"
+SUITE = json.loads((HERE / "lme4_suite.json").read_text())
+# factor columns of the CSVs written by the R script (levels ordered as read_data.R's fac())
+CSV_FACTORS = {
+    "dyestuff2": ["Batch"], "orthodont": ["Subject", "Sex"], "offset": ["block"],
+    "weights": ["g"], "weights40": ["g"], "gamma": ["block"], "poisson_w": ["block"],
+    "issue47": ["id"], "boundary_binomial": ["f"], "boundary_lmm": ["f"],
+    "operator_part": ["Operator", "Part"], "koller13": ["Var2"], "nbinom": ["f1", "f2", "g"],
+    "lagoon": ["lagoon", "habitat"], "mix": ["var1", "var3"], "cbpp_var": ["herd", "period"],
+}
+DERIVED = {
+    "sleepstudy_w5": lambda: ml.datasets.load("sleepstudy").assign(w5=5.0),
+    # an integer column as a grouping factor (lme4 makes it a factor)
+    "sleepstudy_s2": lambda: ml.datasets.load("sleepstudy").assign(Subject2=np.repeat(np.arange(1, 6), 36)),
+    "cbpp_prop": lambda: ml.datasets.load("cbpp").assign(prop=lambda d: d["incidence"] / d["size"]),
+}
+MODELS = [k for k, r in SUITE.items() if isinstance(r, dict) and "logLik" in r and "formulas" not in r]
+LMM = [k for k in MODELS if SUITE[k]["family"] == "gaussian"]
+GLMM = [k for k in MODELS if SUITE[k]["family"] != "gaussian"]
+LRTS = [k for k in SUITE if k.startswith("lrt_")]
+EXPECTED_WARNINGS = (ml.errors.SingularFitWarning,)
+_FITS: dict = {}
+
+
+def _factor(values: pd.Series) -> pd.Categorical:
+    """R's fac() of read_data.R: numeric levels in numeric order, else C-locale order."""
+    if pd.api.types.is_numeric_dtype(values):
+        levels = [str(v) for v in sorted(values.unique())]
+        return pd.Categorical(values.astype(str), categories=levels)
+    return pd.Categorical(values.astype(str), categories=sorted(values.astype(str).unique()))
+
+
+def data_for(name: str) -> pd.DataFrame:
+    if name in DERIVED:
+        return DERIVED[name]()
+    if name in CSV_FACTORS:
+        data = pd.read_csv(HERE / f"lme4_suite_{name}.csv")
+        for column in CSV_FACTORS[name]:
+            data[column] = _factor(data[column])
+        return data
+    return ml.datasets.load(name)
+
+
+def fit_case(key: str):
+    if key not in _FITS:
+        r = SUITE[key]
+        options = {k: r[k] for k in ("weights", "link", "nAGQ") if k in r}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit = ml.fit(r["formula"], data_for(r["data"]), method=r["method"], family=r["family"],
+                         **options)
+        _FITS[key] = (fit, list(caught))
+    return _FITS[key][0]
+
+
+def close(ours, theirs, rtol, atol=0.0, what=""):
+    ours = np.asarray(ours, dtype=float)
+    theirs = np.asarray([np.nan if v is None else v for v in np.ravel(theirs)], dtype=float)
+    ours = ours.ravel()
+    assert ours.shape == theirs.shape, f"{what}: shape {ours.shape} vs lme4 {theirs.shape}"
+    ok = (np.abs(ours - theirs) <= rtol * np.abs(theirs) + atol) | (np.isnan(ours) & np.isnan(theirs))
+    assert np.all(ok), f"{what}: ours {ours} vs lme4 {theirs}"
+
+
+def glmm(r: dict) -> bool:
+    return r["family"] != "gaussian"
+
+
+@pytest.mark.parametrize("key", MODELS)
+def test_criteria(key):
+    r, m = SUITE[key], fit_case(key)
+    rtol = 1e-5 if glmm(r) else 1e-6
+    assert (m.nobs, m.df, m.df_resid, m.singular) == (r["nobs"], r["df"], r["df_residual"], r["singular"])
+    close([m.loglik, m.aic, m.bic, m.deviance], [r["logLik"], r["AIC"], r["BIC"], r["deviance"]], rtol,
+          what="logLik/AIC/BIC/deviance")
+    if "REMLcrit" in r:
+        close(m.reml_criterion, r["REMLcrit"], rtol, what="REML criterion")
+
+
+@pytest.mark.parametrize("key", MODELS)
+def test_estimates(key):
+    r, m = SUITE[key], fit_case(key)
+    names = list(r["fixef"])
+    se = np.array(list(r["fixef_se"].values()))
+    if glmm(r):
+        close(m.fixef[names], list(r["fixef"].values()), 1e-4, atol=1e-3 * se, what="fixef")
+        close(m.se[names], se, 1e-3, what="SE")
+        close(m.vcov.loc[names, names], r["vcov"], 2e-3, atol=1e-3 * np.outer(se, se).ravel(), what="vcov")
+    else:
+        close(m.fixef[names], list(r["fixef"].values()), 1e-5, atol=1e-6 * se, what="fixef")
+        close(m.se[names], se, 1e-5, what="SE")
+        close(m.vcov.loc[names, names], r["vcov"], 2e-5, atol=1e-6 * np.outer(se, se).ravel(), what="vcov")
+    assert m.theta.index.tolist() == list(r["theta"])
+    close(m.theta, list(r["theta"].values()), 1e-3 if glmm(r) else 1e-4, atol=1e-5, what="theta")
+    if "sigma" in r:
+        close(m.sigma, r["sigma"], 1e-4, what="sigma")
+    vc, ref = m.varcorr, pd.DataFrame(r["varcorr"])
+    for col in ("grp", "var1", "var2"):
+        assert vc[col].fillna("NA").tolist() == ref[col].fillna("NA").tolist(), col
+    scale = float(ref["vcov"].abs().max())
+    rtol = 2e-3 if glmm(r) else 2e-4
+    close(vc["vcov"], ref["vcov"], rtol, atol=1e-6 * scale, what="VarCorr vcov")
+    close(vc["sdcor"], ref["sdcor"], rtol, atol=1e-5, what="VarCorr sdcor")
+    if "nb_theta" in r:
+        close(m.nb_theta, r["nb_theta"], 1e-3, what="glmer.nb theta")
+
+
+@pytest.mark.parametrize("key", MODELS)
+def test_conditional_modes(key):
+    r, m = SUITE[key], fit_case(key)
+    re, condvar = r["ranef"], m.ranef_condvar()
+    rtol = 1e-3 if glmm(r) else 1e-4
+    for grpvar, term, grp, val, sd in zip(re["grpvar"], re["term"], re["grp"], re["condval"], re["condsd"]):
+        close(m.ranef[grpvar].loc[grp, term], val, rtol, atol=1e-5, what=f"ranef {grpvar} {term} {grp}")
+        owner = next(t for t in m.design.reterms if t.group == grpvar and term in t.cnms)
+        i, level = owner.cnms.index(term), owner.levels.index(grp)
+        close(np.sqrt(condvar[owner.name][level, i, i]), sd, rtol, atol=1e-6,
+              what=f"condsd {grpvar} {term} {grp}")
+
+
+@pytest.mark.parametrize("key", MODELS)
+def test_fitted_residuals_predictions(key):
+    r, m = SUITE[key], fit_case(key)
+    rtol, atol = (1e-4, 1e-5) if glmm(r) else (1e-6, 1e-8)
+    close(m.fitted().iloc[:6], r["fitted"], rtol, atol, what="fitted")
+    # a residual is y minus a fitted value: its error is the fitted value's
+    scale = float(np.max(np.abs(r["fitted"])))
+    for kind, values in r["residuals"].items():
+        close(m.residuals(type=kind).iloc[:6], values, rtol, atol + rtol * scale, what=f"residuals({kind})")
+    close(m.predict()["estimate"].iloc[:6], r["pred"], rtol, atol, what="predict(m)")
+    close(m.predict(group_effects=False)["estimate"].iloc[:6], r["pred_marg"], rtol, atol,
+          what="predict(m, re.form = NA)")
+    if "pred_response" in r:
+        close(m.predict(type="response")["estimate"].iloc[:6], r["pred_response"], rtol, atol,
+              what="predict(m, type = 'response')")
+
+
+@pytest.mark.parametrize("key", MODELS)
+def test_wald_intervals(key):
+    r, m = SUITE[key], fit_case(key)
+    table = ml.confint(m, method="wald").loc[list(r["fixef"])]
+    rtol = 1e-4 if glmm(r) else 1e-5
+    scale = np.abs(np.array(r["wald"]["upper"]) - np.array(r["wald"]["lower"]))
+    close(table["lower"], r["wald"]["lower"], rtol, atol=1e-4 * scale, what="Wald lower")
+    close(table["upper"], r["wald"]["upper"], rtol, atol=1e-4 * scale, what="Wald upper")
+
+
+def test_offset_shifts_the_slope_only():
+    """offset.R: with offset(3 * x) the slope is 3 less, the fit otherwise the same."""
+    with_offset, without = fit_case("offset_lmm"), fit_case("offset_lmm_none")
+    close(with_offset.fixef["x"], without.fixef["x"] - 3, 1e-6, what="slope")
+    close(with_offset.loglik, without.loglik, 1e-9, what="logLik")
+    close(with_offset.predict(data_for("offset"))["estimate"], without.predict()["estimate"], 1e-6,
+          what="predict(newdata) with the offset")
+
+
+def test_constant_weights_keep_the_estimates():
+    """priorWeights.R: weights 5 on every row of sleepstudy leave fixed effects and θ unchanged."""
+    weighted = fit_case("weights_constant_ml")
+    plain = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="ml")
+    close(weighted.fixef, plain.fixef, 1e-5, what="fixef")
+    close(weighted.sigma * np.sqrt(1 / 5), plain.sigma, 1e-4, what="sigma / sqrt(5)")
+
+
+def _new_rows(r: dict, columns: list[str], data: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame({c: r[c] for c in columns})
+    for column in columns:
+        if isinstance(data[column].dtype, pd.CategoricalDtype):
+            out[column] = out[column].astype(str)
+    return out
+
+
+def test_predict_new_data_cake():
+    """test-predict.R (fm4): new rows, one with a replicate the fit never saw."""
+    r, m = SUITE["cake_recipe_temp"], fit_case("cake_recipe_temp")
+    rows = [i - 1 for i in r["newdata"]["rows"]]
+    new = m.design.frame.data.iloc[rows].copy()
+    new["replicate"] = new["replicate"].astype(str).tolist()[:-1] + [r["newdata"]["new_level"]]
+    close(m.predict(new)["estimate"], r["pred_newdata"], 1e-6, what="allow.new.levels")
+    close(m.predict(new, group_effects=False)["estimate"], r["pred_newdata_marg"], 1e-6, what="re.form = NA")
+    with pytest.raises(ml.errors.DataError, match=r["newdata"]["new_level"]):
+        m.predict(new, new_groups="error")
+
+
+def test_predict_reform_penicillin():
+    """test-predict.R (fm3): re.form = ~ (1 | plate), ~ (1 | sample), NA on a grid with a new plate."""
+    r = SUITE["penicillin_reform"]
+    data = ml.datasets.load("Penicillin")
+    m = ml.fit(r["formula"], data, method="reml")
+    new = _new_rows(r, ["plate", "sample"], data)
+    close(m.predict()["estimate"].iloc[:6], r["fitted"], 1e-6, what="fitted")
+    close(m.predict(new)["estimate"], r["pred_all"], 1e-6, what="all terms")
+    close(m.predict(new, group_effects="~ (1 | plate)")["estimate"], r["pred_plate"], 1e-6, what="plate")
+    close(m.predict(new, group_effects="~ (1 | sample)")["estimate"], r["pred_sample"], 1e-6, what="sample")
+    close(m.predict(new, group_effects=False)["estimate"], r["pred_marg"], 1e-6, what="re.form = NA")
+
+
+def test_predict_new_data_cbpp():
+    """test-predict.R (gm1): a period x herd grid plus a new herd, link and response scale."""
+    r = SUITE["cbpp_newdata"]
+    data = ml.datasets.load("cbpp")
+    m = ml.fit(r["formula"], data, method="ml", family="binomial")
+    new = _new_rows(r, ["period", "herd"], data)
+    close(m.predict(new)["estimate"], r["pred_link"], 1e-4, 1e-5, what="link scale")
+    close(m.predict(new, type="response")["estimate"], r["pred_response"], 1e-4, 1e-5, what="response")
+    close(m.predict(new, group_effects=False)["estimate"], r["pred_marg"], 1e-4, 1e-5, what="re.form = NA")
+    # a new herd is predicted at the population level (allow.new.levels = TRUE)
+    close(m.predict(new)["estimate"].iloc[-4:], r["pred_marg"][-4:], 1e-4, 1e-5, what="new herd")
+
+
+@pytest.mark.parametrize("key", LRTS)
+def test_lrt_matches_anova(key):
+    r = SUITE[key]
+    data = data_for(r["data"])
+    small, large = (ml.fit(f, data, method=meth, family=r["family"])
+                    for f, meth in zip(r["formulas"], r["methods"]))
+    res = ml.lrt(small, large)
+    assert res.df == r["Df"]
+    rtol = 1e-5 if r["family"] != "gaussian" else 1e-6
+    close(res.chisq, r["Chisq"], 1e-3 if r["family"] != "gaussian" else 1e-5, atol=1e-6, what="Chisq")
+    close(res.p, r["p"], 1e-3, what="p")
+    for col in ("npar", "AIC", "BIC", "logLik", "deviance"):
+        close(res.table[col], r[col], rtol, what=col)
+
+
+def test_expected_warnings_only():
+    """The suite's fits warn only about singular fits, and exactly where lme4 finds one."""
+    for key, (fit, caught) in _FITS.items():
+        for w in caught:
+            assert issubclass(w.category, EXPECTED_WARNINGS), (key, w.message)
+        singular_warned = any(issubclass(w.category, ml.errors.SingularFitWarning) for w in caught)
+        assert singular_warned == SUITE[key]["singular"], key
