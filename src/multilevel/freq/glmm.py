@@ -264,7 +264,10 @@ class LaplaceProblem:
                 Zwz = np.concatenate([cp.Z1Xy[..., -1].reshape(-1), cp.ZrXy[:, -1]])
                 u = factor.solve(lambda_t_times(self.layout, Ts, Zwz[:, None]))[:, 0]
             eta, pdev = self._glmer_update(Ts, offset, u, b if beta is None else None, ZL)
-            if abs((old - pdev) / pdev) < PWRSS_TOL:
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+                # lme4's test as written (first iteration: old = DBL_MAX, the ratio inf)
+                settled = abs((old - pdev) / pdev) < PWRSS_TOL
+            if settled:
                 return PirlsState(deviance=factor.logdet + float(u @ u)
                                   - 2.0 * self.family.loglik(eta, self.y, self.n, self.const),
                                   beta=b, u=u, eta=eta, weights=w, factor=factor, RXtRX=RXtRX)
