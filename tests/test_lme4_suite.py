@@ -41,7 +41,7 @@ CSV_FACTORS = {
     "issue47": ["id"], "boundary_binomial": ["f"], "boundary_lmm": ["f"],
     "operator_part": ["Operator", "Part"], "koller13": ["Var2"], "nbinom": ["f1", "f2", "g"],
     "lagoon": ["lagoon", "habitat"], "pixel": ["Dog", "Side"], "rankdef": ["id"], "noise": ["Subject"],
-    "tiny": ["u"], "ranef": ["f", "g"], "mix": ["var1", "var3"], "cbpp_var": ["herd", "period"],
+    "tiny": ["u"], "ranef": ["f", "g"], "arabidopsis": ["status", "nutrient", "gen"], "mix": ["var1", "var3"], "cbpp_var": ["herd", "period"],
 }
 DERIVED = {
     "sleepstudy_w5": lambda: ml.datasets.load("sleepstudy").assign(w5=5.0),
@@ -148,7 +148,8 @@ def test_estimates(key):
         assert vc[col].fillna("NA").tolist() == ref[col].fillna("NA").tolist(), col
     scale = float(ref["vcov"].abs().max())
     rtol = 2e-3 if glmm(r) else 2e-4
-    close(vc["vcov"], ref["vcov"], rtol, atol=1e-6 * scale, what="VarCorr vcov")
+    # a variance on its boundary: lme4 ends at 1.8e-11 (nbinom_f1f2), we at 0
+    close(vc["vcov"], ref["vcov"], rtol, atol=max(1e-6 * scale, 1e-10), what="VarCorr vcov")
     close(vc["sdcor"], ref["sdcor"], rtol, atol=max(1e-5, 2 * THETA_ATOL.get(key, 0)), what="VarCorr sdcor")
     if "nb_theta" in r:
         close(m.nb_theta, r["nb_theta"], 1e-3, what="glmer.nb theta")
@@ -163,7 +164,8 @@ def test_conditional_modes(key):
         close(m.ranef[grpvar].loc[grp, term], val, rtol, atol=1e-5, what=f"ranef {grpvar} {term} {grp}")
         owner = next(t for t in m.design.reterms if t.group == grpvar and term in t.cnms)
         i, level = owner.cnms.index(term), owner.levels.index(grp)
-        close(np.sqrt(condvar[owner.name][level, i, i]), sd, rtol, atol=THETA_ATOL.get(key, 1e-6),
+        close(np.sqrt(condvar[owner.name][level, i, i]), sd, rtol,
+              atol=THETA_ATOL.get(key, 1e-5 if glmm(r) else 1e-6),
               what=f"condsd {grpvar} {term} {grp}")
 
 

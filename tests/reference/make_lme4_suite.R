@@ -93,13 +93,18 @@ op <- put(data.frame(y = op$y, Operator = as.character(op$Operator), Part = as.c
 source(system.file("testdata", "koller-data.R", package = "lme4"))
 k13 <- getData(13)
 k13 <- put(data.frame(y = k13$y, Var2 = as.character(k13$Var2)), "koller13", "Var2")
-# test-nbinom.R: negative binomial counts by f1 x f2, 9 groups (first 200 rows, as the test)
+# test-nbinom.R / test-glmernb.R: negative binomial counts by f1 x f2, 9 groups
 set.seed(101)
 dd <- expand.grid(f1 = factor(1:3), f2 = LETTERS[1:2], g = 1:9, rep = 1:15, KEEP.OUT.ATTRS = FALSE)
 mu <- 5 * (-4 + with(dd, as.integer(f1) + 4 * as.numeric(f2)))
 dd$y <- rnbinom(nrow(dd), mu = mu, size = 0.5)
 nb <- put(data.frame(f1 = as.character(dd$f1), f2 = as.character(dd$f2), g = sprintf("g%d", dd$g),
-                     y = dd$y)[1:200, ], "nbinom", c("f1", "f2", "g"))
+                     y = dd$y), "nbinom", c("f1", "f2", "g"))
+# test-glmernb.R: lme4's Arabidopsis (clipping x nutrient on genotypes)
+ara <- put(data.frame(total.fruits = Arabidopsis$total.fruits, status = as.character(Arabidopsis$status),
+                      nutrient = as.character(Arabidopsis$nutrient), gen = as.character(Arabidopsis$gen)),
+           "arabidopsis", c("status", "nutrient", "gen"))
+
 # test-glmer.R: a proportion response with its trials as weights
 cbpp$prop <- cbpp$incidence / cbpp$size
 # lmer-1.R: lagoons and habitats (habitat nested in lagoon, coded 1..20)
@@ -278,9 +283,15 @@ fits <- list(
 out <- lapply(fits, `[[`, "ref")
 
 # test-nbinom.R: glmer.nb, theta estimated
-m <- glmer.nb(y ~ f1 + (1 | g), data = nb)
-out$nbinom_f1 <- c(summ(m, C("test-nbinom.R", "nbinom", "y ~ f1 + (1 | g)", family = "negativebinomial")),
-                   list(nb_theta = getME(m, "glmer.nb.theta")))
+nbfit <- function(case, d) {
+  m <- glmer.nb(as.formula(case$formula), data = d)
+  c(summ(m, case), list(nb_theta = getME(m, "glmer.nb.theta")))
+}
+# (test-nbinom.R's y ~ f1 + (1 | g) on the first 200 rows, and test-glmernb.R's sleepstudy
+# model, add nothing new and take 10-14 s each to fit here: left out for the test-time budget)
+out$nbinom_f1f2 <- nbfit(C("test-glmernb.R", "nbinom", "y ~ f1 * f2 + (1 | g)", family = "negativebinomial"), nb)
+out$nbinom_arabidopsis <- nbfit(C("test-glmernb.R", "arabidopsis", "total.fruits ~ status + nutrient + (1 | gen)",
+                                  family = "negativebinomial"), ara)
 
 out$factor_response$pred_new <- list(distance = c(20, 25), response = unname(predict(
   fits$factor_response$model, data.frame(distance = c(20, 25)), re.form = NA, type = "response")))
