@@ -52,10 +52,11 @@ DERIVED = {
     "cbpp_prop_obs": lambda: DERIVED["cbpp_prop"]().assign(obs=lambda d: [str(i + 1) for i in range(len(d))]),
     "cbpp_prop": lambda: ml.datasets.load("cbpp").assign(prop=lambda d: d["incidence"] / d["size"]),
 }
-MODELS = [k for k, r in SUITE.items() if isinstance(r, dict) and "logLik" in r and "formulas" not in r]
+MODELS = [k for k, r in SUITE.items() if isinstance(r, dict) and "fixef" in r]
 LMM = [k for k in MODELS if SUITE[k]["family"] == "gaussian"]
 GLMM = [k for k in MODELS if SUITE[k]["family"] != "gaussian"]
 LRTS = [k for k in SUITE if k.startswith("lrt_")]
+DROP1 = [k for k in SUITE if k.startswith("drop1_")]
 EXPECTED_WARNINGS = (ml.errors.SingularFitWarning, UserWarning)   # singular / rank-deficient
 # θ on a flat ridge: lme4 (tight BOBYQA) ends with Subject.nsex at 0, ours at 1.4e-5, where
 # the REML criterion is 5e-11 higher (test_flat_ridge_is_as_good_as_lme4 bounds that)
@@ -295,6 +296,21 @@ def test_lrt_matches_anova(key):
         close(res.table[col], r[col], rtol, what=col)
 
 
+@pytest.mark.parametrize("key", DROP1)
+def test_drop1_chisq(key):
+    """lme4's drop1(test = "Chisq"): ML refits without each droppable term."""
+    r = SUITE[key]
+    options = {"nAGQ": r["nAGQ"]} if r["nAGQ"] != 1 else {}
+    m = ml.fit(r["formula"], data_for(r["data"]), method=r["method"], family=r["family"], **options)
+    table = ml.drop1(m, test="Chisq")
+    assert table.index.tolist() == r["terms"]
+    rtol = 1e-6 if r["family"] == "gaussian" else 1e-5
+    close(table["npar"], r["npar"], 0, what="npar")
+    close(table["AIC"], r["AIC"], rtol, what="AIC")
+    close(table["LRT"], r["LRT"], rtol, atol=1e-4, what="LRT")
+    close(table["Pr(Chi)"], r["p"], 1e-3, atol=1e-9, what="Pr(Chi)")
+
+
 def test_expected_warnings_only():
     """The suite's fits warn only about singular fits, and exactly where lme4 finds one."""
     for key, (fit, caught) in _FITS.items():
@@ -304,3 +320,11 @@ def test_expected_warnings_only():
                 assert "rank deficient" in str(w.message), (key, w.message)
         singular_warned = any(issubclass(w.category, ml.errors.SingularFitWarning) for w in caught)
         assert singular_warned == SUITE[key]["singular"], key
+
+
+def test_drop1_chisq_refuses_what_it_cannot_refit():
+    m = fit_case("sep_terms_ml")
+    with pytest.raises(ml.errors.SpecError, match="test='F'"):
+        ml.drop1(m, test="F")
+    with pytest.raises(ml.errors.SpecError, match="intercept"):
+        ml.drop1(fit_case("lagoon_habitat"), test="Chisq")   # y ~ 0 + lagoon + ...

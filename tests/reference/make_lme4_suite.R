@@ -346,6 +346,20 @@ out$lrt_glmer_vs_glm_tiny <- lrt(glm(y ~ 1, poisson, tiny[1:4, ]), glmer(y ~ (1 
                                  "test-methods.R", "tiny4", c("y ~ 1", "y ~ (1 | u)"), c("ml", "ml"), "poisson")
 out$lrt_lmer_vs_lm_tiny <- lrt(lm(yn ~ 1, tiny), lmer(yn ~ (1 | u), tiny, REML = FALSE, control = lctl),
                                "test-methods.R", "tiny", c("yn ~ 1", "yn ~ (1 | u)"), c("ml", "ml"))
+# drop.R: drop1(test = "Chisq") of an LMM (REML: compared through ML refits) and of a
+# 25-point AGQ GLMM; test-lmer.R's period * var GLMM (only the interaction is droppable)
+drop_ref <- function(m, source, data, formula, method, family, nAGQ = 1) {
+  a <- drop1(m, test = "Chisq")
+  list(source = source, data = data, formula = formula, method = method, family = family, nAGQ = nAGQ,
+       terms = rownames(a), npar = a$npar, AIC = a$AIC, LRT = a$LRT, p = a[["Pr(Chi)"]])
+}
+out$drop1_lmm <- drop_ref(lmer(Reaction ~ Days + (Days | Subject), ss, control = lctl), "drop.R", "sleepstudy",
+                          "Reaction ~ Days + (Days | Subject)", "reml", "gaussian")
+out$drop1_agq25 <- drop_ref(glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), cbpp, binomial, nAGQ = 25),
+                            "drop.R", "cbpp", "cbind(incidence, size - incidence) ~ period + (1 | herd)", "ml",
+                            "binomial", 25)
+out$drop1_interaction <- drop_ref(fits$cbpp_period_var$model, "test-lmer.R", "cbpp_var",
+                                  "cbind(incidence, size - incidence) ~ period * var + (1 | herd)", "ml", "binomial")
 out$`_about` <- paste("lme4", as.character(packageVersion("lme4")), "on", R.version.string,
                       "by tests/reference/make_lme4_suite.R: cases from lme4's own tests (field 'source').")
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, null = "null", na = "null", pretty = TRUE),
