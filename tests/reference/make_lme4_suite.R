@@ -100,10 +100,6 @@ mu <- 5 * (-4 + with(dd, as.integer(f1) + 4 * as.numeric(f2)))
 dd$y <- rnbinom(nrow(dd), mu = mu, size = 0.5)
 nb <- put(data.frame(f1 = as.character(dd$f1), f2 = as.character(dd$f2), g = sprintf("g%d", dd$g),
                      y = dd$y), "nbinom", c("f1", "f2", "g"))
-# test-glmernb.R: lme4's Arabidopsis (clipping x nutrient on genotypes)
-ara <- put(data.frame(total.fruits = Arabidopsis$total.fruits, status = as.character(Arabidopsis$status),
-                      nutrient = as.character(Arabidopsis$nutrient), gen = as.character(Arabidopsis$gen)),
-           "arabidopsis", c("status", "nutrient", "gen"))
 
 # test-glmer.R: a proportion response with its trials as weights
 cbpp$prop <- cbpp$incidence / cbpp$size
@@ -149,6 +145,41 @@ rf$y <- suppressMessages(simulate(~ 1 + x + (1 | f) + (x | g), family = binomial
                                   newparams = list(beta = c(0, 1), theta = c(1, 1, 2, 1)))[[1]])
 rf <- put(transform(rf, f = as.character(f), g = as.character(g)), "ranef", c("f", "g"))
 cbpp$obs <- fac(seq_len(nrow(cbpp)))
+# test-rank.R: x == y (an aliased column), and a 4 x 4 interaction with an empty cell
+set.seed(101)
+n <- 20; x <- y <- rnorm(n)
+rk1 <- put(data.frame(x, y, z = rnorm(n), r = sample(1:5, size = n, replace = TRUE)), "rank_xy", "r")
+d2 <- expand.grid(a = factor(1:4), b = factor(1:4), rep = 1:10)
+d2 <- transform(d2, r = sample(1:5, size = nrow(d2), replace = TRUE), z = rnorm(nrow(d2)))
+d2 <- subset(d2, !(a == "4" & b == "4"))
+rk2 <- put(data.frame(a = as.character(d2$a), b = as.character(d2$b), r = d2$r, z = d2$z), "rank_cell",
+           c("a", "b", "r"))
+set.seed(111)
+n <- 100; x <- y <- rnorm(n)
+rk3 <- put(data.frame(x, y, z = rbinom(n, size = 1, prob = 0.5), r = sample(1:5, size = n, replace = TRUE)),
+           "rank_glmer", "r")
+# test-stepHalving.R: survival proportions with egg counts as weights, one level per row
+load(system.file("testdata", "survdat_reduced.Rda", package = "lme4"))
+surv <- put(data.frame(eggs = survdat_reduced$eggs, survprop = survdat_reduced$survprop,
+                       nobs = as.character(survdat_reduced$nobs)), "stephalving", "nobs")
+# test-isSingular.R: two crossed random-slope blocks, Poisson and Gamma (log link) responses
+# from a model whose first block is zero
+set.seed(101)
+n_groups <- 20; n_per_group <- 20; n <- n_groups * n_per_group
+sg <- data.frame(group1 = rep(1:n_groups, each = n_per_group), group2 = rep(1:n_groups, each = n_per_group),
+                 x1 = rnorm(n), x2 = rnorm(n))
+form <- y ~ 1 + (1 + x1 | group1) + (1 + x2 | group2)
+sg$y <- simulate(form[-2], newdata = sg, family = gaussian,
+                 newparams = list(beta = c(-2), theta = c(2, 3, 4, 2, 3, 4), sigma = 2))[[1]]
+sg$y2 <- simulate(form[-2], newdata = sg, family = gaussian,
+                  newparams = list(beta = c(-2), theta = c(0, 0, 0, 2.5, 1.5, 0.8), sigma = 2))[[1]]
+sg$yp <- simulate(form[-2], newdata = sg, family = poisson(link = "log"),
+                  newparams = list(theta = c(0, 0, 0, 1.0, 0.5, 0.3), beta = 2))[[1]]
+sg$yg <- simulate(form[-2], newdata = sg, family = Gamma(link = "log"),
+                  newparams = list(theta = c(0, 0, 0, 1.0, 0.5, 0.3), beta = 2, sigma = 2))[[1]]
+sg <- put(sg, "singular2", c("group1", "group2"))
+# test-NAhandling.R: sleepstudy with Reaction missing in its first three rows (na.omit)
+ssna <- ss; ssna$Reaction[1:3] <- NA
 # test-predict.R: a second, coarser grouping of sleepstudy's rows (an integer column)
 ss2 <- ss; ss2$Subject2 <- rep(1:5, each = 36)
 
@@ -249,6 +280,23 @@ fits <- list(
                            family = "bernoulli"), orth, binomial),
   ranef_crossed_slopes = glmm(C("test-ranef.R", "ranef", "y ~ (1 | f) + (x | g)", family = "bernoulli"),
                               rf, binomial),
+  rank_aliased = lmm(C("test-rank.R", "rank_xy", "z ~ x + y + (1 | r)", "reml"), rk1),
+  rank_empty_cell = lmm(C("test-rank.R", "rank_cell", "z ~ a * b + (1 | r)", "reml"), rk2),
+  rank_glmer = glmm(C("test-rank.R", "rank_glmer", "z ~ x + y + (1 | r)", family = "bernoulli"), rk3, binomial),
+  step_halving = glmm(C("test-stepHalving.R", "stephalving", "survprop ~ (1 | nobs)", family = "binomial",
+                        weights = "eggs"), surv, binomial),
+  two_slope_blocks = lmm(C("test-isSingular.R", "singular2", "y ~ 1 + (1 + x1 | group1) + (1 + x2 | group2)",
+                           "reml"), sg),
+  two_slope_blocks_singular = lmm(C("test-isSingular.R", "singular2",
+                                    "y2 ~ 1 + (1 + x1 | group1) + (1 + x2 | group2)", "reml"), sg),
+  two_slope_blocks_poisson = glmm(C("test-isSingular.R", "singular2",
+                                    "yp ~ 1 + (1 + x1 | group1) + (1 + x2 | group2)", family = "poisson"),
+                                  sg, poisson),
+  two_slope_blocks_gamma = glmm(C("test-isSingular.R", "singular2",
+                                  "yg ~ 1 + (1 + x1 | group1) + (1 + x2 | group2)", family = "gamma",
+                                  link = "log"), sg, Gamma(link = "log")),
+  missing_response = lmm(C("test-NAhandling.R", "sleepstudy_na", "Reaction ~ Days + (Days | Subject)", "reml"),
+                         ssna),
   poisson_round = glmm(C("test-lmer.R", "sleepstudy", "round(Reaction) ~ 1 + (1 | Subject)",
                          family = "poisson"), ss, poisson),
   poisson_round_slopes = glmm(C("test-predict.R", "sleepstudy", "round(Reaction) ~ Days + (1 + Days | Subject)",
@@ -288,10 +336,10 @@ nbfit <- function(case, d) {
   c(summ(m, case), list(nb_theta = getME(m, "glmer.nb.theta")))
 }
 # (test-nbinom.R's y ~ f1 + (1 | g) on the first 200 rows, and test-glmernb.R's sleepstudy
-# model, add nothing new and take 10-14 s each to fit here: left out for the test-time budget)
+# and Arabidopsis models, add no new path and take 5-14 s each to fit here: left out for
+# the test-time budget)
 out$nbinom_f1f2 <- nbfit(C("test-glmernb.R", "nbinom", "y ~ f1 * f2 + (1 | g)", family = "negativebinomial"), nb)
-out$nbinom_arabidopsis <- nbfit(C("test-glmernb.R", "arabidopsis", "total.fruits ~ status + nutrient + (1 | gen)",
-                                  family = "negativebinomial"), ara)
+
 
 out$factor_response$pred_new <- list(distance = c(20, 25), response = unname(predict(
   fits$factor_response$model, data.frame(distance = c(20, 25)), re.form = NA, type = "response")))
