@@ -194,12 +194,10 @@ def test_fitted_residuals_predictions(key):
     scale = float(np.max(np.abs(r["fitted"])))
     for kind, values in r["residuals"].items():
         close(m.residuals(type=kind).iloc[:6], values, rtol, atol + rtol * scale, what=f"residuals({kind})")
-    close(m.predict()["estimate"].iloc[:6], r["pred"], rtol, atol, what="predict(m)")
-    close(m.predict(group_effects=False)["estimate"].iloc[:6], r["pred_marg"], rtol, atol,
-          what="predict(m, re.form = NA)")
-    if "pred_response" in r:
-        close(m.predict(type="response")["estimate"].iloc[:6], r["pred_response"], rtol, atol,
-              what="predict(m, type = 'response')")
+    calls = {"pred": {}, "pred_marg": {"group_effects": False}, "pred_response": {"type": "response"}}
+    for field, kwargs in calls.items():   # predict(m), re.form = NA, type = "response"
+        if field in r:
+            close(m.predict(**kwargs)["estimate"].iloc[:6], r[field], rtol, atol, what=f"predict {kwargs}")
 
 
 @pytest.mark.parametrize("key", [k for k in MODELS if k not in NOISY_HESSIAN])

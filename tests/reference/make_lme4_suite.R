@@ -186,14 +186,6 @@ ss2 <- ss; ss2$Subject2 <- rep(1:5, each = 36)
 ## ---- quantities -------------------------------------------------------------------
 fml <- function(m) paste(deparse(formula(m), width.cutoff = 500), collapse = "")
 first <- function(x, k = 6) unname(as.numeric(x)[seq_len(min(k, length(x)))])
-re_tables <- function(m) {
-  re <- as.data.frame(ranef(m, condVar = TRUE))
-  keep <- unlist(lapply(split(seq_len(nrow(re)), re$grpvar), function(i)
-    i[re$grp[i] %in% unique(as.character(re$grp[i]))[1:3]]))
-  re <- re[sort(keep), ]
-  list(grpvar = as.character(re$grpvar), term = as.character(re$term), grp = as.character(re$grp),
-       condval = re$condval, condsd = re$condsd)
-}
 wald <- function(m) {
   ci <- confint(m, method = "Wald")
   ci <- ci[names(fixef(m)), , drop = FALSE]
