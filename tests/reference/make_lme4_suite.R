@@ -66,8 +66,8 @@ gam <- gSim()
 dgl <- gSim(dInitial = gam, family = Gamma(link = log))
 dBc <- gam; dBc$eta <- gam$eta - 5
 dBc <- gSim(dInitial = dBc, nbinom = 1, family = binomial(link = "cloglog"))
-gam <- put(data.frame(block = as.character(gam$block), x = gam$x, y = gam$y, ylog = dgl$y, yBc = dBc$y),
-           "gamma", "block")
+gam <- put(data.frame(block = as.character(gam$block), x = gam$x, y = gam$y, ylog = dgl$y, yBc = dBc$y,
+                      w = rep(c(1, 2, 0.5), length.out = nrow(gam))), "gamma", "block")
 set.seed(102)
 dP <- gSim(family = poisson())
 dP <- put(data.frame(block = as.character(dP$block), x = dP$x, y = dP$y, w2 = 2), "poisson_w", "block")
@@ -216,14 +216,15 @@ tight <- list(rhoend = 1e-9, maxfun = 1e5)
 lctl <- lmerControl(optimizer = "bobyqa", optCtrl = tight)
 lmm <- function(case, d, control = lctl) {
   f <- as.formula(case$formula)
-  w <- if (is.null(case$weights)) NULL else d[[case$weights]]
-  m <- lmer(f, d, REML = case$method == "reml", weights = w, control = control)
+  # lmer/glmer evaluate `weights` in the data first: a local name no data set has as a column
+  case_wts <- if (is.null(case$weights)) NULL else d[[case$weights]]
+  m <- lmer(f, d, REML = case$method == "reml", weights = case_wts, control = control)
   list(model = m, ref = summ(m, case))
 }
 glmm <- function(case, d, family, ...) {
   f <- as.formula(case$formula)
-  w <- if (is.null(case$weights)) NULL else d[[case$weights]]
-  m <- glmer(f, d, family = family, weights = w, nAGQ = if (is.null(case$nAGQ)) 1 else case$nAGQ, ...)
+  case_wts <- if (is.null(case$weights)) NULL else d[[case$weights]]
+  m <- glmer(f, d, family = family, weights = case_wts, nAGQ = if (is.null(case$nAGQ)) 1 else case$nAGQ, ...)
   list(model = m, ref = summ(m, case))
 }
 C <- function(file, data, formula, method = "ml", family = "gaussian", ...)
@@ -301,6 +302,11 @@ fits <- list(
                          link = "inverse"), gam, Gamma),
   gamma_inverse_agq0 = glmm(C("glmmExt.R", "gamma", "y ~ x + (1 | block)", family = "gamma",
                               link = "inverse", nAGQ = 0), gam, Gamma),
+  # glmmWeights.R's Gamma models with prior weights added (its tests weight only Poisson)
+  gamma_inverse_weights = glmm(C("glmmWeights.R", "gamma", "y ~ x + (1 | block)", family = "gamma",
+                                 link = "inverse", weights = "w"), gam, Gamma),
+  gamma_log_weights = glmm(C("glmmWeights.R", "gamma", "ylog ~ x + (1 | block)", family = "gamma",
+                             link = "log", weights = "w"), gam, Gamma(link = "log")),
   gamma_log = glmm(C("glmmExt.R", "gamma", "ylog ~ x + (1 | block)", family = "gamma", link = "log"),
                    gam, Gamma(link = "log")),
   cloglog_bernoulli = glmm(C("glmmExt.R", "gamma", "yBc ~ x + (1 | block)", family = "bernoulli",

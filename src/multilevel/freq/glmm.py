@@ -638,15 +638,16 @@ class GLMMFit(FreqFit):
 
     @property
     def sigma(self) -> float:
-        """1, or for the Gamma family lme4's ``sigma()``: √((Σ Pearson residuals² + ||u||²)/Σ w)
-        (its dispersion is σ²; VarCorr scales by σ² as for an LMM)."""
+        """1, or for the Gamma family lme4's ``sigma()``: √((Σ wᵢ·Pearson residualᵢ² + ||u||²)/n),
+        n the number of rows, not Σ w (lme4's sigmaML; its dispersion is σ², and VarCorr
+        scales by σ² as for an LMM)."""
         family = self.family_object
         if not family.has_dispersion:
             return 1.0
         n = trials_or_weights(self.design)
         mu = family.mu(self.eta)
         pearson = n * (self.design.y - mu) ** 2 / family.variance(mu)
-        return float(np.sqrt((np.sum(pearson) + self.pls.u @ self.pls.u) / np.sum(n)))
+        return float(np.sqrt((np.sum(pearson) + self.pls.u @ self.pls.u) / len(n)))
 
     @property
     def df(self) -> int:
