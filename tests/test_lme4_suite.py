@@ -2,15 +2,18 @@
 
 ``tests/reference/make_lme4_suite.R`` fits models taken from lme4's tests (each case
 names its file in ``source``: lmer-1.R, varcorr.R, offset.R, priorWeights.R,
-glmmWeights.R, boundary.R, test-glmer.R, test-predict.R, test-lmer.R, test-nbinom.R)
-and records what they check and more: criteria, fixed effects, ``vcov``, θ,
-``VarCorr``, conditional modes and SDs, fitted values, residuals of each type,
-predictions (``re.form``, ``allow.new.levels``), Wald intervals, ``anova(m1, m2)``.
+glmmWeights.R, glmmExt.R, boundary.R, drop.R, test-glmer.R, test-predict.R,
+test-lmer.R, test-methods.R, test-ranef.R, test-rank.R, test-stepHalving.R,
+test-isSingular.R, test-NAhandling.R, test-glmernb.R) and records what they check and
+more: criteria, fixed effects, ``vcov``, θ, ``VarCorr``, conditional modes and SDs,
+fitted values, residuals of each type, predictions (``re.form``,
+``allow.new.levels``), Wald intervals, ``anova(m1, m2)``, ``drop1(test = "Chisq")``.
 They cover paths the other reference files leave out: prior weights (inverse-variance,
-constant, binomial trials, Poisson), offsets (LMM and Poisson), boundary fits found
-by BOBYQA and by the restart at the edge, separate ``(1 | g) + (0 + x | g)`` terms,
-transformed variables in a random slope, a three-factor crossed/nested LMM, Gamma
-with the inverse link, 21-point AGQ on pairs, ``glmer.nb``.
+constant, binomial trials, Poisson, Gamma), offsets (LMM and Poisson), boundary fits
+found by BOBYQA and by the restart at the edge, separate ``(1 | g) + (0 + x | g)``
+terms, transformed variables in a random slope, crossed and nested factors, aliased
+columns, Gamma (inverse and log links) and cloglog GLMMs, ``nAGQ = 0`` and 21,
+step-halving PIRLS, ``glmer.nb``, missing responses.
 
 LMMs are fitted by lmer's defaults in R, GLMMs by glmer's defaults (which our
 default ``optimizer="glmer"`` replays). Tolerances (relative unless said): LMM criteria
@@ -234,6 +237,10 @@ def test_offset_shifts_the_slope_only():
     close(with_offset.loglik, without.loglik, 1e-9, what="logLik")
     close(with_offset.predict(data_for("offset"))["estimate"], without.predict()["estimate"], 1e-6,
           what="predict(newdata) with the offset")
+    # the Poisson model: predict(newdata = d) is lme4's predict(m) (the offset included)
+    r, poisson = SUITE["offset_poisson"], fit_case("offset_poisson")
+    close(poisson.predict(data_for("offset").iloc[:6])["estimate"], r["pred"], 1e-4, 1e-5,
+          what="Poisson predict(newdata) with the offset")
 
 
 def test_constant_weights_keep_the_estimates():
