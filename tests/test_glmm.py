@@ -110,8 +110,16 @@ def test_nagq_needs_one_scalar_random_effect():
     with pytest.raises(SpecError, match="single scalar random effect"):
         ml.fit("TICKS ~ YEAR + (1 | BROOD) + (1 | LOCATION)", "grouseticks", family="poisson",
                method="ml", nAGQ=5)
-    with pytest.raises(SpecError, match="positive integer"):
-        ml.fit(CBPP, "cbpp", family="binomial", method="ml", nAGQ=0)
+    with pytest.raises(SpecError, match="non-negative integer"):
+        ml.fit(CBPP, "cbpp", family="binomial", method="ml", nAGQ=-1)   # nAGQ=0 is glmer's
+
+
+def test_nagq0_has_no_profile():
+    """nAGQ = 0 optimizes θ alone (β inside PIRLS): no deviance over (θ, β) to profile."""
+    m = ml.fit(CBPP, "cbpp", family="binomial", method="ml", nAGQ=0)
+    assert m.vcov_source == "RX" and m.nagq == 0
+    with pytest.raises(SpecError, match="nAGQ=0"):
+        m.deviance_function()
 
 
 def test_poisson_recovers_a_simulated_truth():

@@ -50,15 +50,6 @@ first <- function(x, k = 6) unname(as.numeric(x)[seq_len(min(k, length(x)))])
 new_rows <- function(d, column) {
   nd <- d[1:3, ]; nd[[column]] <- as.character(nd[[column]]); nd[[column]][3] <- "new_level"; nd
 }
-# conditional modes and SDs (condVar) of the first 3 levels of each grouping factor
-re_tables <- function(m) {
-  re <- as.data.frame(ranef(m, condVar = TRUE))
-  keep <- unlist(lapply(split(seq_len(nrow(re)), re$grpvar), function(i)
-    i[re$grp[i] %in% unique(as.character(re$grp[i]))[1:3]]))
-  re <- re[sort(keep), ]
-  list(grpvar = as.character(re$grpvar), term = as.character(re$term), grp = as.character(re$grp),
-       condval = re$condval, condsd = re$condsd)
-}
 common <- function(m, d, data, new_column) {
   out <- list(data = data, formula = fml(m), nobs = nobs(m), fixef = as.list(fixef(m)),
               fixef_se = as.list(sqrt(diag(as.matrix(vcov(m))))), logLik = as.numeric(logLik(m)),

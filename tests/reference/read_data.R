@@ -10,3 +10,12 @@ rd <- function(file, factors = character(), path = dir) {
   for (v in factors) d[[v]] <- fac(d[[v]])
   d
 }
+# conditional modes and SDs (condVar) of the first 3 levels of each grouping factor (lme4)
+re_tables <- function(m) {
+  re <- as.data.frame(ranef(m, condVar = TRUE))
+  keep <- unlist(lapply(split(seq_len(nrow(re)), re$grpvar), function(i)
+    i[re$grp[i] %in% unique(as.character(re$grp[i]))[1:3]]))
+  re <- re[sort(keep), ]
+  list(grpvar = as.character(re$grpvar), term = as.character(re$term), grp = as.character(re$grp),
+       condval = re$condval, condsd = re$condsd)
+}

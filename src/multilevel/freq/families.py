@@ -105,8 +105,17 @@ class Family:
         return self.name == "gamma"
 
     def mu(self, eta: np.ndarray) -> np.ndarray:
-        """Mean per trial (probability) or per row."""
-        return inverse_link_fn(self.link)(eta)
+        """Mean per trial (probability) or per row.
+
+        A probability is bounded as lme4's glmFamily.cpp bounds it: cloglog in
+        [ε, 1 − ε], probit ≤ 1 − ε. Unbounded, a group whose rows are all successes drives
+        μ to exactly 1, V(μ) to 0 and the working weight (dμ/dη)²/V(μ) to overflow.
+        """
+        mu = inverse_link_fn(self.link)(eta)
+        if self.binomial and self.link in ("cloglog", "probit"):
+            eps = np.finfo(float).eps
+            mu = np.clip(mu, eps if self.link == "cloglog" else None, 1.0 - eps)
+        return mu
 
     def variance(self, mu: np.ndarray) -> np.ndarray:
         if self.binomial:

@@ -99,9 +99,9 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
         raise FamilyError(f"A {frame.family} model without random effects (R's glm/glm.nb) is not "
                           "available with method='ml' yet; add a random-effects term or use "
                           "method='bayes'.")
-    if weights is not None and frame.family in ("gamma", "negativebinomial"):
-        raise FamilyError(f"weights= with family={frame.family!r} is not available yet (gaussian, "
-                          "binomial and poisson prior weights are); fit without weights.")
+    if weights is not None and frame.family == "negativebinomial":
+        raise FamilyError("weights= with family='negativebinomial' is not available yet (gaussian, "
+                          "binomial, poisson and gamma prior weights are); fit without weights.")
     if frame.family == "gaussian" and link not in (None, "identity"):
         raise FamilyError(f"link={link!r} for a gaussian mixed model is available with method='bayes'; "
                           "method='reml'/'ml' fits the identity link (lmer).")

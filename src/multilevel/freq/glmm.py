@@ -8,7 +8,8 @@ conditional modes û; the Laplace approximation of the deviance is then
 As glmer's default (``nAGQ = 1``), the fit has two stages: first θ alone is
 optimized with β updated inside PIRLS (``nAGQ = 0``), then θ and β jointly on the
 Laplace deviance. With ``nAGQ > 1`` and a single scalar random effect the second stage
-uses adaptive Gauss-Hermite quadrature. Two optimizer settings:
+uses adaptive Gauss-Hermite quadrature; with ``nAGQ = 0`` the first stage is the fit
+(β as PIRLS leaves it, standard errors from R_X). Two optimizer settings:
 
 * ``optimizer="glmer"`` (default) replays glmer's default run (lme4 1.1-31,
   ``glmerControl()``): lme4's PIRLS (restarted from the stage's starting linear
@@ -263,7 +264,10 @@ class LaplaceProblem:
                 Zwz = np.concatenate([cp.Z1Xy[..., -1].reshape(-1), cp.ZrXy[:, -1]])
                 u = factor.solve(lambda_t_times(self.layout, Ts, Zwz[:, None]))[:, 0]
             eta, pdev = self._glmer_update(Ts, offset, u, b if beta is None else None, ZL)
-            if abs((old - pdev) / pdev) < PWRSS_TOL:
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+                # lme4's test as written (first iteration: old = DBL_MAX, the ratio inf)
+                settled = abs((old - pdev) / pdev) < PWRSS_TOL
+            if settled:
                 return PirlsState(deviance=factor.logdet + float(u @ u)
                                   - 2.0 * self.family.loglik(eta, self.y, self.n, self.const),
                                   beta=b, u=u, eta=eta, weights=w, factor=factor, RXtRX=RXtRX)
@@ -399,7 +403,7 @@ def fit_glmm(formula: str, design: Design, rhoend: float | None = None, solver: 
     if not warn:
         return fit
     warn_fit(fit)
-    if fit.vcov_source != "hessian":
+    if fit.hessian is not None and fit.vcov_source != "hessian":
         warn_user(f"The finite-difference Hessian is not positive definite; standard errors "
                   f"come from R_X instead (lme4's fallback). {fit.formula}", ConvergenceWarning)
     return fit
@@ -426,6 +430,13 @@ def _optimize_tight(problem: LaplaceProblem, nagq: int, rhoend, maxeval):
     # stage 1 only provides the start of stage 2: a loose tolerance is enough
     stage1 = minimize_theta(_finite(lambda th: problem.pirls_joint(th)[0]), design.theta_start(),
                             lower_t, **{**kwargs, "rhoend": max(STAGE1_RHOEND, kwargs.get("rhoend", 0))})
+    if nagq == 0:   # the fit itself: to the tight tolerance, β and u from PIRLS at its θ
+        stage1 = minimize_theta(_finite(lambda th: problem.pirls_joint(th)[0]), design.theta_start(),
+                                lower_t, **kwargs)
+        _, beta1, u1 = problem.pirls_joint(stage1.theta)
+        lp = problem._eta(term_factors(problem.layout, stage1.theta), beta1, u1)
+        state = problem.glmer_pirls(stage1.theta, lp)
+        return dataclasses.replace(stage1, deviance=state.deviance), state, state.deviance, None
     _, beta1, u1 = problem.pirls_joint(stage1.theta)
     warm["u"] = u1
     lower = np.concatenate([lower_t, np.full(len(beta1), -np.inf)])
@@ -469,6 +480,8 @@ def _optimize_glmer(problem: LaplaceProblem, nagq: int, maxeval):
     lp0 = problem.glmer_pirls(theta0, problem.family.start(problem.y, problem.n)).eta
     stage1 = bobyqa(_finite(lambda th: problem.glmer_pirls(th, lp0).deviance), theta0, lower_t,
                     maxeval=maxfun)
+    if nagq == 0:
+        return _glmer_nagq0(problem, stage1, lp0)
     state1 = problem.glmer_pirls(stage1.theta, lp0)
     lp0 = state1.eta
     beta_sd = np.sqrt(np.diag(np.linalg.inv(state1.RXtRX)))
@@ -485,15 +498,7 @@ def _optimize_glmer(problem: LaplaceProblem, nagq: int, maxeval):
                      maxfun=maxfun)   # its default tolerances are lme4's: step * 5e-4
     par, fval = nm.x, nm.fval
     H = hessian(guarded, par)   # optwrap's deriv12, without bounds
-    edge = np.flatnonzero((par[:nth] - lower_t > 0) & (par[:nth] - lower_t < BOUNDARY_TOL))
-    if edge.size:
-        moved = par.copy()
-        for i in edge:
-            trial = moved.copy()
-            trial[i] = lower_t[i]
-            if guarded(trial) < fval:
-                moved[i] = lower_t[i]
-        par, fval = moved, guarded(moved)
+    par, fval = _boundary_check(guarded, par, fval, lower_t)
     theta, beta = par[:nth], par[nth:]
     if nagq > 1:
         fval, state = glmer_agq(problem, theta, beta, lp0, nagq)
@@ -507,6 +512,36 @@ def _optimize_glmer(problem: LaplaceProblem, nagq: int, maxeval):
                     message=nm.message if stage1.converged else f"stage 1: {stage1.message}",
                     evaluations=stage1.evaluations + nm.evaluations, restarted=False)
     return opt, state, dev, H, lp0
+
+
+def _glmer_nagq0(problem: LaplaceProblem, stage1: OptResult, lp0: np.ndarray):
+    """glmer(nAGQ = 0): stage 1 is the fit (θ by BOBYQA, β and u by PIRLS at each θ), then
+    glmerControl's boundary check (boundary.tol 1e-5) and no Hessian, so vcov is R_X's."""
+    lower_t = problem.design.theta_lower()
+
+    def objective(theta):
+        return problem.glmer_pirls(theta, lp0).deviance
+
+    theta, fval = _boundary_check(_finite(objective), stage1.theta, stage1.deviance, lower_t)
+    state = problem.glmer_pirls(theta, lp0)
+    opt = dataclasses.replace(stage1, theta=theta, deviance=state.deviance)
+    return opt, state, state.deviance, None, lp0
+
+
+def _boundary_check(guarded, par: np.ndarray, fval: float, lower_t: np.ndarray):
+    """lme4's check.boundary: a θ within 1e-5 of its bound is put on it when that lowers the
+    deviance (``par`` may hold β after θ)."""
+    nth = len(lower_t)
+    edge = np.flatnonzero((par[:nth] - lower_t > 0) & (par[:nth] - lower_t < BOUNDARY_TOL))
+    if edge.size:
+        moved = par.copy()
+        for i in edge:
+            trial = moved.copy()
+            trial[i] = lower_t[i]
+            if guarded(trial) < fval:
+                moved[i] = lower_t[i]
+        par, fval = moved, guarded(moved)
+    return par, fval
 
 
 def glmer_agq(problem: LaplaceProblem, theta, beta, lp0, nagq: int):
@@ -549,8 +584,9 @@ def _check_nagq(nAGQ, design: Design) -> int:
         nagq = int(nAGQ)
     except (TypeError, ValueError):
         nagq = -1
-    if nagq < 1 or nagq != nAGQ:
-        raise SpecError(f"nAGQ must be a positive integer (1 = Laplace), got {nAGQ!r}.")
+    if nagq < 0 or nagq != nAGQ:
+        raise SpecError(f"nAGQ must be a non-negative integer (1 = Laplace, 0 = β estimated "
+                        f"inside PIRLS), got {nAGQ!r}.")
     if nagq > 1 and (len(design.reterms) != 1 or design.reterms[0].q != 1):
         raise SpecError("nAGQ > 1 needs a single scalar random effect such as (1 | g), as in lme4; "
                         f"this model has {', '.join(t.bar.source for t in design.reterms)}. "
@@ -602,15 +638,16 @@ class GLMMFit(FreqFit):
 
     @property
     def sigma(self) -> float:
-        """1, or for the Gamma family lme4's ``sigma()``: √((Σ Pearson residuals² + ||u||²)/Σ w)
-        (its dispersion is σ²; VarCorr scales by σ² as for an LMM)."""
+        """1, or for the Gamma family lme4's ``sigma()``: √((Σ wᵢ·Pearson residualᵢ² + ||u||²)/n),
+        n the number of rows, not Σ w (lme4's sigmaML; its dispersion is σ², and VarCorr
+        scales by σ² as for an LMM)."""
         family = self.family_object
         if not family.has_dispersion:
             return 1.0
         n = trials_or_weights(self.design)
         mu = family.mu(self.eta)
         pearson = n * (self.design.y - mu) ** 2 / family.variance(mu)
-        return float(np.sqrt((np.sum(pearson) + self.pls.u @ self.pls.u) / np.sum(n)))
+        return float(np.sqrt((np.sum(pearson) + self.pls.u @ self.pls.u) / len(n)))
 
     @property
     def df(self) -> int:
@@ -621,6 +658,8 @@ class GLMMFit(FreqFit):
 
     @property
     def _vcov_hessian(self) -> np.ndarray | None:
+        if self.hessian is None:   # nAGQ = 0: θ alone was optimized
+            return None
         try:
             V = 2.0 * np.linalg.inv(self.hessian)[len(self.pls.theta):, len(self.pls.theta):]
         except np.linalg.LinAlgError:
@@ -630,16 +669,18 @@ class GLMMFit(FreqFit):
 
     @property
     def vcov_source(self) -> str:
-        """"hessian" (glmer's default) or "RX" when the Hessian is not positive definite."""
+        """"hessian" (glmer's default) or "RX" when the Hessian is not positive definite or,
+        for ``nAGQ = 0``, not computed."""
         return "RX" if self._vcov_hessian is None else "hessian"
 
     @property
     def vcov(self) -> pd.DataFrame:
         """Covariance of the fixed effects from the inverse Hessian of the deviance over
-        (θ, β), as glmer's ``vcov`` (``use.hessian = TRUE``); R_X if that fails."""
+        (θ, β), as glmer's ``vcov`` (``use.hessian = TRUE``); σ²(R_X'R_X)⁻¹ if that fails
+        or for ``nAGQ = 0``."""
         V = self._vcov_hessian
-        if V is None:
-            V = np.linalg.inv(self.pls.RXtRX)
+        if V is None:   # R_X, scaled by the dispersion σ² (Gamma) as lme4's vcov.merMod
+            V = self.sigma ** 2 * np.linalg.inv(self.pls.RXtRX)
         return pd.DataFrame(V, index=self.design.x_names, columns=self.design.x_names)
 
     @property
@@ -673,6 +714,10 @@ class GLMMFit(FreqFit):
         """−2 × the Laplace (or AGQ) log-likelihood as a function of ``concat(θ, β)``: the
         function the fit's optimizer minimized (lme4's PIRLS from the fit's starting
         linear predictor for ``optimizer="glmer"``, exact PIRLS for ``"bobyqa"``)."""
+        if self.nagq == 0:
+            raise SpecError("This fit used nAGQ=0 (θ alone optimized, β inside PIRLS), whose "
+                            "deviance is not a function of (θ, β); refit with nAGQ=1 for profiles "
+                            "and θ-based inference.")
         problem = LaplaceProblem(self.design, self.family, self.solver, self.link, self.nb_theta)
         nth = problem.nth
         if self.optimizer == "glmer":

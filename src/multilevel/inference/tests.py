@@ -211,6 +211,9 @@ def anova(fit, *fits, type: int = 3, ddf: str | None = "satterthwaite"):
         Type III (default, as lmerTest), II or I (sequential) hypotheses; see
         :mod:`multilevel.inference.contrasts`.
     ddf : {"satterthwaite", "kenward-roger", None}
+    test : {None, "Chisq"}
+        ``"Chisq"``: lme4's table (``npar``, ``AIC``, ``LRT``, ``Pr(Chi)``) instead; ``ddf``
+        does not apply.
 
     Returns
     -------
@@ -274,9 +277,11 @@ def _f_table(fit, contrasts: dict, ddf) -> pd.DataFrame:
     return table
 
 
-def drop1(fit, ddf: str | None = "satterthwaite") -> pd.DataFrame:
+def drop1(fit, ddf: str | None = "satterthwaite", test: str | None = None) -> pd.DataFrame:
     """F tests of deleting each fixed-effect term that no other term contains, as
-    lmerTest's ``drop1()`` ("Single term deletions").
+    lmerTest's ``drop1()`` ("Single term deletions"); with ``test="Chisq"``, lme4's own
+    ``drop1``: ML refits without each term, AIC and likelihood-ratio tests (LMMs and GLMMs,
+    :func:`multilevel.inference.drop.drop1_lrt`).
 
     Each row tests the restriction that deleting the term imposes on the model
     (:func:`multilevel.inference.contrasts.deletion_contrast`); a term whose deletion
@@ -286,6 +291,9 @@ def drop1(fit, ddf: str | None = "satterthwaite") -> pd.DataFrame:
     ----------
     fit : FreqFit
     ddf : {"satterthwaite", "kenward-roger", None}
+    test : {None, "Chisq"}
+        ``"Chisq"``: lme4's table (``npar``, ``AIC``, ``LRT``, ``Pr(Chi)``) instead; ``ddf``
+        does not apply.
 
     Returns
     -------
@@ -303,6 +311,13 @@ def drop1(fit, ddf: str | None = "satterthwaite") -> pd.DataFrame:
     from multilevel.errors import FormulaError
     from multilevel.inference.contrasts import deletion_contrast, droppable, fixed_terms
 
+    if test is not None:
+        if not isinstance(test, str) or test.lower() not in ("chisq", "lrt"):
+            raise SpecError(f"test={test!r} is not valid; use None (lmerTest's F tests) or 'Chisq' "
+                            "(lme4's likelihood-ratio tests).")
+        from multilevel.inference.drop import drop1_lrt
+
+        return drop1_lrt(fit)
     check_lmm(fit, "drop1()")
     if fit.design.spec.smooths:
         raise FormulaError("drop1() tests fixed-effect terms; a model with smooths s(x) has "
