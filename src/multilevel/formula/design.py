@@ -33,6 +33,7 @@ from multilevel.formula.transforms import design_matrices, integers_as_doubles
 from multilevel.formula.validate import (
     check_counts,
     check_finite,
+    check_group_effect_count,
     check_residual_df,
     check_response,
     check_scale,
@@ -394,6 +395,8 @@ def build_design(parsed: ParsedFormula, frame: ModelFrame, drop_rank_deficient: 
     if frame.family in ("gaussian", "t"):
         check_residual_df(len(y), X.shape[1])
     reterms = [_reterm(bar, data, data2, frame.logicals) for bar in parsed.bars]
+    check_group_effect_count([(t.bar.source, t.group, t.n_levels, t.q) for t in reterms
+                              if t.known is None], len(y), frame.family)
     reterms += [_smooth_term(sm, data) for sm in smooths]
     reterms = sorted(reterms, key=lambda t: -t.n_levels)  # lme4 orders by decreasing levels
     reterms = _unique_names(reterms)

@@ -38,6 +38,7 @@ from multilevel.formula.parse import (
     call_arguments,
     check_names,
     column_names,
+    constants_as_names,
 )
 from multilevel.formula.rfactors import factor_only_columns
 from multilevel.formula.transforms import (
@@ -47,6 +48,7 @@ from multilevel.formula.transforms import (
     design_matrices,
 )
 from multilevel.formula.validate import (
+    check_constant_names,
     check_finite,
     check_reserved,
     check_unique_columns,
@@ -147,6 +149,7 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     derived = (SUCCESSES, TRIALS) if parsed.response.kind in ("cbind", "trials") else ()
     check_unique_columns(data.columns, used)
     check_reserved(used, family, derived)
+    check_constant_names([c for c in constants_as_names(parsed.text) if c in data.columns])
     check_value_columns(data, _value_columns(parsed, used))
     weights = check_weights_column(weights, data)
     used += [weights] if weights is not None and weights not in used else []
@@ -170,6 +173,9 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     if len(frame) == 0:
         raise DataError("No complete rows remain after removing missing values.")
     frame = frame.copy()
+    # every engine computes in double precision; PyTensor refuses float128 columns outright
+    wide = [c for c in frame.columns if frame[c].dtype.kind == "f" and frame[c].dtype.itemsize > 8]
+    frame[wide] = frame[wide].astype(np.float64)
     frame.attrs.pop(SCALE_ROWS, None)  # left by an earlier model frame of these rows
     logicals = logical_predictors([parsed.fixed, *(bar.expr for bar in parsed.bars)], frame)
     frame = logicals_as_factors(frame, logicals)   # R's model.matrix codes a logical as a factor
@@ -421,7 +427,8 @@ def _binary(column: pd.Series, name: str) -> np.ndarray:
         if not np.all(np.isin(values, (0.0, 1.0))):
             raise DataError(
                 f"Response column {name!r} must be 0/1 for family 'bernoulli'; found values "
-                f"{sorted(set(np.unique(values)) - {0.0, 1.0})[:5]}."
+                f"{', '.join(f'{v:g}' for v in np.setdiff1d(values, (0.0, 1.0))[:5])}. Recode it "
+                "(e.g. (data[col] > 0).astype(int)), or use family='binomial' for proportions."
             )
         return values
     codes, levels = _factor(column)

@@ -69,6 +69,7 @@ UNSUPPORTED_FUNCTIONS: dict[str, str] = {}
 # spellings (scale(x, scale = FALSE)), bound in multilevel.formula.namespace.
 # (and R's contrasts, as in C(f, contr.sum): multilevel.formula.rfactors)
 _KEYWORD_VALUES = frozenset({"True", "False", "None", "TRUE", "FALSE", *CONTRAST_NAMES})
+_CONSTANTS = frozenset({"True", "False", "None", "TRUE", "FALSE"})
 _ALLOWED_OPS = frozenset({"~", "+", "-", "*", "/", ":", "**", "(", ")", "|", ",", "=", "{", "}", "%", "^"})
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
@@ -199,14 +200,19 @@ def parse_formula(text: str) -> ParsedFormula:
     text = " ".join(text.split()).replace("^", "**")
     text = quote_cov_names(divisions_as_calls(r_percent_operators(positional_numbers(text))))
     _check_balanced(text)
-    _check_tokens(text)
+    tildes = sum(tok.type == tokenize.OP and tok.string == "~" for tok in _tokens(text))
     sides = _split_top(text, "~", keep_sign=False)
-    if len(sides) != 2 or not sides[0].strip() or not sides[1].strip():
+    if tildes != 1 or len(sides) != 2 or not sides[0].strip() or not sides[1].strip():
         raise FormulaError(
             f"Formula {text!r} must have exactly one '~' with a response on the left and "
             "terms on the right, e.g. 'Reaction ~ Days + (Days | Subject)'."
         )
+    _check_tokens(text)
     response = _parse_response(sides[0].strip())
+    if _find_top(sides[1], "|") >= 0:
+        # lme4's findbars reads a bar outside parentheses as one term over the whole
+        # right-hand side ('|' binds looser than '+'): y ~ x + z | g is y ~ 1 + (x + z | g)
+        sides[1] = f"({sides[1]})"
     fixed_terms: list[str] = []
     bars: list[Bar] = []
     residuals = None
@@ -654,9 +660,13 @@ def _short(text: str, limit: int = 200) -> str:
 
 
 def _find_top(text: str, char: str) -> int:
-    depth = 0
+    depth, quote = 0, None
     for i, ch in enumerate(text):
-        if ch in "({":
+        if quote:   # a backticked name or a string: `a|b` is one column
+            quote = None if ch == quote else quote
+        elif ch in "'\"`":
+            quote = ch
+        elif ch in "({":
             depth += 1
         elif ch in ")}":
             depth -= 1
@@ -745,6 +755,12 @@ def _check_tokens(text: str) -> None:
                 "summarize many predictors (principal components, sums) before fitting."
             )
         called = i + 1 < len(toks) and toks[i + 1].string == "("
+        _check_juxtaposed(toks, i, text)
+        if tok.string == "**" and tok.type == tokenize.OP and not any(parens):
+            _check_power(toks[i + 1] if i + 1 < len(toks) else None, tok.start[1], text)
+        if tok.string == "," and tok.type == tokenize.OP and not (parens and parens[-1]):
+            raise FormulaError(f"',' at column {tok.start[1]} of formula {text!r} is outside a call: "
+                               "join terms with '+', as in 'y ~ x + z'.")
         if tok.type == tokenize.NAME and called and tok.string not in ALLOWED_FUNCTIONS | TERM_FUNCTIONS:
             raise FormulaError(f"Function {tok.string!r} is not allowed in a formula. Allowed "
                                f"transforms: {', '.join(sorted(ALLOWED_FUNCTIONS))}.")
@@ -767,6 +783,33 @@ def _check_tokens(text: str) -> None:
             raise FormulaError(f"Unexpected {tok.string!r} in formula {text!r}.")
 
 
+def _check_juxtaposed(toks, i: int, text: str) -> None:
+    """Refuse two operands side by side (``y ~ x z``, ``(1 | g)(1 | h)``): R's parser stops
+    there (unexpected symbol), formulae's would read the first and drop the rest silently."""
+    if i == 0:
+        return
+    prev, tok = toks[i - 1], toks[i]
+    ends = prev.type in (tokenize.NAME, tokenize.NUMBER, tokenize.STRING) or prev.string in (")", "}")
+    starts = tok.type in (tokenize.NAME, tokenize.NUMBER, tokenize.STRING) or tok.string == "{" or (
+        tok.string == "(" and prev.type != tokenize.NAME)   # name( is a call
+    if ends and starts:
+        raise FormulaError(f"Missing operator between {prev.string!r} and {tok.string!r} at column "
+                           f"{tok.start[1]} of formula {text!r}: join terms with '+' (or '*', ':'), "
+                           "and write a name with spaces in backticks, e.g. `my var`.")
+
+
+def _check_power(exponent, column: int, text: str) -> None:
+    """A power of terms, ``(a + b)^2``, takes a whole number >= 1 (R: "invalid power in
+    formula"); formulae's own messages for the others name none of it."""
+    value = exponent.string if exponent is not None else ""
+    if exponent is None or exponent.type != tokenize.NUMBER or not value.isdigit() or int(value) < 1:
+        raise FormulaError(
+            f"Power '^{value}' at column {column} of formula {text.replace('**', '^')!r}: a power "
+            "of terms must be a whole number >= 1, as in (a + b + c)^2 (the interactions up to "
+            "order 2). For the arithmetic power of a column write I(x^2) or poly(x, 2)."
+        )
+
+
 def _name_roles(text: str):
     toks = _tokens(text)
     for i, tok in enumerate(toks):
@@ -785,6 +828,14 @@ def column_names(expr: str) -> list[str]:
     seen = {name: None for name, is_call, is_kwarg in _name_roles(expr)
             if not is_call and not is_kwarg and name not in _KEYWORD_VALUES}
     return list(seen)
+
+
+def constants_as_names(expr: str) -> list[str]:
+    """The constants (``True``, ``FALSE``...) an expression writes where a column could stand,
+    i.e. not as a keyword's value (``scale = FALSE``); :func:`column_names` leaves them out."""
+    toks = _tokens(expr)
+    return [tok.string for i, tok in enumerate(toks)
+            if tok.type == tokenize.NAME and tok.string in _CONSTANTS and (i == 0 or toks[i - 1].string != "=")]
 
 
 def call_arguments(parsed: ParsedFormula, functions) -> list[str]:

@@ -77,6 +77,35 @@ def check_reserved(used, family: str, derived=()) -> None:
             )
 
 
+# Python types of an object column's values that formulae codes (numbers, or categories)
+_VALUE_KINDS = frozenset({"number", "str", "bool", "bool_"})
+
+# Names the formula evaluator reads as constants, never as columns (Python's True, False,
+# None; R's TRUE and FALSE, bound for calls such as scale(x, scale = FALSE)).
+CONSTANT_NAMES = ("True", "False", "None", "TRUE", "FALSE")
+
+
+def check_constant_names(used) -> None:
+    """Refuse used columns named like a constant: formulae would read ``y ~ True`` as the
+    intercept (the column silently left out) and ``(1 | True)`` as no column at all.
+
+    Examples
+    --------
+    >>> check_constant_names(["y", "x"])
+    >>> check_constant_names(["y", "TRUE"])
+    Traceback (most recent call last):
+    ...
+    multilevel.errors.DataError: Column 'TRUE' has the name of a constant ...
+    """
+    for name in used:
+        if name in CONSTANT_NAMES:
+            raise DataError(
+                f"Column {name!r} has the name of a constant ({', '.join(CONSTANT_NAMES)}), which "
+                "a formula reads as that value, not as the column. Rename it, e.g. "
+                f"data.rename(columns={{{name!r}: {name + '_value'!r}}})."
+            )
+
+
 def check_value_columns(data, columns) -> None:
     """Refuse columns used as values that formulae cannot make numbers or contrasts of:
     dates and times, and object columns that mix types (``1`` beside ``"a"``).
@@ -99,6 +128,18 @@ def check_value_columns(data, columns) -> None:
                     "to one type first, e.g. data[col].astype(str) for categories or "
                     "pd.to_numeric(data[col]) for numbers."
                 )
+            if kinds - _VALUE_KINDS:   # bytes, lists, dicts, ...: formulae has no coding for them
+                raise DataError(
+                    f"Column {name!r} holds values of type {kinds.pop()}, which a formula can use "
+                    "neither as numbers nor as categories: convert it first, e.g. "
+                    "data[col].astype(str) for categories or pd.to_numeric(data[col]) for numbers."
+                )
+        if isinstance(dtype, (pd.PeriodDtype, pd.IntervalDtype)):
+            raise DataError(
+                f"Column {name!r} holds {dtype} values, which a formula cannot use as numbers: "
+                "convert it first, e.g. data[col].astype(str) (or pd.Categorical) for categories, "
+                "or a number such as the period's or interval's start."
+            )
         if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
             raise DataError(
                 f"Column {name!r} holds dates or times ({dtype}), which a formula cannot use as "
@@ -217,6 +258,36 @@ def check_residual_df(n: int, rank: int, what: str = "fixed effects") -> None:
             "estimate the residual variation. Use fewer terms (fewer basis centres, fewer "
             "factor levels) or more data."
         )
+
+
+def check_group_effect_count(terms, n: int, family: str) -> None:
+    """Refuse a term with at least as many group effects (levels x columns) as rows.
+
+    lme4's ``check.nobs.vs.nRE``: for a linear mixed model (gaussian, and t in the Bayesian
+    path) ``n <= levels * columns`` stops, as the group-effect variances and the residual
+    variance are then not identified; a GLMM (no residual variance) stops only at
+    ``n < levels * columns``. ``terms`` are (source, group, levels, columns) tuples.
+
+    Examples
+    --------
+    >>> check_group_effect_count([("(x | g)", "g", 15, 2)], 31, "gaussian")
+    >>> check_group_effect_count([("(x | g)", "g", 15, 2)], 30, "poisson")
+    >>> check_group_effect_count([("(x | g)", "g", 15, 2)], 30, "gaussian")
+    Traceback (most recent call last):
+    ...
+    multilevel.errors.DataError: Term '(x | g)' has 30 group effects ...
+    """
+    lmm = family in ("gaussian", "t")
+    for source, group, levels, columns in terms:
+        effects = levels * columns
+        if effects > n or (lmm and effects == n):
+            raise DataError(
+                f"Term {source!r} has {effects} group effects ({levels} levels of {group!r} x "
+                f"{columns} column{'s' if columns > 1 else ''}) for {n} rows: the group-effect "
+                f"variances{' and the residual variance' if lmm else ''} are not identified "
+                "(lme4's check.nobs.vs.nRE stops here too). Drop columns from the term (e.g. "
+                "keep the intercept only), use a coarser grouping factor, or collect more rows."
+            )
 
 
 def check_unique_labels(labels, values, group: str) -> None:

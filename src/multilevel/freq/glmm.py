@@ -380,11 +380,20 @@ def fit_glmm(formula: str, design: Design, rhoend: float | None = None, solver: 
     problem = LaplaceProblem(design, design.frame.family, solver, link, nb_theta)
     nagq = _check_nagq(nAGQ, design)
     with single_blas_thread():
-        if optimizer == "glmer":
-            opt, state, dev, H, lp0 = _optimize_glmer(problem, nagq, maxeval)
-        else:
-            opt, state, dev, H = _optimize_tight(problem, nagq, rhoend, maxeval)
-            lp0 = None
+        try:
+            if optimizer == "glmer":
+                opt, state, dev, H, lp0 = _optimize_glmer(problem, nagq, maxeval)
+            else:
+                opt, state, dev, H = _optimize_tight(problem, nagq, rhoend, maxeval)
+                lp0 = None
+        except np.linalg.LinAlgError as exc:   # PIRLS at the start, before any step to retreat to
+            raise FitError(
+                f"The GLMM {formula!r} cannot be fitted: {exc} glmer stops on such data too. "
+                "Usual causes: a predictor that separates a 0/1 response completely (a glm of "
+                "the fixed part warns of fitted probabilities 0 or 1), or counts so large that "
+                "the weights overflow. Remove or merge the separating predictor, rescale the "
+                "counts, or fit method='bayes', whose priors keep the estimates finite."
+            ) from None
         # R_X (glmer's vcov with use.hessian = FALSE) and the conditional variances
         theta, beta, eta = opt.theta, state.beta, state.eta
         g, w = problem.family.score_weight(eta, problem.y, problem.n)
