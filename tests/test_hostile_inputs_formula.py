@@ -231,3 +231,38 @@ def test_a_glmm_pirls_breakdown_is_a_fit_error(family, make):
     # definite"); ours was numpy's LinAlgError from inside PIRLS
     with pytest.raises(FitError, match=r"cannot be fitted: PIRLS.*glmer stops on such data too"):
         _quiet(ml.fit, "cnt ~ x + (1 | g)", make(_data()), method="ml", family=family)
+
+
+# ------------------------------------------------------------------ offsets
+
+@pytest.mark.parametrize("fit", PATHS)
+@pytest.mark.parametrize("values, message", [
+    # a text column was coded as a factor: offset(o) silently added 1 to every row (REML/ML)
+    # and Bambi raised a bare ValueError
+    (lambda n: ["a"] * n, r"Column 'o' of the offset 'offset\(o\)' has type str"),
+    (lambda n: pd.Categorical(["a", "b"] * (n // 2)), "has type category"),
+    # overflowed X'X silently (RuntimeWarning only, estimates of 1e200)
+    (lambda n: np.full(n, 1e200), r"The offset 'offset\(o\)' has values of magnitude 1e\+200"),
+])
+def test_an_offset_that_is_not_usable_numbers_is_refused(fit, values, message):
+    d = _data()
+    d["o"] = values(len(d))
+    with pytest.raises(DataError, match=message):
+        fit("y ~ x + offset(o) + (1 | g)", d)
+
+
+def test_a_repeated_offset_counts_once_as_in_r():
+    # R: coef(lm(y ~ x + offset(o) + offset(o))) equals coef(lm(y ~ x + offset(o)));
+    # ours added the offset twice (and Bambi, which deduplicates terms, once)
+    d = _data().assign(o=lambda t: t["z"])
+    once = ml.fit("y ~ x + offset(o) + (1 | g)", d, method="ml").fixef
+    twice = ml.fit("y ~ x + offset(o) + offset( o ) + (1 | g)", d, method="ml").fixef
+    assert np.allclose(once, twice, rtol=1e-10)
+    assert not np.allclose(once, ml.fit("y ~ x + offset(2 * o) + (1 | g)", d, method="ml").fixef)
+
+
+def test_a_logical_offset_is_ones_and_zeros_as_in_r():
+    d = _data().assign(o=lambda t: t["z"] > 0)
+    assert np.allclose(ml.fit("y ~ x + offset(o) + (1 | g)", d, method="ml").fixef,
+                       ml.fit("y ~ x + offset(o) + (1 | g)", d.assign(o=d["o"].astype(float)),
+                              method="ml").fixef, rtol=1e-10)

@@ -221,8 +221,9 @@ def parse_formula(text: str) -> ParsedFormula:
     for term in _flatten_grouped_bars(_split_top(sides[1], "+-")):
         body = term.lstrip("+-").strip()
         offset = split_offset(term)
-        if offset is not None:
-            offsets.append(offset)
+        if offset is not None:   # R's terms() keeps one of identical terms: offset(o) + offset(o) is o
+            if all(offset.replace(" ", "") != seen.replace(" ", "") for seen in offsets):
+                offsets.append(offset)
             continue
         smooth = parse_smooth(body)
         if smooth is not None:
