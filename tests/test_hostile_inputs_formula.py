@@ -266,3 +266,46 @@ def test_a_logical_offset_is_ones_and_zeros_as_in_r():
     assert np.allclose(ml.fit("y ~ x + offset(o) + (1 | g)", d, method="ml").fixef,
                        ml.fit("y ~ x + offset(o) + (1 | g)", d.assign(o=d["o"].astype(float)),
                               method="ml").fixef, rtol=1e-10)
+
+
+# ------------------------------------------------------------ one-level factors
+
+@pytest.mark.parametrize("fit", PATHS)
+@pytest.mark.parametrize("formula, h", [
+    # lme4: "contrasts can be applied only to factors with 2 or more levels"; formulae
+    # dropped the one column, so these were fitted silently without the term
+    ("y ~ x + h + (1 | g)", lambda n: ["a"] * n),
+    ("y ~ x + h + (1 | g)", lambda n: pd.Categorical(["a"] * n, categories=["a", "b"])),
+    ("y ~ x + factor(h) + (1 | g)", lambda n: [1] * n),
+    ("y ~ x + C(h) + (1 | g)", lambda n: ["a"] * n),
+    ("y ~ x + (0 + h | g)", lambda n: ["a"] * n),
+])
+def test_a_factor_with_one_level_is_refused_as_in_r(fit, formula, h):
+    d = _data()
+    d["h"] = h(len(d))
+    with pytest.raises(DataError, match=r"Column 'h' is a factor with 1 level \('(a|1)'\)"):
+        fit(formula, d)
+
+
+def test_a_factor_left_with_one_level_by_missing_values_is_refused():
+    d = _data().assign(h=["a"] * 29 + ["b"])
+    d.loc[29, "x"] = np.nan
+    with pytest.raises(DataError, match=r"'h' is a factor with 1 level"):
+        _quiet(ml.fit, "y ~ x + h + (1 | g)", d, method="reml")
+
+
+def test_a_constant_logical_still_fits_as_r_does():
+    # R codes a logical by its TRUE column, then drops it as rank deficient
+    fit = _quiet(ml.fit, "y ~ x + flag + (1 | g)", _data().assign(flag=True), method="reml")
+    assert list(fit.fixef.index) == ["(Intercept)", "x"]
+
+
+@pytest.mark.parametrize("column", ["x", "y"])
+def test_an_object_column_of_numbers_is_numbers(column):
+    # one None among floats leaves an object column: R reads numbers; formulae refused
+    # the predictor ("unrecognized type") and the response was "type object"
+    d = _data()
+    holed = d.assign(**{column: np.array([None, *d[column].iloc[1:]], dtype=object)})
+    with pytest.warns(Warning, match="Removed 1 of 30 rows"):
+        fit = ml.fit("y ~ x + (1 | g)", holed, method="reml")
+    assert np.allclose(fit.fixef, ml.fit("y ~ x + (1 | g)", d.iloc[1:], method="reml").fixef, rtol=1e-10)

@@ -40,7 +40,7 @@ from multilevel.formula.parse import (
     column_names,
     constants_as_names,
 )
-from multilevel.formula.rfactors import factor_only_columns
+from multilevel.formula.rfactors import check_factor_levels, factor_only_columns
 from multilevel.formula.transforms import (
     SCALE_ROWS,
     SCALE_TRANSFORMS,
@@ -173,14 +173,17 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     if len(frame) == 0:
         raise DataError("No complete rows remain after removing missing values.")
     frame = frame.copy()
-    # every engine computes in double precision; PyTensor refuses float128 columns outright
+    # every engine computes in double precision; PyTensor refuses float128 columns outright;
+    # an object column of numbers (say, one None among floats) is numbers to R, not text
     wide = [c for c in frame.columns if frame[c].dtype.kind == "f" and frame[c].dtype.itemsize > 8]
+    wide += [c for c in _value_columns(parsed, used) if _numbers_as_objects(frame[c])]
     frame[wide] = frame[wide].astype(np.float64)
     frame.attrs.pop(SCALE_ROWS, None)  # left by an earlier model frame of these rows
     logicals = logical_predictors([parsed.fixed, *(bar.expr for bar in parsed.bars)], frame)
     frame = logicals_as_factors(frame, logicals)   # R's model.matrix codes a logical as a factor
     _check_groups(parsed, frame, family)
     frame = factor_only_columns(parsed.text, frame)   # cyl of factor(cyl): a factor for the effects
+    check_factor_levels([parsed.fixed, *(bar.expr for bar in parsed.bars)], frame, logicals)
     check_poly_degrees(parsed.text, frame)
     time = parsed.residuals.time if parsed.residuals is not None else None
     if time in frame.columns and pd.api.types.is_numeric_dtype(frame[time]):
@@ -207,6 +210,11 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
         _record_scale_rows(parsed, data, ~incomplete, frame)
     return ModelFrame(data=frame, y=y, trials=trials, n_dropped=n_dropped, family=family, weights=w,
                       categories=categories, logicals=logicals)
+
+
+def _numbers_as_objects(column: pd.Series) -> bool:
+    return column.dtype == object and all(
+        isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in column)
 
 
 def _value_columns(parsed: ParsedFormula, used: list[str]) -> list[str]:
