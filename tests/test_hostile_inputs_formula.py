@@ -309,3 +309,13 @@ def test_an_object_column_of_numbers_is_numbers(column):
     with pytest.warns(Warning, match="Removed 1 of 30 rows"):
         fit = ml.fit("y ~ x + (1 | g)", holed, method="reml")
     assert np.allclose(fit.fixef, ml.fit("y ~ x + (1 | g)", d.iloc[1:], method="reml").fixef, rtol=1e-10)
+
+
+@pytest.mark.parametrize("nagq", [101, 10 ** 6])
+def test_more_quadrature_points_than_lme4_allows_is_a_spec_error(nagq):
+    # lme4: "ord < 101L is not TRUE"; ours overflowed the Hermite rule (1000) or raised a raw
+    # MemoryError allocating a 10^6 x 10^6 matrix
+    from multilevel.errors import SpecError
+
+    with pytest.raises(SpecError, match=rf"nAGQ={nagq} is more quadrature points than lme4's GHrule allows \(100\)"):
+        ml.fit("cnt ~ x + (1 | g)", _data(), method="ml", family="poisson", nAGQ=nagq)

@@ -553,6 +553,9 @@ def glmer_agq(problem: LaplaceProblem, theta, beta, lp0, nagq: int):
     return value, state
 
 
+MAX_NAGQ = 100   # lme4's GHrule(ord): ord < 101
+
+
 def _check_nagq(nAGQ, design: Design) -> int:
     try:
         nagq = int(nAGQ)
@@ -560,6 +563,9 @@ def _check_nagq(nAGQ, design: Design) -> int:
         nagq = -1
     if nagq < 1 or nagq != nAGQ:
         raise SpecError(f"nAGQ must be a positive integer (1 = Laplace), got {nAGQ!r}.")
+    if nagq > MAX_NAGQ:   # Gauss-Hermite rules beyond overflow (and a huge nAGQ exhausts memory)
+        raise SpecError(f"nAGQ={nagq} is more quadrature points than lme4's GHrule allows "
+                        f"({MAX_NAGQ}); 25 are already exact to many digits for one scalar effect.")
     if nagq > 1 and (len(design.reterms) != 1 or design.reterms[0].q != 1):
         raise SpecError("nAGQ > 1 needs a single scalar random effect such as (1 | g), as in lme4; "
                         f"this model has {', '.join(t.bar.source for t in design.reterms)}. "
