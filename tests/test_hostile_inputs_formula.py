@@ -349,3 +349,23 @@ def test_the_one_qr_rank_check_keeps_the_columns_the_column_by_column_check_keep
     slow = design._full_rank_columns(X, names)
     assert list(fast[0]) == list(slow[0]) and fast[1] == slow[1]
     assert (len(slow[1]) == 0) == (name in ("factor", "dense"))
+
+
+@pytest.mark.parametrize("family, response, data, shown", [
+    # glmer: "Response is constant" (check.response.not.const); ours was a PIRLS breakdown
+    # (poisson, negative binomial) or "PIRLS did not converge" (gamma)
+    ("poisson", "r", lambda d: d.assign(r=3), "3 in every used row"),
+    ("negativebinomial", "r", lambda d: d.assign(r=1), "1 in every used row"),
+    ("gamma", "r", lambda d: d.assign(r=1.5), "1.5 in every used row"),
+    ("binomial", "cbind(s, t - s)", lambda d: d.assign(s=5, t=10), "0.5 as a share of the trials"),
+])
+def test_a_constant_glmm_response_is_refused_as_glmer_does(bambi_imported, family, response, data, shown):
+    d = data(_data())
+    with pytest.raises(DataError, match=rf"is constant \({shown}.*check.response.not.const"):
+        ml.fit(f"{response} ~ x + (1 | g)", d, method="ml", family=family)
+    _build(f"{response} ~ x + (1 | g)", d, family)   # the priors identify the Bayesian model
+
+
+def test_a_constant_count_without_group_effects_fits_as_rs_glm():
+    fit = ml.fit("r ~ x", _data().assign(r=3), method="ml", family="poisson")
+    assert fit.fixef["(Intercept)"] == pytest.approx(np.log(3), abs=1e-8)

@@ -236,6 +236,31 @@ def check_response(y: np.ndarray, family: str, name: str, trials=None) -> None:
             )
 
 
+def check_glmm_response_varies(y: np.ndarray, name: str, trials=None) -> None:
+    """Refuse a GLMM response with one value (a proportion of the trials for binomial data):
+    glmer stops with "Response is constant" (lme4's ``check.response.not.const``), whatever
+    the value. Without random effects R's glm fits it; the Bayesian model, whose priors
+    identify it, is not checked here.
+
+    Examples
+    --------
+    >>> check_glmm_response_varies(np.array([1.0, 3.0]), "n")
+    >>> check_glmm_response_varies(np.array([3.0, 3.0]), "n")
+    Traceback (most recent call last):
+    ...
+    multilevel.errors.DataError: Response 'n' is constant (3 in every used row) ...
+    """
+    y = np.asarray(y, dtype=float).reshape(-1)
+    share = y if trials is None else y / np.asarray(trials, dtype=float)
+    if len(share) and np.all(share == share[0]):
+        what = " as a share of the trials" if trials is not None else ""
+        raise DataError(
+            f"Response {name!r} is constant ({share[0]:g}{what} in every used row): glmer refuses "
+            "it (\"Response is constant\", lme4's check.response.not.const). Check the data and "
+            "the rows used, or fit method='bayes', whose priors identify the model."
+        )
+
+
 def check_counts(y: np.ndarray, family: str, name: str) -> None:
     """Counts must be non-negative whole numbers (to 1e-8, relative)."""
     y = np.asarray(y, dtype=float).reshape(-1)
