@@ -369,3 +369,12 @@ def test_a_constant_glmm_response_is_refused_as_glmer_does(bambi_imported, famil
 def test_a_constant_count_without_group_effects_fits_as_rs_glm():
     fit = ml.fit("r ~ x", _data().assign(r=3), method="ml", family="poisson")
     assert fit.fixef["(Intercept)"] == pytest.approx(np.log(3), abs=1e-8)
+
+
+@pytest.mark.parametrize("fit", PATHS)
+@pytest.mark.parametrize("formula", ["y ~ 0 + (1 | g)", "y ~ -1 + (0 + x | g)", "y ~ 0"])
+def test_a_model_without_fixed_effects_is_refused_as_not_available(fit, formula):
+    # lme4 fits y ~ 0 + (1 | g) (numeric(0) fixed effects); ours said only "has no columns"
+    with pytest.raises(FormulaError, match=r"have no columns: a model without fixed effects is "
+                                           r"not available \(lme4 fits one\)"):
+        fit(formula, _data())

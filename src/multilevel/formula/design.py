@@ -346,6 +346,10 @@ def _matrix(formula: str, data: pd.DataFrame, what: str):
     except Exception as exc:  # formulae raises bare ValueError/ParseError/KeyError
         raise FormulaError(f"Cannot build the {what} from {formula!r}: {exc}") from None
     common = dm.common
+    if common is None and what == "fixed effects":   # y ~ 0 + (1 | g): lme4 fits it, we do not
+        raise FormulaError(f"The fixed effects {formula!r} have no columns: a model without fixed "
+                           "effects is not available (lme4 fits one). Keep the intercept, as in "
+                           "'y ~ 1 + (1 | g)', or name a predictor.")
     if common is None:
         raise FormulaError(f"The {what} {formula!r} has no columns.")
     labels = [lbl for term in common.terms.values() for lbl in term.labels]
