@@ -378,3 +378,20 @@ def test_a_model_without_fixed_effects_is_refused_as_not_available(fit, formula)
     with pytest.raises(FormulaError, match=r"have no columns: a model without fixed effects is "
                                            r"not available \(lme4 fits one\)"):
         fit(formula, _data())
+
+
+@pytest.mark.parametrize("formula, same_as", [
+    # R: a term removed ahead of every added one removes nothing (lm(y ~ -x) has the
+    # intercept only, lm(y ~ -x + z + x) has z and x); formulae could not subtract a term
+    # from its intercept: "unsupported operand type(s) for -: 'Intercept' and 'Term'"
+    ("y ~ -x + (1 | g)", "y ~ 1 + (1 | g)"),
+    ("y ~ -x + z + x + (1 | g)", "y ~ z + x + (1 | g)"),
+    ("y ~ -x - z + (1 | g)", "y ~ 1 + (1 | g)"),
+    ("y ~ (1 | g) - x", "y ~ 1 + (1 | g)"),
+])
+def test_a_leading_removal_removes_nothing_as_in_r(formula, same_as):
+    d = _data()
+    a = _quiet(ml.fit, formula, d, method="reml")
+    b = _quiet(ml.fit, same_as, d, method="reml")
+    assert list(a.fixef.index) == list(b.fixef.index)
+    assert np.allclose(a.fixef, b.fixef, rtol=1e-10)

@@ -245,6 +245,10 @@ def parse_formula(text: str) -> ParsedFormula:
             bars.extend(_parse_bar(inner, body))
         else:
             fixed_terms.append(term)
+    # R removes a term from those before it: '-x' ahead of every added term removes nothing
+    # (y ~ -x is y ~ 1; y ~ -x + z is y ~ z), which formulae cannot subtract from its intercept
+    while fixed_terms and fixed_terms[0].startswith("-") and fixed_terms[0][1:].strip() not in ("0", "1"):
+        fixed_terms.pop(0)
     fixed = " ".join(fixed_terms).strip().lstrip("+").strip()
     if not fixed:
         fixed = "1"
