@@ -395,3 +395,19 @@ def test_a_leading_removal_removes_nothing_as_in_r(formula, same_as):
     b = _quiet(ml.fit, same_as, d, method="reml")
     assert list(a.fixef.index) == list(b.fixef.index)
     assert np.allclose(a.fixef, b.fixef, rtol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["reml", "ml"])
+def test_sparse_columns_fit_as_dense_ones(bambi_imported, method):
+    d = _data()
+    sparse = d.assign(x=pd.arrays.SparseArray(d["x"].to_numpy()), y=pd.arrays.SparseArray(d["y"].to_numpy()))
+    assert np.allclose(ml.fit("y ~ x + (1 | g)", sparse, method=method).fixef,
+                       ml.fit("y ~ x + (1 | g)", d, method=method).fixef, rtol=1e-12)
+    assert len(_build("y ~ x + (1 | g)", sparse).design.y) == 30
+
+
+def test_a_grouping_column_with_a_bar_in_its_name(bambi_imported):
+    d = _data().rename(columns={"g": "a|b"})
+    assert ml.fit("y ~ x + (1 | `a|b`)", d, method="reml").nobs == 30   # lme4 reads `a|b` too
+    with pytest.raises(FormulaError, match=r"Grouping column 'a\|b' .* Bambi reads as a bar"):
+        _build("y ~ x + (1 | `a|b`)", d)   # was Bambi's "too many values to unpack"

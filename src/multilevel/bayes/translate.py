@@ -104,6 +104,12 @@ class Block:
 def bambi_group(bar: Bar) -> str:
     """Bambi's spelling of a grouping factor (columns joined by ``:``, outer first; a name
     that is not an identifier in backticks)."""
+    for v in bar.group_vars:
+        if "|" in v:   # Bambi splits its term names at '|', backticks or not
+            raise FormulaError(f"Grouping column {v!r} of {bar.source!r} has a '|' in its name, which "
+                               "Bambi reads as a bar: rename the column (e.g. "
+                               f"data.rename(columns={{{v!r}: {v.replace('|', '_')!r}}})) or fit "
+                               "with method='REML'.")
     return ":".join(v if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", v) else f"`{v}`"
                     for v in bar.group_vars)
 

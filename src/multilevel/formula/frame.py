@@ -175,7 +175,8 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     frame = frame.copy()
     # every engine computes in double precision; PyTensor refuses float128 columns outright;
     # an object column of numbers (say, one None among floats) is numbers to R, not text
-    wide = [c for c in frame.columns if frame[c].dtype.kind == "f" and frame[c].dtype.itemsize > 8]
+    wide = [c for c in frame.columns if isinstance(frame[c].dtype, np.dtype)
+            and frame[c].dtype.kind == "f" and frame[c].dtype.itemsize > 8]
     wide += [c for c in _value_columns(parsed, used) if _numbers_as_objects(frame[c])]
     frame[wide] = frame[wide].astype(np.float64)
     frame.attrs.pop(SCALE_ROWS, None)  # left by an earlier model frame of these rows
