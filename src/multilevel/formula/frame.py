@@ -32,13 +32,13 @@ from multilevel.formula.families import (
     ordinal_response,
 )
 from multilevel.formula.logicals import logical_predictors, logicals_as_factors
+from multilevel.formula.names import constants_as_names
 from multilevel.formula.namespace import safe_environment
 from multilevel.formula.parse import (
     ParsedFormula,
     call_arguments,
     check_names,
     column_names,
-    constants_as_names,
 )
 from multilevel.formula.rfactors import check_factor_levels, factor_only_columns
 from multilevel.formula.transforms import (

@@ -23,7 +23,13 @@ from dataclasses import dataclass, field, replace
 from multilevel.errors import FormulaError
 from multilevel.formula.expansion import MAX_TERMS, expanded_terms
 from multilevel.formula.known import quote_cov_names, split_gr
-from multilevel.formula.names import CONTRAST_NAMES, formula_tokens, strip_backticks
+from multilevel.formula.names import (
+    CONTRAST_NAMES,
+    check_juxtaposed,
+    check_power,
+    formula_tokens,
+    strip_backticks,
+)
 from multilevel.formula.offset import check_no_offset_in_bar, split_offset
 from multilevel.formula.smooths import SmoothSpec, parse_smooth
 from multilevel.formula.structures import (
@@ -69,7 +75,6 @@ UNSUPPORTED_FUNCTIONS: dict[str, str] = {}
 # spellings (scale(x, scale = FALSE)), bound in multilevel.formula.namespace.
 # (and R's contrasts, as in C(f, contr.sum): multilevel.formula.rfactors)
 _KEYWORD_VALUES = frozenset({"True", "False", "None", "TRUE", "FALSE", *CONTRAST_NAMES})
-_CONSTANTS = frozenset({"True", "False", "None", "TRUE", "FALSE"})
 _ALLOWED_OPS = frozenset({"~", "+", "-", "*", "/", ":", "**", "(", ")", "|", ",", "=", "{", "}", "%", "^"})
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
@@ -760,9 +765,9 @@ def _check_tokens(text: str) -> None:
                 "summarize many predictors (principal components, sums) before fitting."
             )
         called = i + 1 < len(toks) and toks[i + 1].string == "("
-        _check_juxtaposed(toks, i, text)
+        check_juxtaposed(toks, i, text)
         if tok.string == "**" and tok.type == tokenize.OP and not any(parens):
-            _check_power(toks[i + 1] if i + 1 < len(toks) else None, tok.start[1], text)
+            check_power(toks[i + 1] if i + 1 < len(toks) else None, tok.start[1], text)
         if tok.string == "," and tok.type == tokenize.OP and not (parens and parens[-1]):
             raise FormulaError(f"',' at column {tok.start[1]} of formula {text!r} is outside a call: "
                                "join terms with '+', as in 'y ~ x + z'.")
@@ -788,33 +793,6 @@ def _check_tokens(text: str) -> None:
             raise FormulaError(f"Unexpected {tok.string!r} in formula {text!r}.")
 
 
-def _check_juxtaposed(toks, i: int, text: str) -> None:
-    """Refuse two operands side by side (``y ~ x z``, ``(1 | g)(1 | h)``): R's parser stops
-    there (unexpected symbol), formulae's would read the first and drop the rest silently."""
-    if i == 0:
-        return
-    prev, tok = toks[i - 1], toks[i]
-    ends = prev.type in (tokenize.NAME, tokenize.NUMBER, tokenize.STRING) or prev.string in (")", "}")
-    starts = tok.type in (tokenize.NAME, tokenize.NUMBER, tokenize.STRING) or tok.string == "{" or (
-        tok.string == "(" and prev.type != tokenize.NAME)   # name( is a call
-    if ends and starts:
-        raise FormulaError(f"Missing operator between {prev.string!r} and {tok.string!r} at column "
-                           f"{tok.start[1]} of formula {text!r}: join terms with '+' (or '*', ':'), "
-                           "and write a name with spaces in backticks, e.g. `my var`.")
-
-
-def _check_power(exponent, column: int, text: str) -> None:
-    """A power of terms, ``(a + b)^2``, takes a whole number >= 1 (R: "invalid power in
-    formula"); formulae's own messages for the others name none of it."""
-    value = exponent.string if exponent is not None else ""
-    if exponent is None or exponent.type != tokenize.NUMBER or not value.isdigit() or int(value) < 1:
-        raise FormulaError(
-            f"Power '^{value}' at column {column} of formula {text.replace('**', '^')!r}: a power "
-            "of terms must be a whole number >= 1, as in (a + b + c)^2 (the interactions up to "
-            "order 2). For the arithmetic power of a column write I(x^2) or poly(x, 2)."
-        )
-
-
 def _name_roles(text: str):
     toks = _tokens(text)
     for i, tok in enumerate(toks):
@@ -833,14 +811,6 @@ def column_names(expr: str) -> list[str]:
     seen = {name: None for name, is_call, is_kwarg in _name_roles(expr)
             if not is_call and not is_kwarg and name not in _KEYWORD_VALUES}
     return list(seen)
-
-
-def constants_as_names(expr: str) -> list[str]:
-    """The constants (``True``, ``FALSE``...) an expression writes where a column could stand,
-    i.e. not as a keyword's value (``scale = FALSE``); :func:`column_names` leaves them out."""
-    toks = _tokens(expr)
-    return [tok.string for i, tok in enumerate(toks)
-            if tok.type == tokenize.NAME and tok.string in _CONSTANTS and (i == 0 or toks[i - 1].string != "=")]
 
 
 def call_arguments(parsed: ParsedFormula, functions) -> list[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from multilevel.errors import DataError
+from multilevel.formula.names import CONSTANTS as CONSTANT_NAMES
 
 # Bambi names the model's parameters after the family's parameters and the intercept;
 # a used column with one of these names collides with them (PyMC: "Variable name sigma
@@ -80,9 +81,6 @@ def check_reserved(used, family: str, derived=()) -> None:
 # Python types of an object column's values that formulae codes (numbers, or categories)
 _VALUE_KINDS = frozenset({"number", "str", "bool", "bool_"})
 
-# Names the formula evaluator reads as constants, never as columns (Python's True, False,
-# None; R's TRUE and FALSE, bound for calls such as scale(x, scale = FALSE)).
-CONSTANT_NAMES = ("True", "False", "None", "TRUE", "FALSE")
 
 
 def check_constant_names(used) -> None:
