@@ -104,6 +104,12 @@ class Block:
 def bambi_group(bar: Bar) -> str:
     """Bambi's spelling of a grouping factor (columns joined by ``:``, outer first; a name
     that is not an identifier in backticks)."""
+    for v in bar.group_vars:
+        if "|" in v:   # Bambi splits its term names at '|', backticks or not
+            raise FormulaError(f"Grouping column {v!r} of {bar.source!r} has a '|' in its name, which "
+                               "Bambi reads as a bar: rename the column (e.g. "
+                               f"data.rename(columns={{{v!r}: {v.replace('|', '_')!r}}})) or fit "
+                               "with method='REML'.")
     return ":".join(v if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", v) else f"`{v}`"
                     for v in bar.group_vars)
 
@@ -128,7 +134,7 @@ def bar_term_names(bar: Bar, prefix: str = "") -> list[str]:
     parts = [t.lstrip("+").strip() for t in _split_top(bar.expr, "+-")]
     expanded = [t for part in parts if part not in {"0", "1", "-1"} for t in _products(part)]
     labels = list(dict.fromkeys(expanded))   # in place, the order of the design's columns
-    group = bambi_group(bar)
+    group = ":".join(bar.group_vars)   # Bambi names a term without the formula's backticks
     return [f"{prefix}{label}|{group}" for label in (["1"] if bar.has_intercept else []) + labels]
 
 
@@ -157,6 +163,7 @@ def blocks(design: Design, bambi_terms, prefix: str = "") -> list[Block]:
     out = []
     # Bambi spaces its term names its own way ("I(Days ** 2)|Subject" for I(Days**2))
     spelled = {name.replace(" ", ""): name for name in bambi_terms}
+    claimed: dict[str, str] = {}   # Bambi term -> the bar that uses it
     for term in design.reterms:
         if term.smooth is not None:   # built by multilevel.bayes.smooths, not by Bambi
             out.append(Block(name=term.name, cnms=tuple(term.cnms), bambi_terms=(term.name,),
@@ -169,6 +176,17 @@ def blocks(design: Design, bambi_terms, prefix: str = "") -> list[Block]:
                 f"Bambi did not create the term(s) {missing} for {term.bar.source!r}; "
                 f"it has {sorted(bambi_terms)}. Rewrite the term with plain column names."
             )
+        for name in names:
+            if name in claimed:
+                what = _column_phrase(name.split("|")[0][len(prefix):])
+                raise FormulaError(
+                    f"{claimed[name]!r} and {term.bar.source!r} both give grouping factor "
+                    f"{term.group!r} {what}: Bambi builds each "
+                    f"group-specific term once ({name!r}), so the Bayesian model cannot hold it "
+                    "twice (nor are two variances of one column identified). Remove the repeat "
+                    "from one of the terms, or fit this formula with method='REML'."
+                )
+            claimed[name] = term.bar.source
         width = sum(_width(bambi_terms[n]) for n in names)
         if width != term.q:
             raise FormulaError(
@@ -183,6 +201,10 @@ def blocks(design: Design, bambi_terms, prefix: str = "") -> list[Block]:
                          correlated=term.q > 1 and not (structure and structure.kind == "diag"),
                          known=term.known, structure=structure, prefix=prefix))
     return out
+
+
+def _column_phrase(label: str) -> str:
+    return "the intercept" if label == "1" else f"the column {label!r}"
 
 
 def _width(term) -> int:

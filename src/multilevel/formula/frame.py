@@ -32,6 +32,7 @@ from multilevel.formula.families import (
     ordinal_response,
 )
 from multilevel.formula.logicals import logical_predictors, logicals_as_factors
+from multilevel.formula.names import constants_as_names
 from multilevel.formula.namespace import safe_environment
 from multilevel.formula.parse import (
     ParsedFormula,
@@ -39,7 +40,7 @@ from multilevel.formula.parse import (
     check_names,
     column_names,
 )
-from multilevel.formula.rfactors import factor_only_columns
+from multilevel.formula.rfactors import check_factor_levels, factor_only_columns
 from multilevel.formula.transforms import (
     SCALE_ROWS,
     SCALE_TRANSFORMS,
@@ -47,6 +48,7 @@ from multilevel.formula.transforms import (
     design_matrices,
 )
 from multilevel.formula.validate import (
+    check_constant_names,
     check_finite,
     check_reserved,
     check_unique_columns,
@@ -147,6 +149,7 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     derived = (SUCCESSES, TRIALS) if parsed.response.kind in ("cbind", "trials") else ()
     check_unique_columns(data.columns, used)
     check_reserved(used, family, derived)
+    check_constant_names([c for c in constants_as_names(parsed.text) if c in data.columns])
     check_value_columns(data, _value_columns(parsed, used))
     weights = check_weights_column(weights, data)
     used += [weights] if weights is not None and weights not in used else []
@@ -170,11 +173,18 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     if len(frame) == 0:
         raise DataError("No complete rows remain after removing missing values.")
     frame = frame.copy()
+    # every engine computes in double precision; PyTensor refuses float128 columns outright;
+    # an object column of numbers (say, one None among floats) is numbers to R, not text
+    wide = [c for c in frame.columns if isinstance(frame[c].dtype, np.dtype)
+            and frame[c].dtype.kind == "f" and frame[c].dtype.itemsize > 8]
+    wide += [c for c in _value_columns(parsed, used) if _numbers_as_objects(frame[c])]
+    frame[wide] = frame[wide].astype(np.float64)
     frame.attrs.pop(SCALE_ROWS, None)  # left by an earlier model frame of these rows
     logicals = logical_predictors([parsed.fixed, *(bar.expr for bar in parsed.bars)], frame)
     frame = logicals_as_factors(frame, logicals)   # R's model.matrix codes a logical as a factor
     _check_groups(parsed, frame, family)
     frame = factor_only_columns(parsed.text, frame)   # cyl of factor(cyl): a factor for the effects
+    check_factor_levels([parsed.fixed, *(bar.expr for bar in parsed.bars)], frame, logicals)
     check_poly_degrees(parsed.text, frame)
     time = parsed.residuals.time if parsed.residuals is not None else None
     if time in frame.columns and pd.api.types.is_numeric_dtype(frame[time]):
@@ -201,6 +211,11 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
         _record_scale_rows(parsed, data, ~incomplete, frame)
     return ModelFrame(data=frame, y=y, trials=trials, n_dropped=n_dropped, family=family, weights=w,
                       categories=categories, logicals=logicals)
+
+
+def _numbers_as_objects(column: pd.Series) -> bool:
+    return column.dtype == object and all(
+        isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in column)
 
 
 def _value_columns(parsed: ParsedFormula, used: list[str]) -> list[str]:
@@ -421,7 +436,8 @@ def _binary(column: pd.Series, name: str) -> np.ndarray:
         if not np.all(np.isin(values, (0.0, 1.0))):
             raise DataError(
                 f"Response column {name!r} must be 0/1 for family 'bernoulli'; found values "
-                f"{sorted(set(np.unique(values)) - {0.0, 1.0})[:5]}."
+                f"{', '.join(f'{v:g}' for v in np.setdiff1d(values, (0.0, 1.0))[:5])}. Recode it "
+                "(e.g. (data[col] > 0).astype(int)), or use family='binomial' for proportions."
             )
         return values
     codes, levels = _factor(column)

@@ -193,3 +193,42 @@ def r_deparse(text: str) -> str:
         previous = (kind, value)
         i += 1
     return "".join(out)
+
+
+def check_juxtaposed(toks, i: int, text: str) -> None:
+    """Refuse two operands side by side (``y ~ x z``, ``(1 | g)(1 | h)``): R's parser stops
+    there (unexpected symbol), formulae's would read the first and drop the rest silently."""
+    if i == 0:
+        return
+    prev, tok = toks[i - 1], toks[i]
+    ends = prev.type in (tokenize.NAME, tokenize.NUMBER, tokenize.STRING) or prev.string in (")", "}")
+    starts = tok.type in (tokenize.NAME, tokenize.NUMBER, tokenize.STRING) or tok.string == "{" or (
+        tok.string == "(" and prev.type != tokenize.NAME)   # name( is a call
+    if ends and starts:
+        raise FormulaError(f"Missing operator between {prev.string!r} and {tok.string!r} at column "
+                           f"{tok.start[1]} of formula {text!r}: join terms with '+' (or '*', ':'), "
+                           "and write a name with spaces in backticks, e.g. `my var`.")
+
+
+def check_power(exponent, column: int, text: str) -> None:
+    """A power of terms, ``(a + b)^2``, takes a whole number >= 1 (R: "invalid power in
+    formula"); formulae's own messages for the others name none of it."""
+    value = exponent.string if exponent is not None else ""
+    if exponent is None or exponent.type != tokenize.NUMBER or not value.isdigit() or int(value) < 1:
+        raise FormulaError(
+            f"Power '^{value}' at column {column} of formula {text.replace('**', '^')!r}: a power "
+            "of terms must be a whole number >= 1, as in (a + b + c)^2 (the interactions up to "
+            "order 2). For the arithmetic power of a column write I(x^2) or poly(x, 2)."
+        )
+
+
+# Names a formula evaluator reads as constants: Python's, and R's TRUE/FALSE (bound for calls)
+CONSTANTS = ("True", "False", "None", "TRUE", "FALSE")
+
+
+def constants_as_names(expr: str) -> list[str]:
+    """The constants (``True``, ``FALSE``...) an expression writes where a column could stand,
+    i.e. not as a keyword's value (``scale = FALSE``); :func:`column_names` leaves them out."""
+    toks = formula_tokens(expr)
+    return [tok.string for i, tok in enumerate(toks)
+            if tok.type == tokenize.NAME and tok.string in CONSTANTS and (i == 0 or toks[i - 1].string != "=")]

@@ -23,7 +23,13 @@ from dataclasses import dataclass, field, replace
 from multilevel.errors import FormulaError
 from multilevel.formula.expansion import MAX_TERMS, expanded_terms
 from multilevel.formula.known import quote_cov_names, split_gr
-from multilevel.formula.names import CONTRAST_NAMES, formula_tokens, strip_backticks
+from multilevel.formula.names import (
+    CONTRAST_NAMES,
+    check_juxtaposed,
+    check_power,
+    formula_tokens,
+    strip_backticks,
+)
 from multilevel.formula.offset import check_no_offset_in_bar, split_offset
 from multilevel.formula.smooths import SmoothSpec, parse_smooth
 from multilevel.formula.structures import (
@@ -199,14 +205,19 @@ def parse_formula(text: str) -> ParsedFormula:
     text = " ".join(text.split()).replace("^", "**")
     text = quote_cov_names(divisions_as_calls(r_percent_operators(positional_numbers(text))))
     _check_balanced(text)
-    _check_tokens(text)
+    tildes = sum(tok.type == tokenize.OP and tok.string == "~" for tok in _tokens(text))
     sides = _split_top(text, "~", keep_sign=False)
-    if len(sides) != 2 or not sides[0].strip() or not sides[1].strip():
+    if tildes != 1 or len(sides) != 2 or not sides[0].strip() or not sides[1].strip():
         raise FormulaError(
             f"Formula {text!r} must have exactly one '~' with a response on the left and "
             "terms on the right, e.g. 'Reaction ~ Days + (Days | Subject)'."
         )
+    _check_tokens(text)
     response = _parse_response(sides[0].strip())
+    if _find_top(sides[1], "|") >= 0:
+        # lme4's findbars reads a bar outside parentheses as one term over the whole
+        # right-hand side ('|' binds looser than '+'): y ~ x + z | g is y ~ 1 + (x + z | g)
+        sides[1] = f"({sides[1]})"
     fixed_terms: list[str] = []
     bars: list[Bar] = []
     residuals = None
@@ -215,8 +226,9 @@ def parse_formula(text: str) -> ParsedFormula:
     for term in _flatten_grouped_bars(_split_top(sides[1], "+-")):
         body = term.lstrip("+-").strip()
         offset = split_offset(term)
-        if offset is not None:
-            offsets.append(offset)
+        if offset is not None:   # R's terms() keeps one of identical terms: offset(o) + offset(o) is o
+            if all(offset.replace(" ", "") != seen.replace(" ", "") for seen in offsets):
+                offsets.append(offset)
             continue
         smooth = parse_smooth(body)
         if smooth is not None:
@@ -238,6 +250,10 @@ def parse_formula(text: str) -> ParsedFormula:
             bars.extend(_parse_bar(inner, body))
         else:
             fixed_terms.append(term)
+    # R removes a term from those before it: '-x' ahead of every added term removes nothing
+    # (y ~ -x is y ~ 1; y ~ -x + z is y ~ z), which formulae cannot subtract from its intercept
+    while fixed_terms and fixed_terms[0].startswith("-") and fixed_terms[0][1:].strip() not in ("0", "1"):
+        fixed_terms.pop(0)
     fixed = " ".join(fixed_terms).strip().lstrip("+").strip()
     if not fixed:
         fixed = "1"
@@ -654,9 +670,13 @@ def _short(text: str, limit: int = 200) -> str:
 
 
 def _find_top(text: str, char: str) -> int:
-    depth = 0
+    depth, quote = 0, None
     for i, ch in enumerate(text):
-        if ch in "({":
+        if quote:   # a backticked name or a string: `a|b` is one column
+            quote = None if ch == quote else quote
+        elif ch in "'\"`":
+            quote = ch
+        elif ch in "({":
             depth += 1
         elif ch in ")}":
             depth -= 1
@@ -745,6 +765,12 @@ def _check_tokens(text: str) -> None:
                 "summarize many predictors (principal components, sums) before fitting."
             )
         called = i + 1 < len(toks) and toks[i + 1].string == "("
+        check_juxtaposed(toks, i, text)
+        if tok.string == "**" and tok.type == tokenize.OP and not any(parens):
+            check_power(toks[i + 1] if i + 1 < len(toks) else None, tok.start[1], text)
+        if tok.string == "," and tok.type == tokenize.OP and not (parens and parens[-1]):
+            raise FormulaError(f"',' at column {tok.start[1]} of formula {text!r} is outside a call: "
+                               "join terms with '+', as in 'y ~ x + z'.")
         if tok.type == tokenize.NAME and called and tok.string not in ALLOWED_FUNCTIONS | TERM_FUNCTIONS:
             raise FormulaError(f"Function {tok.string!r} is not allowed in a formula. Allowed "
                                f"transforms: {', '.join(sorted(ALLOWED_FUNCTIONS))}.")

@@ -285,6 +285,57 @@ def factor_only_columns(text: str, frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def check_factor_levels(texts, frame: pd.DataFrame, logicals=()) -> None:
+    """Refuse a factor with fewer than two levels in the used rows (R's model.matrix: "contrasts
+    can be applied only to factors with 2 or more levels"); formulae drops its one column
+    silently, so ``y ~ f + x`` with a constant ``f`` was fitted as ``y ~ x``.
+
+    A factor is a text or categorical column used as a variable, or any column that is the
+    first argument of ``factor()``, ``as.factor()``, ``relevel()`` or ``C()``. ``texts``: the
+    fixed part and the bars' left-hand sides. ``logicals``: bool columns, now factors, which R
+    codes by a TRUE column even when constant (then dropped as rank deficient): not refused.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"f": ["a", "a"], "x": [1.0, 2.0]})
+    >>> check_factor_levels(["x + factor(x)"], frame)
+    >>> check_factor_levels(["x + f"], frame)
+    Traceback (most recent call last):
+    ...
+    multilevel.errors.DataError: Column 'f' is a factor with 1 level ('a') ...
+    """
+    for column in _factor_uses(texts, frame) - set(logicals):
+        levels = pd.unique(frame[column].dropna())
+        if len(levels) < 2:
+            raise DataError(
+                f"Column {column!r} is a factor with {len(levels)} level"
+                f"{'' if len(levels) == 1 else 's'} ({', '.join(repr(str(v)) for v in levels)}) "
+                "in the rows used; R refuses it too (contrasts need 2 or more levels). Remove it "
+                "from the formula, or check the rows that removing missing values left."
+            )
+
+
+def _factor_uses(texts, frame: pd.DataFrame) -> set[str]:
+    found: set[str] = set()
+    for text in texts:
+        tokens = formula_tokens(text)
+        calls: list[str | None] = []   # for each open parenthesis: the called name, or None
+        for i, tok in enumerate(tokens):
+            called = i + 1 < len(tokens) and tokens[i + 1].string == "("
+            if tok.string == "(":
+                calls.append(tokens[i - 1].string if i and tokens[i - 1].type == tokenize.NAME else None)
+            elif tok.string == ")" and calls:
+                calls.pop()
+            elif tok.type == tokenize.NAME and tok.string in frame.columns and not called:
+                inside = [c for c in calls if c is not None]
+                dtype = frame[tok.string].dtype
+                text_like = not pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+                converted = bool(inside) and inside[-1] in FACTOR_CALLS and tokens[i - 1].string == "("
+                if converted or (not inside and text_like):
+                    found.add(tok.string)
+    return found
+
+
 # R's conversions under their R names. formulae reads a dotted call ``as.factor(x)`` as
 # the attribute ``factor`` of the name ``as`` (as it reads ``np.log(x)``), hence ``as``.
 R_CONVERSIONS: dict[str, object] = {

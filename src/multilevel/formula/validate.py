@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from multilevel.errors import DataError
+from multilevel.formula.names import CONSTANTS as CONSTANT_NAMES
 
 # Bambi names the model's parameters after the family's parameters and the intercept;
 # a used column with one of these names collides with them (PyMC: "Variable name sigma
@@ -77,6 +78,32 @@ def check_reserved(used, family: str, derived=()) -> None:
             )
 
 
+# Python types of an object column's values that formulae codes (numbers, or categories)
+_VALUE_KINDS = frozenset({"number", "str", "bool", "bool_"})
+
+
+
+def check_constant_names(used) -> None:
+    """Refuse used columns named like a constant: formulae would read ``y ~ True`` as the
+    intercept (the column silently left out) and ``(1 | True)`` as no column at all.
+
+    Examples
+    --------
+    >>> check_constant_names(["y", "x"])
+    >>> check_constant_names(["y", "TRUE"])
+    Traceback (most recent call last):
+    ...
+    multilevel.errors.DataError: Column 'TRUE' has the name of a constant ...
+    """
+    for name in used:
+        if name in CONSTANT_NAMES:
+            raise DataError(
+                f"Column {name!r} has the name of a constant ({', '.join(CONSTANT_NAMES)}), which "
+                "a formula reads as that value, not as the column. Rename it, e.g. "
+                f"data.rename(columns={{{name!r}: {name + '_value'!r}}})."
+            )
+
+
 def check_value_columns(data, columns) -> None:
     """Refuse columns used as values that formulae cannot make numbers or contrasts of:
     dates and times, and object columns that mix types (``1`` beside ``"a"``).
@@ -99,6 +126,18 @@ def check_value_columns(data, columns) -> None:
                     "to one type first, e.g. data[col].astype(str) for categories or "
                     "pd.to_numeric(data[col]) for numbers."
                 )
+            if kinds - _VALUE_KINDS:   # bytes, lists, dicts, ...: formulae has no coding for them
+                raise DataError(
+                    f"Column {name!r} holds values of type {kinds.pop()}, which a formula can use "
+                    "neither as numbers nor as categories: convert it first, e.g. "
+                    "data[col].astype(str) for categories or pd.to_numeric(data[col]) for numbers."
+                )
+        if isinstance(dtype, (pd.PeriodDtype, pd.IntervalDtype)):
+            raise DataError(
+                f"Column {name!r} holds {dtype} values, which a formula cannot use as numbers: "
+                "convert it first, e.g. data[col].astype(str) (or pd.Categorical) for categories, "
+                "or a number such as the period's or interval's start."
+            )
         if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
             raise DataError(
                 f"Column {name!r} holds dates or times ({dtype}), which a formula cannot use as "
@@ -195,6 +234,31 @@ def check_response(y: np.ndarray, family: str, name: str, trials=None) -> None:
             )
 
 
+def check_glmm_response_varies(y: np.ndarray, name: str, trials=None) -> None:
+    """Refuse a GLMM response with one value (a proportion of the trials for binomial data):
+    glmer stops with "Response is constant" (lme4's ``check.response.not.const``), whatever
+    the value. Without random effects R's glm fits it; the Bayesian model, whose priors
+    identify it, is not checked here.
+
+    Examples
+    --------
+    >>> check_glmm_response_varies(np.array([1.0, 3.0]), "n")
+    >>> check_glmm_response_varies(np.array([3.0, 3.0]), "n")
+    Traceback (most recent call last):
+    ...
+    multilevel.errors.DataError: Response 'n' is constant (3 in every used row)...
+    """
+    y = np.asarray(y, dtype=float).reshape(-1)
+    share = y if trials is None else y / np.asarray(trials, dtype=float)
+    if len(share) and np.all(share == share[0]):
+        what = " as a share of the trials" if trials is not None else ""
+        raise DataError(
+            f"Response {name!r} is constant ({share[0]:g}{what} in every used row): glmer refuses "
+            "it (\"Response is constant\", lme4's check.response.not.const). Check the data and "
+            "the rows used, or fit method='bayes', whose priors identify the model."
+        )
+
+
 def check_counts(y: np.ndarray, family: str, name: str) -> None:
     """Counts must be non-negative whole numbers (to 1e-8, relative)."""
     y = np.asarray(y, dtype=float).reshape(-1)
@@ -217,6 +281,36 @@ def check_residual_df(n: int, rank: int, what: str = "fixed effects") -> None:
             "estimate the residual variation. Use fewer terms (fewer basis centres, fewer "
             "factor levels) or more data."
         )
+
+
+def check_group_effect_count(terms, n: int, family: str) -> None:
+    """Refuse a term with at least as many group effects (levels x columns) as rows.
+
+    lme4's ``check.nobs.vs.nRE``: for a linear mixed model (gaussian, and t in the Bayesian
+    path) ``n <= levels * columns`` stops, as the group-effect variances and the residual
+    variance are then not identified; a GLMM (no residual variance) stops only at
+    ``n < levels * columns``. ``terms`` are (source, group, levels, columns) tuples.
+
+    Examples
+    --------
+    >>> check_group_effect_count([("(x | g)", "g", 15, 2)], 31, "gaussian")
+    >>> check_group_effect_count([("(x | g)", "g", 15, 2)], 30, "poisson")
+    >>> check_group_effect_count([("(x | g)", "g", 15, 2)], 30, "gaussian")
+    Traceback (most recent call last):
+    ...
+    multilevel.errors.DataError: Term '(x | g)' has 30 group effects ...
+    """
+    lmm = family in ("gaussian", "t")
+    for source, group, levels, columns in terms:
+        effects = levels * columns
+        if effects > n or (lmm and effects == n):
+            raise DataError(
+                f"Term {source!r} has {effects} group effects ({levels} levels of {group!r} x "
+                f"{columns} column{'s' if columns > 1 else ''}) for {n} rows: the group-effect "
+                f"variances{' and the residual variance' if lmm else ''} are not identified "
+                "(lme4's check.nobs.vs.nRE stops here too). Drop columns from the term (e.g. "
+                "keep the intercept only), use a coarser grouping factor, or collect more rows."
+            )
 
 
 def check_unique_labels(labels, values, group: str) -> None:

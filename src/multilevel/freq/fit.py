@@ -17,6 +17,7 @@ from multilevel.freq.optimize import optimize_design
 from multilevel.freq.result import FreqFit
 from multilevel.freq.structures import check_family as check_structures
 from multilevel.formula.links import check_link
+from multilevel.formula.validate import check_glmm_response_varies
 
 GLMM_FAMILIES = ("binomial", "bernoulli", "poisson", "gamma", "negativebinomial")
 OPTIONS = {"rhoend": "the optimizer's final θ tolerance (default 1e-10)",
@@ -117,6 +118,8 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
 
         return fit_glm(formula, design, link=link)
     check_structures(design, frame.family)   # structured terms: gaussian LMMs only
+    if frame.family != "gaussian":
+        check_glmm_response_varies(design.y, parsed.response.text, frame.trials)
     if frame.family == "negativebinomial":
         from multilevel.freq.negbin import fit_glmer_nb
 

@@ -384,11 +384,20 @@ def fit_glmm(formula: str, design: Design, rhoend: float | None = None, solver: 
     problem = LaplaceProblem(design, design.frame.family, solver, link, nb_theta)
     nagq = _check_nagq(nAGQ, design)
     with single_blas_thread():
-        if optimizer == "glmer":
-            opt, state, dev, H, lp0 = _optimize_glmer(problem, nagq, maxeval)
-        else:
-            opt, state, dev, H = _optimize_tight(problem, nagq, rhoend, maxeval)
-            lp0 = None
+        try:
+            if optimizer == "glmer":
+                opt, state, dev, H, lp0 = _optimize_glmer(problem, nagq, maxeval)
+            else:
+                opt, state, dev, H = _optimize_tight(problem, nagq, rhoend, maxeval)
+                lp0 = None
+        except np.linalg.LinAlgError as exc:   # PIRLS at the start, before any step to retreat to
+            raise FitError(
+                f"The GLMM {formula!r} cannot be fitted: {exc} glmer stops on such data too. "
+                "Usual causes: a predictor that separates a 0/1 response completely (a glm of "
+                "the fixed part warns of fitted probabilities 0 or 1), or counts so large that "
+                "the weights overflow. Remove or merge the separating predictor, rescale the "
+                "counts, or fit method='bayes', whose priors keep the estimates finite."
+            ) from None
         # R_X (glmer's vcov with use.hessian = FALSE) and the conditional variances
         theta, beta, eta = opt.theta, state.beta, state.eta
         g, w = problem.family.score_weight(eta, problem.y, problem.n)
@@ -579,6 +588,9 @@ def glmer_agq(problem: LaplaceProblem, theta, beta, lp0, nagq: int):
     return value, state
 
 
+MAX_NAGQ = 100   # lme4's GHrule(ord): ord < 101
+
+
 def _check_nagq(nAGQ, design: Design) -> int:
     try:
         nagq = int(nAGQ)
@@ -587,6 +599,9 @@ def _check_nagq(nAGQ, design: Design) -> int:
     if nagq < 0 or nagq != nAGQ:
         raise SpecError(f"nAGQ must be a non-negative integer (1 = Laplace, 0 = β estimated "
                         f"inside PIRLS), got {nAGQ!r}.")
+    if nagq > MAX_NAGQ:   # Gauss-Hermite rules beyond overflow (and a huge nAGQ exhausts memory)
+        raise SpecError(f"nAGQ={nagq} is more quadrature points than lme4's GHrule allows "
+                        f"({MAX_NAGQ}); 25 are already exact to many digits for one scalar effect.")
     if nagq > 1 and (len(design.reterms) != 1 or design.reterms[0].q != 1):
         raise SpecError("nAGQ > 1 needs a single scalar random effect such as (1 | g), as in lme4; "
                         f"this model has {', '.join(t.bar.source for t in design.reterms)}. "
