@@ -211,9 +211,6 @@ def anova(fit, *fits, type: int = 3, ddf: str | None = "satterthwaite"):
         Type III (default, as lmerTest), II or I (sequential) hypotheses; see
         :mod:`multilevel.inference.contrasts`.
     ddf : {"satterthwaite", "kenward-roger", None}
-    test : {None, "Chisq"}
-        ``"Chisq"``: lme4's table (``npar``, ``AIC``, ``LRT``, ``Pr(Chi)``) instead; ``ddf``
-        does not apply.
 
     Returns
     -------
