@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import multilevel as ml
-from multilevel.bayes import cache
+from multilevel.bayes import cache, sampling
 from multilevel.bayes.datainputs import lift_data
 from multilevel.bayes.model import build_model
 from multilevel.errors import PriorError
@@ -80,8 +80,7 @@ def test_cache_off_and_plain_nutpie_give_the_same_draws(cache_dir, sleepstudy, m
         plain = built.bambi.fit(draws=60, tune=60, chains=1, cores=1, random_seed=4,
                                 inference_method="nutpie",
                                 nuts={"target_accept": 0.9,   # the package's nutpie settings
-                                      "adaptation": "low_rank" if built.bambi.backend.low_rank_mass_matrix
-                                      else "diag"},
+                                      **sampling.mass_matrix_option(built.bambi.backend)},
                                 progressbar=False)
     _assert_same(_draws(cached), {k: plain.posterior[k].values for k in _draws(cached)})
 

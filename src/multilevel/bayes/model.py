@@ -252,6 +252,10 @@ def build_model(formula: str | list[str], data: pd.DataFrame, family: str = "gau
                                         aux_blocks={p.param: list(p.blocks) for p in parts})
     # the centred-by-data models mix best with nutpie's low-rank mass matrix (sampling.run)
     model.backend.low_rank_mass_matrix = bool(centred) and link_scale_known
+    # a model with an LKJ block (always non-centred) mixes best with Stan's draw-variance
+    # adaptation of the diagonal mass matrix (sampling.run; bench/README "Mass matrix")
+    model.backend.draw_variance_mass_matrix = (not model.backend.low_rank_mass_matrix and
+                                               any(b.lkj for b in block_list))
     try:
         model.backend.build(model)
     except ValueError as exc:   # PyMC's own check of a variable's name

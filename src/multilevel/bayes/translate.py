@@ -89,6 +89,11 @@ class Block:
     prefix: str = ""   # an auxiliary parameter's blocks: "sigma_" (multilevel.bayes.distributional)
 
     @property
+    def lkj(self) -> bool:
+        """An unstructured correlated block: an LKJ prior on its correlation matrix."""
+        return self.correlated and self.structure is None and self.smooth is None
+
+    @property
     def corr_name(self) -> str:
         return f"corr|{self.prefix}{self.name}"
 
