@@ -196,3 +196,19 @@ def test_comparisons_against_contrasts(case_id):
                          **case["call"])
     assert out["contrast"].tolist() == case["emmeans"]["contrast"]
     check(out, case["emmeans"], tolerances(case), case_id, ("estimate", "SE", "stat", "p_value", "lower", "upper"))
+
+
+def test_unknown_weights_are_refused_by_name():
+    from multilevel.errors import DataError
+
+    with pytest.raises(DataError, match="weights='counts'"):
+        ml.emmeans(fitted("owls"), "FoodTreatment", weights="counts")
+
+
+def test_poly_coefficients_are_the_classical_integers():
+    from multilevel.effects.emm import poly_contrasts
+
+    got = dict(poly_contrasts(4))
+    assert got["linear"].tolist() == [-3, -1, 1, 3]
+    assert got["quadratic"].tolist() == [1, -1, -1, 1]
+    assert got["cubic"].tolist() == [-1, 3, -3, 1]
