@@ -134,6 +134,11 @@ e <- emmeans(m, ~ recipe | temperature, lmer.df = SW)
 case("cake_recipe_by_temperature_pairwise_tukey_sw", "test-emmeans.R", "cake",
      list(specs = "recipe", by = "temperature", contrasts = "pairwise", ddf = SW), e, pairs(e))
 
+e <- emmeans(m, "recipe", at = list(temperature = c("175", "185")), lmer.df = KR)
+case("cake_recipe_at_two_temperatures_kr", "test-ref_grid.R", "cake",
+     list(specs = "recipe", at = list(temperature = c("175", "185")), contrasts = "pairwise",
+          adjust = "holm"), e, pairs(e), "holm")
+
 ## ---- cake with temperature as a covariate ------------------------------------------
 m <- fits$cake_temp
 e <- emmeans(m, "recipe", lmer.df = KR)
@@ -265,6 +270,10 @@ case("sim3_b_weights_outer_asy", "test-emmeans.R", "sim3",
 e <- emmeans(m, ~ a | c, at = list(x = 1), lmer.df = SW)
 case("sim3_a_by_c_at_x_sw", "test-ref_grid.R", "sim3",
      list(specs = "~ a | c", at = list(x = 1), contrasts = "pairwise", ddf = SW), e, pairs(e))
+e <- emmeans(m, ~ b | c, weights = "cells", lmer.df = KR)
+case("sim3_b_by_c_cells_holm_kr", "test-emmeans.R", "sim3",
+     list(specs = "~ b | c", weights = "cells", contrasts = "pairwise", adjust = "holm"), e,
+     pairs(e), "holm")
 e <- emmeans(m, ~ a * b, lmer.df = KR)
 case("sim3_ab_consec_bonferroni_kr", "test-cross-adjust.R", "sim3",
      list(specs = "~ a * b", contrasts = "consec", adjust = "bonferroni"), e, contrast(e, "consec"), "bonferroni")
