@@ -18,7 +18,8 @@ default for lmer, as emmeans with pbkrtest), Satterthwaite and asymptotic df; we
 "equal", "proportional", "outer", "cells", "flat"; contrasts pairwise, revpairwise,
 trt.vs.ctrl, consec, poly and custom weights; adjustments tukey, dunnettx, holm,
 bonferroni, sidak, none; the response scale of GLMMs (means back-transformed, contrasts
-as odds ratios / rate ratios). ``emtrends`` is the reference of ``ml.slopes`` on the
+as odds ratios / rate ratios, or after ``regrid()`` as differences of probabilities and
+rates: ``regrid=True``). ``emtrends`` is the reference of ``ml.slopes`` on the
 reference grid (population level, link scale) and ``contrast(..., "revpairwise")`` of
 ``ml.comparisons`` at the grid.
 
@@ -31,8 +32,6 @@ Not covered:
 - ``adjust = "mvt"`` (emmeans' default for consec): it integrates the multivariate t by
   mvtnorm's randomized quasi-Monte Carlo, whose p-values vary in the third digit from run
   to run; the consec cases pass ``adjust`` explicitly.
-- ``regrid()`` (contrasts of back-transformed means, e.g. differences of probabilities):
-  ``ml.emmeans(type="response")`` gives emmeans' default, ratios and odds ratios.
 - the limits of ``adjust = "dunnettx"`` to 1e-5: emmeans solves for its quantile by
   ``uniroot(tol = 5e-4)``, ours to 1e-10, so they are compared to 5e-4 standard errors
   (its p-values, the same function of t, to 1e-4).
@@ -212,3 +211,10 @@ def test_poly_coefficients_are_the_classical_integers():
     assert got["linear"].tolist() == [-3, -1, 1, 3]
     assert got["quadratic"].tolist() == [1, -1, -1, 1]
     assert got["cubic"].tolist() == [-1, 3, -3, 1]
+
+
+def test_regrid_needs_the_response_scale():
+    from multilevel.errors import DataError
+
+    with pytest.raises(DataError, match="regrid"):
+        ml.emmeans(fitted("cbpp"), "period", regrid=True)

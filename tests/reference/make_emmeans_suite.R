@@ -238,6 +238,14 @@ case("cbpp_period_custom_not_contrast_response", "test-contrast.R", "cbpp",
 case("cbpp_period_poly_response", "test-contrast.R", "cbpp",
      list(specs = "period", contrasts = "poly", type = "response"), e, contrast(e, "poly"))
 
+# regrid(): the probabilities become the estimates; contrasts are risk differences
+e <- regrid(emmeans(m, "period"))
+case("cbpp_period_regrid_pairwise_tukey", "test-transformations.R", "cbpp",
+     list(specs = "period", type = "response", regrid = TRUE, contrasts = "pairwise"), e, pairs(e))
+case("cbpp_period_regrid_trt_holm", "test-transformations.R", "cbpp",
+     list(specs = "period", type = "response", regrid = TRUE, contrasts = "trt.vs.ctrl", adjust = "holm"), e,
+     contrast(e, "trt.vs.ctrl"), "holm")
+
 ## ---- grouse ticks: Poisson GLMM with a factor x covariate interaction -------------
 m <- fits$ticks
 e <- emmeans(m, "YEAR", type = "response")
@@ -251,6 +259,10 @@ e <- emmeans(m, "YEAR", type = "response")
 case("ticks_year_consec_response_tukey_is_sidak", "test-transformations.R", "ticks",
      list(specs = "YEAR", contrasts = "consec", adjust = "tukey", type = "response"), e,
      contrast(e, "consec"), "tukey")
+e <- regrid(emmeans(m, ~ YEAR, at = list(cHEIGHT = 0.5)))
+case("ticks_year_regrid_revpairwise_none", "test-transformations.R", "ticks",
+     list(specs = "YEAR", at = list(cHEIGHT = 0.5), type = "response", regrid = TRUE,
+          contrasts = "revpairwise", adjust = "none"), e, contrast(e, "revpairwise"), "none")
 trend("ticks_emtrends_link", "test-emtrends.R", "ticks", list(variables = "cHEIGHT", by = "YEAR"),
       emtrends(m, "YEAR", var = "cHEIGHT"))
 

@@ -269,7 +269,7 @@ def _families(labels: pd.DataFrame, names, by):
 
 def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust: str | None = None,
             type: str = "link", ddf: str = "auto", ci: float = 0.95, mode: str | None = None,
-            weights: str = "equal"):
+            weights: str = "equal", regrid: bool = False):
     """Estimated marginal means (and contrasts among them), as R's emmeans.
 
     Parameters
@@ -314,6 +314,11 @@ def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust:
         over ("proportional") or the product of their marginal frequencies ("outer"); by
         each cell's own frequency ("cells": the mean of the fitted cells) or equally over
         the non-empty cells ("flat").
+    regrid : bool
+        With ``type="response"``, as emmeans' ``regrid()``: the back-transformed means
+        become the estimates themselves, so their intervals are symmetric (mean ± quantile ×
+        delta-method SE) and contrasts are differences of them (of probabilities, of rates)
+        with delta-method SEs, not ratios. No effect for an identity link.
 
     Returns
     -------
@@ -339,6 +344,11 @@ def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust:
     E.check_fit(fit)
     E.check_type(type)
     ci = E.check_ci(ci)
+    if not isinstance(regrid, (bool, np.bool_)):
+        raise DataError(f"regrid must be True or False, got {regrid!r}.")
+    if regrid and type != "response":
+        raise DataError("regrid=True re-expresses the means on the response scale; "
+                        "pass type='response' with it (or leave regrid=False for the link scale).")
     names, by = parse_specs(specs, by)
     from multilevel.effects.ordinal_emm import check_mode, ordinal_emmeans
 
@@ -376,32 +386,46 @@ def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust:
         from multilevel.effects.bayes_emm import bayes_tables
 
         means, cons = bayes_tables(fit, np.where(ok_means[:, None], L, 0.0),
-                                   np.where(ok_cons[:, None], C, 0.0), type, link, ci)
+                                   np.where(ok_cons[:, None], C, 0.0), type, link, ci, regrid)
         means.loc[~ok_means, :] = np.nan
         if cons is not None:
             cons.loc[~ok_cons, :] = np.nan
     else:
         means, cons = _freq_tables(fit, L, C, type, link, ci, _ddf(fit, ddf), adjust, fams,
-                                   ok_means, ok_cons)
+                                   ok_means, ok_cons, regrid and link != "identity")
     means = pd.concat([labels, means], axis=1)
     if contrasts is None:
         return means
     lab = pd.DataFrame(C_labels)
-    if _as_ratios(C, type, link):
+    if E.contrast_ratios(C, type, link, regrid):
         lab["contrast"] = lab["contrast"].str.replace(" - ", " / ", regex=False)
     table = pd.concat([lab, cons], axis=1)
     table.attrs["adjust"] = None if E.is_bayes(fit) else adjust
     return {"emmeans": means, "contrasts": table}
 
 
-def _as_ratios(C: np.ndarray, type: str, link: str) -> bool:
-    """Whether response-scale contrasts are reported as ratios (log link) or odds ratios
-    (logit): emmeans does so only when every row is a true contrast (its weights sum to 0,
-    relative to the largest); other weights (e.g. a single mean, an average) stay on the
-    link scale, where exp() of them would be no ratio of means."""
-    if type != "response" or link not in E.RATIO_LINKS or not len(C):
-        return False
-    return bool(np.all(np.abs(C.sum(axis=1)) / (1e-6 + np.abs(C).max(axis=1)) < 1e-6))
+def _adjusted(c: pd.DataFrame, C: np.ndarray, adjust, fams, ci) -> pd.DataFrame:
+    """t/z statistics and p-values and limits adjusted within each ``by`` family."""
+    c["statistic"] = c["estimate"] / c["std_error"]
+    family_id = np.zeros(len(C), dtype=int)
+    sizes = []
+    for f, (idx, _) in enumerate(fams):
+        sel = np.flatnonzero(np.abs(C[:, idx]).sum(axis=1) > 0)
+        family_id[sel] = f
+        sizes.append(len(idx))
+    return adjust_table(c, family_id, np.asarray(sizes), adjust, ci)
+
+
+def _regrid_contrasts(fit, L, C, mu, slope, df, adjust, fams, ok, ci) -> pd.DataFrame:
+    """Contrasts of back-transformed means (emmeans' ``regrid``): C μ̂ with the delta-method
+    covariance J V J', J = C diag(dμ/dη) L; df those of the means where they agree, else ∞."""
+    J = C @ (np.nan_to_num(slope)[:, None] * L)
+    se = np.sqrt(np.einsum("ij,jk,ik->i", J, fit.vcov.to_numpy(), J))
+    finite = df[np.isfinite(df)]
+    common = finite[0] if finite.size == df.size and np.allclose(df, finite[0]) else np.inf
+    c = pd.DataFrame({"estimate": np.where(ok, C @ np.nan_to_num(mu), np.nan),
+                      "std_error": np.where(ok, se, np.nan), "df": np.where(ok, common, np.nan)})
+    return _adjusted(c, C, adjust, fams, ci)
 
 
 def _rows_where(fit, L, ddf, ok) -> pd.DataFrame:
@@ -412,7 +436,7 @@ def _rows_where(fit, L, ddf, ok) -> pd.DataFrame:
     return out
 
 
-def _freq_tables(fit, L, C, type, link, ci, ddf, adjust, fams, ok_means, ok_cons):
+def _freq_tables(fit, L, C, type, link, ci, ddf, adjust, fams, ok_means, ok_cons, regrid=False):
     from scipy import stats
 
     m = _rows_where(fit, L, ddf, ok_means)
@@ -426,24 +450,23 @@ def _freq_tables(fit, L, C, type, link, ci, ddf, adjust, fams, ok_means, ok_cons
         inv = inverse_link_fn(link)
         eta = m["estimate"].to_numpy()
         mu = inv(eta)
-        # delta method: |dμ/dη| at η̂ (central difference; exact to ~1e-10 for smooth links)
+        # delta method: dμ/dη at η̂ (central difference; exact to ~1e-10 for smooth links)
         step = 1e-6 * np.maximum(1.0, np.abs(eta))
-        deriv = np.abs(inv(eta + step) - inv(eta - step)) / (2 * step)
-        bounds = np.sort(np.vstack([inv(lo.to_numpy()), inv(hi.to_numpy())]), axis=0)
-        means = means.assign(estimate=mu, std_error=deriv * m["std_error"].to_numpy(),
-                             lower=bounds[0], upper=bounds[1])
+        slope = (inv(eta + step) - inv(eta - step)) / (2 * step)
+        se_mu = np.abs(slope) * m["std_error"].to_numpy()
+        if regrid:   # emmeans' regrid(): the response scale is the new linear scale
+            q_mu = np.asarray(q, dtype=float)
+            bounds = np.vstack([mu - q_mu * se_mu, mu + q_mu * se_mu])
+        else:
+            bounds = np.sort(np.vstack([inv(lo.to_numpy()), inv(hi.to_numpy())]), axis=0)
+        means = means.assign(estimate=mu, std_error=se_mu, lower=bounds[0], upper=bounds[1])
     if not len(C):
         return means, None
+    if regrid:
+        return means, _regrid_contrasts(fit, L, C, mu, slope, m["df"].to_numpy(), adjust, fams, ok_cons, ci)
     c = _rows_where(fit, np.nan_to_num(C @ L), ddf, ok_cons)
-    c["statistic"] = c["estimate"] / c["std_error"]
-    family_id = np.zeros(len(C), dtype=int)
-    sizes = []
-    for f, (idx, _) in enumerate(fams):
-        sel = np.flatnonzero(np.abs(C[:, idx]).sum(axis=1) > 0)
-        family_id[sel] = f
-        sizes.append(len(idx))
-    c = adjust_table(c, family_id, np.asarray(sizes), adjust, ci)
-    if _as_ratios(C, type, link):   # emmeans: ratios / odds ratios
+    c = _adjusted(c, C, adjust, fams, ci)
+    if E.contrast_ratios(C, type, link, regrid):   # emmeans: ratios / odds ratios
         r = np.exp(c["estimate"])
         c = c.assign(estimate=r, std_error=r * c["std_error"], lower=np.exp(c["lower"]), upper=np.exp(c["upper"]))
     return means, c
