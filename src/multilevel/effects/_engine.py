@@ -72,6 +72,17 @@ def family_inverse_link(family: str, eta: np.ndarray) -> np.ndarray:
 RATIO_LINKS = ("log", "logit")
 
 
+def contrast_ratios(C: np.ndarray, type: str, link: str, regrid: bool = False) -> bool:
+    """Whether response-scale contrasts (rows of C over the means) are reported as ratios
+    (log link) or odds ratios (logit), as emmeans: only when every row is a true contrast
+    (its weights sum to 0, relative to the largest); other weights (one mean, an average)
+    stay on the link scale, where exp() of them would be no ratio of means. After
+    ``regrid`` contrasts are differences on the response scale."""
+    if regrid or type != "response" or link not in RATIO_LINKS or not len(C):
+        return False
+    return bool(np.all(np.abs(C.sum(axis=1)) / (1e-6 + np.abs(C).max(axis=1)) < 1e-6))
+
+
 def fit_link(fit) -> str:
     """The fit's link (R's name): its ``link=`` or the family's default."""
     from multilevel.formula.links import default_link

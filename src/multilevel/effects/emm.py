@@ -16,12 +16,16 @@ import numpy as np
 import pandas as pd
 
 from multilevel.effects import _engine as E
-from multilevel.effects.grid import reference_grid
+from multilevel.effects.grid import is_factor, reference_grid
 from multilevel.effects.multiplicity import ADJUSTMENTS, adjust_table
 from multilevel.errors import DataError
 
 DDF = ("auto", "kenward-roger", "satterthwaite", "asymptotic", "residual")
-CONTRASTS = ("pairwise", "revpairwise", "trt.vs.ctrl", "sequential")
+CONTRASTS = ("pairwise", "revpairwise", "trt.vs.ctrl", "sequential", "consec", "poly")
+WEIGHTS = ("equal", "proportional", "outer", "cells", "flat")
+# contrast families emmeans calls pairwise comparisons (its estType "pairs"): the only
+# ones the studentized range (adjust="tukey") applies to
+PAIRS = ("pairwise", "revpairwise")
 
 
 def parse_specs(specs, by) -> tuple[list[str], list[str]]:
@@ -78,15 +82,21 @@ def linear_rows(fit, L: np.ndarray, ddf: str) -> pd.DataFrame:
     return pd.DataFrame({"estimate": L @ beta, "std_error": se, "df": np.full(len(L), df)})
 
 
-def _cells(fit, names, by, at):
-    """Rows of L (one per marginal mean), and their labels, emmeans' order (first variable fastest)."""
-    X, masks, labels = cell_rows(fit, names, by, at)
-    return np.vstack([X[mask].mean(axis=0) for mask in masks]), labels
+def _cells(fit, names, by, at, weights="equal"):
+    """Rows of L (one per marginal mean), their labels (emmeans' order: first variable
+    fastest) and whether each mean is estimable."""
+    X, W, labels = cell_rows(fit, names, by, at, weights)
+    with np.errstate(invalid="ignore", divide="ignore"):   # a mean whose weights are all 0: NaN
+        W = W / W.sum(axis=1, keepdims=True)
+    L = W @ X
+    full = full_rows(fit, at)
+    return L, labels, (None if full is None else W @ full)
 
 
-def cell_rows(fit, names, by, at):
-    """The reference grid's design rows, the rows each marginal mean averages (one boolean
-    mask per mean) and the means' labels, emmeans' order (first variable fastest)."""
+def cell_rows(fit, names, by, at, weights="equal"):
+    """The reference grid's design rows, each marginal mean's weights over the grid's rows
+    (means × rows, zero outside the mean's cells; emmeans' ``weights=``) and the means'
+    labels, emmeans' order (first variable fastest)."""
     grid = reference_grid(fit, at)
     for v in names + by:
         if v not in grid.columns:
@@ -97,9 +107,95 @@ def cell_rows(fit, names, by, at):
     # first spec variable varies fastest, by variables slowest
     labels = labels.sort_values(list(reversed(names)), kind="stable")
     labels = labels.sort_values(list(reversed(by)), kind="stable") if by else labels
-    masks = [np.all([grid[k].astype(str).to_numpy() == str(lab[k]) for k in keys], axis=0)
-             for _, lab in labels.iterrows()]
-    return X, masks, labels[names + by].reset_index(drop=True)
+    masks = np.array([np.all([grid[k].astype(str).to_numpy() == str(lab[k]) for k in keys], axis=0)
+                      for _, lab in labels.iterrows()], dtype=float)
+    return X, masks * _grid_weights(fit, grid, keys, weights), labels[names + by].reset_index(drop=True)
+
+
+def _grid_weights(fit, grid: pd.DataFrame, keys: list[str], weights: str) -> np.ndarray:
+    """Weight of each reference-grid row within its marginal mean, as emmeans' ``weights``.
+
+    The grid's ``.wgt.`` in emmeans is the number of fitted rows with the grid row's factor
+    levels. "equal": 1; "cells": that count (a mean of the fitted cells, so an empty cell
+    drops out); "flat": 1 for the non-empty cells; "proportional": the joint count of the
+    averaged-over factors' levels (summed over the spec and ``by`` variables); "outer": the
+    product of their marginal counts.
+    """
+    if not isinstance(weights, str) or weights not in WEIGHTS:
+        raise DataError(f"weights={weights!r} is not valid; use one of {WEIGHTS}.")
+    if weights == "equal":
+        return np.ones(len(grid))
+    data = E.fit_data(fit)
+    factors = [c for c in grid.columns if is_factor(data[c])]
+    if factors:
+        def key(frame):
+            return frame[factors].astype(str).agg("\x1f".join, axis=1)
+        counts = key(grid).map(key(data).value_counts()).fillna(0.0).to_numpy(dtype=float)
+    else:
+        counts = np.full(len(grid), float(len(data)))
+    if weights in ("cells", "flat"):
+        return counts if weights == "cells" else (counts > 0).astype(float)
+    averaged = [c for c in grid.columns if c not in keys and grid[c].astype(str).nunique() > 1]
+    if not averaged:
+        return np.ones(len(grid))
+    frame = grid[averaged].astype(str).assign(_n=counts)
+    if weights == "proportional":
+        return frame.groupby(averaged)["_n"].transform("sum").to_numpy(dtype=float)
+    out = np.ones(len(grid))
+    for c in averaged:   # "outer": a product of marginal frequencies
+        out *= frame.groupby(c)["_n"].transform("sum").to_numpy(dtype=float) / counts.sum()
+    return out
+
+
+def full_rows(fit, at):
+    """The reference grid's design rows with the aliased columns kept (None when the fit
+    dropped none): estimability is judged on them."""
+    if not fit.design.dropped_columns:
+        return None
+    from dataclasses import replace
+
+    return replace(fit.design.spec, kept_columns=None).fixed_X(reference_grid(fit, at))
+
+
+def estimable(fit, L_full) -> np.ndarray | None:
+    """emmeans' (estimability's) check: a row l of the full design's coefficients is
+    estimable when it is orthogonal to the null space N of the fitted X,
+    ‖N'l‖² < 1e-8 ‖l‖². None when no column was dropped (every row is estimable)."""
+    if L_full is None:
+        return None
+    from dataclasses import replace
+
+    Xf = replace(fit.design.spec, kept_columns=None).fixed_X(E.fit_data(fit))
+    rank = Xf.shape[1] - len(fit.design.dropped_columns)
+    N = np.linalg.svd(Xf, full_matrices=True)[2][rank:].T      # null-space basis
+    with np.errstate(invalid="ignore"):
+        chk = ((L_full @ N) ** 2).sum(axis=1)
+        return chk < 1e-8 * (L_full ** 2).sum(axis=1)
+
+
+def poly_contrasts(k: int) -> list[tuple[str, np.ndarray]]:
+    """emmeans' ``poly`` contrasts for k equally spaced levels: orthogonal polynomials of
+    degree 1 .. min(6, k − 1), each scaled to the integers of the classical tables (divided
+    by its smallest positive value, then by its largest distance from an integer until
+    that is below 0.05, then rounded) and named "linear", "quadratic", ..., "degree 5"."""
+    names = ["linear", "quadratic", "cubic", "quartic"] + [f"degree {d}" for d in range(5, 21)]
+    x = np.arange(1, k + 1, dtype=float)
+    x -= x.mean()
+    basis = [np.ones(k) / np.sqrt(k)]
+    out = []
+    for d in range(1, min(6, k - 1) + 1):
+        v = x ** d
+        for b in basis:   # Gram–Schmidt: highest power's coefficient stays positive, as R's poly()
+            v = v - (v @ b) * b
+        v = v / np.linalg.norm(v)
+        basis.append(v)
+        con = v / v[v > 0.01].min()
+        z = np.abs(con - np.round(con)).max()
+        while z > 0.05:
+            con = con / z
+            z = np.abs(con - np.round(con)).max()
+        out.append((names[d - 1], np.round(con)))
+    return out
 
 
 def _contrast_matrix(kind, labels: list[str]):
@@ -129,19 +225,26 @@ def _contrast_matrix(kind, labels: list[str]):
         names = list(kind.index.astype(str)) if isinstance(kind, pd.DataFrame) else [f"c{i + 1}" for i in range(len(W))]
         return list(zip(names, W))
     out = []
-    if kind in ("pairwise", "revpairwise"):
+    if kind == "pairwise":
         for i in range(k):
             for j in range(i + 1, k):
                 w = np.zeros(k)
                 w[i], w[j] = 1.0, -1.0
-                out.append((f"{labels[i]} - {labels[j]}", w) if kind == "pairwise"
-                           else (f"{labels[j]} - {labels[i]}", -w))
+                out.append((f"{labels[i]} - {labels[j]}", w))
+    elif kind == "revpairwise":   # emmeans' order: by the later level, "2 - 1", "3 - 1", "3 - 2", "4 - 1", ...
+        for i in range(1, k):
+            for j in range(i):
+                w = np.zeros(k)
+                w[i], w[j] = 1.0, -1.0
+                out.append((f"{labels[i]} - {labels[j]}", w))
+    elif kind == "poly":
+        out = poly_contrasts(k)
     elif kind == "trt.vs.ctrl":
         for j in range(1, k):
             w = np.zeros(k)
             w[j], w[0] = 1.0, -1.0
             out.append((f"{labels[j]} - {labels[0]}", w))
-    elif kind == "sequential":
+    elif kind in ("sequential", "consec"):
         for j in range(1, k):
             w = np.zeros(k)
             w[j], w[j - 1] = 1.0, -1.0
@@ -165,7 +268,8 @@ def _families(labels: pd.DataFrame, names, by):
 
 
 def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust: str | None = None,
-            type: str = "link", ddf: str = "auto", ci: float = 0.95, mode: str | None = None):
+            type: str = "link", ddf: str = "auto", ci: float = 0.95, mode: str | None = None,
+            weights: str = "equal", regrid: bool = False):
     """Estimated marginal means (and contrasts among them), as R's emmeans.
 
     Parameters
@@ -178,14 +282,18 @@ def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust:
         Means (and contrast families) separately within these factors.
     at : dict, optional
         Values of predictors in the reference grid (numeric ones default to their mean).
-    contrasts : {"pairwise", "revpairwise", "trt.vs.ctrl", "sequential"}, dict or matrix, optional
+    contrasts : {"pairwise", "revpairwise", "trt.vs.ctrl", "consec", "sequential", "poly"}, dict or matrix, optional
         Also return contrasts among the means within each ``by`` group; a dict maps a
-        label to weights over the means, a matrix has one row per contrast.
+        label to weights over the means, a matrix has one row per contrast. "consec"
+        (= "sequential") compares each mean with the one before; "poly" gives emmeans'
+        integer orthogonal-polynomial contrasts (equally spaced levels) up to degree 6.
     adjust : str, optional
         Multiplicity adjustment of the contrasts' p-values (and intervals) within each
-        family: "tukey" (default for pairwise), "dunnettx" (emmeans' approximate Dunnett,
-        default for trt.vs.ctrl), "bonferroni", "holm", "sidak", "none" (default otherwise;
-        emmeans' "mvt" for sequential contrasts is not implemented).
+        family: "tukey" (default for pairwise and revpairwise), "dunnettx" (emmeans'
+        approximate Dunnett, default for trt.vs.ctrl), "bonferroni", "holm", "sidak",
+        "none" (default otherwise; emmeans' "mvt", its default for consec, is not
+        implemented). As emmeans: "tukey" on contrasts other than pairwise comparisons
+        becomes "sidak", and a family of one contrast is not adjusted ("none").
     type : {"link", "response"}
         Scale of the results: response-scale means are back-transformed (SE by the delta
         method, intervals back-transformed); contrasts become odds ratios (logit) or
@@ -200,6 +308,17 @@ def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust:
         the grid at the population level (group effects at zero); ``"mean.class"`` the expected
         category score Σ_k score_k P(y = k). Their linear predictor alone (a latent score
         without the thresholds) is not offered.
+    weights : {"equal", "proportional", "outer", "cells", "flat"}
+        How the grid's cells are averaged into a marginal mean, as emmeans' ``weights``:
+        equally (the default); by the joint frequencies in the data of the factors averaged
+        over ("proportional") or the product of their marginal frequencies ("outer"); by
+        each cell's own frequency ("cells": the mean of the fitted cells) or equally over
+        the non-empty cells ("flat").
+    regrid : bool
+        With ``type="response"``, as emmeans' ``regrid()``: the back-transformed means
+        become the estimates themselves, so their intervals are symmetric (mean ± quantile ×
+        delta-method SE) and contrasts are differences of them (of probabilities, of rates)
+        with delta-method SEs, not ratios. No effect for an identity link.
 
     Returns
     -------
@@ -207,7 +326,9 @@ def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust:
     ``upper``), or with ``contrasts`` a dict ``{"emmeans": ..., "contrasts": ...}``; the
     contrast table has ``contrast``, the by columns, ``estimate``, ``std_error``, ``df``,
     ``statistic``, ``p_value``, ``lower``, ``upper``. Bayesian fits: posterior medians,
-    SD and equal-tailed intervals (no df or p). Ordinal fits with ``mode="prob"``: one
+    SD and equal-tailed intervals (no df or p). A mean or contrast that is not estimable
+    (it needs a column aliased in the fit, e.g. an empty cell of an interaction) is NaN,
+    as emmeans' NA. Ordinal fits with ``mode="prob"``: one
     row per mean and category, the category in a column named after the response.
 
     Examples
@@ -223,49 +344,102 @@ def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust:
     E.check_fit(fit)
     E.check_type(type)
     ci = E.check_ci(ci)
+    if not isinstance(regrid, (bool, np.bool_)):
+        raise DataError(f"regrid must be True or False, got {regrid!r}.")
+    if regrid and type != "response":
+        raise DataError("regrid=True re-expresses the means on the response scale; "
+                        "pass type='response' with it (or leave regrid=False for the link scale).")
     names, by = parse_specs(specs, by)
     from multilevel.effects.ordinal_emm import check_mode, ordinal_emmeans
 
     if check_mode(fit, mode, type, contrasts):
-        return ordinal_emmeans(fit, *cell_rows(fit, names, by, at), mode or "prob", ci)
-    L, labels = _cells(fit, names, by, at)
+        return ordinal_emmeans(fit, *cell_rows(fit, names, by, at, weights), mode or "prob", ci)
+    L, labels, L_full = _cells(fit, names, by, at, weights)
     fams, text = _families(labels, names, by)
     if contrasts is not None and adjust is None:
         defaults = {"pairwise": "tukey", "revpairwise": "tukey", "trt.vs.ctrl": "dunnettx"}
         adjust = defaults.get(contrasts, "none") if isinstance(contrasts, str) else "none"
     if adjust is not None and adjust not in ADJUSTMENTS:
         raise DataError(f"adjust={adjust!r} is not valid; use one of {ADJUSTMENTS}.")
-    C_rows, C_labels = [], []
+    C_rows, C_labels, per_family = [], [], [0]
     if contrasts is not None:
         for idx, by_vals in fams:
-            for name, w in _contrast_matrix(contrasts, [text[i] for i in idx]):
+            rows = _contrast_matrix(contrasts, [text[i] for i in idx])
+            per_family.append(len(rows))
+            for name, w in rows:
                 row = np.zeros(len(labels))
                 row[idx] = w
                 C_rows.append(row)
                 C_labels.append({"contrast": name, **by_vals})
     C = np.vstack(C_rows) if C_rows else np.zeros((0, len(labels)))
+    if adjust == "tukey" and not (isinstance(contrasts, str) and contrasts in PAIRS):
+        adjust = "sidak"   # emmeans: the studentized range is for one set of pairwise comparisons
+    if contrasts is not None and max(per_family) <= 1:   # one contrast per family: nothing to adjust
+        adjust = "none"
+    # emmeans' NA for non-estimable means and contrasts (an aliased column is needed)
+    ok_means = estimable(fit, L_full)
+    ok_cons = estimable(fit, None if L_full is None else C @ L_full)
+    ok_means = np.isfinite(L).all(axis=1) & (True if ok_means is None else ok_means)
+    ok_cons = np.isfinite(C @ L).all(axis=1) & (True if ok_cons is None else ok_cons)
     link = E.fit_link(fit)
     if E.is_bayes(fit):
         from multilevel.effects.bayes_emm import bayes_tables
 
-        means, cons = bayes_tables(fit, L, C, type, link, ci)
+        means, cons = bayes_tables(fit, np.where(ok_means[:, None], L, 0.0),
+                                   np.where(ok_cons[:, None], C, 0.0), type, link, ci, regrid)
+        means.loc[~ok_means, :] = np.nan
+        if cons is not None:
+            cons.loc[~ok_cons, :] = np.nan
     else:
-        means, cons = _freq_tables(fit, L, C, type, link, ci, _ddf(fit, ddf), adjust, fams, C_labels)
+        means, cons = _freq_tables(fit, L, C, type, link, ci, _ddf(fit, ddf), adjust, fams,
+                                   ok_means, ok_cons, regrid and link != "identity")
     means = pd.concat([labels, means], axis=1)
     if contrasts is None:
         return means
     lab = pd.DataFrame(C_labels)
-    if type == "response" and link in E.RATIO_LINKS:
+    if E.contrast_ratios(C, type, link, regrid):
         lab["contrast"] = lab["contrast"].str.replace(" - ", " / ", regex=False)
     table = pd.concat([lab, cons], axis=1)
     table.attrs["adjust"] = None if E.is_bayes(fit) else adjust
     return {"emmeans": means, "contrasts": table}
 
 
-def _freq_tables(fit, L, C, type, link, ci, ddf, adjust, fams, C_labels):
+def _adjusted(c: pd.DataFrame, C: np.ndarray, adjust, fams, ci) -> pd.DataFrame:
+    """t/z statistics and p-values and limits adjusted within each ``by`` family."""
+    c["statistic"] = c["estimate"] / c["std_error"]
+    family_id = np.zeros(len(C), dtype=int)
+    sizes = []
+    for f, (idx, _) in enumerate(fams):
+        sel = np.flatnonzero(np.abs(C[:, idx]).sum(axis=1) > 0)
+        family_id[sel] = f
+        sizes.append(len(idx))
+    return adjust_table(c, family_id, np.asarray(sizes), adjust, ci)
+
+
+def _regrid_contrasts(fit, L, C, mu, slope, df, adjust, fams, ok, ci) -> pd.DataFrame:
+    """Contrasts of back-transformed means (emmeans' ``regrid``): C μ̂ with the delta-method
+    covariance J V J', J = C diag(dμ/dη) L; df those of the means where they agree, else ∞."""
+    J = C @ (np.nan_to_num(slope)[:, None] * L)
+    se = np.sqrt(np.einsum("ij,jk,ik->i", J, fit.vcov.to_numpy(), J))
+    finite = df[np.isfinite(df)]
+    common = finite[0] if finite.size == df.size and np.allclose(df, finite[0]) else np.inf
+    c = pd.DataFrame({"estimate": np.where(ok, C @ np.nan_to_num(mu), np.nan),
+                      "std_error": np.where(ok, se, np.nan), "df": np.where(ok, common, np.nan)})
+    return _adjusted(c, C, adjust, fams, ci)
+
+
+def _rows_where(fit, L, ddf, ok) -> pd.DataFrame:
+    """:func:`linear_rows` of the estimable rows of L; NaN for the others."""
+    out = pd.DataFrame(np.nan, index=range(len(L)), columns=["estimate", "std_error", "df"])
+    if ok.any():
+        out.loc[ok, :] = linear_rows(fit, L[ok], ddf).to_numpy()
+    return out
+
+
+def _freq_tables(fit, L, C, type, link, ci, ddf, adjust, fams, ok_means, ok_cons, regrid=False):
     from scipy import stats
 
-    m = linear_rows(fit, L, ddf)
+    m = _rows_where(fit, L, ddf, ok_means)
     q = stats.t.ppf(0.5 + ci / 2, m["df"]) if np.isfinite(m["df"]).any() else stats.norm.ppf(0.5 + ci / 2)
     lo, hi = m["estimate"] - q * m["std_error"], m["estimate"] + q * m["std_error"]
     means = pd.DataFrame({"estimate": m["estimate"], "std_error": m["std_error"], "df": m["df"],
@@ -276,24 +450,23 @@ def _freq_tables(fit, L, C, type, link, ci, ddf, adjust, fams, C_labels):
         inv = inverse_link_fn(link)
         eta = m["estimate"].to_numpy()
         mu = inv(eta)
-        # delta method: |dμ/dη| at η̂ (central difference; exact to ~1e-10 for smooth links)
+        # delta method: dμ/dη at η̂ (central difference; exact to ~1e-10 for smooth links)
         step = 1e-6 * np.maximum(1.0, np.abs(eta))
-        deriv = np.abs(inv(eta + step) - inv(eta - step)) / (2 * step)
-        bounds = np.sort(np.vstack([inv(lo.to_numpy()), inv(hi.to_numpy())]), axis=0)
-        means = means.assign(estimate=mu, std_error=deriv * m["std_error"].to_numpy(),
-                             lower=bounds[0], upper=bounds[1])
+        slope = (inv(eta + step) - inv(eta - step)) / (2 * step)
+        se_mu = np.abs(slope) * m["std_error"].to_numpy()
+        if regrid:   # emmeans' regrid(): the response scale is the new linear scale
+            q_mu = np.asarray(q, dtype=float)
+            bounds = np.vstack([mu - q_mu * se_mu, mu + q_mu * se_mu])
+        else:
+            bounds = np.sort(np.vstack([inv(lo.to_numpy()), inv(hi.to_numpy())]), axis=0)
+        means = means.assign(estimate=mu, std_error=se_mu, lower=bounds[0], upper=bounds[1])
     if not len(C):
         return means, None
-    c = linear_rows(fit, C @ L, ddf)
-    c["statistic"] = c["estimate"] / c["std_error"]
-    family_id = np.zeros(len(C), dtype=int)
-    sizes = []
-    for f, (idx, _) in enumerate(fams):
-        sel = np.flatnonzero(np.abs(C[:, idx]).sum(axis=1) > 0)
-        family_id[sel] = f
-        sizes.append(len(idx))
-    c = adjust_table(c, family_id, np.asarray(sizes), adjust, ci)
-    if type == "response" and link in E.RATIO_LINKS:   # emmeans: ratios / odds ratios
+    if regrid:
+        return means, _regrid_contrasts(fit, L, C, mu, slope, m["df"].to_numpy(), adjust, fams, ok_cons, ci)
+    c = _rows_where(fit, np.nan_to_num(C @ L), ddf, ok_cons)
+    c = _adjusted(c, C, adjust, fams, ci)
+    if E.contrast_ratios(C, type, link, regrid):   # emmeans: ratios / odds ratios
         r = np.exp(c["estimate"])
         c = c.assign(estimate=r, std_error=r * c["std_error"], lower=np.exp(c["lower"]), upper=np.exp(c["upper"]))
     return means, c
