@@ -26,6 +26,10 @@ Not covered:
   is not a fixed effect; ours counts every term (Nakagawa's definition, see
   :mod:`multilevel.diagnostics.icc`). Checked there (test_insight_quirks): our
   variance less that term is insight's, and ICC and R² from it are performance's.
+* insight's Poisson null model is refitted (``update()``) on every row with a response
+  and groups, also rows the model dropped for a missing covariate (``grouse_missing``);
+  ours on the fit's rows. Checked there: insight's variance from a null model on all
+  rows, and ICC and R² from it.
 * ``sleep_phase_nocor``'s singular flag: lme4 stops on a boundary at a worse REML
   criterion (1789.26) than ours (1787.32, inside).
 * ``icc(by_group = TRUE)`` of models with random slopes (performance uses the
@@ -56,7 +60,7 @@ MIXED = SUITE["mixed"]
 VIFS = SUITE["vif"]
 CSV_FACTORS = {
     "sleep_grp": ["Subject", "grp"], "sleep_phase": ["Subject", "phase"], "singular": ["g"],
-    "bernoulli": ["g"], "poisson": ["g"], "weights": ["g"], "npk": ["N", "P", "K", "block"],
+    "bernoulli": ["g"], "poisson": ["g"], "grouse_na": ["BROOD", "YEAR", "LOCATION"], "weights": ["g"], "npk": ["N", "P", "K", "block"],
 }
 _FITS: dict = {}
 
@@ -119,7 +123,11 @@ SAME_GROUP_DROPPED = {"sleep_uncorr": "Subject.1", "sleep_two_terms": "Subject.1
 # insight 0.19 leaves out a random slope that is not also a fixed effect (it warns): only
 # the intercept variance is counted
 SLOPE_NOT_FIXED = {"sleep_phase": "Subject"}
-INSIGHT_QUIRKS = set(SAME_GROUP_DROPPED) | set(SLOPE_NOT_FIXED)
+# insight's null model (update() with the null formula) refits on every row with the
+# response and the groups, also those the model dropped for a missing covariate; ours
+# refits on the fit's rows
+NULL_MODEL_ALL_ROWS = {"grouse_missing"}
+INSIGHT_QUIRKS = set(SAME_GROUP_DROPPED) | set(SLOPE_NOT_FIXED) | NULL_MODEL_ALL_ROWS
 ICC_CASES = [k for k, r in MIXED.items() if r["icc_adjusted"] is not None and k not in INSIGHT_QUIRKS]
 NA_CASES = [k for k, r in MIXED.items() if r["icc_adjusted"] is None]
 # lme4 stops on a boundary (a phase variance of 0, REML criterion 1789.26) where ours
@@ -176,7 +184,16 @@ def test_insight_quirks(key):
     r = MIXED[key]
     fit = fit_case(key)
     comp = icc_of(key).components
-    if key in SAME_GROUP_DROPPED:
+    if key in NULL_MODEL_ALL_ROWS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            null = ml.fit("TICKS ~ 1 + (1 | BROOD)", data_for(r["data"]), method="ml", family="poisson")
+        comp = comp.copy()
+        comp["residual"] = np.log1p(np.exp(-null.fixef.iloc[0]))
+        close(comp["residual"], r["var_residual"], rtol_for(r), what=f"{key} residual from all rows")
+    if key in NULL_MODEL_ALL_ROWS:
+        random = comp["random"]
+    elif key in SAME_GROUP_DROPPED:
         random = comp["random"] - comp[f"random: {SAME_GROUP_DROPPED[key]}"]
     else:
         random = fit.covariance()[SLOPE_NOT_FIXED[key]][0, 0]

@@ -58,6 +58,12 @@ n <- 400; gp <- rep(sprintf("p%02d", 1:20), each = 20); xp <- runif(n); expo <- 
 v0 <- rep(rnorm(20, sd = 0.4), each = 20); v1 <- rep(rnorm(20, sd = 0.3), each = 20)
 pois <- put(data.frame(g = gp, x = xp, expo = expo,
                        y = rpois(n, expo * exp(1 + 0.7 * xp + v0 + v1 * xp))), "poisson", "g")
+pois$w <- round(runif(nrow(pois), 0.5, 2), 3)   # prior weights for the weighted Poisson case
+pois <- put(pois, "poisson", "g")
+# grouseticks with cHEIGHT missing in 10 rows (the fit drops them; insight's null model,
+# refitted by update() without cHEIGHT, does not)
+grouse_na <- grouse; grouse_na$cHEIGHT[1:10] <- NA
+grouse_na <- put(grouse_na, "grouse_na", c("BROOD", "YEAR", "LOCATION"))
 # known inverse-variance weights (lme4's priorWeights.R design, small)
 set.seed(2)
 n <- 120; gw <- sample(sprintf("w%02d", 1:15), n, replace = TRUE); xw <- runif(n); w <- runif(n, 0.2, 1)
@@ -71,7 +77,7 @@ npk_d <- put(data.frame(yield = npk$yield, N = as.character(npk$N), P = as.chara
 datas <- list(sleepstudy = ss, iris = iris, cbpp = cbpp, cake = cake, Penicillin = pen,
               Pastes = pastes, grouseticks = grouse, Salamanders = sal, mtcars = mtcars,
               sleep_grp = ss_grp, sleep_phase = ss_f, singular = sing, bernoulli = bern,
-              poisson = pois, weights = wts, npk = npk_d, dyestuff2 = dye2)
+              poisson = pois, weights = wts, npk = npk_d, grouse_na = grouse_na, dyestuff2 = dye2)
 
 ## ---- mixed models ---------------------------------------------------------------------
 num <- function(x) if (is.null(x) || length(x) == 0) NA else unname(as.numeric(x))
@@ -95,6 +101,7 @@ cases <- list(
   sleep_ri = C("test-r2.R", "sleepstudy", "Reaction ~ Days + (1 | Subject)"),
   sleep_slope = C("test-icc.R", "sleepstudy", "Reaction ~ Days + (1 + Days | Subject)"),
   sleep_slope_ml = C("test-icc.R", "sleepstudy", "Reaction ~ Days + (1 + Days | Subject)", "ml"),
+  sleep_offset = C("adversarial", "sleepstudy", "Reaction ~ Days + offset(2 * Days) + (1 + Days | Subject)"),
   sleep_uncorr = C("adversarial", "sleepstudy", "Reaction ~ Days + (Days || Subject)"),
   sleep_two_terms = C("adversarial", "sleepstudy", "Reaction ~ Days + (1 | Subject) + (0 + Days | Subject)"),
   sleep_grp = C("test-icc.R", "sleep_grp", "Reaction ~ Days + (1 | grp) + (1 | Subject)"),
@@ -126,6 +133,9 @@ cases <- list(
   salamanders = C("test-check_collinearity.R", "Salamanders", "count ~ spp + mined + cover + (1 | site)",
                   "ml", "poisson", vif = TRUE),
   poisson_offset = C("adversarial", "poisson", "y ~ x + offset(log(expo)) + (1 | g)", "ml", "poisson"),
+  poisson_weights = C("adversarial", "poisson", "y ~ x + offset(log(expo)) + (1 | g)", "ml", "poisson",
+                      weights = "w"),
+  grouse_missing = C("adversarial", "grouse_na", "TICKS ~ YEAR + cHEIGHT + (1 | BROOD)", "ml", "poisson"),
   poisson_slope = C("adversarial", "poisson", "y ~ x + offset(log(expo)) + (1 + x | g)", "ml", "poisson"),
   poisson_nooffset = C("adversarial", "poisson", "y ~ x + (1 | g) + (0 + x | g)", "ml", "poisson")
 )

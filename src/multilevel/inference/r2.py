@@ -8,8 +8,9 @@ slopes; Nakagawa, Johnson & Schielzeth 2017 for GLMMs).
     σ²_ε = σ² (gaussian); the variance of the latent link distribution for
            binomial/bernoulli: π²/3 (logit), 1 (probit), π²/6 (cloglog); log(1 + 1/λ)
            with λ = exp(β₀ of the model refitted with an intercept only, the same group
-           effects, offsets and prior weights) (Poisson, log link: the lognormal
-           approximation, as insight 0.19)
+           effects, offsets and prior weights, on the fit's rows) (Poisson, log link:
+           the lognormal approximation, as insight 0.19 — whose null model, refitted by
+           ``update()``, also takes rows the fit dropped for a missing covariate)
 
     R²_marginal = σ²_f / (σ²_f + σ²_r + σ²_ε),  R²_conditional = (σ²_f + σ²_r) / (σ²_f + σ²_r + σ²_ε).
 """
