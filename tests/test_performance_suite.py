@@ -294,3 +294,16 @@ def test_vif_of_data(key):
     interaction = any("interaction" in m for m in messages)
     warned = any("interaction" in str(w.message) for w in caught)
     assert warned or not interaction, f"{key}: performance warns about interactions"
+
+
+def test_links_without_a_latent_variance_are_refused():
+    """A Poisson sqrt link has no distribution-specific variance here: both verbs say so,
+    naming the link, in the package's own errors."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = ml.fit("TICKS ~ YEAR + (1 | BROOD)", "grouseticks", method="ml", family="poisson",
+                     link="sqrt")
+    with pytest.raises(ml.errors.FamilyError, match="'sqrt'"):
+        ml.icc(fit)
+    with pytest.raises(ml.errors.SpecError, match="'sqrt'"):
+        ml.r2(fit)
