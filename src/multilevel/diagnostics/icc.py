@@ -7,17 +7,23 @@ the between-group variance depends on the predictors; as R's ``performance::icc`
 * random-effect variance ``σ²_r = Σ_terms mean_i(z_i' Σ z_i)``, with ``z_i`` the row of
   the term's model matrix and ``Σ`` its covariance (for a null model, ``σ²_u``);
 * fixed-effect variance ``σ²_f = var(X β)`` (sample variance, ``n - 1``);
-* residual variance ``σ²_e``: ``σ²`` for gaussian models, ``π²/3`` on the latent scale
-  of a logit model (binomial, bernoulli).
+* residual variance ``σ²_e``: ``σ²`` for gaussian models; on the latent scale of a
+  binomial or bernoulli model the variance of the link's distribution (``π²/3`` logit,
+  ``1`` probit, ``π²/6`` cloglog); for a Poisson REML/ML fit the lognormal
+  approximation ``log(1 + 1/λ)`` of insight 0.19
+  (:func:`multilevel.inference.r2.residual_variance`).
 
 adjusted ICC = ``σ²_r / (σ²_r + σ²_e)``; conditional ICC = ``σ²_r / (σ²_f + σ²_r + σ²_e)``.
 
 For a Bayesian fit the same quantities are computed per posterior draw, which gives a
 posterior distribution of each ICC (mean and equal-tailed interval).
 
-One deliberate difference from ``performance`` 0.10.2 / ``insight`` 0.19: for an
-uncorrelated term ``(x || g)`` insight leaves the variance of the slope (lme4's
-``g.1``) out of ``σ²_r``; here every term counts, as in Nakagawa's definition.
+Deliberate differences from ``performance`` 0.10.2 / ``insight`` 0.19, where every
+term counts here, as in Nakagawa's definition: for an uncorrelated term ``(x || g)``
+(or any second term of the same grouping factor, lme4's ``g.1``) insight leaves its
+variance out of ``σ²_r``; a random slope that is not also a fixed effect is left out by
+insight (it warns); and where a variance is 0 performance returns NA, here the term
+adds 0.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from multilevel.errors import FamilyError, FitError, check_level
 
 LOGIT_VARIANCE = np.pi ** 2 / 3    # variance of the standard logistic distribution
 FAMILIES = ("gaussian", "binomial", "bernoulli")
+FREQ_FAMILIES = FAMILIES + ("poisson",)   # REML/ML fits: the lognormal approximation
 
 
 @dataclass(frozen=True)
@@ -85,8 +92,9 @@ def icc(fit, ci: float = 0.95) -> ICCResult:
     Parameters
     ----------
     fit : FreqFit, GLMMFit or BayesFit
-        A model with random effects; gaussian, or binomial/bernoulli with the logit
-        link (latent-scale residual variance π²/3).
+        A model with random effects; gaussian, binomial/bernoulli (logit, probit or
+        cloglog link for REML/ML fits, logit for Bayesian fits) or, for REML/ML fits,
+        Poisson with the log link.
     ci : float
         Interval mass for Bayesian fits (equal-tailed).
 
@@ -131,21 +139,39 @@ def icc(fit, ci: float = 0.95) -> ICCResult:
             "per non-reference category (each with its own group SD; see the summary's "
             "sd__<column>|<group>[<category>] rows). Compare those SDs with π²/3 per category "
             "against the reference, or fit family='bernoulli' to one category vs the rest.")
-    if family not in FAMILIES:
+    bayes = hasattr(fit, "covariance_draws")
+    families = FAMILIES if bayes else FREQ_FAMILIES
+    if family not in families:
         raise FamilyError(
-            f"The ICC is defined here for {', '.join(FAMILIES)} models; a {family} model needs a "
+            f"The ICC is defined here for {', '.join(families)} models; a {family} model needs a "
             "distribution-specific residual variance that is not implemented."
         )
+    if bayes and family != "gaussian" and getattr(fit, "link", None) not in (None, "logit"):
+        raise FamilyError(f"The ICC of a Bayesian {family} model is implemented for the logit link "
+                          f"(latent variance π²/3), not {fit.link!r}.")
     ci = check_level(ci, "ci", FitError)
-    if hasattr(fit, "covariance_draws"):
+    if bayes:
         return _icc_bayes(fit, design, family, ci)
     covs = fit.covariance()
     random = {t.name: _term_variance(t.X, covs[t.name][None])[0] for t in design.reterms}
     fixed = float(np.var(design.X @ fit.fixef.to_numpy(), ddof=1))
-    residual = fit.sigma ** 2 if family == "gaussian" else LOGIT_VARIANCE
+    residual = _freq_residual(fit)
     adj, cond = _ratios(np.array(sum(random.values())), np.array(fixed), np.array(residual))
     return ICCResult(adjusted=float(adj), conditional=float(cond),
-                     components=_components(random, fixed, residual), notes=_notes(design, family))
+                     components=_components(random, fixed, residual),
+                     notes=_notes(design, family, getattr(fit, "link", None)))
+
+
+def _freq_residual(fit) -> float:
+    """σ²_e of a REML/ML fit: σ², the link's latent variance, or Poisson's lognormal
+    approximation (shared with Nakagawa's R², so that ICC and R² agree)."""
+    from multilevel.errors import SpecError
+    from multilevel.inference.r2 import residual_variance
+
+    try:
+        return residual_variance(fit)
+    except SpecError as err:   # an unsupported link: the ICC's own error type
+        raise FamilyError(str(err).replace("r2_nakagawa", "The ICC")) from None
 
 
 def _icc_bayes(fit, design, family: str, ci: float) -> ICCResult:
@@ -196,10 +222,14 @@ def _components(random: dict, fixed: float, residual: float) -> pd.Series:
     return pd.Series(values, name="variance")
 
 
-def _notes(design, family: str) -> list[str]:
+def _notes(design, family: str, link: str | None = None) -> list[str]:
     notes = []
-    if family != "gaussian":
-        notes.append("residual variance on the latent logit scale: π²/3")
+    if family == "poisson":
+        notes.append("residual variance: the lognormal approximation log(1 + 1/λ), λ from the null model")
+    elif family != "gaussian":
+        link = link or "logit"
+        scale = {"logit": "π²/3", "probit": "1", "cloglog": "π²/6"}.get(link, "")
+        notes.append(f"residual variance on the latent {link} scale: {scale}")
     if any(t.q > 1 or t.cnms != ["(Intercept)"] for t in design.reterms):
         notes.append("random slopes: the group-level variance is averaged over the rows of the data")
     return notes

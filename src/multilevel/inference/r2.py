@@ -5,9 +5,12 @@ slopes; Nakagawa, Johnson & Schielzeth 2017 for GLMMs).
     σ²_f = var(Xβ̂)  (sample variance, n − 1)
     σ²_r = Σ_terms mean_i z_i' Σ_term z_i   (the term's covariance averaged over the rows'
            random-effect covariates; the intercept variance for a random intercept)
-    σ²_ε = σ² (gaussian); π²/3 (binomial/bernoulli, logit); log(1 + 1/λ) with
-           λ = exp(β₀ of the model refitted with an intercept only and the same group
-           effects) (Poisson, log link: the lognormal approximation, as insight 0.19)
+    σ²_ε = σ² (gaussian); the variance of the latent link distribution for
+           binomial/bernoulli: π²/3 (logit), 1 (probit), π²/6 (cloglog); log(1 + 1/λ)
+           with λ = exp(β₀ of the model refitted with an intercept only, the same group
+           effects, offsets and prior weights, on the fit's rows) (Poisson, log link:
+           the lognormal approximation, as insight 0.19 — whose null model, refitted by
+           ``update()``, also takes rows the fit dropped for a missing covariate)
 
     R²_marginal = σ²_f / (σ²_f + σ²_r + σ²_ε),  R²_conditional = (σ²_f + σ²_r) / (σ²_f + σ²_r + σ²_ε).
 """
@@ -32,20 +35,47 @@ def variance_components(fit) -> dict:
     for term, cov in zip(fit.design.reterms, fit.covariance().values()):
         Z = np.asarray(term.X, dtype=float)
         random += float(np.mean(np.einsum("ij,jk,ik->i", Z, cov, Z)))
+    return {"fixed": float(fixed), "random": float(random), "residual": residual_variance(fit)}
+
+
+# variance of the standard distribution behind each binomial link (the latent scale):
+# logistic π²/3, normal 1, Gumbel (minimum) π²/6 — insight's distribution-specific variance
+LATENT_VARIANCE = {"logit": np.pi ** 2 / 3, "probit": 1.0, "cloglog": np.pi ** 2 / 6}
+
+
+def residual_variance(fit) -> float:
+    """σ²_ε of a REML/ML fit (module docstring): σ², the latent link variance, or the
+    lognormal approximation for Poisson.
+
+    Parameters
+    ----------
+    fit : FreqFit or GLMMFit
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    SpecError
+        Families and links without a distribution-specific variance here.
+    """
     family = fit.family
     if family == "gaussian":
-        resid = fit.sigma ** 2
-    elif family in ("binomial", "bernoulli"):
-        link = getattr(fit, "link", "logit")
-        if link not in (None, "logit"):
-            raise SpecError(f"r2_nakagawa implements the logit link for binomial models, not {link!r}.")
-        resid = np.pi ** 2 / 3
-    elif family == "poisson":
-        resid = float(np.log1p(1 / np.exp(_null_intercept(fit))))
-    else:
-        raise SpecError(f"r2_nakagawa covers gaussian, binomial, bernoulli and poisson models; "
-                        f"got {family!r}.")
-    return {"fixed": float(fixed), "random": float(random), "residual": float(resid)}
+        return float(fit.sigma ** 2)
+    link = getattr(fit, "link", None)
+    if family in ("binomial", "bernoulli"):
+        link = link or "logit"
+        if link not in LATENT_VARIANCE:
+            raise SpecError(f"r2_nakagawa implements the {', '.join(LATENT_VARIANCE)} links for "
+                            f"binomial models, not {link!r}.")
+        return float(LATENT_VARIANCE[link])
+    if family == "poisson":
+        if link not in (None, "log"):
+            raise SpecError(f"r2_nakagawa implements the log link for Poisson models, not {link!r}.")
+        return float(np.log1p(1 / np.exp(_null_intercept(fit))))
+    raise SpecError(f"r2_nakagawa covers gaussian, binomial, bernoulli and poisson models; "
+                    f"got {family!r}.")
 
 
 def _null_intercept(fit) -> float:
@@ -59,10 +89,18 @@ def _null_intercept(fit) -> float:
 
     parsed = parse_formula(fit.formula)
     bars = list(dict.fromkeys(b.source for b in parsed.bars))
-    null = f"{parsed.response.text} ~ 1 + " + " + ".join(bars)
+    # insight keeps the offsets (and update() the prior weights): without them the null
+    # intercept, and so λ, is on another scale (log exposure left out)
+    offsets = [f"offset({o})" for o in parsed.offsets]
+    null = f"{parsed.response.text} ~ " + " + ".join(["1", *offsets, *bars])
+    data = fit.design.frame.data
+    weights = None
+    if getattr(fit.design, "weights", None) is not None:
+        weights = "null_model_prior_weights_"
+        data = data.assign(**{weights: np.asarray(fit.design.weights, dtype=float)})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # the null model's own singularity notes
-        null_fit = fit_freq(null, fit.design.frame.data, reml=False, family=fit.family)
+        null_fit = fit_freq(null, data, reml=False, family=fit.family, weights=weights)
     return float(null_fit.pls.beta[0])
 
 
