@@ -126,3 +126,20 @@ def test_bayesian_icc_is_a_posterior_covering_the_reml_value(bayes_ss_slopes, ss
     np.testing.assert_allclose(result.draws["adjusted"], adjusted, rtol=1e-10)
     assert "95% interval" in str(result)
     assert isinstance(result.components, pd.Series)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("link, latent", [("probit", 1.0), ("cloglog", np.pi ** 2 / 6)])
+def test_bayesian_icc_of_other_binomial_links_uses_their_latent_variance(link, latent):
+    """σ²_e on the latent scale of the link (as the REML/ML ICC and performance): per draw,
+    adjusted = σ²_herd / (σ²_herd + latent)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # 100 draws of one chain: convergence is not under test
+        fit = ml.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp",
+                     family="binomial", link=link, draws=100, tune=100, chains=1, seed=3,
+                     progress=False, check=False)
+    result = ml.icc(fit)
+    var_herd = fit.covariance_draws()["herd"][:, 0, 0]
+    np.testing.assert_allclose(result.draws["adjusted"], var_herd / (var_herd + latent), rtol=1e-10)
+    assert result.components["residual"] == pytest.approx(latent)
+    assert any(f"latent {link} scale" in note for note in result.notes)

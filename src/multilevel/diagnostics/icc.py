@@ -35,7 +35,6 @@ import pandas as pd
 
 from multilevel.errors import FamilyError, FitError, check_level
 
-LOGIT_VARIANCE = np.pi ** 2 / 3    # variance of the standard logistic distribution
 FAMILIES = ("gaussian", "binomial", "bernoulli")
 FREQ_FAMILIES = FAMILIES + ("poisson",)   # REML/ML fits: the lognormal approximation
 
@@ -93,8 +92,7 @@ def icc(fit, ci: float = 0.95) -> ICCResult:
     ----------
     fit : FreqFit, GLMMFit or BayesFit
         A model with random effects; gaussian, binomial/bernoulli (logit, probit or
-        cloglog link for REML/ML fits, logit for Bayesian fits) or, for REML/ML fits,
-        Poisson with the log link.
+        cloglog link) or, for REML/ML fits, Poisson with the log link.
     ci : float
         Interval mass for Bayesian fits (equal-tailed).
 
@@ -146,12 +144,15 @@ def icc(fit, ci: float = 0.95) -> ICCResult:
             f"The ICC is defined here for {', '.join(families)} models; a {family} model needs a "
             "distribution-specific residual variance that is not implemented."
         )
-    if bayes and family != "gaussian" and getattr(fit, "link", None) not in (None, "logit"):
-        raise FamilyError(f"The ICC of a Bayesian {family} model is implemented for the logit link "
-                          f"(latent variance π²/3), not {fit.link!r}.")
+    from multilevel.inference.r2 import LATENT_VARIANCE   # the links' latent variances
+
+    if bayes and family != "gaussian" and (fit.link or "logit") not in LATENT_VARIANCE:
+        raise FamilyError(f"The ICC of a Bayesian {family} model is implemented for the "
+                          f"{', '.join(LATENT_VARIANCE)} links (their latent variances), not {fit.link!r}.")
     ci = check_level(ci, "ci", FitError)
     if bayes:
-        return _icc_bayes(fit, design, family, ci)
+        latent = None if family == "gaussian" else LATENT_VARIANCE[fit.link or "logit"]
+        return _icc_bayes(fit, design, family, ci, latent)
     covs = fit.covariance()
     random = {t.name: _term_variance(t.X, covs[t.name][None])[0] for t in design.reterms}
     fixed = float(np.var(design.X @ fit.fixef.to_numpy(), ddof=1))
@@ -174,7 +175,7 @@ def _freq_residual(fit) -> float:
         raise FamilyError(str(err).replace("r2_nakagawa", "The ICC")) from None
 
 
-def _icc_bayes(fit, design, family: str, ci: float) -> ICCResult:
+def _icc_bayes(fit, design, family: str, ci: float, latent: float | None) -> ICCResult:
     covs = fit.covariance_draws()
     missing = [t.name for t in design.reterms if t.name not in covs]
     if missing:
@@ -182,14 +183,15 @@ def _icc_bayes(fit, design, family: str, ci: float) -> ICCResult:
     random = {t.name: _term_variance(t.X, covs[t.name]) for t in design.reterms}
     beta = fit.fixef_draws().to_numpy()                       # (S, p)
     fixed = np.var(beta @ design.X.T, axis=1, ddof=1)          # (S,)
-    residual = _residual_variance_draws(fit) if family == "gaussian" else np.full(len(beta), LOGIT_VARIANCE)
+    residual = _residual_variance_draws(fit) if latent is None else np.full(len(beta), latent)
     total_random = np.sum(list(random.values()), axis=0)
     adj, cond = _ratios(total_random, fixed, residual)
     draws = pd.DataFrame({"adjusted": adj, "conditional": cond})
     components = _components({k: float(v.mean()) for k, v in random.items()}, float(fixed.mean()),
                              float(residual.mean()))
     return ICCResult(adjusted=float(adj.mean()), conditional=float(cond.mean()),
-                     components=components, draws=draws, ci=float(ci), notes=_notes(design, family))
+                     components=components, draws=draws, ci=float(ci),
+                     notes=_notes(design, family, fit.link))
 
 
 def _residual_variance_draws(fit) -> np.ndarray:
