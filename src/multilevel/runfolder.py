@@ -116,7 +116,7 @@ def _bayes_fit(folder: Path, spec, frame: pd.DataFrame):
                                                                           sampling.get("tune", 1000))),
         chains=int(posterior.sizes["chain"]), seed=sampling.get("seed"),
         target_accept=float(sampling.get("target_accept",
-                                         default_target_accept(spec.priors_argument()))))
+                                         default_target_accept(spec.priors_argument(), built))))
     fit = BayesFit(built=built, idata=idata, settings=settings, timings={})
     try:   # every parameter of the spec's model is among the stored draws
         _ = fit.summary_draws   # cached: the summary that follows reuses it

@@ -16,6 +16,12 @@ from multilevel.bayes.sampling import (
 )
 
 TARGET_ACCEPT = 0.9
+# a non-centred group term on a factor of at most FEW_LEVELS levels: its SD's posterior is
+# wide and skewed, and NUTS at 0.9 diverged in most seeds (4 x 1000, seeds 1-8: Dyestuff's
+# 6 batches 7/8 fits warned, 0/8 at 0.95; sleepstudy's (Days | Subject) on 6 subjects 3/3,
+# 0/4; Pastes' 10 batches with casks nested 6/8, 4/8; bench/README "Few levels")
+FEW_LEVELS = 10
+FEW_LEVELS_TARGET_ACCEPT = 0.95
 
 
 def fit_bayes(formula: str | list[str], data: pd.DataFrame, family: str = "gaussian", priors=None, *,
@@ -31,8 +37,9 @@ def fit_bayes(formula: str | list[str], data: pd.DataFrame, family: str = "gauss
     ----------
     target_accept : float, optional
         NUTS target acceptance rate; raise it (0.95, 0.99) when there are divergences.
-        ``None``: :data:`TARGET_ACCEPT`, or the coefficient preset's own (the horseshoe's
-        and the learned lasso's scale mixtures need smaller steps).
+        ``None``: :func:`default_target_accept` (0.9; the coefficient preset's own, as the
+        horseshoe's and the learned lasso's scale mixtures need smaller steps; 0.95 for a
+        non-centred group term on a factor with few levels).
     lkj_eta : float
         LKJ shape of the correlation prior of ``(x | g)`` blocks.
     check : bool
@@ -48,15 +55,15 @@ def fit_bayes(formula: str | list[str], data: pd.DataFrame, family: str = "gauss
         what LOO and WAIC read). Refits that only score held-out rows (K-fold, reloo)
         pass ``False`` and skip it.
     """
-    if target_accept is None:
-        target_accept = default_target_accept(priors)
-    check_settings(draws, tune, chains, target_accept)
+    check_settings(draws, tune, chains, TARGET_ACCEPT if target_accept is None else target_accept)
     chosen = choose_sampler(sampler)
-    settings = SamplingSettings(sampler=chosen, draws=draws, tune=tune, chains=chains, seed=seed,
-                                target_accept=float(target_accept))
     start = time.perf_counter()
     built = build_model(formula, data, family=family, priors=priors, na=na, lkj_eta=lkj_eta,
                         noncentered=noncentered, weights=weights, link=link, data2=data2)
+    if target_accept is None:
+        target_accept = default_target_accept(priors, built)
+    settings = SamplingSettings(sampler=chosen, draws=draws, tune=tune, chains=chains, seed=seed,
+                                target_accept=float(target_accept))
     if built.aux and settings.sampler == "marginal":
         from multilevel.errors import FitError
 
@@ -107,8 +114,28 @@ def fit_bayes(formula: str | list[str], data: pd.DataFrame, family: str = "gauss
     return fit
 
 
-def default_target_accept(priors) -> float:
+def default_target_accept(priors, built=None) -> float:
     """NUTS's target acceptance when none is given: a shrinkage preset's own (its funnel
-    needs smaller steps), else the package's default."""
+    needs smaller steps); else :data:`FEW_LEVELS_TARGET_ACCEPT` when ``built`` (a
+    :class:`~multilevel.bayes.model.BuiltModel`) has a non-centred group term on a factor
+    of at most :data:`FEW_LEVELS` levels; else :data:`TARGET_ACCEPT`."""
     preset = priors.get("common") if isinstance(priors, dict) else priors
-    return float(getattr(preset, "target_accept", TARGET_ACCEPT))
+    own = getattr(preset, "target_accept", None)
+    if own is not None:
+        return float(own)
+    if built is not None and few_level_noncentred_terms(built):
+        return FEW_LEVELS_TARGET_ACCEPT
+    return TARGET_ACCEPT
+
+
+def few_level_noncentred_terms(built) -> list[str]:
+    """lme4's names of ``built``'s non-centred group terms whose factor has at most
+    :data:`FEW_LEVELS` levels (a correlated block is always non-centred)."""
+    from multilevel.bayes.model import parameterization
+
+    centred, _, noncentered = parameterization(built)
+    levels = {term.name: len(term.levels) for term in built.design.reterms}
+    return [block.name for block in built.blocks
+            if levels.get(block.name, FEW_LEVELS + 1) <= FEW_LEVELS
+            and (block.correlated or (noncentered if centred is None
+                                      else not set(block.bambi_terms) <= centred))]
