@@ -135,6 +135,14 @@ def f_test(fit, L, ddf: str | None = "satterthwaite", eps: float = np.sqrt(np.fi
     if method == "kenward-roger":
         info = kr_info(fit)
         q = int(np.linalg.matrix_rank(L))
+        if q < len(L):
+            # pbkrtest's force_full_rank: a basis of L's row space (the test is the same;
+            # L V Lᵀ of the rows as given is singular). lmerTest's contestMD with
+            # rank(L) = 2 of 3 rows: NumDF 2.
+            from scipy.linalg import qr
+
+            Q = qr(L.T, pivoting=True, mode="economic")[0]
+            L = Q[:, :q].T
         Lb = L @ beta
         wald = float(Lb @ np.linalg.solve(L @ info.vcov_adj @ L.T, Lb))
         kr = kr_statistics(info, L, q=q)
