@@ -12,7 +12,7 @@ with lmerTest's data (``ham``, ``carrots``, ``TVbo``, ``potdata``) and lme4's
 - ``anova()`` of type 1, 2 and 3 with Satterthwaite, Kenward–Roger and ``ddf="lme4"``
   (ours: ``ml.anova(fit, type=1, ddf=None)``, whose F and sums of squares are lme4's);
 - ``contest1D`` / ``contestMD`` (``ml.contest(joint=False / True)``), rank-deficient L
-  included; ``drop1()`` (``ml.drop1``); ``ranova()`` with terms reduced and removed whole
+  included, and a non-zero ``rhs``; ``drop1()`` (``ml.drop1``); ``ranova()`` with terms reduced and removed whole
   (``ml.ranova``); ``ls_means()`` (``ml.emmeans(ddf="satterthwaite")``).
 
 The models cover factor-by-numeric interactions, missing cells (rank-deficient X) under
@@ -27,7 +27,7 @@ p 1e-3 relative (p follows df) with 1e-12 absolute.
 
 Not covered:
 
-- ``contest(rhs=)`` (a non-zero right-hand side), ``contest1D(confint=TRUE)``,
+- ``contest1D(confint=TRUE)``,
   ``show_tests``, ``step()``/``get_model`` (backward elimination), ``calcSatterth``
   (lmerTest's legacy spelling of ``contestMD``), ``lmer(devFunOnly=)``, ``update()`` and
   ``as_lmerModLmerTest``: multilevel has no such options or verbs.
@@ -136,7 +136,7 @@ def fit_case(key: str):
 
 def close(ours: pd.DataFrame, ref: dict, what: str, atol: float = 0.0):
     for col, theirs in ref.items():
-        if col in ("rows", "L", "joint", "ddf"):
+        if col in ("rows", "L", "joint", "ddf", "rhs"):
             continue
         theirs = np.array([np.nan if v is None else v for v in theirs], dtype=float)
         got = np.asarray(ours[col], dtype=float)
@@ -220,7 +220,7 @@ def test_table(key, check):
 def test_contest(key, name):
     ref = SUITE[key]["contests"][name]
     table = ml.contest(fit_case(key), np.asarray(ref["L"], dtype=float), ddf=DDF[ref["ddf"]],
-                       joint=ref["joint"])
+                       joint=ref["joint"], rhs=np.asarray(ref["rhs"], dtype=float))
     close(table, ref, f"{key} {name}")
 
 
@@ -239,3 +239,49 @@ def test_lme4_sequence_does_differ():
         lme4_f = SUITE[key]["checks"]["anova1_lme4"]["F"][0]
         ours = ml.anova(fit_case(key), type=1, ddf=None)["F"].iloc[0]
         assert abs(ours - lme4_f) > 1e-3 * abs(lme4_f)
+
+
+def test_bad_input_raises_package_errors():
+    """test_contest1D.R, test_contestMD.R, test_anova.R, test_summary.R: assertError cases."""
+    fm = fit_case("quad_split")   # three fixed effects
+    for L in ([0, 1, 1, 1], [0, 1], np.ones((2, 2)), np.zeros((0, 3))):
+        with pytest.raises(ml.errors.SpecError):
+            ml.contest(fm, L, joint=False)
+        with pytest.raises(ml.errors.SpecError):
+            ml.contest(fm, L)
+    with pytest.raises(ml.errors.SpecError, match="ddf="):
+        ml.contest(fm, [0, 1, 0], ddf="sat")
+    with pytest.raises(ml.errors.SpecError, match="type="):
+        ml.anova(fm, type=0)
+    # Kenward-Roger needs a REML fit (pbkrtest; lmerTest's anova errors)
+    with pytest.raises(ml.errors.SpecError, match="REML"):
+        ml.anova(fit_case("cake_ml"), ddf="kenward-roger")
+
+
+def test_zero_variance_term_changes_nothing():
+    """test_zerovar.R: a grouping factor with variance 0 leaves summary and anova as without it."""
+    with_g, without = fit_case("zero_variance"), fit_case("slopes")
+    assert with_g.varcorr.set_index("grp").loc["g", "sdcor"] == pytest.approx(0, abs=1e-4)
+    for ours, theirs in ((ml.inference.coef_table(with_g), ml.inference.coef_table(without)),
+                         (ml.anova(with_g), ml.anova(without))):
+        np.testing.assert_allclose(ours.to_numpy(float), theirs.to_numpy(float), rtol=1e-4)
+
+
+def test_contest_rhs():
+    """test_contest1D.R / test_contestMD.R: t² of the 1-D test is the F of the same row;
+    a non-zero rhs raises F here; rhs with rank-deficient L warns; bad rhs is refused."""
+    fm = fit_case("slopes")
+    one = ml.contest(fm, [[0, 1]], joint=False, rhs=10)
+    joint = ml.contest(fm, [[0, 1]], rhs=10)
+    assert one["t_value"].iloc[0] ** 2 == pytest.approx(joint["F"].iloc[0], rel=1e-6)
+    cake = fit_case("cake_temp")
+    L = np.eye(6)[1:3]
+    assert ml.contest(cake, L, rhs=[2, 2])["F"].iloc[0] > ml.contest(cake, L)["F"].iloc[0]
+    L2 = np.vstack([L, L[0] + L[1]])
+    ml.contest(cake, L2, rhs=0)   # no warning (warnings are errors here)
+    with pytest.warns(UserWarning, match="rank deficient"):
+        ml.contest(cake, L2, rhs=[2, 2, 2])
+    with pytest.raises(ml.errors.SpecError, match="rhs"):
+        ml.contest(cake, L, rhs=[1, 2, 3])
+    with pytest.raises(ml.errors.SpecError, match="rhs"):
+        ml.contest(cake, L, rhs=[np.nan, 1])

@@ -69,7 +69,7 @@ datasets <- list(sleepstudy = ss, cake = cake, ham = ham, carrots = carrots, tvb
 
 ## ---- models and what each records ------------------------------------------------
 # checks: coef, coef_kr, anova<type>[_kr|_lme4], drop1[_kr], ranova, ranova_whole,
-# lsmeans:<factor>; contests: list(name, L (rows), joint, ddf)
+# lsmeans:<factor>; contests: list(name, L (rows), joint, ddf, rhs (default 0))
 I3 <- diag(3)
 models <- list(
   # test_summary.R
@@ -90,12 +90,24 @@ models <- list(
                   "ranova", "ranova_whole"),
        contests = list(list(name = "days_1d", L = rbind(c(0, 1)), joint = FALSE, ddf = "Satterthwaite"),
                        list(name = "days_1d_kr", L = rbind(c(0, 1)), joint = FALSE, ddf = "Kenward-Roger"),
-                       list(name = "days_md", L = rbind(c(0, 1)), joint = TRUE, ddf = "Satterthwaite"))),
+                       list(name = "days_md", L = rbind(c(0, 1)), joint = TRUE, ddf = "Satterthwaite"),
+                       list(name = "days_1d_rhs", L = rbind(c(0, 1)), joint = FALSE, ddf = "Satterthwaite", rhs = 10),
+                       list(name = "days_1d_rhs_kr", L = rbind(c(0, 1)), joint = FALSE, ddf = "Kenward-Roger",
+                            rhs = 10),
+                       list(name = "days_md_rhs", L = rbind(c(0, 1)), joint = TRUE, ddf = "Satterthwaite", rhs = 10),
+                       list(name = "days_md_rhs_kr", L = rbind(c(0, 1)), joint = TRUE, ddf = "Kenward-Roger",
+                            rhs = 10))),
   list(key = "cake_temp", source = "test_anova.R", data = "cake",
        formula = "angle ~ recipe * temp + (1 | recipe:replicate)",
        checks = c("coef", "anova1", "anova2", "anova3", "anova3_kr", "anova1_lme4", "lsmeans:recipe"),
        contests = list(list(name = "recipe_md", L = diag(6)[2:3, ], joint = TRUE, ddf = "Satterthwaite"),
-                       list(name = "recipe_md_kr", L = diag(6)[2:3, ], joint = TRUE, ddf = "Kenward-Roger"))),
+                       list(name = "recipe_md_kr", L = diag(6)[2:3, ], joint = TRUE, ddf = "Kenward-Roger"),
+                       list(name = "recipe_md_rhs", L = diag(6)[2:3, ], joint = TRUE, ddf = "Satterthwaite",
+                            rhs = c(2, 2)),
+                       list(name = "recipe_md_rhs_kr", L = diag(6)[2:3, ], joint = TRUE, ddf = "Kenward-Roger",
+                            rhs = c(2, 2)),
+                       list(name = "recipe_1d_rhs", L = diag(6)[2:3, ], joint = FALSE, ddf = "Satterthwaite",
+                            rhs = c(2, -1)))),
   list(key = "cake_temperature", source = "test_anova.R", data = "cake",
        formula = "angle ~ recipe * temperature + (1 | recipe:replicate)",
        checks = c("anova1", "anova2", "anova3", "anova1_kr", "anova1_lme4", "drop1", "drop1_kr",
@@ -288,9 +300,10 @@ for (cs in models) {
     if (grepl("^ranova", check) && identical(cs$ranova_control, "nlopt")) update(m, control = tight_nlopt) else m,
     check)
   for (ct in cs$contests) {
-    tab <- if (ct$joint) contestMD(m, ct$L, ddf = ct$ddf) else
-      do.call(rbind, lapply(seq_len(nrow(ct$L)), function(i) contest1D(m, ct$L[i, ], ddf = ct$ddf)))
-    res$contests[[ct$name]] <- c(list(L = ct$L, joint = ct$joint, ddf = ct$ddf),
+    rhs <- if (is.null(ct$rhs)) rep(0, nrow(ct$L)) else rep_len(ct$rhs, nrow(ct$L))
+    tab <- if (ct$joint) contestMD(m, ct$L, ddf = ct$ddf, rhs = rhs) else
+      do.call(rbind, lapply(seq_len(nrow(ct$L)), function(i) contest1D(m, ct$L[i, ], ddf = ct$ddf, rhs = rhs[i])))
+    res$contests[[ct$name]] <- c(list(L = ct$L, joint = ct$joint, ddf = ct$ddf, rhs = I(rhs)),
                                  cols(as.data.frame(tab), if (ct$joint) F_MAP else T_MAP))
   }
   out[[cs$key]] <- res
