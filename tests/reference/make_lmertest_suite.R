@@ -69,7 +69,7 @@ datasets <- list(sleepstudy = ss, cake = cake, ham = ham, carrots = carrots, tvb
 
 ## ---- models and what each records ------------------------------------------------
 # checks: coef, coef_kr, anova<type>[_kr|_lme4], drop1[_kr], ranova, ranova_whole,
-# lsmeans:<factor>; contests: list(name, L (rows), joint, ddf, rhs (default 0))
+# lsmeans:<factor>, pairwise:<factor>; contests: list(name, L (rows), joint, ddf, rhs (default 0))
 I3 <- diag(3)
 models <- list(
   # test_summary.R
@@ -99,7 +99,8 @@ models <- list(
                             rhs = 10))),
   list(key = "cake_temp", source = "test_anova.R", data = "cake",
        formula = "angle ~ recipe * temp + (1 | recipe:replicate)",
-       checks = c("coef", "anova1", "anova2", "anova3", "anova3_kr", "anova1_lme4", "lsmeans:recipe"),
+       checks = c("coef", "anova1", "anova2", "anova3", "anova3_kr", "anova1_lme4", "lsmeans:recipe",
+                  "pairwise:recipe"),
        contests = list(list(name = "recipe_md", L = diag(6)[2:3, ], joint = TRUE, ddf = "Satterthwaite"),
                        list(name = "recipe_md_kr", L = diag(6)[2:3, ], joint = TRUE, ddf = "Kenward-Roger"),
                        list(name = "recipe_md_rhs", L = diag(6)[2:3, ], joint = TRUE, ddf = "Satterthwaite",
@@ -215,7 +216,7 @@ models <- list(
        checks = c("coef", "anova3")),
   list(key = "ham_three_way", source = "test_compare_sas.R", data = "ham",
        formula = "Informed.liking ~ Product * Information * Gender + (1 | Product:Consumer) + (1 | Consumer)",
-       checks = c("lsmeans:Product", "anova3")),
+       checks = c("lsmeans:Product", "pairwise:Product", "anova3")),
   list(key = "carrots_no_intercept", source = "test_compare_sas.R", data = "carrots",
        formula = "Preference ~ 0 + sens2 + Homesize + (1 + sens2 | Consumer)",
        checks = c("anova1", "anova3", "anova1_lme4", "coef")),
@@ -281,8 +282,8 @@ record <- function(m, check) {
     return(cols(tab, list(npar = "npar", logLik = "logLik", AIC = "AIC", LRT = "LRT", Df = "Df",
                           p = "Pr(>Chisq)")))
   }
-  if (grepl("^lsmeans:", check)) {
-    tab <- ls_means(m, which = sub("^lsmeans:", "", check))
+  if (grepl("^(lsmeans|pairwise):", check)) {
+    tab <- ls_means(m, which = sub("^.*:", "", check), pairwise = grepl("^pairwise", check))
     return(cols(tab, list(estimate = "Estimate", std_error = "Std. Error", df = "df", t_value = "t value",
                           lower = "lower", upper = "upper", p = "Pr(>|t|)")))
   }
