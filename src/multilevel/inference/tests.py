@@ -4,6 +4,8 @@ ANOVA table built on them."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -102,10 +104,10 @@ def contrast_rows(fit, L, ddf: str | None = "kenward-roger") -> pd.DataFrame:
     return pd.DataFrame({"estimate": est, "std_error": se, "df": df})
 
 
-def t_tests(fit, L, ddf) -> pd.DataFrame:
-    """contrast_rows plus t value and two-sided p."""
+def t_tests(fit, L, ddf, rhs=0.0) -> pd.DataFrame:
+    """contrast_rows plus t value (of H0: Lβ = rhs) and two-sided p."""
     table = contrast_rows(fit, L, ddf)
-    table["t_value"] = table["estimate"] / table["std_error"]
+    table["t_value"] = (table["estimate"] - rhs) / table["std_error"]
     table["p"] = _t_pvalue(table["t_value"].to_numpy(), table["df"].to_numpy())
     return table
 
@@ -123,18 +125,34 @@ def fstat_ddf(nu: np.ndarray, tol: float = 1e-8) -> float:
     return float(2 * E / (E - len(nu)))
 
 
-def f_test(fit, L, ddf: str | None = "satterthwaite", eps: float = np.sqrt(np.finfo(float).eps)) -> dict:
-    """Joint F test of H0: Lβ = 0 as lmerTest's ``contestMD`` (Sum Sq and Mean Sq on σ²'s
-    scale; Kenward–Roger's F is scaled, its Sum Sq is not, as lmerTest prints them)."""
+def f_test(fit, L, ddf: str | None = "satterthwaite", eps: float = np.sqrt(np.finfo(float).eps),
+           rhs=None) -> dict:
+    """Joint F test of H0: Lβ = rhs (default 0) as lmerTest's ``contestMD`` (Sum Sq and Mean
+    Sq on σ²'s scale; Kenward–Roger's F is scaled, its Sum Sq is not, as lmerTest prints
+    them). A non-zero rhs shifts β by L⁺ rhs (lmerTest's ``ginv(L) %*% rhs``)."""
     from scipy import stats
 
     method = normalize_ddf(ddf)
     L = contrast_matrix(fit, L)
     beta = fit.fixef.to_numpy()
+    if rhs is not None and np.any(rhs != 0):
+        if np.linalg.matrix_rank(L) < len(L):
+            warnings.warn("The contrast L is rank deficient and rhs is not zero: the test is of "
+                          "the projection of rhs on L's row space (lmerTest: 'test may be "
+                          "affected'). Give linearly independent rows.", UserWarning, stacklevel=3)
+        beta = beta - np.linalg.pinv(L) @ rhs
     s2 = fit.sigma ** 2
     if method == "kenward-roger":
         info = kr_info(fit)
         q = int(np.linalg.matrix_rank(L))
+        if q < len(L):
+            # pbkrtest's force_full_rank: a basis of L's row space (the test is the same;
+            # L V Lᵀ of the rows as given is singular). lmerTest's contestMD with
+            # rank(L) = 2 of 3 rows: NumDF 2.
+            from scipy.linalg import qr
+
+            Q = qr(L.T, pivoting=True, mode="economic")[0]
+            L = Q[:, :q].T
         Lb = L @ beta
         wald = float(Lb @ np.linalg.solve(L @ info.vcov_adj @ L.T, Lb))
         kr = kr_statistics(info, L, q=q)
@@ -323,8 +341,8 @@ def drop1(fit, ddf: str | None = "satterthwaite", test: str | None = None) -> pd
                           for term in droppable(fixed_terms(fit.design))}, ddf)
 
 
-def contest(fit, L, ddf: str | None = "satterthwaite", joint: bool = True) -> pd.DataFrame:
-    """Test a user's contrasts Lβ = 0, as lmerTest's ``contest()``.
+def contest(fit, L, ddf: str | None = "satterthwaite", joint: bool = True, rhs=0.0) -> pd.DataFrame:
+    """Test a user's contrasts Lβ = rhs (default 0), as lmerTest's ``contest()``.
 
     Parameters
     ----------
@@ -335,6 +353,10 @@ def contest(fit, L, ddf: str | None = "satterthwaite", joint: bool = True) -> pd
         One F test of all rows together (``Sum Sq``, ``Mean Sq``, ``NumDF``, ``DenDF``,
         ``F``, ``p``), or a t test per row (``estimate``, ``std_error``, ``df``,
         ``t_value``, ``p``).
+    rhs : float or array-like (k,)
+        The hypothesized values of Lβ (lmerTest's ``rhs``): one per row of L, or one for
+        all. The t statistics are (Lβ̂ − rhs) / SE (``estimate`` stays Lβ̂); the joint test
+        shifts β̂ by L⁺ rhs, as lmerTest, and warns where L's rows are linearly dependent.
 
     Examples
     --------
@@ -347,6 +369,14 @@ def contest(fit, L, ddf: str | None = "satterthwaite", joint: bool = True) -> pd
     """
     if normalize_ddf(ddf) is not None:
         check_lmm(fit, "contest()")
+    L = contrast_matrix(fit, L)
+    try:
+        rhs = np.broadcast_to(np.asarray(rhs, dtype=float), (len(L),)).copy()
+    except (TypeError, ValueError):
+        raise SpecError(f"rhs must be a number or one number per row of L ({len(L)} rows); got "
+                        f"{rhs!r}.") from None
+    if not np.all(np.isfinite(rhs)):
+        raise SpecError(f"rhs has missing or infinite entries: {rhs}.")
     if joint:
-        return pd.DataFrame([f_test(fit, L, ddf)])
-    return t_tests(fit, L, ddf)[["estimate", "std_error", "df", "t_value", "p"]]
+        return pd.DataFrame([f_test(fit, L, ddf, rhs=rhs)])
+    return t_tests(fit, L, ddf, rhs)[["estimate", "std_error", "df", "t_value", "p"]]
