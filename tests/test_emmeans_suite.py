@@ -42,9 +42,9 @@ Not covered:
 from __future__ import annotations
 
 import functools
+import json
 import re
 import warnings
-import json
 from pathlib import Path
 
 import numpy as np

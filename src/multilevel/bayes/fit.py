@@ -12,7 +12,11 @@ from multilevel.bayes import loglik
 from multilevel.bayes.model import build_model
 from multilevel.bayes.result import BayesFit
 from multilevel.bayes.sampling import (
-    SamplingSettings, check_settings, choose_sampler, prefers_marginal, run,
+    SamplingSettings,
+    check_settings,
+    choose_sampler,
+    prefers_marginal,
+    run,
 )
 
 TARGET_ACCEPT = 0.9

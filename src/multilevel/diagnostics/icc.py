@@ -144,7 +144,7 @@ def icc(fit, ci: float = 0.95) -> ICCResult:
             f"The ICC is defined here for {', '.join(families)} models; a {family} model needs a "
             "distribution-specific residual variance that is not implemented."
         )
-    from multilevel.inference.r2 import LATENT_VARIANCE   # the links' latent variances
+    from multilevel.inference.r2 import LATENT_VARIANCE  # the links' latent variances
 
     if bayes and family != "gaussian" and (fit.link or "logit") not in LATENT_VARIANCE:
         raise FamilyError(f"The ICC of a Bayesian {family} model is implemented for the "

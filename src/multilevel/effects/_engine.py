@@ -114,9 +114,8 @@ class FreqLinear:
 
 def bayes_eta(fit, data: pd.DataFrame, group_effects: bool) -> np.ndarray:
     """η per posterior draw and row (draws × rows); unseen groups at the population mean."""
-    from multilevel.predict.bayes import linear_predictor_draws
-
     from multilevel.formula.newdata import check_newdata
+    from multilevel.predict.bayes import linear_predictor_draws
 
     check_newdata(fit.design, data)
     return linear_predictor_draws(fit, data, group_effects, "population", None)
