@@ -58,9 +58,14 @@ def test_loo_r2_as_brms(bayes_ss_slopes):
     ypred = eta_draws(fit)
     sigma = fit.sigma_draws()[:, None]
     np.testing.assert_allclose(ll, stats.norm.logpdf(y, ypred, sigma), rtol=1e-6)
-    lw, _ = array_stats.psislw(ll.T, r_eff=1)   # it negates the log-likelihood itself
+    lw, khat = array_stats.psislw(ll.T, r_eff=1)   # it negates the log-likelihood itself
     raw = np.exp(-ll.T - np.log(np.exp(-ll.T).sum(axis=1, keepdims=True)))   # plain 1/p weights
-    np.testing.assert_allclose((np.exp(lw) * ypred.T).sum(1), (raw * ypred.T).sum(1), rtol=5e-3)
+    # where the raw weights' tail is light (k < 0.5) smoothing changes little: the same sign and
+    # scale of the log-likelihood; an influential row's smoothed tail differs (0.5% at seed 1)
+    light = khat < 0.5
+    assert light.sum() > 0.9 * y.size
+    np.testing.assert_allclose((np.exp(lw) * ypred.T).sum(1)[light], (raw * ypred.T).sum(1)[light],
+                               rtol=5e-3)
     err = (np.exp(lw) * ypred.T).sum(axis=1) - y
     n = y.size
     w = np.random.default_rng(5).dirichlet(np.ones(n), size=ypred.shape[0])
