@@ -27,6 +27,7 @@ MODELS = {
     "dyestuff": ("Yield ~ 1 + (1 | Batch)", lambda: ml.datasets.load("Dyestuff")),
     "pastes": ("strength ~ 1 + (1 | batch/cask)", lambda: ml.datasets.load("Pastes")),
     "sleepstudy6": ("Reaction ~ Days + (Days | Subject)", _sleepstudy6),
+    "wine": ("rating ~ temp + contact + (1 | judge)", lambda: ml.datasets.load("wine"), "cumulative"),
 }
 
 
@@ -37,13 +38,14 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=list(MODELS))
     args = parser.parse_args()
     for name in args.only:
-        formula, data = MODELS[name]
+        formula, data, *family = MODELS[name]
         for accept in args.accept:
             warned_fits = 0
             for seed in args.seeds:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
-                    fit = ml.fit(formula, data(), seed=seed, progress=False, target_accept=accept)
+                    fit = ml.fit(formula, data(), family=(family or ["gaussian"])[0], seed=seed,
+                                 progress=False, target_accept=accept)
                 warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
                 warned_fits += warned
                 with warnings.catch_warnings():
