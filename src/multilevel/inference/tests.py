@@ -4,12 +4,10 @@ ANOVA table built on them."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
-from multilevel.errors import SpecError
+from multilevel.errors import DataWarning, SpecError, warn
 from multilevel.inference.kenward_roger import kr_info, kr_statistics
 from multilevel.inference.varpar import check_lmm, varpar_info
 
@@ -137,9 +135,9 @@ def f_test(fit, L, ddf: str | None = "satterthwaite", eps: float = np.sqrt(np.fi
     beta = fit.fixef.to_numpy()
     if rhs is not None and np.any(rhs != 0):
         if np.linalg.matrix_rank(L) < len(L):
-            warnings.warn("The contrast L is rank deficient and rhs is not zero: the test is of "
-                          "the projection of rhs on L's row space (lmerTest: 'test may be "
-                          "affected'). Give linearly independent rows.", UserWarning, stacklevel=3)
+            warn("The contrast L is rank deficient and rhs is not zero: the test is of the "
+                 "projection of rhs on L's row space (lmerTest: 'test may be affected'). Give "
+                 "linearly independent rows.", DataWarning)
         beta = beta - np.linalg.pinv(L) @ rhs
     s2 = fit.sigma ** 2
     if method == "kenward-roger":
