@@ -20,7 +20,10 @@ cases <- list(
   list(key = "crossed", data = "Penicillin", formula = "diameter ~ 1 + (1 | plate) + (1 | sample)", reml = TRUE),
   list(key = "quadratic", data = "sleepstudy", formula = "Reaction ~ Days + (1 + Days + I(Days^2) | Subject)",
        reml = TRUE),
-  list(key = "factor_slope", data = "model_matrix", formula = "y ~ x + (1 + flag | s) + (0 + x | s)", reml = TRUE)
+  list(key = "factor_slope", data = "model_matrix", formula = "y ~ x + (1 + flag | s) + (0 + x | s)", reml = TRUE),
+  # Days in (Days | Subject) leaves (1 | Subject) twice: R's formula keeps one (npar 4, Df 3)
+  list(key = "merged_intercepts", data = "sleepstudy",
+       formula = "Reaction ~ Days + (1 | Subject) + (Days | Subject)", reml = TRUE)
 )
 out <- list()
 for (cs in cases) {
