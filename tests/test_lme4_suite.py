@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from r_data import csv_with_factors
 
 import multilevel as ml
 from multilevel.freq import make_deviance
@@ -85,22 +86,11 @@ NOISY_HESSIAN = {"factor_response"}
 _FITS: dict = {}
 
 
-def _factor(values: pd.Series) -> pd.Categorical:
-    """R's fac() of read_data.R: numeric levels in numeric order, else C-locale order."""
-    if pd.api.types.is_numeric_dtype(values):
-        levels = [str(v) for v in sorted(values.unique())]
-        return pd.Categorical(values.astype(str), categories=levels)
-    return pd.Categorical(values.astype(str), categories=sorted(values.astype(str).unique()))
-
-
 def data_for(name: str) -> pd.DataFrame:
     if name in DERIVED:
         return DERIVED[name]()
     if name in CSV_FACTORS:
-        data = pd.read_csv(HERE / f"lme4_suite_{name}.csv")
-        for column in CSV_FACTORS[name]:
-            data[column] = _factor(data[column])
-        return data
+        return csv_with_factors(HERE / f"lme4_suite_{name}.csv", CSV_FACTORS[name])
     return ml.datasets.load(name)
 
 

@@ -50,6 +50,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from r_data import csv_with_factors
 from scipy import stats
 
 import multilevel as ml
@@ -99,24 +100,11 @@ T_COLS = ["estimate", "std_error", "df", "t_value", "p"]
 _FITS: dict = {}
 
 
-def _factor(values: pd.Series) -> pd.Categorical:
-    """R's fac() of read_data.R: numeric levels in numeric order, else C-locale order."""
-    if pd.api.types.is_numeric_dtype(values):
-        whole = values.dropna()
-        levels = [str(int(v)) if float(v).is_integer() else str(v) for v in sorted(whole.unique())]
-        text = values.map(lambda v: v if pd.isna(v) else str(int(v)) if float(v).is_integer() else str(v))
-        return pd.Categorical(text, categories=levels)
-    return pd.Categorical(values, categories=sorted(values.dropna().astype(str).unique()))
-
-
 def data_for(name: str) -> pd.DataFrame:
     if name == "carrots_cc":
         return data_for("carrots").dropna().reset_index(drop=True)
     if name in CSV_FACTORS:
-        data = pd.read_csv(HERE / f"lmertest_suite_{name}.csv")
-        for column in CSV_FACTORS[name]:
-            data[column] = _factor(data[column])
-        return data
+        return csv_with_factors(HERE / f"lmertest_suite_{name}.csv", CSV_FACTORS[name])
     return ml.datasets.load(name)
 
 
