@@ -21,6 +21,7 @@ _LAZY = {
     "anova": ("multilevel.inference", "anova"),
     "ranova": ("multilevel.inference", "ranova"),
     "drop1": ("multilevel.inference", "drop1"),
+    "step": ("multilevel.inference", "step"),
     "lmlist": ("multilevel.freq", "lmlist"),
     "contest": ("multilevel.inference", "contest"),
     "confint": ("multilevel.inference", "confint"),

@@ -7,7 +7,8 @@
 - :func:`simulate`, :func:`bootstrap_lrt`: lme4's ``simulate`` and pbkrtest's ``PBmodcomp``.
 - :func:`r2_nakagawa` (and :func:`r2` for REML/ML fits): ``performance::r2_nakagawa``.
 - :func:`ranova`: lmerTest's likelihood-ratio tests of the group-effect terms;
-  :func:`drop1`: lmerTest's F tests of deleting each marginal fixed-effect term.
+  :func:`drop1`: lmerTest's F tests of deleting each marginal fixed-effect term;
+  :func:`step`: lmerTest's backward elimination built on the two.
 """
 
 from multilevel.inference.bootstrap import BootstrapLRT, bootstrap_lrt
@@ -16,7 +17,8 @@ from multilevel.inference.kenward_roger import vcov_adjusted
 from multilevel.inference.r2 import r2, r2_nakagawa
 from multilevel.inference.ranova import ranova
 from multilevel.inference.simulate import simulate
+from multilevel.inference.step import StepResult, step
 from multilevel.inference.tests import anova, coef_table, contest, contrast_rows, drop1
 
-__all__ = ["BootstrapLRT", "anova", "bootstrap_lrt", "coef_table", "confint", "contest",
-           "contrast_rows", "drop1", "r2", "r2_nakagawa", "ranova", "simulate", "vcov_adjusted"]
+__all__ = ["BootstrapLRT", "StepResult", "anova", "bootstrap_lrt", "coef_table", "confint", "contest",
+           "contrast_rows", "drop1", "r2", "r2_nakagawa", "ranova", "simulate", "step", "vcov_adjusted"]

@@ -162,15 +162,25 @@ def _reduced_terms(design, term, kept, labels) -> list:
                                   bar=dataclasses.replace(term.bar, expr="1"), expr_matrix=None,
                                   columns=None)
         # R's formula algebra: (1 | g) where the model has (1 | g) already is that term
-        if any(label == f"1 | {term.group}" for t, label in labels if t is not term):
+        if _has_intercept_term(labels, term):
             new = None
     elif kept:
         index = [term.cnms.index(c) for c in kept]
         columns = tuple(index if term.columns is None else (term.columns[i] for i in index))
         new = dataclasses.replace(term, X=term.X[:, index], cnms=list(kept), columns=columns)
+        # (Days | g) reduced to (1 | g) where (1 | g) is a term already: R's formula keeps
+        # one of two equal terms (lmerTest: 4 parameters, not 5, in sleepstudy's
+        # Days + (1 | Subject) + (Days | Subject))
+        if kept == ["(Intercept)"] and _has_intercept_term(labels, term):
+            new = None
     else:
         new = None
     return [new if t is term else t for t in design.reterms if t is not term or new is not None]
+
+
+def _has_intercept_term(labels, term) -> bool:
+    """Whether a term of the model other than ``term`` is ``(1 | g)`` on ``term``'s factor."""
+    return any(label == f"1 | {term.group}" for t, label in labels if t is not term)
 
 
 def _refit(fit, reterms):
@@ -181,3 +191,36 @@ def _refit(fit, reterms):
     if not reterms:
         return fit_linear(fit.formula, design, reml=fit.reml)
     return fit_design(fit.formula, design, reml=fit.reml, solver=fit.solver, warn=False)
+
+
+def reduced_bars(design, row: str) -> list[str]:
+    """The group-effect terms (``"expr | group"``, R's spelling) of the model that
+    :func:`ranova`'s row ``row`` fits, with ``reduce_terms=True`` (lmerTest's
+    ``formulae`` attribute, the bars only): what :func:`multilevel.inference.step`
+    writes into the formula of a reduced model.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
+    >>> reduced_bars(m.design, "Days in (Days | Subject)")
+    ['1 | Subject']
+    """
+    labels = _labels(design)
+    data = design.frame.data
+    for term, label in labels:
+        reductions = _reductions(term, label, data) or [(f"({label})", [])]
+        for name, kept in reductions:
+            if name != row:
+                continue
+            group = label.split("|", 1)[1].strip()
+            if kept == []:   # the whole term removed
+                new = None
+            elif kept is None or kept == ["(Intercept)"]:   # (1 | g), merged with one already there
+                new = None if _has_intercept_term(labels, term) else f"1 | {group}"
+            else:
+                dropped = name.split(" in (", 1)[0]
+                parts = [p for p, _, _ in _parts(term, data) if p != dropped]
+                new = " + ".join(["1" if "(Intercept)" in term.cnms else "0"] + parts) + f" | {group}"
+            return [new if t is term else lbl for t, lbl in labels if t is not term or new is not None]
+    raise FormulaError(f"{row!r} is not a row of ranova's table for this model.")
