@@ -27,9 +27,12 @@ def confint(fit, method: str = "profile", level: float = 0.95, nsim: int = 500,
     correlation of each pair in θ order (``.sig01``, ``.sig02``, ...), the residual SD
     (``.sigma``), then the fixed effects.
 
+    A linear model (a gaussian formula without group terms) gets R's ``confint(lm)``:
+    β ± t(n − rank X) × SE for the coefficients, for ``"profile"`` and ``"wald"`` alike.
+
     Parameters
     ----------
-    fit : FreqFit or GLMMFit
+    fit : FreqFit, GLMMFit or OLSFit
     method : {"profile", "wald", "boot"}
         ``"profile"`` (lme4's default): the profile likelihood of the ML fit (REML fits
         are refitted by ML first, as lme4 does; GLMMs on the deviance in (θ, β)),
@@ -76,6 +79,10 @@ def confint(fit, method: str = "profile", level: float = 0.95, nsim: int = 500,
     method = str(method).lower()
     if method not in METHODS:
         raise SpecError(f"method={method!r} is not valid; use one of {METHODS}.")
+    from multilevel.inference.linear import is_linear_model, lm_confint
+
+    if is_linear_model(fit):   # R's confint(lm): exact t intervals, whatever the method
+        return lm_confint(fit, method, check_level(level, "level", SpecError))
     if not isinstance(fit, FreqFit):
         raise SpecError(f"confint() needs a mixed model fitted with method='reml' or 'ml' (got "
                         f"{type(fit).__name__}); Bayesian fits have fit.summary(ci=...).")

@@ -19,8 +19,6 @@ import pandas as pd
 
 from multilevel.errors import DataWarning, FitError, SpecError, warn
 
-DROP1_COLUMNS = ["Sum Sq", "Mean Sq", "NumDF", "DenDF", "F", "p"]
-
 
 @dataclass(frozen=True)
 class StepResult:
@@ -201,27 +199,9 @@ def _drop1(model, ddf: str) -> pd.DataFrame:
         from multilevel.inference.tests import drop1
 
         return drop1(model, ddf=ddf)
-    from scipy import stats
+    from multilevel.inference.linear import lm_drop1
 
-    from multilevel.inference.contrasts import deletion_contrast, droppable, fixed_terms
-
-    design = model.design
-    sigma2 = model.sigma ** 2
-    V = np.asarray(model.vcov, dtype=float)
-    beta = np.asarray(model.beta, dtype=float)
-    den = float(design.n - design.p)
-    rows = {}
-    for term in droppable(fixed_terms(design)):
-        L = deletion_contrast(design, term)
-        if not len(L):
-            rows[term.name] = dict.fromkeys(DROP1_COLUMNS, np.nan)
-            continue
-        est = L @ beta
-        k = len(L)
-        F = float(est @ np.linalg.solve(L @ V @ L.T, est)) / k
-        rows[term.name] = {"Sum Sq": F * k * sigma2, "Mean Sq": F * sigma2, "NumDF": float(k),
-                           "DenDF": den, "F": F, "p": float(stats.f.sf(F, k, den))}
-    return pd.DataFrame.from_dict(rows, orient="index").reindex(columns=DROP1_COLUMNS)
+    return lm_drop1(model)
 
 
 def _refit(model, bars: list[str] | None = None, removed: tuple[str, ...] = ()):

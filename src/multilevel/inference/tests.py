@@ -216,11 +216,13 @@ def anova(fit, *fits, type: int = 3, ddf: str | None = "satterthwaite"):
     fits, their likelihood-ratio tests, as lme4's ``anova(m1, m2)`` (:func:`multilevel.lrt`).
 
     A factor with several columns is one row; ``Sum Sq`` and ``Mean Sq`` are on the
-    residual variance's scale (F · σ² · NumDF, F · σ²).
+    residual variance's scale (F · σ² · NumDF, F · σ²). A linear model (no group terms)
+    gets exact F tests (:mod:`multilevel.inference.linear`: R's ``anova(lm)`` for type 1,
+    ``car::Anova`` for types 2 and 3).
 
     Parameters
     ----------
-    fit : FreqFit
+    fit : FreqFit or OLSFit
     *fits
         Further fits: the models are compared instead (an ``LRTResult``).
     type : {3, 2, 1} or {"III", "II", "I"}
@@ -257,6 +259,11 @@ def anova(fit, *fits, type: int = 3, ddf: str | None = "satterthwaite"):
         if len(fits) == 1:
             return lrt(fit, fits[0], names=("model1", "model2"))
         return lrt_sequence([fit, *fits], [f"model{i + 1}" for i in range(len(fits) + 1)])
+    from multilevel.inference.linear import is_linear_model, lm_anova
+
+    if is_linear_model(fit):   # R's anova(lm) / car::Anova: exact F tests, any ddf
+        normalize_ddf(ddf)
+        return lm_anova(fit, anova_type(type))
     check_lmm(fit, "anova()")
     type = anova_type(type)
     contrasts = term_contrasts(fit.design, type)
@@ -331,6 +338,11 @@ def drop1(fit, ddf: str | None = "satterthwaite", test: str | None = None) -> pd
         from multilevel.inference.drop import drop1_lrt
 
         return drop1_lrt(fit)
+    from multilevel.inference.linear import is_linear_model, lm_drop1
+
+    if is_linear_model(fit):   # R's drop1(lm, test = "F"): exact, any ddf
+        normalize_ddf(ddf)
+        return lm_drop1(fit)
     check_lmm(fit, "drop1()")
     if fit.design.spec.smooths:
         raise FormulaError("drop1() tests fixed-effect terms; a model with smooths s(x) has "
