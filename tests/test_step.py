@@ -6,7 +6,9 @@ a three-way interaction eliminated term by term, ``keep=``, ``reduce_random=Fals
 an ML fit, a reduction to ``(1 | Subject)`` that merges with a term already there
 (R's formula algebra), a ``keep``-protected term under a tiny alpha, and a model whose
 only group term is eliminated (the fixed terms then tested by R's exact F test of a
-linear model, ``drop1(lm, test = "F")``).
+linear model, ``drop1(lm, test = "F")``), and one with a missing response, prior
+weights, an offset and a non-syntactic column name (``my noise``) in an eliminated
+interaction.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ def data_for(name: str) -> pd.DataFrame:
     if name == "ham":
         return csv_with_factors(HERE / "lmertest_suite_ham.csv",
                                 ["Consumer", "Product", "Information", "Gender"])
+    if name == "step_sim":
+        return csv_with_factors(HERE / "step_sim.csv", ["Subject"])
     return ml.datasets.load(name)
 
 
@@ -51,7 +55,9 @@ def results():
     for key, case in CASES.items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")   # singular fits on the way, as R's messages
-            fit = ml.fit(case["formula"], data_for(case["data"]), method="reml" if case["reml"] else "ml")
+            weights = {"weights": case["weights"]} if case.get("weights") else {}
+            fit = ml.fit(case["formula"], data_for(case["data"]), method="reml" if case["reml"] else "ml",
+                         **weights)
             out[key] = ml.step(fit, **(case["args"] or {}))   # R writes list() as []
     return out
 

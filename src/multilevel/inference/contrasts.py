@@ -75,8 +75,24 @@ def fixed_terms(design) -> list[FixedTerm]:
                 value = np.asarray(comp.value, dtype=float)
                 value = value.reshape(-1) if value.ndim == 1 or value.shape[1] == 1 else value
                 variables.append((lme4_name(comp.name), "numeric", None, value))
-        out.append(FixedTerm(name=lme4_name(name), columns=columns, variables=variables, key=name))
+        out.append(FixedTerm(name=r_term_label(lme4_name(name), data.columns), columns=columns,
+                             variables=variables, key=name))
     return out
+
+
+def r_term_label(label: str, columns) -> str:
+    """A term's label as R's ``terms`` writes it: a non-syntactic column name in
+    backticks, also inside an interaction (``Days:my noise`` → ``Days:`my noise```)."""
+    from multilevel.formula.names import r_label
+
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(label):
+        depth += (char == "(") - (char == ")")
+        if char == ":" and depth == 0:
+            parts.append(label[start:i])
+            start = i + 1
+    parts.append(label[start:])
+    return ":".join(r_label(part, columns) for part in parts)
 
 
 def _factor_values(data, component):
