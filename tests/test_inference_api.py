@@ -88,3 +88,19 @@ def test_spec_refuses_unknown_ddf():
            "report": {"ddf": "bogus"}}
     with pytest.raises(SpecError, match=r"\[report\] ddf"):
         parse_spec(raw)
+
+
+def test_confint_parm_selects_rows_as_lme4(fit):
+    """lme4's confint(parm=): "beta_", "theta_" or names (the index's or the name column's)."""
+    full = ml.confint(fit, method="wald")
+    assert list(ml.confint(fit, method="wald", parm="beta_").index) == ["(Intercept)", "Days"]
+    assert list(ml.confint(fit, method="wald", parm="theta_").index) == [".sig01", ".sig02", ".sig03", ".sigma"]
+    picked = fit.confint(method="wald", parm=["Days", "sd_Days|Subject"])
+    assert list(picked.index) == ["Days", ".sig03"]
+    assert picked.equals(full.loc[["Days", ".sig03"]])
+    for bad in (["Nights"], 3, []):
+        with pytest.raises(ml.errors.SpecError, match="parm"):
+            ml.confint(fit, method="wald", parm=bad)
+    lm = ml.fit("Reaction ~ Days", "sleepstudy", method="reml")
+    assert list(ml.confint(lm, parm="beta_").index) == ["(Intercept)", "Days"]
+    assert ml.confint(lm, parm="theta_").empty

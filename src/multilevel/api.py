@@ -255,12 +255,13 @@ def _freq_summary(self, ci: float | None = None, ddf: str | None = "satterthwait
 
 @attach("multilevel.freq.result", "FreqFit", "confint")
 def _freq_confint(self, method: str = "profile", level: float = 0.95, nsim: int = 500,
-                  seed: int | None = None, client=None, progress=None):
-    """Intervals for every parameter (lme4's ``confint``): see :func:`multilevel.inference.confint`."""
+                  seed: int | None = None, client=None, progress=None, parm=None):
+    """Intervals for every parameter, or those ``parm`` names (lme4's ``confint``): see
+    :func:`multilevel.inference.confint`."""
     from multilevel.inference import confint
 
     return confint(self, method=method, level=level, nsim=nsim, seed=seed, client=client,
-                   progress=progress)
+                   progress=progress, parm=parm)
 
 
 @attach("multilevel.freq.result", "FreqFit", "simulate")

@@ -20,7 +20,7 @@ def _estimates(fit) -> np.ndarray:
 
 
 def confint(fit, method: str = "profile", level: float = 0.95, nsim: int = 500,
-            seed: int | None = None, client=None, progress=None) -> pd.DataFrame:
+            seed: int | None = None, client=None, progress=None, parm=None) -> pd.DataFrame:
     """Confidence intervals for the variance parameters and the fixed effects.
 
     The rows follow lme4: for each random-effects term the SD of each column and the
@@ -49,6 +49,10 @@ def confint(fit, method: str = "profile", level: float = 0.95, nsim: int = 500,
         Where the bootstrap refits run (:func:`multilevel.distributed.run_jobs`).
     progress : bool or callable, optional
         Progress of the bootstrap refits.
+    parm : str or list of str, optional
+        The rows wanted (lme4's ``parm``): ``"beta_"`` (the fixed effects), ``"theta_"``
+        (the variance parameters and σ), or names as the index or the ``name`` column
+        give them (``".sig01"``, ``"sd_(Intercept)|Subject"``, ``"Days"``). Default: all.
 
     Returns
     -------
@@ -82,7 +86,7 @@ def confint(fit, method: str = "profile", level: float = 0.95, nsim: int = 500,
     from multilevel.inference.linear import is_linear_model, lm_confint
 
     if is_linear_model(fit):   # R's confint(lm): exact t intervals, whatever the method
-        return lm_confint(fit, method, check_level(level, "level", SpecError))
+        return select_parm(lm_confint(fit, method, check_level(level, "level", SpecError)), parm)
     if not isinstance(fit, FreqFit):
         raise SpecError(f"confint() needs a mixed model fitted with method='reml' or 'ml' (got "
                         f"{type(fit).__name__}); Bayesian fits have fit.summary(ci=...).")
@@ -123,4 +127,35 @@ def confint(fit, method: str = "profile", level: float = 0.95, nsim: int = 500,
         table.attrs["nsim"] = int(nsim)
     table["lower"], table["upper"] = lower, upper
     table.attrs.update(method=method, level=level)
-    return table.set_index("parameter").drop(columns="kind").rename_axis(None)
+    return select_parm(table.set_index("parameter").drop(columns="kind").rename_axis(None), parm)
+
+
+def select_parm(table: pd.DataFrame, parm) -> pd.DataFrame:
+    """The rows of a confint table that lme4's ``parm`` names (see :func:`confint`).
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
+    >>> list(confint(m, method="wald", parm="beta_").index)
+    ['(Intercept)', 'Days']
+    """
+    if parm is None:
+        return table
+    fixed = table["grp"].isna().to_numpy()   # variance parameters name their group, σ "Residual"
+    if isinstance(parm, str) and parm in ("beta_", "theta_"):
+        return table[fixed] if parm == "beta_" else table[~fixed]
+    wanted = [parm] if isinstance(parm, str) else parm
+    if not isinstance(wanted, (list, tuple)) or not all(isinstance(w, str) for w in wanted) or not wanted:
+        raise SpecError(f"parm must be 'beta_', 'theta_', or parameter names such as "
+                        f"{list(table.index[:3])}; got {parm!r}.")
+    rows = []
+    for w in wanted:
+        if w in table.index:
+            rows.append(w)
+        elif "name" in table and (table["name"] == w).sum() == 1:
+            rows.append(table.index[(table["name"] == w).to_numpy()][0])
+        else:
+            raise SpecError(f"parm {w!r} is not a parameter of this model; use 'beta_', 'theta_' or "
+                            f"one of {list(table.index)} (or their names {list(table.get('name', []))}).")
+    return table.loc[rows]
