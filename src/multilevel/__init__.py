@@ -25,7 +25,8 @@ _LAZY = {
     "lmlist": ("multilevel.freq", "lmlist"),
     "contest": ("multilevel.inference", "contest"),
     "confint": ("multilevel.inference", "confint"),
-    "r2": ("multilevel.api", "r2"),     # Nakagawa for REML/ML, Bayesian R² for draws
+    "r2": ("multilevel.api", "r2"),
+    "model_performance": ("multilevel.api", "model_performance"),     # Nakagawa for REML/ML, Bayesian R² for draws
     "simulate": ("multilevel.inference", "simulate"),
     "inference": ("multilevel.inference", None),
     # the subpackage itself: callable as ml.compare({...}), with ml.compare.loo/.waic

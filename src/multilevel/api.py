@@ -355,3 +355,101 @@ def r2(fit, **kwargs):
     from multilevel.inference import r2 as r2_freq
 
     return r2_freq(fit, **kwargs)
+
+
+def model_performance(fit, estimator: str = "REML") -> pd.Series:
+    """Indices of model quality in one row, as ``performance::model_performance``.
+
+    For a REML/ML mixed model: ``AIC``, ``AICc``, ``BIC``, Nakagawa's ``R2_conditional`` and ``R2_marginal``
+    (:func:`multilevel.r2`), the adjusted ``ICC`` (:func:`multilevel.icc`; families it
+    covers), ``RMSE`` of the response residuals (group effects included), ``Sigma``
+    (1 for binomial and Poisson), and for 0/1 responses ``Log_loss``; Poisson models add
+    performance's ``Score_log`` and ``Score_spherical``. For a linear model (no group
+    terms): ``AIC``, ``AICc``, ``BIC`` (maximum likelihood, as R's ``AIC(lm)``), ``R2``,
+    ``R2_adjusted``, ``RMSE``, ``Sigma``. ``AICc`` is AIC + 2k(k + 1)/(n − k − 1), k the
+    number of parameters.
+
+    ``estimator`` chooses the likelihood of a gaussian mixed model's criteria, evaluated
+    at the fit's estimates as performance does (not refitted): ``"REML"`` (performance's
+    default, also for an ML fit) or ``"ML"``. GLMMs and linear models use the ML
+    likelihood (R's ``AIC()``).
+
+    A singular fit (a variance estimated as 0) keeps its R² and ICC: the conditional R²
+    equals the marginal one and the ICC is 0, where performance gives NA. Not computed:
+    performance's scoring rules for binomial models (it scores them with the binomial
+    size set to the sum of all responses) and indices of Bayesian fits (use
+    :func:`multilevel.compare` and :func:`multilevel.r2`).
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
+    >>> ml.model_performance(m).round(4).tolist()
+    [1755.6283, 1756.1138, 1774.786, 0.7992, 0.2787, 0.7217, 23.4381, 25.5918]
+    """
+    import numpy as np
+
+    from multilevel.errors import FamilyError
+
+    if hasattr(fit, "idata"):
+        raise FamilyError("model_performance() gives the indices of REML/ML fits; compare Bayesian "
+                          "fits with ml.compare (LOO, WAIC) and ml.r2 (Bayesian R²).")
+    if estimator not in ("REML", "ML"):
+        from multilevel.errors import SpecError
+
+        raise SpecError(f"estimator must be 'REML' or 'ML' (performance's estimator), got {estimator!r}.")
+    from multilevel.inference.linear import is_linear_model
+
+    n, k = fit.nobs, fit.df
+    if is_linear_model(fit):
+        ml_fit = fit.refit_ml()
+        resid = np.asarray(fit.design.y, dtype=float) - fit.design.X @ np.asarray(fit.beta, dtype=float)
+        y = np.asarray(fit.design.y, dtype=float)
+        intercept = "(Intercept)" in fit.design.x_names
+        total = np.sum((y - y.mean()) ** 2) if intercept else np.sum(y ** 2)
+        r2 = 1.0 - fit.rss / total
+        r2_adj = 1.0 - (1.0 - r2) * (n - int(intercept)) / (n - fit.design.p)
+        aic = ml_fit.aic
+        values = {"AIC": aic, "AICc": aic + 2 * k * (k + 1) / (n - k - 1), "BIC": ml_fit.bic,
+                  "R2": r2, "R2_adjusted": r2_adj, "RMSE": float(np.sqrt(np.mean(resid ** 2))),
+                  "Sigma": fit.sigma}
+        return pd.Series(values, name="performance", dtype=float)
+    if not getattr(fit.design, "reterms", None):
+        raise FamilyError(f"model_performance() covers mixed models and linear models; this "
+                          f"{fit.family} model without group terms (a GLM) has no R² here.")
+    from multilevel.diagnostics.icc import icc
+
+    aic, bic = fit.aic, fit.bic
+    if fit.family == "gaussian" and hasattr(fit, "pls"):   # the criterion at the estimates
+        deviance = fit.pls.deviance(n, fit.design.p, reml=estimator == "REML")
+        aic, bic = deviance + 2 * k, deviance + np.log(n) * k
+    r2 = r2_freq_values(fit)
+    values = {"AIC": aic, "AICc": aic + 2 * k * (k + 1) / (n - k - 1), "BIC": bic,
+              "R2_conditional": r2["conditional"], "R2_marginal": r2["marginal"]}
+    try:
+        values["ICC"] = icc(fit).adjusted
+    except FamilyError:   # a family without a latent residual variance
+        pass
+    resid = np.asarray(fit.residuals(type="response"), dtype=float)
+    values["RMSE"] = float(np.sqrt(np.mean(resid ** 2)))
+    values["Sigma"] = fit.sigma if fit.family == "gaussian" else 1.0
+    y = np.asarray(fit.design.y, dtype=float)
+    mean = np.asarray(fit.fitted(), dtype=float)
+    if fit.family in ("bernoulli", "binomial") and np.all((y == 0) | (y == 1)) and \
+            getattr(fit.design.frame, "trials", None) is None:
+        values["Log_loss"] = float(-np.mean(np.log(1.0 - np.abs(y - mean))))
+    elif fit.family == "poisson":
+        from scipy import stats
+
+        p_y = stats.poisson.pmf(y, mean)
+        values["Score_log"] = float(np.mean(np.log(p_y)))
+        values["Score_spherical"] = float(np.mean(p_y / np.sqrt(np.sum(p_y ** 2))))
+    return pd.Series(values, name="performance", dtype=float)
+
+
+def r2_freq_values(fit) -> dict:
+    """Nakagawa's marginal and conditional R² of a REML/ML mixed model, by name."""
+    from multilevel.inference import r2 as r2_freq
+
+    table = r2_freq(fit)
+    return {"marginal": float(table["marginal"]), "conditional": float(table["conditional"])}
