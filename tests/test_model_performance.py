@@ -66,3 +66,12 @@ def test_bayesian_fits_and_glms_are_sent_elsewhere(bayes_ss_intercept):
     glm = ml.fit("am ~ wt", "mtcars", family="bernoulli", method="ml")
     with pytest.raises(FamilyError, match="GLM"):
         ml.model_performance(glm)
+
+
+def test_r2_of_a_linear_model_is_performances_r2():
+    case = REF["lm"]
+    fit = ml.fit(case["formula"], data_for(case["data"]), method=case["method"])
+    r2 = ml.r2(fit)
+    assert list(r2.index) == ["R2", "R2_adjusted"]
+    np.testing.assert_allclose(r2.to_numpy(), [case["values"]["R2"], case["values"]["R2_adjusted"]],
+                               rtol=1e-9)

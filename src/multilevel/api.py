@@ -337,7 +337,8 @@ def lrt(*fits, names=None, bootstrap: int | None = None, seed: int | None = None
 
 def r2(fit, **kwargs):
     """R² of a fit: Nakagawa's marginal and conditional R² for REML/ML mixed models
-    (:func:`multilevel.inference.r2`, as ``performance::r2_nakagawa``), Gelman et al.'s
+    (:func:`multilevel.inference.r2`, as ``performance::r2_nakagawa``), R² and adjusted R²
+    for a linear model (``performance::r2(lm)``, :func:`model_performance`), Gelman et al.'s
     Bayesian R² per draw for Bayesian fits (:func:`multilevel.effects.r2_bayes`, as brms's
     ``bayes_R2``; keyword arguments such as ``ci=`` go to it).
 
@@ -352,6 +353,10 @@ def r2(fit, **kwargs):
         from multilevel.effects import r2_bayes
 
         return r2_bayes(fit, **kwargs)
+    from multilevel.inference.linear import is_linear_model
+
+    if is_linear_model(fit) and not kwargs:   # performance::r2(lm): R² and adjusted R²
+        return model_performance(fit)[["R2", "R2_adjusted"]].rename("r2")
     from multilevel.inference import r2 as r2_freq
 
     return r2_freq(fit, **kwargs)
