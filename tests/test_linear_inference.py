@@ -1,7 +1,8 @@
 """``ml.anova``, ``ml.drop1`` and ``ml.confint`` of a linear model (no group terms),
 against R: ``anova(lm)`` (type 1), ``car::Anova(lm, type = 2)``, ``car::Anova`` type 3
 with sum-to-zero contrasts (the coding-free hypotheses lmerTest's type III builds),
-``drop1(lm, test = "F")`` and ``confint(lm)`` at 95 % and 90 %.
+``drop1(lm, test = "F")``, ``confint(lm)`` at 95 % and 90 %, and ``car::linearHypothesis``
+for ``ml.contest``.
 
 Reference: tests/reference/make_linear_inference.R → linear_inference.json (R 4.2, car
 3.1). Models: factor × numeric interactions (mtcars, cake), an unbalanced two-factor
@@ -23,6 +24,7 @@ from multilevel.errors import SpecError
 
 HERE = Path(__file__).parent / "reference"
 REF = json.loads((HERE / "linear_inference.json").read_text())
+CONTEST = REF.pop("contest")
 F_RTOL, P_RTOL, P_ATOL, CI_RTOL = 1e-7, 1e-6, 1e-14, 1e-9
 # type 3's hypotheses are built as lmerTest builds them (entries below 1e-6 zeroed): 1e-5
 F_RTOL_TYPE3 = 1e-5
@@ -79,6 +81,21 @@ def test_confint_equals_confint_lm(fits, key):
         np.testing.assert_allclose(table["lower"], ref[f"lower{tag}"], rtol=CI_RTOL, err_msg=key)
         np.testing.assert_allclose(table["upper"], ref[f"upper{tag}"], rtol=CI_RTOL, err_msg=key)
     assert ml.confint(fits[key], method="wald").equals(ml.confint(fits[key]))
+
+
+def test_contest_equals_car_linear_hypothesis(fits):
+    fit = fits["mtcars"]
+    assert list(fit.design.x_names) == CONTEST["columns"]
+    L, rhs = np.array(CONTEST["L"], dtype=float), np.array(CONTEST["rhs"], dtype=float)
+    joint = ml.contest(fit, L, rhs=rhs).iloc[0]
+    assert (joint["NumDF"], joint["DenDF"]) == (CONTEST["NumDF"], CONTEST["DenDF"])
+    np.testing.assert_allclose([joint["F"], joint["p"]], [CONTEST["F"], CONTEST["p"]], rtol=1e-7)
+    rows = ml.contest(fit, L, rhs=rhs, joint=False)
+    np.testing.assert_allclose(rows["estimate"], CONTEST["estimate"], rtol=1e-9)
+    np.testing.assert_allclose(rows["std_error"], CONTEST["std_error"], rtol=1e-9)
+    np.testing.assert_allclose(rows["t_value"], CONTEST["t"], rtol=1e-9)
+    np.testing.assert_allclose(rows["p"], CONTEST["p_t"], rtol=1e-7)
+    assert (rows["df"] == CONTEST["DenDF"]).all()
 
 
 def test_the_tests_of_an_ml_fit_are_the_same_exact_tests(fits):

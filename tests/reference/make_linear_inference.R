@@ -47,5 +47,15 @@ for (cs in cases) {
     confint = list(rows = I(rownames(ci95)), lower95 = I(ci95[, 1]), upper95 = I(ci95[, 2]),
                    lower90 = I(ci90[, 1]), upper90 = I(ci90[, 2])))
 }
+# contest: a joint F test of two rows with a non-zero rhs, and the rows' t tests
+m <- lm(mpg ~ wt * factor(cyl) + hp, mtcars_d)
+L <- rbind(as.numeric(names(coef(m)) == "wt"), as.numeric(names(coef(m)) == "hp"))
+rhs <- c(-3, 0)
+h <- linearHypothesis(m, L, rhs)
+est <- drop(L %*% coef(m)); se <- sqrt(diag(L %*% vcov(m) %*% t(L)))
+tval <- (est - rhs) / se
+out$contest <- list(columns = I(names(coef(m))), L = L, rhs = I(rhs), F = h$F[2], NumDF = h$Df[2],
+                    DenDF = h$Res.Df[2], p = h[["Pr(>F)"]][2], estimate = I(est), std_error = I(se),
+                    t = I(tval), p_t = I(2 * pt(abs(tval), df.residual(m), lower.tail = FALSE)))
 write_json(out, "tests/reference/linear_inference.json", digits = NA, auto_unbox = TRUE,
            na = "null", pretty = FALSE)

@@ -28,11 +28,13 @@ def is_linear_model(fit) -> bool:
     return isinstance(fit, OLSFit) and getattr(fit, "family", "gaussian") == "gaussian"
 
 
-def lm_f_test(fit, L: np.ndarray) -> dict:
-    """The exact F test of H0: Lβ = 0 (a basis of L's estimable rows)."""
+def lm_f_test(fit, L: np.ndarray, rhs=None) -> dict:
+    """The exact F test of H0: Lβ = rhs (default 0; a basis of L's estimable rows)."""
     from scipy import stats
 
     beta = np.asarray(fit.beta, dtype=float)
+    if rhs is not None and np.any(rhs != 0):   # as the mixed models' contest: β shifted by L⁺ rhs
+        beta = beta - np.linalg.pinv(L) @ rhs
     V = fit.vcov.to_numpy()
     d, P = np.linalg.eigh(L @ V @ L.T)
     d, P = d[::-1], P[:, ::-1]
@@ -112,6 +114,18 @@ def lm_drop1(fit) -> pd.DataFrame:
 
     return _table({term.name: lm_f_test(fit, deletion_contrast(fit.design, term))
                    for term in droppable(fixed_terms(fit.design))})
+
+
+def lm_t_tests(fit, L: np.ndarray, rhs) -> pd.DataFrame:
+    """One exact t test per row of L (H0: Lβ = rhs), df n − rank X."""
+    from scipy import stats
+
+    est = L @ np.asarray(fit.beta, dtype=float)
+    se = np.sqrt(np.einsum("ij,jk,ik->i", L, fit.vcov.to_numpy(), L))
+    df = float(fit.nobs - fit.design.p)
+    t = (est - rhs) / se
+    return pd.DataFrame({"estimate": est, "std_error": se, "df": df, "t_value": t,
+                         "p": 2 * stats.t.sf(np.abs(t), df)})
 
 
 def lm_confint(fit, method: str, level: float) -> pd.DataFrame:

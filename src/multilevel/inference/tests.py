@@ -377,7 +377,10 @@ def contest(fit, L, ddf: str | None = "satterthwaite", joint: bool = True, rhs=0
        estimate  std_error    df  t_value    p
     0   10.4673     1.5458  17.0   6.7715  0.0
     """
-    if normalize_ddf(ddf) is not None:
+    from multilevel.inference.linear import is_linear_model
+
+    linear = is_linear_model(fit)   # a linear model's tests are exact, whatever ddf
+    if normalize_ddf(ddf) is not None and not linear:
         check_lmm(fit, "contest()")
     L = contrast_matrix(fit, L)
     try:
@@ -387,6 +390,10 @@ def contest(fit, L, ddf: str | None = "satterthwaite", joint: bool = True, rhs=0
                         f"{rhs!r}.") from None
     if not np.all(np.isfinite(rhs)):
         raise SpecError(f"rhs has missing or infinite entries: {rhs}.")
+    if linear:
+        from multilevel.inference.linear import lm_f_test, lm_t_tests
+
+        return pd.DataFrame([lm_f_test(fit, L, rhs=rhs)]) if joint else lm_t_tests(fit, L, rhs)
     if joint:
         return pd.DataFrame([f_test(fit, L, ddf, rhs=rhs)])
     return t_tests(fit, L, ddf, rhs)[["estimate", "std_error", "df", "t_value", "p"]]
