@@ -127,11 +127,12 @@ def evaluate(expr: str, draws: pd.DataFrame, source: str = "posterior") -> np.nd
 
 def hypothesis(fit, hypotheses, ci: float = 0.95, prior_draws: int = 4000, seed: int | None = 0,
                return_draws: bool = False):
-    """Test hypotheses about the parameters of a Bayesian fit, as brms's ``hypothesis()``.
+    """Test hypotheses about the parameters of a Bayesian fit, as brms's ``hypothesis()``;
+    of a REML/ML fit, Wald tests by the delta method (:func:`wald_hypothesis`).
 
     Parameters
     ----------
-    fit : BayesFit
+    fit : BayesFit, or a REML/ML fit
     hypotheses : str or list of str
         E.g. ``"Days > 5"``, ``"Days - 10 = 0"``, ``"a = b"``; parameters by their lme4 names
         (``Intercept`` for ``(Intercept)``, backticks for names such as ```recipeB:temperature185```)
@@ -146,7 +147,7 @@ def hypothesis(fit, hypotheses, ci: float = 0.95, prior_draws: int = 4000, seed:
     -------
     DataFrame with ``hypothesis``, ``estimate`` (posterior mean of lhs − rhs), ``est_error``
     (SD), ``lower``, ``upper``, ``evid_ratio``, ``post_prob``, ``star`` (the interval
-    excludes 0).
+    excludes 0); for a REML/ML fit, :func:`wald_hypothesis`'s table.
 
     Examples
     --------
@@ -155,14 +156,13 @@ def hypothesis(fit, hypotheses, ci: float = 0.95, prior_draws: int = 4000, seed:
     """
     from multilevel.effects._engine import check_ci, is_bayes
 
-    if not is_bayes(fit):
-        raise DataError("hypothesis() needs a Bayesian fit (method='bayes'); for REML/ML fits use "
-                        "ml.emmeans(..., contrasts=...) or Wald tests from fit.summary().")
     ci = check_ci(ci)
     items = [hypotheses] if isinstance(hypotheses, str) else hypotheses
     if not isinstance(items, (list, tuple)) or not items:
         raise DataError(f"hypotheses must be a string such as 'Days > 5' or a non-empty list of them, "
                         f"got {hypotheses!r}.")
+    if not is_bayes(fit):
+        return wald_hypothesis(fit, items, ci)
     post = parameter_draws(fit)
     parsed = [split_hypothesis(h) for h in items]
     values = [evaluate(expr, post) for expr, _ in parsed]
@@ -189,3 +189,56 @@ def hypothesis(fit, hypotheses, ci: float = 0.95, prior_draws: int = 4000, seed:
                      "star": bool(lo > 0 or hi < 0)})
     out = pd.DataFrame(rows)
     return (out, np.column_stack(values)) if return_draws else out
+
+
+def wald_hypothesis(fit, items, ci: float = 0.95) -> pd.DataFrame:
+    """Equality hypotheses about a REML/ML fit's fixed effects, as marginaleffects'
+    ``hypotheses()`` and car's ``deltaMethod`` test them: g(β̂) for g = lhs − rhs, its
+    standard error by the delta method (the gradient by central differences, the
+    covariance ``fit.vcov``), a z statistic, two-sided p and a normal interval.
+
+    One-sided statements (``<``, ``>``) are Bayesian (brms's evidence ratios) and are
+    refused here: test the equality, or fit with ``method="bayes"``.
+
+    Returns
+    -------
+    DataFrame with ``hypothesis``, ``estimate``, ``std_error``, ``statistic``, ``p_value``,
+    ``lower``, ``upper``.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
+    >>> ml.hypothesis(m, "exp(Days / 10) - 1 = 0")[["estimate", "std_error"]].round(4)
+       estimate  std_error
+    0    1.8483     0.4403
+    """
+    from scipy import stats
+
+    if not hasattr(fit, "vcov") or not hasattr(fit, "fixef"):
+        raise DataError(f"hypothesis() tests the fixed effects of a fit; got {type(fit).__name__}.")
+    beta = pd.Series(np.asarray(fit.fixef, dtype=float), index=list(fit.design.x_names))
+    V = np.asarray(fit.vcov, dtype=float)
+    z = stats.norm.ppf(0.5 + ci / 2)
+    rows = []
+    for text in items:
+        expr, sign = split_hypothesis(text)
+        if sign != "=":
+            raise DataError(f"hypothesis {text!r} is one-sided: for a REML/ML fit, hypothesis() gives "
+                            "the Wald test of an equality (e.g. 'Days = 5'); one-sided evidence "
+                            "ratios are Bayesian (brms's), for method='bayes' fits.")
+        # central differences: the base point and ±h per coefficient, evaluated in one pass
+        h = 1e-6 * np.maximum(np.abs(beta.to_numpy()), 1.0)
+        points = np.tile(beta.to_numpy(), (1 + 2 * len(beta), 1))
+        for j in range(len(beta)):
+            points[1 + 2 * j, j] += h[j]
+            points[2 + 2 * j, j] -= h[j]
+        values = evaluate(expr, pd.DataFrame(points, columns=beta.index), source="point")
+        grad = (values[1::2] - values[2::2]) / (2 * h)
+        estimate = float(values[0])
+        se = float(np.sqrt(grad @ V @ grad))
+        statistic = estimate / se if se > 0 else np.nan
+        rows.append({"hypothesis": text.strip(), "estimate": estimate, "std_error": se,
+                     "statistic": statistic, "p_value": float(2 * stats.norm.sf(abs(statistic))),
+                     "lower": estimate - z * se, "upper": estimate + z * se})
+    return pd.DataFrame(rows)
