@@ -326,6 +326,28 @@ def _zap(M: np.ndarray, digits: int = 7) -> np.ndarray:
     return np.round(M, max(0, digits - int(np.ceil(np.log10(mx)))))
 
 
+def wald_type2(design, V: np.ndarray) -> dict[str, np.ndarray]:
+    """car's type II hypotheses for Wald tests (``Anova.II.default``): for each term, the
+    directions of the term and its relatives (the terms that contain all of its
+    variables) that are V-conjugate to the relatives' own (car's ``ConjComp`` with the
+    covariance V as inner product), i.e. the term tested after every term that does not
+    contain it, in the metric of the estimates."""
+    terms = fixed_terms(design)
+    eye = np.eye(design.p)
+    out = {}
+    for t in terms:
+        relatives = [c for u in terms if u is not t and t.names <= u.names for c in u.columns]
+        Z = eye[:, sorted(set(relatives) | set(t.columns))]
+        if not relatives:
+            out[t.name] = Z.T
+            continue
+        X = eye[:, relatives]
+        q, r = np.linalg.qr(Z.T @ V @ X, mode="complete")
+        rank = int(np.sum(np.abs(np.diag(r)) > 1e-10 * max(np.abs(np.diag(r)).max(), 1e-300)))
+        out[t.name] = (Z @ q[:, rank:]).T
+    return out
+
+
 def term_contrasts(design, type: int) -> dict[str, np.ndarray]:
     """Hypothesis matrix (k × p) per model term for a type I, II or III test."""
     builders = {1: type1, 2: type2, 3: type3}

@@ -216,13 +216,16 @@ def anova(fit, *fits, type: int = 3, ddf: str | None = "satterthwaite"):
     fits, their likelihood-ratio tests, as lme4's ``anova(m1, m2)`` (:func:`multilevel.lrt`).
 
     A factor with several columns is one row; ``Sum Sq`` and ``Mean Sq`` are on the
-    residual variance's scale (F · σ² · NumDF, F · σ²). A linear model (no group terms)
+    residual variance's scale (F · σ² · NumDF, F · σ²). A GLMM gets Wald tests: ``F`` is
+    the Wald χ² over ``NumDF``, ``DenDF`` is infinite and ``p`` the χ² tail probability
+    (car's ``Anova(glmer)`` prints ``Chisq`` = F · NumDF; type 2 is car's, each term after
+    the terms that do not contain it in the estimates' metric). A linear model (no group terms)
     gets exact F tests (:mod:`multilevel.inference.linear`: R's ``anova(lm)`` for type 1,
     ``car::Anova`` for types 2 and 3).
 
     Parameters
     ----------
-    fit : FreqFit or OLSFit
+    fit : FreqFit, GLMMFit or OLSFit
     *fits
         Further fits: the models are compared instead (an ``LRTResult``).
     type : {3, 2, 1} or {"III", "II", "I"}
@@ -264,9 +267,14 @@ def anova(fit, *fits, type: int = 3, ddf: str | None = "satterthwaite"):
     if is_linear_model(fit):   # R's anova(lm) / car::Anova: exact F tests, any ddf
         normalize_ddf(ddf)
         return lm_anova(fit, anova_type(type))
-    check_lmm(fit, "anova()")
+    ddf = _glmm_wald(fit, ddf, "anova()")
     type = anova_type(type)
-    contrasts = term_contrasts(fit.design, type)
+    if type == 2 and fit.family != "gaussian":   # Wald tests: car's type II, in V's metric
+        from multilevel.inference.contrasts import wald_type2
+
+        contrasts = wald_type2(fit.design, fit.vcov.to_numpy())
+    else:
+        contrasts = term_contrasts(fit.design, type)
     table = _f_table(fit, {name: L for name, L in contrasts.items() if len(L)}, ddf)
     table.attrs["type"] = type
     return table
@@ -275,6 +283,24 @@ def anova(fit, *fits, type: int = 3, ddf: str | None = "satterthwaite"):
 F_COLUMNS = ("Sum Sq", "Mean Sq", "NumDF", "DenDF", "F", "p")
 #: lmerTest's spellings of the ANOVA type (``type = c("III", "II", "I", "3", "2", "1")``)
 ANOVA_TYPES = {"iii": 3, "ii": 2, "i": 1, "3": 3, "2": 2, "1": 1}
+
+
+def _glmm_wald(fit, ddf, what: str):
+    """The ddf to use: a GLMM's F tests are Wald χ² tests (no denominator df: car's
+    ``Anova(glmer)``), whatever ddf names except Kenward–Roger, which is refused; an LMM
+    keeps ``ddf`` (checked as :func:`check_lmm` does)."""
+    from multilevel.freq import FreqFit
+
+    if isinstance(fit, FreqFit) and getattr(fit, "family", "gaussian") != "gaussian":
+        if normalize_ddf(ddf) == "kenward-roger":
+            raise SpecError(f"{what} of a {fit.family} GLMM: Kenward-Roger's df are for linear mixed "
+                            "models; a GLMM's tests are Wald chi-square tests (ddf=None).")
+        from multilevel.freq.structures import refuse_structured
+
+        refuse_structured(fit, what)
+        return None
+    check_lmm(fit, what)
+    return ddf
 
 
 def anova_type(type) -> int:
@@ -343,7 +369,7 @@ def drop1(fit, ddf: str | None = "satterthwaite", test: str | None = None) -> pd
     if is_linear_model(fit):   # R's drop1(lm, test = "F"): exact, any ddf
         normalize_ddf(ddf)
         return lm_drop1(fit)
-    check_lmm(fit, "drop1()")
+    ddf = _glmm_wald(fit, ddf, "drop1()")
     if fit.design.spec.smooths:
         raise FormulaError("drop1() tests fixed-effect terms; a model with smooths s(x) has "
                            "columns of no term. Compare the models with ml.lrt(reduced, full).")
