@@ -1,0 +1,175 @@
+# Differential cases: linear mixed models (REML and ML) on simulated awkward data, fitted by
+# lme4 and by multilevel (tests/test_lmm_differential.py). Unlike make_lme4_suite.R these
+# cases come from no upstream test file: they cover classes of input that users bring —
+# missing values in the response and in predictors (na.omit), grouping columns stored as
+# strings, integers and logicals, unbalanced and singleton groups, a factor level that
+# vanishes with the dropped rows, number-like strings ("10" sorts before "9"), every
+# random-term spelling (||, 0 +, a:b, a/b, crossed, 3 x 3 blocks), transformations
+# evaluated on the full data before rows are dropped (scale(), poly()), offsets, prior
+# weights, rank-deficient fixed effects and singular fits.
+# Run from the repository root (no network; R 4.2, lme4 1.1-31):
+#   Rscript tests/reference/make_lmm_differential.R
+# Data: tests/reference/lmm_differential/<name>.csv, references in lmm_differential.json there (written, then read back with the
+# column classes recorded in the JSON, so that R fits what pandas reads). LMMs are fitted
+# with tight BOBYQA (rhoend 1e-9) so that the references are the optima.
+suppressPackageStartupMessages({library(lme4); library(jsonlite)})
+out_dir <- "tests/reference/lmm_differential/"
+dir.create(out_dir, showWarnings = FALSE)
+classes <- list()
+put <- function(d, name, strings = character()) {
+  # `strings`: columns that stay character vectors (pandas reads them with dtype=str)
+  file <- paste0(out_dir, name, ".csv")
+  write.csv(d, file, row.names = FALSE)
+  cc <- sapply(d, function(v) if (is.logical(v)) "logical" else if (is.character(v)) "character"
+               else if (is.integer(v)) "integer" else "numeric")
+  classes[[name]] <<- as.list(cc)
+  read.csv(file, colClasses = unname(cc), stringsAsFactors = FALSE)
+}
+
+## ---- data -------------------------------------------------------------------------
+# "awk": 240 rows, 26 unbalanced groups g (sizes 1 to 24, two singletons), string ids
+# that sort differently as strings ("g10" < "g2"); NA in y and x; a number-like string
+# factor f ("9", "10", "11"); the same codes as integers fn; a logical lg; nested a/b with
+# b's labels repeated across a; a crossed factor c; an integer-coded grouping gi; a
+# factor h whose level "rare" occurs only on rows with y missing; weights and an offset.
+set.seed(20261204)
+sizes <- c(1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 24, 24)
+n <- sum(sizes)
+g_id <- rep(seq_along(sizes), sizes)
+d <- data.frame(g = paste0("g", g_id))
+d$gi <- as.integer(rep(sample(1:12, length(sizes), replace = TRUE), sizes))
+d$a <- paste0("A", sample(1:6, n, replace = TRUE))
+d$b <- paste0("b", sample(1:3, n, replace = TRUE))
+d$c <- sample(c("north", "south", "east", "west", "mid"), n, replace = TRUE)
+d$fn <- as.integer(sample(c(9, 10, 11), n, replace = TRUE))
+d$f <- as.character(d$fn)
+d$lg <- runif(n) < 0.4
+d$x <- round(rnorm(n, 2, 1), 3)
+d$z <- round(runif(n, -1, 1), 3)
+d$xp <- round(exp(rnorm(n)), 4)
+d$off <- round(runif(n, 0, 2), 3)
+d$w <- round(runif(n, 0.3, 3), 3)
+d$x2 <- 2 * d$x
+u_g <- rnorm(length(sizes), 0, 1.2)[g_id]
+u_gx <- rnorm(length(sizes), 0, 0.5)[g_id]
+u_ab <- rnorm(18, 0, 0.8)[as.integer(factor(paste(d$a, d$b)))]
+u_a <- rnorm(6, 0, 0.7)[as.integer(factor(d$a))]
+u_c <- rnorm(5, 0, 0.6)[as.integer(factor(d$c))]
+u_f <- matrix(rnorm(3 * length(sizes), 0, 0.6), ncol = 3)[cbind(g_id, match(d$fn, c(9, 10, 11)))]
+d$y <- round(3 + 0.8 * d$x - 0.5 * d$z + 0.3 * (d$fn - 10) + 0.4 * d$lg + 0.3 * log(d$xp) +
+             u_g + u_gx * d$x + u_ab + u_a + u_c + u_f + rnorm(n, 0, 1 / sqrt(d$w)), 4)
+d$h <- sample(c("p", "q", "r"), n, replace = TRUE)
+miss_y <- c(3, 17, 40, 41, 88, 130, 131, 200, 233)
+miss_x <- c(5, 60, 61, 150, 222)
+d$y[miss_y] <- NA
+d$x[miss_x] <- NA
+d$x2[miss_x] <- NA
+d$h[miss_y[c(2, 5, 7)]] <- "rare"        # only on rows that na.omit drops
+awk <- put(d, "awk")
+# "sing": 40 rows, 8 groups of 5 with no between-group variance (a singular fit), and a
+# 3-level grouping "s" with one observation in each of two levels
+set.seed(7)
+s <- data.frame(g = rep(sprintf("G%d", c(1, 2, 3, 10, 11, 20, 100, 9)), each = 5))
+s$x <- round(rnorm(40), 3)
+s$y <- round(1 + 0.5 * s$x + rnorm(40), 4)
+s$s <- c(rep("s1", 38), "s2", "s3")
+sing <- put(s, "sing")
+# new rows for predict(newdata): five complete rows of awk, then one whose every grouping
+# level is new (allow.new.levels = TRUE: the population prediction for those terms), then
+# one with a new g only
+cc <- which(complete.cases(awk[, c("y", "x")]))
+nd <- awk[cc[c(1, 2, 10, 50, 100)], ]
+new_all <- awk[cc[3], ]; new_all$g <- "gnew"; new_all$gi <- 999L; new_all$a <- "Anew"; new_all$b <- "bnew"
+new_all$c <- "nowhere"
+new_g <- awk[cc[4], ]; new_g$g <- "gnew"
+nd <- rbind(nd, new_all, new_g)
+nd$y <- NULL
+awk_new <- put(nd, "awk_new")
+snd <- sing[c(1, 7, 40), ]; snd$g[3] <- "Gnew"; snd$s[3] <- "snew"; snd$y <- NULL
+sing_new <- put(snd, "sing_new")
+data <- list(awk = awk, sing = sing)
+newdata <- list(awk = awk_new, sing = sing_new)
+
+## ---- quantities -------------------------------------------------------------------
+tight <- list(rhoend = 1e-9, maxfun = 1e5)
+lctl <- lmerControl(optimizer = "bobyqa", optCtrl = tight)
+num <- function(x) unname(as.numeric(x))
+summ <- function(m, nd) {
+  re <- as.data.frame(ranef(m, condVar = TRUE))
+  out <- list(
+    nobs = nobs(m), ngrps = as.list(ngrps(m)), df = attr(logLik(m), "df"), df_residual = df.residual(m),
+    logLik = as.numeric(logLik(m)), AIC = AIC(m), BIC = BIC(m), deviance = deviance(m, REML = FALSE),
+    fixef = as.list(fixef(m)), fixef_se = as.list(sqrt(diag(as.matrix(vcov(m))))),
+    vcov = unname(as.matrix(vcov(m))), theta = as.list(getME(m, "theta")), sigma = sigma(m),
+    singular = isSingular(m), varcorr = as.data.frame(VarCorr(m)),
+    ranef = list(grpvar = as.character(re$grpvar), term = as.character(re$term), grp = as.character(re$grp),
+                 condval = re$condval, condsd = re$condsd),
+    fitted = num(fitted(m)), residuals = num(residuals(m)),
+    # an error (a new level of a fixed-effect factor) is recorded as its message
+    pred_new = tryCatch(num(predict(m, newdata = nd, allow.new.levels = TRUE)), error = conditionMessage),
+    pred_new_marg = tryCatch(num(predict(m, newdata = nd, re.form = NA)), error = conditionMessage))
+  if (isREML(m)) out$REMLcrit <- REMLcrit(m)
+  out
+}
+C <- function(data, formula, method = "reml", why = "", weights = NULL)
+  list(data = data, formula = formula, method = method, why = why, weights = weights)
+cases <- list(
+  na_reml = C("awk", "y ~ x + (1 | g)", "reml", "NA in y and x: 14 rows dropped; singleton groups"),
+  na_ml = C("awk", "y ~ x + (1 | g)", "ml", "the same by ML"),
+  string_numbers = C("awk", "y ~ x + f + (1 | g)", "reml", "f is '9','10','11' as strings: '10' is the baseline"),
+  int_factor = C("awk", "y ~ x + factor(fn) + (1 | g)", "ml", "factor() of integers: numeric order, 9 baseline"),
+  int_numeric = C("awk", "y ~ fn + (1 | gi)", "reml", "an integer column is numeric in the fixed part, a factor as grouping"),
+  logical_pred = C("awk", "y ~ lg + x + (1 | g)", "reml", "a logical predictor: lgTRUE"),
+  factor_by_num = C("awk", "y ~ x * f + (1 | gi)", "reml", "factor x numeric interaction, integer grouping"),
+  factor_colon_num = C("awk", "y ~ f:x + (1 | g)", "ml", "f:x without main effects (full dummy coding of f)"),
+  zero_f = C("awk", "y ~ x + (0 + f | g)", "ml", "(0 + f | g): a 3 x 3 block of indicators"),
+  dbar_f = C("awk", "y ~ x + (f || g)", "ml", "lme4 1.1-31 expands (f || g) to (1 | g) + (0 + f | g) (f not split)"),
+  dbar_x = C("awk", "y ~ x + (x || g)", "reml", "(x || g) = (1 | g) + (0 + x | g)"),
+  dbar_xz = C("awk", "y ~ x + z + (x + z || g)", "ml", "three independent terms"),
+  interact_group = C("awk", "y ~ x + (1 | a:b)", "reml", "(1 | a:b) of two string columns"),
+  nested = C("awk", "y ~ x + (1 | a/b)", "reml", "(1 | a/b): b:a and a"),
+  crossed = C("awk", "y ~ x + (1 | a) + (1 | c)", "reml", "crossed string groupings"),
+  crossed_nested = C("awk", "y ~ x + z + (1 | g) + (1 | a/b) + (1 | c)", "ml", "four terms"),
+  slopes3 = C("awk", "y ~ x + z + (x + z | g)", "reml", "a 3 x 3 correlated block"),
+  slope_int_grp = C("awk", "y ~ x + (x | gi)", "ml", "a 2 x 2 block on integer-coded groups"),
+  log_x = C("awk", "y ~ log(xp) + (1 | g)", "reml", "log()"),
+  scale_x = C("awk", "y ~ scale(x) + (1 | g)", "reml",
+              "scale(x): centred on the mean of every non-missing x, rows with y missing included"),
+  poly_z = C("awk", "y ~ poly(z, 2) + (1 | g)", "reml",
+             "poly(z, 2): orthogonal on all 240 z values, before na.omit"),
+  poly_x = C("awk", "y ~ poly(xp, 2) + x + (1 | g)", "ml", "poly() with x missing elsewhere"),
+  I_sq = C("awk", "y ~ x + I(x^2) + (1 | g)", "reml", "I(x^2)"),
+  factor_call = C("awk", "y ~ factor(gi) + (1 | g)", "reml", "factor(integer) with many levels"),
+  colon_num = C("awk", "y ~ x:z + (1 | g)", "ml", "x:z only"),
+  star_num = C("awk", "y ~ x * z + (1 | g)", "reml", "x * z"),
+  minus_one = C("awk", "y ~ x + f - 1 + (1 | g)", "reml", "-1 with a factor: all three levels"),
+  zero_plus = C("awk", "y ~ 0 + x + (1 | g)", "ml", "0 + x: no intercept"),
+  offset = C("awk", "y ~ x + offset(off) + (1 | g)", "reml", "offset()"),
+  offset_expr = C("awk", "y ~ x + offset(2 * z) + (x | g)", "ml", "offset(2 * z)"),
+  weights = C("awk", "y ~ x + (1 | g)", "reml", "prior weights", weights = "w"),
+  weights_ml = C("awk", "y ~ x + z + (1 | a/b)", "ml", "prior weights, nested", weights = "w"),
+  rankdef_num = C("awk", "y ~ x + x2 + (1 | g)", "reml", "x2 = 2x: lme4 drops x2"),
+  rankdef_cell = C("awk", "y ~ f * h + (1 | g)", "reml", "h's level 'rare' vanishes with the NA rows"),
+  level_gone = C("awk", "y ~ x + h + (1 | g)", "ml", "'rare' dropped by na.omit: levels p, q, r"),
+  singular = C("sing", "y ~ x + (1 | g)", "reml", "between-group variance 0"),
+  singleton_levels = C("sing", "y ~ x + (1 | s)", "reml", "two of three levels with one row"),
+  singular_slope = C("sing", "y ~ x + (x | g)", "ml", "singular 2 x 2 block")
+)
+out <- list()
+for (key in names(cases)) {
+  case <- cases[[key]]
+  d <- data[[case$data]]
+  msgs <- character()
+  wts <- if (is.null(case$weights)) NULL else d[[case$weights]]
+  m <- withCallingHandlers(
+    lmer(as.formula(case$formula), d, REML = case$method == "reml", weights = wts, control = lctl),
+    message = function(c) { msgs <<- c(msgs, conditionMessage(c)); invokeRestart("muffleMessage") },
+    warning = function(c) { msgs <<- c(msgs, conditionMessage(c)); invokeRestart("muffleWarning") })
+  out[[key]] <- c(case, list(messages = msgs, rows_dropped = nrow(d) - nobs(m), rows = nrow(d)),
+                  summ(m, newdata[[case$data]]))
+}
+out$`_classes` <- classes
+out$`_about` <- paste("lme4", as.character(packageVersion("lme4")), "on", R.version.string,
+                      "by tests/reference/make_lmm_differential.R: LMMs on simulated awkward data.")
+writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, null = "null", na = "null", pretty = TRUE),
+           paste0(out_dir, "lmm_differential.json"))
