@@ -7,9 +7,10 @@ the Bayesian and the frequentist paths see the same rows and the same errors.
 
 ``scale()`` (R's, :class:`multilevel.formula.transforms.Scale`) takes its mean and SD
 from the rows R's ``model.frame`` uses, which include rows dropped afterwards for a
-missing value in another column: when rows are dropped, the arguments of the formula's
-``scale()``/``center()`` calls on those rows travel with the frame's data
-(``data.attrs``), so that our design and Bambi's fit them alike.
+missing value in another column; so do ``poly()``'s orthogonal basis and the knots of
+``ns()`` and ``bs()``. When rows are dropped, the arguments of the formula's
+``scale()``/``center()``/``poly()``/``ns()``/``bs()`` calls on those rows travel with the
+frame's data (``data.attrs``), so that our design and Bambi's fit them alike.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ from multilevel.formula.parse import (
 )
 from multilevel.formula.rfactors import check_factor_levels, factor_only_columns
 from multilevel.formula.transforms import (
+    ROW_TRANSFORMS,
     SCALE_ROWS,
-    SCALE_TRANSFORMS,
     ScaleRows,
     design_matrices,
 )
@@ -230,7 +231,8 @@ def _value_columns(parsed: ParsedFormula, used: list[str]) -> list[str]:
 
 def _record_scale_rows(parsed: ParsedFormula, data: pd.DataFrame, kept: np.ndarray,
                        frame: pd.DataFrame) -> None:
-    """R's rows for ``scale()``: its arguments on every row where their own columns are present.
+    """R's rows for ``scale()``, ``poly()``, ``ns()``, ``bs()``: their arguments on every row
+    where the arguments' own columns are present.
 
     R evaluates the formula's variables before ``na.omit``, so ``scale(x)`` takes the mean
     and SD of x over all rows with x, including rows dropped for a missing value in another
@@ -238,7 +240,7 @@ def _record_scale_rows(parsed: ParsedFormula, data: pd.DataFrame, kept: np.ndarr
     kept rows, in ``frame.attrs`` for :class:`multilevel.formula.transforms.Scale`.
     """
     entries = []
-    for arg in dict.fromkeys(call_arguments(parsed, SCALE_TRANSFORMS)):
+    for arg in dict.fromkeys(call_arguments(parsed, ROW_TRANSFORMS)):
         cols = [c for c in column_names(arg) if c in data.columns]
         if not cols:
             continue
