@@ -41,7 +41,7 @@ from multilevel.formula.parse import (
     check_names,
     column_names,
 )
-from multilevel.formula.rfactors import check_factor_levels, factor_only_columns
+from multilevel.formula.rfactors import categorical_level_order, check_factor_levels, factor_only_columns
 from multilevel.formula.transforms import (
     ROW_TRANSFORMS,
     SCALE_ROWS,
@@ -185,6 +185,10 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     frame = logicals_as_factors(frame, logicals)   # R's model.matrix codes a logical as a factor
     _check_groups(parsed, frame, family)
     frame = factor_only_columns(parsed.text, frame)   # cyl of factor(cyl): a factor for the effects
+    # a categorical predictor is coded in its categories' order, as R codes a factor's levels
+    predictors = {c for text in [parsed.fixed, *(bar.expr for bar in parsed.bars)] for c in column_names(text)}
+    frame = categorical_level_order([c for c in frame.columns if c in predictors
+                                     and c != parsed.response.text], frame)
     check_factor_levels([parsed.fixed, *(bar.expr for bar in parsed.bars)], frame, logicals)
     check_poly_degrees(parsed.text, frame)
     time = parsed.residuals.time if parsed.residuals is not None else None
