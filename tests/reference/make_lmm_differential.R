@@ -17,14 +17,20 @@ suppressPackageStartupMessages({library(lme4); library(jsonlite); library(spline
 out_dir <- "tests/reference/lmm_differential/"
 dir.create(out_dir, showWarnings = FALSE)
 classes <- list()
-put <- function(d, name, strings = character()) {
-  # `strings`: columns that stay character vectors (pandas reads them with dtype=str)
+levels_of <- list()
+put <- function(d, name) {
+  # character columns stay character vectors (pandas reads them with dtype=str); factor
+  # columns are written as text and their levels recorded (pandas: a Categorical with them)
   file <- paste0(out_dir, name, ".csv")
   write.csv(d, file, row.names = FALSE)
-  cc <- sapply(d, function(v) if (is.logical(v)) "logical" else if (is.character(v)) "character"
-               else if (is.integer(v)) "integer" else "numeric")
+  cc <- sapply(d, function(v) if (is.logical(v)) "logical" else if (is.factor(v)) "factor"
+               else if (is.character(v)) "character" else if (is.integer(v)) "integer" else "numeric")
   classes[[name]] <<- as.list(cc)
-  read.csv(file, colClasses = unname(cc), stringsAsFactors = FALSE)
+  factors <- names(cc)[cc == "factor"]
+  levels_of[[name]] <<- lapply(d[factors], levels)
+  out <- read.csv(file, colClasses = unname(ifelse(cc == "factor", "character", cc)), stringsAsFactors = FALSE)
+  for (v in factors) out[[v]] <- factor(out[[v]], levels = levels(d[[v]]))
+  out
 }
 
 ## ---- data -------------------------------------------------------------------------
@@ -67,6 +73,10 @@ d$x[miss_x] <- NA
 d$x2[miss_x] <- NA
 d$h[miss_y[c(2, 5, 7)]] <- "rare"        # only on rows that na.omit drops
 d$g2 <- d$g; d$g2[c(8, 90, 91, 160)] <- NA   # a grouping column with missing labels
+# the same codes as factors whose levels are not in sorted order: "9" first; "r" first,
+# "rare" (only on dropped rows) last
+d$fo <- factor(d$f, levels = c("9", "10", "11"))
+d$hf <- factor(d$h, levels = c("r", "q", "p", "rare"))
 d$k <- ifelse(d$f == "9", sample(c("k1", "k2"), n, replace = TRUE), sample(c("k1", "k2", "k3"), n, TRUE))
 awk <- put(d, "awk")
 # "sing": 40 rows, 8 groups of 5 with no between-group variance (a singular fit), and a
@@ -86,6 +96,7 @@ new_all <- awk[cc[3], ]; new_all$g <- "gnew"; new_all$gi <- 999L; new_all$a <- "
 new_all$c <- "nowhere"
 new_g <- awk[cc[4], ]; new_g$g <- "gnew"
 nd <- rbind(nd, new_all, new_g)
+stopifnot(all(nd$hf != "rare"))
 nd$y <- NULL
 awk_new <- put(nd, "awk_new")
 snd <- sing[c(1, 7, 40), ]; snd$g[3] <- "Gnew"; snd$s[3] <- "snew"; snd$y <- NULL
@@ -141,6 +152,8 @@ cases <- list(
   poly_z = C("awk", "y ~ poly(z, 2) + (1 | g)", "reml",
              "poly(z, 2): orthogonal on all 240 z values, before na.omit"),
   poly_x = C("awk", "y ~ poly(xp, 2) + x + (1 | g)", "ml", "poly() with x missing elsewhere"),
+  scale_poly = C("awk", "y ~ scale(x) + poly(z, 2) + ns(xp, 2) + (1 | g)", "reml",
+                 "three transforms fitted on their own rows before na.omit, in one formula"),
   I_sq = C("awk", "y ~ x + I(x^2) + (1 | g)", "reml", "I(x^2)"),
   factor_call = C("awk", "y ~ factor(gi) + (1 | g)", "reml", "factor(integer) with many levels"),
   colon_num = C("awk", "y ~ x:z + (1 | g)", "ml", "x:z only"),
@@ -164,6 +177,9 @@ cases <- list(
   logical_by_num = C("awk", "y ~ lg * x + (1 | g)", "ml", "logical x numeric"),
   I_logical = C("awk", "y ~ I(x > 2) + (1 | g)", "reml", "I(x > 2): a logical made inside the formula"),
   offset_log = C("awk", "y ~ z + offset(log(xp)) + (1 | a:b)", "ml", "offset(log(xp)) with a:b"),
+  lev_fixed = C("awk", "y ~ x + hf + (1 | g)", "reml", "factor levels r, q, p (+ unused rare): r the reference"),
+  lev_interact = C("awk", "y ~ x * fo + (1 | gi)", "ml", "factor levels 9, 10, 11 by a numeric"),
+  lev_random = C("awk", "y ~ x + (0 + fo | g)", "ml", "(0 + fo | g): the block in level order"),
   singular = C("sing", "y ~ x + (1 | g)", "reml", "between-group variance 0"),
   singleton_levels = C("sing", "y ~ x + (1 | s)", "reml", "two of three levels with one row"),
   singular_slope = C("sing", "y ~ x + (x | g)", "ml", "singular 2 x 2 block")
@@ -193,8 +209,11 @@ for (key in names(cases)) {
   stopifnot(crit(m) <= crit(m_plain) + 1e-7)
   out[[key]] <- c(case, list(messages = msgs, rows_dropped = nrow(d) - nobs(m), rows = nrow(d)),
                   summ(m, newdata[[case$data]]))
+  if (key == "level_gone")   # a level present only on rows na.omit dropped: lme4 cannot predict it
+    out[[key]]$pred_rare <- tryCatch(predict(m, data.frame(x = 1, h = "rare", g = "g5")), error = conditionMessage)
 }
 out$`_classes` <- classes
+out$`_levels` <- levels_of
 out$`_about` <- paste("lme4", as.character(packageVersion("lme4")), "on", R.version.string,
                       "by tests/reference/make_lmm_differential.R: LMMs on simulated awkward data.")
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, null = "null", na = "null", pretty = TRUE),
