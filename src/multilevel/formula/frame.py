@@ -41,7 +41,11 @@ from multilevel.formula.parse import (
     check_names,
     column_names,
 )
-from multilevel.formula.rfactors import categorical_level_order, check_factor_levels, factor_only_columns
+from multilevel.formula.rfactors import (
+    categorical_level_order,
+    check_factor_levels,
+    factor_only_columns,
+)
 from multilevel.formula.transforms import (
     ROW_TRANSFORMS,
     SCALE_ROWS,
