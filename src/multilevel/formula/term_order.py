@@ -20,6 +20,8 @@ against R's ``model.matrix``).
 
 from __future__ import annotations
 
+import tokenize
+
 
 def r_term_order(fixed: str) -> str:
     """``fixed`` with its expanded terms in R's order, or ``fixed`` itself when that is
@@ -35,6 +37,8 @@ def r_term_order(fixed: str) -> str:
     'x + I(x ** 2)'
     >>> r_term_order("x + f:x")
     '1 + x + x:f'
+    >>> r_term_order("f/x")
+    '1 + f + f:x'
     """
     terms = _expanded_terms(fixed)
     if terms is None:
@@ -47,7 +51,7 @@ def r_term_order(fixed: str) -> str:
     named = [(":".join(parts), len(parts)) for parts in written]
     ordered = sorted(((":".join(sorted(parts, key=first.__getitem__)), len(parts)) for parts in written),
                      key=lambda term: term[1])   # stable: the written order within an order
-    if ordered == named:
+    if ordered == named and not _nests(fixed):
         return fixed
     text = " + ".join(["1" if intercept else "0", *(name for name, _ in ordered)])
     # the rewrite must read back as the same terms (a name formulae spells differently
@@ -55,6 +59,36 @@ def r_term_order(fixed: str) -> str:
     back = _expanded_terms(text)
     return text if back is not None and (back[0], [(":".join(p), len(p)) for p in back[1]]) == (
         intercept, ordered) else fixed
+
+
+def _nests(fixed: str) -> bool:
+    """Whether ``fixed`` has R's nesting operator (``f/x``, ``(a + b)/c``) outside a call.
+
+    formulae expands ``f/x`` to R's terms ``f + f:x`` and builds R's columns, but labels
+    the ``f`` term as if it spanned the intercept (three labels for its two columns), so
+    every name after it was shifted by one (``f10``, ``f11``, ``f9``, ``f10:x``, ``f11:x`` for
+    lme4's ``f11``, ``f9``, ``f10:x``, ``f11:x``, ``f9:x``). The expanded terms, written out,
+    are labelled right.
+    """
+    from multilevel.formula.names import formula_tokens
+
+    try:
+        tokens = formula_tokens(fixed)
+    except Exception:  # noqa: BLE001 - the model's own parse reports the problem
+        return False
+    calls, depth = [], 0   # the depths at which a call's parenthesis opened
+    for i, tok in enumerate(tokens):
+        if tok.string == "(":
+            depth += 1
+            if i and tokens[i - 1].type == tokenize.NAME:
+                calls.append(depth)
+        elif tok.string == ")":
+            if calls and calls[-1] == depth:
+                calls.pop()
+            depth -= 1
+        elif tok.string == "/" and not calls:
+            return True
+    return False
 
 
 def _expanded_terms(fixed: str):
