@@ -158,6 +158,7 @@ cases <- list(
   factor_call = C("awk", "y ~ factor(gi) + (1 | g)", "reml", "factor(integer) with many levels"),
   nest_fx = C("awk", "y ~ f/x + (1 | g)", "reml", "f/x = f + f:x: one slope per level of f"),
   in_op = C("awk", "y ~ lg + x %in% lg + (1 | g)", "ml", "x %in% lg = lg:x"),
+  minus_main = C("awk", "y ~ f * x - f + (1 | g)", "reml", "f * x - f: x and f:x (named f:x, as written)"),
   colon_num = C("awk", "y ~ x:z + (1 | g)", "ml", "x:z only"),
   star_num = C("awk", "y ~ x * z + (1 | g)", "reml", "x * z"),
   minus_one = C("awk", "y ~ x + f - 1 + (1 | g)", "reml", "-1 with a factor: all three levels"),

@@ -44,8 +44,11 @@ def r_term_order(fixed: str) -> str:
     if terms is None:
         return fixed   # formulae's own error, with the model's context, comes later
     intercept, written = terms
-    first = {}   # each variable's first appearance, as R's terms() lists the variables
-    for parts in written:
+    # each variable's first appearance, as R's terms() lists the variables: in the formula
+    # as written, removed terms included (y ~ f*x - f has the term f:x, not x:f)
+    every = _expanded_terms(_removals_kept(fixed))
+    first = {}
+    for parts in (every[1] if every is not None else []) + written:
         for part in parts:
             first.setdefault(part, len(first))
     named = [(":".join(parts), len(parts)) for parts in written]
@@ -59,6 +62,34 @@ def r_term_order(fixed: str) -> str:
     back = _expanded_terms(text)
     return text if back is not None and (back[0], [(":".join(p), len(p)) for p in back[1]]) == (
         intercept, ordered) else fixed
+
+
+def _removals_kept(fixed: str) -> str:
+    """``fixed`` with each ``-`` between terms made ``+``: its terms are those of every
+    variable the formula names, removed ones included, in the written order.
+
+    >>> _removals_kept("f*x - f - 1 + log(x - 1)")
+    'f*x + f + 1 + log(x - 1)'
+    """
+    from multilevel.formula.names import formula_tokens
+
+    try:
+        tokens = formula_tokens(fixed)
+    except Exception:  # noqa: BLE001 - the model's own parse reports the problem
+        return fixed
+    out, calls, depth = list(fixed), [], 0
+    for i, tok in enumerate(tokens):
+        if tok.string == "(":
+            depth += 1
+            if i and tokens[i - 1].type == tokenize.NAME:
+                calls.append(depth)
+        elif tok.string == ")":
+            if calls and calls[-1] == depth:
+                calls.pop()
+            depth -= 1
+        elif tok.string == "-" and not calls and tok.start[0] == 1:
+            out[tok.start[1]] = "+"
+    return "".join(out)
 
 
 def _nests(fixed: str) -> bool:
