@@ -33,9 +33,13 @@ fitted, residuals, predict(newdata)        1e-6 (atol 1e-6 max|fitted|; 1e-4 sin
 A pandas Categorical (``fo``, ``hf``: R factors with levels not in sorted order) is coded in
 its categories' order, as lme4 codes a factor's levels (cases ``lev_*``).
 
-References: lmer's default optimizer, polished by tight BOBYQA from its optimum. Tight
-BOBYQA from lmer's start alone stops on worse boundary points in ``zero_f`` and
-``slope_int_grp`` (deviance 0.02 and 2.2 higher); ours reaches lmer's default optimum.
+References: lmer's default optimizer polished by tight BOBYQA from its optimum, or tight
+BOBYQA from lmer's start where that ends lower (the lower of the two). Tight BOBYQA from
+lmer's start alone stops on worse boundary points in ``zero_f`` and ``slope_int_grp``
+(deviance 0.02 and 2.2 higher); ours reaches the lower optimum in every case.
+
+``(f * x || g)`` is lme4's ``(1 | g) + (0 + f | g) + (0 + x | g) + (0 + f:x | g)``: one
+term per label of R's ``terms()`` (``dbar_star``, ``dbar_power``).
 
 Not covered (deliberate differences):
 

@@ -40,9 +40,33 @@ def r_term_order(fixed: str) -> str:
     >>> r_term_order("f/x")
     '1 + f + f:x'
     """
+    labels = r_term_labels(fixed)
+    if labels is None:
+        return fixed   # formulae's own error, with the model's context, comes later
+    intercept, ordered, named = labels
+    if ordered == named and not _nests(fixed):
+        return fixed
+    text = " + ".join(["1" if intercept else "0", *(name for name, _ in ordered)])
+    # the rewrite must read back as the same terms (a name formulae spells differently
+    # from its input, e.g. a backticked column, would not): else keep what was written
+    back = _expanded_terms(text)
+    return text if back is not None and (back[0], [(":".join(p), len(p)) for p in back[1]]) == (
+        intercept, ordered) else fixed
+
+
+def r_term_labels(fixed: str):
+    """(has an intercept, R's terms as (label, order) in R's order, the same as formulae
+    expands and orders them), or None when formulae cannot parse ``fixed``.
+
+    R's ``terms()`` labels: ``f * x`` has ``f``, ``x``, ``f:x``; ``(x + z)^2 - x`` has ``z``,
+    ``x:z``.
+
+    >>> r_term_labels("f * x")[1]
+    [('f', 1), ('x', 1), ('f:x', 2)]
+    """
     terms = _expanded_terms(fixed)
     if terms is None:
-        return fixed   # formulae's own error, with the model's context, comes later
+        return None
     intercept, written = terms
     # each variable's first appearance, as R's terms() lists the variables: in the formula
     # as written, removed terms included (y ~ f*x - f has the term f:x, not x:f)
@@ -54,14 +78,7 @@ def r_term_order(fixed: str) -> str:
     named = [(":".join(parts), len(parts)) for parts in written]
     ordered = sorted(((":".join(sorted(parts, key=first.__getitem__)), len(parts)) for parts in written),
                      key=lambda term: term[1])   # stable: the written order within an order
-    if ordered == named and not _nests(fixed):
-        return fixed
-    text = " + ".join(["1" if intercept else "0", *(name for name, _ in ordered)])
-    # the rewrite must read back as the same terms (a name formulae spells differently
-    # from its input, e.g. a backticked column, would not): else keep what was written
-    back = _expanded_terms(text)
-    return text if back is not None and (back[0], [(":".join(p), len(p)) for p in back[1]]) == (
-        intercept, ordered) else fixed
+    return intercept, ordered, named
 
 
 def _removals_kept(fixed: str) -> str:
