@@ -160,6 +160,9 @@ def test_conditional_modes(key):
     for grpvar in set(re["grpvar"]):
         n_ref = sum(g == grpvar for g in re["grpvar"])
         assert m.ranef[grpvar].size == n_ref, grpvar
+        # the rows in lme4's order (a:b: a slowest, as R's ':' of two factors)
+        levels = list(dict.fromkeys(grp for g, grp in zip(re["grpvar"], re["grp"]) if g == grpvar))
+        assert m.ranef[grpvar].index.tolist() == levels, grpvar
     ours_val, ours_sd = [], []
     for grpvar, term, grp in zip(re["grpvar"], re["term"], re["grp"]):
         ours_val.append(m.ranef[grpvar].loc[grp, term])

@@ -142,6 +142,8 @@ cases <- list(
   dbar_xz = C("awk", "y ~ x + z + (x + z || g)", "ml", "three independent terms"),
   dbar_star = C("awk", "y ~ x + (f * x || gi)", "reml", "(f * x || gi): (1|gi) + (0+f|gi) + (0+x|gi) + (0+f:x|gi)"),
   dbar_power = C("awk", "y ~ x + ((x + z)^2 || g)", "ml", "((x + z)^2 || g): four independent terms"),
+  grp_text_numbers = C("awk", "y ~ x + (1 | gi:f) + (1 | f)", "reml",
+                       "gi:f: gi (integer, numeric order) slowest, f (text '10' < '9') fastest"),
   interact_group = C("awk", "y ~ x + (1 | a:b)", "reml", "(1 | a:b) of two string columns"),
   nested = C("awk", "y ~ x + (1 | a/b)", "reml", "(1 | a/b): b:a and a"),
   crossed = C("awk", "y ~ x + (1 | a) + (1 | c)", "reml", "crossed string groupings"),

@@ -268,18 +268,20 @@ def _record_scale_rows(parsed: ParsedFormula, data: pd.DataFrame, kept: np.ndarr
 def group_codes(frame: pd.DataFrame, group_vars: tuple[str, ...]) -> tuple[np.ndarray, list[str]]:
     """Integer codes and level labels of a (possibly interacted) grouping factor.
 
-    Levels are those present in the rows, in R's order: categorical order, natural
-    numeric order for integer-like labels, lexical otherwise; for interactions the
-    first factor varies fastest (R's ``interaction``).
+    Levels are those present in the rows, in R's order: categorical order, numeric order
+    for numbers (also numbers in an object column), text order for text ("10" before "9",
+    as R's ``factor()`` of a character column); for interactions the
+    first factor varies slowest, as lme4 evaluates ``a:b`` with R's ``:`` on factors
+    (``interaction(a, b, lex.order = TRUE)``): ``1:A1, 1:A3, 2:A1``, the rows of
+    ``ranef(m)$"a:b"`` in lme4's order.
     """
     per_var = [_factor(frame[v], v) for v in group_vars]
     if len(per_var) == 1:
         codes, levels = per_var[0]
         return codes, levels
     stacked = np.column_stack([c for c, _ in per_var])
-    order_key = stacked[:, ::-1]  # last factor slowest
-    uniq, inverse = np.unique(order_key, axis=0, return_inverse=True)
-    parts = [tuple(per_var[j][1][code] for j, code in enumerate(row[::-1])) for row in uniq]
+    uniq, inverse = np.unique(stacked, axis=0, return_inverse=True)   # first factor slowest
+    parts = [tuple(per_var[j][1][code] for j, code in enumerate(row)) for row in uniq]
     labels = [":".join(p) for p in parts]
     # "a:b" + "c" and "a" + "b:c" both read "a:b:c": one label, two groups
     check_unique_labels(labels, parts, ":".join(group_vars))
@@ -325,6 +327,10 @@ def _factor(values: pd.Series, name: str | None = None) -> tuple[np.ndarray, lis
     uniq = pd.unique(values)
     if pd.api.types.is_numeric_dtype(values):
         uniq = np.sort(uniq)
+    elif all(isinstance(v, str) for v in uniq):
+        # text is sorted as text, as R's factor() of a character column sorts it: "10"
+        # before "9", so that ranef's rows are lme4's
+        uniq = sorted(uniq)
     else:
         try:
             uniq = sorted(uniq, key=lambda v: (float(v), str(v)))
