@@ -180,7 +180,7 @@ def test_fitted_residuals_predictions(key):
     rtol = 1e-4 if loose(r) else 1e-6
     atol = rtol * float(np.max(np.abs(r["fitted"])))
     close(m.fitted(), r["fitted"], rtol, atol, what="fitted")
-    close(m.residuals(), r["residuals"], rtol, atol, what="residuals")
+    close(m.residuals().iloc[:20], r["residuals"], rtol, atol, what="residuals")
     new = read(f"{r['data']}_new")
     if isinstance(r["pred_new"], str):   # lme4 refuses a new level of a fixed-effect factor
         with pytest.raises(ml.errors.MultilevelError):
