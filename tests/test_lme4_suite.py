@@ -83,6 +83,13 @@ RIDGE = {"two_slope_blocks": 1e-8, "two_slope_blocks_poisson": 5e-6}
 # 14.2, 14.1, 13.3, 10.1 for δ = 1e-3, 3e-4, 1e-4, 3e-5; lme4's 14.03), so its SEs,
 # vcov and Wald intervals are not compared
 NOISY_HESSIAN = {"factor_response"}
+# glmer's default Nelder-Mead stops short of the optimum (lme4 warns: max|grad| 0.0047, "failed
+# to converge") at a point that depends on its whole path (3642 evaluations); ours replays it
+# from a stage-1 start equal to 1e-8 and, with herd's columns in R's level order (herd2 ...
+# herd15: a categorical's order is kept), stops 3e-7 lower in logLik than glmer (in the text
+# order it happened to stop on glmer's point). Criteria and fixed effects are compared as
+# elsewhere; conditional modes, fitted values, residuals and Wald limits at this tolerance
+NM_PATH = {"cbpp_herd_obs": 3e-3}
 _FITS: dict = {}
 
 
@@ -168,7 +175,7 @@ def test_estimates(key):
 def test_conditional_modes(key):
     r, m = SUITE[key], fit_case(key)
     re, condvar = r["ranef"], m.ranef_condvar()
-    rtol = 1e-3 if glmm(r) else 1e-4
+    rtol = NM_PATH.get(key, 1e-3 if glmm(r) else 1e-4)
     for grpvar, term, grp, val, sd in zip(re["grpvar"], re["term"], re["grp"], re["condval"], re["condsd"]):
         close(m.ranef[grpvar].loc[grp, term], val, rtol, atol=1e-5, what=f"ranef {grpvar} {term} {grp}")
         owner = next(t for t in m.design.reterms if t.group == grpvar and term in t.cnms)
@@ -182,6 +189,7 @@ def test_conditional_modes(key):
 def test_fitted_residuals_predictions(key):
     r, m = SUITE[key], fit_case(key)
     rtol, atol = (1e-4, 1e-5) if glmm(r) or key in RIDGE else (1e-6, 1e-8)
+    rtol = NM_PATH.get(key, rtol)
     close(m.fitted().iloc[:6], r["fitted"], rtol, atol, what="fitted")
     # a residual is y minus a fitted value: its error is the fitted value's
     scale = float(np.max(np.abs(r["fitted"])))
@@ -197,10 +205,10 @@ def test_fitted_residuals_predictions(key):
 def test_wald_intervals(key):
     r, m = SUITE[key], fit_case(key)
     table = ml.confint(m, method="wald").loc[list(r["fixef"])]
-    rtol = 1e-4 if glmm(r) else 1e-5
+    rtol = NM_PATH.get(key, 1e-4 if glmm(r) else 1e-5)
     scale = np.abs(np.array(r["wald"]["upper"]) - np.array(r["wald"]["lower"]))
-    close(table["lower"], r["wald"]["lower"], rtol, atol=1e-4 * scale, what="Wald lower")
-    close(table["upper"], r["wald"]["upper"], rtol, atol=1e-4 * scale, what="Wald upper")
+    close(table["lower"], r["wald"]["lower"], rtol, atol=NM_PATH.get(key, 1e-4) * scale, what="Wald lower")
+    close(table["upper"], r["wald"]["upper"], rtol, atol=NM_PATH.get(key, 1e-4) * scale, what="Wald upper")
 
 
 @pytest.mark.parametrize("key", list(THETA_ATOL) + list(RIDGE))

@@ -226,7 +226,8 @@ def _numeric_column(col: str, values: pd.Series) -> None:
 
 def _factor_labels(newdata: pd.DataFrame, fixed_matrix, used=()) -> pd.DataFrame:
     """New values of a fitted factor matched by label, as lme4 matches levels: ``period = 1``
-    (a number) is the level ``"1"``; a label the fit never saw is refused by name. Numeric
+    (a number) is the level ``"1"``, a categorical's value is its label whatever its
+    categories; a label the fit never saw is refused by name. Numeric
     variables must be numbers, and a variable's column may appear only once."""
     if not isinstance(newdata, pd.DataFrame):
         return newdata
@@ -247,6 +248,10 @@ def _factor_labels(newdata: pd.DataFrame, fixed_matrix, used=()) -> pd.DataFrame
             labels = {str(lev): lev for lev in levels}
             values = changed[col] = pd.Series([_level_of(v, labels) for v in values],
                                               index=values.index, dtype=object)
+        elif isinstance(values.dtype, pd.CategoricalDtype):
+            # matched by label: a categorical whose categories differ from the fit's (one the
+            # fit dropped as unused, another order) would be recoded by pandas, not matched
+            values = changed[col] = values.astype(object)
         seen = set(map(str, levels))
         unseen = [v for v in pd.unique(values.astype(object)) if str(v) not in seen]
         if unseen:

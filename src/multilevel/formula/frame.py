@@ -7,9 +7,10 @@ the Bayesian and the frequentist paths see the same rows and the same errors.
 
 ``scale()`` (R's, :class:`multilevel.formula.transforms.Scale`) takes its mean and SD
 from the rows R's ``model.frame`` uses, which include rows dropped afterwards for a
-missing value in another column: when rows are dropped, the arguments of the formula's
-``scale()``/``center()`` calls on those rows travel with the frame's data
-(``data.attrs``), so that our design and Bambi's fit them alike.
+missing value in another column; so do ``poly()``'s orthogonal basis and the knots of
+``ns()`` and ``bs()``. When rows are dropped, the arguments of the formula's
+``scale()``/``center()``/``poly()``/``ns()``/``bs()`` calls on those rows travel with the
+frame's data (``data.attrs``), so that our design and Bambi's fit them alike.
 """
 
 from __future__ import annotations
@@ -40,10 +41,14 @@ from multilevel.formula.parse import (
     check_names,
     column_names,
 )
-from multilevel.formula.rfactors import check_factor_levels, factor_only_columns
+from multilevel.formula.rfactors import (
+    categorical_level_order,
+    check_factor_levels,
+    factor_only_columns,
+)
 from multilevel.formula.transforms import (
+    ROW_TRANSFORMS,
     SCALE_ROWS,
-    SCALE_TRANSFORMS,
     ScaleRows,
     design_matrices,
 )
@@ -184,6 +189,10 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     frame = logicals_as_factors(frame, logicals)   # R's model.matrix codes a logical as a factor
     _check_groups(parsed, frame, family)
     frame = factor_only_columns(parsed.text, frame)   # cyl of factor(cyl): a factor for the effects
+    # a categorical predictor is coded in its categories' order, as R codes a factor's levels
+    predictors = {c for text in [parsed.fixed, *(bar.expr for bar in parsed.bars)] for c in column_names(text)}
+    frame = categorical_level_order([c for c in frame.columns if c in predictors
+                                     and c != parsed.response.text], frame)
     check_factor_levels([parsed.fixed, *(bar.expr for bar in parsed.bars)], frame, logicals)
     check_poly_degrees(parsed.text, frame)
     time = parsed.residuals.time if parsed.residuals is not None else None
@@ -230,7 +239,8 @@ def _value_columns(parsed: ParsedFormula, used: list[str]) -> list[str]:
 
 def _record_scale_rows(parsed: ParsedFormula, data: pd.DataFrame, kept: np.ndarray,
                        frame: pd.DataFrame) -> None:
-    """R's rows for ``scale()``: its arguments on every row where their own columns are present.
+    """R's rows for ``scale()``, ``poly()``, ``ns()``, ``bs()``: their arguments on every row
+    where the arguments' own columns are present.
 
     R evaluates the formula's variables before ``na.omit``, so ``scale(x)`` takes the mean
     and SD of x over all rows with x, including rows dropped for a missing value in another
@@ -238,7 +248,7 @@ def _record_scale_rows(parsed: ParsedFormula, data: pd.DataFrame, kept: np.ndarr
     kept rows, in ``frame.attrs`` for :class:`multilevel.formula.transforms.Scale`.
     """
     entries = []
-    for arg in dict.fromkeys(call_arguments(parsed, SCALE_TRANSFORMS)):
+    for arg in dict.fromkeys(call_arguments(parsed, ROW_TRANSFORMS)):
         cols = [c for c in column_names(arg) if c in data.columns]
         if not cols:
             continue
@@ -258,18 +268,20 @@ def _record_scale_rows(parsed: ParsedFormula, data: pd.DataFrame, kept: np.ndarr
 def group_codes(frame: pd.DataFrame, group_vars: tuple[str, ...]) -> tuple[np.ndarray, list[str]]:
     """Integer codes and level labels of a (possibly interacted) grouping factor.
 
-    Levels are those present in the rows, in R's order: categorical order, natural
-    numeric order for integer-like labels, lexical otherwise; for interactions the
-    first factor varies fastest (R's ``interaction``).
+    Levels are those present in the rows, in R's order: categorical order, numeric order
+    for numbers (also numbers in an object column), text order for text ("10" before "9",
+    as R's ``factor()`` of a character column); for interactions the
+    first factor varies slowest, as lme4 evaluates ``a:b`` with R's ``:`` on factors
+    (``interaction(a, b, lex.order = TRUE)``): ``1:A1, 1:A3, 2:A1``, the rows of
+    ``ranef(m)$"a:b"`` in lme4's order.
     """
     per_var = [_factor(frame[v], v) for v in group_vars]
     if len(per_var) == 1:
         codes, levels = per_var[0]
         return codes, levels
     stacked = np.column_stack([c for c, _ in per_var])
-    order_key = stacked[:, ::-1]  # last factor slowest
-    uniq, inverse = np.unique(order_key, axis=0, return_inverse=True)
-    parts = [tuple(per_var[j][1][code] for j, code in enumerate(row[::-1])) for row in uniq]
+    uniq, inverse = np.unique(stacked, axis=0, return_inverse=True)   # first factor slowest
+    parts = [tuple(per_var[j][1][code] for j, code in enumerate(row)) for row in uniq]
     labels = [":".join(p) for p in parts]
     # "a:b" + "c" and "a" + "b:c" both read "a:b:c": one label, two groups
     check_unique_labels(labels, parts, ":".join(group_vars))
@@ -315,6 +327,10 @@ def _factor(values: pd.Series, name: str | None = None) -> tuple[np.ndarray, lis
     uniq = pd.unique(values)
     if pd.api.types.is_numeric_dtype(values):
         uniq = np.sort(uniq)
+    elif all(isinstance(v, str) for v in uniq):
+        # text is sorted as text, as R's factor() of a character column sorts it: "10"
+        # before "9", so that ranef's rows are lme4's
+        uniq = sorted(uniq)
     else:
         try:
             uniq = sorted(uniq, key=lambda v: (float(v), str(v)))

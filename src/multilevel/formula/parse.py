@@ -39,7 +39,7 @@ from multilevel.formula.structures import (
     parse_residual_call,
     parse_structure,
 )
-from multilevel.formula.term_order import r_term_order
+from multilevel.formula.term_order import r_term_labels, r_term_order
 
 # Transforms a formula may call. Everything else that looks like a call is refused.
 ALLOWED_FUNCTIONS = frozenset(
@@ -598,12 +598,21 @@ def _expand_groups(rhs: str, source: str) -> list[tuple[str, tuple[str, ...]]]:
 
 
 def _expand_double_bar(lhs: str, source: str) -> list[str]:
+    """lme4's ``expandDoubleVerts``: ``(a + b || g)`` is ``(1 | g) + (0 + a | g) + (0 + b | g)``,
+    one term per label of R's ``terms()`` of the left side, so ``(f * x || g)`` is
+    ``(1 | g) + (0 + f | g) + (0 + x | g) + (0 + f:x | g)`` (a factor stays whole)."""
     terms = [t.strip() for t in _split_top(lhs, "+-")]
     intercept = _has_intercept(terms)
     others = [t.lstrip("+").strip() for t in terms if t.lstrip("+-").strip() not in {"0", "1"}]
     for t in others:
         if t.startswith("-"):
             raise FormulaError(f"Cannot subtract {t!r} inside {source!r}.")
+    if any(_find_top(t, op) >= 0 for t in others for op in ("*", "/", "^")) or any(
+            t.startswith("(") for t in others):
+        # a product, nesting, power or group: R's terms() expands it into its terms
+        labels = r_term_labels(" + ".join(["1" if intercept else "0", *others]))
+        if labels is not None:
+            others = [label for label, _ in labels[1]]
     exprs = (["1"] if intercept else []) + [f"0 + {t}" for t in others]
     if not exprs:
         raise FormulaError(f"Random-effect term {source!r} has no columns.")

@@ -285,6 +285,42 @@ def factor_only_columns(text: str, frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def categorical_level_order(columns, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each unordered categorical among ``columns`` whose categories are not
+    in sorted order made ordered, so that formulae codes it in the category order.
+
+    A pandas categorical is R's factor: lme4 codes ``y ~ f`` by ``levels(f)``, the first
+    level the reference, whatever their alphabetical order. formulae sorts the values of
+    an unordered categorical as text instead, so ``categories=["r", "q", "p"]`` gave the
+    reference ``p`` and the columns ``fq``, ``fr`` where lme4 has ``fq``, ``fp``. formulae
+    keeps the order of an ordered categorical (with the same treatment contrasts), so the
+    column is marked ordered; the categories not used in the frame's rows are dropped
+    first, as lme4's ``model.frame(drop.unused.levels = TRUE)``. A categorical already in
+    sorted order is left as it is: formulae's coding of it is R's.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"f": pd.Categorical(["p", "r"], categories=["r", "q", "p"])})
+    >>> list(categorical_level_order(["f"], frame)["f"].cat.categories)
+    ['r', 'p']
+    """
+    out = frame
+    for column in columns:
+        values = frame[column]
+        if not isinstance(values.dtype, pd.CategoricalDtype) or values.cat.ordered:
+            continue
+        used = values.cat.remove_unused_categories()
+        categories = list(used.cat.categories)
+        try:
+            in_order = categories == sorted(categories)
+        except TypeError:   # categories of mixed types: formulae could not sort them either
+            in_order = False
+        if not in_order:
+            out = out.copy() if out is frame else out
+            out[column] = used.cat.as_ordered()
+    return out
+
+
 def check_factor_levels(texts, frame: pd.DataFrame, logicals=()) -> None:
     """Refuse a factor with fewer than two levels in the used rows (R's model.matrix: "contrasts
     can be applied only to factors with 2 or more levels"); formulae drops its one column

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from multilevel.errors import FormulaError
+from multilevel.formula.transforms import rows_before_na_omit
 
 ORDER = 4   # cubic
 
@@ -47,9 +48,11 @@ class NaturalSpline:
         self.intercept = False
 
     def __call__(self, x, df=None, knots=None, intercept=False):
+        # R's knots (quantiles and range) come from the rows before na.omit
+        full = rows_before_na_omit(x) if self.boundary is None else None
         x = np.asarray(x, dtype=float).reshape(-1)
         if self.boundary is None:
-            self._fit(x, df, knots, intercept)
+            self._fit(x if full is None else np.asarray(full, dtype=float).reshape(-1), df, knots, intercept)
         all_knots = np.sort(np.concatenate([np.repeat(self.boundary, ORDER), self.knots]))
         lo, hi = self.boundary
         basis = _bsplines(all_knots, x)

@@ -20,6 +20,8 @@ against R's ``model.matrix``).
 
 from __future__ import annotations
 
+import tokenize
+
 
 def r_term_order(fixed: str) -> str:
     """``fixed`` with its expanded terms in R's order, or ``fixed`` itself when that is
@@ -35,19 +37,14 @@ def r_term_order(fixed: str) -> str:
     'x + I(x ** 2)'
     >>> r_term_order("x + f:x")
     '1 + x + x:f'
+    >>> r_term_order("f/x")
+    '1 + f + f:x'
     """
-    terms = _expanded_terms(fixed)
-    if terms is None:
+    labels = r_term_labels(fixed)
+    if labels is None:
         return fixed   # formulae's own error, with the model's context, comes later
-    intercept, written = terms
-    first = {}   # each variable's first appearance, as R's terms() lists the variables
-    for parts in written:
-        for part in parts:
-            first.setdefault(part, len(first))
-    named = [(":".join(parts), len(parts)) for parts in written]
-    ordered = sorted(((":".join(sorted(parts, key=first.__getitem__)), len(parts)) for parts in written),
-                     key=lambda term: term[1])   # stable: the written order within an order
-    if ordered == named:
+    intercept, ordered, named = labels
+    if ordered == named and not _nests(fixed):
         return fixed
     text = " + ".join(["1" if intercept else "0", *(name for name, _ in ordered)])
     # the rewrite must read back as the same terms (a name formulae spells differently
@@ -55,6 +52,91 @@ def r_term_order(fixed: str) -> str:
     back = _expanded_terms(text)
     return text if back is not None and (back[0], [(":".join(p), len(p)) for p in back[1]]) == (
         intercept, ordered) else fixed
+
+
+def r_term_labels(fixed: str):
+    """(has an intercept, R's terms as (label, order) in R's order, the same as formulae
+    expands and orders them), or None when formulae cannot parse ``fixed``.
+
+    R's ``terms()`` labels: ``f * x`` has ``f``, ``x``, ``f:x``; ``(x + z)^2 - x`` has ``z``,
+    ``x:z``.
+
+    >>> r_term_labels("f * x")[1]
+    [('f', 1), ('x', 1), ('f:x', 2)]
+    """
+    terms = _expanded_terms(fixed)
+    if terms is None:
+        return None
+    intercept, written = terms
+    # each variable's first appearance, as R's terms() lists the variables: in the formula
+    # as written, removed terms included (y ~ f*x - f has the term f:x, not x:f)
+    every = _expanded_terms(_removals_kept(fixed))
+    first = {}
+    for parts in (every[1] if every is not None else []) + written:
+        for part in parts:
+            first.setdefault(part, len(first))
+    named = [(":".join(parts), len(parts)) for parts in written]
+    ordered = sorted(((":".join(sorted(parts, key=first.__getitem__)), len(parts)) for parts in written),
+                     key=lambda term: term[1])   # stable: the written order within an order
+    return intercept, ordered, named
+
+
+def _removals_kept(fixed: str) -> str:
+    """``fixed`` with each ``-`` between terms made ``+``: its terms are those of every
+    variable the formula names, removed ones included, in the written order.
+
+    >>> _removals_kept("f*x - f - 1 + log(x - 1)")
+    'f*x + f + 1 + log(x - 1)'
+    """
+    from multilevel.formula.names import formula_tokens
+
+    try:
+        tokens = formula_tokens(fixed)
+    except Exception:  # noqa: BLE001 - the model's own parse reports the problem
+        return fixed
+    out, calls, depth = list(fixed), [], 0
+    for i, tok in enumerate(tokens):
+        if tok.string == "(":
+            depth += 1
+            if i and tokens[i - 1].type == tokenize.NAME:
+                calls.append(depth)
+        elif tok.string == ")":
+            if calls and calls[-1] == depth:
+                calls.pop()
+            depth -= 1
+        elif tok.string == "-" and not calls and tok.start[0] == 1:
+            out[tok.start[1]] = "+"
+    return "".join(out)
+
+
+def _nests(fixed: str) -> bool:
+    """Whether ``fixed`` has R's nesting operator (``f/x``, ``(a + b)/c``) outside a call.
+
+    formulae expands ``f/x`` to R's terms ``f + f:x`` and builds R's columns, but labels
+    the ``f`` term as if it spanned the intercept (three labels for its two columns), so
+    every name after it was shifted by one (``f10``, ``f11``, ``f9``, ``f10:x``, ``f11:x`` for
+    lme4's ``f11``, ``f9``, ``f10:x``, ``f11:x``, ``f9:x``). The expanded terms, written out,
+    are labelled right.
+    """
+    from multilevel.formula.names import formula_tokens
+
+    try:
+        tokens = formula_tokens(fixed)
+    except Exception:  # noqa: BLE001 - the model's own parse reports the problem
+        return False
+    calls, depth = [], 0   # the depths at which a call's parenthesis opened
+    for i, tok in enumerate(tokens):
+        if tok.string == "(":
+            depth += 1
+            if i and tokens[i - 1].type == tokenize.NAME:
+                calls.append(depth)
+        elif tok.string == ")":
+            if calls and calls[-1] == depth:
+                calls.pop()
+            depth -= 1
+        elif tok.string == "/" and not calls:
+            return True
+    return False
 
 
 def _expanded_terms(fixed: str):

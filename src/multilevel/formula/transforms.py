@@ -221,7 +221,79 @@ class Center(Scale):
         return super().__call__(x, center=True, scale=False)
 
 
+def rows_before_na_omit(x) -> np.ndarray | None:
+    """The values of a transform's argument on R's rows (before ``na.omit``), or None.
+
+    A stateful transform that learns from its argument (``scale()``'s mean and SD,
+    ``poly()``'s recurrence coefficients, ``ns()``/``bs()``'s knots) learns, in R, from
+    every row of ``model.frame`` before rows with a missing value elsewhere are dropped.
+    :func:`multilevel.formula.model_frame` leaves those values in ``attrs[SCALE_ROWS]`` of
+    the frame's columns; None when no rows were dropped or ``x`` is not such an argument.
+    """
+    rows = getattr(x, "attrs", {}).get(SCALE_ROWS)
+    return rows.rows_for(np.asarray(x, dtype=float)) if isinstance(rows, ScaleRows) else None
+
+
+def _formulae_poly():
+    from formulae.transforms import Polynomial
+    return Polynomial
+
+
+def _formulae_bs():
+    from formulae.transforms import BSpline
+    return BSpline
+
+
+class RPoly:
+    """R's ``poly(x, degree, raw = FALSE)``: formulae's orthogonal polynomials, fitted on R's
+    rows.
+
+    R evaluates ``poly(x, 2)`` in ``model.frame`` before ``na.omit``: its orthogonal basis
+    (the recurrence's centres and norms) comes from every row, including rows dropped
+    afterwards for a missing response or another predictor, and the fixed effects (and the
+    REML criterion, which depends on the basis' scale) follow it. formulae's transform fits
+    the rows it is given; this one first fits on :func:`rows_before_na_omit` when rows were
+    dropped, then evaluates the basis on the model frame's rows (and on new data later).
+    """
+
+    __transform_name__ = "poly"
+    __stateful_transform__ = True
+
+    def __init__(self):
+        self.inner = _formulae_poly()()
+        self.fitted = False
+
+    def __call__(self, x, degree=1, raw=False):
+        if not self.fitted:
+            full = rows_before_na_omit(x)
+            if full is not None:
+                self.inner(full, degree, raw)   # caches the coefficients of R's rows
+            self.fitted = True
+        return self.inner(x, degree, raw)
+
+
+class RBSpline:
+    """``bs(x, df, knots, ...)``: formulae's B-splines with the knots (quantiles and boundary)
+    of R's rows before ``na.omit`` (see :class:`RPoly`)."""
+
+    __transform_name__ = "bs"
+    __stateful_transform__ = True
+
+    def __init__(self):
+        self.inner = _formulae_bs()()
+
+    def __call__(self, x, df=None, knots=None, degree=3, intercept=False, lower_bound=None,
+                 upper_bound=None):
+        if not self.inner.params_set:
+            full = rows_before_na_omit(x)
+            if full is not None:
+                self.inner._initialize(full, df, knots, degree, intercept, lower_bound, upper_bound)
+        return self.inner(x, df, knots, degree, intercept, lower_bound, upper_bound)
+
+
 SCALE_TRANSFORMS: dict[str, type] = {"scale": Scale, "standardize": Scale, "center": Center}
+ROW_TRANSFORMS = frozenset({*SCALE_TRANSFORMS, "poly", "bs", "ns"})
+"""Transforms fitted on the rows before ``na.omit`` (:func:`rows_before_na_omit`)."""
 
 
 @contextlib.contextmanager
@@ -238,7 +310,7 @@ def r_transforms():
     """
     from formulae import transforms as formulae_transforms
 
-    ours = {**SCALE_TRANSFORMS, "C": r_C, "I": r_I}
+    ours = {**SCALE_TRANSFORMS, "poly": RPoly, "bs": RBSpline, "C": r_C, "I": r_I}
     table = formulae_transforms.TRANSFORMS
     saved = {name: table[name] for name in ours if name in table}
     table.update(ours)
