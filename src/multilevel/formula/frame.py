@@ -190,6 +190,7 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     if time in frame.columns and pd.api.types.is_numeric_dtype(frame[time]):
         check_finite(frame[time].to_numpy(dtype=float), [time], "the residual structure's time")
     w = None if weights is None else weight_values(frame, weights)
+    family = _binary_binomial(parsed, frame, family, w)
     if w is not None and family == "bernoulli":
         raise FamilyError("weights= with family='bernoulli': R reads a 0/1 response with weights as "
                           "successes out of w trials; write it as family='binomial' with the "
@@ -387,8 +388,9 @@ def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: str):
     if family in TRIALS_FAMILIES:
         raise FamilyError(
             f"family={family!r} needs successes and trials: write the response as "
-            f"cbind(successes, failures) or p(successes, trials), not {resp.text!r}. "
-            "For a 0/1 response use family='bernoulli'."
+            f"cbind(successes, failures) or p(successes, trials), not {resp.text!r}; a 0/1, "
+            "logical or factor response is read as single trials (R's binomial()), and a "
+            "proportion needs its trials as weights=."
         )
     if family in (*ORDINAL_FAMILIES, *CATEGORICAL_FAMILIES) and resp.text not in frame.columns:
         kind = "ordered categories" if family in ORDINAL_FAMILIES else "categories"
@@ -422,6 +424,31 @@ def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: str):
     check_finite(y, [resp.text], "the response")
     check_family_response(y, family, resp.text)
     return y, None, frame
+
+
+def _binary_binomial(parsed: ParsedFormula, frame: pd.DataFrame, family: str, w) -> str:
+    """``"bernoulli"`` for a ``family="binomial"`` response that R reads as single trials.
+
+    R's ``binomial()`` (glmer, glm) takes, besides ``cbind(s, f)`` and a proportion with
+    its trials as weights, a plain 0/1 or logical response, and a factor (or a string
+    column, which the formula makes a factor) whose first level is failure and every other
+    level success (``binomial()$initialize``). Those are Bernoulli trials: the fit is the
+    ``bernoulli`` one, with the same numbers as glmer's. A factor of more than two levels
+    is collapsed here to first level / other levels, as R does; a numeric response with
+    other values keeps the binomial family's request for trials.
+    """
+    resp = parsed.response
+    if family != "binomial" or w is not None or resp.kind != "plain" or resp.text not in frame.columns:
+        return family
+    column = frame[resp.text]
+    if pd.api.types.is_bool_dtype(column):
+        return "bernoulli"
+    if pd.api.types.is_numeric_dtype(column):
+        binary = np.all(np.isin(column.to_numpy(dtype=float), (0.0, 1.0)))
+        return "bernoulli" if binary else family
+    codes, _ = _factor(column, resp.text)
+    frame[resp.text] = (codes != 0).astype(float)   # R: y <- y != levels(y)[1]
+    return "bernoulli"
 
 
 def _whole(x: np.ndarray) -> bool:
