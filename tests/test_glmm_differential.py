@@ -1,0 +1,229 @@
+"""GLMMs on simulated awkward data against lme4 1.1-31's glmer and glmer.nb (table-driven).
+
+``tests/reference/make_glmm_differential.R`` simulates three data sets
+(``tests/reference/glmm_differential/*.csv``) and fits each case with glmer's defaults
+(which our default ``optimizer="glmer"`` replays):
+
+* ``bin``: 24 groups x 8 rows and a crossed 6-level factor; a binary response coded
+  0/1, as a logical (read back by pandas as an object column of bools), as a two-level
+  string whose alphabetically first level (``"alive"``) is failure, and as a three-level
+  string (R's ``binomial()``: first level failure, every other success); binomial counts
+  as ``cbind(s, n - s)`` and as a proportion with its trials as ``weights=``; one group
+  all failures and one all successes (their modes near separation); missing values in
+  the predictor and in the response (rows dropped, lme4's ``na.omit``); logit, probit
+  and cloglog links; nAGQ 5 and 9; crossed ``(1 | g) + (1 | h)``, correlated ``(x | g)``
+  (singular for the 0/1 response) and uncorrelated ``(x || g)`` blocks.
+* ``pois``: plots nested in sites (labels repeat across sites: ``(1 | site/plot)``), an
+  exposure offset as ``offset(log(exposure))``, one all-zero plot, a missing count and a
+  missing exposure; nAGQ 7; a random slope.
+* ``gam``: a Gamma(log) response with ``(1 | g)`` and ``(x | g)``, and overdispersed
+  counts for ``glmer.nb`` (our ``family="negativebinomial"``); a missing grouping value.
+
+Per case: nobs, df, df.residual, isSingular, logLik, AIC, BIC, deviance, fixed effects and
+their SEs, θ, ``VarCorr``, conditional modes and SDs of the first four levels of each
+grouping factor, the first eight fitted values, residuals of the four types and
+predictions (link and response), predictions on new rows with seen levels and a level the
+fit never saw (``allow.new.levels = TRUE``) and with ``re.form = NA``; ``anova(m0, m1)``
+of five nested pairs. Tolerances (relative unless said; absolute floors where a value
+can be near zero):
+
+=====================================  ===========  ===============================
+quantity                               rtol         atol
+=====================================  ===========  ===============================
+logLik, AIC, BIC, deviance             1e-5         —
+fixed effects                          1e-4         1e-3 x SE
+SEs, θ, VarCorr, σ (Gamma), NB θ       1e-3         1e-5 (θ, sdcor)
+conditional modes and SDs              1e-3         1e-5
+fitted, residuals, predictions         1e-4         1e-5 (+ 1e-4 x max fitted)
+anova: Chisq, p                        1e-3         1e-6
+anova: npar, AIC, BIC, logLik, dev.    1e-5         —
+=====================================  ===========  ===============================
+
+Found and fixed: ``family="binomial"`` refused a 0/1, logical or factor/string response
+(it asked for ``cbind`` or ``family="bernoulli"``); glmer reads those as single trials
+(``binomial()$initialize``), a factor's first level failure. Such a response is now a
+Bernoulli-trials fit (``multilevel.formula.frame``).
+
+Not covered, and why:
+
+* glmer's ``offset=`` argument: ``ml.fit`` has none (an unknown option, refused by
+  name); the same offset is written in the formula (``offset(logexp)``), and the case
+  ``pois_offset_arg`` checks that this fit equals glmer's ``offset = logexp`` one. Its
+  new-data predictions are not compared: lme4 1.1-31's ``predict(newdata)`` leaves an
+  ``offset=`` argument's offset out (rows 2-3 of ``new_link`` differ from the formula
+  offset's by log(exposure)), while ours keeps it, as for any formula offset.
+* ``inverse.gaussian`` GLMMs: the frequentist engine has no such family (``wald`` is
+  Bayesian only, with the log link), so there is nothing to compare.
+* glmmTMB: every family here is one lme4 fits, so no case needs it.
+* ``family="bernoulli"`` with a factor of more than two levels stays refused (brms's
+  family is 0/1); ``family="binomial"`` takes it as R does (case ``binstr3_logit``).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import multilevel as ml
+
+HERE = Path(__file__).parent / "reference" / "glmm_differential"
+REF = json.loads((HERE / "glmm_differential.json").read_text())
+FACTORS = {"bin": ["g", "h"], "pois": ["site", "plot"], "gam": ["g"]}
+MODELS = [k for k, r in REF.items() if isinstance(r, dict) and "fixef" in r]
+LRTS = [k for k in REF if k.startswith("lrt_")]
+# lme4 leaves an offset= argument's offset out of predict(newdata) (module docstring)
+NO_NEWDATA = {"pois_offset_arg"}
+EXPECTED_WARNINGS = (ml.errors.SingularFitWarning, ml.errors.DataWarning)
+
+
+def _factor(values: pd.Series) -> pd.Categorical:
+    """read_data.R's fac(): levels in C-locale order, missing values kept missing."""
+    levels = sorted(values.dropna().astype(str).unique())
+    return pd.Categorical(values, categories=levels)
+
+
+def data_for(name: str) -> pd.DataFrame:
+    data = pd.read_csv(HERE / f"{name}.csv")
+    for column in FACTORS[name]:
+        data[column] = _factor(data[column])
+    return data
+
+
+@pytest.fixture(scope="module")
+def fits():
+    """Every case fitted once for the module, with the warnings each fit gave."""
+    out = {}
+    for key in MODELS:
+        r = REF[key]
+        options = {k: r[k] for k in ("weights", "link", "nAGQ") if k in r}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit = ml.fit(r.get("formula_ours", r["formula"]), data_for(r["data"]), method="ml",
+                         family=r["family"], **options)
+        out[key] = (fit, list(caught))
+    return out
+
+
+def close(ours, theirs, rtol, atol=0.0, what=""):
+    ours = np.asarray(ours, dtype=float).ravel()
+    theirs = np.asarray([np.nan if v is None else v for v in np.ravel(theirs)], dtype=float)
+    assert ours.shape == theirs.shape, f"{what}: shape {ours.shape} vs lme4 {theirs.shape}"
+    ok = (np.abs(ours - theirs) <= rtol * np.abs(theirs) + atol) | (np.isnan(ours) & np.isnan(theirs))
+    assert np.all(ok), f"{what}: ours {ours} vs lme4 {theirs}"
+
+
+@pytest.mark.parametrize("key", MODELS)
+def test_criteria(key, fits):
+    r, m = REF[key], fits[key][0]
+    assert (m.nobs, m.df, m.df_resid, m.singular) == (r["nobs"], r["df"], r["df_residual"], r["singular"])
+    close([m.loglik, m.aic, m.bic, m.deviance], [r["logLik"], r["AIC"], r["BIC"], r["deviance"]], 1e-5,
+          what="logLik/AIC/BIC/deviance")
+
+
+@pytest.mark.parametrize("key", MODELS)
+def test_estimates(key, fits):
+    r, m = REF[key], fits[key][0]
+    names = list(r["fixef"])
+    se = np.array(list(r["fixef_se"].values()))
+    close(m.fixef[names], list(r["fixef"].values()), 1e-4, atol=1e-3 * se, what="fixef")
+    close(m.se[names], se, 1e-3, what="SE")
+    assert m.theta.index.tolist() == list(r["theta"])
+    close(m.theta, list(r["theta"].values()), 1e-3, atol=1e-5, what="theta")
+    vc, ref = m.varcorr, pd.DataFrame(r["varcorr"])
+    for col in ("grp", "var1", "var2"):
+        assert vc[col].fillna("NA").tolist() == ref[col].fillna("NA").tolist(), col
+    close(vc["vcov"], ref["vcov"], 2e-3, atol=1e-8, what="VarCorr vcov")
+    close(vc["sdcor"], ref["sdcor"], 1e-3, atol=1e-5, what="VarCorr sdcor")
+    if "sigma" in r:
+        close(m.sigma, r["sigma"], 1e-3, what="sigma")
+    if "nb_theta" in r:
+        close(m.nb_theta, r["nb_theta"], 1e-3, what="glmer.nb theta")
+
+
+@pytest.mark.parametrize("key", MODELS)
+def test_conditional_modes(key, fits):
+    r, m = REF[key], fits[key][0]
+    re, condvar = r["ranef"], m.ranef_condvar()
+    for grpvar, term, grp, val, sd in zip(re["grpvar"], re["term"], re["grp"], re["condval"], re["condsd"]):
+        close(m.ranef[grpvar].loc[grp, term], val, 1e-3, atol=1e-5, what=f"ranef {grpvar} {term} {grp}")
+        owner = next(t for t in m.design.reterms if t.group == grpvar and term in t.cnms)
+        i, level = owner.cnms.index(term), owner.levels.index(grp)
+        close(np.sqrt(condvar[owner.name][level, i, i]), sd, 1e-3, atol=1e-5, what=f"condsd {grpvar} {term} {grp}")
+
+
+@pytest.mark.parametrize("key", MODELS)
+def test_fitted_residuals_predictions(key, fits):
+    r, m = REF[key], fits[key][0]
+    rtol, atol = 1e-4, 1e-5
+    k = len(r["fitted"])
+    close(m.fitted().iloc[:k], r["fitted"], rtol, atol, what="fitted")
+    scale = float(np.max(np.abs(r["fitted"])))
+    for kind, values in r["residuals"].items():
+        close(m.residuals(type=kind).iloc[:k], values, rtol, atol + rtol * scale, what=f"residuals({kind})")
+    close(m.predict(type="link")["estimate"].iloc[:k], r["pred_link"], rtol, atol, what="predict link")
+    close(m.predict(type="response")["estimate"].iloc[:k], r["pred_response"], rtol, atol,
+          what="predict response")
+
+
+@pytest.mark.parametrize("key", [k for k in MODELS if k not in NO_NEWDATA])
+def test_predict_new_data(key, fits):
+    """Seen levels and one the fit never saw (the population value), and re.form = NA."""
+    r, m = REF[key], fits[key][0]
+    new = pd.DataFrame(r["newdata"])
+    calls = {"new_link": {}, "new_response": {"type": "response"}, "new_marg": {"group_effects": False},
+             "new_marg_response": {"group_effects": False, "type": "response"}}
+    for field, kwargs in calls.items():
+        close(m.predict(new, **kwargs)["estimate"], r[field], 1e-4, 1e-5, what=f"predict(newdata, {kwargs})")
+    with pytest.raises(ml.errors.DataError, match="NEW"):
+        m.predict(new, new_groups="error")
+
+
+@pytest.mark.parametrize("key", LRTS)
+def test_anova(key, fits):
+    r = REF[key]
+    res = ml.lrt(fits[r["small"]][0], fits[r["big"]][0])
+    assert res.df == r["Df"]
+    close(res.chisq, r["Chisq"], 1e-3, atol=1e-6, what="Chisq")
+    close(res.p, r["p"], 1e-3, atol=1e-6, what="p")
+    for col in ("npar", "AIC", "BIC", "logLik", "deviance"):
+        close(res.table[col], r[col], 1e-5, what=col)
+
+
+def test_binary_codings_are_one_fit(fits):
+    """0/1, logical, two- and three-level string responses with family='binomial' give
+    glmer's one fit, as do cbind(s, n - s) and the proportion with weights = trials."""
+    base = fits["bin01_logit"][0]
+    for key in ("binlgl_logit", "binstr_logit", "binstr3_logit"):
+        close(fits[key][0].fixef, base.fixef.to_numpy(), 1e-9, what=key)
+    close(fits["binprop_logit"][0].loglik, fits["bincbind_logit"][0].loglik, 1e-12, what="prop vs cbind")
+
+
+def test_binomial_response_that_is_not_trials_is_refused():
+    """A count or proportion response without trials is refused with the ways to give them."""
+    data = data_for("bin").dropna()
+    with pytest.raises(ml.errors.FamilyError, match=r"'prop'.*weights="):
+        ml.fit("prop ~ x + (1 | g)", data, method="ml", family="binomial")
+    with pytest.raises(ml.errors.FamilyError, match=r"needs successes and trials.*'s'"):
+        ml.fit("s ~ x + (1 | g)", data, method="ml", family="binomial")
+
+
+def test_offset_argument_is_refused_by_name():
+    with pytest.raises(ml.errors.SpecError, match="offset"):
+        ml.fit("count ~ x + (1 | site)", data_for("pois"), method="ml", family="poisson", offset="logexp")
+
+
+def test_expected_warnings_only(fits):
+    """Dropped rows (DataWarning naming the columns) and singular fits, where lme4 finds one."""
+    for key, (_, caught) in fits.items():
+        for w in caught:
+            assert issubclass(w.category, EXPECTED_WARNINGS), (key, w.message)
+        singular = any(issubclass(w.category, ml.errors.SingularFitWarning) for w in caught)
+        assert singular == REF[key]["singular"], key
+        dropped = [str(w.message) for w in caught if issubclass(w.category, ml.errors.DataWarning)]
+        n_rows = len(data_for(REF[key]["data"]))
+        assert (n_rows - REF[key]["nobs"] > 0) == bool(dropped), (key, dropped)
