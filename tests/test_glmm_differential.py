@@ -7,7 +7,8 @@
 * ``bin``: 24 groups x 8 rows and a crossed 6-level factor; a binary response coded
   0/1, as a logical (read back by pandas as an object column of bools), as a two-level
   string whose alphabetically first level (``"alive"``) is failure, and as a three-level
-  string (R's ``binomial()``: first level failure, every other success); binomial counts
+  string (R's ``binomial()``: first level failure, every other success), and a
+  comparison ``I(s > 0)`` (a logical expression, TRUE success); binomial counts
   as ``cbind(s, n - s)`` and as a proportion with its trials as ``weights=``; one group
   all failures and one all successes (their modes near separation); missing values in
   the predictor and in the response (rows dropped, lme4's ``na.omit``); logit, probit
@@ -42,7 +43,10 @@ anova: npar, AIC, BIC, logLik, dev.    1e-5         —
 Found and fixed: ``family="binomial"`` refused a 0/1, logical or factor/string response
 (it asked for ``cbind`` or ``family="bernoulli"``); glmer reads those as single trials
 (``binomial()$initialize``), a factor's first level failure. Such a response is now a
-Bernoulli-trials fit (``multilevel.formula.frame``).
+Bernoulli-trials fit (``multilevel.formula.frame``). A logical response expression
+(``I(s > 0)``) was refused with either family ("must be one column": formulae gives it
+as FALSE/TRUE indicator columns); its TRUE column is now the 0/1 response
+(``multilevel.formula.design``).
 
 Not covered, and why:
 

@@ -438,8 +438,10 @@ def _binary_binomial(parsed: ParsedFormula, frame: pd.DataFrame, family: str, w)
     other values keeps the binomial family's request for trials.
     """
     resp = parsed.response
-    if family != "binomial" or w is not None or resp.kind != "plain" or resp.text not in frame.columns:
+    if family != "binomial" or w is not None or resp.kind != "plain":
         return family
+    if resp.text not in frame.columns:   # an expression such as I(s > 0): TRUE is success
+        return "bernoulli" if _binary_expression(resp.text, frame) else family
     column = frame[resp.text]
     if pd.api.types.is_bool_dtype(column):
         return "bernoulli"
@@ -449,6 +451,20 @@ def _binary_binomial(parsed: ParsedFormula, frame: pd.DataFrame, family: str, w)
     codes, _ = _factor(column, resp.text)
     frame[resp.text] = (codes != 0).astype(float)   # R: y <- y != levels(y)[1]
     return "bernoulli"
+
+
+def _binary_expression(text: str, frame: pd.DataFrame) -> bool:
+    """Whether the response expression gives 0/1 values or two categories (a comparison)."""
+    try:
+        with np.errstate(all="ignore"):
+            response = design_matrices(f"{text} ~ 1", frame, na_action="error",
+                                       env=safe_environment()).response
+        values = np.asarray(response.design_matrix, dtype=float)
+    except Exception:   # not evaluable here: the design reports it with the term's name
+        return False
+    if values.ndim == 2:   # categories: one indicator column each
+        return values.shape[1] == 2
+    return bool(np.all(np.isin(values, (0.0, 1.0))))
 
 
 def _whole(x: np.ndarray) -> bool:
