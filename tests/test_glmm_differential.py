@@ -21,7 +21,7 @@
   counts for ``glmer.nb`` (our ``family="negativebinomial"``); a missing grouping value.
 
 Per case: nobs, df, df.residual, isSingular, logLik, AIC, BIC, deviance, fixed effects and
-their SEs, θ, ``VarCorr``, conditional modes and SDs of the first four levels of each
+their SEs, ``summary()``'s Wald z and p, θ, ``VarCorr``, conditional modes and SDs of the first four levels of each
 grouping factor, the first eight fitted values, residuals of the four types and
 predictions (link and response), predictions on new rows with seen levels and a level the
 fit never saw (``allow.new.levels = TRUE``) and with ``re.form = NA``; ``anova(m0, m1)``
@@ -33,7 +33,8 @@ quantity                               rtol         atol
 =====================================  ===========  ===============================
 logLik, AIC, BIC, deviance             1e-5         —
 fixed effects                          1e-4         1e-3 x SE
-SEs, θ, VarCorr, σ (Gamma), NB θ       1e-3         1e-5 (θ, sdcor)
+SEs, z, θ, VarCorr, σ (Gamma), NB θ    1e-3         1e-5 (θ, sdcor)
+Wald p                                 3e-3         1e-12
 conditional modes and SDs              1e-3         1e-5
 fitted, residuals, predictions         1e-4         1e-5 (+ 1e-4 x max fitted)
 anova: Chisq, p                        1e-3         1e-6
@@ -136,6 +137,9 @@ def test_estimates(key, fits):
     se = np.array(list(r["fixef_se"].values()))
     close(m.fixef[names], list(r["fixef"].values()), 1e-4, atol=1e-3 * se, what="fixef")
     close(m.se[names], se, 1e-3, what="SE")
+    table = m.summary().loc[names]
+    close(table["z_value"], r["wald_z"], 1e-3, what="summary z")
+    close(table["p_value"], r["wald_p"], 3e-3, atol=1e-12, what="summary p")
     assert m.theta.index.tolist() == list(r["theta"])
     close(m.theta, list(r["theta"].values()), 1e-3, atol=1e-5, what="theta")
     vc, ref = m.varcorr, pd.DataFrame(r["varcorr"])

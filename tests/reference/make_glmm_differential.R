@@ -90,6 +90,8 @@ summ <- function(m, case, newdata) {
     nobs = nobs(m), df = attr(logLik(m), "df"), df_residual = df.residual(m),
     logLik = as.numeric(logLik(m)), AIC = AIC(m), BIC = BIC(m), deviance = deviance(m),
     fixef = as.list(fixef(m)), fixef_se = as.list(sqrt(diag(as.matrix(vcov(m))))),
+    # summary()'s Wald z (labelled "t value" for Gamma) and its normal p-value
+    wald_z = unname(coef(summary(m))[, 3]), wald_p = unname(coef(summary(m))[, 4]),
     theta = as.list(getME(m, "theta")), singular = isSingular(m),
     varcorr = as.data.frame(VarCorr(m)), ranef = re_all(m),
     fitted = first(fitted(m)),
