@@ -41,7 +41,9 @@ anova: Chisq, p                        1e-3         1e-6
 anova: npar, AIC, BIC, logLik, dev.    1e-5         —
 =====================================  ===========  ===============================
 
-Found and fixed: ``family="binomial"`` refused a 0/1, logical or factor/string response
+Found and fixed: ``ml.fit`` had no ``offset=`` argument (glmer's; refused as an unknown
+option): ``offset="column"`` now adds ``offset(column)`` to the formula
+(``multilevel.engines``). ``family="binomial"`` refused a 0/1, logical or factor/string response
 (it asked for ``cbind`` or ``family="bernoulli"``); glmer reads those as single trials
 (``binomial()$initialize``), a factor's first level failure. Such a response is now a
 Bernoulli-trials fit (``multilevel.formula.frame``). A logical response expression
@@ -51,12 +53,11 @@ as FALSE/TRUE indicator columns); its TRUE column is now the 0/1 response
 
 Not covered, and why:
 
-* glmer's ``offset=`` argument: ``ml.fit`` has none (an unknown option, refused by
-  name); the same offset is written in the formula (``offset(logexp)``), and the case
-  ``pois_offset_arg`` checks that this fit equals glmer's ``offset = logexp`` one. Its
-  new-data predictions are not compared: lme4 1.1-31's ``predict(newdata)`` leaves an
-  ``offset=`` argument's offset out (rows 2-3 of ``new_link`` differ from the formula
-  offset's by log(exposure)), while ours keeps it, as for any formula offset.
+* lme4 1.1-31's ``predict(newdata)`` of a fit with glmer's ``offset=`` argument leaves
+  that offset out (its ``new_link`` rows differ from the formula offset's by
+  log(exposure)); ours keeps it, as for any formula offset (``offset=`` is one more
+  offset term), so ``pois_offset_arg``'s new-data predictions are compared with those of
+  ``pois_offset``, the same model with ``offset(log(exposure))`` in the formula.
 * ``inverse.gaussian`` GLMMs: the frequentist engine has no such family (``wald`` is
   Bayesian only, with the log link), so there is nothing to compare.
 * glmmTMB: every family here is one lme4 fits, so no case needs it.
@@ -81,8 +82,9 @@ REF = json.loads((HERE / "glmm_differential.json").read_text())
 FACTORS = {"bin": ["g", "h"], "pois": ["site", "plot"], "gam": ["g"]}
 MODELS = [k for k, r in REF.items() if isinstance(r, dict) and "fixef" in r]
 LRTS = [k for k in REF if k.startswith("lrt_")]
-# lme4 leaves an offset= argument's offset out of predict(newdata) (module docstring)
-NO_NEWDATA = {"pois_offset_arg"}
+# lme4 leaves an offset= argument's offset out of predict(newdata), we keep it: compared
+# with the formula offset's predictions (module docstring)
+NEWDATA_OF = {"pois_offset_arg": "pois_offset"}
 EXPECTED_WARNINGS = (ml.errors.SingularFitWarning, ml.errors.DataWarning)
 
 
@@ -105,11 +107,10 @@ def fits():
     out = {}
     for key in MODELS:
         r = REF[key]
-        options = {k: r[k] for k in ("weights", "link", "nAGQ") if k in r}
+        options = {k: r[k] for k in ("weights", "link", "nAGQ", "offset") if k in r}
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            fit = ml.fit(r.get("formula_ours", r["formula"]), data_for(r["data"]), method="ml",
-                         family=r["family"], **options)
+            fit = ml.fit(r["formula"], data_for(r["data"]), method="ml", family=r["family"], **options)
         out[key] = (fit, list(caught))
     return out
 
@@ -178,10 +179,10 @@ def test_fitted_residuals_predictions(key, fits):
           what="predict response")
 
 
-@pytest.mark.parametrize("key", [k for k in MODELS if k not in NO_NEWDATA])
+@pytest.mark.parametrize("key", MODELS)
 def test_predict_new_data(key, fits):
     """Seen levels and one the fit never saw (the population value), and re.form = NA."""
-    r, m = REF[key], fits[key][0]
+    r, m = REF[NEWDATA_OF.get(key, key)], fits[key][0]
     new = pd.DataFrame(r["newdata"])
     calls = {"new_link": {}, "new_response": {"type": "response"}, "new_marg": {"group_effects": False},
              "new_marg_response": {"group_effects": False, "type": "response"}}
@@ -220,9 +221,16 @@ def test_binomial_response_that_is_not_trials_is_refused():
         ml.fit("s ~ x + (1 | g)", data, method="ml", family="binomial")
 
 
-def test_offset_argument_is_refused_by_name():
-    with pytest.raises(ml.errors.SpecError, match="offset"):
-        ml.fit("count ~ x + (1 | site)", data_for("pois"), method="ml", family="poisson", offset="logexp")
+def test_offset_argument():
+    """offset= is one more formula offset; a bad one is refused naming it."""
+    data = data_for("pois")
+    with pytest.warns(ml.errors.DataWarning, match="Removed 2 of 240 rows"):
+        m = ml.fit("count ~ x + (1 | site)", data, method="ml", family="poisson", offset="logexp")
+    assert m.formula == "count ~ x + (1 | site) + offset(logexp)"
+    with pytest.raises(ml.errors.DataError, match="'nope' is not in the data"):
+        ml.fit("count ~ x + (1 | site)", data, method="ml", family="poisson", offset="nope")
+    with pytest.raises(ml.errors.DataError, match="offset= takes the name of a data column"):
+        ml.fit("count ~ x + (1 | site)", data, method="ml", family="poisson", offset=data["logexp"])
 
 
 def test_expected_warnings_only(fits):
