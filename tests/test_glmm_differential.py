@@ -203,6 +203,17 @@ def test_anova(key, fits):
         close(res.table[col], r[col], 1e-5, what=col)
 
 
+def test_anova_of_three(fits):
+    """anova(m0, m1, m2): each model tested against the one before it."""
+    r = REF["anova3_bin"]
+    res = ml.lrt(*(fits[k][0] for k in r["models"]))
+    for col in ("npar", "AIC", "BIC", "logLik", "deviance"):
+        close(res.table[col], r[col], 1e-5, what=col)
+    close(res.table["Chisq"], r["Chisq"], 1e-3, atol=1e-6, what="Chisq")
+    close(res.table["Df"], r["Df"], 0, what="Df")
+    close(res.table["p"], r["p"], 1e-3, atol=1e-6, what="p")
+
+
 def test_binary_codings_are_one_fit(fits):
     """0/1, logical, two- and three-level string responses with family='binomial' give
     glmer's one fit, as do cbind(s, n - s) and the proportion with weights = trials."""

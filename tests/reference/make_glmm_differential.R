@@ -61,6 +61,7 @@ pois$count[pois$site == "s2" & pois$plot == "p3"] <- 0L
 pois$count[17] <- NA
 pois$exposure[30] <- NA                    # a missing offset drops its row too
 pois$logexp <- log(pois$exposure)
+pois$w <- ifelse(pois$x > 0, 2, 1)           # prior weights (each row counts w times)
 pois <- put(pois, "pois", c("site", "plot"))
 # gam: positive amounts, Gamma(log) with a random slope; nb: overdispersed counts
 set.seed(11)
@@ -76,7 +77,7 @@ gam <- put(gam, "gam", "g")
 
 ## ---- quantities -------------------------------------------------------------------
 first <- function(x, k = 8) unname(as.numeric(x)[seq_len(min(k, length(x)))])
-re_all <- function(m, k = 4) {   # the first k levels of each grouping factor, plus any named
+re_all <- function(m, k = 8) {   # the first k levels of each grouping factor, plus any named
   re <- as.data.frame(ranef(m, condVar = TRUE))
   keep <- unlist(lapply(split(seq_len(nrow(re)), re$grpvar), function(i)
     i[re$grp[i] %in% unique(as.character(re$grp[i]))[1:k]]))
@@ -118,8 +119,9 @@ nd_pois$logexp <- log(nd_pois$exposure)
 nd_gam <- data.frame(x = c(0.5, 2, 1), g = c("G01", "G05", "GNEW"), stringsAsFactors = FALSE)
 G <- function(case, d, family, nd, ...) {
   f <- as.formula(case$formula)
-  w <- if (is.null(case$weights)) NULL else d[[case$weights]]
-  m <- glmer(f, d, family = family, weights = w, nAGQ = if (is.null(case$nAGQ)) 1 else case$nAGQ, ...)
+  # glmer evaluates `weights` in the data first: a local name no data set has as a column
+  case_wts <- if (is.null(case$weights)) NULL else d[[case$weights]]
+  m <- glmer(f, d, family = family, weights = case_wts, nAGQ = if (is.null(case$nAGQ)) 1 else case$nAGQ, ...)
   list(model = m, ref = summ(m, case, nd))
 }
 
@@ -143,6 +145,7 @@ fits <- list(
   # nAGQ > 1 for one scalar random effect
   bin01_agq9 = G(C("bin", "y01 ~ x + z + (1 | g)", "binomial", nAGQ = 9), bin, binomial, nd_bin),
   bincbind_agq5 = G(C("bin", "cbind(s, n - s) ~ x + (1 | g)", "binomial", nAGQ = 5), bin, binomial, nd_bin),
+  binprop_agq6 = G(C("bin", "prop ~ x + (1 | g)", "binomial", weights = "n", nAGQ = 6), bin, binomial, nd_bin),
   # crossed terms, a correlated block
   bincbind_crossed = G(C("bin", "cbind(s, n - s) ~ x + z + (1 | g) + (1 | h)", "binomial"), bin, binomial, nd_bin),
   bincbind_slope = G(C("bin", "cbind(s, n - s) ~ x + z + (x | g)", "binomial"), bin, binomial, nd_bin),
@@ -155,18 +158,23 @@ fits <- list(
   # glmer(offset = logexp): the same fit as offset(logexp) in the formula
   pois_offset_arg = G(C("pois", "count ~ x + (1 | site)", "poisson", offset = "logexp"), pois, poisson, nd_pois,
                       offset = pois$logexp),
+  pois_offset_weights = G(C("pois", "count ~ x + offset(log(exposure)) + (1 | site)", "poisson", weights = "w"),
+                          pois, poisson, nd_pois),
   pois_agq7 = G(C("pois", "count ~ x + offset(log(exposure)) + (1 | site)", "poisson", nAGQ = 7), pois, poisson,
                 nd_pois),
   pois_slope = G(C("pois", "count ~ x + offset(log(exposure)) + (x | site)", "poisson"), pois, poisson, nd_pois),
   # Gamma(log) with a random slope
   gamma_log = G(C("gam", "y ~ x + (1 | g)", "gamma", link = "log"), gam, Gamma("log"), nd_gam),
-  gamma_log_slope = G(C("gam", "y ~ x + (x | g)", "gamma", link = "log"), gam, Gamma("log"), nd_gam)
+  gamma_log_slope = G(C("gam", "y ~ x + (x | g)", "gamma", link = "log"), gam, Gamma("log"), nd_gam),
+  gamma_log_agq5 = G(C("gam", "y ~ x + (1 | g)", "gamma", link = "log", nAGQ = 5), gam, Gamma("log"), nd_gam)
 )
 out <- lapply(fits, `[[`, "ref")
 # negative binomial (glmer.nb, θ estimated)
 m <- glmer.nb(cnt ~ x + (1 | g), gam)
 out$nb_ri <- summ(m, C("gam", "cnt ~ x + (1 | g)", "negativebinomial"), nd_gam)
 fits$nb_ri <- list(model = m)
+m <- glmer.nb(count ~ x + offset(log(exposure)) + (1 | site), pois)
+out$nb_offset <- summ(m, C("pois", "count ~ x + offset(log(exposure)) + (1 | site)", "negativebinomial"), nd_pois)
 
 # anova() of nested GLMM pairs (lme4's LRT: rows by npar)
 lrt <- function(small, big, data, family, ...) {
@@ -178,6 +186,11 @@ lrt <- function(small, big, data, family, ...) {
 fits$bincbind_x <- G(C("bin", "cbind(s, n - s) ~ x + (1 | g)", "binomial"), bin, binomial, nd_bin)
 out$bincbind_x <- fits$bincbind_x$ref
 out$lrt_bin_z <- lrt("bincbind_x", "bincbind_logit", "bin", "binomial")
+# three models at once: each row tested against the one before
+a <- anova(fits$bincbind_x$model, fits$bincbind_logit$model, fits$bincbind_slope$model)
+out$anova3_bin <- list(models = c("bincbind_x", "bincbind_logit", "bincbind_slope"), npar = a$npar, AIC = a$AIC,
+                       BIC = a$BIC, logLik = a$logLik, deviance = a$deviance, Chisq = a$Chisq, Df = a$Df,
+                       p = a[["Pr(>Chisq)"]])
 out$lrt_bin_crossed <- lrt("bincbind_logit", "bincbind_crossed", "bin", "binomial")
 out$lrt_bin_slope <- lrt("bincbind_logit", "bincbind_slope", "bin", "binomial")
 out$lrt_pois_nested <- lrt("pois_offset", "pois_nested", "pois", "poisson")
