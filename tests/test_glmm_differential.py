@@ -8,7 +8,8 @@
   0/1, as a logical (read back by pandas as an object column of bools), as a two-level
   string whose alphabetically first level (``"alive"``) is failure, and as a three-level
   string (R's ``binomial()``: first level failure, every other success), and a
-  comparison ``I(s > 0)`` (a logical expression, TRUE success); binomial counts
+  comparison ``I(s > 0)`` (a logical expression, TRUE success); the logical and string
+  responses with ``weights=`` (R: w trials, all successes or none); binomial counts
   as ``cbind(s, n - s)`` and as a proportion with its trials as ``weights=``; one group
   all failures and one all successes (their modes near separation); missing values in
   the predictor and in the response (rows dropped, lme4's ``na.omit``); logit, probit
@@ -49,7 +50,9 @@ option): ``offset="column"`` now adds ``offset(column)`` to the formula
 Bernoulli-trials fit (``multilevel.formula.frame``). A logical response expression
 (``I(s > 0)``) was refused with either family ("must be one column": formulae gives it
 as FALSE/TRUE indicator columns); its TRUE column is now the 0/1 response
-(``multilevel.formula.design``).
+(``multilevel.formula.design``). A logical or factor response with ``weights=`` was
+refused ("needs a proportion response"); R reads it as w trials with all or no
+successes, as we do now.
 
 Not covered, and why:
 

@@ -133,6 +133,9 @@ fits <- list(
   # a logical expression as the response (TRUE: success)
   binexpr_logit = G(C("bin", "I(s > 0) ~ x + z + (1 | g)", "binomial"), bin, binomial, nd_bin),
   binstr3_logit = G(C("bin", "status3 ~ x + z + (1 | g)", "binomial"), bin, binomial, nd_bin),
+  # a logical or factor response with weights: w trials, all successes or none
+  binlgl_weights = G(C("bin", "ylgl ~ x + z + (1 | g)", "binomial", weights = "n"), bin, binomial, nd_bin),
+  binstr_weights = G(C("bin", "status ~ x + z + (1 | g)", "binomial", weights = "n"), bin, binomial, nd_bin),
   bincbind_logit = G(C("bin", "cbind(s, n - s) ~ x + z + (1 | g)", "binomial"), bin, binomial, nd_bin),
   binprop_logit = G(C("bin", "prop ~ x + z + (1 | g)", "binomial", weights = "n"), bin, binomial, nd_bin),
   # links

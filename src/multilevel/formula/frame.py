@@ -199,6 +199,9 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     if w is not None and family == "binomial" and parsed.response.kind == "plain":
         name = parsed.response.text   # a column, or arithmetic such as incidence / size
         values = frame[name] if name in frame.columns else pd.Series(eval_arithmetic(name, frame))
+        if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+            # a logical or factor response with weights: w trials, all or none successes (R)
+            values = pd.Series(_single_trials(values, name), index=values.index)
         y, trials = binomial_proportions(values, w, name)
         frame[SUCCESSES], frame[TRIALS], w = y, trials, None
     else:
@@ -442,15 +445,25 @@ def _binary_binomial(parsed: ParsedFormula, frame: pd.DataFrame, family: str, w)
         return family
     if resp.text not in frame.columns:   # an expression such as I(s > 0): TRUE is success
         return "bernoulli" if _binary_expression(resp.text, frame) else family
-    column = frame[resp.text]
-    if pd.api.types.is_bool_dtype(column):
-        return "bernoulli"
-    if pd.api.types.is_numeric_dtype(column):
-        binary = np.all(np.isin(column.to_numpy(dtype=float), (0.0, 1.0)))
-        return "bernoulli" if binary else family
-    codes, _ = _factor(column, resp.text)
-    frame[resp.text] = (codes != 0).astype(float)   # R: y <- y != levels(y)[1]
+    values = _single_trials(frame[resp.text], resp.text)
+    if values is None:
+        return family
+    frame[resp.text] = values
     return "bernoulli"
+
+
+def _single_trials(column: pd.Series, name: str) -> np.ndarray | None:
+    """The 0/1 values R's ``binomial()`` reads from a logical, factor or 0/1 response
+    (a factor's first level failure: ``y <- y != levels(y)[1]``); None for other numbers."""
+    if column.dtype == object and all(isinstance(v, (bool, np.bool_)) for v in column):
+        column = column.astype(bool)   # bools read back from a CSV with missing values
+    if pd.api.types.is_bool_dtype(column):
+        return column.to_numpy().astype(float)
+    if pd.api.types.is_numeric_dtype(column):
+        values = column.to_numpy(dtype=float)
+        return values if np.all(np.isin(values, (0.0, 1.0))) else None
+    codes, _ = _factor(column, name)
+    return (codes != 0).astype(float)
 
 
 def _binary_expression(text: str, frame: pd.DataFrame) -> bool:
