@@ -45,7 +45,11 @@ bin$n <- sample(1:12, n, replace = TRUE)
 bin$s <- rbinom(n, bin$n, plogis(eta))
 bin$s[bin$g == "g03"] <- 0L
 bin$prop <- bin$s / bin$n
-bin <- put(bin, "bin", c("g", "h"))
+# quasi-separation in a fixed effect: every row with f = "hi" is a success (glmer's
+# estimate runs off to ~20 with SE ~3300, its Hessian not positive definite: SEs from R_X)
+bin$f <- ifelse(bin$z > 0.6, "hi", "lo")
+bin$ysep <- ifelse(bin$f == "hi", 1L, bin$y01)
+bin <- put(bin, "bin", c("g", "h", "f"))
 bin$status <- factor(bin$status)          # lme4's formula handling: a string response is a factor
 bin$status3 <- factor(bin$status3)
 # pois: sites with plots nested in them (plot labels repeat across sites), exposure, an
@@ -112,7 +116,7 @@ summ <- function(m, case, newdata) {
 C <- function(data, formula, family, ...) list(data = data, formula = formula, method = "ml", family = family, ...)
 # new rows: two seen levels and one unseen (allow.new.levels = TRUE: the population value)
 nd_bin <- data.frame(x = c(-1, 0.5, 1.2), z = c(0.2, -0.4, 0), g = c("g01", "g07", "gNEW"), h = c("h2", "h5", "hNEW"),
-                     n = c(5, 10, 3), stringsAsFactors = FALSE)
+                     n = c(5, 10, 3), f = c("hi", "lo", "lo"), stringsAsFactors = FALSE)
 nd_pois <- data.frame(x = c(-0.5, 0, 1), exposure = c(1, 2.5, 4), site = c("s1", "s2", "sNEW"), plot = c("p1", "p3", "p1"),
                       stringsAsFactors = FALSE)
 nd_pois$logexp <- log(nd_pois$exposure)
@@ -138,6 +142,7 @@ fits <- list(
   binstr_weights = G(C("bin", "status ~ x + z + (1 | g)", "binomial", weights = "n"), bin, binomial, nd_bin),
   bincbind_logit = G(C("bin", "cbind(s, n - s) ~ x + z + (1 | g)", "binomial"), bin, binomial, nd_bin),
   binprop_logit = G(C("bin", "prop ~ x + z + (1 | g)", "binomial", weights = "n"), bin, binomial, nd_bin),
+  bin_separated = G(C("bin", "ysep ~ x + f + (1 | g)", "binomial"), bin, binomial, nd_bin),
   # links
   bin01_probit = G(C("bin", "y01 ~ x + z + (1 | g)", "binomial", link = "probit"), bin, binomial("probit"), nd_bin),
   bin01_cloglog = G(C("bin", "y01 ~ x + z + (1 | g)", "binomial", link = "cloglog"), bin, binomial("cloglog"), nd_bin),
