@@ -466,14 +466,28 @@ def _single_trials(column: pd.Series, name: str) -> np.ndarray | None:
     return (codes != 0).astype(float)
 
 
-def _binary_expression(text: str, frame: pd.DataFrame) -> bool:
-    """Whether the response expression gives 0/1 values or two categories (a comparison)."""
+def _expression_values(text: str, frame: pd.DataFrame) -> np.ndarray | None:
+    """A response expression's values as formulae gives them (a comparison: one indicator
+    column per category); None where it cannot be evaluated here (the design reports it)."""
     try:
         with np.errstate(all="ignore"):
             response = design_matrices(f"{text} ~ 1", frame, na_action="error",
                                        env=safe_environment()).response
-        values = np.asarray(response.design_matrix, dtype=float)
-    except Exception:   # not evaluable here: the design reports it with the term's name
+        return np.asarray(response.design_matrix, dtype=float)
+    except Exception:
+        return None
+
+
+def categorical_response(frame: ModelFrame, text: str) -> bool:
+    """Whether a response expression (not a column) gives categories, as ``I(s > 0)`` does."""
+    values = _expression_values(text, frame.data)
+    return values is not None and values.ndim == 2
+
+
+def _binary_expression(text: str, frame: pd.DataFrame) -> bool:
+    """Whether the response expression gives 0/1 values or two categories (a comparison)."""
+    values = _expression_values(text, frame)
+    if values is None:
         return False
     if values.ndim == 2:   # categories: one indicator column each
         return values.shape[1] == 2
