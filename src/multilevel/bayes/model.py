@@ -36,7 +36,12 @@ from multilevel.formula import (
 )
 from multilevel.formula.distributional import frame_formula, split_formulas
 from multilevel.formula.families import CATEGORICAL_FAMILIES, ORDINAL_FAMILIES
-from multilevel.formula.frame import SUCCESSES, TRIALS, categorical_response, labelled_groups
+from multilevel.formula.frame import (
+    SUCCESSES,
+    TRIALS,
+    categorical_response,
+    labelled_groups,
+)
 from multilevel.formula.links import check_link
 from multilevel.formula.namespace import SAFE_FUNCTIONS
 from multilevel.formula.parse import column_names

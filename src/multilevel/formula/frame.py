@@ -474,7 +474,7 @@ def _expression_values(text: str, frame: pd.DataFrame) -> np.ndarray | None:
             response = design_matrices(f"{text} ~ 1", frame, na_action="error",
                                        env=safe_environment()).response
         return np.asarray(response.design_matrix, dtype=float)
-    except Exception:
+    except Exception:  # noqa: BLE001 - formulae raises bare ValueError/KeyError/ParseError...
         return None
 
 
