@@ -64,6 +64,14 @@ Not covered, and why:
   ``pois_offset``, the same model with ``offset(log(exposure))`` in the formula.
 * ``inverse.gaussian`` GLMMs: the frequentist engine has no such family (``wald`` is
   Bayesian only, with the log link), so there is nothing to compare.
+* ``gamma_inverse_slope`` (Gamma, inverse link, ``(x | g)``): glmer's default run ends
+  at θ₁ = 0 (singular, logLik −501.17); ours at −489.36, a better point of the same
+  Laplace deviance (ours at glmer's estimates equals glmer's −2 logLik). The replay of
+  glmer's first stage uses NLopt's BOBYQA, whose interpolation set has 2n + 1 points,
+  where R's minqa uses n + 2 by default: for a vector θ the two searches part from the
+  sixth evaluation on, and here the stages end in different optima. Reproducing glmer's
+  point would take minqa's BOBYQA (npt = n + 2; PRIMA or pdfo provide it), a new
+  dependency, so the case checks the objective and that ours is the better optimum.
 * glmmTMB: every family here is one lme4 fits, so no case needs it.
 * A second ``glmer.nb`` case (counts with ``offset(log(exposure))``; logLik equal to 2e-7
   when probed): each negative-binomial fit takes 3-7 s here (a θ search of GLMM refits),
@@ -87,7 +95,11 @@ import multilevel as ml
 HERE = Path(__file__).parent / "reference" / "glmm_differential"
 REF = json.loads((HERE / "glmm_differential.json").read_text())
 FACTORS = {"bin": ["g", "h", "f"], "pois": ["site", "plot"], "gam": ["g"]}
-MODELS = [k for k, r in REF.items() if isinstance(r, dict) and "fixef" in r]
+# glmer's stage-1 BOBYQA (minqa, npt = n + 2 points) stops at a boundary far below the
+# optimum our replay (NLopt's BOBYQA, npt = 2n + 1) reaches: compared by the deviance
+# function instead (test_gamma_inverse_slope_better_optimum)
+BETTER_OPTIMUM = {"gamma_inverse_slope"}
+MODELS = [k for k, r in REF.items() if isinstance(r, dict) and "fixef" in r and k not in BETTER_OPTIMUM]
 LRTS = [k for k in REF if k.startswith("lrt_")]
 # lme4 leaves an offset= argument's offset out of predict(newdata), we keep it: compared
 # with the formula offset's predictions (module docstring)
@@ -221,6 +233,19 @@ def test_anova_of_three(fits):
     close(res.table["Chisq"], r["Chisq"], 1e-3, atol=1e-6, what="Chisq")
     close(res.table["Df"], r["Df"], 0, what="Df")
     close(res.table["p"], r["p"], 1e-3, atol=1e-6, what="p")
+
+
+def test_gamma_inverse_slope_better_optimum():
+    """Our deviance at glmer's (θ, β) is glmer's −2 logLik, and our fit is better than it."""
+    r = REF["gamma_inverse_slope"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ml.errors.DataWarning)   # the row without a group
+        m = ml.fit(r["formula"], data_for(r["data"]), method="ml", family="gamma", link="inverse")
+    deviance = m.deviance_function()
+    at_lme4 = deviance(np.array([*r["theta"].values(), *r["fixef"].values()]))
+    close(at_lme4, -2 * r["logLik"], 1e-5, what="our deviance at glmer's estimates")   # criteria rtol
+    assert m.loglik > r["logLik"] + 10, (m.loglik, r["logLik"])
+    assert r["singular"] and not m.singular
 
 
 def test_binary_codings_are_one_fit(fits):
