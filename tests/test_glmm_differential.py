@@ -6,28 +6,33 @@
 
 * ``bin``: 24 groups x 8 rows and a crossed 6-level factor; a binary response coded
   0/1, as a logical (read back by pandas as an object column of bools), as a two-level
-  string whose alphabetically first level (``"alive"``) is failure, and as a three-level
-  string (R's ``binomial()``: first level failure, every other success), and a
+  string whose alphabetically first level (``"alive"``) is failure, as a three-level
+  string (R's ``binomial()``: first level failure, every other success) and as a
   comparison ``I(s > 0)`` (a logical expression, TRUE success); the logical and string
-  responses with ``weights=`` (R: w trials, all successes or none); binomial counts
-  as ``cbind(s, n - s)`` and as a proportion with its trials as ``weights=``; one group
-  all failures and one all successes (their modes near separation); missing values in
+  responses with ``weights=`` (R: w trials, all successes or none); binomial counts as
+  ``cbind(s, n - s)`` and as a proportion with its trials as ``weights=``; one group all
+  failures and one all successes (their modes near separation); quasi-separation in a
+  fixed effect (every row of one level a success: the estimate ~20, its SE ~3300 from
+  R_X, glmer's fallback when the Hessian is not positive definite); missing values in
   the predictor and in the response (rows dropped, lme4's ``na.omit``); logit, probit
-  and cloglog links; nAGQ 5, 6 and 9; quasi-separation in a fixed effect (every row
-  of one level a success: the estimate ~20, SE ~3300 from R_X, as glmer's fallback); crossed ``(1 | g) + (1 | h)``, correlated ``(x | g)``
-  (singular for the 0/1 response) and uncorrelated ``(x || g)`` blocks.
+  and cloglog links; nAGQ 5, 6 and 9; crossed ``(1 | g) + (1 | h)``, correlated
+  ``(x | g)`` (singular for the 0/1 response) and uncorrelated ``(x || g)`` blocks.
 * ``pois``: plots nested in sites (labels repeat across sites: ``(1 | site/plot)``), an
-  exposure offset as ``offset(log(exposure))``, one all-zero plot, a missing count and a
-  missing exposure; nAGQ 7; a random slope.
-* ``gam``: a Gamma(log) response with ``(1 | g)`` and ``(x | g)``, and overdispersed
-  counts for ``glmer.nb`` (our ``family="negativebinomial"``); a missing grouping value.
+  exposure offset as ``offset(log(exposure))`` and as glmer's ``offset=`` argument, with
+  and without prior weights, one all-zero plot, a missing count and a missing exposure;
+  nAGQ 7; a random slope.
+* ``gam``: a Gamma response (log link with ``(1 | g)``, ``(x | g)`` and nAGQ 5; inverse
+  link with ``(x | g)``), and overdispersed counts for ``glmer.nb`` (our
+  ``family="negativebinomial"``; its θ search goes on to the optimum, 3.6e-4 above
+  glmer.nb's logLik, inside the criteria tolerance); a missing grouping value.
 
 Per case: nobs, df, df.residual, isSingular, logLik, AIC, BIC, deviance, fixed effects and
-their SEs, ``summary()``'s Wald z and p, θ, ``VarCorr``, conditional modes and SDs of the first four levels of each
-grouping factor, the first eight fitted values, residuals of the four types and
-predictions (link and response), predictions on new rows with seen levels and a level the
-fit never saw (``allow.new.levels = TRUE``) and with ``re.form = NA``; ``anova(m0, m1)``
-of five nested pairs. Tolerances (relative unless said; absolute floors where a value
+their SEs, ``summary()``'s Wald z and p, θ, ``VarCorr``, conditional modes and SDs of the
+first eight levels of each grouping factor, the first eight fitted values, residuals of
+the four types and predictions (link and response), predictions on new rows with seen
+levels and a level the fit never saw (``allow.new.levels = TRUE``) and with
+``re.form = NA``; ``anova(m0, m1)`` of five nested pairs and ``anova(m0, m1, m2)``.
+Tolerances (relative unless said; absolute floors where a value
 can be near zero):
 
 =====================================  ===========  ===============================
@@ -45,15 +50,16 @@ anova: npar, AIC, BIC, logLik, dev.    1e-5         —
 
 Found and fixed: ``ml.fit`` had no ``offset=`` argument (glmer's; refused as an unknown
 option): ``offset="column"`` now adds ``offset(column)`` to the formula
-(``multilevel.engines``). ``family="binomial"`` refused a 0/1, logical or factor/string response
-(it asked for ``cbind`` or ``family="bernoulli"``); glmer reads those as single trials
+(``multilevel.engines``). ``family="binomial"`` refused a 0/1, logical or factor/string
+response (it asked for ``cbind`` or ``family="bernoulli"``); glmer reads those as single trials
 (``binomial()$initialize``), a factor's first level failure. Such a response is now a
 Bernoulli-trials fit (``multilevel.formula.frame``). A logical response expression
 (``I(s > 0)``) was refused with either family ("must be one column": formulae gives it
 as FALSE/TRUE indicator columns); its TRUE column is now the 0/1 response
 (``multilevel.formula.design``). A logical or factor response with ``weights=`` was
 refused ("needs a proportion response"); R reads it as w trials with all or no
-successes, as we do now.
+successes, as we do now. A Bayesian fit of a comparison response now says what to do
+instead of failing inside Bambi (``multilevel.bayes.model``).
 
 Not covered, and why:
 
