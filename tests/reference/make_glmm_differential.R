@@ -2,9 +2,9 @@
 # tests/test_glmm_differential.py. Binomial responses in every form lme4 takes (0/1,
 # logical, a two-level string whose first level is failure, cbind(s, f), a proportion
 # with its trials as weights), the logit/probit/cloglog links, Poisson with
-# offset(log(exposure)) and with glmer's offset= argument, Gamma(log), glmer.nb, nAGQ > 1,
-# near-separation and all-zero groups, missing values, crossed and nested terms, a
-# correlated (x | g) block. Each case records criteria, fixed effects and SEs, VarCorr,
+# offset(log(exposure)) and with glmer's offset= argument, Gamma (log and inverse links),
+# glmer.nb, nAGQ > 1, near-separation and all-zero groups, missing values, crossed and
+# nested terms, correlated (x | g) and uncorrelated (x || g) blocks. Each case records criteria, fixed effects and SEs, VarCorr,
 # conditional modes, fitted values, the four residual types and predictions on new data
 # (re.form = NA and a new level); anova() of nested pairs.
 # Run from the repository root: Rscript tests/reference/make_glmm_differential.R
