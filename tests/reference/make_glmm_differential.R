@@ -4,9 +4,10 @@
 # with its trials as weights), the logit/probit/cloglog links, Poisson with
 # offset(log(exposure)) and with glmer's offset= argument, Gamma (log and inverse links),
 # glmer.nb, nAGQ > 1, near-separation and all-zero groups, missing values, crossed and
-# nested terms, correlated (x | g) and uncorrelated (x || g) blocks. Each case records criteria, fixed effects and SEs, VarCorr,
-# conditional modes, fitted values, the four residual types and predictions on new data
-# (re.form = NA and a new level); anova() of nested pairs.
+# nested terms, correlated (x | g) and uncorrelated (x || g) blocks. Each case records
+# criteria, fixed effects and SEs, Wald z and p, VarCorr, conditional modes, fitted
+# values, the four residual types and predictions on new data (re.form = NA and a new
+# level); anova() of nested pairs.
 # Run from the repository root: Rscript tests/reference/make_glmm_differential.R
 suppressPackageStartupMessages({library(lme4); library(jsonlite)})
 source("tests/reference/read_data.R")  # fac(), rd()
