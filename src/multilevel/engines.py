@@ -98,7 +98,9 @@ def fit(
         Rows with missing values in used columns are dropped with a warning that says
         how many (lme4's ``na.omit``), or refused.
     **options
-        ``weights="column"`` (lme4's prior weights), ``link="probit"`` (R's link names,
+        ``weights="column"`` (lme4's prior weights), ``offset="column"`` (glmer's
+        ``offset=`` argument: the same as ``offset(column)`` in the formula, to which it is
+        added, so new data for predictions need the column), ``link="probit"`` (R's link names,
         :data:`multilevel.formula.links.LINKS`) and engine-specific settings (e.g.
         ``target_accept`` for Bayesian fits, ``optimizer`` or ``nAGQ`` for REML/ML).
 
@@ -116,10 +118,13 @@ def fit(
     if not isinstance(method, str) or method.lower() not in METHODS:
         raise MultilevelError(f"Unknown method {method!r}. Use one of: {', '.join(METHODS)}.")
     method = method.lower()
+    offset = options.pop("offset", None)
     _check_arguments(formula, family, method, draws, tune, chains, seed, sampler, progress, options)
     draws, tune, chains = int(draws), int(tune), int(chains)   # numpy integers included
     seed = None if seed is None else int(seed)
     data = _resolve_data(data)
+    if offset is not None:
+        formula = _with_offset(formula, offset, data)
     if isinstance(formula, (list, tuple)) and len(formula) == 1:
         formula = formula[0]   # a list of one: the response's formula alone
     if method != "bayes":
@@ -151,6 +156,22 @@ def fit(
         formula, data, family=family, priors=priors, draws=draws, tune=tune, chains=chains,
         seed=seed, sampler=sampler, progress=progress, na=na, **options,
     )
+
+
+def _with_offset(formula, offset, data: pd.DataFrame):
+    """The formula with ``+ offset(column)`` added: lme4's ``offset=`` argument is summed
+    with the formula's offsets, so it is one more offset term (kept by every refit)."""
+    if not isinstance(offset, str):
+        raise DataError(f"offset= takes the name of a data column, got {type(offset).__name__}. "
+                        "Add the offset to the data and pass the column's name, or write "
+                        "offset(expr) in the formula.")
+    if offset not in data.columns:
+        shown = ", ".join(map(str, list(data.columns)[:30]))
+        raise DataError(f"The offset column {offset!r} is not in the data. Available columns: {shown}.")
+    name = offset if offset.isidentifier() else f"`{offset}`"
+    if isinstance(formula, (list, tuple)):
+        return [f"{formula[0]} + offset({name})", *formula[1:]]
+    return f"{formula} + offset({name})"
 
 
 def _real(value) -> bool:

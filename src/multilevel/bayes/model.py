@@ -36,7 +36,12 @@ from multilevel.formula import (
 )
 from multilevel.formula.distributional import frame_formula, split_formulas
 from multilevel.formula.families import CATEGORICAL_FAMILIES, ORDINAL_FAMILIES
-from multilevel.formula.frame import SUCCESSES, TRIALS, labelled_groups
+from multilevel.formula.frame import (
+    SUCCESSES,
+    TRIALS,
+    categorical_response,
+    labelled_groups,
+)
 from multilevel.formula.links import check_link
 from multilevel.formula.namespace import SAFE_FUNCTIONS
 from multilevel.formula.parse import column_names
@@ -173,6 +178,12 @@ def build_model(formula: str | list[str], data: pd.DataFrame, family: str = "gau
                           "σ/√w) and family='binomial' with a proportion response (the weights are "
                           "the trials); other families: method='ml'.")
     link = check_link(frame.family, link)
+    if frame.family == "bernoulli" and frame.y is None and categorical_response(frame, parsed.response.text):
+        # Bambi reads a comparison such as I(s > 0) as two categories and fails on them
+        raise FormulaError(f"The response {parsed.response.text!r} is an expression; a Bayesian "
+                           "bernoulli (or 0/1 binomial) fit needs it as a 0/1 data column: add the "
+                           "column (data['y'] = (data['s'] > 0).astype(int)) and name it, or use "
+                           "method='ml'.")
     design = build_design(parsed, frame, data2=data2)
     if frame.family in ORDINAL_FAMILIES:   # thresholds in the intercept's place, as Bambi
         from multilevel.bayes.ordinal import without_intercept

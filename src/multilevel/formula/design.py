@@ -622,6 +622,10 @@ def _evaluate_response(parsed: ParsedFormula, data: pd.DataFrame, family: str) -
     except Exception as exc:
         raise FormulaError(f"Cannot evaluate the response {parsed.response.text!r}: {exc}") from None
     y = np.asarray(dm.response.design_matrix, dtype=float)
+    if family == "bernoulli" and y.ndim > 1 and y.shape[1] == 2:
+        # a comparison such as I(s > 0): formulae gives FALSE/TRUE indicator columns; the
+        # second category (TRUE, a factor's second level) is success, as R's binomial() reads it
+        y = y[:, 1]
     if y.ndim > 1 and y.shape[1] != 1:
         raise FormulaError(f"The response {parsed.response.text!r} must be one column.")
     y = y.reshape(-1)

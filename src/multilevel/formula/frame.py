@@ -199,6 +199,7 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     if time in frame.columns and pd.api.types.is_numeric_dtype(frame[time]):
         check_finite(frame[time].to_numpy(dtype=float), [time], "the residual structure's time")
     w = None if weights is None else weight_values(frame, weights)
+    family = _binary_binomial(parsed, frame, family, w)
     if w is not None and family == "bernoulli":
         raise FamilyError("weights= with family='bernoulli': R reads a 0/1 response with weights as "
                           "successes out of w trials; write it as family='binomial' with the "
@@ -207,6 +208,9 @@ def model_frame(parsed: ParsedFormula, data, family: str = "gaussian", na: str =
     if w is not None and family == "binomial" and parsed.response.kind == "plain":
         name = parsed.response.text   # a column, or arithmetic such as incidence / size
         values = frame[name] if name in frame.columns else pd.Series(eval_arithmetic(name, frame))
+        if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+            # a logical or factor response with weights: w trials, all or none successes (R)
+            values = pd.Series(_single_trials(values, name), index=values.index)
         y, trials = binomial_proportions(values, w, name)
         frame[SUCCESSES], frame[TRIALS], w = y, trials, None
     else:
@@ -403,8 +407,9 @@ def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: str):
     if family in TRIALS_FAMILIES:
         raise FamilyError(
             f"family={family!r} needs successes and trials: write the response as "
-            f"cbind(successes, failures) or p(successes, trials), not {resp.text!r}. "
-            "For a 0/1 response use family='bernoulli'."
+            f"cbind(successes, failures) or p(successes, trials), not {resp.text!r}; a 0/1, "
+            "logical or factor response is read as single trials (R's binomial()), and a "
+            "proportion needs its trials as weights=."
         )
     if family in (*ORDINAL_FAMILIES, *CATEGORICAL_FAMILIES) and resp.text not in frame.columns:
         kind = "ordered categories" if family in ORDINAL_FAMILIES else "categories"
@@ -438,6 +443,71 @@ def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: str):
     check_finite(y, [resp.text], "the response")
     check_family_response(y, family, resp.text)
     return y, None, frame
+
+
+def _binary_binomial(parsed: ParsedFormula, frame: pd.DataFrame, family: str, w) -> str:
+    """``"bernoulli"`` for a ``family="binomial"`` response that R reads as single trials.
+
+    R's ``binomial()`` (glmer, glm) takes, besides ``cbind(s, f)`` and a proportion with
+    its trials as weights, a plain 0/1 or logical response, and a factor (or a string
+    column, which the formula makes a factor) whose first level is failure and every other
+    level success (``binomial()$initialize``). Those are Bernoulli trials: the fit is the
+    ``bernoulli`` one, with the same numbers as glmer's. A factor of more than two levels
+    is collapsed here to first level / other levels, as R does; a numeric response with
+    other values keeps the binomial family's request for trials.
+    """
+    resp = parsed.response
+    if family != "binomial" or w is not None or resp.kind != "plain":
+        return family
+    if resp.text not in frame.columns:   # an expression such as I(s > 0): TRUE is success
+        return "bernoulli" if _binary_expression(resp.text, frame) else family
+    values = _single_trials(frame[resp.text], resp.text)
+    if values is None:
+        return family
+    frame[resp.text] = values
+    return "bernoulli"
+
+
+def _single_trials(column: pd.Series, name: str) -> np.ndarray | None:
+    """The 0/1 values R's ``binomial()`` reads from a logical, factor or 0/1 response
+    (a factor's first level failure: ``y <- y != levels(y)[1]``); None for other numbers."""
+    if column.dtype == object and all(isinstance(v, (bool, np.bool_)) for v in column):
+        column = column.astype(bool)   # bools read back from a CSV with missing values
+    if pd.api.types.is_bool_dtype(column):
+        return column.to_numpy().astype(float)
+    if pd.api.types.is_numeric_dtype(column):
+        values = column.to_numpy(dtype=float)
+        return values if np.all(np.isin(values, (0.0, 1.0))) else None
+    codes, _ = _factor(column, name)
+    return (codes != 0).astype(float)
+
+
+def _expression_values(text: str, frame: pd.DataFrame) -> np.ndarray | None:
+    """A response expression's values as formulae gives them (a comparison: one indicator
+    column per category); None where it cannot be evaluated here (the design reports it)."""
+    try:
+        with np.errstate(all="ignore"):
+            response = design_matrices(f"{text} ~ 1", frame, na_action="error",
+                                       env=safe_environment()).response
+        return np.asarray(response.design_matrix, dtype=float)
+    except Exception:  # noqa: BLE001 - formulae raises bare ValueError/KeyError/ParseError...
+        return None
+
+
+def categorical_response(frame: ModelFrame, text: str) -> bool:
+    """Whether a response expression (not a column) gives categories, as ``I(s > 0)`` does."""
+    values = _expression_values(text, frame.data)
+    return values is not None and values.ndim == 2
+
+
+def _binary_expression(text: str, frame: pd.DataFrame) -> bool:
+    """Whether the response expression gives 0/1 values or two categories (a comparison)."""
+    values = _expression_values(text, frame)
+    if values is None:
+        return False
+    if values.ndim == 2:   # categories: one indicator column each
+        return values.shape[1] == 2
+    return bool(np.all(np.isin(values, (0.0, 1.0))))
 
 
 def _whole(x: np.ndarray) -> bool:
