@@ -8,7 +8,8 @@ the Bayesian and the frequentist paths see the same rows and the same errors.
 ``scale()`` (R's, :class:`multilevel.formula.transforms.Scale`) takes its mean and SD
 from the rows R's ``model.frame`` uses, which include rows dropped afterwards for a
 missing value in another column: when rows are dropped, the arguments of the formula's
-``scale()``/``center()`` calls on those rows travel with the frame's data
+``scale()``/``center()`` calls (and of ``poly()``, ``ns()``, ``bs()``, whose bases and knots R
+also fits there) on those rows travel with the frame's data
 (``data.attrs``), so that our design and Bambi's fit them alike.
 """
 
@@ -42,8 +43,8 @@ from multilevel.formula.parse import (
 )
 from multilevel.formula.rfactors import check_factor_levels, factor_only_columns
 from multilevel.formula.transforms import (
+    ROW_DEPENDENT_CALLS,
     SCALE_ROWS,
-    SCALE_TRANSFORMS,
     ScaleRows,
     design_matrices,
 )
@@ -238,7 +239,7 @@ def _record_scale_rows(parsed: ParsedFormula, data: pd.DataFrame, kept: np.ndarr
     kept rows, in ``frame.attrs`` for :class:`multilevel.formula.transforms.Scale`.
     """
     entries = []
-    for arg in dict.fromkeys(call_arguments(parsed, SCALE_TRANSFORMS)):
+    for arg in dict.fromkeys(call_arguments(parsed, ROW_DEPENDENT_CALLS)):
         cols = [c for c in column_names(arg) if c in data.columns]
         if not cols:
             continue

@@ -47,9 +47,12 @@ class NaturalSpline:
         self.intercept = False
 
     def __call__(self, x, df=None, knots=None, intercept=False):
+        from multilevel.formula.transforms import r_rows
+
+        full = None if self.boundary is not None else r_rows(x)
         x = np.asarray(x, dtype=float).reshape(-1)
-        if self.boundary is None:
-            self._fit(x, df, knots, intercept)
+        if self.boundary is None:   # knots from R's rows (before na.omit), as model.frame
+            self._fit(x if full is None else np.asarray(full, dtype=float).reshape(-1), df, knots, intercept)
         all_knots = np.sort(np.concatenate([np.repeat(self.boundary, ORDER), self.knots]))
         lo, hi = self.boundary
         basis = _bsplines(all_knots, x)

@@ -224,6 +224,48 @@ class Center(Scale):
 SCALE_TRANSFORMS: dict[str, type] = {"scale": Scale, "standardize": Scale, "center": Center}
 
 
+def r_rows(x) -> np.ndarray | None:
+    """The argument ``x`` of a data-dependent call on R's rows (every row where its own
+    columns are present, before ``na.omit``), when :func:`multilevel.formula.model_frame`
+    recorded it (``attrs[SCALE_ROWS]``); None otherwise (then the rows given are R's)."""
+    rows = getattr(x, "attrs", {}).get(SCALE_ROWS)
+    if not isinstance(rows, ScaleRows):
+        return None
+    return rows.rows_for(np.asarray(x, dtype=float))
+
+
+def _formulae_bases():
+    from formulae.transforms import BSpline, Polynomial
+
+    class Poly(Polynomial):
+        """formulae's ``poly()`` (R's orthonormal polynomials) with its recurrence fitted on
+        R's rows: R evaluates ``poly(x, 2)`` in ``model.frame`` before ``na.omit``, so rows
+        dropped for a missing response still shape the basis (lme4's coefficients differ
+        otherwise)."""
+
+        def __call__(self, x, degree=1, raw=False):
+            full = None if self.alpha or raw else r_rows(x)
+            if full is not None:
+                super().__call__(full, degree, raw)   # caches the recurrence's alpha and norms
+            return super().__call__(x, degree, raw)
+
+    class BS(BSpline):
+        """formulae's ``bs()`` with its knots (quantiles, boundary) from R's rows, as ``Poly``."""
+
+        def __call__(self, x, df=None, knots=None, degree=3, intercept=False, lower_bound=None,
+                     upper_bound=None):
+            full = None if self.params_set else r_rows(x)
+            if full is not None:
+                self._initialize(full, df, knots, degree, intercept, lower_bound, upper_bound)
+            return super().__call__(x, df, knots, degree, intercept, lower_bound, upper_bound)
+
+    return {"poly": Poly, "bs": BS}
+
+
+#: the calls whose fitted state depends on the rows (their arguments' R rows are recorded)
+ROW_DEPENDENT_CALLS = (*SCALE_TRANSFORMS, "poly", "bs", "ns")
+
+
 @contextlib.contextmanager
 def r_transforms():
     """formulae's transform table with R's ``scale``/``standardize``/``center``, ``C``
@@ -238,7 +280,7 @@ def r_transforms():
     """
     from formulae import transforms as formulae_transforms
 
-    ours = {**SCALE_TRANSFORMS, "C": r_C, "I": r_I}
+    ours = {**SCALE_TRANSFORMS, **_formulae_bases(), "C": r_C, "I": r_I}
     table = formulae_transforms.TRANSFORMS
     saved = {name: table[name] for name in ours if name in table}
     table.update(ours)
