@@ -254,9 +254,26 @@ def _contrast_matrix(kind, labels: list[str]):
     return out
 
 
+def _reads_as_number(text: str) -> bool:
+    """R's ``!is.na(as.numeric(text))`` (emmeans' ``.is.num``) for a level label."""
+    try:
+        float(text.replace("_", "x"))   # Python reads 1_000, R does not
+    except ValueError:
+        return False
+    return True
+
+
 def _families(labels: pd.DataFrame, names, by):
-    """Index sets of the means within each ``by`` group, and the means' labels."""
-    text = labels[names].astype(str).agg(" ".join, axis=1).tolist()
+    """Index sets of the means within each ``by`` group, and the means' labels.
+
+    As emmeans' ``contrast(enhance.levels = TRUE)``, a variable whose levels all read as
+    numbers (``factor(dose)``: 1, 2, 10; a numeric ``at`` grid) is labelled with its name
+    before the level, ``dose1 - dose2``, not ``1 - 2``."""
+    parts = labels[names].astype(str)
+    for name in names:
+        if all(_reads_as_number(v) for v in parts[name]):
+            parts[name] = name + parts[name]
+    text = parts.agg(" ".join, axis=1).tolist()
     if not by:
         return [(np.arange(len(labels)), {})], text
     keys = labels[by].astype(str).agg("\x1f".join, axis=1)
