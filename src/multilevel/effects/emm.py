@@ -90,7 +90,17 @@ def _cells(fit, names, by, at, weights="equal"):
         W = W / W.sum(axis=1, keepdims=True)
     L = W @ X
     full = full_rows(fit, at)
-    return L, labels, (None if full is None else W @ full)
+    return L, labels, (None if full is None else W @ full), np.full(len(L), mean_offset(fit))
+
+
+def mean_offset(fit) -> float:
+    """emmeans' ``.offset.``: the mean of the formula's ``offset()`` over the fitted rows (0
+    without one), added to every mean of the grid whatever its covariates' values, so that
+    means are at the typical offset (``offset(log(expo))``: the log of the geometric mean
+    exposure), not at an offset of 0."""
+    if not fit.design.spec.parsed.offsets:
+        return 0.0
+    return float(np.mean(fit.design.offset_or_zero))
 
 
 def cell_rows(fit, names, by, at, weights="equal"):
@@ -371,7 +381,7 @@ def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust:
 
     if check_mode(fit, mode, type, contrasts):
         return ordinal_emmeans(fit, *cell_rows(fit, names, by, at, weights), mode or "prob", ci)
-    L, labels, L_full = _cells(fit, names, by, at, weights)
+    L, labels, L_full, offset = _cells(fit, names, by, at, weights)
     fams, text = _families(labels, names, by)
     if contrasts is not None and adjust is None:
         defaults = {"pairwise": "tukey", "revpairwise": "tukey", "trt.vs.ctrl": "dunnettx"}
@@ -403,13 +413,13 @@ def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust:
         from multilevel.effects.bayes_emm import bayes_tables
 
         means, cons = bayes_tables(fit, np.where(ok_means[:, None], L, 0.0),
-                                   np.where(ok_cons[:, None], C, 0.0), type, link, ci, regrid)
+                                   np.where(ok_cons[:, None], C, 0.0), type, link, ci, regrid, offset)
         means.loc[~ok_means, :] = np.nan
         if cons is not None:
             cons.loc[~ok_cons, :] = np.nan
     else:
         means, cons = _freq_tables(fit, L, C, type, link, ci, _ddf(fit, ddf), adjust, fams,
-                                   ok_means, ok_cons, regrid and link != "identity")
+                                   ok_means, ok_cons, regrid and link != "identity", offset)
     means = pd.concat([labels, means], axis=1)
     if contrasts is None:
         return means
@@ -453,10 +463,13 @@ def _rows_where(fit, L, ddf, ok) -> pd.DataFrame:
     return out
 
 
-def _freq_tables(fit, L, C, type, link, ci, ddf, adjust, fams, ok_means, ok_cons, regrid=False):
+def _freq_tables(fit, L, C, type, link, ci, ddf, adjust, fams, ok_means, ok_cons, regrid=False,
+                 offset=None):
     from scipy import stats
 
+    offset = np.zeros(len(L)) if offset is None else offset
     m = _rows_where(fit, L, ddf, ok_means)
+    m["estimate"] = m["estimate"] + offset   # emmeans' .offset. (a known constant: no SE)
     q = stats.t.ppf(0.5 + ci / 2, m["df"]) if np.isfinite(m["df"]).any() else stats.norm.ppf(0.5 + ci / 2)
     lo, hi = m["estimate"] - q * m["std_error"], m["estimate"] + q * m["std_error"]
     means = pd.DataFrame({"estimate": m["estimate"], "std_error": m["std_error"], "df": m["df"],
