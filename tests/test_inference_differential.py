@@ -3,45 +3,58 @@
 ``tests/reference/make_inference_differential.R`` simulates (``set.seed(20261204)``) 222
 rows in 18 groups of 3 to 22 rows: factors ``A`` (levels ``lo``/``mid``/``hi`` drawn
 50/30/20 %, so R's level order ``hi lo mid`` is not their order of appearance) and ``B``
-(``ctl``/``trt``, 60/40 %), a crossed factor ``h``, a numeric ``x``, six NA responses and
-four NA ``x`` (``u.csv``), and the same rows without the ``hi:trt`` cell (``um.csv``: a
-rank-deficient ``A * B``). The CSVs are read here as they are: text columns are passed as
-Python strings, which must be factors as lme4's formula handling makes them (R's
-``read.csv`` + ``factor()``, levels in C-locale order). Models (REML unless said):
-
-- ``fxf``: ``y ~ A * B + x + (1 | g)`` (factor x factor), also by ML (``fxf_ml``) and on
-  the missing cell (``fxf_miss``);
-- ``fxn``: ``y ~ A * x + B + (x | g)`` (factor x numeric, a correlated block);
-- ``crossed``: ``y ~ B * x + A + (1 | g) + (1 | h)``;
-- ``boundary``: ``y0 ~ A + x + (1 | g)`` with a group SD of 0.1 against a residual SD of 1
-  (θ = 0.106: the profile's lower bound reaches 0);
-- ``glmm``: ``yb ~ A + x + (1 | g)``, a Bernoulli GLMM (glmer's ``binomial`` of a 0/1
-  response; ``family="bernoulli"`` here).
+(``ctl``/``trt``, 60/40 %), a crossed factor ``h``, a numeric ``x`` and a numeric code
+``dose`` (1, 2, 10), prior weights ``w``, an exposure ``expo`` and counts ``cnt``, six NA
+responses and four NA ``x`` (``u.csv``); the same rows without the ``hi:trt`` cell
+(``um.csv``: a rank-deficient ``A * B``) and the rows with ``x`` present (``ux.csv``: R's
+``poly()`` refuses NA). The CSVs are read here as they are: text columns are passed as
+Python strings, which must be factors as lme4's formula handling makes them (levels in
+C-locale order), and a logical column (``flag``) is R's logical factor. Models (REML
+unless said; ``MODELS`` in the JSON): factor x factor ``y ~ A * B + x + (1 | g)`` (also by
+ML and on the missing cell), factor x numeric ``y ~ A * x + B + (x | g)`` (a correlated
+block) and its ``(x || g)`` form, crossed ``(1 | g) + (1 | h)`` (REML and ML), nested
+``(1 | g/h)``, no intercept, ``A * B + A:x`` on the missing cell, ``poly(x, 2) * B``,
+``ns(x, df = 3)``, ``scale(x) * A``, ``factor(dose)``, ``flag * x``, prior weights, an
+``offset(2 * x)``, a variance near the boundary (group SD 0.2 against 1: θ = 0.106, the
+profile's lower limit 0), Bernoulli GLMMs (glmer's ``binomial`` of a 0/1 response:
+``family="bernoulli"`` here; ``A + x``, ``A * B``, ``(x | g)``) and a Poisson GLMM with
+``offset(log(expo))``. GLMMs are fitted to the optimum on both sides (glmer with bobyqa and
+``tolPwrss = 1e-12``; ``optimizer="bobyqa"`` here).
 
 Compared, each with the R function it is checked against:
 
 - lmerTest 3.1-3: ``summary()`` (Satterthwaite, Kenward-Roger:
   :func:`multilevel.inference.coef_table`), ``anova()`` types 1, 2, 3 with both df methods,
-  ``drop1()`` with both, ``ranova()`` (terms reduced; and whole for ``fxn``);
+  ``drop1()`` with both, ``ranova()`` (terms reduced; and whole for the ``(x | g)`` model);
 - pbkrtest 0.5.2: ``KRmodcomp(large, L)`` and ``KRmodcomp(large, small)`` against
   ``ml.contest(fit, L, ddf="kenward-roger")`` with the L of the restriction (pbkrtest's
   scaled F test);
 - lme4 1.1-31: ``confint(method = "Wald")`` and ``confint(method = "profile")`` at levels 0.9
-  and 0.95 (``ml.confint``), on the correlated block, the near-boundary model, an ML fit
-  and the GLMM;
-- emmeans 1.8.4-1: means over a factor, ``by =``, ``at =`` numeric values,
-  ``weights = "proportional"``, Kenward-Roger (emmeans' default for lmer) and
-  Satterthwaite df, pairwise / revpairwise / trt.vs.ctrl contrasts with tukey, holm,
-  dunnettx, bonferroni, sidak and no adjustment, the missing cell (non-estimable: NaN),
-  and ``type = "response"`` on the GLMM (probabilities, odds ratios);
+  and 0.95 (``ml.confint``) on the correlated block, its diagonal form, the near-boundary
+  model, ML fits (crossed, nested) and the GLMM;
+- emmeans 1.8.4-1: means over a factor, ``by =``, ``at =`` numeric values and a factor
+  level, ``weights = "proportional" / "cells" / "outer"``, Kenward-Roger (emmeans' default
+  for lmer) and Satterthwaite df, pairwise / revpairwise / trt.vs.ctrl contrasts with
+  tukey, holm, dunnettx, bonferroni, sidak and no adjustment, the missing cell
+  (non-estimable: NaN), ``type = "response"`` on the GLMMs (probabilities, rates, odds and
+  rate ratios), ``regrid()``, and offsets;
 - performance 0.10.2: ``r2_nakagawa()`` and ``icc()``.
+
+Defects these cases found (fixed): type II ``anova`` of ``scale(x) * A`` tested ``A`` as type
+III does (R keeps ``scale(x)`` as a matrix, which lmerTest's containment does not count as
+a covariate); ``poly()``, ``bs()``, ``ns()`` fitted their basis on the complete rows, not on
+R's rows before ``na.omit`` (coefficients 1-3 % off with NA responses); ``ml.emmeans`` left
+a formula's offset out of the means (emmeans adds its mean over the data: a Poisson rate at
+the geometric-mean exposure) and labelled contrasts of numeric levels ``1 - 2`` where
+emmeans writes ``dose1 - dose2``.
 
 Tolerances per quantity (``TOL``: relative, with an absolute floor where a value can be
 0): estimates, SEs, t, F, sums of squares and Wald limits 1e-5; df 1e-3 relative; p 1e-4
-absolute; profile limits 1e-3 (lme4 interpolates a spline through its profile; ours
-solves for the crossing); logLik/LRT 1e-6; GLMM quantities 1e-4 (PIRLS tolerances on
-each side); emmeans' dunnettx limits 5e-4 standard errors (emmeans' ``uniroot(tol = 5e-4)``
-for the quantile).
+absolute; profile limits 1e-3 relative plus 1e-3 of the interval's half-width (lme4
+interpolates a spline through its profile; ours solves for the crossing: the GLMM's limits
+differ by up to 2e-4 there, a limit near 0 has no relative precision); logLik/LRT 1e-6;
+GLMM quantities 1e-4; emmeans' dunnettx limits 5e-4 standard errors (emmeans'
+``uniroot(tol = 5e-4)`` for the quantile).
 
 Not covered:
 
@@ -51,6 +64,9 @@ Not covered:
   model form is checked to give the same F as its L form.
 - ``family="binomial"`` with a 0/1 response, which glmer accepts: multilevel asks for
   ``family="bernoulli"`` there (a ``FamilyError`` naming the remedy), by design.
+- ``poly(x, 2)`` with NA in ``x``: R refuses it ("missing values are not allowed in
+  'poly'"); multilevel fits it on the rows with ``x`` present (not compared).
+- The GLMM's profile at level 0.9 (7 s here; its Wald limits at 0.9 are compared).
 """
 
 from __future__ import annotations
@@ -90,11 +106,12 @@ def fitted(key: str):
     with warnings.catch_warnings():
         # NA rows dropped, the missing cell's aliased column, a singular refit: lme4 says them too
         warnings.simplefilter("ignore")
-        if family == "bernoulli":
+        if family != "gaussian":
             # to the optimum, as the reference (glmer with bobyqa, tolPwrss 1e-12)
             return ml.fit(spec["formula"], data(spec["data"]), method="ml", family=family,
                           optimizer="bobyqa")
-        return ml.fit(spec["formula"], data(spec["data"]), method="reml" if spec["reml"] else "ml")
+        return ml.fit(spec["formula"], data(spec["data"]), method="reml" if spec["reml"] else "ml",
+                      weights=spec.get("weights"))
 
 
 def _arr(values) -> np.ndarray:
@@ -259,6 +276,11 @@ EMM = {
     "miss_A_cells": {"specs": "A", "weights": "cells"},
     "miss_A_outer": {"specs": "A", "weights": "outer"},
     "glmm_A_regrid": {"specs": "A", "type": "response", "regrid": True, "contrasts": "pairwise", "adjust": "holm"},
+    "weighted_A": {"specs": "A"},
+    "offset_lmm_x": {"specs": "x", "at": {"x": [3, 7]}},
+    "offset_lmm_x_pairwise": {"specs": "x", "at": {"x": [3, 7]}, "contrasts": "pairwise", "adjust": "none"},
+    "poisson_offset_A": {"specs": "A", "type": "response"},
+    "poisson_offset_pairwise": {"specs": "A", "type": "response", "contrasts": "pairwise", "adjust": "tukey"},
     "glmm_ab_response": {"specs": "A", "by": "B", "type": "response"},
     "glmm_ab_pairwise": {"specs": "A", "by": "B", "type": "response", "contrasts": "pairwise", "adjust": "tukey"},
 }

@@ -49,6 +49,10 @@ d <- data.frame(g, h, A, B, x, y, y0, yb, dose, flag = x > 5.5)
 d$y <- round(d$y + c(`1` = 0, `2` = 0.3, `10` = -0.4)[as.character(dose)], 4)
 d$y[c(7, 40, 41, 99, 150, 201)] <- NA      # NA rows in the response
 d$x[c(12, 77, 130, 180)] <- NA             # and in a predictor
+# prior weights, an exposure and counts (drawn last: the columns above keep their values)
+d$w <- round(runif(n, 0.5, 2), 3)
+d$expo <- round(runif(n, 1, 10), 2)
+d$cnt <- rpois(n, d$expo * exp(-1 + 0.3 * (A == "mid") + rnorm(18, 0, 0.4)[as.integer(factor(g))]))
 write.csv(d, paste0(out_dir, "u.csv"), row.names = FALSE)
 # the same data with a missing A x B cell (hi:trt) -> rank-deficient X in A*B
 dm <- d[!(d$A == "hi" & d$B == "trt"), ]
@@ -83,14 +87,20 @@ models <- list(
   dose = M("u", "y ~ factor(dose) + A + x + (1 | g)"),
   flag = M("u", "y ~ flag * x + A + (1 | g)"),
   glmm_ab = M("u", "yb ~ A * B + (1 | g)", FALSE, "binomial"),
-  glmm_slope = M("u", "yb ~ A + x + (x | g)", FALSE, "binomial")
+  glmm_slope = M("u", "yb ~ A + x + (x | g)", FALSE, "binomial"),
+  weighted = c(M("u", "y ~ A + B + x + (1 | g)"), weights = "w"),
+  offset_lmm = M("u", "y ~ A + x + offset(2 * x) + (1 | g)"),
+  poisson_offset = M("u", "cnt ~ A + x + offset(log(expo)) + (1 | g)", FALSE, "poisson")
 )
 # the call names the data set (ranova and drop1 refit from it); the GLMM to the optimum of
 # the Laplace deviance (tight PIRLS, as multilevel's optimizer="bobyqa")
 fit_r <- function(s) {
   f <- as.formula(s$formula); dn <- as.name(s$data)
-  if (s$family == "gaussian") eval(bquote(lmer(.(f), .(dn), REML = .(s$reml), control = tight)), globalenv())
-  else eval(bquote(glmer(.(f), .(dn), family = binomial, control = glmerControl(
+  if (s$family == "gaussian" && is.null(s$weights))
+    eval(bquote(lmer(.(f), .(dn), REML = .(s$reml), control = tight)), globalenv())
+  else if (s$family == "gaussian")
+    eval(bquote(lmer(.(f), .(dn), REML = .(s$reml), weights = .(as.name(s$weights)), control = tight)), globalenv())
+  else eval(bquote(glmer(.(f), .(dn), family = .(as.name(s$family)), control = glmerControl(
     optimizer = "bobyqa", tolPwrss = 1e-12, optCtrl = list(rhoend = 1e-12, maxfun = 1e5)))), globalenv())
 }
 num <- function(v) unname(as.numeric(v))
@@ -107,7 +117,7 @@ RAN <- c(npar = "npar", logLik = "logLik", AIC = "AIC", LRT = "LRT", Df = "Df", 
 CI <- function(ci) list(rows = rownames(ci), lower = num(ci[, 1]), upper = num(ci[, 2]))
 emm_tab <- function(e) {
   s <- as.data.frame(summary(e, infer = c(TRUE, TRUE)))
-  est <- intersect(c("emmean", "prob", "response", "estimate", "odds.ratio", "ratio"), names(s))[1]
+  est <- intersect(c("emmean", "prob", "rate", "response", "estimate", "odds.ratio", "ratio"), names(s))[1]
   lo <- intersect(c("lower.CL", "asymp.LCL"), names(s))[1]
   hi <- intersect(c("upper.CL", "asymp.UCL"), names(s))[1]
   stat <- intersect(c("t.ratio", "z.ratio"), names(s))[1]
@@ -234,6 +244,13 @@ out$emmeans <- list(
   miss_A_outer = E("fxf_miss", "emmeans(m, 'A', weights = 'outer')", "A", weights = "outer"),
   glmm_A_regrid = C("glmm", "regrid(emmeans(m, 'A')), pairwise, holm", regrid(emmeans(m_glmm, "A")), "pairwise",
                     "holm"),
+  weighted_A = E("weighted", "emmeans(m, 'A')", "A"),
+  offset_lmm_x = E("offset_lmm", "emmeans(m, 'x', at = list(x = c(3, 7)))", "x", at = list(x = c(3, 7))),
+  offset_lmm_x_pairwise = C("offset_lmm", "pairwise of x at 3, 7 (the offset held at its mean)",
+                            emmeans(m_offset_lmm, "x", at = list(x = c(3, 7))), "pairwise", "none"),
+  poisson_offset_A = E("poisson_offset", "emmeans(m, 'A', type = 'response')", "A", type = "response"),
+  poisson_offset_pairwise = C("poisson_offset", "pairwise, tukey, type response (rate ratios)",
+                              emmeans(m_poisson_offset, "A", type = "response"), "pairwise", "tukey"),
   glmm_ab_pairwise = C("glmm_ab", "by B: pairwise, tukey, type response", emmeans(m_glmm_ab, "A", by = "B",
                        type = "response"), "pairwise", "tukey")
 )
