@@ -88,6 +88,8 @@ models <- list(
   flag = M("u", "y ~ flag * x + A + (1 | g)"),
   glmm_ab = M("u", "yb ~ A * B + (1 | g)", FALSE, "binomial"),
   glmm_slope = M("u", "yb ~ A + x + (x | g)", FALSE, "binomial"),
+  # the slope SD's profile reaches 0 and the correlation's spans [-1, 1]
+  cor_boundary = M("u", "y ~ B + (B | g)"),
   weighted = c(M("u", "y ~ A + B + x + (1 | g)"), weights = "w"),
   offset_lmm = M("u", "y ~ A + x + offset(2 * x) + (1 | g)"),
   poisson_offset = M("u", "cnt ~ A + x + offset(log(expo)) + (1 | g)", FALSE, "poisson")
