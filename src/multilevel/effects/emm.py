@@ -50,6 +50,10 @@ def parse_specs(specs, by) -> tuple[list[str], list[str]]:
                         f"'~ temperature | recipe', got {specs!r}.")
     if not names:
         raise DataError(f"specs={specs!r} names no variable; e.g. 'recipe' or '~ temperature | recipe'.")
+    twice = [v for i, v in enumerate(names + by) if v in (names + by)[:i]]
+    if twice:   # the grid would have two columns of that name (pandas' ValueError)
+        raise DataError(f"emmeans: {twice[0]!r} is named twice in specs={specs!r} and by={by!r}; "
+                        "name each variable once, as a spec or as a by variable.")
     return names, by
 
 
@@ -69,6 +73,13 @@ def _ddf(fit, ddf: str):
 
 def linear_rows(fit, L: np.ndarray, ddf: str) -> pd.DataFrame:
     """Estimate, SE and df of Lβ for a frequentist fit."""
+    if ddf == "kenward-roger" and not fit.reml:   # emmeans' KR of an ML lmer fit
+        from multilevel.inference.kenward_roger import kr_info_emmeans, kr_statistics
+
+        info = kr_info_emmeans(fit)
+        return pd.DataFrame({"estimate": L @ fit.fixef.to_numpy(),
+                             "std_error": np.sqrt(np.einsum("ij,jk,ik->i", L, info.vcov_adj, L)),
+                             "df": [kr_statistics(info, row[None, :])["df"] for row in L]})
     if ddf in ("kenward-roger", "satterthwaite"):
         from multilevel.inference import contrast_rows
 
