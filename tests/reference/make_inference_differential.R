@@ -246,6 +246,8 @@ out$emmeans <- list(
   miss_A_outer = E("fxf_miss", "emmeans(m, 'A', weights = 'outer')", "A", weights = "outer"),
   glmm_A_regrid = C("glmm", "regrid(emmeans(m, 'A')), pairwise, holm", regrid(emmeans(m_glmm, "A")), "pairwise",
                     "holm"),
+  fxf_ml_A = E("fxf_ml", "emmeans(m, 'A') of the ML fit (Kenward-Roger: pbkrtest refits by REML)", "A"),
+  fxf_ml_A_pairwise = C("fxf_ml", "pairwise, tukey (ML fit)", emmeans(m_fxf_ml, "A"), "pairwise", "tukey"),
   weighted_A = E("weighted", "emmeans(m, 'A')", "A"),
   offset_lmm_x = E("offset_lmm", "emmeans(m, 'x', at = list(x = c(3, 7)))", "x", at = list(x = c(3, 7))),
   offset_lmm_x_pairwise = C("offset_lmm", "pairwise of x at 3, 7 (the offset held at its mean)",
