@@ -121,7 +121,7 @@ def test_emmeans_per_draw(bayes_ss_slopes):
     np.testing.assert_allclose(out["emmeans"]["estimate"], np.median(m, axis=0), rtol=1e-10)
     d = m[:, 0] - m[:, 2]
     row = out["contrasts"].iloc[1]
-    assert row["contrast"] == "0 - 9"
+    assert row["contrast"] == "Days0 - Days9"   # emmeans labels numeric levels with the name
     assert (row["lower"], row["upper"]) == pytest.approx(tuple(np.quantile(d, [0.025, 0.975])), rel=1e-10)
 
 

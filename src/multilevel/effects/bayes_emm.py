@@ -10,9 +10,9 @@ from multilevel.formula.links import inverse_link_fn
 
 
 def bayes_tables(fit, L: np.ndarray, C: np.ndarray, type: str, link: str, ci: float,
-                 regrid: bool = False):
+                 regrid: bool = False, offset: np.ndarray | None = None):
     B = fit.fixef_draws().to_numpy()
-    eta = B @ L.T
+    eta = B @ L.T + (0.0 if offset is None else offset)   # emmeans' .offset.
     response = type == "response" and link != "identity"
     means = pd.DataFrame(draw_columns(inverse_link_fn(link)(eta) if response else eta, ci))
     if not len(C):

@@ -50,6 +50,10 @@ def parse_specs(specs, by) -> tuple[list[str], list[str]]:
                         f"'~ temperature | recipe', got {specs!r}.")
     if not names:
         raise DataError(f"specs={specs!r} names no variable; e.g. 'recipe' or '~ temperature | recipe'.")
+    twice = [v for i, v in enumerate(names + by) if v in (names + by)[:i]]
+    if twice:   # the grid would have two columns of that name (pandas' ValueError)
+        raise DataError(f"emmeans: {twice[0]!r} is named twice in specs={specs!r} and by={by!r}; "
+                        "name each variable once, as a spec or as a by variable.")
     return names, by
 
 
@@ -69,6 +73,13 @@ def _ddf(fit, ddf: str):
 
 def linear_rows(fit, L: np.ndarray, ddf: str) -> pd.DataFrame:
     """Estimate, SE and df of Lβ for a frequentist fit."""
+    if ddf == "kenward-roger" and not fit.reml:   # emmeans' KR of an ML lmer fit
+        from multilevel.inference.kenward_roger import kr_info_emmeans, kr_statistics
+
+        info = kr_info_emmeans(fit)
+        return pd.DataFrame({"estimate": L @ fit.fixef.to_numpy(),
+                             "std_error": np.sqrt(np.einsum("ij,jk,ik->i", L, info.vcov_adj, L)),
+                             "df": [kr_statistics(info, row[None, :])["df"] for row in L]})
     if ddf in ("kenward-roger", "satterthwaite"):
         from multilevel.inference import contrast_rows
 
@@ -90,7 +101,17 @@ def _cells(fit, names, by, at, weights="equal"):
         W = W / W.sum(axis=1, keepdims=True)
     L = W @ X
     full = full_rows(fit, at)
-    return L, labels, (None if full is None else W @ full)
+    return L, labels, (None if full is None else W @ full), np.full(len(L), mean_offset(fit))
+
+
+def mean_offset(fit) -> float:
+    """emmeans' ``.offset.``: the mean of the formula's ``offset()`` over the fitted rows (0
+    without one), added to every mean of the grid whatever its covariates' values, so that
+    means are at the typical offset (``offset(log(expo))``: the log of the geometric mean
+    exposure), not at an offset of 0."""
+    if not fit.design.spec.parsed.offsets:
+        return 0.0
+    return float(np.mean(fit.design.offset_or_zero))
 
 
 def cell_rows(fit, names, by, at, weights="equal"):
@@ -254,9 +275,26 @@ def _contrast_matrix(kind, labels: list[str]):
     return out
 
 
+def _reads_as_number(text: str) -> bool:
+    """R's ``!is.na(as.numeric(text))`` (emmeans' ``.is.num``) for a level label."""
+    try:
+        float(text.replace("_", "x"))   # Python reads 1_000, R does not
+    except ValueError:
+        return False
+    return True
+
+
 def _families(labels: pd.DataFrame, names, by):
-    """Index sets of the means within each ``by`` group, and the means' labels."""
-    text = labels[names].astype(str).agg(" ".join, axis=1).tolist()
+    """Index sets of the means within each ``by`` group, and the means' labels.
+
+    As emmeans' ``contrast(enhance.levels = TRUE)``, a variable whose levels all read as
+    numbers (``factor(dose)``: 1, 2, 10; a numeric ``at`` grid) is labelled with its name
+    before the level, ``dose1 - dose2``, not ``1 - 2``."""
+    parts = labels[names].astype(str)
+    for name in names:
+        if all(_reads_as_number(v) for v in parts[name]):
+            parts[name] = name + parts[name]
+    text = parts.agg(" ".join, axis=1).tolist()
     if not by:
         return [(np.arange(len(labels)), {})], text
     keys = labels[by].astype(str).agg("\x1f".join, axis=1)
@@ -354,7 +392,7 @@ def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust:
 
     if check_mode(fit, mode, type, contrasts):
         return ordinal_emmeans(fit, *cell_rows(fit, names, by, at, weights), mode or "prob", ci)
-    L, labels, L_full = _cells(fit, names, by, at, weights)
+    L, labels, L_full, offset = _cells(fit, names, by, at, weights)
     fams, text = _families(labels, names, by)
     if contrasts is not None and adjust is None:
         defaults = {"pairwise": "tukey", "revpairwise": "tukey", "trt.vs.ctrl": "dunnettx"}
@@ -386,13 +424,13 @@ def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust:
         from multilevel.effects.bayes_emm import bayes_tables
 
         means, cons = bayes_tables(fit, np.where(ok_means[:, None], L, 0.0),
-                                   np.where(ok_cons[:, None], C, 0.0), type, link, ci, regrid)
+                                   np.where(ok_cons[:, None], C, 0.0), type, link, ci, regrid, offset)
         means.loc[~ok_means, :] = np.nan
         if cons is not None:
             cons.loc[~ok_cons, :] = np.nan
     else:
         means, cons = _freq_tables(fit, L, C, type, link, ci, _ddf(fit, ddf), adjust, fams,
-                                   ok_means, ok_cons, regrid and link != "identity")
+                                   ok_means, ok_cons, regrid and link != "identity", offset)
     means = pd.concat([labels, means], axis=1)
     if contrasts is None:
         return means
@@ -436,10 +474,13 @@ def _rows_where(fit, L, ddf, ok) -> pd.DataFrame:
     return out
 
 
-def _freq_tables(fit, L, C, type, link, ci, ddf, adjust, fams, ok_means, ok_cons, regrid=False):
+def _freq_tables(fit, L, C, type, link, ci, ddf, adjust, fams, ok_means, ok_cons, regrid=False,
+                 offset=None):
     from scipy import stats
 
+    offset = np.zeros(len(L)) if offset is None else offset
     m = _rows_where(fit, L, ddf, ok_means)
+    m["estimate"] = m["estimate"] + offset   # emmeans' .offset. (a known constant: no SE)
     q = stats.t.ppf(0.5 + ci / 2, m["df"]) if np.isfinite(m["df"]).any() else stats.norm.ppf(0.5 + ci / 2)
     lo, hi = m["estimate"] - q * m["std_error"], m["estimate"] + q * m["std_error"]
     means = pd.DataFrame({"estimate": m["estimate"], "std_error": m["std_error"], "df": m["df"],

@@ -70,6 +70,10 @@ def column_values(data: pd.DataFrame, name: str, values) -> list:
         if wrong:
             raise DataError(f"{name!r} is numeric in the model's data; {wrong[0]!r} is not a number. "
                             f"Give numbers, e.g. {name}=[{float(col.min()):g}, {float(col.max()):g}].")
+        bad = [v for v in vals if not np.isfinite(v)]
+        if bad:   # a grid row at NaN or inf gives NaN means (or inf) without saying why
+            raise DataError(f"{name}={bad[0]!r}: the values of {name!r} must be finite numbers, "
+                            f"e.g. {name}=[{float(col.min()):g}, {float(col.max()):g}].")
     return vals
 
 

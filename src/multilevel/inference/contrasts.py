@@ -117,18 +117,26 @@ def containment(terms: list[FixedTerm]) -> dict[str, list[str]]:
     by indicators for every level (2: the term's margin without it is absent, as ``hi`` in
     ``heavy + hi:wt``) is not counted. So ``hi:wt`` there has no variables and is
     "contained" in ``heavy``, and lmerTest tests it by type II's ordered Doolittle rows, not
-    marginally. Covariates are the variables of R's data class ``"numeric"`` (a
-    matrix-valued basis such as ``poly(x, 2)`` is not one).
+    marginally. Covariates are the variables of R's data class ``"numeric"``: a
+    matrix-valued basis such as ``poly(x, 2)`` is not one, and neither is ``scale(x)``,
+    whose value R keeps as a one-column matrix (class ``"nmatrix.1"``), so lmerTest's type
+    II tests ``A`` of ``scale(x) * A`` with ``scale(x):A`` after it, as a factor's margin.
     """
     coded = contrast_coded(terms)
     numeric = {v[0] for t in terms for v in t.variables
-               if v[1] == "numeric" and np.ndim(v[3]) == 1}
+               if v[1] == "numeric" and np.ndim(v[3]) == 1 and not _r_matrix(v[0])}
 
     def contains(f1: set, f2: set) -> bool:
         return f1 <= f2 and len(f2 - f1) > 0 and (f1 & numeric) == (f2 & numeric)
 
     return {t.name: [u.name for u, uc in zip(terms, coded) if contains(tc, uc)]
             for t, tc in zip(terms, coded)}
+
+
+def _r_matrix(name: str) -> bool:
+    """Whether R evaluates the variable ``name`` to a matrix (``scale(x)``; the bases
+    ``poly``, ``ns``, ``bs`` are matrices here too and caught by their shape)."""
+    return name.replace(" ", "").startswith("scale(")
 
 
 def contrast_coded(terms: list[FixedTerm]) -> list[set]:

@@ -114,6 +114,37 @@ def kr_info(fit) -> KRInfo:
     return out
 
 
+_ML_CACHE: dict = {}
+
+
+def kr_info_emmeans(fit) -> KRInfo:
+    """Kenward-Roger as emmeans applies it to any lmer fit, ML ones included.
+
+    A REML fit: :func:`kr_info`. An ML fit: pbkrtest's ``vcovAdj`` refits the model by
+    REML, so the adjusted covariance Φ_A and the P_r, W of the df are the REML fit's, while
+    emmeans passes the ML fit's own ``vcov`` as the unadjusted Φ of ``Lb_ddf`` (its df thus
+    mix the two fits: 36.99 where the REML fit's are 32.13). The estimates stay the ML fit's.
+    """
+    if fit.reml:
+        return kr_info(fit)
+    check_lmm(fit, "The Kenward-Roger method")
+    hit = _ML_CACHE.get(id(fit))
+    if hit is not None and hit[0]() is fit:
+        return hit[1]
+    from dataclasses import replace
+
+    from multilevel.freq.optimize import optimize_design
+    from multilevel.freq.result import FreqFit
+
+    opt, pls = optimize_design(fit.design, reml=True, solver=fit.solver)
+    reml = FreqFit(formula=fit.formula, design=fit.design, method="reml", opt=opt, pls=pls,
+                   messages=fit.messages, solver=fit.solver)
+    out = replace(kr_info(reml), vcov=fit.vcov.to_numpy())
+    key = id(fit)
+    _ML_CACHE[key] = (weakref.ref(fit, lambda _r, key=key: _ML_CACHE.pop(key, None)), out)
+    return out
+
+
 def _div_zero(x: float, y: float, tol: float = 1e-14) -> float:
     return 1.0 if abs(x) < tol and abs(y) < tol else x / y
 

@@ -79,12 +79,19 @@ class _VarparProfile:
         if not self.free:
             d = self.dev(np.array([value]))
         else:
+            cold = self.v_hat[self.free]
+            cold = np.where(self.cor, np.arctanh(np.clip(cold, -0.999999, 0.999999)), cold)
+            starts = [cold]
             if self.seen:   # warm start from the nearest value already profiled
-                start = self.seen[min(self.seen, key=lambda w: abs(w - value))]
-            else:
-                start = self.v_hat[self.free]
-                start = np.where(self.cor, np.arctanh(np.clip(start, -0.999999, 0.999999)), start)
-            res = bobyqa(lambda x: self.dev(self._to_v(x, value)), start, self.lower, rhoend=1e-9)
+                warm = self.seen[min(self.seen, key=lambda w: abs(w - value))]
+                # a correlation at ±1 (tanh saturated) is a flat direction from which BOBYQA
+                # can stall far from the optimum ((B | g) with the slope SD near 0: ζ(0)
+                # -1.98 where it is -1.18, and a raw brentq error): then also start cold
+                saturated = np.any(self.cor & (np.abs(np.tanh(warm)) > 0.99))
+                starts = [warm, cold] if saturated else [warm]
+            fits = [bobyqa(lambda x: self.dev(self._to_v(x, value)), start, self.lower, rhoend=1e-9)
+                    for start in starts]
+            res = min(fits, key=lambda r: r.deviance if np.isfinite(r.deviance) else np.inf)
             d = res.deviance
             self.seen[value] = res.theta
         if not np.isfinite(d):
