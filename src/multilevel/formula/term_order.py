@@ -88,23 +88,12 @@ def _removals_kept(fixed: str) -> str:
     >>> _removals_kept("f*x - f - 1 + log(x - 1)")
     'f*x + f + 1 + log(x - 1)'
     """
-    from multilevel.formula.names import formula_tokens
-
-    try:
-        tokens = formula_tokens(fixed)
-    except Exception:  # noqa: BLE001 - the model's own parse reports the problem
+    tokens = _tokens_outside_calls(fixed)
+    if tokens is None:   # the model's own parse reports the problem
         return fixed
-    out, calls, depth = list(fixed), [], 0
-    for i, tok in enumerate(tokens):
-        if tok.string == "(":
-            depth += 1
-            if i and tokens[i - 1].type == tokenize.NAME:
-                calls.append(depth)
-        elif tok.string == ")":
-            if calls and calls[-1] == depth:
-                calls.pop()
-            depth -= 1
-        elif tok.string == "-" and not calls and tok.start[0] == 1:
+    out = list(fixed)
+    for tok in tokens:
+        if tok.string == "-" and tok.start[0] == 1:
             out[tok.start[1]] = "+"
     return "".join(out)
 
@@ -118,13 +107,20 @@ def _nests(fixed: str) -> bool:
     lme4's ``f11``, ``f9``, ``f10:x``, ``f11:x``, ``f9:x``). The expanded terms, written out,
     are labelled right.
     """
+    tokens = _tokens_outside_calls(fixed)   # None: the model's own parse reports the problem
+    return tokens is not None and any(tok.string == "/" for tok in tokens)
+
+
+def _tokens_outside_calls(fixed: str) -> list | None:
+    """The tokens of ``fixed`` that are not inside a call's parentheses (``log(x - 1)``'s
+    ``-`` is the call's); None when ``fixed`` does not tokenize."""
     from multilevel.formula.names import formula_tokens
 
     try:
         tokens = formula_tokens(fixed)
-    except Exception:  # noqa: BLE001 - the model's own parse reports the problem
-        return False
-    calls, depth = [], 0   # the depths at which a call's parenthesis opened
+    except Exception:  # noqa: BLE001 - the caller leaves the text to the model's own parse
+        return None
+    out, calls, depth = [], [], 0   # calls: the depths at which a call's parenthesis opened
     for i, tok in enumerate(tokens):
         if tok.string == "(":
             depth += 1
@@ -134,9 +130,9 @@ def _nests(fixed: str) -> bool:
             if calls and calls[-1] == depth:
                 calls.pop()
             depth -= 1
-        elif tok.string == "/" and not calls:
-            return True
-    return False
+        elif not calls:
+            out.append(tok)
+    return out
 
 
 def _expanded_terms(fixed: str):
