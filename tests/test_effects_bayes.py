@@ -215,7 +215,7 @@ def test_binomial_r2_emmeans_and_comparisons_per_draw(bayes_cbpp):
     out = emmeans(fit, "period", type="response", contrasts="trt.vs.ctrl")
     np.testing.assert_allclose(out["emmeans"]["estimate"], np.median(1 / (1 + np.exp(-eta)), axis=0), rtol=1e-10)
     np.testing.assert_allclose(out["contrasts"]["estimate"], np.median(np.exp(B[:, 1:]), axis=0), rtol=1e-10)
-    assert out["contrasts"]["contrast"].tolist() == ["2 / 1", "3 / 1", "4 / 1"]
+    assert out["contrasts"]["contrast"].tolist() == ["period2 / period1", "period3 / period1", "period4 / period1"]   # emmeans labels number-like levels with their name
     # average risk difference: unit-level on the data, averaged per draw
     _, d = comparisons(fit, "period", by=True, group_effects=False, return_draws=True)
     p = 1 / (1 + np.exp(-eta))
