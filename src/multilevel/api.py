@@ -432,9 +432,11 @@ def model_performance(fit, estimator: str = "REML") -> pd.Series:
     values = {"AIC": aic, "AICc": aic + 2 * k * (k + 1) / (n - k - 1), "BIC": bic,
               "R2_conditional": r2["conditional"], "R2_marginal": r2["marginal"]}
     try:
-        values["ICC"] = icc(fit).adjusted
-    except FamilyError:   # a family without a latent residual variance
-        pass
+        adjusted = icc(fit).adjusted
+    except FamilyError:   # no latent residual variance: no ICC column, as performance
+        adjusted = None
+    if adjusted is not None:
+        values["ICC"] = adjusted
     resid = np.asarray(fit.residuals(type="response"), dtype=float)
     values["RMSE"] = float(np.sqrt(np.mean(resid ** 2)))
     values["Sigma"] = fit.sigma if fit.family == "gaussian" else 1.0
