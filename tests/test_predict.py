@@ -48,20 +48,23 @@ def test_predictive_interval_wider_than_mean(bayes_ss_slopes):
         bayes_ss_slopes.predict(kind="median")
 
 
-@pytest.mark.parametrize(("newdata", "message"), [
-    ({"Days": [1], "Subject": ["308"]}, "must be a pandas DataFrame"),
-    (pd.DataFrame({"Subject": ["308"]}), "lacks column 'Days'"),
-    (pd.DataFrame({"Days": [1]}), r"grouping column\(s\) \['Subject'\]"),
-    (pd.DataFrame({"Days": [np.nan, 1], "Subject": ["308", "308"]}), r"missing values in column\(s\) \['Days'\]"),
-    (pd.DataFrame({"Days": [1, 2], "Subject": [None, "308"]}), r"\['Subject'\] \(rows \[0\]\)"),
-    (pd.DataFrame({"Days": ["a"], "Subject": ["308"]}), "Cannot evaluate the fixed effects"),
+@pytest.mark.parametrize(("newdata", "kwargs", "message"), [
+    ({"Days": [1], "Subject": ["308"]}, {}, "must be a pandas DataFrame"),
+    (pd.DataFrame({"Subject": ["308"]}), {}, "lacks column 'Days'"),
+    (pd.DataFrame({"Days": [1]}), {}, r"grouping column\(s\) \['Subject'\]"),
+    # missing values: NaN by default (lme4's na.pass, tests/test_predict_na.py), refused here
+    (pd.DataFrame({"Days": [np.nan, 1], "Subject": ["308", "308"]}), {"na_action": "fail"},
+     r"missing values in column\(s\) \['Days'\]"),
+    (pd.DataFrame({"Days": [1, 2], "Subject": [None, "308"]}), {"new_groups": "error"},
+     r"\['Subject'\] \(rows \[0\]\)"),
+    (pd.DataFrame({"Days": ["a"], "Subject": ["308"]}), {}, "Cannot evaluate the fixed effects"),
 ])
-def test_bad_newdata(bayes_ss_slopes, newdata, message):
+def test_bad_newdata(bayes_ss_slopes, newdata, kwargs, message):
     with pytest.raises(DataError, match=message):
-        bayes_ss_slopes.predict(newdata)
+        bayes_ss_slopes.predict(newdata, **kwargs)
     reml = _reml_slopes()
     with pytest.raises(DataError, match=message):  # the REML fit refuses the same input
-        reml.predict(newdata)
+        reml.predict(newdata, **kwargs)
 
 
 @functools.cache

@@ -129,7 +129,7 @@ def _bayes_report(self, path, ci: float = 0.95, kind: str = "eti"):
 @attach("multilevel.bayes.result", "BayesFit", "predict")
 def _bayes_predict(self, newdata: pd.DataFrame | None = None, group_effects: bool | str = True,
                    new_groups: str = "population", kind: str = "mean", ci: float = 0.95,
-                   seed: int | None = None) -> pd.DataFrame:
+                   seed: int | None = None, na_action: str = "pass") -> pd.DataFrame:
     """Posterior predictions per row: estimate, sd and a credible interval.
 
     Parameters
@@ -149,6 +149,10 @@ def _bayes_predict(self, newdata: pd.DataFrame | None = None, group_effects: boo
     ci : float
     seed : int or None
         Seeds the draws of new groups and of predictive observations.
+    na_action : {"pass", "exclude", "omit", "fail"}
+        Rows of ``newdata`` with a missing predictor value: NaN ("pass", lme4's default,
+        or "exclude"), left out ("omit"), or a DataError ("fail"); a DataWarning says how
+        many. A missing grouping value is a new level (``new_groups``).
 
     Examples
     --------
@@ -158,7 +162,7 @@ def _bayes_predict(self, newdata: pd.DataFrame | None = None, group_effects: boo
     from multilevel.predict import predict_bayes
 
     return predict_bayes(self, newdata, group_effects=group_effects, new_groups=new_groups,
-                         kind=kind, ci=ci, seed=seed)
+                         kind=kind, ci=ci, seed=seed, na_action=na_action)
 
 
 @attach("multilevel.bayes.result", "BayesFit", "fitted")

@@ -646,6 +646,8 @@ def level_codes(term: ReTerm, data: pd.DataFrame, new_groups: str = "population"
     labels = group_labels(data, term.bar.group_vars)
     index = {level: i for i, level in enumerate(term.levels)}
     codes = np.array([index.get(label, -1) for label in labels], dtype=np.int64)
+    # a missing grouping value is no level (not the label "nan"): lme4's NA level, new
+    codes[data[list(term.bar.group_vars)].isna().any(axis=1).to_numpy()] = -1
     unseen = sorted({lab for lab, c in zip(labels, codes) if c < 0})
     if unseen and new_groups == "error":
         raise DataError(

@@ -17,7 +17,7 @@ import scipy.linalg as sla
 from multilevel.formula import Design
 from multilevel.formula.reform import group_effect_masks
 from multilevel.freq.result import (
-    InformationCriteria, check_predict_args, varcorr_frame, wald_table,
+    InformationCriteria, check_predict_args, predict_rows, varcorr_frame, wald_table,
 )
 
 
@@ -74,17 +74,15 @@ class NoRandomEffects(InformationCriteria):
         return X @ self.beta + (0.0 if offset is None else offset)   # offset(): coefficient 1
 
     def predict(self, newdata: pd.DataFrame | None = None, group_effects: bool | str = True,
-                new_groups: str = "population", type: str = "link") -> pd.DataFrame:
+                new_groups: str = "population", type: str = "link",
+                na_action: str = "pass") -> pd.DataFrame:
         """Fitted values for the fitted or new rows (there are no group effects to add).
 
-        Parameters as :meth:`multilevel.freq.FreqFit.predict`.
+        Parameters as :meth:`multilevel.freq.FreqFit.predict` (R's ``predict.lm`` also
+        gives NA for a row with a missing predictor).
         """
         check_predict_args(new_groups, type)
-        data = self.design.frame.data if newdata is None else newdata
-        eta = self.linear_predictor(newdata, group_effects)
-        if type == "response":
-            eta = self._inverse_link(eta)
-        return pd.DataFrame({"estimate": eta}, index=data.index)
+        return predict_rows(self, newdata, group_effects, new_groups, type, na_action)
 
     def coef(self) -> pd.Series:
         """The coefficients (R's ``coef`` of an ``lm``/``glm``: there are no groups)."""

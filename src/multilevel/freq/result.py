@@ -36,6 +36,25 @@ def check_predict_args(new_groups: str, type: str) -> None:
         raise DataError(f"type={type!r} is not valid; use one of {PREDICT_TYPES}.")
 
 
+def predict_rows(fit, newdata, group_effects, new_groups: str, type: str,
+                 na_action: str) -> pd.DataFrame:
+    """The ``estimate`` table of ``fit.predict``: the fitted rows, or the rows of ``newdata``
+    with lme4's ``na.action`` for rows with a missing predictor."""
+    from multilevel.formula.newdata import pad_rows, predictable_rows
+
+    if newdata is None:
+        rows, keep = fit.design.frame.data, None
+    else:
+        keep = predictable_rows(fit.design, newdata, new_groups, na_action)
+        rows = newdata if keep is None else newdata[keep]
+    eta = (fit.linear_predictor(None if newdata is None else rows, group_effects, new_groups)
+           if len(rows) else np.empty(0))
+    if type == "response":
+        eta = fit._inverse_link(eta)
+    table = pd.DataFrame({"estimate": eta}, index=rows.index)
+    return table if newdata is None else pad_rows(table, newdata.index, keep, na_action)
+
+
 class InformationCriteria:
     """AIC and BIC from ``loglik``, ``df`` and ``nobs`` (R's ``AIC``/``BIC``)."""
 
@@ -303,10 +322,10 @@ class FreqFit(InformationCriteria):
     def linear_predictor(self, newdata: pd.DataFrame | None = None, group_effects: bool | str = True,
                          new_groups: str = "population") -> np.ndarray:
         """Xβ (+ Zb) for the fitted rows or new rows; ``group_effects`` as :meth:`predict`."""
-        if newdata is not None:
-            from multilevel.formula.newdata import check_newdata
+        if newdata is not None:   # no missing predictor; a missing group per new_groups
+            from multilevel.formula.newdata import predictable_rows
 
-            check_newdata(self.design, newdata)
+            predictable_rows(self.design, newdata, new_groups, "fail")
         data = self.design.frame.data if newdata is None else newdata
         X = self.design.X if newdata is None else self.design.spec.fixed_X(newdata)
         eta = X @ self.pls.beta
@@ -329,7 +348,8 @@ class FreqFit(InformationCriteria):
         return eta
 
     def predict(self, newdata: pd.DataFrame | None = None, group_effects: bool | str = True,
-                new_groups: str = "population", type: str = "link") -> pd.DataFrame:
+                new_groups: str = "population", type: str = "link",
+                na_action: str = "pass") -> pd.DataFrame:
         """Predictions with or without group effects (lme4's ``predict.merMod``).
 
         Parameters
@@ -346,6 +366,11 @@ class FreqFit(InformationCriteria):
             effect is 0, lme4's ``allow.new.levels = TRUE``) or raise a DataError.
         type : {"link", "response"}
             Scale of the prediction (the same for gaussian models).
+        na_action : {"pass", "exclude", "omit", "fail"}
+            Rows of ``newdata`` with a missing predictor value (lme4's ``na.action``):
+            NaN ("pass", lme4's default, or "exclude"), left out ("omit"), or a DataError
+            ("fail"). A :class:`~multilevel.errors.DataWarning` says how many rows. A missing
+            grouping value is a new level (see ``new_groups``).
 
         Returns
         -------
@@ -360,11 +385,7 @@ class FreqFit(InformationCriteria):
         [253.664, 303.742]
         """
         check_predict_args(new_groups, type)
-        data = self.design.frame.data if newdata is None else newdata
-        eta = self.linear_predictor(newdata, group_effects, new_groups)
-        if type == "response":
-            eta = self._inverse_link(eta)
-        return pd.DataFrame({"estimate": eta}, index=data.index)
+        return predict_rows(self, newdata, group_effects, new_groups, type, na_action)
 
     def _inverse_link(self, eta: np.ndarray) -> np.ndarray:
         return eta

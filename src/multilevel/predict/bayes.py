@@ -20,7 +20,7 @@ from multilevel.formula.design import level_codes, term_matrix
 from multilevel.formula.families import CATEGORICAL_FAMILIES, ORDINAL_FAMILIES
 from multilevel.formula.frame import eval_arithmetic
 from multilevel.formula.links import inverse_link
-from multilevel.formula.newdata import check_newdata
+from multilevel.formula.newdata import check_newdata, pad_rows, predictable_rows
 from multilevel.formula.reform import all_or_none, group_effect_masks
 from multilevel.predict.categorical import predict_categorical, predictive_codes
 from multilevel.predict.categorical import probabilities as categorical_probabilities
@@ -32,7 +32,7 @@ KINDS = ("mean", "predictive")
 
 def predict_bayes(fit, newdata: pd.DataFrame | None = None, group_effects: bool | str = True,
                   new_groups: str = "population", kind: str = "mean", ci: float = 0.95,
-                  seed: int | None = None) -> pd.DataFrame:
+                  seed: int | None = None, na_action: str = "pass") -> pd.DataFrame:
     """Posterior mean, SD and equal-tailed interval of predictions per row.
 
     Parameters
@@ -53,6 +53,11 @@ def predict_bayes(fit, newdata: pd.DataFrame | None = None, group_effects: bool 
         (:mod:`multilevel.predict.categorical`).
     ci : float
     seed : int or None
+    na_action : {"pass", "exclude", "omit", "fail"}
+        Rows of ``newdata`` with a missing predictor value: NaN ("pass", "exclude"), left
+        out ("omit") or a DataError ("fail"), as lme4's ``predict(na.action=)``
+        (:func:`multilevel.formula.newdata.predictable_rows`). A categorical fit's table
+        refuses them.
 
     Returns
     -------
@@ -76,8 +81,15 @@ def predict_bayes(fit, newdata: pd.DataFrame | None = None, group_effects: bool 
     if kind not in KINDS:
         raise DataError(f"kind={kind!r}; use one of {KINDS}.")
     ci = check_level(ci)
-    if newdata is not None:
+    if newdata is not None and fit.family not in CATEGORICAL_FAMILIES:
+        full, keep = newdata, predictable_rows(fit.design, newdata, new_groups, na_action)
+        if keep is not None:   # predict the complete rows, then lme4's na.action
+            table = (predict_bayes(fit, newdata[keep], group_effects, new_groups, kind, ci, seed)
+                     if keep.any() else pd.DataFrame(columns=["estimate", "sd", "lower", "upper"]))
+            return pad_rows(table, full.index, keep, na_action)
+    elif newdata is not None:
         check_newdata(fit.design, newdata)
+    if newdata is not None:
         _check_aux_newdata(fit, newdata)
     rng = np.random.default_rng(check_seed(seed))
     data = fit.design.frame.data if newdata is None else newdata
