@@ -48,9 +48,28 @@ def test_default_names_and_what_is_refused(fits):
         ml.lrt(fits["m0"], fits["m1"], fits["m2"], names=["a", "a", "b"])
     with pytest.raises(ComparisonError, match="two or more"):
         ml.lrt(fits["m0"])
-    other = ml.fit("Reaction ~ Days + (1 | Subject)", "sleepstudy", method="reml")
     with pytest.raises(ComparisonError, match="same number of parameters"):
-        ml.lrt(fits["m0"], fits["m1"], other)
+        slope = ml.fit(REF["equal_npar"]["formula"], "sleepstudy", method="reml")
+        ml.lrt(fits["m1"], slope, bootstrap=10)
+
+
+def test_equal_parameter_counts_print_df_0_without_a_test_as_lme4(fits):
+    ref = REF["equal_npar"]
+    slope = ml.fit(ref["formula"], "sleepstudy", method="reml")
+    result = ml.anova(fits["m1"], slope, fits["m2"])
+    table = result.table
+    assert table["npar"].tolist() == ref["npar"]
+    for column in ("AIC", "logLik"):
+        np.testing.assert_allclose(table[column], ref[column], rtol=1e-9, err_msg=column)
+    np.testing.assert_allclose(table["Chisq"], _na(ref["Chisq"]), rtol=1e-6)
+    np.testing.assert_allclose(table["Df"], _na(ref["Df"]))
+    np.testing.assert_allclose(table["p"], _na(ref["p"]), rtol=1e-6)
+    assert any("model2 vs model1: the same number of parameters (4)" in n for n in result.notes)
+    # the tie keeps the order given, as lme4's: the second row's Chisq is then 0
+    reversed_ = ml.lrt(slope, fits["m1"], names=REF["equal_npar_reversed"]["rows"])
+    assert list(reversed_.table.index) == REF["equal_npar_reversed"]["rows"]
+    np.testing.assert_allclose(reversed_.table["Chisq"], _na(REF["equal_npar_reversed"]["Chisq"]))
+    assert reversed_.df == 0 and np.isnan(reversed_.p)
 
 
 def test_anova_of_several_fits_is_their_likelihood_ratio_test(fits):

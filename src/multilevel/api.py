@@ -325,6 +325,9 @@ def lrt(*fits, names=None, bootstrap: int | None = None, seed: int | None = None
     result = freq_lrt(smaller, larger, names=names if names is None or isinstance(names, str) else tuple(names))
     if bootstrap is None:
         return result
+    if result.df == 0:
+        raise ComparisonError("bootstrap= tests a smaller model nested in a larger one; these fits "
+                              "have the same number of parameters. Compare them by AIC/BIC.")
     from multilevel.inference import bootstrap_lrt
 
     boot = bootstrap_lrt(smaller, larger, nsim=bootstrap, seed=seed, client=client,

@@ -13,5 +13,14 @@ out <- list(formulas = c(m0 = "Reaction ~ 1 + (1 | Subject)", m1 = "Reaction ~ D
                          m2 = "Reaction ~ Days + (Days | Subject)"),
             rows = rownames(a), npar = a$npar, AIC = a$AIC, BIC = a$BIC, logLik = a$logLik,
             deviance = a$deviance, Chisq = a$Chisq, Df = a$Df, p = a[["Pr(>Chisq)"]])
+# two fits with the same number of parameters (not nested): lme4 prints Chisq with Df 0 and no
+# p-value, and keeps the given order of the tie
+slope <- lmer(Reaction ~ Days + (0 + Days | Subject), ss, control = tight)
+b <- anova(m1, slope, m2)
+out$equal_npar <- list(formula = "Reaction ~ Days + (0 + Days | Subject)", rows = rownames(b),
+                       npar = b$npar, AIC = b$AIC, logLik = b$logLik, Chisq = b$Chisq, Df = b$Df,
+                       p = b[["Pr(>Chisq)"]])
+r <- anova(slope, m1)
+out$equal_npar_reversed <- list(rows = rownames(r), Chisq = r$Chisq, Df = r$Df, p = r[["Pr(>Chisq)"]])
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, na = "null", pretty = TRUE),
            "tests/reference/lrt_many.json")

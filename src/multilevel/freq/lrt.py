@@ -143,6 +143,8 @@ def lrt(smaller, larger, names: tuple[str, str] | None = None) -> LRTResult:
         small, large = large, small
         names = None if names is None else names[::-1]
     names = ("smaller", "larger") if names is None else names   # role labels after ordering
+    if small.df == large.df:
+        return _no_test(small, large, names, refitted, notes=offset_notes(smaller, larger))
     problem = nesting_problem(small, large)
     if problem is not None:
         raise ComparisonError(f"The models are not nested: {problem}. A likelihood-ratio test needs "
@@ -169,16 +171,33 @@ def lrt(smaller, larger, names: tuple[str, str] | None = None) -> LRTResult:
             f"the null value of {', '.join(added)} is on the boundary (variance = 0): the naive "
             f"χ² p-value is conservative; the χ̄² mixture ({exact}) gives p = {p_boundary:.4g}"
         )
-    table = pd.DataFrame(
+    table = _pair_table(small, large, names, chisq, df, p)
+    if p_boundary is not None:
+        table["p_boundary"] = [np.nan, p_boundary]
+    return LRTResult(table=table, chisq=chisq, df=int(df), p=p, p_boundary=p_boundary,
+                     refitted=refitted, notes=notes)
+
+
+def _pair_table(small, large, names, chisq: float, df: int, p: float) -> pd.DataFrame:
+    return pd.DataFrame(
         {"npar": [small.df, large.df], "AIC": [small.aic, large.aic], "BIC": [small.bic, large.bic],
          "logLik": [small.loglik, large.loglik], "deviance": [-2 * small.loglik, -2 * large.loglik],
          "Chisq": [np.nan, chisq], "Df": [np.nan, df], "p": [np.nan, p]},
         index=list(names),
     )
-    if p_boundary is not None:
-        table["p_boundary"] = [np.nan, p_boundary]
-    return LRTResult(table=table, chisq=chisq, df=int(df), p=p, p_boundary=p_boundary,
-                     refitted=refitted, notes=notes)
+
+
+def _no_test(first, second, names, refitted: bool, notes: list[str]) -> LRTResult:
+    """Two fits with the same number of parameters: no likelihood-ratio test. lme4's
+    ``anova()`` prints their rows with ``Chisq`` = max(0, 2 Δ logLik), ``Df`` 0 and no
+    p-value; so does this table, with a note (their AIC and BIC compare them)."""
+    chisq = max(0.0, 2.0 * (second.loglik - first.loglik))
+    notes = (["refitting model(s) with ML (instead of REML)"] if refitted else []) + notes + [
+        (f"{names[1]} vs {names[0]}: the same number of parameters ({first.df}), so no "
+         "likelihood-ratio test (Df 0, no p-value, as lme4 prints it); compare them by AIC/BIC "
+         "or elpd.")]
+    return LRTResult(table=_pair_table(first, second, names, chisq, 0, np.nan), chisq=chisq, df=0,
+                     p=float("nan"), p_boundary=None, refitted=refitted, notes=notes)
 
 
 def lrt_sequence(fits, names) -> LRTResult:
@@ -191,7 +210,7 @@ def lrt_sequence(fits, names) -> LRTResult:
         raise ComparisonError(f"names must give each of the {len(fits)} fits its own label; got {names}.")
     order = sorted(range(len(fits)), key=lambda i: fits[i].refit_ml().df)   # stable, as lme4
     fits, names = [fits[i] for i in order], [names[i] for i in order]
-    # each pair checked as two fits are (equal parameter counts are not nested)
+    # each pair checked as two fits are (equal parameter counts: Df 0 and no test, as lme4)
     pairs = [lrt(fits[i], fits[i + 1], names=(names[i], names[i + 1])) for i in range(len(fits) - 1)]
     table = pd.concat([pairs[0].table.iloc[:1]] + [pair.table.iloc[1:] for pair in pairs])
     notes = list(dict.fromkeys(note for pair in pairs for note in pair.notes))
