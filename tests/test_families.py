@@ -167,7 +167,7 @@ def test_binomial_families_need_trials(family):
         build_model(formula(family), bad, family=family)
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", [f for f in FAMILIES if f != "wald"])   # wald: glmer's inverse.gaussian
 @pytest.mark.parametrize("method", ["reml", "ml"])
 def test_frequentist_engine_refuses(family, method):
     data = simulate(family, groups=4, per_group=5)

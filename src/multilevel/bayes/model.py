@@ -178,6 +178,10 @@ def build_model(formula: str | list[str], data: pd.DataFrame, family: str = "gau
                           "σ/√w) and family='binomial' with a proportion response (the weights are "
                           "the trials); other families: method='ml'.")
     link = check_link(frame.family, link)
+    if frame.family == "wald" and link is not None:
+        raise FamilyError(f"link={link!r} for family 'wald' is fitted by method='ml' (glmer's "
+                          "inverse.gaussian); method='bayes' fits the log link (a mean for every "
+                          "η: Bambi's 1/mu^2 starts chains where the mean is undefined).")
     if frame.family == "bernoulli" and frame.y is None and categorical_response(frame, parsed.response.text):
         # Bambi reads a comparison such as I(s > 0) as two categories and fails on them
         raise FormulaError(f"The response {parsed.response.text!r} is an expression; a Bayesian "

@@ -39,7 +39,9 @@ LINKS = {
     "hurdle_gamma": ("log",),
     "beta_binomial": ("logit",),
     "zero_inflated_binomial": ("logit",),
-    "wald": ("log",),   # not Bambi's 1/mu^2 (multilevel.bayes.translate.BAMBI_LINKS says why)
+    # inverse Gaussian: log by default, not Bambi's (and R's) 1/mu^2 (multilevel.bayes.translate.
+    # BAMBI_LINKS says why); R's other links for glmer's inverse.gaussian with method="ml"
+    "wald": ("log", "1/mu^2", "inverse", "identity"),
     "lognormal": ("identity",),   # η is the mean of log(y)
     "hurdle_lognormal": ("identity",),
     # ordinal: P(y <= k) = logistic(threshold_k - η) (cumulative), P(y = k | y >= k) for sratio
@@ -59,7 +61,7 @@ def inverse_link_fn(link: str):
     return {"logit": special.expit, "probit": special.ndtr,
             "cloglog": lambda e: -np.expm1(-np.exp(np.minimum(e, 700))),
             "log": np.exp, "identity": lambda e: e, "sqrt": np.square,
-            "inverse": lambda e: 1.0 / e}[link]
+            "inverse": lambda e: 1.0 / e, "1/mu^2": lambda e: 1.0 / np.sqrt(e)}[link]
 
 
 def inverse_link(family: str, eta: np.ndarray, link: str | None = None) -> np.ndarray:

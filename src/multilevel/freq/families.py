@@ -1,11 +1,12 @@
 """GLM families and links as R's family objects (``binomial(link = "probit")``, ``Gamma``,
-MASS's ``negative.binomial(theta)``).
+``inverse.gaussian`` (family ``"wald"``), MASS's ``negative.binomial(theta)``).
 
 The log-likelihood includes the normalizing constants R includes (the binomial
 coefficient, ``log y!``), so logLik/AIC/BIC equal R's ``glm`` and lme4's ``glmer``.
-For the Gamma family the log-likelihood is R's ``Gamma()$aic``: the dispersion is
-plugged in as the mean deviance (deviance / Σ weights) and the ``+2`` R adds for it is
-kept, so glmer's Laplace deviance and logLik are reproduced exactly.
+For the Gamma and inverse Gaussian families the log-likelihood is R's ``Gamma()$aic`` and
+``inverse.gaussian()$aic``: the dispersion is plugged in as the mean deviance (deviance /
+Σ weights) and the ``+2`` R adds for it is kept, so glmer's Laplace deviance and logLik
+are reproduced exactly.
 
 For non-binomial families ``n`` holds the prior weights (1 without ``weights=``); for
 binomial families it holds the trials.
@@ -23,14 +24,15 @@ from multilevel.formula.links import LINKS as ALLOWED_LINKS
 from multilevel.formula.links import default_link, inverse_link_fn
 
 LINKS = {"binomial": "logit", "bernoulli": "logit", "poisson": "log", "gamma": "log",
-         "negativebinomial": "log"}
+         "negativebinomial": "log", "wald": "log"}
+DISPERSION = ("gamma", "wald")   # families with a dispersion plugged into R's aic()
 _TINY = 1e-300
 
 
 def _linkfun(link: str, mu: np.ndarray) -> np.ndarray:
     return {"logit": special.logit, "probit": special.ndtri,
             "cloglog": lambda m: np.log(-np.log1p(-m)), "log": np.log, "identity": lambda m: m,
-            "sqrt": np.sqrt, "inverse": lambda m: 1.0 / m}[link](mu)
+            "sqrt": np.sqrt, "inverse": lambda m: 1.0 / m, "1/mu^2": lambda m: 1.0 / (m * m)}[link](mu)
 
 
 def _mu_eta(link: str, eta: np.ndarray) -> np.ndarray:
@@ -51,6 +53,8 @@ def _mu_eta(link: str, eta: np.ndarray) -> np.ndarray:
         return 2 * eta
     if link == "inverse":
         return -1.0 / eta ** 2
+    if link == "1/mu^2":
+        return -1.0 / (2.0 * eta ** 1.5)
     return np.ones_like(eta)
 
 
@@ -60,10 +64,11 @@ class Family:
 
     Parameters
     ----------
-    name : {"binomial", "bernoulli", "poisson", "gamma", "negativebinomial"}
+    name : {"binomial", "bernoulli", "poisson", "gamma", "negativebinomial", "wald"}
     link : str, optional
         R's link name; None is the family's default (R's: logit, log, inverse for gamma;
-        log for the negative binomial).
+        log for the negative binomial; log for the inverse Gaussian, whose R default is
+        ``"1/mu^2"``).
     theta : float, optional
         The negative binomial's shape θ (variance μ + μ²/θ), fixed.
 
@@ -97,12 +102,13 @@ class Family:
     @property
     def canonical(self) -> bool:
         return self.link == {"binomial": "logit", "bernoulli": "logit", "poisson": "log",
-                             "gamma": "inverse"}.get(self.name)
+                             "gamma": "inverse", "wald": "1/mu^2"}.get(self.name)
 
     @property
     def has_dispersion(self) -> bool:
-        """True for the Gamma family (a dispersion parameter counted in logLik's df, as lme4)."""
-        return self.name == "gamma"
+        """True for the Gamma and inverse Gaussian families (a dispersion parameter counted
+        in logLik's df, as lme4)."""
+        return self.name in DISPERSION
 
     def mu(self, eta: np.ndarray) -> np.ndarray:
         """Mean per trial (probability) or per row.
@@ -124,6 +130,8 @@ class Family:
             return mu
         if self.name == "gamma":
             return mu * mu
+        if self.name == "wald":
+            return mu ** 3
         return mu + mu * mu / self.theta
 
     def start(self, y: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -132,7 +140,7 @@ class Family:
             mu = (y + 0.5) / (n + 1.0)
         elif self.name == "poisson":
             mu = y + 0.1
-        elif self.name == "gamma":
+        elif self.name in DISPERSION:
             mu = y
         else:
             mu = y + (y == 0) / 6.0
@@ -152,8 +160,8 @@ class Family:
         return n * resid * d / v, np.maximum(n * d * d / v, _TINY)
 
     def log_constant(self, y: np.ndarray, n: np.ndarray) -> np.ndarray:
-        """The part of log p(yᵢ | ηᵢ) free of η: log C(n, y) or −log y! (0 for gamma and the
-        negative binomial, whose log-likelihood is computed whole)."""
+        """The part of log p(yᵢ | ηᵢ) free of η: log C(n, y) or −log y! (0 for gamma, the
+        inverse Gaussian and the negative binomial, whose log-likelihood is computed whole)."""
         if self.binomial:
             return special.gammaln(n + 1) - special.gammaln(y + 1) - special.gammaln(n - y + 1)
         if self.name == "poisson":
@@ -183,15 +191,20 @@ class Family:
             from scipy import stats   # deferred: see _mu_eta
 
             return n * stats.gamma.logpdf(y, 1.0 / disp, scale=mu * disp)
+        if self.name == "wald":   # R's inverse.gaussian()$aic, term by term
+            disp = self.deviance(eta, y, n) / np.sum(n)
+            return n * (-0.5 * np.log(2.0 * np.pi * disp * y ** 3)
+                        - (y - mu) ** 2 / (2.0 * disp * y * mu * mu))
         th = self.theta
         return n * (special.gammaln(th + y) - special.gammaln(th) - special.gammaln(y + 1)
                     + th * np.log(th) + special.xlogy(y, mu) - (th + y) * np.log(th + mu))
 
     def loglik(self, eta: np.ndarray, y: np.ndarray, n: np.ndarray,
                const: np.ndarray | None = None) -> float:
-        """Σ log p(yᵢ | ηᵢ); for the Gamma family R's ``−aic/2`` (with its −1 for the dispersion)."""
+        """Σ log p(yᵢ | ηᵢ); for the Gamma and inverse Gaussian families R's ``−aic/2`` (with
+        its −1 for the dispersion)."""
         total = float(np.sum(self.pointwise_loglik(eta, y, n, const)))
-        return total - 1.0 if self.name == "gamma" else total
+        return total - 1.0 if self.has_dispersion else total
 
     def deviance_residuals(self, eta: np.ndarray, y: np.ndarray, n: np.ndarray) -> np.ndarray:
         """Squared deviance residuals per row (R's ``family$dev.resids``)."""
@@ -204,6 +217,8 @@ class Family:
             return 2 * n * (special.xlogy(y, y) - special.xlogy(y, mu) - (y - mu))
         if self.name == "gamma":
             return -2 * n * (np.log(y / mu) - (y - mu) / mu)
+        if self.name == "wald":
+            return n * (y - mu) ** 2 / (y * mu * mu)
         th = self.theta
         return 2 * n * (special.xlogy(y, y / np.maximum(mu, _TINY))
                         - (y + th) * np.log((y + th) / (mu + th)))

@@ -19,7 +19,7 @@ from multilevel.freq.structures import check_family as check_structures
 from multilevel.formula.links import check_link
 from multilevel.formula.validate import check_glmm_response_varies
 
-GLMM_FAMILIES = ("binomial", "bernoulli", "poisson", "gamma", "negativebinomial")
+GLMM_FAMILIES = ("binomial", "bernoulli", "poisson", "gamma", "negativebinomial", "wald")
 OPTIONS = {"rhoend": "the optimizer's final θ tolerance (default 1e-10)",
            "maxeval": "deviance evaluations allowed per optimizer run (default 100000)",
            "solver": "factorization of Λ'Z'ZΛ + I: 'auto', 'block', 'cholmod' or 'splu'",
@@ -78,8 +78,8 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
     frame = model_frame(parsed, data, family=family, na=na, weights=weights)
     if frame.family not in ("gaussian", *GLMM_FAMILIES):
         raise FamilyError(
-            f"The frequentist engine fits gaussian, binomial, bernoulli, poisson, gamma and "
-            f"negative binomial models; "
+            f"The frequentist engine fits gaussian, binomial, bernoulli, poisson, gamma, "
+            f"negative binomial and inverse Gaussian ('wald') models; "
             f"{frame.family!r} is available with method='bayes'."
         )
     if frame.family != "gaussian" and reml:
@@ -96,7 +96,7 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
                           "gaussian models by method='reml'/'ml' (glmer has neither); for other "
                           "families use method='bayes' for gr(g, cov = A).")
     nagq = options.pop("nAGQ", 1)
-    if not design.reterms and frame.family in ("gamma", "negativebinomial"):
+    if not design.reterms and frame.family in ("gamma", "negativebinomial", "wald"):
         raise FamilyError(f"A {frame.family} model without random effects (R's glm/glm.nb) is not "
                           "available with method='ml' yet; add a random-effects term or use "
                           "method='bayes'.")

@@ -14,6 +14,8 @@ def _r_family(fit) -> str:
     """The family as R prints it: Gamma, Negative Binomial(3.3032), binomial, ..."""
     if fit.family == "gamma":
         return "Gamma"
+    if fit.family == "wald":
+        return "inverse.gaussian"
     if fit.family == "negativebinomial":
         return f"Negative Binomial({fit.nb_theta:.4g})"
     return fit.family
@@ -46,7 +48,7 @@ def random_effects_table(fit) -> str:
                          *corr, *[""] * (width_corr - len(corr))])
     columns = ["Groups", "Name", "Variance", "Std.Dev."] + (["Corr"] + [""] * (width_corr - 1)
                                                            if width_corr else [])
-    if fit.family == "gaussian":
+    if fit.family in ("gaussian", "gamma", "wald"):   # lme4 prints the scale of useSc families
         rows.append(["Residual", "", f"{fit.sigma ** 2:.4g}", f"{fit.sigma:.4g}", *[""] * width_corr])
     table = pd.DataFrame(rows, columns=range(len(columns)))
     widths = [max(len(str(c)), *(len(str(v)) for v in table[k])) for k, c in enumerate(columns)]

@@ -202,7 +202,7 @@ class FreqFit(InformationCriteria):
                 for j in range(i + 1, term.q):
                     corr = cov[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else np.nan
                     rows.append((term.name, term.cnms[i], term.cnms[j], cov[i, j], corr))
-        if self.family in ("gaussian", "gamma"):   # families with a scale (lme4's useSc)
+        if self.family in ("gaussian", "gamma", "wald"):   # families with a scale (lme4's useSc)
             rows.append(("Residual", None, None, self.sigma ** 2, self.sigma))
         return varcorr_frame(rows)
 
