@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from multilevel.errors import SpecError, check_seed
-from multilevel.inference.parameters import varpar_from_theta
+from multilevel.inference.parameters import variance_estimates
 from multilevel.inference.simulate import check_nsim, simulate_responses
 
 CHUNK = 25  # refits per job: few enough for progress, many enough to amortize pickling
@@ -74,18 +74,15 @@ def run_refits(job: RefitJob) -> np.ndarray:
         if job.what == "loglik":
             rows.append([fit.loglik])
         else:
-            sigma = fit.sigma if job.family == "gaussian" else None
-            qs = [t.q for t in fit.design.reterms]
-            v = varpar_from_theta(fit.pls.theta, 1.0 if sigma is None else sigma, qs)
-            v = v if sigma is not None else v[:-1]
-            rows.append(np.concatenate([v, fit.pls.beta]))
+            rows.append(np.concatenate([variance_estimates(fit, fit.pls.theta), fit.pls.beta]))
     return np.asarray(rows, dtype=float)
 
 
 def _jobs(fit, ys: np.ndarray, what: str) -> list[RefitJob]:
     options = {}
-    if fit.family != "gaussian":
-        options = {"nAGQ": getattr(fit, "nagq", 1), "optimizer": getattr(fit, "optimizer", "glmer")}
+    if fit.family != "gaussian":   # the fit's link, and glmer.nb's θ held fixed (lme4's refit)
+        options = {"nAGQ": getattr(fit, "nagq", 1), "optimizer": getattr(fit, "optimizer", "glmer"),
+                   "link": getattr(fit, "link", None), "nb_theta": getattr(fit, "nb_theta", None)}
     return [RefitJob(formula=fit.formula, design=fit.design, method=fit.method, family=fit.family,
                      solver=fit.solver, options=options, ys=ys[i:i + CHUNK],
                      start=np.asarray(fit.pls.theta, dtype=float), what=what,

@@ -7,16 +7,13 @@ import numpy as np
 import pandas as pd
 
 from multilevel.errors import SpecError, check_level
-from multilevel.inference.parameters import variance_parameters, varpar_from_theta
+from multilevel.inference.parameters import variance_estimates, variance_parameters
 
 METHODS = ("wald", "profile", "boot")
 
 
 def _estimates(fit) -> np.ndarray:
-    qs = [t.q for t in fit.design.reterms]
-    gaussian = fit.family == "gaussian"
-    v = varpar_from_theta(fit.pls.theta, fit.sigma if gaussian else 1.0, qs)
-    return v if gaussian else v[:-1]
+    return variance_estimates(fit, fit.pls.theta)
 
 
 def confint(fit, method: str = "profile", level: float = 0.95, nsim: int = 500,
@@ -36,7 +33,8 @@ def confint(fit, method: str = "profile", level: float = 0.95, nsim: int = 500,
     method : {"profile", "wald", "boot"}
         ``"profile"`` (lme4's default): the profile likelihood of the ML fit (REML fits
         are refitted by ML first, as lme4 does; GLMMs on the deviance in (θ, β)),
-        inverted at ζ = ±z.
+        inverted at ζ = ±z. The σ of a gamma or inverse Gaussian GLMM (its dispersion,
+        plugged into the deviance, not one of its parameters) has no profile: NaN.
         ``"wald"``: estimate ± z·SE for the fixed effects; the variance parameters get
         NaN, as in lme4 (their sampling distribution is far from normal).
         ``"boot"``: parametric bootstrap — ``nsim`` responses simulated with new group

@@ -8,6 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+# families with a residual scale σ (lme4's useSc): a ``.sigma`` row. For gamma and the
+# inverse Gaussian (σ = √dispersion) the SDs stay on θ's scale, as lme4's confint has them.
+SCALE_FAMILIES = ("gaussian", "gamma", "wald")
+
 
 def variance_parameters(fit) -> pd.DataFrame:
     """One row per variance parameter: ``parameter`` (lme4's ``.sig01``..., ``.sigma``),
@@ -24,7 +28,7 @@ def variance_parameters(fit) -> pd.DataFrame:
                 else:
                     rows.append((f".sig{k:02d}", f"cor_{term.cnms[i]}.{term.cnms[j]}|{term.name}",
                                  term.name, term.cnms[j], term.cnms[i], "cor"))
-    if getattr(fit, "family", "gaussian") == "gaussian":
+    if getattr(fit, "family", "gaussian") in SCALE_FAMILIES:
         rows.append((".sigma", "sigma", "Residual", None, None, "sigma"))
     return pd.DataFrame(rows, columns=["parameter", "name", "grp", "var1", "var2", "kind"], dtype=object)
 
@@ -45,6 +49,16 @@ def varpar_from_theta(theta: np.ndarray, sigma: float, qs: list[int]) -> np.ndar
                     out.append(cov[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else 0.0)
         start += k
     return np.array(out + [sigma])
+
+
+def variance_estimates(fit, theta: np.ndarray) -> np.ndarray:
+    """The variance rows of ``confint`` at ``theta`` (a refit's, for the bootstrap):
+    SDs and correlations, then σ where the family has one (SDs times σ for gaussian)."""
+    qs = [t.q for t in fit.design.reterms]
+    if fit.family == "gaussian":
+        return varpar_from_theta(theta, fit.sigma, qs)
+    v = varpar_from_theta(theta, 1.0, qs)[:-1]
+    return np.append(v, fit.sigma) if fit.family in SCALE_FAMILIES else v
 
 
 def theta_from_varpar(v: np.ndarray, qs: list[int]) -> np.ndarray | None:

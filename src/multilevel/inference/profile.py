@@ -167,6 +167,8 @@ def glmm_profile_intervals(fit, level: float = 0.95):
 
     z = stats.norm.ppf(0.5 + level / 2)
     kinds = list(variance_parameters(fit)["kind"]) + ["fixed"] * fit.design.p
+    scale = kinds.index("sigma") if "sigma" in kinds else None   # gamma, wald: σ plugged in
+    kinds = [k for k in kinds if k != "sigma"]
     qs = [t.q for t in fit.design.reterms]
     v_hat = np.concatenate([varpar_from_theta(fit.pls.theta, 1.0, qs)[:-1], fit.pls.beta])
     dev = glmm_deviance(fit)
@@ -181,6 +183,8 @@ def glmm_profile_intervals(fit, level: float = 0.95):
         lower = _root(prof.zeta, v_hat[k], -step, -z, lo_b[k] if np.isfinite(lo_b[k]) else None)
         upper = _root(prof.zeta, v_hat[k], step, z, hi_b[k] if np.isfinite(hi_b[k]) else None)
         out.append((lower, upper))
+    if scale is not None:   # the dispersion is not a parameter of the deviance (lme4 refuses)
+        out.insert(scale, (np.nan, np.nan))
     return np.array(out)
 
 

@@ -1,4 +1,14 @@
-"""Responses simulated from a fitted mixed model, as lme4's ``simulate.merMod``."""
+"""Responses simulated from a fitted mixed model, as lme4's ``simulate.merMod``.
+
+For the families with a dispersion φ = σ² (lme4's ``sigma()``), a response is drawn with
+the fitted mean and the variance the model gives it: gamma with shape w/φ (variance φμ²/w),
+inverse Gaussian with shape λ = w/φ (variance φμ³/w), w the prior weight; their group
+effects have the covariance VarCorr reports, σ²ΛΛ' (:data:`SCALED_EFFECTS` says why). lme4
+1.1-31's ``simulate`` passes σ·w and w/σ as those shapes instead (its ``simfunList``) and
+draws the group effects with covariance ΛΛ', which gives data whose refits do not return
+the fitted model. The negative binomial is lme4's (size θ, prior weights left out as lme4
+leaves them).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +17,13 @@ import numpy as np
 from multilevel.errors import SpecError, check_seed
 from multilevel.formula.reform import all_or_none
 
-SIMULATE_FAMILIES = ("gaussian", "binomial", "bernoulli", "poisson")
+SIMULATE_FAMILIES = ("gaussian", "binomial", "bernoulli", "poisson", "gamma", "wald",
+                     "negativebinomial")
+# Families whose group effects have covariance σ²ΛΛ' (what VarCorr reports). For gamma and
+# the inverse Gaussian glmer's PIRLS penalizes the deviance, which is φ times −2 log L, so
+# its θ estimates the group SD over σ: data simulated with SD θ and refitted gave θ 1.7
+# times the fit's (lme4 1.1-31 simulates so); with SD θσ, the fit's θ back (within 20 %).
+SCALED_EFFECTS = ("gaussian", "gamma", "wald")
 
 
 def _check(fit) -> None:
@@ -25,8 +41,9 @@ def _check(fit) -> None:
 
 
 def _new_group_effects(fit, rng: np.random.Generator) -> np.ndarray:
-    """Z b with b drawn afresh from the fitted covariance (u ~ N(0, I), b = σ Λ u)."""
-    scale = fit.sigma if fit.family == "gaussian" else 1.0
+    """Z b with b drawn afresh from the fitted covariance (u ~ N(0, I), b = σ Λ u; b = Λ u
+    for the families without a dispersion)."""
+    scale = fit.sigma if fit.family in SCALED_EFFECTS else 1.0
     out = np.zeros(fit.nobs)
     for term, T in zip(fit.design.reterms, fit._term_factors()):
         u = rng.standard_normal((term.n_levels, term.q))
@@ -54,8 +71,23 @@ def simulate_responses(fit, nsim: int, rng: np.random.Generator,
         elif fit.family in ("binomial", "bernoulli"):
             out[s] = rng.binomial(n_trials.astype(np.int64), fit._inverse_link(eta))
         else:
-            out[s] = rng.poisson(fit._inverse_link(eta))
+            out[s] = _draw(fit, fit._inverse_link(eta), rng)
     return out
+
+
+def _draw(fit, mu: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Responses of the non-binomial GLMM families given their means."""
+    if fit.family == "poisson":
+        return rng.poisson(mu)
+    if fit.family == "negativebinomial":
+        theta = fit.nb_theta
+        return rng.negative_binomial(theta, theta / (theta + mu)).astype(float)
+    weights = fit.design.weights
+    w = np.ones(fit.nobs) if weights is None else np.asarray(weights, dtype=float)
+    shape = w / fit.sigma ** 2       # w/φ: gamma's shape, the inverse Gaussian's λ
+    if fit.family == "gamma":
+        return rng.gamma(shape, mu / shape)
+    return rng.wald(mu, shape)
 
 
 def check_nsim(nsim, minimum: int, what: str = "nsim") -> int:
@@ -74,7 +106,9 @@ def simulate(fit, nsim: int = 1, seed: int | None = None, group_effects: bool = 
     Parameters
     ----------
     fit : FreqFit or GLMMFit
-        Gaussian, binomial, bernoulli or Poisson mixed model.
+        Gaussian, binomial, bernoulli, Poisson, gamma, inverse Gaussian (``"wald"``) or
+        negative binomial mixed model (the module docstring says how the dispersion
+        families differ from lme4 1.1-31's).
     nsim : int
         Number of simulated responses.
     seed : int, optional
