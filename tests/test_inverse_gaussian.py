@@ -40,22 +40,22 @@ def fits() -> dict:
 
 
 QUANTITIES = {   # name: (our value, R's value, tolerances)
-    "logLik": (lambda m: m.loglik, lambda r: r["logLik"], dict(rtol=1e-7)),
-    "AIC": (lambda m: m.aic, lambda r: r["AIC"], dict(rtol=1e-7)),
-    "BIC": (lambda m: m.bic, lambda r: r["BIC"], dict(rtol=1e-7)),
-    "df": (lambda m: m.df, lambda r: r["df"], dict(rtol=0)),
-    "fixef": (lambda m: m.fixef.to_numpy(), lambda r: list(r["fixef"].values()), dict(rtol=1e-4, atol=2e-5)),
-    "se": (lambda m: m.se.to_numpy(), lambda r: r["se"], dict(rtol=1e-4)),
-    "theta": (lambda m: m.theta.to_numpy(), lambda r: r["theta"], dict(atol=1e-4)),
-    "sigma": (lambda m: m.sigma, lambda r: r["sigma"], dict(rtol=1e-4)),
-    "vcov": (lambda m: m.varcorr["vcov"].to_numpy(), lambda r: r["vcov"], dict(rtol=1e-3, atol=1e-6)),
-    "fitted": (lambda m: m.fitted().to_numpy()[:8], lambda r: r["fitted_head"], dict(atol=2e-5)),
+    "logLik": (lambda m: m.loglik, lambda r: r["logLik"], {"rtol": 1e-7}),
+    "AIC": (lambda m: m.aic, lambda r: r["AIC"], {"rtol": 1e-7}),
+    "BIC": (lambda m: m.bic, lambda r: r["BIC"], {"rtol": 1e-7}),
+    "df": (lambda m: m.df, lambda r: r["df"], {"rtol": 0}),
+    "fixef": (lambda m: m.fixef.to_numpy(), lambda r: list(r["fixef"].values()), {"rtol": 1e-4, "atol": 2e-5}),
+    "se": (lambda m: m.se.to_numpy(), lambda r: r["se"], {"rtol": 1e-4}),
+    "theta": (lambda m: m.theta.to_numpy(), lambda r: r["theta"], {"atol": 1e-4}),
+    "sigma": (lambda m: m.sigma, lambda r: r["sigma"], {"rtol": 1e-4}),
+    "vcov": (lambda m: m.varcorr["vcov"].to_numpy(), lambda r: r["vcov"], {"rtol": 1e-3, "atol": 1e-6}),
+    "fitted": (lambda m: m.fitted().to_numpy()[:8], lambda r: r["fitted_head"], {"atol": 2e-5}),
     "pearson": (lambda m: m.residuals(type="pearson").to_numpy()[:8], lambda r: r["pearson_head"],
-                dict(atol=2e-5)),
+                {"atol": 2e-5}),
     "deviance_resid": (lambda m: m.residuals(type="deviance").to_numpy()[:8],
-                       lambda r: r["deviance_resid_head"], dict(atol=2e-5)),
+                       lambda r: r["deviance_resid_head"], {"atol": 2e-5}),
     "predict_link": (lambda m: m.predict()["estimate"].to_numpy()[:8], lambda r: r["predict_link_head"],
-                     dict(atol=2e-5)),
+                     {"atol": 2e-5}),
 }
 
 

@@ -276,6 +276,15 @@ def _freq_simulate(self, nsim: int = 1, seed: int | None = None, group_effects: 
     return simulate(self, nsim=nsim, seed=seed, group_effects=group_effects)
 
 
+@attach("multilevel.freq.result", "FreqFit", "refit")
+def _freq_refit(self, newresp):
+    """The same model fitted to a new response (lme4's ``refit``): see
+    :func:`multilevel.inference.bootstrap.refit`."""
+    from multilevel.inference.bootstrap import refit
+
+    return refit(self, newresp)
+
+
 def lrt(*fits, names=None, bootstrap: int | None = None, seed: int | None = None, client=None,
         progress=None):
     """Likelihood-ratio test of nested fits (:func:`multilevel.freq.lrt`), optionally with

@@ -207,3 +207,83 @@ def bootstrap_lrt(small, large, nsim: int = 1000, seed: int | None = None, clien
     return BootstrapLRT(stat=float(stat), df=df, p_chisq=float(stats.chi2.sf(stat, df)),
                         p_bootstrap=float((1 + np.sum(ref >= stat)) / (1 + len(ref))),
                         reference=ref, nsim=int(nsim))
+
+
+def refit(fit, newresp):
+    """The same mixed model fitted to a new response (lme4's ``refit(object, newresp)``).
+
+    The rows, design, family, link, method (REML or ML) and options stay those of
+    ``fit``; the optimizer starts at the fit's θ, as lme4's does. Used for simulation
+    studies: ``fit.refit(fit.simulate(seed=1)["sim_1"])``.
+
+    Parameters
+    ----------
+    fit : FreqFit or GLMMFit
+    newresp : array-like
+        One value per fitted row, in the fitted rows' order: successes for a binomial
+        model (the trials stay the model's), 0/1 for bernoulli, counts for Poisson and
+        the negative binomial (glmer.nb's θ is kept, as lme4's refit keeps its family).
+
+    Returns
+    -------
+    A fit of the same kind, with the fit's warnings (singular fit, convergence).
+
+    Raises
+    ------
+    SpecError
+        A Bayesian fit or a linear model (fit those with ``ml.fit``), or ``newresp`` of
+        the wrong length or with missing values.
+    DataError
+        Values outside the family's support.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
+    >>> again = refit(m, m.design.y)
+    >>> round(again.reml_criterion - m.reml_criterion, 8)
+    0.0
+    """
+    from multilevel.freq import FreqFit
+
+    if not isinstance(fit, FreqFit):
+        raise SpecError(f"refit() is lme4's refit for mixed models fitted with method='reml' or "
+                        f"'ml' (got {type(fit).__name__}); fit a linear or Bayesian model to the new "
+                        "response with ml.fit.")
+    y = _new_response(fit, newresp)
+    design = dataclasses.replace(fit.design, y=y)
+    job = _jobs(fit, y[None, :], "parameters")[0]
+    if fit.family != "gaussian":
+        from multilevel.freq.glmm import fit_glmm
+
+        return fit_glmm(fit.formula, design, solver=fit.solver, **job.options)
+    from multilevel.freq.messages import rank_message, warn_fit
+
+    new = _refit_lmm(job, design)
+    new = dataclasses.replace(new, messages=rank_message(design))
+    warn_fit(new)
+    return new
+
+
+def _new_response(fit, newresp) -> np.ndarray:
+    from multilevel.errors import DataError
+    from multilevel.formula.families import check_family_response
+
+    try:
+        y = np.asarray(newresp, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"newresp must be numbers, one per fitted row ({fit.nobs}); {exc}.") from None
+    if y.ndim != 1 or len(y) != fit.nobs:
+        raise SpecError(f"newresp must have one value per fitted row ({fit.nobs}); got shape {y.shape}.")
+    if not np.all(np.isfinite(y)):
+        raise SpecError(f"newresp has {int(np.sum(~np.isfinite(y)))} missing or infinite value(s); "
+                        "refit() keeps the fitted rows, so every row needs a response.")
+    if fit.family in ("binomial", "bernoulli"):
+        trials = fit.design.frame.trials
+        n = np.ones(fit.nobs) if trials is None else np.asarray(trials, dtype=float)
+        if np.any((y < 0) | (y > n) | (y != np.round(y))):
+            raise DataError(f"newresp of a {fit.family} model must be whole numbers of successes "
+                            "between 0 and the model's trials (0/1 for bernoulli).")
+    else:
+        check_family_response(y, fit.family, "newresp")
+    return y
