@@ -84,6 +84,18 @@ class NoRandomEffects(InformationCriteria):
         check_predict_args(new_groups, type)
         return predict_rows(self, newdata, group_effects, new_groups, type, na_action)
 
+    def hatvalues(self) -> pd.Series:
+        """The hat matrix's diagonal per row (R's ``hatvalues(lm)``; gaussian models)."""
+        from multilevel.freq.leverage import hat_values
+
+        return hat_values(self)
+
+    def cooks_distance(self) -> pd.Series:
+        """Cook's distance per row (R's ``cooks.distance(lm)``; gaussian models)."""
+        from multilevel.freq.leverage import cooks_distances
+
+        return cooks_distances(self)
+
     def coef(self) -> pd.Series:
         """The coefficients (R's ``coef`` of an ``lm``/``glm``: there are no groups)."""
         return self.fixef

@@ -251,6 +251,19 @@ class FreqFit(InformationCriteria):
 
         return residual_values(self, type, scaled)
 
+    def hatvalues(self) -> pd.Series:
+        """The hat matrix's diagonal per fitted row (lme4's ``hatvalues``; gaussian models;
+        :mod:`multilevel.freq.leverage`)."""
+        from multilevel.freq.leverage import hat_values
+
+        return hat_values(self)
+
+    def cooks_distance(self) -> pd.Series:
+        """Cook's distance per fitted row (lme4's ``cooks.distance``; gaussian models)."""
+        from multilevel.freq.leverage import cooks_distances
+
+        return cooks_distances(self)
+
     def ranef_condvar(self) -> dict[str, np.ndarray]:
         """Conditional variances of the modes per term: name → (levels, q, q), lme4's
         ``attr(ranef(m, condVar = TRUE)[[g]], "postVar")``."""
