@@ -125,6 +125,15 @@ e <- emmeans(m, "temperature", lmer.df = KR)
 case("cake_temperature_trt_tukey_is_sidak_kr", "test-cross-adjust.R", "cake",
      list(specs = "temperature", contrasts = "trt.vs.ctrl", adjust = "tukey"), e,
      contrast(e, "trt.vs.ctrl"), "tukey")
+# emmeans' other contrast families, each with its default adjustment (eff, del.eff: fdr;
+# trt.vs.ctrlk, dunnett: dunnettx; identity: none)
+for (meth in c("eff", "del.eff", "trt.vs.ctrlk", "dunnett", "identity"))
+  case(paste0("cake_temperature_", gsub(".", "_", meth, fixed = TRUE), "_kr"), "test-contrast.R", "cake",
+       list(specs = "temperature", contrasts = meth), e, contrast(e, meth))
+e <- emmeans(m, ~ temperature | recipe, lmer.df = SW)
+case("cake_temperature_by_recipe_eff_bh_sw", "test-contrast.R", "cake",
+     list(specs = "~ temperature | recipe", contrasts = "eff", adjust = "BH", ddf = SW), e,
+     contrast(e, "eff"), "BH")
 e <- emmeans(m, "recipe", lmer.df = KR)
 case("cake_recipe_custom_bonferroni_kr", "test-contrast.R", "cake",
      list(specs = "recipe", contrasts = list(AvsBC = c(1, -0.5, -0.5), BvsC = c(0, 1, -1)),

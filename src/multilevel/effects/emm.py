@@ -21,7 +21,11 @@ from multilevel.effects.multiplicity import ADJUSTMENTS, adjust_table
 from multilevel.errors import DataError
 
 DDF = ("auto", "kenward-roger", "satterthwaite", "asymptotic", "residual")
-CONTRASTS = ("pairwise", "revpairwise", "trt.vs.ctrl", "sequential", "consec", "poly")
+CONTRASTS = ("pairwise", "revpairwise", "trt.vs.ctrl", "trt.vs.ctrlk", "dunnett", "sequential",
+             "consec", "poly", "eff", "del.eff", "identity")
+# emmeans' default adjustment of each contrast family (the others: "none")
+DEFAULT_ADJUST = {"pairwise": "tukey", "revpairwise": "tukey", "trt.vs.ctrl": "dunnettx",
+                  "trt.vs.ctrlk": "dunnettx", "dunnett": "dunnettx", "eff": "fdr", "del.eff": "fdr"}
 WEIGHTS = ("equal", "proportional", "outer", "cells", "flat")
 # contrast families emmeans calls pairwise comparisons (its estType "pairs"): the only
 # ones the studentized range (adjust="tukey") applies to
@@ -260,11 +264,23 @@ def _contrast_matrix(kind, labels: list[str]):
                 out.append((f"{labels[i]} - {labels[j]}", w))
     elif kind == "poly":
         out = poly_contrasts(k)
-    elif kind == "trt.vs.ctrl":
+    elif kind in ("trt.vs.ctrl", "dunnett"):
         for j in range(1, k):
             w = np.zeros(k)
             w[j], w[0] = 1.0, -1.0
             out.append((f"{labels[j]} - {labels[0]}", w))
+    elif kind == "trt.vs.ctrlk":   # the last mean is the control
+        for j in range(k - 1):
+            w = np.zeros(k)
+            w[j], w[k - 1] = 1.0, -1.0
+            out.append((f"{labels[j]} - {labels[k - 1]}", w))
+    elif kind in ("eff", "del.eff"):   # each mean against the mean of all (eff) or of the others
+        for j in range(k):
+            w = np.full(k, -1.0 / (k if kind == "eff" else k - 1))
+            w[j] = 1.0 - 1.0 / k if kind == "eff" else 1.0
+            out.append((f"{labels[j]} effect", w))
+    elif kind == "identity":
+        out = [(labels[j], np.eye(k)[j]) for j in range(k)]
     elif kind in ("sequential", "consec"):
         for j in range(1, k):
             w = np.zeros(k)
@@ -320,16 +336,20 @@ def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust:
         Means (and contrast families) separately within these factors.
     at : dict, optional
         Values of predictors in the reference grid (numeric ones default to their mean).
-    contrasts : {"pairwise", "revpairwise", "trt.vs.ctrl", "consec", "sequential", "poly"}, dict or matrix, optional
-        Also return contrasts among the means within each ``by`` group; a dict maps a
-        label to weights over the means, a matrix has one row per contrast. "consec"
-        (= "sequential") compares each mean with the one before; "poly" gives emmeans'
-        integer orthogonal-polynomial contrasts (equally spaced levels) up to degree 6.
+    contrasts : str, dict or matrix, optional
+        Also return contrasts among the means within each ``by`` group, by emmeans' names:
+        "pairwise", "revpairwise", "trt.vs.ctrl" (= "dunnett"; each mean against the
+        first), "trt.vs.ctrlk" (against the last), "consec" (= "sequential"; each mean
+        against the one before), "poly" (emmeans' integer orthogonal-polynomial contrasts
+        of equally spaced levels, up to degree 6), "eff" (each mean against the mean of
+        all), "del.eff" (against the mean of the others), "identity" (the means); a
+        dict maps a label to weights over the means, a matrix has one row per contrast.
     adjust : str, optional
         Multiplicity adjustment of the contrasts' p-values (and intervals) within each
         family: "tukey" (default for pairwise and revpairwise), "dunnettx" (emmeans'
-        approximate Dunnett, default for trt.vs.ctrl), "bonferroni", "holm", "sidak",
-        "none" (default otherwise; emmeans' "mvt", its default for consec, is not
+        approximate Dunnett, default for trt.vs.ctrl, trt.vs.ctrlk and dunnett),
+        "bonferroni", "holm", "fdr" (= "BH"; Benjamini–Hochberg, default for eff and
+        del.eff; intervals Bonferroni's, as emmeans), "sidak", "none" (default otherwise; emmeans' "mvt", its default for consec, is not
         implemented). As emmeans: "tukey" on contrasts other than pairwise comparisons
         becomes "sidak", and a family of one contrast is not adjusted ("none").
     type : {"link", "response"}
@@ -395,8 +415,7 @@ def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust:
     L, labels, L_full, offset = _cells(fit, names, by, at, weights)
     fams, text = _families(labels, names, by)
     if contrasts is not None and adjust is None:
-        defaults = {"pairwise": "tukey", "revpairwise": "tukey", "trt.vs.ctrl": "dunnettx"}
-        adjust = defaults.get(contrasts, "none") if isinstance(contrasts, str) else "none"
+        adjust = DEFAULT_ADJUST.get(contrasts, "none") if isinstance(contrasts, str) else "none"
     if adjust is not None and adjust not in ADJUSTMENTS:
         raise DataError(f"adjust={adjust!r} is not valid; use one of {ADJUSTMENTS}.")
     C_rows, C_labels, per_family = [], [], [0]

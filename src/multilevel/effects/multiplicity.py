@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-ADJUSTMENTS = ("tukey", "dunnettx", "bonferroni", "holm", "sidak", "none")
+ADJUSTMENTS = ("tukey", "dunnettx", "bonferroni", "holm", "fdr", "BH", "sidak", "none")
 
 
 def _dist_sf(stat, df):
@@ -55,6 +55,17 @@ def holm(p: np.ndarray) -> np.ndarray:
     return out
 
 
+def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
+    """Benjamini and Hochberg's false-discovery-rate adjustment (R's p.adjust "fdr"/"BH")."""
+    order = np.argsort(p, kind="stable")[::-1]     # largest first
+    m = p.size
+    ranks = m - np.arange(m)                          # the rank of each, largest first
+    adj = np.minimum.accumulate(m / ranks * p[order])
+    out = np.empty_like(p)
+    out[order] = np.minimum(adj, 1.0)
+    return out
+
+
 def adjust_table(c: pd.DataFrame, family: np.ndarray, n_means: np.ndarray, adjust: str,
                  ci: float) -> pd.DataFrame:
     """Adds two-sided ``p_value`` and ``lower``/``upper`` to a table of contrasts
@@ -62,7 +73,8 @@ def adjust_table(c: pd.DataFrame, family: np.ndarray, n_means: np.ndarray, adjus
 
     Tukey uses the studentized range of the family's number of means (emmeans'
     ``ptukey(√2·|t|, k, df)``), "dunnettx" emmeans' approximation for comparisons with a
-    control; Holm's intervals are Bonferroni's, as emmeans gives them.
+    control; Holm's and the false discovery rate's ("fdr", "BH") intervals are Bonferroni's,
+    as emmeans gives them (neither has intervals of its own).
     """
     from scipy import stats
 
@@ -82,8 +94,9 @@ def adjust_table(c: pd.DataFrame, family: np.ndarray, n_means: np.ndarray, adjus
         elif adjust == "dunnettx":
             p[sel] = 1 - dunnettx_cdf(t[sel], m, df[sel])
             crit[sel] = [dunnettx_quantile(ci, m, d) for d in df[sel]]
-        elif adjust in ("bonferroni", "holm"):
-            p[sel] = np.minimum(raw[sel] * m, 1.0) if adjust == "bonferroni" else holm(raw[sel])
+        elif adjust in ("bonferroni", "holm", "fdr", "BH"):
+            p[sel] = (np.minimum(raw[sel] * m, 1.0) if adjust == "bonferroni" else holm(raw[sel])
+                      if adjust == "holm" else benjamini_hochberg(raw[sel]))
             crit[sel] = _dist_ppf(1 - (1 - ci) / (2 * m), df[sel])
         elif adjust == "sidak":
             p[sel] = 1 - (1 - raw[sel]) ** m
