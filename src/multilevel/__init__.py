@@ -40,6 +40,8 @@ _LAZY = {
     "regularization_path": ("multilevel.regularization", "regularization_path"),
     "vif": ("multilevel.diagnostics.vif", "vif"),
     "icc": ("multilevel.diagnostics.icc", "icc"),
+    "check_overdispersion": ("multilevel.diagnostics.dispersion", "check_overdispersion"),
+    "check_zeroinflation": ("multilevel.diagnostics.dispersion", "check_zeroinflation"),
     "diagnostics": ("multilevel.diagnostics", None),
     "prepare": ("multilevel.prepare", None),
     "plots": ("multilevel.plots", None),

@@ -1,5 +1,5 @@
 """Diagnostics before and after fitting: collinearity (VIF), ICC and the evidence for a
-random effect, the panel F test, convergence checks.
+random effect, the panel F test, convergence checks, overdispersion and zero-inflation.
 
 Nothing here imports PyMC, Bambi or ArviZ (a Bayesian fit passed in brings its own).
 The plots that were ``multilevel.diagnostics.plots`` are :mod:`multilevel.plots`
@@ -8,11 +8,14 @@ The plots that were ``multilevel.diagnostics.plots`` are :mod:`multilevel.plots`
 
 from multilevel.diagnostics.convergence import (FreqConvergenceReport, check_convergence,
                                                 idata_convergence)
+from multilevel.diagnostics.dispersion import (OverdispersionCheck, ZeroInflationCheck,
+                                               check_overdispersion, check_zeroinflation)
 from multilevel.diagnostics.evidence import RandomEffectEvidence, random_effect_evidence
 from multilevel.diagnostics.icc import ICCResult, icc
 from multilevel.diagnostics.panel import PanelFTest, panel_f_test
 from multilevel.diagnostics.vif import vif
 
-__all__ = ["FreqConvergenceReport", "ICCResult", "PanelFTest", "RandomEffectEvidence",
-           "check_convergence", "icc", "idata_convergence", "panel_f_test",
+__all__ = ["FreqConvergenceReport", "ICCResult", "OverdispersionCheck", "PanelFTest",
+           "RandomEffectEvidence", "ZeroInflationCheck", "check_convergence", "check_overdispersion",
+           "check_zeroinflation", "icc", "idata_convergence", "panel_f_test",
            "random_effect_evidence", "vif"]
