@@ -48,10 +48,10 @@ def test_hat_values_and_cooks_distance_match_r(fits, key):
 
 
 def test_row_blocks_give_the_same_diagonal(fits, monkeypatch):
-    from multilevel.freq import leverage
+    from multilevel.freq import predict_se
 
     whole = fits["crossed"].hatvalues()
-    monkeypatch.setattr(leverage, "ROWS_PER_BLOCK", 7)   # 144 rows in 21 blocks
+    monkeypatch.setattr(predict_se, "ROWS_PER_BLOCK", 7)   # 144 rows in 21 blocks
     pd.testing.assert_series_equal(fits["crossed"].hatvalues(), whole, rtol=1e-12)
 
 

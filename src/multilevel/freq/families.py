@@ -123,6 +123,10 @@ class Family:
             mu = np.clip(mu, eps if self.link == "cloglog" else None, 1.0 - eps)
         return mu
 
+    def mu_eta(self, eta: np.ndarray) -> np.ndarray:
+        """dμ/dη (R's ``family$mu.eta``)."""
+        return _mu_eta(self.link, eta)
+
     def variance(self, mu: np.ndarray) -> np.ndarray:
         if self.binomial:
             return mu * (1 - mu)

@@ -4,9 +4,10 @@
 
 The hat matrix of an LMM maps y to the fitted values with the conditional modes: with
 B = W^½ZΛ, C = W^½X and A = B'B + I (the factor of the fit),
-H = B A⁻¹ B' + D (R_X'R_X)⁻¹ D', D = C − B A⁻¹ B'C (lme4's ``CL``/``CR``). Its diagonal is
-computed a block of rows at a time, so a model with many levels never holds the q × n
-matrix A⁻¹B'. Cook's distance is lme4's (and ``lm``'s) from the Pearson residuals:
+H = B A⁻¹ B' + D (R_X'R_X)⁻¹ D', D = C − B A⁻¹ B'C (lme4's ``CL``/``CR``), so hᵢ = wᵢ aᵢ'M⁻¹aᵢ
+with aᵢ = (Λ'zᵢ', xᵢ): the quadratic form of the conditional prediction SE
+(:mod:`multilevel.freq.predict_se`), computed a block of rows at a time, so a model with
+many levels never holds the q × n matrix A⁻¹B'. Cook's distance is lme4's (and ``lm``'s) from the Pearson residuals:
 (rᵢ / (1 − hᵢ))² hᵢ / (σ² p), p the rank of X.
 """
 
@@ -14,11 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from multilevel.errors import FamilyError
-
-ROWS_PER_BLOCK = 2048   # rows whose A⁻¹B' columns are held at once
 
 
 def hat_values(fit) -> pd.Series:
@@ -27,21 +25,11 @@ def hat_values(fit) -> pd.Series:
     index = fit.design.frame.data.index
     if not fit.design.reterms:   # a linear model: X (X'WX)⁻¹ X'W, from R of the QR
         return pd.Series(_linear_model_hat(fit), index=index, name="hat")
-    from multilevel.freq.factor import lambda_matrix, term_factors
-    from multilevel.freq.layout import Layout
+    from multilevel.freq.predict_se import conditional_quadratic
 
-    layout = Layout.from_design(fit.design)
-    w = np.ones(layout.n) if layout.weights is None else np.asarray(layout.weights, dtype=float)
-    sw = np.sqrt(w)
-    B = (sp.diags(sw) @ layout.Z @ lambda_matrix(layout, term_factors(layout, fit.pls.theta))).tocsr()
-    C = sw[:, None] * layout.X
-    factor = fit.pls.factor
-    AiBtC = factor.solve(np.asarray(B.T @ C))
-    D = C - B @ AiBtC
-    h = np.sum(np.linalg.solve(fit.pls.RXtRX, D.T).T * D, axis=1)
-    for start in range(0, layout.n, ROWS_PER_BLOCK):
-        Bt = B[start:start + ROWS_PER_BLOCK].T.toarray()
-        h[start:start + ROWS_PER_BLOCK] += np.sum(Bt * factor.solve(Bt), axis=0)
+    w = fit.design.weights
+    w = np.ones(fit.nobs) if w is None else np.asarray(w, dtype=float)
+    h = w * conditional_quadratic(fit, None, np.asarray(fit.design.X, dtype=float))
     return pd.Series(h, index=index, name="hat")
 
 

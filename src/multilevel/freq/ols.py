@@ -75,14 +75,14 @@ class NoRandomEffects(InformationCriteria):
 
     def predict(self, newdata: pd.DataFrame | None = None, group_effects: bool | str = True,
                 new_groups: str = "population", type: str = "link",
-                na_action: str = "pass") -> pd.DataFrame:
+                na_action: str = "pass", se_fit: bool = False) -> pd.DataFrame:
         """Fitted values for the fitted or new rows (there are no group effects to add).
 
         Parameters as :meth:`multilevel.freq.FreqFit.predict` (R's ``predict.lm`` also
         gives NA for a row with a missing predictor).
         """
         check_predict_args(new_groups, type)
-        return predict_rows(self, newdata, group_effects, new_groups, type, na_action)
+        return predict_rows(self, newdata, group_effects, new_groups, type, na_action, se_fit)
 
     def hatvalues(self) -> pd.Series:
         """The hat matrix's diagonal per row (R's ``hatvalues(lm)``; gaussian models)."""

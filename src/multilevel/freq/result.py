@@ -37,9 +37,9 @@ def check_predict_args(new_groups: str, type: str) -> None:
 
 
 def predict_rows(fit, newdata, group_effects, new_groups: str, type: str,
-                 na_action: str) -> pd.DataFrame:
-    """The ``estimate`` table of ``fit.predict``: the fitted rows, or the rows of ``newdata``
-    with lme4's ``na.action`` for rows with a missing predictor."""
+                 na_action: str, se_fit: bool = False) -> pd.DataFrame:
+    """The ``estimate`` (and ``std_error``) table of ``fit.predict``: the fitted rows, or the
+    rows of ``newdata`` with lme4's ``na.action`` for rows with a missing predictor."""
     from multilevel.formula.newdata import pad_rows, predictable_rows
 
     if newdata is None:
@@ -47,11 +47,21 @@ def predict_rows(fit, newdata, group_effects, new_groups: str, type: str,
     else:
         keep = predictable_rows(fit.design, newdata, new_groups, na_action)
         rows = newdata if keep is None else newdata[keep]
+    if not isinstance(se_fit, (bool, np.bool_)):
+        raise DataError(f"se_fit must be True or False, got {se_fit!r}.")
     eta = (fit.linear_predictor(None if newdata is None else rows, group_effects, new_groups)
            if len(rows) else np.empty(0))
-    if type == "response":
-        eta = fit._inverse_link(eta)
-    table = pd.DataFrame({"estimate": eta}, index=rows.index)
+    columns = {"estimate": fit._inverse_link(eta) if type == "response" else eta}
+    if se_fit:
+        from multilevel.freq.predict_se import link_standard_errors
+
+        se = (link_standard_errors(fit, None if newdata is None else rows, group_effects)
+              if len(rows) else np.empty(0))
+        family = getattr(fit, "family_object", None)
+        if type == "response" and family is not None:   # the delta method: |dμ/dη| SE
+            se = np.abs(family.mu_eta(eta)) * se
+        columns["std_error"] = se
+    table = pd.DataFrame(columns, index=rows.index)
     return table if newdata is None else pad_rows(table, newdata.index, keep, na_action)
 
 
@@ -362,7 +372,7 @@ class FreqFit(InformationCriteria):
 
     def predict(self, newdata: pd.DataFrame | None = None, group_effects: bool | str = True,
                 new_groups: str = "population", type: str = "link",
-                na_action: str = "pass") -> pd.DataFrame:
+                na_action: str = "pass", se_fit: bool = False) -> pd.DataFrame:
         """Predictions with or without group effects (lme4's ``predict.merMod``).
 
         Parameters
@@ -384,10 +394,15 @@ class FreqFit(InformationCriteria):
             NaN ("pass", lme4's default, or "exclude"), left out ("omit"), or a DataError
             ("fail"). A :class:`~multilevel.errors.DataWarning` says how many rows. A missing
             grouping value is a new level (see ``new_groups``).
+        se_fit : bool
+            Adds ``std_error``: with ``group_effects=False`` the fixed effects' SE √(x V x')
+            (glmmTMB's and lme4 1.1-35's ``se.fit``); with the group effects of a linear
+            mixed model the SE conditional on θ̂ (:mod:`multilevel.freq.predict_se`); on the
+            response scale by the delta method.
 
         Returns
         -------
-        DataFrame with column ``estimate``, indexed like ``newdata``.
+        DataFrame with column ``estimate`` (and ``std_error``), indexed like ``newdata``.
 
         Examples
         --------
@@ -398,7 +413,7 @@ class FreqFit(InformationCriteria):
         [253.664, 303.742]
         """
         check_predict_args(new_groups, type)
-        return predict_rows(self, newdata, group_effects, new_groups, type, na_action)
+        return predict_rows(self, newdata, group_effects, new_groups, type, na_action, se_fit)
 
     def _inverse_link(self, eta: np.ndarray) -> np.ndarray:
         return eta
