@@ -28,6 +28,7 @@ _LAZY = {
     "r2": ("multilevel.api", "r2"),
     "model_performance": ("multilevel.api", "model_performance"),     # Nakagawa for REML/ML, Bayesian R² for draws
     "simulate": ("multilevel.inference", "simulate"),
+    "bootmer": ("multilevel.inference", "bootmer"),
     "inference": ("multilevel.inference", None),
     # the subpackage itself: callable as ml.compare({...}), with ml.compare.loo/.waic
     "compare": ("multilevel.compare", None),

@@ -34,8 +34,9 @@ class RefitJob:
     options: dict
     ys: np.ndarray
     start: np.ndarray | None = None   # θ̂ of the fitted model: the refits' starting point
-    what: str = "parameters"   # "parameters" (θ-order SD/cor, σ, β) or "loglik"
+    what: str = "parameters"   # "parameters" (θ-order SD/cor, σ, β), "loglik" or "statistic"
     label: str = ""
+    statistic: object = None   # what="statistic": a function of a refit (bootMer's FUN)
 
 
 def _refit(job: RefitJob, y: np.ndarray):
@@ -73,12 +74,14 @@ def run_refits(job: RefitJob) -> np.ndarray:
         fit = _refit(job, y)
         if job.what == "loglik":
             rows.append([fit.loglik])
+        elif job.what == "statistic":
+            rows.append(job.statistic(fit))
         else:
             rows.append(np.concatenate([variance_estimates(fit, fit.pls.theta), fit.pls.beta]))
     return np.asarray(rows, dtype=float)
 
 
-def _jobs(fit, ys: np.ndarray, what: str) -> list[RefitJob]:
+def _jobs(fit, ys: np.ndarray, what: str, statistic=None) -> list[RefitJob]:
     options = {}
     if fit.family != "gaussian":   # the fit's link, and glmer.nb's θ held fixed (lme4's refit)
         options = {"nAGQ": getattr(fit, "nagq", 1), "optimizer": getattr(fit, "optimizer", "glmer"),
@@ -86,7 +89,7 @@ def _jobs(fit, ys: np.ndarray, what: str) -> list[RefitJob]:
     return [RefitJob(formula=fit.formula, design=fit.design, method=fit.method, family=fit.family,
                      solver=fit.solver, options=options, ys=ys[i:i + CHUNK],
                      start=np.asarray(fit.pls.theta, dtype=float), what=what,
-                     label=f"refits {i + 1}-{min(i + CHUNK, len(ys))}")
+                     label=f"refits {i + 1}-{min(i + CHUNK, len(ys))}", statistic=statistic)
             for i in range(0, len(ys), CHUNK)]
 
 
