@@ -4,7 +4,7 @@ Reference: tests/reference/make_model_performance.R → model_performance.json. 
 random-slope LMM (REML; also with ``estimator="ML"``: the ML likelihood at the REML
 estimates) and a random-intercept LMM (ML; performance's default REML likelihood at
 its estimates), binomial (cbind), Bernoulli
-(singular) and Poisson GLMMs, and two linear models (ML and REML: AIC(lm) is ML either
+(singular), Poisson and negative binomial (glmer.nb) GLMMs, and two linear models (ML and REML: AIC(lm) is ML either
 way). Differences kept on purpose (``ml.model_performance``'s docstring): a singular fit
 keeps its conditional R² (= marginal) and ICC (0) where performance gives NA, and
 binomial models have no scoring rules.
@@ -29,6 +29,9 @@ RTOL = {"AIC": 1e-7, "AICc": 1e-7, "BIC": 1e-7, "RMSE": 1e-5, "Sigma": 1e-5, "R2
         "R2_adjusted": 1e-9, "R2_conditional": 1e-4, "R2_marginal": 1e-4, "ICC": 1e-4,
         "Log_loss": 1e-5, "Score_log": 1e-5, "Score_spherical": 1e-5}
 NOT_COMPUTED = {"Score_log", "Score_spherical"}   # binomial: performance's size = sum(y)
+# glmer.nb's θ search stops short of the optimum in R: our logLik is 3.4e-4 higher
+CASE_RTOL = {"negbin": {"AIC": 1e-6, "AICc": 1e-6, "BIC": 1e-6, "RMSE": 1e-4, "Score_log": 1e-4,
+                        "Score_spherical": 1e-4}}
 
 
 def data_for(name: str):
@@ -51,7 +54,8 @@ def test_indices_equal_performances(key):
     for name, value in theirs.items():
         if name in skipped:
             continue
-        np.testing.assert_allclose(ours[name], value, rtol=RTOL[name], err_msg=f"{key} {name}")
+        rtol = CASE_RTOL.get(key, {}).get(name, RTOL[name])
+        np.testing.assert_allclose(ours[name], value, rtol=rtol, err_msg=f"{key} {name}")
     if fit.family != "gaussian" and fit.singular:   # performance: NA; here the limits
         assert ours["R2_conditional"] == pytest.approx(ours["R2_marginal"], rel=1e-9)
         assert ours["ICC"] == pytest.approx(0.0, abs=1e-9)

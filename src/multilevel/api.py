@@ -384,8 +384,9 @@ def model_performance(fit, estimator: str = "REML") -> pd.Series:
     For a REML/ML mixed model: ``AIC``, ``AICc``, ``BIC``, Nakagawa's ``R2_conditional`` and ``R2_marginal``
     (:func:`multilevel.r2`), the adjusted ``ICC`` (:func:`multilevel.icc`; families it
     covers), ``RMSE`` of the response residuals (group effects included), ``Sigma``
-    (1 for binomial and Poisson), and for 0/1 responses ``Log_loss``; Poisson models add
-    performance's ``Score_log`` and ``Score_spherical``. For a linear model (no group
+    (1 for binomial and Poisson), and for 0/1 responses ``Log_loss``; Poisson and negative
+    binomial models add performance's ``Score_log`` and ``Score_spherical`` (the negative
+    binomial's with performance's size exp(Pearson χ²/df), not θ). For a linear model (no group
     terms): ``AIC``, ``AICc``, ``BIC`` (maximum likelihood, as R's ``AIC(lm)``), ``R2``,
     ``R2_adjusted``, ``RMSE``, ``Sigma``. ``AICc`` is AIC + 2k(k + 1)/(n − k − 1), k the
     number of parameters.
@@ -461,10 +462,14 @@ def model_performance(fit, estimator: str = "REML") -> pd.Series:
     if fit.family in ("bernoulli", "binomial") and np.all((y == 0) | (y == 1)) and \
             getattr(fit.design.frame, "trials", None) is None:
         values["Log_loss"] = float(-np.mean(np.log(1.0 - np.abs(y - mean))))
-    elif fit.family == "poisson":
+    elif fit.family in ("poisson", "negativebinomial"):
         from scipy import stats
 
-        p_y = stats.poisson.pmf(y, mean)
+        if fit.family == "poisson":
+            p_y = stats.poisson.pmf(y, mean)
+        else:   # performance's size: exp(Pearson χ² / residual df), not θ (its own choice)
+            size = np.exp(np.sum(fit.residuals(type="pearson").to_numpy() ** 2) / fit.df_resid)
+            p_y = stats.nbinom.pmf(y, size, size / (size + mean))
         values["Score_log"] = float(np.mean(np.log(p_y)))
         values["Score_spherical"] = float(np.mean(p_y / np.sqrt(np.sum(p_y ** 2))))
     return pd.Series(values, name="performance", dtype=float)

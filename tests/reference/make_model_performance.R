@@ -24,6 +24,9 @@ cases <- list(
        family = "bernoulli"),
   list(key = "poisson", data = "grouseticks", formula = "TICKS ~ YEAR + cHEIGHT + (1 | BROOD)",
        method = "ml", family = "poisson"),
+  # glmer.nb: R² and ICC from log(1 + 1/lambda + 1/theta), the null model keeping theta
+  list(key = "negbin", data = "grouseticks", formula = "TICKS ~ YEAR + cHEIGHT + (1 | LOCATION)",
+       method = "ml", family = "negativebinomial"),
   list(key = "lm", data = "mtcars", formula = "mpg ~ wt + factor(cyl)", method = "ml",
        family = "gaussian"),
   list(key = "lm_reml", data = "mtcars", formula = "mpg ~ wt * hp", method = "reml",
@@ -35,8 +38,8 @@ for (cs in cases) {
               mtcars = mt)
   f <- as.formula(cs$formula)
   m <- if (!grepl("|", cs$formula, fixed = TRUE)) lm(f, d) else if (cs$family == "gaussian")
-    lmer(f, d, REML = cs$method == "reml", control = tight) else
-    glmer(f, d, family = if (cs$family == "poisson") poisson else binomial)
+    lmer(f, d, REML = cs$method == "reml", control = tight) else if (cs$family == "negativebinomial")
+    glmer.nb(f, d) else glmer(f, d, family = if (cs$family == "poisson") poisson else binomial)
   estimator <- if (is.null(cs$estimator)) "REML" else cs$estimator
   p <- suppressMessages(as.list(as.data.frame(model_performance(m, estimator = estimator))))
   out[[cs$key]] <- c(cs[c("data", "formula", "method", "family")], list(estimator = estimator, values = p))

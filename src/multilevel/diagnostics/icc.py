@@ -36,7 +36,7 @@ import pandas as pd
 from multilevel.errors import FamilyError, FitError, check_level
 
 FAMILIES = ("gaussian", "binomial", "bernoulli")
-FREQ_FAMILIES = FAMILIES + ("poisson",)   # REML/ML fits: the lognormal approximation
+FREQ_FAMILIES = FAMILIES + ("poisson", "negativebinomial")   # REML/ML: the lognormal approximation
 
 
 @dataclass(frozen=True)
@@ -228,6 +228,9 @@ def _notes(design, family: str, link: str | None = None) -> list[str]:
     notes = []
     if family == "poisson":
         notes.append("residual variance: the lognormal approximation log(1 + 1/λ), λ from the null model")
+    elif family == "negativebinomial":
+        notes.append("residual variance: the lognormal approximation log(1 + 1/λ + 1/θ), λ from the "
+                     "null model with the fit's θ")
     elif family != "gaussian":
         link = link or "logit"
         scale = {"logit": "π²/3", "probit": "1", "cloglog": "π²/6"}.get(link, "")

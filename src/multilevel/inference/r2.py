@@ -10,7 +10,9 @@ slopes; Nakagawa, Johnson & Schielzeth 2017 for GLMMs).
            with λ = exp(β₀ of the model refitted with an intercept only, the same group
            effects, offsets and prior weights, on the fit's rows) (Poisson, log link:
            the lognormal approximation, as insight 0.19 — whose null model, refitted by
-           ``update()``, also takes rows the fit dropped for a missing covariate)
+           ``update()``, also takes rows the fit dropped for a missing covariate);
+           log(1 + 1/λ + 1/θ) for the negative binomial (glmer.nb; θ the fit's, λ from the
+           null model refitted by glmer.nb, as insight's ``update()`` refits it)
 
     R²_marginal = σ²_f / (σ²_f + σ²_r + σ²_ε),  R²_conditional = (σ²_f + σ²_r) / (σ²_f + σ²_r + σ²_ε).
 """
@@ -70,12 +72,15 @@ def residual_variance(fit) -> float:
             raise SpecError(f"r2_nakagawa implements the {', '.join(LATENT_VARIANCE)} links for "
                             f"binomial models, not {link!r}.")
         return float(LATENT_VARIANCE[link])
-    if family == "poisson":
+    if family in ("poisson", "negativebinomial"):
         if link not in (None, "log"):
-            raise SpecError(f"r2_nakagawa implements the log link for Poisson models, not {link!r}.")
-        return float(np.log1p(1 / np.exp(_null_intercept(fit))))
-    raise SpecError(f"r2_nakagawa covers gaussian, binomial, bernoulli and poisson models; "
-                    f"got {family!r}.")
+            raise SpecError(f"r2_nakagawa implements the log link for {family} models, not {link!r}.")
+        cv2 = 1 / np.exp(_null_intercept(fit))   # Var(y)/μ² at the null model's μ
+        if family == "negativebinomial":
+            cv2 += 1 / fit.nb_theta
+        return float(np.log1p(cv2))
+    raise SpecError(f"r2_nakagawa covers gaussian, binomial, bernoulli, poisson and negative "
+                    f"binomial models; got {family!r}.")
 
 
 def _null_intercept(fit) -> float:
@@ -100,6 +105,13 @@ def _null_intercept(fit) -> float:
         data = data.assign(**{weights: np.asarray(fit.design.weights, dtype=float)})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # the null model's own singularity notes
+        if fit.family == "negativebinomial":   # insight's null model keeps the fit's θ
+            from multilevel.formula import build_design, model_frame
+            from multilevel.freq.glmm import fit_glmm
+
+            null_parsed = parse_formula(null)
+            design = build_design(null_parsed, model_frame(null_parsed, data, family=fit.family))
+            return float(fit_glmm(null, design, nb_theta=fit.nb_theta, warn=False).pls.beta[0])
         null_fit = fit_freq(null, data, reml=False, family=fit.family, weights=weights)
     return float(null_fit.pls.beta[0])
 
