@@ -123,6 +123,22 @@ class Family:
             mu = np.clip(mu, eps if self.link == "cloglog" else None, 1.0 - eps)
         return mu
 
+    def linkfun(self, mu: np.ndarray) -> np.ndarray:
+        """η = g(μ) (R's ``family$linkfun``)."""
+        return _linkfun(self.link, mu)
+
+    def valid(self, eta: np.ndarray) -> bool:
+        """R's ``valideta`` and ``validmu``: a finite mean inside the family's range (a
+        probability in [0, 1]: R's logit inverse keeps it off the bounds, ours may round to
+        them under separation; else positive)."""
+        with np.errstate(all="ignore"):
+            mu = self.mu(eta)
+            if not np.all(np.isfinite(mu)):
+                return False
+            if self.link in ("inverse", "1/mu^2") and np.any(eta <= 0):
+                return False
+            return bool(np.all((mu >= 0) & (mu <= 1)) if self.binomial else np.all(mu > 0))
+
     def mu_eta(self, eta: np.ndarray) -> np.ndarray:
         """dμ/dη (R's ``family$mu.eta``)."""
         return _mu_eta(self.link, eta)

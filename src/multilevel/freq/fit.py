@@ -96,8 +96,8 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
                           "gaussian models by method='reml'/'ml' (glmer has neither); for other "
                           "families use method='bayes' for gr(g, cov = A).")
     nagq = options.pop("nAGQ", 1)
-    if not design.reterms and frame.family in ("gamma", "negativebinomial", "wald"):
-        raise FamilyError(f"A {frame.family} model without random effects (R's glm/glm.nb) is not "
+    if not design.reterms and frame.family == "negativebinomial":
+        raise FamilyError("A negative binomial model without random effects (MASS's glm.nb) is not "
                           "available with method='ml' yet; add a random-effects term or use "
                           "method='bayes'.")
     if weights is not None and frame.family == "negativebinomial":

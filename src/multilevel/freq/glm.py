@@ -4,7 +4,10 @@ Each iteration solves the weighted least-squares problem ‖√W (z − Xβ)‖�
 least-squares solve (never an inverse of X'WX), with step halving when the deviance
 rises; iterations stop when the relative deviance change is below 1e-12 (R: 1e-8).
 logLik, AIC and BIC include R's normalizing constants; ``deviance`` is R's
-``deviance(glm)`` (Σ squared deviance residuals).
+``deviance(glm)`` (Σ squared deviance residuals). For the gamma and inverse Gaussian
+families, as R: the dispersion is Pearson's χ²/(n − p) (``summary.glm``), scaling
+``vcov`` and giving t tests on n − p df; logLik plugs in the mean deviance (R's
+``family$aic``) and counts the dispersion in df; ``sigma`` is R's √(deviance/(n − p)).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from multilevel.errors import ConvergenceWarning, warn
+from multilevel.errors import ConvergenceWarning, FitError, warn
 from multilevel.formula import Design
 from multilevel.freq.families import Family
 from multilevel.freq.ols import NoRandomEffects
@@ -52,11 +55,26 @@ class GLMFit(NoRandomEffects):
 
     reml = False
     reml_criterion = None
-    sigma = 1.0
 
     @property
     def converged(self) -> bool:
         return self.irls_converged
+
+    @property
+    def has_dispersion(self) -> bool:
+        return Family(self.family, self.link).has_dispersion
+
+    @property
+    def dispersion(self) -> float:
+        """1, or for gamma and the inverse Gaussian Pearson's χ²/(n − p) (``summary.glm``)."""
+        if not self.has_dispersion:
+            return 1.0
+        return float(np.sum(self.residuals(type="pearson").to_numpy() ** 2) / self.df_resid)
+
+    @property
+    def sigma(self) -> float:
+        """1, or R's ``sigma(glm)`` √(deviance/(n − p)) for gamma and the inverse Gaussian."""
+        return float(np.sqrt(self.deviance / self.df_resid)) if self.has_dispersion else 1.0
 
     @property
     def family_object(self) -> Family:
@@ -69,12 +87,14 @@ class GLMFit(NoRandomEffects):
 
     @property
     def df(self) -> int:
-        """Number of coefficients (R's ``logLik(glm)`` df for binomial/Poisson)."""
-        return self.design.p
+        """Number of coefficients, plus the dispersion for gamma and the inverse Gaussian
+        (R's ``logLik(glm)`` df)."""
+        return self.design.p + int(self.has_dispersion)
 
     @property
     def vcov(self) -> pd.DataFrame:
-        return pd.DataFrame(self._vcov_unscaled(), index=self.design.x_names, columns=self.design.x_names)
+        return pd.DataFrame(self.dispersion * self._vcov_unscaled(), index=self.design.x_names,
+                            columns=self.design.x_names)
 
     @property
     def varcorr(self) -> pd.DataFrame:
@@ -87,7 +107,10 @@ class GLMFit(NoRandomEffects):
         return Family(self.family, self.link).mu(eta)
 
     def summary(self, ci: float | None = None) -> pd.DataFrame:
-        """As R's ``summary(glm)``: estimate, SE, z value, Pr(>|z|) (+ Wald interval)."""
+        """As R's ``summary(glm)``: estimate, SE, z value, Pr(>|z|) (+ Wald interval); t on
+        n − p df where the dispersion is estimated (gamma, inverse Gaussian)."""
+        if self.has_dispersion:
+            return wald_table(self.fixef, self.se, "t_value", ci, df_resid=self.df_resid, p_values=True)
         return wald_table(self.fixef, self.se, "z_value", ci, p_values=True)
 
     def __repr__(self) -> str:
@@ -108,10 +131,17 @@ def irls(X: np.ndarray, y: np.ndarray, n: np.ndarray, family: Family, offset=Non
         g, w = family.score_weight(eta, y, n)
         sw = np.sqrt(w)
         new_beta, *_ = np.linalg.lstsq(X * sw[:, None], (eta - offset + g / w) * sw, rcond=None)
-        for _half in range(30):
+        for _half in range(30):   # halved toward the last β while invalid or worse, as R's glm.fit
             new_eta = X @ new_beta + offset
-            dev = family.deviance(new_eta, y, n)
-            if beta is None or (np.isfinite(dev) and dev <= dev_old + 1e-10 * (1 + abs(dev_old))):
+            ok = family.valid(new_eta)
+            dev = family.deviance(new_eta, y, n) if ok else np.inf
+            if beta is None:
+                if not ok:
+                    raise FitError(f"IRLS found no valid coefficients for the {family.name} model "
+                                   f"with the {family.link} link (a mean outside the family's range, "
+                                   "as R's glm stops); try another link.")
+                break
+            if np.isfinite(dev) and dev <= dev_old + 1e-10 * (1 + abs(dev_old)):
                 break
             new_beta = (beta + new_beta) / 2
         beta, eta = new_beta, new_eta
@@ -125,8 +155,8 @@ def irls(X: np.ndarray, y: np.ndarray, n: np.ndarray, family: Family, offset=Non
 
 
 def fit_glm(formula: str, design: Design, link: str | None = None) -> GLMFit:
-    """IRLS fit of a binomial, bernoulli or Poisson GLM (no random effects), with R's links,
-    offset() terms and prior weights (Poisson) or trials."""
+    """IRLS fit of a binomial, bernoulli, Poisson, gamma or inverse Gaussian GLM (no random
+    effects), with R's links, offset() terms and prior weights or trials."""
     from multilevel.freq.messages import rank_message
     from multilevel.freq.glmm import trials_or_weights
 
@@ -138,10 +168,11 @@ def fit_glm(formula: str, design: Design, link: str | None = None) -> GLMFit:
     eta = design.X @ beta + design.offset_or_zero
     # R's null deviance: the intercept-only model (with the offset), or η = offset without one
     null_eta = design.offset_or_zero.copy()
-    ybar = np.sum(y) / np.sum(n)
+    # the intercept-only MLE of μ: successes over trials, else the prior-weighted mean
+    ybar = np.sum(y) / np.sum(n) if family.binomial else np.sum(n * y) / np.sum(n)
     if "(Intercept)" in design.x_names and 0 < ybar and (ybar < 1 or not family.binomial):
-        if offset is None and family.canonical:
-            null_eta[:] = np.log(ybar / (1 - ybar)) if family.binomial else np.log(ybar)
+        if offset is None and family.canonical:   # the canonical link's score is Σ w (y − μ)
+            null_eta[:] = family.linkfun(np.array([ybar]))[0]
         else:
             b0, *_ = irls(np.ones((len(y), 1)), y, n, family, offset)
             null_eta = null_eta + b0[0]
@@ -151,7 +182,9 @@ def fit_glm(formula: str, design: Design, link: str | None = None) -> GLMFit:
         messages.append("fitted probabilities numerically 0 or 1 occurred (R's glm warning): complete "
                         "or quasi-complete separation; the coefficients and SEs are unreliable")
     fit = GLMFit(formula=formula, design=design, beta=beta, R=R, family=family.name,
-                 loglik=family.loglik(eta, y, n), deviance=family.deviance(eta, y, n),
+                 # R's logLik.glm adds 1 for the dispersion to −aic/2 (glmer's logLik does not)
+                 loglik=family.loglik(eta, y, n) + float(family.has_dispersion),
+                 deviance=family.deviance(eta, y, n),
                  null_deviance=family.deviance(null_eta, y, n), iterations=iterations,
                  irls_converged=converged, messages=messages, link=family.link)
     for message in messages:
