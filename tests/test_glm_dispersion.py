@@ -1,5 +1,6 @@
-"""Gamma and inverse Gaussian GLMs (no group terms) against R's ``glm``
-(``tests/reference/make_glm_dispersion.R``): log, inverse and ``1/mu^2`` links, prior
+"""Gamma, inverse Gaussian and negative binomial GLMs (no group terms) against R's ``glm``
+and MASS's ``glm.nb`` (``tests/reference/make_glm_dispersion.R``, ``make_glm_nb.R``): log,
+inverse and ``1/mu^2`` links, prior
 weights; logLik (R's ``logLik.glm``, the dispersion counted in df), AIC, BIC, deviances,
 R's ``sigma`` and ``summary.glm``'s Pearson dispersion, coefficients with t tests on
 n − p df, fitted values, Pearson residuals, and response-scale predictions with their SE.
@@ -64,3 +65,21 @@ def test_response_predictions_and_their_standard_errors(fits, key):
     ours = fits[key].predict(new, type="response", se_fit=True)
     np.testing.assert_allclose(ours["estimate"], ref["predict_response"], **TOL)
     np.testing.assert_allclose(ours["std_error"], ref["predict_response_se"], **TOL)
+
+
+NB = json.loads((HERE / "glm_nb.json").read_text())
+NB_QUANTITIES = {"theta": lambda g: g.nb_theta, "logLik": lambda g: g.loglik, "df": lambda g: g.df,
+                 "AIC": lambda g: g.aic, "BIC": lambda g: g.bic, "deviance": lambda g: g.deviance,
+                 "null_deviance": lambda g: g.null_deviance, "coef": lambda g: g.fixef.to_numpy(),
+                 "se": lambda g: g.se.to_numpy(), "z": lambda g: g.summary()["z_value"].to_numpy(),
+                 "fitted_head": lambda g: g.fitted().to_numpy()[:6]}
+
+
+@pytest.mark.parametrize("key", list(NB))
+def test_negative_binomial_glm_is_mass_glm_nb(key):
+    """MASS's glm.nb (make_glm_nb.R): θ by ML (its alternation and our Brent search on the
+    profile meet at the same optimum), criteria, deviances, coefficients and z tests."""
+    fit = ml.fit(NB[key]["formula"], "grouseticks", family="negativebinomial", method="ml")
+    for name, value in NB_QUANTITIES.items():
+        tol = {"rtol": 1e-7} if name in TIGHT else {"rtol": 1e-5, "atol": 1e-6}
+        np.testing.assert_allclose(value(fit), NB[key][name], **tol, err_msg=f"{key} {name}")

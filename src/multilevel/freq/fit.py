@@ -96,10 +96,6 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
                           "gaussian models by method='reml'/'ml' (glmer has neither); for other "
                           "families use method='bayes' for gr(g, cov = A).")
     nagq = options.pop("nAGQ", 1)
-    if not design.reterms and frame.family == "negativebinomial":
-        raise FamilyError("A negative binomial model without random effects (MASS's glm.nb) is not "
-                          "available with method='ml' yet; add a random-effects term or use "
-                          "method='bayes'.")
     if weights is not None and frame.family == "negativebinomial":
         raise FamilyError("weights= with family='negativebinomial' is not available yet (gaussian, "
                           "binomial, poisson and gamma prior weights are); fit without weights.")
@@ -114,8 +110,10 @@ def fit_freq(formula: str, data: pd.DataFrame, reml: bool = True, family: str = 
             from multilevel.freq.ols import fit_linear
 
             return fit_linear(formula, design, reml=reml)
-        from multilevel.freq.glm import fit_glm
+        from multilevel.freq.glm import fit_glm, fit_glm_nb
 
+        if frame.family == "negativebinomial":   # MASS's glm.nb
+            return fit_glm_nb(formula, design, link=link)
         return fit_glm(formula, design, link=link)
     check_structures(design, frame.family)   # structured terms: gaussian LMMs only
     if frame.family != "gaussian":

@@ -52,6 +52,7 @@ class GLMFit(NoRandomEffects):
     method: str = "ml"
     messages: list[str] = field(default_factory=list)
     link: str | None = None
+    nb_theta: float | None = None   # the negative binomial's θ (MASS's glm.nb ``theta``)
 
     reml = False
     reml_criterion = None
@@ -62,7 +63,7 @@ class GLMFit(NoRandomEffects):
 
     @property
     def has_dispersion(self) -> bool:
-        return Family(self.family, self.link).has_dispersion
+        return self.family_object.has_dispersion
 
     @property
     def dispersion(self) -> float:
@@ -78,8 +79,8 @@ class GLMFit(NoRandomEffects):
 
     @property
     def family_object(self) -> Family:
-        """The family with its link, as R's family object."""
-        return Family(self.family, self.link)
+        """The family with its link (and θ), as R's family object."""
+        return Family(self.family, self.link, self.nb_theta)
 
     @property
     def optimizer_message(self) -> str:
@@ -87,9 +88,9 @@ class GLMFit(NoRandomEffects):
 
     @property
     def df(self) -> int:
-        """Number of coefficients, plus the dispersion for gamma and the inverse Gaussian
-        (R's ``logLik(glm)`` df)."""
-        return self.design.p + int(self.has_dispersion)
+        """Number of coefficients, plus the dispersion for gamma and the inverse Gaussian or
+        θ for the negative binomial (R's ``logLik(glm)`` and ``logLik(glm.nb)`` df)."""
+        return self.design.p + int(self.has_dispersion or self.family == "negativebinomial")
 
     @property
     def vcov(self) -> pd.DataFrame:
@@ -104,7 +105,7 @@ class GLMFit(NoRandomEffects):
         return self
 
     def _inverse_link(self, eta: np.ndarray) -> np.ndarray:
-        return Family(self.family, self.link).mu(eta)
+        return self.family_object.mu(eta)
 
     def summary(self, ci: float | None = None) -> pd.DataFrame:
         """As R's ``summary(glm)``: estimate, SE, z value, Pr(>|z|) (+ Wald interval); t on
@@ -115,7 +116,7 @@ class GLMFit(NoRandomEffects):
 
     def __repr__(self) -> str:
         return "\n".join([
-            f"Generalized linear model ({self.family}, {Family(self.family, self.link).link} link): "
+            f"Generalized linear model ({self.family}, {self.family_object.link} link): "
             f"{self.formula}",
             f"logLik {self.loglik:.4f}  AIC {self.aic:.4f}  BIC {self.bic:.4f}",
             f"deviance {self.deviance:.4f} on {self.df_resid} df (null {self.null_deviance:.4f})", "",
@@ -154,13 +155,15 @@ def irls(X: np.ndarray, y: np.ndarray, n: np.ndarray, family: Family, offset=Non
     return beta, R, it, converged
 
 
-def fit_glm(formula: str, design: Design, link: str | None = None) -> GLMFit:
+def fit_glm(formula: str, design: Design, link: str | None = None,
+            nb_theta: float | None = None) -> GLMFit:
     """IRLS fit of a binomial, bernoulli, Poisson, gamma or inverse Gaussian GLM (no random
-    effects), with R's links, offset() terms and prior weights or trials."""
+    effects), with R's links, offset() terms and prior weights or trials; a negative
+    binomial GLM at θ = ``nb_theta`` (:func:`fit_glm_nb` estimates θ)."""
     from multilevel.freq.messages import rank_message
     from multilevel.freq.glmm import trials_or_weights
 
-    family = Family(design.frame.family, link)
+    family = Family(design.frame.family, link, nb_theta)
     y = np.asarray(design.y, dtype=float)
     n = trials_or_weights(design)
     offset = design.offset
@@ -186,10 +189,56 @@ def fit_glm(formula: str, design: Design, link: str | None = None) -> GLMFit:
                  loglik=family.loglik(eta, y, n) + float(family.has_dispersion),
                  deviance=family.deviance(eta, y, n),
                  null_deviance=family.deviance(null_eta, y, n), iterations=iterations,
-                 irls_converged=converged, messages=messages, link=family.link)
+                 irls_converged=converged, messages=messages, link=family.link,
+                 nb_theta=nb_theta)
     for message in messages:
         warn(message, ConvergenceWarning if "separation" in message else UserWarning)
     if not converged:
         warn(f"IRLS did not converge in {IRLS_MAXIT} iterations for {formula!r} (complete "
              "separation or a mean at the boundary?).", ConvergenceWarning)
+    return fit
+
+
+def fit_glm_nb(formula: str, design: Design, link: str | None = None) -> GLMFit:
+    """A negative binomial GLM with θ by maximum likelihood, as MASS's ``glm.nb``.
+
+    glm.nb alternates IRLS at fixed θ with ``theta.ml`` at fixed means until both settle;
+    here −2 logLik of the IRLS fit at θ is minimized over log θ directly (Brent's method
+    from ``theta.ml`` of the Poisson fit's means), which has the same optimum. The
+    coefficients' SEs are those at θ̂ (dispersion 1, z tests), as ``summary(glm.nb)``.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.fit("TICKS ~ YEAR", "grouseticks", family="negativebinomial", method="ml")
+    >>> round(m.nb_theta, 4)
+    0.5139
+    """
+    import dataclasses
+
+    from scipy import optimize
+
+    from multilevel.freq.glmm import trials_or_weights
+    from multilevel.freq.negbin import theta_ml
+
+    y, w = np.asarray(design.y, dtype=float), trials_or_weights(design)
+    poisson = Family("poisson", link)
+    beta, *_ = irls(design.X, y, w, poisson, design.offset)
+    theta0 = theta_ml(y, poisson.mu(design.X @ beta + design.offset_or_zero), w)
+
+    def deviance(log_theta: float) -> float:
+        family = Family("negativebinomial", link, float(np.exp(log_theta)))
+        b, *_ = irls(design.X, y, w, family, design.offset)
+        return -2.0 * family.loglik(design.X @ b + design.offset_or_zero, y, w)
+
+    lo, hi = np.log(theta0) - 5, np.log(theta0) + 5
+    result = optimize.minimize_scalar(deviance, bounds=(lo, hi), method="bounded",
+                                      options={"xatol": 1e-8})
+    fit = fit_glm(formula, design, link=link, nb_theta=float(np.exp(result.x)))
+    if np.isclose(result.x, lo, atol=1e-3) or np.isclose(result.x, hi, atol=1e-3):
+        note = (f"theta = {fit.nb_theta:.4g} is at the end of the search interval "
+                f"[{np.exp(lo):.4g}, {np.exp(hi):.4g}]: the counts may not be overdispersed "
+                "(try family='poisson').")
+        warn(note, ConvergenceWarning)
+        fit = dataclasses.replace(fit, messages=[*fit.messages, note])
     return fit
