@@ -85,6 +85,10 @@ def confint(fit, method: str = "profile", level: float = 0.95, nsim: int = 500,
 
     if is_linear_model(fit):   # R's confint(lm): exact t intervals, whatever the method
         return select_parm(lm_confint(fit, method, check_level(level, "level", SpecError)), parm)
+    from multilevel.inference.glm_tests import glm_confint, is_glm
+
+    if is_glm(fit):   # MASS's confint(glm) (profile) or confint.default (wald)
+        return select_parm(glm_confint(fit, method, check_level(level, "level", SpecError)), parm)
     if not isinstance(fit, FreqFit):
         raise SpecError(f"confint() needs a mixed model fitted with method='reml' or 'ml' (got "
                         f"{type(fit).__name__}); Bayesian fits have fit.summary(ci=...).")

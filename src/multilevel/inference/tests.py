@@ -262,11 +262,15 @@ def anova(fit, *fits, type: int = 3, ddf: str | None = "satterthwaite"):
         if len(fits) == 1:
             return lrt(fit, fits[0], names=("model1", "model2"))
         return lrt_sequence([fit, *fits], [f"model{i + 1}" for i in range(len(fits) + 1)])
+    from multilevel.inference.glm_tests import glm_anova, is_glm
     from multilevel.inference.linear import is_linear_model, lm_anova
 
     if is_linear_model(fit):   # R's anova(lm) / car::Anova: exact F tests, any ddf
         normalize_ddf(ddf)
         return lm_anova(fit, anova_type(type))
+    if is_glm(fit):   # R's anova(glm, test = "Chisq") / car::Anova(glm): deviance tests
+        normalize_ddf(ddf)
+        return glm_anova(fit, anova_type(type))
     ddf = _glmm_wald(fit, ddf, "anova()")
     type = anova_type(type)
     if type == 2 and fit.family != "gaussian":   # Wald tests: car's type II, in V's metric
@@ -357,10 +361,14 @@ def drop1(fit, ddf: str | None = "satterthwaite", test: str | None = None) -> pd
     from multilevel.errors import FormulaError
     from multilevel.inference.contrasts import deletion_contrast, droppable, fixed_terms
 
+    from multilevel.inference.glm_tests import glm_drop1, is_glm
+
+    if test is not None and (not isinstance(test, str) or test.lower() not in ("chisq", "lrt")):
+        raise SpecError(f"test={test!r} is not valid; use None (lmerTest's F tests) or 'Chisq' "
+                        "(lme4's likelihood-ratio tests).")
+    if is_glm(fit):   # R's drop1(glm, test = "Chisq"): deviance tests, whatever test says
+        return glm_drop1(fit)
     if test is not None:
-        if not isinstance(test, str) or test.lower() not in ("chisq", "lrt"):
-            raise SpecError(f"test={test!r} is not valid; use None (lmerTest's F tests) or 'Chisq' "
-                            "(lme4's likelihood-ratio tests).")
         from multilevel.inference.drop import drop1_lrt
 
         return drop1_lrt(fit)
