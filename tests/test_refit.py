@@ -83,6 +83,16 @@ def test_refit_refuses_a_response_that_does_not_fit_the_rows(newresp, error, mat
         fit.refit(newresp(fit.design.y))
 
 
+def test_refit_refuses_a_constant_response_as_ml_fit_does():
+    fit = ml.fit("Reaction ~ Days + (1 | Subject)", "sleepstudy", method="ml")
+    with pytest.raises(DataError, match="'newresp' is constant"):
+        fit.refit(np.ones(fit.nobs))
+    cbpp = ml.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp",
+                  method="ml", family="binomial")
+    with pytest.raises(DataError, match="Response is constant"):
+        cbpp.refit(np.zeros(cbpp.nobs))
+
+
 def test_refit_refuses_values_outside_the_family():
     cbpp = ml.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp",
                   method="ml", family="binomial")

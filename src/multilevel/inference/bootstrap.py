@@ -281,12 +281,17 @@ def _new_response(fit, newresp) -> np.ndarray:
     if not np.all(np.isfinite(y)):
         raise SpecError(f"newresp has {int(np.sum(~np.isfinite(y)))} missing or infinite value(s); "
                         "refit() keeps the fitted rows, so every row needs a response.")
+    from multilevel.formula.validate import check_glmm_response_varies, check_response
+
+    trials = fit.design.frame.trials
     if fit.family in ("binomial", "bernoulli"):
-        trials = fit.design.frame.trials
         n = np.ones(fit.nobs) if trials is None else np.asarray(trials, dtype=float)
         if np.any((y < 0) | (y > n) | (y != np.round(y))):
             raise DataError(f"newresp of a {fit.family} model must be whole numbers of successes "
                             "between 0 and the model's trials (0/1 for bernoulli).")
     else:
         check_family_response(y, fit.family, "newresp")
+    check_response(y, fit.family, "newresp", trials)   # what ml.fit refuses: constant responses
+    if fit.family != "gaussian":
+        check_glmm_response_varies(y, "newresp", trials)
     return y
