@@ -101,14 +101,22 @@ def _intercept(fit) -> list[int]:
 def _deviance(fit, columns: list[int]) -> tuple[float, int]:
     """The deviance of the GLM refitted on X's ``columns`` (family, link, θ, offset and
     weights kept), and the rank of those columns."""
+    X = np.asarray(fit.design.X, dtype=float)[:, sorted(set(columns))]
+    return _refit_deviance(fit, X, fit.design.offset_or_zero), int(np.linalg.matrix_rank(X))
+
+
+def _refit_deviance(fit, X: np.ndarray, offset: np.ndarray) -> float:
+    """The deviance of ``fit``'s GLM refitted by IRLS on the columns ``X`` with ``offset``
+    (η = offset when X has no columns)."""
     from multilevel.freq.glm import irls
     from multilevel.freq.glmm import trials_or_weights
 
     design, family = fit.design, fit.family_object
     y, n = np.asarray(design.y, dtype=float), trials_or_weights(design)
-    X = np.asarray(design.X, dtype=float)[:, sorted(set(columns))]
-    beta, *_ = irls(X, y, n, family, design.offset)
-    return family.deviance(X @ beta + design.offset_or_zero, y, n), int(np.linalg.matrix_rank(X))
+    if X.shape[1] == 0:
+        return family.deviance(offset, y, n)
+    beta, *_ = irls(X, y, n, family, offset)
+    return family.deviance(X @ beta + offset, y, n)
 
 
 def _frame(rows: dict, columns: list[str]) -> pd.DataFrame:
@@ -150,18 +158,8 @@ def glm_confint(fit, method: str, level: float) -> pd.DataFrame:
 
 def _deviance_at(fit, j: int, value: float) -> float:
     """The deviance with coefficient ``j`` fixed at ``value`` (an offset), the others refitted."""
-    from multilevel.freq.glm import irls
-    from multilevel.freq.glmm import trials_or_weights
-
-    design, family = fit.design, fit.family_object
-    y, n = np.asarray(design.y, dtype=float), trials_or_weights(design)
-    X = np.asarray(design.X, dtype=float)
-    offset = design.offset_or_zero + value * X[:, j]
-    rest = np.delete(X, j, axis=1)
-    if rest.shape[1] == 0:
-        return family.deviance(offset, y, n)
-    beta, *_ = irls(rest, y, n, family, offset)
-    return family.deviance(rest @ beta + offset, y, n)
+    X = np.asarray(fit.design.X, dtype=float)
+    return _refit_deviance(fit, np.delete(X, j, axis=1), fit.design.offset_or_zero + value * X[:, j])
 
 
 def _bracketed_root(f, start: float, step: float, optimize) -> float:
