@@ -28,6 +28,7 @@ from multilevel.formula.names import BASIS_CALLS, r_deparse, r_label
 from multilevel.formula.namespace import safe_environment
 from multilevel.formula.offset_values import evaluate_offset
 from multilevel.formula.parse import Bar, ParsedFormula, column_names
+from multilevel.formula.rfactors import dummy_levels
 from multilevel.formula.structures import check_term_columns
 from multilevel.formula.transforms import design_matrices, integers_as_doubles
 from multilevel.formula.validate import (
@@ -375,6 +376,8 @@ def _component_name(part: str) -> str:
         call = expr.split("(", 1)[0].strip()
         if call in BASIS_CALLS and level.isdigit():
             level = str(int(level) + 1)
+        elif call == "dummy" and level.isdigit():   # lme4 names its columns by the level
+            level = dummy_levels(expr)[int(level)]
         return r_deparse(expr) + level
     plain, level = match.group("plain"), match.group("lvl") or ""
     return (r_deparse(plain) if "(" in plain else plain) + level

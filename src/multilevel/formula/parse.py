@@ -52,7 +52,7 @@ ALLOWED_FUNCTIONS = frozenset(
         "floor", "ceiling", "trunc", "sign", "sin", "cos", "tan", "asin", "acos", "atan",
         "sinh", "cosh", "tanh", "expm1", "pmin", "pmax",
         # multilevel's basis functions and R's conversions (multilevel.formula.transforms)
-        "rbf", "sigmoid", "factor", "as.factor", "as.numeric", "relevel", "c", "divide", "mod",
+        "rbf", "sigmoid", "factor", "as.factor", "as.numeric", "relevel", "dummy", "c", "divide", "mod",
         # lme4's two-column binomial response
         "cbind",
         # lme4 2.0's group-effect structures (multilevel.formula.structures)

@@ -203,6 +203,67 @@ class Relevel:
         return level_box(box.data, None, [label, *(lv for lv in box.levels if lv != label)])
 
 
+def dummy_levels(call_text: str) -> list[str]:
+    """The levels that ``dummy(f, levelsToKeep)`` keeps, read from the call's text (they
+    name its columns).
+
+    >>> dummy_levels('dummy(f, c("b", "c"))'), dummy_levels("dummy(g, levelsToKeep='x')")
+    (['b', 'c'], ['x'])
+    """
+    import ast
+
+    node = ast.parse(call_text, mode="eval").body
+    args = list(node.args[1:]) + [k.value for k in node.keywords if k.arg == "levelsToKeep"]
+    if not args:
+        return []
+    value = args[0]
+    items = value.args if isinstance(value, ast.Call) else [value]
+    return [r_level_label(ast.literal_eval(item)) for item in items]
+
+
+class Dummy:
+    """lme4's ``dummy(f, levelsToKeep)``: indicator columns of some levels of ``f``, most
+    often a group effect for one level only, ``(0 + dummy(f, "b") | g)``.
+
+    One level gives one column (named ``dummy(f, "b")``, as lme4's); several give one
+    column per level, in the order asked for (``dummy(f, c("b", "c"))b``, ...). Without
+    ``levelsToKeep``, every level but the first. The levels are fixed when the model is
+    fitted; new data may lack some of them.
+
+    >>> Dummy()(np.array(["a", "b", "c", "b"]), "b").tolist()
+    [0.0, 1.0, 0.0, 1.0]
+    >>> Dummy()(np.array(["a", "b", "c"])).tolist()
+    [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]
+    """
+
+    __transform_name__ = "dummy"
+    __stateful_transform__ = True
+
+    def __init__(self):
+        self.keep = None
+
+    def __call__(self, f, levelsToKeep=None):
+        box = r_factor(f.data if isinstance(f, CategoricalBox) else f,
+                       levels=f.levels if isinstance(f, CategoricalBox) else None)
+        if self.keep is None:
+            if levelsToKeep is None:
+                raise FormulaError(
+                    f'dummy() needs the levels to keep, as in dummy(f, "{box.levels[-1]}") or '
+                    f"dummy(f, c({', '.join(chr(34) + v + chr(34) for v in box.levels[1:])})) (the levels are "
+                    f"{box.levels}): they name the columns. lme4's default, every level but the "
+                    "first, is not available.")
+            keep = [r_level_label(v) for v in _as_list(levelsToKeep)]
+            unknown = [lv for lv in keep if lv not in box.levels]
+            if unknown or not keep:
+                raise DataError(f"dummy(..., levelsToKeep = {levelsToKeep!r}): "
+                                + (f"{unknown} are not levels; " if unknown else "no level is kept; ")
+                                + f"the levels are {box.levels}.")
+            self.keep = keep
+        values = np.asarray(box.data, dtype=object)
+        columns = np.column_stack([(values == lv).astype(np.float64) for lv in self.keep])
+        return columns[:, 0] if len(self.keep) == 1 else columns
+
+
 def r_I(x):
     """R's ``I(x)``: ``x`` as it is, except that a logical (``I(wt > 3)``) is coded as R's
     ``model.matrix`` codes a logical, a factor with levels ``FALSE``, ``TRUE``
@@ -375,5 +436,5 @@ def _factor_uses(texts, frame: pd.DataFrame) -> set[str]:
 # R's conversions under their R names. formulae reads a dotted call ``as.factor(x)`` as
 # the attribute ``factor`` of the name ``as`` (as it reads ``np.log(x)``), hence ``as``.
 R_CONVERSIONS: dict[str, object] = {
-    "factor": r_factor, "relevel": Relevel, "c": lambda *values: list(values), **CONTRASTS,
+    "factor": r_factor, "relevel": Relevel, "dummy": Dummy, "c": lambda *values: list(values), **CONTRASTS,
     "as": types.SimpleNamespace(factor=r_factor, numeric=r_as_numeric)}
