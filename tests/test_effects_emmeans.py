@@ -155,7 +155,7 @@ def test_contrast_weights_and_matrix(cake):
 @pytest.mark.parametrize("kwargs, match", [
     (dict(specs="nope"), "nope"),
     (dict(specs="recipe", contrasts="everything"), "contrasts"),
-    (dict(specs="recipe", contrasts="pairwise", adjust="mvt"), "adjust"),
+    (dict(specs="recipe", contrasts="pairwise", adjust="tukeyx"), "adjust"),
     (dict(specs="recipe", contrasts={"x": [1, -1]}), "3 means"),
     (dict(specs="recipe", ddf="containment"), "ddf"),
     (dict(specs="recipe", at={"recipe": "Z"}), "level"),

@@ -317,6 +317,78 @@ case("miss_b_by_a_trt_none_asy", "test-nested.R", "miss",
      list(specs = "~ b | a", contrasts = "trt.vs.ctrl", adjust = "none", ddf = AS), e,
      contrast(e, "trt.vs.ctrl"), "none")
 
+## ---- adjust = "mvt" (emmeans' default for consec) and "scheffe" ----------------------
+# emmeans computes "mvt" with mvtnorm's defaults (abseps 1e-3, randomized): its p-values and
+# limits are recorded as emmeans gives them (seeded), and the p-values again from the same
+# correlation matrix, t ratios and whole df (emmeans' .fix.df) with mvtnorm at abseps 1e-5
+# ("precise"; a precise qmvt for the limits would take minutes per family: its root search
+# evaluates a randomized integral).
+fixdf <- function(d) { d <- ifelse(d > 0, pmax(1, d), d); d[is.infinite(d) | d > 9999] <- 0; floor(d + 0.25) }
+precise_mvt <- function(con, by = NULL) {
+  s <- as.data.frame(summary(con, adjust = "none"))
+  st <- intersect(c("t.ratio", "z.ratio"), names(s))
+  V <- vcov(con)
+  fam <- if (is.null(by)) rep(1, nrow(s)) else as.integer(factor(interaction(s[by], drop = TRUE)))
+  df <- if (is.null(s$df)) rep(Inf, nrow(s)) else s$df
+  alg <- GenzBretz(maxpts = 1e6, abseps = 1e-5, releps = 0)
+  p <- numeric(nrow(s))
+  for (f in unique(fam)) {
+    i <- which(fam == f)
+    R <- cov2cor(V[i, i, drop = FALSE])
+    for (j in i) {
+      set.seed(1)
+      d <- fixdf(df[j]); x <- abs(s[[st]][j])
+      p[j] <- 1 - mvtnorm::pmvt(rep(-x, length(i)), rep(x, length(i)), df = as.integer(d), corr = R, algorithm = alg)
+    }
+  }
+  list(p_value = p)
+}
+mvt_case <- function(id, source, model, call, emm, con, by = NULL) {
+  set.seed(20261204)
+  case(id, source, model, call, emm, con)
+  cases[[id]]$mvt_precise <<- precise_mvt(con, by)
+}
+suppressPackageStartupMessages(library(mvtnorm))
+m <- fits$cake
+e <- emmeans(m, "temperature", lmer.df = KR)
+mvt_case("cake_temperature_consec_mvt_kr", "test-contrast.R", "cake",
+         list(specs = "temperature", contrasts = "consec"), e, contrast(e, "consec"))
+e <- emmeans(m, "recipe", lmer.df = SW)
+mvt_case("cake_recipe_pairwise_mvt_sw", "test-cross-adjust.R", "cake",
+         list(specs = "recipe", contrasts = "pairwise", adjust = "mvt", ddf = SW), e,
+         pairs(e, adjust = "mvt"))
+e <- emmeans(m, ~ temperature | recipe, lmer.df = KR)
+mvt_case("cake_temperature_by_recipe_consec_mvt_kr", "test-contrast.R", "cake",
+         list(specs = "~ temperature | recipe", contrasts = "consec"), e, contrast(e, "consec"), by = "recipe")
+e <- emmeans(m, "recipe", lmer.df = KR)
+case("cake_recipe_pairwise_scheffe_kr", "test-cross-adjust.R", "cake",
+     list(specs = "recipe", contrasts = "pairwise", adjust = "scheffe"), e, pairs(e, adjust = "scheffe"))
+e <- emmeans(m, ~ temperature | recipe, lmer.df = SW)
+case("cake_temperature_by_recipe_poly_scheffe_sw", "test-cross-adjust.R", "cake",
+     list(specs = "~ temperature | recipe", contrasts = "poly", adjust = "scheffe", ddf = SW), e,
+     contrast(e, "poly", adjust = "scheffe"))
+m <- fits$sleep_fdays
+e <- emmeans(m, "fDays", lmer.df = KR)
+mvt_case("sleep_fdays_trt_mvt_kr", "test-contrast.R", "sleep_fdays",
+         list(specs = "fDays", contrasts = "trt.vs.ctrl", adjust = "mvt"), e,
+         contrast(e, "trt.vs.ctrl", adjust = "mvt"))
+m <- fits$cbpp
+e <- emmeans(m, "period")
+mvt_case("cbpp_period_pairwise_mvt_link", "test-cross-adjust.R", "cbpp",
+         list(specs = "period", contrasts = "pairwise", adjust = "mvt"), e, pairs(e, adjust = "mvt"))
+e <- regrid(emmeans(m, "period"))
+case("cbpp_period_regrid_trt_scheffe", "test-transformations.R", "cbpp",
+     list(specs = "period", type = "response", regrid = TRUE, contrasts = "trt.vs.ctrl", adjust = "scheffe"), e,
+     contrast(e, "trt.vs.ctrl", adjust = "scheffe"))
+m <- fits$ticks
+e <- emmeans(m, "YEAR", type = "response")
+mvt_case("ticks_year_consec_mvt_response", "test-transformations.R", "ticks",
+         list(specs = "YEAR", contrasts = "consec", type = "response"), e, contrast(e, "consec"))
+m <- fits$miss
+e <- emmeans(m, ~ b | a, lmer.df = KR)
+case("miss_b_by_a_pairwise_scheffe_kr", "test-nested.R", "miss",
+     list(specs = "~ b | a", contrasts = "pairwise", adjust = "scheffe"), e, pairs(e, adjust = "scheffe"))
+
 out <- list(versions = list(R = paste(R.version$major, R.version$minor, sep = "."),
                             lme4 = as.character(packageVersion("lme4")),
                             emmeans = as.character(packageVersion("emmeans")),

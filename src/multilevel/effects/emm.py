@@ -17,7 +17,7 @@ import pandas as pd
 
 from multilevel.effects import _engine as E
 from multilevel.effects.grid import is_factor, reference_grid
-from multilevel.effects.multiplicity import ADJUSTMENTS, adjust_table
+from multilevel.effects.multiplicity import ADJUSTMENTS, JOINT, adjust_table
 from multilevel.errors import DataError
 
 DDF = ("auto", "kenward-roger", "satterthwaite", "asymptotic", "residual")
@@ -25,7 +25,8 @@ CONTRASTS = ("pairwise", "revpairwise", "trt.vs.ctrl", "trt.vs.ctrlk", "dunnett"
              "consec", "poly", "eff", "del.eff", "identity")
 # emmeans' default adjustment of each contrast family (the others: "none")
 DEFAULT_ADJUST = {"pairwise": "tukey", "revpairwise": "tukey", "trt.vs.ctrl": "dunnettx",
-                  "trt.vs.ctrlk": "dunnettx", "dunnett": "dunnettx", "eff": "fdr", "del.eff": "fdr"}
+                  "trt.vs.ctrlk": "dunnettx", "dunnett": "dunnettx", "eff": "fdr", "del.eff": "fdr",
+                  "consec": "mvt", "sequential": "mvt"}
 WEIGHTS = ("equal", "proportional", "outer", "cells", "flat")
 # contrast families emmeans calls pairwise comparisons (its estType "pairs"): the only
 # ones the studentized range (adjust="tukey") applies to
@@ -349,9 +350,13 @@ def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust:
         family: "tukey" (default for pairwise and revpairwise), "dunnettx" (emmeans'
         approximate Dunnett, default for trt.vs.ctrl, trt.vs.ctrlk and dunnett),
         "bonferroni", "holm", "fdr" (= "BH"; Benjamini–Hochberg, default for eff and
-        del.eff; intervals Bonferroni's, as emmeans), "sidak", "none" (default otherwise; emmeans' "mvt", its default for consec, is not
-        implemented). As emmeans: "tukey" on contrasts other than pairwise comparisons
-        becomes "sidak", and a family of one contrast is not adjusted ("none").
+        del.eff; intervals Bonferroni's, as emmeans), "mvt" (default for consec: the exact
+        distribution of the family's largest |t|, a multivariate t with the contrasts'
+        correlations and emmeans' whole df; emmeans' mvtnorm is accurate to 1e-3, ours to
+        ~2e-5), "scheffe" (F with the rank of the family), "sidak", "none" (default
+        otherwise). As emmeans: "tukey" on contrasts other than pairwise comparisons
+        becomes "sidak", and a family of one contrast is not adjusted ("none"; except
+        "scheffe").
     type : {"link", "response"}
         Scale of the results: response-scale means are back-transformed (SE by the delta
         method, intervals back-transformed); contrasts become odds ratios (logit) or
@@ -431,7 +436,7 @@ def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust:
     C = np.vstack(C_rows) if C_rows else np.zeros((0, len(labels)))
     if adjust == "tukey" and not (isinstance(contrasts, str) and contrasts in PAIRS):
         adjust = "sidak"   # emmeans: the studentized range is for one set of pairwise comparisons
-    if contrasts is not None and max(per_family) <= 1:   # one contrast per family: nothing to adjust
+    if contrasts is not None and max(per_family) <= 1 and adjust != "scheffe":   # nothing to adjust
         adjust = "none"
     # emmeans' NA for non-estimable means and contrasts (an aliased column is needed)
     ok_means = estimable(fit, L_full)
@@ -449,7 +454,7 @@ def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust:
             cons.loc[~ok_cons, :] = np.nan
     else:
         means, cons = _freq_tables(fit, L, C, type, link, ci, _ddf(fit, ddf), adjust, fams,
-                                   ok_means, ok_cons, regrid and link != "identity", offset)
+                                   ok_means, ok_cons, regrid and link != "identity", offset, L_full)
     means = pd.concat([labels, means], axis=1)
     if contrasts is None:
         return means
@@ -461,8 +466,22 @@ def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust:
     return {"emmeans": means, "contrasts": table}
 
 
-def _adjusted(c: pd.DataFrame, C: np.ndarray, adjust, fams, ci) -> pd.DataFrame:
-    """t/z statistics and p-values and limits adjusted within each ``by`` family."""
+def estimates_cov(fit, K: np.ndarray, ddf: str) -> np.ndarray:
+    """Covariance of the estimates Kβ̂, from the covariance their SEs come from: for
+    Kenward–Roger the adjusted one (emmeans' correlations for "mvt" are pbkrtest's)."""
+    if ddf == "kenward-roger":
+        from multilevel.inference.kenward_roger import kr_info, kr_info_emmeans
+
+        V = (kr_info(fit) if fit.reml else kr_info_emmeans(fit)).vcov_adj
+    else:
+        V = fit.vcov.to_numpy()
+    return K @ V @ K.T
+
+
+def _adjusted(c: pd.DataFrame, C: np.ndarray, adjust, fams, ci, cov=None, linfct=None) -> pd.DataFrame:
+    """t/z statistics and p-values and limits adjusted within each ``by`` family (``cov``:
+    the estimates' covariance, for the adjustments in JOINT; ``linfct``: the contrasts'
+    linear functions, whose rank per family is Scheffé's, as emmeans')."""
     c["statistic"] = c["estimate"] / c["std_error"]
     family_id = np.zeros(len(C), dtype=int)
     sizes = []
@@ -470,7 +489,12 @@ def _adjusted(c: pd.DataFrame, C: np.ndarray, adjust, fams, ci) -> pd.DataFrame:
         sel = np.flatnonzero(np.abs(C[:, idx]).sum(axis=1) > 0)
         family_id[sel] = f
         sizes.append(len(idx))
-    return adjust_table(c, family_id, np.asarray(sizes), adjust, ci)
+    ranks = None
+    if adjust == "scheffe" and linfct is not None:
+        F = np.nan_to_num(linfct)
+        scale = max(np.abs(F).max(), 1e-300)
+        ranks = np.array([np.linalg.matrix_rank(F[family_id == f], tol=1e-8 * scale) for f in range(len(fams))])
+    return adjust_table(c, family_id, np.asarray(sizes), adjust, ci, cov, ranks)
 
 
 def _regrid_contrasts(fit, L, C, mu, slope, df, adjust, fams, ok, ci) -> pd.DataFrame:
@@ -482,7 +506,8 @@ def _regrid_contrasts(fit, L, C, mu, slope, df, adjust, fams, ok, ci) -> pd.Data
     common = finite[0] if finite.size == df.size and np.allclose(df, finite[0]) else np.inf
     c = pd.DataFrame({"estimate": np.where(ok, C @ np.nan_to_num(mu), np.nan),
                       "std_error": np.where(ok, se, np.nan), "df": np.where(ok, common, np.nan)})
-    return _adjusted(c, C, adjust, fams, ci)
+    cov = J @ fit.vcov.to_numpy() @ J.T if adjust in JOINT else None
+    return _adjusted(c, C, adjust, fams, ci, cov, C)   # the regridded means are the new grid
 
 
 def _rows_where(fit, L, ddf, ok) -> pd.DataFrame:
@@ -494,7 +519,7 @@ def _rows_where(fit, L, ddf, ok) -> pd.DataFrame:
 
 
 def _freq_tables(fit, L, C, type, link, ci, ddf, adjust, fams, ok_means, ok_cons, regrid=False,
-                 offset=None):
+                 offset=None, L_full=None):
     from scipy import stats
 
     offset = np.zeros(len(L)) if offset is None else offset
@@ -524,8 +549,10 @@ def _freq_tables(fit, L, C, type, link, ci, ddf, adjust, fams, ok_means, ok_cons
         return means, None
     if regrid:
         return means, _regrid_contrasts(fit, L, C, mu, slope, m["df"].to_numpy(), adjust, fams, ok_cons, ci)
-    c = _rows_where(fit, np.nan_to_num(C @ L), ddf, ok_cons)
-    c = _adjusted(c, C, adjust, fams, ci)
+    K = np.nan_to_num(C @ L)
+    c = _rows_where(fit, K, ddf, ok_cons)
+    c = _adjusted(c, C, adjust, fams, ci, estimates_cov(fit, K, ddf) if adjust in JOINT else None,
+                  C @ (L if L_full is None else L_full))
     if E.contrast_ratios(C, type, link, regrid):   # emmeans: ratios / odds ratios
         r = np.exp(c["estimate"])
         c = c.assign(estimate=r, std_error=r * c["std_error"], lower=np.exp(c["lower"]), upper=np.exp(c["upper"]))

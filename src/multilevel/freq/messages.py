@@ -3,7 +3,7 @@ singular fits — shared by the LMM, GLMM, GLM and least-squares paths."""
 
 from __future__ import annotations
 
-from multilevel.errors import ConvergenceWarning, SingularFitWarning, warn
+from multilevel.errors import ConvergenceWarning, DataWarning, SingularFitWarning, warn
 from multilevel.formula import Design
 
 
@@ -18,7 +18,7 @@ def rank_message(design: Design) -> list[str]:
 def warn_fit(fit) -> None:
     """The fit's messages, non-convergence and singularity as warnings (lme4's messages)."""
     for message in fit.messages:
-        warn(message, UserWarning)
+        warn(message, DataWarning)
     if not fit.converged:
         warn(f"The optimizer did not converge: {fit.optimizer_message}. Try rhoend=1e-12, "
              "rescaling predictors, or a simpler random-effects structure.",

@@ -206,7 +206,7 @@ class OLSFit(NoRandomEffects):
 
 def fit_linear(formula: str, design: Design, reml: bool = False) -> OLSFit:
     """Least squares for a gaussian design without random-effects terms."""
-    from multilevel.errors import warn
+    from multilevel.errors import DataWarning, warn
     from multilevel.freq.messages import rank_message
 
     X, y = design.X, design.y - design.offset_or_zero      # offset(): coefficient 1
@@ -217,7 +217,7 @@ def fit_linear(formula: str, design: Design, reml: bool = False) -> OLSFit:
     resid = (y - X @ beta) * sw
     messages = rank_message(design)
     for message in messages:
-        warn(message, UserWarning)
+        warn(message, DataWarning)
     return OLSFit(formula=formula, design=design, beta=beta, R=R, rss=float(resid @ resid),
                   method="reml" if reml else "ml", messages=messages,
                   logdet_w=float(np.sum(np.log(w))) if design.weights is not None else 0.0)
