@@ -41,6 +41,7 @@ _LAZY = {
     "regularization_path": ("multilevel.regularization", "regularization_path"),
     "vif": ("multilevel.diagnostics.vif", "vif"),
     "icc": ("multilevel.diagnostics.icc", "icc"),
+    "re_pca": ("multilevel.diagnostics.repca", "re_pca"),   # lme4's rePCA
     "check_overdispersion": ("multilevel.diagnostics.dispersion", "check_overdispersion"),
     "check_zeroinflation": ("multilevel.diagnostics.dispersion", "check_zeroinflation"),
     "diagnostics": ("multilevel.diagnostics", None),
