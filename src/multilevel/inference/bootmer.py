@@ -52,17 +52,17 @@ class BootResult:
         """mean(t) − t0 per element (boot's ``bias``)."""
         return self.t.mean() - self.t0
 
-    def confint(self, level: float = 0.95) -> pd.DataFrame:
-        """Percentile intervals (boot's ``boot.ci(type = "perc")``, as lme4's
-        ``confint(method = "boot")``) with the estimate and the bootstrap SE."""
-        from multilevel.inference.bootstrap import percentile
+    def confint(self, level: float = 0.95, type: str = "perc") -> pd.DataFrame:
+        """Bootstrap intervals with the estimate and the bootstrap SE: percentile (boot's
+        ``boot.ci(type = "perc")``, as lme4's ``confint(method = "boot")``), ``"basic"`` or
+        ``"norm"`` (:func:`multilevel.inference.bootstrap.boot_interval`)."""
+        from multilevel.inference.bootstrap import boot_interval
 
         level = check_level(level, "level", SpecError)
-        a = (1 - level) / 2
+        limits = np.array([boot_interval(self.t[c].to_numpy(), float(self.t0[c]), level, type)
+                           for c in self.t]).reshape(-1, 2)
         return pd.DataFrame({"estimate": self.t0, "std_error": self.std_error,
-                             "lower": [percentile(self.t[c].to_numpy(), a) for c in self.t],
-                             "upper": [percentile(self.t[c].to_numpy(), 1 - a) for c in self.t]},
-                            index=self.t0.index)
+                             "lower": limits[:, 0], "upper": limits[:, 1]}, index=self.t0.index)
 
     def __repr__(self) -> str:
         table = pd.DataFrame({"original": self.t0, "bias": self.bias, "std_error": self.std_error})

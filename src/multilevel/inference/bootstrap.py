@@ -128,6 +128,43 @@ def percentile(t: np.ndarray, alpha: float) -> float:
     return float(t[k - 1] + w * (t[k] - t[k - 1]))
 
 
+BOOT_TYPES = ("perc", "basic", "norm")
+
+
+def boot_interval(t: np.ndarray, t0: float, level: float, boot_type: str = "perc") -> tuple[float, float]:
+    """One bootstrap interval as the boot package's ``boot.ci`` gives it (lme4's
+    ``confint(method = "boot", boot.type = ...)``), from the replicates ``t`` (non-finite
+    ones left out, as boot.ci does) and the estimate ``t0``.
+
+    ``"perc"``: the percentiles (:func:`percentile`); ``"basic"``: the percentiles reflected
+    about the estimate, 2 t0 − q(1 − α/2) and 2 t0 − q(α/2); ``"norm"``: the normal
+    interval around the bias-corrected estimate, t0 − bias ± z SD(t), bias = mean(t) − t0.
+
+    Examples
+    --------
+    >>> t = np.array([1.0, 2.0, 3.0, 4.0, 10.0])
+    >>> [round(v, 4) for v in boot_interval(t, 3.0, 0.5, "norm")]
+    [-0.3847, 4.3847]
+    """
+    from scipy.stats import norm
+
+    if boot_type not in BOOT_TYPES:
+        raise SpecError(f"boot_type={boot_type!r} is not valid; use one of {BOOT_TYPES} (lme4's boot.type).")
+    t = np.asarray(t, dtype=float)
+    t = t[np.isfinite(t)]
+    if t.size < 2:
+        return np.nan, np.nan
+    alpha = (1 - level) / 2
+    if boot_type == "norm":
+        bias = t.mean() - t0
+        half = t.std(ddof=1) * norm.ppf(1 - alpha)
+        return float(t0 - bias - half), float(t0 - bias + half)
+    lo, hi = percentile(t, alpha), percentile(t, 1 - alpha)
+    if boot_type == "basic":
+        return float(2 * t0 - hi), float(2 * t0 - lo)
+    return lo, hi
+
+
 @dataclass(frozen=True)
 class BootstrapLRT:
     """pbkrtest's ``PBmodcomp``: the observed LRT statistic, its χ² p and the parametric
@@ -244,8 +281,8 @@ def refit(fit, newresp):
     >>> import multilevel as ml
     >>> m = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
     >>> again = refit(m, m.design.y)
-    >>> round(again.reml_criterion - m.reml_criterion, 8)
-    0.0
+    >>> abs(again.reml_criterion - m.reml_criterion) < 1e-8
+    True
     """
     from multilevel.freq import FreqFit
 

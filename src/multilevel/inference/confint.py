@@ -17,7 +17,7 @@ def _estimates(fit) -> np.ndarray:
 
 
 def confint(fit, method: str = "profile", level: float = 0.95, nsim: int = 500,
-            seed: int | None = None, client=None, progress=None, parm=None) -> pd.DataFrame:
+            seed: int | None = None, client=None, progress=None, parm=None, boot_type: str = "perc") -> pd.DataFrame:
     """Confidence intervals for the variance parameters and the fixed effects.
 
     The rows follow lme4: for each random-effects term the SD of each column and the
@@ -39,7 +39,8 @@ def confint(fit, method: str = "profile", level: float = 0.95, nsim: int = 500,
         NaN, as in lme4 (their sampling distribution is far from normal).
         ``"boot"``: parametric bootstrap — ``nsim`` responses simulated with new group
         effects (:func:`~multilevel.inference.simulate`), each refitted with the same
-        design, percentile intervals (boot's ``norm.inter``, as lme4).
+        design, percentile intervals (boot's ``norm.inter``, as lme4) or another of
+        ``boot_type``.
     level : float
     nsim, seed : int
         Bootstrap size and seed (the same seed gives the same intervals, on any client).
@@ -51,6 +52,11 @@ def confint(fit, method: str = "profile", level: float = 0.95, nsim: int = 500,
         The rows wanted (lme4's ``parm``): ``"beta_"`` (the fixed effects), ``"theta_"``
         (the variance parameters and σ), or names as the index or the ``name`` column
         give them (``".sig01"``, ``"sd_(Intercept)|Subject"``, ``"Days"``). Default: all.
+    boot_type : {"perc", "basic", "norm"}
+        The bootstrap interval (lme4's ``boot.type``, boot's ``boot.ci`` types): percentile
+        (default), basic (the percentiles reflected about the estimate) or normal (around
+        the bias-corrected estimate, ± z × the replicates' SD); see
+        :func:`multilevel.inference.bootstrap.boot_interval`.
 
     Returns
     -------
@@ -118,17 +124,20 @@ def confint(fit, method: str = "profile", level: float = 0.95, nsim: int = 500,
                   else glmm_profile_intervals(fit, level))
         lower, upper = ci[:, 0], ci[:, 1]
     else:
-        from multilevel.inference.bootstrap import bootstrap_replicates, percentile
+        from multilevel.inference.bootstrap import BOOT_TYPES, boot_interval, bootstrap_replicates
 
+        if boot_type not in BOOT_TYPES:
+            raise SpecError(f"boot_type={boot_type!r} is not valid; use one of {BOOT_TYPES} (lme4's boot.type).")
         reps = bootstrap_replicates(fit, nsim, seed=seed, client=client, progress=progress)
-        alpha = (1 - level) / 2
-        lower = np.array([percentile(reps[:, k], alpha) for k in range(reps.shape[1])])
-        upper = np.array([percentile(reps[:, k], 1 - alpha) for k in range(reps.shape[1])])
+        lower, upper = np.array([boot_interval(reps[:, k], t0, level, boot_type)
+                                 for k, t0 in enumerate(table["estimate"].to_numpy())]).T.reshape(2, -1)
         table["std_error"] = np.nanstd(reps, axis=0, ddof=1)
         table.attrs["replicates"] = reps
         table.attrs["nsim"] = int(nsim)
     table["lower"], table["upper"] = lower, upper
     table.attrs.update(method=method, level=level)
+    if method == "boot":
+        table.attrs["boot_type"] = boot_type
     return select_parm(table.set_index("parameter").drop(columns="kind").rename_axis(None), parm)
 
 
