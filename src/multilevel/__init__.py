@@ -29,6 +29,7 @@ _LAZY = {
     "model_performance": ("multilevel.api", "model_performance"),     # Nakagawa for REML/ML, Bayesian R² for draws
     "simulate": ("multilevel.inference", "simulate"),
     "bootmer": ("multilevel.inference", "bootmer"),
+    "influence": ("multilevel.inference.influence", "influence"),   # lme4's influence.merMod
     "inference": ("multilevel.inference", None),
     # the subpackage itself: callable as ml.compare({...}), with ml.compare.loo/.waic
     "compare": ("multilevel.compare", None),

@@ -1,0 +1,83 @@
+"""``ml.influence`` against lme4 1.1-31's ``influence.merMod`` (``tests/reference/
+make_influence.R``): deleting each subject of sleepstudy's random-slope model, each row of
+Dyestuff, each plate of the crossed Penicillin model, and each herd of the cbpp binomial
+GLMM, with lme4's ``dfbeta``, ``dfbetas`` and ``cooks.distance`` of the refits.
+
+lme4's refits stop at its default tolerances (started at the fit's estimates, at most
+1000 evaluations) and ours at our optimizer's, so the refits' estimates are compared to
+1e-4 relative (variance components: 1e-3, covariances near zero to 1e-4 of the largest
+variance), dfbetas to 2e-4 absolute and Cook's distances to
+1e-3 relative (GLMM: 2e-3 throughout; glmer's default stops early, ours replays it from
+the default start, lme4's from the fit's estimates).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import multilevel as ml
+from multilevel.errors import SpecError
+
+REF = json.loads((Path(__file__).parent / "reference" / "influence.json").read_text())
+DATA = {"ss": "sleepstudy", "dye": "Dyestuff", "pen": "Penicillin", "cbpp": "cbpp"}
+
+
+@pytest.fixture(scope="module")
+def results() -> dict:
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for key, case in REF.items():
+            options = {"method": "reml"} if case["family"] == "gaussian" else {"method": "ml", "family": case["family"]}
+            fit = ml.fit(case["formula"], DATA[case["data"]], **options)
+            out[key] = ml.influence(fit, groups=case["groups"] or None)
+    return out
+
+
+@pytest.mark.parametrize("key", list(REF))
+def test_deletion_refits_match_lme4(results, key):
+    case, inf = REF[key], results[key]
+    tol = 1e-4 if case["family"] == "gaussian" else 2e-3
+    if case["groups"]:
+        assert list(inf.fixed_deleted.index) == case["units"]
+    else:   # one row at a time: our labels are the data's index (0, 1, ...), R's its row names
+        assert len(inf.fixed_deleted) == len(case["units"])
+    np.testing.assert_allclose(inf.fixed_deleted.to_numpy(), np.atleast_2d(np.array(case["fixed_deleted"]).T).T
+                               if np.ndim(case["fixed_deleted"]) == 1 else case["fixed_deleted"], rtol=tol)
+    assert list(inf.var_cov_deleted.columns) == case["var_cov_names"]
+    ref = np.array(case["var_cov_deleted"])   # a covariance near 0: absolute to the variances' scale
+    np.testing.assert_allclose(inf.var_cov_deleted.to_numpy(), ref, rtol=max(tol, 1e-3), atol=1e-4 * np.abs(ref).max())
+    np.testing.assert_allclose(inf.dfbetas().to_numpy(), np.reshape(case["dfbetas"], inf.dfbetas().shape),
+                               atol=2e-4 if case["family"] == "gaussian" else 2e-3)
+    np.testing.assert_allclose(inf.cooks_distance().to_numpy(), case["cooks"],
+                               rtol=1e-3 if case["family"] == "gaussian" else 2e-3, atol=1e-7)
+    assert inf.converged.all()
+
+
+def test_dfbeta_is_refit_minus_fit(results):
+    inf = results["sleepstudy_subject"]
+    np.testing.assert_allclose(inf.dfbeta().loc["308"], inf.fixed_deleted.loc["308"] - inf.fixed)
+    np.testing.assert_allclose(inf.dfbeta("var.cov").iloc[0], inf.var_cov_deleted.iloc[0] - inf.var_cov)
+
+
+@pytest.mark.parametrize(("kwargs", "words"), [
+    ({"groups": "Subjekt"}, "not columns"),
+])
+def test_influence_refuses_bad_input(kwargs, words):
+    fit = ml.fit("Reaction ~ Days + (1 | Subject)", "sleepstudy", method="reml")
+    with pytest.raises(SpecError, match=words):
+        ml.influence(fit, **kwargs)
+
+
+def test_influence_refuses_a_bayesian_or_weighted_fit():
+    weighted = ml.fit("Reaction ~ Days + (1 | Subject)", ml.datasets.load("sleepstudy").assign(w=2.0),
+                      method="reml", weights="w")
+    with pytest.raises(SpecError, match="prior weights"):
+        ml.influence(weighted)
+    with pytest.raises(SpecError, match="reml"):
+        ml.influence(object())
