@@ -65,8 +65,23 @@ def test_dfbeta_is_refit_minus_fit(results):
     np.testing.assert_allclose(inf.dfbeta("var.cov").iloc[0], inf.var_cov_deleted.iloc[0] - inf.var_cov)
 
 
+def test_groups_from_data_the_model_does_not_use():
+    """lme4's data=: delete by a column outside the formula (here each subject's first and
+    second half of days are units of their own)."""
+    ss = ml.datasets.load("sleepstudy").assign(half=lambda d: d["Subject"].astype(str) + (d["Days"] < 5).map(
+        {True: "a", False: "b"}))
+    fit = ml.fit("Reaction ~ Days + (1 | Subject)", ss, method="reml")
+    inf = ml.influence(fit, groups="half", data=ss)
+    assert len(inf.fixed_deleted) == 36
+    first = ml.fit("Reaction ~ Days + (1 | Subject)", ss[ss["half"] != "308a"], method="reml")
+    np.testing.assert_allclose(inf.fixed_deleted.loc["308a"], first.fixef, rtol=1e-10)
+
+
 @pytest.mark.parametrize(("kwargs", "words"), [
     ({"groups": "Subjekt"}, "not columns"),
+    ({"groups": "half"}, "pass data="),
+    ({"groups": 3}, "column name"),
+    ({"data": [1, 2]}, "DataFrame"),
 ])
 def test_influence_refuses_bad_input(kwargs, words):
     fit = ml.fit("Reaction ~ Days + (1 | Subject)", "sleepstudy", method="reml")

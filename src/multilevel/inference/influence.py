@@ -94,19 +94,24 @@ def _var_cov(fit) -> pd.Series:
     return pd.Series(out)
 
 
-def _units(data: pd.DataFrame, groups) -> tuple[str, pd.Series]:
+def _units(data: pd.DataFrame, groups, given: bool) -> tuple[str, pd.Series]:
     if groups is None:
         return "case", pd.Series(data.index.astype(str), index=data.index)
-    columns = [groups] if isinstance(groups, str) else list(groups)
+    columns = [groups] if isinstance(groups, str) else groups
+    if not isinstance(columns, (list, tuple)) or not columns or not all(isinstance(c, str) for c in columns):
+        raise SpecError(f"groups={groups!r} is not valid; give a column name or a list of names "
+                        "(or None: one row at a time).")
+    columns = list(columns)
     missing = [c for c in columns if c not in data.columns]
     if missing:
-        raise SpecError(f"groups={groups!r}: {missing} are not columns of the fitted data; use "
-                        f"one of {list(data.columns)}.")
+        hint = "" if given else " (the columns the model uses; pass data= to delete by another column)"
+        raise SpecError(f"groups={groups!r}: {missing} are not columns of the data{hint}; use one of "
+                        f"{list(data.columns)}.")
     keys = data[columns].astype(str).agg(".".join, axis=1) if len(columns) > 1 else data[columns[0]].astype(str)
     return ".".join(columns), keys
 
 
-def influence(fit, groups: str | list[str] | None = None) -> Influence:
+def influence(fit, groups: str | list[str] | None = None, data: pd.DataFrame | None = None) -> Influence:
     """Refit the model with each case, or each level of ``groups``, deleted in turn (lme4's
     ``influence.merMod``).
 
@@ -117,6 +122,10 @@ def influence(fit, groups: str | list[str] | None = None) -> Influence:
     groups : str or list of str, optional
         A column of the data: every row of one of its levels is deleted together (several
         columns: each combination of their levels). Default: one row at a time.
+    data : DataFrame, optional
+        The data to delete from and refit (lme4's ``data``), e.g. the fitted data with a
+        column the model does not use; rows with missing values in the model's columns are
+        dropped as ``ml.fit`` drops them. Default: the rows and columns the fit used.
 
     Returns
     -------
@@ -144,8 +153,11 @@ def influence(fit, groups: str | list[str] | None = None) -> Influence:
     if fit.design.weights is not None:
         raise SpecError("influence() of a fit with prior weights is not available: the refits "
                         "would need the weights column, which the fit does not keep.")
-    data = fit.design.frame.data
-    name, keys = _units(data, groups)
+    if data is not None and not isinstance(data, pd.DataFrame):
+        raise SpecError(f"data must be a pandas DataFrame (or None: the fitted rows), got {type(data).__name__}.")
+    given = data is not None
+    data = fit.design.frame.data if data is None else data
+    name, keys = _units(data, groups, given)
     units = list(dict.fromkeys(keys))
     if len(units) < 2:
         raise SpecError(f"influence(): {name} has {len(units)} unit; deleting it leaves no data.")
