@@ -89,10 +89,28 @@ def test_influence_refuses_bad_input(kwargs, words):
         ml.influence(fit, **kwargs)
 
 
-def test_influence_refuses_a_bayesian_or_weighted_fit():
-    weighted = ml.fit("Reaction ~ Days + (1 | Subject)", ml.datasets.load("sleepstudy").assign(w=2.0),
-                      method="reml", weights="w")
+@pytest.mark.parametrize("family", ["gaussian", "binomial"])
+def test_weighted_fits_are_refitted_with_their_weights(family):
+    """Prior weights (a proportion's trials for binomial) go with the rows into each refit:
+    deleting a subject equals fitting the weighted rows without it."""
+    rng = np.random.default_rng(7)
+    ss = ml.datasets.load("sleepstudy").assign(w=lambda d: rng.uniform(0.5, 2.0, len(d)),
+                                                n=lambda d: rng.integers(5, 20, len(d)))
+    ss["prop"] = rng.binomial(ss["n"], 1 / (1 + np.exp(-(ss["Reaction"] - 300) / 60))) / ss["n"]
+    if family == "gaussian":
+        formula, options, weights = "Reaction ~ Days + (1 | Subject)", {"method": "reml"}, "w"
+    else:
+        formula, options, weights = "prop ~ Days + (1 | Subject)", {"method": "ml", "family": "binomial"}, "n"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = ml.fit(formula, ss, weights=weights, **options)
+        inf = ml.influence(fit, groups="Subject")
+        alone = ml.fit(formula, ss[ss["Subject"] != "309"], weights=weights, **options)
+    np.testing.assert_allclose(inf.fixed_deleted.loc["309"], alone.fixef, rtol=1e-8)
     with pytest.raises(SpecError, match="prior weights"):
-        ml.influence(weighted)
+        ml.influence(fit, groups="Subject", data=ss)
+
+
+def test_influence_refuses_a_bayesian_fit():
     with pytest.raises(SpecError, match="reml"):
         ml.influence(object())

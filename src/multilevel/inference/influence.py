@@ -111,6 +111,21 @@ def _units(data: pd.DataFrame, groups, given: bool) -> tuple[str, pd.Series]:
     return ".".join(columns), keys
 
 
+def _prior_weights(fit) -> np.ndarray | None:
+    """The fitted rows' prior weights, or None. A binomial proportion's weights are its
+    trials (the frame folds them in); a cbind()/p() response carries its own trials and
+    cannot have weights (ml.fit refuses both)."""
+    design = fit.design
+    if design.weights is not None:
+        return np.asarray(design.weights, dtype=float)
+    trials = design.frame.trials
+    response = design.spec.parsed.response.text.replace(" ", "")
+    if (fit.family == "binomial" and trials is not None and not np.all(trials == 1)
+            and not response.startswith(("cbind(", "p(", "prop(", "proportion("))):
+        return np.asarray(trials, dtype=float)
+    return None
+
+
 def influence(fit, groups: str | list[str] | None = None, data: pd.DataFrame | None = None) -> Influence:
     """Refit the model with each case, or each level of ``groups``, deleted in turn (lme4's
     ``influence.merMod``).
@@ -150,18 +165,26 @@ def influence(fit, groups: str | list[str] | None = None, data: pd.DataFrame | N
     if not isinstance(fit, FreqFit):
         raise SpecError(f"influence() refits mixed models fitted with method='reml' or 'ml'; got "
                         f"{type(fit).__name__}.")
-    if fit.design.weights is not None:
-        raise SpecError("influence() of a fit with prior weights is not available: the refits "
-                        "would need the weights column, which the fit does not keep.")
     if data is not None and not isinstance(data, pd.DataFrame):
         raise SpecError(f"data must be a pandas DataFrame (or None: the fitted rows), got {type(data).__name__}.")
     given = data is not None
+    weights = _prior_weights(fit)
+    if weights is not None and given:
+        raise SpecError("influence(data=...) of a fit with prior weights is not available: the "
+                        "weights are those of the fitted rows. Leave data out (the fitted rows and "
+                        "columns), or add a column and pass groups= by it.")
     data = fit.design.frame.data if data is None else data
+    options = {"method": fit.method}
+    if weights is not None:   # the fitted rows' weights, as a column the refits read
+        column = "influence_weights"
+        while column in data.columns:
+            column += "_"
+        data = data.assign(**{column: weights})
+        options["weights"] = column
     name, keys = _units(data, groups, given)
     units = list(dict.fromkeys(keys))
     if len(units) < 2:
         raise SpecError(f"influence(): {name} has {len(units)} unit; deleting it leaves no data.")
-    options = {"method": fit.method}
     if fit.family != "gaussian":
         options.update(family=fit.family, link=fit.link, nAGQ=fit.nagq, optimizer=fit.optimizer)
     fixed_rows, vc_rows, vcovs, converged = {}, {}, {}, {}
