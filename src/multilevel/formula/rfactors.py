@@ -226,13 +226,14 @@ class Dummy:
     often a group effect for one level only, ``(0 + dummy(f, "b") | g)``.
 
     One level gives one column (named ``dummy(f, "b")``, as lme4's); several give one
-    column per level, in the order asked for (``dummy(f, c("b", "c"))b``, ...). Without
-    ``levelsToKeep``, every level but the first. The levels are fixed when the model is
-    fitted; new data may lack some of them.
+    column per level, in the order asked for (``dummy(f, c("b", "c"))b``, ...). The levels
+    must be named: lme4's default without ``levelsToKeep`` (every level but the first) is
+    refused, since the levels name the columns. They are fixed when the model is fitted;
+    new data may lack some of them.
 
     >>> Dummy()(np.array(["a", "b", "c", "b"]), "b").tolist()
     [0.0, 1.0, 0.0, 1.0]
-    >>> Dummy()(np.array(["a", "b", "c"])).tolist()
+    >>> Dummy()(np.array(["a", "b", "c"]), ["b", "c"]).tolist()
     [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]
     """
 

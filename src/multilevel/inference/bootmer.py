@@ -56,11 +56,10 @@ class BootResult:
         """Bootstrap intervals with the estimate and the bootstrap SE: percentile (boot's
         ``boot.ci(type = "perc")``, as lme4's ``confint(method = "boot")``), ``"basic"`` or
         ``"norm"`` (:func:`multilevel.inference.bootstrap.boot_interval`)."""
-        from multilevel.inference.bootstrap import BOOT_TYPES, boot_interval
+        from multilevel.inference.bootstrap import boot_interval, check_boot_type
 
         level = check_level(level, "level", SpecError)
-        if type not in BOOT_TYPES:
-            raise SpecError(f"type={type!r} is not valid; use one of {BOOT_TYPES} (boot.ci's types).")
+        check_boot_type(type, "type")
         limits = np.array([boot_interval(self.t[c].to_numpy(), float(self.t0[c]), level, type)
                            for c in self.t]).reshape(-1, 2)
         return pd.DataFrame({"estimate": self.t0, "std_error": self.std_error,

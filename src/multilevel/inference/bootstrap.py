@@ -131,6 +131,13 @@ def percentile(t: np.ndarray, alpha: float) -> float:
 BOOT_TYPES = ("perc", "basic", "norm")
 
 
+def check_boot_type(value, name: str = "boot_type") -> str:
+    """``value`` if it is one of :data:`BOOT_TYPES`, else a SpecError naming ``name``."""
+    if value not in BOOT_TYPES:
+        raise SpecError(f"{name}={value!r} is not valid; use one of {BOOT_TYPES} (lme4's boot.type).")
+    return value
+
+
 def boot_interval(t: np.ndarray, t0: float, level: float, boot_type: str = "perc") -> tuple[float, float]:
     """One bootstrap interval as the boot package's ``boot.ci`` gives it (lme4's
     ``confint(method = "boot", boot.type = ...)``), from the replicates ``t`` (non-finite
@@ -148,8 +155,7 @@ def boot_interval(t: np.ndarray, t0: float, level: float, boot_type: str = "perc
     """
     from scipy.stats import norm
 
-    if boot_type not in BOOT_TYPES:
-        raise SpecError(f"boot_type={boot_type!r} is not valid; use one of {BOOT_TYPES} (lme4's boot.type).")
+    check_boot_type(boot_type)
     t = np.asarray(t, dtype=float)
     t = t[np.isfinite(t)]
     if t.size < 2:

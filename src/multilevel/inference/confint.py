@@ -124,10 +124,9 @@ def confint(fit, method: str = "profile", level: float = 0.95, nsim: int = 500,
                   else glmm_profile_intervals(fit, level))
         lower, upper = ci[:, 0], ci[:, 1]
     else:
-        from multilevel.inference.bootstrap import BOOT_TYPES, boot_interval, bootstrap_replicates
+        from multilevel.inference.bootstrap import boot_interval, bootstrap_replicates, check_boot_type
 
-        if boot_type not in BOOT_TYPES:
-            raise SpecError(f"boot_type={boot_type!r} is not valid; use one of {BOOT_TYPES} (lme4's boot.type).")
+        check_boot_type(boot_type)   # before the refits, not after
         reps = bootstrap_replicates(fit, nsim, seed=seed, client=client, progress=progress)
         lower, upper = np.array([boot_interval(reps[:, k], t0, level, boot_type)
                                  for k, t0 in enumerate(table["estimate"].to_numpy())]).T.reshape(2, -1)

@@ -119,9 +119,8 @@ def _prior_weights(fit) -> np.ndarray | None:
     if design.weights is not None:
         return np.asarray(design.weights, dtype=float)
     trials = design.frame.trials
-    response = design.spec.parsed.response.text.replace(" ", "")
     if (fit.family == "binomial" and trials is not None and not np.all(trials == 1)
-            and not response.startswith(("cbind(", "p(", "prop(", "proportion("))):
+            and design.spec.parsed.response.kind == "plain"):
         return np.asarray(trials, dtype=float)
     return None
 
