@@ -57,6 +57,7 @@ _LAZY = {
     "slopes": ("multilevel.effects", "slopes"),
     "datagrid": ("multilevel.effects", "datagrid"),
     "emmeans": ("multilevel.effects", "emmeans"),
+    "emtrends": ("multilevel.effects", "emtrends"),   # emmeans' emtrends
     "hypothesis": ("multilevel.effects", "hypothesis"),
     "describe_posterior": ("multilevel.effects", "describe_posterior"),
     # a run folder of `multilevel fit` back as a fit (issue 25)

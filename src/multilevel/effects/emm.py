@@ -119,15 +119,18 @@ def mean_offset(fit) -> float:
     return float(np.mean(fit.design.offset_or_zero))
 
 
-def cell_rows(fit, names, by, at, weights="equal"):
+def cell_rows(fit, names, by, at, weights="equal", design=None):
     """The reference grid's design rows, each marginal mean's weights over the grid's rows
     (means × rows, zero outside the mean's cells; emmeans' ``weights=``) and the means'
-    labels, emmeans' order (first variable fastest)."""
+    labels, emmeans' order (first variable fastest).
+
+    ``design(spec, grid)`` gives the rows (default ``spec.fixed_X(grid)``; emtrends passes
+    a difference quotient)."""
     grid = reference_grid(fit, at)
     for v in names + by:
         if v not in grid.columns:
             raise DataError(f"emmeans: {v!r} is not a fixed-effect predictor; predictors: {list(grid.columns)}.")
-    X = fit.design.spec.fixed_X(grid)
+    X = fit.design.spec.fixed_X(grid) if design is None else design(fit.design.spec, grid)
     keys = by + names
     labels = grid[keys].drop_duplicates()
     # first spec variable varies fastest, by variables slowest
@@ -135,10 +138,10 @@ def cell_rows(fit, names, by, at, weights="equal"):
     labels = labels.sort_values(list(reversed(by)), kind="stable") if by else labels
     masks = np.array([np.all([grid[k].astype(str).to_numpy() == str(lab[k]) for k in keys], axis=0)
                       for _, lab in labels.iterrows()], dtype=float)
-    return X, masks * _grid_weights(fit, grid, keys, weights), labels[names + by].reset_index(drop=True)
+    return X, masks * grid_weights(fit, grid, keys, weights), labels[names + by].reset_index(drop=True)
 
 
-def _grid_weights(fit, grid: pd.DataFrame, keys: list[str], weights: str) -> np.ndarray:
+def grid_weights(fit, grid: pd.DataFrame, keys: list[str], weights: str) -> np.ndarray:
     """Weight of each reference-grid row within its marginal mean, as emmeans' ``weights``.
 
     The grid's ``.wgt.`` in emmeans is the number of fitted rows with the grid row's factor
@@ -173,14 +176,15 @@ def _grid_weights(fit, grid: pd.DataFrame, keys: list[str], weights: str) -> np.
     return out
 
 
-def full_rows(fit, at):
+def full_rows(fit, at, design=None):
     """The reference grid's design rows with the aliased columns kept (None when the fit
-    dropped none): estimability is judged on them."""
+    dropped none): estimability is judged on them. ``design``: as in :func:`cell_rows`."""
     if not fit.design.dropped_columns:
         return None
     from dataclasses import replace
 
-    return replace(fit.design.spec, kept_columns=None).fixed_X(reference_grid(fit, at))
+    spec, grid = replace(fit.design.spec, kept_columns=None), reference_grid(fit, at)
+    return spec.fixed_X(grid) if design is None else design(spec, grid)
 
 
 def estimable(fit, L_full) -> np.ndarray | None:
@@ -418,6 +422,15 @@ def emmeans(fit, specs, by=None, at: dict | None = None, contrasts=None, adjust:
     if check_mode(fit, mode, type, contrasts):
         return ordinal_emmeans(fit, *cell_rows(fit, names, by, at, weights), mode or "prob", ci)
     L, labels, L_full, offset = _cells(fit, names, by, at, weights)
+    return marginal_tables(fit, L, labels, L_full, offset, names, by, contrasts, adjust,
+                           type, ddf, ci, regrid)
+
+
+def marginal_tables(fit, L, labels, L_full, offset, names, by, contrasts, adjust, type, ddf, ci,
+                    regrid=False):
+    """The means Lβ (labelled by ``labels``) and, with ``contrasts``, their contrasts within
+    each ``by`` family: the tables :func:`emmeans` returns (and ``emtrends``, with the rows
+    of L the trends' difference quotients)."""
     fams, text = _families(labels, names, by)
     if contrasts is not None and adjust is None:
         adjust = DEFAULT_ADJUST.get(contrasts, "none") if isinstance(contrasts, str) else "none"
