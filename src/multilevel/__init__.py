@@ -33,6 +33,10 @@ _LAZY = {
     "inference": ("multilevel.inference", None),
     # the subpackage itself: callable as ml.compare({...}), with ml.compare.loo/.waic
     "compare": ("multilevel.compare", None),
+    # bridgesampling's (brms') marginal likelihood, Bayes factor and model probabilities
+    "bridge_sampler": ("multilevel.compare.bridge", "bridge_sampler"),
+    "bayes_factor": ("multilevel.compare.bridge", "bayes_factor"),
+    "post_prob": ("multilevel.compare.bridge", "post_prob"),
     "priors": ("multilevel.priors", None),
     # callable subpackage: ml.sbc(formula, data, n=...), ml.sbc.SBCResult
     "sbc": ("multilevel.sbc", None),

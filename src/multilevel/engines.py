@@ -29,6 +29,7 @@ BAYES_OPTIONS = {
     "check": (lambda v: _bool(v), "True or False"),
     "noncentered": (lambda v: _bool(v) or v == "auto", "True, False or 'auto'"),
     "log_likelihood": (lambda v: _bool(v), "True or False"),
+    "keep_unconstrained": (lambda v: _bool(v), "True or False"),
 }
 _ARGUMENTS = ("draws", "tune", "chains", "seed", "sampler", "progress", "na")
 FREQ_OPTIONS = {
@@ -103,6 +104,9 @@ def fit(
         added, so new data for predictions need the column), ``link="probit"`` (R's link names,
         :data:`multilevel.formula.links.LINKS`) and engine-specific settings (e.g.
         ``target_accept`` for Bayesian fits, ``optimizer`` or ``nAGQ`` for REML/ML).
+        ``keep_unconstrained=True`` (Bayesian, NUTS) keeps every draw of the sampler's
+        unconstrained parameter vector, which :func:`multilevel.compare.bridge_sampler`
+        and :func:`multilevel.compare.bayes_factor` need (brms' ``save_pars(all = TRUE)``).
 
     Returns
     -------

@@ -34,7 +34,7 @@ def fit_bayes(formula: str | list[str], data: pd.DataFrame, family: str = "gauss
               target_accept: float | None = None, lkj_eta: float = 1.0, check: bool = True,
               noncentered: bool | str = "auto", weights: str | None = None,
               link: str | None = None, data2: dict | None = None,
-              log_likelihood: bool = True) -> BayesFit:
+              log_likelihood: bool = True, keep_unconstrained: bool = False) -> BayesFit:
     """Fit a Bayesian multilevel model (see :func:`multilevel.fit` for the arguments).
 
     Parameters
@@ -58,6 +58,12 @@ def fit_bayes(formula: str | list[str], data: pd.DataFrame, family: str = "gauss
         Store the pointwise log-likelihood of the fitted rows (``idata.log_likelihood``,
         what LOO and WAIC read). Refits that only score held-out rows (K-fold, reloo)
         pass ``False`` and skip it.
+    keep_unconstrained : bool
+        Keep nutpie's unconstrained parameter vector of every draw
+        (``idata.sample_stats.unconstrained_draw``, with its ``logp``): the points at
+        which the model's log density is evaluated, which bridge sampling needs. NUTS
+        only: ``sampler="auto"`` then samples with nutpie even where it would integrate
+        the group effects out (``"marginal"``).
     """
     check_settings(draws, tune, chains, TARGET_ACCEPT if target_accept is None else target_accept)
     chosen = choose_sampler(sampler)
@@ -68,6 +74,11 @@ def fit_bayes(formula: str | list[str], data: pd.DataFrame, family: str = "gauss
         target_accept = default_target_accept(priors, built)
     settings = SamplingSettings(sampler=chosen, draws=draws, tune=tune, chains=chains, seed=seed,
                                 target_accept=float(target_accept))
+    if keep_unconstrained and settings.sampler != "nutpie":
+        from multilevel.errors import FitError
+
+        raise FitError(f"keep_unconstrained=True keeps nutpie's unconstrained draws; sampler={sampler!r} "
+                       f"samples with {settings.sampler!r}: use sampler='auto' or 'nutpie'.")
     if built.aux and settings.sampler == "marginal":
         from multilevel.errors import FitError
 
@@ -75,7 +86,7 @@ def fit_bayes(formula: str | list[str], data: pd.DataFrame, family: str = "gauss
                        "a model with a formula for an auxiliary parameter runs with NUTS: use "
                        "sampler='auto', 'nutpie' or 'pymc'.")
     collapsed = None
-    if str(sampler).lower() == "auto" and prefers_marginal(built):
+    if str(sampler).lower() == "auto" and not keep_unconstrained and prefers_marginal(built):
         from multilevel.bayes.marginal.model import NotCollapsible, collapse
 
         try:
@@ -101,7 +112,8 @@ def fit_bayes(formula: str | list[str], data: pd.DataFrame, family: str = "gauss
             idata = sample_marginal(built, settings, stats=compile_stats, collapsed=collapsed)
         else:
             idata = run(built.bambi, settings, progress=progress, stats=compile_stats,
-                        log_likelihood=log_likelihood and not numpy_loglik)
+                        log_likelihood=log_likelihood and not numpy_loglik,
+                        keep_unconstrained=keep_unconstrained)
     done = time.perf_counter()
     timings = {"build": built_at - start, "sample": done - built_at}
     if "cache" in compile_stats:  # nutpie: "hit" = compiled model loaded from the disk cache

@@ -101,14 +101,15 @@ def check_settings(draws, tune, chains, target_accept) -> None:
 
 
 def run(bambi_model, settings: SamplingSettings, progress: bool, stats: dict | None = None,
-        log_likelihood: bool = True):
+        log_likelihood: bool = True, keep_unconstrained: bool = False):
     """Sample the built Bambi model; returns the ArviZ DataTree (with ``log_likelihood``
     computed by PyMC unless ``log_likelihood=False``: :mod:`multilevel.bayes.loglik`).
 
     With nutpie the compiled model comes from the disk cache when the same model was
     compiled before (:mod:`multilevel.bayes.cache`); ``stats`` receives whether it did.
     The PyMC traceback of a failed run is replaced by a :class:`FitError` that says
-    what to try.
+    what to try. ``keep_unconstrained`` (nutpie): ``sample_stats.unconstrained_draw``
+    holds each draw's unconstrained parameter vector (PyMC's ``include_transformed``).
     """
     cores = min(settings.chains, os.cpu_count() or 1)
     nuts = {"target_accept": settings.target_accept}
@@ -133,7 +134,8 @@ def run(bambi_model, settings: SamplingSettings, progress: bool, stats: dict | N
                 random_seed=settings.seed,
                 inference_method=settings.sampler,
                 nuts=nuts,
-                idata_kwargs={"log_likelihood": log_likelihood},
+                idata_kwargs={"log_likelihood": log_likelihood,
+                              **({"include_transformed": True} if keep_unconstrained else {})},
                 progressbar=progress,
             )
     except (ValueError, RuntimeError, FloatingPointError) as exc:
