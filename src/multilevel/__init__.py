@@ -27,6 +27,7 @@ _LAZY = {
     "confint": ("multilevel.inference", "confint"),
     "r2": ("multilevel.api", "r2"),
     "model_performance": ("multilevel.api", "model_performance"),     # Nakagawa for REML/ML, Bayesian R² for draws
+    "compare_performance": ("multilevel.api", "compare_performance"),   # performance's, with IC weights
     "simulate": ("multilevel.inference", "simulate"),
     "bootmer": ("multilevel.inference", "bootmer"),
     "influence": ("multilevel.inference.influence", "influence"),   # lme4's influence.merMod

@@ -481,3 +481,103 @@ def r2_freq_values(fit) -> dict:
 
     table = r2_freq(fit)
     return {"marginal": float(table["marginal"]), "conditional": float(table["conditional"])}
+
+
+# information criteria that get Akaike weights, and the columns performance's ranking
+# leaves out (the criteria themselves; their weights stay) or turns round (smaller is better)
+_IC_WEIGHTED = ("AIC", "AICc", "BIC")
+_RANK_INVERTED = ("RMSE", "Sigma")
+
+
+def compare_performance(fits: dict, estimator: str = "ML", rank: bool = False) -> pd.DataFrame:
+    """:func:`model_performance` of several REML/ML fits in one table, with Akaike and
+    Schwarz weights, as ``performance::compare_performance``.
+
+    Parameters
+    ----------
+    fits : dict
+        ``{name: fit}``: mixed models (REML or ML) and linear models.
+    estimator : {"ML", "REML"}
+        The likelihood of a gaussian mixed model's AIC, AICc and BIC (performance's
+        default here is ``"ML"``: the ML likelihood at each fit's estimates, so that fits
+        differing in their fixed effects are comparable; not refitted).
+    rank : bool
+        As performance's ``rank = TRUE``: each numeric index without missing values is
+        rescaled to [0, 1] across the models (RMSE and Sigma reversed: smaller is better),
+        ``Performance_Score`` is their mean, the rows are sorted by it and the criteria
+        themselves are dropped (their weights stay).
+
+    Returns
+    -------
+    DataFrame
+        ``Name``, ``Model`` (R's class: ``lmerMod``, ``glmerMod``, ``lm``), then the
+        indices in the order R's ``merge`` of the models' rows gives (columns all models
+        have first), ``AIC_wt``, ``AICc_wt`` and ``BIC_wt`` after their criterion
+        (exp(−Δ/2), normalized). Indices a model does not have are NaN. A
+        :class:`~multilevel.errors.DataWarning` says when the models' responses differ.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m1 = ml.fit("Reaction ~ Days + (1 | Subject)", "sleepstudy", method="reml")
+    >>> m2 = ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", method="reml")
+    >>> ml.compare_performance({"m1": m1, "m2": m2})[["Name", "AIC", "AIC_wt"]].round(4)
+      Name        AIC  AIC_wt
+    0   m1  1802.0994     0.0
+    1   m2  1763.9859     1.0
+    """
+    import warnings
+
+    import numpy as np
+
+    from multilevel.errors import DataWarning, SpecError
+
+    if not isinstance(fits, dict) or not fits:
+        raise SpecError("compare_performance takes a dict of named fits, {'m1': fit1, 'm2': fit2}.")
+    if not isinstance(rank, (bool, np.bool_)):
+        raise SpecError(f"rank must be True or False, got {rank!r}.")
+    rows, columns = [], ["Name", "Model"]
+    for name, fit in fits.items():
+        values = model_performance(fit, estimator=estimator)
+        common = [c for c in columns if c in values.index or c in ("Name", "Model")]
+        # R's merge(all = TRUE): the columns both sides have, then the left's, then the right's
+        columns = common + [c for c in columns if c not in common] + \
+            [c for c in values.index if c not in columns]
+        rows.append({"Name": str(name), "Model": _r_class(fit), **values.to_dict()})
+    table = pd.DataFrame(rows).reindex(columns=columns)
+    for ic in _IC_WEIGHTED:
+        if ic in table:
+            delta = table[ic] - table[ic].min()
+            weight = np.exp(-0.5 * delta)
+            table.insert(table.columns.get_loc(ic) + 1, f"{ic}_wt", weight / weight.sum())
+    responses = [np.asarray(fit.design.y, dtype=float) for fit in fits.values()]
+    if any(r.shape != responses[0].shape or not np.array_equal(r, responses[0]) for r in responses[1:]):
+        warnings.warn("The models' responses differ (other rows or another response): their "
+                      "criteria and weights are not comparable.", DataWarning, stacklevel=2)
+    if not rank:
+        return table
+    # the criteria dropped; their weights end the table (performance places them after
+    # their criterion only when it is still there)
+    weights = [f"{ic}_wt" for ic in _IC_WEIGHTED if ic in table]
+    scored = table[[c for c in table.columns if c not in _IC_WEIGHTED and c not in weights] + weights]
+    numeric = [c for c in scored.columns if c not in ("Name", "Model")]
+    scaled = pd.DataFrame(index=scored.index)
+    for c in numeric:
+        col = scored[c].astype(float)
+        spread = col.max() - col.min()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scaled[c] = (col - col.min()) / spread if col.notna().any() else col
+        if c in _RANK_INVERTED:
+            scaled[c] = 1 - scaled[c]
+    usable = [c for c in numeric if scaled[c].notna().all()]
+    scored = scored.assign(Performance_Score=scaled[usable].mean(axis=1) if usable else np.nan)
+    return scored.sort_values("Performance_Score", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _r_class(fit) -> str:
+    """R's class of the equivalent fit: lm, lmerMod or glmerMod."""
+    from multilevel.inference.linear import is_linear_model
+
+    if is_linear_model(fit):
+        return "lm"
+    return "lmerMod" if fit.family == "gaussian" else "glmerMod"
