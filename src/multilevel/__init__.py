@@ -55,6 +55,10 @@ _LAZY = {
     "plots": ("multilevel.plots", None),
     # ml.predict.category_probabilities / category_draws (without a fit.predict call first)
     "predict": ("multilevel.predict", None),
+    # brms' draw arrays (draws x rows)
+    "posterior_linpred": ("multilevel.predict.draws", "posterior_linpred"),
+    "posterior_epred": ("multilevel.predict.draws", "posterior_epred"),
+    "posterior_predict": ("multilevel.predict.draws", "posterior_predict"),
     # interpreting a fit (issue 23)
     "effects": ("multilevel.effects", None),
     "predictions": ("multilevel.effects", "predictions"),

@@ -78,7 +78,7 @@ from multilevel.bayes.datainputs import (
 from multilevel.bayes.parallel_compile import cacheable as _cacheable
 from multilevel.bayes.parallel_compile import compile_pair, rebuild
 from multilevel.bayes.scoped import scoped
-from multilevel.bayes.start import replay, replay_plan
+from multilevel.bayes.start import JITTER_SCALES, replay, replay_plan, scaled
 
 CACHE_FORMAT = 6  # 2: the replayable start (multilevel.bayes.start) is stored; 3: key + checksum
 #                  header; 4: compiled without fastmath (NUMBA_FLAGS); 5: data as inputs, keyed
@@ -327,7 +327,9 @@ class _GraphDigest:
 
 # ------------------------------------------------------------------------ compile
 def _initial_point_fn(model, shape_info, plan: dict | None = None):
-    """nutpie's default start, exactly: PyMC's support point + Uniform(-1, 1) jitter.
+    """nutpie's default start, exactly: PyMC's support point + Uniform(-1, 1) jitter
+    (shrunk for the coefficients of wide predictors under a log link:
+    :func:`multilevel.bayes.start.jitter_scales`, set by the sampler for its model).
 
     With a replay ``plan`` (:mod:`multilevel.bayes.start`, measured at compile time)
     the start is computed in numpy; without one, PyMC's function is compiled from the
@@ -337,11 +339,22 @@ def _initial_point_fn(model, shape_info, plan: dict | None = None):
     from nutpie import compile_pymc as ncp
 
     jittered = functools.partial(replay, plan) if plan is not None else _jittered_start(model)
+    scales = JITTER_SCALES.get()   # a log link's wide predictors (multilevel.bayes.start)
+    if scales:
+        support = plan["support"] if plan is not None else _support_point(model)
+        jittered = scaled(jittered, support, scales)
     shapes = dict(zip(shape_info[0], shape_info[2]))
     names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
     flat = ncp._rv_dict_to_flat_array_wrapper(jittered, names=names,
                                                shapes=[shapes[n] for n in names])
     return ncp._wrap_with_lock(flat)
+
+
+def _support_point(model) -> dict:
+    from pymc.initial_point import make_initial_point_fn
+
+    return make_initial_point_fn(model=model, jitter_rvs=set(), return_transformed=True,
+                                 default_strategy="support_point")(0)
 
 
 def _jittered_start(model):

@@ -121,10 +121,11 @@ def run(bambi_model, settings: SamplingSettings, progress: bool, stats: dict | N
         compile_cache = nutpie_compile_cache(stats)
         skip_steps = _nuts_for_all(bambi_model.backend.model)
         interrupts = _nutpie_raises_on_interrupt()
+        starts = _jitter_scaled(bambi_model)
     else:
-        compile_cache = skip_steps = interrupts = contextlib.nullcontext()
+        compile_cache = skip_steps = interrupts = starts = contextlib.nullcontext()
     try:
-        with _noting_interrupts() as noted, compile_cache, skip_steps, interrupts, \
+        with _noting_interrupts() as noted, compile_cache, skip_steps, interrupts, starts, \
                 _quiet_sampler_logs(not progress):
             idata = bambi_model.fit(
                 draws=settings.draws,
@@ -149,6 +150,19 @@ def run(bambi_model, settings: SamplingSettings, progress: bool, stats: dict | N
         raise KeyboardInterrupt("sampling interrupted")
     check_complete(idata, settings)
     return idata
+
+
+@contextlib.contextmanager
+def _jitter_scaled(bambi_model):
+    """The starts of this model's chains with the jitter of wide predictors' coefficients
+    shrunk under a log link (:func:`multilevel.bayes.start.jitter_scales`)."""
+    from multilevel.bayes.start import JITTER_SCALES, jitter_scales
+
+    token = JITTER_SCALES.set(jitter_scales(bambi_model))
+    try:
+        yield
+    finally:
+        JITTER_SCALES.reset(token)
 
 
 def mass_matrix_option(backend) -> dict:

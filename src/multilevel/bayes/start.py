@@ -18,6 +18,7 @@ layout — there is no plan and PyMC's function is used, as before.
 
 from __future__ import annotations
 
+import contextvars
 from typing import Callable
 
 import numpy as np
@@ -89,3 +90,62 @@ def replay_plan(jittered: Callable, support: dict[str, np.ndarray]) -> dict | No
         if not all(np.array_equal(replayed[name], expected[name]) for name in support):
             return None
     return plan
+
+
+# --------------------------------------------------------------- the jitter's reach
+# Under a log link a start's jitter moves η by (jitter × predictor): PyMC's Uniform(-1, 1)
+# on the coefficient of a predictor of range ±70 (grouseticks' centred HEIGHT) puts
+# η at ±70, exp(η) at 1e30 and the log density at -1e22; nutpie's step size then
+# collapsed to 1e-11 in the chains so started and they never moved (R-hat 3-18 for
+# ``TICKS ~ YEAR + cHEIGHT + (1 | LOCATION)``, seeds 2-4). The jitter of a common term's
+# coefficient is scaled so that it moves η by at most this much on the fitted rows.
+MAX_ETA_JITTER = 2.0
+# the context the sampler sets for the model it samples (read when nutpie's start
+# function is assembled, in the sampling thread)
+JITTER_SCALES: contextvars.ContextVar = contextvars.ContextVar("jitter_scales", default=None)
+
+
+def jitter_scales(bambi_model) -> dict[str, np.ndarray] | None:
+    """``{value variable: scale}`` of the common terms whose start jitter must be shrunk
+    (log links only, where η enters through exp), None when none need it.
+
+    A column x gets min(1, :data:`MAX_ETA_JITTER` / max|x|); the other variables keep
+    PyMC's jitter, so a model without such a column starts exactly as before.
+    """
+    try:
+        family = bambi_model.family
+        parent = family.likelihood.parent
+        link = family.link[parent].name
+        # Bambi 0.17 renamed Model.components to Model.parameters
+        parts = bambi_model.parameters if hasattr(type(bambi_model), "parameters") else bambi_model.components
+        terms = parts[parent].common_terms
+    except (AttributeError, KeyError):
+        return None
+    if link != "log":
+        return None
+    scales = {}
+    for name, term in terms.items():
+        x = np.asarray(term.data, dtype=float)
+        x = x.reshape(len(x), -1)
+        reach = np.nanmax(np.abs(x), axis=0) if len(x) else np.zeros(x.shape[1])
+        scale = np.minimum(1.0, MAX_ETA_JITTER / np.where(reach > 0, reach, 1.0))
+        if np.all(np.isfinite(scale)) and (scale < 1).any():
+            scales[name] = scale if scale.size > 1 else scale.reshape(())
+    return scales or None
+
+
+def scaled(jittered: Callable, support: dict[str, np.ndarray], scales: dict | None) -> Callable:
+    """``jittered`` (seed -> start) with each scaled variable's jitter multiplied by its
+    scale; unchanged without scales (or for variables of another shape)."""
+    if not scales:
+        return jittered
+
+    def start(seed):
+        point = dict(jittered(seed))
+        for name, scale in scales.items():
+            if name in point and name in support and np.shape(point[name])[-1:] == np.shape(scale)[-1:]:
+                base = np.asarray(support[name], dtype="float64")
+                point[name] = base + (np.asarray(point[name], dtype="float64") - base) * scale
+        return point
+
+    return start
