@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 import multilevel as ml
-from multilevel.errors import DataError
+from multilevel.errors import DataError, DataWarning
 
 pytestmark = pytest.mark.slow
 
@@ -89,9 +89,10 @@ def test_n_draws_seeded_subset(poisson_fit):
 def test_missing_predictors_follow_na_action(bayes_ss_slopes):
     fit = bayes_ss_slopes
     new = pd.DataFrame({"Days": [1.0, np.nan, 3.0], "Subject": ["308", "309", "new"]})
-    out = ml.posterior_epred(fit, new)
+    with pytest.warns(DataWarning, match="predicted as NaN"):
+        out = ml.posterior_epred(fit, new)
     assert out.shape == (fit.n_draws, 3) and np.isnan(out[:, 1]).all() and np.isfinite(out[:, [0, 2]]).all()
-    with pytest.warns(Warning):
+    with pytest.warns(DataWarning, match="1 of 3 rows"):
         omitted = ml.posterior_epred(fit, new, na_action="omit")
     assert omitted.shape == (fit.n_draws, 2)
     with pytest.raises(DataError):
@@ -109,3 +110,29 @@ def test_refusals(bayes_ss_slopes):
     new = pd.DataFrame({"Days": [1.0], "Subject": ["new"]})
     with pytest.raises(DataError):
         ml.posterior_epred(bayes_ss_slopes, new, new_groups="error")
+
+
+def test_categorical_and_ordinal_fits_give_category_probabilities():
+    """brms' shapes: epred (draws, rows, categories) summing to one per draw and row, the
+    means those of category_probabilities / predict; predictions are codes (categorical)
+    or scores (ordinal)."""
+    kw = {"draws": 200, "tune": 200, "chains": 2, "seed": 1, "progress": False, "check": False}
+    iris = ml.datasets.load("iris")
+    cat = ml.fit("Species ~ Sepal.Length", iris, family="categorical", **kw)
+    probs = ml.posterior_epred(cat)
+    assert probs.shape == (cat.n_draws, len(iris), 3)
+    np.testing.assert_allclose(probs.sum(-1), 1.0)
+    np.testing.assert_allclose(ml.posterior_epred(cat, iris.iloc[:3]).mean(0),
+                               ml.predict.category_probabilities(cat, iris.iloc[:3]).to_numpy(), rtol=1e-12)
+    assert ml.posterior_linpred(cat).shape == (cat.n_draws, len(iris), 2)
+    assert set(np.unique(ml.posterior_predict(cat, seed=1))) <= {0.0, 1.0, 2.0}
+    wine = ml.datasets.load("wine")
+    ordinal = ml.fit("rating ~ temp + contact + (1 | judge)", wine, family="cumulative", **kw)
+    probs = ml.posterior_epred(ordinal)
+    assert probs.shape == (ordinal.n_draws, len(wine), 5)
+    np.testing.assert_allclose(probs.sum(-1), 1.0)
+    scores = probs @ np.arange(1, 6)
+    np.testing.assert_allclose(scores.mean(0), ordinal.predict()["estimate"].to_numpy(), rtol=1e-10)
+    assert set(np.unique(ml.posterior_predict(ordinal, seed=2))) <= {1.0, 2.0, 3.0, 4.0, 5.0}
+    with pytest.raises(DataError, match="posterior_epred"):
+        ml.posterior_linpred(ordinal, transform=True)
