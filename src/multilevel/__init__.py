@@ -50,6 +50,7 @@ _LAZY = {
     "re_pca": ("multilevel.diagnostics.repca", "re_pca"),   # lme4's rePCA
     "check_overdispersion": ("multilevel.diagnostics.dispersion", "check_overdispersion"),
     "check_zeroinflation": ("multilevel.diagnostics.dispersion", "check_zeroinflation"),
+    "binned_residuals": ("multilevel.diagnostics.binned", "binned_residuals"),   # performance's
     "diagnostics": ("multilevel.diagnostics", None),
     "prepare": ("multilevel.prepare", None),
     "plots": ("multilevel.plots", None),
