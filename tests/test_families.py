@@ -227,7 +227,10 @@ SAMPLING = dict(draws=1000, tune=1000, chains=4, seed=20, progress=False, check=
 # (lognormal's and laplace's intercepts, R-hat 1.017-1.018 at 1000 draws when their group
 # term was centred by rows per level, need no more since the data's information decides:
 # bayes/parameterization.py)
-LONGER = {"hurdle_gamma": dict(draws=2000), "zero_inflated_negativebinomial": dict(draws=2000)}
+# wald's intercept: R-hat 1.006-1.025 over seeds 20-25 at 1000 draws (ESS ~300), with
+# PyMC's start jitter and with the one shrunk for its log link alike; 1.0044 at 2000 (seed 20)
+LONGER = {"hurdle_gamma": dict(draws=2000), "zero_inflated_negativebinomial": dict(draws=2000),
+          "wald": dict(draws=2000)}
 
 
 @pytest.fixture(scope="module", params=FAMILIES)
