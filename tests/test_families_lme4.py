@@ -24,6 +24,10 @@ LINKS = {"gamma": "log"}   # Bambi's default for gamma is the inverse link
 # 2 SDs low, three 95 % misses); seeds 3-5 cover the truth, 4 is used
 SEEDS = {"t": 4}
 SAMPLING = dict(draws=600, tune=600, chains=4, seed=7, progress=False, check=False)
+# the negative binomial's group SD: R-hat 1.003-1.014 over seeds 7-12 at 600 draws (ESS
+# 515-812), with PyMC's start jitter and with the one shrunk for its log link alike;
+# 1.006 at 1000 (seed 7)
+LONGER = {"negativebinomial": dict(draws=1000, tune=1000)}
 
 
 def simulate(family: str, groups: int = 25, per_group: int = 16) -> pd.DataFrame:
@@ -57,7 +61,7 @@ def recovered(request):
     response = "cbind(y, n - y)" if family == "binomial" else "y"
     link = {"link": LINKS[family]} if family in LINKS else {}
     return family, ml.fit(f"{response} ~ x + (1 | g)", simulate(family), family=family, **link,
-                          **SAMPLING)
+                          **{**SAMPLING, **LONGER.get(family, {})})
 
 
 @pytest.mark.slow
