@@ -526,11 +526,9 @@ def compare_performance(fits: dict, estimator: str = "ML", rank: bool = False) -
     0   m1  1802.0994     0.0
     1   m2  1763.9859     1.0
     """
-    import warnings
-
     import numpy as np
 
-    from multilevel.errors import DataWarning, SpecError
+    from multilevel.errors import DataWarning, SpecError, warn
 
     if not isinstance(fits, dict) or not fits:
         raise SpecError("compare_performance takes a dict of named fits, {'m1': fit1, 'm2': fit2}.")
@@ -552,8 +550,8 @@ def compare_performance(fits: dict, estimator: str = "ML", rank: bool = False) -
             table.insert(table.columns.get_loc(ic) + 1, f"{ic}_wt", weight / weight.sum())
     responses = [np.asarray(fit.design.y, dtype=float) for fit in fits.values()]
     if any(r.shape != responses[0].shape or not np.array_equal(r, responses[0]) for r in responses[1:]):
-        warnings.warn("The models' responses differ (other rows or another response): their "
-                      "criteria and weights are not comparable.", DataWarning, stacklevel=2)
+        warn("The models' responses differ (other rows or another response): their criteria "
+             "and weights are not comparable.", DataWarning)
     if not rank:
         return table
     # the criteria dropped; their weights end the table (performance places them after
