@@ -75,3 +75,17 @@ def test_a_well_specified_model_has_most_bins_inside():
     data = pd.DataFrame({"x": x, "y": rng.binomial(1, 1 / (1 + np.exp(-(0.3 + 1.2 * x))))})
     table = ml.binned_residuals(ml.fit("y ~ x", data, family="bernoulli", method="ml"))
     assert len(table) == 63 and table.attrs["share_inside"] >= 0.85
+
+
+@pytest.mark.slow
+def test_a_bayesian_fit_is_binned_by_its_posterior_mean_probability(bayes_small):
+    data = pd.read_csv(HERE / "binned_residuals_sim.csv")
+    fit = ml.fit("y ~ x + (1 | g)", data, family="bernoulli", **{**bayes_small, "draws": 500, "tune": 500})
+    table = ml.binned_residuals(fit, n_bins=12)
+    p = fit.fitted()["estimate"].to_numpy()
+    assert table["n"].sum() == len(data) and len(table) == 12
+    order = np.argsort(p, kind="stable")
+    first = order[: table["n"].iloc[0]]
+    assert table["xbar"].iloc[0] == pytest.approx(p[first].mean())
+    assert table["ybar"].iloc[0] == pytest.approx((data["y"].to_numpy()[first] - p[first]).mean())
+    assert table.attrs["share_inside"] >= 0.75
