@@ -61,6 +61,8 @@ def test_refusals_name_the_fix():
         ml.binned_residuals(counts)
     with pytest.raises(FamilyError, match="0/1 response"):
         ml.binned_residuals(ml.fit("Reaction ~ Days + (1 | Subject)", "sleepstudy", method="reml"))
+    with pytest.raises(DataError, match="takes a fit from ml.fit"):
+        ml.binned_residuals(None)
     cars = fitted("cars")
     with pytest.raises(DataError, match="not a column"):
         ml.binned_residuals(cars, term="nope")

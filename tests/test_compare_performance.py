@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 import multilevel as ml
-from multilevel.errors import DataWarning, FamilyError, SpecError
+from multilevel.errors import DataError, DataWarning, FamilyError, SpecError
 
 REF = json.loads((Path(__file__).parent / "reference" / "compare_performance.json").read_text())
 
@@ -69,6 +69,8 @@ def test_different_responses_are_flagged_and_bad_arguments_refused():
         ml.compare_performance({"a": fitted("m1"), "b": fitted("m2")})
     with pytest.raises(SpecError, match="dict of named fits"):
         ml.compare_performance([fitted("m1")])
+    with pytest.raises(DataError, match="takes a fit from ml.fit, got int"):
+        ml.compare_performance({"a": fitted("m1"), "b": 3})
     with pytest.raises(SpecError, match="rank must be"):
         ml.compare_performance({"a": fitted("m1")}, rank="yes")
     with pytest.raises(SpecError, match="estimator must be"):

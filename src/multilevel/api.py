@@ -413,6 +413,10 @@ def model_performance(fit, estimator: str = "REML") -> pd.Series:
 
     from multilevel.errors import FamilyError
 
+    if not hasattr(fit, "design") or not hasattr(fit, "nobs"):
+        from multilevel.errors import DataError
+
+        raise DataError(f"model_performance() takes a fit from ml.fit, got {type(fit).__name__}.")
     if hasattr(fit, "idata"):
         raise FamilyError("model_performance() gives the indices of REML/ML fits; compare Bayesian "
                           "fits with ml.compare (LOO, WAIC) and ml.r2 (Bayesian R²).")

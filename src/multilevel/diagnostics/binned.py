@@ -51,6 +51,8 @@ def binned_residuals(fit, term: str | None = None, n_bins: int | None = None) ->
     >>> len(b), round(b.attrs["share_inside"], 3)
     (6, 0.667)
     """
+    if not hasattr(fit, "design") or not hasattr(fit, "family"):
+        raise DataError(f"binned_residuals() takes a fit from ml.fit, got {type(fit).__name__}.")
     if fit.family not in ("bernoulli", "binomial"):
         raise FamilyError(f"binned_residuals() is for models of a 0/1 response (bernoulli or binomial "
                           f"with one trial per row); this fit's family is {fit.family!r}.")
