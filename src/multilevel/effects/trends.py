@@ -76,9 +76,12 @@ def emtrends(fit, specs, var: str, by=None, at: dict | None = None, contrasts=No
                           "ml.emmeans(fit, specs, at={var: [...]}, mode='prob') at two values instead.")
     h = _step(fit, var, delta_var)
     overall = isinstance(specs, str) and specs.strip() in OVERALL
-    names, by = parse_specs("__overall__" if overall else specs, by)
-    if overall:
-        names = []
+    if overall:   # no spec variables, only by variables
+        if by is not None and not isinstance(by, (str, list, tuple)):
+            raise DataError(f"by must be a variable name or a list of names, got {by!r}.")
+        names, by = [], ([] if by is None else parse_specs(by, None)[0])
+    else:
+        names, by = parse_specs(specs, by)
 
     def quotient(spec, grid):
         shifted = grid.copy()
