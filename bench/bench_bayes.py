@@ -173,9 +173,12 @@ def run_script(script: str, *args, env=None) -> tuple[float, dict]:
     return wall, json.loads(lines[-1][7:])
 
 
-def cli_cold(cache: str, spec: str = "models/sleepstudy.toml") -> tuple[float, float, float]:
+def cli_cold(cache: str, spec: str = "models/sleepstudy.toml", kernels: str | None = None
+             ) -> tuple[float, float, float]:
     with tempfile.TemporaryDirectory() as out:
         env = user_env(MULTILEVEL_CACHE_DIR=cache)
+        if kernels is not None:   # the generic kernels' folder (multilevel.bayes.generic)
+            env["MULTILEVEL_KERNEL_DIR"] = kernels
         start, cpu = time.perf_counter(), _children_cpu()
         out = str(Path(out) / "run")   # the CLI writes only into a folder it made
         proc = subprocess.run([CLI, "fit", spec, "--out", out, "--no-progress"],
@@ -190,14 +193,19 @@ def cli_cold(cache: str, spec: str = "models/sleepstudy.toml") -> tuple[float, f
 
 
 def sleepstudy(rows: list, repeat: int) -> None:
-    with tempfile.TemporaryDirectory() as cache:
-        miss, rhat_miss, cpu_miss = cli_cold(cache)
-        hits = [cli_cold(cache) for _ in range(repeat)]
-        with tempfile.TemporaryDirectory() as folder:  # the same spec without the report figures
-            spec = Path(folder) / "sleepstudy-noplots.toml"
-            spec.write_text((ROOT / "models/sleepstudy.toml").read_text().replace(
-                "[report]", "[report]\nplots = false"))
-            bares = [cli_cold(cache, str(spec)) for _ in range(repeat)]
+    with tempfile.TemporaryDirectory() as kernels:
+        # a new installation: no compiled model and no generic kernels (compiled in this run,
+        # then kept in `kernels` for the rows after it, as an installation keeps them)
+        with tempfile.TemporaryDirectory() as cache:
+            fresh = cli_cold(cache, kernels=kernels)
+        with tempfile.TemporaryDirectory() as cache:
+            miss, rhat_miss, cpu_miss = cli_cold(cache, kernels=kernels)
+            hits = [cli_cold(cache, kernels=kernels) for _ in range(repeat)]
+            with tempfile.TemporaryDirectory() as folder:  # the same spec without the report figures
+                spec = Path(folder) / "sleepstudy-noplots.toml"
+                spec.write_text((ROOT / "models/sleepstudy.toml").read_text().replace(
+                    "[report]", "[report]\nplots = false"))
+                bares = [cli_cold(cache, str(spec), kernels=kernels) for _ in range(repeat)]
     anchors = []
     for _ in range(repeat):
         wall, bambi = run_script(BAMBI_SS)
@@ -212,6 +220,7 @@ def sleepstudy(rows: list, repeat: int) -> None:
                      f"CPU {median(r[2] for r in runs):.1f} s, time {median(walls) / anchor:.2f}x "
                      "Bambi's", f"{anchor / median(walls):.1f}x"))
 
+    row("sleepstudy CLI on a new installation (no compiled model, no generic kernels)", [fresh])
     row("sleepstudy cold CLI, empty compile cache (nutpie)", [(miss, rhat_miss, cpu_miss)])
     row("sleepstudy cold CLI, compile cache filled (nutpie)", hits)
     row("  same, [report] plots = false (no figures in the run folder)", bares)

@@ -31,6 +31,16 @@ def skip_or_fail(message: str):
     pytest.skip(message)
 
 
+@pytest.fixture(scope="module")
+def per_structure_route():
+    """Models compiled per structure (multilevel.bayes.cache), not on the generic density:
+    for the modules that test that compilation, which models outside the generic class
+    take (``pytestmark = pytest.mark.usefixtures("per_structure_route")``)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MULTILEVEL_GENERIC", "0")
+        yield
+
+
 @pytest.fixture(scope="session")
 def headless_browser() -> str:
     """The path of a headless Chromium; the README's test command installs Debian's."""

@@ -17,6 +17,9 @@ import pytest
 import multilevel as ml
 from multilevel.bayes import cache
 
+# the per-structure compilation (models outside multilevel.bayes.generic's class)
+pytestmark = pytest.mark.usefixtures("per_structure_route")
+
 FORMULA = "Reaction ~ 1 + (1 | Subject)"
 OTHER = "Reaction ~ Days + (1 | Subject)"
 TINY = dict(draws=200, tune=200, chains=1, seed=3, sampler="nutpie", progress=False, check=False)

@@ -18,6 +18,9 @@ from multilevel.bayes import cache
 from multilevel.bayes.cache import _logp_at
 from multilevel.bayes.model import build_model
 
+# the per-structure compilation (models outside multilevel.bayes.generic's class)
+pytestmark = pytest.mark.usefixtures("per_structure_route")
+
 
 @pytest.fixture(scope="module")
 def compiled(sleepstudy):

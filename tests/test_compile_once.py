@@ -16,6 +16,9 @@ from multilevel.bayes import cache
 from multilevel.bayes.datainputs import lift_data
 from multilevel.bayes.model import build_model
 
+# the per-structure compilation (models outside multilevel.bayes.generic's class)
+pytestmark = pytest.mark.usefixtures("per_structure_route")
+
 FORMULA = "Reaction ~ Days + (Days | Subject)"
 REFIT = {"draws": 100, "tune": 100, "chains": 1}
 

@@ -16,6 +16,9 @@ from multilevel.bayes.datainputs import lift_data
 from multilevel.bayes.model import build_model
 from multilevel.errors import PriorError
 
+# the per-structure compilation (models outside multilevel.bayes.generic's class)
+pytestmark = pytest.mark.usefixtures("per_structure_route")
+
 FORMULA = "Reaction ~ Days + (1 | Subject)"
 TINY = dict(draws=60, tune=60, chains=1, seed=4, sampler="nutpie", progress=False, check=False)
 

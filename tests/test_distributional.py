@@ -244,9 +244,9 @@ def test_numpy_log_likelihood_equals_pymc(formula, make, family, monkeypatch):
     [name] = list(reference.idata["log_likelihood"].data_vars)
     np.testing.assert_allclose(fit.idata["log_likelihood"][name].values,
                                reference.idata["log_likelihood"][name].values, rtol=1e-9, atol=1e-11)
-    assert fit.timings.get("compile_cache") in (None, "hit", "miss")
+    assert fit.timings.get("compile_cache") in (None, "hit", "miss", "generic")
     if "compile_cache" in reference.timings:    # nutpie: the same model compiled once
-        assert reference.timings["compile_cache"] == "hit"
+        assert reference.timings["compile_cache"] in ("hit", "generic")
 
 
 # ------------------------------------------------------------ sampled: psi ~ x

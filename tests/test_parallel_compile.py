@@ -24,6 +24,9 @@ from multilevel.bayes import parallel_compile as pc
 from multilevel.bayes.cache import _logp_at
 from multilevel.bayes.model import build_model
 
+# the per-structure compilation (models outside multilevel.bayes.generic's class)
+pytestmark = pytest.mark.usefixtures("per_structure_route")
+
 FORMULA = "Reaction ~ Days + (Days | Subject)"
 
 

@@ -265,9 +265,11 @@ class MultilevelComponent(DistributionalComponent):
         effects = pt.dot(offset, chol.T)  # (levels, q): rows ~ MvNormal(0, LL')
         contribution = 0
         start = 0
+        pieces = []   # (term, first column, width, its SD's name, one column) for bayes.generic
         for term, width in zip(terms, widths):
             dims = list(GroupSpecificTerm(term, noncentered).coords)
             expr_dims = [d for d in dims if not d.endswith("__factor_dim")]
+            pieces.append((term.name, start, width, f"{term.name}_sigma", width == 1 and len(dims) == 1))
             if width == 1 and len(dims) == 1:
                 coef = pm.Deterministic(term.name, effects[:, start], dims=dims)
                 pm.Deterministic(f"{term.name}_sigma", sds[start])
@@ -279,6 +281,11 @@ class MultilevelComponent(DistributionalComponent):
                 predictor = term.predictor.reshape(len(term.group_index), width)
                 contribution += (coef[term.group_index] * predictor).sum(axis=1)
             start += width
+        if block.structure is None:   # how the LKJ block is laid out (multilevel.bayes.generic)
+            model = pymc_backend.model
+            model._multilevel_blocks = [*getattr(model, "_multilevel_blocks", ()), {
+                "chol": block.chol_name, "offset": block.offset_name, "corr": block.corr_name,
+                "terms": pieces}]
         return contribution
 
 

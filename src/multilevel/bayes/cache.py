@@ -109,7 +109,8 @@ _PROCESS_LOCK = threading.RLock()
 
 
 def compilations() -> int:
-    """How many models this process has compiled for nutpie (loads and reuses not counted).
+    """How many models this process has compiled for nutpie (loads and reuses not counted;
+    a generic kernel, :mod:`multilevel.bayes.generic`, counts once when it is compiled).
 
     Examples
     --------
@@ -693,7 +694,8 @@ def fixed_priors(values: dict | None):
         yield applied
 
 
-def compile_nutpie(model, var_names=None, stats: dict | None = None, lift: bool = True):
+def compile_nutpie(model, var_names=None, stats: dict | None = None, lift: bool = True,
+                   generic=None):
     """A nutpie ``CompiledPyMCModel`` for ``model``, compiled at most once per structure.
 
     The model's data become inputs (:mod:`multilevel.bayes.datainputs`); a compilation
@@ -709,6 +711,10 @@ def compile_nutpie(model, var_names=None, stats: dict | None = None, lift: bool 
         Compile with the data as inputs (one compilation per structure). A lifted
         compilation whose code fails at the support point (seen with the hurdle negative
         binomial) is replaced by one with the data in the code, keyed by the data too.
+    generic : callable, optional
+        ``(model, var_names, stats) -> compiled model or None``, tried first:
+        :func:`multilevel.bayes.generic.compile_generic` (the structure-generic density)
+        where the sampler passes it; ``None`` (declined) compiles per structure.
     stats : dict, optional
         Filled with ``{"cache": "hit" | "miss" | "off" | "uncacheable" | "untrusted",
         "source": "memory" | "disk" (hits), "compiled": 0 | 1, "key": ...}``.
@@ -730,8 +736,13 @@ def compile_nutpie(model, var_names=None, stats: dict | None = None, lift: bool 
     """
     stats = {} if stats is None else stats
     stats["compiled"] = 0
-    lifted = _lift(model, stats, var_names) if lift else None
     fixed = _FIXED_PRIORS.get()
+    if generic is not None and lift and fixed is None:   # one density for every structure
+        compiled = generic(model, var_names, stats)
+        if compiled is not None:
+            stats["compiled"] = int(stats.get("kernel") == "compiled")
+            return compiled
+    lifted = _lift(model, stats, var_names) if lift else None
     if fixed is not None:
         if lifted is None:
             from multilevel.errors import FitError
@@ -824,8 +835,9 @@ def _compile_and_store(target, var_names, lifted, folder, key, trusted, path, st
 
 
 @contextlib.contextmanager
-def nutpie_compile_cache(stats: dict | None = None):
-    """Route PyMC's call of ``nutpie.compile_pymc_model`` through :func:`compile_nutpie`.
+def nutpie_compile_cache(stats: dict | None = None, generic=None):
+    """Route PyMC's call of ``nutpie.compile_pymc_model`` through :func:`compile_nutpie`
+    (``generic``: as there).
 
     PyMC's ``pm.sample(nuts_sampler="nutpie")`` (what Bambi runs) compiles with
     ``nutpie.compile_pymc_model(model, var_names=..., backend="numba")``; inside this
@@ -839,7 +851,7 @@ def nutpie_compile_cache(stats: dict | None = None):
     def cached(model, *, var_names=None, backend="numba", **kwargs):
         if backend != "numba" or kwargs:
             return original(model, var_names=var_names, backend=backend, **kwargs)
-        return compile_nutpie(model, var_names=var_names, stats=stats)
+        return compile_nutpie(model, var_names=var_names, stats=stats, generic=generic)
 
     nutpie.compile_pymc_model = cached
     try:

@@ -23,8 +23,7 @@ import numpy as np
 
 _LOGP = """
 def logp_numba(dim, x_, out_, logp_, user_data_):
-    if dim != {n_dim}:
-        return -1
+{dim_check}
     try:
         x = carray(x_, ({n_dim},))
         out = carray(out_, ({n_dim},))
@@ -48,10 +47,7 @@ def logp_numba(dim, x_, out_, logp_, user_data_):
 
 _EXPAND = """
 def expand_numba(dim, expanded, x_, out_, user_data_):
-    if dim != {n_dim}:
-        return -1
-    if expanded != {n_expanded}:
-        return -1
+{dim_check}
     try:
         x = carray(x_, ({n_dim},))
         out = carray(out_, ({n_expanded},))
@@ -87,10 +83,21 @@ def _views(keys: list[str], shared_data: dict, record_dtype) -> tuple[str, str, 
     return "\n".join(lines), "".join(f", a{i}" for i in range(len(keys))), env
 
 
+def _size(value, argument: str) -> str:
+    """A compiled-in size, or the callback's own argument where the code is generic."""
+    return argument if value is None else str(int(value))
+
+
 def _build(template: str, name: str, inner, env: dict, **fields):
     import numba
     from nutpie.compile_pymc import address_as_void_pointer
 
+    # a structure-generic callback (multilevel.bayes.generic) reads its sizes at run time
+    checks = [f"    if {arg} != {fields[arg]}:\n        return -1"
+              for arg in ("dim", "expanded") if arg in fields and fields[arg] != arg]
+    fields = {**fields, "dim_check": "\n".join(checks) or "    pass"}
+    fields.setdefault("n_dim", fields.get("dim"))
+    fields.setdefault("n_expanded", fields.get("expanded"))
     # __name__: numba stores the globals of cached code by module name (these names are
     # module-level here too), and code with nameless globals is not cacheable
     namespace = {"__name__": __name__, "np": np, "carray": numba.carray, "inner": inner,
@@ -104,8 +111,9 @@ def logp_callback(n_dim: int, inner, keys: list[str], shared_data: dict, record_
 
     Parameters
     ----------
-    n_dim : int
-        Length of the unconstrained parameter vector.
+    n_dim : int or None
+        Length of the unconstrained parameter vector; ``None``: read from the call
+        (a structure-generic density, :mod:`multilevel.bayes.generic`).
     inner : numba dispatcher
         PyTensor's compiled ``(x, *shared) -> (logp, grad)``.
     keys : list of str
@@ -126,7 +134,7 @@ def logp_callback(n_dim: int, inner, keys: list[str], shared_data: dict, record_
     import numba
 
     views, args, env = _views(keys, shared_data, record_dtype)
-    fn = _build(_LOGP, "logp_numba", inner, env, n_dim=int(n_dim), views=views, args=args)
+    fn = _build(_LOGP, "logp_numba", inner, env, dim=_size(n_dim, "dim"), views=views, args=args)
     sig = numba.types.int64(numba.types.uint64, numba.types.CPointer(numba.types.double),
                             numba.types.CPointer(numba.types.double),
                             numba.types.CPointer(numba.types.double), numba.types.voidptr)
@@ -149,8 +157,8 @@ def expand_callback(n_dim: int, n_expanded: int, inner, keys: list[str], shared_
     import numba
 
     views, args, env = _views(keys, shared_data, record_dtype)
-    fn = _build(_EXPAND, "expand_numba", inner, env, n_dim=int(n_dim),
-                n_expanded=int(n_expanded), views=views, args=args)
+    fn = _build(_EXPAND, "expand_numba", inner, env, dim=_size(n_dim, "dim"),
+                expanded=_size(n_expanded, "expanded"), views=views, args=args)
     sig = numba.types.int64(numba.types.uint64, numba.types.uint64,
                             numba.types.CPointer(numba.types.double),
                             numba.types.CPointer(numba.types.double), numba.types.voidptr)

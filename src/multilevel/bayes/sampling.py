@@ -117,8 +117,9 @@ def run(bambi_model, settings: SamplingSettings, progress: bool, stats: dict | N
         nuts.update(mass_matrix_option(bambi_model.backend))
     if settings.sampler == "nutpie":
         from multilevel.bayes.cache import nutpie_compile_cache
+        from multilevel.bayes.generic import compile_generic
 
-        compile_cache = nutpie_compile_cache(stats)
+        compile_cache = nutpie_compile_cache(stats, generic=compile_generic)
         skip_steps = _nuts_for_all(bambi_model.backend.model)
         interrupts = _nutpie_raises_on_interrupt()
         starts = _jitter_scaled(bambi_model)

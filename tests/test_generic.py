@@ -1,0 +1,214 @@
+"""The structure-generic log density (multilevel.bayes.generic) is PyMC's model's density.
+
+Table-driven: for each model of the class, the compiled generic density and its gradient
+equal PyMC's own (``model.logp()`` and ``model.dlogp()``, evaluated by PyTensor's Python
+linker) at random points, and the expansion equals PyMC's stored variables; models
+outside the class are refused with a reason and go to the per-structure compilation.
+Then: a fit on the generic route gives the per-structure route's posterior within Monte
+Carlo error, the same seed gives the same draws, and the kernel folder is safe.
+"""
+
+from __future__ import annotations
+
+import bambi as bmb
+import numpy as np
+import pandas as pd
+import pytest
+
+import multilevel as ml
+from multilevel.bayes import cache, generic
+from multilevel.bayes.generic import NotGeneric, build_layout, verify
+from multilevel.bayes.generic import kernel as K
+from multilevel.bayes.generic.layout import _function
+from multilevel.bayes.model import build_model
+
+
+def _sim(seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    g = np.repeat(list("abcdefghijkl"), 15)
+    u = dict(zip("abcdefghijkl", rng.normal(0, 0.7, 12)))
+    x = rng.normal(size=len(g))
+    eta = -0.3 + 0.8 * x + np.array([u[k] for k in g])
+    exposure = rng.uniform(0.5, 3.0, len(g))
+    return pd.DataFrame({
+        "g": g, "x": x, "f": rng.choice(["lo", "mid", "hi"], len(g)), "exposure": exposure,
+        "yb": (rng.uniform(size=len(g)) < 1 / (1 + np.exp(-eta))).astype(int),
+        "count": rng.poisson(exposure * np.exp(eta)),
+        "yg": 2.0 + eta + rng.normal(0, 0.5, len(g)),
+    })
+
+
+SIM = _sim()
+# name: (formula, data, family, priors)
+IN_CLASS = {
+    "sleepstudy correlated": ("Reaction ~ Days + (Days | Subject)", "sleepstudy", "gaussian", None),
+    "sleepstudy ||": ("Reaction ~ Days + (Days || Subject)", "sleepstudy", "gaussian", None),
+    "sleepstudy three-term block": ("Reaction ~ Days + (1 + Days + I(Days ** 2) | Subject)",
+                                    "sleepstudy", "gaussian", None),
+    "Penicillin crossed": ("diameter ~ 1 + (1 | plate) + (1 | sample)", "Penicillin", "gaussian", None),
+    "Pastes nested": ("strength ~ 1 + (1 | batch/cask)", "Pastes", "gaussian", None),
+    "cake factors": ("angle ~ recipe * temperature + (1 | recipe:replicate)", "cake", "gaussian", None),
+    "factor slope block": ("yg ~ x + f + (f | g)", SIM, "gaussian", None),
+    "two blocks": ("yg ~ x + (x | g) + (1 | f)", SIM, "gaussian", None),
+    "cbpp binomial": ("cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp",
+                      "binomial", None),
+    "bernoulli": ("yb ~ x + (1 | g)", SIM, "bernoulli", None),
+    "bernoulli correlated": ("yb ~ x + (x | g)", SIM, "bernoulli", None),
+    "poisson offset": ("count ~ x + offset(log(exposure)) + (1 | g)", SIM, "poisson", None),
+    "epilepsy": ("count ~ zAge + zBase * Trt + (1 | patient)", "epilepsy", "poisson", None),
+    "grouseticks": ("TICKS ~ YEAR + cHEIGHT + (1 | BROOD) + (1 | LOCATION)", "grouseticks",
+                    "poisson", None),
+    "user priors": ("Reaction ~ Days + (1 | Subject)", "sleepstudy", "gaussian",
+                    {"Days": bmb.Prior("Normal", mu=5, sigma=3),
+                     "1|Subject": bmb.Prior("Normal", mu=0, sigma=bmb.Prior("Exponential", lam=0.05)),
+                     "sigma": bmb.Prior("HalfCauchy", beta=20)}),
+    "half-normal residual SD": ("Reaction ~ Days + (1 | Subject)", "sleepstudy", "gaussian",
+                                {"sigma": bmb.Prior("HalfNormal", sigma=40)}),
+}
+OUT_OF_CLASS = {
+    "student t": ("Reaction ~ Days + (1 | Subject)", "sleepstudy", "t", None),
+    "ridge preset": ("Reaction ~ Days + (1 | Subject)", "sleepstudy", "gaussian", ml.priors.ridge()),
+    "distributional sigma": (["Reaction ~ Days + (1 | Subject)", "sigma ~ Days"], "sleepstudy",
+                             "gaussian", None),
+    "ar1 structure": ("yg ~ x + ar1(0 + f | g)", SIM, "gaussian", None),
+}
+
+
+def _data(data):
+    return ml.datasets.load(data) if isinstance(data, str) else data
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MULTILEVEL_KERNEL_DIR", str(tmp_path_factory.mktemp("kernels")))
+        K._MEMORY.clear()
+        yield K.load_kernel()
+    K._MEMORY.clear()
+
+
+def _pymc_density(model):
+    values = model.value_vars
+    return _function(values, model.logp()), _function(values, model.dlogp())
+
+
+@pytest.mark.parametrize("name", list(IN_CLASS))
+def test_density_and_gradient_equal_pymcs(name, kernel):
+    formula, data, family, priors = IN_CLASS[name]
+    model = build_model(formula, _data(data), family, priors).pymc
+    layout = build_layout(model)
+    verify(layout, kernel)   # also the expansion against PyMC's stored variables
+    logp_fn, dlogp_fn = _pymc_density(model)
+    _, slices, shapes = layout.shape_info
+    rng = np.random.default_rng(11)
+    for scale in (0.3, 1.0):
+        x = layout.start() + rng.uniform(-scale, scale, layout.n_dim)
+        values = [x[s].reshape(shape) for s, shape in zip(slices, shapes[:len(model.value_vars)])]
+        code, logp, grad = kernel.logp_at(x, layout.arrays)
+        assert code == 0
+        assert logp == pytest.approx(float(logp_fn(*values)), rel=1e-10)
+        np.testing.assert_allclose(grad, np.asarray(dlogp_fn(*values)), rtol=1e-8, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", list(OUT_OF_CLASS))
+def test_models_outside_the_class_are_refused_with_a_reason(name):
+    formula, data, family, priors = OUT_OF_CLASS[name]
+    model = build_model(formula, _data(data), family, priors).pymc
+    with pytest.raises(NotGeneric) as err:
+        build_layout(model)
+    assert str(err.value)
+
+
+def test_a_wrong_layout_is_caught_and_the_model_compiled_per_structure(kernel, monkeypatch, tmp_path):
+    model = build_model("Reaction ~ Days + (1 | Subject)", _data("sleepstudy")).pymc
+    layout = build_layout(model)
+    layout.arrays["n_sd"] = layout.arrays["n_sd"] * 1.5   # a misread prior scale
+    with pytest.raises(NotGeneric, match="differs from PyMC"):
+        verify(layout, kernel)
+    bad = dict(layout.arrays, t_src=layout.arrays["t_src"] + 10 ** 6)   # would read outside
+    layout.arrays = bad
+    with pytest.raises(NotGeneric, match="outside"):
+        verify(layout, kernel)
+    # through compile_nutpie: the generic route declines, the per-structure one compiles
+    monkeypatch.setenv("MULTILEVEL_CACHE", "0")
+    real = generic.build_layout
+
+    def misread(model, var_names=None):
+        out = real(model, var_names)
+        out.arrays["n_mu"] = out.arrays["n_mu"] + 1.0
+        return out
+
+    monkeypatch.setattr(generic, "build_layout", misread)
+    stats = {}
+    compiled = cache.compile_nutpie(model, stats=stats, generic=generic.compile_generic)
+    assert "differs from PyMC" in stats["generic"] and stats["cache"] == "off"
+    assert compiled.n_dim == layout.n_dim
+
+
+def _fit(seed, **env):
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        return ml.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", draws=1000, seed=seed)
+
+
+def test_the_generic_route_samples_the_same_posterior(kernel):
+    ours = _fit(5)
+    assert ours.timings["compile_cache"] == "generic"
+    per_structure = _fit(6, MULTILEVEL_GENERIC="0")
+    assert per_structure.timings["compile_cache"] != "generic"
+    a, b = ours.summary(), per_structure.summary()
+    tol = 4.5 * np.hypot(a["mcse_mean"], b["mcse_mean"])
+    assert (np.abs(a["estimate"] - b["estimate"]) < tol).all(), (a, b)
+    assert a["r_hat"].max() < 1.01
+
+
+def test_the_same_seed_gives_the_same_draws(kernel):
+    one, two = _fit(9), _fit(9)
+    assert one.timings["compile_cache"] == two.timings["compile_cache"] == "generic"
+    for name in ("Days", "sigma", "corr|Subject", "1|Subject"):
+        np.testing.assert_array_equal(one.idata.posterior[name].values, two.idata.posterior[name].values)
+
+
+def test_the_kernel_is_stored_once_and_a_damaged_entry_is_compiled_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("MULTILEVEL_KERNEL_DIR", str(tmp_path))
+    K._MEMORY.clear()
+    stats = {}
+    first = K.load_kernel(stats)
+    assert stats["kernel"] == "compiled"
+    K._MEMORY.clear()
+    stats = {}
+    K.load_kernel(stats)
+    assert stats["kernel"] == "disk"
+    (entry,) = tmp_path.glob("generic-*.pkl")
+    entry.write_bytes(entry.read_bytes()[:-100] + b"\x00" * 100)
+    K._MEMORY.clear()
+    stats = {}
+    again = K.load_kernel(stats)
+    assert stats["kernel"] == "compiled"
+    assert K._check_values(again)[1] == pytest.approx(K._check_values(first)[1], rel=1e-12)
+    K._MEMORY.clear()
+
+
+def test_malformed_arrays_never_reach_the_compiled_code():
+    arrays = K._example()
+    K.check_arrays(arrays, 2)
+    for name, value in [("n_idx", [5]), ("expand_idx", [-1]), ("family", [7]), ("sig_idx", [])]:
+        with pytest.raises(ValueError):
+            K.check_arrays(dict(arrays, **{name: np.array(value, dtype=np.int64)}), 2)
+    with pytest.raises(ValueError, match="different lengths"):
+        K.check_arrays(dict(arrays, n_mu=np.zeros(3)), 2)
+
+
+@pytest.mark.slow
+def test_leave_one_subject_out_compiles_nothing_per_fold(bayes_ss_slopes, kernel, tmp_path, monkeypatch):
+    """K-fold's 18 training sets (each its own rows) run the one generic kernel: no
+    compilation per fold or per structure; the refits store nothing in the compile cache."""
+    monkeypatch.setenv("MULTILEVEL_CACHE_DIR", str(tmp_path))
+    before = cache.compilations()
+    res = ml.compare.loo(bayes_ss_slopes, high_k="kfold", group_by="Subject",
+                         refit={"draws": 100, "tune": 100, "chains": 1})
+    assert res.method == "logo" and res.n_refits == 18
+    assert res.n_compilations == 0 and cache.compilations() == before
+    assert not list(tmp_path.rglob("*.pkl"))
+    assert np.isfinite(res.elpd.elpd)
