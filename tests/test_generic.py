@@ -71,6 +71,7 @@ OUT_OF_CLASS = {
     "distributional sigma": (["Reaction ~ Days + (1 | Subject)", "sigma ~ Days"], "sleepstudy",
                              "gaussian", None),
     "ar1 structure": ("yg ~ x + ar1(0 + f | g)", SIM, "gaussian", None),
+    "large data": ("yg ~ x + (x | g)", pd.concat([SIM] * 20, ignore_index=True), "gaussian", None),
 }
 
 
@@ -117,6 +118,8 @@ def test_models_outside_the_class_are_refused_with_a_reason(name):
     with pytest.raises(NotGeneric) as err:
         build_layout(model)
     assert str(err.value)
+    if name == "large data":
+        assert "compiled per structure" in str(err.value)
 
 
 def test_a_wrong_layout_is_caught_and_the_model_compiled_per_structure(kernel, monkeypatch, tmp_path):
@@ -125,7 +128,7 @@ def test_a_wrong_layout_is_caught_and_the_model_compiled_per_structure(kernel, m
     layout.arrays["n_sd"] = layout.arrays["n_sd"] * 1.5   # a misread prior scale
     with pytest.raises(NotGeneric, match="differs from PyMC"):
         verify(layout, kernel)
-    bad = dict(layout.arrays, t_src=layout.arrays["t_src"] + 10 ** 6)   # would read outside
+    bad = dict(layout.arrays, z_src=layout.arrays["z_src"] + 10 ** 6)   # would read outside
     layout.arrays = bad
     with pytest.raises(NotGeneric, match="outside"):
         verify(layout, kernel)

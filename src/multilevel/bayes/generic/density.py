@@ -21,10 +21,10 @@ import numpy as np
 # integers, all floats) with their bounds: CPython passes more than 30 arguments through a
 # tuple built at run time, which numba cannot compile
 INTS = ("family", "log_idx", "n_idx", "m_idx", "m_sidx", "h_idx", "t_idx", "e_idx", "k_idx",
-        "l_ent", "l_row", "r_diag", "g_eff", "g_off", "g_scale", "n_eff", "t_row", "t_src",
-        "cp_a", "cp_b", "cp_pair", "cp_j", "cp_k", "sig_idx", "expand_idx")
+        "l_ent", "l_row", "r_diag", "g_eff", "g_off", "g_scale", "n_eff", "x_idx", "z_ptr",
+        "z_src", "cp_a", "cp_b", "cp_pair", "cp_j", "cp_k", "sig_idx", "expand_idx")
 FLOATS = ("n_mu", "n_sd", "m_mu", "h_sd", "t_nu", "t_sd", "t_const", "e_scale", "k_beta",
-          "r_sd", "r_coef", "r_pos", "lkj_const", "eta0", "t_w", "y", "trials", "y_const")
+          "r_sd", "r_coef", "r_pos", "lkj_const", "eta0", "X", "z_w", "y", "trials", "y_const")
 INPUTS = INTS + FLOATS
 PACKED = ("ints", "int_bounds", "floats", "float_bounds")
 # the families, as the code reads them from the ``family`` input
@@ -51,7 +51,7 @@ def _forward(x, ints, ib, floats, fb, need_grad):
     for i in log_idx:
         c[i] = math.exp(x[i])
     lp = 0.0
-    gc = np.zeros(n + 1)     # d logp / d c (the last slot: the constant scale 1)
+    gc = np.zeros(n)         # d logp / d c
     gx = np.zeros(n)         # d logp / d x, direct
     for i in log_idx:
         lp += x[i]
@@ -106,70 +106,75 @@ def _forward(x, ints, ib, floats, fb, need_grad):
     for k in range(l_ent.shape[0]):
         r, e = l_row[k], l_ent[k]
         gc[e] += gsd[r] * c[e] / sd[r]
-    # group effects b_e = sum x_off * S_scale (S = [c, 1])
+    # group effects b_e = sum x_off * c_scale
     b = np.zeros(n_eff[0])
     for k in range(g_eff.shape[0]):
-        s = g_scale[k]
-        scale = c[s] if s < n else 1.0
-        b[g_eff[k]] += x[g_off[k]] * scale
-    # the linear predictor: eta = eta0 + sum w * P_src, P = [x, b]
-    eta = eta0.copy()
-    for k in range(t_row.shape[0]):
-        src = t_src[k]
-        value = x[src] if src < n else b[src - n]
-        eta[t_row[k]] += t_w[k] * value
-    # the likelihood and d logp / d eta
+        b[g_eff[k]] += x[g_off[k]] * c[g_scale[k]]
+    # Row by row: the linear predictor eta = eta0 + X x[x_idx] + Z P (P = [x, b], Z a sparse
+    # matrix by rows), the likelihood, d logp / d eta, and its share of the coefficients'
+    # gradient, in one pass over the rows' data.
     rows = y.shape[0]
-    geta = np.zeros(rows)
-    mean = np.empty(rows)
+    p = x_idx.shape[0]
+    beta = np.empty(p)
+    for j in range(p):
+        beta[j] = x[x_idx[j]]
+    pool = np.concatenate((x, b))
+    gbeta = np.zeros(p)
+    gpool = np.zeros(pool.shape[0])
+    eta = np.empty(0 if need_grad else rows)
+    mean = np.empty(0 if need_grad else rows)
     code = family[0]
-    if code == 0:
-        sig = sig_idx[0]
-        s = c[sig]
-        acc = 0.0
-        for r in range(rows):
-            z = (y[r] - eta[r]) / s
+    sig = sig_idx[0] if code == 0 else 0
+    s = c[sig] if code == 0 else 1.0
+    inv_s = 1.0 / s
+    acc = 0.0
+    for r in range(rows):
+        e = eta0[r]
+        for j in range(p):
+            e += X[r * p + j] * beta[j]
+        for k in range(z_ptr[r], z_ptr[r + 1]):
+            e += z_w[k] * pool[z_src[k]]
+        if code == 0:
+            z = (y[r] - e) * inv_s
             acc += z * z
-            geta[r] = z / s
-            mean[r] = eta[r]
+            g = z * inv_s
+            mu = e
+        elif code == 1:
+            mu = math.exp(e)
+            lp += y[r] * e - mu + y_const[r]
+            g = y[r] - mu
+        else:
+            mu = 1.0 / (1.0 + math.exp(-e))
+            clipped = False
+            if mu == 0.0:
+                mu, clipped = EPS, True
+            if mu == 1.0:
+                mu, clipped = 1.0 - EPS, True
+            lp += y[r] * math.log(mu) + (trials[r] - y[r]) * math.log(1.0 - mu) + y_const[r]
+            g = 0.0 if clipped else y[r] - trials[r] * mu
+        if not need_grad:
+            eta[r] = e
+            mean[r] = mu
+            continue
+        for j in range(p):
+            gbeta[j] += X[r * p + j] * g
+        for k in range(z_ptr[r], z_ptr[r + 1]):
+            gpool[z_src[k]] += z_w[k] * g
+    if code == 0:
         lp += -0.5 * acc - rows * (math.log(s) + LOG_2PI_HALF)
         gc[sig] += acc / s - rows / s
-    elif code == 1:
-        for r in range(rows):
-            mu = math.exp(eta[r])
-            lp += y[r] * eta[r] - mu + y_const[r]
-            geta[r] = y[r] - mu
-            mean[r] = mu
-    else:
-        for r in range(rows):
-            p = 1.0 / (1.0 + math.exp(-eta[r]))
-            clipped = False
-            if p == 0.0:
-                p, clipped = EPS, True
-            if p == 1.0:
-                p, clipped = 1.0 - EPS, True
-            lp += y[r] * math.log(p) + (trials[r] - y[r]) * math.log(1.0 - p) + y_const[r]
-            geta[r] = 0.0 if clipped else y[r] - trials[r] * p
-            mean[r] = p
     if not need_grad:
         return lp, gx, c, sd, b, eta, mean
-    # backward: predictor -> coefficients and effects -> offsets and scales
-    gb = np.zeros(b.shape[0])
-    for k in range(t_row.shape[0]):
-        src = t_src[k]
-        g = t_w[k] * geta[t_row[k]]
-        if src < n:
-            gx[src] += g
-        else:
-            gb[src - n] += g
+    # backward: coefficients and effects -> offsets and scales
+    for j in range(p):
+        gx[x_idx[j]] += gbeta[j]
+    for i in range(n):
+        gx[i] += gpool[i]
     for k in range(g_eff.shape[0]):
-        s, o = g_scale[k], g_off[k]
-        g = gb[g_eff[k]]
-        if s < n:
-            gx[o] += g * c[s]
-            gc[s] += g * x[o]
-        else:
-            gx[o] += g
+        sc, o = g_scale[k], g_off[k]
+        g = gpool[n + g_eff[k]]
+        gx[o] += g * c[sc]
+        gc[sc] += g * x[o]
     # c = x except where log-transformed (c = exp(x), plus the Jacobian's 1)
     is_log = np.zeros(n, dtype=np.bool_)
     for i in log_idx:
@@ -213,6 +218,7 @@ def functions():
     namespace = {"__name__": __name__, "np": np, "math": math, "LOG_2PI_HALF": _LOG_2PI_HALF,
                  "LOG_2_OVER_PI_HALF": _LOG_2_OVER_PI_HALF, "LOG_2": _LOG_2, "EPS": _EPS}
     exec(compile(source(), "<multilevel generic density>", "exec"), namespace)  # noqa: S102
-    jit = numba.njit(fastmath=False, boundscheck=False, nogil=True)
+    # IEEE division (inf, nan) as PyTensor's kernels, not Python's ZeroDivisionError
+    jit = numba.njit(fastmath=False, boundscheck=False, nogil=True, error_model="numpy")
     namespace["_forward"] = jit(namespace["_forward"])
     return jit(namespace["logp_grad"]), jit(namespace["expand"])

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-GENERIC_VERSION = 2
+GENERIC_VERSION = 3
 
 from multilevel.bayes.generic.density import FLOATS, INPUTS, INTS, PACKED
 
@@ -78,8 +78,9 @@ def _example() -> dict:
     arrays |= {name: np.zeros(0) for name in FLOATS}
     arrays.update(family=np.array([0]), n_idx=np.array([0]), n_mu=np.array([0.5]), n_sd=np.array([2.0]),
                   log_idx=np.array([1]), h_idx=np.array([1]), h_sd=np.array([1.5]),
-                  n_eff=np.array([0]), t_row=np.array([0, 1]), t_src=np.array([0, 0]),
-                  t_w=np.array([1.0, 2.0]), eta0=np.zeros(2), y=np.array([0.0, 1.0]),
+                  n_eff=np.array([0]), x_idx=np.array([0]), X=np.array([1.0, 2.0]),
+                  z_ptr=np.zeros(3),
+                  eta0=np.zeros(2), y=np.array([0.0, 1.0]),
                   trials=np.ones(2), y_const=np.zeros(2), sig_idx=np.array([1]),
                   expand_idx=np.arange(4))
     return arrays
@@ -241,8 +242,8 @@ def check_arrays(arrays: dict, n_dim: int) -> None:
     pool = 2 * n_dim + n_sd + n_pairs + n_eff + 2 * n_rows
     limits = {"log_idx": n_dim, "n_idx": n_dim, "m_idx": n_dim, "m_sidx": n_dim, "h_idx": n_dim,
               "t_idx": n_dim, "e_idx": n_dim, "k_idx": n_dim, "l_ent": n_dim, "l_row": n_sd,
-              "r_diag": n_dim, "g_eff": n_eff, "g_off": n_dim, "g_scale": n_dim + 1,
-              "t_row": n_rows, "t_src": n_dim + n_eff, "cp_a": n_dim, "cp_b": n_dim,
+              "r_diag": n_dim, "g_eff": n_eff, "g_off": n_dim, "g_scale": n_dim,
+              "x_idx": n_dim, "z_src": n_dim + n_eff, "cp_a": n_dim, "cp_b": n_dim,
               "cp_pair": n_pairs, "cp_j": n_sd, "cp_k": n_sd, "sig_idx": n_dim, "expand_idx": pool}
     for name, limit in limits.items():
         index = np.asarray(arrays[name]).reshape(-1)
@@ -251,7 +252,7 @@ def check_arrays(arrays: dict, n_dim: int) -> None:
     same = [("n_idx", "n_mu", "n_sd"), ("m_idx", "m_mu", "m_sidx"), ("h_idx", "h_sd"),
             ("t_idx", "t_nu", "t_sd", "t_const"), ("e_idx", "e_scale"), ("k_idx", "k_beta"),
             ("l_ent", "l_row"), ("r_diag", "r_sd", "r_coef", "r_pos"), ("g_eff", "g_off", "g_scale"),
-            ("t_row", "t_src", "t_w"), ("cp_pair", "cp_a", "cp_b"), ("cp_j", "cp_k"),
+            ("z_src", "z_w"), ("cp_pair", "cp_a", "cp_b"), ("cp_j", "cp_k"),
             ("y", "trials", "y_const", "eta0")]
     for group in same:
         if len({sizes[name] for name in group}) != 1:
@@ -259,6 +260,11 @@ def check_arrays(arrays: dict, n_dim: int) -> None:
     family = np.asarray(arrays["family"]).reshape(-1)
     if family.size != 1 or family[0] not in (0, 1, 2):
         raise ValueError("family must hold one code (0, 1 or 2)")
+    if sizes["X"] != n_rows * sizes["x_idx"]:
+        raise ValueError("X must hold one value per row and coefficient")
+    ptr = np.asarray(arrays["z_ptr"]).reshape(-1)
+    if ptr.size != n_rows + 1 or ptr[0] != 0 or ptr[-1] != sizes["z_src"] or np.any(np.diff(ptr) < 0):
+        raise ValueError("z_ptr must be the rows' non-decreasing bounds into z_src")
     if sizes["sig_idx"] != (1 if family[0] == 0 else 0):
         raise ValueError("sig_idx holds one index for a Gaussian response, none otherwise")
 
