@@ -31,10 +31,22 @@ def ss_pair(bayes_ss_intercept, bayes_ss_slopes):
     return {"intercept": bayes_ss_intercept, "slopes": bayes_ss_slopes}
 
 
+def _high_k(fit) -> np.ndarray:
+    """The rows of ``fit`` with Pareto k > 0.7: the slopes model has a few; the intercept
+    model's row 56 has k 0.6 +- 0.12 over seeds (4 x 1000 draws), above 0.7 by chance."""
+    return np.flatnonzero(np.asarray(loo_module.psis_loo(fit).pareto_k.values) > 0.7)
+
+
 @pytest.fixture(scope="module")
 def cmp_warn(ss_pair):
-    with pytest.warns(ParetoKWarning, match=r"slopes: \d+ observation\(s\) with Pareto k > 0.7"):
-        return ml.compare(ss_pair)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ParetoKWarning)
+        out = ml.compare(ss_pair)
+    said = [str(w.message) for w in caught if issubclass(w.category, ParetoKWarning)]
+    for name, fit in ss_pair.items():
+        n = len(_high_k(fit))
+        assert any(m.startswith(f"{name}: {n} observation(s) with Pareto k > 0.7") for m in said) == (n > 0)
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -82,13 +94,13 @@ def test_bayesian_fits_get_lme4s_anova_from_their_ml_companions(cmp_warn, lme4_r
     assert t["AIC"].idxmin() == t["rank"].idxmin() == "slopes"
 
 
-def test_high_k_rows_of_the_slopes_model_are_counted_and_named(cmp_warn, bayes_ss_slopes):
+def test_high_k_rows_of_the_slopes_model_are_counted_and_named(cmp_warn, bayes_ss_slopes, ss_pair):
     t = cmp_warn.table
     k = np.asarray(_psis(bayes_ss_slopes).pareto_k.values)
     n_high = int(np.sum(k > 0.7))
     assert n_high >= 1  # the correlated-slopes fit has influential rows
     assert t.loc["slopes", "n_high_k"] == n_high == t.loc["slopes", "high_k_left"]
-    assert t.loc["intercept", "n_high_k"] == 0
+    assert t.loc["intercept", "n_high_k"] == len(_high_k(ss_pair["intercept"]))
     assert (t["cv"] == "psis").all()
     rows = cmp_warn.loo["slopes"].high_k_rows
     assert rows == list(np.flatnonzero(k > 0.7))
@@ -104,9 +116,9 @@ def test_reloo_resolves_the_high_k_rows_with_exact_refits(ss_pair, monkeypatch):
     res = cmp.loo["slopes"]
     assert t.loc["slopes", "cv"] == "psis+reloo" and t.loc["slopes", "high_k_left"] == 0
     assert t.loc["slopes", "n_high_k"] == res.n_refits == len(res.high_k_rows) >= 1
-    assert cmp.loo["intercept"].n_refits == 0  # nothing to fix there
-    jobs = calls[0]  # one job per bad row, each leaving out exactly that row
-    assert [j.test_index for j in jobs] == [(r,) for r in res.high_k_rows]
+    assert cmp.loo["intercept"].n_refits == len(_high_k(ss_pair["intercept"]))
+    # one job per bad row, each leaving out exactly that row (the slopes model's call)
+    jobs = next(c for c in calls if [j.test_index for j in c] == [(r,) for r in res.high_k_rows])
     assert all(len(j.train) == 179 for j in jobs)
     base = _psis(ss_pair["slopes"])
     new = np.asarray(res.elpd.elpd_i.values)
@@ -128,8 +140,9 @@ def test_moment_matching_reduces_high_k_without_refits(ss_pair):
     assert res.method == "psis+moment_match" and res.n_refits == 0
     assert res.high_k_left < res.n_high_k
     assert cmp.table.loc["slopes", "high_k_left"] == res.high_k_left
-    # a warning exactly when rows are left above the threshold
-    assert any(issubclass(w.category, ParetoKWarning) for w in caught) == (res.high_k_left > 0)
+    # a warning exactly when rows are left above the threshold (by either model)
+    left = max(r.high_k_left for r in cmp.loo.values())
+    assert any(issubclass(w.category, ParetoKWarning) for w in caught) == (left > 0)
     base = _psis(ss_pair["slopes"])
     keep = np.setdiff1d(np.arange(180), res.high_k_rows)
     np.testing.assert_allclose(np.asarray(res.elpd.elpd_i.values)[keep],
@@ -245,7 +258,9 @@ def test_fit_without_log_likelihood_is_refused(ss_pair):
     idata = ss_pair["slopes"].idata.copy()
     del idata["log_likelihood"]
     bare = dataclasses.replace(ss_pair["slopes"], idata=idata)
-    with pytest.raises(ComparisonError, match="'slopes' has no log_likelihood group"):
+    with pytest.raises(ComparisonError, match="'slopes' has no log_likelihood group"), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", ParetoKWarning)   # the intercept model's, if any
         ml.compare({"intercept": ss_pair["intercept"], "slopes": bare})
     with pytest.raises(ComparisonError, match="no log_likelihood group"):
         ml.compare.waic(bare)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import warnings
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -75,14 +78,16 @@ def test_bayesian_fits_add_elpd_and_the_posterior_icc(fits, bayes_ss_intercept, 
 
     small, large = fits.values()
     # a few sleepstudy rows (2-3, by the draws) have Pareto k > 0.7 under the slopes
-    # model: said, not hidden
-    with pytest.warns(ParetoKWarning, match=r"alt: \d+ observation\(s\)"):
+    # model: said, not hidden (the intercept model's row 56, k 0.6 +- 0.12 over seeds, at
+    # times too)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ParetoKWarning)
         ev = random_effect_evidence(small, large, bayes=(bayes_ss_intercept, bayes_ss_slopes))
-    n_high = ev.table["n_high_k"].tolist()
-    assert n_high[0] == 0 and 1 <= n_high[1] <= 5
-    assert f"PSIS-LOO is unreliable for {n_high[1]} row(s) of alt" in str(ev)
-    with pytest.warns(ParetoKWarning):
         e0, e1 = loo(bayes_ss_intercept).elpd, loo(bayes_ss_slopes).elpd
+    assert any(re.match(r"alt: \d+ observation\(s\)", str(w.message)) for w in caught)
+    n_high = ev.table["n_high_k"].tolist()
+    assert n_high[0] == int(np.sum(np.asarray(e0.pareto_k) > 0.7)) and 1 <= n_high[1] <= 5
+    assert f"PSIS-LOO is unreliable for {n_high[1]} row(s) of alt" in str(ev)
     np.testing.assert_allclose(ev.table["elpd_loo"], [e0.elpd, e1.elpd], rtol=1e-12)
     d = np.asarray(e1.elpd_i).ravel() - np.asarray(e0.elpd_i).ravel()
     assert ev.elpd_diff == pytest.approx(e1.elpd - e0.elpd, rel=1e-10)
