@@ -215,3 +215,33 @@ def test_leave_one_subject_out_compiles_nothing_per_fold(bayes_ss_slopes, kernel
     assert res.n_compilations == 0 and cache.compilations() == before
     assert not list(tmp_path.rglob("*.pkl"))
     assert np.isfinite(res.elpd.elpd)
+
+
+def test_verification_records_are_kept_and_capped(kernel, monkeypatch):
+    model = build_model("Reaction ~ Days + (1 | Subject)", _data("sleepstudy")).pymc
+    layout = build_layout(model)
+    fingerprint = layout.fingerprint()
+    kernel.verified.discard(fingerprint)
+    verify(layout, kernel)
+    kernel.verified.discard(fingerprint)
+    assert K.is_verified(kernel, fingerprint)   # read back from the folder
+    folder = K._verified_path(kernel, fingerprint).parent
+    monkeypatch.setattr(K, "MAX_VERIFIED", 10)
+    for i in range(12):
+        K.mark_verified(kernel, f"{i:064x}")
+    assert len(list(folder.iterdir())) <= 10
+    # a layout that differs in one number is verified again, and caught when wrong
+    layout.arrays["y"] = layout.arrays["y"] + 1e-3
+    assert layout.fingerprint() != fingerprint
+    with pytest.raises(NotGeneric, match="differs from PyMC"):
+        verify(layout, kernel)
+
+
+def test_sbc_replicates_run_the_generic_density_under_the_simulating_priors(kernel):
+    """SBC fixes each replicate's priors to the simulating model's (cache.fixed_priors):
+    the model with those priors is read and verified like any other, nothing compiled."""
+    before = cache.compilations()
+    res = ml.sbc("Reaction ~ Days + (1 | Subject)", "sleepstudy", n=3, seed=4, draws=60, tune=60,
+                 chains=1, thin=1, progress=False)
+    assert res.n == 3 and not res.failures
+    assert res.n_compilations == 0 == cache.compilations() - before

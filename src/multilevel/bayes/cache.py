@@ -756,6 +756,11 @@ def compile_nutpie(model, var_names=None, stats: dict | None = None, lift: bool 
 
             raise FitError(f"Fixed prior parameters (SBC) do not fit this model: {exc}.") from None
         fixed[1].append(1)
+        if generic is not None:   # the model with the fixed priors, on the generic density
+            compiled = generic(lifted.model, var_names, stats)
+            if compiled is not None:
+                stats["compiled"] = int(stats.get("kernel") == "compiled")
+                return compiled
     target = model if lifted is None else lifted.model
     folder = cache_dir()
     try:

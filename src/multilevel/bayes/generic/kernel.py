@@ -296,6 +296,10 @@ def is_verified(kernel: Kernel, fingerprint: str) -> bool:
     return trusted
 
 
+# records kept in the kernel folder's verified/ (empty files); beyond this the oldest half goes
+MAX_VERIFIED = 4096
+
+
 def mark_verified(kernel: Kernel, fingerprint: str) -> None:
     """Record that this layout's outputs equal PyMC's (an empty, private file)."""
     kernel.verified.add(fingerprint)
@@ -306,3 +310,9 @@ def mark_verified(kernel: Kernel, fingerprint: str) -> None:
         path.parent.mkdir(mode=0o700, exist_ok=True)
         fd = os.open(path, os.O_CREAT | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0), 0o600)
         os.close(fd)
+        records = list(os.scandir(path.parent))
+        if len(records) > MAX_VERIFIED:   # a record only saves a check: drop the oldest half
+            records.sort(key=lambda entry: entry.stat(follow_symlinks=False).st_mtime)
+            for entry in records[:len(records) // 2]:
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)

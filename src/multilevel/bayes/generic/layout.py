@@ -334,8 +334,9 @@ class _Model(_Reader):
         self.family = FAMILIES.get(type(obs.owner.op).__name__)
         if self.family is None:
             raise NotGeneric(f"likelihood {type(obs.owner.op).__name__}")
-        data = self.model.rvs_to_values[obs]
-        y = np.asarray(data.data if hasattr(data, "data") else data.get_value(), dtype=float).reshape(-1)
+        data = self.model.rvs_to_values[obs]   # a constant, or read from data inputs
+        y = (np.asarray(data.data, dtype=float) if hasattr(data, "data")
+             else self.constants([data], "the response")[0]).reshape(-1)
         if not np.all(np.isfinite(y)):
             raise NotGeneric("a response with missing values")
         params = obs.owner.inputs[2:]
