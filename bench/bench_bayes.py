@@ -173,12 +173,14 @@ def run_script(script: str, *args, env=None) -> tuple[float, dict]:
     return wall, json.loads(lines[-1][7:])
 
 
-def cli_cold(cache: str, spec: str = "models/sleepstudy.toml", kernels: str | None = None
-             ) -> tuple[float, float, float]:
+def cli_cold(cache: str, spec: str = "models/sleepstudy.toml", kernels: str | None = None,
+             generic: bool = True) -> tuple[float, float, float]:
     with tempfile.TemporaryDirectory() as out:
         env = user_env(MULTILEVEL_CACHE_DIR=cache)
         if kernels is not None:   # the generic kernels' folder (multilevel.bayes.generic)
             env["MULTILEVEL_KERNEL_DIR"] = kernels
+        if not generic:           # the per-structure compilation (multilevel.bayes.cache)
+            env["MULTILEVEL_GENERIC"] = "0"
         start, cpu = time.perf_counter(), _children_cpu()
         out = str(Path(out) / "run")   # the CLI writes only into a folder it made
         proc = subprocess.run([CLI, "fit", spec, "--out", out, "--no-progress"],
@@ -198,6 +200,8 @@ def sleepstudy(rows: list, repeat: int) -> None:
         # then kept in `kernels` for the rows after it, as an installation keeps them)
         with tempfile.TemporaryDirectory() as cache:
             fresh = cli_cold(cache, kernels=kernels)
+        with tempfile.TemporaryDirectory() as cache:   # the route before the generic density
+            per_structure = cli_cold(cache, kernels=kernels, generic=False)
         with tempfile.TemporaryDirectory() as cache:
             miss, rhat_miss, cpu_miss = cli_cold(cache, kernels=kernels)
             hits = [cli_cold(cache, kernels=kernels) for _ in range(repeat)]
@@ -222,6 +226,7 @@ def sleepstudy(rows: list, repeat: int) -> None:
 
     row("sleepstudy CLI on a new installation (no compiled model, no generic kernels)", [fresh])
     row("sleepstudy cold CLI, empty compile cache (nutpie)", [(miss, rhat_miss, cpu_miss)])
+    row("  same, compiled per structure (MULTILEVEL_GENERIC=0)", [per_structure])
     row("sleepstudy cold CLI, compile cache filled (nutpie)", hits)
     row("  same, [report] plots = false (no figures in the run folder)", bares)
     row("  anchor: plain Bambi, default PyMC sampler, fresh process (uncorrelated!)", anchors)
