@@ -122,7 +122,7 @@ def test_models_outside_the_class_are_refused_with_a_reason(name):
         assert "compiled per structure" in str(err.value)
 
 
-def test_a_wrong_layout_is_caught_and_the_model_compiled_per_structure(kernel, monkeypatch, tmp_path):
+def test_a_wrong_layout_is_caught_and_the_model_compiled_per_structure(kernel, monkeypatch, caplog):
     model = build_model("Reaction ~ Days + (1 | Subject)", _data("sleepstudy")).pymc
     layout = build_layout(model)
     layout.arrays["n_sd"] = layout.arrays["n_sd"] * 1.5   # a misread prior scale
@@ -143,8 +143,10 @@ def test_a_wrong_layout_is_caught_and_the_model_compiled_per_structure(kernel, m
 
     monkeypatch.setattr(generic, "build_layout", misread)
     stats = {}
-    compiled = cache.compile_nutpie(model, stats=stats, generic=generic.compile_generic)
+    with caplog.at_level("WARNING", logger="multilevel.cache"):
+        compiled = cache.compile_nutpie(model, stats=stats, generic=generic.compile_generic)
     assert "differs from PyMC" in stats["generic"] and stats["cache"] == "off"
+    assert "compiled per structure instead" in caplog.text   # a defect, said
     assert compiled.n_dim == layout.n_dim
 
 
@@ -245,3 +247,15 @@ def test_sbc_replicates_run_the_generic_density_under_the_simulating_priors(kern
                  chains=1, thin=1, progress=False)
     assert res.n == 3 and not res.failures
     assert res.n_compilations == 0 == cache.compilations() - before
+
+
+def test_a_reading_that_fails_unexpectedly_falls_back_to_the_per_structure_route(monkeypatch):
+    model = build_model("Reaction ~ Days + (1 | Subject)", _data("sleepstudy")).pymc
+
+    def broken(model, var_names=None):
+        raise NotImplementedError("an op without a Python implementation")
+
+    monkeypatch.setattr(generic, "build_layout", broken)
+    stats = {}
+    assert generic.compile_generic(model, stats=stats) is None
+    assert stats["generic"].startswith("not read (NotImplementedError")
