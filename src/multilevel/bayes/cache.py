@@ -540,6 +540,11 @@ def private_folder(folder: Path) -> bool:
     return True
 
 
+def private_file(info: os.stat_result) -> bool:
+    """A regular file owned by this user and not writable by group or others."""
+    return stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022
+
+
 def _read_entry(path: Path, key: str) -> bytes | None:
     """The pickled body of the entry at ``path`` when it may be trusted, else ``None``.
 
@@ -553,7 +558,7 @@ def _read_entry(path: Path, key: str) -> bytes | None:
         return None   # absent, or a symbolic link
     with os.fdopen(fd, "rb") as fh:
         info = os.fstat(fh.fileno())
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        if not private_file(info):
             _log_once("ignored: not a regular file owned by this user and private to it", path)
             return None
         data = fh.read()
@@ -738,9 +743,8 @@ def compile_nutpie(model, var_names=None, stats: dict | None = None, lift: bool 
     stats["compiled"] = 0
     fixed = _FIXED_PRIORS.get()
     if generic is not None and lift and fixed is None:   # one density for every structure
-        compiled = generic(model, var_names, stats)
+        compiled = _generic_first(generic, model, var_names, stats)
         if compiled is not None:
-            stats["compiled"] = int(stats.get("kernel") == "compiled")
             return compiled
     lifted = _lift(model, stats, var_names) if lift else None
     if fixed is not None:
@@ -757,9 +761,8 @@ def compile_nutpie(model, var_names=None, stats: dict | None = None, lift: bool 
             raise FitError(f"Fixed prior parameters (SBC) do not fit this model: {exc}.") from None
         fixed[1].append(1)
         if generic is not None:   # the model with the fixed priors, on the generic density
-            compiled = generic(lifted.model, var_names, stats)
+            compiled = _generic_first(generic, lifted.model, var_names, stats)
             if compiled is not None:
-                stats["compiled"] = int(stats.get("kernel") == "compiled")
                 return compiled
     target = model if lifted is None else lifted.model
     folder = cache_dir()
@@ -802,6 +805,14 @@ def compile_nutpie(model, var_names=None, stats: dict | None = None, lift: bool 
     if compiled is None:
         return compile_nutpie(model, var_names, stats, lift=False)
     return compiled.assemble(model, lifted)
+
+
+def _generic_first(generic, model, var_names, stats: dict):
+    """``generic(model, var_names, stats)``, counting a kernel it had to compile."""
+    compiled = generic(model, var_names, stats)
+    if compiled is not None:
+        stats["compiled"] = int(stats.get("kernel") == "compiled")
+    return compiled
 
 
 def _from_disk(path: Path, key: str, stats: dict) -> _Compiled | None:

@@ -25,14 +25,14 @@ _LOGP = """
 def logp_numba(dim, x_, out_, logp_, user_data_):
 {dim_check}
     try:
-        x = carray(x_, ({n_dim},))
-        out = carray(out_, ({n_dim},))
+        x = carray(x_, ({dim},))
+        out = carray(out_, ({dim},))
         logp = carray(logp_, ())
 {views}
         logp_val, grad = inner(x{args})
         logp[()] = logp_val
         finite = True
-        for i in range({n_dim}):
+        for i in range({dim}):
             out[i] = grad[i]
             if not np.isfinite(grad[i]):
                 finite = False
@@ -49,11 +49,11 @@ _EXPAND = """
 def expand_numba(dim, expanded, x_, out_, user_data_):
 {dim_check}
     try:
-        x = carray(x_, ({n_dim},))
-        out = carray(out_, ({n_expanded},))
+        x = carray(x_, ({dim},))
+        out = carray(out_, ({expanded},))
 {views}
         (values,) = inner(x{args})
-        for i in range({n_expanded}):
+        for i in range({expanded}):
             out[i] = values[i]
     except Exception:  # noqa: BLE001
         return -2
@@ -96,8 +96,6 @@ def _build(template: str, name: str, inner, env: dict, **fields):
     checks = [f"    if {arg} != {fields[arg]}:\n        return -1"
               for arg in ("dim", "expanded") if arg in fields and fields[arg] != arg]
     fields = {**fields, "dim_check": "\n".join(checks) or "    pass"}
-    fields.setdefault("n_dim", fields.get("dim"))
-    fields.setdefault("n_expanded", fields.get("expanded"))
     # __name__: numba stores the globals of cached code by module name (these names are
     # module-level here too), and code with nameless globals is not cacheable
     namespace = {"__name__": __name__, "np": np, "carray": numba.carray, "inner": inner,
@@ -144,7 +142,8 @@ def logp_callback(n_dim: int, inner, keys: list[str], shared_data: dict, record_
 def expand_callback(n_dim: int, n_expanded: int, inner, keys: list[str], shared_data: dict,
                     record_dtype):
     """The Python function of nutpie's expansion C callback and its C signature
-    (arguments as :func:`logp_callback`; ``inner`` returns the expanded draw).
+    (arguments as :func:`logp_callback`, ``n_expanded`` as ``n_dim``; ``inner`` returns
+    the expanded draw).
 
     Examples
     --------
