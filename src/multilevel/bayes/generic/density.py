@@ -31,8 +31,22 @@ PACKED = ("ints", "int_bounds", "floats", "float_bounds")
 FAMILY_CODES = {"gaussian": 0, "poisson": 1, "bernoulli": 2, "binomial": 2}
 _LOG_2PI_HALF = 0.5 * math.log(2.0 * math.pi)
 _LOG_2_OVER_PI_HALF = 0.5 * math.log(2.0 / math.pi)
-_LOG_2 = float(np.log(np.float32(2.0)))   # PyMC's log(2): PyTensor's log of an int8 is float32
+# PyMC's log(2) (HalfStudentT, HalfCauchy): PyTensor's log of an int8 2 is a float32
+LOG_2_PYMC = float(np.log(np.float32(2.0)))
 _EPS = float(np.finfo(np.float64).eps)
+# The expansion's pool of values that stored variables are gathered from, in this order
+# (``expand`` below concatenates them so): the unconstrained x, the constrained c, the LKJ
+# rows' SDs, their correlations, the group effects b, the linear predictor and the mean.
+POOL = ("x", "c", "sd", "corr", "b", "eta", "mean")
+
+
+def pool_offsets(n_dim: int, n_sd: int, n_pairs: int, n_eff: int, n_rows: int) -> dict:
+    """Where each part of the expansion's pool starts, and ``"end"``, its length."""
+    sizes = dict(zip(POOL, (n_dim, n_dim, n_sd, n_pairs, n_eff, n_rows, n_rows)))
+    offsets, at = {}, 0
+    for part in POOL:
+        offsets[part], at = at, at + sizes[part]
+    return {**offsets, "end": at}
 
 
 def source() -> str:
@@ -85,7 +99,7 @@ def _forward(x, ints, ib, floats, fb, need_grad):
     for k in range(k_idx.shape[0]):
         i = k_idx[k]
         z = c[i] / k_beta[k]
-        lp += LOG_2 - math.log(math.pi * k_beta[k]) - math.log1p(z * z)
+        lp += LOG_2_PYMC - math.log(math.pi * k_beta[k]) - math.log1p(z * z)
         gc[i] += -2.0 * z / (k_beta[k] * (1.0 + z * z))
     # LKJ Cholesky blocks (PyMC's _LKJCholeskyCovRV logp), all rows together
     n_rows = r_diag.shape[0]
@@ -216,7 +230,7 @@ def functions():
     import numba
 
     namespace = {"__name__": __name__, "np": np, "math": math, "LOG_2PI_HALF": _LOG_2PI_HALF,
-                 "LOG_2_OVER_PI_HALF": _LOG_2_OVER_PI_HALF, "LOG_2": _LOG_2, "EPS": _EPS}
+                 "LOG_2_OVER_PI_HALF": _LOG_2_OVER_PI_HALF, "LOG_2_PYMC": LOG_2_PYMC, "EPS": _EPS}
     exec(compile(source(), "<multilevel generic density>", "exec"), namespace)  # noqa: S102
     # IEEE division (inf, nan) as PyTensor's kernels, not Python's ZeroDivisionError
     jit = numba.njit(fastmath=False, boundscheck=False, nogil=True, error_model="numpy")

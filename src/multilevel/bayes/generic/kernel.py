@@ -19,11 +19,11 @@ Terms, with ``c`` the constrained vector (``exp`` of the log-transformed element
           + Σ LKJCholeskyCov(packed c | η, HalfNormal SDs)   PyMC's density, per block
           + Σ log p(y_r | η_r)              the likelihood of the family
 
-    b_e = Σ x_off · S_scale                 group effects (non-centred: offset × scale)
-    η_r = η0_r + Σ w · P_src                P = [x, b]: common and group coefficients
+    b_e = Σ x_off · c_scale                 group effects (non-centred: offset × scale)
+    η_r = η0_r + X_r · x[x_idx] + Σ_k w_k · P[src_k]    P = [x, b]; k over row r's entries
 
 PyMC's formulas are kept term for term, so the value equals ``model.logp()`` to rounding;
-:mod:`multilevel.bayes.generic` checks it on every new structure.
+:mod:`multilevel.bayes.generic` checks it on every new layout.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-GENERIC_VERSION = 3
+from multilevel.bayes.generic.density import FLOATS, INPUTS, INTS, PACKED, pool_offsets
 
-from multilevel.bayes.generic.density import FLOATS, INPUTS, INTS, PACKED
+GENERIC_VERSION = 3
 
 
 def pack(arrays: dict) -> dict:
@@ -141,7 +141,7 @@ _MEMORY: dict = {}
 _LOCK = threading.RLock()
 
 
-def kernel_dir() -> Path | None:
+def kernel_dir() -> Path:
     """The installation's folder of generic kernels (``$MULTILEVEL_KERNEL_DIR``, default
     ``~/.cache/multilevel/kernels``).
 
@@ -187,7 +187,7 @@ def load_kernel(stats: dict | None = None) -> Kernel:
             return _MEMORY["kernel"]
         folder = kernel_dir()
         key = kernel_key()
-        path = folder / f"generic-{key[:24]}.pkl" if folder and C.private_folder(folder) else None
+        path = folder / f"generic-{key[:24]}.pkl" if C.private_folder(folder) else None
         kernel = None
         with C._key_lock(path):
             body = C._read_entry(path, key) if path is not None else None
@@ -239,7 +239,7 @@ def check_arrays(arrays: dict, n_dim: int) -> None:
     n_eff = int(np.asarray(arrays["n_eff"]).reshape(-1)[0]) if sizes["n_eff"] == 1 else -1
     if n_eff < 0:
         raise ValueError("n_eff must hold one number")
-    pool = 2 * n_dim + n_sd + n_pairs + n_eff + 2 * n_rows
+    pool = pool_offsets(n_dim, n_sd, n_pairs, n_eff, n_rows)["end"]
     limits = {"log_idx": n_dim, "n_idx": n_dim, "m_idx": n_dim, "m_sidx": n_dim, "h_idx": n_dim,
               "t_idx": n_dim, "e_idx": n_dim, "k_idx": n_dim, "l_ent": n_dim, "l_row": n_sd,
               "r_diag": n_dim, "g_eff": n_eff, "g_off": n_dim, "g_scale": n_dim,
@@ -273,24 +273,22 @@ def _verified_path(kernel: Kernel, fingerprint: str) -> Path | None:
     from multilevel.bayes import cache as C
 
     folder = kernel_dir()
-    if folder is None or not kernel.key or not C.private_folder(folder):
+    if not kernel.key or not C.private_folder(folder):
         return None
     return folder / "verified" / f"{kernel.key[:16]}-{fingerprint}"
 
 
 def is_verified(kernel: Kernel, fingerprint: str) -> bool:
     """Whether this kernel's outputs were checked against PyMC's for this layout."""
+    from multilevel.bayes.cache import private_file
+
     if fingerprint in kernel.verified:
         return True
     path = _verified_path(kernel, fingerprint)
     try:
-        info = path.lstat() if path is not None else None
+        trusted = path is not None and private_file(path.lstat())
     except OSError:
         return False
-    import stat
-
-    trusted = info is not None and stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid() \
-        and not info.st_mode & 0o022
     if trusted:
         kernel.verified.add(fingerprint)
     return trusted

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from multilevel.bayes.generic.density import FAMILY_CODES
+from multilevel.bayes.generic.density import FAMILY_CODES, LOG_2_PYMC, pool_offsets
 from multilevel.bayes.generic.kernel import FLOATS, INTS
 
 # most coefficients of the dense part of the predictor (each probed by itself)
@@ -113,6 +113,9 @@ def _function(inputs, outputs):
 
 
 class _Reader:
+    """Reads a model in stages (free variables, group effects, likelihood, predictor,
+    storage), collecting the density's arrays."""
+
     def __init__(self, model, var_names):
         self.model = model
         self.var_names = var_names
@@ -136,6 +139,9 @@ class _Reader:
         self.ints = {name: [] for name in INTS}
         self.floats = {name: [] for name in FLOATS}
         self.support = {}
+        self.blocks = {}                                   # LKJ variable -> its rows
+        self.b_pos, self.sd_pos, self.corr_pos = {}, {}, {}   # stored name -> pool positions
+        self.n_eff = self.n_pairs = 0
 
     # ------------------------------------------------------------------ helpers
     def constants(self, graphs, what: str) -> list[np.ndarray]:
@@ -207,8 +213,7 @@ class _Reader:
 
         nu, sigma = self.constants(rv.owner.inputs[2:4], rv.name)
         nu, sigma = np.broadcast_arrays(nu, sigma)
-        # PyMC's log(2) is a float32 constant (PyTensor's log of an int8 2)
-        const = (float(np.log(np.float32(2.0))) + gammaln((nu + 1.0) / 2.0) - gammaln(nu / 2.0)
+        const = (LOG_2_PYMC + gammaln((nu + 1.0) / 2.0) - gammaln(nu / 2.0)
                  - 0.5 * np.log(nu * np.pi * sigma ** 2))
         self._positive(rv, pos, {"t_idx": pos, "t_nu": nu, "t_sd": sigma, "t_const": const}, sigma)
 
@@ -245,39 +250,6 @@ class _Reader:
         self.blocks[rv.name] = {"n": n, "pos": pos, "first_row": first_row}
         self.support[self.model.rvs_to_values[rv].name] = np.zeros(pos.shape)
 
-
-_KINDS = {
-    ("NormalRV", "NoneType"): _Reader._normal,
-    ("HalfNormalRV", "LogTransform"): _Reader._half_normal,
-    ("HalfStudentTRV", "LogTransform"): _Reader._half_student,
-    ("ExponentialRV", "LogTransform"): _Reader._exponential,
-    ("HalfCauchyRV", "LogTransform"): _Reader._half_cauchy,
-    ("_LKJCholeskyCovRV", "CholeskyCovPacked"): _Reader._lkj,
-}
-
-
-def _strip(var):
-    """``var`` without the broadcasts, views and casts wrapped around it."""
-    from pytensor.tensor.elemwise import DimShuffle, Elemwise
-
-    while var.owner is not None:
-        op = var.owner.op
-        wrapper = isinstance(op, DimShuffle) or type(op).__name__ in ("ViewOp", "SpecifyShape") \
-            or (isinstance(op, Elemwise) and type(op.scalar_op).__name__ == "Cast")
-        if not wrapper:
-            break
-        var = var.owner.inputs[0]
-    return var
-
-
-class _Model(_Reader):
-    """The whole reading: free variables, group effects, likelihood, predictor, storage."""
-
-    def __init__(self, model, var_names):
-        super().__init__(model, var_names)
-        self.blocks = {}
-        self.b_pos, self.sd_pos, self.corr_pos = {}, {}, {}
-        self.n_eff = self.n_pairs = 0
 
     # ------------------------------------------------------------ group effects
     def effects(self) -> None:
@@ -432,12 +404,15 @@ class _Model(_Reader):
         if base.shape != (self.n_rows,):
             raise NotGeneric("the predictor's length differs from the response's")
         columns, column_src = [], []        # dense: common coefficients
-        triples = {"t": ([], [], []), "u": ([], [], [])}   # gathers: from x, from the effects b
+        rows, srcs, weights = [], [], []    # gathers of group coefficients
+        from_b = []                         # per gather: reads the effects b (else x)
         for i, (leaf, src) in enumerate(zip(stand_ins, sources)):
-            kind = "u" if leaf.name in self.b_pos and leaf not in self.free else "t"
+            in_b = leaf.name in self.b_pos and leaf not in self.free
             if src.ndim in (1, 2) and src.size > 1 and self._grouped(leaf):
-                self._gather(at, zeros, i, src, base, *triples[kind])
-            elif kind == "t" and src.size <= MAX_DENSE_PROBE:
+                found = len(rows)
+                self._gather(at, zeros, i, src, base, rows, srcs, weights)
+                from_b += [in_b] * (len(rows) - found)
+            elif not in_b and src.size <= MAX_DENSE_PROBE:
                 for k in range(src.size):
                     probe_v = [z.copy() for z in zeros]
                     probe_v[i].reshape(-1)[k] = 1.0
@@ -446,8 +421,9 @@ class _Model(_Reader):
             else:
                 raise NotGeneric(f"the predictor's coefficient {leaf.name} is too large to probe")
         X = np.column_stack(columns) if columns else np.zeros((self.n_rows, 0))
-        flat = {kind: [np.concatenate(part) if part else np.zeros(0) for part in parts]
-                for kind, parts in triples.items()}
+        tags = np.concatenate([np.full(len(r), b) for r, b in zip(rows, from_b)]) if rows else np.zeros(0)
+        rows, srcs, weights = (np.concatenate(a) if a else np.zeros(0) for a in (rows, srcs, weights))
+        rows, srcs = rows.astype(np.int64), srcs.astype(np.int64)
         rng = np.random.default_rng(20261204)
         for _ in range(2):   # the predictor is this linear map (affine in its coefficients)
             values = [rng.normal(size=s) for s in shapes]
@@ -455,19 +431,16 @@ class _Model(_Reader):
             for v, src in zip(values, sources):
                 pool[src.reshape(-1)] = v.reshape(-1)
             mapped = base + X @ pool[np.asarray(column_src, dtype=np.int64)]
-            for rows, srcs, weights in flat.values():
-                np.add.at(mapped, rows.astype(np.int64), pool[srcs.astype(np.int64)] * weights)
+            np.add.at(mapped, rows, pool[srcs] * weights)
             if not np.allclose(mapped, at(values), rtol=1e-10, atol=1e-10 * (1 + np.abs(base).max())):
                 raise NotGeneric("the predictor is not linear in its coefficients")
-        work = self.n_rows + sum(len(part[0]) for part in flat.values())
+        work = self.n_rows + len(rows)
         if work > MAX_WORK:
             raise NotGeneric(f"a large predictor ({work:,} entries): compiled per structure, "
                              "which samples faster at this size")
-        # the gathers as a sparse matrix by rows (CSR) over P = [x, b]
-        rows = np.concatenate([flat["t"][0], flat["u"][0]]).astype(np.int64)
-        srcs = np.concatenate([flat["t"][1], flat["u"][1]]).astype(np.int64)
-        weights = np.concatenate([flat["t"][2], flat["u"][2]])
-        order = np.argsort(rows, kind="stable")
+        # the gathers as a sparse matrix by rows (CSR) over P = [x, b]; within a row those of
+        # x before those of b (the order of the sum, and so its rounding, is part of the draws)
+        order = np.lexsort((tags, rows))
         ptr = np.searchsorted(rows[order], np.arange(self.n_rows + 1))
         self.add(eta0=base, X=np.ascontiguousarray(X).reshape(-1),
                  x_idx=np.asarray(column_src, dtype=np.int64), z_ptr=ptr, z_src=srcs[order],
@@ -504,12 +477,9 @@ class _Model(_Reader):
         if self.var_names is not None:
             keep = set(self.var_names)
             remaining = [v for v in remaining if v.name in keep]
-        n, rows = self.n_dim, self.n_rows
+        rows = self.n_rows
         n_sd = sum(len(a) for a in self.floats["r_sd"])
-        offsets = {"c": n, "sd": 2 * n, "corr": 2 * n + n_sd}
-        offsets["b"] = offsets["corr"] + self.n_pairs
-        offsets["eta"] = offsets["b"] + self.n_eff
-        offsets["mean"] = offsets["eta"] + rows
+        offsets = pool_offsets(self.n_dim, n_sd, self.n_pairs, self.n_eff, rows)
         rvs = {rv.name: rv for rv in self.free}
         positions = []
         for var in remaining:
@@ -541,6 +511,30 @@ class _Model(_Reader):
         return out
 
 
+_KINDS = {
+    ("NormalRV", "NoneType"): _Reader._normal,
+    ("HalfNormalRV", "LogTransform"): _Reader._half_normal,
+    ("HalfStudentTRV", "LogTransform"): _Reader._half_student,
+    ("ExponentialRV", "LogTransform"): _Reader._exponential,
+    ("HalfCauchyRV", "LogTransform"): _Reader._half_cauchy,
+    ("_LKJCholeskyCovRV", "CholeskyCovPacked"): _Reader._lkj,
+}
+
+
+def _strip(var):
+    """``var`` without the broadcasts, views and casts wrapped around it."""
+    from pytensor.tensor.elemwise import DimShuffle, Elemwise
+
+    while var.owner is not None:
+        op = var.owner.op
+        wrapper = isinstance(op, DimShuffle) or type(op).__name__ in ("ViewOp", "SpecifyShape") \
+            or (isinstance(op, Elemwise) and type(op.scalar_op).__name__ == "Cast")
+        if not wrapper:
+            break
+        var = var.owner.inputs[0]
+    return var
+
+
 def build_layout(model, var_names=None) -> Layout:
     """The generic density's arrays for ``model`` (raises :class:`NotGeneric`).
 
@@ -559,7 +553,7 @@ def build_layout(model, var_names=None) -> Layout:
 
 
 def _build_layout(model, var_names) -> Layout:
-    reader = _Model(model, var_names)
+    reader = _Reader(model, var_names)
     reader.free_variables()
     reader.effects()
     reader.likelihood()
