@@ -116,7 +116,7 @@ def forest_plot(table: pd.DataFrame):
     """
     panels = forest_panels(table)
     heights = [0.3 * len(rows) + 0.75 for *_, rows in panels]
-    fig = Figure(figsize=(7, sum(heights) + 0.6))
+    fig = Figure(figsize=(7, sum(heights) + 0.6), layout="constrained")
     axes = fig.subplots(len(panels), 1, gridspec_kw={"height_ratios": heights}, squeeze=False)
     for ax, (title, xlabel, zero, rows) in zip(axes[:, 0], panels):
         y = np.arange(len(rows))[::-1]
@@ -127,13 +127,12 @@ def forest_plot(table: pd.DataFrame):
             ax.axvline(0, color="grey", lw=0.8, ls=":")
         ax.set_yticks(y, [str(i) for i in rows.index], fontsize=8)
         ax.set_ylim(-0.6, len(rows) - 0.4)
-        ax.set_title(title, loc="left", fontsize=9)
+        ax.set_title(title, loc="left", fontsize=9, y=1.0)   # fixed: named y ticks, no offset text
         ax.set_xlabel(xlabel, fontsize=8)
         ax.set_ylabel("parameter", fontsize=8)
         ax.tick_params(axis="x", labelsize=8)
         ax.grid(axis="x", alpha=0.3)
     fig.suptitle(f"Estimates with {interval_words(table)}", fontsize=10)
-    fig.tight_layout()
     fig.align_ylabels(axes[:, 0])   # one column of "parameter" labels, whatever the names' widths
     return fig
 
@@ -147,7 +146,7 @@ def rank_plot(fit, bins: int = 20, names: list[str] | None = None):
     names = list(data.data_vars) if names is None else names
     cols = min(4, len(names))
     rows = int(np.ceil(len(names) / cols))
-    fig = Figure(figsize=(3.2 * cols, 2.2 * rows))
+    fig = Figure(figsize=(3.2 * cols, 2.2 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False)
     for ax, name in zip(axes.flat, names):
         values = np.asarray(data[name].values)                    # (chain, draw)
@@ -157,14 +156,17 @@ def rank_plot(fit, bins: int = 20, names: list[str] | None = None):
             counts, _ = np.histogram(ranks[chain], bins=edges)
             ax.step(edges[:-1], counts, where="post", lw=1)
         ax.axhline(values.shape[1] / bins, color="k", lw=0.8, ls=":")
-        ax.set_title(name, fontsize=8)
+        # counts in plain numbers (no "1e3" or offset above the axis), so the title is
+        # placed without measuring the y axis at every draw
+        ax.yaxis.get_major_formatter().set_useOffset(False)
+        ax.yaxis.get_major_formatter().set_scientific(False)
+        ax.set_title(name, fontsize=8, y=1.0)
         ax.set_xlabel("rank of the draw (chains pooled)", fontsize=7)
         ax.set_ylabel("draws per bin", fontsize=7)
         ax.tick_params(labelsize=7)
     for ax in axes.flat[len(names):]:
         ax.set_visible(False)
     fig.suptitle("Rank plots (one line per chain)", fontsize=10)
-    fig.tight_layout()
     return fig
 
 
@@ -172,7 +174,7 @@ def data_vs_simulations(y: np.ndarray, sims: np.ndarray, edges: np.ndarray, *, t
                         label: str, color: str = "C0", xlabel: str = "response") -> Figure:
     """The observed response's histogram (black) over those of simulated data sets;
     ``xlabel`` names the response."""
-    fig = Figure(figsize=(6, 3.5))
+    fig = Figure(figsize=(6, 3.5), layout="constrained")
     ax = fig.subplots()
     def bars(values):   # the last height repeated: a step at every edge closes the last bar
         counts, _ = np.histogram(values, bins=edges, density=True)
@@ -211,7 +213,7 @@ def category_bars(codes: np.ndarray, sims: np.ndarray, categories, *, xlabel: st
     observed = np.bincount(np.asarray(codes, dtype=np.int64), minlength=k) / len(codes)
     shares = np.array([np.bincount(np.asarray(s, dtype=np.int64), minlength=k) / len(s) for s in sims])
     lo, mid, hi = np.quantile(shares, [0.025, 0.5, 0.975], axis=0)
-    fig = Figure(figsize=(6, 3.5))
+    fig = Figure(figsize=(6, 3.5), layout="constrained")
     ax = fig.subplots()
     x = np.arange(k)
     ax.bar(x, observed, color="0.75", edgecolor="k", label="observed")
@@ -227,6 +229,5 @@ def _finish(fig, ax, title: str, xlabel: str, ylabel: str) -> Figure:
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    fig.tight_layout()
     return fig
 
