@@ -343,6 +343,53 @@ def test_drawing_does_not_load_a_lazily_registered_jax(tmp_path, monkeypatch):
     assert (tmp_path / "loaded").exists()
 
 
+def test_each_report_figure_is_laid_out_and_drawn_once(bayes_ss_slopes, monkeypatch):
+    # savefig's tight bounding box, tight_layout() and savefig's pre-draw for a layout
+    # engine each drew the figure again (issue 24: half the report's rendering time)
+    import matplotlib.figure
+
+    import multilevel.forked
+
+    monkeypatch.setattr(multilevel.forked, "can_fork", lambda: False)
+    draws = []
+    original = matplotlib.figure.Figure.draw
+
+    def counting(self, renderer):
+        draws.append(id(self))
+        return original(self, renderer)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "draw", counting)
+    from multilevel.report.figures import report_figures
+
+    figures, _ = report_figures(bayes_ss_slopes, interval_table(bayes_ss_slopes))
+    assert [f.name for f in figures] == ["forest", "residuals", "groups", "caterpillar", "effects",
+                                         "rank", "ppc"]
+    assert len(draws) == len(figures) == len(set(draws))
+
+
+def test_report_figures_do_not_depend_on_the_users_matplotlibrc(bayes_ss_slopes, monkeypatch):
+    # the layout is the figure's own: an rc asking for tight boxes, autolayout or another
+    # default format changes no pixel of the report's PNGs
+    import io
+
+    import matplotlib as mpl
+    from PIL import Image
+
+    import multilevel.forked
+    from multilevel.report.figures import report_figures
+
+    monkeypatch.setattr(multilevel.forked, "can_fork", lambda: False)
+    table = interval_table(bayes_ss_slopes)
+    plain, _ = report_figures(bayes_ss_slopes, table)
+    hostile = {"savefig.bbox": "tight", "savefig.format": "pdf", "figure.autolayout": True}
+    with mpl.rc_context(hostile):
+        other, _ = report_figures(bayes_ss_slopes, table)
+    for a, b in zip(plain, other):
+        pixels = [np.asarray(Image.open(io.BytesIO(f.png)).convert("RGB")) for f in (a, b)]
+        assert a.name == b.name and pixels[0].shape == pixels[1].shape, a.name
+        assert np.array_equal(*pixels), a.name
+
+
 # ------------------------------------------------- issue 25: spec [report] x and rope
 def _spec(report: dict, method: str = "reml", formula: str = "Reaction ~ Days + Days2 + (Days | Subject)"):
     from multilevel.spec import parse_spec

@@ -96,7 +96,7 @@ def group_panels(fit, x: str | None = None, *, group: str | None = None, max_pan
     nrows = int(np.ceil(len(shown) / ncols))
     ncol = min(ncols, len(shown))
     width, height = 2.0 * ncol + 0.6, 1.8 * nrows + 0.8
-    fig = _figure(figsize=(width, height))
+    fig = _figure(figsize=(width, height), layout="none")   # its own margins, whatever the rc says
     axes = fig.subplots(nrows, ncol, squeeze=False, sharex=True, sharey=True).ravel()
     # fixed margins in inches: a constrained layout of many small panels measures every
     # tick label over several passes (it was 60 % of this figure's rendering time)

@@ -250,10 +250,14 @@ def _png(fig) -> bytes:
 
     engine = fig.get_layout_engine()
     fig.set_dpi(DPI)
-    if engine is not None:
-        engine.execute(fig)   # the axes' positions, kept when the engine is removed
-        with mpl.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
-            fig.set_layout_engine(None)   # None here: no engine (not the rc's default one)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, pil_kwargs={"compress_level": PNG_COMPRESSION})
+    # a user's matplotlibrc must not change this: the layout measured with the PNG
+    # renderer's text, no engine put back by the rc, no bounding box of the rc's
+    rc = {"savefig.format": "png", "savefig.bbox": "standard", "figure.autolayout": False,
+          "figure.constrained_layout.use": False}
+    with mpl.rc_context(rc):
+        if engine is not None:
+            engine.execute(fig)   # the axes' positions, kept when the engine is removed
+            fig.set_layout_engine(None)   # here: no engine at all (not the rc's default one)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=DPI, pil_kwargs={"compress_level": PNG_COMPRESSION})
     return buffer.getvalue()
