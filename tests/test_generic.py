@@ -58,6 +58,9 @@ IN_CLASS = {
     "epilepsy": ("count ~ zAge + zBase * Trt + (1 | patient)", "epilepsy", "poisson", None),
     "grouseticks": ("TICKS ~ YEAR + cHEIGHT + (1 | BROOD) + (1 | LOCATION)", "grouseticks",
                     "poisson", None),
+    # the same size as "large data" below: a Poisson model keeps the generic density
+    "large poisson": ("count ~ x + (x | g)", pd.concat([SIM] * 40, ignore_index=True), "poisson",
+                      None),
     "user priors": ("Reaction ~ Days + (1 | Subject)", "sleepstudy", "gaussian",
                     {"Days": bmb.Prior("Normal", mu=5, sigma=3),
                      "1|Subject": bmb.Prior("Normal", mu=0, sigma=bmb.Prior("Exponential", lam=0.05)),
@@ -71,7 +74,8 @@ OUT_OF_CLASS = {
     "distributional sigma": (["Reaction ~ Days + (1 | Subject)", "sigma ~ Days"], "sleepstudy",
                              "gaussian", None),
     "ar1 structure": ("yg ~ x + ar1(0 + f | g)", SIM, "gaussian", None),
-    "large data": ("yg ~ x + (x | g)", pd.concat([SIM] * 20, ignore_index=True), "gaussian", None),
+    # 7,200 rows x (1 + 2 entries): above the Gaussian limit, where PyTensor's code is faster
+    "large data": ("yg ~ x + (x | g)", pd.concat([SIM] * 40, ignore_index=True), "gaussian", None),
 }
 
 

@@ -20,7 +20,8 @@ Terms, with ``c`` the constrained vector (``exp`` of the log-transformed element
           + Σ log p(y_r | η_r)              the likelihood of the family
 
     b_e = Σ x_off · c_scale                 group effects (non-centred: offset × scale)
-    η_r = η0_r + X_r · x[x_idx] + Σ_k w_k · P[src_k]    P = [x, b]; k over row r's entries
+    η_r = η0_r + X_r · x[x_idx] + Σ_s w_sr · P[src_sr]   P = [x, b, 0]; s over the slots
+                                              (a row's s-th entry; padding: w = 0 on the 0)
 
 PyMC's formulas are kept term for term, so the value equals ``model.logp()`` to rounding;
 :mod:`multilevel.bayes.generic` checks it on every new layout.
@@ -39,7 +40,7 @@ import numpy as np
 
 from multilevel.bayes.generic.density import FLOATS, INPUTS, INTS, PACKED, pool_offsets
 
-GENERIC_VERSION = 3
+GENERIC_VERSION = 4
 
 
 def pack(arrays: dict) -> dict:
@@ -79,7 +80,6 @@ def _example() -> dict:
     arrays.update(family=np.array([0]), n_idx=np.array([0]), n_mu=np.array([0.5]), n_sd=np.array([2.0]),
                   log_idx=np.array([1]), h_idx=np.array([1]), h_sd=np.array([1.5]),
                   n_eff=np.array([0]), x_idx=np.array([0]), X=np.array([1.0, 2.0]),
-                  z_ptr=np.zeros(3),
                   eta0=np.zeros(2), y=np.array([0.0, 1.0]),
                   trials=np.ones(2), y_const=np.zeros(2), sig_idx=np.array([1]),
                   expand_idx=np.arange(4))
@@ -243,7 +243,7 @@ def check_arrays(arrays: dict, n_dim: int) -> None:
     limits = {"log_idx": n_dim, "n_idx": n_dim, "m_idx": n_dim, "m_sidx": n_dim, "h_idx": n_dim,
               "t_idx": n_dim, "e_idx": n_dim, "k_idx": n_dim, "l_ent": n_dim, "l_row": n_sd,
               "r_diag": n_dim, "g_eff": n_eff, "g_off": n_dim, "g_scale": n_dim,
-              "x_idx": n_dim, "z_src": n_dim + n_eff, "cp_a": n_dim, "cp_b": n_dim,
+              "x_idx": n_dim, "z_src": n_dim + n_eff + 1, "cp_a": n_dim, "cp_b": n_dim,
               "cp_pair": n_pairs, "cp_j": n_sd, "cp_k": n_sd, "sig_idx": n_dim, "expand_idx": pool}
     for name, limit in limits.items():
         index = np.asarray(arrays[name]).reshape(-1)
@@ -262,9 +262,8 @@ def check_arrays(arrays: dict, n_dim: int) -> None:
         raise ValueError("family must hold one code (0, 1 or 2)")
     if sizes["X"] != n_rows * sizes["x_idx"]:
         raise ValueError("X must hold one value per row and coefficient")
-    ptr = np.asarray(arrays["z_ptr"]).reshape(-1)
-    if ptr.size != n_rows + 1 or ptr[0] != 0 or ptr[-1] != sizes["z_src"] or np.any(np.diff(ptr) < 0):
-        raise ValueError("z_ptr must be the rows' non-decreasing bounds into z_src")
+    if sizes["z_src"] % max(n_rows, 1) or (n_rows == 0 and sizes["z_src"]):
+        raise ValueError("z_src must hold whole slots, one entry per row each")
     if sizes["sig_idx"] != (1 if family[0] == 0 else 0):
         raise ValueError("sig_idx holds one index for a Gaussian response, none otherwise")
 

@@ -22,14 +22,18 @@ from multilevel.bayes.generic.kernel import FLOATS, INTS
 
 # most coefficients of the dense part of the predictor (each probed by itself)
 MAX_DENSE_PROBE = 256
-# Above this much predictor work per evaluation (rows + sparse entries: the dense part's
-# loop is as fast as PyTensor's dot), models are compiled per structure. Per row and
-# group term the written-out density costs about twice PyTensor's
-# fused code (y ~ x + (1|g) + (x|h), us per gradient with 7 us of ctypes call: 34 vs 21 at
-# 1,500 rows, 250 vs 149 at 20,000; equal on sleepstudy, Penicillin and grouseticks), so
-# beyond a few thousand entries every fit's slower sampling would repay the one compile
-# the generic route saves. sleepstudy's (Days | Subject) is 540, grouseticks' 1,209.
-MAX_WORK = 5_000
+# Above this much predictor work per evaluation (rows x (1 + the most group-effect entries
+# of a row)), a model is compiled per structure. Per gradient, y ~ x + (1 | g) + (x | h),
+# C callbacks through ctypes, against PyTensor's code compiled per structure (2026-12-05):
+#   Gaussian   1,500 rows 11.6 vs 13.0 us, 5,000 27.6 vs 27.1, 10,000 52 vs 48, 20,000 101
+#              vs 91, 100,000 512 vs 442: beyond ~5,000 rows the per-structure code is 8-16 %
+#              faster, and over a fit's ~130,000 gradients that repays its one compile;
+#   Poisson    1,500 rows 15 vs 28 us, 20,000 148 vs 351, 100,000 777 vs 2,054;
+#   Bernoulli  1,500 rows 28 vs 41 us, 20,000 329 vs 473: for these the generic code is
+#              faster at every size measured, and only the size of its arrays bounds it.
+# sleepstudy's (Days | Subject) is 540, grouseticks' 1,209.
+MAX_WORK = {"gaussian": 20_000}
+MAX_WORK_OTHER = 2_000_000
 # the class: (family, observed op, link op at the top of its mean parameter)
 FAMILIES = {"NormalRV": "gaussian", "BernoulliRV": "bernoulli", "PoissonRV": "poisson",
             "BinomialRV": "binomial"}
@@ -434,17 +438,26 @@ class _Reader:
             np.add.at(mapped, rows, pool[srcs] * weights)
             if not np.allclose(mapped, at(values), rtol=1e-10, atol=1e-10 * (1 + np.abs(base).max())):
                 raise NotGeneric("the predictor is not linear in its coefficients")
-        work = self.n_rows + len(rows)
-        if work > MAX_WORK:
+        # the gathers over P = [x, b, 0] in slots: slot s holds each row's s-th entry, rows
+        # with fewer entries padded with weight 0 on P's final zero. Within a row those of x
+        # come before those of b (the order of the sum, and so its rounding, is part of the
+        # draws).
+        order = np.lexsort((tags, rows))
+        rows, srcs, weights = rows[order], srcs[order], weights[order]
+        counts = np.bincount(rows, minlength=self.n_rows)
+        slots = int(counts.max()) if counts.size else 0
+        work = self.n_rows * (1 + slots)
+        if work > MAX_WORK.get(self.family, MAX_WORK_OTHER):
             raise NotGeneric(f"a large predictor ({work:,} entries): compiled per structure, "
                              "which samples faster at this size")
-        # the gathers as a sparse matrix by rows (CSR) over P = [x, b]; within a row those of
-        # x before those of b (the order of the sum, and so its rounding, is part of the draws)
-        order = np.lexsort((tags, rows))
-        ptr = np.searchsorted(rows[order], np.arange(self.n_rows + 1))
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        slot = np.arange(len(rows)) - starts[rows]        # each entry's place in its row
+        z_src = np.full((slots, self.n_rows), self.n_dim + self.n_eff, dtype=np.int64)
+        z_w = np.zeros((slots, self.n_rows))
+        z_src[slot, rows], z_w[slot, rows] = srcs, weights
         self.add(eta0=base, X=np.ascontiguousarray(X).reshape(-1),
-                 x_idx=np.asarray(column_src, dtype=np.int64), z_ptr=ptr, z_src=srcs[order],
-                 z_w=weights[order])
+                 x_idx=np.asarray(column_src, dtype=np.int64), z_src=z_src.reshape(-1),
+                 z_w=z_w.reshape(-1))
 
     def _grouped(self, leaf) -> bool:
         dims = self.model.named_vars_to_dims.get(leaf.name) or ()
