@@ -13,7 +13,6 @@ The size limit of the generic route (``layout.MAX_WORK``) is read from these num
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
 import time
 
@@ -21,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 os.environ["MULTILEVEL_CACHE"] = "0"   # the per-structure code is compiled here, not loaded
+
+from nutpie_calls import caller, stored  # bench/, beside this script
 
 FORMULAS = {"gaussian": "y ~ x + (1 | g) + (x | h)", "poisson": "c ~ x + (1 | g) + (x | h)",
             "bernoulli": "yb ~ x + (1 | g) + (x | h)"}
@@ -41,23 +42,6 @@ def simulated(n: int, seed: int = 1) -> pd.DataFrame:
         "c": rng.poisson(np.exp(0.3 + 0.2 * x + 0.3 * u)),
         "yb": (rng.random(n) < 1 / (1 + np.exp(-(0.2 * x + 0.5 * u)))).astype(int),
         "x": x, "g": [f"g{i}" for i in g], "h": [f"h{i}" for i in h]})
-
-
-def stored(model) -> list[str]:
-    return [v.name for v in model.unobserved_value_vars
-            if v.name != "mu" and not v.name.endswith("__")]
-
-
-def caller(compiled):
-    proto = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p,
-                             ctypes.c_void_p, ctypes.c_void_p)
-    fn, n = proto(compiled.compiled_logp_func.address), compiled.n_dim
-    grad, logp, user = np.zeros(n), np.zeros(()), compiled.user_data.ctypes.data
-
-    def call(x):
-        fn(n, x.ctypes.data, grad.ctypes.data, logp.ctypes.data, user)
-        return float(logp)
-    return call
 
 
 def both(model):
@@ -89,7 +73,7 @@ def per_gradient(title: str, model, rows: int) -> None:
     calls = {"generic": caller(gen), "per structure": caller(per)}
     rng = np.random.default_rng(3)
     points = [rng.normal(scale=0.3, size=gen.n_dim) for _ in range(64)]
-    values = {k: c(points[0]) for k, c in calls.items()}
+    values = {k: c(points[0])[0] for k, c in calls.items()}
     reps = max(100, 400_000 // max(rows, 1))
     blocks: dict = {k: [] for k in calls}
     for _ in range(7):

@@ -12,13 +12,14 @@ each (identical draws? posterior means apart in Monte Carlo SEs).
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
 import time
 
 import numpy as np
 
 os.environ["MULTILEVEL_CACHE"] = "0"   # every compile_nutpie call compiles
+
+from nutpie_calls import caller, stored  # bench/, beside this script
 
 CASES = [
     ("sleepstudy (Days | Subject), 155 rows", "Reaction ~ Days + (Days | Subject)", "sleepstudy",
@@ -28,24 +29,12 @@ CASES = [
 ]
 
 
-def _stored(model) -> list[str]:
-    """What Bambi asks nutpie to store: every unobserved variable but the likelihood's mean."""
-    return [v.name for v in model.unobserved_value_vars
-            if v.name != "mu" and not v.name.endswith("__")]
-
-
-def _caller(compiled):
-    proto = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p,
-                             ctypes.c_void_p, ctypes.c_void_p)
-    fn = proto(compiled.compiled_logp_func.address)
-    n = compiled.n_dim
-    grad, logp = np.zeros(n), np.zeros(())
-    ud = compiled.user_data.ctypes.data
-
-    def call(x):
-        fn(n, x.ctypes.data, grad.ctypes.data, logp.ctypes.data, ud)
-        return float(logp), grad.copy()
-    return call
+def copying(call):
+    """The call, its gradient copied (two calls' gradients are compared)."""
+    def copied(x):
+        logp, grad = call(x)
+        return logp, grad.copy()
+    return copied
 
 
 def main() -> None:
@@ -70,13 +59,13 @@ def main() -> None:
                 stats: dict = {}
                 start = time.perf_counter()
                 with cache.symbolic_rows(mode == "symbolic"):
-                    compiled[mode] = cache.compile_nutpie(model, _stored(model), stats=stats)
+                    compiled[mode] = cache.compile_nutpie(model, stored(model), stats=stats)
                 seconds[mode].append(time.perf_counter() - start)
                 assert (stats.get("rows") == "symbolic") == (mode == "symbolic"), stats
         n_dim = compiled["fixed"].n_dim
         rng = np.random.default_rng(3)
         points = [rng.normal(scale=rng.choice([0.1, 0.5, 1.0, 2.0]), size=n_dim) for _ in range(2000)]
-        calls = {mode: _caller(c) for mode, c in compiled.items()}
+        calls = {mode: copying(caller(c)) for mode, c in compiled.items()}
         worst_logp = worst_grad = 0.0
         n_logp = n_grad = 0
         for x in points:
