@@ -41,7 +41,10 @@ def test_hat_values_and_cooks_distance_match_r(fits, key):
     hat = fit.hatvalues()
     assert hat.index.equals(fit.design.frame.data.index)
     np.testing.assert_allclose(hat.to_numpy(), ref["hat"], rtol=1e-5, atol=1e-8)
-    np.testing.assert_allclose(fit.cooks_distance().to_numpy(), ref["cooks"], rtol=1e-5, atol=1e-8)
+    # Cook's distance scales with 1 / σ̂² and the squared residual: the two optimizers' θ̂
+    # (equal to ~1e-6) move the smallest distances by up to 2e-5 relative, and the last
+    # digits of θ̂ move with the CPU's SIMD paths (an AVX-512 machine: 2.1e-5)
+    np.testing.assert_allclose(fit.cooks_distance().to_numpy(), ref["cooks"], rtol=1e-4, atol=1e-8)
     p = np.linalg.matrix_rank(fit.design.X)
     q = sum(t.n_levels * t.q for t in fit.design.reterms)
     assert p - 1e-8 <= hat.sum() <= p + q + 1e-8

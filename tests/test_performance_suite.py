@@ -30,8 +30,9 @@ Not covered:
   and groups, also rows the model dropped for a missing covariate (``grouse_missing``);
   ours on the fit's rows. Checked there: insight's variance from a null model on all
   rows, and ICC and R² from it.
-* ``sleep_phase_nocor``'s singular flag: lme4 stops on a boundary at a worse REML
-  criterion (1789.26) than ours (1787.32, inside).
+* ``sleep_phase_nocor``'s singular flag and convergence verdict: lme4 stops on a boundary
+  at a worse REML criterion (1789.26) than ours (1787.32, inside), and performance judges
+  lme4's point (its scaled gradient 0.077), not ours.
 * ``icc(by_group = TRUE)`` of models with random slopes (performance uses the
   intercept variances there, and warns); tested for random-intercept models.
 * ``check_collinearity`` of a model with one term (``ml.vif`` needs two and says so).
@@ -250,7 +251,8 @@ def test_singular(key):
     assert bool(fit_case(key).singular) == MIXED[key]["singular"], key
 
 
-@pytest.mark.parametrize("key", [k for k, r in MIXED.items() if r["family"] == "gaussian"])
+@pytest.mark.parametrize("key", [k for k, r in MIXED.items()
+                                 if r["family"] == "gaussian" and k not in WORSE_LME4_OPTIMUM])
 def test_convergence(key):
     """test-check_convergence.R: the scaled gradient is small at the optimum (LMMs)."""
     report = ml.diagnostics.check_convergence(fit_case(key))
