@@ -127,8 +127,8 @@ def group_panels(fit, x: str | None = None, *, group: str | None = None, max_pan
             ax.plot(xs[rows], pop[rows], "--", color="grey", lw=1)
         # An inner panel (shared y axis, tick labels hidden) shows no y offset text for a
         # title to avoid, so its title is placed at the top without matplotlib measuring
-        # its y axis at every draw (40 % of this figure's rendering); the first column
-        # keeps the automatic position (its offset text, "1e6", can be there).
+        # its y axis for it at every draw; the first column keeps the automatic position
+        # (its offset text, "1e6", can be there).
         ax.set_title(str(term.levels[level]), fontsize=8, y=None if k % ncol == 0 else 1.0)
         ax.tick_params(labelsize=7)
     for ax in axes:

@@ -243,8 +243,8 @@ def _png(fig) -> bytes:
     inches for the group panels), so it needs no ``bbox_inches="tight"``, which draws
     the figure once more only to measure it. And ``savefig`` of a figure with a layout
     engine draws it twice, the first time only to run the layout; here the layout runs
-    once, at the PNG's resolution, and the figure is then drawn once without its engine.
-    Together the two extra drawings were about half of the report's rendering time.
+    once, at the PNG's resolution, and the figure is then drawn once without its engine
+    (the report's figures: 2.0 CPU s before, 1.7 s after, bench/README.md 2026-12-05).
     """
     import matplotlib as mpl
 

@@ -262,7 +262,7 @@ def check_arrays(arrays: dict, n_dim: int) -> None:
         raise ValueError("family must hold one code (0, 1 or 2)")
     if sizes["X"] != n_rows * sizes["x_idx"]:
         raise ValueError("X must hold one value per row and coefficient")
-    if sizes["z_src"] % max(n_rows, 1) or (n_rows == 0 and sizes["z_src"]):
+    if sizes["z_src"] and (n_rows == 0 or sizes["z_src"] % n_rows):
         raise ValueError("z_src must hold whole slots, one entry per row each")
     if sizes["sig_idx"] != (1 if family[0] == 0 else 0):
         raise ValueError("sig_idx holds one index for a Gaussian response, none otherwise")
