@@ -263,3 +263,69 @@ def test_a_reading_that_fails_unexpectedly_falls_back_to_the_per_structure_route
     stats = {}
     assert generic.compile_generic(model, stats=stats) is None
     assert stats["generic"].startswith("not read (NotImplementedError")
+
+
+# ------------------------------------------------------------ loading the stored kernel
+def _stored_payload():
+    import pickle
+
+    key = K.kernel_key()
+    body = cache._read_entry(K.kernel_dir() / f"generic-{key[:24]}.pkl", key)
+    return pickle.loads(body)
+
+
+def test_the_kernels_object_code_is_read(kernel):
+    """The ELF reader finds what the object code needs from the process (the density's
+    work arrays come from numba's runtime allocator) and no environment is read by code."""
+    from multilevel.bayes.objcode import read_symbols
+
+    payload = _stored_payload()
+    for part in ("logp", "expand"):
+        symbols = read_symbols(payload[part][0][2][0])
+        assert symbols is not None
+        assert "NRT_MemInfo_call_dtor" in symbols.undefined
+        assert all(name.isidentifier() for name in symbols.undefined)
+        assert payload[part][8] == ()   # slim: every stored environment is one code reads
+
+
+def test_a_stored_kernel_loads_without_numbas_registries(kernel):
+    """In a new process the stored kernel links with numba's runtime alone (no context
+    refresh, no numba.np.arrayobj: 0.2 s of a cached fit) and computes its stored values."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from multilevel.bayes.generic import kernel as K\n"
+            "from multilevel.bayes import parallel_compile as P\n"
+            "stats = {}\n"
+            "K.load_kernel(stats)\n"
+            "print(stats['kernel'], P.LAST_LINK['context'], 'numba.np.arrayobj' in sys.modules)\n")
+    # the kernel fixture's folder is in this process's environment (MULTILEVEL_KERNEL_DIR)
+    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ), capture_output=True,
+                         text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["disk", "runtime", "False"]
+
+
+def test_an_unresolved_symbol_refreshes_numbas_context(kernel):
+    """Object code that needs a symbol the process does not have gets numba's whole
+    context (LLVM would abort the process otherwise); unreadable code too."""
+    from multilevel.bayes.objcode import prepare, read_symbols
+
+    class Context:
+        refreshed = 0
+
+        def refresh(self):
+            self.refreshed += 1
+
+    reduced = _stored_payload()["logp"]
+    name, kind, (code, bitcode) = reduced[0]
+    assert prepare(Context(), reduced) == "runtime"
+    renamed = code.replace(b"NRT_MemInfo_call_dtor\x00", b"NRT_MemInfo_call_dtoX\x00")
+    assert "NRT_MemInfo_call_dtoX" in read_symbols(renamed).undefined
+    for broken in (renamed, code[:200], b"\x7fELF" + b"\x00" * 60):
+        context = Context()
+        assert prepare(context, ((name, kind, (broken, bitcode)), *reduced[1:])) == "refresh"
+        assert context.refreshed == 1
+    assert read_symbols(code[:200]) is None and read_symbols(b"") is None

@@ -65,6 +65,9 @@ OPT_LEVEL: int | None = None
 # What the last compile_pair did: "forked", or "serial: <why>"; seconds of each callback
 # (the child's as measured in the child) and of both together (bench_coldstart.py).
 LAST: dict = {}
+# How the last rebuild readied numba: "runtime" (its runtime's symbols) or "refresh"
+# (the whole context; multilevel.bayes.objcode)
+LAST_LINK: dict = {}
 
 
 class _Capture:
@@ -89,8 +92,11 @@ class LoadedCallback:
 
     def reduce(self) -> tuple:
         """``cres._reduce()``: what the disk cache stores (a rebuilt library cannot be
-        serialized again, numba keeps no object code of it: the parts it was rebuilt from)."""
-        return self._reduced if self._reduced is not None else self._cres._reduce()
+        serialized again, numba keeps no object code of it: the parts it was rebuilt from),
+        without the environments its code never reads (:func:`multilevel.bayes.objcode.slim`)."""
+        from multilevel.bayes.objcode import slim
+
+        return slim(self._reduced if self._reduced is not None else self._cres._reduce())
 
 
 def compile_callback(pyfunc, signature) -> LoadedCallback:
@@ -132,8 +138,10 @@ def rebuild(reduced) -> LoadedCallback:
     from numba.core.compiler import CompileResult
     from numba.core.registry import cpu_target
 
+    from multilevel.bayes.objcode import prepare
+
     context = cpu_target.target_context
-    context.refresh()  # registers numba's runtime (NRT) symbols before linking object code
+    LAST_LINK["context"] = prepare(context, reduced)   # the symbols the object code needs
     return LoadedCallback(CompileResult._rebuild(context, *reduced), reduced)
 
 

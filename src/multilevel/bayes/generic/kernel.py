@@ -40,7 +40,9 @@ import numpy as np
 
 from multilevel.bayes.generic.density import FLOATS, INPUTS, INTS, PACKED, pool_offsets
 
-GENERIC_VERSION = 4
+# 5: the stored callbacks leave out the environments their code never reads
+# (multilevel.bayes.objcode.slim), so that loading them imports no numba registries
+GENERIC_VERSION = 5
 
 
 def pack(arrays: dict) -> dict:
