@@ -113,6 +113,10 @@ def test_density_and_gradient_equal_pymcs(name, kernel):
         assert code == 0
         assert logp == pytest.approx(float(logp_fn(*values)), rel=1e-10)
         np.testing.assert_allclose(grad, np.asarray(dlogp_fn(*values)), rtol=1e-8, atol=1e-8)
+    # the layout's shapes, read from the static types, are PyMC's evaluated ones
+    evaluated = model.eval_rv_shapes()
+    assert [tuple(s) for s in shapes[:len(model.value_vars)]] == \
+        [tuple(int(d) for d in evaluated[v.name]) for v in model.value_vars]
 
 
 @pytest.mark.parametrize("name", list(OUT_OF_CLASS))

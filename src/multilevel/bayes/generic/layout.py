@@ -116,6 +116,16 @@ def _function(inputs, outputs):
     return pytensor.function(inputs, outputs, mode=_py_mode(), on_unused_input="ignore")
 
 
+def _value_shapes(model, values) -> dict:
+    """Each value variable's shape: its static type's where every one is complete (Bambi's
+    models: their dims are constants), else PyMC's ``eval_rv_shapes``, which compiles a
+    PyTensor function (0.07 s of a cached fit, the first compilation of its process)."""
+    static = {v.name: v.type.shape for v in values}
+    if all(None not in shape for shape in static.values()):
+        return static
+    return model.eval_rv_shapes()
+
+
 class _Reader:
     """Reads a model in stages (free variables, group effects, likelihood, predictor,
     storage), collecting the density's arrays."""
@@ -127,7 +137,7 @@ class _Reader:
         self.values = [model.rvs_to_values[rv] for rv in self.free]
         self.random = set(self.free) | set(model.observed_RVs) | set(model.value_vars)
         self.dets = {d.name: d for d in model.deterministics}
-        shapes = model.eval_rv_shapes()
+        shapes = _value_shapes(model, self.values)
         self.shape = {}   # value var name -> shape
         self.pos = {}     # value var name -> θ positions (array of its shape)
         self.rv_pos = {}  # rv name -> θ positions
