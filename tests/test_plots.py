@@ -56,6 +56,18 @@ def test_group_panels_options_and_errors(reml):
         plots.residuals("not a fit")
 
 
+def test_group_panels_draw_axes_on_the_outer_panels_only(reml):
+    """As lattice's xyplot: x axes under each column's last panel (the incomplete last
+    row's neighbours above included), y axes in the first column."""
+    fig = plots.group_panels(reml, max_panels=5, ncols=3)
+    assert [ax.xaxis.get_visible() for ax in fig.axes] == [False, False, True, True, True]
+    assert [ax.yaxis.get_visible() for ax in fig.axes] == [True, False, False, True, False]
+    assert fig.axes[3].get_xlabel() == "Days" and fig.axes[3].get_ylabel() == "Reaction"
+    # shared limits: a panel without its axes shows the same ranges
+    assert fig.axes[1].get_ylim() == fig.axes[0].get_ylim()
+    assert fig.axes[1].get_xlim() == fig.axes[4].get_xlim()
+
+
 def test_residuals_vs_fitted_and_qq(reml):
     fig = plots.residuals(reml)
     assert len(fig.axes) == 2

@@ -111,11 +111,18 @@ def group_panels(fit, x: str | None = None, *, group: str | None = None, max_pan
     for ax in axes:
         ax.set_autoscale_on(False)
     for k, (ax, level) in enumerate(zip(axes, shown)):
+        # Axes only on the outer panels, as lattice's xyplot draws them: the inner panels
+        # share their limits, and their tick marks were half of this figure's cost
+        # (matplotlib makes five artists per tick, per axis)
         if k + ncol >= len(shown):      # nothing drawn below it: its column's x axis
             ax.set_xlabel(x, fontsize=8)
             ax.xaxis.set_tick_params(labelbottom=True)
+        else:
+            ax.xaxis.set_visible(False)
         if k % ncol == 0:
             ax.set_ylabel(design.spec.parsed.response.text, fontsize=8)
+        else:
+            ax.yaxis.set_visible(False)
         rows = np.flatnonzero(codes == level)
         rows = rows[np.argsort(xs[rows], kind="stable")]
         ax.plot(xs[rows], y[rows], "o", ms=3, color="C0")
