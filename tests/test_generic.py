@@ -333,3 +333,21 @@ def test_an_unresolved_symbol_refreshes_numbas_context(kernel):
         assert prepare(context, ((name, kind, (broken, bitcode)), *reduced[1:])) == "refresh"
         assert context.refreshed == 1
     assert read_symbols(code[:200]) is None and read_symbols(b"") is None
+
+
+def test_the_input_record_is_nutpies():
+    """The kernel's user-data record, built without nutpie's Python package, is the one
+    nutpie's make_user_data gives for the same inputs, byte for byte."""
+    from nutpie.compile_pymc import make_user_data
+
+    class Vector:   # what make_user_data reads of a shared variable
+        ndim = 1
+
+        def __init__(self, name):
+            self.name = name
+
+    packed = K.pack(K._example())
+    theirs = make_user_data({Vector(name): name for name in K.PACKED}, packed)
+    ours = K.Kernel.user_data(packed)
+    assert ours.dtype == theirs.dtype == K.record_dtype()
+    assert ours.tobytes() == theirs.tobytes()

@@ -197,8 +197,6 @@ def _cmd_datasets(args) -> int:
 
 def _cmd_fit(args) -> int:
     import multilevel as ml
-    from multilevel.commands.terminal import print_fit
-    from multilevel.report import report_content, write_report
     from multilevel.report.runs import check_target
     from multilevel.spec import load_spec, spec_table, to_toml, with_sampling
 
@@ -215,7 +213,11 @@ def _cmd_fit(args) -> int:
         # a bar is drawn only into a terminal, never into a pipe or a log file
         kwargs["progress"] = progress is not False and sys.stderr.isatty()
     if spec.method == "bayes" and _OWN_PROCESS["value"]:
+        _speculate(spec, data)   # before the imports: a rerun's sampling starts in a child now
         _lighter_bayes_imports()
+    from multilevel.commands.terminal import print_fit
+    from multilevel.report import report_content, write_report
+
     ci = spec.report.get("ci", 0.95)
     kind = spec.report.get("kind", "eti")
     overrides = [f"--{k} {getattr(args, k)}" for k in SAMPLING_OPTIONS if getattr(args, k) is not None]
@@ -231,7 +233,10 @@ def _cmd_fit(args) -> int:
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        fit = ml.fit(spec.formula, data, **kwargs)
+        try:
+            fit = ml.fit(spec.formula, data, **kwargs)
+        finally:
+            _stop_speculation()   # a child whose draws were not taken stops here
         content = report_content(fit, spec=spec, ci=ci, kind=kind)
         write_report(fit, out, ci=ci, kind=kind, spec=spec, plots=spec.report.get("plots", True),
                      extra=run_files, content=content, protect=protect)
@@ -239,6 +244,34 @@ def _cmd_fit(args) -> int:
     _print_warnings(caught, content)
     print(f"Wrote {out}/ (report.md, report.html, summary.csv, spec.toml)", file=sys.stderr)
     return 0
+
+
+def _speculate(spec, data) -> None:
+    """Start sampling this run's recorded problem in a child (:mod:`multilevel.bayes.speculate`):
+    the run is identified by the effective spec, the data and the package's version."""
+    import hashlib
+    import importlib
+
+    import pandas as pd
+
+    from multilevel import __version__
+    from multilevel.spec import spec_table, to_toml
+
+    h = hashlib.sha256(f"{__version__}\n{sys.version}\n".encode())
+    h.update(to_toml(spec_table(spec)).encode())
+    h.update(repr([(str(c), str(t)) for c, t in data.dtypes.items()]).encode())
+    h.update(pd.util.hash_pandas_object(data, index=True).to_numpy().tobytes())
+    for path in spec.data2_paths().values():
+        with contextlib.suppress(OSError):
+            h.update(path.read_bytes())
+    h.update(repr(sorted((k, v) for k, v in os.environ.items() if k.startswith("MULTILEVEL_"))).encode())
+    importlib.import_module("multilevel.bayes.speculate").begin(h.digest())
+
+
+def _stop_speculation() -> None:
+    speculate = sys.modules.get("multilevel.bayes.speculate")
+    if speculate is not None:
+        speculate.stop()
 
 
 def _lighter_bayes_imports() -> None:

@@ -1,11 +1,24 @@
 """Bayesian multilevel models through Bambi and PyMC, with lme4's formula semantics.
 
-Importing this package imports PyMC and Bambi; :func:`multilevel.fit` does so only
-for ``method="bayes"``.
+:func:`multilevel.fit` imports this package only for ``method="bayes"``. Its names are
+loaded on first use (PEP 562), so that a module of the package (the compiled kernel of
+:mod:`multilevel.bayes.generic`, read in a sampler's child process) can be imported
+without the fitting stack.
 """
 
-from multilevel.bayes.fit import fit_bayes
-from multilevel.bayes.model import BuiltModel, build_model
-from multilevel.bayes.result import BayesFit
+import importlib
+
+_NAMES = {"fit_bayes": "multilevel.bayes.fit", "BuiltModel": "multilevel.bayes.model",
+          "build_model": "multilevel.bayes.model", "BayesFit": "multilevel.bayes.result"}
 
 __all__ = ["BayesFit", "BuiltModel", "build_model", "fit_bayes"]
+
+
+def __getattr__(name: str):
+    if name in _NAMES:
+        return getattr(importlib.import_module(_NAMES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_NAMES))

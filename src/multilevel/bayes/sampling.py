@@ -18,6 +18,7 @@ import importlib.util
 import os
 import signal
 import threading
+import time
 from dataclasses import dataclass
 
 from multilevel.errors import FitError
@@ -275,7 +276,7 @@ def _nutpie_raises_on_interrupt():
     (:mod:`multilevel.bayes.nutpie_names`)."""
     import nutpie
 
-    from multilevel.bayes import nutpie_names
+    from multilevel.bayes import nutpie_names, speculate
 
     original = nutpie.sample
 
@@ -283,12 +284,18 @@ def _nutpie_raises_on_interrupt():
         if kwargs.get("blocking", True) is False:
             return original(compiled, *args, **kwargs)
         compiled, back = nutpie_names.sanitize(compiled)
-        background = original(compiled, *args, **{**kwargs, "blocking": False})
+        call = speculate.CALL.set(kwargs)   # read where nutpie starts its sampler
+        started = time.perf_counter()
+        try:
+            background = original(compiled, *args, **{**kwargs, "blocking": False})
+        finally:
+            speculate.CALL.reset(call)
         try:
             idata = background.wait()
         except BaseException:
             background.cancel()
             raise
+        speculate.sampled(time.perf_counter() - started)
         return nutpie_names.restore(idata, back)
 
     nutpie.sample = sample

@@ -122,16 +122,24 @@ def assemble(model, layout: Layout, kernel):
     packed = pack(layout.arrays)
     for value in packed.values():
         value.flags.writeable = False
+    from multilevel.bayes import speculate
+    from multilevel.bayes.start import JITTER_SCALES
+
     names, _, shapes = layout.shape_info
     dims, coords = ncp._prepare_dims_and_coords(model, layout.shape_info, layout.reparam)
-    return ncp.CompiledPyMCModel(
+    plan = start_plan(layout)
+    compiled = ncp.CompiledPyMCModel(
         dims=dims, compiled_logp_func=kernel.logp, compiled_expand_func=kernel.expand,
-        initial_point_func=_initial_point_fn(model, layout.shape_info, start_plan(layout)),
+        initial_point_func=_initial_point_fn(model, layout.shape_info, plan),
         shared_data=packed, shared_var_keys={}, user_data=kernel.user_data(packed),
         n_expanded=int(sum(int(np.prod(s)) for s in shapes)), shape_info=layout.shape_info,
         logp_func=None, expand_func=None, _n_dim=layout.n_dim,
         _shapes=dict(zip(names, shapes)), _coords=coords,
     )
+    if speculate.active():   # a CLI rerun: a child may have sampled this problem already
+        speculate.attach(compiled, speculate.problem(compiled, len(layout.values), kernel, packed,
+                                                     plan, JITTER_SCALES.get()))
+    return compiled
 
 
 __all__ = ["Mismatch", "NotGeneric", "compile_generic", "enabled", "verify"]

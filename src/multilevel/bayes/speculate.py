@@ -1,0 +1,485 @@
+"""A rerun's sampling, started in a child process while this one imports (``multilevel fit``).
+
+A cached ``multilevel fit`` spends its first 1.3 s importing Bambi, PyMC and ArviZ on
+one core while the other idles, and only then builds the model and samples it. When the
+same spec ran before on the same data, the sampling problem is already known at the
+start: the structure-generic kernel (:mod:`multilevel.bayes.generic`), its input arrays,
+the start plan and nutpie's settings. So the CLI (:func:`begin`, in its own process only)
+looks up that problem, recorded by the previous run under a key of the effective spec
+and the data, and forks a child that samples it with nutpie's sampler core
+(``nutpie._lib``, without nutpie's Python package) on the idle core.
+
+The parent then does everything as usual: it builds the model with Bambi and PyMC, reads
+and verifies the generic layout and reaches nutpie. There, just before nutpie would start
+sampling (``_make_sampler``), the parent's own problem — arrays, kernel, start plan,
+jitter scales, dims and coordinates, and nutpie's settings object with its seed — is
+hashed, and the child's draws are used only when the child sampled a problem with the
+same hash; nutpie's own code then turns them into the trace. Sampling is deterministic
+given the problem (one thread or two: the chains do not depend on it; tested), so the
+draws are the ones this process would have drawn, bit for bit. Anything else — no
+record, another problem, a child that failed or stalls, unsupported settings — and the
+parent samples as usual (and records the problem for the next run); an interrupt kills
+the child. The record is a cache entry with the compile cache's trust rules (a private
+folder, the owner, a checksum).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import hashlib
+import logging
+import os
+import pickle
+import select
+import signal
+import sys
+import time
+
+import numpy as np
+
+STALL_S = 5.0      # a child without CPU time for this long is killed
+MAX_RECORDS = 20   # problems kept in the kernel folder (the oldest are removed)
+MAX_RECORD_BYTES = 64 << 20   # a larger model's arrays are not recorded
+# The child samples on one thread (two would slow the imports it runs beside). A problem
+# whose recorded sampling took longer than this (on the run's threads) is not speculated:
+# a child still sampling when this process gets there could finish after this process would.
+MAX_SAMPLE_S = 1.0
+# nutpie.sample's keywords that are not sampler settings (the others go to settings.update)
+_NOT_SETTINGS = {"draws", "tune", "chains", "cores", "seed", "save_warmup", "progress_bar",
+                 "progress_callback", "progress_rate", "progress_template", "progress_style",
+                 "blocking", "sampler", "adaptation", "store_unconstrained", "init_mean",
+                 "return_raw_trace", "zarr_store"}
+_DEPRECATED = {"low_rank_modified_mass_matrix", "transform_adapt", "use_grad_based_mass_matrix"}
+# the keywords of the nutpie.sample call being made (set by multilevel.bayes.sampling)
+CALL: contextvars.ContextVar = contextvars.ContextVar("nutpie_call", default=None)
+# what happened in this process: "record" (none/found/written), "child", "used", "why"
+LAST: dict = {}
+_STATE: dict = {}
+_log = logging.getLogger("multilevel.cache")
+
+
+# ------------------------------------------------------------------ the parent, at start
+def begin(material: bytes) -> None:
+    """Start sampling the recorded problem of this run in a child, if there is one.
+
+    ``material`` identifies the run (the CLI: the effective spec and the data); the
+    record of the run before is looked up under its hash. Called once, early, by the
+    command's own process; afterwards :func:`attach` decides whether to use the child.
+    """
+    from multilevel.forked import can_fork
+
+    LAST.clear()
+    _STATE.clear()
+    if not enabled():
+        LAST["why"] = "off"
+        return
+    key = hashlib.sha256(b"speculate 1\n" + material).hexdigest()
+    _STATE["key"] = key
+    record = _read(key)
+    LAST["record"] = "found" if record is not None else "none"
+    if record is None or not can_fork():
+        return
+    if not record.get("sample_s", float("inf")) <= MAX_SAMPLE_S:
+        LAST["why"] = "its sampling is long"
+        return
+    read_fd, write_fd = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_fd)
+        os.close(write_fd)
+        return
+    if pid == 0:   # the child: never returns
+        os.close(read_fd)
+        _child(write_fd, record)
+    os.close(write_fd)
+    _STATE["child"] = (pid, read_fd, record["digest"])
+    LAST["child"] = pid
+
+
+def enabled() -> bool:
+    flag = os.environ.get("MULTILEVEL_SPECULATE", "1").strip().lower()
+    return flag not in ("0", "false", "off", "no")
+
+
+def active() -> bool:
+    """Whether this process records or uses sampling problems (a CLI ``fit``)."""
+    return "key" in _STATE
+
+
+def stop() -> None:
+    """Kill a child that is still running (an interrupt, the end of the command)."""
+    child = _STATE.pop("child", None)
+    if child is not None:
+        pid, fd, _ = child
+        _reap(pid, kill=True)
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+# --------------------------------------------------------- the parent, at nutpie's start
+def attach(compiled, problem: dict) -> None:
+    """Make ``compiled`` (nutpie's model on the generic kernel) take the child's draws when
+    the child sampled exactly its problem, and record the problem otherwise."""
+    original = compiled._make_sampler
+
+    def make_sampler(settings, *args):
+        if _STATE.get("first_done"):   # the run's own fit only, not refits after it
+            return original(settings, *args)
+        _STATE["first_done"] = True
+        recipe = _recipe(CALL.get())
+        chosen = settings.as_dict()
+        digest = _digest(problem, chosen) if recipe is not None else None
+        if digest is not None:
+            trace = _take(digest)
+            if trace is not None:
+                LAST["used"] = True
+                return _Finished(trace)
+            _STATE["pending"] = (problem, recipe, chosen, digest)   # recorded once sampled
+        else:
+            LAST["why"] = "settings nutpie would not take from a record"
+            stop()
+        return original(settings, *args)
+
+    object.__setattr__(compiled, "_make_sampler", make_sampler)
+
+
+def sampled(seconds: float) -> None:
+    """nutpie's sampling of this process's problem took ``seconds``: record the problem
+    for the next run (:func:`attach` left it pending)."""
+    pending = _STATE.pop("pending", None)
+    if pending is not None:
+        _write(*pending, seconds)
+
+
+def _recipe(call: dict | None) -> dict | None:
+    """nutpie.sample's keywords the child needs to make the same settings object, or
+    ``None`` where a record cannot reproduce the call."""
+    if call is None or any(k in call for k in _DEPRECATED):
+        return None
+    if call.get("zarr_store") is not None or call.get("init_mean") is not None \
+            or call.get("return_raw_trace") or call.get("sampler", "nuts") != "nuts" \
+            or call.get("adaptation", "diag") not in ("diag", "draw_diag"):
+        return None
+    recipe = {k: v for k, v in call.items()
+              if k not in ("progress_bar", "progress_callback", "progress_rate", "progress_template",
+                           "progress_style", "blocking", "cores", "save_warmup")}
+    plain = (bool, int, float, str, type(None))
+    return recipe if all(isinstance(v, plain) for v in recipe.values()) else None
+
+
+def _take(digest: str):
+    """The child's (draws, stats) record batches when it sampled ``digest``'s problem."""
+    child = _STATE.pop("child", None)
+    if child is None:
+        return None
+    pid, fd, expected = child
+    if expected != digest:   # the record is of another problem: the parent samples
+        LAST["why"] = "the recorded problem is not this run's"
+        _reap(pid, kill=True)
+        os.close(fd)
+        return None
+    try:
+        reply = _read_reply(pid, fd)
+    except BaseException:
+        _reap(pid, kill=True)
+        raise
+    finally:
+        os.close(fd)
+    if reply is None or reply[0] != "ok" or reply[1] != digest:
+        LAST["why"] = f"the child did not sample it ({reply[1] if reply else 'no reply'})"
+        return None
+    import arro3.core as arro
+
+    return ([arro.RecordBatch.from_arrow(b) for b in reply[2]],
+            [arro.RecordBatch.from_arrow(b) for b in reply[3]])
+
+
+def _read_reply(pid: int, fd: int):
+    from multilevel.bayes.parallel_compile import _cpu_ticks
+
+    chunks, last_cpu, last_change = [], None, time.monotonic()
+    while True:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            continue
+        cpu = _cpu_ticks(pid)
+        if cpu != last_cpu:
+            last_cpu, last_change = cpu, time.monotonic()
+        elif time.monotonic() - last_change > STALL_S:
+            _reap(pid, kill=True)
+            LAST["why"] = "the child stalled"
+            return None
+    _reap(pid, kill=False)
+    try:
+        return pickle.loads(b"".join(chunks))
+    except Exception:  # noqa: BLE001 - a child killed mid-reply
+        return None
+
+
+def _reap(pid: int, kill: bool) -> None:
+    if kill:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+class _Finished:
+    """Stands in for nutpie's sampler once the draws exist (what ``_BackgroundSampler``
+    calls on it)."""
+
+    def __init__(self, trace):
+        self._trace = trace
+        self._taken = False
+
+    def wait(self, timeout=None):
+        return None
+
+    def take_results(self):
+        self._taken = True
+        return _Results(self._trace)
+
+    inspect = abort = take_results
+
+    def is_finished(self):
+        return True
+
+    def is_empty(self, ignore_error=False):
+        return self._taken
+
+    def pause(self):
+        return None
+
+    resume = pause
+
+
+class _Results:
+    def __init__(self, trace):
+        self._trace = trace
+
+    def is_zarr(self):
+        return False
+
+    def is_arrow(self):
+        return True
+
+    def get_arrow_trace(self):
+        return self._trace
+
+
+# ------------------------------------------------------------------------- the problem
+def problem(compiled, n_free: int, kernel, packed: dict, plan: dict, scales) -> dict:
+    """What the child needs to sample ``compiled`` (nutpie's model on the generic kernel)."""
+    from multilevel.bayes.generic.kernel import record_dtype
+
+    names, _, shapes = compiled.shape_info
+    return {"kernel": kernel.key, "packed": dict(packed), "n_dim": int(compiled.n_dim),
+            "n_expanded": int(compiled.n_expanded), "names": list(names),
+            "shapes": [tuple(int(d) for d in s) for s in shapes],
+            "dims": {k: list(v) for k, v in (compiled.dims or {}).items()},
+            "coords": dict(compiled._coords or {}), "plan": plan,
+            "scales": dict(scales) if scales else None, "descr": str(record_dtype().descr),
+            "n_free": int(n_free)}
+
+
+def _digest(problem: dict, settings: dict) -> str:
+    h = hashlib.sha256(b"problem 1\n")
+    _feed(h, problem)
+    _feed(h, settings)
+    return h.hexdigest()
+
+
+def _feed(h, value) -> None:
+    if isinstance(value, dict):
+        h.update(b"{%d" % len(value))
+        for key in sorted(value, key=repr):
+            _feed(h, key)
+            _feed(h, value[key])
+    elif isinstance(value, (list, tuple)):
+        h.update(b"[%d" % len(value))
+        for item in value:
+            _feed(h, item)
+    elif isinstance(value, np.ndarray) or hasattr(value, "__array__") and not isinstance(value, str):
+        array = np.ascontiguousarray(np.asarray(value))
+        if array.dtype == object:
+            _feed(h, [repr(v) for v in array.tolist()])
+            return
+        h.update(f"a{array.dtype.str}{array.shape}".encode())
+        h.update(array.tobytes())
+    else:
+        h.update(f"{type(value).__name__}:{value!r};".encode())
+
+
+# --------------------------------------------------------------------------- records
+def _path(key: str):
+    from multilevel.bayes.generic.kernel import kernel_dir
+
+    return kernel_dir() / f"problem-{key[:24]}.pkl"
+
+
+def _read(key: str) -> dict | None:
+    from multilevel.bayes import cache as C
+
+    path = _path(key)
+    if not C.private_folder(path.parent):
+        return None
+    body = C._read_entry(path, key)
+    if body is None:
+        return None
+    try:
+        record = pickle.loads(body)   # only a body whose owner, key and checksum were verified
+    except Exception:  # noqa: BLE001 - a record of another version: sampled as usual
+        return None
+    return record if isinstance(record, dict) and record.get("format") == C.CACHE_FORMAT else None
+
+
+def _write(problem: dict, recipe: dict, settings: dict, digest: str, seconds: float) -> None:
+    from multilevel.bayes import cache as C
+
+    key = _STATE.get("key")
+    if key is None or sum(a.nbytes for a in problem["packed"].values()) > MAX_RECORD_BYTES:
+        return
+    path = _path(key)
+    record = {"format": C.CACHE_FORMAT, "key": key, "problem": problem, "recipe": recipe,
+              "settings": settings, "digest": digest, "sample_s": float(seconds)}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not C.private_folder(path.parent):
+            return
+        C._write_atomic(path, record)
+        LAST["record"] = "written"
+        others = sorted(path.parent.glob("problem-*.pkl"), key=lambda p: p.stat().st_mtime)
+        for old in others[:-MAX_RECORDS]:
+            old.unlink()
+    except OSError as exc:
+        _log.debug("sampling problem not recorded: %s", exc)
+
+
+# --------------------------------------------------------------------------- the child
+def _child(fd: int, record: dict) -> None:
+    """Sample the record's problem and send (status, digest, draws, stats); never returns."""
+    code = 0
+    try:
+        _die_with_parent()
+        with contextlib.suppress(OSError):
+            os.nice(5)   # the parent's imports come first where the cores are busy
+        reply = ("ok", *_sample(record))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which samples itself
+        reply, code = ("error", f"{type(exc).__name__}: {exc}"), 1
+    try:
+        data = pickle.dumps(reply)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except BaseException:  # noqa: BLE001 - the parent has gone
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _die_with_parent() -> None:
+    """Linux: the child is killed when the parent dies (even by SIGKILL)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+        if os.getppid() == 1:
+            os._exit(1)
+
+
+def _sample(record: dict):
+    """nutpie's sampler on the record's problem, one thread; (digest, draws, stats) with the
+    record batches as pyarrow's (they pickle)."""
+    import pyarrow as pa
+
+    from multilevel.bayes.generic.kernel import Kernel, load_kernel
+    from multilevel.bayes.start import replay, scaled
+
+    problem = record["problem"]
+    lib = _nutpie_lib()
+    settings = _settings(lib, record["recipe"])
+    if settings.as_dict() != record["settings"]:
+        raise RuntimeError("nutpie's settings differ from the record's")
+    kernel = load_kernel()
+    if kernel.key != problem["kernel"] or str(Kernel.user_data(problem["packed"]).dtype.descr) != problem["descr"]:
+        raise RuntimeError("another kernel")
+    digest = _digest(problem, settings.as_dict())
+    if digest != record["digest"]:
+        raise RuntimeError("the record does not hash to its digest")
+    packed = {k: np.ascontiguousarray(v) for k, v in problem["packed"].items()}
+    user = Kernel.user_data(packed)
+    plan, names, shapes = problem["plan"], problem["names"], problem["shapes"]
+    free = list(zip(names, shapes))[:problem["n_free"]]
+    start = scaled(lambda seed: replay(plan, seed), plan["support"], problem["scales"]) \
+        if problem["scales"] else (lambda seed: replay(plan, seed))
+
+    def initial_point(seed=None):   # nutpie's flat array of the start, in model order
+        values = start(seed)
+        return np.concatenate([np.asarray(values[n], dtype="float64").reshape(s).reshape(-1)
+                               for n, s in free]).astype("float64")
+
+    keep = (packed, user)
+    expand = lib.ExpandFunc(problem["n_dim"], problem["n_expanded"], kernel.expand.address,
+                            user.ctypes.data, keep)
+    logp = lib.LogpFunc(kernel.logp.address, user.ctypes.data, keep)
+    coords = problem["coords"]
+    sizes = {name: len(values) for name, values in coords.items()}
+    variables = lib.PyVariable.new_variables(names, ["float64"] * len(names), shapes, sizes,
+                                             problem["dims"])
+    model = lib.PyMcModel(logp, expand, variables, problem["n_dim"], sizes, coords,
+                          initial_point, None)
+    sampler = lib.PySampler.from_pymc(settings, 1, model, lib.ProgressType.none(), None, 100,
+                                      lib.PyStorage.arrow())
+    sampler.wait(None)
+    draws, stats = sampler.take_results().get_arrow_trace()
+    return digest, [pa.record_batch(b) for b in draws], [pa.record_batch(b) for b in stats]
+
+
+def _settings(lib, recipe: dict):
+    """nutpie.sample's settings object for these keywords (its code, for the cases
+    :func:`_recipe` lets through)."""
+    call = dict(recipe)
+    settings = lib.PyNutsSettings.Diag(call.get("seed"))
+    if call.get("adaptation", "diag") == "draw_diag":
+        settings.use_grad_based_mass_matrix = False
+    updates = {k: v for k, v in call.items() if k not in _NOT_SETTINGS}
+    for name, setting in (("tune", "num_tune"), ("draws", "num_draws"), ("chains", "num_chains")):
+        if call.get(name) is not None:
+            updates[setting] = call[name]
+    settings.update(updates)
+    if call.get("store_unconstrained"):
+        settings.store_unconstrained = True
+    return settings
+
+
+def _nutpie_lib():
+    """nutpie's compiled core without its Python package (which imports ArviZ, xarray and
+    pandas' IO: 0.8 s); in the child only, where nothing else will import nutpie."""
+    import importlib.util
+    import types
+    from pathlib import Path
+
+    if "nutpie._lib" in sys.modules:
+        return sys.modules["nutpie._lib"]
+    spec = importlib.util.find_spec("nutpie")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("nutpie is not installed")
+    folder = Path(spec.origin).parent
+    found = sorted(p for p in folder.iterdir() if p.name.startswith("_lib.") and p.suffix in (".so", ".pyd"))
+    if not found:
+        raise RuntimeError("nutpie's compiled core was not found")
+    package = types.ModuleType("nutpie")
+    package.__path__ = [str(folder)]
+    sys.modules.setdefault("nutpie", package)
+    lib_spec = importlib.util.spec_from_file_location("nutpie._lib", found[0])
+    lib = importlib.util.module_from_spec(lib_spec)
+    lib_spec.loader.exec_module(lib)
+    sys.modules["nutpie._lib"] = lib
+    return lib
