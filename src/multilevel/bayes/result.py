@@ -366,23 +366,31 @@ class BayesFit:
         if kind not in CI_KINDS:
             raise FitError(f"kind={kind!r} is not an interval kind; use one of {CI_KINDS}.")
         ci = check_level(ci, "ci", FitError)
-        table = az.summary(self.summary_draws, ci_prob=float(ci), ci_kind=kind, round_to="none")
+        # the statistics for this level; the diagnostics, which do not depend on it, once per fit
+        table = az.summary(self.summary_draws, kind="stats", ci_prob=float(ci), ci_kind=kind,
+                           round_to="none")
         lower = next(c for c in table.columns if c.endswith("_lb"))
         upper = next(c for c in table.columns if c.endswith("_ub"))
         table = table.rename(columns={"mean": "estimate", lower: "lower", upper: "upper"})
-        table = table[["estimate", "sd", "lower", "upper", "r_hat", "ess_bulk", "ess_tail", "mcse_mean"]]
+        table = table[["estimate", "sd", "lower", "upper"]].join(self._diagnostics)
         table.attrs.update(ci=float(ci), kind=kind)
         if self.family in CATEGORICAL_FAMILIES:   # the category whose η is 0
             table.attrs["reference"] = self.design.frame.categories[0]
         return table
 
-    def _diagnostics_table(self) -> pd.DataFrame:
-        """R-hat and bulk/tail ESS per summary row: what the convergence report reads
-        (half the cost of the interval table, which every refit would otherwise pay)."""
+    @cached_property
+    def _diagnostics(self) -> pd.DataFrame:
+        """R-hat, bulk/tail ESS and the mean's MCSE per summary row, computed once: the
+        convergence report reads them at the end of the fit, every interval table after."""
         import arviz as az
 
         table = az.summary(self.summary_draws, kind="diagnostics", round_to="none")
-        return table[["r_hat", "ess_bulk", "ess_tail"]]
+        return table[["r_hat", "ess_bulk", "ess_tail", "mcse_mean"]]
+
+    def _diagnostics_table(self) -> pd.DataFrame:
+        """R-hat and bulk/tail ESS per summary row: what the convergence report reads
+        (half the cost of the interval table, which every refit would otherwise pay)."""
+        return self._diagnostics[["r_hat", "ess_bulk", "ess_tail"]]
 
     @cached_property
     def convergence(self) -> ConvergenceReport:
