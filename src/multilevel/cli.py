@@ -142,6 +142,9 @@ report.html, figures), summary.csv, the effective spec.toml (command-line
 overrides included) and, for Bayesian fits, posterior.nc. `multilevel show`
 reprints it; ml.load_run() loads the fit back in Python."""
 SAMPLING_OPTIONS = ("draws", "tune", "chains", "seed", "sampler")
+# data larger than this is not hashed to look up a recorded sampling problem (its sampling
+# takes far longer than a child may take: multilevel.bayes.speculate.MAX_SAMPLE_S)
+MAX_SPECULATED_CELLS = 2_000_000
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -257,6 +260,8 @@ def _speculate(spec, data) -> None:
     from multilevel import __version__
     from multilevel.spec import spec_table, to_toml
 
+    if data.size > MAX_SPECULATED_CELLS:   # hashing it costs more than the child could save
+        return
     h = hashlib.sha256(f"{__version__}\n{sys.version}\n".encode())
     h.update(to_toml(spec_table(spec)).encode())
     h.update(repr([(str(c), str(t)) for c, t in data.dtypes.items()]).encode())

@@ -99,8 +99,10 @@ def begin(material: bytes) -> None:
 
 
 def enabled() -> bool:
-    flag = os.environ.get("MULTILEVEL_SPECULATE", "1").strip().lower()
-    return flag not in ("0", "false", "off", "no")
+    """On unless ``MULTILEVEL_SPECULATE=0`` (or ``MULTILEVEL_CACHE=0``: nothing kept on disk)."""
+    off = ("0", "false", "off", "no")
+    return all(os.environ.get(name, "1").strip().lower() not in off
+               for name in ("MULTILEVEL_SPECULATE", "MULTILEVEL_CACHE"))
 
 
 def active() -> bool:
@@ -128,6 +130,9 @@ def attach(compiled, problem: dict) -> None:
         if _STATE.get("first_done"):   # the run's own fit only, not refits after it
             return original(settings, *args)
         _STATE["first_done"] = True
+        if sum(a.nbytes for a in problem["packed"].values()) > MAX_RECORD_BYTES:
+            stop()   # too large to record (and far too long to sample for a child)
+            return original(settings, *args)
         recipe = _recipe(CALL.get())
         chosen = settings.as_dict()
         digest = _digest(problem, chosen) if recipe is not None else None
@@ -343,7 +348,7 @@ def _write(problem: dict, recipe: dict, settings: dict, digest: str, seconds: fl
     from multilevel.bayes import cache as C
 
     key = _STATE.get("key")
-    if key is None or sum(a.nbytes for a in problem["packed"].values()) > MAX_RECORD_BYTES:
+    if key is None:
         return
     path = _path(key)
     record = {"format": C.CACHE_FORMAT, "key": key, "problem": problem, "recipe": recipe,
