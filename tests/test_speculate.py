@@ -20,6 +20,7 @@ import pytest
 import xarray as xr
 
 from multilevel.bayes import cache, speculate
+from multilevel.forked import can_fork
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = str(ROOT / "models" / "sleepstudy.toml")
@@ -31,6 +32,10 @@ atexit.register(lambda: print("SPECULATE " + json.dumps(S.LAST), file=sys.stderr
 sys.argv = ["multilevel", "fit", *sys.argv[1:]]
 cli.console_main()
 """
+
+
+# the child is forked only where forking is possible and there is a second core
+needs_child = pytest.mark.skipif(not can_fork(), reason="no second core or no fork here: no child")
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +90,7 @@ def test_a_first_run_records_its_problem(first):
     assert 0 < stored["sample_s"] < 60
 
 
+@needs_child
 def test_a_rerun_takes_the_childs_draws_which_are_this_processs(first, kernels, tmp_path):
     """The child samples on one thread, the first run's process on two: the same draws,
     sampling statistics and pointwise log-likelihood, bit for bit."""
@@ -105,6 +111,7 @@ def test_another_run_of_the_spec_is_not_speculated(first, kernels, tmp_path):
     assert same_trace(out, tmp_path / "off")
 
 
+@needs_child
 def test_a_record_of_another_problem_is_sampled_here(first, kernels, tmp_path):
     """A record whose problem is not this run's (here: other data, hashed consistently,
     as a stale or forged record would be) is never used: the process samples itself."""
@@ -124,6 +131,7 @@ def test_a_record_of_another_problem_is_sampled_here(first, kernels, tmp_path):
     assert fit(kernels, tmp_path / "fixed")["used"] is True   # the record was written again
 
 
+@needs_child
 def test_a_child_that_fails_leaves_the_sampling_to_the_process(first, kernels, tmp_path):
     out, _, record = first
 
