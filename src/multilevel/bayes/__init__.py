@@ -6,19 +6,11 @@ loaded on first use (PEP 562), so that a module of the package (the compiled ker
 without the fitting stack.
 """
 
-import importlib
+from multilevel.lazy import lazy_names
 
 _NAMES = {"fit_bayes": "multilevel.bayes.fit", "BuiltModel": "multilevel.bayes.model",
           "build_model": "multilevel.bayes.model", "BayesFit": "multilevel.bayes.result"}
 
 __all__ = ["BayesFit", "BuiltModel", "build_model", "fit_bayes"]
 
-
-def __getattr__(name: str):
-    if name in _NAMES:
-        return getattr(importlib.import_module(_NAMES[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_NAMES))
+__getattr__, __dir__ = lazy_names(__name__, _NAMES)

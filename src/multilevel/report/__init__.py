@@ -4,7 +4,7 @@ The names are loaded on first use (PEP 562): the run-folder rules (:mod:`multile
 are read by the CLI before a fit without importing the figures' stack (matplotlib, scipy.stats).
 """
 
-import importlib
+from multilevel.lazy import lazy_names
 
 _NAMES = {
     **dict.fromkeys(("ReportContent", "interval_table", "prior_table", "report_content"),
@@ -20,12 +20,4 @@ __all__ = ["ReportContent", "ReportFigure", "atomic_folder", "fit_html", "fit_ma
            "interval_table", "markdown_table", "ppc_plot", "prior_table", "rank_plot", "render_html",
            "render_markdown", "report_content", "report_figures", "write_report"]
 
-
-def __getattr__(name: str):
-    if name in _NAMES:
-        return getattr(importlib.import_module(_NAMES[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_NAMES))
+__getattr__, __dir__ = lazy_names(__name__, _NAMES)
