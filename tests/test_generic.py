@@ -351,3 +351,17 @@ def test_the_input_record_is_nutpies():
     ours = K.Kernel.user_data(packed)
     assert ours.dtype == theirs.dtype == K.record_dtype()
     assert ours.tobytes() == theirs.tobytes()
+
+
+def test_a_kernel_that_is_not_stored_is_not_compiled_where_asked(tmp_path, monkeypatch):
+    """A sampler's child (multilevel.bayes.speculate) never compiles the kernel itself."""
+    monkeypatch.setenv("MULTILEVEL_KERNEL_DIR", str(tmp_path))
+    saved = dict(K._MEMORY)
+    K._MEMORY.clear()
+    try:
+        with pytest.raises(LookupError, match="no stored generic kernel"):
+            K.load_kernel(compile_missing=False)
+        assert not list(tmp_path.glob("generic-*.pkl"))   # nothing compiled, nothing stored
+    finally:
+        K._MEMORY.clear()
+        K._MEMORY.update(saved)

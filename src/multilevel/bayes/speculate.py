@@ -372,6 +372,12 @@ def _child(fd: int, record: dict) -> None:
     code = 0
     try:
         _die_with_parent()
+        # the parent reports what goes wrong; the child's warnings and log records would
+        # only repeat them on the terminal the two share
+        import warnings
+
+        warnings.simplefilter("ignore")
+        logging.disable(logging.CRITICAL)
         with contextlib.suppress(OSError):
             os.nice(5)   # the parent's imports come first where the cores are busy
         reply = ("ok", *_sample(record))
@@ -412,7 +418,7 @@ def _sample(record: dict):
     settings = _settings(lib, record["recipe"])
     if settings.as_dict() != record["settings"]:
         raise RuntimeError("nutpie's settings differ from the record's")
-    kernel = load_kernel()
+    kernel = load_kernel(compile_missing=False)   # a missing kernel is the parent's to compile
     if kernel.key != problem["kernel"] or str(Kernel.user_data(problem["packed"]).dtype.descr) != problem["descr"]:
         raise RuntimeError("another kernel")
     digest = _digest(problem, settings.as_dict())

@@ -173,9 +173,9 @@ def _check_values(kernel: Kernel):
     return [code, ecode], np.concatenate([[logp], grad, expanded])
 
 
-def load_kernel(stats: dict | None = None) -> Kernel:
+def load_kernel(stats: dict | None = None, compile_missing: bool = True) -> Kernel:
     """The compiled kernel: from this process, the kernel folder, or compiled (and
-    stored) now."""
+    stored) now; with ``compile_missing=False`` a kernel that is not stored raises LookupError."""
     from multilevel.bayes import cache as C
     from multilevel.bayes.parallel_compile import cacheable
 
@@ -195,6 +195,8 @@ def load_kernel(stats: dict | None = None) -> Kernel:
                     kernel = _from_payload(key, body)
             if kernel is not None:
                 stats["kernel"] = "disk"
+            elif not compile_missing:
+                raise LookupError("no stored generic kernel")
             else:
                 kernel = _compile()
                 C._COMPILED[0] += 1   # counted with the per-structure compilations
