@@ -11,7 +11,8 @@ package (``PYTHONDONTWRITEBYTECODE`` is removed from their environment). Rows:
 * sleepstudy ``Reaction ~ Days + (Days | Subject)``, 4 chains x 1000 draws (tune 1000):
   cold CLI ``multilevel fit models/sleepstudy.toml`` with an empty compile cache, then
   ``--repeat`` times (median, range) with the cache filled by the first run, with and
-  without the report's figures; plain Bambi's default (PyMC) sampler in a fresh
+  without the report's figures (such a rerun samples in a child started at the command's
+  start: ``multilevel.bayes.speculate``; the empty-cache rows have no record to start from); plain Bambi's default (PyMC) sampler in a fresh
   process, ``--repeat`` times — note Bambi fits ``(Days|Subject)`` *without* the correlation,
   an easier model than ours; max R-hat of each. Warm: the second ``ml.fit`` in one
   process, samplers nutpie and pymc.
