@@ -181,3 +181,52 @@ def test_the_digest_survives_pickling_and_sees_every_value():
     changed["packed"]["floats"][1] += 1e-12
     assert speculate._digest(changed, settings) != digest
     assert speculate._digest(problem, {"settings": {"seed": 2, "num_draws": 10}}) != digest
+
+
+class _Compiled:
+    """What attach needs of nutpie's compiled model."""
+
+    def __init__(self):
+        self.n_dim, self.n_expanded, self.dims, self._coords = 2, 2, {}, {}
+        self.shape_info = (["a"], [slice(0, 2)], [(2,)])
+
+    def _make_sampler(self, settings, *args):
+        return "nutpie's sampler"
+
+
+class _Settings:
+    def as_dict(self):
+        return {"settings": {"seed": 1}}
+
+
+def _attached(monkeypatch, kernel):
+    monkeypatch.setattr(speculate, "_STATE", {"key": "k"})
+    monkeypatch.setattr(speculate, "LAST", {})
+    compiled = _Compiled()
+    speculate.attach(compiled, 1, kernel, {"ints": np.arange(2)},
+                     {"support": {"a": np.zeros(2)}, "stream": {"a": 0}, "n_streams": 1}, None)
+    return compiled
+
+
+def test_a_failure_while_speculating_leaves_the_usual_sampling(monkeypatch):
+    """Speculation is an optimization: an error in it never fails or changes a fit."""
+    kernel = type("Kernel", (), {"key": "abc"})()
+    compiled = _attached(monkeypatch, kernel)
+
+    def broken(*args):
+        raise ValueError("an unforeseen value")
+
+    monkeypatch.setattr(speculate, "_digest", broken)
+    token = speculate.CALL.set({"draws": 10, "seed": 1})
+    try:
+        assert compiled._make_sampler(_Settings(), 1, 2) == "nutpie's sampler"
+    finally:
+        speculate.CALL.reset(token)
+    assert speculate.LAST["why"] == "not speculated (ValueError: an unforeseen value)"
+    assert "pending" not in speculate._STATE   # nothing recorded either
+
+
+def test_a_problem_that_cannot_be_read_is_not_attached(monkeypatch):
+    compiled = _attached(monkeypatch, kernel=object())   # no key
+    assert compiled._make_sampler.__func__ is _Compiled._make_sampler
+    assert speculate.LAST["why"].startswith("not speculated (AttributeError")

@@ -251,26 +251,31 @@ def _cmd_fit(args) -> int:
 
 def _speculate(spec, data) -> None:
     """Start sampling this run's recorded problem in a child (:mod:`multilevel.bayes.speculate`):
-    the run is identified by the effective spec, the data and the package's version."""
+    the run is identified by the effective spec, the data and the package's version. An
+    optimization only: whatever goes wrong here, the run samples as usual."""
     import hashlib
-    import importlib
+    import logging
 
     import pandas as pd
 
     from multilevel import __version__
+    from multilevel.bayes import speculate
     from multilevel.spec import spec_table, to_toml
 
     if data.size > MAX_SPECULATED_CELLS:   # hashing it costs more than the child could save
         return
-    h = hashlib.sha256(f"{__version__}\n{sys.version}\n".encode())
-    h.update(to_toml(spec_table(spec)).encode())
-    h.update(repr([(str(c), str(t)) for c, t in data.dtypes.items()]).encode())
-    h.update(pd.util.hash_pandas_object(data, index=True).to_numpy().tobytes())
-    for path in spec.data2_paths().values():
-        with contextlib.suppress(OSError):
-            h.update(path.read_bytes())
-    h.update(repr(sorted((k, v) for k, v in os.environ.items() if k.startswith("MULTILEVEL_"))).encode())
-    importlib.import_module("multilevel.bayes.speculate").begin(h.digest())
+    try:
+        h = hashlib.sha256(f"{__version__}\n{sys.version}\n".encode())
+        h.update(to_toml(spec_table(spec)).encode())
+        h.update(repr([(str(c), str(t)) for c, t in data.dtypes.items()]).encode())
+        h.update(pd.util.hash_pandas_object(data, index=True).to_numpy().tobytes())
+        for path in spec.data2_paths().values():
+            with contextlib.suppress(OSError):
+                h.update(path.read_bytes())
+        h.update(repr(sorted((k, v) for k, v in os.environ.items() if k.startswith("MULTILEVEL_"))).encode())
+        speculate.begin(h.digest())
+    except Exception as exc:  # noqa: BLE001 - e.g. unhashable cells: no child, the usual run
+        logging.getLogger("multilevel.cache").debug("no speculative sampling: %s", exc)
 
 
 def _stop_speculation() -> None:

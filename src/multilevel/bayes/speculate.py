@@ -83,7 +83,10 @@ def begin(material: bytes) -> None:
     if not record.get("sample_s", float("inf")) <= MAX_SAMPLE_S:
         LAST["why"] = "its sampling is long"
         return
-    read_fd, write_fd = os.pipe()
+    try:
+        read_fd, write_fd = os.pipe()
+    except OSError:   # no descriptors left: the usual run
+        return
     try:
         pid = os.fork()
     except OSError:
@@ -121,33 +124,57 @@ def stop() -> None:
 
 
 # --------------------------------------------------------- the parent, at nutpie's start
-def attach(compiled, problem: dict) -> None:
+def attach(compiled, n_free: int, kernel, packed: dict, plan: dict, scales) -> None:
     """Make ``compiled`` (nutpie's model on the generic kernel) take the child's draws when
-    the child sampled exactly its problem, and record the problem otherwise."""
+    the child sampled exactly its problem, and record the problem otherwise.
+
+    ``n_free`` counts the free variables (the start's), ``kernel`` is the generic kernel,
+    ``packed`` its input arrays, ``plan`` the start plan and ``scales`` the jitter scales:
+    :func:`problem`'s arguments. Where they cannot be read, ``compiled`` is left as it is.
+    """
+    try:
+        problem_ = problem(compiled, n_free, kernel, packed, plan, scales)
+    except Exception as exc:  # noqa: BLE001 - an optimization only: the usual sampling
+        LAST["why"] = f"not speculated ({type(exc).__name__}: {exc})"
+        stop()
+        return
     original = compiled._make_sampler
 
     def make_sampler(settings, *args):
         if _STATE.get("first_done"):   # the run's own fit only, not refits after it
             return original(settings, *args)
         _STATE["first_done"] = True
-        if sum(a.nbytes for a in problem["packed"].values()) > MAX_RECORD_BYTES:
-            stop()   # too large to record (and far too long to sample for a child)
-            return original(settings, *args)
-        recipe = _recipe(CALL.get())
-        chosen = settings.as_dict()
-        digest = _digest(problem, chosen) if recipe is not None else None
-        if digest is not None:
-            trace = _take(digest)
-            if trace is not None:
-                LAST["used"] = True
-                return _Finished(trace)
-            _STATE["pending"] = (problem, recipe, chosen, digest)   # recorded once sampled
-        else:
-            LAST["why"] = "settings nutpie would not take from a record"
+        try:
+            trace = _speculated(problem_, settings)
+        except Exception as exc:  # noqa: BLE001 - an optimization only: the usual sampling
+            LAST["why"] = f"not speculated ({type(exc).__name__}: {exc})"
             stop()
+            trace = None
+        if trace is not None:
+            LAST["used"] = True
+            return _Finished(trace)
         return original(settings, *args)
 
     object.__setattr__(compiled, "_make_sampler", make_sampler)
+
+
+def _speculated(problem: dict, settings):
+    """The child's trace of this very problem, or ``None`` (then the problem is left
+    pending, to be recorded once this process has sampled it)."""
+    if sum(a.nbytes for a in problem["packed"].values()) > MAX_RECORD_BYTES:
+        stop()   # too large to record (and far too long to sample for a child)
+        return None
+    recipe = _recipe(CALL.get())
+    if recipe is None:
+        LAST["why"] = "settings nutpie would not take from a record"
+        stop()
+        return None
+    chosen = settings.as_dict()
+    digest = _digest(problem, chosen)
+    trace = _take(digest)
+    if trace is None:
+        _STATE["pending"] = (problem, recipe, chosen, digest)   # recorded once sampled
+    return trace
 
 
 def sampled(seconds: float) -> None:
@@ -155,7 +182,10 @@ def sampled(seconds: float) -> None:
     for the next run (:func:`attach` left it pending)."""
     pending = _STATE.pop("pending", None)
     if pending is not None:
-        _write(*pending, seconds)
+        try:
+            _write(*pending, seconds)
+        except Exception as exc:  # noqa: BLE001 - not recorded (e.g. a value that does not pickle)
+            _log.debug("sampling problem not recorded: %s", exc)
 
 
 def _recipe(call: dict | None) -> dict | None:

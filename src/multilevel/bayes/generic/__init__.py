@@ -137,8 +137,7 @@ def assemble(model, layout: Layout, kernel):
         _shapes=dict(zip(names, shapes)), _coords=coords,
     )
     if speculate.active():   # a CLI rerun: a child may have sampled this problem already
-        speculate.attach(compiled, speculate.problem(compiled, len(layout.values), kernel, packed,
-                                                     plan, JITTER_SCALES.get()))
+        speculate.attach(compiled, len(layout.values), kernel, packed, plan, JITTER_SCALES.get())
     return compiled
 
 
