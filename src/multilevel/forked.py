@@ -6,14 +6,23 @@ large objects (a fitted model, a factorization set-up) that could not be pickled
 would be slow to; only the items' results travel back. Used for the marginal
 sampler's chains and the report's figures. Serial when there is one core, off Linux
 (fork is unsafe on macOS), and inside daemonic processes (Dask workers may not fork).
+
+A single forked child that computes one thing and sends it back (the compile's second
+callback, a rerun's sampling) replies with :func:`send_reply`; the parent reads it with
+:func:`collect_reply`, which kills a child that stalls or outlives its deadline.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing as mp
 import os
+import pickle
+import select
+import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 
 _FUNCTION: Callable | None = None   # what the forked workers run (set just before forking)
@@ -51,3 +60,83 @@ def map_forked(function: Callable, items: Sequence, workers: int | None = None) 
 
 def _call(index: int):
     return _FUNCTION(index)
+
+
+def send_reply(write_fd: int, reply) -> None:
+    """In a forked child: pickle ``reply`` whole into the pipe ``write_fd`` and close it."""
+    data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+    with os.fdopen(write_fd, "wb") as out:
+        out.write(data)
+
+
+def collect_reply(pid: int, read_fd: int, deadline_s: float, stall_s: float):
+    """A forked child's reply (:func:`send_reply`) from ``read_fd``, waiting while the
+    child makes progress; the child is reaped and ``read_fd`` closed.
+
+    Returns ``(problem, reply, cpu_s)``: ``problem`` is ``None`` and ``reply`` the
+    unpickled object, or ``problem`` says what went wrong ("timed out" after
+    ``deadline_s``, "stalled" after ``stall_s`` without CPU time, "failed (exit status
+    N)", "unreadable reply (...)") and ``reply`` is ``None``; ``cpu_s`` is the child's
+    CPU time. An interrupt kills the child before it propagates.
+    """
+    deadline = time.monotonic() + deadline_s
+    chunks: list[bytes] = []
+    cpu, since = cpu_ticks(pid), time.monotonic()
+    problem = None
+    try:
+        while True:
+            now = time.monotonic()
+            if now > deadline:
+                problem = "timed out"
+                break
+            ready, _, _ = select.select([read_fd], [], [], 0.2)
+            if ready:
+                chunk = os.read(read_fd, 1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                since = now
+                continue
+            ticks = cpu_ticks(pid)
+            if ticks != cpu or ticks is None:
+                cpu, since = ticks, now
+            elif now - since > stall_s:
+                problem = "stalled"
+                break
+    except BaseException:   # interrupted (Ctrl-C): no child left behind
+        reap(pid, kill=True)
+        raise
+    finally:
+        os.close(read_fd)
+    exit_code, cpu_s = reap(pid, kill=problem is not None)
+    if problem is None and exit_code != 0:
+        problem = f"failed (exit status {exit_code})"
+    if problem is not None:
+        return problem, None, cpu_s
+    try:
+        return None, pickle.loads(b"".join(chunks)), cpu_s
+    except Exception as exc:  # noqa: BLE001  a truncated reply
+        return f"unreadable reply ({type(exc).__name__})", None, cpu_s
+
+
+def cpu_ticks(pid: int) -> int | None:
+    """A child's user + system CPU time in clock ticks (None where /proc is absent)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def reap(pid: int, kill: bool) -> tuple[int, float]:
+    """Wait for a child (killed first where asked): (its exit status, negative for a
+    signal, or -1 when it was reaped already; its CPU seconds)."""
+    if kill:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    try:
+        _, status, usage = os.wait4(pid, 0)
+    except ChildProcessError:
+        return -1, 0.0
+    return os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime

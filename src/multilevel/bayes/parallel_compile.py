@@ -46,13 +46,10 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import pickle
-import select
-import signal
 import time
 import warnings
 
-from multilevel.forked import can_fork
+from multilevel.forked import can_fork, collect_reply, reap, send_reply
 
 ENABLED = os.environ.get("MULTILEVEL_PARALLEL_COMPILE", "1").strip().lower() not in (
     "0", "false", "off", "no")
@@ -253,9 +250,7 @@ def _child(write_fd: int, read_fd: int, args: tuple) -> None:
             reply = ("ok", cres._reduce(), seconds)
         else:
             reply = ("uncacheable (dynamic globals)", None, seconds)
-        data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
-        with os.fdopen(write_fd, "wb") as out:
-            out.write(data)
+        send_reply(write_fd, reply)
         code = 0
     except BaseException:  # noqa: BLE001  any failure: the parent compiles serially
         code = 1
@@ -265,65 +260,14 @@ def _child(write_fd: int, read_fd: int, args: tuple) -> None:
 
 def _collect(pid: int, read_fd: int, waited_for: float):
     """The child's reply (status, value, seconds); waits while the child makes progress."""
-    deadline = time.monotonic() + max(MIN_WAIT_S, WAIT_RATIO * waited_for)
-    chunks: list[bytes] = []
-    cpu, since = _cpu_ticks(pid), time.monotonic()
-    status = None
-    try:
-        while True:
-            now = time.monotonic()
-            if now > deadline:
-                status = "timed out"
-                break
-            ready, _, _ = select.select([read_fd], [], [], 0.2)
-            if ready:
-                chunk = os.read(read_fd, 1 << 20)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                since = now
-                continue
-            ticks = _cpu_ticks(pid)
-            if ticks != cpu or ticks is None:
-                cpu, since = ticks, now
-            elif now - since > STALL_S:
-                status = "stalled"
-                break
-    except BaseException:   # interrupted (Ctrl-C): no child left behind
-        _reap(pid, kill=True)
-        raise
-    finally:
-        os.close(read_fd)
-    exit_code = _reap(pid, kill=status is not None)
-    if status is not None:
-        return status, None, None
-    if exit_code != 0:
-        return f"failed (exit status {exit_code})", None, None
-    try:
-        return pickle.loads(b"".join(chunks))
-    except Exception as exc:  # noqa: BLE001  a truncated reply
-        return f"unreadable reply ({type(exc).__name__})", None, None
-
-
-def _cpu_ticks(pid: int) -> int | None:
-    """The child's user + system CPU time in clock ticks (None where /proc is absent)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            fields = fh.read().rsplit(b")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])
-    except (OSError, IndexError, ValueError):
-        return None
+    problem, reply, cpu_s = collect_reply(pid, read_fd, max(MIN_WAIT_S, WAIT_RATIO * waited_for),
+                                          STALL_S)
+    LAST["child_cpu_s"] = cpu_s
+    return (problem, None, None) if problem is not None else reply
 
 
 def _reap(pid: int, kill: bool) -> int:
     """Wait for the child (killed first where asked); its exit status (negative: signal).
     Its CPU seconds go to ``LAST["child_cpu_s"]``."""
-    if kill:
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-    try:
-        _, status, usage = os.wait4(pid, 0)
-    except ChildProcessError:
-        return -1
-    LAST["child_cpu_s"] = usage.ru_utime + usage.ru_stime
-    return os.waitstatus_to_exitcode(status)
+    exit_code, LAST["child_cpu_s"] = reap(pid, kill)
+    return exit_code

@@ -31,14 +31,13 @@ import hashlib
 import logging
 import os
 import pickle
-import select
 import signal
 import sys
-import time
 
 import numpy as np
 
 STALL_S = 5.0      # a child without CPU time for this long is killed
+DEADLINE_S = 60.0  # ... and one still sampling after this long (its problem took ≤ MAX_SAMPLE_S)
 MAX_RECORDS = 20   # problems kept in the kernel folder (the oldest are removed)
 MAX_RECORD_BYTES = 64 << 20   # a larger model's arrays are not recorded
 # The child samples on one thread (two would slow the imports it runs beside). A problem
@@ -115,10 +114,12 @@ def active() -> bool:
 
 def stop() -> None:
     """Kill a child that is still running (an interrupt, the end of the command)."""
+    from multilevel.forked import reap
+
     child = _STATE.pop("child", None)
     if child is not None:
         pid, fd, _ = child
-        _reap(pid, kill=True)
+        reap(pid, kill=True)
         with contextlib.suppress(OSError):
             os.close(fd)
 
@@ -206,63 +207,27 @@ def _recipe(call: dict | None) -> dict | None:
 
 def _take(digest: str):
     """The child's (draws, stats) record batches when it sampled ``digest``'s problem."""
+    from multilevel.forked import collect_reply, reap
+
     child = _STATE.pop("child", None)
     if child is None:
         return None
     pid, fd, expected = child
     if expected != digest:   # the record is of another problem: the parent samples
         LAST["why"] = "the recorded problem is not this run's"
-        _reap(pid, kill=True)
+        reap(pid, kill=True)
         os.close(fd)
         return None
-    try:
-        reply = _read_reply(pid, fd)
-    except BaseException:
-        _reap(pid, kill=True)
-        raise
-    finally:
-        os.close(fd)
-    if reply is None or reply[0] != "ok" or reply[1] != digest:
-        LAST["why"] = f"the child did not sample it ({reply[1] if reply else 'no reply'})"
+    problem, reply, _ = collect_reply(pid, fd, DEADLINE_S, STALL_S)
+    if problem is None and reply[0] != "ok":
+        problem = reply[1]   # the child's error
+    if problem is not None or reply[1] != digest:
+        LAST["why"] = f"the child did not sample it ({problem or 'another problem'})"
         return None
     import arro3.core as arro
 
     return ([arro.RecordBatch.from_arrow(b) for b in reply[2]],
             [arro.RecordBatch.from_arrow(b) for b in reply[3]])
-
-
-def _read_reply(pid: int, fd: int):
-    from multilevel.bayes.parallel_compile import _cpu_ticks
-
-    chunks, last_cpu, last_change = [], None, time.monotonic()
-    while True:
-        ready, _, _ = select.select([fd], [], [], 0.5)
-        if ready:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            continue
-        cpu = _cpu_ticks(pid)
-        if cpu != last_cpu:
-            last_cpu, last_change = cpu, time.monotonic()
-        elif time.monotonic() - last_change > STALL_S:
-            _reap(pid, kill=True)
-            LAST["why"] = "the child stalled"
-            return None
-    _reap(pid, kill=False)
-    try:
-        return pickle.loads(b"".join(chunks))
-    except Exception:  # noqa: BLE001 - a child killed mid-reply
-        return None
-
-
-def _reap(pid: int, kill: bool) -> None:
-    if kill:
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
 
 
 class _Finished:
@@ -398,8 +363,10 @@ def _write(problem: dict, recipe: dict, settings: dict, digest: str, seconds: fl
 
 # --------------------------------------------------------------------------- the child
 def _child(fd: int, record: dict) -> None:
-    """Sample the record's problem and send (status, digest, draws, stats); never returns."""
-    code = 0
+    """Sample the record's problem and send ("ok", digest, draws, stats), or ("error",
+    what went wrong); never returns."""
+    from multilevel.forked import send_reply
+
     try:
         _die_with_parent()
         # the parent reports what goes wrong; the child's warnings and log records would
@@ -410,18 +377,16 @@ def _child(fd: int, record: dict) -> None:
         logging.disable(logging.CRITICAL)
         with contextlib.suppress(OSError):
             os.nice(5)   # the parent's imports come first where the cores are busy
-        reply = ("ok", *_sample(record))
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which samples itself
-        reply, code = ("error", f"{type(exc).__name__}: {exc}"), 1
-    try:
-        data = pickle.dumps(reply)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    except BaseException:  # noqa: BLE001 - the parent has gone
+        try:
+            reply = ("ok", *_sample(record))
+        except Exception as exc:  # noqa: BLE001 - reported to the parent, which samples itself
+            reply = ("error", f"{type(exc).__name__}: {exc}")
+        send_reply(fd, reply)
+        code = 0
+    except BaseException:  # noqa: BLE001 - the parent has gone, or an interrupt: no reply
         code = 1
     finally:
-        os._exit(code)
+        os._exit(code)   # no atexit handlers, no flushing of the parent's buffers
 
 
 def _die_with_parent() -> None:
