@@ -98,8 +98,10 @@ def group_panels(fit, x: str | None = None, *, group: str | None = None, max_pan
     width, height = 2.0 * ncol + 0.6, 1.8 * nrows + 0.8
     fig = _figure(figsize=(width, height), layout="none")   # its own margins, whatever the rc says
     axes = fig.subplots(nrows, ncol, squeeze=False, sharex=True, sharey=True).ravel()
-    # fixed margins in inches: a constrained layout of many small panels measures every
-    # tick label over several passes (it was 60 % of this figure's rendering time)
+    # no constrained layout: of many small panels it measures every tick label over
+    # several passes (it was 60 % of this figure's rendering time); the margins are
+    # measured from the outer panels' labels at the end (_fit_margins), these kept where
+    # they cannot be
     fig.subplots_adjust(left=0.45 / width, right=1 - 0.1 / width, bottom=0.35 / height,
                         top=1 - 0.55 / height, wspace=0.08, hspace=0.3)
     for ax in axes[len(shown):]:
@@ -146,7 +148,18 @@ def group_panels(fit, x: str | None = None, *, group: str | None = None, max_pan
     if len(shown) < term.n_levels:
         title += f"; first {len(shown)} of {term.n_levels} groups"
     fig.suptitle(title, fontsize=10)
+    _fit_margins(fig)
     return fig
+
+
+def _fit_margins(fig) -> None:
+    """Margins from the outer panels' labels and tick labels (multilevel.plots.layout),
+    measured at the figure's resolution; the fixed ones where they cannot be."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from multilevel.plots.layout import place_axes
+
+    place_axes(fig, FigureCanvasAgg(fig).get_renderer())
 
 
 def _term(design, group: str | None):

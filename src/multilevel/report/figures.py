@@ -239,14 +239,21 @@ def _lazy_jax_hidden():
 def _png(fig) -> bytes:
     """The figure as PNG bytes, at its own size, drawn once.
 
-    Every report figure is laid out when drawn (constrained layout, or fixed margins in
-    inches for the group panels), so it needs no ``bbox_inches="tight"``, which draws
-    the figure once more only to measure it. And ``savefig`` of a figure with a layout
+    Every report figure is laid out when drawn (constrained layout, or margins measured
+    by the group panels), so it needs no ``bbox_inches="tight"``, which draws the
+    figure once more only to measure it. And ``savefig`` of a figure with a layout
     engine draws it twice, the first time only to run the layout; here the layout runs
     once, at the PNG's resolution, and the figure is then drawn once without its engine
     (the report's figures: 2.0 CPU s before, 1.7 s after, bench/README.md 2026-12-05).
+    A figure that is one grid of panels is laid out from its labels' sizes
+    (:func:`multilevel.plots.layout.place_axes`: the axes where constrained layout puts
+    them, without its two passes over every tick); another keeps its engine.
     """
     import matplotlib as mpl
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    from multilevel.plots.layout import place_axes
 
     engine = fig.get_layout_engine()
     fig.set_dpi(DPI)
@@ -256,7 +263,12 @@ def _png(fig) -> bytes:
           "figure.constrained_layout.use": False}
     with mpl.rc_context(rc):
         if engine is not None:
-            engine.execute(fig)   # the axes' positions, kept when the engine is removed
+            # a grid of panels: margins from its labels, measured by the renderer that
+            # draws them (multilevel.plots.layout); anything else: the figure's engine
+            renderer = FigureCanvasAgg(fig).get_renderer()
+            grid = isinstance(engine, ConstrainedLayoutEngine) and not getattr(engine, "_compress", False)
+            if not (grid and place_axes(fig, renderer)):
+                engine.execute(fig)   # the axes' positions, kept when the engine is removed
             fig.set_layout_engine(None)   # here: no engine at all (not the rc's default one)
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=DPI, pil_kwargs={"compress_level": PNG_COMPRESSION})
