@@ -140,6 +140,7 @@ def report_figures(fit, table: pd.DataFrame, alongside: Sequence[Callable[[], ob
     from multilevel import plots
     from multilevel.errors import MultilevelError
     from multilevel.forked import map_forked
+    from multilevel.freq.blas import single_blas_thread
     from multilevel.plots.fits import group_x
 
     bayes = hasattr(fit, "idata")
@@ -198,7 +199,9 @@ def report_figures(fit, table: pd.DataFrame, alongside: Sequence[Callable[[], ob
     def render(candidate):
         name, caption, draw = candidate
         try:
-            with _lazy_jax_hidden():
+            # one BLAS thread: the workers share the cores, and the predictions' products
+            # on two threads only made the workers wait for each other's spinning threads
+            with _lazy_jax_hidden(), single_blas_thread():
                 return ReportFigure(name, caption, _png(draw())), None
         except MultilevelError as exc:   # a plot that does not apply says why, in the report
             return None, f"{name}: {exc}"
