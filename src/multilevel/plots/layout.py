@@ -102,17 +102,28 @@ def _suptitle_space(fig, renderer, height: float) -> float:
     return max(0.0, height - extent.y0 / fig.dpi) + PAD
 
 
+def _metrics(renderer, text: str, prop) -> tuple[float, float, float]:
+    """Width, height and descent of one line in pixels, through matplotlib's own cache of
+    text metrics, which the draw then reads (the measuring is not done twice)."""
+    import matplotlib.text as mtext
+    from matplotlib.cbook import is_math_text
+
+    ismath = is_math_text(text)
+    cached = getattr(mtext, "_get_text_metrics_with_cache", None)
+    if cached is None:   # another matplotlib: the renderer itself
+        return renderer.get_text_width_height_descent(text, prop, ismath=ismath)
+    return cached(renderer, text, prop, ismath, renderer.dpi)
+
+
 def _text_inches(renderer, texts, prop, fig) -> np.ndarray:
     """Width and height of each of ``texts`` (one line each) in the font ``prop``, as rows
     of inches. Widths from the renderer's metrics; the line's height from one laid-out
     text (matplotlib makes every line at least as tall as the font's ascent and descent)."""
-    from matplotlib.cbook import is_math_text
     from matplotlib.text import Text
 
     if not texts:
         return np.zeros((0, 2))
-    metrics = [renderer.get_text_width_height_descent(text, prop, ismath=is_math_text(text))
-               if text else (0.0, 0.0, 0.0) for text in texts]
+    metrics = [_metrics(renderer, text, prop) if text else (0.0, 0.0, 0.0) for text in texts]
     tallest = texts[int(np.argmax([h for _, h, _ in metrics]))]
     probe = Text(0, 0, tallest or "lp", fontproperties=prop)
     probe.set_figure(fig)
@@ -131,11 +142,8 @@ def _label_inches(text, renderer, dpi: float) -> tuple[float, float]:
 def _descent(renderer, text: str, prop) -> float:
     """Pixels below the baseline of the last line of ``text``: at least the font's
     descent, as matplotlib lays a line out."""
-    from matplotlib.cbook import is_math_text
-
     last = text.split("\n")[-1]
-    own = renderer.get_text_width_height_descent(last, prop, ismath=is_math_text(last))[2] if last else 0.0
-    return max(own, renderer.get_text_width_height_descent("lp", prop, ismath=False)[2])
+    return max(_metrics(renderer, last, prop)[2] if last else 0.0, _metrics(renderer, "lp", prop)[2])
 
 
 def _title_inches(ax, renderer, dpi: float) -> float:
