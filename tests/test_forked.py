@@ -36,3 +36,29 @@ def test_exception_propagates_and_gc_is_unfrozen(monkeypatch):
     with pytest.raises(ValueError, match="item 2 is bad"):
         map_forked(fails, [1, 2, 3], workers=2)
     assert gc.get_freeze_count() == 0
+
+
+def _child_replying(reply, exit_code: int = 0):
+    """Fork a child that sends ``reply`` and exits with ``exit_code``."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:   # pragma: no cover - the child
+        os.close(read_fd)
+        forked.send_reply(write_fd, reply)
+        os._exit(exit_code)
+    os.close(write_fd)
+    return pid, read_fd
+
+
+def test_a_reply_is_collected_and_the_child_reaped():
+    pid, fd = _child_replying({"draws": [1, 2, 3]})
+    problem, reply, cpu_s = forked.collect_reply(pid, fd, deadline_s=30, stall_s=5)
+    assert problem is None and reply == {"draws": [1, 2, 3]} and cpu_s is not None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)   # reaped
+
+
+def test_a_child_that_exits_badly_after_its_reply_is_a_failure():
+    pid, fd = _child_replying("half done", exit_code=3)
+    problem, reply, _ = forked.collect_reply(pid, fd, deadline_s=30, stall_s=5)
+    assert problem == "failed (exit status 3)" and reply is None
