@@ -21,13 +21,14 @@ from multilevel.plots.draw import forest_plot, interval_words, ppc_plot, rank_pl
 DPI = 110
 MAX_RANK_PANELS = 24  # beyond this, the parameters with the worst R-hat (the caption says so)
 MAX_EFFECT_PANELS = 4  # conditional effects of the first numeric predictors (the caption says so)
-# What a figure costs to build and render, relative (sleepstudy's, in CPU centiseconds,
-# 2026-12-03). The two worker processes take the jobs costliest first (longest first), so
-# that neither is left with a long one while the other is done: with the group panels
-# first and the rank plot near the end, one worker idled for 0.3 s of the ~1.5 s.
-COST = {"groups": 66, "rank": 41, "forest": 32, "residuals": 25, "caterpillar": 25, "ppc": 21,
-        "effects": 15}
-COST_OTHER = 20   # a smooth's figure; the work run alongside (the CLI's NetCDF file, 0.2 s)
+# What a figure costs to build and render, relative (sleepstudy's, in CPU centiseconds in
+# a figure worker, 2026-12-05; the first job of each worker also warms it up). The two
+# worker processes take the jobs costliest first (longest first), so that neither is left
+# with a long one while the other is done: with the group panels first and the rank plot
+# near the end, one worker idled for 0.3 s of the ~1.5 s.
+COST = {"groups": 39, "rank": 29, "forest": 16, "caterpillar": 13, "residuals": 12, "ppc": 7,
+        "effects": 6}
+COST_OTHER = 14   # a smooth's figure; the work run alongside (the CLI's NetCDF file, 0.14 s)
 # zlib level of the PNGs: 3 writes them 30-40 % faster than level 6, 1-10 % larger, same pixels
 PNG_COMPRESSION = 3
 
