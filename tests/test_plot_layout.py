@@ -115,6 +115,7 @@ def _legend(fig):
     (lambda fig: fig.colorbar(fig.axes[0].imshow(np.eye(3)), ax=fig.axes[0]), "a colorbar"),
     (lambda fig: fig.add_axes([0.6, 0.6, 0.2, 0.2]), "an inset outside the grid"),
     (lambda fig: fig.supxlabel("shared x"), "a figure's x label"),
+    (lambda fig: fig.axes[1].set_yscale("log"), "a log axis, whose minor ticks may be labelled"),
 ])
 def test_other_figures_keep_their_layout_engine(add, why):
     fig = Figure(figsize=(6, 3), layout="constrained")

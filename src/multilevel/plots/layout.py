@@ -10,8 +10,9 @@ the renderer that then draws them. Two passes, as constrained layout makes, beca
 number of ticks depends on the axes' size.
 
 A figure this does not describe (axes spanning several cells, axes outside the grid such
-as colorbars or insets, two axes in one cell, a figure legend, subfigures) keeps its
-layout engine: :func:`place_axes` returns False and changes nothing.
+as colorbars or insets, two axes in one cell, a figure legend or x/y label, subfigures,
+labelled minor ticks as on a log axis) keeps its layout engine: :func:`place_axes`
+returns False and changes nothing.
 """
 
 from __future__ import annotations
@@ -85,9 +86,19 @@ def _grid(fig):
         cell = (spec.rowspan.start, spec.colspan.start)
         if cell in taken:
             return None   # twin axes share a cell
+        if any(_minor_labels(axis) for axis in (ax.xaxis, ax.yaxis)):
+            return None   # minor tick labels (a log axis): not measured here
         taken.add(cell)
         cells[ax] = cell
     return (gridspec, cells) if cells else None
+
+
+def _minor_labels(axis) -> bool:
+    """Whether the axis may label its minor ticks (a log axis does, a linear one not)."""
+    from matplotlib.ticker import NullFormatter, NullLocator
+
+    return axis.get_visible() and not (isinstance(axis.get_minor_formatter(), NullFormatter)
+                                       or isinstance(axis.get_minor_locator(), NullLocator))
 
 
 def _suptitle_space(fig, renderer, height: float) -> float:
