@@ -138,9 +138,12 @@ def test_labels_that_leave_no_room_keep_the_engine():
     fig = Figure(figsize=(1.5, 1.0), layout="constrained")
     ax = fig.subplots()
     ax.set_yticks([0, 1], ["a very long parameter name, longer than the figure", "b"])
+    fig.suptitle("moved to the top only when the axes are placed")
     before = ax.get_position().bounds
+    title_at = fig._suptitle.get_position()
     assert not place_axes(fig, FigureCanvasAgg(fig).get_renderer())
     assert ax.get_position().bounds == before
+    assert fig._suptitle.get_position() == title_at
 
 
 def test_hidden_axes_and_axes_without_ticks_take_no_room():

@@ -22,6 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from multilevel.errors import DataError, FitError, check_level
+from multilevel.plots.layout import place_axes
 
 
 def _figure(**kwargs):
@@ -100,7 +101,7 @@ def group_panels(fit, x: str | None = None, *, group: str | None = None, max_pan
     axes = fig.subplots(nrows, ncol, squeeze=False, sharex=True, sharey=True).ravel()
     # no constrained layout: of many small panels it measures every tick label over
     # several passes (it was 60 % of this figure's rendering time); the margins are
-    # measured from the outer panels' labels at the end (_fit_margins), these kept where
+    # measured from the outer panels' labels at the end (place_axes), these kept where
     # they cannot be
     fig.subplots_adjust(left=0.45 / width, right=1 - 0.1 / width, bottom=0.35 / height,
                         top=1 - 0.55 / height, wspace=0.08, hspace=0.3)
@@ -148,18 +149,8 @@ def group_panels(fit, x: str | None = None, *, group: str | None = None, max_pan
     if len(shown) < term.n_levels:
         title += f"; first {len(shown)} of {term.n_levels} groups"
     fig.suptitle(title, fontsize=10)
-    _fit_margins(fig)
+    place_axes(fig)   # margins from the outer panels' labels; the fixed ones where it cannot
     return fig
-
-
-def _fit_margins(fig) -> None:
-    """Margins from the outer panels' labels and tick labels (multilevel.plots.layout),
-    measured at the figure's resolution; the fixed ones where they cannot be."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    from multilevel.plots.layout import place_axes
-
-    place_axes(fig, FigureCanvasAgg(fig).get_renderer())
 
 
 def _term(design, group: str | None):

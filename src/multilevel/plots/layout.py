@@ -23,15 +23,16 @@ PAD = 3 / 72    # inches around each panel's decorations and at the figure's edg
 POINT = 1 / 72  # inches
 
 
-def place_axes(fig, renderer) -> bool:
+def place_axes(fig, renderer=None) -> bool:
     """Position the axes of ``fig``'s grid so that every label, tick label and title fits.
 
     Parameters
     ----------
     fig : matplotlib Figure
         Its visible axes are one GridSpec's cells, one axes per cell (``fig.subplots``).
-    renderer : matplotlib renderer
-        The one that draws the figure (its text metrics).
+    renderer : matplotlib renderer, optional
+        The one that draws the figure (its text metrics); default: an Agg canvas's at
+        the figure's resolution (the figure's canvas becomes that canvas).
 
     Returns
     -------
@@ -42,24 +43,33 @@ def place_axes(fig, renderer) -> bool:
     Examples
     --------
     >>> from matplotlib.figure import Figure
-    >>> from matplotlib.backends.backend_agg import FigureCanvasAgg
     >>> fig = Figure(figsize=(6, 3))
     >>> ax = fig.subplots()
     >>> _ = ax.plot([0, 1], [0, 1e3]); _ = ax.set_ylabel("y"); _ = ax.set_title("t")
-    >>> place_axes(fig, FigureCanvasAgg(fig).get_renderer())
+    >>> place_axes(fig)
     True
     """
     grid = _grid(fig)
     if grid is None:
         return False
+    if renderer is None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        renderer = FigureCanvasAgg(fig).get_renderer()
     gridspec, cells = grid
     width, height = fig.get_size_inches()
+    before = {ax: ax.get_position(original=True).frozen() for ax in cells}
+    title = getattr(fig, "_suptitle", None)
+    title_at = title.get_position() if title is not None else None
     top_space = _suptitle_space(fig, renderer, height)
-    placed = None
     for _ in range(2):   # the tick labels of the axes' final size may differ from the first
         margins = {ax: _decorations(ax, renderer) for ax in cells}
         placed = _positions(gridspec, cells, margins, width, height, top_space)
-        if placed is None:
+        if placed is None:   # the labels take the figure: put back what was moved
+            for ax, box in before.items():
+                ax.set_position(box)
+            if title is not None:
+                title.set_position(title_at)
             return False
         for ax, box in placed.items():
             ax.set_position(box)
@@ -72,7 +82,7 @@ def _grid(fig):
     if fig.legends or getattr(fig, "subfigs", None) or any(
             getattr(fig, name, None) is not None for name in ("_supxlabel", "_supylabel")):
         return None
-    cells, gridspec, taken = {}, None, set()
+    cells, gridspec = {}, None
     for ax in fig.axes:
         if not ax.get_visible():
             continue
@@ -84,11 +94,10 @@ def _grid(fig):
         if spec.get_gridspec() is not gridspec or getattr(gridspec, "_subplot_spec", None) is not None:
             return None   # another grid, or a grid nested in a cell
         cell = (spec.rowspan.start, spec.colspan.start)
-        if cell in taken:
+        if cell in cells.values():
             return None   # twin axes share a cell
         if any(_minor_labels(axis) for axis in (ax.xaxis, ax.yaxis)):
             return None   # minor tick labels (a log axis): not measured here
-        taken.add(cell)
         cells[ax] = cell
     return (gridspec, cells) if cells else None
 
@@ -173,12 +182,12 @@ def _tick_labels(axis):
     its formatter writes them, and the formatter's offset text ("1e6")."""
     low, high = sorted(axis.get_view_interval())
     locations = np.asarray(axis.get_majorticklocs(), dtype=float)
-    labels = axis.get_major_formatter().format_ticks(locations)
+    formatter = axis.get_major_formatter()
+    labels = formatter.format_ticks(locations)   # sets the offset that get_offset returns
     span = max(high - low, np.finfo(float).tiny)
     inside = [(loc, label) for loc, label in zip(locations, labels)
               if low - 1e-9 * span <= loc <= high + 1e-9 * span]
-    offset = axis.get_major_formatter().get_offset() if hasattr(axis.get_major_formatter(), "get_offset") else ""
-    return inside, offset, (low, high)
+    return inside, formatter.get_offset(), (low, high)
 
 
 def _decorations(ax, renderer) -> dict:
@@ -227,13 +236,15 @@ def _decorations(ax, renderer) -> dict:
             if axis is ax.yaxis:
                 height -= _descent(renderer, offset, prop) / dpi
             beside = axis.OFFSETTEXTPAD * POINT + height
-        if axis is ax.xaxis:
-            side = axis.get_label_position()
-            sides[side] += max(label, beside) if side == near else label
-            sides[near] += 0.0 if side == near else beside
-        else:
-            sides[axis.get_label_position()] += label
+        label_side = axis.get_label_position()
+        if axis is ax.yaxis:
+            sides[label_side] += label
             sides["top"] = max(sides["top"], beside)
+        elif label_side == near:   # the x label and the offset text side by side
+            sides[near] += max(label, beside)
+        else:
+            sides[label_side] += label
+            sides[near] += beside
     return {side: max(value, overhang[side]) + PAD for side, value in sides.items()}
 
 

@@ -254,7 +254,6 @@ def _png(fig) -> bytes:
     them, without its two passes over every tick); another keeps its engine.
     """
     import matplotlib as mpl
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.layout_engine import ConstrainedLayoutEngine
 
     from multilevel.plots.layout import place_axes
@@ -267,11 +266,10 @@ def _png(fig) -> bytes:
           "figure.constrained_layout.use": False}
     with mpl.rc_context(rc):
         if engine is not None:
-            # a grid of panels: margins from its labels, measured by the renderer that
+            # a grid of panels: margins from its labels, measured by the Agg renderer that
             # draws them (multilevel.plots.layout); anything else: the figure's engine
-            renderer = FigureCanvasAgg(fig).get_renderer()
             grid = isinstance(engine, ConstrainedLayoutEngine) and not getattr(engine, "_compress", False)
-            if not (grid and place_axes(fig, renderer)):
+            if not (grid and place_axes(fig)):
                 engine.execute(fig)   # the axes' positions, kept when the engine is removed
             fig.set_layout_engine(None)   # here: no engine at all (not the rc's default one)
         buffer = io.BytesIO()
