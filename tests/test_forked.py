@@ -62,3 +62,52 @@ def test_a_child_that_exits_badly_after_its_reply_is_a_failure():
     pid, fd = _child_replying("half done", exit_code=3)
     problem, reply, _ = forked.collect_reply(pid, fd, deadline_s=30, stall_s=5)
     assert problem == "failed (exit status 3)" and reply is None
+
+
+def _state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat", "rb") as fh:
+        return fh.read().rsplit(b")", 1)[1].split()[0].decode()
+
+
+@pytest.mark.skipif(forked.reply_spill() is None, reason="no in-memory files here (not Linux)")
+def test_a_large_reply_through_the_spill_lets_the_child_exit_before_it_is_read():
+    """Through the pipe, a child with 8 MB to send waits until the parent reads them; through
+    the in-memory file it writes them and exits (a rerun's draws, bayes.speculate)."""
+    import time
+
+    import numpy as np
+
+    reply = {"draws": np.arange(1_000_000, dtype=float)}   # 8 MB
+    read_fd, write_fd = os.pipe()
+    spill = forked.reply_spill()
+    pid = os.fork()
+    if pid == 0:   # pragma: no cover - the child
+        os.close(read_fd)
+        forked.send_reply(write_fd, reply, spill)
+        os._exit(0)
+    os.close(write_fd)
+    deadline = time.monotonic() + 30
+    while _state(pid) != "Z":   # exited, not yet reaped, before anything was read
+        assert time.monotonic() < deadline, "the child did not exit before its reply was read"
+        time.sleep(0.01)
+    problem, got, _ = forked.collect_reply(pid, read_fd, deadline_s=30, stall_s=5, spill_fd=spill)
+    assert problem is None and np.array_equal(got["draws"], reply["draws"])
+    with pytest.raises(OSError):
+        os.fstat(spill)   # closed by collect_reply
+
+
+@pytest.mark.skipif(forked.reply_spill() is None, reason="no in-memory files here (not Linux)")
+@pytest.mark.parametrize("header", [b"", b"\x00" * 3, (10**6).to_bytes(8, "little")],
+                         ids=["no length", "a broken length", "a length past the end"])
+def test_a_spilled_reply_without_its_whole_length_is_unreadable(header):
+    read_fd, write_fd = os.pipe()
+    spill = forked.reply_spill()
+    pid = os.fork()
+    if pid == 0:   # pragma: no cover - the child
+        os.close(read_fd)
+        os.pwrite(spill, b"a few bytes", 0)
+        os.write(write_fd, header)
+        os._exit(0)
+    os.close(write_fd)
+    problem, reply, _ = forked.collect_reply(pid, read_fd, deadline_s=30, stall_s=5, spill_fd=spill)
+    assert problem.startswith("unreadable reply") and reply is None

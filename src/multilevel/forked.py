@@ -9,7 +9,10 @@ sampler's chains and the report's figures. Serial when there is one core, off Li
 
 A single forked child that computes one thing and sends it back (the compile's second
 callback, a rerun's sampling) replies with :func:`send_reply`; the parent reads it with
-:func:`collect_reply`, which kills a child that stalls or outlives its deadline.
+:func:`collect_reply`, which kills a child that stalls or outlives its deadline. A large
+reply can go through an unnamed in-memory file (:func:`reply_spill`) instead of the pipe:
+the child then writes it at once and exits, instead of waiting, blocked on a full pipe,
+until the parent reads it (a rerun's draws: 8 MB, 64 KB at a time).
 """
 
 from __future__ import annotations
@@ -62,14 +65,33 @@ def _call(index: int):
     return _FUNCTION(index)
 
 
-def send_reply(write_fd: int, reply) -> None:
-    """In a forked child: pickle ``reply`` whole into the pipe ``write_fd`` and close it."""
+def reply_spill() -> int | None:
+    """An unnamed in-memory file for a child's reply (made before the fork, shared by
+    both), or ``None`` where there is none (then the reply goes through the pipe)."""
+    try:
+        return os.memfd_create("multilevel-reply", os.MFD_CLOEXEC)
+    except (AttributeError, OSError):   # not Linux, or no descriptors left
+        return None
+
+
+def send_reply(write_fd: int, reply, spill_fd: int | None = None) -> None:
+    """In a forked child: pickle ``reply`` whole into the pipe ``write_fd`` and close it.
+
+    With ``spill_fd`` (:func:`reply_spill`) the pickle is written there, and the pipe
+    carries only its length: the child need not wait for the parent to read it.
+    """
     data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+    if spill_fd is not None:
+        view, offset = memoryview(data), 0
+        while offset < len(view):
+            offset += os.pwrite(spill_fd, view[offset:], offset)
+        data = len(view).to_bytes(8, "little")
     with os.fdopen(write_fd, "wb") as out:
         out.write(data)
 
 
-def collect_reply(pid: int, read_fd: int, deadline_s: float, stall_s: float):
+def collect_reply(pid: int, read_fd: int, deadline_s: float, stall_s: float,
+                  spill_fd: int | None = None):
     """A forked child's reply (:func:`send_reply`) from ``read_fd``, waiting while the
     child makes progress; the child is reaped and ``read_fd`` closed.
 
@@ -77,7 +99,8 @@ def collect_reply(pid: int, read_fd: int, deadline_s: float, stall_s: float):
     unpickled object, or ``problem`` says what went wrong ("timed out" after
     ``deadline_s``, "stalled" after ``stall_s`` without CPU time, "failed (exit status
     N)", "unreadable reply (...)") and ``reply`` is ``None``; ``cpu_s`` is the child's
-    CPU time. An interrupt kills the child before it propagates.
+    CPU time. An interrupt kills the child before it propagates. ``spill_fd``: the
+    in-memory file the child was given (:func:`send_reply`); it is closed here too.
     """
     deadline = time.monotonic() + deadline_s
     chunks: list[bytes] = []
@@ -105,18 +128,49 @@ def collect_reply(pid: int, read_fd: int, deadline_s: float, stall_s: float):
                 break
     except BaseException:   # interrupted (Ctrl-C): no child left behind
         reap(pid, kill=True)
+        close_quietly(spill_fd)
         raise
     finally:
         os.close(read_fd)
     exit_code, cpu_s = reap(pid, kill=problem is not None)
     if problem is None and exit_code != 0:
         problem = f"failed (exit status {exit_code})"
-    if problem is not None:
-        return problem, None, cpu_s
     try:
-        return None, pickle.loads(b"".join(chunks)), cpu_s
+        if problem is not None:
+            return problem, None, cpu_s
+        data = b"".join(chunks)
+        if spill_fd is not None:
+            data = _read_spill(spill_fd, data)
+        return None, pickle.loads(data), cpu_s
     except Exception as exc:  # noqa: BLE001  a truncated reply
         return f"unreadable reply ({type(exc).__name__})", None, cpu_s
+    finally:
+        if spill_fd is not None:
+            close_quietly(spill_fd)
+
+
+def _read_spill(spill_fd: int, header: bytes) -> bytes:
+    """The pickle the child wrote to ``spill_fd``; ``header`` (the pipe's content) holds
+    its length."""
+    if len(header) != 8:
+        raise ValueError("no length of a spilled reply")
+    size = int.from_bytes(header, "little")
+    parts, offset = [], 0
+    while offset < size:
+        part = os.pread(spill_fd, size - offset, offset)
+        if not part:
+            raise EOFError("the spilled reply is shorter than its length")
+        parts.append(part)
+        offset += len(part)
+    return b"".join(parts)
+
+
+def close_quietly(*fds: int | None) -> None:
+    """Close the descriptors that are open (``None`` and closed ones are skipped)."""
+    for fd in fds:
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def cpu_ticks(pid: int) -> int | None:

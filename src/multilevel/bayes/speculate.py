@@ -66,7 +66,7 @@ def begin(material: bytes) -> None:
     record of the run before is looked up under its hash. Called once, early, by the
     command's own process; afterwards :func:`attach` decides whether to use the child.
     """
-    from multilevel.forked import can_fork
+    from multilevel.forked import can_fork, close_quietly, reply_spill
 
     LAST.clear()
     _STATE.clear()
@@ -86,17 +86,19 @@ def begin(material: bytes) -> None:
         read_fd, write_fd = os.pipe()
     except OSError:   # no descriptors left: the usual run
         return
+    # the draws (8 MB for sleepstudy) go through an in-memory file: the child writes them
+    # and exits when it has sampled, instead of waiting for this process to read a pipe
+    spill = reply_spill()
     try:
         pid = os.fork()
     except OSError:
-        os.close(read_fd)
-        os.close(write_fd)
+        close_quietly(read_fd, write_fd, spill)
         return
     if pid == 0:   # the child: never returns
         os.close(read_fd)
-        _child(write_fd, record)
+        _child(write_fd, spill, record)
     os.close(write_fd)
-    _STATE["child"] = (pid, read_fd, record["digest"])
+    _STATE["child"] = (pid, read_fd, spill, record["digest"])
     LAST["child"] = pid
 
 
@@ -114,14 +116,13 @@ def active() -> bool:
 
 def stop() -> None:
     """Kill a child that is still running (an interrupt, the end of the command)."""
-    from multilevel.forked import reap
+    from multilevel.forked import close_quietly, reap
 
     child = _STATE.pop("child", None)
     if child is not None:
-        pid, fd, _ = child
+        pid, fd, spill, _ = child
         reap(pid, kill=True)
-        with contextlib.suppress(OSError):
-            os.close(fd)
+        close_quietly(fd, spill)
 
 
 # --------------------------------------------------------- the parent, at nutpie's start
@@ -207,18 +208,18 @@ def _recipe(call: dict | None) -> dict | None:
 
 def _take(digest: str):
     """The child's (draws, stats) record batches when it sampled ``digest``'s problem."""
-    from multilevel.forked import collect_reply, reap
+    from multilevel.forked import close_quietly, collect_reply, reap
 
     child = _STATE.pop("child", None)
     if child is None:
         return None
-    pid, fd, expected = child
+    pid, fd, spill, expected = child
     if expected != digest:   # the record is of another problem: the parent samples
         LAST["why"] = "the recorded problem is not this run's"
         reap(pid, kill=True)
-        os.close(fd)
+        close_quietly(fd, spill)
         return None
-    problem, reply, _ = collect_reply(pid, fd, DEADLINE_S, STALL_S)
+    problem, reply, _ = collect_reply(pid, fd, DEADLINE_S, STALL_S, spill_fd=spill)
     if problem is None and reply[0] != "ok":
         problem = reply[1]   # the child's error
     if problem is not None or reply[1] != digest:
@@ -362,9 +363,9 @@ def _write(problem: dict, recipe: dict, settings: dict, digest: str, seconds: fl
 
 
 # --------------------------------------------------------------------------- the child
-def _child(fd: int, record: dict) -> None:
+def _child(fd: int, spill: int | None, record: dict) -> None:
     """Sample the record's problem and send ("ok", digest, draws, stats), or ("error",
-    what went wrong); never returns."""
+    what went wrong), through ``spill`` where there is one; never returns."""
     from multilevel.forked import send_reply
 
     try:
@@ -381,7 +382,7 @@ def _child(fd: int, record: dict) -> None:
             reply = ("ok", *_sample(record))
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which samples itself
             reply = ("error", f"{type(exc).__name__}: {exc}")
-        send_reply(fd, reply)
+        send_reply(fd, reply, spill)
         code = 0
     except BaseException:  # noqa: BLE001 - the parent has gone, or an interrupt: no reply
         code = 1
