@@ -71,3 +71,73 @@ def test_bayesian_fits_return_their_sampler_report(bayes_ss_slopes):
     report = check_convergence(bayes_ss_slopes)
     assert report is bayes_ss_slopes.convergence
     assert "max R-hat" in report.table.index
+
+
+def _summary_diagnostics(draws):
+    import arviz as az
+
+    return az.summary(draws, kind="diagnostics", round_to="none")[
+        ["r_hat", "ess_bulk", "ess_tail", "mcse_mean"]]
+
+
+def _summary_intervals(draws, ci, kind):
+    import arviz as az
+
+    table = az.summary(draws, kind="stats", ci_prob=ci, ci_kind=kind, round_to="none")
+    table.columns = ["estimate", "sd", "lower", "upper"]
+    return table
+
+
+@pytest.mark.slow
+def test_bayesian_summary_is_arviz_summarys_numbers(bayes_ss_slopes):
+    """One call of ArviZ's array functions on all the rows gives az.summary's numbers."""
+    import pandas as pd
+
+    draws = bayes_ss_slopes.summary_draws
+    ours = bayes_ss_slopes._diagnostics
+    pd.testing.assert_frame_equal(ours, _summary_diagnostics(draws), check_exact=True)
+    assert "cor__(Intercept).Days|Subject" in ours.index
+    for ci, kind in [(0.95, "eti"), (0.8, "hdi")]:
+        table = bayes_ss_slopes.summary(ci=ci, kind=kind)
+        pd.testing.assert_frame_equal(table[["estimate", "sd", "lower", "upper"]],
+                                      _summary_intervals(draws, ci, kind), check_exact=True)
+
+
+def test_summary_of_awkward_draws_is_arviz_summarys_numbers():
+    """A constant row, a row with a NaN, heavy tails, a bimodal row and chains stuck apart."""
+    import warnings
+    from types import SimpleNamespace
+
+    import pandas as pd
+    import xarray as xr
+
+    from multilevel.bayes.result import BayesFit
+
+    rng = np.random.default_rng(3)
+    rows = {"constant": np.full((4, 300), 2.5),
+            "with a nan": np.where(np.arange(1200).reshape(4, 300) == 7, np.nan,
+                                   rng.normal(size=(4, 300))),
+            "cauchy": rng.standard_cauchy((4, 300)),
+            "bimodal": rng.normal(size=(4, 300)) + rng.choice([-4.0, 4.0], size=(4, 300)),
+            "stuck": rng.normal(size=(4, 300)) + np.arange(4)[:, None] * 5.0}
+    draws = xr.Dataset({k: (("chain", "draw"), v) for k, v in rows.items()})
+    fit = SimpleNamespace(summary_draws=draws, family="gaussian")
+    with warnings.catch_warnings():   # the constant row's R-hat is 0/0 in both (NaN)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fit._summary_array = BayesFit._summary_array.func(fit)
+        fit._diagnostics = BayesFit._diagnostics.func(fit)
+        theirs = _summary_diagnostics(draws)
+    pd.testing.assert_frame_equal(fit._diagnostics, theirs, check_exact=True)
+    assert fit._diagnostics.loc["stuck", "r_hat"] > 1.5
+    for ci, kind in [(0.95, "eti"), (0.5, "hdi"), (0.99, "hdi")]:
+        table = BayesFit._interval_table(fit, ci, kind)
+        pd.testing.assert_frame_equal(table[["estimate", "sd", "lower", "upper"]],
+                                      _summary_intervals(draws, ci, kind), check_exact=True)
+        assert table.attrs == {"ci": ci, "kind": kind}
+    empty = SimpleNamespace(summary_draws=xr.Dataset(), family="gaussian")
+    empty._summary_array = BayesFit._summary_array.func(empty)
+    empty._diagnostics = BayesFit._diagnostics.func(empty)
+    assert empty._diagnostics.empty and list(empty._diagnostics.columns) == [
+        "r_hat", "ess_bulk", "ess_tail", "mcse_mean"]
+    table = BayesFit._interval_table(empty, 0.9, "eti")
+    assert table.empty and table.attrs == {"ci": 0.9, "kind": "eti"}

@@ -361,31 +361,64 @@ class BayesFit:
         return table
 
     def _interval_table(self, ci: float, kind: str) -> pd.DataFrame:
-        import arviz as az
+        from arviz_stats.base import array_stats
 
         if kind not in CI_KINDS:
             raise FitError(f"kind={kind!r} is not an interval kind; use one of {CI_KINDS}.")
         ci = check_level(ci, "ci", FitError)
-        # the statistics for this level; the diagnostics, which do not depend on it, once per fit
-        table = az.summary(self.summary_draws, kind="stats", ci_prob=float(ci), ci_kind=kind,
-                           round_to="none")
-        lower = next(c for c in table.columns if c.endswith("_lb"))
-        upper = next(c for c in table.columns if c.endswith("_ub"))
-        table = table.rename(columns={"mean": "estimate", lower: "lower", upper: "upper"})
-        table = table[["estimate", "sd", "lower", "upper"]].join(self._diagnostics)
+        # the statistics for this level; the diagnostics, which do not depend on it, once per
+        # fit. ArviZ's functions with az.summary(kind="stats")'s settings (see _diagnostics)
+        names, values = self._summary_array
+        axis = np.arange(-2, 0, 1)   # (chain, draw)
+        if not names:
+            stats = dict.fromkeys(["estimate", "sd", "lower", "upper"], np.empty(0))
+        else:
+            interval = array_stats.eti if kind == "eti" else array_stats.hdi
+            method = "linear" if kind == "eti" else "nearest"
+            bounds = interval(values, float(ci), axis=axis, method=method, skipna=False)
+            stats = {"estimate": array_stats.mean(values, axis=axis, skipna=False),
+                     "sd": array_stats.std(values, axis=axis, skipna=False),
+                     "lower": bounds[..., 0], "upper": bounds[..., 1]}
+        table = pd.DataFrame(stats, index=pd.Index(names)).join(self._diagnostics)
         table.attrs.update(ci=float(ci), kind=kind)
         if self.family in CATEGORICAL_FAMILIES:   # the category whose η is 0
             table.attrs["reference"] = self.design.frame.categories[0]
         return table
 
     @cached_property
+    def _summary_array(self) -> tuple[list[str], np.ndarray]:
+        """The summary rows' names and their draws as one (row, chain, draw) array: what
+        ArviZ's array functions take (the interval table and the diagnostics)."""
+        draws = self.summary_draws
+        names = list(draws.data_vars)
+        if not names:
+            return names, np.empty((0, 0, 0))
+        return names, np.stack([np.asarray(draws[n].transpose("chain", "draw").values, dtype=float)
+                                for n in names])
+
+    @cached_property
     def _diagnostics(self) -> pd.DataFrame:
         """R-hat, bulk/tail ESS and the mean's MCSE per summary row, computed once: the
-        convergence report reads them at the end of the fit, every interval table after."""
-        import arviz as az
+        convergence report reads them at the end of the fit, every interval table after.
 
-        table = az.summary(self.summary_draws, kind="diagnostics", round_to="none")
-        return table[["r_hat", "ess_bulk", "ess_tail", "mcse_mean"]]
+        ArviZ's functions of ``az.summary(kind="diagnostics")``, with its settings (the
+        tail ESS at ``rcParams["stats.ci_prob"]``), called once on an array of all the
+        rows: the same numbers, without az.summary's pass through xarray for every row and
+        statistic (a third of the time; tests/test_diagnostics_convergence.py).
+        """
+        from arviz_base import rcParams
+        from arviz_stats.base import array_stats
+
+        names, values = self._summary_array
+        columns = ["r_hat", "ess_bulk", "ess_tail", "mcse_mean"]
+        if not names:
+            return pd.DataFrame(columns=columns, dtype=float)
+        return pd.DataFrame({
+            "r_hat": array_stats.rhat(values, method="rank"),
+            "ess_bulk": array_stats.ess(values, method="bulk"),
+            "ess_tail": array_stats.ess(values, method="tail", prob=rcParams["stats.ci_prob"]),
+            "mcse_mean": array_stats.mcse(values, method="mean"),
+        }, index=pd.Index(names), columns=columns)
 
     def _diagnostics_table(self) -> pd.DataFrame:
         """R-hat and bulk/tail ESS per summary row: what the convergence report reads
