@@ -35,6 +35,14 @@ def test_version_prints_the_package_version():
     assert out.strip() == f"multilevel {ml.__version__}"
 
 
+def test_the_package_version_is_the_installed_distributions():
+    """``ml.__version__`` (the CLI's ``--version``, run folders' markers) is the version
+    pip installed from pyproject.toml."""
+    from importlib.metadata import version
+
+    assert ml.__version__ == version("multilevel")
+
+
 @pytest.mark.parametrize("args", [["--help"], ["fit", "--help"], ["show", "--help"]])
 def test_help_is_plain_text_without_rest_markup(args):
     code, out = run_in_terminal(args, columns=80)

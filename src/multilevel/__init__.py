@@ -12,8 +12,7 @@ import importlib
 from multilevel import datasets, errors
 from multilevel.api import fit
 from multilevel.errors import MultilevelError
-
-__version__ = "0.1.0"
+from multilevel.version import __version__ as __version__
 
 # Public names served lazily so that `import multilevel` stays light.
 _LAZY = {

@@ -243,13 +243,11 @@ def atomic_folder(target: str | Path, protect=()):
 
 
 def _write_marker(folder: Path) -> None:
-    from importlib.metadata import PackageNotFoundError, version
+    # the package's own version string: importlib.metadata.version lists every folder on
+    # sys.path to find it (20-25 ms, the last step of every run folder written)
+    from multilevel.version import __version__
 
-    try:
-        release = version("multilevel")
-    except PackageNotFoundError:  # pragma: no cover - run from a source tree
-        release = "unknown"
-    record = {"writer": "multilevel", "version": release, "pid": os.getpid(),
+    record = {"writer": "multilevel", "version": __version__, "pid": os.getpid(),
               "host": socket.gethostname(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     (folder / MARKER).write_text(json.dumps(record) + "\n", encoding="utf-8")
 
