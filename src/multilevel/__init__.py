@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import importlib
 
-from multilevel import datasets, errors
+from multilevel import errors
 from multilevel.api import fit
 from multilevel.errors import MultilevelError
 from multilevel.version import __version__ as __version__
 
-# Public names served lazily so that `import multilevel` stays light.
+# Public names served lazily so that `import multilevel` stays light (not even pandas:
+# the CLI imports the rest with the garbage collector paused, multilevel.cli).
 _LAZY = {
+    "datasets": ("multilevel.datasets", None),
     "lrt": ("multilevel.api", "lrt"),   # freq's LRT plus inference's bootstrap=
     "anova": ("multilevel.inference", "anova"),
     "ranova": ("multilevel.inference", "ranova"),
@@ -73,7 +75,7 @@ _LAZY = {
     "load_run": ("multilevel.runfolder", "load_run"),
 }
 
-__all__ = ["MultilevelError", "datasets", "errors", "fit", *_LAZY]
+__all__ = ["MultilevelError", "errors", "fit", *_LAZY]
 
 
 def __getattr__(name: str):
@@ -84,3 +86,7 @@ def __getattr__(name: str):
         globals()[name] = value
         return value
     raise AttributeError(f"module 'multilevel' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

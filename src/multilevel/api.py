@@ -20,10 +20,12 @@ from __future__ import annotations
 import importlib.abc
 import importlib.machinery
 import sys
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from multilevel.engines import METHODS, _resolve_data, fit  # noqa: F401 (_resolve_data: old home)
+
+if TYPE_CHECKING:   # pandas is imported where it is used: `import multilevel` stays light
+    import pandas as pd
 
 __all__ = ["METHODS", "attach", "fit", "lrt", "r2"]
 
@@ -410,6 +412,7 @@ def model_performance(fit, estimator: str = "REML") -> pd.Series:
     [1755.6283, 1756.1138, 1774.786, 0.7992, 0.2787, 0.7217, 23.4381, 25.5918]
     """
     import numpy as np
+    import pandas as pd
 
     from multilevel.errors import FamilyError
 
@@ -531,6 +534,7 @@ def compare_performance(fits: dict, estimator: str = "ML", rank: bool = False) -
     1   m2  1763.9859     1.0
     """
     import numpy as np
+    import pandas as pd
 
     from multilevel.errors import DataWarning, SpecError, warn
 

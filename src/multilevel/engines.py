@@ -16,10 +16,18 @@ prior comparisons, SBC, regularization paths, the evidence for a random effect) 
 from __future__ import annotations
 
 import numbers
+from typing import TYPE_CHECKING
 
-import pandas as pd
+from multilevel.errors import (
+    DataError,
+    FamilyError,
+    FitError,
+    FormulaError,
+    MultilevelError,
+)
 
-from multilevel.errors import DataError, FamilyError, FitError, FormulaError, MultilevelError
+if TYPE_CHECKING:   # pandas is imported where data are read: `import multilevel` stays light
+    import pandas as pd
 
 METHODS = ("bayes", "reml", "ml", "map")
 # Engine options of method="bayes": name -> (check, what it must be)
@@ -240,6 +248,8 @@ def _check_arguments(formula, family, method, draws, tune, chains, seed, sampler
 
 
 def _resolve_data(data) -> pd.DataFrame:
+    import pandas as pd
+
     if isinstance(data, str):
         from multilevel import datasets
 
