@@ -303,13 +303,15 @@ def test_a_stored_kernel_loads_without_numbas_registries(kernel):
             "from multilevel.bayes.generic import kernel as K\n"
             "from multilevel.bayes import parallel_compile as P\n"
             "stats = {}\n"
-            "K.load_kernel(stats)\n"
+            "kernel = K.load_kernel(stats)\n"
+            "print(kernel.linked, 'context' in P.LAST_LINK)\n"   # linked on first use
+            "kernel.logp.address\n"
             "print(stats['kernel'], P.LAST_LINK['context'], 'numba.np.arrayobj' in sys.modules)\n")
     # the kernel fixture's folder is in this process's environment (MULTILEVEL_KERNEL_DIR)
     out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ), capture_output=True,
                          text=True, timeout=300, check=False)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["disk", "runtime", "False"]
+    assert out.stdout.split() == ["False", "False", "disk", "runtime", "False"]
 
 
 def test_an_unresolved_symbol_refreshes_numbas_context(kernel):
@@ -362,6 +364,42 @@ def test_a_kernel_that_is_not_stored_is_not_compiled_where_asked(tmp_path, monke
         with pytest.raises(LookupError, match="no stored generic kernel"):
             K.load_kernel(compile_missing=False)
         assert not list(tmp_path.glob("generic-*.pkl"))   # nothing compiled, nothing stored
+    finally:
+        K._MEMORY.clear()
+        K._MEMORY.update(saved)
+
+
+@pytest.mark.parametrize("compile_missing", [True, False])
+def test_stored_code_that_misses_its_values_is_compiled_again_when_first_used(
+        tmp_path, monkeypatch, compile_missing):
+    """A stored kernel is linked on first use; code that does not compute the stored
+    check values is then compiled again (or, in a sampler's child, refused)."""
+    import pickle
+
+    from multilevel.bayes import cache as C
+
+    monkeypatch.setenv("MULTILEVEL_KERNEL_DIR", str(tmp_path))
+    saved = dict(K._MEMORY)
+    K._MEMORY.clear()
+    try:
+        K.load_kernel()
+        (entry,) = tmp_path.glob("generic-*.pkl")
+        key = entry.read_bytes().split(b"\n")[1].decode()
+        payload = pickle.loads(C._read_entry(entry, key))
+        codes, values = payload["check"]
+        payload["check"] = (codes, np.asarray(values) + 1.0)   # trusted entry, other values
+        C._write_atomic(entry, payload)
+        K._MEMORY.clear()
+        stats, compiled = {}, C._COMPILED[0]
+        kernel = K.load_kernel(stats, compile_missing=compile_missing)
+        assert stats["kernel"] == "disk" and not kernel.linked
+        if not compile_missing:
+            with pytest.raises(LookupError, match="does not compute its stored values"):
+                kernel.logp.address
+            return
+        assert kernel.expand.address != 0 and kernel.linked
+        assert stats["kernel"] == "compiled" and C._COMPILED[0] == compiled + 1
+        assert K._check_values(kernel)[0] == [0, 0]
     finally:
         K._MEMORY.clear()
         K._MEMORY.update(saved)

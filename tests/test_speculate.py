@@ -29,6 +29,10 @@ import atexit, json, sys
 import multilevel.cli as cli
 import multilevel.bayes.speculate as S
 atexit.register(lambda: print("SPECULATE " + json.dumps(S.LAST), file=sys.stderr))
+def linked():   # whether this process linked the generic kernel's machine code
+    K = sys.modules.get("multilevel.bayes.generic.kernel")
+    return K._MEMORY["kernel"].linked if K is not None and "kernel" in K._MEMORY else None
+atexit.register(lambda: print("KERNEL " + json.dumps(linked()), file=sys.stderr))
 sys.argv = ["multilevel", "fit", *sys.argv[1:]]
 cli.console_main()
 """
@@ -43,14 +47,18 @@ def kernels(tmp_path_factory):
     return tmp_path_factory.mktemp("kernels")
 
 
-def fit(kernels, out, *extra, env=None):
-    """One ``multilevel fit`` of sleepstudy (200 + 200 draws): what speculate did."""
+def fit(kernels, out, *extra, env=None, linked=None):
+    """One ``multilevel fit`` of sleepstudy (200 + 200 draws): what speculate did (with
+    ``linked={}``, ``linked["kernel"]`` says whether the process linked the kernel)."""
     environ = dict(os.environ, MULTILEVEL_KERNEL_DIR=str(kernels), **(env or {}))
     proc = subprocess.run([sys.executable, "-c", RUN, SPEC, "--out", str(out), "--draws", "200",
                            "--tune", "200", *extra], env=environ, capture_output=True, text=True,
                           timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr
     line = [x for x in proc.stderr.splitlines() if x.startswith("SPECULATE ")][-1]
+    if linked is not None:
+        kernel = [x for x in proc.stderr.splitlines() if x.startswith("KERNEL ")][-1]
+        linked["kernel"] = json.loads(kernel.removeprefix("KERNEL "))
     return json.loads(line.removeprefix("SPECULATE "))
 
 
@@ -95,10 +103,13 @@ def test_a_rerun_takes_the_childs_draws_which_are_this_processs(first, kernels, 
     """The child samples on one thread, the first run's process on two: the same draws,
     sampling statistics and pointwise log-likelihood, bit for bit."""
     out = first[0]
-    last = fit(kernels, tmp_path / "again")
+    linked = {}
+    last = fit(kernels, tmp_path / "again", linked=linked)
     assert last["record"] == "found" and last["used"] is True
     assert not Path(f"/proc/{last['child']}").exists()   # reaped
     assert same_trace(out, tmp_path / "again")
+    # the process needed the kernel's key, never its code: not linked (the child linked it)
+    assert linked["kernel"] is False
 
 
 def test_another_run_of_the_spec_is_not_speculated(first, kernels, tmp_path):
@@ -106,8 +117,9 @@ def test_another_run_of_the_spec_is_not_speculated(first, kernels, tmp_path):
     last = fit(kernels, tmp_path / "seed", "--seed", "5")
     assert last == {"record": "written"}   # another key: no record, no child
     assert not same_trace(out, tmp_path / "seed")
-    off = fit(kernels, tmp_path / "off", env={"MULTILEVEL_SPECULATE": "0"})
-    assert off == {"why": "off"}
+    linked = {}
+    off = fit(kernels, tmp_path / "off", env={"MULTILEVEL_SPECULATE": "0"}, linked=linked)
+    assert off == {"why": "off"} and linked["kernel"] is True   # it sampled: linked
     assert same_trace(out, tmp_path / "off")
 
 

@@ -83,11 +83,34 @@ def _example() -> dict:
 
 
 class Kernel:
-    """The two compiled callbacks (every family)."""
+    """The two compiled callbacks (every family).
 
-    def __init__(self, logp, expand, key: str = ""):
-        self.logp, self.expand, self.key = logp, expand, key
+    A kernel read from the kernel folder is linked on first use: ``link`` makes the two
+    callbacks from the stored code (checked against the stored values), and ``logp`` and
+    ``expand`` stand in for them until then. A rerun whose draws a child process took
+    (:mod:`multilevel.bayes.speculate`) needs the kernel's key, not its code: linking
+    it is 30-45 ms of the cached CLI run's critical path.
+    """
+
+    def __init__(self, logp, expand, key: str = "", link=None):
+        self._callbacks, self._link, self.key = (logp, expand), link, key
+        if link is not None:
+            logp, expand = _Linked(self, 0), _Linked(self, 1)
+        self.logp, self.expand = logp, expand
         self.verified: set = set()   # layouts verified in this process
+
+    @property
+    def linked(self) -> bool:
+        """Whether the machine code is in this process (linked, or compiled here)."""
+        return self._link is None
+
+    def callbacks(self) -> tuple:
+        """The two callbacks, linked now where they were not yet."""
+        with _LOCK:
+            if self._link is not None:
+                self._callbacks = self._link()
+                self._link = None
+        return self._callbacks
 
     @staticmethod
     def user_data(packed: dict) -> np.ndarray:
@@ -119,6 +142,17 @@ class Kernel:
         code = proto(self.expand.address)(len(x), len(out), x.ctypes.data, out.ctypes.data,
                                           user.ctypes.data)
         return int(code), out
+
+
+class _Linked:
+    """One of a stored kernel's callbacks before it is linked: reading any attribute (the
+    ``address`` nutpie passes to its sampler) links the kernel."""
+
+    def __init__(self, kernel: Kernel, which: int):
+        self._kernel, self._which = kernel, which
+
+    def __getattr__(self, name: str):
+        return getattr(self._kernel.callbacks()[self._which], name)
 
 
 def _compile() -> Kernel:
@@ -175,9 +209,12 @@ def _check_values(kernel: Kernel):
 
 def load_kernel(stats: dict | None = None, compile_missing: bool = True) -> Kernel:
     """The compiled kernel: from this process, the kernel folder, or compiled (and
-    stored) now; with ``compile_missing=False`` a kernel that is not stored raises LookupError."""
+    stored) now; with ``compile_missing=False`` a kernel that is not stored raises LookupError.
+
+    A stored kernel is linked on first use (:class:`Kernel`); stored code that does not
+    compute its stored values is compiled again then (or raises LookupError there).
+    """
     from multilevel.bayes import cache as C
-    from multilevel.bayes.parallel_compile import cacheable
 
     stats = {} if stats is None else stats
     with _LOCK:
@@ -187,39 +224,69 @@ def load_kernel(stats: dict | None = None, compile_missing: bool = True) -> Kern
         folder = kernel_dir()
         key = kernel_key()
         path = folder / f"generic-{key[:24]}.pkl" if C.private_folder(folder) else None
-        kernel = None
         with C._key_lock(path):
             body = C._read_entry(path, key) if path is not None else None
-            if body is not None:
-                with contextlib.suppress(Exception):   # a stale entry is compiled again
-                    kernel = _from_payload(key, body)
-            if kernel is not None:
-                stats["kernel"] = "disk"
-            elif not compile_missing:
-                raise LookupError("no stored generic kernel")
-            else:
-                kernel = _compile()
-                C._COMPILED[0] += 1   # counted with the per-structure compilations
-                stats["kernel"] = "compiled"
-                if path is not None and cacheable(kernel.logp._cres) and cacheable(kernel.expand._cres):
-                    codes, values = _check_values(kernel)
-                    payload = {"format": C.CACHE_FORMAT, "key": key, "logp": kernel.logp.reduce(),
-                               "expand": kernel.expand.reduce(), "check": (codes, values)}
-                    with contextlib.suppress(OSError):
-                        C._write_atomic(path, payload)
+            payload = _payload(key, body) if body is not None else None
+        if payload is not None:
+            stats["kernel"] = "disk"
+            kernel = Kernel(None, None, key, link=functools.partial(
+                _link, key, payload, path, stats, compile_missing))
+        elif not compile_missing:
+            raise LookupError("no stored generic kernel")
+        else:
+            kernel = _compile_and_store(key, path, stats)
         _MEMORY["kernel"] = kernel
         return kernel
 
 
-def _from_payload(key: str, body: bytes) -> Kernel | None:
+def _payload(key: str, body: bytes) -> dict | None:
     import pickle
 
     from multilevel.bayes import cache as C
+
+    with contextlib.suppress(Exception):   # an unreadable entry is compiled again
+        payload = pickle.loads(body)   # only a body whose owner, key and checksum were verified
+        if isinstance(payload, dict) and payload.get("format") == C.CACHE_FORMAT \
+                and payload.get("key") == key:
+            return payload
+    return None
+
+
+def _link(key: str, payload: dict, path, stats: dict, compile_missing: bool) -> tuple:
+    """The stored callbacks linked into this process and checked against the stored values;
+    compiled again (and stored) where they do not compute them."""
+    from multilevel.bayes import cache as C
+
+    kernel = None
+    with contextlib.suppress(Exception):   # stale object code: compiled again
+        kernel = _from_payload(key, payload)
+    if kernel is None:
+        if not compile_missing:
+            raise LookupError("the stored generic kernel does not compute its stored values")
+        with C._key_lock(path):
+            kernel = _compile_and_store(key, path, stats)
+    return kernel.logp, kernel.expand
+
+
+def _compile_and_store(key: str, path, stats: dict) -> Kernel:
+    from multilevel.bayes import cache as C
+    from multilevel.bayes.parallel_compile import cacheable
+
+    kernel = _compile()
+    C._COMPILED[0] += 1   # counted with the per-structure compilations
+    stats["kernel"] = "compiled"
+    if path is not None and cacheable(kernel.logp._cres) and cacheable(kernel.expand._cres):
+        codes, values = _check_values(kernel)
+        payload = {"format": C.CACHE_FORMAT, "key": key, "logp": kernel.logp.reduce(),
+                   "expand": kernel.expand.reduce(), "check": (codes, values)}
+        with contextlib.suppress(OSError):
+            C._write_atomic(path, payload)
+    return kernel
+
+
+def _from_payload(key: str, payload: dict) -> Kernel | None:
     from multilevel.bayes.parallel_compile import rebuild
 
-    payload = pickle.loads(body)   # only a body whose owner, key and checksum were verified
-    if not isinstance(payload, dict) or payload.get("format") != C.CACHE_FORMAT or payload.get("key") != key:
-        return None
     kernel = Kernel(rebuild(payload["logp"]), rebuild(payload["expand"]), key)
     codes, values = _check_values(kernel)
     ref_codes, ref_values = payload["check"]
