@@ -111,3 +111,48 @@ def test_a_spilled_reply_without_its_whole_length_is_unreadable(header):
     os.close(write_fd)
     problem, reply, _ = forked.collect_reply(pid, read_fd, deadline_s=30, stall_s=5, spill_fd=spill)
     assert problem.startswith("unreadable reply") and reply is None
+
+
+@pytest.mark.skipif(not forked.can_fork(), reason="no second core or no fork here")
+def test_more_items_than_the_pipe_holds_at_first_come_back_in_order():
+    """The first 1,024 indices go into the pipe before the workers start, the rest after."""
+    runs = map_forked(lambda i: (i * i, os.getpid()), list(range(5000)), workers=2)
+    assert [r for r, _ in runs] == [i * i for i in range(5000)]
+    assert len({pid for _, pid in runs}) == 2   # both workers took items
+
+
+@pytest.mark.skipif(not forked.can_fork(), reason="no second core or no fork here")
+def test_the_first_failure_in_the_items_order_is_raised():
+    """Item 4 fails first in time (item 1 sleeps); the loop would raise item 1's error."""
+    import time
+
+    def work(i):
+        if i == 1:
+            time.sleep(0.3)
+            raise KeyError("item 1")
+        if i == 4:
+            raise ValueError("item 4")
+        return i
+
+    with pytest.raises(KeyError, match="item 1"):
+        map_forked(work, list(range(6)), workers=2)
+
+
+@pytest.mark.skipif(not forked.can_fork(), reason="no second core or no fork here")
+def test_a_worker_that_dies_or_a_result_that_cannot_travel_is_an_error_and_no_child_is_left():
+    import threading
+
+    def dies(i):
+        if i == 3:
+            os._exit(7)
+        return i
+
+    with pytest.raises(RuntimeError, match=r"a worker process failed \(exit status 7\)"):
+        map_forked(dies, list(range(6)), workers=2)
+    with pytest.raises(RuntimeError, match="cannot be sent back"):
+        map_forked(lambda i: threading.Lock() if i == 2 else i, list(range(4)), workers=2)
+    map_forked(lambda i: i, [1, 2], workers=2)   # reaps the workers before it
+    forked._reap_exited(block=True)
+    assert forked._UNREAPED == []
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)   # no child of this process left, exited or not
