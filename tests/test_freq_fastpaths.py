@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 import multilevel as ml
+from multilevel.blas import single_blas_thread
 from multilevel.formula import build_design, model_frame, parse_formula
 from multilevel.freq.augmented import DenseDeviance, ScalarSchurDeviance, fast_path
-from multilevel.freq.blas import single_blas_thread
 from multilevel.freq.deviance import criterion, make_deviance
 from multilevel.freq.glmm import LaplaceProblem
 from multilevel.freq.layout import Layout

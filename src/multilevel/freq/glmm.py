@@ -36,10 +36,10 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import lapack
 
+from multilevel.blas import single_blas_thread
 from multilevel.errors import ConvergenceWarning, FitError, SpecError
 from multilevel.errors import warn as warn_user
 from multilevel.formula import Design
-from multilevel.freq.blas import single_blas_thread
 from multilevel.freq.augmented import DENSE_MAX, ScalarSchurPirls
 from multilevel.freq.deviance import solve_pls
 from multilevel.freq.factor import (DenseFactor, choose_solver, lambda_dense, lambda_t_times, lambda_times,

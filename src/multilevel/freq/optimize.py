@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from multilevel.freq.blas import single_blas_thread
+from multilevel.blas import single_blas_thread
 from multilevel.freq.deviance import make_deviance
 
 RHOEND = 1e-10      # absolute θ tolerance (lme4 uses 1e-8; tighter costs a few evaluations)

@@ -139,9 +139,9 @@ def report_figures(fit, table: pd.DataFrame, alongside: Sequence[Callable[[], ob
         One sentence per figure that does not apply to this model, saying why.
     """
     from multilevel import plots
+    from multilevel.blas import single_blas_thread
     from multilevel.errors import MultilevelError
     from multilevel.forked import map_forked
-    from multilevel.freq.blas import single_blas_thread
     from multilevel.plots.fits import group_x
 
     bayes = hasattr(fit, "idata")

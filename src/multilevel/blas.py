@@ -1,4 +1,6 @@
-"""One BLAS thread around the optimizer loops, without rescanning the loaded libraries.
+"""One BLAS thread around the optimizer loops and the report's figure workers, without
+rescanning the loaded libraries. A module of the ground layer: the report of a Bayesian
+fit does not import the REML engine (``multilevel.freq``, 15 ms) to use it.
 
 ``threadpoolctl.threadpool_limits`` builds a ``ThreadpoolController`` on every call,
 which walks the process's shared libraries (2-3 ms, as long as a whole sleepstudy
