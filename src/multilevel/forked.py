@@ -17,6 +17,7 @@ until the parent reads it (a rerun's draws: 8 MB, 64 KB at a time).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import gc
 import math
@@ -99,7 +100,10 @@ def _map_in_children(function: Callable, items: Sequence, workers: int) -> list:
     finally:
         close_quietly(jobs_r, jobs_w)
     # every reply is in: the workers' exits (10-15 ms each, unmapping their memory) are not
-    # waited for; those still exiting are reaped by the next call
+    # waited for; those still exiting are reaped by the next call, or at this process's exit
+    if not _UNREAPED:
+        atexit.unregister(_reap_exited)
+        atexit.register(_reap_exited, block=True)
     _UNREAPED.extend(pid for pid, _, _ in children)
     _reap_exited(block=False)
     results = []
