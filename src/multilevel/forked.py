@@ -67,12 +67,12 @@ def map_forked(function: Callable, items: Sequence, workers: int | None = None) 
 
 def _map_in_children(function: Callable, items: Sequence, workers: int) -> list:
     jobs_r, jobs_w = os.pipe()
-    children: list[tuple[int, int, int | None]] = []
+    children: list[tuple[int, int | None, int | None] | None] = []
     # the first indices before the forks (a pipe holds at least one page), so that the
     # first worker starts at once; the others once all the workers run
     first = min(len(items), select.PIPE_BUF // _CLAIM)
-    os.write(jobs_w, _indices(range(first)))
     try:
+        os.write(jobs_w, _indices(range(first)))
         for _ in range(workers):
             child = _fork_worker(function, items, jobs_r, jobs_w)
             if child is None:   # no process or descriptor left: fewer workers
@@ -88,12 +88,13 @@ def _map_in_children(function: Callable, items: Sequence, workers: int) -> list:
         for k, (pid, read_fd, spill) in enumerate(children):
             problem, reply, _ = collect_reply(pid, read_fd, math.inf, math.inf, spill_fd=spill,
                                               reap_later=True)
-            children[k] = (pid, None, None)   # its descriptors closed by collect_reply
-            if problem is not None:
+            if problem is not None:   # reaped by collect_reply
+                children[k] = None
                 raise RuntimeError(f"a worker process {problem}")
+            children[k] = (pid, None, None)   # its descriptors closed, its exit not waited for
             done.update(reply)
     except BaseException:   # an interrupt or a failed worker: no child left behind
-        for pid, read_fd, spill in children:
+        for pid, read_fd, spill in filter(None, children):
             reap(pid, kill=True)
             close_quietly(read_fd, spill)
         raise
