@@ -224,17 +224,18 @@ def load_kernel(stats: dict | None = None, compile_missing: bool = True) -> Kern
         folder = kernel_dir()
         key = kernel_key()
         path = folder / f"generic-{key[:24]}.pkl" if C.private_folder(folder) else None
+        # under the entry's lock: a process compiling the kernel stores it before another reads
         with C._key_lock(path):
             body = C._read_entry(path, key) if path is not None else None
             payload = _payload(key, body) if body is not None else None
-        if payload is not None:
-            stats["kernel"] = "disk"
-            kernel = Kernel(None, None, key, link=functools.partial(
-                _link, key, payload, path, stats, compile_missing))
-        elif not compile_missing:
-            raise LookupError("no stored generic kernel")
-        else:
-            kernel = _compile_and_store(key, path, stats)
+            if payload is not None:
+                stats["kernel"] = "disk"
+                kernel = Kernel(None, None, key, link=functools.partial(
+                    _link, key, payload, path, stats, compile_missing))
+            elif not compile_missing:
+                raise LookupError("no stored generic kernel")
+            else:
+                kernel = _compile_and_store(key, path, stats)
         _MEMORY["kernel"] = kernel
         return kernel
 
