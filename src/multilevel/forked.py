@@ -156,10 +156,13 @@ def _work(function, items, jobs_r: int, jobs_w: int, read_fd: int, write_fd: int
         while len(claim := os.read(jobs_r, _CLAIM)) == _CLAIM:
             index = int.from_bytes(claim, "little")
             try:
-                done[index] = _picklable((True, function(items[index])))
+                done[index] = (True, function(items[index]))
             except Exception as exc:  # noqa: BLE001 - raised by the parent, in the items' order
-                done[index] = _picklable((False, exc))
-        send_reply(write_fd, done, spill)
+                done[index] = (False, exc)
+        try:   # pickled once, whole; nothing is written where that fails
+            send_reply(write_fd, done, spill)
+        except Exception:  # noqa: BLE001 - the entries that cannot travel become errors
+            send_reply(write_fd, {i: _picklable(entry) for i, entry in done.items()}, spill)
         code = 0
     except BaseException:  # noqa: BLE001 - an interrupt, or the parent has gone: no reply
         code = 1
@@ -185,13 +188,11 @@ def _feed(jobs_w: int, indices) -> None:
     PIPE_BUF bytes each, are atomic: a worker's read of one index never gets part of one."""
     data = _indices(indices)
     step = (select.PIPE_BUF // _CLAIM) * _CLAIM
-    try:
+    # a broken pipe: every worker has ended, and collecting them says how
+    with contextlib.suppress(BrokenPipeError):
         for start in range(0, len(data), step):
             os.write(jobs_w, data[start:start + step])
-    except BrokenPipeError:   # every worker has ended: collecting them says how
-        pass
-    finally:
-        os.close(jobs_w)
+    os.close(jobs_w)
 
 
 def reply_spill() -> int | None:
